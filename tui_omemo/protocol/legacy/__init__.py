@@ -1,0 +1,1 @@
+"""tui_omemo.protocol.legacy."""
