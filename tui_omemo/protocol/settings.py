@@ -1,0 +1,34 @@
+"""The settings of DESIGN.md §4 that the protocol core itself acts on.
+
+`tui_omemo/config.py` (the app-wide `Settings`) maps onto this value; the core does not import
+config so that it stays usable without the rest of the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """Protocol-level options.
+
+    Attributes:
+        renew_signed_prekey: rotate the signed prekey in `Engine.maintain`.
+        renew_signed_prekey_after_hours: its age before rotation (default one week).
+        renew_signed_prekey_keep: how many old signed prekeys keep answering key exchanges.
+        complete_session_with_empty_message: set `DecryptResult.send_empty_message` after a
+            key exchange (the host then sends `Engine.encrypt(..., None)` to the sender).
+        pre_keys_target: how many prekeys each bundle publishes (refilled after every use).
+        max_skipped_message_keys: skipped message keys kept per session, and the most one
+            message may make us derive (doubleratchet's two limits, both set to this).
+        heartbeat_after: counter of a receiving chain's message from which an empty message is due.
+    """
+
+    renew_signed_prekey: bool = True
+    renew_signed_prekey_after_hours: int = 24 * 7
+    renew_signed_prekey_keep: int = 3
+    complete_session_with_empty_message: bool = True
+    pre_keys_target: int = 100
+    max_skipped_message_keys: int = 1000
+    heartbeat_after: int = 53
