@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote
 import xeddsa
 
 from tui_omemo.model import Namespace
+from tui_omemo.protocol.errors import ProtocolError
 
 FINGERPRINT_GROUP = 8
 DEVICE_ID_MIN = 1
@@ -31,7 +32,7 @@ _SID_PREFIX = "omemo-sid-"
 _JID_FORBIDDEN = re.compile(r"[\s/\"&'<>:]")
 
 
-class VerificationError(Exception):
+class VerificationError(ProtocolError):
     """Root of the errors raised while building or reading fingerprints and trust URIs."""
 
 
