@@ -1,0 +1,265 @@
+"""The message archive: idempotent append, newest-first paging, full-text search.
+
+Appending is idempotent on the message's de-duplication keys (stanza-id, origin-id, sender
+device + counter …, chosen by the service): if any key is known, the existing id comes back
+and nothing changes. Paging orders by (timestamp, id), so messages with equal timestamps
+keep a stable order and a cursor never skips or repeats one. Search runs over an
+external-content FTS5 index kept in sync by triggers; the user's words are always quoted, so
+FTS5 syntax in a search box (``"``, ``AND(``, ``NEAR``, ``*``) cannot raise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from tui_omemo.model import TrustLevel
+from tui_omemo.store.records import (
+    ArchivedMessage,
+    Direction,
+    NewMessage,
+    Page,
+    PageCursor,
+    SearchHit,
+    SnippetPart,
+)
+from tui_omemo.store.sql import Connection, Row
+
+_COLUMNS = (
+    "id, peer, direction, sender_bare_jid, body, timestamp, received_at, room, nick, "
+    "sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags"
+)
+_INSERT = (
+    "INSERT INTO archive (peer, direction, sender_bare_jid, body, timestamp, received_at, "
+    "room, nick, sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Private-use characters mark matches inside snippets; they are split out again below.
+_MARK_START = "\ue000"
+_MARK_END = "\ue001"
+_SNIPPET_TOKENS = 16
+
+
+class DedupeKeys:
+    """De-duplication keys → archive id (stanza-id, origin-id, device + counter …)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def seen(self, keys: Iterable[str]) -> int | None:
+        """The archive id recorded under any of `keys`, or None when all are new."""
+        for key in keys:
+            row = self._connection.execute(
+                "SELECT archive_id FROM dedupe WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+        return None
+
+    def add(self, keys: Iterable[str], archive_id: int) -> None:
+        """Record more keys for an archived message (keys already present are kept)."""
+        self._connection.executemany(
+            "INSERT OR IGNORE INTO dedupe (key, archive_id) VALUES (?, ?)",
+            [(key, archive_id) for key in keys],
+        )
+
+
+class Archive:
+    """Repository over the ``archive`` table and its FTS5 index."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._dedupe = DedupeKeys(connection)
+
+    def append(self, message: NewMessage) -> int:
+        """Archive a message once.
+
+        Args:
+            message: the message; its `dedupe_keys` must not be empty.
+
+        Returns:
+            The new row's id, or the id already stored under one of its dedupe keys
+            (in which case nothing is written).
+
+        Raises:
+            ValueError: the message has no dedupe key.
+        """
+        if not message.dedupe_keys:
+            raise ValueError("a message needs at least one dedupe key")
+        existing = self._dedupe.seen(message.dedupe_keys)
+        if existing is not None:
+            return existing
+        cursor = self._connection.execute(_INSERT, _insert_params(message))
+        archive_id = cursor.lastrowid
+        assert archive_id is not None
+        self._dedupe.add(message.dedupe_keys, archive_id)
+        return archive_id
+
+    def get(self, archive_id: int) -> ArchivedMessage | None:
+        """One message by id."""
+        row = self._connection.execute(
+            f"SELECT {_COLUMNS} FROM archive WHERE id = ?",  # noqa: S608 (constant columns)
+            (archive_id,),
+        ).fetchone()
+        return None if row is None else _message(row)
+
+    def count(self, peer: str | None = None) -> int:
+        """How many messages are archived in one conversation (or in all)."""
+        if peer is None:
+            row = self._connection.execute("SELECT count(*) FROM archive").fetchone()
+        else:
+            row = self._connection.execute(
+                "SELECT count(*) FROM archive WHERE peer = ?", (peer,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def page(self, peer: str, before: PageCursor | None = None, limit: int = 100) -> Page:
+        """Newest-first messages of one conversation, strictly older than `before`.
+
+        Args:
+            peer: the conversation (contact or room bare JID).
+            before: the cursor of the previous page, None for the newest messages.
+            limit: at most this many messages (1 or more).
+
+        Returns:
+            The page; its `older` cursor is None when no older message exists.
+        """
+        limit = max(1, limit)
+        if before is None:
+            rows = self._connection.execute(
+                f"SELECT {_COLUMNS} FROM archive WHERE peer = ? "  # noqa: S608 (constant columns)
+                "ORDER BY timestamp DESC, id DESC LIMIT ?",
+                (peer, limit + 1),
+            ).fetchall()
+        else:
+            rows = self._connection.execute(
+                f"SELECT {_COLUMNS} FROM archive "  # noqa: S608 (constant columns)
+                "WHERE peer = ? AND (timestamp, id) < (?, ?) "
+                "ORDER BY timestamp DESC, id DESC LIMIT ?",
+                (peer, before.timestamp, before.id, limit + 1),
+            ).fetchall()
+        messages = tuple(_message(row) for row in rows[:limit])
+        older = None
+        if len(rows) > limit:
+            older = PageCursor(messages[-1].timestamp, messages[-1].id)
+        return Page(messages, older)
+
+    def search(
+        self, text: str, peer: str | None = None, since: int | None = None, limit: int = 50
+    ) -> list[SearchHit]:
+        """Messages containing every word of `text`, newest first, with snippets.
+
+        Words are matched as FTS5 phrases (quoted), with diacritics folded; a word ending in
+        ``*`` matches as a prefix. Any text is safe: FTS5 operators are searched literally.
+
+        Args:
+            text: what the person typed.
+            peer: only this conversation.
+            since: only messages with timestamp >= this (ms since the epoch).
+            limit: at most this many hits.
+
+        Returns:
+            The hits; empty when `text` has no searchable word.
+        """
+        query = fts_query(text)
+        if query is None:
+            return []
+        sql, params = _search_sql(query, peer, since, limit)
+        rows = self._connection.execute(sql, params).fetchall()
+        return [SearchHit(_message(row[:-1]), _snippet_parts(row[-1])) for row in rows]
+
+    def delete_conversation(self, peer: str) -> int:
+        """Delete every message of one conversation (the FTS index and dedupe keys follow).
+
+        Returns:
+            How many messages were deleted.
+        """
+        return self._connection.execute("DELETE FROM archive WHERE peer = ?", (peer,)).rowcount
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query matching every whitespace-separated word of `text` literally.
+
+    Each word becomes a quoted phrase (inner ``"`` doubled); a trailing ``*`` is kept outside
+    the quotes as a prefix search. Returns None when nothing searchable remains.
+    """
+    phrases = []
+    for word in text.split():
+        prefix = word.endswith("*") and len(word.rstrip("*")) > 0
+        core = word.rstrip("*") if prefix else word
+        phrases.append('"' + core.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(phrases) if phrases else None
+
+
+def _search_sql(
+    query: str, peer: str | None, since: int | None, limit: int
+) -> tuple[str, list[object]]:
+    columns = ", ".join(f"a.{name.strip()}" for name in _COLUMNS.split(","))
+    snippet = f"snippet(archive_fts, 0, '{_MARK_START}', '{_MARK_END}', '…', {_SNIPPET_TOKENS})"
+    sql = (
+        f"SELECT {columns}, {snippet} FROM archive_fts "  # noqa: S608 (only constants interpolated)
+        "JOIN archive AS a ON a.id = archive_fts.rowid WHERE archive_fts MATCH ?"
+    )
+    params: list[object] = [query]
+    if peer is not None:
+        sql += " AND a.peer = ?"
+        params.append(peer)
+    if since is not None:
+        sql += " AND a.timestamp >= ?"
+        params.append(since)
+    sql += " ORDER BY a.timestamp DESC, a.id DESC LIMIT ?"
+    params.append(max(1, limit))
+    return sql, params
+
+
+def _snippet_parts(snippet: str) -> tuple[SnippetPart, ...]:
+    parts: list[SnippetPart] = []
+    for index, chunk in enumerate(snippet.split(_MARK_START)):
+        matched, _, rest = chunk.partition(_MARK_END) if index else ("", "", chunk)
+        if matched:
+            parts.append(SnippetPart(matched, match=True))
+        if rest:
+            parts.append(SnippetPart(rest, match=False))
+    return tuple(parts)
+
+
+def _insert_params(message: NewMessage) -> tuple[object, ...]:
+    return (
+        message.peer,
+        message.direction.value,
+        message.sender_bare_jid,
+        message.body,
+        message.timestamp,
+        message.received_at,
+        message.room,
+        message.nick,
+        message.sender_device,
+        None if message.trust is None else message.trust.value,
+        message.omemo_version,
+        message.stanza_id,
+        message.origin_id,
+        message.message_id,
+        json.dumps(dict(message.flags), sort_keys=True, separators=(",", ":")),
+    )
+
+
+def _message(row: Row) -> ArchivedMessage:
+    return ArchivedMessage(
+        id=row[0],
+        peer=row[1],
+        direction=Direction(row[2]),
+        sender_bare_jid=row[3],
+        body=row[4],
+        timestamp=row[5],
+        received_at=row[6],
+        room=row[7],
+        nick=row[8],
+        sender_device=row[9],
+        trust=None if row[10] is None else TrustLevel(row[10]),
+        omemo_version=row[11],
+        stanza_id=row[12],
+        origin_id=row[13],
+        message_id=row[14],
+        flags=json.loads(row[15]),
+    )

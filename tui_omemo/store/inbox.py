@@ -1,0 +1,62 @@
+"""The inbox: incoming stanzas kept as ciphertext until they are processed (DESIGN.md §3.1).
+
+A stanza is added before decryption is attempted and deleted in the same unit of work that
+archives its plaintext, so a crash in between leaves it here to be retried at start-up.
+"""
+
+from __future__ import annotations
+
+from tui_omemo.store.records import InboxItem, InboxSource
+from tui_omemo.store.sql import Connection
+
+_MAX_ERROR_LENGTH = 500
+
+
+class Inbox:
+    """Repository over the ``inbox`` table."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(self, stanza: bytes, source: InboxSource, received_at: int) -> int:
+        """Keep a raw stanza for processing.
+
+        Returns:
+            The inbox id to delete once the stanza has been handled.
+        """
+        cursor = self._connection.execute(
+            "INSERT INTO inbox (received_at, source, stanza) VALUES (?, ?, ?)",
+            (received_at, source.value, stanza),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def pending(self, limit: int = 100) -> list[InboxItem]:
+        """The oldest stanzas still waiting, in arrival order."""
+        rows = self._connection.execute(
+            "SELECT id, received_at, source, stanza, attempts, last_error FROM inbox "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            InboxItem(row[0], row[1], InboxSource(row[2]), bytes(row[3]), row[4], row[5])
+            for row in rows
+        ]
+
+    def record_failure(self, inbox_id: int, error: str) -> None:
+        """Count a failed attempt and keep a short, secret-free description of why."""
+        self._connection.execute(
+            "UPDATE inbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (error[:_MAX_ERROR_LENGTH], inbox_id),
+        )
+
+    def delete(self, inbox_id: int) -> bool:
+        """Remove a handled stanza. Returns False when it was already gone."""
+        cursor = self._connection.execute("DELETE FROM inbox WHERE id = ?", (inbox_id,))
+        return cursor.rowcount > 0
+
+    def count(self) -> int:
+        """How many stanzas are waiting."""
+        row = self._connection.execute("SELECT count(*) FROM inbox").fetchone()
+        assert row is not None
+        return int(row[0])
