@@ -1,0 +1,105 @@
+"""Fixtures for the store tests: real SQLCipher files in tmp_path, keyrings to hand in.
+
+`DictKeyring` and `BrokenKeyring` are keyring backends (subclasses of keyring's own base),
+standing in for an OS keyring that works or one that fails on every call. The real Secret
+Service is used by the tests marked ``keyring``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring.backend
+import keyring.errors
+import pytest
+
+from tui_omemo.store import Database, KeyringKeys, open_profile
+
+PASSPHRASE = "correct horse battery staple"
+
+
+class DictKeyring(keyring.backend.KeyringBackend):
+    """A keyring backend that keeps entries in a dict (one process only)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+class BrokenKeyring(keyring.backend.KeyringBackend):
+    """A keyring backend whose every call fails, like a locked or crashed Secret Service."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringError("the keyring daemon went away")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.PasswordSetError("the keyring daemon went away")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.PasswordDeleteError("the keyring daemon went away")
+
+
+def fingerprint(directory: Path) -> dict[str, str]:
+    """Every file in a directory with the sha256 of its content."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def dict_keyring() -> DictKeyring:
+    return DictKeyring()
+
+
+@pytest.fixture
+def keys(dict_keyring: DictKeyring) -> KeyringKeys:
+    return KeyringKeys(dict_keyring, service=f"tui-omemo-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    return tmp_path / "profile"
+
+
+@pytest.fixture
+def db(profile: Path, keys: KeyringKeys) -> Iterator[Database]:
+    database = open_profile(profile, keys)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def secret_service_keys(profile: Path) -> Iterator[KeyringKeys]:
+    """The real Secret Service (gnome-keyring) under a service name unique to the test.
+
+    The entry for `profile` is deleted afterwards.
+    """
+    if not os.environ.get("TUI_OMEMO_TEST_SECRET_SERVICE"):
+        pytest.skip("needs TUI_OMEMO_TEST_SECRET_SERVICE (run under scripts/with-keyring.sh)")
+    from keyring.backends import SecretService
+
+    keys = KeyringKeys(SecretService.Keyring(), service=f"tui-omemo-test-{uuid.uuid4().hex}")
+    yield keys
+    with contextlib.suppress(keyring.errors.PasswordDeleteError):
+        keys.delete(profile)
