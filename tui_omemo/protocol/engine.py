@@ -25,11 +25,17 @@ Shape, and why:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Iterable
-from typing import TypeAlias
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TypeAlias, assert_never
 
-from tui_omemo.model import DeviceRef, Namespace, TrustLevel
-from tui_omemo.protocol.elements import EncryptedElement, WireBundle
+import doubleratchet
+import x3dh
+
+from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.protocol.errors import (
     AuthenticationFailed,
     BundleUnavailable,
@@ -44,15 +50,27 @@ from tui_omemo.protocol.errors import (
     UnknownPreKey,
     UnsupportedKeyMaterial,
 )
+from tui_omemo.protocol.identity import IDENTITY_KEY, Identity, PreKeys, pre_keys_key
 from tui_omemo.protocol.ports import (
     DELETE,
     Directory,
+    Overlay,
     StateChanges,
     StateStore,
     apply_changes,
 )
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet
 from tui_omemo.protocol.results import DecryptResult, EncryptResult, SessionInfo, SkipReason
+from tui_omemo.protocol.session import (
+    Session,
+    encrypt_key_material,
+    ratchet_decrypt,
+    ratchet_json,
+    restore_ratchet,
+    session_key,
+)
 from tui_omemo.protocol.settings import CoreSettings
+from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version, version_for
 
 __all__ = [
     "DELETE",
@@ -69,6 +87,7 @@ __all__ = [
     "NoSession",
     "NotForThisDevice",
     "ProtocolError",
+    "Recipient",
     "SessionInfo",
     "SkipReason",
     "StateChanges",
@@ -98,12 +117,101 @@ async def decide_trust(decider: TrustDecider, device: DeviceRef, identity_key: b
     return decision
 
 
+_VERSIONS: tuple[Version, ...] = (version_for(Namespace.LEGACY), version_for(Namespace.V2))
+
+
+def _skip_reason(level: TrustLevel) -> SkipReason | None:
+    """The reason a device with effective trust `level` gets no key, or None if it gets one."""
+    match level:
+        case TrustLevel.VERIFIED | TrustLevel.BLINDLY_TRUSTED:
+            return None
+        case TrustLevel.UNDECIDED:
+            return SkipReason.UNDECIDED
+        case TrustLevel.DISTRUSTED:
+            return SkipReason.UNTRUSTED
+        case _:
+            assert_never(level)
+
+
+@contextmanager
+def _ratchet_errors() -> Iterator[None]:
+    """Map doubleratchet's exceptions to ours."""
+    try:
+        yield
+    except doubleratchet.AuthenticationFailedException as error:
+        raise AuthenticationFailed("ratchet MAC mismatch") from error
+    except doubleratchet.DecryptionFailedException as error:
+        raise MalformedMessage(str(error)) from error
+    except doubleratchet.DoSProtectionException as error:
+        raise TooManySkipped(str(error)) from error
+    except doubleratchet.DuplicateMessageException as error:
+        raise Duplicate("message already decrypted") from error
+
+
+class _Operation:
+    """One engine call: pending changes laid over the store, and state loaded on demand."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.changes = StateChanges()
+        self._view = Overlay(store, self.changes)
+        self._pre_keys: dict[Namespace, PreKeys] = {}
+
+    async def pre_keys(self, version: Version) -> PreKeys:
+        """Our prekey material of `version` (loaded once per operation)."""
+        if version.namespace not in self._pre_keys:
+            stored = await self._view.load(pre_keys_key(version))
+            if stored is None:
+                raise StateCorrupted(f"no prekey state for {version.namespace.label}")
+            self._pre_keys[version.namespace] = PreKeys.from_json(version, stored)
+        return self._pre_keys[version.namespace]
+
+    def save_pre_keys(self, version: Version) -> None:
+        """Record the (modified) prekey material of `version`."""
+        self.changes.put(pre_keys_key(version), self._pre_keys[version.namespace].to_json())
+
+    async def session(self, namespace: Namespace, device: DeviceRef) -> Session | None:
+        """The session with `device`, with this operation's writes applied."""
+        stored = await self._view.load(session_key(namespace, device))
+        return None if stored is None else Session.from_json(stored)
+
+    def save_session(self, session: Session) -> None:
+        """Record `session`."""
+        self.changes.put(session_key(session.namespace, session.device), session.to_json())
+
+
+@dataclass(frozen=True, slots=True)
+class _Decrypted:
+    """The ratchet step of a decryption, before the payload."""
+
+    session: Session
+    key_material: bytes
+    key_exchange: bool = False
+    pre_key_consumed: bool = False
+    answer: bool = False
+    heartbeat_due: bool = False
+
+
 class Engine:
     """The OMEMO engine of one own device (both namespaces, one device id, one identity key)."""
 
-    def __init__(self) -> None:
-        """Use `Engine.create`."""
-        raise NotImplementedError
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        own_bare_jid: str,
+        store: StateStore,
+        directory: Directory,
+        settings: CoreSettings,
+    ) -> None:
+        """Use `Engine.create`, which loads or creates `identity`."""
+        self._identity = identity
+        self._own_bare_jid = bare_jid(own_bare_jid)
+        self._store = store
+        self._directory = directory
+        self._settings = settings
+        self._catching_up = False
+        self._identity_key_ed = identity.identity_key_ed25519
+        self._identity_key_curve = identity.identity_key_curve25519
 
     @classmethod
     async def create(
@@ -117,6 +225,9 @@ class Engine:
     ) -> Engine:
         """Load our device's state, or create it when the store holds none.
 
+        A new device's state is written through `store` before this returns (prekey states
+        first, the identity last, so a crash in between is detected as `StateCorrupted`).
+
         Args:
             own_bare_jid: our account's bare JID.
             store: where the state lives.
@@ -126,33 +237,82 @@ class Engine:
                 both namespaces are fetched through `directory`.
 
         Raises:
-            StateCorrupted: part of the state exists but not all (never regenerated over).
+            StateCorrupted: part of the state exists but not all, or a stored value is unusable
+                (never regenerated over).
         """
-        raise NotImplementedError
+        settings = settings or CoreSettings()
+        own = bare_jid(own_bare_jid)
+        stored_identity = await store.load(IDENTITY_KEY)
+        stored_pre_keys = [await store.load(pre_keys_key(v)) for v in _VERSIONS]
+        if stored_identity is not None:
+            identity = Identity.from_json(stored_identity)
+            for version, stored in zip(_VERSIONS, stored_pre_keys, strict=True):
+                if stored is None:
+                    raise StateCorrupted(f"identity without prekey state {version.namespace}")
+                PreKeys.from_json(version, stored)
+        elif any(stored is not None for stored in stored_pre_keys):
+            raise StateCorrupted("prekey state without an identity")
+        else:
+            if taken_device_ids is None:
+                taken_device_ids = await cls._own_device_ids(directory, own)
+            identity = Identity.generate(taken_device_ids)
+            for version in _VERSIONS:
+                pre_keys = PreKeys.create(version, identity, settings.pre_keys_target)
+                await store.store(pre_keys_key(version), pre_keys.to_json())
+            await store.store(IDENTITY_KEY, identity.to_json())
+        return cls(identity=identity, own_bare_jid=own, store=store, directory=directory,
+                   settings=settings)
+
+    @staticmethod
+    async def _own_device_ids(directory: Directory, own: str) -> set[int]:
+        taken: set[int] = set()
+        for version in _VERSIONS:
+            taken |= (await directory.fetch_device_list(version.namespace, own)).device_ids
+        return taken
+
+    # --- facts about our device ----------------------------------------------------------------
 
     @property
     def device_id(self) -> int:
         """Our device id (1 … 2^31−1), the same in both namespaces."""
-        raise NotImplementedError
+        return self._identity.device_id
 
     @property
     def own_bare_jid(self) -> str:
         """Our bare JID."""
-        raise NotImplementedError
+        return self._own_bare_jid
+
+    @property
+    def own_device(self) -> DeviceRef:
+        """Our device as a `DeviceRef`."""
+        return DeviceRef(self._own_bare_jid, self._identity.device_id)
 
     @property
     def identity_key(self) -> bytes:
         """Our identity key in Curve25519 form (32 B): what our fingerprint shows."""
-        raise NotImplementedError
+        return self._identity_key_curve
 
     @property
     def identity_key_ed25519(self) -> bytes:
         """Our identity key in Ed25519 form (32 B): what OMEMO 2 publishes."""
-        raise NotImplementedError
+        return self._identity_key_ed
+
+    @property
+    def settings(self) -> CoreSettings:
+        """The settings this engine runs with."""
+        return self._settings
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether used prekeys are currently hidden instead of deleted."""
+        return self._catching_up
 
     async def bundle(self, namespace: Namespace) -> WireBundle:
         """Our bundle to publish for `namespace` (hidden prekeys left out)."""
-        raise NotImplementedError
+        version = version_for(namespace)
+        return (await _Operation(self._store).pre_keys(version)).wire_bundle()
+
+    # --- encryption -----------------------------------------------------------------------------
 
     async def encrypt(
         self,
@@ -163,20 +323,169 @@ class Engine:
     ) -> EncryptResult:
         """Encrypt once, with one `<key>` per trusted recipient device.
 
-        Our own other devices are always included (through our own device list); this device
-        never is. Sessions missing for a device are built from its bundle.
+        With a plaintext, our own other devices are always included (through our own device
+        list); this device never is. An empty message (plaintext None) goes only to the named
+        recipients and needs no trust decision (XEP-0384 §Security). Sessions missing for a
+        device are built from its bundle (and their key is a key exchange).
 
         Args:
             namespace: which OMEMO version.
-            recipients: bare JIDs and/or single devices.
+            recipients: bare JIDs (every device on their current list) and/or single devices
+                (skipped as INACTIVE when not on their JID's current list).
             plaintext: 0.3: the body bytes; 2: the serialized SCE envelope; None for an empty
-                (key-transport) message, which needs no trust decision.
+                (key-transport) message.
             trust: the effective trust of each device's identity key.
 
         Returns:
             The element, the skipped devices with reasons, and the state changes to commit.
         """
-        raise NotImplementedError
+        version = version_for(namespace)
+        targets, skipped = await self._resolve(namespace, recipients, own=plaintext is not None)
+        if plaintext is None:
+            key_material, iv, payload = version.empty_key_material(), version.empty_iv(), None
+        else:
+            key_material, iv, encrypted = version.encrypt_payload(plaintext)
+            payload = encrypted
+        op = _Operation(self._store)
+        keys: list[KeyElement] = []
+        recipients_done: list[DeviceRef] = []
+        new_sessions: list[DeviceRef] = []
+        for device in targets:
+            outcome = await self._encrypt_for(op, version, device, key_material,
+                                              None if plaintext is None else trust)
+            if isinstance(outcome, SkipReason):
+                skipped[device] = outcome
+                continue
+            key, built = outcome
+            keys.append(key)
+            recipients_done.append(device)
+            if built:
+                new_sessions.append(device)
+        element = EncryptedElement(namespace, self.device_id, tuple(keys), iv, payload)
+        return EncryptResult(element, skipped, tuple(recipients_done), tuple(new_sessions),
+                             op.changes)
+
+    async def _resolve(
+        self, namespace: Namespace, recipients: Iterable[Recipient], *, own: bool
+    ) -> tuple[list[DeviceRef], dict[DeviceRef, SkipReason]]:
+        """The devices to encrypt for, in a stable order, and those skipped on the way."""
+        lists: dict[str, frozenset[int]] = {}
+
+        async def ids_of(jid: str) -> frozenset[int]:
+            if jid not in lists:
+                device_list: DeviceList = await self._directory.fetch_device_list(namespace, jid)
+                lists[jid] = device_list.device_ids
+            return lists[jid]
+
+        targets: dict[DeviceRef, None] = {}
+        skipped: dict[DeviceRef, SkipReason] = {}
+        for recipient in recipients:
+            if isinstance(recipient, DeviceRef):
+                device = DeviceRef(bare_jid(recipient.bare_jid), recipient.device_id)
+                if device.device_id in await ids_of(device.bare_jid):
+                    targets[device] = None
+                else:
+                    skipped[device] = SkipReason.INACTIVE
+                continue
+            jid = bare_jid(recipient)
+            ids = await ids_of(jid)
+            if not ids and jid != self._own_bare_jid:
+                skipped[DeviceRef(jid, 0)] = SkipReason.NO_DEVICES
+            targets.update((DeviceRef(jid, device_id), None) for device_id in sorted(ids))
+        if own:
+            own_ids = await ids_of(self._own_bare_jid)
+            targets.update((DeviceRef(self._own_bare_jid, i), None) for i in sorted(own_ids))
+        targets.pop(self.own_device, None)
+        return list(targets), skipped
+
+    async def _encrypt_for(
+        self,
+        op: _Operation,
+        version: Version,
+        device: DeviceRef,
+        key_material: bytes,
+        trust: TrustDecider | None,
+    ) -> tuple[KeyElement, bool] | SkipReason:
+        """The `<key>` for one device (and whether a session was built), or why it is skipped."""
+        session = await op.session(version.namespace, device)
+        bundle: tuple[WireBundle, ParsedBundle] | None = None
+        if session is None:
+            fetched = await self._fetch_bundle(version, device)
+            if isinstance(fetched, SkipReason):
+                return fetched
+            bundle = fetched
+            identity_key = bundle[1].identity_key_curve
+        else:
+            identity_key = session.identity_key_curve
+        if trust is not None:
+            reason = _skip_reason(await decide_trust(trust, device, identity_key))
+            if reason is not None:
+                return reason
+        if bundle is not None:
+            try:
+                session, data = await self._build_active(op, version, device, bundle,
+                                                         key_material)
+            except InvalidBundle:
+                return SkipReason.INVALID_BUNDLE
+            op.save_session(session)
+            return KeyElement(device.bare_jid, device.device_id, data, True), True
+        assert session is not None
+        session, data, exchange = await encrypt_key_material(
+            version, session, key_material,
+            own_wire_identity_key=version.wire_identity_key(self._identity_key_ed),
+            own_device_id=self.device_id, max_skipped=self._settings.max_skipped_message_keys,
+        )
+        op.save_session(session)
+        return KeyElement(device.bare_jid, device.device_id, data, exchange), False
+
+    async def _fetch_bundle(
+        self, version: Version, device: DeviceRef
+    ) -> tuple[WireBundle, ParsedBundle] | SkipReason:
+        """The device's bundle, validated, or why there is none to use."""
+        try:
+            wire_bundle = await self._directory.fetch_bundle(
+                version.namespace, device.bare_jid, device.device_id)
+        except BundleUnavailable:
+            return SkipReason.NO_BUNDLE
+        try:
+            if wire_bundle.namespace is not version.namespace:
+                raise InvalidBundle("bundle of the other namespace")
+            return wire_bundle, version.parse_bundle(wire_bundle)
+        except InvalidBundle:
+            return SkipReason.INVALID_BUNDLE
+
+    async def _build_active(
+        self,
+        op: _Operation,
+        version: Version,
+        device: DeviceRef,
+        bundle: tuple[WireBundle, ParsedBundle],
+        key_material: bytes,
+    ) -> tuple[Session, bytes]:
+        """X3DH with the peer's bundle and the first ratchet message, wrapped in a key exchange."""
+        wire_bundle, parsed = bundle
+        state = (await op.pre_keys(version)).state
+        try:
+            shared_secret, ad, header = await state.get_shared_secret_active(parsed.bundle)
+        except x3dh.KeyAgreementException as error:
+            raise InvalidBundle(str(error)) from error
+        assert header.pre_key is not None  # require_pre_key=True
+        ratchet, first = await version.ratchet(self._settings.max_skipped_message_keys) \
+            .encrypt_initial(shared_secret, parsed.bundle.signed_pre_key, key_material,
+                             version.message_associated_data(ad, active=True, sending=True))
+        session = Session(
+            namespace=version.namespace, device=device, active=True, confirmed=False,
+            identity_key=wire_bundle.identity_key, identity_key_curve=parsed.identity_key_curve,
+            associated_data=ad, ephemeral_key=header.ephemeral_key,
+            signed_pre_key_id=parsed.signed_pre_key_id,
+            pre_key_id=parsed.pre_key_ids[header.pre_key], ratchet=ratchet_json(ratchet),
+        )
+        exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
+                               version.wire_identity_key(self._identity_key_ed),
+                               header.ephemeral_key, first.ciphertext)
+        return session, version.build_key_exchange(exchange, self.device_id)
+
+    # --- decryption -----------------------------------------------------------------------------
 
     async def decrypt(self, element: EncryptedElement, sender_bare_jid: str) -> DecryptResult:
         """Decrypt the key addressed to this device, then the payload.
@@ -187,36 +496,180 @@ class Engine:
 
         Raises:
             NotForThisDevice, NoSession, Duplicate, AuthenticationFailed, TooManySkipped,
-            MalformedMessage, UnknownPreKey, UnsupportedKeyMaterial: and nothing changed.
+            MalformedMessage, UnknownPreKey, UnsupportedKeyMaterial, StateCorrupted: and
+            nothing changed.
         """
-        raise NotImplementedError
+        version = version_for(element.namespace)
+        key = self._own_key(element)
+        sender = DeviceRef(bare_jid(sender_bare_jid), element.sender_device_id)
+        op = _Operation(self._store)
+        if key.key_exchange:
+            step = await self._decrypt_key_exchange(op, version, sender, key.data)
+        else:
+            step = await self._decrypt_message(op, version, sender, key.data)
+        if element.payload is None:
+            version.check_empty_key_material(step.key_material)
+            plaintext = None
+        else:
+            plaintext = version.decrypt_payload(step.key_material, element.iv, element.payload)
+        op.save_session(step.session)
+        return DecryptResult(
+            namespace=element.namespace, sender=sender,
+            sender_identity_key=step.session.identity_key_curve, plaintext=plaintext,
+            key_exchange=step.key_exchange, pre_key_consumed=step.pre_key_consumed,
+            send_empty_message=step.answer or step.heartbeat_due,
+            heartbeat_due=step.heartbeat_due, changes=op.changes,
+        )
+
+    def _own_key(self, element: EncryptedElement) -> KeyElement:
+        for key in element.keys:
+            if key.device_id == self.device_id and (
+                key.bare_jid is None or bare_jid(key.bare_jid) == self._own_bare_jid
+            ):
+                return key
+        raise NotForThisDevice(f"no key for device {self.device_id}")
+
+    def _heartbeat_due(self, counter: int, ratchet: PackingDoubleRatchet) -> bool:
+        """The peer's chain reached the heartbeat counter and we have not sent on ours since."""
+        return counter >= self._settings.heartbeat_after and ratchet.sending_chain_length == 0
+
+    async def _decrypt_message(
+        self, op: _Operation, version: Version, sender: DeviceRef, data: bytes
+    ) -> _Decrypted:
+        session = await op.session(version.namespace, sender)
+        if session is None:
+            raise NoSession(f"no {version.namespace.label} session with {sender}")
+        message = version.parse_message(data)
+        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
+        ad = version.message_associated_data(session.associated_data, active=session.active,
+                                             sending=False)
+        key_material = await ratchet_decrypt(ratchet, message, ad)
+        session = replace(session, confirmed=True, ratchet=ratchet_json(ratchet))
+        heartbeat = self._heartbeat_due(message.header.sending_chain_length, ratchet)
+        return _Decrypted(session, key_material, heartbeat_due=heartbeat)
+
+    async def _decrypt_key_exchange(
+        self, op: _Operation, version: Version, sender: DeviceRef, data: bytes
+    ) -> _Decrypted:
+        exchange = version.parse_key_exchange(data)
+        message = version.parse_message(exchange.message)
+        identity_key_curve = version.curve_identity_key(exchange.identity_key)
+        existing = await op.session(version.namespace, sender)
+        if (existing is not None and not existing.active
+                and existing.ephemeral_key == exchange.ephemeral_key
+                and existing.identity_key_curve == identity_key_curve):
+            return await self._repeated_key_exchange(version, existing, message)
+        pre_keys = await op.pre_keys(version)
+        signed_pre_key = pre_keys.signed_pre_key_pub(exchange.signed_pre_key_id)
+        pre_key = pre_keys.pre_key_pub(exchange.pre_key_id)
+        header = x3dh.Header(version.x3dh_identity_key(exchange.identity_key),
+                             exchange.ephemeral_key, signed_pre_key, pre_key)
+        try:
+            shared_secret, ad, signed_pair = await pre_keys.state_answering(signed_pre_key) \
+                .get_shared_secret_passive(header)
+        except x3dh.KeyAgreementException as error:
+            raise UnknownPreKey(str(error)) from error
+        with _ratchet_errors():
+            ratchet, key_material = await version.ratchet(
+                self._settings.max_skipped_message_keys).decrypt_initial(
+                shared_secret, signed_pair.priv, message,
+                version.message_associated_data(ad, active=False, sending=False))
+        pre_keys.consume(pre_key, hide=self._catching_up, target=self._settings.pre_keys_target)
+        op.save_pre_keys(version)
+        session = Session(
+            namespace=version.namespace, device=sender, active=False, confirmed=True,
+            identity_key=exchange.identity_key, identity_key_curve=identity_key_curve,
+            associated_data=ad, ephemeral_key=exchange.ephemeral_key,
+            signed_pre_key_id=exchange.signed_pre_key_id, pre_key_id=exchange.pre_key_id,
+            ratchet=ratchet_json(ratchet),
+        )
+        return _Decrypted(
+            session, key_material, key_exchange=True, pre_key_consumed=True,
+            answer=self._settings.complete_session_with_empty_message,
+            heartbeat_due=self._heartbeat_due(message.header.sending_chain_length, ratchet),
+        )
+
+    async def _repeated_key_exchange(
+        self, version: Version, session: Session, message: doubleratchet.EncryptedMessage
+    ) -> _Decrypted:
+        """The same key exchange again: decrypt with the session it built, don't rebuild.
+
+        An empty answer is due while we have sent nothing on the session yet.
+        """
+        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
+        ad = version.message_associated_data(session.associated_data, active=False,
+                                             sending=False)
+        key_material = await ratchet_decrypt(ratchet, message, ad)
+        unanswered = ratchet.sending_chain_length == 0
+        return _Decrypted(
+            replace(session, ratchet=ratchet_json(ratchet)), key_material,
+            answer=unanswered and self._settings.complete_session_with_empty_message,
+            heartbeat_due=self._heartbeat_due(message.header.sending_chain_length, ratchet),
+        )
+
+    # --- maintenance ----------------------------------------------------------------------------
 
     async def maintain(self, now: float | None = None) -> tuple[StateChanges, bool]:
         """Rotate signed prekeys that are too old and refill prekeys, for both namespaces.
 
+        Args:
+            now: the current time (seconds since the epoch), for tests.
+
         Returns:
             The changes and whether the bundles changed (publish them after committing).
         """
-        raise NotImplementedError
+        now = time.time() if now is None else now
+        op = _Operation(self._store)
+        max_age = self._settings.renew_signed_prekey_after_hours * 3600
+        changed = False
+        for version in _VERSIONS:
+            pre_keys = await op.pre_keys(version)
+            modified = False
+            if self._settings.renew_signed_prekey and pre_keys.signed_pre_key_age(now) >= max_age:
+                pre_keys.rotate(self._settings.renew_signed_prekey_keep)
+                modified = True
+            modified = pre_keys.refill(self._settings.pre_keys_target) or modified
+            if modified:
+                op.save_pre_keys(version)
+                changed = True
+        return op.changes, changed
 
     def begin_catch_up(self) -> None:
         """From now on, prekeys used by key exchanges are hidden, not deleted (MAM catch-up)."""
-        raise NotImplementedError
+        self._catching_up = True
 
     async def end_catch_up(self) -> StateChanges:
-        """Delete the prekeys hidden during catch-up and leave catch-up mode."""
-        raise NotImplementedError
+        """Delete the prekeys hidden during catch-up and leave catch-up mode.
+
+        After committing, the host should send an empty message to devices that built sessions
+        during catch-up (XEP-0384: move off a possibly double-used prekey).
+        """
+        self._catching_up = False
+        op = _Operation(self._store)
+        for version in _VERSIONS:
+            if (await op.pre_keys(version)).delete_hidden():
+                op.save_pre_keys(version)
+        return op.changes
+
+    # --- sessions -------------------------------------------------------------------------------
 
     async def session_info(self, namespace: Namespace, device: DeviceRef) -> SessionInfo | None:
         """The stored session with `device`, if any."""
-        raise NotImplementedError
+        session = await _Operation(self._store).session(namespace, device)
+        if session is None:
+            return None
+        ratchet = restore_ratchet(version_for(namespace), session,
+                                  self._settings.max_skipped_message_keys)
+        return SessionInfo(namespace, session.device, session.identity_key_curve, session.active,
+                           session.confirmed, ratchet.sending_chain_length,
+                           ratchet.receiving_chain_length)
 
     async def delete_session(self, namespace: Namespace, device: DeviceRef) -> StateChanges:
         """Forget the session with `device` (manual rebuild: then send an empty message)."""
-        raise NotImplementedError
+        changes = StateChanges()
+        changes.delete(session_key(namespace, device))
+        return changes
 
     async def commit(self, changes: StateChanges) -> None:
         """Apply `changes` through the `StateStore` port, in order (hosts without transactions)."""
         await apply_changes(self._store, changes)
-
-    _store: StateStore
