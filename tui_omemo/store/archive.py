@@ -182,10 +182,11 @@ def fts_query(text: str) -> str | None:
     """An FTS5 query matching every whitespace-separated word of `text` literally.
 
     Each word becomes a quoted phrase (inner ``"`` doubled); a trailing ``*`` is kept outside
-    the quotes as a prefix search. Returns None when nothing searchable remains.
+    the quotes as a prefix search; NUL characters separate words. Returns None when nothing
+    searchable remains.
     """
     phrases = []
-    for word in text.split():
+    for word in text.replace("\x00", " ").split():  # FTS5 would end the query at a NUL
         prefix = word.endswith("*") and len(word.rstrip("*")) > 0
         core = word.rstrip("*") if prefix else word
         phrases.append('"' + core.replace('"', '""') + '"' + ("*" if prefix else ""))
