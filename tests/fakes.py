@@ -5,6 +5,8 @@ and out (like a database would), so nothing a test or the engine holds aliases s
 `digest()` hashes the whole store to check "nothing changed".
 `MemoryDirectory` implements `tui_omemo.protocol.ports.Directory`: published bundles and device
 lists per (namespace, bare JID).
+`FakeDevice` is a minimal host: an engine with its own store on a shared directory that commits
+every result (the service does the same inside its SQLCipher transaction).
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Iterable
 
-from tui_omemo.model import Namespace
-from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, WireBundle
+from tui_omemo.model import DeviceRef, Namespace, TrustLevel
+from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
+from tui_omemo.protocol.engine import DecryptResult, EncryptResult, Engine, TrustDecider
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.protocol.ports import JsonObject, StateChanges, apply_changes
+from tui_omemo.protocol.settings import CoreSettings
 
 
 class MemoryStateStore:
@@ -85,3 +90,64 @@ class MemoryDirectory:
         ids = self.device_lists.get((namespace, bare_jid), [])
         if device_id in ids:
             ids.remove(device_id)
+
+
+def trust_everyone(device: object, identity_key: bytes) -> TrustLevel:
+    """A `TrustDecider` that lets every device receive keys."""
+    return TrustLevel.VERIFIED
+
+
+class FakeDevice:
+    """One engine with its own store on a shared directory, committing like a simple host."""
+
+    def __init__(self, engine: Engine, store: MemoryStateStore, directory: MemoryDirectory) -> None:
+        self.engine = engine
+        self.store = store
+        self.directory = directory
+
+    @classmethod
+    async def create(
+        cls, directory: MemoryDirectory, bare_jid: str, settings: CoreSettings | None = None
+    ) -> FakeDevice:
+        """A new device, announced and with its bundles published in both namespaces."""
+        store = MemoryStateStore()
+        engine = await Engine.create(bare_jid, store, directory, settings)
+        device = cls(engine, store, directory)
+        for namespace in Namespace:
+            directory.announce(namespace, bare_jid, engine.device_id)
+        await device.publish()
+        return device
+
+    @property
+    def jid(self) -> str:
+        return self.engine.own_bare_jid
+
+    @property
+    def ref(self) -> DeviceRef:
+        return self.engine.own_device
+
+    async def publish(self) -> None:
+        """(Re)publish both bundles."""
+        for namespace in Namespace:
+            bundle = await self.engine.bundle(namespace)
+            self.directory.publish_bundle(self.jid, self.engine.device_id, bundle)
+
+    async def send(
+        self,
+        namespace: Namespace,
+        recipients: Iterable[str | DeviceRef],
+        plaintext: bytes | None,
+        trust: TrustDecider = trust_everyone,
+    ) -> EncryptResult:
+        """Encrypt and commit."""
+        result = await self.engine.encrypt(namespace, recipients, plaintext, trust)
+        await self.store.commit(result.changes)
+        return result
+
+    async def receive(self, element: EncryptedElement, sender_bare_jid: str) -> DecryptResult:
+        """Decrypt and commit (republishing the bundle when a prekey was used)."""
+        result = await self.engine.decrypt(element, sender_bare_jid)
+        await self.store.commit(result.changes)
+        if result.pre_key_consumed:
+            await self.publish()
+        return result
