@@ -26,10 +26,10 @@ PASSPHRASE = "correct horse battery staple"
 class DictKeyring(keyring.backend.KeyringBackend):
     """A keyring backend that keeps entries in a dict (one process only)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.entries: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -46,7 +46,10 @@ class DictKeyring(keyring.backend.KeyringBackend):
 class BrokenKeyring(keyring.backend.KeyringBackend):
     """A keyring backend whose every call fails, like a locked or crashed Secret Service."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
 
     def get_password(self, service: str, username: str) -> str | None:
         raise keyring.errors.KeyringError("the keyring daemon went away")
@@ -99,7 +102,8 @@ def secret_service_keys(profile: Path) -> Iterator[KeyringKeys]:
         pytest.skip("needs TUI_OMEMO_TEST_SECRET_SERVICE (run under scripts/with-keyring.sh)")
     from keyring.backends import SecretService
 
-    keys = KeyringKeys(SecretService.Keyring(), service=f"tui-omemo-test-{uuid.uuid4().hex}")
+    backend = SecretService.Keyring()  # type: ignore[no-untyped-call]
+    keys = KeyringKeys(backend, service=f"tui-omemo-test-{uuid.uuid4().hex}")
     yield keys
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
         keys.delete(profile)

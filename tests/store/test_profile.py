@@ -115,7 +115,12 @@ def test_passphrase_profile_without_passphrase_asks_for_one(
 
 @pytest.mark.parametrize(
     "backend",
-    [None, keyring.backends.fail.Keyring(), keyring.backends.null.Keyring(), BrokenKeyring()],
+    [
+        None,
+        keyring.backends.fail.Keyring(),  # type: ignore[no-untyped-call]
+        keyring.backends.null.Keyring(),  # type: ignore[no-untyped-call]
+        BrokenKeyring(),
+    ],
     ids=["none", "fail", "null", "broken"],
 )
 def test_no_keyring_backend_asks_for_a_passphrase_and_creates_nothing(
@@ -137,7 +142,7 @@ def test_no_keyring_backend_with_passphrase_stores_nothing_secret_in_plaintext(
 ) -> None:
     """With the failing backend and a passphrase the profile works, and no file holds the
     passphrase or the marker anything but the key source."""
-    keys = KeyringKeys(keyring.backends.fail.Keyring())
+    keys = KeyringKeys(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
     assert needs_passphrase(profile, keys)
     _with_a_message(profile, keys, PASSPHRASE)
     for name in os.listdir(profile):
