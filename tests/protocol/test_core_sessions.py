@@ -83,12 +83,15 @@ async def test_first_message_reaches_both_of_bobs_devices(world: World, namespac
     for device in (world.bob, world.bob2):
         got = await device.receive(result.element, ALICE)
         assert got.plaintext == b"hello"
-        assert got.key_exchange and got.pre_key_consumed and got.send_empty_message
+        assert got.key_exchange
+        assert got.pre_key_consumed
+        assert got.send_empty_message
         assert got.sender == world.alice.ref
         assert got.sender_identity_key == world.alice.engine.identity_key
         assert len(got.sender_identity_key) == 32
     if namespace is Namespace.LEGACY:
-        assert result.element.iv is not None and len(result.element.iv) == 12
+        assert result.element.iv is not None
+        assert len(result.element.iv) == 12
         assert all(k.bare_jid == BOB for k in result.element.keys)
     else:
         assert result.element.iv is None
@@ -111,13 +114,17 @@ async def test_reply_confirms_and_stops_key_exchanges(world: World, namespace: N
     await world.bob.receive(first.element, ALICE)
     reply = await world.bob.send(namespace, [ALICE], b"2")
     key = reply.element.key_for(world.alice.engine.device_id)
-    assert key is not None and not key.key_exchange  # passive side never sends a KEX
+    assert key is not None
+    assert not key.key_exchange
     assert (await world.alice.receive(reply.element, BOB)).plaintext == b"2"
     third = await world.alice.send(namespace, [DeviceRef(BOB, world.bob.engine.device_id)], b"3")
     key = third.element.key_for(world.bob.engine.device_id)
-    assert key is not None and not key.key_exchange
+    assert key is not None
+    assert not key.key_exchange
     info = await world.alice.engine.session_info(namespace, world.bob.ref)
-    assert info is not None and info.confirmed and info.active
+    assert info is not None
+    assert info.confirmed
+    assert info.active
     assert (await world.bob.receive(third.element, ALICE)).plaintext == b"3"
 
 
@@ -165,7 +172,8 @@ async def test_empty_messages(world: World, namespace: Namespace):
     assert received.plaintext is None
     assert not received.send_empty_message
     info = await world.alice.engine.session_info(namespace, world.bob.ref)
-    assert info is not None and info.confirmed  # the empty answer stops the key exchanges
+    assert info is not None
+    assert info.confirmed
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
@@ -183,12 +191,14 @@ async def test_repeated_key_exchange_reuses_the_session(world: World, namespace:
     sent = [await world.alice.send(namespace, [BOB], f"k{i}".encode()) for i in range(3)]
     assert all(k.key_exchange for s in sent for k in s.element.keys)
     first = await world.bob.receive(sent[0].element, ALICE)
-    assert first.key_exchange and first.pre_key_consumed
+    assert first.key_exchange
+    assert first.pre_key_consumed
     x3dh_state = world.bob.store.values[f"x3dh/{namespace.label}"]
     # same ephemeral key: decrypted with the existing session, no prekey needed or used
     second = await world.bob.receive(sent[2].element, ALICE)
     assert second.plaintext == b"k2"
-    assert not second.key_exchange and not second.pre_key_consumed
+    assert not second.key_exchange
+    assert not second.pre_key_consumed
     assert second.send_empty_message  # we still have not answered
     assert world.bob.store.values[f"x3dh/{namespace.label}"] == x3dh_state
     await world.bob.send(namespace, [world.alice.ref], None)
@@ -205,7 +215,8 @@ async def test_new_key_exchange_replaces_the_session(world: World, namespace: Na
     fresh = await world.alice.send(namespace, [world.bob.ref], b"rebuilt")
     assert fresh.new_sessions == (world.bob.ref,)
     got = await world.bob.receive(fresh.element, ALICE)
-    assert got.plaintext == b"rebuilt" and got.key_exchange
+    assert got.plaintext == b"rebuilt"
+    assert got.key_exchange
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
@@ -213,9 +224,11 @@ async def test_heartbeat_flag_from_counter_53(world: World, namespace: Namespace
     await confirmed_session(world, namespace)  # Alice's next chain starts at counter 0
     sent = [await world.alice.send(namespace, [world.bob.ref], None) for _ in range(55)]
     got = await world.bob.receive(sent[52].element, ALICE)  # counter 52
-    assert not got.heartbeat_due and not got.send_empty_message
+    assert not got.heartbeat_due
+    assert not got.send_empty_message
     got = await world.bob.receive(sent[53].element, ALICE)  # counter 53
-    assert got.heartbeat_due and got.send_empty_message
+    assert got.heartbeat_due
+    assert got.send_empty_message
     await world.bob.send(namespace, [world.alice.ref], None)  # the heartbeat
     got = await world.bob.receive(sent[54].element, ALICE)
     assert not got.heartbeat_due
@@ -283,7 +296,8 @@ async def test_uncommitted_changes_are_never_served(world: World, namespace: Nam
     # neither was committed: both came from the same stored chain position
     key_one = one.element.key_for(world.bob.engine.device_id)
     key_two = two.element.key_for(world.bob.engine.device_id)
-    assert key_one is not None and key_two is not None
+    assert key_one is not None
+    assert key_two is not None
     version = version_for(namespace)
     assert (version.parse_message(key_one.data).header.sending_chain_length
             == version.parse_message(key_two.data).header.sending_chain_length)
