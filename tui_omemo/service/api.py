@@ -1,0 +1,296 @@
+"""What the UI (and the command line) may call, and the events it receives.
+
+This is the one door between `ui/` and the application (DESIGN.md §2): the UI imports this
+module, `model`, `events` and `config`, nothing else. The real implementation lives in
+`service/`; UI tests drive the app with `tests.fakes.FakeService`, which implements the same
+Protocol.
+
+Every value here is a frozen dataclass with no secrets in it: fingerprints are public data,
+message text is the user's own data and is never logged.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEvent
+from tui_omemo.model import Namespace, TrustLevel
+
+
+class Presence(enum.StrEnum):
+    """A contact's availability as shown in the roster."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    BUSY = "busy"
+    OFFLINE = "offline"
+
+
+class ChatSecurity(enum.StrEnum):
+    """The encryption badge of a chat (roster and chat header)."""
+
+    ALL_VERIFIED = "all_verified"
+    SOME_BLIND = "some_blind"
+    UNDECIDED_DEVICES = "undecided_devices"
+    NO_OMEMO = "no_omemo"
+    PLAINTEXT_CHOSEN = "plaintext_chosen"
+
+
+class MessageTrust(enum.StrEnum):
+    """The trust mark next to one message."""
+
+    VERIFIED = "verified"
+    BLIND = "blind"
+    UNTRUSTED = "untrusted"
+    UNENCRYPTED = "unencrypted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSummary:
+    """One row of the roster: a contact or a room."""
+
+    jid: str
+    name: str
+    is_room: bool
+    presence: Presence
+    unread: int
+    security: ChatSecurity
+    omemo: Namespace | None
+    status_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a chat log, as archived."""
+
+    archive_id: int
+    peer: str
+    outgoing: bool
+    sender: str
+    time: datetime
+    body: str
+    trust: MessageTrust
+    omemo: Namespace | None
+    sender_device_id: int | None = None
+    nick: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Messages older than a cursor, oldest first; `before` is the cursor for the next page."""
+
+    messages: tuple[ChatMessage, ...]
+    before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One full-text search result with its context snippet."""
+
+    message: ChatMessage
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One device of a contact (or of the user), as the trust manager shows it."""
+
+    bare_jid: str
+    device_id: int
+    fingerprint: str
+    trust: TrustLevel
+    active: bool
+    namespaces: tuple[Namespace, ...]
+    own: bool = False
+    this_device: bool = False
+    label: str | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedDevice:
+    """A device that did not get the message key, and why, in plain words."""
+
+    bare_jid: str
+    device_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What happened to one send: where it went, and who was left out."""
+
+    archive_id: int | None
+    omemo: Namespace | None
+    skipped: tuple[SkippedDevice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReadiness:
+    """One group member's OMEMO readiness."""
+
+    bare_jid: str
+    nick: str | None
+    has_keys: bool
+    trusted: int
+    undecided: int
+    distrusted: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A joined room: its OMEMO gate and its members."""
+
+    jid: str
+    nick: str
+    subject: str
+    omemo_allowed: bool
+    omemo_refusal: str | None
+    members: tuple[MemberReadiness, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UriFingerprint:
+    """One fingerprint of a pasted trust URI, with what applying it would change."""
+
+    device_id: int
+    fingerprint: str
+    known: bool
+    current: TrustLevel | None
+
+
+@dataclass(frozen=True, slots=True)
+class UriPreview:
+    """A parsed `xmpp:…?omemo-sid-N=…` URI, shown before the user confirms it."""
+
+    bare_jid: str
+    fingerprints: tuple[UriFingerprint, ...] = field(default_factory=tuple)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A message was archived (incoming, or our own from another device)."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChanged:
+    """A roster row changed (presence, unread, badge)."""
+
+    chat: ChatSummary
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEventRaised:
+    """A security event was stored."""
+
+    event: SecurityEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """The connection to the server changed state; `detail` is one sentence."""
+
+    connected: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A long task (key generation, catch-up) moved on."""
+
+    task: str
+    done: int
+    total: int
+
+
+ServiceEvent = MessageReceived | RosterChanged | SecurityEventRaised | ConnectionChanged | Progress
+
+
+class ChatService(Protocol):
+    """The application as the UI sees it. All methods are safe to call from the event loop."""
+
+    @property
+    def own_jid(self) -> str:
+        """The account's bare JID."""
+        ...
+
+    def events(self) -> AsyncIterator[ServiceEvent]:
+        """Background events; exactly one UI worker drains this."""
+        ...
+
+    async def chats(self) -> Sequence[ChatSummary]:
+        """The roster: contacts and rooms."""
+        ...
+
+    async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
+        """A page of a chat's archive older than `before` (None: the newest)."""
+        ...
+
+    async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
+        """Encrypt and send; never sends plaintext unless `allow_plaintext` (DESIGN.md §3.4)."""
+        ...
+
+    async def devices(self, bare_jid: str | None = None) -> Sequence[DeviceInfo]:
+        """Devices of one contact, or (None) our own devices followed by every contact's."""
+        ...
+
+    async def set_trust(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
+        """Record a manual trust decision."""
+        ...
+
+    async def rebuild_session(self, bare_jid: str, device_id: int) -> None:
+        """Build a fresh session with one device and send it an empty message."""
+        ...
+
+    async def own_trust_uri(self) -> str:
+        """Our `xmpp:` trust URI: this device plus our verified other devices."""
+        ...
+
+    async def preview_trust_uri(self, uri: str) -> UriPreview:
+        """Parse a pasted URI and say what verifying it would change (raises ValueError)."""
+        ...
+
+    async def apply_trust_uri(self, uri: str) -> int:
+        """Verify every fingerprint in the URI; returns how many devices became verified."""
+        ...
+
+    async def search(self, text: str, peer: str | None = None) -> Sequence[SearchHit]:
+        """Full-text search over the archive."""
+        ...
+
+    async def security_events(self, limit: int = 200) -> Sequence[SecurityEvent]:
+        """The newest security events, newest first."""
+        ...
+
+    async def settings(self) -> Settings:
+        """The current settings."""
+        ...
+
+    async def update_setting(self, key: str, value: str) -> Settings:
+        """Change one setting from its text form (raises ValueError with the reason)."""
+        ...
+
+    async def join_room(self, room: str, nick: str) -> RoomInfo:
+        """Join a room and report its OMEMO gate and member readiness."""
+        ...
+
+    async def leave_room(self, room: str) -> None:
+        """Leave a room."""
+        ...
+
+    async def add_contact(self, bare_jid: str) -> None:
+        """Add a contact to the roster and ask for presence subscription."""
+        ...
