@@ -294,3 +294,21 @@ class ChatService(Protocol):
     async def add_contact(self, bare_jid: str) -> None:
         """Add a contact to the roster and ask for presence subscription."""
         ...
+
+    # --- added for the Textual app (issue 6) ------------------------------------------------
+
+    async def room_info(self, room: str) -> RoomInfo:
+        """A joined room's OMEMO gate and member readiness, without joining again.
+
+        Raises:
+            KeyError: when the room is not joined.
+        """
+        ...
+
+    async def mark_read(self, peer: str) -> None:
+        """The user has seen the chat: set its unread count to zero (a RosterChanged follows)."""
+        ...
+
+    async def refresh_device_list(self, bare_jid: str) -> None:
+        """Fetch a contact's device lists (both OMEMO versions) again, e.g. after a failure."""
+        ...
