@@ -21,7 +21,7 @@ from tui_omemo.model import Namespace
 
 @dataclass(frozen=True, slots=True)
 class WireBundle:
-    """One device's published bundle (0.3: node `…bundles:<id>`; 2: item `<id>` of the bundles node).
+    """One device's published bundle (0.3: node `…bundles:<id>`; 2: item `<id>` of one node).
 
     Attributes:
         namespace: which version this bundle is for.
