@@ -483,3 +483,23 @@ class EngineDevice:
         if result.pre_key_consumed:
             await self.publish()
         return result
+
+
+async def encrypt_key_material(
+    peer: Peer, device: DeviceRef, key_material: bytes, iv: bytes | None, payload: bytes | None
+) -> EncryptedElement:
+    """A hand-made element: `key_material` through the peer's existing session with `device`.
+
+    For payload shapes the backends never produce themselves (a 16-byte 0.3 IV, a bare key).
+    """
+    session = await peer.session(device)
+    assert session is not None
+    module: Any = oldmemo.oldmemo if peer.namespace is Namespace.LEGACY else twomemo.twomemo
+    split = 16 if peer.namespace is Namespace.LEGACY else 32
+    plain = module.PlainKeyMaterialImpl(key_material[:split], key_material[split:])
+    encrypted = await peer.backend.encrypt_key_material(session, plain)
+    await peer.backend.store_session(session)
+    data: bytes = encrypted.serialize()  # type: ignore[attr-defined]
+    jid = None if peer.namespace is Namespace.LEGACY else device.bare_jid
+    key = KeyElement(jid, device.device_id, data, key_exchange=False)
+    return EncryptedElement(peer.namespace, peer.device_id, (key,), iv, payload)
