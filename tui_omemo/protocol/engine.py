@@ -33,8 +33,10 @@ from typing import TypeAlias, assert_never
 
 import doubleratchet
 import x3dh
+import xeddsa
 
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.protocol.errors import (
     AuthenticationFailed,
@@ -54,20 +56,23 @@ from tui_omemo.protocol.identity import IDENTITY_KEY, Identity, PreKeys, pre_key
 from tui_omemo.protocol.ports import (
     DELETE,
     Directory,
+    JsonObject,
     Overlay,
     StateChanges,
     StateStore,
     apply_changes,
 )
-from tui_omemo.protocol.ratchet import PackingDoubleRatchet
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet, pack_associated_data
 from tui_omemo.protocol.results import DecryptResult, EncryptResult, SessionInfo, SkipReason
 from tui_omemo.protocol.session import (
     Session,
     encrypt_key_material,
-    ratchet_decrypt,
+    new_skipped_keys,
     ratchet_json,
     restore_ratchet,
     session_key,
+    skipped_key,
+    skipped_order_key,
 )
 from tui_omemo.protocol.settings import CoreSettings
 from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version, version_for
@@ -146,6 +151,8 @@ def _ratchet_errors() -> Iterator[None]:
         raise TooManySkipped(str(error)) from error
     except doubleratchet.DuplicateMessageException as error:
         raise Duplicate("message already decrypted") from error
+    except (xeddsa.XEdDSAException, ValueError) as error:  # unusable (e.g. low-order) keys
+        raise MalformedMessage("unusable key in the message") from error
 
 
 class _Operation:
@@ -168,6 +175,10 @@ class _Operation:
     def save_pre_keys(self, version: Version) -> None:
         """Record the (modified) prekey material of `version`."""
         self.changes.put(pre_keys_key(version), self._pre_keys[version.namespace].to_json())
+
+    async def load(self, key: str) -> JsonObject | None:
+        """Any value, with this operation's writes applied."""
+        return await self._view.load(key)
 
     async def session(self, namespace: Namespace, device: DeviceRef) -> Session | None:
         """The session with `device`, with this operation's writes applied."""
@@ -467,7 +478,7 @@ class Engine:
         state = (await op.pre_keys(version)).state
         try:
             shared_secret, ad, header = await state.get_shared_secret_active(parsed.bundle)
-        except x3dh.KeyAgreementException as error:
+        except (x3dh.KeyAgreementException, xeddsa.XEdDSAException, ValueError) as error:
             raise InvalidBundle(str(error)) from error
         assert header.pre_key is not None  # require_pre_key=True
         ratchet, first = await version.ratchet(self._settings.max_skipped_message_keys) \
@@ -540,13 +551,65 @@ class Engine:
         if session is None:
             raise NoSession(f"no {version.namespace.label} session with {sender}")
         message = version.parse_message(data)
-        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         ad = version.message_associated_data(session.associated_data, active=session.active,
                                              sending=False)
-        key_material = await ratchet_decrypt(ratchet, message, ad)
-        session = replace(session, confirmed=True, ratchet=ratchet_json(ratchet))
-        heartbeat = self._heartbeat_due(message.header.sending_chain_length, ratchet)
-        return _Decrypted(session, key_material, heartbeat_due=heartbeat)
+        session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
+                                                                       message, ad)
+        return _Decrypted(replace(session, confirmed=True), key_material, heartbeat_due=heartbeat)
+
+    async def _ratchet_decrypt(
+        self,
+        op: _Operation,
+        version: Version,
+        session: Session,
+        message: doubleratchet.EncryptedMessage,
+        ad: bytes,
+    ) -> tuple[Session, bytes, bool]:
+        """Decrypt one ratchet message: with a stored skipped key if there is one, else by the
+        ratchet (whose newly skipped keys are then moved to their own state keys).
+
+        Returns:
+            The advanced session, the key material and whether a heartbeat is due.
+        """
+        header = message.header
+        key = skipped_key(version.namespace, session.device, header.ratchet_pub,
+                          header.sending_chain_length)
+        stored = await op.load(key)
+        if stored is not None:
+            with _ratchet_errors():
+                key_material = await version.aead.decrypt(
+                    message.ciphertext, unb64(stored.get("message_key")),
+                    pack_associated_data(ad, header))
+            op.changes.delete(key)
+            return session, key_material, False
+        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
+        with _ratchet_errors():
+            key_material = await ratchet.decrypt_message(message, ad)
+        session = await self._keep_skipped(op, session, ratchet)
+        return session, key_material, self._heartbeat_due(header.sending_chain_length, ratchet)
+
+    async def _keep_skipped(
+        self, op: _Operation, session: Session, ratchet: PackingDoubleRatchet
+    ) -> Session:
+        """Store the ratchet's skipped keys under their own keys, evicting the oldest beyond
+        the limit, and return the session with the ratchet (without skipped keys) updated."""
+        namespace, device = session.namespace, session.device
+        oldest, following = session.skipped_oldest, session.skipped_next
+        for ratchet_pub, index, message_key in new_skipped_keys(ratchet):
+            key = skipped_key(namespace, device, ratchet_pub, index)
+            op.changes.put(key, {"version": 1, "message_key": b64(message_key)})
+            op.changes.put(skipped_order_key(namespace, device, following),
+                           {"version": 1, "key": key})
+            following += 1
+        while following - oldest > self._settings.max_skipped_message_keys:
+            order_key = skipped_order_key(namespace, device, oldest)
+            entry = await op.load(order_key)
+            if entry is not None and isinstance(entry.get("key"), str):
+                op.changes.delete(str(entry["key"]))
+            op.changes.delete(order_key)
+            oldest += 1
+        return replace(session, ratchet=ratchet_json(ratchet), skipped_oldest=oldest,
+                       skipped_next=following)
 
     async def _decrypt_key_exchange(
         self, op: _Operation, version: Version, sender: DeviceRef, data: bytes
@@ -558,7 +621,7 @@ class Engine:
         if (existing is not None and not existing.active
                 and existing.ephemeral_key == exchange.ephemeral_key
                 and existing.identity_key_curve == identity_key_curve):
-            return await self._repeated_key_exchange(version, existing, message)
+            return await self._repeated_key_exchange(op, version, existing, message)
         pre_keys = await op.pre_keys(version)
         signed_pre_key = pre_keys.signed_pre_key_pub(exchange.signed_pre_key_id)
         pre_key = pre_keys.pre_key_pub(exchange.pre_key_id)
@@ -569,6 +632,8 @@ class Engine:
                 .get_shared_secret_passive(header)
         except x3dh.KeyAgreementException as error:
             raise UnknownPreKey(str(error)) from error
+        except (xeddsa.XEdDSAException, ValueError) as error:
+            raise MalformedMessage("unusable key in the key exchange") from error
         with _ratchet_errors():
             ratchet, key_material = await version.ratchet(
                 self._settings.max_skipped_message_keys).decrypt_initial(
@@ -576,6 +641,7 @@ class Engine:
                 version.message_associated_data(ad, active=False, sending=False))
         pre_keys.consume(pre_key, hide=self._catching_up, target=self._settings.pre_keys_target)
         op.save_pre_keys(version)
+        await self._delete_skipped(op, existing)
         session = Session(
             namespace=version.namespace, device=sender, active=False, confirmed=True,
             identity_key=exchange.identity_key, identity_key_curve=identity_key_curve,
@@ -583,6 +649,7 @@ class Engine:
             signed_pre_key_id=exchange.signed_pre_key_id, pre_key_id=exchange.pre_key_id,
             ratchet=ratchet_json(ratchet),
         )
+        session = await self._keep_skipped(op, session, ratchet)
         return _Decrypted(
             session, key_material, key_exchange=True, pre_key_consumed=True,
             answer=self._settings.complete_session_with_empty_message,
@@ -590,21 +657,26 @@ class Engine:
         )
 
     async def _repeated_key_exchange(
-        self, version: Version, session: Session, message: doubleratchet.EncryptedMessage
+        self,
+        op: _Operation,
+        version: Version,
+        session: Session,
+        message: doubleratchet.EncryptedMessage,
     ) -> _Decrypted:
         """The same key exchange again: decrypt with the session it built, don't rebuild.
 
         An empty answer is due while we have sent nothing on the session yet.
         """
-        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         ad = version.message_associated_data(session.associated_data, active=False,
                                              sending=False)
-        key_material = await ratchet_decrypt(ratchet, message, ad)
+        session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
+                                                                       message, ad)
+        ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         unanswered = ratchet.sending_chain_length == 0
         return _Decrypted(
-            replace(session, ratchet=ratchet_json(ratchet)), key_material,
+            session, key_material,
             answer=unanswered and self._settings.complete_session_with_empty_message,
-            heartbeat_due=self._heartbeat_due(message.header.sending_chain_length, ratchet),
+            heartbeat_due=heartbeat,
         )
 
     # --- maintenance ----------------------------------------------------------------------------
@@ -666,9 +738,22 @@ class Engine:
 
     async def delete_session(self, namespace: Namespace, device: DeviceRef) -> StateChanges:
         """Forget the session with `device` (manual rebuild: then send an empty message)."""
-        changes = StateChanges()
-        changes.delete(session_key(namespace, device))
-        return changes
+        op = _Operation(self._store)
+        await self._delete_skipped(op, await op.session(namespace, device))
+        op.changes.delete(session_key(namespace, device))
+        return op.changes
+
+    @staticmethod
+    async def _delete_skipped(op: _Operation, session: Session | None) -> None:
+        """Record the deletion of every skipped key a (replaced) session holds."""
+        if session is None:
+            return
+        for sequence in range(session.skipped_oldest, session.skipped_next):
+            order_key = skipped_order_key(session.namespace, session.device, sequence)
+            entry = await op.load(order_key)
+            if entry is not None and isinstance(entry.get("key"), str):
+                op.changes.delete(str(entry["key"]))
+            op.changes.delete(order_key)
 
     async def commit(self, changes: StateChanges) -> None:
         """Apply `changes` through the `StateStore` port, in order (hosts without transactions)."""

@@ -10,6 +10,13 @@ ephemeral key so that a repeated key exchange decrypts with the existing session
 turns it into each message's AD (0.3 swaps by direction).
 
 State key: `"session/<0.3|2>/<bare_jid>/<device_id>"`.
+
+Skipped message keys are kept out of the session value so that decrypting costs the same however
+many are held: each lives under its own key `"skipped/<ns>/<jid>/<device>/<ratchet_pub hex>/<n>"`,
+and a FIFO of `"skipped-order/<ns>/<jid>/<device>/<seq>"` entries (window
+`skipped_oldest … skipped_next` in the session) evicts the oldest beyond the limit. The ratchet
+JSON in the session always has an empty skipped-key list; `Engine` looks a message's key up by
+(ratchet key, counter) before asking the ratchet.
 """
 
 from __future__ import annotations
@@ -29,11 +36,7 @@ from tui_omemo.protocol.codec import (
     unb64,
 )
 from tui_omemo.protocol.errors import (
-    AuthenticationFailed,
-    Duplicate,
-    MalformedMessage,
     StateCorrupted,
-    TooManySkipped,
 )
 from tui_omemo.protocol.ports import JsonObject
 from tui_omemo.protocol.ratchet import PackingDoubleRatchet
@@ -74,6 +77,8 @@ class Session:
     signed_pre_key_id: int
     pre_key_id: int | None
     ratchet: JsonObject = field(repr=False)
+    skipped_oldest: int = 0
+    skipped_next: int = 0
 
     def to_json(self) -> JsonObject:
         """The persisted form."""
@@ -91,6 +96,8 @@ class Session:
             "signed_pre_key_id": self.signed_pre_key_id,
             "pre_key_id": self.pre_key_id,
             "ratchet": self.ratchet,
+            "skipped_oldest": self.skipped_oldest,
+            "skipped_next": self.skipped_next,
         }
 
     @classmethod
@@ -126,12 +133,33 @@ class Session:
             signed_pre_key_id=get_int(value, "signed_pre_key_id"),
             pre_key_id=pre_key_id,
             ratchet=get_object(value, "ratchet"),
+            skipped_oldest=get_int(value, "skipped_oldest"),
+            skipped_next=get_int(value, "skipped_next"),
         )
 
 
+def skipped_key(namespace: Namespace, device: DeviceRef, ratchet_pub: bytes, index: int) -> str:
+    """The state key of one skipped message key."""
+    return (f"skipped/{namespace.label}/{device.bare_jid}/{device.device_id}/"
+            f"{ratchet_pub.hex()}/{index}")
+
+
+def skipped_order_key(namespace: Namespace, device: DeviceRef, sequence: int) -> str:
+    """The state key of the FIFO entry `sequence` of a session's skipped keys."""
+    return f"skipped-order/{namespace.label}/{device.bare_jid}/{device.device_id}/{sequence}"
+
+
 def ratchet_json(ratchet: PackingDoubleRatchet) -> JsonObject:
-    """doubleratchet's JSON of `ratchet` as our JSON type."""
-    return as_json_object(ratchet.json)
+    """doubleratchet's JSON of `ratchet` as our JSON type, without its skipped message keys."""
+    value = dict(as_json_object(ratchet.json))
+    value["skipped_message_keys"] = []
+    return value
+
+
+def new_skipped_keys(ratchet: PackingDoubleRatchet) -> list[tuple[bytes, int, bytes]]:
+    """The skipped message keys the ratchet holds: (ratchet pub, counter, message key)."""
+    return [(entry.ratchet_pub, entry.index, entry.message_key)
+            for entry in ratchet.model.skipped_message_keys]
 
 
 def restore_ratchet(version: Version, session: Session, max_skipped: int) -> PackingDoubleRatchet:
@@ -144,26 +172,6 @@ def restore_ratchet(version: Version, session: Session, max_skipped: int) -> Pac
         return version.ratchet(max_skipped).restore(as_library_json(session.ratchet))
     except (ValueError, doubleratchet.InconsistentSerializationException) as error:
         raise StateCorrupted("session: bad ratchet state") from error
-
-
-async def ratchet_decrypt(
-    ratchet: PackingDoubleRatchet, message: doubleratchet.EncryptedMessage, ad: bytes
-) -> bytes:
-    """`ratchet.decrypt_message` with doubleratchet's exceptions mapped to ours.
-
-    Raises:
-        AuthenticationFailed, MalformedMessage, TooManySkipped, Duplicate.
-    """
-    try:
-        return await ratchet.decrypt_message(message, ad)
-    except doubleratchet.AuthenticationFailedException as error:
-        raise AuthenticationFailed("ratchet MAC mismatch") from error
-    except doubleratchet.DecryptionFailedException as error:
-        raise MalformedMessage(str(error)) from error
-    except doubleratchet.DoSProtectionException as error:
-        raise TooManySkipped(str(error)) from error
-    except doubleratchet.DuplicateMessageException as error:
-        raise Duplicate("message already decrypted") from error
 
 
 async def encrypt_key_material(
