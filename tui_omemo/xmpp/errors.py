@@ -1,0 +1,49 @@
+"""What can go wrong in the XMPP adapter: one root, `TransportError`, leaves named for the failure.
+
+The service turns these into events a person can read (STYLE.md, "one exception root per layer").
+Messages never contain key material or message text.
+"""
+
+from __future__ import annotations
+
+
+class TransportError(Exception):
+    """Root of every error raised by `tui_omemo.xmpp`."""
+
+
+class MalformedStanza(TransportError):
+    """A peer sent XML we refuse to interpret: bad base64, missing or wrongly typed parts, or
+    more than our size limits allow."""
+
+
+class InsecureConnectionRefused(TransportError):
+    """Plaintext c2s was asked for where only TLS is allowed (any non-loopback address, or
+    loopback without the explicit flag), or the server offered no TLS."""
+
+
+class ConnectionFailed(TransportError):
+    """The TCP connection or the XMPP stream could not be established in time."""
+
+
+class AuthenticationFailed(TransportError):
+    """The server refused our credentials (or we offered no mechanism it accepts)."""
+
+
+class NotConnected(TransportError):
+    """A request was made while the client has no session."""
+
+
+class PubSubRequestFailed(TransportError):
+    """A PEP publish, fetch or configure request returned an error.
+
+    Attributes:
+        condition: the XMPP error condition (`item-not-found`, `forbidden`, …), or `timeout`.
+    """
+
+    def __init__(self, message: str, condition: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+
+
+class BundleNotFound(PubSubRequestFailed):
+    """The contact has not published a bundle for that device (or it is not visible to us)."""
