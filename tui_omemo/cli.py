@@ -1,12 +1,194 @@
-"""Composition root: command-line arguments → settings → keyring → store → client → command or UI."""
+"""Composition root: command-line arguments → settings → keyring → store → client → command or UI.
+
+`main` parses the command line, builds what the chosen command needs from the real world
+(`Console`: streams, environment, the OS keyring) and runs it. Subcommand bodies live in
+`tui_omemo.commands`. Exit status: 0 success; 1 failure, with one line on stderr; 2 a usage
+error or a missing passphrase (with the hint how to supply one). Expected errors (the store's,
+the protocol's, the transport's) never show a traceback, and nothing secret is ever printed.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+from tui_omemo.commands.account import AccountAdd, add_account
+from tui_omemo.commands.console import CommandError, Console
+from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
+from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
+from tui_omemo.protocol.errors import ProtocolError
+from tui_omemo.store import StoreError
+
+PROG = "tui-omemo"
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[ProfileOptions, argparse.Namespace, Console], int]
+
+_DESCRIPTION = (
+    "A terminal XMPP client with OMEMO end-to-end encryption. Without a command it opens "
+    "the terminal app."
+)
+_EPILOG = (
+    "The profile directory is --profile DIR, else $TUI_OMEMO_HOME, else the platform data "
+    f"directory. Without an OS keyring, set {PASSPHRASE_ENV} or pass --passphrase-file FILE. "
+    "Exit status: 0 success, 1 failure, 2 usage error or missing passphrase."
+)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `tui-omemo` command (filled in by the foundation issue)."""
-    del argv
-    print("tui-omemo: not yet", file=sys.stderr)
-    return 1
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that writes to the run's `Console` instead of `sys.std*`."""
+
+    console: Console = Console()
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            stream = self.console.stderr if file is sys.stderr else self.console.stdout
+            stream.write(message)
+            stream.flush()
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--profile and --passphrase-file, accepted before and after the command name."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--profile", metavar="DIR", default=default, help="the profile directory to use"
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        default=default,
+        help=f"read the database passphrase from FILE (else ${PASSPHRASE_ENV})",
+    )
+
+
+def build_parser(console: Console) -> argparse.ArgumentParser:
+    """The whole command line, wired to `console` for help and usage output."""
+    _Parser.console = console
+    parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG)
+    _global_options(parser, top=True)
+    common = _Parser(add_help=False)
+    _global_options(common, top=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_account_parser(commands, common)
+    _add_history_parser(commands, common)
+    return parser
+
+
+def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    account = commands.add_parser(
+        "account", parents=[common], help="set up the profile's XMPP account"
+    )
+    actions = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="create the profile, its encrypted database and this device's OMEMO identity",
+        description="Create the profile, its encrypted database and this device's OMEMO "
+        "identity; prints the JID, the device id and its fingerprint. Needs no server.",
+    )
+    add.add_argument("jid", metavar="JID", help="the account's bare JID (name@domain)")
+    add.add_argument(
+        "--server", metavar="HOST[:PORT]", help="connect here instead of the JID's domain"
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the account password from the first line of standard input",
+    )
+    add.add_argument(
+        "--allow-plaintext-loopback",
+        action="store_true",
+        help="allow an unencrypted connection, only to a server on this machine (tests, demo)",
+    )
+    add.set_defaults(handler=_run_account_add)
+
+
+def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "history", parents=[common], help="print a conversation from the encrypted archive"
+    )
+    parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
+    parser.add_argument("--search", metavar="TEXT", help="only messages containing every word")
+    parser.add_argument(
+        "--limit", metavar="N", type=int, default=DEFAULT_LIMIT, help="at most N (newest) messages"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(handler=_run_history)
+
+
+def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    request = AccountAdd(args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback)
+    return add_account(options, request, console)
+
+
+def _run_history(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return history(options, HistoryArgs(args.jid, args.search, args.limit, args.json), console)
+
+
+def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
+    """Run the `tui-omemo` command.
+
+    Args:
+        argv: the arguments after the program name (default: `sys.argv[1:]`).
+        console: streams, environment and keyring (default: the real ones).
+
+    Returns:
+        The exit status: 0 success, 1 failure, 2 usage error or missing passphrase.
+    """
+    console = Console() if console is None else console
+    parser = build_parser(console)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already reported
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    options = ProfileOptions(args.profile, args.passphrase_file)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        return _open_app(parser, console)
+    return _run(handler, options, args, console)
+
+
+def _run(
+    handler: Handler, options: ProfileOptions, args: argparse.Namespace, console: Console
+) -> int:
+    """Run one command, turning expected errors into one line on stderr and an exit status."""
+    try:
+        return handler(options, args, console)
+    except CommandError as error:
+        console.err(f"{PROG}: {error}")
+        return error.exit_code
+    except (StoreError, ProtocolError) as error:
+        console.err(f"{PROG}: {_one_line(error)}")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        console.err(f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _open_app(parser: argparse.ArgumentParser, console: Console) -> int:
+    """No command: the terminal app (not built yet: show the help instead)."""
+    parser.print_help()
+    console.err(f"{PROG}: the terminal app is not available yet; use one of the commands")
+    return EXIT_USAGE
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an error's message, or its class name when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

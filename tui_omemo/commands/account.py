@@ -1,0 +1,185 @@
+"""`tui-omemo account add`: create a profile, its encrypted database and the OMEMO identity.
+
+Works without the server: the account row and the new device's identity and prekeys are
+written in one store transaction, so an interrupted `account add` leaves either nothing or a
+complete profile. The new device id avoids nothing but itself (the server's device lists are
+not fetched here); the service checks the id against the published lists when it connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import ipaddress
+import time
+from dataclasses import dataclass
+
+from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.state import UnitOfWorkStateStore
+from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.protocol.elements import DeviceList, WireBundle
+from tui_omemo.protocol.engine import Engine
+from tui_omemo.protocol.errors import BundleUnavailable
+from tui_omemo.protocol.verification import format_fingerprint
+from tui_omemo.store import Account, Database
+
+DEFAULT_PORT = 5222
+_PORT_MAX = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """Where to connect: host and port (`--server HOST[:PORT]`)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAdd:
+    """The arguments of `account add`."""
+
+    jid: str
+    server: str | None
+    password_stdin: bool
+    allow_plaintext_loopback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAccount:
+    """What `account add` made: the JID, the device id and its fingerprint."""
+
+    jid: str
+    device_id: int
+    fingerprint: str
+
+
+class _OfflineDirectory:
+    """A `Directory` for creating an identity without a server: nothing is published."""
+
+    async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
+        raise BundleUnavailable(f"offline: no bundle for {bare_jid}/{device_id}")
+
+    async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
+        raise BundleUnavailable("offline: no device list")
+
+
+def check_jid(text: str) -> str:
+    """The bare JID of `text`, which must look like `local@domain`.
+
+    Raises:
+        UsageError: no `@`, an empty part, a resource, or white space.
+    """
+    local, at, domain = text.partition("@")
+    if not at or not local or not domain or "/" in text or any(ch.isspace() for ch in text):
+        raise UsageError(f"{text!r} is not a bare JID of the form name@domain")
+    return bare_jid(text)
+
+
+def parse_server(text: str) -> Server:
+    """Parse `HOST`, `HOST:PORT` or `[IPv6]:PORT`.
+
+    Raises:
+        UsageError: an empty host or a port that is not 1 … 65535.
+    """
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise UsageError(f"--server {text!r} has no host")
+    if not port_text:
+        return Server(host, DEFAULT_PORT)
+    if not port_text.isdigit() or not 1 <= int(port_text) <= _PORT_MAX:
+        raise UsageError(f"--server {text!r}: the port must be a number from 1 to {_PORT_MAX}")
+    return Server(host, int(port_text))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() in {"localhost", "localhost.", "ip6-localhost"}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def add_account(options: ProfileOptions, args: AccountAdd, console: Console) -> int:
+    """Create the profile and the account; print the JID, device id and fingerprint.
+
+    Raises:
+        UsageError: bad JID or server, or plaintext asked for a non-loopback server.
+        CommandError: the profile already holds an account.
+        StoreError: the profile cannot be created or opened.
+    """
+    jid = check_jid(args.jid)
+    server = parse_server(args.server) if args.server is not None else None
+    host = server.host if server is not None else jid.partition("@")[2]
+    if args.allow_plaintext_loopback and not is_loopback(host):
+        raise UsageError(
+            f"--allow-plaintext-loopback is only allowed for a loopback server, not {host}"
+        )
+    password = _read_password(args, console)
+    account = Account(
+        jid=jid,
+        password=password,
+        server_host=None if server is None else server.host,
+        server_port=None if server is None else server.port,
+        allow_plaintext_loopback=args.allow_plaintext_loopback,
+        created_at=int(time.time() * 1000),
+    )
+    with open_database(options, console, create=True) as database:
+        created = create_account(database, account)
+    console.out(f"account: {created.jid}")
+    console.out(f"device: {created.device_id}")
+    console.out(f"fingerprint: {created.fingerprint}")
+    return 0
+
+
+def create_account(database: Database, account: Account) -> CreatedAccount:
+    """Save `account` and create the OMEMO identity, in one transaction.
+
+    Raises:
+        CommandError: the profile already holds an account (nothing is changed).
+        StoreError, ProtocolError: the transaction failed (it is rolled back).
+    """
+    with database.unit_of_work() as uow:
+        existing = uow.account.get()
+        if existing is not None:
+            raise CommandError(
+                f"the profile {database.directory} already holds the account {existing.jid}; "
+                "use another --profile for another account"
+            )
+        uow.account.save(account)
+        engine = asyncio.run(
+            Engine.create(
+                account.jid,
+                UnitOfWorkStateStore(uow),
+                _OfflineDirectory(),
+                taken_device_ids=(),
+            )
+        )
+    return CreatedAccount(
+        account.jid, engine.device_id, format_fingerprint(engine.identity_key.hex())
+    )
+
+
+def _read_password(args: AccountAdd, console: Console) -> str | None:
+    """The account password: one line from stdin with `--password-stdin`, asked for on a
+    terminal, else None (then the service asks when it connects).
+
+    Raises:
+        UsageError: `--password-stdin` with nothing on stdin.
+    """
+    if not args.password_stdin:
+        if console.stdin.isatty():
+            return getpass.getpass(f"password for {args.jid}: ") or None
+        return None
+    line = console.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not line:
+        raise UsageError("--password-stdin: no password on standard input")
+    return line
