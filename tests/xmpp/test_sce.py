@@ -1,0 +1,84 @@
+"""XEP-0420 envelope: what we build parses back, and malformed envelopes are refused clearly."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import pytest
+
+from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.xep_0420 import SCE_NAMESPACE, build_envelope, parse_envelope
+
+NS = SCE_NAMESPACE
+
+
+def test_envelope_round_trip_with_affixes() -> None:
+    """Body, time, to and from survive; the body is namespaced jabber:client inside <content>."""
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    data = build_envelope(
+        "hi <b>there</b> & 🙂", sender="romeo@m.lit", to="room@c.lit", timestamp=when
+    )
+    root = ET.fromstring(data)
+    assert root.find(f"{{{NS}}}content/{{jabber:client}}body") is not None
+    assert [child.tag.split("}")[1] for child in root] == ["content", "rpad", "time", "to", "from"]
+    envelope = parse_envelope(data)
+    assert envelope.body == "hi <b>there</b> & 🙂"
+    assert envelope.timestamp == when
+    assert envelope.to == "room@c.lit"
+    assert envelope.sender == "romeo@m.lit"
+
+
+def test_rpad_length_varies_between_0_and_200() -> None:
+    """Random padding hides the message length: lengths differ and stay within 0–200."""
+    lengths = set()
+    for _ in range(60):
+        rpad = ET.fromstring(build_envelope("x", sender="a@b", to=None)).find(f"{{{NS}}}rpad")
+        assert rpad is not None
+        lengths.add(len(rpad.text or ""))
+    assert len(lengths) > 10
+    assert max(lengths) <= 200
+
+
+def test_envelope_without_to_for_one_to_one() -> None:
+    assert parse_envelope(build_envelope("x", sender="a@b", to=None)).to is None
+
+
+MALFORMED = {
+    "not xml": b"hello",
+    "not utf-8": b"\xff\xfe<envelope/>",
+    "wrong root": b"<content xmlns='urn:xmpp:sce:1'/>",
+    "wrong namespace": b"<envelope xmlns='urn:example'><content/></envelope>",
+    "no content": f"<envelope xmlns='{NS}'><rpad/></envelope>".encode(),
+    "two contents": f"<envelope xmlns='{NS}'><content/><content/></envelope>".encode(),
+    "bad time": f"<envelope xmlns='{NS}'><content/><time stamp='yesterday'/></envelope>".encode(),
+    "time without zone": (
+        f"<envelope xmlns='{NS}'><content/><time stamp='2026-01-01T00:00:00'/></envelope>"
+    ).encode(),
+    "from without jid": f"<envelope xmlns='{NS}'><content/><from/></envelope>".encode(),
+    "two froms": (
+        f"<envelope xmlns='{NS}'><content/><from jid='a@b'/><from jid='c@d'/></envelope>"
+    ).encode(),
+    "entity expansion": (
+        b"<!DOCTYPE e [<!ENTITY a 'aaaa'>]><envelope xmlns='urn:xmpp:sce:1'><content>&a;"
+        b"</content></envelope>"
+    ),
+}
+
+
+@pytest.mark.parametrize("data", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_envelope_is_refused(data: bytes) -> None:
+    with pytest.raises(MalformedStanza, match="SCE"):
+        parse_envelope(data)
+
+
+def test_hints_inside_content_are_ignored_and_opt_out_is_reported() -> None:
+    data = (
+        f"<envelope xmlns='{NS}'><content><store xmlns='urn:xmpp:hints'/>"
+        "<opt-out xmlns='urn:xmpp:omemo:2'><reason>no thanks</reason></opt-out>"
+        "<x xmlns='urn:example'/></content></envelope>"
+    ).encode()
+    envelope = parse_envelope(data)
+    assert envelope.body is None
+    assert envelope.opt_out_reason == "no thanks"
+    assert envelope.other_content == ("{urn:example}x",)

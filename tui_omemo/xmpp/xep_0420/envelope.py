@@ -1,0 +1,181 @@
+"""Build and parse the SCE envelope (`urn:xmpp:sce:1`) that OMEMO 2 encrypts as its payload.
+
+`build_envelope` writes, in this order, `<content>` (the body as `<body xmlns='jabber:client'>`),
+`<rpad>` (0–200 random characters so that ciphertext lengths do not reveal message lengths),
+`<time stamp>`, `<to jid>` and `<from jid>`; `parse_envelope` returns the body and the affixes
+and refuses anything that is not a well-formed envelope. Checking the affixes against the outer
+stanza (e.g. `<to>` must be the room for a groupchat message) is the caller's decision.
+
+The envelope comes out of a decryption, so it is authenticated, but still peer-controlled: no
+DTD or entity declarations are accepted and size is bounded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tui_omemo.xmpp.errors import MalformedStanza
+
+SCE_NAMESPACE = "urn:xmpp:sce:1"
+CLIENT_NAMESPACE = "jabber:client"
+OMEMO2_NAMESPACE = "urn:xmpp:omemo:2"
+MAX_ENVELOPE_BYTES = 1024 * 1024
+MAX_RPAD_CHARS = 200
+_RPAD_ALPHABET = string.ascii_letters + string.digits + "+/"
+
+# Elements that must never travel inside <content> (XEP-0420 business rules); dropped on parse.
+_NOT_ENCRYPTABLE = frozenset(
+    {
+        "{urn:xmpp:hints}store",
+        "{urn:xmpp:hints}no-store",
+        "{urn:xmpp:hints}no-copy",
+        "{urn:xmpp:hints}no-permanent-store",
+        "{urn:xmpp:sid:0}stanza-id",
+        "{urn:xmpp:sid:0}origin-id",
+        "{http://jabber.org/protocol/address}addresses",
+        "{urn:xmpp:eme:0}encryption",
+    }
+)
+
+
+def _tag(name: str) -> str:
+    return f"{{{SCE_NAMESPACE}}}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A parsed envelope.
+
+    Attributes:
+        body: the text of `<content><body xmlns='jabber:client'>`, or None when there is none.
+        timestamp: `<time stamp>` (aware, UTC), or None.
+        to: `<to jid>`, or None.
+        sender: `<from jid>`, or None.
+        opt_out_reason: the reason text of an OMEMO 2 `<opt-out>` in the content, or None.
+        other_content: qualified tags of further `<content>` children we do not interpret.
+    """
+
+    body: str | None
+    timestamp: datetime | None
+    to: str | None
+    sender: str | None
+    opt_out_reason: str | None = None
+    other_content: tuple[str, ...] = ()
+
+
+def build_envelope(
+    body: str,
+    *,
+    sender: str,
+    to: str | None,
+    timestamp: datetime | None = None,
+) -> bytes:
+    """The UTF-8 bytes of an envelope holding `body`.
+
+    Args:
+        body: the message text.
+        sender: our bare JID (`<from jid>`).
+        to: the recipient's bare JID, or the room's bare JID for a groupchat message (MUST).
+        timestamp: `<time stamp>`; now when None.
+
+    Returns:
+        The serialized envelope, ready for the OMEMO 2 payload encryption.
+    """
+    envelope = ET.Element(_tag("envelope"))
+    content = ET.SubElement(envelope, _tag("content"))
+    ET.SubElement(content, f"{{{CLIENT_NAMESPACE}}}body").text = body
+    length = secrets.randbelow(MAX_RPAD_CHARS + 1)
+    ET.SubElement(envelope, _tag("rpad")).text = "".join(
+        secrets.choice(_RPAD_ALPHABET) for _ in range(length)
+    )
+    when = (timestamp or datetime.now(UTC)).astimezone(UTC)
+    ET.SubElement(envelope, _tag("time"), stamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if to is not None:
+        ET.SubElement(envelope, _tag("to"), jid=to)
+    ET.SubElement(envelope, _tag("from"), jid=sender)
+    return ET.tostring(envelope, encoding="utf-8", xml_declaration=False)
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Parse decrypted envelope bytes.
+
+    Raises:
+        MalformedStanza: for non-UTF-8 or non-XML bytes, DTDs, a root other than
+            `<envelope xmlns='urn:xmpp:sce:1'>`, a missing `<content>`, duplicate affixes,
+            a bad timestamp, or more than 1 MB.
+    """
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise MalformedStanza("SCE envelope larger than 1 MB")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise MalformedStanza("SCE envelope contains a DTD or entity declaration")
+    try:
+        # DTDs (the entity-expansion attacks S314 warns about) are refused just above.
+        root = ET.fromstring(data.decode("utf-8"))  # noqa: S314
+    except (UnicodeDecodeError, ET.ParseError) as error:
+        raise MalformedStanza("SCE envelope is not well-formed UTF-8 XML") from error
+    if root.tag != _tag("envelope"):
+        raise MalformedStanza(
+            f"SCE: root is {root.tag}, expected <envelope xmlns='{SCE_NAMESPACE}'>"
+        )
+    contents = root.findall(_tag("content"))
+    if len(contents) != 1:
+        raise MalformedStanza(f"SCE: {len(contents)} <content> elements, expected exactly one")
+    body, opt_out, others = _content(contents[0])
+    return Envelope(
+        body=body,
+        timestamp=_timestamp(_single(root, "time")),
+        to=_jid(_single(root, "to")),
+        sender=_jid(_single(root, "from")),
+        opt_out_reason=opt_out,
+        other_content=others,
+    )
+
+
+def _content(content: ET.Element) -> tuple[str | None, str | None, tuple[str, ...]]:
+    body: str | None = None
+    opt_out: str | None = None
+    others: list[str] = []
+    for child in content:
+        if child.tag == f"{{{CLIENT_NAMESPACE}}}body":
+            if body is not None:
+                raise MalformedStanza("SCE: more than one <body>")
+            body = child.text or ""
+        elif child.tag == f"{{{OMEMO2_NAMESPACE}}}opt-out":
+            reason = child.find(f"{{{OMEMO2_NAMESPACE}}}reason")
+            opt_out = (reason.text or "") if reason is not None else ""
+        elif child.tag not in _NOT_ENCRYPTABLE:
+            others.append(child.tag)
+    return body, opt_out, tuple(others)
+
+
+def _single(root: ET.Element, name: str) -> ET.Element | None:
+    found = root.findall(_tag(name))
+    if len(found) > 1:
+        raise MalformedStanza(f"SCE: more than one <{name}>")
+    return found[0] if found else None
+
+
+def _jid(element: ET.Element | None) -> str | None:
+    if element is None:
+        return None
+    jid = element.get("jid")
+    if not jid:
+        raise MalformedStanza("SCE: affix without a jid")
+    return jid
+
+
+def _timestamp(element: ET.Element | None) -> datetime | None:
+    if element is None:
+        return None
+    stamp = element.get("stamp", "")
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError as error:
+        raise MalformedStanza("SCE: <time stamp> is not an ISO 8601 date-time") from error
+    if parsed.tzinfo is None:
+        raise MalformedStanza("SCE: <time stamp> has no time zone")
+    return parsed.astimezone(UTC)
