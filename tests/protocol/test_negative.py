@@ -257,11 +257,11 @@ async def test_unknown_pre_key_ids(namespace: Namespace, which: str) -> None:
     forged: bytes
     if namespace is Namespace.LEGACY:
         parsed = legacy_wire.parse_pre_key_whisper(data)
-        changed = dataclasses.replace(parsed, **{f"{which}_id": unknown})
+        changed = dataclasses.replace(parsed, **{f"{which}_id": unknown})  # type: ignore[arg-type]
         forged = legacy_wire.encode_pre_key_whisper(changed)
     else:
         parsed_v2 = v2_wire.parse_key_exchange(data)
-        changed_v2 = dataclasses.replace(parsed_v2, **{f"{which}_id": unknown})
+        changed_v2 = dataclasses.replace(parsed_v2, **{f"{which}_id": unknown})  # type: ignore[arg-type]
         forged = v2_wire.encode_key_exchange(changed_v2)
     await rejected(us, with_key_data(kex, forged), (UnknownPreKey,))
     assert (await us.receive(kex, THEM)).plaintext == b"hello"
