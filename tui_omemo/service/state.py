@@ -1,0 +1,84 @@
+"""The protocol core's `StateStore` port over the store's `omemo_state`, through the runner.
+
+Reads go through the DB thread one key at a time (the engine loads what it needs and keeps no
+mutable cache). The engine never writes during encrypt/decrypt; its `StateChanges` are
+committed by `apply_state_changes(uow, changes)` inside the service's unit of work, together
+with the archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
+`store`/`delete` methods exist for `Engine.create` (a new identity), which writes before any
+message exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.store import UnitOfWork
+
+
+def _version_of(value: JsonObject) -> int:
+    version = value.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
+def _encode(value: JsonObject) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def load_state(uow: UnitOfWork, key: str) -> JsonObject | None:
+    """One state value, decoded (None when absent)."""
+    record = uow.state.load(key)
+    if record is None:
+        return None
+    value = json.loads(record.value)
+    if not isinstance(value, dict):
+        return None
+    return value
+
+
+def apply_state_changes(uow: UnitOfWork, changes: StateChanges) -> None:
+    """Write an engine operation's changes inside the caller's unit of work, in order."""
+    for key, value in changes:
+        if value is DELETE:
+            uow.state.delete(key)
+        else:
+            assert isinstance(value, dict)
+            uow.state.store(key, _version_of(value), _encode(value))
+
+
+def state_digest(uow: UnitOfWork) -> str:
+    """A hash over every OMEMO state row: equal digests mean byte-identical state."""
+    digest = hashlib.sha256()
+    for record in uow.state.list_prefix(""):
+        digest.update(f"{record.key}\x00{record.version}\x00{record.value}\x01".encode())
+    return digest.hexdigest()
+
+
+class RunnerStateStore:
+    """`tui_omemo.protocol.ports.StateStore` over `omemo_state`, run on the DB thread."""
+
+    def __init__(self, runner: DbRunner) -> None:
+        self._runner = runner
+
+    async def load(self, key: str) -> JsonObject | None:
+        """The value under `key`, or None."""
+        return await self._runner.read(lambda uow: load_state(uow, key))
+
+    async def store(self, key: str, value: JsonObject) -> None:
+        """Store `value` under `key` in its own unit of work."""
+        changes = StateChanges()
+        changes.put(key, value)
+        await self.commit(changes)
+
+    async def delete(self, key: str) -> None:
+        """Delete `key` in its own unit of work."""
+        changes = StateChanges()
+        changes.delete(key)
+        await self.commit(changes)
+
+    async def commit(self, changes: StateChanges) -> None:
+        """Apply `changes` as one unit of work (maintenance, end of catch-up, rebuilds)."""
+        if changes:
+            await self._runner.write(lambda uow: apply_state_changes(uow, changes))

@@ -1,0 +1,230 @@
+"""What the service needs from the XMPP layer, as plain values and one Protocol.
+
+`Transport` is the service's view of the network: OMEMO device lists and bundles in PEP (it
+also serves as the engine's `Directory` port), sending a message, incoming messages as
+`Inbound` values, MAM pages of queries we opened, SCE envelopes and the roster. The real
+implementation over slixmpp is `service.xmpp_adapter.SlixmppTransport` (a thin adapter written
+while `xmpp/` was still being built; its XML belongs in `xmpp/` and moves there). Tests use the
+same adapter against the real Prosody fixture.
+
+`Inbound` is what the inbox keeps: a parsed stanza whose `<encrypted>` element is still
+ciphertext. `to_bytes`/`from_bytes` give the inbox its row format (versioned JSON), so the
+inbound pipeline never needs XML (DESIGN.md §2: XML lives only in the XMPP adapter).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from tui_omemo.model import Namespace
+from tui_omemo.protocol.codec import b64, unb64
+from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
+from tui_omemo.store import InboxSource, RosterItem
+
+INBOUND_FORMAT = 1
+
+
+class Wrapper(enum.StrEnum):
+    """How a forwarded message reached us (what must be authenticated)."""
+
+    NONE = "none"
+    CARBON_RECEIVED = "carbon_received"
+    CARBON_SENT = "carbon_sent"
+    MAM = "mam"
+
+
+class TransportError(Exception):
+    """The network or the server failed a request (root of the adapter's errors)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One incoming message stanza, parsed, with any `<encrypted>` element still encrypted.
+
+    Attributes:
+        source: live, carbon, MAM or offline storage.
+        sender: the author's full JID (the forwarded message's `from` for carbons and MAM).
+        recipient: the `to` of the (inner) message.
+        message_type: chat, normal, groupchat …
+        message_id: the stanza's `id`.
+        origin_id: XEP-0359 origin-id.
+        stanza_id: XEP-0359 stanza-id set by our own server (by = our bare JID).
+        body: the `<body>` text (a hint when `encrypted` is set; ignored then).
+        encrypted: the `<encrypted>` element, when it parsed.
+        malformed: why an `<encrypted>` element did not parse (then `encrypted` is None).
+        timestamp_ms: XEP-0203 delay stamp, or None (then "now").
+        wrapper: carbon / MAM wrapping, checked by the service.
+        wrapper_from: the wrapping stanza's `from` (must be our own bare JID).
+        mam_query_id: the `queryid` of a MAM result.
+        solicited: for MAM results: whether it answers a query we opened.
+    """
+
+    source: InboxSource
+    sender: str
+    recipient: str
+    message_type: str = "chat"
+    message_id: str | None = None
+    origin_id: str | None = None
+    stanza_id: str | None = None
+    body: str | None = field(default=None, repr=False)
+    encrypted: EncryptedElement | None = field(default=None, repr=False)
+    malformed: str | None = None
+    timestamp_ms: int | None = None
+    wrapper: Wrapper = Wrapper.NONE
+    wrapper_from: str | None = None
+    mam_query_id: str | None = None
+    solicited: bool = True
+
+    def to_bytes(self) -> bytes:
+        """The inbox row: versioned JSON, ciphertext base64-encoded."""
+        data: dict[str, Any] = {
+            name: value for name, value in asdict(self).items() if name != "encrypted"
+        }
+        data["format"] = INBOUND_FORMAT
+        data["source"] = self.source.value
+        data["wrapper"] = self.wrapper.value
+        data["encrypted"] = None if self.encrypted is None else _element_json(self.encrypted)
+        return json.dumps(data, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Inbound:
+        """Read an inbox row written by `to_bytes`.
+
+        Raises:
+            ValueError: not a row of a known format.
+        """
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.pop("format", None) != INBOUND_FORMAT:
+            raise ValueError("unknown inbox row format")
+        encrypted = data.pop("encrypted")
+        data["source"] = InboxSource(data["source"])
+        data["wrapper"] = Wrapper(data["wrapper"])
+        element = None if encrypted is None else _element_from_json(encrypted)
+        return cls(encrypted=element, **data)
+
+
+def _element_json(element: EncryptedElement) -> dict[str, Any]:
+    return {
+        "namespace": element.namespace.value,
+        "sid": element.sender_device_id,
+        "iv": None if element.iv is None else b64(element.iv),
+        "payload": None if element.payload is None else b64(element.payload),
+        "keys": [
+            {"jid": key.bare_jid, "rid": key.device_id, "data": b64(key.data),
+             "kex": key.key_exchange}
+            for key in element.keys
+        ],
+    }
+
+
+def _element_from_json(data: dict[str, Any]) -> EncryptedElement:
+    keys = tuple(
+        KeyElement(key["jid"], int(key["rid"]), unb64(key["data"]), bool(key["kex"]))
+        for key in data["keys"]
+    )
+    return EncryptedElement(
+        Namespace(data["namespace"]), int(data["sid"]), keys,
+        None if data["iv"] is None else unb64(data["iv"]),
+        None if data["payload"] is None else unb64(data["payload"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to send.
+
+    Attributes:
+        to: the recipient's bare JID.
+        message_id: the stanza `id` (also used as origin-id).
+        encrypted: the `<encrypted>` element; None only for an explicitly chosen plaintext send.
+        body: plaintext body: the user's text for a chosen plaintext send, or the hint for
+            clients without OMEMO (never the user's text when `encrypted` is set).
+    """
+
+    to: str
+    message_id: str
+    encrypted: EncryptedElement | None
+    body: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The parts of an SCE envelope (XEP-0420) the service reads."""
+
+    body: str | None = field(repr=False)
+    to: str | None
+    sender: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MamPage:
+    """One page of a MAM query we opened, oldest first."""
+
+    messages: Sequence[Inbound]
+    last_id: str | None
+    complete: bool
+
+
+InboundHandler = Callable[[Inbound], None]
+ConnectionHandler = Callable[[bool, str], None]
+
+
+class Transport(Protocol):
+    """The XMPP side as the service uses it (also the engine's `Directory`)."""
+
+    @property
+    def own_bare_jid(self) -> str:
+        """Our bare JID."""
+        ...
+
+    def set_handlers(self, inbound: InboundHandler, connection: ConnectionHandler) -> None:
+        """Where incoming messages and connection changes go (called on the event loop)."""
+        ...
+
+    async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
+        """The current device list (empty when none is published).
+
+        Raises:
+            TransportError: the request failed (not "no list").
+        """
+        ...
+
+    async def publish_device_list(self, device_list: DeviceList) -> None:
+        """Publish our device list for its namespace (open access)."""
+        ...
+
+    async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
+        """A device's bundle (raises `BundleUnavailable`)."""
+        ...
+
+    async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
+        """Publish our bundle for its namespace."""
+        ...
+
+    async def send(self, message: Outbound) -> None:
+        """Send one chat message."""
+        ...
+
+    async def mam_page(self, after: str | None, max_items: int) -> MamPage:
+        """One page of our archive after `after` (a stanza-id), for a query we open here."""
+        ...
+
+    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+        """An SCE envelope with the body, `rpad`, `to`, `from` and `time` affixes."""
+        ...
+
+    def parse_envelope(self, data: bytes) -> Envelope:
+        """Read an SCE envelope (raises ValueError when it is not one)."""
+        ...
+
+    async def roster(self) -> Sequence[RosterItem]:
+        """The server roster."""
+        ...
+
+    async def add_contact(self, bare_jid: str) -> None:
+        """Add to the roster and ask for a presence subscription."""
+        ...

@@ -1,0 +1,600 @@
+"""`Transport` over slixmpp: PEP device lists and bundles, `<encrypted>`, carbons, MAM, SCE.
+
+A thin adapter written inside `service/` because `xmpp/` (client, xep_0384, xep_0420, mam) was
+not there yet when the service was built; every piece of XML here belongs in `xmpp/` and
+moves there once that layer exists. It parses whole stanzas itself so that the service sees
+one `Inbound` per message, with carbons and MAM results unwrapped and their wrapper (and the
+wrapper's `from`) kept for the service's authentication checks (DESIGN.md §3.6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.protocol.elements import (
+    DeviceList,
+    DeviceListEntry,
+    EncryptedElement,
+    KeyElement,
+    WireBundle,
+)
+from tui_omemo.protocol.errors import BundleUnavailable
+from tui_omemo.service.transport import (
+    ConnectionHandler,
+    Envelope,
+    Inbound,
+    InboundHandler,
+    MamPage,
+    Outbound,
+    TransportError,
+    Wrapper,
+)
+from tui_omemo.store import InboxSource, RosterItem
+
+CLIENT = "jabber:client"
+CARBONS = "urn:xmpp:carbons:2"
+FORWARD = "urn:xmpp:forward:0"
+MAM = "urn:xmpp:mam:2"
+RSM = "http://jabber.org/protocol/rsm"
+SID = "urn:xmpp:sid:0"
+DELAY = "urn:xmpp:delay"
+HINTS = "urn:xmpp:hints"
+EME = "urn:xmpp:eme:0"
+SCE = "urn:xmpp:sce:1"
+PUBSUB = "http://jabber.org/protocol/pubsub"
+DATA = "jabber:x:data"
+LEGACY = Namespace.LEGACY.value
+V2 = Namespace.V2.value
+TIMEOUT = 20
+
+DEVICE_LIST_NODE = {Namespace.LEGACY: f"{LEGACY}.devicelist", Namespace.V2: f"{V2}:devices"}
+V2_BUNDLES_NODE = f"{V2}:bundles"
+EME_NAME = {Namespace.LEGACY: "OMEMO", Namespace.V2: "OMEMO 2"}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str | None) -> bytes:
+    cleaned = "".join((text or "").split())
+    return base64.b64decode(cleaned, validate=True)
+
+
+def _bool(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "1")
+
+
+def _ms(stamp: str) -> int | None:
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+# --- <encrypted> ----------------------------------------------------------------------------
+
+
+def parse_encrypted(element: ET.Element) -> EncryptedElement:
+    """An `<encrypted>` element of either namespace as a value.
+
+    Raises:
+        ValueError: missing parts, bad ids or base64.
+    """
+    namespace = Namespace(element.tag[1:].split("}")[0])
+    header = element.find(f"{{{namespace.value}}}header")
+    if header is None:
+        raise ValueError("no <header>")
+    sid = int(header.get("sid", ""))
+    keys: list[KeyElement] = []
+    if namespace is Namespace.LEGACY:
+        for key in header.findall(f"{{{LEGACY}}}key"):
+            keys.append(KeyElement(None, int(key.get("rid", "")), _unb64(key.text),
+                                   _bool(key.get("prekey"))))
+        iv_element = header.find(f"{{{LEGACY}}}iv")
+        if iv_element is None:
+            raise ValueError("no <iv>")
+        iv: bytes | None = _unb64(iv_element.text)
+    else:
+        for group in header.findall(f"{{{V2}}}keys"):
+            jid = bare_jid(group.get("jid", ""))
+            for key in group.findall(f"{{{V2}}}key"):
+                keys.append(KeyElement(jid, int(key.get("rid", "")), _unb64(key.text),
+                                       _bool(key.get("kex"))))
+        iv = None
+    payload_element = element.find(f"{{{namespace.value}}}payload")
+    payload = None if payload_element is None else _unb64(payload_element.text)
+    return EncryptedElement(namespace, sid, tuple(keys), iv, payload)
+
+
+def build_encrypted(element: EncryptedElement) -> ET.Element:
+    """The XML of an `<encrypted>` value."""
+    ns = element.namespace.value
+    root = ET.Element(f"{{{ns}}}encrypted")
+    header = ET.SubElement(root, f"{{{ns}}}header", sid=str(element.sender_device_id))
+    if element.namespace is Namespace.LEGACY:
+        for key in element.keys:
+            attrs = {"rid": str(key.device_id)}
+            if key.key_exchange:
+                attrs["prekey"] = "true"
+            ET.SubElement(header, f"{{{ns}}}key", attrs).text = _b64(key.data)
+        ET.SubElement(header, f"{{{ns}}}iv").text = _b64(element.iv or b"")
+    else:
+        groups: dict[str, ET.Element] = {}
+        for key in element.keys:
+            jid = key.bare_jid or ""
+            if jid not in groups:
+                groups[jid] = ET.SubElement(header, f"{{{ns}}}keys", jid=jid)
+            attrs = {"rid": str(key.device_id)}
+            if key.key_exchange:
+                attrs["kex"] = "true"
+            ET.SubElement(groups[jid], f"{{{ns}}}key", attrs).text = _b64(key.data)
+    if element.payload is not None:
+        ET.SubElement(root, f"{{{ns}}}payload").text = _b64(element.payload)
+    return root
+
+
+# --- device lists and bundles ---------------------------------------------------------------
+
+
+def parse_device_list(namespace: Namespace, payload: ET.Element | None) -> DeviceList:
+    """A device list payload (`<list>` / `<devices>`); bad entries are skipped."""
+    entries: list[DeviceListEntry] = []
+    if payload is not None:
+        for device in payload.findall(f"{{{namespace.value}}}device"):
+            with contextlib.suppress(ValueError):
+                device_id = int(device.get("id", ""))
+                if 1 <= device_id < 2**31:
+                    entries.append(DeviceListEntry(device_id, device.get("label")))
+    return DeviceList(namespace, tuple(entries))
+
+
+def build_device_list(device_list: DeviceList) -> ET.Element:
+    """The payload of a device list."""
+    ns = device_list.namespace.value
+    root = ET.Element(f"{{{ns}}}list" if device_list.namespace is Namespace.LEGACY
+                      else f"{{{ns}}}devices")
+    for entry in device_list.devices:
+        attrs = {"id": str(entry.device_id)}
+        if entry.label and device_list.namespace is Namespace.V2:
+            attrs["label"] = entry.label
+        ET.SubElement(root, f"{{{ns}}}device", attrs)
+    return root
+
+
+def build_bundle(bundle: WireBundle) -> ET.Element:
+    """The payload of a bundle."""
+    ns = bundle.namespace.value
+    root = ET.Element(f"{{{ns}}}bundle")
+    if bundle.namespace is Namespace.LEGACY:
+        ET.SubElement(root, f"{{{ns}}}signedPreKeyPublic",
+                      signedPreKeyId=str(bundle.signed_pre_key_id)).text = _b64(
+            bundle.signed_pre_key)
+        ET.SubElement(root, f"{{{ns}}}signedPreKeySignature").text = _b64(
+            bundle.signed_pre_key_signature)
+        ET.SubElement(root, f"{{{ns}}}identityKey").text = _b64(bundle.identity_key)
+        pre_keys = ET.SubElement(root, f"{{{ns}}}prekeys")
+        for pre_key_id, key in sorted(bundle.pre_keys.items()):
+            ET.SubElement(pre_keys, f"{{{ns}}}preKeyPublic", preKeyId=str(pre_key_id)).text = \
+                _b64(key)
+    else:
+        ET.SubElement(root, f"{{{ns}}}spk", id=str(bundle.signed_pre_key_id)).text = _b64(
+            bundle.signed_pre_key)
+        ET.SubElement(root, f"{{{ns}}}spks").text = _b64(bundle.signed_pre_key_signature)
+        ET.SubElement(root, f"{{{ns}}}ik").text = _b64(bundle.identity_key)
+        pre_keys = ET.SubElement(root, f"{{{ns}}}prekeys")
+        for pre_key_id, key in sorted(bundle.pre_keys.items()):
+            ET.SubElement(pre_keys, f"{{{ns}}}pk", id=str(pre_key_id)).text = _b64(key)
+    return root
+
+
+def parse_bundle(namespace: Namespace, payload: ET.Element) -> WireBundle:
+    """A bundle payload as a value.
+
+    Raises:
+        ValueError: missing parts, bad ids or base64.
+    """
+    ns = namespace.value
+
+    def need(path: str) -> ET.Element:
+        found = payload.find(path)
+        if found is None:
+            raise ValueError(f"bundle without {path}")
+        return found
+
+    if namespace is Namespace.LEGACY:
+        spk = need(f"{{{ns}}}signedPreKeyPublic")
+        spk_id = spk.get("signedPreKeyId", "")
+        signature = need(f"{{{ns}}}signedPreKeySignature")
+        identity = need(f"{{{ns}}}identityKey")
+        pk_path, pk_id = f"{{{ns}}}prekeys/{{{ns}}}preKeyPublic", "preKeyId"
+    else:
+        spk = need(f"{{{ns}}}spk")
+        spk_id = spk.get("id", "")
+        signature = need(f"{{{ns}}}spks")
+        identity = need(f"{{{ns}}}ik")
+        pk_path, pk_id = f"{{{ns}}}prekeys/{{{ns}}}pk", "id"
+    pre_keys = {int(pk.get(pk_id, "")): _unb64(pk.text) for pk in payload.findall(pk_path)}
+    return WireBundle(namespace, _unb64(identity.text), _unb64(spk.text), int(spk_id),
+                      _unb64(signature.text), pre_keys)
+
+
+# --- the adapter ----------------------------------------------------------------------------
+
+
+class SlixmppTransport:
+    """`Transport` over a connected `slixmpp.ClientXMPP` (plugins 0030, 0060, 0004 loaded).
+
+    Args:
+        client: the client; this adapter registers its message handler on it.
+    """
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        self._client = client
+        self._inbound: InboundHandler | None = None
+        self._connection: ConnectionHandler | None = None
+        self._open_queries: dict[str, list[Inbound]] = {}
+        self._publish_options_refused: set[str] = set()
+        client.add_event_handler("message", self._on_message)
+        client.add_event_handler("session_start", lambda _e: self._connected(True, "online"))
+        client.add_event_handler("disconnected", lambda _e: self._connected(False, "offline"))
+
+    def _plugin(self, name: str) -> Any:
+        """A slixmpp plugin (their methods are untyped)."""
+        plugins: Any = self._client.plugin
+        return plugins[name]
+
+    @property
+    def client(self) -> slixmpp.ClientXMPP:
+        """The underlying client (tests hook outgoing XML here)."""
+        return self._client
+
+    @property
+    def own_bare_jid(self) -> str:
+        """Our bare JID."""
+        return bare_jid(str(self._client.boundjid.bare))
+
+    def set_handlers(self, inbound: InboundHandler, connection: ConnectionHandler) -> None:
+        """Where incoming messages and connection changes go."""
+        self._inbound = inbound
+        self._connection = connection
+
+    def _connected(self, online: bool, detail: str) -> None:
+        if self._connection is not None:
+            self._connection(online, detail)
+
+    # --- incoming ---------------------------------------------------------------------
+
+    def _on_message(self, message: slixmpp.Message) -> None:
+        inbound = self.parse_stanza(message.xml)
+        if inbound is None:
+            return
+        if inbound.wrapper is Wrapper.MAM and inbound.solicited:
+            assert inbound.mam_query_id is not None
+            self._open_queries[inbound.mam_query_id].append(inbound)
+            return
+        if self._inbound is not None:
+            self._inbound(inbound)
+
+    def parse_stanza(self, outer: ET.Element) -> Inbound | None:
+        """Unwrap carbons and MAM results; None for stanzas without body or `<encrypted>`."""
+        if outer.get("type") == "error":
+            return None
+        own = self.own_bare_jid
+        wrapper, wrapper_from, query_id, inner = Wrapper.NONE, None, None, outer
+        source, stamp = InboxSource.LIVE, None
+        for kind, tag in ((Wrapper.CARBON_RECEIVED, "received"), (Wrapper.CARBON_SENT, "sent")):
+            carbon = outer.find(f"{{{CARBONS}}}{tag}/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+            if carbon is not None:
+                wrapper, wrapper_from, inner, source = kind, outer.get("from", own), carbon, \
+                    InboxSource.CARBON
+        result = outer.find(f"{{{MAM}}}result")
+        if result is not None:
+            forwarded = result.find(f"{{{FORWARD}}}forwarded")
+            found = None if forwarded is None else forwarded.find(f"{{{CLIENT}}}message")
+            if found is None:
+                return None
+            wrapper, wrapper_from, inner, source = Wrapper.MAM, outer.get("from", own), found, \
+                InboxSource.MAM
+            query_id = result.get("queryid")
+            assert forwarded is not None
+            delay = forwarded.find(f"{{{DELAY}}}delay")
+            stamp = None if delay is None else _ms(delay.get("stamp", ""))
+            stanza_id = result.get("id")
+        else:
+            stanza_id = self._stanza_id(inner, own)
+        return self._inner(inner, source, stamp, stanza_id, wrapper, wrapper_from, query_id)
+
+    def _inner(  # noqa: PLR0917 (one call site, every part of the unwrapped stanza)
+        self,
+        inner: ET.Element,
+        source: InboxSource,
+        stamp: int | None,
+        stanza_id: str | None,
+        wrapper: Wrapper,
+        wrapper_from: str | None,
+        query_id: str | None,
+    ) -> Inbound | None:
+        own = self.own_bare_jid
+        body_element = inner.find(f"{{{CLIENT}}}body")
+        encrypted_element = inner.find(f"{{{LEGACY}}}encrypted")
+        if encrypted_element is None:
+            encrypted_element = inner.find(f"{{{V2}}}encrypted")
+        if body_element is None and encrypted_element is None:
+            return None
+        encrypted, malformed = None, None
+        if encrypted_element is not None:
+            try:
+                encrypted = parse_encrypted(encrypted_element)
+            except (ValueError, binascii.Error) as error:
+                malformed = f"malformed <encrypted>: {error}"[:200]
+        if stamp is None and wrapper is not Wrapper.MAM:
+            delay = inner.find(f"{{{DELAY}}}delay")
+            if delay is not None:
+                stamp = _ms(delay.get("stamp", ""))
+                if source is InboxSource.LIVE:
+                    source = InboxSource.OFFLINE
+        origin = inner.find(f"{{{SID}}}origin-id")
+        return Inbound(
+            source=source, sender=inner.get("from", own), recipient=inner.get("to", own),
+            message_type=inner.get("type", "normal"), message_id=inner.get("id"),
+            origin_id=None if origin is None else origin.get("id"), stanza_id=stanza_id,
+            body=None if body_element is None else (body_element.text or ""),
+            encrypted=encrypted, malformed=malformed, timestamp_ms=stamp, wrapper=wrapper,
+            wrapper_from=wrapper_from, mam_query_id=query_id,
+            solicited=query_id is None or query_id in self._open_queries,
+        )
+
+    @staticmethod
+    def _stanza_id(message: ET.Element, own: str) -> str | None:
+        for element in message.findall(f"{{{SID}}}stanza-id"):
+            if bare_jid(element.get("by", "")) == own:
+                return element.get("id")
+        return None
+
+    # --- PEP --------------------------------------------------------------------------
+
+    async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
+        """The current device list of `bare_jid` (empty when none)."""
+        node = DEVICE_LIST_NODE[namespace]
+        try:
+            iq = await self._plugin("xep_0060").get_items(bare_jid, node, timeout=TIMEOUT)
+        except IqError as error:
+            if error.condition in ("item-not-found", "feature-not-implemented"):
+                return DeviceList(namespace, ())
+            raise TransportError(f"device list of {bare_jid}: {error.condition}") from error
+        except IqTimeout as error:
+            raise TransportError(f"device list of {bare_jid}: timeout") from error
+        payload = None
+        for item in iq["pubsub"]["items"]:
+            if item["id"] == "current" or payload is None:
+                payload = item.xml.find(f"{{{namespace.value}}}" +
+                                        ("list" if namespace is Namespace.LEGACY else "devices"))
+        return parse_device_list(namespace, payload)
+
+    async def publish_device_list(self, device_list: DeviceList) -> None:
+        """Publish our device list (open access)."""
+        await self._publish(DEVICE_LIST_NODE[device_list.namespace], "current",
+                            build_device_list(device_list), max_items=False)
+
+    async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
+        """A device's bundle (raises `BundleUnavailable`)."""
+        if namespace is Namespace.LEGACY:
+            node, item_id = f"{LEGACY}.bundles:{device_id}", None
+        else:
+            node, item_id = V2_BUNDLES_NODE, str(device_id)
+        try:
+            pubsub = self._plugin("xep_0060")
+            if item_id is None:
+                iq = await pubsub.get_items(bare_jid, node, max_items=1, timeout=TIMEOUT)
+            else:
+                iq = await pubsub.get_item(bare_jid, node, item_id, timeout=TIMEOUT)
+            for item in iq["pubsub"]["items"]:
+                payload = item.xml.find(f"{{{namespace.value}}}bundle")
+                if payload is not None:
+                    return parse_bundle(namespace, payload)
+        except (IqError, IqTimeout) as error:
+            raise BundleUnavailable(f"bundle of {bare_jid}/{device_id}: {error}") from error
+        except (ValueError, binascii.Error) as error:
+            raise BundleUnavailable(f"bundle of {bare_jid}/{device_id} unreadable") from error
+        raise BundleUnavailable(f"no bundle for {bare_jid}/{device_id}")
+
+    async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
+        """Publish our bundle for its namespace."""
+        if bundle.namespace is Namespace.LEGACY:
+            await self._publish(f"{LEGACY}.bundles:{device_id}", "current", build_bundle(bundle),
+                                max_items=False)
+        else:
+            await self._publish(V2_BUNDLES_NODE, str(device_id), build_bundle(bundle),
+                                max_items=True)
+
+    async def _publish(self, node: str, item_id: str, payload: ET.Element, *,
+                       max_items: bool) -> None:
+        pubsub = self._plugin("xep_0060")
+        options = None
+        if node not in self._publish_options_refused:
+            options = self._plugin("xep_0004").make_form(ftype="submit")
+            options.add_field(var="FORM_TYPE", ftype="hidden",
+                              value="http://jabber.org/protocol/pubsub#publish-options")
+            options.add_field(var="pubsub#access_model", value="open")
+            if max_items:
+                options.add_field(var="pubsub#max_items", value="max")
+        try:
+            await pubsub.publish(None, node, id=item_id, payload=payload, options=options,
+                                 timeout=TIMEOUT)
+        except IqError as error:
+            refused = error.condition in ("conflict", "not-acceptable") or \
+                "precondition" in str(error.text or error.condition)
+            if options is None or not refused:
+                raise TransportError(f"publishing {node}: {error.condition}") from error
+            self._publish_options_refused.add(node)
+            await pubsub.publish(None, node, id=item_id, payload=payload, timeout=TIMEOUT)
+        except IqTimeout as error:
+            raise TransportError(f"publishing {node}: timeout") from error
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def send(self, message: Outbound) -> None:
+        """Send one chat message (EME, store hint, origin-id; body only as given)."""
+        stanza: Any = self._client.make_message(mto=message.to, mtype="chat")
+        stanza["id"] = message.message_id
+        if message.encrypted is not None:
+            stanza.xml.append(build_encrypted(message.encrypted))
+            namespace = message.encrypted.namespace
+            ET.SubElement(stanza.xml, f"{{{EME}}}encryption", namespace=namespace.value,
+                          name=EME_NAME[namespace])
+        if message.body is not None:
+            ET.SubElement(stanza.xml, f"{{{CLIENT}}}body").text = message.body
+        ET.SubElement(stanza.xml, f"{{{HINTS}}}store")
+        ET.SubElement(stanza.xml, f"{{{SID}}}origin-id", id=message.message_id)
+        stanza.send()
+
+    # --- MAM --------------------------------------------------------------------------
+
+    async def mam_page(self, after: str | None, max_items: int) -> MamPage:
+        """One page of our archive after `after`, through a query opened here."""
+        query_id = secrets.token_hex(8)
+        iq: Any = self._client.make_iq_set()
+        query = ET.SubElement(iq.xml, f"{{{MAM}}}query", queryid=query_id)
+        rsm = ET.SubElement(query, f"{{{RSM}}}set")
+        ET.SubElement(rsm, f"{{{RSM}}}max").text = str(max_items)
+        if after is not None:
+            ET.SubElement(rsm, f"{{{RSM}}}after").text = after
+        self._open_queries[query_id] = []
+        try:
+            result = await iq.send(timeout=60)
+        except (IqError, IqTimeout) as error:
+            raise TransportError(f"archive query failed: {error}") from error
+        finally:
+            await asyncio.sleep(0)
+            messages = self._open_queries.pop(query_id, [])
+        fin = result.xml.find(f"{{{MAM}}}fin")
+        complete = fin is None or _bool(fin.get("complete"))
+        last = None if fin is None else fin.find(f"{{{RSM}}}set/{{{RSM}}}last")
+        return MamPage(messages, None if last is None else last.text, complete)
+
+    # --- SCE --------------------------------------------------------------------------
+
+    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+        """An SCE envelope: `<content><body/></content>`, `rpad`, `to`, `from`, `time`."""
+        envelope = ET.Element(f"{{{SCE}}}envelope")
+        content = ET.SubElement(envelope, f"{{{SCE}}}content")
+        ET.SubElement(content, f"{{{CLIENT}}}body").text = body
+        ET.SubElement(envelope, f"{{{SCE}}}rpad").text = secrets.token_urlsafe(
+            secrets.randbelow(24) + 1)
+        ET.SubElement(envelope, f"{{{SCE}}}to", jid=to)
+        ET.SubElement(envelope, f"{{{SCE}}}from", jid=sender)
+        ET.SubElement(envelope, f"{{{SCE}}}time", stamp=datetime.now(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"))
+        return ET.tostring(envelope)
+
+    def parse_envelope(self, data: bytes) -> Envelope:
+        """Read an SCE envelope.
+
+        Raises:
+            ValueError: not an SCE envelope.
+        """
+        try:
+            envelope = ET.fromstring(data)  # noqa: S314 (decrypted and authenticated bytes)
+        except ET.ParseError as error:
+            raise ValueError("the decrypted content is not XML") from error
+        if envelope.tag != f"{{{SCE}}}envelope":
+            raise ValueError("the decrypted content is not an SCE envelope")
+        body = envelope.find(f"{{{SCE}}}content/{{{CLIENT}}}body")
+        to = envelope.find(f"{{{SCE}}}to")
+        sender = envelope.find(f"{{{SCE}}}from")
+        return Envelope(None if body is None else (body.text or ""),
+                        None if to is None else to.get("jid"),
+                        None if sender is None else sender.get("jid"))
+
+    # --- roster -----------------------------------------------------------------------
+
+    async def roster(self) -> Sequence[RosterItem]:
+        """The server roster (as last received)."""
+        roster = self._client.client_roster
+        return [
+            RosterItem(bare_jid(str(jid)), roster[jid]["name"] or None,
+                       roster[jid]["subscription"], tuple(roster[jid]["groups"]))
+            for jid in roster
+        ]
+
+    async def add_contact(self, bare_jid: str) -> None:
+        """Add to the roster and subscribe."""
+        try:
+            client: Any = self._client
+            await client.update_roster(bare_jid, subscription="none", timeout=TIMEOUT)
+        except (IqError, IqTimeout) as error:
+            raise TransportError(f"adding {bare_jid} failed: {error}") from error
+        self._client.send_presence_subscription(pto=bare_jid)
+
+
+async def connect_client(
+    jid: str,
+    password: str,
+    host: str,
+    port: int,
+    *,
+    allow_plaintext_loopback: bool = False,
+    timeout: float = 20,  # noqa: ASYNC109 (passed on to slixmpp's own iq timeouts)
+) -> slixmpp.ClientXMPP:
+    """Log in a slixmpp client with the plugins the adapter needs, carbons enabled.
+
+    Plaintext (no TLS) is only allowed to 127.0.0.1/::1/localhost and only with the flag.
+
+    Raises:
+        TransportError: refused plaintext, failed authentication or no session in time.
+    """
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    if allow_plaintext_loopback and not loopback:
+        raise TransportError("plaintext connections are allowed only to loopback")
+    client = slixmpp.ClientXMPP(jid, password)
+    for plugin in ("xep_0030", "xep_0004", "xep_0060", "xep_0199", "xep_0198", "xep_0280"):
+        client.register_plugin(plugin)
+    if allow_plaintext_loopback:
+        client.enable_direct_tls = False
+        client.enable_starttls = False
+        client.enable_plaintext = True
+        client.plugin["feature_mechanisms"].unencrypted_scram = True
+    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_start(_event: object) -> None:
+        if not started.done():
+            started.set_result(None)
+
+    def on_failure(_event: object) -> None:
+        if not started.done():
+            started.set_exception(TransportError("login failed"))
+
+    client.add_event_handler("session_start", on_start)
+    client.add_event_handler("failed_all_auth", on_failure)
+    client.connect(host, port)
+    try:
+        await asyncio.wait_for(started, timeout)
+    except TimeoutError as error:
+        client.disconnect()
+        raise TransportError(f"no XMPP session with {host}:{port} in time") from error
+    await client.get_roster(timeout=timeout)
+    await client.plugin["xep_0280"].enable(timeout=timeout)
+    client.send_presence()
+    return client
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return int(time.time() * 1000)
