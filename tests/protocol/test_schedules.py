@@ -11,7 +11,7 @@ once more in order, and all messages still in flight are delivered: all must dec
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,7 +57,9 @@ class World:
         self.next_id = 0
 
     @classmethod
-    async def create(cls, namespace: Namespace, stores: list[Mapping[str, JsonObject]]) -> World:
+    async def create(
+        cls, namespace: Namespace, stores: Sequence[Mapping[str, JsonObject]]
+    ) -> World:
         directory = MemoryDirectory()
         devices = [
             await EngineDevice.create(jid, directory, MemoryStateStore(data))
@@ -154,7 +156,7 @@ async def run_schedule(namespace: Namespace, schedule: list[tuple[str, int, int]
 
 
 SETTINGS = settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=False,
