@@ -97,7 +97,7 @@ def build_envelope(
     if to is not None:
         ET.SubElement(envelope, _tag("to"), jid=to)
     ET.SubElement(envelope, _tag("from"), jid=sender)
-    return ET.tostring(envelope, encoding="utf-8", xml_declaration=False)
+    return ET.tostring(envelope, encoding="unicode").encode("utf-8")
 
 
 def parse_envelope(data: bytes) -> Envelope:
