@@ -17,6 +17,9 @@ Pragmas and why:
 - ``secure_delete = ON``: deleted content (old ratchet keys, removed messages) is
   overwritten, not left in free pages.
 - ``temp_store = MEMORY``: sorts and temporary tables never touch the disk.
+- ``cache_size = -16384`` (16 MiB): SQLCipher decrypts and authenticates every page it
+  loads, so a page cache that holds the hot part of the archive and its FTS index keeps
+  paging and search close to plain SQLite (see ``benchmarks/store.py``).
 
 The connection is synchronous and may be used by one thread at a time; the service runs it
 on its dedicated DB thread.
@@ -47,6 +50,7 @@ PRAGMAS = (
     "PRAGMA foreign_keys = ON",
     "PRAGMA secure_delete = ON",
     "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -16384",
 )
 
 
