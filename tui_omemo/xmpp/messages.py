@@ -1,0 +1,211 @@
+"""Encrypted `<message>` stanzas: build outgoing ones, read incoming ones, unwrap carbons.
+
+Pure functions on `xml.etree.ElementTree` elements (`jabber:client` namespace), so they are
+tested without a server; `client.py` moves them on and off the wire.
+
+Outgoing (OMEMO-WIRE.md §3.5, §4.5): `<encrypted>`, the EME hint (`urn:xmpp:eme:0`, name
+`OMEMO` or `OMEMO 2`), a `<store/>` hint, an XEP-0359 `<origin-id>` equal to the message id,
+and for 0.3 an optional plaintext `<body>` telling other clients the message is encrypted.
+
+Incoming: `read_message` returns the `<encrypted>` as an `EncryptedElement` (or None), with the
+ids and the delay timestamp. An XEP-0359 `<stanza-id>` is only believed when its `by` is the
+entity that stamped it for us: our own bare JID for 1:1 messages, the room for groupchat.
+`unwrap_carbon` accepts a XEP-0280 carbon only when the wrapper comes from our own bare JID
+(DESIGN.md invariant 6); anything else raises `ForgedCarbon`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.translate import encrypted_from_xml, encrypted_to_xml
+
+CLIENT = "jabber:client"
+EME = "urn:xmpp:eme:0"
+HINTS = "urn:xmpp:hints"
+SID = "urn:xmpp:sid:0"
+DELAY = "urn:xmpp:delay"
+CARBONS = "urn:xmpp:carbons:2"
+FORWARD = "urn:xmpp:forward:0"
+MAM = "urn:xmpp:mam:2"
+
+LEGACY_BODY_HINT = (
+    "I sent you an OMEMO encrypted message but your client doesn't seem to support that."
+)
+EME_NAMES = {Namespace.LEGACY: "OMEMO", Namespace.V2: "OMEMO 2"}
+
+
+class ForgedCarbon(TransportError):
+    """A carbon-copy wrapper that does not come from our own bare JID (someone spoofing a copy
+    of 'our' messages). Such stanzas are dropped."""
+
+
+class CarbonDirection(StrEnum):
+    """Which XEP-0280 copy a stanza is."""
+
+    RECEIVED = "received"
+    SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """What the service needs from one received `<message>`.
+
+    Attributes:
+        sender: the `from` attribute (full JID; for groupchat the occupant JID).
+        recipient: the `to` attribute, or "" when absent.
+        message_type: `chat`, `groupchat`, `normal`, …
+        message_id: the `id` attribute, or None.
+        origin_id: XEP-0359 `<origin-id id>` (set by the sender), or None.
+        stanza_id: XEP-0359 `<stanza-id id>` stamped by our server (1:1) or the room, or None.
+        timestamp: XEP-0203 `<delay stamp>` (UTC), or None for live messages.
+        encrypted: the parsed `<encrypted>`, or None when the message has none.
+        body: the plaintext `<body>` (a fallback hint when `encrypted` is set; never show it
+            as the message in that case).
+        carbon: set when the message came out of a carbon copy.
+    """
+
+    sender: str
+    recipient: str
+    message_type: str
+    message_id: str | None
+    origin_id: str | None
+    stanza_id: str | None
+    timestamp: datetime | None
+    encrypted: EncryptedElement | None
+    body: str | None
+    carbon: CarbonDirection | None = None
+
+    @property
+    def sender_bare_jid(self) -> str:
+        """The sender's bare JID (for groupchat: the room)."""
+        return bare_jid(self.sender)
+
+
+def new_message_id() -> str:
+    """A fresh, unguessable message id (also used as the origin-id)."""
+    return secrets.token_urlsafe(12)
+
+
+def build_encrypted_message(
+    encrypted: EncryptedElement,
+    to: str,
+    *,
+    message_type: str = "chat",
+    message_id: str | None = None,
+    body_hint: str | None = None,
+) -> ET.Element:
+    """An outgoing `<message>` carrying `encrypted`.
+
+    Args:
+        encrypted: the element to send.
+        to: the recipient's bare JID (or the room's for groupchat).
+        message_type: `chat` or `groupchat`.
+        message_id: the stanza id; a fresh one when None. Also written as origin-id.
+        body_hint: a plaintext `<body>` for clients without OMEMO; only sent for 0.3
+            (XEP-0420 forbids a body next to OMEMO 2 content). Pass LEGACY_BODY_HINT or None.
+
+    Returns:
+        The `<message xmlns='jabber:client'>` element.
+    """
+    message_id = message_id or new_message_id()
+    message = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
+    message.append(encrypted_to_xml(encrypted))
+    ET.SubElement(
+        message,
+        f"{{{EME}}}encryption",
+        name=EME_NAMES[encrypted.namespace],
+        namespace=str(encrypted.namespace),
+    )
+    if body_hint is not None and encrypted.namespace is Namespace.LEGACY:
+        ET.SubElement(message, f"{{{CLIENT}}}body").text = body_hint
+    ET.SubElement(message, f"{{{HINTS}}}store")
+    ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
+    return message
+
+
+def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
+    """Read one incoming `<message>` (already unwrapped from carbons/MAM if it was).
+
+    Args:
+        message: the `<message>` element.
+        own_bare_jid: our account's bare JID, to decide which `<stanza-id>` to believe.
+
+    Raises:
+        MalformedStanza: when an `<encrypted>` (of either namespace) is present but malformed.
+    """
+    sender = message.get("from", "")
+    message_type = message.get("type", "normal")
+    encrypted = None
+    for namespace in Namespace:
+        element = message.find(f"{{{namespace}}}encrypted")
+        if element is not None:
+            encrypted = encrypted_from_xml(element)
+            break
+    origin = message.find(f"{{{SID}}}origin-id")
+    body = message.find(f"{{{CLIENT}}}body")
+    stamper = bare_jid(sender) if message_type == "groupchat" else bare_jid(own_bare_jid)
+    return IncomingMessage(
+        sender=sender,
+        recipient=message.get("to", ""),
+        message_type=message_type,
+        message_id=message.get("id"),
+        origin_id=origin.get("id") if origin is not None else None,
+        stanza_id=_stanza_id(message, stamper),
+        timestamp=_delay(message),
+        encrypted=encrypted,
+        body=body.text if body is not None else None,
+    )
+
+
+def _stanza_id(message: ET.Element, stamper: str) -> str | None:
+    for element in message.findall(f"{{{SID}}}stanza-id"):
+        if bare_jid(element.get("by", "")) == stamper and element.get("id"):
+            return element.get("id")
+    return None
+
+
+def _delay(message: ET.Element) -> datetime | None:
+    element = message.find(f"{{{DELAY}}}delay")
+    if element is None:
+        return None
+    try:
+        stamp = datetime.fromisoformat(element.get("stamp", ""))
+    except ValueError:
+        return None
+    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def unwrap_carbon(
+    message: ET.Element, own_bare_jid: str
+) -> tuple[ET.Element, CarbonDirection] | None:
+    """The forwarded `<message>` inside a XEP-0280 carbon, or None when `message` is no carbon.
+
+    Raises:
+        ForgedCarbon: when the wrapper's `from` is not our own bare JID, or the carbon has no
+            forwarded message.
+    """
+    for direction in CarbonDirection:
+        wrapper = message.find(f"{{{CARBONS}}}{direction}")
+        if wrapper is None:
+            continue
+        wrapper_from = message.get("from", "")
+        if "/" in wrapper_from or bare_jid(wrapper_from) != bare_jid(own_bare_jid):
+            raise ForgedCarbon(f"carbon {direction} from {message.get('from')!r} dropped")
+        inner = wrapper.find(f"{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+        if inner is None:
+            raise ForgedCarbon(f"carbon {direction} without a forwarded message")
+        return inner, direction
+    return None
+
+
+def is_mam_result(message: ET.Element) -> bool:
+    """True for a XEP-0313 result message (handled by `mam.py`, never as a live message)."""
+    return message.find(f"{{{MAM}}}result") is not None
