@@ -78,11 +78,11 @@ def open_database(options: ProfileOptions, console: Console, *, create: bool = F
         StoreError: as `open_profile` raises it (wrong passphrase, locked, corrupt …).
     """
     directory = profile_dir(options, console)
+    passphrase = read_passphrase(options, console)
     if not create and not inspect_profile(directory).database_exists:
         raise CommandError(
             f"no profile in {directory}: create one with `tui-omemo account add JID`"
         )
-    passphrase = read_passphrase(options, console)
     keys = KeyringKeys(console.keyring())
     try:
         return open_profile(directory, keys, passphrase)
