@@ -24,8 +24,21 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.store import InboxSource, RosterItem
+from tui_omemo.xmpp.errors import TransportError
 
 INBOUND_FORMAT = 1
+
+__all__ = [
+    "ConnectionHandler",
+    "Envelope",
+    "Inbound",
+    "InboundHandler",
+    "MamPage",
+    "Outbound",
+    "Transport",
+    "TransportError",
+    "Wrapper",
+]
 
 
 class Wrapper(enum.StrEnum):
@@ -35,10 +48,6 @@ class Wrapper(enum.StrEnum):
     CARBON_RECEIVED = "carbon_received"
     CARBON_SENT = "carbon_sent"
     MAM = "mam"
-
-
-class TransportError(Exception):
-    """The network or the server failed a request (root of the adapter's errors)."""
 
 
 @dataclass(frozen=True, slots=True)

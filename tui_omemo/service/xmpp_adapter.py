@@ -1,18 +1,19 @@
 """`Transport` over slixmpp: PEP device lists and bundles, `<encrypted>`, carbons, MAM, SCE.
 
-A thin adapter written inside `service/` because `xmpp/` (client, xep_0384, xep_0420, mam) was
-not there yet when the service was built; every piece of XML here belongs in `xmpp/` and
-moves there once that layer exists. It parses whole stanzas itself so that the service sees
-one `Inbound` per message, with carbons and MAM results unwrapped and their wrapper (and the
-wrapper's `from`) kept for the service's authentication checks (DESIGN.md §3.6).
+A thin adapter written inside `service/` because `xmpp/client.py`, the xep_0384 plugin and
+`xmpp/mam.py` were not there yet when the service was built. It uses `xmpp/translate.py` for
+`<encrypted>`, device lists and bundles and `xmpp/xep_0420` for SCE envelopes; the stanza
+unwrapping, PEP requests and MAM queries left here belong in `xmpp/` and move there.
+
+It parses whole stanzas itself so that the service sees one `Inbound` per message, with
+carbons and MAM results unwrapped and their wrapper (and the wrapper's `from`) kept for the
+service's authentication checks (DESIGN.md §3.6).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
-import contextlib
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -24,13 +25,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 from tui_omemo.model import Namespace, bare_jid
-from tui_omemo.protocol.elements import (
-    DeviceList,
-    DeviceListEntry,
-    EncryptedElement,
-    KeyElement,
-    WireBundle,
-)
+from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.transport import (
     ConnectionHandler,
@@ -43,6 +38,16 @@ from tui_omemo.service.transport import (
     Wrapper,
 )
 from tui_omemo.store import InboxSource, RosterItem
+from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.translate import (
+    bundle_from_xml,
+    bundle_to_xml,
+    device_list_from_xml,
+    device_list_to_xml,
+    encrypted_from_xml,
+    encrypted_to_xml,
+)
+from tui_omemo.xmpp.xep_0420 import envelope as sce
 
 CLIENT = "jabber:client"
 CARBONS = "urn:xmpp:carbons:2"
@@ -65,15 +70,6 @@ V2_BUNDLES_NODE = f"{V2}:bundles"
 EME_NAME = {Namespace.LEGACY: "OMEMO", Namespace.V2: "OMEMO 2"}
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _unb64(text: str | None) -> bytes:
-    cleaned = "".join((text or "").split())
-    return base64.b64decode(cleaned, validate=True)
-
-
 def _bool(text: str | None) -> bool:
     return (text or "").strip().lower() in ("true", "1")
 
@@ -86,153 +82,6 @@ def _ms(stamp: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
-
-
-# --- <encrypted> ----------------------------------------------------------------------------
-
-
-def parse_encrypted(element: ET.Element) -> EncryptedElement:
-    """An `<encrypted>` element of either namespace as a value.
-
-    Raises:
-        ValueError: missing parts, bad ids or base64.
-    """
-    namespace = Namespace(element.tag[1:].split("}")[0])
-    header = element.find(f"{{{namespace.value}}}header")
-    if header is None:
-        raise ValueError("no <header>")
-    sid = int(header.get("sid", ""))
-    keys: list[KeyElement] = []
-    if namespace is Namespace.LEGACY:
-        for key in header.findall(f"{{{LEGACY}}}key"):
-            keys.append(KeyElement(None, int(key.get("rid", "")), _unb64(key.text),
-                                   _bool(key.get("prekey"))))
-        iv_element = header.find(f"{{{LEGACY}}}iv")
-        if iv_element is None:
-            raise ValueError("no <iv>")
-        iv: bytes | None = _unb64(iv_element.text)
-    else:
-        for group in header.findall(f"{{{V2}}}keys"):
-            jid = bare_jid(group.get("jid", ""))
-            for key in group.findall(f"{{{V2}}}key"):
-                keys.append(KeyElement(jid, int(key.get("rid", "")), _unb64(key.text),
-                                       _bool(key.get("kex"))))
-        iv = None
-    payload_element = element.find(f"{{{namespace.value}}}payload")
-    payload = None if payload_element is None else _unb64(payload_element.text)
-    return EncryptedElement(namespace, sid, tuple(keys), iv, payload)
-
-
-def build_encrypted(element: EncryptedElement) -> ET.Element:
-    """The XML of an `<encrypted>` value."""
-    ns = element.namespace.value
-    root = ET.Element(f"{{{ns}}}encrypted")
-    header = ET.SubElement(root, f"{{{ns}}}header", sid=str(element.sender_device_id))
-    if element.namespace is Namespace.LEGACY:
-        for key in element.keys:
-            attrs = {"rid": str(key.device_id)}
-            if key.key_exchange:
-                attrs["prekey"] = "true"
-            ET.SubElement(header, f"{{{ns}}}key", attrs).text = _b64(key.data)
-        ET.SubElement(header, f"{{{ns}}}iv").text = _b64(element.iv or b"")
-    else:
-        groups: dict[str, ET.Element] = {}
-        for key in element.keys:
-            jid = key.bare_jid or ""
-            if jid not in groups:
-                groups[jid] = ET.SubElement(header, f"{{{ns}}}keys", jid=jid)
-            attrs = {"rid": str(key.device_id)}
-            if key.key_exchange:
-                attrs["kex"] = "true"
-            ET.SubElement(groups[jid], f"{{{ns}}}key", attrs).text = _b64(key.data)
-    if element.payload is not None:
-        ET.SubElement(root, f"{{{ns}}}payload").text = _b64(element.payload)
-    return root
-
-
-# --- device lists and bundles ---------------------------------------------------------------
-
-
-def parse_device_list(namespace: Namespace, payload: ET.Element | None) -> DeviceList:
-    """A device list payload (`<list>` / `<devices>`); bad entries are skipped."""
-    entries: list[DeviceListEntry] = []
-    if payload is not None:
-        for device in payload.findall(f"{{{namespace.value}}}device"):
-            with contextlib.suppress(ValueError):
-                device_id = int(device.get("id", ""))
-                if 1 <= device_id < 2**31:
-                    entries.append(DeviceListEntry(device_id, device.get("label")))
-    return DeviceList(namespace, tuple(entries))
-
-
-def build_device_list(device_list: DeviceList) -> ET.Element:
-    """The payload of a device list."""
-    ns = device_list.namespace.value
-    root = ET.Element(f"{{{ns}}}list" if device_list.namespace is Namespace.LEGACY
-                      else f"{{{ns}}}devices")
-    for entry in device_list.devices:
-        attrs = {"id": str(entry.device_id)}
-        if entry.label and device_list.namespace is Namespace.V2:
-            attrs["label"] = entry.label
-        ET.SubElement(root, f"{{{ns}}}device", attrs)
-    return root
-
-
-def build_bundle(bundle: WireBundle) -> ET.Element:
-    """The payload of a bundle."""
-    ns = bundle.namespace.value
-    root = ET.Element(f"{{{ns}}}bundle")
-    if bundle.namespace is Namespace.LEGACY:
-        ET.SubElement(root, f"{{{ns}}}signedPreKeyPublic",
-                      signedPreKeyId=str(bundle.signed_pre_key_id)).text = _b64(
-            bundle.signed_pre_key)
-        ET.SubElement(root, f"{{{ns}}}signedPreKeySignature").text = _b64(
-            bundle.signed_pre_key_signature)
-        ET.SubElement(root, f"{{{ns}}}identityKey").text = _b64(bundle.identity_key)
-        pre_keys = ET.SubElement(root, f"{{{ns}}}prekeys")
-        for pre_key_id, key in sorted(bundle.pre_keys.items()):
-            ET.SubElement(pre_keys, f"{{{ns}}}preKeyPublic", preKeyId=str(pre_key_id)).text = \
-                _b64(key)
-    else:
-        ET.SubElement(root, f"{{{ns}}}spk", id=str(bundle.signed_pre_key_id)).text = _b64(
-            bundle.signed_pre_key)
-        ET.SubElement(root, f"{{{ns}}}spks").text = _b64(bundle.signed_pre_key_signature)
-        ET.SubElement(root, f"{{{ns}}}ik").text = _b64(bundle.identity_key)
-        pre_keys = ET.SubElement(root, f"{{{ns}}}prekeys")
-        for pre_key_id, key in sorted(bundle.pre_keys.items()):
-            ET.SubElement(pre_keys, f"{{{ns}}}pk", id=str(pre_key_id)).text = _b64(key)
-    return root
-
-
-def parse_bundle(namespace: Namespace, payload: ET.Element) -> WireBundle:
-    """A bundle payload as a value.
-
-    Raises:
-        ValueError: missing parts, bad ids or base64.
-    """
-    ns = namespace.value
-
-    def need(path: str) -> ET.Element:
-        found = payload.find(path)
-        if found is None:
-            raise ValueError(f"bundle without {path}")
-        return found
-
-    if namespace is Namespace.LEGACY:
-        spk = need(f"{{{ns}}}signedPreKeyPublic")
-        spk_id = spk.get("signedPreKeyId", "")
-        signature = need(f"{{{ns}}}signedPreKeySignature")
-        identity = need(f"{{{ns}}}identityKey")
-        pk_path, pk_id = f"{{{ns}}}prekeys/{{{ns}}}preKeyPublic", "preKeyId"
-    else:
-        spk = need(f"{{{ns}}}spk")
-        spk_id = spk.get("id", "")
-        signature = need(f"{{{ns}}}spks")
-        identity = need(f"{{{ns}}}ik")
-        pk_path, pk_id = f"{{{ns}}}prekeys/{{{ns}}}pk", "id"
-    pre_keys = {int(pk.get(pk_id, "")): _unb64(pk.text) for pk in payload.findall(pk_path)}
-    return WireBundle(namespace, _unb64(identity.text), _unb64(spk.text), int(spk_id),
-                      _unb64(signature.text), pre_keys)
 
 
 # --- the adapter ----------------------------------------------------------------------------
@@ -341,8 +190,8 @@ class SlixmppTransport:
         encrypted, malformed = None, None
         if encrypted_element is not None:
             try:
-                encrypted = parse_encrypted(encrypted_element)
-            except (ValueError, binascii.Error) as error:
+                encrypted = encrypted_from_xml(encrypted_element)
+            except (MalformedStanza, ValueError, binascii.Error) as error:
                 malformed = f"malformed <encrypted>: {error}"[:200]
         if stamp is None and wrapper is not Wrapper.MAM:
             delay = inner.find(f"{{{DELAY}}}delay")
@@ -386,12 +235,17 @@ class SlixmppTransport:
             if item["id"] == "current" or payload is None:
                 payload = item.xml.find(f"{{{namespace.value}}}" +
                                         ("list" if namespace is Namespace.LEGACY else "devices"))
-        return parse_device_list(namespace, payload)
+        if payload is None:
+            return DeviceList(namespace, ())
+        try:
+            return device_list_from_xml(payload)
+        except MalformedStanza as error:
+            raise TransportError(f"device list of {bare_jid} unreadable: {error}") from error
 
     async def publish_device_list(self, device_list: DeviceList) -> None:
         """Publish our device list (open access)."""
         await self._publish(DEVICE_LIST_NODE[device_list.namespace], "current",
-                            build_device_list(device_list), max_items=False)
+                            device_list_to_xml(device_list), max_items=False)
 
     async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
         """A device's bundle (raises `BundleUnavailable`)."""
@@ -408,20 +262,20 @@ class SlixmppTransport:
             for item in iq["pubsub"]["items"]:
                 payload = item.xml.find(f"{{{namespace.value}}}bundle")
                 if payload is not None:
-                    return parse_bundle(namespace, payload)
+                    return bundle_from_xml(payload)
         except (IqError, IqTimeout) as error:
             raise BundleUnavailable(f"bundle of {bare_jid}/{device_id}: {error}") from error
-        except (ValueError, binascii.Error) as error:
+        except (MalformedStanza, ValueError, binascii.Error) as error:
             raise BundleUnavailable(f"bundle of {bare_jid}/{device_id} unreadable") from error
         raise BundleUnavailable(f"no bundle for {bare_jid}/{device_id}")
 
     async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
         """Publish our bundle for its namespace."""
         if bundle.namespace is Namespace.LEGACY:
-            await self._publish(f"{LEGACY}.bundles:{device_id}", "current", build_bundle(bundle),
+            await self._publish(f"{LEGACY}.bundles:{device_id}", "current", bundle_to_xml(bundle),
                                 max_items=False)
         else:
-            await self._publish(V2_BUNDLES_NODE, str(device_id), build_bundle(bundle),
+            await self._publish(V2_BUNDLES_NODE, str(device_id), bundle_to_xml(bundle),
                                 max_items=True)
 
     async def _publish(self, node: str, item_id: str, payload: ET.Element, *,
@@ -455,7 +309,7 @@ class SlixmppTransport:
         stanza: Any = self._client.make_message(mto=message.to, mtype="chat")
         stanza["id"] = message.message_id
         if message.encrypted is not None:
-            stanza.xml.append(build_encrypted(message.encrypted))
+            stanza.xml.append(encrypted_to_xml(message.encrypted))
             namespace = message.encrypted.namespace
             ET.SubElement(stanza.xml, f"{{{EME}}}encryption", namespace=namespace.value,
                           name=EME_NAME[namespace])
@@ -492,17 +346,8 @@ class SlixmppTransport:
     # --- SCE --------------------------------------------------------------------------
 
     def build_envelope(self, body: str, to: str, sender: str) -> bytes:
-        """An SCE envelope: `<content><body/></content>`, `rpad`, `to`, `from`, `time`."""
-        envelope = ET.Element(f"{{{SCE}}}envelope")
-        content = ET.SubElement(envelope, f"{{{SCE}}}content")
-        ET.SubElement(content, f"{{{CLIENT}}}body").text = body
-        ET.SubElement(envelope, f"{{{SCE}}}rpad").text = secrets.token_urlsafe(
-            secrets.randbelow(24) + 1)
-        ET.SubElement(envelope, f"{{{SCE}}}to", jid=to)
-        ET.SubElement(envelope, f"{{{SCE}}}from", jid=sender)
-        ET.SubElement(envelope, f"{{{SCE}}}time", stamp=datetime.now(UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"))
-        return ET.tostring(envelope)
+        """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
+        return sce.build_envelope(body, sender=sender, to=to)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope.
@@ -511,17 +356,10 @@ class SlixmppTransport:
             ValueError: not an SCE envelope.
         """
         try:
-            envelope = ET.fromstring(data)  # noqa: S314 (decrypted and authenticated bytes)
-        except ET.ParseError as error:
-            raise ValueError("the decrypted content is not XML") from error
-        if envelope.tag != f"{{{SCE}}}envelope":
-            raise ValueError("the decrypted content is not an SCE envelope")
-        body = envelope.find(f"{{{SCE}}}content/{{{CLIENT}}}body")
-        to = envelope.find(f"{{{SCE}}}to")
-        sender = envelope.find(f"{{{SCE}}}from")
-        return Envelope(None if body is None else (body.text or ""),
-                        None if to is None else to.get("jid"),
-                        None if sender is None else sender.get("jid"))
+            parsed = sce.parse_envelope(data)
+        except MalformedStanza as error:
+            raise ValueError(str(error)) from error
+        return Envelope(parsed.body, parsed.to, parsed.sender)
 
     # --- roster -----------------------------------------------------------------------
 
