@@ -1,39 +1,38 @@
 """A `StateStore` (the protocol core's port) over one open unit of work of the store.
 
-The command line creates an identity with `Engine.create` inside one store transaction: the
-engine awaits `load`/`store`, and this adapter runs the synchronous repository calls directly
-(the command line has no DB thread to hop to). Values are kept as JSON text with the format
-version the core writes into each value (`"version"`), as `store/omemo_state.py` expects.
+`account add` creates the identity with `Engine.create` inside the same store transaction
+that saves the account row, so an interrupted `account add` leaves nothing behind. The
+service's `RunnerStateStore` hops to its DB thread for every call and commits each write on
+its own; here the command line already holds the unit of work, so this adapter calls the
+service's encoding functions (`load_state`, `apply_state_changes`) directly inside it: the
+rows are byte-for-byte what the service writes and reads.
 """
 
 from __future__ import annotations
 
-import json
-
-from tui_omemo.protocol.ports import JsonObject
+from tui_omemo.protocol.ports import JsonObject, StateChanges
+from tui_omemo.service.state import apply_state_changes, load_state
 from tui_omemo.store import UnitOfWork
 
 
 class UnitOfWorkStateStore:
-    """The protocol core's state, read and written through `uow.state`."""
+    """The protocol core's state, read and written inside one caller-held unit of work."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     async def load(self, key: str) -> JsonObject | None:
         """The value under `key`, or None."""
-        record = self._uow.state.load(key)
-        if record is None:
-            return None
-        value: JsonObject = json.loads(record.value)
-        return value
+        return load_state(self._uow, key)
 
     async def store(self, key: str, value: JsonObject) -> None:
-        """Store `value` under `key`, with the format version it carries."""
-        version = value.get("version")
-        number = version if isinstance(version, int) and not isinstance(version, bool) else 0
-        self._uow.state.store(key, number, json.dumps(value, separators=(",", ":")))
+        """Store `value` under `key` (committed with the caller's unit of work)."""
+        changes = StateChanges()
+        changes.put(key, value)
+        apply_state_changes(self._uow, changes)
 
     async def delete(self, key: str) -> None:
         """Forget `key` (no error when absent)."""
-        self._uow.state.delete(key)
+        changes = StateChanges()
+        changes.delete(key)
+        apply_state_changes(self._uow, changes)
