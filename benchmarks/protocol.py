@@ -1,0 +1,278 @@
+"""Protocol benchmark: our `Engine` beside python-omemo (oldmemo / twomemo), as ratios.
+
+Run on demand from the repository root: ``python -m benchmarks.protocol [--quick]``.
+
+Both sides run on the same machine, in the same process, on the same in-memory storage kind,
+and use the interop harness of `tests/protocol/peers.py` for python-omemo. Measured, per OMEMO
+version where it applies:
+
+- device creation (identity, signed prekey, 100 prekeys; both namespaces for both sides);
+- the first message to a new device (active X3DH + first ratchet message), and its first
+  passive decryption (X3DH + ratchet; repeated on the same state, nothing committed);
+- a steady-state message to 1, 10 and 100 devices (sessions exist; ours includes the commit
+  of the new state, theirs the session loads and stores);
+- decrypting one message on an established session;
+- stored bytes per session;
+- raw primitive costs (X25519, HKDF, HMAC, AES), which bound what any Python OMEMO can reach.
+
+Ratios are ours / python-omemo: below 1 means we are faster (or smaller).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tests.protocol.peers import (
+    EngineDevice,
+    MemoryDirectory,
+    MemoryStateStore,
+    MemoryStorage,
+    Peer,
+    trust_everyone,
+)
+from tui_omemo.model import DeviceRef, Namespace
+
+US, THEM = "us@example.org", "them@example.net"
+BODY = b"A message of a typical length, about sixty bytes of UTF-8 text."
+
+Timed = Callable[[], Awaitable[Any]]
+
+
+async def per_call(action: Timed, repeat: int, rounds: int = 3) -> float:
+    """Median over `rounds` of the mean time of one call, in milliseconds."""
+    results = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            await action()
+        results.append((time.perf_counter() - start) * 1000 / repeat)
+    return statistics.median(results)
+
+
+def row(name: str, ours: float, theirs: float, unit: str = "ms") -> None:
+    ratio = ours / theirs if theirs else float("nan")
+    print(f"  {name:<44} {ours:>10.3f} {theirs:>12.3f} {unit:<3} {ratio:>7.2f}×")
+
+
+def header(title: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'':<44} {'tui-omemo':>10} {'python-omemo':>12} {'':<3} {'ratio':>8}")
+
+
+async def bench_creation(repeat: int) -> None:
+    header("device creation (both namespaces, 100 prekeys each)")
+
+    async def ours() -> None:
+        await EngineDevice.create(US, MemoryDirectory(), publish=False)
+
+    async def theirs() -> None:
+        storage = MemoryStorage()
+        await Peer.create(Namespace.LEGACY, US, 1, pre_keys=100, storage=storage)
+        await Peer.create(Namespace.V2, US, 1, pre_keys=100, storage=storage)
+
+    row("create", await per_call(ours, repeat), await per_call(theirs, repeat))
+
+
+async def bench_first_message(namespace: Namespace, repeat: int) -> None:
+    """Active session building + first message; then the passive side's first decryption."""
+    directory = MemoryDirectory()
+    sender = await EngineDevice.create(US, directory)
+    target = await Peer.create(namespace, THEM, 7, pre_keys=100)
+    bundle = await target.bundle()
+    directory.publish(THEM, 7, bundle)
+    their_sender = await Peer.create(namespace, US, 8, pre_keys=25)
+
+    async def ours_active() -> None:
+        await sender.engine.encrypt(namespace, [THEM], BODY, trust_everyone)  # not committed
+
+    async def theirs_active() -> None:
+        storage = MemoryStorage()
+        storage.data = dict(their_sender.storage.data)
+        fresh = Peer(namespace, US, 8, storage)
+        await fresh.encrypt([target.ref], BODY, {target.ref: bundle})
+
+    row(
+        "first message to a new device (active)",
+        *[await per_call(ours_active, repeat), await per_call(theirs_active, repeat)],
+    )
+
+    # passive: an engine receives a key exchange from another engine; python-omemo the same
+    receiver = await EngineDevice.create("r@example.org", directory)
+    ours_kex = await sender.send(namespace, [receiver.ref], BODY)
+    their_receiver = await Peer.create(namespace, "r@example.org", 9, pre_keys=100)
+    their_kex = await their_sender.encrypt(
+        [their_receiver.ref], BODY, {their_receiver.ref: await their_receiver.bundle()}
+    )
+
+    async def ours_passive() -> None:
+        await receiver.engine.decrypt(ours_kex, US)  # decrypt never writes: repeatable
+
+    async def theirs_passive() -> None:
+        key = their_kex.keys[0]
+        module: Any = _module(namespace)
+        if namespace is Namespace.LEGACY:
+            exchange, data = module.KeyExchangeImpl.parse(key.data, False)
+        else:
+            exchange, data = module.KeyExchangeImpl.parse(key.data)
+        encrypted = module.EncryptedKeyMaterialImpl.parse(data, US, 8)
+        _, plain = await their_receiver.backend.build_session_passive(US, 8, exchange, encrypted)
+        await their_receiver._decrypt_payload(their_kex, plain.key + plain.auth_tag)
+
+    row(
+        "first passive decryption",
+        *[await per_call(ours_passive, repeat), await per_call(theirs_passive, repeat)],
+    )
+
+
+def _module(namespace: Namespace) -> Any:
+    import oldmemo.oldmemo
+    import twomemo.twomemo
+
+    return oldmemo.oldmemo if namespace is Namespace.LEGACY else twomemo.twomemo
+
+
+async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: list[Peer]) -> None:
+    """One message to N devices that already have sessions."""
+    for count in fanouts:
+        directory = MemoryDirectory()
+        group = recipients[:count]
+        for peer in group:
+            directory.publish(THEM, peer.device_id, await peer.bundle())
+        sender = await EngineDevice.create(US, directory)
+        await sender.send(namespace, [THEM], BODY)  # builds and commits every session
+        their_sender = await Peer.create(namespace, US, 8, pre_keys=25)
+        bundles = {peer.ref: await peer.bundle() for peer in group}
+        await their_sender.encrypt([p.ref for p in group], BODY, bundles)
+        repeat = max(3, 200 // count)
+
+        async def ours(sender: EngineDevice = sender) -> None:
+            await sender.send(namespace, [THEM], BODY)  # encrypt + commit
+
+        async def theirs(their_sender: Peer = their_sender, group: list[Peer] = group) -> None:
+            await their_sender.encrypt([p.ref for p in group], BODY)
+
+        row(
+            f"encrypt to {count} device(s)",
+            *[await per_call(ours, repeat), await per_call(theirs, repeat)],
+        )
+
+
+async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
+    directory = MemoryDirectory()
+    alice = await EngineDevice.create(US, directory)
+    bob = await EngineDevice.create(THEM, directory)
+    await bob.receive(await alice.send(namespace, [THEM], BODY), US)
+    await alice.receive(await bob.send(namespace, [US], BODY), THEM)
+    message = await alice.send(namespace, [THEM], BODY)
+
+    peer_a = await Peer.create(namespace, US, 1, pre_keys=25)
+    peer_b = await Peer.create(namespace, THEM, 2, pre_keys=25)
+    await peer_b.decrypt(
+        await peer_a.encrypt([peer_b.ref], BODY, {peer_b.ref: await peer_b.bundle()}), US
+    )
+    await peer_a.decrypt(await peer_b.encrypt([peer_a.ref], BODY), THEM)
+    their_message = await peer_a.encrypt([peer_b.ref], BODY)
+    module = _module(namespace)
+
+    async def ours() -> None:
+        await bob.engine.decrypt(message, US)  # nothing committed: repeatable
+
+    async def theirs() -> None:
+        session = await peer_b.session(peer_a.ref)  # loaded, never stored back: repeatable
+        assert session is not None
+        encrypted = module.EncryptedKeyMaterialImpl.parse(their_message.keys[0].data, US, 1)
+        plain = await peer_b.backend.decrypt_key_material(session, encrypted)
+        await peer_b._decrypt_payload(their_message, plain.key + plain.auth_tag)
+
+    row(
+        "decrypt one message (established session)",
+        *[await per_call(ours, repeat), await per_call(theirs, repeat)],
+    )
+    ours_bytes = session_bytes(bob.store, namespace, alice.ref)
+    prefix = f"/{namespace.value}/{US}/1/"
+    theirs_bytes = sum(
+        len(json.dumps(value))
+        for key, value in peer_b.storage.data.items()
+        if key.startswith(prefix)
+    )
+    row("state bytes per session (JSON)", ours_bytes, theirs_bytes, unit="B")
+
+
+def session_bytes(store: MemoryStateStore, namespace: Namespace, device: DeviceRef) -> float:
+    """Bytes of the JSON value stored for one session (`session/<ns label>/<jid>/<id>`)."""
+    key = f"session/{namespace.label}/{device.bare_jid}/{device.device_id}"
+    keys = [key] if key in store.data else []
+    return float(sum(len(json.dumps(store.data[key])) for key in keys))
+
+
+def bench_primitives(repeat: int) -> None:
+    print("\nraw primitives (cryptography), microseconds per call")
+    key32, data = os.urandom(32), os.urandom(64)
+    private, public = X25519PrivateKey.generate(), X25519PrivateKey.generate().public_key()
+
+    def timed(action: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            action()
+        return (time.perf_counter() - start) * 1e6 / repeat
+
+    def hkdf() -> bytes:
+        return HKDF(hashes.SHA256(), 80, b"\x00" * 32, b"OMEMO Payload").derive(key32)
+
+    def mac() -> bytes:
+        h = hmac.HMAC(key32, hashes.SHA256())
+        h.update(data)
+        return h.finalize()
+
+    def cbc() -> bytes:
+        enc = Cipher(algorithms.AES(key32), modes.CBC(key32[:16])).encryptor()
+        return enc.update(data) + enc.finalize()
+
+    gcm = AESGCM(key32[:16])
+    results = {
+        "X25519 exchange": timed(lambda: private.exchange(public)),
+        "X25519 key generation": timed(X25519PrivateKey.generate),
+        "HKDF-SHA-256 (80 B)": timed(hkdf),
+        "HMAC-SHA-256 (64 B)": timed(mac),
+        "AES-256-CBC (64 B)": timed(cbc),
+        "AES-128-GCM (64 B)": timed(lambda: gcm.encrypt(key32[:12], data, None)),
+    }
+    for name, value in results.items():
+        print(f"  {name:<44} {value:>10.2f} µs")
+
+
+async def main(quick: bool) -> None:
+    repeat = 3 if quick else 10
+    fanouts = [1, 10] if quick else [1, 10, 100]
+    print("tui-omemo protocol benchmark (times in ms per operation, median of 3 rounds)")
+    await bench_creation(repeat=2 if quick else 5)
+    for namespace in Namespace:
+        header(f"OMEMO {namespace.label}")
+        await bench_first_message(namespace, repeat)
+        recipients = [
+            await Peer.create(namespace, THEM, 100 + i, pre_keys=25) for i in range(max(fanouts))
+        ]
+        await bench_steady(namespace, fanouts, recipients)
+        await bench_decrypt_and_size(namespace, repeat * 5)
+    bench_primitives(2000)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repetitions, no 100-device case"
+    )
+    asyncio.run(main(parser.parse_args().quick))
