@@ -3,6 +3,7 @@ that no user input can break."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -181,3 +182,34 @@ def test_archive_requires_a_dedupe_key(db: Database, tmp_path: Path) -> None:
     """A message without a dedupe key is refused (it could never be de-duplicated)."""
     with pytest.raises(ValueError, match="dedupe"), db.unit_of_work() as uow:
         uow.archive.append(replace(message(1), dedupe_keys=()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    timestamps=st.lists(st.integers(0, 5), min_size=0, max_size=40),
+    page_size=st.integers(1, 12),
+)
+def test_paging_visits_every_message_once_in_order(
+    shared_db: Database, timestamps: list[int], page_size: int
+) -> None:
+    """For any timestamps (many equal) and page size, following the cursors yields every
+    message exactly once, newest first by (timestamp, id)."""
+    peer = f"paging-{uuid.uuid4().hex}@example.org"
+    with shared_db.unit_of_work() as uow:
+        stored = [
+            (
+                ts,
+                uow.archive.append(
+                    replace(message(i, peer=peer, timestamp=ts), dedupe_keys=(f"{peer}/{i}",))
+                ),
+            )
+            for i, ts in enumerate(timestamps)
+        ]
+    seen: list[tuple[int, int]] = []
+    with shared_db.snapshot() as uow:
+        page = uow.archive.page(peer, limit=page_size)
+        seen += [(m.timestamp, m.id) for m in page.messages]
+        while page.older is not None:
+            page = uow.archive.page(peer, before=page.older, limit=page_size)
+            seen += [(m.timestamp, m.id) for m in page.messages]
+    assert seen == sorted(stored, reverse=True)

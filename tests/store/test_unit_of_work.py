@@ -6,21 +6,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import PASSPHRASE
+from tests.store.conftest import PASSPHRASE, fingerprint
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.store import (
     Account,
+    ConstraintViolation,
     Database,
     Direction,
     InboxSource,
     KeyringKeys,
+    NestedUnitOfWork,
     NewMessage,
     RosterItem,
     StoreError,
+    WrongPassphrase,
     open_profile,
 )
 
@@ -232,3 +236,50 @@ def test_account_roster_settings_and_security_events_round_trip(db: Database) ->
         (event,) = uow.security_events.recent(peer=BOB)
     assert (event.kind, event.device_id, event.detail) == ("device_added", 7, {"n": 1})
     assert "s3cret" not in repr(account)
+
+
+def test_nested_unit_of_work_is_refused_and_the_outer_one_rolls_back(db: Database) -> None:
+    """Opening a unit of work inside another raises NestedUnitOfWork; nothing is kept."""
+
+    def nested() -> None:
+        with db.unit_of_work() as outer:
+            outer.settings.set("outer", 1)
+            with db.unit_of_work():
+                pass
+
+    with pytest.raises(NestedUnitOfWork):
+        nested()
+    with db.snapshot() as uow:
+        assert uow.settings.get("outer") is None
+
+
+def test_invalid_record_is_a_constraint_violation_and_rolls_back(db: Database) -> None:
+    """A record the schema rejects raises ConstraintViolation (a StoreError), undoing the
+    whole unit of work."""
+    bad = replace(_message(1), omemo_version="1.0")
+
+    def write() -> None:
+        with db.unit_of_work() as uow:
+            uow.settings.set("before", 1)
+            uow.archive.append(bad)
+
+    with pytest.raises(ConstraintViolation, match="constraint"):
+        write()
+    with db.snapshot() as uow:
+        assert uow.settings.get("before") is None
+
+
+def test_wrong_passphrase_after_a_crash_leaves_wal_and_shm_untouched(profile: Path) -> None:
+    """After a crash leaves -wal/-shm behind, a wrong passphrase changes none of the files;
+    the right one then recovers the committed state."""
+    keys = KeyringKeys(None)
+    with open_profile(profile, keys, PASSPHRASE) as db:
+        _seed(db)
+    assert _child("crash", profile).returncode == 17
+    before = fingerprint(profile)
+    assert "tui-omemo.db-wal" in before
+    with pytest.raises(WrongPassphrase):
+        open_profile(profile, keys, PASSPHRASE + "!")
+    assert fingerprint(profile) == before
+    with open_profile(profile, keys, PASSPHRASE) as db:
+        _assert_seed_intact(db)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from tui_omemo.store.db import Database, UnitOfWork
 from tui_omemo.store.errors import (
+    ConstraintViolation,
     CorruptDatabase,
     DiskFull,
     KeyringEntryMissing,
     KeyringKeyRejected,
     KeyringUnavailable,
+    NestedUnitOfWork,
     NoKeyringBackend,
     PassphraseRequired,
     ProfileIncomplete,
@@ -56,6 +58,7 @@ __all__ = [
     "KEYRING_SERVICE",
     "Account",
     "ArchivedMessage",
+    "ConstraintViolation",
     "CorruptDatabase",
     "Database",
     "DeviceRecord",
@@ -70,6 +73,7 @@ __all__ = [
     "KeyringKeyRejected",
     "KeyringKeys",
     "KeyringUnavailable",
+    "NestedUnitOfWork",
     "NewMessage",
     "NoKeyringBackend",
     "Page",

@@ -35,7 +35,7 @@ from typing import NoReturn, Protocol
 
 from tui_omemo.store.account import AccountRepository, Settings
 from tui_omemo.store.archive import Archive, DedupeKeys
-from tui_omemo.store.errors import CorruptDatabase, StoreError
+from tui_omemo.store.errors import CorruptDatabase, NestedUnitOfWork, StoreError
 from tui_omemo.store.events import SecurityEvents
 from tui_omemo.store.inbox import Inbox
 from tui_omemo.store.migrations import LATEST_VERSION, migrate, user_version
@@ -176,6 +176,8 @@ class Database:
     @contextmanager
     def _transaction(self, begin: str, *, commit: bool) -> Iterator[UnitOfWork]:
         connection = self._require()
+        if connection.in_transaction:
+            raise NestedUnitOfWork("a unit of work is already open on this database")
         try:
             connection.execute(begin)
             yield UnitOfWork(connection)

@@ -59,5 +59,13 @@ class StorageIOError(StoreError):
     """The operating system reported an I/O error; the unit of work was undone."""
 
 
+class ConstraintViolation(StoreError):
+    """A record broke a rule of the schema (a bug in the caller); the unit of work was undone."""
+
+
+class NestedUnitOfWork(StoreError):
+    """A unit of work was opened inside another one; SQLite has one transaction at a time."""
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer tui-omemo whose schema this version does not know."""

@@ -16,12 +16,19 @@ from typing import Any, Protocol
 
 import sqlcipher3
 
-from tui_omemo.store.errors import CorruptDatabase, DiskFull, StorageIOError, StoreError
+from tui_omemo.store.errors import (
+    ConstraintViolation,
+    CorruptDatabase,
+    DiskFull,
+    StorageIOError,
+    StoreError,
+)
 
 Row = tuple[Any, ...]
 Params = Sequence[object] | Mapping[str, object]
 
 # SQLite primary result codes (https://sqlite.org/rescode.html); the drivers report these.
+SQLITE_CONSTRAINT = 19
 SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
 SQLITE_IOERR = 10
@@ -78,17 +85,23 @@ def translate(error: BaseException, directory: Path) -> StoreError | None:
 
     Returns:
         The `StoreError` to raise instead, or None when the error is a programming error
-        (bad SQL, constraint violation) that should propagate unchanged.
+        in the store itself (bad SQL) that should propagate unchanged.
     """
     if isinstance(error, StoreError):
         return error
     if isinstance(error, OSError):
         return _from_os_error(error, directory)
-    code = error_code(error)
+    return _from_result_code(error, error_code(error), directory)
+
+
+def _from_result_code(error: BaseException, code: int | None, directory: Path) -> StoreError | None:
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return CorruptDatabase(
             f"the database in {directory} is damaged ({error}); restore it from a backup"
         )
+    if code == SQLITE_CONSTRAINT:
+        # SQLite's message names the constraint, never the values.
+        return ConstraintViolation(f"the store refused an invalid record ({error})")
     if code == SQLITE_FULL:
         return _disk_full(directory)
     if code == SQLITE_IOERR:
