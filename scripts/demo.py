@@ -1,0 +1,335 @@
+"""The demo behind `bash scripts/demo.sh`: two people chatting over OMEMO through a local Prosody.
+
+1. Starts Prosody on 127.0.0.1 with a throwaway config (`tests.prosody.ProsodyServer`).
+2. Registers two accounts, the user (alice) and an echo contact (bob), and creates both
+   profiles with `tui-omemo account add --allow-plaintext-loopback`: the database key goes to
+   the OS keyring when one works, else a random passphrase is passed in the environment.
+3. Makes them contacts (mutual presence subscription).
+4. Runs `tui-omemo listen --echo` as bob in the background.
+5. On a terminal: opens the terminal app as alice with bob in the roster. Without a terminal
+   (CI, tests, or TUI_OMEMO_DEMO_NONINTERACTIVE=1), or while the app is not built yet: prints
+   alice's device and fingerprint, sends bob an encrypted message in each OMEMO version with
+   `tui-omemo send`, and prints bob's encrypted echo read back with `tui-omemo listen`.
+
+Everything it started (Prosody, the echo listener, the temporary directory, keyring entries)
+is stopped and removed on the way out, also on Ctrl+C or SIGTERM. Exit status 0 on success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.prosody import ProsodyServer  # noqa: E402 (needs ROOT on sys.path)
+
+NONINTERACTIVE_ENV = "TUI_OMEMO_DEMO_NONINTERACTIVE"
+ECHO_READY = "listening as"
+STEP_TIMEOUT = 60.0
+
+
+def say(text: str) -> None:
+    """One line of demo narration on stdout."""
+    print(f"demo: {text}", flush=True)
+
+
+@dataclass
+class Person:
+    """One account of the demo and its profile."""
+
+    name: str
+    jid: str
+    password: str
+    profile: Path
+
+
+@dataclass
+class Demo:
+    """What the demo started, so that `stop` can take all of it down again."""
+
+    workdir: Path
+    env: dict[str, str]
+    server: ProsodyServer | None = None
+    echo: subprocess.Popen[str] | None = None
+    keyring_profiles: list[Path] = field(default_factory=list)
+    use_keyring: bool = False
+
+    def cli(self, person: Person, *args: str) -> list[str]:
+        """The command line of `tui-omemo --profile <person's profile> ARGS…`."""
+        return [sys.executable, "-m", "tui_omemo.cli", "--profile", str(person.profile), *args]
+
+    def run(
+        self, person: Person, *args: str, stdin: str = "", timeout: float = STEP_TIMEOUT
+    ) -> str:
+        """Run a tui-omemo command to completion; its stdout, or exit with its error."""
+        result = subprocess.run(
+            self.cli(person, *args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DemoFailed(
+                f"`tui-omemo {' '.join(args)}` as {person.name} failed "
+                f"({result.returncode}): {result.stderr.strip()}"
+            )
+        return result.stdout
+
+    def stop(self) -> None:
+        """Stop the echo listener and Prosody, forget keyring entries, remove the files."""
+        if self.echo is not None and self.echo.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.echo.pid, signal.SIGTERM)
+            try:
+                self.echo.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.echo.pid, signal.SIGKILL)
+                self.echo.wait(timeout=10)
+        if self.server is not None:
+            self.server.stop()
+        for profile in self.keyring_profiles:
+            _forget_keyring_entry(profile)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class DemoFailed(Exception):
+    """A step of the demo failed; the message says which and why."""
+
+
+def _keyring_works() -> bool:
+    """Whether the OS keyring really stores and returns a secret (a probe entry, removed)."""
+    from tui_omemo.commands.console import default_keyring
+    from tui_omemo.store import KeyringKeys
+
+    backend = default_keyring()
+    if backend is None or not KeyringKeys(backend).usable:
+        return False
+    service, user = "tui-omemo-demo-probe", secrets.token_hex(8)
+    try:
+        backend.set_password(service, user, "probe")
+        works = backend.get_password(service, user) == "probe"
+        backend.delete_password(service, user)
+    except Exception:  # any backend failure means: no keyring
+        return False
+    return works
+
+
+def _forget_keyring_entry(profile: Path) -> None:
+    from tui_omemo.commands.console import default_keyring
+    from tui_omemo.store import KeyringKeys
+
+    with contextlib.suppress(Exception):
+        KeyringKeys(default_keyring()).delete(profile)
+
+
+def interactive() -> bool:
+    """Whether to open the terminal app (a terminal on both ends, not switched off)."""
+    if os.environ.get(NONINTERACTIVE_ENV, "") not in ("", "0"):
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def app_available() -> bool:
+    """Whether the Textual app (`tui_omemo.ui.app`) exists in this checkout."""
+    try:
+        return importlib.util.find_spec("tui_omemo.ui.app") is not None
+    except ImportError:
+        return False
+
+
+def create_profile(demo: Demo, person: Person) -> dict[str, str]:
+    """`account add` for one person; returns the printed fields (account, device, fingerprint)."""
+    assert demo.server is not None
+    output = demo.run(
+        person,
+        "account", "add", person.jid,
+        "--server", f"{demo.server.host}:{demo.server.port}",
+        "--password-stdin", "--allow-plaintext-loopback",
+        stdin=person.password + "\n",
+    )  # fmt: skip
+    if demo.use_keyring:
+        demo.keyring_profiles.append(person.profile)
+    fields = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+    return fields
+
+
+async def _subscribe_both(server: ProsodyServer, alice: Person, bob: Person) -> None:
+    """Log both in with plain slixmpp and subscribe them to each other (auto-approved)."""
+    import slixmpp
+
+    clients = []
+    for person in (alice, bob):
+        client = slixmpp.ClientXMPP(person.jid, person.password)
+        client.enable_direct_tls = False
+        client.enable_starttls = False
+        client.enable_plaintext = True
+        client.plugin["feature_mechanisms"].unencrypted_scram = True
+        client.auto_authorize = True
+        client.auto_subscribe = True
+        started = asyncio.get_running_loop().create_future()
+        client.add_event_handler("session_start", lambda _e, f=started: f.done() or f.set_result(1))
+        client.connect(server.host, server.port)
+        await asyncio.wait_for(started, STEP_TIMEOUT)
+        await client.get_roster()
+        client.send_presence()
+        clients.append(client)
+    alice_client, bob_client = clients
+    alice_client.send_presence_subscription(pto=bob.jid)
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        if (
+            alice_client.client_roster[bob.jid]["subscription"] == "both"
+            and bob_client.client_roster[alice.jid]["subscription"] == "both"
+        ):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise DemoFailed("the presence subscription between the two accounts did not complete")
+    for client in clients:
+        client.disconnect()
+        await client.disconnected
+
+
+def make_contacts(demo: Demo, alice: Person, bob: Person) -> None:
+    """Put each person in the other's roster with a mutual presence subscription."""
+    assert demo.server is not None
+    asyncio.run(_subscribe_both(demo.server, alice, bob))
+
+
+def start_echo(demo: Demo, bob: Person) -> None:
+    """Run `tui-omemo listen --echo` as bob and wait until it is connected and caught up."""
+    demo.echo = subprocess.Popen(
+        demo.cli(bob, "listen", "--echo"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=demo.env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    ready = threading.Event()
+    last: list[str] = []
+
+    def watch(stream: Iterator[str]) -> None:
+        for line in stream:
+            last[:] = [line.strip()]
+            if ECHO_READY in line:
+                ready.set()
+
+    assert demo.echo.stderr is not None
+    threading.Thread(target=watch, args=(demo.echo.stderr,), daemon=True).start()
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while not ready.wait(0.1):
+        if demo.echo.poll() is not None or time.monotonic() > deadline:
+            detail = last[0] if last else "no output"
+            raise DemoFailed(f"the echo listener did not come up: {detail}")
+
+
+def scripted_exchange(demo: Demo, alice: Person, bob: Person) -> None:
+    """Send bob one encrypted message per OMEMO version and print the encrypted echo."""
+    for version in ("2", "0.3"):
+        text = f"hello over OMEMO {version} from the demo"
+        say(f"alice → bob (OMEMO {version}): {text}")
+        sent = demo.run(alice, "send", bob.jid, text, "--omemo", version, "--timeout", "30")
+        for line in sent.splitlines():
+            say(f"  {line}")
+        output = demo.run(
+            alice, "listen", "--count", "1", "--timeout", "30", "--json", timeout=STEP_TIMEOUT
+        )
+        lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+        if not lines:
+            raise DemoFailed(f"no echo from bob for the OMEMO {version} message")
+        echo = lines[-1]
+        say(
+            f"bob → alice (OMEMO {echo['omemo']}, device {echo['device']}, "
+            f"trust {echo['trust']}): {echo['text']}"
+        )
+        if echo["text"] != f"echo: {text}" or echo["omemo"] is None:
+            raise DemoFailed(f"unexpected echo: {echo['text']!r} (omemo {echo['omemo']})")
+
+
+def open_app(demo: Demo, alice: Person, bob: Person) -> int:
+    """Run the terminal app as alice with the chat with bob open; its exit status."""
+    say("opening the terminal app as alice (quit with Ctrl+Q)")
+    return subprocess.call(demo.cli(alice, "open", bob.jid), env=demo.env, cwd=ROOT)
+
+
+def run(demo: Demo) -> int:
+    """The demo's steps; raises DemoFailed with the reason when one fails."""
+    say("starting Prosody on 127.0.0.1 (throwaway config)")
+    demo.server = ProsodyServer.start(demo.workdir / "prosody")
+    say(f"Prosody is listening on {demo.server.host}:{demo.server.port}")
+    people = []
+    for name in ("alice", "bob"):
+        jid, password = demo.server.create_account(f"{name}{secrets.token_hex(2)}")
+        people.append(Person(name, jid, password, demo.workdir / f"profile-{name}"))
+    alice, bob = people
+    key_source = "the OS keyring" if demo.use_keyring else "a passphrase (no usable keyring)"
+    say(f"creating the encrypted profiles; database keys in {key_source}")
+    for person in people:
+        fields = create_profile(demo, person)
+        say(f"{person.name}: {fields.get('account')}  device {fields.get('device')}")
+        say(f"{person.name}: fingerprint {fields.get('fingerprint')}")
+    make_contacts(demo, alice, bob)
+    say(f"{alice.jid} and {bob.jid} are contacts")
+    start_echo(demo, bob)
+    say(f"bob answers every message with 'echo: …' (tui-omemo listen --echo as {bob.jid})")
+    if interactive() and app_available():
+        return open_app(demo, alice, bob)
+    scripted_exchange(demo, alice, bob)
+    say("done: both messages and both echoes were end-to-end encrypted")
+    return 0
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signum)
+
+
+def main() -> int:
+    """Run the demo and always clean up; 0 on success, 1 on failure, 130 on Ctrl+C."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="tui-omemo-demo-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
+    env["PYTHONPATH"] = str(ROOT)
+    demo = Demo(workdir, env, use_keyring=_keyring_works())
+    if not demo.use_keyring:
+        env["TUI_OMEMO_PASSPHRASE"] = secrets.token_urlsafe(24)
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    try:
+        return run(demo)
+    except DemoFailed as error:
+        print(f"demo: failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        say("stopping the echo listener and Prosody")
+        demo.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
