@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui_omemo.config import SETTINGS_HELP, Settings
+from tui_omemo.config import SETTINGS_HELP, TRUST_MODES, Settings
 from tui_omemo.protocol.trust import TrustMode
 
 
@@ -29,7 +29,12 @@ def test_defaults_are_those_of_design_section_4() -> None:
         "complete_session_with_empty_message": True,
         "trust_mode": "btbv",
     }
-    assert Settings().trust_mode is TrustMode.BTBV
+    assert TrustMode(Settings().trust_mode) is TrustMode.BTBV
+
+
+def test_trust_mode_names_are_those_of_the_protocol_enum() -> None:
+    """config keeps the names as text (the UI imports config, not the protocol layer)."""
+    assert set(TRUST_MODES) == {mode.value for mode in TrustMode}
 
 
 def test_every_option_has_a_one_line_explanation() -> None:
@@ -42,13 +47,13 @@ def test_every_option_has_a_one_line_explanation() -> None:
 
 
 def test_json_round_trip_through_text() -> None:
-    settings = Settings(trust_mode=TrustMode.MANUAL, signed_prekey_keep=5, add_body_hint=False)
+    settings = Settings(trust_mode="manual", signed_prekey_keep=5, add_body_hint=False)
     assert Settings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
 
 
 def test_missing_options_take_their_default() -> None:
     assert Settings.from_json({}) == Settings()
-    assert Settings.from_json({"trust_mode": "manual"}) == Settings(trust_mode=TrustMode.MANUAL)
+    assert Settings.from_json({"trust_mode": "manual"}) == Settings(trust_mode="manual")
 
 
 @pytest.mark.parametrize(
@@ -76,7 +81,7 @@ def test_constructor_validates_too() -> None:
     with pytest.raises(ValueError, match="whole number"):
         Settings(stale_after_hours="24")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="btbv or manual"):
-        Settings(trust_mode="btbv")  # type: ignore[arg-type]
+        Settings(trust_mode="tofu")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +92,7 @@ def test_constructor_validates_too() -> None:
         ("repair_broken_sessions", "TRUE", True),
         ("repair_broken_sessions", "1", True),
         ("stale_after_hours", " 48 ", 48),
-        ("trust_mode", "Manual", TrustMode.MANUAL),
+        ("trust_mode", "Manual", "manual"),
     ],
 )
 def test_with_value_parses_text(key: str, text: str, expected: object) -> None:

@@ -12,9 +12,13 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
-from tui_omemo.protocol.trust import TrustMode
+TrustModeName = Literal["btbv", "manual"]
+"""The values of `protocol.trust.TrustMode`, kept as text so that config (which the UI imports)
+pulls in nothing of the protocol layer; `TrustMode(settings.trust_mode)` converts."""
+
+TRUST_MODES: tuple[str, ...] = get_args(TrustModeName)
 
 SETTINGS_VERSION = 1
 _VERSION_KEY = "version"
@@ -79,8 +83,8 @@ class Settings:
             "Answer a key exchange with an empty message so the sender stops repeating it."
         ),
     )
-    trust_mode: TrustMode = field(
-        default=TrustMode.BTBV,
+    trust_mode: TrustModeName = field(
+        default="btbv",
         metadata=_help(
             "btbv: new devices are trusted until you decide on one; manual: only verified ones."
         ),
@@ -95,7 +99,7 @@ class Settings:
         values: dict[str, Any] = {_VERSION_KEY: SETTINGS_VERSION}
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
-            values[spec.name] = str(value) if isinstance(value, TrustMode) else value
+            values[spec.name] = value
         return values
 
     @classmethod
@@ -150,7 +154,7 @@ def _kind(name: str) -> type:
     return _KINDS[_ANNOTATIONS[name]]
 
 
-_KINDS: Mapping[str, type] = MappingProxyType({"bool": bool, "int": int, "TrustMode": TrustMode})
+_KINDS: Mapping[str, type] = MappingProxyType({"bool": bool, "int": int, "TrustModeName": str})
 _ANNOTATIONS: Mapping[str, str] = MappingProxyType(
     {spec.name: str(spec.type) for spec in dataclasses.fields(Settings)}
 )
@@ -166,12 +170,12 @@ def _check_value(name: str, value: object) -> None:
             raise ValueError(f"{name} must be a whole number, not {value!r}")
         if value < 1:
             raise ValueError(f"{name} must be at least 1, not {value}")
-    if kind is TrustMode and not isinstance(value, TrustMode):
+    if kind is str and value not in TRUST_MODES:
         raise ValueError(f"{name} must be btbv or manual, not {value!r}")
 
 
 def _from_json_value(name: str, value: object) -> object:
-    """A JSON value converted to the option's type (only trust_mode needs converting)."""
+    """A JSON value checked and normalised (only trust_mode needs it; the rest is checked later)."""
     if name == "trust_mode":
         if not isinstance(value, str):
             raise ValueError(f"trust_mode must be a string, not {value!r}")
@@ -179,19 +183,19 @@ def _from_json_value(name: str, value: object) -> object:
     return value
 
 
-def _trust_mode(text: str) -> TrustMode:
-    try:
-        return TrustMode(text.strip().lower())
-    except ValueError:
-        modes = ", ".join(mode.value for mode in TrustMode)
-        raise ValueError(f"trust_mode must be one of {modes}, not {text!r}") from None
+def _trust_mode(text: str) -> str:
+    """Check and normalise a trust mode name."""
+    word = text.strip().lower()
+    if word not in TRUST_MODES:
+        raise ValueError(f"trust_mode must be one of {', '.join(TRUST_MODES)}, not {text!r}")
+    return word
 
 
 def _parse_text(name: str, text: str) -> object:
     """An option value typed as text on the command line."""
     kind = _kind(name)
     word = text.strip().lower()
-    if kind is TrustMode:
+    if kind is str:
         return _trust_mode(word)
     if kind is bool:
         if word in _TRUE_WORDS:
