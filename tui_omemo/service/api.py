@@ -132,6 +132,18 @@ class SendReport:
     skipped: tuple[SkippedDevice, ...] = ()
 
 
+class SendFailed(Exception):
+    """Nothing was sent (DESIGN.md §3.4): no OMEMO device, no trusted recipient, a failed
+    encryption or device-list fetch. `str(error)` is one sentence for the user; `report` lists
+    the devices that were skipped and why. Plaintext is never sent as a fallback.
+    """
+
+    def __init__(self, reason: str, report: SendReport) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.report = report
+
+
 @dataclass(frozen=True, slots=True)
 class MemberReadiness:
     """One group member's OMEMO readiness."""
