@@ -91,7 +91,11 @@ def _blind_decision(mode: TrustMode) -> TrustDecision:
 
 
 def effective_level(stored: TrustLevel, mode: TrustMode) -> TrustLevel:
-    """The stored level as the mode reads it (BLINDLY_TRUSTED → UNDECIDED in manual mode)."""
+    """The stored level as the mode reads it (BLINDLY_TRUSTED → UNDECIDED in manual mode).
+
+    This is the answer `Engine.encrypt`'s `TrustDecider` expects: the engine gives keys to
+    VERIFIED and BLINDLY_TRUSTED and skips the rest.
+    """
     match stored:
         case TrustLevel.VERIFIED | TrustLevel.DISTRUSTED | TrustLevel.UNDECIDED:
             return stored
