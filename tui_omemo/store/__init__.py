@@ -1,8 +1,25 @@
 """The encrypted store: one SQLCipher database per profile, synchronous by design.
 
-Open a profile with `open_profile(directory, KeyringKeys(backend), passphrase=None)`, then
-do everything inside `db.unit_of_work()` (one transaction) or `db.snapshot()` (reads).
-The service runs all of it on its one DB thread. See DESIGN.md §2, §3.1, §3.8.
+Opening (see `profile.py` for the rules)::
+
+    keys = KeyringKeys(keyring.get_keyring())           # or KeyringKeys(None): no keyring
+    directory = default_profile_dir(args.profile)       # --profile, $TUI_OMEMO_HOME, platform
+    if needs_passphrase(directory, keys):               # passphrase profile, or no keyring
+        passphrase = ask()                              # TUI dialog / TUI_OMEMO_PASSPHRASE
+    db = open_profile(directory, keys, passphrase)      # StoreError leaves on failure
+
+Working: every read and write happens inside a transaction that yields the repositories
+(`UnitOfWork`: archive, dedupe, inbox, state, devices, trust, roster, account, settings,
+security_events)::
+
+    with db.unit_of_work() as uow:                      # BEGIN IMMEDIATE … COMMIT
+        uow.state.store(session_key, version, json_text)
+        uow.archive.append(new_message)
+        uow.inbox.delete(inbox_id)                      # all or nothing (DESIGN.md §3.1)
+    with db.snapshot() as uow:                          # consistent reads
+        page = uow.archive.page(peer, before=None, limit=100)
+
+The service runs all of it on its one DB thread (DESIGN.md §6).
 """
 
 from __future__ import annotations
