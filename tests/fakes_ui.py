@@ -1,0 +1,496 @@
+"""`FakeService`: the whole `ChatService` Protocol in memory, with fixed, realistic data.
+
+UI tests, snapshots, screenshots and `benchmarks/ui.py` drive `TuiOmemoApp` with it. The data is
+frozen (times are fixed instants) so that snapshots do not move: four contacts with different
+badges, a room with member readiness, devices in every trust state, and messages with every trust
+mark. Every call that changes something is recorded in `calls`, so that tests can assert on what
+the UI asked for; `emit()` pushes a background event into the one `events()` stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.api import (
+    ChatMessage,
+    ChatSecurity,
+    ChatSummary,
+    DeviceInfo,
+    HistoryPage,
+    MemberReadiness,
+    MessageTrust,
+    Presence,
+    RoomInfo,
+    SearchHit,
+    SendReport,
+    ServiceEvent,
+    SkippedDevice,
+    UriFingerprint,
+    UriPreview,
+)
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+"""The instant the frozen test clock shows."""
+
+OWN = "alice@example.org"
+BOB = "bob@example.org"
+CAROL = "carol@example.org"
+DAVE = "dave@example.net"
+ERIN = "erin@example.org"
+ROOM = "tea@rooms.example.org"
+
+FAILURE = "No session with this device: the message was encrypted for a session we do not have."
+
+
+def fingerprint(bare_jid: str, device_id: int) -> str:
+    """A stable 64-hex-digit fingerprint for a fake device."""
+    return hashlib.sha256(f"{bare_jid}/{device_id}".encode()).hexdigest()
+
+
+def _device(bare_jid: str, device_id: int, trust: TrustLevel, **extra: object) -> DeviceInfo:
+    values: dict[str, object] = {
+        "active": True,
+        "namespaces": (Namespace.V2, Namespace.LEGACY),
+        "last_seen": NOW - timedelta(hours=device_id % 50),
+    }
+    values.update(extra)
+    return DeviceInfo(bare_jid, device_id, fingerprint(bare_jid, device_id), trust, **values)  # type: ignore[arg-type]
+
+
+def _chats() -> list[ChatSummary]:
+    return [
+        ChatSummary(
+            BOB,
+            "Bob",
+            False,
+            Presence.ONLINE,
+            2,
+            ChatSecurity.UNDECIDED_DEVICES,
+            Namespace.V2,
+            "on the train",
+        ),
+        ChatSummary(
+            CAROL,
+            "Carol",
+            False,
+            Presence.AWAY,
+            0,
+            ChatSecurity.ALL_VERIFIED,
+            Namespace.LEGACY,
+            "back at 3",
+        ),
+        ChatSummary(DAVE, "Dave", False, Presence.OFFLINE, 0, ChatSecurity.NO_OMEMO, None),
+        ChatSummary(ERIN, "Erin", False, Presence.BUSY, 1, ChatSecurity.SOME_BLIND, Namespace.V2),
+        ChatSummary(
+            ROOM,
+            "Tea room",
+            True,
+            Presence.ONLINE,
+            5,
+            ChatSecurity.SOME_BLIND,
+            Namespace.V2,
+            "Biscuits and key fingerprints",
+        ),
+    ]
+
+
+def _devices() -> list[DeviceInfo]:
+    return [
+        _device(OWN, 1001, TrustLevel.VERIFIED, own=True, this_device=True, label="laptop"),
+        _device(OWN, 1002, TrustLevel.VERIFIED, own=True, label="phone"),
+        _device(
+            OWN,
+            1003,
+            TrustLevel.BLINDLY_TRUSTED,
+            own=True,
+            active=False,
+            namespaces=(Namespace.LEGACY,),
+            last_seen=NOW - timedelta(days=40),
+        ),
+        _device(BOB, 2001, TrustLevel.VERIFIED, label="Conversations"),
+        _device(BOB, 2002, TrustLevel.UNDECIDED, label="Dino"),
+        _device(BOB, 2003, TrustLevel.UNDECIDED, namespaces=(Namespace.V2,)),
+        _device(CAROL, 3001, TrustLevel.VERIFIED, namespaces=(Namespace.LEGACY,), label="Gajim"),
+        _device(ERIN, 5001, TrustLevel.BLINDLY_TRUSTED, label="Monal"),
+        _device(ERIN, 5002, TrustLevel.DISTRUSTED, active=False, last_seen=None),
+    ]
+
+
+def _messages() -> dict[str, list[ChatMessage]]:
+    def at(minutes: int) -> datetime:
+        return NOW - timedelta(minutes=minutes)
+
+    v2, legacy = Namespace.V2, Namespace.LEGACY
+    bob = [
+        (False, BOB, 190, "Did you get the new phone set up?", MessageTrust.VERIFIED, v2, 2001),
+        (True, OWN, 185, "Yes, finally. OMEMO keys and all.", MessageTrust.VERIFIED, v2, 1001),
+        (False, BOB, 120, "I installed Dino on the desktop too.", MessageTrust.BLIND, v2, 2002),
+        (
+            False,
+            BOB,
+            60,
+            "This one is from a device you have not checked.",
+            MessageTrust.UNTRUSTED,
+            v2,
+            2003,
+        ),
+        (False, BOB, 30, "", MessageTrust.FAILED, legacy, 2002),
+        (
+            False,
+            BOB,
+            5,
+            "Can you verify my new keys when you have a minute?",
+            MessageTrust.VERIFIED,
+            v2,
+            2001,
+        ),
+    ]
+    carol = [
+        (False, CAROL, 3000, "Meeting moved to Thursday.", MessageTrust.VERIFIED, legacy, 3001),
+        (True, OWN, 2990, "Thanks, noted!", MessageTrust.VERIFIED, legacy, 1001),
+    ]
+    dave = [(False, DAVE, 400, "hey, are you there?", MessageTrust.UNENCRYPTED, None, None)]
+    erin = [(False, ERIN, 90, "Lunch tomorrow?", MessageTrust.BLIND, v2, 5001)]
+    log: dict[str, list[ChatMessage]] = {}
+    next_id = 1
+    for peer, rows in ((BOB, bob), (CAROL, carol), (DAVE, dave), (ERIN, erin)):
+        for outgoing, sender, minutes, body, trust, ns, device in rows:
+            failure = FAILURE if trust is MessageTrust.FAILED else None
+            log.setdefault(peer, []).append(
+                ChatMessage(
+                    next_id,
+                    peer,
+                    outgoing,
+                    sender,
+                    at(minutes),
+                    body,
+                    trust,
+                    ns,
+                    device,
+                    failure=failure,
+                )
+            )
+            next_id += 1
+    room_rows = [
+        ("bob", BOB, 50, "Who brought the shortbread?", MessageTrust.VERIFIED),
+        ("carol", CAROL, 45, "Guilty. Fingerprints on the tin are mine.", MessageTrust.VERIFIED),
+        ("erin", ERIN, 40, "I'll swap mine for a QR code scan later.", MessageTrust.BLIND),
+        ("alice", OWN, 35, "Deal. Bring your phone.", MessageTrust.VERIFIED),
+        ("mallory", "mallory@evil.example", 20, "i have no keys lol", MessageTrust.UNENCRYPTED),
+    ]
+    for nick, sender, minutes, body, trust in room_rows:
+        encrypted = trust is not MessageTrust.UNENCRYPTED
+        log.setdefault(ROOM, []).append(
+            ChatMessage(
+                next_id,
+                ROOM,
+                sender == OWN,
+                sender,
+                at(minutes),
+                body,
+                trust,
+                v2 if encrypted else None,
+                4242 if encrypted else None,
+                nick=nick,
+            )
+        )
+        next_id += 1
+    return log
+
+
+def _security_events() -> list[SecurityEvent]:
+    return [
+        SecurityEvent(SecurityEventKind.NEW_DEVICE, BOB, 2003, "Bob has a new device 2003."),
+        SecurityEvent(
+            SecurityEventKind.DECRYPTION_FAILED,
+            BOB,
+            2002,
+            "A message from device 2002 could not be decrypted: no session.",
+        ),
+        SecurityEvent(
+            SecurityEventKind.DEVICE_TRUSTED_BLINDLY,
+            ERIN,
+            5001,
+            "Device 5001 was trusted blindly (BTBV).",
+        ),
+        SecurityEvent(
+            SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT,
+            ROOM,
+            None,
+            "mallory sent an unencrypted message in an encrypted room.",
+        ),
+    ]
+
+
+def _members() -> tuple[MemberReadiness, ...]:
+    return (
+        MemberReadiness(BOB, "bob", True, 1, 2, 0),
+        MemberReadiness(CAROL, "carol", True, 1, 0, 0),
+        MemberReadiness(ERIN, "erin", True, 1, 0, 1),
+        MemberReadiness(
+            "mallory@evil.example", "mallory", False, 0, 0, 0, "No OMEMO device list published."
+        ),
+    )
+
+
+class FakeService:
+    """An in-memory `ChatService` with fixed data; see the module docstring."""
+
+    def __init__(self, *, empty: bool = False) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
+        self._chats = [] if empty else _chats()
+        self._devices = _devices()[:3] if empty else _devices()
+        self._log: dict[str, list[ChatMessage]] = {} if empty else _messages()
+        self._generated: dict[str, int] = {}
+        self._security = [] if empty else _security_events()
+        self._settings = Settings()
+        self._next_id = 10_000_000
+
+    # --- test helpers ------------------------------------------------------------------
+
+    def emit(self, event: ServiceEvent) -> None:
+        """Push a background event to whoever drains `events()`."""
+        self._events.put_nowait(event)
+
+    def generate(self, peer: str, count: int) -> None:
+        """Give `peer` an archive of `count` generated messages (built page by page on demand)."""
+        self._generated[peer] = count
+        if all(chat.jid != peer for chat in self._chats):
+            self._chats.append(
+                ChatSummary(
+                    peer,
+                    peer.split("@", maxsplit=1)[0],
+                    False,
+                    Presence.ONLINE,
+                    0,
+                    ChatSecurity.ALL_VERIFIED,
+                    Namespace.V2,
+                )
+            )
+
+    def next_message(self, peer: str, body: str, **changes: object) -> ChatMessage:
+        """A new incoming message from `peer` (not yet emitted)."""
+        self._next_id += 1
+        message = ChatMessage(
+            self._next_id, peer, False, peer, NOW, body, MessageTrust.VERIFIED, Namespace.V2, 2001
+        )
+        return dataclasses.replace(message, **changes)  # type: ignore[arg-type]
+
+    def _record(self, name: str, *args: object) -> None:
+        self.calls.append((name, args))
+
+    # --- ChatService -------------------------------------------------------------------
+
+    @property
+    def own_jid(self) -> str:
+        return OWN
+
+    async def events(self) -> AsyncIterator[ServiceEvent]:
+        while True:
+            yield await self._events.get()
+
+    async def chats(self) -> Sequence[ChatSummary]:
+        return list(self._chats)
+
+    async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
+        if peer in self._generated:
+            return self._generated_page(peer, before, limit)
+        rows = [m for m in self._log.get(peer, []) if before is None or m.archive_id < before]
+        page = rows[-limit:]
+        more = len(rows) > len(page)
+        return HistoryPage(tuple(page), page[0].archive_id if more and page else None)
+
+    def _generated_page(self, peer: str, before: int | None, limit: int) -> HistoryPage:
+        end = self._generated[peer] + 1 if before is None else before
+        start = max(1, end - limit)
+        page = tuple(
+            ChatMessage(
+                i,
+                peer,
+                i % 3 == 0,
+                OWN if i % 3 == 0 else peer,
+                NOW - timedelta(seconds=self._generated[peer] - i),
+                f"Generated message number {i} with a little text to wrap.",
+                MessageTrust.VERIFIED,
+                Namespace.V2,
+                2001,
+            )
+            for i in range(start, end)
+        )
+        return HistoryPage(page, start if start > 1 else None)
+
+    async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
+        self._record("send", peer, text, allow_plaintext)
+        chat = next((c for c in self._chats if c.jid == peer), None)
+        omemo = chat.omemo if chat else None
+        if omemo is None and not allow_plaintext:
+            raise ValueError(f"{peer} has no OMEMO devices; not sending plaintext")
+        self._next_id += 1
+        message = ChatMessage(
+            self._next_id,
+            peer,
+            True,
+            OWN,
+            NOW,
+            text,
+            MessageTrust.VERIFIED if omemo else MessageTrust.UNENCRYPTED,
+            omemo,
+            1001,
+        )
+        self._log.setdefault(peer, []).append(message)
+        skipped = tuple(
+            SkippedDevice(d.bare_jid, d.device_id, "undecided: review it in the trust manager")
+            for d in self._devices
+            if d.bare_jid == peer and d.trust is TrustLevel.UNDECIDED
+        )
+        self.emit_later(message)
+        return SendReport(message.archive_id, omemo, skipped)
+
+    def emit_later(self, message: ChatMessage) -> None:
+        """Our own sent message comes back as MessageReceived, as the real service does."""
+        from tui_omemo.service.api import MessageReceived
+
+        self.emit(MessageReceived(message))
+
+    async def devices(self, bare_jid: str | None = None) -> Sequence[DeviceInfo]:
+        if bare_jid is None:
+            return sorted(self._devices, key=lambda d: not d.own)
+        return [d for d in self._devices if d.bare_jid == bare_jid]
+
+    async def set_trust(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
+        self._record("set_trust", bare_jid, device_id, level)
+        self._devices = [
+            dataclasses.replace(d, trust=level)
+            if (d.bare_jid, d.device_id) == (bare_jid, device_id)
+            else d
+            for d in self._devices
+        ]
+
+    async def rebuild_session(self, bare_jid: str, device_id: int) -> None:
+        self._record("rebuild_session", bare_jid, device_id)
+
+    async def own_trust_uri(self) -> str:
+        own = [d for d in self._devices if d.own and d.trust is TrustLevel.VERIFIED]
+        query = ";".join(f"omemo-sid-{d.device_id}={d.fingerprint}" for d in own)
+        return f"xmpp:{OWN}?{query}"
+
+    async def preview_trust_uri(self, uri: str) -> UriPreview:
+        jid, pairs = _parse_uri(uri)
+        found = []
+        for device_id, print_ in pairs:
+            known = next(
+                (d for d in self._devices if (d.bare_jid, d.device_id) == (jid, device_id)), None
+            )
+            match = known is not None and known.fingerprint == print_
+            found.append(
+                UriFingerprint(device_id, print_, match, known.trust if known and match else None)
+            )
+        return UriPreview(jid, tuple(found))
+
+    async def apply_trust_uri(self, uri: str) -> int:
+        self._record("apply_trust_uri", uri)
+        preview = await self.preview_trust_uri(uri)
+        changed = 0
+        for item in preview.fingerprints:
+            if item.known and item.current is not TrustLevel.VERIFIED:
+                await self.set_trust(preview.bare_jid, item.device_id, TrustLevel.VERIFIED)
+                changed += 1
+        return changed
+
+    async def search(self, text: str, peer: str | None = None) -> Sequence[SearchHit]:
+        self._record("search", text, peer)
+        needle = text.lower()
+        hits = []
+        for chat, messages in self._log.items():
+            for message in messages:
+                where = message.body.lower().find(needle)
+                if needle and where >= 0 and peer in (None, chat):
+                    start = max(0, where - 20)
+                    snippet = ("…" if start else "") + message.body[start : where + 40]
+                    hits.append(SearchHit(message, snippet))
+        return hits
+
+    async def security_events(self, limit: int = 200) -> Sequence[SecurityEvent]:
+        return self._security[:limit]
+
+    async def settings(self) -> Settings:
+        return self._settings
+
+    async def update_setting(self, key: str, value: str) -> Settings:
+        self._record("update_setting", key, value)
+        self._settings = self._settings.with_value(key, value)
+        return self._settings
+
+    async def join_room(self, room: str, nick: str) -> RoomInfo:
+        self._record("join_room", room, nick)
+        if all(chat.jid != room for chat in self._chats):
+            self._chats.append(
+                ChatSummary(
+                    room,
+                    room.split("@", maxsplit=1)[0],
+                    True,
+                    Presence.ONLINE,
+                    0,
+                    ChatSecurity.NO_OMEMO,
+                    None,
+                )
+            )
+        return RoomInfo(room, nick, "", False, "The room is not members-only and non-anonymous.")
+
+    async def leave_room(self, room: str) -> None:
+        self._record("leave_room", room)
+
+    async def add_contact(self, bare_jid: str) -> None:
+        self._record("add_contact", bare_jid)
+        self._chats.append(
+            ChatSummary(
+                bare_jid,
+                bare_jid.split("@", maxsplit=1)[0],
+                False,
+                Presence.OFFLINE,
+                0,
+                ChatSecurity.NO_OMEMO,
+                None,
+            )
+        )
+
+    async def room_info(self, room: str) -> RoomInfo:
+        if room == ROOM:
+            return RoomInfo(ROOM, "alice", "Biscuits and key fingerprints", True, None, _members())
+        chat = next((c for c in self._chats if c.jid == room and c.is_room), None)
+        if chat is None:
+            raise KeyError(room)
+        return RoomInfo(room, "alice", "", False, "The room is not members-only.")
+
+    async def mark_read(self, peer: str) -> None:
+        self._record("mark_read", peer)
+        self._chats = [
+            dataclasses.replace(c, unread=0) if c.jid == peer else c for c in self._chats
+        ]
+
+    async def refresh_device_list(self, bare_jid: str) -> None:
+        self._record("refresh_device_list", bare_jid)
+
+
+def _parse_uri(uri: str) -> tuple[str, list[tuple[int, str]]]:
+    """`xmpp:JID?omemo-sid-N=HEX;…` → (JID, [(N, HEX)…]); ValueError when it is not one."""
+    if not uri.startswith("xmpp:") or "?" not in uri:
+        raise ValueError("not an xmpp: trust URI (expected xmpp:JID?omemo-sid-N=…)")
+    jid, query = uri[5:].split("?", 1)
+    pairs = []
+    for part in query.replace("&", ";").split(";"):
+        key, _, value = part.partition("=")
+        if not key.startswith("omemo-sid-") or not key[10:].isdigit() or len(value) != 64:
+            raise ValueError(f"not an OMEMO fingerprint parameter: {part[:40]!r}")
+        pairs.append((int(key[10:]), value.lower()))
+    if not pairs:
+        raise ValueError("the URI holds no fingerprints")
+    return jid, pairs

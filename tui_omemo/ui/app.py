@@ -1,0 +1,317 @@
+"""`TuiOmemoApp`: the Textual app, built on a `ChatService` handed in by the composition root.
+
+How the composition root wires it (`cli.py`):
+
+* `TuiOmemoApp(service)` — the profile is open: the roster shows at once.
+* `TuiOmemoApp(service, open_chat="bob@example.org")` — the same, then that chat opens.
+* `TuiOmemoApp(service, unlock=callback)` — locked: a passphrase prompt comes first, and the
+  service is not touched until `await callback(passphrase)` returns. The callback opens the store
+  (and whatever else the service needs); it raises any exception with a one-line message for a
+  wrong passphrase, which the prompt shows before asking again.
+* `TuiOmemoApp(service, setup=callback)` — first run: the add-account form comes first and
+  `await callback(NewAccount(...))` creates the account (then `unlock`, if given, runs next).
+
+Background events reach the UI through exactly one worker draining `service.events()`; it posts
+`ServiceEventArrived`, and the app hands each event down to the screens that show it. New messages
+in other chats and security events raise a toast and ring the terminal bell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from tui_omemo.service.api import (
+    ChatService,
+    ConnectionChanged,
+    MessageReceived,
+    Progress,
+    SecurityEventRaised,
+    ServiceEvent,
+)
+from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.commands import ActionsProvider
+from tui_omemo.ui.dialogs.add_contact import AddContactDialog
+from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
+from tui_omemo.ui.screens.account import AccountScreen, NewAccount
+from tui_omemo.ui.screens.chat import ChatScreen
+from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.roster import RosterScreen
+from tui_omemo.ui.screens.search import SearchScreen
+from tui_omemo.ui.screens.security import SecurityScreen
+from tui_omemo.ui.screens.settings import SettingsScreen
+from tui_omemo.ui.screens.trust import TrustScreen
+from tui_omemo.ui.screens.unlock import UnlockScreen
+from tui_omemo.ui.screens.verify import VerifyScreen
+from tui_omemo.ui.text import neutral
+
+UnlockCallback = Callable[[str], Awaitable[None]]
+"""Opens the profile with a typed passphrase; raises with a one-line message when it is wrong."""
+
+SetupCallback = Callable[[NewAccount], Awaitable[None]]
+"""Creates the account typed into the first-run form; raises with a one-line message on error."""
+
+
+def styles_dir() -> Path:
+    """`styles/`: inside the package in a wheel, at the repository root in development."""
+    package = Path(__file__).resolve().parent.parent
+    shipped = package / "styles"
+    return shipped if shipped.is_dir() else package.parent / "styles"
+
+
+STYLE_FILES = (
+    "base",
+    "roster",
+    "chat",
+    "group",
+    "trust",
+    "verify",
+    "search",
+    "security",
+    "settings",
+    "unlock",
+    "dialogs",
+)
+
+
+class TuiOmemoApp(App[None]):
+    """The terminal chat client."""
+
+    TITLE = "tui-omemo"
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        styles_dir() / f"{name}.tcss" for name in STYLE_FILES
+    ]
+    COMMANDS: ClassVar = {ActionsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "open_trust", "Trust"),
+        Binding("ctrl+f", "open_search", "Search"),
+        Binding("ctrl+e", "open_security", "Events", show=False),
+        Binding("ctrl+o", "open_verify", "Verify", show=False),
+        Binding("f2", "open_settings", "Settings", show=False),
+        Binding("escape", "close_screen", "Back", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class ServiceEventArrived(Message):
+        """The events worker received `event` from the service."""
+
+        event: ServiceEvent
+
+    def __init__(
+        self,
+        service: ChatService,
+        *,
+        open_chat: str | None = None,
+        unlock: UnlockCallback | None = None,
+        setup: SetupCallback | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.clock = clock or Clock()
+        self._open_chat = open_chat
+        self._unlock = unlock
+        self._setup = setup
+        self._started = False
+
+    def on_mount(self) -> None:
+        if self._setup is not None:
+            self.push_screen(AccountScreen())
+        elif self._unlock is not None:
+            self.push_screen(UnlockScreen())
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        """The profile is open: roster, event stream, and the chat asked for on the command line."""
+        self._started = True
+        self.push_screen(RosterScreen(self.service))
+        self._drain_events()
+        if self._open_chat:
+            self.open_chat(self._open_chat)
+
+    # --- locked and first-run flow ------------------------------------------------------
+
+    @on(UnlockScreen.PassphraseEntered)
+    async def _passphrase(self, event: UnlockScreen.PassphraseEntered) -> None:
+        assert self._unlock is not None
+        try:
+            await self._unlock(event.passphrase)
+        except Exception as error:  # the callback's message is meant for the user
+            event.screen.show_error(str(error) or "The profile could not be opened.")
+            return
+        self.pop_screen()
+        self._start()
+
+    @on(AccountScreen.AccountEntered)
+    async def _account(self, event: AccountScreen.AccountEntered) -> None:
+        assert self._setup is not None
+        try:
+            await self._setup(event.account)
+        except Exception as error:  # the callback's message is meant for the user
+            event.screen.show_error(str(error) or "The account could not be added.")
+            return
+        self.pop_screen()
+        if self._unlock is not None:
+            self.push_screen(UnlockScreen())
+        else:
+            self._start()
+
+    # --- background events ----------------------------------------------------------------
+
+    @work(group="events", exclusive=True, description="service events")
+    async def _drain_events(self) -> None:
+        """The one worker that turns `service.events()` into Textual messages."""
+        async for event in self.service.events():
+            self.post_message(self.ServiceEventArrived(event))
+
+    @on(ServiceEventArrived)
+    def _service_event(self, event: ServiceEventArrived) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "service_event", None)
+            if callable(handler):
+                handler(event.event)
+        self._announce(event.event)
+
+    def _announce(self, event: ServiceEvent) -> None:
+        """Toast and bell for what happens outside the chat on screen."""
+        match event:
+            case MessageReceived(message=message) if not message.outgoing:
+                top = self.screen
+                if not (isinstance(top, ChatScreen) and top.peer == message.peer):
+                    who = neutral(message.nick or message.sender, single_line=True)
+                    self.notify(f"New message from {who}", title="Message", markup=False)
+                    self.bell()
+            case SecurityEventRaised(event=security):
+                self.notify(
+                    neutral(security.detail), title="Security", severity="warning", markup=False
+                )
+                self.bell()
+            case ConnectionChanged(connected=connected, detail=detail):
+                self.sub_title = "online" if connected else "offline"
+                self.notify(
+                    neutral(detail), severity="information" if connected else "error", markup=False
+                )
+            case Progress(task=task, done=done, total=total):
+                self.sub_title = f"{neutral(task, single_line=True)} {done}/{total}"
+            case _:
+                pass
+
+    # --- navigation -----------------------------------------------------------------------
+
+    @work(group="navigation", description="open chat")
+    async def open_chat(self, jid: str, archive_id: int | None = None) -> None:
+        """Open the chat with `jid` (a room opens as a group chat), optionally at a message."""
+        chats = {chat.jid: chat for chat in await self.service.chats()}
+        chat = chats.get(jid)
+        if chat is None:
+            self.notify(
+                f"{neutral(jid, single_line=True)} is not in the roster",
+                markup=False,
+                severity="error",
+            )
+            return
+        while isinstance(self.screen, ChatScreen | SearchScreen):
+            self.pop_screen()
+        kind = GroupChatScreen if chat.is_room else ChatScreen
+        self.push_screen(kind(self.service, chat, self.clock, focus_archive_id=archive_id))
+
+    @on(RosterScreen.ChatOpened)
+    @on(SearchScreen.HitChosen)
+    def _open(self, event: RosterScreen.ChatOpened | SearchScreen.HitChosen) -> None:
+        self.open_chat(event.jid, getattr(event, "archive_id", None))
+
+    @on(ChatScreen.TrustReviewRequested)
+    def _review(self, event: ChatScreen.TrustReviewRequested) -> None:
+        self.push_screen(TrustScreen(self.service, self.clock, focus_jid=event.jid))
+
+    def _show(self, screen: Screen[None]) -> None:
+        """Push `screen` unless one of its kind is already on top."""
+        if type(self.screen) is not type(screen):
+            self.push_screen(screen)
+
+    def action_open_roster(self) -> None:
+        """Back to the roster."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, RosterScreen):
+            self.pop_screen()
+
+    def action_open_trust(self) -> None:
+        """The device trust manager."""
+        if self._started:
+            self._show(TrustScreen(self.service, self.clock))
+
+    def action_open_verify(self) -> None:
+        """Our QR code and trust URI; paste a contact's URI."""
+        if self._started:
+            self._show(VerifyScreen(self.service))
+
+    def action_open_search(self) -> None:
+        """Full-text search across chats."""
+        if self._started:
+            self._show(SearchScreen(self.service, self.clock))
+
+    def action_open_security(self) -> None:
+        """The security events timeline."""
+        if self._started:
+            self._show(SecurityScreen(self.service))
+
+    def action_open_settings(self) -> None:
+        """The settings screen."""
+        if self._started:
+            self._show(SettingsScreen(self.service))
+
+    def action_close_screen(self) -> None:
+        """Close the current screen (the roster stays)."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_add_contact(self) -> None:
+        """Ask for a JID and add it to the roster."""
+        if self._started:
+            self.push_screen(AddContactDialog(), self._add_contact)
+
+    def action_join_room(self) -> None:
+        """Ask for a room and a nick and join."""
+        if self._started:
+            self.push_screen(JoinRoomDialog(), self._join_room)
+
+    def _add_contact(self, jid: str | None) -> None:
+        if jid:
+            self.run_worker(self._adding(jid), group="roster", description="add contact")
+
+    async def _adding(self, jid: str) -> None:
+        if jid:
+            await self.service.add_contact(jid)
+            self.notify(f"Asked {jid} for a presence subscription", markup=False)
+            await self._refresh_roster()
+
+    def _join_room(self, choice: tuple[str, str] | None) -> None:
+        if choice is not None:
+            self.run_worker(self._joining(*choice), group="roster", description="join room")
+
+    async def _joining(self, room_jid: str, nick: str) -> None:
+        try:
+            room = await self.service.join_room(room_jid, nick)
+        except Exception as error:  # the service's reason is meant for the user
+            self.notify(str(error), title="Join failed", severity="error", markup=False)
+            return
+        if not room.omemo_allowed:
+            reason = neutral(room.omemo_refusal or "the room does not allow it")
+            self.notify(
+                f"OMEMO is not possible in this room: {reason}", severity="warning", markup=False
+            )
+        await self._refresh_roster()
+
+    async def _refresh_roster(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, RosterScreen):
+                screen.reload()

@@ -1,0 +1,106 @@
+"""`MessageDetailDialog`: what is known about one message, and the fixes for a failure.
+
+Shows the trust mark in words, the sender device and its fingerprint (when known), the OMEMO
+version, and for a failed decryption the reason in plain words with two fixes: fetch the
+sender's device list again, or rebuild the session with that device.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from tui_omemo.service.api import ChatMessage, DeviceInfo, MessageTrust
+from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.device_table import TRUST_WORDS
+from tui_omemo.ui.widgets.fingerprint import groups
+from tui_omemo.ui.widgets.message_log import TRUST_MARKS
+
+MEANINGS: dict[MessageTrust, str] = {
+    MessageTrust.VERIFIED: "encrypted by a device you verified",
+    MessageTrust.BLIND: "encrypted by a device trusted blindly (not verified)",
+    MessageTrust.UNTRUSTED: "encrypted by a device you have not trusted: it may not be theirs",
+    MessageTrust.UNENCRYPTED: "sent without encryption: the server could read it",
+    MessageTrust.FAILED: "could not be decrypted",
+}
+
+
+class DetailChoice(enum.StrEnum):
+    """What the user chose in the dialog."""
+
+    REFRESH_DEVICES = "refresh_devices"
+    REBUILD_SESSION = "rebuild_session"
+
+
+class MessageDetailDialog(ModalScreen[DetailChoice | None]):
+    """Details of one message."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, message: ChatMessage, device: DeviceInfo | None, clock: Clock) -> None:
+        super().__init__()
+        self._message = message
+        self._device = device
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        message = self._message
+        with Vertical(classes="dialog"):
+            yield Static("Message details", classes="dialog-title")
+            yield Static(self._facts(), id="facts")
+            if message.trust is MessageTrust.FAILED:
+                reason = neutral(message.failure or "The reason was not recorded.")
+                yield Static(Text(f"Why: {reason}"), id="failure")
+                yield Static(
+                    "Fix: fetch the sender's device list again, or build a fresh "
+                    "session with this device (it will send an empty message).",
+                    classes="hint",
+                )
+            with Horizontal(classes="buttons"):
+                if message.trust is MessageTrust.FAILED:
+                    yield Button("Refresh device list", id="refresh")
+                    yield Button("Rebuild session", id="rebuild", variant="warning")
+                yield Button("Close", id="close", variant="primary")
+
+    def _facts(self) -> Text:
+        message, device = self._message, self._message.sender_device_id
+        facts = Text()
+        who = message.nick or message.sender
+        rows = [
+            ("Time", self._clock.full(message.time)),
+            ("From", neutral(who, single_line=True) + (" (you)" if message.outgoing else "")),
+            ("Trust", f"{TRUST_MARKS[message.trust]} {MEANINGS[message.trust]}"),
+            ("OMEMO", f"version {message.omemo.label}" if message.omemo else "none"),
+            ("Device", str(device) if device is not None else "unknown"),
+        ]
+        if self._device is not None:
+            parts = groups(self._device.fingerprint)
+            rows.append(("Fingerprint", " ".join(parts[:4])))
+            rows.append(("", " ".join(parts[4:])))
+            rows.append(("Device trust", TRUST_WORDS[self._device.trust]))
+        for label, value in rows:
+            facts.append(f"{label:>13}  ", "bold")
+            facts.append(f"{value}\n")
+        facts.rstrip()
+        return facts
+
+    @on(Button.Pressed, "#refresh")
+    def _refresh(self) -> None:
+        self.dismiss(DetailChoice.REFRESH_DEVICES)
+
+    @on(Button.Pressed, "#rebuild")
+    def _rebuild(self) -> None:
+        self.dismiss(DetailChoice.REBUILD_SESSION)
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,254 @@
+"""`ChatScreen`: one conversation — header with badge, security banner, virtual log, composer.
+
+Loading and sending run in workers; the log and composer only post messages. Before a send the
+screen makes sure nothing surprises the user: undecided devices are announced by the banner, and
+a contact without OMEMO gets plaintext only after an explicit choice in `PlaintextDialog`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui_omemo.model import TrustLevel
+from tui_omemo.service.api import (
+    ChatMessage,
+    ChatSecurity,
+    ChatService,
+    ChatSummary,
+    MessageReceived,
+    RosterChanged,
+    SendReport,
+    ServiceEvent,
+)
+from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
+from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
+from tui_omemo.ui.text import neutral, peer_text
+from tui_omemo.ui.widgets.banner import SecurityBanner
+from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.message_log import MessageLog
+from tui_omemo.ui.widgets.roster_list import BADGES
+
+PAGE = 100
+"""Messages per history page."""
+
+MAX_PAGES_TO_FIND = 50
+"""How many pages a jump to a search hit may load before giving up."""
+
+
+class ChatScreen(Screen[None]):
+    """A 1:1 chat."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "focus_log", "Messages"),
+        Binding("ctrl+n", "focus_composer", "Write", show=False),
+    ]
+
+    @dataclass
+    class TrustReviewRequested(Message):
+        """The user wants to review the devices of `jid`."""
+
+        jid: str
+
+    def __init__(
+        self,
+        service: ChatService,
+        chat: ChatSummary,
+        clock: Clock,
+        *,
+        focus_archive_id: int | None = None,
+    ) -> None:
+        super().__init__()
+        self._service = service
+        self._chat = chat
+        self._clock = clock
+        self._focus_archive_id = focus_archive_id
+        self._plaintext_chosen = False
+        self._undecided = 0
+
+    @property
+    def peer(self) -> str:
+        """The JID of the contact or room on screen."""
+        return self._chat.jid
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="chat-header", classes="title"):
+            yield Static(self._title(), id="chat-title")
+            yield Static(id="badge", markup=False)
+        yield SecurityBanner(id="banner")
+        yield MessageLog(self._clock, group=self._chat.is_room, id="log")
+        yield Composer(id="composer")
+        yield Footer()
+
+    def _title(self) -> Text:
+        title = peer_text(self._chat.name or self._chat.jid, "bold", single_line=True)
+        title.append(f"  {self._chat.jid}")
+        return title
+
+    def _show_badge(self) -> None:
+        badge = self.query_one("#badge", Static)
+        badge.update(BADGES[self._chat.security])
+        for security in ChatSecurity:
+            badge.set_class(security is self._chat.security, f"-{security.value}")
+
+    def on_mount(self) -> None:
+        log = self.query_one(MessageLog)
+        log.set_peer_name(self._chat.name)
+        self._show_badge()
+        self.query_one(Composer).focus()
+        self._load_newest()
+        self.check_devices()
+
+    def on_screen_resume(self) -> None:
+        self.check_devices()
+
+    # --- history --------------------------------------------------------------------------
+
+    @work(group="history", exclusive=True, description="load newest messages")
+    async def _load_newest(self) -> None:
+        log = self.query_one(MessageLog)
+        page = await self._service.history(self.peer, None, PAGE)
+        log.set_history(page)
+        await self._service.mark_read(self.peer)
+        target = self._focus_archive_id
+        pages = 0
+        while (
+            target is not None and not log.select_archive_id(target) and pages < MAX_PAGES_TO_FIND
+        ):
+            if page.before is None:
+                break
+            page = await self._service.history(self.peer, page.before, PAGE)
+            log.prepend(page)
+            pages += 1
+        if target is not None:
+            log.focus()
+
+    @on(MessageLog.OlderWanted)
+    def _older(self, event: MessageLog.OlderWanted) -> None:
+        self._load_older(event.before)
+
+    @work(group="history-older", exclusive=True, description="load older messages")
+    async def _load_older(self, before: int) -> None:
+        self.query_one(MessageLog).prepend(await self._service.history(self.peer, before, PAGE))
+
+    def service_event(self, event: ServiceEvent) -> None:
+        """New messages of this chat go into the log; badge changes into the title."""
+        if isinstance(event, MessageReceived) and event.message.peer == self.peer:
+            self.query_one(MessageLog).append(event.message)
+            if self.is_current and not event.message.outgoing:
+                self._mark_read()
+        elif isinstance(event, RosterChanged) and event.chat.jid == self.peer:
+            self._chat = event.chat
+            self.query_one("#chat-title", Static).update(self._title())
+            self._show_badge()
+            self.check_devices()
+
+    @work(group="mark-read", exclusive=True, description="mark read")
+    async def _mark_read(self) -> None:
+        await self._service.mark_read(self.peer)
+
+    # --- devices and the banner -----------------------------------------------------------
+
+    @work(group="devices", exclusive=True, description="check devices")
+    async def check_devices(self) -> None:
+        """Count undecided active devices and set the banner."""
+        banner = self.query_one(SecurityBanner)
+        if self._chat.is_room:
+            return
+        if self._chat.omemo is None and not self._plaintext_chosen:
+            banner.show_no_omemo(self._chat.name or self.peer)
+            return
+        devices = await self._service.devices(self.peer)
+        undecided = [d for d in devices if d.active and d.trust is TrustLevel.UNDECIDED]
+        self._undecided = len(undecided)
+        if undecided:
+            banner.show_undecided(len(undecided), self._chat.name or self.peer)
+        else:
+            banner.clear()
+
+    @on(SecurityBanner.ReviewRequested)
+    def _review(self) -> None:
+        self.post_message(self.TrustReviewRequested(self.peer))
+
+    # --- sending --------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def _submitted(self, event: Composer.Submitted) -> None:
+        needs_choice = self._chat.omemo is None or self._chat.security is ChatSecurity.NO_OMEMO
+        if needs_choice and not self._plaintext_chosen and not self._chat.is_room:
+            self.app.push_screen(
+                PlaintextDialog(self._chat.name or self.peer),
+                lambda chosen: self._plaintext_answer(event.text, chosen),
+            )
+            return
+        self._send(event.text, allow_plaintext=self._plaintext_chosen)
+
+    def _plaintext_answer(self, text: str, chosen: bool | None) -> None:
+        if chosen:
+            self._plaintext_chosen = True
+            self.query_one(SecurityBanner).clear()
+            self._send(text, allow_plaintext=True)
+
+    @work(group="send", description="send message")
+    async def _send(self, text: str, *, allow_plaintext: bool) -> None:
+        try:
+            report = await self._service.send(self.peer, text, allow_plaintext=allow_plaintext)
+        except Exception as error:  # the service's reason is meant for the user
+            self.notify(f"Not sent: {error}", title="Send failed", severity="error", markup=False)
+            return
+        composer = self.query_one(Composer)
+        composer.remember(text)
+        composer.clear()
+        self._report_skipped(report)
+
+    def _report_skipped(self, report: SendReport) -> None:
+        if report.skipped:
+            lines = [
+                f"{neutral(s.bare_jid, single_line=True)} {s.device_id or ''}: "
+                f"{neutral(s.reason, single_line=True)}"
+                for s in report.skipped
+            ]
+            self.notify(
+                "\n".join(lines),
+                title=f"Not encrypted for {len(lines)} device(s)",
+                severity="warning",
+                markup=False,
+            )
+
+    # --- message details ------------------------------------------------------------------
+
+    @on(MessageLog.MessageChosen)
+    def _chosen(self, event: MessageLog.MessageChosen) -> None:
+        self._show_detail(event.message)
+
+    @work(group="detail", exclusive=True, description="message details")
+    async def _show_detail(self, message: ChatMessage) -> None:
+        sender = self._service.own_jid if message.outgoing else message.sender
+        devices = await self._service.devices(sender)
+        device = next((d for d in devices if d.device_id == message.sender_device_id), None)
+        choice = await self.app.push_screen_wait(MessageDetailDialog(message, device, self._clock))
+        if choice is DetailChoice.REBUILD_SESSION and message.sender_device_id is not None:
+            await self._service.rebuild_session(sender, message.sender_device_id)
+            self.notify("A fresh session was built and an empty message sent.")
+        elif choice is DetailChoice.REFRESH_DEVICES:
+            await self._service.refresh_device_list(sender)
+            self.notify("The device list was fetched again.")
+            self.check_devices()
+
+    def action_focus_log(self) -> None:
+        """Move to the message log (↑/↓ choose a message, Enter shows its details)."""
+        self.query_one(MessageLog).focus()
+
+    def action_focus_composer(self) -> None:
+        """Move to the composer."""
+        self.query_one(Composer).focus()

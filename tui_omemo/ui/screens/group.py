@@ -1,0 +1,94 @@
+"""`GroupChatScreen`: a room — the chat log with nicks, the occupant list and OMEMO readiness.
+
+It is a `ChatScreen` with a side column (occupants) and a readiness panel above the log
+(Ctrl+R shows or hides it). Room subjects and nicks are peer text.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui_omemo.service.api import RoomInfo
+from tui_omemo.ui.screens.chat import ChatScreen
+from tui_omemo.ui.text import neutral, peer_text
+from tui_omemo.ui.widgets.banner import SecurityBanner
+from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.message_log import MessageLog
+from tui_omemo.ui.widgets.readiness_panel import ReadinessPanel
+
+
+class GroupChatScreen(ChatScreen):
+    """A multi-user chat."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "toggle_readiness", "Readiness"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="chat-header", classes="title"):
+            yield Static(self._title(), id="chat-title")
+            yield Static(id="badge", markup=False)
+        yield Static(id="subject", markup=False)
+        with Horizontal(id="room-body"):
+            with Vertical(id="room-main"):
+                yield ReadinessPanel(id="readiness")
+                yield SecurityBanner(id="banner")
+                yield MessageLog(self._clock, group=True, id="log")
+                yield Composer(id="composer")
+            yield OptionList(id="occupants")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#occupants", OptionList).border_title = "Occupants"
+        self.query_one(ReadinessPanel).border_title = "OMEMO readiness"
+        self._load_room()
+
+    @work(group="room", exclusive=True, description="room readiness")
+    async def _load_room(self) -> None:
+        try:
+            room = await self._service.room_info(self.peer)
+        except KeyError:
+            self.notify("This room is not joined.", severity="error")
+            return
+        self.show_room(room)
+
+    def show_room(self, room: RoomInfo) -> None:
+        """Subject, occupants, readiness, and the OMEMO gate."""
+        self.query_one("#subject", Static).update(peer_text(room.subject, single_line=True))
+        occupants = self.query_one("#occupants", OptionList)
+        occupants.set_options(
+            Option(self._occupant(m.nick or m.bare_jid, m.has_keys)) for m in room.members
+        )
+        self.query_one(ReadinessPanel).set_members(room.members)
+        banner = self.query_one(SecurityBanner)
+        if not room.omemo_allowed:
+            reason = neutral(room.omemo_refusal or "the room does not allow it", single_line=True)
+            banner.show_no_omemo(f"This room ({reason})")
+
+    @staticmethod
+    def _occupant(nick: str, has_keys: bool) -> Text:
+        row = peer_text(nick, single_line=True)
+        row.append("" if has_keys else "  (no keys)", "dim")
+        return row
+
+    def action_toggle_readiness(self) -> None:
+        """Show or hide the readiness panel."""
+        panel = self.query_one(ReadinessPanel)
+        panel.set_class(not panel.has_class("-hidden"), "-hidden")
+
+    def action_focus_composer(self) -> None:
+        """Move to the composer."""
+        self.query_one(Composer).focus()
+
+    def action_focus_log(self) -> None:
+        """Move to the message log."""
+        self.query_one(MessageLog).focus()

@@ -1,0 +1,85 @@
+"""`RosterScreen`: contacts and rooms, filtered as you type; the app's home screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui_omemo.service.api import ChatService, RosterChanged, ServiceEvent
+from tui_omemo.ui.widgets.roster_list import RosterList
+
+
+class RosterScreen(Screen[None]):
+    """The roster with a filter box above it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "app.add_contact", "Add contact"),
+        Binding("ctrl+g", "app.join_room", "Join room"),
+        Binding("slash", "focus_filter", "Filter", show=False),
+    ]
+
+    @dataclass
+    class ChatOpened(Message):
+        """The user chose the chat with `jid`."""
+
+        jid: str
+
+    def __init__(self, service: ChatService) -> None:
+        super().__init__()
+        self._service = service
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"tui-omemo · {self._service.own_jid}", classes="title", markup=False)
+        yield Input(
+            placeholder="Filter contacts and rooms (type to filter, ↓ to the list)", id="filter"
+        )
+        yield RosterList(id="roster")
+        yield Static(
+            "No contacts yet: Ctrl+A adds one, Ctrl+G joins a room.", id="empty", classes="-hidden"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    @work(group="roster", exclusive=True, description="load roster")
+    async def reload(self) -> None:
+        """Fetch the roster from the service again."""
+        chats = await self._service.chats()
+        self.query_one(RosterList).set_chats(chats)
+        self.query_one("#empty").set_class(bool(chats), "-hidden")
+
+    def service_event(self, event: ServiceEvent) -> None:
+        """Roster rows follow presence, unread and badge changes."""
+        if isinstance(event, RosterChanged):
+            self.query_one(RosterList).update_chat(event.chat)
+            self.query_one("#empty").set_class(True, "-hidden")
+
+    @on(Input.Changed, "#filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self.query_one(RosterList).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _open_first(self) -> None:
+        roster = self.query_one(RosterList)
+        if roster.highlighted_option is not None and roster.highlighted_option.id:
+            self.post_message(self.ChatOpened(roster.highlighted_option.id))
+
+    @on(RosterList.ChatChosen)
+    def _chosen(self, event: RosterList.ChatChosen) -> None:
+        self.post_message(self.ChatOpened(event.jid))
+
+    def key_down(self) -> None:
+        if self.focused is self.query_one("#filter"):
+            self.query_one(RosterList).focus()
+
+    def action_focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one("#filter", Input).focus()

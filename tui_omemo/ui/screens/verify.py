@@ -1,0 +1,89 @@
+"""`VerifyScreen`: verification by QR code or by a pasted trust URI.
+
+Left, our `xmpp:` trust URI as a QR code for the contact's phone to scan; right, the same URI as
+text (c copies it), and a box to paste the contact's URI. A pasted URI is previewed by the
+service and applied only after `TrustUriDialog` has the user confirm the channel it came through.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui_omemo.service.api import ChatService
+from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
+from tui_omemo.ui.widgets.qr_code import QrCode
+
+
+class VerifyScreen(Screen[None]):
+    """Show our QR code; verify a contact by URI."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "copy_uri", "Copy our URI"),
+        Binding("p", "focus_paste", "Paste a URI"),
+    ]
+
+    def __init__(self, service: ChatService) -> None:
+        super().__init__()
+        self._service = service
+        self._uri = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Verify", classes="title")
+        with Horizontal(id="verify-body"):
+            yield QrCode(id="qr")
+            with Vertical(id="verify-side"):
+                yield Static(
+                    "Let your contact scan this code, or send them this URI:", classes="hint"
+                )
+                yield Static(id="uri", markup=False)
+                yield Static("Paste your contact's URI (xmpp:…?omemo-sid-…):", classes="hint")
+                yield Input(placeholder="xmpp:name@example.org?omemo-sid-…", id="paste")
+                yield Static("", id="paste-error", classes="error", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load_uri()
+
+    @work(group="uri", exclusive=True, description="own trust URI")
+    async def _load_uri(self) -> None:
+        self._uri = await self._service.own_trust_uri()
+        self.query_one(QrCode).show(self._uri)
+        self.query_one("#uri", Static).update(Text(self._uri, overflow="fold"))
+
+    def action_copy_uri(self) -> None:
+        """Put our URI on the clipboard (where the terminal supports it)."""
+        if self._uri:
+            self.app.copy_to_clipboard(self._uri)
+            self.notify("Our trust URI was copied.")
+
+    def action_focus_paste(self) -> None:
+        """Move to the paste box."""
+        self.query_one("#paste", Input).focus()
+
+    @on(Input.Submitted, "#paste")
+    def _pasted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self._preview(event.value.strip())
+
+    @work(group="uri-apply", exclusive=True, description="verify by URI")
+    async def _preview(self, uri: str) -> None:
+        error = self.query_one("#paste-error", Static)
+        try:
+            preview = await self._service.preview_trust_uri(uri)
+        except ValueError as problem:
+            error.update(f"Not a trust URI: {problem}")
+            return
+        error.update("")
+        if not await self.app.push_screen_wait(TrustUriDialog(preview)):
+            return
+        count = await self._service.apply_trust_uri(uri)
+        self.query_one("#paste", Input).value = ""
+        self.notify(f"{count} device(s) of {preview.bare_jid} are now verified.", markup=False)

@@ -1,0 +1,84 @@
+"""`Composer`: the multi-line message input with input history.
+
+Keys, chosen to work in every terminal: Enter sends; Ctrl+J (the line-feed key, which terminals
+deliver distinctly from Enter) inserts a new line, and so does Shift+Enter in terminals that
+report it (kitty keyboard protocol). Up on the first line and Down on the last line walk through
+what was sent before, like a shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})
+
+
+class Composer(TextArea):
+    """A text area where Enter posts `Submitted` instead of inserting a line break."""
+
+    @dataclass
+    class Submitted(Message):
+        """The user pressed Enter on a non-blank draft."""
+
+        composer: Composer
+        text: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(
+            id=id,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            placeholder="Message · Enter sends · Ctrl+J new line · ↑ history",
+        )
+        self._history: list[str] = []
+        self._position = 0
+        self._draft = ""
+
+    def remember(self, text: str) -> None:
+        """Put a sent text at the end of the input history and reset the walk."""
+        if not self._history or self._history[-1] != text:
+            self._history.append(text)
+        self._position = len(self._history)
+        self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            if self.text.strip():
+                self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        """On the first line, Up shows the previous sent text; elsewhere it moves the cursor."""
+        if select or self.cursor_location[0] != 0 or not self._walk(-1):
+            super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        """On the last line, Down shows the next sent text (or the draft)."""
+        last_row = self.document.line_count - 1
+        if select or self.cursor_location[0] != last_row or not self._walk(1):
+            super().action_cursor_down(select)
+
+    def _walk(self, step: int) -> bool:
+        """Show the previous/next history entry; False when there is none that way."""
+        target = self._position + step
+        if target < 0 or target > len(self._history) or not self._history:
+            return False
+        if self._position == len(self._history):
+            self._draft = self.text
+        self._position = target
+        self.load_text(self._draft if target == len(self._history) else self._history[target])
+        self.move_cursor(self.document.end)
+        return True

@@ -1,0 +1,296 @@
+"""`MessageLog`: a virtual chat log on Textual's line API.
+
+Why this shape: a chat may hold 100,000 archived messages, and one widget per message would make
+opening it cost as much as the archive is long. `MessageLog` is one `ScrollView` that keeps only
+the pages the user has scrolled through (`set_history`, `prepend`, `append`) and paints a line at
+a time in `render_line`. Wrapping is done per message and cached per width, painted lines sit in an
+LRU cache, so the cost of opening a chat is the cost of its first page.
+
+It never loads anything itself: near the top it posts `OlderWanted(before)` and its screen answers
+with `prepend(page)`. Enter (or a click) on a message posts `MessageChosen`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.console import Console
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui_omemo.service.api import ChatMessage, HistoryPage, MessageTrust
+from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.text import neutral
+
+TRUST_MARKS: dict[MessageTrust, str] = {
+    MessageTrust.VERIFIED: "✓",
+    MessageTrust.BLIND: "○",
+    MessageTrust.UNTRUSTED: "!",
+    MessageTrust.UNENCRYPTED: "⊘",
+    MessageTrust.FAILED: "✗",
+}
+"""The one-cell mark in front of each message; the detail dialog explains it in words."""
+
+OLDER_THRESHOLD = 3
+"""Lines from the top at which the next older page is asked for."""
+
+
+class MessageLog(ScrollView, can_focus=True):
+    """The messages of one chat, oldest at the top, painted line by line."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-log--time",
+        "message-log--sender",
+        "message-log--own",
+        "message-log--cursor",
+        "message-log--failure",
+        "message-log--empty",
+        *(f"message-log--{trust.value}" for trust in MessageTrust),
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Previous message", show=False),
+        Binding("down", "cursor(1)", "Next message", show=False),
+        Binding("enter", "choose", "Message details"),
+        Binding("end", "follow", "Newest", show=False),
+    ]
+
+    @dataclass
+    class MessageChosen(Message):
+        """The user asked for the details of `message`."""
+
+        message: ChatMessage
+
+    @dataclass
+    class OlderWanted(Message):
+        """The user scrolled to the top: the page older than `before` is wanted."""
+
+        before: int
+
+    cursor: reactive[int | None] = reactive(None)
+    """Index of the highlighted message; None follows the newest one."""
+
+    def __init__(self, clock: Clock, *, group: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self._group = group
+        self._peer_name = ""
+        self._messages: list[ChatMessage] = []
+        self._ids: set[int] = set()
+        self._before: int | None = None
+        self._waiting = False
+        self._rows: list[tuple[int, int]] = []
+        self._first_row: list[int] = []
+        self._width = 0
+        self._wrapped: dict[int, list[Text]] = {}
+        self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+
+    # --- what the screen calls -------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[ChatMessage]:
+        """The loaded messages, oldest first (read-only use)."""
+        return self._messages
+
+    def set_peer_name(self, name: str) -> None:
+        """The name shown as sender of incoming 1:1 messages."""
+        self._peer_name = neutral(name, single_line=True)
+        self._invalidate()
+
+    def set_history(self, page: HistoryPage) -> None:
+        """Show the newest page of a chat (replaces what was shown)."""
+        self._messages = list(page.messages)
+        self._ids = {m.archive_id for m in self._messages}
+        self._before = page.before
+        self._waiting = False
+        self.cursor = None
+        self._invalidate()
+        self.scroll_end(animate=False, immediate=True)
+
+    def prepend(self, page: HistoryPage) -> None:
+        """Add an older page above what is shown, keeping the view where it was."""
+        fresh = [m for m in page.messages if m.archive_id not in self._ids]
+        self._before = page.before
+        self._waiting = False
+        if not fresh:
+            return
+        old_rows = len(self._rows)
+        self._messages[:0] = fresh
+        self._ids.update(m.archive_id for m in fresh)
+        if self.cursor is not None:
+            self.cursor += len(fresh)
+        self._invalidate()
+        self.scroll_to(y=self.scroll_y + len(self._rows) - old_rows, animate=False, immediate=True)
+
+    def append(self, message: ChatMessage) -> None:
+        """Add a new message at the bottom (ignored when already shown)."""
+        if message.archive_id in self._ids:
+            return
+        following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
+        self._messages.append(message)
+        self._ids.add(message.archive_id)
+        if self._width:
+            self._add_rows(len(self._messages) - 1)
+            self.virtual_size = Size(self._width, len(self._rows))
+            self.refresh()
+        if following:
+            self.scroll_end(animate=False, immediate=True)
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _invalidate(self) -> None:
+        self._wrapped.clear()
+        self._strips.clear()
+        self._rows = []
+        self._first_row = []
+        if self._width:
+            for index in range(len(self._messages)):
+                self._add_rows(index)
+            self.virtual_size = Size(self._width, len(self._rows))
+        self.refresh()
+
+    def _add_rows(self, index: int) -> None:
+        self._first_row.append(len(self._rows))
+        height = len(self._lines(self._messages[index]))
+        self._rows.extend((index, line) for line in range(height))
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            at_end = self.scroll_y >= self.max_scroll_y - 1
+            self._width = width
+            self._invalidate()
+            if at_end:
+                self.scroll_end(animate=False, immediate=True)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._wrapped.clear()
+        self._strips.clear()
+
+    def _lines(self, message: ChatMessage) -> list[Text]:
+        lines = self._wrapped.get(message.archive_id)
+        if lines is None:
+            lines = self._wrap(message)
+            self._wrapped[message.archive_id] = lines
+        return lines
+
+    def _wrap(self, message: ChatMessage) -> list[Text]:
+        """The message as lines of at most the log's width, continuation lines indented."""
+        time = self._clock.short(message.time)
+        indent = len(time) + 3
+        text = Text(no_wrap=False, end="")
+        text.append(time, self.get_component_rich_style("message-log--time"))
+        text.append(" ")
+        mark_style = self.get_component_rich_style(f"message-log--{message.trust.value}")
+        text.append(TRUST_MARKS[message.trust], mark_style)
+        text.append(" ")
+        sender_class = "message-log--own" if message.outgoing else "message-log--sender"
+        text.append(self._sender(message), self.get_component_rich_style(sender_class))
+        text.append(": ")
+        if message.trust is MessageTrust.FAILED and not message.body:
+            failure = "could not be decrypted — press Enter for the reason and a fix"
+            text.append(failure, self.get_component_rich_style("message-log--failure"))
+        else:
+            text.append(neutral(message.body))
+        wrapped = text.wrap(_CONSOLE, max(10, self._width - indent))
+        lines = list(wrapped)
+        return [lines[0], *(Text(" " * indent, end="") + line for line in lines[1:])]
+
+    def _sender(self, message: ChatMessage) -> str:
+        if message.outgoing:
+            return "me"
+        if self._group:
+            return neutral(message.nick or message.sender, single_line=True)
+        return self._peer_name or neutral(message.sender.split("@")[0], single_line=True)
+
+    # --- painting -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        row = y + round(self.scroll_y)
+        width = self.scrollable_content_region.width
+        if not self._messages and y == 0:
+            empty = Text("No messages yet.", self.get_component_rich_style("message-log--empty"))
+            return Strip(empty.render(_CONSOLE)).adjust_cell_length(width, self.rich_style)
+        if row >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        index, line = self._rows[row]
+        chosen = index == self.cursor
+        key = (self._messages[index].archive_id, line, chosen)
+        strip = self._strips.get(key)
+        if strip is None:
+            text = self._lines(self._messages[index])[line]
+            strip = Strip(text.render(_CONSOLE)).adjust_cell_length(width, self.rich_style)
+            if chosen:
+                strip = strip.apply_style(self.get_component_rich_style("message-log--cursor"))
+            self._strips[key] = strip
+        return strip
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= OLDER_THRESHOLD and self._before is not None and not self._waiting:
+            self._waiting = True
+            self.post_message(self.OlderWanted(self._before))
+
+    def watch_cursor(self, old: int | None, new: int | None) -> None:
+        self._strips.clear()
+        if new is not None and self._first_row:
+            top = self._first_row[new]
+            height = len(self._lines(self._messages[new]))
+            if top < self.scroll_y:
+                self.scroll_to(y=top, animate=False, immediate=True)
+            elif top + height > self.scroll_y + self.scrollable_content_region.height:
+                bottom = top + height - self.scrollable_content_region.height
+                self.scroll_to(y=bottom, animate=False, immediate=True)
+        self.refresh()
+
+    # --- keys and mouse -------------------------------------------------------------------
+
+    def action_cursor(self, step: int) -> None:
+        """Move the highlight one message up or down (past the newest: follow again)."""
+        if not self._messages:
+            return
+        if self.cursor is None:
+            self.cursor = len(self._messages) - 1 if step < 0 else None
+            return
+        moved = self.cursor + step
+        self.cursor = None if moved >= len(self._messages) else max(0, moved)
+        if self.cursor is None:
+            self.scroll_end(animate=False, immediate=True)
+
+    def action_follow(self) -> None:
+        """Jump to the newest message and follow new ones."""
+        self.cursor = None
+        self.scroll_end(animate=False, immediate=True)
+
+    def action_choose(self) -> None:
+        """Post `MessageChosen` for the highlighted (else the newest) message."""
+        if self._messages:
+            index = len(self._messages) - 1 if self.cursor is None else self.cursor
+            self.post_message(self.MessageChosen(self._messages[index]))
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y + round(self.scroll_y)
+        if 0 <= row < len(self._rows):
+            self.cursor = self._rows[row][0]
+            self.action_choose()
+
+    def select_archive_id(self, archive_id: int) -> bool:
+        """Highlight the message with `archive_id` if it is loaded; True when found."""
+        for index, message in enumerate(self._messages):
+            if message.archive_id == archive_id:
+                self.cursor = index
+                return True
+        return False
+
+
+_CONSOLE = Console(width=1000, color_system="truecolor", file=io.StringIO())
+"""Used only to wrap and render text into segments; it never prints anything."""
