@@ -222,6 +222,10 @@ class Transport(Protocol):
         """One page of our archive after `after` (a stanza-id), for a query we open here."""
         ...
 
+    async def mam_last_id(self) -> str | None:
+        """The stanza-id of the newest message in our archive (None when it is empty)."""
+        ...
+
     def build_envelope(self, body: str, to: str, sender: str) -> bytes:
         """An SCE envelope with the body, `rpad`, `to`, `from` and `time` affixes."""
         ...

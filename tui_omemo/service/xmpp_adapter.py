@@ -323,6 +323,14 @@ class SlixmppTransport:
 
     async def mam_page(self, after: str | None, max_items: int) -> MamPage:
         """One page of our archive after `after`, through a query opened here."""
+        return await self._mam_query(max_items, after=after)
+
+    async def mam_last_id(self) -> str | None:
+        """The newest stanza-id of our archive (its messages are dropped unprocessed)."""
+        return (await self._mam_query(1, latest=True)).last_id
+
+    async def _mam_query(self, max_items: int, *, after: str | None = None,
+                         latest: bool = False) -> MamPage:
         query_id = secrets.token_hex(8)
         iq: Any = self._client.make_iq_set()
         query = ET.SubElement(iq.xml, f"{{{MAM}}}query", queryid=query_id)
@@ -330,6 +338,8 @@ class SlixmppTransport:
         ET.SubElement(rsm, f"{{{RSM}}}max").text = str(max_items)
         if after is not None:
             ET.SubElement(rsm, f"{{{RSM}}}after").text = after
+        if latest:
+            ET.SubElement(rsm, f"{{{RSM}}}before")
         self._open_queries[query_id] = []
         try:
             result = await iq.send(timeout=60)

@@ -1,0 +1,494 @@
+"""`OmemoChatService`: the `ChatService` the UI and the command line use, for 1:1 chats.
+
+Construction and lifetime (the composition root in `cli.py` does this)::
+
+    client = await connect_client(jid, password, host, port)      # or the xmpp/ client
+    service = await OmemoChatService.create(database, SlixmppTransport(client), settings)
+    await service.start()          # drain inbox, publish keys, MAM catch-up, go live
+    async for event in service.events(): ...
+    await service.close()          # stops the worker and the DB thread (not the database)
+
+`create` takes the opened `Database`, a `Transport` and optionally `Settings` (stored ones win
+when `settings` is None; given ones are stored). Nothing here is a module global. Group chat
+methods raise `NotImplementedError("group chats: issue 5")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.engine import Engine
+from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
+from tui_omemo.protocol.settings import CoreSettings
+from tui_omemo.protocol.trust import TrustMode, effective_decision
+from tui_omemo.protocol.verification import (
+    InvalidTrustUri,
+    build_trust_uri,
+    format_fingerprint,
+    parse_trust_uri,
+)
+from tui_omemo.protocol.version import version_for
+from tui_omemo.service.api import (
+    ChatSecurity,
+    ChatSummary,
+    ConnectionChanged,
+    DeviceInfo,
+    HistoryPage,
+    Presence,
+    RoomInfo,
+    RosterChanged,
+    SearchHit,
+    SecurityEventRaised,
+    SendReport,
+    ServiceEvent,
+    UriFingerprint,
+    UriPreview,
+)
+from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.history import CatchUp
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
+from tui_omemo.service.state import RunnerStateStore
+from tui_omemo.service.transport import Transport, TransportError
+from tui_omemo.service.trust import observe_identity
+from tui_omemo.store import Database, IdentityRecord, PageCursor, RosterItem, UnitOfWork
+
+SETTINGS_KEY = "omemo_settings"
+GROUPS = "group chats: issue 5"
+
+
+def core_settings(settings: Settings) -> CoreSettings:
+    """The protocol options of the app settings."""
+    return CoreSettings(
+        renew_signed_prekey=settings.renew_signed_prekey,
+        renew_signed_prekey_after_hours=settings.renew_signed_prekey_after_hours,
+        renew_signed_prekey_keep=settings.signed_prekey_keep,
+        complete_session_with_empty_message=settings.complete_session_with_empty_message,
+    )
+
+
+def _load_settings(uow: UnitOfWork, given: Settings | None) -> Settings:
+    if given is not None:
+        uow.settings.set(SETTINGS_KEY, given.to_json())
+        return given
+    stored = uow.settings.get(SETTINGS_KEY)
+    if isinstance(stored, dict):
+        return Settings.from_json(stored)
+    return Settings()
+
+
+def _time(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class OmemoChatService:
+    """The application for 1:1 OMEMO chat (implements `service.api.ChatService`).
+
+    Use `create`; the constructor only wires parts together.
+    """
+
+    def __init__(
+        self,
+        *,
+        runner: DbRunner,
+        transport: Transport,
+        engine: Engine,
+        directory: CachingDirectory,
+        settings: Settings,
+    ) -> None:
+        self._runner = runner
+        self._transport = transport
+        self._engine = engine
+        self._directory = directory
+        self._settings = settings
+        self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
+        self.session = Session(transport, engine, runner, directory, lambda: self._settings,
+                               self._events.put_nowait)
+        self._catch_up = CatchUp(self.session, transport, runner, self._events.put_nowait)
+        self._worker: asyncio.Task[None] | None = None
+        transport.set_handlers(self.session.enqueue, self._on_connection)
+
+    @classmethod
+    async def create(
+        cls,
+        database: Database,
+        transport: Transport,
+        settings: Settings | None = None,
+    ) -> OmemoChatService:
+        """Load (or create, on first use) our OMEMO device and build the service.
+
+        Args:
+            database: the opened profile; from now on only the service's DB thread uses it.
+            transport: the connected XMPP side.
+            settings: settings to use and store; None: the stored ones (or defaults).
+
+        Raises:
+            StoreError, StateCorrupted, TransportError: the profile or network failed; nothing
+                was regenerated over existing state.
+        """
+        runner = DbRunner(database)
+        try:
+            settings = await runner.write(lambda uow: _load_settings(uow, settings))
+            directory = CachingDirectory(transport, runner)
+            engine = await Engine.create(transport.own_bare_jid, RunnerStateStore(runner),
+                                         directory, core_settings(settings))
+        except BaseException:
+            await runner.close()
+            raise
+        return cls(runner=runner, transport=transport, engine=engine, directory=directory,
+                   settings=settings)
+
+    async def start(self) -> None:
+        """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live."""
+        await self.session.drain_inbox()
+        await self.session.publish_own()
+        with contextlib.suppress(TransportError):
+            await self._catch_up.run()
+        await self._refresh_roster()
+        self.session.go_live()
+        self._worker = asyncio.create_task(self.session.run_worker(), name="tui-omemo-inbound")
+
+    async def wait_idle(self) -> None:
+        """Wait until every live stanza received so far is processed (tests, scripts)."""
+        await self.session.wait_idle()
+
+    async def close(self) -> None:
+        """Stop the inbound worker and the DB thread (the caller closes the database)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        await self._runner.close()
+
+    @property
+    def device_id(self) -> int:
+        """This device's OMEMO device id."""
+        return self._engine.device_id
+
+    @property
+    def runner(self) -> DbRunner:
+        """The DB thread (tests and the CLI read the store through it)."""
+        return self._runner
+
+    def _on_connection(self, connected: bool, detail: str) -> None:
+        self._events.put_nowait(ConnectionChanged(connected, detail))
+
+    # --- ChatService ------------------------------------------------------------------
+
+    @property
+    def own_jid(self) -> str:
+        """The account's bare JID."""
+        return self._engine.own_bare_jid
+
+    async def events(self) -> AsyncIterator[ServiceEvent]:
+        """Background events, forever; exactly one consumer."""
+        while True:
+            yield await self._events.get()
+
+    async def chats(self) -> Sequence[ChatSummary]:
+        """The roster (contacts only for now), with unread counts and security badges."""
+        items = await self._runner.read(lambda uow: uow.roster.all())
+        return [await self._summary(item.bare_jid, item.name) for item in items]
+
+    async def _summary(self, jid: str, name: str | None) -> ChatSummary:
+        mode = TrustMode(self._settings.trust_mode)
+
+        def read(uow: UnitOfWork) -> tuple[ChatPrefs, list[Namespace], list[TrustLevel]]:
+            prefs = ChatPrefs.from_json(uow.settings.get(prefs_key(jid)))
+            devices = [record for record in uow.devices.of(jid) if record.active]
+            namespaces = sorted({record.namespace for record in devices})
+            active_ids = {record.device_id for record in devices}
+            levels = [record.trust for record in _latest_identities(uow.trust.identities(jid))
+                      if record.device_id in active_ids]
+            return prefs, namespaces, levels
+
+        prefs, namespaces, levels = await self._runner.read(read)
+        omemo = prefs.version or (Namespace.V2 if Namespace.V2 in namespaces else
+                                  Namespace.LEGACY if namespaces else None)
+        if not namespaces:
+            security = ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext else ChatSecurity.NO_OMEMO
+        else:
+            security = _security(levels, mode)
+        presence = self._presence(jid)
+        return ChatSummary(jid, name or jid, False, presence, self.session.unread.get(jid, 0),
+                           security, omemo)
+
+    def _presence(self, jid: str) -> Presence:
+        presence = getattr(self._transport, "presence", None)
+        if callable(presence):
+            value = presence(jid)
+            if isinstance(value, Presence):
+                return value
+        return Presence.OFFLINE
+
+    async def _refresh_roster(self) -> None:
+        with contextlib.suppress(TransportError):
+            items = list(await self._transport.roster())
+            own = self.own_jid
+            await self._runner.write(lambda uow: uow.roster.replace_all(
+                [item for item in items if item.bare_jid != own]))
+
+    async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
+        """Messages older than archive id `before` (None: newest), oldest first."""
+        peer = bare_jid(peer)
+
+        def read(uow: UnitOfWork) -> HistoryPage:
+            cursor = None
+            if before is not None:
+                row = uow.archive.get(before)
+                if row is None:
+                    return HistoryPage((), None)
+                cursor = PageCursor(row.timestamp, row.id)
+            page = uow.archive.page(peer, cursor, limit)
+            messages = tuple(to_chat_message(row) for row in reversed(page.messages))
+            older = page.messages[-1].id if page.older is not None and page.messages else None
+            return HistoryPage(messages, older)
+
+        return await self._runner.read(read)
+
+    async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
+        """Encrypt and send (raises `SendFailed` when nothing was sent)."""
+        return await self.session.send_text(peer, text, allow_plaintext=allow_plaintext)
+
+    async def set_chat_version(self, peer: str, version: Namespace | None) -> None:
+        """Force an OMEMO version for one chat (None: automatic)."""
+        prefs = await self.session.prefs(bare_jid(peer))
+        await self.session.set_prefs(bare_jid(peer), ChatPrefs(prefs.plaintext, version))
+
+    async def devices(self, bare_jid_: str | None = None) -> Sequence[DeviceInfo]:
+        """Devices of one contact, or ours followed by every contact's."""
+        if bare_jid_ is not None:
+            return await self._runner.read(lambda uow: self._devices_of(uow, bare_jid(bare_jid_)))
+
+        def read(uow: UnitOfWork) -> list[DeviceInfo]:
+            result = self._devices_of(uow, self.own_jid)
+            for item in uow.roster.all():
+                result.extend(self._devices_of(uow, item.bare_jid))
+            return result
+
+        return await self._runner.read(read)
+
+    def _devices_of(self, uow: UnitOfWork, jid: str) -> list[DeviceInfo]:
+        own = jid == self.own_jid
+        records = uow.devices.of(jid)
+        identities = _latest_identities(uow.trust.identities(jid))
+        by_id = {record.device_id: record for record in identities}
+        ids = sorted({record.device_id for record in records} | set(by_id))
+        if own:
+            ids = sorted(set(ids) | {self._engine.device_id})
+        result = []
+        for device_id in ids:
+            listed = [record for record in records if record.device_id == device_id]
+            identity = by_id.get(device_id)
+            this = own and device_id == self._engine.device_id
+            key = self._engine.identity_key if this else (identity.identity_key if identity
+                                                            else None)
+            last = max((r.last_message or 0 for r in listed), default=0) or None
+            result.append(DeviceInfo(
+                bare_jid=jid, device_id=device_id,
+                fingerprint="" if key is None else format_fingerprint(key.hex()),
+                trust=TrustLevel.VERIFIED if this else (identity.trust if identity
+                                                        else TrustLevel.UNDECIDED),
+                active=this or any(record.active for record in listed),
+                namespaces=tuple(sorted({record.namespace for record in listed})),
+                own=own, this_device=this,
+                label=next((r.label for r in listed if r.label), None),
+                last_seen=_time(last),
+            ))
+        return result
+
+    async def set_trust(self, bare_jid_: str, device_id: int, level: TrustLevel) -> None:
+        """Record a manual trust decision for the device's current identity key.
+
+        Raises:
+            KeyError: the device's identity key is not known yet (refresh its device list).
+        """
+        jid = bare_jid(bare_jid_)
+        identity = await self._identity(jid, device_id)
+        now = now_ms()
+        detail = f"device {device_id} of {jid} is now {level.value.replace('_', ' ')}"
+
+        def write(uow: UnitOfWork) -> None:
+            uow.trust.set_trust(jid, device_id, identity.identity_key, level, now=now,
+                                actor="user")
+            uow.security_events.add(SecurityEventKind.TRUST_CHANGED.value, now, jid, device_id,
+                                    {"detail": detail})
+
+        await self._runner.write(write)
+        self._events.put_nowait(SecurityEventRaised(
+            SecurityEvent(SecurityEventKind.TRUST_CHANGED, jid, device_id, detail)))
+        await self._roster_changed(jid)
+
+    async def _identity(self, jid: str, device_id: int) -> IdentityRecord:
+        records = await self._runner.read(lambda uow: uow.trust.identities(jid))
+        latest = {record.device_id: record for record in _latest_identities(records)}
+        if device_id not in latest:
+            await self.refresh_device_list(jid)
+            records = await self._runner.read(lambda uow: uow.trust.identities(jid))
+            latest = {record.device_id: record for record in _latest_identities(records)}
+        if device_id not in latest:
+            raise KeyError(f"the identity key of device {device_id} of {jid} is not known")
+        return latest[device_id]
+
+    async def _roster_changed(self, jid: str) -> None:
+        name = None
+        items = await self._runner.read(lambda uow: uow.roster.all())
+        for item in items:
+            if item.bare_jid == jid:
+                name = item.name
+        self._events.put_nowait(RosterChanged(await self._summary(jid, name)))
+
+    async def rebuild_session(self, bare_jid_: str, device_id: int) -> None:
+        """Build fresh sessions with one device and send it an empty message."""
+        await self.session.rebuild_session(DeviceRef(bare_jid(bare_jid_), device_id))
+
+    async def own_trust_uri(self) -> str:
+        """Our `xmpp:` URI: this device plus our verified other devices."""
+        entries = [(self._engine.device_id, self._engine.identity_key.hex())]
+        records = await self._runner.read(lambda uow: uow.trust.identities(self.own_jid))
+        for record in _latest_identities(records):
+            if record.trust is TrustLevel.VERIFIED and record.device_id != entries[0][0]:
+                entries.append((record.device_id, record.identity_key.hex()))
+        return build_trust_uri(self.own_jid, entries)
+
+    async def preview_trust_uri(self, uri: str) -> UriPreview:
+        """What verifying a pasted URI would change (raises ValueError)."""
+        try:
+            parsed = parse_trust_uri(uri)
+        except InvalidTrustUri as error:
+            raise ValueError(str(error)) from error
+        records = await self._runner.read(lambda uow: uow.trust.identities(parsed.bare_jid))
+        by_key = {record.identity_key.hex(): record for record in records}
+        fingerprints = tuple(
+            UriFingerprint(device_id, format_fingerprint(hex64), hex64 in by_key,
+                           by_key[hex64].trust if hex64 in by_key else None)
+            for device_id, hex64 in parsed.fingerprints.items())
+        return UriPreview(parsed.bare_jid, fingerprints)
+
+    async def apply_trust_uri(self, uri: str) -> int:
+        """Verify every known device whose fingerprint is in the URI; returns how many."""
+        preview = await self.preview_trust_uri(uri)
+        records = await self._runner.read(lambda uow: uow.trust.identities(preview.bare_jid))
+        wanted = {entry.fingerprint.replace(" ", "") for entry in preview.fingerprints}
+        matches = [record for record in records if record.identity_key.hex() in wanted]
+        now = now_ms()
+
+        def write(uow: UnitOfWork) -> int:
+            changed = 0
+            for record in matches:
+                if record.trust is not TrustLevel.VERIFIED:
+                    uow.trust.set_trust(record.bare_jid, record.device_id, record.identity_key,
+                                        TrustLevel.VERIFIED, now=now, actor="uri")
+                    changed += 1
+            return changed
+
+        return await self._runner.write(write)
+
+    async def search(self, text: str, peer: str | None = None) -> Sequence[SearchHit]:
+        """Full-text search over the archive (failure rows have no text and never match)."""
+        hits = await self._runner.read(lambda uow: uow.archive.search(
+            text, None if peer is None else bare_jid(peer)))
+        return [SearchHit(to_chat_message(hit.message), hit.snippet_text) for hit in hits]
+
+    async def security_events(self, limit: int = 200) -> Sequence[SecurityEvent]:
+        """The newest security events, newest first."""
+        rows = await self._runner.read(lambda uow: uow.security_events.recent(limit))
+        kinds = {kind.value for kind in SecurityEventKind}
+        return [
+            SecurityEvent(SecurityEventKind(row.kind) if row.kind in kinds
+                          else SecurityEventKind.DECRYPTION_FAILED,
+                          row.peer or "", row.device_id, str(row.detail.get("detail", row.kind)))
+            for row in rows
+        ]
+
+    async def settings(self) -> Settings:
+        """The current settings."""
+        return self._settings
+
+    async def update_setting(self, key: str, value: str) -> Settings:
+        """Change one setting (raises ValueError). Protocol options apply after a restart."""
+        updated = self._settings.with_value(key, value)
+        await self._runner.write(lambda uow: uow.settings.set(SETTINGS_KEY, updated.to_json()))
+        self._settings = updated
+        return updated
+
+    async def join_room(self, room: str, nick: str) -> RoomInfo:
+        """Not yet: group chats come with issue 5."""
+        raise NotImplementedError(GROUPS)
+
+    async def leave_room(self, room: str) -> None:
+        """Not yet: group chats come with issue 5."""
+        raise NotImplementedError(GROUPS)
+
+    async def room_info(self, room: str) -> RoomInfo:
+        """Not yet: group chats come with issue 5."""
+        raise NotImplementedError(GROUPS)
+
+    async def add_contact(self, bare_jid_: str) -> None:
+        """Add a contact, ask for presence, and learn its devices and fingerprints."""
+        jid = bare_jid(bare_jid_)
+        await self._transport.add_contact(jid)
+        await self._runner.write(lambda uow: uow.roster.upsert(RosterItem(jid, None, "none")))
+        with contextlib.suppress(TransportError):
+            await self.refresh_device_list(jid)
+        await self._roster_changed(jid)
+
+    async def mark_read(self, peer: str) -> None:
+        """Set a chat's unread count to zero."""
+        jid = bare_jid(peer)
+        self.session.unread[jid] = 0
+        await self._roster_changed(jid)
+
+    async def refresh_device_list(self, bare_jid_: str) -> None:
+        """Fetch both device lists again and learn each listed device's identity key (BTBV
+        applies to devices seen for the first time)."""
+        jid = bare_jid(bare_jid_)
+        mode = TrustMode(self._settings.trust_mode)
+        for namespace in Namespace:
+            device_list = await self._directory.refresh(namespace, jid)
+            for device_id in sorted(device_list.device_ids):
+                if jid == self.own_jid and device_id == self._engine.device_id:
+                    continue
+                await self._learn_identity(namespace, DeviceRef(jid, device_id), mode)
+
+    async def _learn_identity(self, namespace: Namespace, device: DeviceRef,
+                              mode: TrustMode) -> None:
+        try:
+            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
+                                                        device.device_id)
+            identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
+        except (BundleUnavailable, ProtocolError):
+            return
+        now = now_ms()
+        _level, events = await self._runner.write(
+            lambda uow: observe_identity(uow, device, identity_key, mode, now))
+        for event in events:
+            self._events.put_nowait(SecurityEventRaised(
+                SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)))
+
+
+def _latest_identities(records: Sequence[IdentityRecord]) -> list[IdentityRecord]:
+    """The newest identity key per device id (a changed key replaces the old one)."""
+    latest: dict[int, IdentityRecord] = {}
+    for record in records:
+        current = latest.get(record.device_id)
+        if current is None or record.first_seen >= current.first_seen:
+            latest[record.device_id] = record
+    return list(latest.values())
+
+
+def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:
+    displays = [effective_decision(level, mode) for level in levels]
+    if not displays or any(not decision.may_receive_keys and level is TrustLevel.UNDECIDED
+                           for decision, level in zip(displays, levels, strict=True)):
+        return ChatSecurity.UNDECIDED_DEVICES
+    if any(level is TrustLevel.BLINDLY_TRUSTED for level in levels):
+        return ChatSecurity.SOME_BLIND
+    return ChatSecurity.ALL_VERIFIED

@@ -1,0 +1,111 @@
+"""MAM catch-up on connect, as a mode (DESIGN.md §3.1, OMEMO-WIRE.md §6).
+
+From the last stanza-id we processed, page through our own archive (only results of queries
+we opened are accepted: the adapter routes them to the query, the service rejects any other)
+and push each message through the ordinary inbound pipeline, where dedupe keeps duplicates
+silent. While catching up, prekeys used by key exchanges are hidden instead of deleted; at the
+end they are deleted, the bundles republished, and every device that built a session during
+catch-up gets an empty message, moving it off a possibly double-used prekey. A profile that
+never caught up starts at the archive's newest message (older ones were encrypted before
+this device existed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from tui_omemo.model import Namespace
+from tui_omemo.protocol.errors import ProtocolError
+from tui_omemo.service.api import Progress, ServiceEvent
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.session import Session
+from tui_omemo.service.state import apply_state_changes
+from tui_omemo.service.transport import Transport, TransportError
+
+LAST_STANZA_ID = "mam/last_stanza_id"
+PAGE_SIZE = 100
+TASK = "catch-up"
+
+
+class CatchUp:
+    """One catch-up run.
+
+    Args:
+        session: the pipelines (its `accept` processes each archived message).
+        transport: MAM queries.
+        runner: the DB thread (the last stanza-id is kept in the settings table).
+        emit: progress events.
+        page_size: messages per MAM page.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        transport: Transport,
+        runner: DbRunner,
+        emit: Callable[[ServiceEvent], None],
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._session = session
+        self._transport = transport
+        self._runner = runner
+        self._emit = emit
+        self._page_size = page_size
+
+    async def last_stanza_id(self) -> str | None:
+        """Where the next catch-up starts."""
+        value = await self._runner.read(lambda uow: uow.settings.get(LAST_STANZA_ID))
+        return value if isinstance(value, str) else None
+
+    async def _remember(self, stanza_id: str) -> None:
+        await self._runner.write(lambda uow: uow.settings.set(LAST_STANZA_ID, stanza_id))
+
+    async def run(self) -> int:
+        """Catch up; returns how many archived messages were processed.
+
+        Raises:
+            TransportError: the archive could not be queried (catch-up mode is left cleanly).
+        """
+        after = await self.last_stanza_id()
+        if after is None:
+            latest = await self._transport.mam_last_id()
+            if latest is not None:
+                await self._remember(latest)
+            return 0
+        engine = self._session.engine
+        engine.begin_catch_up()
+        done = 0
+        try:
+            while True:
+                page = await self._transport.mam_page(after, self._page_size)
+                for inbound in page.messages:
+                    await self._session.accept(inbound)
+                    done += 1
+                if page.last_id is not None and page.last_id != after:
+                    after = page.last_id
+                    await self._remember(after)
+                total = done if page.complete else done + self._page_size
+                self._emit(Progress(TASK, done, total))
+                if page.complete or not page.messages:
+                    break
+        finally:
+            await self._finish()
+        return done
+
+    async def _finish(self) -> None:
+        """Leave catch-up mode: delete hidden prekeys, republish, send the empty messages."""
+        session = self._session
+        changes = await session.engine.end_catch_up()
+        if changes:
+            await self._runner.write(lambda uow: apply_state_changes(uow, changes))
+            for namespace in Namespace:
+                with contextlib.suppress(TransportError):  # republished on the next connect
+                    await session.publish_bundle(namespace)
+        pending, session.catch_up_sessions = session.catch_up_sessions, set()
+        for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
+                                                                   item[1].device_id)):
+            try:
+                await session.send_empty(namespace, device)
+            except (ProtocolError, TransportError):
+                continue
