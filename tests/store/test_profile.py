@@ -25,6 +25,7 @@ from tui_omemo.store import (
     ProfileIncomplete,
     ProfileLocked,
     StoreError,
+    UnusablePassphrase,
     WrongPassphrase,
     default_profile_dir,
     inspect_profile,
@@ -94,6 +95,16 @@ def test_passphrase_pragma_doubles_single_quotes() -> None:
     assert Passphrase("a'b\"c").pragma() == "PRAGMA key = 'a''b\"c'"
 
 
+@pytest.mark.parametrize("passphrase", ["", "nul\x00inside"])
+def test_unusable_passphrase_is_refused_before_anything_is_created(
+    profile: Path, keys: KeyringKeys, passphrase: str
+) -> None:
+    """An empty passphrase or one with NUL raises UnusablePassphrase and creates nothing."""
+    with pytest.raises(UnusablePassphrase):
+        open_profile(profile, keys, passphrase)
+    assert not profile.exists()
+
+
 def test_secrets_are_hidden_from_repr() -> None:
     """Neither a raw key nor a passphrase shows up in repr (logs, tracebacks)."""
     key = RawKey.generate()
@@ -148,7 +159,7 @@ def test_no_keyring_backend_with_passphrase_stores_nothing_secret_in_plaintext(
     for name in os.listdir(profile):
         content = (profile / name).read_bytes()
         assert PASSPHRASE.encode() not in content
-        assert b"hello" not in content or name != DB
+        assert b"hello" not in content  # the stored setting is only in the encrypted db
     assert inspect_profile(profile).key_source is KeySource.PASSPHRASE
 
 

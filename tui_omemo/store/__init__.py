@@ -40,6 +40,7 @@ from tui_omemo.store.errors import (
     SchemaTooNew,
     StorageIOError,
     StoreError,
+    UnusablePassphrase,
     WrongKey,
     WrongPassphrase,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "StoreError",
     "TrustChange",
     "UnitOfWork",
+    "UnusablePassphrase",
     "WrongKey",
     "WrongPassphrase",
     "default_profile_dir",

@@ -27,6 +27,10 @@ class NoKeyringBackend(PassphraseRequired):
     """No usable OS keyring for a new profile: the caller must ask for a passphrase instead."""
 
 
+class UnusablePassphrase(PassphraseRequired):
+    """The given passphrase cannot be used (it is empty or contains a NUL character)."""
+
+
 class KeyringUnavailable(StoreError):
     """The profile's key lives in the OS keyring, but the keyring cannot be reached."""
 

@@ -19,7 +19,7 @@ from typing import Protocol
 import keyring.backends.fail
 import keyring.backends.null
 
-from tui_omemo.store.errors import KeyringUnavailable, NoKeyringBackend
+from tui_omemo.store.errors import KeyringUnavailable, NoKeyringBackend, UnusablePassphrase
 
 #: The keyring service name under which profile keys are kept.
 KEYRING_SERVICE = "tui-omemo"
@@ -68,9 +68,9 @@ class Passphrase:
 
     def __post_init__(self) -> None:
         if not self.text:
-            raise ValueError("the passphrase is empty")
+            raise UnusablePassphrase("the passphrase is empty: type one")
         if "\x00" in self.text:
-            raise ValueError("the passphrase contains a NUL character")
+            raise UnusablePassphrase("the passphrase contains a NUL character: choose another")
 
     def pragma(self) -> str:
         """The `PRAGMA key` statement for this passphrase, as an escaped SQL string literal.
