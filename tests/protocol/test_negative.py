@@ -83,6 +83,7 @@ async def established(namespace: Namespace) -> tuple[EngineDevice, Peer]:
     return us, peer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("namespace", NAMESPACES)
 async def test_every_bit_flip_of_a_key_and_of_the_payload(namespace: Namespace) -> None:
     us, peer = await established(namespace)
@@ -95,6 +96,7 @@ async def test_every_bit_flip_of_a_key_and_of_the_payload(namespace: Namespace) 
     assert (await us.receive(message, THEM)).plaintext == b"an ordinary message"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("namespace", NAMESPACES)
 async def test_bit_flips_of_a_key_exchange(namespace: Namespace) -> None:
     """One bit per byte (rotating) plus every bit of the last byte of each Curve25519 key.
