@@ -1,0 +1,299 @@
+"""`XmppClient`: the small async face of slixmpp that the service uses.
+
+It connects (TLS required; plaintext only on a loopback address and only when the caller says
+so explicitly), enables carbons, publishes and fetches device lists and bundles for both OMEMO
+versions (through the `tui_omemo_xep_0384` plugin), sends encrypted messages and hands out
+incoming ones as `IncomingMessage` values through an async iterator.
+
+Incoming stanzas pass these gates before anyone sees them: errors and MAM results are not live
+messages; a carbon is unwrapped only when its wrapper comes from our own bare JID (otherwise it
+is dropped and counted in `rejected_carbons`); a malformed `<encrypted>` is dropped, logged and
+counted in `malformed_stanzas`; messages with neither `<encrypted>` nor `<body>` (chat states,
+PEP events) are not queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+import slixmpp
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+import tui_omemo.xmpp.xep_0384  # registers the plugin with slixmpp
+from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
+from tui_omemo.xmpp.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    InsecureConnectionRefused,
+    MalformedStanza,
+    NotConnected,
+)
+from tui_omemo.xmpp.messages import (
+    CLIENT,
+    ForgedCarbon,
+    IncomingMessage,
+    build_encrypted_message,
+    is_mam_result,
+    read_message,
+    unwrap_carbon,
+)
+from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
+
+log = logging.getLogger(__name__)
+
+_PLUGINS = ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0280", "xep_0199")
+_UNENCRYPTED_MECHANISMS = (
+    "unencrypted_plain",
+    "unencrypted_digest",
+    "unencrypted_cram",
+    "unencrypted_scram",
+)
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for `localhost` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class XmppClient:
+    """One XMPP account connection.
+
+    Args:
+        jid: the account JID (bare or full; a resource is kept).
+        password: the account password (never logged).
+        host: the address to connect to; None to resolve the JID's domain (SRV).
+        port: the c2s port.
+        allow_plaintext_loopback: allow an unencrypted stream, which is only accepted when
+            `host` is a loopback address (tests and the demo run Prosody on 127.0.0.1).
+
+    Raises:
+        InsecureConnectionRefused: when plaintext is asked for on a non-loopback address.
+    """
+
+    def __init__(
+        self,
+        jid: str,
+        password: str,
+        *,
+        host: str | None = None,
+        port: int = 5222,
+        allow_plaintext_loopback: bool = False,
+    ) -> None:
+        if allow_plaintext_loopback and not is_loopback(host):
+            raise InsecureConnectionRefused(
+                f"plaintext XMPP is only allowed on a loopback address, not {host!r}; "
+                "use TLS for any other server"
+            )
+        self._jid = jid
+        self._password = password
+        self._host = host
+        self._port = port
+        self._plaintext = allow_plaintext_loopback
+        self._xmpp: slixmpp.ClientXMPP | None = None
+        self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+        self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
+        self.rejected_carbons = 0
+        self.malformed_stanzas = 0
+
+    # --- connection ---------------------------------------------------------------------------
+
+    @property
+    def bare_jid(self) -> str:
+        """Our bare JID."""
+        return bare_jid(self._jid)
+
+    @property
+    def full_jid(self) -> str:
+        """The full JID the server bound (or the configured JID before connecting)."""
+        if self._xmpp is None:
+            return self._jid
+        return str(self._xmpp.boundjid.full)
+
+    @property
+    def connected(self) -> bool:
+        """True while a session is established."""
+        return self._xmpp is not None and self._xmpp.is_connected()
+
+    async def connect(self, within: float = 30) -> None:
+        """Connect, authenticate, bind, send presence (with `+notify` caps), enable carbons.
+
+        Raises:
+            InsecureConnectionRefused: TLS is required but the server offered none.
+            AuthenticationFailed: the server refused the credentials.
+            ConnectionFailed: no session within `within` seconds.
+        """
+        xmpp = self._make_stream()
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: Exception | None) -> None:
+            if outcome.done():
+                return
+            if error is None:
+                outcome.set_result(None)
+            else:
+                outcome.set_exception(error)
+
+        xmpp.add_event_handler("session_start", lambda _: settle(None))
+        xmpp.add_event_handler("failed_all_auth", lambda _: settle(self._auth_error(xmpp)))
+        xmpp.add_event_handler(
+            "disconnected", lambda _: settle(ConnectionFailed("the server closed the stream"))
+        )
+        self._xmpp = xmpp
+        xmpp.connect(self._host, self._port)
+        try:
+            await asyncio.wait_for(outcome, within)
+        except TimeoutError as error:
+            await self._abort()
+            raise ConnectionFailed(
+                f"no XMPP session with {self._host or 'server'} in time"
+            ) from error
+        except Exception:
+            await self._abort()
+            raise
+        xmpp.send_presence()
+        await xmpp.plugin["xep_0280"].enable(timeout=within)
+
+    def _make_stream(self) -> slixmpp.ClientXMPP:
+        xmpp = slixmpp.ClientXMPP(self._jid, self._password)
+        if self._plaintext:
+            xmpp.enable_direct_tls = False
+            xmpp.enable_starttls = False
+            xmpp.enable_plaintext = True
+        for name in _PLUGINS:
+            xmpp.register_plugin(name)
+        xmpp.register_plugin(XEP_0384.name, module=tui_omemo.xmpp.xep_0384)
+        mechanisms = xmpp.plugin["feature_mechanisms"]
+        for option in _UNENCRYPTED_MECHANISMS:
+            mechanisms.config[option] = self._plaintext and option == "unencrypted_scram"
+        xmpp.register_handler(
+            Callback("tui-omemo messages", MatchXPath(f"{{{CLIENT}}}message"), self._on_message)
+        )
+        xmpp.add_event_handler("omemo_device_list", self._on_device_list)
+        return xmpp
+
+    def _auth_error(self, xmpp: slixmpp.ClientXMPP) -> Exception:
+        if not self._plaintext and "starttls" not in xmpp.features:
+            return InsecureConnectionRefused(
+                "the server offered no TLS; refusing to log in over plaintext"
+            )
+        return AuthenticationFailed(f"the server refused the login for {self.bare_jid}")
+
+    async def _abort(self) -> None:
+        xmpp, self._xmpp = self._xmpp, None
+        if xmpp is not None:
+            xmpp.cancel_connection_attempt()
+            if xmpp.is_connected():
+                await xmpp.disconnect(wait=2)
+            else:
+                xmpp.abort()
+
+    async def disconnect(self) -> None:
+        """Close the stream (waiting briefly for the server to acknowledge)."""
+        await self._abort()
+
+    def _stream(self) -> slixmpp.ClientXMPP:
+        if self._xmpp is None:
+            raise NotConnected("not connected")
+        return self._xmpp
+
+    def _omemo(self) -> XEP_0384:
+        plugins: Any = self._stream().plugin
+        return cast(XEP_0384, plugins[XEP_0384.name])
+
+    # --- OMEMO directory (PEP) -------------------------------------------------------------
+
+    async def fetch_device_list(self, jid: str, namespace: Namespace) -> DeviceList:
+        """`jid`'s device list for `namespace` (empty when none). See XEP_0384."""
+        return await self._omemo().fetch_device_list(bare_jid(jid), namespace)
+
+    async def publish_device_list(
+        self, namespace: Namespace, own: DeviceListEntry, *, drop: tuple[int, ...] = ()
+    ) -> DeviceList:
+        """Put our device on our own list, merged with the server's; returns the new list."""
+        return await self._omemo().publish_device_list(namespace, own, drop=drop)
+
+    async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
+        """Publish our bundle for `device_id` (access model open)."""
+        await self._omemo().publish_bundle(device_id, bundle)
+
+    async def fetch_bundle(self, jid: str, namespace: Namespace, device_id: int) -> WireBundle:
+        """`jid`'s bundle for `device_id`. Raises BundleNotFound when there is none."""
+        return await self._omemo().fetch_bundle(bare_jid(jid), namespace, device_id)
+
+    def add_device_list_listener(self, listener: Callable[[DeviceListUpdate], None]) -> None:
+        """Call `listener` for every device-list notification (ours and contacts')."""
+        self._device_list_listeners.append(listener)
+
+    def _on_device_list(self, update: DeviceListUpdate) -> None:
+        for listener in self._device_list_listeners:
+            listener(update)
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def send_encrypted(
+        self,
+        encrypted: EncryptedElement,
+        to: str,
+        *,
+        message_type: str = "chat",
+        message_id: str | None = None,
+        body_hint: str | None = None,
+    ) -> str:
+        """Send `encrypted` to `to`; returns the message id (also the origin-id).
+
+        Raises:
+            NotConnected: without a session.
+        """
+        xmpp = self._stream()
+        element = build_encrypted_message(
+            encrypted, to, message_type=message_type, message_id=message_id, body_hint=body_hint
+        )
+        slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
+        return str(element.get("id"))
+
+    async def messages(self) -> AsyncIterator[IncomingMessage]:
+        """Incoming messages (live and carbons), in arrival order, forever."""
+        while True:
+            yield await self._incoming.get()
+
+    async def next_message(self, within: float | None = None) -> IncomingMessage:
+        """The next incoming message. Raises TimeoutError after `within` seconds."""
+        return await asyncio.wait_for(self._incoming.get(), within)
+
+    def _on_message(self, stanza: Any) -> None:
+        xml = stanza.xml
+        if xml.get("type") == "error" or is_mam_result(xml):
+            return
+        try:
+            carbon = unwrap_carbon(xml, self.bare_jid)
+        except ForgedCarbon as error:
+            self.rejected_carbons += 1
+            log.warning("%s", error)
+            return
+        direction = None
+        if carbon is not None:
+            xml, direction = carbon
+        try:
+            incoming = read_message(xml, self.bare_jid)
+        except MalformedStanza as error:
+            self.malformed_stanzas += 1
+            log.warning("dropping malformed message from %s: %s", xml.get("from"), error)
+            return
+        if incoming.encrypted is None and incoming.body is None:
+            return
+        self._incoming.put_nowait(dataclasses.replace(incoming, carbon=direction))
