@@ -27,8 +27,11 @@ class NoKeyringBackend(PassphraseRequired):
     """No usable OS keyring for a new profile: the caller must ask for a passphrase instead."""
 
 
-class UnusablePassphrase(PassphraseRequired):
-    """The given passphrase cannot be used (it is empty or contains a NUL character)."""
+class UnusablePassphrase(StoreError, ValueError):
+    """The given passphrase cannot be used (it is empty or contains a NUL character).
+
+    Also a ValueError: the value itself is wrong, whatever is stored.
+    """
 
 
 class KeyringUnavailable(StoreError):
