@@ -335,3 +335,49 @@ async def test_skip_reasons(world: World, namespace: Namespace):
     }
     assert result.element.keys == ()
     assert not result.changes  # no session was built for anyone
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+async def test_skipped_keys_live_outside_the_session_value(world: World, namespace: Namespace):
+    await confirmed_session(world, namespace)
+    sent = [await world.alice.send(namespace, [world.bob.ref], None) for _ in range(300)]
+    await world.bob.receive(sent[-1].element, ALICE)
+    alice_id = world.alice.engine.device_id
+    session = world.bob.store.values[f"session/{namespace.label}/{ALICE}/{alice_id}"]
+    assert session["ratchet"]["skipped_message_keys"] == []
+    skipped = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    assert len(skipped) == 299
+    await world.bob.receive(sent[10].element, ALICE)
+    remaining = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    assert len(remaining) == 298  # a used skipped key is deleted with the decryption
+    with pytest.raises(Duplicate):
+        await world.bob.engine.decrypt(sent[10].element, ALICE)
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+async def test_at_most_1000_skipped_keys_per_session_oldest_evicted(world: World, namespace):
+    await confirmed_session(world, namespace)
+    sent = [await world.alice.send(namespace, [world.bob.ref], None) for _ in range(1200)]
+    await world.bob.receive(sent[600].element, ALICE)  # 600 skipped
+    await world.bob.receive(sent[1199].element, ALICE)  # 598 more: 198 oldest evicted
+    skipped = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    assert len(skipped) == 1000
+    with pytest.raises(Duplicate):
+        await world.bob.engine.decrypt(sent[0].element, ALICE)
+    assert (await world.bob.receive(sent[198].element, ALICE)).plaintext is None
+    await world.bob.store.commit(
+        await world.bob.engine.delete_session(namespace, world.alice.ref))
+    assert not [k for k in world.bob.store.values if k.startswith("skipped")]
+
+
+async def test_core_settings_from_app_settings():
+    from types import SimpleNamespace
+
+    from tui_omemo.protocol.settings import CoreSettings
+
+    app = SimpleNamespace(signed_prekey_keep=5, complete_session_with_empty_message=False,
+                          renew_signed_prekey_after_hours=48, unrelated=True)
+    core = CoreSettings.from_settings(app)
+    assert (core.renew_signed_prekey_keep, core.complete_session_with_empty_message) == (5, False)
+    assert core.renew_signed_prekey_after_hours == 48
+    assert core.max_skipped_message_keys == 1000

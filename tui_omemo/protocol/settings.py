@@ -6,7 +6,7 @@ config so that it stays usable without the rest of the app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +32,21 @@ class CoreSettings:
     pre_keys_target: int = 100
     max_skipped_message_keys: int = 1000
     heartbeat_after: int = 53
+
+    @classmethod
+    def from_settings(cls, settings: object) -> CoreSettings:
+        """The core's view of the app's `tui_omemo.config.Settings` (read by attribute name).
+
+        Duck-typed so that the protocol layer does not import config: `renew_signed_prekey`,
+        `renew_signed_prekey_after_hours`, `signed_prekey_keep` (or `renew_signed_prekey_keep`)
+        and `complete_session_with_empty_message` are taken when present; everything else keeps
+        its default.
+        """
+        aliases = {"renew_signed_prekey_keep": "signed_prekey_keep"}
+        values: dict[str, object] = {}
+        for option in fields(cls):
+            for name in (option.name, aliases.get(option.name)):
+                if name is not None and hasattr(settings, name):
+                    values[option.name] = getattr(settings, name)
+                    break
+        return cls(**values)  # type: ignore[arg-type]
