@@ -19,10 +19,10 @@ import signal
 import sys
 from pathlib import Path
 
-from tui_omemo.store import Direction, KeyringKeys, NewMessage, StoreError, open_profile
+from tui_omemo.store import Database, Direction, KeyringKeys, NewMessage, StoreError, open_profile
 
 
-def _open(directory: Path):  # type: ignore[no-untyped-def]
+def _open(directory: Path) -> Database:
     return open_profile(directory, KeyringKeys(None), os.environ["TUI_OMEMO_TEST_PASSPHRASE"])
 
 
