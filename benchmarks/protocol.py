@@ -212,9 +212,10 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
 
 
 def session_bytes(store: MemoryStateStore, namespace: Namespace, device: DeviceRef) -> float:
-    """Bytes of the JSON value stored for one session (`session/<ns label>/<jid>/<id>`)."""
-    key = f"session/{namespace.label}/{device.bare_jid}/{device.device_id}"
-    keys = [key] if key in store.data else []
+    """Bytes of the JSON values stored for one session: `session/<ns>/<jid>/<id>` and any value
+    kept beside it under the same path (skipped message keys)."""
+    path = f"/{namespace.label}/{device.bare_jid}/{device.device_id}"
+    keys = [key for key in store.data if path in key]
     return float(sum(len(json.dumps(store.data[key])) for key in keys))
 
 
