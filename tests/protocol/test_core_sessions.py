@@ -381,3 +381,18 @@ async def test_core_settings_from_app_settings():
     assert (core.renew_signed_prekey_keep, core.complete_session_with_empty_message) == (5, False)
     assert core.renew_signed_prekey_after_hours == 48
     assert core.max_skipped_message_keys == 1000
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+async def test_later_key_exchange_first_then_earlier_ones(world: World, namespace: Namespace):
+    """Like Conversations' key exchange with counter 2: the session starts from a later message,
+    and the earlier key exchanges (same ephemeral key) decrypt with skipped keys afterwards."""
+    sent = [await world.alice.send(namespace, [world.bob.ref], f"k{i}".encode()) for i in range(3)]
+    got = await world.bob.receive(sent[2].element, ALICE)
+    assert got.plaintext == b"k2"
+    assert got.key_exchange
+    for index in (0, 1):
+        got = await world.bob.receive(sent[index].element, ALICE)
+        assert got.plaintext == f"k{index}".encode()
+        assert not got.key_exchange
+    assert not [k for k in world.bob.store.values if k.startswith("skipped/")]
