@@ -23,6 +23,9 @@ from typing import Any
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import StanzaBase
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
@@ -100,7 +103,9 @@ class SlixmppTransport:
         self._connection: ConnectionHandler | None = None
         self._open_queries: dict[str, list[Inbound]] = {}
         self._publish_options_refused: set[str] = set()
-        client.add_event_handler("message", self._on_message)
+        # slixmpp's "message" event fires only for stanzas with a <body>; OMEMO 2 has none.
+        client.register_handler(Callback("tui-omemo messages", StanzaPath("message"),
+                                         self._on_message))
         client.add_event_handler("session_start", lambda _e: self._connected(True, "online"))
         client.add_event_handler("disconnected", lambda _e: self._connected(False, "offline"))
 
@@ -130,7 +135,7 @@ class SlixmppTransport:
 
     # --- incoming ---------------------------------------------------------------------
 
-    def _on_message(self, message: slixmpp.Message) -> None:
+    def _on_message(self, message: StanzaBase) -> None:
         inbound = self.parse_stanza(message.xml)
         if inbound is None:
             return

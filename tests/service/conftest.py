@@ -1,0 +1,121 @@
+"""Fixtures for the service tests: our real service over the real Prosody fixture.
+
+`make_peer` opens a fresh SQLCipher profile (key in an in-memory keyring), logs a slixmpp
+client in over loopback, builds `OmemoChatService` on top and starts it. Every outgoing stanza
+is recorded as XML text in `Peer.sent`, so tests can assert on what actually left the process.
+`Peer.stop()` ends exactly what was started (service, client, database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.prosody import ProsodyServer
+from tests.store.conftest import DictKeyring
+from tui_omemo.config import Settings
+from tui_omemo.service.api import MessageReceived, ServiceEvent
+from tui_omemo.service.app_service import OmemoChatService
+from tui_omemo.service.state import state_digest
+from tui_omemo.service.xmpp_adapter import SlixmppTransport, connect_client
+from tui_omemo.store import Database, KeyringKeys, open_profile
+
+TIMEOUT = 15.0
+
+
+@dataclass
+class Peer:
+    """One running account: service, transport, client, database and what it sent."""
+
+    jid: str
+    password: str
+    directory: Path
+    keys: KeyringKeys
+    database: Database
+    client: Any
+    transport: SlixmppTransport
+    service: OmemoChatService
+    sent: list[str] = field(default_factory=list)
+    events: asyncio.Queue[ServiceEvent] = field(default_factory=asyncio.Queue)
+    _pump: asyncio.Task[None] | None = None
+
+    def start_pump(self) -> None:
+        async def pump() -> None:
+            async for event in self.service.events():
+                self.events.put_nowait(event)
+        self._pump = asyncio.create_task(pump())
+
+    async def next_message(self, timeout: float = TIMEOUT) -> MessageReceived:
+        """The next MessageReceived event (other events are skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.events.get()
+                if isinstance(event, MessageReceived):
+                    return event
+
+    def drain_events(self) -> list[ServiceEvent]:
+        """Every event queued so far."""
+        events = []
+        while not self.events.empty():
+            events.append(self.events.get_nowait())
+        return events
+
+    async def digest(self) -> str:
+        """A hash of the whole OMEMO state in the store."""
+        return await self.service.runner.read(state_digest)
+
+    async def stop(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+        await self.service.close()
+        self.client.disconnect()
+        await asyncio.sleep(0.05)
+        self.database.close()
+
+
+PeerFactory = Callable[..., Awaitable[Peer]]
+
+
+@pytest.fixture
+async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[PeerFactory]:
+    """Start peers; all are stopped at the end of the test."""
+    peers: list[Peer] = []
+    keyring = DictKeyring()
+
+    async def factory(
+        account: tuple[str, str] | None = None,
+        *,
+        settings: Settings | None = None,
+        directory: Path | None = None,
+        start: bool = True,
+    ) -> Peer:
+        jid, password = account or prosody.create_account()
+        directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
+        keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
+        database = await asyncio.to_thread(open_profile, directory, keys)
+        client = await connect_client(jid, password, prosody.host, prosody.port,
+                                      allow_plaintext_loopback=True)
+        transport = SlixmppTransport(client)
+        service = await OmemoChatService.create(database, transport, settings)
+        peer = Peer(jid, password, directory, keys, database, client, transport, service)
+
+        def record(stanza: Any) -> Any:
+            peer.sent.append(str(stanza))
+            return stanza
+
+        client.add_filter("out", record)
+        peer.start_pump()
+        peers.append(peer)
+        if start:
+            await service.start()
+        return peer
+
+    yield factory
+    for peer in reversed(peers):
+        await peer.stop()

@@ -1,0 +1,39 @@
+"""Encrypted 1:1 chat between two of our services over the real Prosody, both versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.conftest import PeerFactory
+from tui_omemo.model import Namespace
+from tui_omemo.service.api import MessageTrust
+
+pytestmark = pytest.mark.prosody
+
+
+@pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
+async def test_two_services_chat_both_ways(make_peer: PeerFactory, namespace: Namespace) -> None:
+    """Alice and Bob exchange messages in the chosen version; both archive both messages,
+    blindly trusted (BTBV), with the version recorded."""
+    alice = await make_peer()
+    bob = await make_peer()
+    await alice.service.set_chat_version(bob.jid, namespace)
+    await bob.service.set_chat_version(alice.jid, namespace)
+
+    report = await alice.service.send(bob.jid, "hello bob")
+    assert report.omemo is namespace
+    assert report.archive_id is not None
+    received = (await bob.next_message()).message
+    assert received.body == "hello bob"
+    assert received.omemo is namespace
+    assert received.trust is MessageTrust.BLIND
+    assert not received.outgoing
+
+    await bob.service.send(alice.jid, "hello alice")
+    reply = (await alice.next_message()).message
+    assert reply.body == "hello alice"
+    assert reply.omemo is namespace
+
+    page = await bob.service.history(alice.jid, None, 10)
+    assert [(m.body, m.outgoing) for m in page.messages] == [
+        ("hello bob", False), ("hello alice", True)]
