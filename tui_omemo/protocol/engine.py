@@ -13,8 +13,8 @@ Shape, and why:
   operation raises a `ProtocolError` and there is nothing to commit: state stays byte-identical.
 * **No cache of mutable state.** The only things kept in memory are immutable facts about our own
   device (its id and identity key), so an uncommitted or aborted change is never served back.
-  The host must commit (or drop) one operation's changes before starting the next operation that
-  touches the same session.
+  The host runs one operation per engine at a time and commits (or drops) its changes before
+  the next one starts: two uncommitted operations on the same session would reuse a chain key.
 * **Trust stays outside.** `encrypt` takes a `TrustDecider` that returns the effective
   `TrustLevel` of a device's identity key; BTBV lives in `protocol/trust.py` and the service.
 * **Creation is the only direct write.** `Engine.create` generates a new identity only when the
@@ -102,6 +102,7 @@ __all__ = [
     "TrustDecider",
     "UnknownPreKey",
     "UnsupportedKeyMaterial",
+    "apply_changes",
 ]
 
 TrustDecider: TypeAlias = Callable[[DeviceRef, bytes], "TrustLevel | Awaitable[TrustLevel]"]
