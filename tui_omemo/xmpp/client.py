@@ -19,9 +19,11 @@ import dataclasses
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any, cast
 
 import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
@@ -29,11 +31,21 @@ import tui_omemo.xmpp.xep_0384  # registers the plugin with slixmpp
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
 from tui_omemo.xmpp.errors import (
+    ArchiveQueryFailed,
     AuthenticationFailed,
     ConnectionFailed,
     InsecureConnectionRefused,
     MalformedStanza,
     NotConnected,
+)
+from tui_omemo.xmpp.mam import (
+    ArchivedMessage,
+    ArchivePage,
+    ForgedArchiveResult,
+    build_query,
+    new_query_id,
+    read_fin,
+    read_result,
 )
 from tui_omemo.xmpp.messages import (
     CLIENT,
@@ -106,7 +118,9 @@ class XmppClient:
         self._xmpp: slixmpp.ClientXMPP | None = None
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
+        self._queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
         self.rejected_carbons = 0
+        self.rejected_archive_results = 0
         self.malformed_stanzas = 0
 
     # --- connection ---------------------------------------------------------------------------
@@ -266,6 +280,64 @@ class XmppClient:
         slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
         return str(element.get("id"))
 
+    async def query_archive(
+        self,
+        *,
+        with_jid: str | None = None,
+        start: datetime | None = None,
+        after: str | None = None,
+        max_results: int = 100,
+        archive: str | None = None,
+        within: float = 60,
+    ) -> ArchivePage:
+        """One page of a MAM archive (ours, or a room's when `archive` is given).
+
+        Only results carrying this query's random queryid and coming from the queried archive
+        are collected; others are dropped and counted in `rejected_archive_results`.
+
+        Raises:
+            ArchiveQueryFailed: on an error reply or a timeout.
+            NotConnected: without a session.
+        """
+        xmpp = self._stream()
+        query_id = new_query_id()
+        archive_jid = bare_jid(archive) if archive else self.bare_jid
+        collected: list[ArchivedMessage] = []
+        self._queries[query_id] = (archive_jid, collected)
+        iq = xmpp.make_iq_set(ito=archive_jid if archive else None)
+        iq.xml.append(
+            build_query(
+                query_id, with_jid=with_jid, start=start, after=after, max_results=max_results
+            )
+        )
+        try:
+            result = await iq.send(timeout=within)  # type: ignore[no-untyped-call]
+        except (IqError, IqTimeout) as error:
+            raise ArchiveQueryFailed(f"archive query on {archive_jid} failed") from error
+        finally:
+            del self._queries[query_id]
+        complete, last = read_fin(result.xml)
+        if last is None and collected:
+            last = collected[-1].archive_id
+        return ArchivePage(tuple(collected), complete, last)
+
+    def _on_archive_result(self, xml: Any) -> None:
+        result = xml.find("{urn:xmpp:mam:2}result")
+        query_id = result.get("queryid", "") if result is not None else ""
+        query = self._queries.get(query_id)
+        try:
+            if query is None:
+                raise ForgedArchiveResult("MAM result for a query we did not open")
+            archive_jid, collected = query
+            collected.append(
+                read_result(
+                    xml, query_id=query_id, archive_jid=archive_jid, own_bare_jid=self.bare_jid
+                )
+            )
+        except (ForgedArchiveResult, MalformedStanza) as error:
+            self.rejected_archive_results += 1
+            log.warning("dropping archive result: %s", error)
+
     async def messages(self) -> AsyncIterator[IncomingMessage]:
         """Incoming messages (live and carbons), in arrival order, forever."""
         while True:
@@ -277,7 +349,10 @@ class XmppClient:
 
     def _on_message(self, stanza: Any) -> None:
         xml = stanza.xml
-        if xml.get("type") == "error" or is_mam_result(xml):
+        if xml.get("type") == "error":
+            return
+        if is_mam_result(xml):
+            self._on_archive_result(xml)
             return
         try:
             carbon = unwrap_carbon(xml, self.bare_jid)

@@ -47,3 +47,7 @@ class PubSubRequestFailed(TransportError):
 
 class BundleNotFound(PubSubRequestFailed):
     """The contact has not published a bundle for that device (or it is not visible to us)."""
+
+
+class ArchiveQueryFailed(TransportError):
+    """A MAM query returned an error or timed out."""

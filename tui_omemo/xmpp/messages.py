@@ -159,7 +159,7 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
         message_id=message.get("id"),
         origin_id=origin.get("id") if origin is not None else None,
         stanza_id=_stanza_id(message, stamper),
-        timestamp=_delay(message),
+        timestamp=parse_delay(message),
         encrypted=encrypted,
         body=body.text if body is not None else None,
     )
@@ -172,7 +172,8 @@ def _stanza_id(message: ET.Element, stamper: str) -> str | None:
     return None
 
 
-def _delay(message: ET.Element) -> datetime | None:
+def parse_delay(message: ET.Element) -> datetime | None:
+    """The XEP-0203 `<delay stamp>` directly inside `message` (UTC), or None when absent/bad."""
     element = message.find(f"{{{DELAY}}}delay")
     if element is None:
         return None
