@@ -279,6 +279,7 @@ def open_app(demo: Demo, alice: Person, bob: Person) -> int:
 
 def run(demo: Demo) -> int:
     """The demo's steps; raises DemoFailed with the reason when one fails."""
+    say(f"workdir {demo.workdir}")
     say("starting Prosody on 127.0.0.1 (throwaway config)")
     demo.server = ProsodyServer.start(demo.workdir / "prosody")
     say(f"Prosody is listening on {demo.server.host}:{demo.server.port}")

@@ -1,0 +1,40 @@
+"""`scripts/demo.py` end to end without a terminal: Prosody, two profiles, the echo contact,
+one encrypted exchange per OMEMO version, and nothing left running afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli.conftest import ROOT
+
+pytestmark = [pytest.mark.prosody, pytest.mark.slow]
+
+# until `send`/`listen` exist (they are built on the service as it lands)
+pytest.importorskip("tui_omemo.commands.listen")
+
+
+def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
+    env["TUI_OMEMO_DEMO_NONINTERACTIVE"] = "1"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fingerprint" in result.stdout
+    for version in ("2", "0.3"):
+        assert f"echo: hello over OMEMO {version} from the demo" in result.stdout
+    workdir = next(
+        line.split("workdir ", 1)[1] for line in result.stdout.splitlines() if "workdir " in line
+    )
+    assert not os.path.exists(workdir)

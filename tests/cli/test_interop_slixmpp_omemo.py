@@ -1,0 +1,86 @@
+"""Interop through Prosody with an independent implementation: slixmpp-omemo 2.2 (python-omemo),
+which speaks OMEMO 0.3 (it sends only 0.3 and cannot decrypt OMEMO 2's SCE)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.cli.conftest import Account, CliRunner, subscribe_both
+from tests.cli.omemo_peer import LEGACY, OmemoPeer
+from tests.prosody import ProsodyServer
+
+pytestmark = [pytest.mark.prosody, pytest.mark.slow]
+
+# until `send`/`listen` exist (they are built on the service as it lands)
+pytest.importorskip("tui_omemo.commands.listen")
+
+NewAccount = Callable[[str], Awaitable[Account]]
+
+
+async def test_slixmpp_omemo_and_tui_omemo_both_ways(
+    prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
+) -> None:
+    """python-omemo → tui-omemo (first message is a key exchange), tui-omemo → python-omemo
+    over the session it built, and a second round in each direction."""
+    alice = await new_account("alice")
+    peer_jid, peer_password = prosody.create_account()
+    peer_account = Account(peer_jid, peer_password, alice.profile.parent / "unused")
+    await subscribe_both(prosody, alice, peer_account)
+    # the CLI publishes its device lists and bundles when it first connects
+    first = await runner.run(alice, "listen", "--timeout", "3")
+    assert first.code == 0, first.err
+    peer = await OmemoPeer.start(prosody, peer_jid, peer_password)
+    try:
+        peer_device = await peer.device_id()
+        await peer.refresh(alice.jid)
+        listener = await runner.start(alice, "listen", "--count", "2", "--json", "--timeout", "60")
+        try:
+            await listener.wait_ready()
+            await peer.send(alice.jid, "from python-omemo")
+            got = await listener.next_json()
+            assert (got["from"], got["text"], got["omemo"]) == (
+                peer_jid, "from python-omemo", "0.3",
+            )  # fmt: skip
+            assert got["device"] == peer_device
+            sent = await runner.run(alice, "send", peer_jid, "from tui-omemo", "--omemo", "0.3")
+            assert sent.code == 0, sent.err
+            answer = await peer.next_message()
+            assert (answer.sender, answer.text, answer.namespace) == (
+                alice.jid, "from tui-omemo", LEGACY,
+            )  # fmt: skip
+            await peer.send(alice.jid, "second from python-omemo")
+            assert (await listener.next_json())["text"] == "second from python-omemo"
+            assert await listener.wait() == 0
+        finally:
+            await listener.stop()
+        again = await runner.run(alice, "send", peer_jid, "second from tui-omemo", "--omemo", "0.3")
+        assert again.code == 0, again.err
+        assert (await peer.next_message()).text == "second from tui-omemo"
+        assert not peer.errors, peer.errors
+    finally:
+        await peer.stop()
+
+
+async def test_echo_answers_slixmpp_omemo(
+    prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
+) -> None:
+    """`listen --echo` answers a python-omemo message with `echo: <text>` in OMEMO 0.3."""
+    bob = await new_account("bob")
+    peer_jid, peer_password = prosody.create_account()
+    await subscribe_both(prosody, bob, Account(peer_jid, peer_password, bob.profile))
+    first = await runner.run(bob, "listen", "--timeout", "3")
+    assert first.code == 0, first.err
+    peer = await OmemoPeer.start(prosody, peer_jid, peer_password)
+    listener = await runner.start(bob, "listen", "--echo", "--count", "1", "--timeout", "60")
+    try:
+        await listener.wait_ready()
+        await peer.refresh(bob.jid)
+        await peer.send(bob.jid, "ping")
+        echo = await peer.next_message()
+        assert (echo.text, echo.namespace) == ("echo: ping", LEGACY)
+        assert await listener.wait() == 0
+    finally:
+        await listener.stop()
+        await peer.stop()
