@@ -106,7 +106,8 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
 
     row(
         "first message to a new device (active)",
-        *[await per_call(ours_active, repeat), await per_call(theirs_active, repeat)],
+        await per_call(ours_active, repeat),
+        await per_call(theirs_active, repeat),
     )
 
     # passive: an engine receives a key exchange from another engine; python-omemo the same
@@ -128,12 +129,14 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
         else:
             exchange, data = module.KeyExchangeImpl.parse(key.data)
         encrypted = module.EncryptedKeyMaterialImpl.parse(data, US, 8)
+        plain: Any
         _, plain = await their_receiver.backend.build_session_passive(US, 8, exchange, encrypted)
         await their_receiver._decrypt_payload(their_kex, plain.key + plain.auth_tag)
 
     row(
         "first passive decryption",
-        *[await per_call(ours_passive, repeat), await per_call(theirs_passive, repeat)],
+        await per_call(ours_passive, repeat),
+        await per_call(theirs_passive, repeat),
     )
 
 
@@ -166,7 +169,8 @@ async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: lis
 
         row(
             f"encrypt to {count} device(s)",
-            *[await per_call(ours, repeat), await per_call(theirs, repeat)],
+            await per_call(ours, repeat),
+            await per_call(theirs, repeat),
         )
 
 
@@ -194,12 +198,13 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
         session = await peer_b.session(peer_a.ref)  # loaded, never stored back: repeatable
         assert session is not None
         encrypted = module.EncryptedKeyMaterialImpl.parse(their_message.keys[0].data, US, 1)
-        plain = await peer_b.backend.decrypt_key_material(session, encrypted)
+        plain: Any = await peer_b.backend.decrypt_key_material(session, encrypted)
         await peer_b._decrypt_payload(their_message, plain.key + plain.auth_tag)
 
     row(
         "decrypt one message (established session)",
-        *[await per_call(ours, repeat), await per_call(theirs, repeat)],
+        await per_call(ours, repeat),
+        await per_call(theirs, repeat),
     )
     ours_bytes = session_bytes(bob.store, namespace, alice.ref)
     prefix = f"/{namespace.value}/{US}/1/"
