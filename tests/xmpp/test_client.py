@@ -149,7 +149,7 @@ async def test_v2_bundles_node_keeps_several_devices(online: Online) -> None:
 
 @pytest.mark.parametrize("namespace", BOTH)
 async def test_precondition_not_met_reconfigures_and_retries(
-    online: Online, namespace: Namespace
+    online: Online, namespace: Namespace, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A node created with another access model makes publish-options fail; the plugin
     reconfigures the node and the bundle becomes readable by strangers."""
@@ -168,7 +168,9 @@ async def test_precondition_not_met_reconfigures_and_retries(
         {"pubsub#access_model": "whitelist"},
     )
     bundle = random_bundle(namespace)
-    await owner.publish_bundle(77, bundle)
+    with caplog.at_level("INFO", logger="tui_omemo.xmpp.xep_0384.plugin"):
+        await owner.publish_bundle(77, bundle)
+    assert "reconfiguring" in caplog.text
     assert await stranger.fetch_bundle(owner.bare_jid, namespace, 77) == bundle
 
 
