@@ -19,7 +19,9 @@ from tui_omemo.protocol.verification import (
     curve25519_identity_key,
     fingerprint,
     fingerprint_hex,
+    fingerprint_hues,
     format_fingerprint,
+    hue_angle,
     parse_trust_uri,
 )
 
@@ -163,3 +165,18 @@ def test_build_parse_roundtrip_property(entries: dict[int, str]) -> None:
 def test_parse_never_fails_with_anything_but_invalid_trust_uri(text: str) -> None:
     with contextlib.suppress(InvalidTrustUri):
         parse_trust_uri(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "angle"),
+    [("Romeo", 327.255249), ("juliet@capulet.lit", 209.410400), ("😺", 331.199341)],
+)
+def test_hue_angle_matches_xep_0392_vectors(text: str, angle: float) -> None:
+    assert hue_angle(text) == pytest.approx(angle, abs=1e-6)
+
+
+def test_one_hue_per_fingerprint_group() -> None:
+    hues = fingerprint_hues(SHOWN)
+    assert len(hues) == 8
+    assert hues[0] == hue_angle("06717494")
+    assert all(0 <= hue < 360 for hue in hues)

@@ -12,6 +12,7 @@ URL-decoded and lowercased, `;` separates parameters and `&` (the https link for
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,25 @@ def fingerprint(identity_key: bytes, namespace: Namespace) -> str:
         InvalidIdentityKey: see `curve25519_identity_key`.
     """
     return format_fingerprint(fingerprint_hex(identity_key, namespace))
+
+
+def hue_angle(text: str) -> float:
+    """The XEP-0392 hue angle (degrees, 0 ≤ angle < 360) of a text.
+
+    SHA-1 of the UTF-8 bytes; the first two bytes as a little-endian 16-bit number, scaled to
+    360°. The UI turns the angle into a colour of its theme.
+    """
+    digest = hashlib.sha1(text.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:2], "little") / 65536 * 360
+
+
+def fingerprint_hues(shown: str) -> tuple[float, ...]:
+    """One XEP-0392 hue angle per group of a fingerprint (the XEP's optional colouring hint).
+
+    Args:
+        shown: a fingerprint as `fingerprint` returns it (groups separated by spaces).
+    """
+    return tuple(hue_angle(group) for group in shown.split())
 
 
 def build_trust_uri(bare_jid: str, fingerprints: Iterable[tuple[int, str]]) -> str:
