@@ -147,3 +147,13 @@ async def test_older_signed_prekey_within_keep_still_answers(namespace: Namespac
     sent = await peer.send(namespace, [me.ref], b"built on the 3-rotations-old SPK")
     got = await me.receive(sent.element, PEER)
     assert got.plaintext == b"built on the 3-rotations-old SPK"
+
+
+async def test_device_label_signature() -> None:
+    from tui_omemo.protocol.identity import verify_device_label
+
+    engine = await Engine.create(ME, MemoryStateStore(), MemoryDirectory())
+    signature = engine.sign_device_label("tui on laptop")
+    assert verify_device_label(engine.identity_key_ed25519, "tui on laptop", signature)
+    assert not verify_device_label(engine.identity_key_ed25519, "tui on phone", signature)
+    assert not verify_device_label(engine.identity_key_ed25519, "tui on laptop", signature[:63])

@@ -63,3 +63,14 @@ async def test_interop_smoke(namespace: Namespace) -> None:
     assert key is not None
     assert not key.key_exchange
     assert (await peer.decrypt(received(follow.element), US)).plaintext == b"confirmed"
+
+
+async def test_twomemo_verifies_our_device_label_signature() -> None:
+    import twomemo
+
+    us = await FakeDevice.create(MemoryDirectory(), US)
+    peer = await Peer.create(Namespace.V2, THEM, THEM_ID, pre_keys=25)
+    assert isinstance(peer.backend, twomemo.Twomemo)
+    signature = us.engine.sign_device_label("tui on laptop")
+    assert await peer.backend.verify_label_signature(
+        "tui on laptop", signature, us.engine.identity_key_ed25519)

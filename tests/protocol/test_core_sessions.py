@@ -396,3 +396,20 @@ async def test_later_key_exchange_first_then_earlier_ones(world: World, namespac
         assert got.plaintext == f"k{index}".encode()
         assert not got.key_exchange
     assert not [k for k in world.bob.store.values if k.startswith("skipped/")]
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+async def test_rebuild_session_is_one_unit_of_work(world: World, namespace: Namespace):
+    await confirmed_session(world, namespace)
+    before = world.alice.store.digest()
+    result = await world.alice.engine.rebuild_session(namespace, world.bob.ref)
+    assert world.alice.store.digest() == before  # nothing written until committed
+    assert result.new_sessions == (world.bob.ref,)
+    assert result.element.payload is None
+    assert [k.key_exchange for k in result.element.keys] == [True]
+    await world.alice.store.commit(result.changes)
+    got = await world.bob.receive(result.element, ALICE)
+    assert got.plaintext is None
+    assert got.key_exchange
+    follow = await world.bob.send(namespace, [ALICE], b"after reset")
+    assert (await world.alice.receive(follow.element, BOB)).plaintext == b"after reset"

@@ -123,6 +123,11 @@ async def decide_trust(decider: TrustDecider, device: DeviceRef, identity_key: b
     return decision
 
 
+def _no_trust_needed(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+    """Empty messages are never asked about trust; this decider is never called."""
+    raise AssertionError("empty messages need no trust decision")
+
+
 _VERSIONS: tuple[Version, ...] = (version_for(Namespace.LEGACY), version_for(Namespace.V2))
 
 
@@ -159,8 +164,8 @@ def _ratchet_errors() -> Iterator[None]:
 class _Operation:
     """One engine call: pending changes laid over the store, and state loaded on demand."""
 
-    def __init__(self, store: StateStore) -> None:
-        self.changes = StateChanges()
+    def __init__(self, store: StateStore, base: StateChanges | None = None) -> None:
+        self.changes = StateChanges(dict(base.writes)) if base is not None else StateChanges()
         self._view = Overlay(store, self.changes)
         self._pre_keys: dict[Namespace, PreKeys] = {}
 
@@ -319,6 +324,13 @@ class Engine:
         """Whether used prekeys are currently hidden instead of deleted."""
         return self._catching_up
 
+    def sign_device_label(self, label: str) -> bytes:
+        """`labelsig` for our OMEMO 2 device-list entry: Ed25519 signature over the UTF-8 label.
+
+        Check others' labels with `tui_omemo.protocol.identity.verify_device_label`.
+        """
+        return self._identity.sign(label.encode())
+
     async def bundle(self, namespace: Namespace) -> WireBundle:
         """Our bundle to publish for `namespace` (hidden prekeys left out)."""
         version = version_for(namespace)
@@ -351,6 +363,17 @@ class Engine:
         Returns:
             The element, the skipped devices with reasons, and the state changes to commit.
         """
+        return await self._encrypt(namespace, recipients, plaintext, trust, StateChanges())
+
+    async def _encrypt(
+        self,
+        namespace: Namespace,
+        recipients: Iterable[Recipient],
+        plaintext: bytes | None,
+        trust: TrustDecider,
+        base: StateChanges,
+    ) -> EncryptResult:
+        """`encrypt` on top of `base` (changes of the same unit of work not yet committed)."""
         version = version_for(namespace)
         targets, skipped = await self._resolve(namespace, recipients, own=plaintext is not None)
         if plaintext is None:
@@ -358,7 +381,7 @@ class Engine:
         else:
             key_material, iv, encrypted = version.encrypt_payload(plaintext)
             payload = encrypted
-        op = _Operation(self._store)
+        op = _Operation(self._store, base)
         keys: list[KeyElement] = []
         recipients_done: list[DeviceRef] = []
         new_sessions: list[DeviceRef] = []
@@ -743,6 +766,16 @@ class Engine:
         await self._delete_skipped(op, await op.session(namespace, device))
         op.changes.delete(session_key(namespace, device))
         return op.changes
+
+    async def rebuild_session(self, namespace: Namespace, device: DeviceRef) -> EncryptResult:
+        """Manual "reset session": forget the session, build a new one from the device's current
+        bundle and put an empty message (a key exchange) on it, as one unit of work.
+
+        The device is reported in `EncryptResult.skipped` (e.g. NO_BUNDLE) when no new session
+        could be built; the old one is then still deleted by the changes.
+        """
+        deletion = await self.delete_session(namespace, device)
+        return await self._encrypt(namespace, [device], None, _no_trust_needed, deletion)
 
     @staticmethod
     async def _delete_skipped(op: _Operation, session: Session | None) -> None:

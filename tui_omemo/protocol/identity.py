@@ -57,6 +57,19 @@ def new_device_id(taken: Collection[int]) -> int:
             return device_id
 
 
+def verify_device_label(identity_key_ed25519: bytes, label: str, signature: bytes) -> bool:
+    """Whether `signature` is the device's identity-key signature over the UTF-8 label.
+
+    XEP-0384 0.9: ignore a label whose `labelsig` is missing or does not verify.
+    """
+    if len(identity_key_ed25519) != 32 or len(signature) != 64:
+        return False
+    try:
+        return bool(xeddsa.ed25519_verify(signature, identity_key_ed25519, label.encode()))
+    except xeddsa.XEdDSAException:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Our device id and identity seed (immutable for the life of the device)."""
@@ -78,6 +91,11 @@ class Identity:
     def identity_key_curve25519(self) -> bytes:
         """Our identity public key in Curve25519 form (the fingerprint)."""
         return xeddsa.priv_to_curve25519_pub(xeddsa.seed_to_priv(self.seed))
+
+    def sign(self, message: bytes) -> bytes:
+        """An Ed25519 (XEdDSA) signature by the identity key, verifiable with
+        `identity_key_ed25519` (OMEMO 2 device labels: `labelsig`)."""
+        return xeddsa.ed25519_priv_sign(xeddsa.seed_to_priv(self.seed), message)
 
     def to_json(self) -> JsonObject:
         """The persisted form."""
