@@ -93,7 +93,7 @@ class TuiOmemoApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "open_trust", "Trust"),
         Binding("ctrl+f", "open_search", "Search"),
-        Binding("ctrl+e", "open_security", "Events", show=False),
+        Binding("f3", "open_security", "Events", show=False),
         Binding("ctrl+o", "open_verify", "Verify", show=False),
         Binding("f2", "open_settings", "Settings", show=False),
         Binding("escape", "close_screen", "Back", show=False),

@@ -20,9 +20,10 @@ class RosterScreen(Screen[None]):
     """The roster with a filter box above it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+a", "app.add_contact", "Add contact"),
+        Binding("ctrl+n", "app.add_contact", "Add contact"),
         Binding("ctrl+g", "app.join_room", "Join room"),
         Binding("slash", "focus_filter", "Filter", show=False),
+        Binding("down", "focus_list", "List", show=False),
     ]
 
     @dataclass
@@ -42,7 +43,7 @@ class RosterScreen(Screen[None]):
         )
         yield RosterList(id="roster")
         yield Static(
-            "No contacts yet: Ctrl+A adds one, Ctrl+G joins a room.", id="empty", classes="-hidden"
+            "No contacts yet: Ctrl+N adds one, Ctrl+G joins a room.", id="empty", classes="-hidden"
         )
         yield Footer()
 
@@ -76,9 +77,9 @@ class RosterScreen(Screen[None]):
     def _chosen(self, event: RosterList.ChatChosen) -> None:
         self.post_message(self.ChatOpened(event.jid))
 
-    def key_down(self) -> None:
-        if self.focused is self.query_one("#filter"):
-            self.query_one(RosterList).focus()
+    def action_focus_list(self) -> None:
+        """Move from the filter box into the list."""
+        self.query_one(RosterList).focus()
 
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter box."""

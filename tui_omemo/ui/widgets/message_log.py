@@ -113,7 +113,7 @@ class MessageLog(ScrollView, can_focus=True):
         self._waiting = False
         self.cursor = None
         self._invalidate()
-        self.scroll_end(animate=False, immediate=True)
+        self._to_end()
 
     def prepend(self, page: HistoryPage) -> None:
         """Add an older page above what is shown, keeping the view where it was."""
@@ -142,7 +142,15 @@ class MessageLog(ScrollView, can_focus=True):
             self.virtual_size = Size(self._width, len(self._rows))
             self.refresh()
         if following:
-            self.scroll_end(animate=False, immediate=True)
+            self._to_end()
+
+    def _to_end(self) -> None:
+        """Scroll to the newest line, now and again once the layout has caught up."""
+        self._scroll_end_now()
+        self.call_after_refresh(self._scroll_end_now)
+
+    def _scroll_end_now(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -169,7 +177,7 @@ class MessageLog(ScrollView, can_focus=True):
             self._width = width
             self._invalidate()
             if at_end:
-                self.scroll_end(animate=False, immediate=True)
+                self._to_end()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -264,12 +272,12 @@ class MessageLog(ScrollView, can_focus=True):
         moved = self.cursor + step
         self.cursor = None if moved >= len(self._messages) else max(0, moved)
         if self.cursor is None:
-            self.scroll_end(animate=False, immediate=True)
+            self._to_end()
 
     def action_follow(self) -> None:
         """Jump to the newest message and follow new ones."""
         self.cursor = None
-        self.scroll_end(animate=False, immediate=True)
+        self._to_end()
 
     def action_choose(self) -> None:
         """Post `MessageChosen` for the highlighted (else the newest) message."""

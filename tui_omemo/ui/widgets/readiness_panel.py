@@ -26,12 +26,12 @@ class ReadinessPanel(DataTable[Text]):
 
     def on_mount(self) -> None:
         for label, width in (
-            ("Member", 14),
+            ("Member", 12),
             ("Keys", 4),
             ("Trusted", 7),
-            ("Undecided", 9),
-            ("Distrusted", 10),
-            ("Last error", 36),
+            ("Undec.", 6),
+            ("Distr.", 6),
+            ("Last error", 26),
         ):
             self.add_column(label, width=width)
 

@@ -1,0 +1,28 @@
+"""Shared by the UI tests: a frozen app factory and ways to let the app settle."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from tests.fakes_ui import NOW, FakeService
+from tui_omemo.ui.app import TuiOmemoApp
+from tui_omemo.ui.clock import Clock
+
+SIZE = (100, 32)
+"""The one terminal size of every snapshot."""
+
+
+def make_app(service: FakeService | None = None, **options: object) -> TuiOmemoApp:
+    """`TuiOmemoApp` on a `FakeService` with the clock stopped at `NOW` (UTC)."""
+    return TuiOmemoApp(service or FakeService(), clock=Clock.frozen(NOW), **options)  # type: ignore[arg-type]
+
+
+async def settle(pilot: Pilot[None], rounds: int = 4) -> None:
+    """Let workers answer and the screen repaint; switch off every cursor blink."""
+    for _ in range(rounds):
+        await pilot.pause()
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(widget, Input | TextArea):
+            widget.cursor_blink = False
+    await pilot.pause()

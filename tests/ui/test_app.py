@@ -1,0 +1,359 @@
+"""Pilot tests: what the user does and what the app then asks of the service.
+
+Each test drives `TuiOmemoApp` on a `FakeService` and asserts on the calls the service received,
+on the screen that is showing and on posted messages — not on pixels (those are the snapshots).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from textual.widgets import Button, Checkbox, Input, OptionList, Static
+
+from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, fingerprint
+from tests.ui.helpers import SIZE, make_app, settle
+from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.model import TrustLevel
+from tui_omemo.service.api import MessageReceived, SecurityEventRaised
+from tui_omemo.ui.app import TuiOmemoApp
+from tui_omemo.ui.commands import ACTIONS, ActionsProvider
+from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
+from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
+from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
+from tui_omemo.ui.screens.chat import ChatScreen
+from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.roster import RosterScreen
+from tui_omemo.ui.screens.settings import SettingsScreen
+from tui_omemo.ui.screens.trust import TrustScreen
+from tui_omemo.ui.screens.unlock import UnlockScreen
+from tui_omemo.ui.widgets.banner import SecurityBanner
+from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.device_table import DeviceTable
+from tui_omemo.ui.widgets.message_log import MessageLog
+from tui_omemo.ui.widgets.roster_list import RosterList
+
+
+def sends(service: FakeService) -> list[tuple[object, ...]]:
+    return [args for name, args in service.calls if name == "send"]
+
+
+async def open_chat(pilot, jid: str) -> ChatScreen:  # type: ignore[no-untyped-def]
+    pilot.app.open_chat(jid)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    assert screen.peer == jid
+    return screen
+
+
+async def test_filter_as_you_type_narrows_the_roster(service: FakeService) -> None:
+    """Typing in the filter keeps only matching chats; Enter opens the first match."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        roster = app.screen.query_one(RosterList)
+        assert roster.option_count == 5
+        await pilot.press(*"car")
+        assert roster.option_count == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChatScreen)
+        assert app.screen.peer == CAROL
+
+
+async def test_choosing_a_chat_opens_it_and_marks_it_read(service: FakeService) -> None:
+    """Down into the list and Enter opens Bob's chat with his history, then marks it read."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChatScreen)
+        log = app.screen.query_one(MessageLog)
+        assert len(log.messages) == 6
+        assert ("mark_read", (BOB,)) in service.calls
+
+
+async def test_enter_sends_and_ctrl_j_makes_a_new_line(service: FakeService) -> None:
+    """Ctrl+J inserts a line break; Enter sends the whole text encrypted and empties the box."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, BOB)
+        await pilot.press(*"hi", "ctrl+j", *"there", "enter")
+        await settle(pilot)
+        assert sends(service) == [(BOB, "hi\nthere", False)]
+        assert screen.query_one(Composer).text == ""
+        assert screen.query_one(MessageLog).messages[-1].body == "hi\nthere"
+
+
+async def test_up_recalls_what_was_sent(service: FakeService) -> None:
+    """Up in an empty composer shows the last sent text again."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, CAROL)
+        await pilot.press(*"first", "enter")
+        await settle(pilot)
+        await pilot.press("up")
+        assert screen.query_one(Composer).text == "first"
+
+
+async def test_plaintext_needs_an_explicit_choice(service: FakeService) -> None:
+    """To a contact without OMEMO nothing goes out until "Send unencrypted" is pressed."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, DAVE)
+        await pilot.press(*"hello", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PlaintextDialog)
+        await pilot.click("#cancel")
+        await settle(pilot)
+        assert sends(service) == []
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PlaintextDialog)
+        await pilot.click("#plaintext")
+        await settle(pilot)
+        assert sends(service) == [(DAVE, "hello", True)]
+
+
+async def test_undecided_devices_raise_the_banner_which_opens_the_trust_manager(
+    service: FakeService,
+) -> None:
+    """Bob's two undecided devices are announced before sending; a click reviews them."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, BOB)
+        banner = screen.query_one(SecurityBanner)
+        assert not banner.has_class("-hidden")
+        assert "2 new devices of Bob" in str(banner.render())
+        await pilot.click(SecurityBanner)
+        await settle(pilot)
+        assert isinstance(app.screen, TrustScreen)
+        current = app.screen.query_one(DeviceTable).current
+        assert current is not None
+        assert current.bare_jid == BOB
+
+
+async def test_trust_manager_verifies_the_highlighted_device(service: FakeService) -> None:
+    """v on Bob's device 2002 records VERIFIED for exactly that device."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        table = app.screen.query_one(DeviceTable)
+        row = next(i for i, d in enumerate(table.ordered) if d.device_id == 2002)
+        table.move_cursor(row=row)
+        await pilot.press("v")
+        await settle(pilot)
+        assert ("set_trust", (BOB, 2002, TrustLevel.VERIFIED)) in service.calls
+        assert table.ordered[row].trust is TrustLevel.VERIFIED
+
+
+async def test_btbv_switch_writes_trust_mode(service: FakeService) -> None:
+    """Turning the BTBV switch off sets trust_mode to manual."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        await pilot.click("#btbv")
+        await settle(pilot)
+        assert ("update_setting", ("trust_mode", "manual")) in service.calls
+
+
+async def test_verify_by_uri_only_after_confirmation(service: FakeService) -> None:
+    """A pasted URI is previewed; Verify stays disabled until the trusted-channel box is ticked."""
+    uri = f"xmpp:{BOB}?omemo-sid-2002={fingerprint(BOB, 2002)}"
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        app.screen.query_one("#paste", Input).value = uri
+        app.screen.query_one("#paste", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrustUriDialog)
+        assert app.screen.query_one("#verify", Button).disabled
+        await pilot.click("#verify")
+        await settle(pilot)
+        assert not any(name == "apply_trust_uri" for name, _ in service.calls)
+        app.screen.query_one(Checkbox).value = True
+        await settle(pilot)
+        await pilot.click("#verify")
+        await settle(pilot)
+        assert ("apply_trust_uri", (uri,)) in service.calls
+        devices = await service.devices(BOB)
+        assert next(d for d in devices if d.device_id == 2002).trust is TrustLevel.VERIFIED
+
+
+async def test_a_bad_uri_shows_why(service: FakeService) -> None:
+    """A paste that is not a trust URI is refused with the service's reason."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        app.screen.query_one("#paste", Input).value = "https://example.org"
+        app.screen.query_one("#paste", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Not a trust URI" in str(app.screen.query_one("#paste-error", Static).render())
+
+
+async def test_search_then_enter_jumps_to_the_message(service: FakeService) -> None:
+    """A hit in the room opens the room with that message highlighted."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press(*"shortbread", "enter")
+        await settle(pilot)
+        hits = app.screen.query_one("#hits", OptionList)
+        assert hits.option_count == 1
+        await pilot.press("enter")
+        await settle(pilot, 6)
+        assert isinstance(app.screen, GroupChatScreen)
+        log = app.screen.query_one(MessageLog)
+        assert log.cursor is not None
+        assert "shortbread" in log.messages[log.cursor].body
+
+
+async def test_settings_edit_and_refusal(service: FakeService) -> None:
+    """A bad value shows the reason under the option; a good one is saved through the service."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)
+        box = app.screen.query_one("#value-stale_after_hours", Input)
+        box.value = "soon"
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "whole number" in str(app.screen.query_one("#error-stale_after_hours").render())
+        assert app.screen.query_one("#option-stale_after_hours").has_class("-error")
+        box.value = "48"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert (await service.settings()).stale_after_hours == 48
+        assert not app.screen.query_one("#option-stale_after_hours").has_class("-error")
+
+
+def test_palette_holds_every_app_action() -> None:
+    """Every action_* the app defines is an entry of the command palette."""
+    own = {
+        name.removeprefix("action_")
+        for name, _ in inspect.getmembers(TuiOmemoApp, inspect.isfunction)
+        if name.startswith("action_") and name in TuiOmemoApp.__dict__
+    }
+    offered = {entry.action.removeprefix("app.") for entry in ACTIONS}
+    assert own <= offered
+    assert ActionsProvider in TuiOmemoApp.COMMANDS
+
+
+async def test_palette_runs_an_action(service: FakeService) -> None:
+    """Ctrl+P, "trust", Enter opens the trust manager."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"device trust")
+        await settle(pilot, 8)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrustScreen)
+
+
+async def test_failure_detail_offers_rebuild_session(service: FakeService) -> None:
+    """The failed message's dialog gives the reason, and Rebuild session reaches the service."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        await pilot.press("ctrl+l", "up", "up", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDetailDialog)
+        assert "No session" in str(app.screen.query_one("#failure", Static).render())
+        await pilot.click("#rebuild")
+        await settle(pilot)
+        assert ("rebuild_session", (BOB, 2002)) in service.calls
+
+
+async def test_messages_elsewhere_toast_and_ring(service: FakeService) -> None:
+    """A message for another chat and a security event each raise a toast and the bell."""
+    app = make_app(service)
+    rings: list[None] = []
+    app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, BOB)
+        service.emit(MessageReceived(service.next_message(CAROL, "psst", sender=CAROL)))
+        service.emit(MessageReceived(service.next_message(BOB, "here")))
+        service.emit(
+            SecurityEventRaised(
+                SecurityEvent(SecurityEventKind.NEW_DEVICE, BOB, 2004, "Bob has a new device 2004.")
+            )
+        )
+        await settle(pilot)
+        titles = [n.title for n in app._notifications]
+        assert titles.count("Message") == 1
+        assert "Security" in titles
+        assert len(rings) == 2
+        assert screen.query_one(MessageLog).messages[-1].body == "here"
+
+
+async def test_older_pages_load_when_scrolling_up() -> None:
+    """Only the newest page is loaded on open; scrolling to the top loads the next one."""
+    service = FakeService()
+    service.generate("many@example.org", 1_000)
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, "many@example.org")
+        log = screen.query_one(MessageLog)
+        assert len(log.messages) == 100
+        log.scroll_home(animate=False, immediate=True)
+        await settle(pilot)
+        assert len(log.messages) == 200
+        assert log.messages[0].archive_id == 801
+
+
+async def test_unlock_asks_again_after_a_wrong_passphrase(service: FakeService) -> None:
+    """The callback's refusal is shown; the right passphrase opens the roster."""
+    tried: list[str] = []
+
+    async def unlock(passphrase: str) -> None:
+        tried.append(passphrase)
+        if passphrase != "right":
+            raise ValueError("Wrong passphrase.")
+
+    app = make_app(service, unlock=unlock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+        await pilot.press(*"wrong", "enter")
+        await settle(pilot)
+        assert "Wrong passphrase." in str(app.screen.query_one("#error", Static).render())
+        assert app.screen.query_one("#passphrase", Input).value == ""
+        await pilot.press(*"right", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert tried == ["wrong", "right"]
+
+
+async def test_open_chat_option_opens_the_room() -> None:
+    """`open_chat=` on the constructor opens that chat after the roster."""
+    app = make_app(FakeService(), open_chat=ROOM)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 6)
+        assert isinstance(app.screen, GroupChatScreen)
