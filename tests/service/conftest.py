@@ -51,9 +51,9 @@ class Peer:
                 self.events.put_nowait(event)
         self._pump = asyncio.create_task(pump())
 
-    async def next_message(self, timeout: float = TIMEOUT) -> MessageReceived:
-        """The next MessageReceived event (other events are skipped)."""
-        async with asyncio.timeout(timeout):
+    async def next_message(self) -> MessageReceived:
+        """The next MessageReceived event (other events are skipped), within TIMEOUT."""
+        async with asyncio.timeout(TIMEOUT):
             while True:
                 event = await self.events.get()
                 if isinstance(event, MessageReceived):

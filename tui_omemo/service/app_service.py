@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.elements import DeviceList
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
 from tui_omemo.protocol.settings import CoreSettings
@@ -112,7 +113,9 @@ class OmemoChatService:
                                self._events.put_nowait)
         self._catch_up = CatchUp(self.session, transport, runner, self._events.put_nowait)
         self._worker: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         transport.set_handlers(self.session.enqueue, self._on_connection)
+        transport.set_device_list_handler(self._on_device_list)
 
     @classmethod
     async def create(
@@ -147,6 +150,7 @@ class OmemoChatService:
     async def start(self) -> None:
         """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live."""
         await self.session.drain_inbox()
+        await self._transport.go_online()
         await self.session.publish_own()
         with contextlib.suppress(TransportError):
             await self._catch_up.run()
@@ -176,6 +180,11 @@ class OmemoChatService:
     def runner(self) -> DbRunner:
         """The DB thread (tests and the CLI read the store through it)."""
         return self._runner
+
+    def _on_device_list(self, jid: str, device_list: DeviceList) -> None:
+        task = asyncio.create_task(self._directory.notified(jid, device_list))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))

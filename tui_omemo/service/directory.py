@@ -53,6 +53,15 @@ class CachingDirectory:
             namespace, jid, device_list.device_ids, now=now, labels=labels))
         return device_list
 
+    async def notified(self, jid: str, device_list: DeviceList) -> None:
+        """A PEP notification: take the pushed list as current and record it."""
+        jid = bare_jid(jid)
+        namespace = device_list.namespace
+        self._lists[(namespace, jid)] = (time.monotonic(), device_list)
+        now = int(time.time() * 1000)
+        await self._runner.write(lambda uow: uow.devices.apply_device_list(
+            namespace, jid, device_list.device_ids, now=now))
+
     async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
         """A device's bundle, uncached (raises `BundleUnavailable`)."""
         return await self._transport.fetch_bundle(namespace, bare_jid, device_id)

@@ -393,6 +393,9 @@ class Session:
             await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
             return
         except NotForThisDevice:
+            if element.payload is None:  # an empty message for another device of ours
+                await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
+                return
             await self._fail(inbox_id, inbound, routing, keys, element,
                              "the message was not encrypted for this device")
             return
@@ -479,6 +482,9 @@ class Session:
         reason: str,
     ) -> None:
         """Archive a failure row (no plaintext, no OMEMO state) and raise a security event."""
+        # Only keys a forger cannot pre-empt: our server's stanza-id and the ratchet message
+        # itself. A forged origin-id must never block the genuine message arriving later.
+        keys = tuple(key for key in keys if key.startswith(("sid:", "omemo:")))
         if not keys:
             keys = (f"fail:{routing.sender}:{inbox_id}:{now_ms()}",)
         device = None if element is None else element.sender_device_id

@@ -30,6 +30,7 @@ INBOUND_FORMAT = 1
 
 __all__ = [
     "ConnectionHandler",
+    "DeviceListHandler",
     "Envelope",
     "Inbound",
     "InboundHandler",
@@ -180,6 +181,8 @@ class MamPage:
 
 InboundHandler = Callable[[Inbound], None]
 ConnectionHandler = Callable[[bool, str], None]
+DeviceListHandler = Callable[[str, DeviceList], None]
+"""(bare JID, its new device list): a PEP notification."""
 
 
 class Transport(Protocol):
@@ -192,6 +195,14 @@ class Transport(Protocol):
 
     def set_handlers(self, inbound: InboundHandler, connection: ConnectionHandler) -> None:
         """Where incoming messages and connection changes go (called on the event loop)."""
+        ...
+
+    async def go_online(self) -> None:
+        """Announce our presence (after the handlers are set: offline messages follow)."""
+        ...
+
+    def set_device_list_handler(self, handler: DeviceListHandler) -> None:
+        """Where PEP notifications of device lists go."""
         ...
 
     async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:

@@ -32,6 +32,7 @@ from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.transport import (
     ConnectionHandler,
+    DeviceListHandler,
     Envelope,
     Inbound,
     InboundHandler,
@@ -63,6 +64,7 @@ HINTS = "urn:xmpp:hints"
 EME = "urn:xmpp:eme:0"
 SCE = "urn:xmpp:sce:1"
 PUBSUB = "http://jabber.org/protocol/pubsub"
+PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
 DATA = "jabber:x:data"
 LEGACY = Namespace.LEGACY.value
 V2 = Namespace.V2.value
@@ -103,6 +105,7 @@ class SlixmppTransport:
         self._connection: ConnectionHandler | None = None
         self._open_queries: dict[str, list[Inbound]] = {}
         self._publish_options_refused: set[str] = set()
+        self._device_lists: DeviceListHandler | None = None
         # slixmpp's "message" event fires only for stanzas with a <body>; OMEMO 2 has none.
         client.register_handler(Callback("tui-omemo messages", StanzaPath("message"),
                                          self._on_message))
@@ -135,7 +138,13 @@ class SlixmppTransport:
 
     # --- incoming ---------------------------------------------------------------------
 
+    def set_device_list_handler(self, handler: DeviceListHandler) -> None:
+        """Where PEP notifications of device lists go (ours and our contacts')."""
+        self._device_lists = handler
+
     def _on_message(self, message: StanzaBase) -> None:
+        if self._device_list_event(message.xml):
+            return
         inbound = self.parse_stanza(message.xml)
         if inbound is None:
             return
@@ -145,6 +154,27 @@ class SlixmppTransport:
             return
         if self._inbound is not None:
             self._inbound(inbound)
+
+    def _device_list_event(self, outer: ET.Element) -> bool:
+        """Handle a PEP notification of a device list; True when the stanza was one."""
+        items = outer.find(f"{{{PUBSUB_EVENT}}}event/{{{PUBSUB_EVENT}}}items")
+        if items is None:
+            return False
+        for namespace, node in DEVICE_LIST_NODE.items():
+            if items.get("node") != node:
+                continue
+            for item in items.findall(f"{{{PUBSUB_EVENT}}}item"):
+                payload = next(iter(item), None)
+                if payload is None or self._device_lists is None:
+                    continue
+                try:
+                    device_list = device_list_from_xml(payload)
+                except MalformedStanza:
+                    continue
+                if device_list.namespace is namespace:
+                    sender = bare_jid(outer.get("from", self.own_bare_jid))
+                    self._device_lists(sender, device_list)
+        return True
 
     def parse_stanza(self, outer: ET.Element) -> Inbound | None:
         """Unwrap carbons and MAM results; None for stanzas without body or `<encrypted>`."""
@@ -221,6 +251,10 @@ class SlixmppTransport:
             if bare_jid(element.get("by", "")) == own:
                 return element.get("id")
         return None
+
+    async def go_online(self) -> None:
+        """Send our initial presence (the server then delivers stored offline messages)."""
+        self._client.send_presence()
 
     # --- PEP --------------------------------------------------------------------------
 
@@ -408,6 +442,9 @@ async def connect_client(
 ) -> slixmpp.ClientXMPP:
     """Log in a slixmpp client with the plugins the adapter needs, carbons enabled.
 
+    No presence is sent: `SlixmppTransport.go_online` does that once the service listens, so
+    the offline messages the server pushes after it are not lost.
+
     Plaintext (no TLS) is only allowed to 127.0.0.1/::1/localhost and only with the flag.
 
     Raises:
@@ -417,8 +454,11 @@ async def connect_client(
     if allow_plaintext_loopback and not loopback:
         raise TransportError("plaintext connections are allowed only to loopback")
     client = slixmpp.ClientXMPP(jid, password)
-    for plugin in ("xep_0030", "xep_0004", "xep_0060", "xep_0199", "xep_0198", "xep_0280"):
+    for plugin in ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0199",
+                   "xep_0198", "xep_0280"):
         client.register_plugin(plugin)
+    plugins: Any = client.plugin
+    plugins["xep_0163"].add_interest(list(DEVICE_LIST_NODE.values()))
     if allow_plaintext_loopback:
         client.enable_direct_tls = False
         client.enable_starttls = False
@@ -444,7 +484,6 @@ async def connect_client(
         raise TransportError(f"no XMPP session with {host}:{port} in time") from error
     await client.get_roster(timeout=timeout)
     await client.plugin["xep_0280"].enable(timeout=timeout)
-    client.send_presence()
     return client
 
 
