@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from slixmpp import Message
 
-from tests.prosody import ProsodyServer
+from tests.prosody import ProsodyServer, free_port
 from tests.xmpp.conftest import Online
 from tests.xmpp.test_translate import legacy_encrypted, random_bundle, v2_encrypted
 from tui_omemo.model import Namespace
@@ -19,6 +19,7 @@ from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import (
     AuthenticationFailed,
     BundleNotFound,
+    ConnectionFailed,
     InsecureConnectionRefused,
 )
 from tui_omemo.xmpp.messages import LEGACY_BODY_HINT
@@ -52,6 +53,17 @@ async def test_tls_required_without_the_flag(prosody: ProsodyServer) -> None:
     assert not client.connected
 
 
+async def test_unreachable_server_fails_fast(prosody: ProsodyServer) -> None:
+    """A closed port gives ConnectionFailed after one round of attempts, not after the timeout."""
+    client = XmppClient(
+        "a@localhost", "pw", host="127.0.0.1", port=free_port(), allow_plaintext_loopback=True
+    )
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ConnectionFailed):
+        await client.connect(within=20)
+    assert asyncio.get_running_loop().time() - started < 10
+
+
 async def test_wrong_password_is_an_authentication_error(prosody: ProsodyServer) -> None:
     jid, _ = prosody.create_account()
     client = XmppClient(
@@ -73,6 +85,7 @@ async def test_device_list_publish_merges_with_server(online: Online, namespace:
     second = await online(jid=first.bare_jid, password=password)
     stranger = await online()
     assert (await first.fetch_device_list(first.bare_jid, namespace)).devices == ()
+    assert (await stranger.fetch_device_list(first.bare_jid, namespace)).devices == ()
     await first.publish_device_list(namespace, DeviceListEntry(1111))
     merged = await second.publish_device_list(namespace, DeviceListEntry(2222))
     assert merged.device_ids == {1111, 2222}

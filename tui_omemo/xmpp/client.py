@@ -167,6 +167,12 @@ class XmppClient:
         xmpp.add_event_handler(
             "disconnected", lambda _: settle(ConnectionFailed("the server closed the stream"))
         )
+        # slixmpp tries each connection method once, then schedules another round after a
+        # delay: the start of that delay means every method failed.
+        xmpp.add_event_handler(
+            "reconnect_delay",
+            lambda _: settle(ConnectionFailed(f"cannot reach {self._host or 'the server'}")),
+        )
         self._xmpp = xmpp
         xmpp.connect(self._host, self._port)
         try:
@@ -180,7 +186,10 @@ class XmppClient:
             await self._abort()
             raise
         xmpp.send_presence()
-        await xmpp.plugin["xep_0280"].enable(timeout=within)
+        try:
+            await xmpp.plugin["xep_0280"].enable(timeout=within)
+        except (IqError, IqTimeout):
+            log.warning("the server did not enable carbons; other devices' sends are not copied")
 
     def _make_stream(self) -> slixmpp.ClientXMPP:
         xmpp = slixmpp.ClientXMPP(self._jid, self._password)

@@ -97,15 +97,22 @@ class XEP_0384(BasePlugin):
     async def fetch_device_list(self, jid: str, namespace: Namespace) -> DeviceList:
         """The device list `jid` published for `namespace`; empty when there is none.
 
+        `item-not-found` and `forbidden` both give an empty list: Prosody answers `forbidden`
+        for a node that does not exist when its default access model (presence) hides it from
+        us, and a list we may not read is as unusable as no list.
+
         Raises:
             MalformedStanza: when the published list is malformed.
-            PubSubRequestFailed: on any other error (e.g. `forbidden`) or a timeout.
+            PubSubRequestFailed: on any other error or a timeout.
         """
         node = translate.device_list_node(namespace)
         try:
             items = await self._items(jid, node, item_ids=None, max_items=1)
         except PubSubRequestFailed as error:
-            if error.condition == "item-not-found":
+            if error.condition in {"item-not-found", "forbidden"}:
+                log.info(
+                    "no readable %s device list for %s (%s)", namespace.label, jid, error.condition
+                )
                 return DeviceList(namespace, ())
             raise
         if not items:
