@@ -82,6 +82,13 @@ class ProsodyError(RuntimeError):
     """Prosody did not start, or an account could not be created."""
 
 
+def _with_parent_death_signal(command: list[str]) -> list[str]:
+    """Prefix `command` with util-linux `setpriv --pdeathsig TERM` when available, so a killed
+    pytest run leaves no Prosody behind (the fixture's finalizer covers normal exits)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -145,7 +152,7 @@ class ProsodyServer:
         )
         console = (workdir / "console.log").open("wb")
         process = subprocess.Popen(
-            [binary, "--config", str(config), "-F"],
+            _with_parent_death_signal([binary, "--config", str(config), "-F"]),
             stdin=subprocess.DEVNULL,
             stdout=console,
             stderr=subprocess.STDOUT,

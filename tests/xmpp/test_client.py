@@ -149,6 +149,32 @@ async def test_bundle_fetchable_by_unsubscribed_account(
         await stranger.fetch_bundle(owner.bare_jid, namespace, 999)
 
 
+async def test_legacy_bundle_under_another_item_id_is_found(online: Online) -> None:
+    """Pitfall 9: Dino publishes the 0.3 bundle under item `1`; we fetch without an item id."""
+    owner = await online()
+    stranger = await online()
+    bundle = random_bundle(Namespace.LEGACY)
+    await owner._omemo()._publish(
+        f"{Namespace.LEGACY}.bundles:55",
+        "1",
+        bundle_to_xml(bundle),
+        {"pubsub#access_model": "open"},
+    )
+    assert await stranger.fetch_bundle(owner.bare_jid, Namespace.LEGACY, 55) == bundle
+
+
+async def test_plaintext_message_round_trip(online: Online) -> None:
+    alice = await online()
+    bob = await online()
+    message_id = alice.send_plaintext(bob.bare_jid, "not secret")
+    received = await bob.next_message(within=10)
+    assert (received.body, received.encrypted, received.origin_id) == (
+        "not secret",
+        None,
+        message_id,
+    )
+
+
 async def test_v2_bundles_node_keeps_several_devices(online: Online) -> None:
     """Pitfall 10: two devices' OMEMO 2 bundles live side by side on one node."""
     owner = await online()

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, cast
@@ -49,10 +50,12 @@ from tui_omemo.xmpp.mam import (
 )
 from tui_omemo.xmpp.messages import (
     CLIENT,
+    SID,
     ForgedCarbon,
     IncomingMessage,
     build_encrypted_message,
     is_mam_result,
+    new_message_id,
     read_message,
     unwrap_carbon,
 )
@@ -288,6 +291,21 @@ class XmppClient:
         )
         slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
         return str(element.get("id"))
+
+    def send_plaintext(self, to: str, body: str, *, message_type: str = "chat") -> str:
+        """Send an unencrypted message (only for chats the user chose not to encrypt); returns
+        the message id, also sent as origin-id.
+
+        Raises:
+            NotConnected: without a session.
+        """
+        xmpp = self._stream()
+        message_id = new_message_id()
+        element = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
+        ET.SubElement(element, f"{{{CLIENT}}}body").text = body
+        ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
+        slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
+        return message_id
 
     async def query_archive(
         self,
