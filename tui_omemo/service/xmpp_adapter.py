@@ -264,7 +264,8 @@ class SlixmppTransport:
         try:
             iq = await self._plugin("xep_0060").get_items(bare_jid, node, timeout=TIMEOUT)
         except IqError as error:
-            if error.condition in ("item-not-found", "feature-not-implemented"):
+            # Prosody answers "forbidden" for an account that never published the node.
+            if error.condition in ("item-not-found", "feature-not-implemented", "forbidden"):
                 return DeviceList(namespace, ())
             raise TransportError(f"device list of {bare_jid}: {error.condition}") from error
         except IqTimeout as error:
