@@ -99,7 +99,7 @@ async def test_no_plaintext_on_a_server_error(
         raise TransportError("simulated internal-server-error")
 
     monkeypatch.setattr(alice.transport, "fetch_device_list", broken)
-    alice.service.session._directory.invalidate()  # noqa: SLF001 (force a fetch)
+    alice.service.session._directory.invalidate()
     with pytest.raises(SendFailed):
         await alice.service.send(bob.jid, SECRET)
     await assert_never_sent(alice, SECRET)
@@ -147,7 +147,7 @@ async def _hostile(alice: Peer, bob: Peer, xml: str) -> list[SecurityEventRaised
     bob.drain_events()
     alice.client.send_raw(xml)
     async with asyncio.timeout(10):
-        while not (events := security_events(bob)):
+        while not (events := security_events(bob)):  # noqa: ASYNC110 (events come via a pump)
             await asyncio.sleep(0.05)
     await bob.service.wait_idle()
     assert await bob.digest() == digest
@@ -165,7 +165,8 @@ async def test_hostile_stanzas_raise_events_and_change_nothing(make_peer: PeerFa
     events = await _hostile(alice, bob, malformed)
     assert events[0].event.kind is SecurityEventKind.DECRYPTION_FAILED
     failed = (await bob.service.history(alice.jid, None, 5)).messages[-1]
-    assert failed.trust is MessageTrust.FAILED and failed.body == ""
+    assert failed.trust is MessageTrust.FAILED
+    assert failed.body == ""
 
     spoofed = (f"<message to='{bob.jid}' type='chat'><received xmlns='urn:xmpp:carbons:2'>"
                "<forwarded xmlns='urn:xmpp:forward:0'>"
@@ -202,7 +203,8 @@ async def test_message_from_an_unlisted_device_is_kept_not_decrypted(
     await bob.service.session.accept(forged)
     await asyncio.sleep(0.1)  # the event pump
     events = security_events(bob)
-    assert events and "not on" in events[0].event.detail
+    assert events
+    assert "not on" in events[0].event.detail
     assert await bob.digest() == digest
     assert await bob.service.runner.read(lambda uow: uow.inbox.count()) == 1
 
