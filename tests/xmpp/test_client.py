@@ -279,3 +279,49 @@ async def test_spoofed_carbon_is_rejected(online: Online) -> None:
     assert received.sender_bare_jid == mallory.bare_jid
     assert received.carbon is None
     assert alice.rejected_carbons == 1
+
+
+# --- roster and contacts' notifications ------------------------------------------------------
+
+
+async def test_mutual_add_contact_gives_both_subscriptions_and_device_list_pushes(
+    online: Online,
+) -> None:
+    """Two accounts add each other; the roster shows `both`, and a contact's device-list
+    publication reaches us through our `+notify` caps."""
+    alice = await online()
+    bob = await online()
+    updates: asyncio.Queue[object] = asyncio.Queue()
+    alice.add_device_list_listener(updates.put_nowait)
+    await alice.add_contact(bob.bare_jid, "Bob")
+    await bob.add_contact(alice.bare_jid)
+    for _ in range(50):
+        entries = {entry.bare_jid: entry for entry in await alice.roster()}
+        if entries.get(bob.bare_jid) and entries[bob.bare_jid].subscription == "both":
+            break
+        await asyncio.sleep(0.1)
+    assert entries[bob.bare_jid].subscription == "both"
+    assert entries[bob.bare_jid].name == "Bob"
+    await asyncio.sleep(0.5)  # presence and caps exchange
+    await bob.publish_device_list(Namespace.LEGACY, DeviceListEntry(5150))
+    while True:
+        update = await asyncio.wait_for(updates.get(), 10)
+        if getattr(update, "bare_jid", None) == bob.bare_jid:
+            break
+    device_list = getattr(update, "device_list", None)
+    assert isinstance(device_list, DeviceList)
+    assert device_list.device_ids == {5150}
+
+
+async def test_last_archive_id_points_at_the_newest_message(online: Online) -> None:
+    alice = await online()
+    bob = await online()
+    assert await bob.last_archive_id() is None
+    for _ in range(3):
+        alice.send_plaintext(bob.bare_jid, "x")
+        await bob.next_message(within=10)
+    last = await bob.last_archive_id()
+    page = await bob.query_archive(max_results=10)
+    assert last is not None
+    assert last == page.messages[-1].archive_id
+    assert (await bob.query_archive(after=last)).messages == ()

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -38,6 +39,7 @@ from tui_omemo.xmpp.errors import (
     InsecureConnectionRefused,
     MalformedStanza,
     NotConnected,
+    TransportError,
 )
 from tui_omemo.xmpp.mam import (
     ArchivedMessage,
@@ -63,6 +65,8 @@ from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
 
 log = logging.getLogger(__name__)
 
+ROSTER = "jabber:iq:roster"
+REQUEST_TIMEOUT = 30
 _PLUGINS = ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0280", "xep_0199")
 _UNENCRYPTED_MECHANISMS = (
     "unencrypted_plain",
@@ -70,6 +74,16 @@ _UNENCRYPTED_MECHANISMS = (
     "unencrypted_cram",
     "unencrypted_scram",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One roster item: bare JID, the name we gave it, and the subscription state
+    (`none`, `to`, `from`, `both`)."""
+
+    bare_jid: str
+    name: str | None
+    subscription: str
 
 
 def is_loopback(host: str | None) -> bool:
@@ -200,6 +214,10 @@ class XmppClient:
             xmpp.enable_direct_tls = False
             xmpp.enable_starttls = False
             xmpp.enable_plaintext = True
+        # Presence subscriptions are never granted automatically: only add_contact approves
+        # (or pre-approves) a contact; other requests wait for the user.
+        xmpp.auto_authorize = None
+        xmpp.auto_subscribe = False
         for name in _PLUGINS:
             xmpp.register_plugin(name)
         xmpp.register_plugin(XEP_0384.name, module=tui_omemo.xmpp.xep_0384)
@@ -315,6 +333,7 @@ class XmppClient:
         after: str | None = None,
         max_results: int = 100,
         archive: str | None = None,
+        last_page: bool = False,
         within: float = 60,
     ) -> ArchivePage:
         """One page of a MAM archive (ours, or a room's when `archive` is given).
@@ -334,7 +353,12 @@ class XmppClient:
         iq = xmpp.make_iq_set(ito=archive_jid if archive else None)
         iq.xml.append(
             build_query(
-                query_id, with_jid=with_jid, start=start, after=after, max_results=max_results
+                query_id,
+                with_jid=with_jid,
+                start=start,
+                after=after,
+                max_results=max_results,
+                last_page=last_page,
             )
         )
         try:
@@ -347,6 +371,55 @@ class XmppClient:
         if last is None and collected:
             last = collected[-1].archive_id
         return ArchivePage(tuple(collected), complete, last)
+
+    async def last_archive_id(self, archive: str | None = None) -> str | None:
+        """The id of the newest message in our archive (or a room's), None when it is empty.
+        A catch-up after this id fetches only what arrives later."""
+        page = await self.query_archive(max_results=1, archive=archive, last_page=True)
+        return page.messages[-1].archive_id if page.messages else page.last
+
+    # --- roster ------------------------------------------------------------------------------
+
+    async def roster(self) -> list[RosterEntry]:
+        """Our roster as the server has it.
+
+        Raises:
+            TransportError: on an error reply or a timeout.
+        """
+        iq = self._stream().make_iq_get(queryxmlns=ROSTER)
+        try:
+            result = await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
+        except (IqError, IqTimeout) as error:
+            raise TransportError("fetching the roster failed") from error
+        entries = []
+        for item in result.xml.iter(f"{{{ROSTER}}}item"):
+            jid = item.get("jid")
+            if jid:
+                entries.append(
+                    RosterEntry(bare_jid(jid), item.get("name"), item.get("subscription", "none"))
+                )
+        return entries
+
+    async def add_contact(self, jid: str, name: str | None = None) -> None:
+        """Add `jid` to the roster, allow it to see our presence (approval, or pre-approval
+        when it has not asked yet) and ask to see its presence.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
+        xmpp = self._stream()
+        contact = bare_jid(jid)
+        iq = xmpp.make_iq_set()
+        query = ET.SubElement(iq.xml, f"{{{ROSTER}}}query")
+        item = ET.SubElement(query, f"{{{ROSTER}}}item", jid=contact)
+        if name:
+            item.set("name", name)
+        try:
+            await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
+        except (IqError, IqTimeout) as error:
+            raise TransportError(f"adding {contact} to the roster failed") from error
+        xmpp.send_presence(pto=contact, ptype="subscribed")
+        xmpp.send_presence(pto=contact, ptype="subscribe")
 
     def _on_archive_result(self, xml: Any) -> None:
         result = xml.find("{urn:xmpp:mam:2}result")

@@ -75,6 +75,7 @@ def build_query(
     start: datetime | None = None,
     after: str | None = None,
     max_results: int = 100,
+    last_page: bool = False,
 ) -> ET.Element:
     """The `<query xmlns='urn:xmpp:mam:2'>` for one page.
 
@@ -84,6 +85,7 @@ def build_query(
         start: only messages at or after this time.
         after: continue after this archive id.
         max_results: page size, 1 … 1000.
+        last_page: ask for the newest page (RSM `<before/>`) instead of the oldest.
     """
     max_results = max(1, min(max_results, MAX_PAGE))
     query = ET.Element(f"{{{MAM}}}query", queryid=query_id)
@@ -97,6 +99,8 @@ def build_query(
     ET.SubElement(rsm, f"{{{RSM}}}max").text = str(max_results)
     if after is not None:
         ET.SubElement(rsm, f"{{{RSM}}}after").text = after
+    elif last_page:
+        ET.SubElement(rsm, f"{{{RSM}}}before")
     return query
 
 
