@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from tests.service.conftest import Peer, PeerFactory
+from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
 from tui_omemo.service.history import LAST_STANZA_ID
 from tui_omemo.service.transport import Inbound, Wrapper
@@ -132,3 +133,28 @@ async def test_duplicate_storm_is_silent(make_peer: PeerFactory) -> None:
     assert await bob.digest() == digest
     assert await bob.service.runner.read(lambda uow: uow.inbox.count()) == 0
     assert not any(isinstance(e, MessageReceived) for e in bob.drain_events())
+
+
+async def test_catch_up_hides_used_prekeys_then_deletes_them_and_sends_empty_messages(
+    make_peer: PeerFactory,
+) -> None:
+    """A key exchange that arrives through MAM catch-up: the message is decrypted, the used
+    prekey is gone from the bundle after catch-up, and Bob sends Alice an empty message."""
+    alice = await make_peer()
+    bob = await make_peer()
+    await alice.service.refresh_device_list(bob.jid)
+    await bob.stop()
+    await alice.service.send(bob.jid, "first contact, while you sleep")
+    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory, start=False)
+    before = await bob2.service.session.engine.bundle(Namespace.V2)
+    await bob2.service.start()
+    assert (await bob2.next_message()).message.body == "first contact, while you sleep"
+    await bob2.service.wait_idle()
+    after = await bob2.service.session.engine.bundle(Namespace.V2)
+    used = set(before.pre_keys.values()) - set(after.pre_keys.values())
+    assert len(used) == 1
+    assert len(after.pre_keys) == len(before.pre_keys)  # refilled
+    await asyncio.sleep(0.3)
+    empty = [s for s in bob2.sent if "<encrypted" in s and "<payload>" not in s
+             and alice.jid in s]
+    assert empty

@@ -481,7 +481,17 @@ class Session:
         element: EncryptedElement | None,
         reason: str,
     ) -> None:
-        """Archive a failure row (no plaintext, no OMEMO state) and raise a security event."""
+        """Archive a failure row (no plaintext, no OMEMO state) and raise a security event.
+
+        An empty (key-transport) message carried no text: only the event is kept, no row.
+        """
+        if element is not None and element.payload is None:
+            event = PendingEvent(
+                SecurityEventKind.DECRYPTION_FAILED, routing.sender, element.sender_device_id,
+                f"an empty OMEMO message from {routing.sender} could not be decrypted: {reason}")
+            await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
+            await self._security_event(event)
+            return
         # Only keys a forger cannot pre-empt: our server's stanza-id and the ratchet message
         # itself. A forged origin-id must never block the genuine message arriving later.
         keys = tuple(key for key in keys if key.startswith(("sid:", "omemo:")))
