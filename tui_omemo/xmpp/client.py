@@ -1,8 +1,9 @@
 """`XmppClient`: the small async face of slixmpp that the service uses.
 
 It connects (TLS required; plaintext only on a loopback address and only when the caller says
-so explicitly), enables carbons, publishes and fetches device lists and bundles for both OMEMO
-versions (through the `tui_omemo_xep_0384` plugin), sends encrypted messages and hands out
+so explicitly), uses stream management (XEP-0198) when the server offers it, enables carbons,
+publishes and fetches device lists and bundles for both OMEMO versions (through the
+`tui_omemo_xep_0384` plugin), sends encrypted messages and hands out
 incoming ones as `IncomingMessage` values through an async iterator.
 
 Incoming stanzas pass these gates before anyone sees them: errors and MAM results are not live
@@ -10,6 +11,9 @@ messages; a carbon is unwrapped only when its wrapper comes from our own bare JI
 is dropped and counted in `rejected_carbons`); a malformed `<encrypted>` is dropped, logged and
 counted in `malformed_stanzas`; messages with neither `<encrypted>` nor `<body>` (chat states,
 PEP events) are not queued.
+
+Presence subscriptions are never granted automatically: `add_contact` approves (or pre-approves)
+the contact it adds; any other request is left for the user to decide.
 """
 
 from __future__ import annotations
@@ -67,7 +71,16 @@ log = logging.getLogger(__name__)
 
 ROSTER = "jabber:iq:roster"
 REQUEST_TIMEOUT = 30
-_PLUGINS = ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0280", "xep_0199")
+_PLUGINS = (
+    "xep_0030",
+    "xep_0004",
+    "xep_0060",
+    "xep_0115",
+    "xep_0163",
+    "xep_0280",
+    "xep_0199",
+    "xep_0198",
+)
 _UNENCRYPTED_MECHANISMS = (
     "unencrypted_plain",
     "unencrypted_digest",
