@@ -10,6 +10,7 @@ the protocol's, the transport's) never show a traceback, and nothing secret is e
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -18,11 +19,13 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from tui_omemo.commands.account import AccountAdd, add_account
+from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.store import StoreError
+from tui_omemo.xmpp.errors import TransportError
 
 PROG = "tui-omemo"
 EXIT_OK = 0
@@ -83,6 +86,8 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_account_parser(commands, common)
     _add_history_parser(commands, common)
+    _add_send_parser(commands, common)
+    _add_listen_parser(commands, common)
     return parser
 
 
@@ -128,6 +133,52 @@ def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _
     parser.set_defaults(handler=_run_history)
 
 
+def _add_send_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "send",
+        parents=[common],
+        help="send one encrypted message",
+        description="Encrypt TEXT for JID's trusted devices and our other devices, print the "
+        "devices that were skipped and why, and return once the server has the message. "
+        "Nothing is sent unencrypted.",
+    )
+    parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
+    parser.add_argument("text", metavar="TEXT", help="the message")
+    parser.add_argument(
+        "--omemo",
+        choices=["auto", "0.3", "2"],
+        default="auto",
+        help="the OMEMO version for this message (auto: 2 when the contact has it, else 0.3)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=float,
+        default=DEFAULT_SEND_TIMEOUT,
+        help="give up after S seconds (default %(default)g)",
+    )
+    parser.set_defaults(handler=_run_send)
+
+
+def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "listen",
+        parents=[common],
+        help="print incoming messages",
+        description="Log in, catch up and print every message as it is archived. Says "
+        "'listening as JID (device N)' on stderr once caught up.",
+    )
+    parser.add_argument("--count", metavar="N", type=int, help="stop after N messages")
+    parser.add_argument("--timeout", metavar="S", type=float, help="stop after S seconds")
+    parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="answer each decrypted message with 'echo: <text>' in the same OMEMO version",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(handler=_run_listen)
+
+
 def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     request = AccountAdd(args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback)
     return add_account(options, request, console)
@@ -135,6 +186,15 @@ def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console:
 
 def _run_history(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     return history(options, HistoryArgs(args.jid, args.search, args.limit, args.json), console)
+
+
+def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return send(options, SendArgs(args.jid, args.text, args.omemo, args.timeout), console)
+
+
+def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    request = ListenArgs(args.count, args.timeout, args.echo, args.json)
+    return listen(options, request, console)
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -148,6 +208,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         The exit status: 0 success, 1 failure, 2 usage error or missing passphrase.
     """
     console = Console() if console is None else console
+    _quiet_logging(console)
     parser = build_parser(console)
     try:
         args = parser.parse_args(argv)
@@ -169,7 +230,7 @@ def _run(
     except CommandError as error:
         console.err(f"{PROG}: {error}")
         return error.exit_code
-    except (StoreError, ProtocolError) as error:
+    except (StoreError, ProtocolError, TransportError) as error:
         console.err(f"{PROG}: {_one_line(error)}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -182,6 +243,16 @@ def _open_app(parser: argparse.ArgumentParser, console: Console) -> int:
     parser.print_help()
     console.err(f"{PROG}: the terminal app is not available yet; use one of the commands")
     return EXIT_USAGE
+
+
+def _quiet_logging(console: Console) -> None:
+    """Library log records stay off the terminal (slixmpp warns on stderr otherwise), unless
+    TUI_OMEMO_DEBUG is set. Records never carry keys or message text (DESIGN.md §3.9)."""
+    root = logging.getLogger()
+    if console.environ.get("TUI_OMEMO_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=console.stderr)
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _one_line(error: BaseException) -> str:

@@ -14,8 +14,6 @@ from tests.prosody import ProsodyServer
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 
-# until `send`/`listen` exist (they are built on the service as it lands)
-pytest.importorskip("tui_omemo.commands.listen")
 
 NewAccount = Callable[[str], Awaitable[Account]]
 CRASH_POINTS = ["after_inbox_write", "after_decrypt", "before_commit", "after_commit"]

@@ -13,9 +13,6 @@ from tests.cli.conftest import ROOT
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 
-# until `send`/`listen` exist (they are built on the service as it lands)
-pytest.importorskip("tui_omemo.commands.listen")
-
 
 def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}

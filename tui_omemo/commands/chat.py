@@ -1,0 +1,243 @@
+"""`tui-omemo send` and `tui-omemo listen`: one message out, or the incoming stream printed.
+
+`send` logs in, encrypts for every trusted device of the contact (and our other devices),
+prints the devices that were skipped and why, and returns once the server has the message.
+`--omemo 0.3|2` forces a version for this one message; `auto` keeps the chat's choice (OMEMO 2
+when the contact publishes it, else 0.3).
+
+`listen` logs in, catches up (messages left in the inbox by a crash, then the server archive)
+and prints every archived message as it arrives — readable lines, or one JSON object per line
+with `--json` (the same shape as `history --json`). On stderr it says ``listening as JID
+(device N)`` once it is caught up. `--echo` answers each decrypted 1:1 message with
+``echo: <text>``, encrypted in the same OMEMO version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tui_omemo.commands.account import check_jid
+from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.output import MessageView
+from tui_omemo.commands.profile import ProfileOptions
+from tui_omemo.commands.runtime import Online, online, server_has_everything
+from tui_omemo.model import Namespace
+from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed, SendReport
+from tui_omemo.store import ArchivedMessage, UnitOfWork
+
+T = TypeVar("T")
+
+DEFAULT_SEND_TIMEOUT = 30.0
+ECHO_PREFIX = "echo: "
+
+
+@dataclass(frozen=True, slots=True)
+class SendArgs:
+    """The arguments of `send`."""
+
+    jid: str
+    text: str
+    omemo: str
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class ListenArgs:
+    """The arguments of `listen`."""
+
+    count: int | None
+    timeout: float | None
+    echo: bool
+    json: bool
+
+
+def parse_version(text: str) -> Namespace | None:
+    """`auto` → None, `0.3`/`2` → the namespace.
+
+    Raises:
+        UsageError: anything else.
+    """
+    if text == "auto":
+        return None
+    try:
+        return Namespace.from_label(text)
+    except ValueError as error:
+        raise UsageError(f"--omemo: {error}") from None
+
+
+def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
+    """Send one encrypted message; 0 once the server has it.
+
+    Raises:
+        UsageError: bad JID, version or timeout.
+        CommandError: nothing was sent (the skipped devices are printed first), or timeout.
+        StoreError, TransportError: the profile or the server failed.
+    """
+    peer = check_jid(args.jid)
+    version = parse_version(args.omemo)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    sending = _send(
+        options, console, peer=peer, text=args.text, version=version, timeout=args.timeout
+    )
+    report = _run_with_timeout(sending, args.timeout, "sending")
+    used = "plaintext" if report.omemo is None else f"OMEMO {report.omemo.label}"
+    console.out(f"sent to {peer} with {used}")
+    return 0
+
+
+async def _send(
+    options: ProfileOptions,
+    console: Console,
+    *,
+    peer: str,
+    text: str,
+    version: Namespace | None,
+    timeout: float,  # noqa: ASYNC109 (the overall limit, also for the server's confirmation)
+) -> SendReport:
+    async with online(options, console) as running:
+        try:
+            report = await send_with_version(running, peer, text, version)
+        except SendFailed as failure:
+            _print_skipped(failure.report, console)
+            raise CommandError(failure.reason) from None
+        _print_skipped(report, console)
+        await server_has_everything(running.client, timeout)
+        return report
+
+
+async def send_with_version(
+    running: Online, peer: str, text: str, version: Namespace | None
+) -> SendReport:
+    """Send `text`, in `version` for this message only when one is given.
+
+    Raises:
+        SendFailed: nothing was sent.
+    """
+    if version is None:
+        return await running.service.send(peer, text)
+    before = (await running.service.session.prefs(peer)).version
+    await running.service.set_chat_version(peer, version)
+    try:
+        return await running.service.send(peer, text)
+    finally:
+        await running.service.set_chat_version(peer, before)
+
+
+def _print_skipped(report: SendReport, console: Console) -> None:
+    for device in report.skipped:
+        which = "" if device.device_id is None else f" device {device.device_id}"
+        console.out(f"skipped {device.bare_jid}{which}: {device.reason}")
+
+
+def listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
+    """Print incoming messages until `count` arrived or `timeout` passed (or forever).
+
+    Returns:
+        0, or 1 when `--timeout` ended before `--count` messages arrived.
+
+    Raises:
+        UsageError: a count below 1 or a timeout not above 0.
+        StoreError, TransportError: the profile or the server failed.
+    """
+    if args.count is not None and args.count < 1:
+        raise UsageError("--count must be at least 1")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    printed = asyncio.run(_listen(options, args, console))
+    if args.count is not None and printed < args.count:
+        console.err(
+            f"tui-omemo: timed out after {args.timeout:g} s with {printed} of {args.count} messages"
+        )
+        return 1
+    return 0
+
+
+async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
+    printed = 0
+    loop = asyncio.get_running_loop()
+    deadline = None if args.timeout is None else loop.time() + args.timeout
+    async with online(options, console) as running:
+        console.err(
+            f"tui-omemo: listening as {running.account.jid} (device {running.service.device_id})"
+        )
+        events = running.service.events()
+        while args.count is None or printed < args.count:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                event = await asyncio.wait_for(anext(events), remaining)
+            except TimeoutError:
+                break
+            if isinstance(event, MessageReceived) and await _show(
+                running, event.message, args, console
+            ):
+                printed += 1
+        await server_has_everything(running.client, 10)
+    return printed
+
+
+async def _show(running: Online, message: ChatMessage, args: ListenArgs, console: Console) -> bool:
+    """Print one archived message (and echo it); False for one that is not shown."""
+    if message.failure is not None:
+        console.err(
+            f"tui-omemo: a message from {message.sender} could not be decrypted: {message.failure}"
+        )
+        return False
+    row = await running.service.runner.read(_row(message.archive_id))
+    view = MessageView.from_archive(row) if row is not None else _view(message)
+    console.out(view.to_json() if args.json else view.to_line())
+    if args.echo and not message.outgoing and message.omemo is not None and message.nick is None:
+        await _echo(running, message, console)
+    return True
+
+
+def _row(archive_id: int) -> Callable[[UnitOfWork], ArchivedMessage | None]:
+    def read(uow: UnitOfWork) -> ArchivedMessage | None:
+        return uow.archive.get(archive_id)
+
+    return read
+
+
+def _view(message: ChatMessage) -> MessageView:
+    return MessageView(
+        peer=message.peer,
+        outgoing=message.outgoing,
+        sender=message.sender,
+        device=message.sender_device_id,
+        text=message.body,
+        trust=message.trust.value,
+        omemo=None if message.omemo is None else message.omemo.label,
+        stanza_id=None,
+        time_ms=int(message.time.timestamp() * 1000),
+        archive_id=message.archive_id,
+    )
+
+
+async def _echo(running: Online, message: ChatMessage, console: Console) -> None:
+    """Answer `echo: <text>` in the message's OMEMO version; a failure is reported, not fatal."""
+    try:
+        await send_with_version(running, message.peer, ECHO_PREFIX + message.body, message.omemo)
+    except SendFailed as failure:
+        console.err(f"tui-omemo: echo to {message.peer} not sent: {failure.reason}")
+
+
+def _run_with_timeout(coroutine: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
+    """`asyncio.run` with an overall time limit.
+
+    Raises:
+        CommandError: the limit passed (what was started is stopped on the way out).
+    """
+
+    async def limited() -> T:
+        try:
+            async with asyncio.timeout(timeout):
+                return await coroutine
+        except TimeoutError:
+            raise CommandError(f"{what} timed out after {timeout:g} s") from None
+
+    return asyncio.run(limited())

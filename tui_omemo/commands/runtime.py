@@ -1,0 +1,116 @@
+"""The running application of one command: profile → XMPP client → `OmemoChatService`.
+
+`online(options, console)` is the composition root's async half: it opens the profile, reads
+the account, logs in (plaintext only to loopback and only when the account allows it), builds
+the service, starts it (inbox left by a crash, own keys published, MAM catch-up, live) and, on
+the way out, stops the service, logs out and closes the database — also when the command is
+cancelled. `server_has_everything` waits for a ping round trip: the server handles a stream's
+stanzas in order, so its answer means everything sent before it has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tui_omemo.commands.console import CommandError, Console
+from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.service.app_service import OmemoChatService
+from tui_omemo.service.xmpp_adapter import SlixmppTransport, connect_client
+from tui_omemo.store import Account, Database
+from tui_omemo.xmpp.errors import TransportError
+
+DEFAULT_PORT = 5222
+CONNECT_TIMEOUT = 20.0
+LOGOUT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Online:
+    """A started service and the client under it."""
+
+    service: OmemoChatService
+    client: Any
+    account: Account
+
+
+def read_account(database: Database) -> Account:
+    """The profile's account.
+
+    Raises:
+        CommandError: the profile has no account, or no password to log in with.
+    """
+    with database.snapshot() as uow:
+        account = uow.account.get()
+    if account is None:
+        raise CommandError(
+            f"the profile {database.directory} has no account: run `tui-omemo account add JID`"
+        )
+    if not account.password:
+        raise CommandError(
+            f"no password is stored for {account.jid}: add the account again with "
+            "--password-stdin in a new profile"
+        )
+    return account
+
+
+@contextlib.asynccontextmanager
+async def online(options: ProfileOptions, console: Console) -> AsyncIterator[Online]:
+    """Open the profile, log in and start the service; undo all of it on exit.
+
+    Raises:
+        CommandError, StoreError: the profile cannot be opened or has no usable account.
+        TransportError: the server cannot be reached or refuses the login.
+    """
+    database = open_database(options, console)
+    try:
+        account = read_account(database)
+        client = await _connect(account)
+        try:
+            service = await OmemoChatService.create(database, SlixmppTransport(client))
+            try:
+                await service.start()
+                yield Online(service, client, account)
+            finally:
+                await service.close()
+        finally:
+            await _logout(client)
+    finally:
+        database.close()
+
+
+async def _connect(account: Account) -> Any:
+    host = account.server_host or account.jid.partition("@")[2]
+    port = account.server_port or DEFAULT_PORT
+    return await connect_client(
+        account.jid,
+        account.password or "",
+        host,
+        port,
+        allow_plaintext_loopback=account.allow_plaintext_loopback,
+        timeout=CONNECT_TIMEOUT,
+    )
+
+
+async def _logout(client: Any) -> None:
+    """Close the stream politely, but never hang on a dead connection."""
+    with contextlib.suppress(Exception):
+        client.disconnect()
+        await asyncio.wait_for(client.disconnected, LOGOUT_TIMEOUT)
+
+
+async def server_has_everything(client: Any, timeout: float) -> None:  # noqa: ASYNC109
+    """Return once the server has everything sent so far (a ping round trip to it).
+
+    Raises:
+        TransportError: no answer within `timeout` seconds.
+    """
+    try:
+        await client.plugin["xep_0199"].ping(timeout=timeout)
+    except Exception as error:  # IqTimeout, IqError, a closed stream
+        raise TransportError(
+            f"the server did not confirm the message within {timeout:g} s"
+        ) from error
