@@ -65,6 +65,16 @@ from tui_omemo.xmpp.messages import (
     read_message,
     unwrap_carbon,
 )
+from tui_omemo.xmpp.muc import (
+    OMEMO_ROOM_CONFIG,
+    STATUS_CREATED,
+    Occupant,
+    build_join,
+    build_leave,
+    build_member_grant,
+    build_room_config,
+    read_occupant,
+)
 from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
 
 log = logging.getLogger(__name__)
@@ -149,6 +159,8 @@ class XmppClient:
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
         self._queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
+        self._joins: dict[str, asyncio.Future[Occupant]] = {}
+        self._occupants: dict[str, dict[str, Occupant]] = {}
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -239,6 +251,9 @@ class XmppClient:
             mechanisms.config[option] = self._plaintext and option == "unencrypted_scram"
         xmpp.register_handler(
             Callback("tui-omemo messages", MatchXPath(f"{{{CLIENT}}}message"), self._on_message)
+        )
+        xmpp.register_handler(
+            Callback("tui-omemo presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence)
         )
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
         return xmpp
@@ -433,6 +448,86 @@ class XmppClient:
             raise TransportError(f"adding {contact} to the roster failed") from error
         xmpp.send_presence(pto=contact, ptype="subscribed")
         xmpp.send_presence(pto=contact, ptype="subscribe")
+
+    # --- group chats -------------------------------------------------------------------------
+
+    async def join_room(
+        self, room: str, nick: str, *, configure_new: bool = True, within: float = 20
+    ) -> Occupant:
+        """Join `room` as `nick` and return our own occupant entry.
+
+        A room we just created (status 201) is configured for OMEMO (members-only,
+        non-anonymous) when `configure_new` is set, which also unlocks it.
+
+        Raises:
+            TransportError: when the room refuses us or does not answer in time.
+        """
+        xmpp = self._stream()
+        room = bare_jid(room)
+        joined: asyncio.Future[Occupant] = asyncio.get_running_loop().create_future()
+        self._joins[room] = joined
+        self._occupants.setdefault(room, {})
+        slixmpp.Presence(xmpp, xml=build_join(room, nick)).send()
+        try:
+            own = await asyncio.wait_for(joined, within)
+        except TimeoutError as error:
+            raise TransportError(f"no answer from {room} in time") from error
+        finally:
+            self._joins.pop(room, None)
+        if STATUS_CREATED in own.status_codes and configure_new:
+            await self.configure_room(room, OMEMO_ROOM_CONFIG)
+        return own
+
+    def leave_room(self, room: str, nick: str) -> None:
+        """Leave `room`; its occupant list is forgotten."""
+        self._occupants.pop(bare_jid(room), None)
+        presence = build_leave(room, nick)
+        slixmpp.Presence(self._stream(), xml=presence).send()
+
+    def occupants(self, room: str) -> dict[str, Occupant]:
+        """The occupants of a joined room by nickname (a copy)."""
+        return dict(self._occupants.get(bare_jid(room), {}))
+
+    async def configure_room(self, room: str, fields: dict[str, str]) -> None:
+        """Submit room configuration fields (we must be the owner).
+
+        Raises:
+            TransportError: when the room refuses.
+        """
+        await self._iq_set(bare_jid(room), build_room_config(fields), f"configuring {room}")
+
+    async def add_room_member(self, room: str, member: str) -> None:
+        """Make `member` a member of `room` (we must be an admin or owner).
+
+        Raises:
+            TransportError: when the room refuses.
+        """
+        await self._iq_set(bare_jid(room), build_member_grant(member), f"adding member to {room}")
+
+    async def _iq_set(self, to: str, payload: ET.Element, what: str) -> None:
+        iq = self._stream().make_iq_set(ito=to)
+        iq.xml.append(payload)
+        try:
+            await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
+        except (IqError, IqTimeout) as error:
+            raise TransportError(f"{what} failed") from error
+
+    def _on_presence(self, stanza: Any) -> None:
+        xml = stanza.xml
+        sender = bare_jid(xml.get("from", ""))
+        pending = self._joins.get(sender)
+        if xml.get("type") == "error" and pending is not None and not pending.done():
+            pending.set_exception(TransportError(f"{sender} refused to let us join"))
+            return
+        occupant = read_occupant(xml)
+        if occupant is None or occupant.room not in self._occupants:
+            return
+        if occupant.available:
+            self._occupants[occupant.room][occupant.nick] = occupant
+        else:
+            self._occupants[occupant.room].pop(occupant.nick, None)
+        if occupant.is_self and pending is not None and not pending.done():
+            pending.set_result(occupant)
 
     def _on_archive_result(self, xml: Any) -> None:
         result = xml.find("{urn:xmpp:mam:2}result")
