@@ -325,3 +325,21 @@ async def test_last_archive_id_points_at_the_newest_message(online: Online) -> N
     assert last is not None
     assert last == page.messages[-1].archive_id
     assert (await bob.query_archive(after=last)).messages == ()
+
+
+async def test_readding_our_device_is_rate_limited(online: Online) -> None:
+    """Invariant 7: a client that keeps removing us triggers at most 3 re-adds a minute."""
+    client = await online()
+    plugin = client._omemo()
+    await client.publish_device_list(Namespace.V2, DeviceListEntry(1111))
+    republished: list[DeviceList] = []
+
+    async def record(device_list: DeviceList, own: DeviceListEntry) -> None:
+        republished.append(device_list)
+
+    plugin._republish = record  # type: ignore[method-assign]
+    without_us = DeviceList(Namespace.V2, (DeviceListEntry(3333),))
+    for _ in range(6):
+        plugin._readd_if_missing(without_us)
+    await asyncio.sleep(0)
+    assert len(republished) == 3

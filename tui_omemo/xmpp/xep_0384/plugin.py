@@ -4,7 +4,8 @@ What it guarantees (OMEMO-WIRE.md §3.1, §3.2, §4.1, §4.2, §8 pitfalls 9–1
 
 * Device lists are published **merged** with what the server has: others' ids are never
   dropped. When a notification of our own list arrives without our id, the plugin re-adds it
-  and republishes, keeping everyone else's ids.
+  and republishes, keeping everyone else's ids (at most 3 times a minute, so a client that
+  keeps removing us cannot start a publish ping-pong).
 * Device lists and bundles are published with `pubsub#access_model=open`, so contacts without
   a presence subscription can fetch them; the OMEMO 2 bundles node also gets
   `pubsub#max_items=max`. On `precondition-not-met` the node is reconfigured and the publish
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -45,6 +48,10 @@ NODE_CONFIG = "http://jabber.org/protocol/pubsub#node_config"
 REQUEST_TIMEOUT = 20
 CURRENT = "current"
 PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+READD_LIMIT = 3
+READD_WINDOW_SECONDS = 60.0
+"""At most READD_LIMIT automatic re-adds of our device per window (DESIGN.md invariant 7: no
+publish ping-pong with a client that keeps removing us)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,7 @@ class XEP_0384(BasePlugin):
         stanza.register_stanzas(Message, pubsub.EventItem, pubsub.Item)
         self._own_entries: dict[Namespace, DeviceListEntry] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._readds: dict[Namespace, deque[float]] = {}
         self.xmpp.add_event_handler("pubsub_publish", self._on_publish)
 
     def plugin_end(self) -> None:
@@ -186,6 +194,18 @@ class XEP_0384(BasePlugin):
         own = self._own_entries.get(device_list.namespace)
         if own is None or own.device_id in device_list.device_ids:
             return
+        recent = self._readds.setdefault(device_list.namespace, deque())
+        now = time.monotonic()
+        while recent and now - recent[0] > READD_WINDOW_SECONDS:
+            recent.popleft()
+        if len(recent) >= READD_LIMIT:
+            log.warning(
+                "our device keeps disappearing from our own %s list; not re-adding it again "
+                "for now (another client of this account removes it)",
+                device_list.namespace.label,
+            )
+            return
+        recent.append(now)
         log.info(
             "our device is missing from our own %s list; re-adding it", device_list.namespace.label
         )
