@@ -114,10 +114,15 @@ class XEP_0384(BasePlugin):
             PubSubRequestFailed: on any other error or a timeout.
         """
         node = translate.device_list_node(namespace)
+        # For our own list only item-not-found means "none": treating an unexpected
+        # `forbidden` as empty would make publish_device_list drop everyone else's ids.
+        empty_when = {"item-not-found"}
+        if bare_jid(jid) != self.own_bare_jid:
+            empty_when.add("forbidden")
         try:
             items = await self._items(jid, node, item_ids=None, max_items=1)
         except PubSubRequestFailed as error:
-            if error.condition in {"item-not-found", "forbidden"}:
+            if error.condition in empty_when:
                 log.info(
                     "no readable %s device list for %s (%s)", namespace.label, jid, error.condition
                 )
