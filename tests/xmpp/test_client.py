@@ -343,3 +343,18 @@ async def test_readding_our_device_is_rate_limited(online: Online) -> None:
         plugin._readd_if_missing(without_us)
     await asyncio.sleep(0)
     assert len(republished) == 3
+
+
+async def test_subscription_requests_are_reported_not_granted(online: Online) -> None:
+    """Nothing is granted automatically: Bob learns of Alice's request, and until he answers
+    Alice's roster entry stays without presence permission from Bob."""
+    alice = await online()
+    bob = await online()
+    requests: asyncio.Queue[str] = asyncio.Queue()
+    bob.add_subscription_request_listener(requests.put_nowait)
+    await alice.add_contact(bob.bare_jid)
+    assert await asyncio.wait_for(requests.get(), 10) == alice.bare_jid
+    await asyncio.sleep(0.3)
+    entry = {e.bare_jid: e for e in await alice.roster()}[bob.bare_jid]
+    assert entry.subscription in {"none", "from"}
+    bob.deny_contact(alice.bare_jid)

@@ -158,6 +158,7 @@ class XmppClient:
         self._xmpp: slixmpp.ClientXMPP | None = None
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
+        self._subscription_listeners: list[Callable[[str], None]] = []
         self._queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
         self._joins: dict[str, asyncio.Future[Occupant]] = {}
         self._occupants: dict[str, dict[str, Occupant]] = {}
@@ -256,6 +257,7 @@ class XmppClient:
             Callback("tui-omemo presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence)
         )
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
+        xmpp.add_event_handler("presence_subscribe", self._on_subscribe)
         return xmpp
 
     def _auth_error(self, xmpp: slixmpp.ClientXMPP) -> Exception:
@@ -528,6 +530,20 @@ class XmppClient:
             self._occupants[occupant.room].pop(occupant.nick, None)
         if occupant.is_self and pending is not None and not pending.done():
             pending.set_result(occupant)
+
+    def deny_contact(self, jid: str) -> None:
+        """Refuse (or revoke) `jid`'s permission to see our presence."""
+        self._stream().send_presence(pto=bare_jid(jid), ptype="unsubscribed")
+
+    def add_subscription_request_listener(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(bare_jid)` when someone asks to see our presence. Nothing is granted
+        automatically; answer with `add_contact` (approve) or `deny_contact`."""
+        self._subscription_listeners.append(listener)
+
+    def _on_subscribe(self, presence: Any) -> None:
+        requester = bare_jid(str(presence["from"].bare))
+        for listener in self._subscription_listeners:
+            listener(requester)
 
     def _on_archive_result(self, xml: Any) -> None:
         result = xml.find("{urn:xmpp:mam:2}result")
