@@ -24,7 +24,7 @@ from tui_omemo.service.state import apply_state_changes
 from tui_omemo.service.transport import Transport, TransportError
 
 LAST_STANZA_ID = "mam/last_stanza_id"
-PAGE_SIZE = 100
+PAGE_SIZE = 25  # small pages: slixmpp parses a whole socket read in one loop step
 TASK = "catch-up"
 
 

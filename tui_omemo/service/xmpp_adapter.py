@@ -432,6 +432,21 @@ class SlixmppTransport:
         self._client.send_presence_subscription(pto=bare_jid)
 
 
+READ_SIZE = 16 * 1024
+
+
+def _cap_reads(client: slixmpp.ClientXMPP) -> None:
+    """Read at most 16 KiB per socket read (asyncio's default is 256 KiB).
+
+    slixmpp parses a whole read and runs every stanza handler in one loop step; a server
+    pushing a thousand offline messages or a big MAM page would otherwise hold the loop for
+    tens of milliseconds (DESIGN.md §6).
+    """
+    transport: Any = getattr(client, "transport", None)
+    if transport is not None and hasattr(transport, "max_size"):
+        transport.max_size = READ_SIZE
+
+
 async def connect_client(
     jid: str,
     password: str,
@@ -475,6 +490,7 @@ async def connect_client(
         if not started.done():
             started.set_exception(TransportError("login failed"))
 
+    client.add_event_handler("session_start", lambda _e: _cap_reads(client))
     client.add_event_handler("session_start", on_start)
     client.add_event_handler("failed_all_auth", on_failure)
     client.connect(host, port)
