@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 
 import pytest
 import slixmpp
 
+import tests.prosody as prosody_module
 from tests.prosody import ProsodyServer
 
 pytestmark = pytest.mark.prosody
@@ -63,3 +66,27 @@ def test_create_account_with_a_chosen_localpart_and_refuses_duplicates(
     assert jid == f"chosen-name@{prosody.domain}"
     with pytest.raises(RuntimeError, match="registration"):
         prosody.create_account("chosen-name")
+
+
+def test_start_survives_a_port_taken_by_someone_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the port we picked is bound by another process before Prosody binds it, the start is
+    retried on a new port instead of 'succeeding' against the other listener."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    real_free_port = prosody_module.free_port
+    ports = iter([taken, taken])
+    monkeypatch.setattr(prosody_module, "free_port", lambda: next(ports, None) or real_free_port())
+    try:
+        server = ProsodyServer.start(tmp_path)
+        try:
+            assert server.port != taken
+            jid, _ = server.create_account()
+            assert jid.endswith("@localhost")
+        finally:
+            server.stop()
+    finally:
+        blocker.close()
