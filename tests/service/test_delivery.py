@@ -11,7 +11,7 @@ import pytest
 from tests.service.conftest import Peer, PeerFactory
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
-from tui_omemo.service.history import LAST_STANZA_ID
+from tui_omemo.service.session import LAST_STANZA_ID
 from tui_omemo.service.transport import Inbound, Wrapper
 from tui_omemo.store import InboxSource
 

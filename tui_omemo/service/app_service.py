@@ -188,6 +188,17 @@ class OmemoChatService:
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
+        if connected and self._worker is not None:  # a new stream after start(): catch up
+            task = asyncio.create_task(self._reconnected())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _reconnected(self) -> None:
+        """After a reconnect: presence, keys published again, MAM catch-up."""
+        with contextlib.suppress(TransportError, ProtocolError):
+            await self._transport.go_online()
+            await self.session.publish_own()
+            await self._catch_up.run()
 
     # --- ChatService ------------------------------------------------------------------
 

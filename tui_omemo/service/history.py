@@ -19,11 +19,10 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.service.api import Progress, ServiceEvent
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.session import Session
+from tui_omemo.service.session import LAST_STANZA_ID, Session
 from tui_omemo.service.state import apply_state_changes
 from tui_omemo.service.transport import Transport, TransportError
 
-LAST_STANZA_ID = "mam/last_stanza_id"
 PAGE_SIZE = 25  # small pages: slixmpp parses a whole socket read in one loop step
 TASK = "catch-up"
 
@@ -74,6 +73,8 @@ class CatchUp:
                 await self._remember(latest)
             return 0
         engine = self._session.engine
+        if engine.catching_up:
+            return 0  # one catch-up at a time
         engine.begin_catch_up()
         done = 0
         try:

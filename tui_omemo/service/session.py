@@ -69,6 +69,7 @@ from tui_omemo.store import (
     ArchivedMessage,
     Direction,
     InboxItem,
+    InboxSource,
     NewMessage,
     UnitOfWork,
 )
@@ -78,6 +79,8 @@ log = logging.getLogger(__name__)
 
 BODY_HINT = "I sent you an OMEMO encrypted message but your client doesn't support it."
 REPAIR_INTERVAL_S = 3600.0
+LAST_STANZA_ID = "mam/last_stanza_id"
+"""Settings key: the stanza-id of our archive where the next MAM catch-up starts."""
 INBOX_BATCH = 100
 
 SKIP_WORDS: dict[SkipReason, str] = {
@@ -259,6 +262,13 @@ class Session:
         crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
         await self.process(inbox_id, inbound, attempts=0)
 
+    def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
+        """Move the MAM catch-up start past a live/offline message (not while catching up,
+        when `history.CatchUp` moves it page by page)."""
+        if inbound.stanza_id and inbound.source is not InboxSource.MAM \
+                and not self._engine.catching_up:
+            uow.settings.set(LAST_STANZA_ID, inbound.stanza_id)
+
     def _path_rejection(self, inbound: Inbound) -> str | None:
         """Why a stanza's path is not authentic (DESIGN.md §3.6), or None."""
         own = self.own
@@ -361,7 +371,7 @@ class Session:
                 f"{routing.sender} sent an unencrypted message in an encrypted chat"))
         message = self._new_message(inbound, routing, keys, inbound.body or "", None, None,
                                     None, flags)
-        await self._commit(inbox_id, message, None, events, None)
+        await self._commit(inbox_id, message, inbound, events, None)
 
     async def _is_encrypted_chat(self, peer: str) -> bool:
         """A chat is encrypted unless the user chose plaintext or the peer has no devices."""
@@ -437,6 +447,7 @@ class Session:
                                             sender.device_id, stored_trust_for_mark(mark), {})
                 archive_id = uow.archive.append(message)
             uow.inbox.delete(inbox_id)
+            self._advance_archive_position(uow, inbound)
             crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
             return archive_id, events
 
@@ -503,13 +514,13 @@ class Session:
                                     {"failure": reason})
         event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, routing.sender, device,
                              f"a message from {routing.sender} could not be decrypted: {reason}")
-        await self._commit(inbox_id, message, None, [event], routing)
+        await self._commit(inbox_id, message, inbound, [event], routing)
 
     async def _commit(
         self,
         inbox_id: int,
         message: NewMessage,
-        changes: None,
+        inbound: Inbound,
         events: list[PendingEvent],
         routing: _Routing | None,
     ) -> None:
@@ -520,6 +531,7 @@ class Session:
             for event in events:
                 record_event(uow, event, now)
             uow.inbox.delete(inbox_id)
+            self._advance_archive_position(uow, inbound)
             crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
             return archive_id
 
