@@ -5,7 +5,9 @@ from __future__ import annotations
 import slixmpp
 
 import tui_omemo.xmpp.xep_0384 as xep_0384
+from tests.xmpp.test_translate import random_bundle
 from tui_omemo.model import Namespace
+from tui_omemo.xmpp.errors import PubSubRequestFailed
 
 
 def test_plugin_registers_under_its_own_name() -> None:
@@ -28,3 +30,21 @@ def test_message_stanza_exposes_both_encrypted_elements() -> None:
     legacy = xml.find(f"{{{Namespace.LEGACY}}}encrypted/{{{Namespace.LEGACY}}}header")
     assert legacy is not None
     assert legacy.get("sid") == "8"
+
+
+async def test_v2_bundle_falls_back_to_1000_items_when_max_is_refused() -> None:
+    """Pitfall 10: a server that refuses `max_items=max` gets `1000` (QXmpp's fallback)."""
+    client = slixmpp.ClientXMPP("a@localhost", "pw")
+    client.register_plugin(xep_0384.XEP_0384.name, module=xep_0384)
+    plugin = client.plugin[xep_0384.XEP_0384.name]
+    attempts: list[dict[str, str]] = []
+
+    async def publish(node: str, item_id: str, payload: object, options: dict[str, str]) -> None:
+        attempts.append(options)
+        if options["pubsub#max_items"] == "max":
+            raise PubSubRequestFailed("refused", "not-acceptable")
+
+    plugin._publish = publish
+    await plugin.publish_bundle(5, random_bundle(Namespace.V2))
+    assert [a["pubsub#max_items"] for a in attempts] == ["max", "1000"]
+    assert all(a["pubsub#access_model"] == "open" for a in attempts)

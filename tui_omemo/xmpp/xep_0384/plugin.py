@@ -48,6 +48,10 @@ NODE_CONFIG = "http://jabber.org/protocol/pubsub#node_config"
 REQUEST_TIMEOUT = 20
 CURRENT = "current"
 PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+V2_BUNDLES_MAX_ITEMS = ("max", "1000")
+_REFUSED = frozenset(
+    {"precondition-not-met", "not-acceptable", "bad-request", "conflict", "policy-violation"}
+)
 READD_LIMIT = 3
 READD_WINDOW_SECONDS = 60.0
 """At most READD_LIMIT automatic re-adds of our device per window (DESIGN.md invariant 7: no
@@ -229,21 +233,26 @@ class XEP_0384(BasePlugin):
     async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
         """Publish our bundle (0.3: node `…bundles:<id>` item `current`; 2: item `<id>`).
 
+        The OMEMO 2 bundles node must hold one item per device, so it asks for
+        `max_items=max`; a server that refuses `max` gets `1000` instead (as QXmpp does).
+
         Raises:
             PubSubRequestFailed: when publishing fails even after reconfiguring the node.
         """
-        options = {"pubsub#access_model": "open"}
-        if bundle.namespace is Namespace.V2:
-            options["pubsub#max_items"] = "max"
-            item_id = str(device_id)
-        else:
-            item_id = CURRENT
-        await self._publish(
-            translate.bundle_node(bundle.namespace, device_id),
-            item_id,
-            translate.bundle_to_xml(bundle),
-            options,
-        )
+        node = translate.bundle_node(bundle.namespace, device_id)
+        payload = translate.bundle_to_xml(bundle)
+        if bundle.namespace is Namespace.LEGACY:
+            await self._publish(node, CURRENT, payload, {"pubsub#access_model": "open"})
+            return
+        for max_items in V2_BUNDLES_MAX_ITEMS:
+            options = {"pubsub#access_model": "open", "pubsub#max_items": max_items}
+            try:
+                await self._publish(node, str(device_id), payload, options)
+                return
+            except PubSubRequestFailed as error:
+                if max_items == V2_BUNDLES_MAX_ITEMS[-1] or error.condition not in _REFUSED:
+                    raise
+                log.info("server refuses max_items=%s on %s (%s)", max_items, node, error.condition)
 
     async def fetch_bundle(self, jid: str, namespace: Namespace, device_id: int) -> WireBundle:
         """The bundle `jid` published for `device_id`.
