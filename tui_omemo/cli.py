@@ -19,10 +19,13 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from tui_omemo.commands.account import AccountAdd, add_account
+from tui_omemo.commands.app import open_app
 from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
+from tui_omemo.commands.settings import SettingsArgs, settings
+from tui_omemo.commands.trust import TRUST_WORDS, DevicesArgs, devices, set_trust, verify_uri
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.store import StoreError
 from tui_omemo.xmpp.errors import TransportError
@@ -88,6 +91,9 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     _add_history_parser(commands, common)
     _add_send_parser(commands, common)
     _add_listen_parser(commands, common)
+    _add_trust_parsers(commands, common)
+    _add_settings_parser(commands, common)
+    _add_open_parser(commands, common)
     return parser
 
 
@@ -179,6 +185,79 @@ def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _P
     parser.set_defaults(handler=_run_listen)
 
 
+def _add_trust_parsers(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    listing = commands.add_parser(
+        "devices",
+        parents=[common],
+        help="list OMEMO devices with fingerprints and trust",
+        description="List the devices of JID (fetched from the server again), or without JID "
+        "our own devices followed by every contact's.",
+    )
+    listing.add_argument("jid", metavar="JID", nargs="?", help="a contact's bare JID")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(handler=_run_devices)
+
+    decide = commands.add_parser(
+        "trust", parents=[common], help="decide whether a device gets message keys"
+    )
+    decide.add_argument("jid", metavar="JID", help="the device's bare JID")
+    decide.add_argument("device_id", metavar="DEVICE_ID", type=int, help="the device id")
+    choice = decide.add_mutually_exclusive_group(required=True)
+    choice.add_argument(
+        "--verify",
+        dest="level",
+        action="store_const",
+        const="verify",
+        help="you compared the fingerprint: verified",
+    )
+    choice.add_argument(
+        "--blind", dest="level", action="store_const", const="blind", help="trust without verifying"
+    )
+    choice.add_argument(
+        "--distrust",
+        dest="level",
+        action="store_const",
+        const="distrust",
+        help="never encrypt for this device",
+    )
+    choice.add_argument(
+        "--undecided",
+        dest="level",
+        action="store_const",
+        const="undecided",
+        help="forget the decision",
+    )
+    decide.set_defaults(handler=_run_trust)
+
+    verify = commands.add_parser(
+        "verify-uri",
+        parents=[common],
+        help="verify the devices listed in an xmpp:…?omemo-sid-N=… URI",
+    )
+    verify.add_argument("uri", metavar="URI", help="the trust URI (from a QR code or a contact)")
+    verify.set_defaults(handler=_run_verify_uri)
+
+
+def _add_settings_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "settings",
+        parents=[common],
+        help="show or change the OMEMO options",
+        description="Without KEY list every option; with KEY show it; with KEY VALUE change it.",
+    )
+    parser.add_argument("key", metavar="KEY", nargs="?", help="an option name")
+    parser.add_argument("value", metavar="VALUE", nargs="?", help="its new value")
+    parser.set_defaults(handler=_run_settings)
+
+
+def _add_open_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "open", parents=[common], help="open the terminal app on the chat with JID"
+    )
+    parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
+    parser.set_defaults(handler=_run_open)
+
+
 def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     request = AccountAdd(args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback)
     return add_account(options, request, console)
@@ -195,6 +274,26 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
 def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     request = ListenArgs(args.count, args.timeout, args.echo, args.json)
     return listen(options, request, console)
+
+
+def _run_devices(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return devices(options, DevicesArgs(args.jid, args.json), console)
+
+
+def _run_trust(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return set_trust(options, args.jid, args.device_id, TRUST_WORDS[args.level], console)
+
+
+def _run_verify_uri(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return verify_uri(options, args.uri, console)
+
+
+def _run_settings(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return settings(options, SettingsArgs(args.key, args.value), console)
+
+
+def _run_open(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    return open_app(options, args.jid, console)
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -215,9 +314,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except SystemExit as exit_:  # --help, or a usage error already reported
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     options = ProfileOptions(args.profile, args.passphrase_file)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        return _open_app(parser, console)
+    handler: Handler = getattr(args, "handler", _run_app)
     return _run(handler, options, args, console)
 
 
@@ -238,11 +335,9 @@ def _run(
         return EXIT_INTERRUPTED
 
 
-def _open_app(parser: argparse.ArgumentParser, console: Console) -> int:
-    """No command: the terminal app (not built yet: show the help instead)."""
-    parser.print_help()
-    console.err(f"{PROG}: the terminal app is not available yet; use one of the commands")
-    return EXIT_USAGE
+def _run_app(options: ProfileOptions, _args: argparse.Namespace, console: Console) -> int:
+    """No command: the terminal app."""
+    return open_app(options, None, console)
 
 
 def _quiet_logging(console: Console) -> None:

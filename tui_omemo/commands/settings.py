@@ -1,0 +1,70 @@
+"""`tui-omemo settings [KEY [VALUE]]`: show or change the OMEMO options (DESIGN.md §4).
+
+Works without the server: the settings live in the profile, under the key the service reads
+them from. Without KEY every option is listed with its value and explanation; with KEY its
+value; with KEY VALUE it is changed (true/false, on/off, numbers, btbv/manual) and the new
+value is printed. Protocol options take effect the next time the profile is opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from tui_omemo.commands.console import Console, UsageError
+from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.config import SETTINGS_HELP, Settings
+from tui_omemo.service.app_service import SETTINGS_KEY
+from tui_omemo.store import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsArgs:
+    """The arguments of `settings`."""
+
+    key: str | None
+    value: str | None
+
+
+def settings(options: ProfileOptions, args: SettingsArgs, console: Console) -> int:
+    """List, show or change settings.
+
+    Raises:
+        UsageError: unknown key, or a value that does not parse or is out of range.
+    """
+    with open_database(options, console) as database:
+        if args.key is not None and args.value is not None:
+            with database.unit_of_work() as uow:
+                current = _stored(uow)
+                try:
+                    updated = current.with_value(args.key, args.value)
+                except ValueError as error:
+                    raise UsageError(str(error)) from None
+                uow.settings.set(SETTINGS_KEY, updated.to_json())
+        else:
+            with database.snapshot() as uow:
+                updated = _stored(uow)
+    values = updated.to_json()
+    if args.key is None:
+        for spec in fields(Settings):
+            console.out(f"{spec.name} = {_text(values[spec.name])}  # {SETTINGS_HELP[spec.name]}")
+        return 0
+    if args.key not in SETTINGS_HELP:
+        raise UsageError(f"unknown setting {args.key!r}; known: {', '.join(SETTINGS_HELP)}")
+    console.out(f"{args.key} = {_text(values[args.key])}")
+    return 0
+
+
+def _stored(uow: UnitOfWork) -> Settings:
+    stored = uow.settings.get(SETTINGS_KEY)
+    if not isinstance(stored, dict):
+        return Settings()
+    try:
+        return Settings.from_json(stored)
+    except ValueError as error:
+        raise UsageError(f"the stored settings are unreadable ({error})") from None
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
