@@ -9,7 +9,7 @@
 5. On a terminal: opens the terminal app as alice with bob in the roster. Without a terminal
    (CI, tests, or TUI_OMEMO_DEMO_NONINTERACTIVE=1), or while the app is not built yet: prints
    alice's device and fingerprint, sends bob an encrypted message in each OMEMO version with
-   `tui-omemo send`, and prints bob's encrypted echo read back with `tui-omemo listen`.
+   `tui-omemo send`, and prints bob's encrypted echo as it arrives in alice's archive.
 
 Everything it started (Prosody, the echo listener, the temporary directory, keyring entries)
 is stopped and removed on the way out, also on Ctrl+C or SIGTERM. Exit status 0 on success.
@@ -171,7 +171,10 @@ def create_profile(demo: Demo, person: Person) -> dict[str, str]:
     )  # fmt: skip
     if demo.use_keyring:
         demo.keyring_profiles.append(person.profile)
-    fields = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+    fields: dict[str, str] = {}
+    for line in output.splitlines():
+        key, _, value = line.partition(": ")
+        fields[key] = value
     return fields
 
 
@@ -249,26 +252,37 @@ def start_echo(demo: Demo, bob: Person) -> None:
 
 
 def scripted_exchange(demo: Demo, alice: Person, bob: Person) -> None:
-    """Send bob one encrypted message per OMEMO version and print the encrypted echo."""
+    """Send bob one encrypted message per OMEMO version and print the encrypted echo.
+
+    The echo can reach alice while her `send` is still connected (it is archived then), or
+    later (then the next command catches it up), so it is read back from her archive.
+    """
     for version in ("2", "0.3"):
         text = f"hello over OMEMO {version} from the demo"
         say(f"alice → bob (OMEMO {version}): {text}")
         sent = demo.run(alice, "send", bob.jid, text, "--omemo", version, "--timeout", "30")
         for line in sent.splitlines():
             say(f"  {line}")
-        output = demo.run(
-            alice, "listen", "--count", "1", "--timeout", "30", "--json", timeout=STEP_TIMEOUT
-        )
-        lines = [json.loads(line) for line in output.splitlines() if line.strip()]
-        if not lines:
-            raise DemoFailed(f"no echo from bob for the OMEMO {version} message")
-        echo = lines[-1]
+        echo = wait_for_echo(demo, alice, bob, f"echo: {text}")
         say(
             f"bob → alice (OMEMO {echo['omemo']}, device {echo['device']}, "
             f"trust {echo['trust']}): {echo['text']}"
         )
-        if echo["text"] != f"echo: {text}" or echo["omemo"] is None:
-            raise DemoFailed(f"unexpected echo: {echo['text']!r} (omemo {echo['omemo']})")
+        if echo["omemo"] != version:
+            raise DemoFailed(f"the echo came back with OMEMO {echo['omemo']}, not {version}")
+
+
+def wait_for_echo(demo: Demo, alice: Person, bob: Person, expected: str) -> dict[str, object]:
+    """Bob's echo as alice archived it; alice catches up while looking (`listen`)."""
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        demo.run(alice, "listen", "--timeout", "2")
+        history = demo.run(alice, "history", bob.jid, "--json", "--limit", "10")
+        for line in history.splitlines():
+            row: dict[str, object] = json.loads(line)
+            if row["direction"] == "in" and row["text"] == expected:
+                return row
+    raise DemoFailed(f"no echo from bob within {STEP_TIMEOUT:g} s")
 
 
 def open_app(demo: Demo, alice: Person, bob: Person) -> int:
