@@ -235,7 +235,7 @@ def _members() -> tuple[MemberReadiness, ...]:
         MemberReadiness(CAROL, "carol", True, 1, 0, 0),
         MemberReadiness(ERIN, "erin", True, 1, 0, 1),
         MemberReadiness(
-            "mallory@evil.example", "mallory", False, 0, 0, 0, "No OMEMO device list published."
+            "mallory@evil.example", "mallory", False, 0, 0, 0, "No device list published."
         ),
     )
 
@@ -283,6 +283,11 @@ class FakeService:
             self._next_id, peer, False, peer, NOW, body, MessageTrust.VERIFIED, Namespace.V2, 2001
         )
         return dataclasses.replace(message, **changes)  # type: ignore[arg-type]
+
+    def add_chat(self, chat: ChatSummary, messages: Sequence[ChatMessage] = ()) -> None:
+        """Add a roster row and its archive (for tests with special data)."""
+        self._chats.append(chat)
+        self._log.setdefault(chat.jid, []).extend(messages)
 
     def _record(self, name: str, *args: object) -> None:
         self.calls.append((name, args))

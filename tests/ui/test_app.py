@@ -321,11 +321,11 @@ async def test_older_pages_load_when_scrolling_up() -> None:
         await settle(pilot)
         screen = await open_chat(pilot, "many@example.org")
         log = screen.query_one(MessageLog)
-        assert len(log.messages) == 100
+        assert len(log.messages) == 50
         log.scroll_home(animate=False, immediate=True)
         await settle(pilot)
-        assert len(log.messages) == 200
-        assert log.messages[0].archive_id == 801
+        assert len(log.messages) == 150
+        assert log.messages[0].archive_id == 851
 
 
 async def test_unlock_asks_again_after_a_wrong_passphrase(service: FakeService) -> None:

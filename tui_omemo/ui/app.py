@@ -18,6 +18,7 @@ in other chats and security events raise a toast and ring the terminal bell.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -173,6 +174,7 @@ class TuiOmemoApp(App[None]):
         """The one worker that turns `service.events()` into Textual messages."""
         async for event in self.service.events():
             self.post_message(self.ServiceEventArrived(event))
+            await asyncio.sleep(0)  # a burst of events must not starve the screen
 
     @on(ServiceEventArrived)
     def _service_event(self, event: ServiceEventArrived) -> None:

@@ -39,8 +39,14 @@ from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.roster_list import BADGES
 
+FIRST_PAGE = 50
+"""Messages loaded when a chat opens: more than a screenful, few enough to open at once."""
+
 PAGE = 100
-"""Messages per history page."""
+"""Messages per older history page."""
+
+READ_DELAY = 0.5
+"""Seconds to gather incoming messages before telling the service the chat was read."""
 
 MAX_PAGES_TO_FIND = 50
 """How many pages a jump to a search hit may load before giving up."""
@@ -75,6 +81,7 @@ class ChatScreen(Screen[None]):
         self._focus_archive_id = focus_archive_id
         self._plaintext_chosen = False
         self._undecided = 0
+        self._read_pending = False
 
     @property
     def peer(self) -> str:
@@ -117,7 +124,7 @@ class ChatScreen(Screen[None]):
     @work(group="history", exclusive=True, description="load newest messages")
     async def _load_newest(self) -> None:
         log = self.query_one(MessageLog)
-        page = await self._service.history(self.peer, None, PAGE)
+        page = await self._service.history(self.peer, None, FIRST_PAGE)
         log.set_history(page)
         await self._service.mark_read(self.peer)
         target = self._focus_archive_id
@@ -145,8 +152,9 @@ class ChatScreen(Screen[None]):
         """New messages of this chat go into the log; badge changes into the title."""
         if isinstance(event, MessageReceived) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
-            if self.is_current and not event.message.outgoing:
-                self._mark_read()
+            if self.is_current and not event.message.outgoing and not self._read_pending:
+                self._read_pending = True
+                self.set_timer(READ_DELAY, self._mark_read)
         elif isinstance(event, RosterChanged) and event.chat.jid == self.peer:
             self._chat = event.chat
             self.query_one("#chat-title", Static).update(self._title())
@@ -155,6 +163,7 @@ class ChatScreen(Screen[None]):
 
     @work(group="mark-read", exclusive=True, description="mark read")
     async def _mark_read(self) -> None:
+        self._read_pending = False
         await self._service.mark_read(self.peer)
 
     # --- devices and the banner -----------------------------------------------------------

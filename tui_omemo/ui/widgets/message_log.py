@@ -13,7 +13,9 @@ with `prepend(page)`. Enter (or a click) on a message posts `MessageChosen`.
 from __future__ import annotations
 
 import io
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import ClassVar
 
 from rich.console import Console
@@ -39,6 +41,12 @@ TRUST_MARKS: dict[MessageTrust, str] = {
     MessageTrust.FAILED: "✗",
 }
 """The one-cell mark in front of each message; the detail dialog explains it in words."""
+
+WRAP_CACHE = 2048
+"""Messages whose wrapped lines are kept; only their heights are kept for all of them."""
+
+RECENT = 200
+"""How many of the newest messages an appended one is checked against for duplicates."""
 
 OLDER_THRESHOLD = 3
 """Lines from the top at which the next older page is asked for."""
@@ -84,13 +92,16 @@ class MessageLog(ScrollView, can_focus=True):
         self._group = group
         self._peer_name = ""
         self._messages: list[ChatMessage] = []
-        self._ids: set[int] = set()
         self._before: int | None = None
         self._waiting = False
-        self._rows: list[tuple[int, int]] = []
+        self._end_pending = False
+        self._pending: list[ChatMessage] = []
+        self._following = True
+        self._heights: list[int] = []
         self._first_row: list[int] = []
+        self._total_rows = 0
         self._width = 0
-        self._wrapped: dict[int, list[Text]] = {}
+        self._wrapped: LRUCache[int, list[Text]] = LRUCache(WRAP_CACHE)
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
 
     # --- what the screen calls -------------------------------------------------------------
@@ -108,7 +119,6 @@ class MessageLog(ScrollView, can_focus=True):
     def set_history(self, page: HistoryPage) -> None:
         """Show the newest page of a chat (replaces what was shown)."""
         self._messages = list(page.messages)
-        self._ids = {m.archive_id for m in self._messages}
         self._before = page.before
         self._waiting = False
         self.cursor = None
@@ -117,58 +127,82 @@ class MessageLog(ScrollView, can_focus=True):
 
     def prepend(self, page: HistoryPage) -> None:
         """Add an older page above what is shown, keeping the view where it was."""
-        fresh = [m for m in page.messages if m.archive_id not in self._ids]
+        oldest = self._messages[0].archive_id if self._messages else None
+        fresh = [m for m in page.messages if oldest is None or m.archive_id < oldest]
         self._before = page.before
         self._waiting = False
         if not fresh:
             return
-        old_rows = len(self._rows)
+        old_rows = self._total_rows
         self._messages[:0] = fresh
-        self._ids.update(m.archive_id for m in fresh)
         if self.cursor is not None:
             self.cursor += len(fresh)
-        self._invalidate()
-        self.scroll_to(y=self.scroll_y + len(self._rows) - old_rows, animate=False, immediate=True)
+        if self._width:
+            self._heights[:0] = [len(self._lines(m)) for m in fresh]
+        self._layout()
+        added = self._total_rows - old_rows
+        self.scroll_to(y=self.scroll_y + added, animate=False, immediate=True)
 
     def append(self, message: ChatMessage) -> None:
-        """Add a new message at the bottom (ignored when already shown)."""
-        if message.archive_id in self._ids:
+        """Add a new message at the bottom (ignored when already shown).
+
+        A burst of messages is gathered and laid out once, on the next idle moment, so that a
+        thousand arrivals cost a few repaints rather than a thousand.
+        """
+        recent = self._messages[-RECENT:] + self._pending
+        if any(m.archive_id == message.archive_id for m in recent):
             return
-        following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
-        self._messages.append(message)
-        self._ids.add(message.archive_id)
+        if not self._pending:
+            self._following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
+            self.call_later(self._flush)
+        self._pending.append(message)
+
+    def _flush(self) -> None:
+        """Lay out the gathered new messages in one go."""
+        fresh, self._pending = self._pending, []
+        self._messages.extend(fresh)
         if self._width:
-            self._add_rows(len(self._messages) - 1)
-            self.virtual_size = Size(self._width, len(self._rows))
+            for message in fresh:
+                self._first_row.append(self._total_rows)
+                self._heights.append(len(self._lines(message)))
+                self._total_rows += self._heights[-1]
+            self.virtual_size = Size(self._width, self._total_rows)
             self.refresh()
-        if following:
+        if self._following:
             self._to_end()
 
     def _to_end(self) -> None:
         """Scroll to the newest line, now and again once the layout has caught up."""
         self._scroll_end_now()
-        self.call_after_refresh(self._scroll_end_now)
+        if not self._end_pending:
+            self._end_pending = True
+            self.call_after_refresh(self._scroll_end_now)
 
     def _scroll_end_now(self) -> None:
+        self._end_pending = False
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     # --- layout ---------------------------------------------------------------------------
 
     def _invalidate(self) -> None:
+        """Wrap every loaded message again (new chat, new width, new styles)."""
         self._wrapped.clear()
+        self._heights = [len(self._lines(m)) for m in self._messages] if self._width else []
+        self._layout()
+
+    def _layout(self) -> None:
+        """Recompute where each message starts from the known heights."""
         self._strips.clear()
-        self._rows = []
-        self._first_row = []
+        self._first_row = [0, *accumulate(self._heights)]
+        self._total_rows = self._first_row.pop() if self._first_row else 0
         if self._width:
-            for index in range(len(self._messages)):
-                self._add_rows(index)
-            self.virtual_size = Size(self._width, len(self._rows))
+            self.virtual_size = Size(self._width, self._total_rows)
         self.refresh()
 
-    def _add_rows(self, index: int) -> None:
-        self._first_row.append(len(self._rows))
-        height = len(self._lines(self._messages[index]))
-        self._rows.extend((index, line) for line in range(height))
+    def _locate(self, row: int) -> tuple[int, int]:
+        """(message index, line within it) of a virtual row."""
+        index = bisect_right(self._first_row, row) - 1
+        return index, row - self._first_row[index]
 
     def on_resize(self, event: events.Resize) -> None:
         width = self.scrollable_content_region.width
@@ -228,17 +262,19 @@ class MessageLog(ScrollView, can_focus=True):
         if not self._messages and y == 0:
             empty = Text("No messages yet.", self.get_component_rich_style("message-log--empty"))
             return Strip(empty.render(_CONSOLE)).adjust_cell_length(width, self.rich_style)
-        if row >= len(self._rows):
+        if row >= self._total_rows:
             return Strip.blank(width, self.rich_style)
-        index, line = self._rows[row]
+        index, line = self._locate(row)
         chosen = index == self.cursor
         key = (self._messages[index].archive_id, line, chosen)
         strip = self._strips.get(key)
         if strip is None:
             text = self._lines(self._messages[index])[line]
-            strip = Strip(text.render(_CONSOLE)).adjust_cell_length(width, self.rich_style)
+            base = self.rich_style
             if chosen:
-                strip = strip.apply_style(self.get_component_rich_style("message-log--cursor"))
+                base += self.get_component_rich_style("message-log--cursor")
+            strip = Strip(text.render(_CONSOLE)).apply_style(base)
+            strip = strip.adjust_cell_length(width, base)
             self._strips[key] = strip
         return strip
 
@@ -252,7 +288,7 @@ class MessageLog(ScrollView, can_focus=True):
         self._strips.clear()
         if new is not None and self._first_row:
             top = self._first_row[new]
-            height = len(self._lines(self._messages[new]))
+            height = self._heights[new]
             if top < self.scroll_y:
                 self.scroll_to(y=top, animate=False, immediate=True)
             elif top + height > self.scroll_y + self.scrollable_content_region.height:
@@ -287,8 +323,8 @@ class MessageLog(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         row = event.y + round(self.scroll_y)
-        if 0 <= row < len(self._rows):
-            self.cursor = self._rows[row][0]
+        if 0 <= row < self._total_rows:
+            self.cursor = self._locate(row)[0]
             self.action_choose()
 
     def select_archive_id(self, archive_id: int) -> bool:

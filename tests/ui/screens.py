@@ -1,0 +1,78 @@
+"""The screens and states worth a picture, shared by the snapshot and the screenshot tests.
+
+Each entry: a name, how to build the app, and what to do with the pilot before the picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from textual.pilot import Pilot
+
+from tests.fakes_ui import BOB, DAVE, ROOM, FakeService
+from tests.ui.helpers import settle
+from tui_omemo.ui.app import TuiOmemoApp
+
+
+async def _nothing(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+
+
+def _open(jid: str, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, TuiOmemoApp)
+        app.open_chat(jid)
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run
+
+
+def _keys(*keys: str, text: str = "") -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+        if text:
+            await pilot.press(*text, "enter")
+            await settle(pilot)
+
+    return run
+
+
+async def _unlock(passphrase: str) -> None:
+    raise ValueError("Wrong passphrase.")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One picture: `name`, app options, service factory and the steps before it."""
+
+    name: str
+    before: Callable[[Pilot[None]], Awaitable[None]] = _nothing
+    service: Callable[[], FakeService] = FakeService
+    options: dict[str, object] = field(default_factory=dict)
+
+
+SHOTS: tuple[Shot, ...] = (
+    Shot("roster"),
+    Shot("roster_empty", service=lambda: FakeService(empty=True)),
+    Shot("chat_undecided_banner", _open(BOB)),
+    Shot("chat_failure_detail", _open(BOB, "ctrl+l", "up", "up", "enter")),
+    Shot("chat_untrusted_message", _open(BOB, "ctrl+l", "up", "up", "up")),
+    Shot("chat_plaintext_choice", _open(DAVE, *"hello", "enter")),
+    Shot("group_readiness", _open(ROOM)),
+    Shot("trust_manager", _keys("ctrl+t")),
+    Shot("verify_qr", _keys("ctrl+o")),
+    Shot("search_results", _keys("ctrl+f", text="keys")),
+    Shot("security_events", _keys("f3")),
+    Shot("settings", _keys("f2")),
+    Shot("unlock_passphrase", options={"unlock": _unlock}),
+    Shot("unlock_wrong_passphrase", _keys(*"nope", "enter"), options={"unlock": _unlock}),
+    Shot("first_run_account", options={"setup": _unlock}),
+)
