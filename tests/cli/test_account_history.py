@@ -283,3 +283,49 @@ def test_subprocess_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     for result in (missing, wrong):
         assert "Traceback" not in result.stderr
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_no_command_and_open_need_a_terminal(cli: Cli) -> None:
+    """Without a terminal the app is not started: exit 2 and a hint to use the commands."""
+    assert cli("account", "add", "alice@localhost").code == 0
+    for args in ((), ("open", "bob@localhost")):
+        result = cli(*args)
+        assert result.code == 2
+        assert "needs a terminal" in result.err
+
+
+def test_every_command_is_in_the_help(cli: Cli) -> None:
+    result = cli("--help", profile=False)
+    for command in (
+        "account",
+        "history",
+        "send",
+        "listen",
+        "devices",
+        "trust",
+        "verify-uri",
+        "settings",
+        "open",
+    ):
+        assert command in result.out
+
+
+def test_send_and_listen_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("send", "bob@localhost", "hi", "--omemo", "3").code == 2
+    assert cli("send", "bob@localhost", "hi", "--timeout", "0").code == 2
+    assert cli("listen", "--count", "0").code == 2
+    assert cli("trust", "bob@localhost", "1").code == 2  # no decision given
+
+
+def test_send_to_an_unreachable_server_is_one_line_exit_1(cli: Cli) -> None:
+    """The account's server does not answer: one line, exit 1, no traceback."""
+    result = cli(
+        "account", "add", "alice@localhost", "--server", "127.0.0.1:9",
+        "--password-stdin", "--allow-plaintext-loopback", stdin="pw\n",
+    )  # fmt: skip
+    assert result.code == 0
+    sent = cli("send", "bob@localhost", "hi", "--timeout", "20")
+    assert sent.code == 1
+    assert len(sent.err_lines) == 1
+    assert "Traceback" not in sent.err
