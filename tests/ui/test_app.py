@@ -357,3 +357,62 @@ async def test_open_chat_option_opens_the_room() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, 6)
         assert isinstance(app.screen, GroupChatScreen)
+
+
+async def test_add_contact_dialog_checks_the_jid(service: FakeService) -> None:
+    """Ctrl+N asks for a JID, refuses one without '@', then adds the good one to the roster."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press(*"frank", "enter")
+        await settle(pilot)
+        assert "not a JID" in str(app.screen.query_one("#error", Static).render())
+        await pilot.press(*"@example.org", "enter")
+        await settle(pilot)
+        assert ("add_contact", ("frank@example.org",)) in service.calls
+        assert isinstance(app.screen, RosterScreen)
+        roster = app.screen.query_one(RosterList)
+        assert any(c.jid == "frank@example.org" for c in roster.chats)
+
+
+async def test_join_room_then_plaintext_in_it_needs_the_choice(service: FakeService) -> None:
+    """A joined room without OMEMO is announced; sending there asks before plaintext."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        await pilot.press(*"open@rooms.example.org", "enter", *"alice", "enter")
+        await settle(pilot)
+        assert ("join_room", ("open@rooms.example.org", "alice")) in service.calls
+        assert any("OMEMO is not possible" in str(n.message) for n in app._notifications)
+        app.open_chat("open@rooms.example.org")
+        await settle(pilot)
+        assert isinstance(app.screen, GroupChatScreen)
+        await pilot.press(*"hi all", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PlaintextDialog)
+        assert sends(service) == []
+
+
+class FailingSearch(FakeService):
+    """A service whose search fails like a real one can (the store is gone)."""
+
+    async def search(self, text: str, peer: str | None = None):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the archive is not available")
+
+
+async def test_a_failing_service_call_is_shown_not_fatal() -> None:
+    """An exception in a worker becomes an error toast; the app keeps running."""
+    app = make_app(FailingSearch())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press(*"x", "enter")
+        await settle(pilot)
+        assert app.is_running
+        messages = [str(n.message) for n in app._notifications]
+        assert any("the archive is not available" in m for m in messages)

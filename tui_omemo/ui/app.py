@@ -29,6 +29,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import Worker
 
 from tui_omemo.service.api import (
     ChatService,
@@ -43,6 +44,7 @@ from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
 from tui_omemo.ui.screens.account import AccountScreen, NewAccount
+from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.screens.roster import RosterScreen
@@ -169,7 +171,7 @@ class TuiOmemoApp(App[None]):
 
     # --- background events ----------------------------------------------------------------
 
-    @work(group="events", exclusive=True, description="service events")
+    @work(exit_on_error=False, group="events", exclusive=True, description="service events")
     async def _drain_events(self) -> None:
         """The one worker that turns `service.events()` into Textual messages."""
         async for event in self.service.events():
@@ -205,12 +207,21 @@ class TuiOmemoApp(App[None]):
                 )
             case Progress(task=task, done=done, total=total):
                 self.sub_title = f"{neutral(task, single_line=True)} {done}/{total}"
+                if done in (0, total):
+                    state = "started" if done == 0 else "done"
+                    self.notify(f"{neutral(task, single_line=True)}: {state}", markup=False)
             case _:
                 pass
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed app worker (events, navigation, roster) is shown, never fatal."""
+        words = failure_words(event.worker)
+        if words is not None:
+            self.notify(words, title="Something failed", severity="error", markup=False)
+
     # --- navigation -----------------------------------------------------------------------
 
-    @work(group="navigation", description="open chat")
+    @work(exit_on_error=False, group="navigation", description="open chat")
     async def open_chat(self, jid: str, archive_id: int | None = None) -> None:
         """Open the chat with `jid` (a room opens as a group chat), optionally at a message."""
         chats = {chat.jid: chat for chat in await self.service.chats()}
@@ -288,7 +299,9 @@ class TuiOmemoApp(App[None]):
 
     def _add_contact(self, jid: str | None) -> None:
         if jid:
-            self.run_worker(self._adding(jid), group="roster", description="add contact")
+            self.run_worker(
+                self._adding(jid), group="roster", description="add contact", exit_on_error=False
+            )
 
     async def _adding(self, jid: str) -> None:
         if jid:
@@ -298,7 +311,9 @@ class TuiOmemoApp(App[None]):
 
     def _join_room(self, choice: tuple[str, str] | None) -> None:
         if choice is not None:
-            self.run_worker(self._joining(*choice), group="roster", description="join room")
+            self.run_worker(
+                self._joining(*choice), group="roster", description="join room", exit_on_error=False
+            )
 
     async def _joining(self, room_jid: str, nick: str) -> None:
         try:

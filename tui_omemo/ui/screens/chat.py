@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui_omemo.model import TrustLevel
@@ -33,6 +32,7 @@ from tui_omemo.service.api import (
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
@@ -52,7 +52,7 @@ MAX_PAGES_TO_FIND = 50
 """How many pages a jump to a search hit may load before giving up."""
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ServiceScreen):
     """A 1:1 chat."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -121,7 +121,7 @@ class ChatScreen(Screen[None]):
 
     # --- history --------------------------------------------------------------------------
 
-    @work(group="history", exclusive=True, description="load newest messages")
+    @work(exit_on_error=False, group="history", exclusive=True, description="load newest messages")
     async def _load_newest(self) -> None:
         log = self.query_one(MessageLog)
         page = await self._service.history(self.peer, None, FIRST_PAGE)
@@ -144,7 +144,12 @@ class ChatScreen(Screen[None]):
     def _older(self, event: MessageLog.OlderWanted) -> None:
         self._load_older(event.before)
 
-    @work(group="history-older", exclusive=True, description="load older messages")
+    @work(
+        exit_on_error=False,
+        group="history-older",
+        exclusive=True,
+        description="load older messages",
+    )
     async def _load_older(self, before: int) -> None:
         self.query_one(MessageLog).prepend(await self._service.history(self.peer, before, PAGE))
 
@@ -161,14 +166,14 @@ class ChatScreen(Screen[None]):
             self._show_badge()
             self.check_devices()
 
-    @work(group="mark-read", exclusive=True, description="mark read")
+    @work(exit_on_error=False, group="mark-read", exclusive=True, description="mark read")
     async def _mark_read(self) -> None:
         self._read_pending = False
         await self._service.mark_read(self.peer)
 
     # --- devices and the banner -----------------------------------------------------------
 
-    @work(group="devices", exclusive=True, description="check devices")
+    @work(exit_on_error=False, group="devices", exclusive=True, description="check devices")
     async def check_devices(self) -> None:
         """Count undecided active devices and set the banner."""
         banner = self.query_one(SecurityBanner)
@@ -194,7 +199,7 @@ class ChatScreen(Screen[None]):
     @on(Composer.Submitted)
     def _submitted(self, event: Composer.Submitted) -> None:
         needs_choice = self._chat.omemo is None or self._chat.security is ChatSecurity.NO_OMEMO
-        if needs_choice and not self._plaintext_chosen and not self._chat.is_room:
+        if needs_choice and not self._plaintext_chosen:
             self.app.push_screen(
                 PlaintextDialog(self._chat.name or self.peer),
                 lambda chosen: self._plaintext_answer(event.text, chosen),
@@ -208,7 +213,7 @@ class ChatScreen(Screen[None]):
             self.query_one(SecurityBanner).clear()
             self._send(text, allow_plaintext=True)
 
-    @work(group="send", description="send message")
+    @work(exit_on_error=False, group="send", description="send message")
     async def _send(self, text: str, *, allow_plaintext: bool) -> None:
         try:
             report = await self._service.send(self.peer, text, allow_plaintext=allow_plaintext)
@@ -240,7 +245,7 @@ class ChatScreen(Screen[None]):
     def _chosen(self, event: MessageLog.MessageChosen) -> None:
         self._show_detail(event.message)
 
-    @work(group="detail", exclusive=True, description="message details")
+    @work(exit_on_error=False, group="detail", exclusive=True, description="message details")
     async def _show_detail(self, message: ChatMessage) -> None:
         sender = self._service.own_jid if message.outgoing else message.sender
         devices = await self._service.devices(sender)

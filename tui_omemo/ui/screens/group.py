@@ -52,7 +52,7 @@ class GroupChatScreen(ChatScreen):
         self.query_one(ReadinessPanel).border_title = "OMEMO readiness"
         self._load_room()
 
-    @work(group="room", exclusive=True, description="room readiness")
+    @work(exit_on_error=False, group="room", exclusive=True, description="room readiness")
     async def _load_room(self) -> None:
         try:
             room = await self._service.room_info(self.peer)
@@ -72,7 +72,7 @@ class GroupChatScreen(ChatScreen):
         banner = self.query_one(SecurityBanner)
         if not room.omemo_allowed:
             reason = neutral(room.omemo_refusal or "the room does not allow it", single_line=True)
-            banner.show_no_omemo(f"This room ({reason})")
+            banner.show_room_without_omemo(reason)
 
     @staticmethod
     def _occupant(nick: str, has_keys: bool) -> Text:

@@ -9,14 +9,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from tui_omemo.service.api import ChatService, RosterChanged, ServiceEvent
+from tui_omemo.service.api import ChatService, ConnectionChanged, RosterChanged, ServiceEvent
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.roster_list import RosterList
 
 
-class RosterScreen(Screen[None]):
+class RosterScreen(ServiceScreen):
     """The roster with a filter box above it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -37,7 +37,9 @@ class RosterScreen(Screen[None]):
         self._service = service
 
     def compose(self) -> ComposeResult:
-        yield Static(f"tui-omemo · {self._service.own_jid}", classes="title", markup=False)
+        yield Static(
+            f"tui-omemo · {self._service.own_jid}", classes="title", markup=False, id="roster-title"
+        )
         yield Input(
             placeholder="Filter contacts and rooms (type to filter, ↓ to the list)", id="filter"
         )
@@ -50,7 +52,7 @@ class RosterScreen(Screen[None]):
     def on_mount(self) -> None:
         self.reload()
 
-    @work(group="roster", exclusive=True, description="load roster")
+    @work(exit_on_error=False, group="roster", exclusive=True, description="load roster")
     async def reload(self) -> None:
         """Fetch the roster from the service again."""
         chats = await self._service.chats()
@@ -62,6 +64,11 @@ class RosterScreen(Screen[None]):
         if isinstance(event, RosterChanged):
             self.query_one(RosterList).update_chat(event.chat)
             self.query_one("#empty").set_class(True, "-hidden")
+        elif isinstance(event, ConnectionChanged):
+            state = "online" if event.connected else "offline"
+            title = self.query_one("#roster-title", Static)
+            title.update(f"tui-omemo · {self._service.own_jid} · {state}")
+            title.set_class(not event.connected, "-offline")
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:

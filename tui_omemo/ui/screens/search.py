@@ -9,16 +9,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import ChatService, SearchHit
 from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
 
 
-class SearchScreen(Screen[None]):
+class SearchScreen(ServiceScreen):
     """A query box and the hits with their context."""
 
     @dataclass
@@ -46,7 +46,7 @@ class SearchScreen(Screen[None]):
         if event.value.strip():
             self._search(event.value.strip())
 
-    @work(group="search", exclusive=True, description="search history")
+    @work(exit_on_error=False, group="search", exclusive=True, description="search history")
     async def _search(self, query: str) -> None:
         self.show_hits(query, await self._service.search(query))
 

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui_omemo.events import SecurityEvent
 from tui_omemo.service.api import ChatService, SecurityEventRaised, ServiceEvent
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
 
 KIND_WORDS = {
@@ -24,7 +24,7 @@ KIND_WORDS = {
 }
 
 
-class SecurityScreen(Screen[None]):
+class SecurityScreen(ServiceScreen):
     """New devices, trust changes, plaintext where encryption was expected, failures."""
 
     def __init__(self, service: ChatService) -> None:
@@ -44,7 +44,7 @@ class SecurityScreen(Screen[None]):
         table.focus()
         self._load()
 
-    @work(group="security", exclusive=True, description="security events")
+    @work(exit_on_error=False, group="security", exclusive=True, description="security events")
     async def _load(self) -> None:
         self.show_events(await self._service.security_events())
 

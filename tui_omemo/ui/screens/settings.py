@@ -11,11 +11,11 @@ import dataclasses
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from tui_omemo.config import SETTINGS_HELP, Settings
 from tui_omemo.service.api import ChatService
+from tui_omemo.ui.screens.base import ServiceScreen
 
 
 def _text(value: object) -> str:
@@ -24,7 +24,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-class SettingsScreen(Screen[None]):
+class SettingsScreen(ServiceScreen):
     """The OMEMO options of DESIGN.md §4."""
 
     def __init__(self, service: ChatService) -> None:
@@ -45,7 +45,7 @@ class SettingsScreen(Screen[None]):
     def on_mount(self) -> None:
         self._load()
 
-    @work(group="settings", exclusive=True, description="load settings")
+    @work(exit_on_error=False, group="settings", exclusive=True, description="load settings")
     async def _load(self) -> None:
         self.show_settings(await self._service.settings())
 
@@ -59,7 +59,7 @@ class SettingsScreen(Screen[None]):
         assert event.input.id is not None
         self._save(event.input.id.removeprefix("value-"), event.value)
 
-    @work(group="settings-save", description="save setting")
+    @work(exit_on_error=False, group="settings-save", description="save setting")
     async def _save(self, name: str, value: str) -> None:
         error = self.query_one(f"#error-{name}", Static)
         try:

@@ -13,12 +13,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Static, Switch
 
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import ChatService, SecurityEventRaised, ServiceEvent
 from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS, DeviceTable
 
 BTBV_SENTENCE = (
@@ -27,7 +27,7 @@ BTBV_SENTENCE = (
 )
 
 
-class TrustScreen(Screen[None]):
+class TrustScreen(ServiceScreen):
     """Every known device and its trust."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,7 +56,7 @@ class TrustScreen(Screen[None]):
         self.query_one(DeviceTable).focus()
         self.reload()
 
-    @work(group="devices", exclusive=True, description="load devices")
+    @work(exit_on_error=False, group="devices", exclusive=True, description="load devices")
     async def reload(self) -> None:
         """Fetch devices and the trust mode again."""
         settings = await self._service.settings()
@@ -83,7 +83,7 @@ class TrustScreen(Screen[None]):
         if device is not None:
             self._decide(device.bare_jid, device.device_id, TrustLevel(level))
 
-    @work(group="decide", description="set trust")
+    @work(exit_on_error=False, group="decide", description="set trust")
     async def _decide(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
         await self._service.set_trust(bare_jid, device_id, level)
         self.notify(f"{bare_jid} device {device_id}: {TRUST_WORDS[level]}", markup=False)
@@ -95,7 +95,7 @@ class TrustScreen(Screen[None]):
         if device is not None and not device.this_device:
             self._rebuild(device.bare_jid, device.device_id)
 
-    @work(group="decide", description="rebuild session")
+    @work(exit_on_error=False, group="decide", description="rebuild session")
     async def _rebuild(self, bare_jid: str, device_id: int) -> None:
         await self._service.rebuild_session(bare_jid, device_id)
         self.notify(f"Fresh session with {bare_jid} device {device_id}", markup=False)
@@ -104,7 +104,7 @@ class TrustScreen(Screen[None]):
     def _btbv(self, event: Switch.Changed) -> None:
         self._set_mode("btbv" if event.value else "manual")
 
-    @work(group="settings", exclusive=True, description="trust mode")
+    @work(exit_on_error=False, group="settings", exclusive=True, description="trust mode")
     async def _set_mode(self, mode: str) -> None:
         try:
             await self._service.update_setting("trust_mode", mode)

@@ -14,15 +14,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tui_omemo.service.api import ChatService
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
+from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.qr_code import QrCode
 
 
-class VerifyScreen(Screen[None]):
+class VerifyScreen(ServiceScreen):
     """Show our QR code; verify a contact by URI."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -52,7 +52,7 @@ class VerifyScreen(Screen[None]):
     def on_mount(self) -> None:
         self._load_uri()
 
-    @work(group="uri", exclusive=True, description="own trust URI")
+    @work(exit_on_error=False, group="uri", exclusive=True, description="own trust URI")
     async def _load_uri(self) -> None:
         self._uri = await self._service.own_trust_uri()
         self.query_one(QrCode).show(self._uri)
@@ -73,7 +73,7 @@ class VerifyScreen(Screen[None]):
         if event.value.strip():
             self._preview(event.value.strip())
 
-    @work(group="uri-apply", exclusive=True, description="verify by URI")
+    @work(exit_on_error=False, group="uri-apply", exclusive=True, description="verify by URI")
     async def _preview(self, uri: str) -> None:
         error = self.query_one("#paste-error", Static)
         try:

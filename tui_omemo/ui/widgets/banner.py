@@ -43,6 +43,14 @@ class SecurityBanner(Static):
             "-no-omemo",
         )
 
+    def show_room_without_omemo(self, reason: str) -> None:
+        """The room does not allow OMEMO (`reason` in plain words)."""
+        self._show(
+            f"⊘ No OMEMO in this room: {neutral(reason, single_line=True)}. Messages can "
+            "only go unencrypted, and you will be asked first",
+            "-no-omemo",
+        )
+
     def clear(self) -> None:
         """Nothing to warn about."""
         self.update("")
