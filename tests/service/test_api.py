@@ -94,3 +94,19 @@ def test_crash_point_exits_137_only_at_its_name() -> None:
                            capture_output=True, check=False, timeout=30)
     assert lived.returncode == 0
     assert b"survived" in lived.stdout
+
+
+async def test_roster_rows_count_unread_messages(make_peer: PeerFactory) -> None:
+    """An incoming message raises the contact's unread count; mark_read sets it to zero."""
+    alice = await make_peer()
+    bob = await make_peer()
+    await alice.service.add_contact(bob.jid)
+    await bob.service.add_contact(alice.jid)
+    await bob.service.send(alice.jid, "are you there?")
+    await alice.next_message()
+    await asyncio.sleep(0.5)
+    row = {chat.jid: chat for chat in await alice.service.chats()}[bob.jid]
+    assert row.unread == 1
+    await alice.service.mark_read(bob.jid)
+    row = {chat.jid: chat for chat in await alice.service.chats()}[bob.jid]
+    assert row.unread == 0

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
@@ -41,6 +42,7 @@ from tui_omemo.service.api import (
     ConnectionChanged,
     DeviceInfo,
     HistoryPage,
+    MessageReceived,
     Presence,
     RoomInfo,
     RosterChanged,
@@ -109,13 +111,16 @@ class OmemoChatService:
         self._directory = directory
         self._settings = settings
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
-        self.session = Session(transport, engine, runner, directory, lambda: self._settings,
-                               self._events.put_nowait)
-        self._catch_up = CatchUp(self.session, transport, runner, self._events.put_nowait)
-        self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.session = Session(transport, engine, runner, directory, lambda: self._settings,
+                               self._emit)
+        self._catch_up = CatchUp(self.session, transport, runner, self._emit)
+        self._worker: asyncio.Task[None] | None = None
         transport.set_handlers(self.session.enqueue, self._on_connection)
         transport.set_device_list_handler(self._on_device_list)
+        presence_handler = getattr(transport, "set_presence_handler", None)
+        if callable(presence_handler):
+            presence_handler(self._on_presence)
 
     @classmethod
     async def create(
@@ -181,17 +186,28 @@ class OmemoChatService:
         """The DB thread (tests and the CLI read the store through it)."""
         return self._runner
 
-    def _on_device_list(self, jid: str, device_list: DeviceList) -> None:
-        task = asyncio.create_task(self._directory.notified(jid, device_list))
+    def _emit(self, event: ServiceEvent) -> None:
+        """Queue an event; an incoming message also updates its roster row (unread count)."""
+        self._events.put_nowait(event)
+        if isinstance(event, MessageReceived) and not event.message.outgoing:
+            self._spawn(self._roster_changed(event.message.peer))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _on_presence(self, jid: str) -> None:
+        if jid != self.own_jid:
+            self._spawn(self._roster_changed(jid))
+
+    def _on_device_list(self, jid: str, device_list: DeviceList) -> None:
+        self._spawn(self._directory.notified(jid, device_list))
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
         if connected and self._worker is not None:  # a new stream after start(): catch up
-            task = asyncio.create_task(self._reconnected())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._reconnected())
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up."""

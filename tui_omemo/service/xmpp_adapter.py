@@ -17,7 +17,7 @@ import binascii
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
+from tui_omemo.service.api import Presence
 from tui_omemo.service.transport import (
     ConnectionHandler,
     DeviceListHandler,
@@ -251,6 +252,24 @@ class SlixmppTransport:
             if bare_jid(element.get("by", "")) == own:
                 return element.get("id")
         return None
+
+    def presence(self, jid: str) -> Presence:
+        """A contact's availability from the presences received so far."""
+        roster: Any = self._client.client_roster
+        resources: dict[str, Any] = roster.presence(jid) or {}
+        if not resources:
+            return Presence.OFFLINE
+        shows = {str(info.get("show") or "") for info in resources.values()}
+        if shows & {"", "chat"}:
+            return Presence.ONLINE
+        if "dnd" in shows:
+            return Presence.BUSY
+        return Presence.AWAY
+
+    def set_presence_handler(self, handler: Callable[[str], None]) -> None:
+        """Called with a contact's bare JID whenever its presence changes."""
+        self._client.add_event_handler(
+            "changed_status", lambda presence: handler(bare_jid(str(presence["from"]))))
 
     async def go_online(self) -> None:
         """Send our initial presence (the server then delivers stored offline messages)."""
