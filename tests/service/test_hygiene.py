@@ -81,3 +81,19 @@ async def test_repair_is_opt_in_and_rate_limited(make_peer: PeerFactory) -> None
         await asyncio.sleep(0.3)
         after = sum(1 for s in receiver.sent if 'kex="true"' in s)
         assert after - before == (1 if receiver is bob else 0)
+
+
+async def test_stale_own_devices_preview_then_removal(make_peer: PeerFactory) -> None:
+    """An own device silent past delete_stale_after_hours is previewed, and only removed from
+    our device lists when asked; this device is never removed."""
+    alice1 = await make_peer(settings=Settings(delete_stale_after_hours=1))
+    alice2 = await make_peer((alice1.jid, alice1.password))
+    assert await alice1.service.stale_own_devices() == []
+    await alice1.service.runner.write(lambda uow: [uow.devices.touch_message(
+        ns, alice1.jid, alice2.service.device_id, 1) for ns in Namespace])
+    preview = await alice1.service.stale_own_devices()
+    assert [d.device_id for d in preview] == [alice2.service.device_id]
+    await alice1.service.remove_own_devices([alice2.service.device_id, alice1.service.device_id])
+    for namespace in Namespace:
+        listed = await alice1.transport.fetch_device_list(namespace, alice1.jid)
+        assert listed.device_ids == {alice1.service.device_id}

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.elements import DeviceList
+from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
 from tui_omemo.protocol.settings import CoreSettings
@@ -61,6 +61,7 @@ from tui_omemo.service.state import RunnerStateStore
 from tui_omemo.service.transport import Transport, TransportError
 from tui_omemo.service.trust import observe_identity
 from tui_omemo.store import Database, IdentityRecord, PageCursor, RosterItem, UnitOfWork
+from tui_omemo.xmpp.translate import merge_device_list
 
 SETTINGS_KEY = "omemo_settings"
 GROUPS = "group chats: issue 5"
@@ -339,6 +340,41 @@ class OmemoChatService:
                 last_seen=_time(last),
             ))
         return result
+
+    async def stale_own_devices(self) -> Sequence[DeviceInfo]:
+        """Our other devices silent for longer than `delete_stale_after_hours`: the preview
+        shown before `remove_own_devices` (DESIGN.md §4, delete_stale_devices)."""
+        limit = self._settings.delete_stale_after_hours * 3600 * 1000
+        now = now_ms()
+        await self.refresh_device_list(self.own_jid)
+
+        def read(uow: UnitOfWork) -> list[DeviceInfo]:
+            silent = set()
+            for record in uow.devices.of(self.own_jid):
+                last = record.last_message or record.first_seen
+                if record.active and now - last > limit:
+                    silent.add(record.device_id)
+            silent.discard(self._engine.device_id)
+            return [d for d in self._devices_of(uow, self.own_jid) if d.device_id in silent]
+
+        return await self._runner.read(read)
+
+    async def remove_own_devices(self, device_ids: Collection[int]) -> None:
+        """Remove our other devices from both of our published device lists (never this one).
+
+        Raises:
+            TransportError: the lists could not be fetched or published.
+        """
+        drop = set(device_ids) - {self._engine.device_id}
+        if not drop:
+            return
+        own = DeviceListEntry(self._engine.device_id)
+        for namespace in Namespace:
+            server = await self._transport.fetch_device_list(namespace, self.own_jid)
+            merged = merge_device_list(namespace, server, [own], drop=drop)
+            if merged is not None:
+                await self._transport.publish_device_list(merged)
+            await self._directory.refresh(namespace, self.own_jid)
 
     async def set_trust(self, bare_jid_: str, device_id: int, level: TrustLevel) -> None:
         """Record a manual trust decision for the device's current identity key.
