@@ -15,6 +15,7 @@ with `--json` (the same shape as `history --json`). On stderr it says ``listenin
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -147,13 +148,39 @@ def listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
         raise UsageError("--count must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    printed = asyncio.run(_listen(options, args, console))
+    printed = asyncio.run(_until_terminated(_listen(options, args, console)))
+    if printed is None:
+        console.err("tui-omemo: stopped")
+        return 0
     if args.count is not None and printed < args.count:
         console.err(
             f"tui-omemo: timed out after {args.timeout:g} s with {printed} of {args.count} messages"
         )
         return 1
     return 0
+
+
+async def _until_terminated(coroutine: Coroutine[Any, Any, T]) -> T | None:
+    """Run `coroutine`; SIGTERM cancels it (so the service, the connection and the database
+    are closed properly) and gives None."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coroutine)
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if terminated:
+            return None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
