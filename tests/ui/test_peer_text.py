@@ -16,10 +16,13 @@ from tui_omemo.service.api import (
     ChatMessage,
     ChatSecurity,
     ChatSummary,
+    MemberReadiness,
     MessageTrust,
     Presence,
+    RoomInfo,
 )
 from tui_omemo.ui.screens.chat import ChatScreen
+from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.roster_list import RosterList
@@ -28,8 +31,44 @@ HOSTILE = "[@click=app.quit]click me[/] [b]bold[/b] \x1b[31mred\x1b[0m \u202eevi
 EVIL = "evil@example.org"
 
 
+HOSTILE_ROOM = "den@rooms.example.org"
+
+
+class HostileService(FakeService):
+    """Adds a room whose subject and member nicks are hostile too."""
+
+    async def room_info(self, room: str) -> RoomInfo:
+        if room != HOSTILE_ROOM:
+            return await super().room_info(room)
+        member = MemberReadiness(EVIL, HOSTILE, True, 1, 0, 0, last_error=HOSTILE)
+        return RoomInfo(HOSTILE_ROOM, "alice", HOSTILE, True, None, (member,))
+
+
 def hostile_service() -> FakeService:
-    service = FakeService()
+    service = HostileService()
+    room = ChatSummary(
+        HOSTILE_ROOM,
+        "[b]den[/b]",
+        True,
+        Presence.ONLINE,
+        0,
+        ChatSecurity.ALL_VERIFIED,
+        Namespace.V2,
+        status_text=HOSTILE,
+    )
+    nick_message = ChatMessage(
+        9_000_003,
+        HOSTILE_ROOM,
+        False,
+        EVIL,
+        NOW,
+        HOSTILE,
+        MessageTrust.VERIFIED,
+        Namespace.V2,
+        7,
+        nick=HOSTILE,
+    )
+    service.add_chat(room, [nick_message])
     chat = ChatSummary(
         EVIL,
         "[@click=app.quit]Eve[/]",
@@ -93,3 +132,24 @@ async def test_hostile_text_shows_literally_and_clicking_it_does_nothing() -> No
         await settle(pilot)
         assert app.is_running
         assert app.return_code is None
+
+
+async def test_hostile_room_subject_nicks_and_readiness_show_as_text() -> None:
+    """Subject, nick in the log, occupant list and readiness rows keep the literal brackets."""
+    app = make_app(hostile_service())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_chat(HOSTILE_ROOM)
+        await settle(pilot)
+        assert isinstance(app.screen, GroupChatScreen)
+        subject = str(app.screen.query_one("#subject").render())
+        assert "[@click=app.quit]click me[/]" in subject
+        assert "\x1b" not in subject
+        log = app.screen.query_one(MessageLog)
+        painted = "".join(log.render_line(y).text for y in range(3))
+        assert painted.count("[@click=app.quit]") == 2
+        assert "\u202e" not in painted
+        await pilot.click("#subject")
+        await pilot.click("#occupants")
+        await settle(pilot)
+        assert app.is_running

@@ -27,6 +27,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
@@ -92,7 +93,10 @@ class TuiOmemoApp(App[None]):
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         styles_dir() / f"{name}.tcss" for name in STYLE_FILES
     ]
-    COMMANDS: ClassVar = {ActionsProvider}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        ActionsProvider,
+        *App.COMMANDS,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "open_trust", "Trust"),
         Binding("ctrl+f", "open_search", "Search"),
