@@ -416,3 +416,36 @@ async def test_a_failing_service_call_is_shown_not_fatal() -> None:
         assert app.is_running
         messages = [str(n.message) for n in app._notifications]
         assert any("the archive is not available" in m for m in messages)
+
+
+async def test_a_huge_chat_opens_like_a_small_one() -> None:
+    """100,000 archived messages: one page is loaded and the screen has the same widgets."""
+    service = FakeService()
+    service.generate("huge@example.org", 100_000)
+    service.generate("tiny@example.org", 100)
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        counts = []
+        for jid in ("tiny@example.org", "huge@example.org"):
+            screen = await open_chat(pilot, jid)
+            assert len(screen.query_one(MessageLog).messages) == 50
+            counts.append(len(list(screen.walk_children(with_self=True))))
+            app.pop_screen()
+            await settle(pilot)
+        assert counts[0] == counts[1]
+
+
+async def test_security_event_leads_to_the_devices(service: FakeService) -> None:
+    """Enter on "Bob has a new device" opens the trust manager at Bob's devices."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrustScreen)
+        current = app.screen.query_one(DeviceTable).current
+        assert current is not None
+        assert current.bare_jid == BOB

@@ -1,17 +1,21 @@
-"""`SecurityScreen`: the security events timeline, newest first, live."""
+"""`SecurityScreen`: the security events timeline, newest first, live.
+
+Enter on an event opens the trust manager at that contact's devices.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Static
 
 from tui_omemo.events import SecurityEvent
 from tui_omemo.service.api import ChatService, SecurityEventRaised, ServiceEvent
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.text import neutral
 
 KIND_WORDS = {
@@ -60,6 +64,11 @@ class SecurityScreen(ServiceScreen):
                 Text("" if event.device_id is None else str(event.device_id)),
                 Text(neutral(event.detail, single_line=True)),
             )
+
+    @on(DataTable.RowSelected, "#events")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        chosen = self._events[event.cursor_row]
+        self.post_message(ChatScreen.TrustReviewRequested(chosen.bare_jid))
 
     def service_event(self, event: ServiceEvent) -> None:
         """A new security event goes on top."""
