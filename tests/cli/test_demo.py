@@ -4,6 +4,7 @@ one encrypted exchange per OMEMO version, and nothing left running afterwards.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -35,3 +36,41 @@ def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
         line.split("workdir ", 1)[1] for line in result.stdout.splitlines() if "workdir " in line
     )
     assert not os.path.exists(workdir)
+
+
+def test_ctrl_c_stops_everything_the_demo_started() -> None:
+    """Ctrl+C (SIGINT) once the echo contact runs: exit 130, no process of the demo left,
+    its directory gone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
+    env["TUI_OMEMO_DEMO_NONINTERACTIVE"] = "1"
+    demo = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert demo.stdout is not None
+        workdir = ""
+        for line in demo.stdout:
+            if "workdir " in line:
+                workdir = line.split("workdir ", 1)[1].strip()
+            if "answers every message" in line:
+                break
+        assert workdir
+        demo.send_signal(signal.SIGINT)
+        rest, err = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130, rest + err
+    assert "interrupted" in err
+    assert not os.path.exists(workdir)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", workdir], capture_output=True, text=True, check=False
+    )
+    assert leftovers.stdout == ""
