@@ -336,8 +336,16 @@ class FakeService:
         self._record("send", peer, text, allow_plaintext)
         chat = next((c for c in self._chats if c.jid == peer), None)
         omemo = chat.omemo if chat else None
-        if omemo is None and not allow_plaintext:
+        chosen = chat is not None and chat.security is ChatSecurity.PLAINTEXT_CHOSEN
+        if omemo is None and not allow_plaintext and not chosen:
             raise ValueError(f"{peer} has no OMEMO devices; not sending plaintext")
+        if allow_plaintext and chat is not None:  # remembered, as the real service does
+            self._chats = [
+                dataclasses.replace(c, security=ChatSecurity.PLAINTEXT_CHOSEN)
+                if c.jid == peer
+                else c
+                for c in self._chats
+            ]
         self._next_id += 1
         message = ChatMessage(
             self._next_id,

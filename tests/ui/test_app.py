@@ -101,7 +101,11 @@ async def test_up_recalls_what_was_sent(service: FakeService) -> None:
 
 
 async def test_plaintext_needs_an_explicit_choice(service: FakeService) -> None:
-    """To a contact without OMEMO nothing goes out until "Send unencrypted" is pressed."""
+    """To a contact without OMEMO nothing goes out until "Send unencrypted" is pressed.
+
+    After the choice, later messages go without `allow_plaintext`: the service remembers the
+    choice and would encrypt again if the contact published devices.
+    """
     app = make_app(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -118,6 +122,10 @@ async def test_plaintext_needs_an_explicit_choice(service: FakeService) -> None:
         await pilot.click("#plaintext")
         await settle(pilot)
         assert sends(service) == [(DAVE, "hello", True)]
+        await pilot.press(*"again", "enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, PlaintextDialog)
+        assert sends(service)[-1] == (DAVE, "again", False)
 
 
 async def test_undecided_devices_raise_the_banner_which_opens_the_trust_manager(

@@ -7,7 +7,7 @@ a contact without OMEMO gets plaintext only after an explicit choice in `Plainte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -79,7 +79,6 @@ class ChatScreen(ServiceScreen):
         self._chat = chat
         self._clock = clock
         self._focus_archive_id = focus_archive_id
-        self._plaintext_chosen = False
         self._undecided = 0
         self._read_pending = False
 
@@ -179,8 +178,12 @@ class ChatScreen(ServiceScreen):
         banner = self.query_one(SecurityBanner)
         if self._chat.is_room:
             return
-        if self._chat.omemo is None and not self._plaintext_chosen:
-            banner.show_no_omemo(self._chat.name or self.peer)
+        name = self._chat.name or self.peer
+        if self._chat.omemo is None and self._chat.security is ChatSecurity.PLAINTEXT_CHOSEN:
+            banner.show_plaintext_chosen(name)
+            return
+        if self._needs_plaintext_choice():
+            banner.show_no_omemo(name)
             return
         devices = await self._service.devices(self.peer)
         undecided = [d for d in devices if d.active and d.trust is TrustLevel.UNDECIDED]
@@ -198,19 +201,30 @@ class ChatScreen(ServiceScreen):
 
     @on(Composer.Submitted)
     def _submitted(self, event: Composer.Submitted) -> None:
-        needs_choice = self._chat.omemo is None or self._chat.security is ChatSecurity.NO_OMEMO
-        if needs_choice and not self._plaintext_chosen:
+        if self._needs_plaintext_choice():
             self.app.push_screen(
                 PlaintextDialog(self._chat.name or self.peer),
                 lambda chosen: self._plaintext_answer(event.text, chosen),
             )
             return
-        self._send(event.text, allow_plaintext=self._plaintext_chosen)
+        self._send(event.text, allow_plaintext=False)
+
+    def _needs_plaintext_choice(self) -> bool:
+        """A send would go unencrypted and the user has not chosen that for this chat yet.
+
+        Once chosen, the service remembers it (the badge turns PLAINTEXT_CHOSEN) and later sends
+        go with `allow_plaintext=False`, so that the service encrypts again as soon as the
+        contact publishes OMEMO devices.
+        """
+        if self._chat.security is ChatSecurity.PLAINTEXT_CHOSEN:
+            return False
+        return self._chat.omemo is None or self._chat.security is ChatSecurity.NO_OMEMO
 
     def _plaintext_answer(self, text: str, chosen: bool | None) -> None:
         if chosen:
-            self._plaintext_chosen = True
-            self.query_one(SecurityBanner).clear()
+            self._chat = replace(self._chat, security=ChatSecurity.PLAINTEXT_CHOSEN)
+            self._show_badge()
+            self.check_devices()
             self._send(text, allow_plaintext=True)
 
     @work(exit_on_error=False, group="send", description="send message")

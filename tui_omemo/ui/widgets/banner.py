@@ -43,6 +43,14 @@ class SecurityBanner(Static):
             "-no-omemo",
         )
 
+    def show_plaintext_chosen(self, name: str) -> None:
+        """The user chose to write to `name` without encryption."""
+        self._show(
+            f"⊘ You chose to write to {neutral(name, single_line=True)} unencrypted: the "
+            "servers on the way can read these messages",
+            "-no-omemo",
+        )
+
     def show_room_without_omemo(self, reason: str) -> None:
         """The room does not allow OMEMO (`reason` in plain words)."""
         self._show(
