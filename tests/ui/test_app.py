@@ -14,7 +14,7 @@ from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, fingerprint
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import TrustLevel
-from tui_omemo.service.api import MessageReceived, SecurityEventRaised
+from tui_omemo.service.api import MessageReceived, RosterChanged, SecurityEventRaised
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.commands import ACTIONS, ActionsProvider
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
@@ -457,3 +457,18 @@ async def test_security_event_leads_to_the_devices(service: FakeService) -> None
         current = app.screen.query_one(DeviceTable).current
         assert current is not None
         assert current.bare_jid == BOB
+
+
+def test_a_presence_flood_keeps_only_the_newest_row_per_chat() -> None:
+    """A queued RosterChanged is replaced by a newer one for the same chat, not another's."""
+    from tests.fakes_ui import _chats
+
+    bob, carol = _chats()[0], _chats()[1]
+    older = TuiOmemoApp.ServiceEventArrived(RosterChanged(bob))
+    newer = TuiOmemoApp.ServiceEventArrived(RosterChanged(bob))
+    other = TuiOmemoApp.ServiceEventArrived(RosterChanged(carol))
+    assert newer.can_replace(older)
+    assert not other.can_replace(older)
+    assert not TuiOmemoApp.ServiceEventArrived(
+        MessageReceived(FakeService().next_message(BOB, "x"))
+    ).can_replace(older)

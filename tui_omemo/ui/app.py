@@ -37,6 +37,7 @@ from tui_omemo.service.api import (
     ConnectionChanged,
     MessageReceived,
     Progress,
+    RosterChanged,
     SecurityEventRaised,
     ServiceEvent,
 )
@@ -112,6 +113,15 @@ class TuiOmemoApp(App[None]):
         """The events worker received `event` from the service."""
 
         event: ServiceEvent
+
+        def can_replace(self, message: Message) -> bool:
+            """A newer roster row for a chat replaces a queued older one (presence floods)."""
+            return (
+                isinstance(message, TuiOmemoApp.ServiceEventArrived)
+                and isinstance(self.event, RosterChanged)
+                and isinstance(message.event, RosterChanged)
+                and message.event.chat.jid == self.event.chat.jid
+            )
 
     def __init__(
         self,

@@ -1,9 +1,9 @@
 """`Composer`: the multi-line message input with input history.
 
 Keys, chosen to work in every terminal: Enter sends; Ctrl+J (the line-feed key, which terminals
-deliver distinctly from Enter) inserts a new line, and so does Shift+Enter in terminals that
-report it (kitty keyboard protocol). Up on the first line and Down on the last line walk through
-what was sent before, like a shell.
+deliver distinctly from Enter) inserts a new line, and so do Alt+Enter (Escape, Enter) and
+Shift+Enter in terminals that report it (kitty keyboard protocol). Up on the first line and
+Down on the last line walk through what was sent before, like a shell.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter"})
+NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 
 
 class Composer(TextArea):
