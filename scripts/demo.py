@@ -312,6 +312,8 @@ def run(demo: Demo) -> int:
     say(f"{alice.jid} and {bob.jid} are contacts")
     start_echo(demo, bob)
     say(f"bob answers every message with 'echo: …' (tui-omemo listen --echo as {bob.jid})")
+    for line in demo.run(alice, "devices", bob.jid).splitlines():
+        say(f"alice sees bob's device: {line}")
     if interactive() and app_available():
         return open_app(demo, alice, bob)
     scripted_exchange(demo, alice, bob)

@@ -8,11 +8,13 @@ quits, and the service, the connection and the database are closed on the way ou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import online
+from tui_omemo.xmpp.errors import TransportError
 
 
 def open_app(options: ProfileOptions, jid: str | None, console: Console) -> int:
@@ -33,4 +35,7 @@ async def _run(options: ProfileOptions, peer: str | None, console: Console) -> N
     from tui_omemo.ui.app import TuiOmemoApp  # Textual loads only when the app is wanted
 
     async with online(options, console) as running:
+        if peer is not None:  # the chat opens with the contact's current devices
+            with contextlib.suppress(TransportError):
+                await running.service.refresh_device_list(peer)
         await TuiOmemoApp(running.service, open_chat=peer).run_async()
