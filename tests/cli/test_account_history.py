@@ -329,3 +329,15 @@ def test_send_to_an_unreachable_server_is_one_line_exit_1(cli: Cli) -> None:
     assert sent.code == 1
     assert len(sent.err_lines) == 1
     assert "Traceback" not in sent.err
+
+
+def test_profile_directory_comes_from_tui_omemo_home(cli: Cli, tmp_path: Path) -> None:
+    """Without --profile the profile lives in $TUI_OMEMO_HOME; --profile wins over it."""
+    home = tmp_path / "home"
+    cli.environ["TUI_OMEMO_HOME"] = str(home)
+    assert cli("account", "add", "alice@localhost", profile=False).code == 0
+    assert (home / "tui-omemo.db").exists()
+    assert cli("history", "bob@localhost", profile=False).code == 0
+    assert not cli.profile.exists()
+    assert cli("account", "add", "carol@localhost").code == 0
+    assert (cli.profile / "tui-omemo.db").exists()
