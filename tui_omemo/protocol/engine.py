@@ -25,6 +25,7 @@ Shape, and why:
 from __future__ import annotations
 
 import inspect
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ import x3dh
 import xeddsa
 
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.agreement import agree_active, agree_passive
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.protocol.errors import (
@@ -53,6 +55,7 @@ from tui_omemo.protocol.errors import (
     UnsupportedKeyMaterial,
 )
 from tui_omemo.protocol.identity import IDENTITY_KEY, Identity, PreKeys, pre_keys_key
+from tui_omemo.protocol.keys import is_canonical, new_key_pair
 from tui_omemo.protocol.ports import (
     DELETE,
     Directory,
@@ -229,6 +232,13 @@ class Engine:
         self._catching_up = False
         self._identity_key_ed = identity.identity_key_ed25519
         self._identity_key_curve = identity.identity_key_curve25519
+        self._identity_priv = identity.private_key
+        self._wire_identity_key = {v.namespace: v.wire_identity_key(self._identity_key_ed)
+                                   for v in _VERSIONS}
+        self._ad_identity_key = {
+            v.namespace: v.x3dh_ad_key(self._identity_key_ed, self._identity_key_curve)
+            for v in _VERSIONS
+        }
 
     @classmethod
     async def create(
@@ -334,7 +344,7 @@ class Engine:
     async def bundle(self, namespace: Namespace) -> WireBundle:
         """Our bundle to publish for `namespace` (hidden prekeys left out)."""
         version = version_for(namespace)
-        return (await _Operation(self._store).pre_keys(version)).wire_bundle()
+        return (await _Operation(self._store).pre_keys(version)).wire_bundle(self._identity_key_ed)
 
     # --- encryption -----------------------------------------------------------------------------
 
@@ -467,7 +477,7 @@ class Engine:
         assert session is not None
         session, data, exchange = await encrypt_key_material(
             version, session, key_material,
-            own_wire_identity_key=version.wire_identity_key(self._identity_key_ed),
+            own_wire_identity_key=self._wire_identity_key[version.namespace],
             own_device_id=self.device_id, max_skipped=self._settings.max_skipped_message_keys,
         )
         op.save_session(session)
@@ -499,12 +509,24 @@ class Engine:
     ) -> tuple[Session, bytes]:
         """X3DH with the peer's bundle and the first ratchet message, wrapped in a key exchange."""
         wire_bundle, parsed = bundle
-        state = (await op.pre_keys(version)).state
+        peer = parsed.bundle  # its signature was checked by `Version.parse_bundle`
+        if not peer.pre_keys:
+            raise InvalidBundle("bundle without prekeys")
+        pre_key = secrets.choice(list(peer.pre_keys))
+        ephemeral_priv, ephemeral_pub = new_key_pair()
+        peer_curve = parsed.identity_key_curve
         try:
-            shared_secret, ad, header = await state.get_shared_secret_active(parsed.bundle)
-        except (x3dh.KeyAgreementException, xeddsa.XEdDSAException, ValueError) as error:
+            if not is_canonical(peer_curve):  # x3dh's value: Ed25519 → Curve25519 of the key
+                peer_curve = xeddsa.ed25519_pub_to_curve25519_pub(peer.identity_key)
+            shared_secret = agree_active(
+                version.x3dh_info, own_identity_priv=self._identity_priv,
+                ephemeral_priv=ephemeral_priv, peer_identity_curve=peer_curve,
+                signed_pre_key=peer.signed_pre_key, pre_key=pre_key)
+        except (xeddsa.XEdDSAException, ValueError) as error:
             raise InvalidBundle(str(error)) from error
-        assert header.pre_key is not None  # require_pre_key=True
+        ad = (self._ad_identity_key[version.namespace]
+              + version.x3dh_ad_key(peer.identity_key, peer_curve))
+        header = x3dh.Header(self._identity_key_ed, ephemeral_pub, peer.signed_pre_key, pre_key)
         ratchet, first = await version.ratchet(self._settings.max_skipped_message_keys) \
             .encrypt_initial(shared_secret, parsed.bundle.signed_pre_key, key_material,
                              version.message_associated_data(ad, active=True, sending=True))
@@ -513,7 +535,7 @@ class Engine:
             identity_key=wire_bundle.identity_key, identity_key_curve=parsed.identity_key_curve,
             associated_data=ad, ephemeral_key=header.ephemeral_key,
             signed_pre_key_id=parsed.signed_pre_key_id,
-            pre_key_id=parsed.pre_key_ids[header.pre_key], ratchet=ratchet_json(ratchet),
+            pre_key_id=parsed.pre_key_ids[pre_key], ratchet=ratchet_json(ratchet),
         )
         exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
                                version.wire_identity_key(self._identity_key_ed),
@@ -649,19 +671,26 @@ class Engine:
         pre_keys = await op.pre_keys(version)
         signed_pre_key = pre_keys.signed_pre_key_pub(exchange.signed_pre_key_id)
         pre_key = pre_keys.pre_key_pub(exchange.pre_key_id)
-        header = x3dh.Header(version.x3dh_identity_key(exchange.identity_key),
-                             exchange.ephemeral_key, signed_pre_key, pre_key)
+        peer_ed = version.x3dh_identity_key(exchange.identity_key)
+        signed_pre_key_priv = pre_keys.signed_pre_key_priv(signed_pre_key)
+        pre_key_priv = pre_keys.pre_key_priv(pre_key)
+        if signed_pre_key_priv is None or pre_key_priv is None:
+            raise UnknownPreKey("the key exchange uses a prekey that is not available any more")
         try:
-            shared_secret, ad, signed_pair = await pre_keys.state_answering(signed_pre_key) \
-                .get_shared_secret_passive(header)
-        except x3dh.KeyAgreementException as error:
-            raise UnknownPreKey(str(error)) from error
+            peer_curve = identity_key_curve
+            if not is_canonical(peer_curve):  # x3dh's value: Ed25519 → Curve25519 of the key
+                peer_curve = xeddsa.ed25519_pub_to_curve25519_pub(peer_ed)
+            shared_secret = agree_passive(
+                version.x3dh_info, own_identity_priv=self._identity_priv,
+                signed_pre_key_priv=signed_pre_key_priv, pre_key_priv=pre_key_priv,
+                peer_identity_curve=peer_curve, ephemeral_key=exchange.ephemeral_key)
         except (xeddsa.XEdDSAException, ValueError) as error:
             raise MalformedMessage("unusable key in the key exchange") from error
+        ad = version.x3dh_ad_key(peer_ed, peer_curve) + self._ad_identity_key[version.namespace]
         with _ratchet_errors():
             ratchet, key_material = await version.ratchet(
                 self._settings.max_skipped_message_keys).decrypt_initial(
-                shared_secret, signed_pair.priv, message,
+                shared_secret, signed_pre_key_priv, message,
                 version.message_associated_data(ad, active=False, sending=False))
         pre_keys.consume(pre_key, hide=self._catching_up, target=self._settings.pre_keys_target)
         op.save_pre_keys(version)
@@ -722,7 +751,7 @@ class Engine:
             pre_keys = await op.pre_keys(version)
             modified = False
             if self._settings.renew_signed_prekey and pre_keys.signed_pre_key_age(now) >= max_age:
-                pre_keys.rotate(self._settings.renew_signed_prekey_keep)
+                pre_keys.rotate(self._settings.renew_signed_prekey_keep, self._identity_priv)
                 modified = True
             modified = pre_keys.refill(self._settings.pre_keys_target) or modified
             if modified:

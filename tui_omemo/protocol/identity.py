@@ -18,15 +18,16 @@ published bundle, don't count as visible for refills, and `delete_hidden` remove
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import x3dh
 import xeddsa
-from x3dh.models import BaseStateModel, SignedPreKeyPairModel
+from x3dh.migrations import parse_base_state_model
+from x3dh.models import SignedPreKeyPairModel
 
 from tui_omemo.protocol.codec import (
-    as_json_object,
     as_library_json,
     b64,
     check_version,
@@ -36,6 +37,7 @@ from tui_omemo.protocol.codec import (
 )
 from tui_omemo.protocol.elements import WireBundle
 from tui_omemo.protocol.errors import StateCorrupted, UnknownPreKey
+from tui_omemo.protocol.keys import curve_pub, new_key_pair
 from tui_omemo.protocol.ports import JsonObject
 from tui_omemo.protocol.version import DEVICE_ID_MAX, DEVICE_ID_MIN, Version
 
@@ -83,6 +85,11 @@ class Identity:
         return cls(new_device_id(taken_device_ids), secrets.token_bytes(32))
 
     @property
+    def private_key(self) -> bytes:
+        """Our identity private key (Curve25519/Ed25519 scalar, derived from the seed)."""
+        return xeddsa.seed_to_priv(self.seed)
+
+    @property
     def identity_key_ed25519(self) -> bytes:
         """Our identity public key in Ed25519 form."""
         return xeddsa.priv_to_ed25519_pub(xeddsa.seed_to_priv(self.seed))
@@ -125,36 +132,144 @@ def _ids(value: JsonObject, name: str) -> dict[bytes, int]:
     return out
 
 
+_MODEL_VERSION = "1.0.0"
+
+
+def _latin1(data: bytes) -> str:
+    """x3dh's JSON form of bytes: one character per byte (what its pydantic serializer writes)."""
+    return data.decode("latin-1")
+
+
+def _unlatin1(value: object) -> bytes:
+    """Inverse of `_latin1`. Raises ValueError (like x3dh's validator) for anything else."""
+    if not isinstance(value, str):
+        raise ValueError("bytes fields must be encoded as str")
+    return value.encode("latin-1")  # UnicodeEncodeError is a ValueError
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPreKey:
+    """A signed prekey pair as x3dh stores it."""
+
+    priv: bytes = field(repr=False)
+    sig: bytes
+    timestamp: int
+
+    @property
+    def pub(self) -> bytes:
+        """The public key (memoised derivation)."""
+        return curve_pub(self.priv)
+
+    def to_json(self, model_version: str = _MODEL_VERSION) -> JsonObject:
+        """x3dh's `SignedPreKeyPairModel` JSON."""
+        return {"version": model_version, "priv": _latin1(self.priv), "sig": _latin1(self.sig),
+                "timestamp": self.timestamp}
+
+    @classmethod
+    def from_json(cls, value: object) -> SignedPreKey:
+        """Inverse of `to_json` (other shapes go through x3dh's model). Raises ValueError."""
+        if (isinstance(value, dict) and value.get("version") == _MODEL_VERSION
+                and len(value) == 4 and type(value.get("timestamp")) is int):
+            return cls(_unlatin1(value.get("priv")), _unlatin1(value.get("sig")),
+                       int(value["timestamp"]))
+        return cls.from_model(SignedPreKeyPairModel.model_validate(value))
+
+    @classmethod
+    def from_model(cls, model: SignedPreKeyPairModel) -> SignedPreKey:
+        """From x3dh's pydantic model."""
+        return cls(model.priv, model.sig, model.timestamp)
+
+    @classmethod
+    def generate(cls, version: Version, identity_priv: bytes, now: float) -> SignedPreKey:
+        """A new signed prekey, signed as x3dh signs it (Ed25519-format identity key)."""
+        priv, pub = new_key_pair()
+        encoded = version.state_class._encode_public_key(x3dh.IdentityKeyFormat.CURVE_25519, pub)
+        return cls(priv, xeddsa.ed25519_priv_sign(identity_priv, encoded), int(now))
+
+
+@dataclass(slots=True)
+class _X3dhState:
+    """The content of x3dh's `BaseState` JSON, kept as plain values."""
+
+    model_version: str
+    identity_secret: bytes = field(repr=False)
+    identity_secret_type: str
+    signed: SignedPreKey
+    old_signed: SignedPreKey | None
+    pre_keys: dict[bytes, None] = field(repr=False)  # private keys, in order
+
+    def to_json(self) -> JsonObject:
+        return {
+            "version": self.model_version,
+            "identity_key": {"version": _MODEL_VERSION, "secret": _latin1(self.identity_secret),
+                             "secret_type": self.identity_secret_type},
+            "signed_pre_key": self.signed.to_json(),
+            "old_signed_pre_key": None if self.old_signed is None else self.old_signed.to_json(),
+            "pre_keys": [_latin1(priv) for priv in self.pre_keys],
+        }
+
+    @classmethod
+    def from_json(cls, value: JsonObject) -> _X3dhState:
+        """Parse x3dh's JSON; anything but the current plain shape goes through x3dh's own
+        parser (which migrates older formats). Raises ValueError/KeyError/TypeError."""
+        identity = value.get("identity_key")
+        pre_keys = value.get("pre_keys")
+        old = value.get("old_signed_pre_key")
+        if (value.get("version") == _MODEL_VERSION and len(value) == 5
+                and isinstance(identity, dict) and identity.get("version") == _MODEL_VERSION
+                and identity.get("secret_type") in ("SEED", "PRIV") and len(identity) == 3
+                and isinstance(pre_keys, list)):
+            return cls(
+                _MODEL_VERSION, _unlatin1(identity.get("secret")), str(identity["secret_type"]),
+                SignedPreKey.from_json(value.get("signed_pre_key")),
+                None if old is None else SignedPreKey.from_json(old),
+                {_unlatin1(priv): None for priv in pre_keys},
+            )
+        model, _ = parse_base_state_model(as_library_json(value))
+        return cls(
+            model.version, model.identity_key.secret, model.identity_key.secret_type.value,
+            SignedPreKey.from_model(model.signed_pre_key),
+            None if model.old_signed_pre_key is None
+            else SignedPreKey.from_model(model.old_signed_pre_key),
+            dict.fromkeys(model.pre_keys),
+        )
+
+
 class PreKeys:
-    """One version's x3dh state with ids, hidden prekeys and older signed prekeys (mutable)."""
+    """One version's X3DH material with ids, hidden prekeys and older signed prekeys (mutable).
+
+    Holds x3dh's state as plain values (`_X3dhState`) and writes x3dh's JSON format itself, so
+    that nothing is derived or validated twice; public keys come from the memo in `keys.py`.
+    """
 
     def __init__(
         self,
         version: Version,
-        state: x3dh.BaseState,
+        state: _X3dhState,
         *,
         signed_pre_key_ids: dict[bytes, int],
         pre_key_ids: dict[bytes, int],
         next_ids: tuple[int, int],
         hidden: set[bytes],
-        older_signed_pre_keys: list[SignedPreKeyPairModel],
+        older_signed_pre_keys: list[SignedPreKey],
     ) -> None:
         self.version = version
-        self.state = state
+        self._state = state
         self.signed_pre_key_ids = signed_pre_key_ids
         self.pre_key_ids = pre_key_ids
         self.next_signed_pre_key_id, self.next_pre_key_id = next_ids
         self.hidden = hidden
         self.older_signed_pre_keys = older_signed_pre_keys
+        self._by_pub: dict[bytes, bytes] | None = None  # prekey pub -> priv, derived lazily
 
     @classmethod
-    def create(cls, version: Version, identity: Identity, target: int) -> PreKeys:
+    def create(cls, version: Version, identity: Identity, target: int,
+               now: float | None = None) -> PreKeys:
         """Fresh material: a signed prekey (id 1) and `target` prekeys (ids 1 … target)."""
-        state = version.state_class.create(
-            x3dh.IdentityKeyFormat.ED_25519, x3dh.HashFunction.SHA_256, version.x3dh_info,
-            x3dh.identity_key_pair.IdentityKeyPairSeed(identity.seed),
-        )
-        pre_keys = cls(version, state, signed_pre_key_ids={state.bundle.signed_pre_key: 1},
+        signed = SignedPreKey.generate(version, identity.private_key,
+                                       time.time() if now is None else now)
+        state = _X3dhState(_MODEL_VERSION, identity.seed, "SEED", signed, None, {})
+        pre_keys = cls(version, state, signed_pre_key_ids={signed.pub: 1},
                        pre_key_ids={}, next_ids=(2, 1), hidden=set(), older_signed_pre_keys=[])
         pre_keys.refill(target)
         return pre_keys
@@ -165,14 +280,13 @@ class PreKeys:
         """The persisted form."""
         return {
             "version": PRE_KEYS_VERSION,
-            "state": as_json_object(self.state.json),
+            "state": self._state.to_json(),
             "signed_pre_key_ids": {b64(pub): i for pub, i in self.signed_pre_key_ids.items()},
             "pre_key_ids": {b64(pub): i for pub, i in self.pre_key_ids.items()},
             "next_signed_pre_key_id": self.next_signed_pre_key_id,
             "next_pre_key_id": self.next_pre_key_id,
             "hidden": [b64(pub) for pub in sorted(self.hidden)],
-            "older_signed_pre_keys": [m.model_dump(mode="json")
-                                      for m in self.older_signed_pre_keys],
+            "older_signed_pre_keys": [m.to_json() for m in self.older_signed_pre_keys],
         }
 
     @classmethod
@@ -184,16 +298,13 @@ class PreKeys:
         """
         check_version(value, "x3dh", PRE_KEYS_VERSION)
         try:
-            state, _ = version.state_class.from_json(
-                as_library_json(get_object(value, "state")), x3dh.IdentityKeyFormat.ED_25519,
-                x3dh.HashFunction.SHA_256, version.x3dh_info,
-            )
+            state = _X3dhState.from_json(get_object(value, "state"))
             hidden_raw = value.get("hidden")
             older_raw = value.get("older_signed_pre_keys")
             if not isinstance(hidden_raw, list) or not isinstance(older_raw, list):
                 raise StateCorrupted("x3dh: bad hidden/older lists")
-            older = [SignedPreKeyPairModel.model_validate(m) for m in older_raw]
-        except ValueError as error:  # pydantic validation
+            older = [SignedPreKey.from_json(m) for m in older_raw]
+        except (ValueError, KeyError, TypeError) as error:  # incl. pydantic validation
             raise StateCorrupted("x3dh: bad state") from error
         return cls(
             version, state,
@@ -206,9 +317,20 @@ class PreKeys:
 
     # --- the bundle --------------------------------------------------------------------------
 
-    def wire_bundle(self) -> WireBundle:
+    def _pre_keys_by_pub(self) -> dict[bytes, bytes]:
+        if self._by_pub is None:
+            self._by_pub = {curve_pub(priv): priv for priv in self._state.pre_keys}
+        return self._by_pub
+
+    def bundle(self, identity_key_ed25519: bytes) -> x3dh.Bundle:
+        """x3dh's view of our bundle (all prekeys, hidden ones included)."""
+        signed = self._state.signed
+        return x3dh.Bundle(identity_key_ed25519, signed.pub, signed.sig,
+                           frozenset(self._pre_keys_by_pub()))
+
+    def wire_bundle(self, identity_key_ed25519: bytes) -> WireBundle:
         """Our bundle as published: hidden prekeys left out."""
-        bundle = self.state.bundle
+        bundle = self.bundle(identity_key_ed25519)
         visible = bundle._replace(pre_keys=bundle.pre_keys - self.hidden)
         return self.version.bundle_to_wire(
             visible, self.signed_pre_key_ids[bundle.signed_pre_key], self.pre_key_ids
@@ -216,7 +338,7 @@ class PreKeys:
 
     def visible_count(self) -> int:
         """Prekeys published (not hidden)."""
-        return len(self.state.bundle.pre_keys - self.hidden)
+        return len(self._pre_keys_by_pub().keys() - self.hidden)
 
     def refill(self, target: int) -> bool:
         """Generate prekeys until `target` are visible; new ones get fresh ids.
@@ -227,9 +349,15 @@ class PreKeys:
         missing = target - self.visible_count()
         if missing <= 0:
             return False
-        before = self.state.bundle.pre_keys
-        self.state.generate_pre_keys(missing)
-        for pub in sorted(self.state.bundle.pre_keys - before):
+        by_pub = self._pre_keys_by_pub()
+        new: list[bytes] = []
+        for _ in range(missing):
+            priv, pub = new_key_pair()
+            self._state.pre_keys[priv] = None
+            if pub not in by_pub:
+                new.append(pub)
+            by_pub[pub] = priv
+        for pub in sorted(new):
             self.pre_key_ids[pub] = self.next_pre_key_id
             self.next_pre_key_id += 1
         return True
@@ -244,10 +372,15 @@ class PreKeys:
         """
         if pre_key_id is None:
             raise UnknownPreKey("key exchange without a prekey")
+        by_pub = self._pre_keys_by_pub()
         for pub, key_id in self.pre_key_ids.items():
-            if key_id == pre_key_id and pub in self.state.bundle.pre_keys:
+            if key_id == pre_key_id and pub in by_pub:
                 return pub
         raise UnknownPreKey(f"unknown prekey id {pre_key_id}")
+
+    def pre_key_priv(self, pre_key_pub: bytes) -> bytes | None:
+        """The private key of one of our prekeys (hidden ones included), or None."""
+        return self._pre_keys_by_pub().get(pre_key_pub)
 
     def signed_pre_key_pub(self, signed_pre_key_id: int) -> bytes:
         """The (current or kept old) signed prekey with `signed_pre_key_id`.
@@ -260,33 +393,35 @@ class PreKeys:
                 return pub
         raise UnknownPreKey(f"unknown signed prekey id {signed_pre_key_id}")
 
-    def state_answering(self, signed_pre_key_pub: bytes) -> x3dh.BaseState:
-        """An x3dh state that accepts `signed_pre_key_pub` (a temporary one for older keys)."""
-        for older in self.older_signed_pre_keys:
-            if xeddsa.priv_to_curve25519_pub(older.priv) == signed_pre_key_pub:
-                model: BaseStateModel = self.state.model.model_copy(
-                    update={"old_signed_pre_key": older}
-                )
-                return self.version.state_class.from_model(
-                    model, x3dh.IdentityKeyFormat.ED_25519, x3dh.HashFunction.SHA_256,
-                    self.version.x3dh_info,
-                )
-        return self.state
+    def signed_pre_key_priv(self, signed_pre_key_pub: bytes) -> bytes | None:
+        """The private key of the current, the old or a kept older signed prekey, or None."""
+        state = self._state
+        candidates = [state.signed]
+        if state.old_signed is not None:
+            candidates.append(state.old_signed)
+        for signed in (*candidates, *self.older_signed_pre_keys):
+            if signed.pub == signed_pre_key_pub:
+                return signed.priv
+        return None
+
+    def _delete_pre_key(self, pub: bytes) -> None:
+        priv = self._pre_keys_by_pub().pop(pub, None)
+        if priv is not None:
+            self._state.pre_keys.pop(priv, None)
+        self.pre_key_ids.pop(pub, None)
 
     def consume(self, pre_key_pub: bytes, *, hide: bool, target: int) -> None:
         """A key exchange used `pre_key_pub`: hide it (catch-up) or delete it, then refill."""
         if hide:
             self.hidden.add(pre_key_pub)
         else:
-            self.state.delete_pre_key(pre_key_pub)
-            self.pre_key_ids.pop(pre_key_pub, None)
+            self._delete_pre_key(pre_key_pub)
         self.refill(target)
 
     def delete_hidden(self) -> bool:
         """Delete every hidden prekey. Returns whether there were any."""
         for pub in self.hidden:
-            self.state.delete_pre_key(pub)
-            self.pre_key_ids.pop(pub, None)
+            self._delete_pre_key(pub)
         had_hidden = bool(self.hidden)
         self.hidden = set()
         return had_hidden
@@ -295,19 +430,22 @@ class PreKeys:
 
     def signed_pre_key_age(self, now: float) -> float:
         """Seconds since the current signed prekey was generated."""
-        return now - self.state.model.signed_pre_key.timestamp
+        return now - self._state.signed.timestamp
 
-    def rotate(self, keep: int) -> None:
+    def rotate(self, keep: int, identity_priv: bytes, now: float | None = None) -> None:
         """New signed prekey; `keep` old ones stay usable (at least the one x3dh keeps)."""
-        old = self.state.model.old_signed_pre_key
+        state = self._state
+        old = state.old_signed
         if old is not None:
             self.older_signed_pre_keys.insert(0, old)
-        self.state.rotate_signed_pre_key()
-        self.signed_pre_key_ids[self.state.bundle.signed_pre_key] = self.next_signed_pre_key_id
+        state.old_signed = state.signed
+        state.signed = SignedPreKey.generate(self.version, identity_priv,
+                                             time.time() if now is None else now)
+        self.signed_pre_key_ids[state.signed.pub] = self.next_signed_pre_key_id
         self.next_signed_pre_key_id += 1
         dropped = self.older_signed_pre_keys[max(keep - 1, 0):]
         del self.older_signed_pre_keys[max(keep - 1, 0):]
         for model in dropped:
-            self.signed_pre_key_ids.pop(xeddsa.priv_to_curve25519_pub(model.priv), None)
+            self.signed_pre_key_ids.pop(model.pub, None)
         if keep < 1 and old is not None:
-            self.signed_pre_key_ids.pop(xeddsa.priv_to_curve25519_pub(old.priv), None)
+            self.signed_pre_key_ids.pop(old.pub, None)

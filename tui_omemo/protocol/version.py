@@ -106,6 +106,11 @@ class Version(ABC):
         """Our Ed25519 identity key as it travels in a key exchange of this version."""
 
     @abstractmethod
+    def x3dh_ad_key(self, identity_key_ed: bytes, identity_key_curve: bytes) -> bytes:
+        """An identity key (given in both forms) as X3DH encodes it in the AD (0.3: `0x05‖curve`;
+        2: Ed25519)."""
+
+    @abstractmethod
     def x3dh_identity_key(self, wire_identity_key: bytes) -> bytes:
         """A key exchange's identity key in the Ed25519 form x3dh works with.
 

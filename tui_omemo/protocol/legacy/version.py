@@ -121,6 +121,9 @@ class LegacyVersion(Version):
     def wire_identity_key(self, identity_key_ed: bytes) -> bytes:
         return wire.prefixed(xeddsa.ed25519_pub_to_curve25519_pub(identity_key_ed))
 
+    def x3dh_ad_key(self, identity_key_ed: bytes, identity_key_curve: bytes) -> bytes:
+        return wire.prefixed(identity_key_curve)
+
     def x3dh_identity_key(self, wire_identity_key: bytes) -> bytes:
         curve = wire.unprefixed(wire_identity_key)
         try:

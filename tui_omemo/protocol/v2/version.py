@@ -114,6 +114,9 @@ class V2Version(Version):
     def wire_identity_key(self, identity_key_ed: bytes) -> bytes:
         return identity_key_ed
 
+    def x3dh_ad_key(self, identity_key_ed: bytes, identity_key_curve: bytes) -> bytes:
+        return identity_key_ed
+
     def x3dh_identity_key(self, wire_identity_key: bytes) -> bytes:
         if len(wire_identity_key) != 32:
             raise MalformedMessage("identity key is not 32 bytes")
