@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -94,6 +95,19 @@ async def open_timed(app: TuiOmemoApp, pilot: object, jid: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+async def median_open(
+    app: TuiOmemoApp, pilot: object, jid: str, *, keep_open: bool = False
+) -> float:
+    """The median of five timed openings of `jid` (the machine may be shared)."""
+    times = []
+    for attempt in range(5):
+        times.append(await open_timed(app, pilot, jid))
+        if attempt < 4 or not keep_open:
+            app.pop_screen()
+            await asyncio.sleep(0.05)
+    return statistics.median(times)
+
+
 async def main() -> None:
     service = FakeService()
     service.generate(BIG, 100_000)
@@ -110,11 +124,10 @@ async def main() -> None:
         meter.start()
         await open_timed(app, pilot, SMALL)  # the first ChatScreen also parses its styles
         app.pop_screen()
-        small = await open_timed(app, pilot, SMALL)
-        app.pop_screen()
+        small = await median_open(app, pilot, SMALL)
         gc.collect()
         before = rss_mb()
-        big = await open_timed(app, pilot, BIG)
+        big = await median_open(app, pilot, BIG, keep_open=True)
         open_lag = meter.stop()
         meter.start()
         gc.collect()
@@ -138,8 +151,8 @@ async def main() -> None:
         loaded = len(log.messages)
     report = [
         ("start to first frame", f"{first_frame:.0f} ms", "< 500 ms"),
-        ("open chat with 100 messages", f"{small:.1f} ms", ""),
-        ("open chat with 100,000 messages", f"{big:.1f} ms", "< 100 ms"),
+        ("open chat with 100 messages (median of 5)", f"{small:.1f} ms", ""),
+        ("open chat with 100,000 messages (median)", f"{big:.1f} ms", "< 100 ms"),
         ("1,000 incoming messages, chat open", f"{burst:.0f} ms total", ""),
         ("longest loop block while opening", f"{open_lag:.1f} ms", "< 50 ms"),
         ("longest loop block during the burst", f"{lag:.1f} ms", "< 50 ms"),
