@@ -68,6 +68,7 @@ from tui_omemo.protocol.ports import (
 from tui_omemo.protocol.ratchet import PackingDoubleRatchet, pack_associated_data
 from tui_omemo.protocol.results import DecryptResult, EncryptResult, SessionInfo, SkipReason
 from tui_omemo.protocol.session import (
+    RatchetView,
     Session,
     encrypt_key_material,
     new_skipped_keys,
@@ -628,6 +629,16 @@ class Engine:
                     pack_associated_data(ad, header))
             op.changes.delete(key)
             return session, key_material, False
+        view = RatchetView.of(session.ratchet)
+        step = None if view is None else view.step_receiving(header)
+        if view is not None and step is not None:  # the next message of the current chain
+            message_key, advanced = step
+            with _ratchet_errors():
+                key_material = await version.aead.decrypt(
+                    message.ciphertext, message_key, pack_associated_data(ad, header))
+            heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
+                         and view.sending_chain_length == 0)
+            return replace(session, ratchet=advanced), key_material, heartbeat
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         with _ratchet_errors():
             key_material = await ratchet.decrypt_message(message, ad)

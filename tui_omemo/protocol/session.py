@@ -21,7 +21,10 @@ JSON in the session always has an empty skipped-key list; `Engine` looks a messa
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field, replace
+from hashlib import sha256
+from typing import cast
 
 import doubleratchet
 
@@ -38,8 +41,9 @@ from tui_omemo.protocol.codec import (
 from tui_omemo.protocol.errors import (
     StateCorrupted,
 )
+from tui_omemo.protocol.keys import curve_pub
 from tui_omemo.protocol.ports import JsonObject
-from tui_omemo.protocol.ratchet import PackingDoubleRatchet
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet, pack_associated_data
 from tui_omemo.protocol.version import KeyExchange, Version
 
 SESSION_VERSION = 1
@@ -174,6 +178,97 @@ def restore_ratchet(version: Version, session: Session, max_skipped: int) -> Pac
         raise StateCorrupted("session: bad ratchet state") from error
 
 
+_MODEL_VERSION = "1.0.0"
+
+
+def _chain_step(chain: JsonObject) -> tuple[bytes, JsonObject]:
+    """One step of a message chain (doubleratchet's `kdf_separate_hmacs` with the constant
+    0x02 0x01): the message key HMAC(ck, 0x01) and the chain advanced to HMAC(ck, 0x02)."""
+    key = cast(str, chain["key"]).encode("latin-1")
+    message_key = hmac.new(key, b"\x01", sha256).digest()
+    next_key = hmac.new(key, b"\x02", sha256).digest()
+    return message_key, {"version": _MODEL_VERSION, "length": cast(int, chain["length"]) + 1,
+                         "key": next_key.decode("latin-1")}
+
+
+def _is_chain(value: object) -> bool:
+    if not isinstance(value, dict) or len(value) != 3 or value.get("version") != _MODEL_VERSION:
+        return False
+    key, length = value.get("key"), value.get("length")
+    return (type(length) is int and length >= 0 and isinstance(key, str) and len(key) == 32
+            and max(key) <= "\xff")
+
+
+@dataclass(frozen=True, slots=True)
+class RatchetView:
+    """The parts of doubleratchet's JSON that one message step reads, for ratchets in the plain
+    current shape (model version 1.0.0, both chains present, no skipped keys inside).
+
+    `step_sending` and `step_receiving` do what `DoubleRatchet.encrypt_message` and (for the
+    next message of the current receiving chain) `decrypt_message` do, directly on the JSON and
+    without pydantic, and return the JSON doubleratchet would write. Everything else (a DH ratchet
+    step, skipped keys, duplicates, older model versions) goes through doubleratchet itself.
+    """
+
+    json: JsonObject
+    dh: JsonObject
+    symmetric: JsonObject
+    own_ratchet_priv: bytes
+    other_ratchet_pub: bytes
+
+    @classmethod
+    def of(cls, value: JsonObject) -> RatchetView | None:
+        """The view, or None when `value` is not in the plain current shape."""
+        dh = value.get("diffie_hellman_ratchet")
+        if (value.get("version") != _MODEL_VERSION or value.get("skipped_message_keys") != []
+                or len(value) != 3 or not isinstance(dh, dict) or len(dh) != 5
+                or dh.get("version") != _MODEL_VERSION):
+            return None
+        symmetric, own, other = (dh.get("symmetric_key_ratchet"), dh.get("own_ratchet_priv"),
+                                 dh.get("other_ratchet_pub"))
+        if (not isinstance(symmetric, dict) or len(symmetric) != 4
+                or symmetric.get("version") != _MODEL_VERSION
+                or not _is_chain(symmetric.get("sending_chain"))
+                or not _is_chain(symmetric.get("receiving_chain"))
+                or type(symmetric.get("previous_sending_chain_length")) not in (int, type(None))
+                or not isinstance(own, str) or not isinstance(other, str)
+                or not _is_chain(dh.get("root_chain"))):
+            return None
+        try:
+            return cls(value, dh, symmetric, own.encode("latin-1"), other.encode("latin-1"))
+        except UnicodeEncodeError:
+            return None
+
+    def _with_symmetric(self, **changes: JsonObject) -> JsonObject:
+        symmetric = {**self.symmetric, **changes}
+        return {**self.json, "diffie_hellman_ratchet": {**self.dh,
+                                                        "symmetric_key_ratchet": symmetric}}
+
+    @property
+    def sending_chain_length(self) -> int:
+        """The number of messages sent on the current sending chain."""
+        return cast(int, cast(JsonObject, self.symmetric["sending_chain"])["length"])
+
+    def step_sending(self) -> tuple[bytes, doubleratchet.Header, JsonObject]:
+        """The next message key, its header, and the advanced JSON."""
+        chain = cast(JsonObject, self.symmetric["sending_chain"])
+        previous = self.symmetric["previous_sending_chain_length"]
+        header = doubleratchet.Header(curve_pub(self.own_ratchet_priv),
+                                      cast(int | None, previous) or 0, cast(int, chain["length"]))
+        message_key, advanced = _chain_step(chain)
+        return message_key, header, self._with_symmetric(sending_chain=advanced)
+
+    def step_receiving(self, header: doubleratchet.Header) -> tuple[bytes, JsonObject] | None:
+        """The message key of `header` and the advanced JSON, when `header` is the next message
+        of the current receiving chain; None otherwise."""
+        chain = cast(JsonObject, self.symmetric["receiving_chain"])
+        if (header.ratchet_pub != self.other_ratchet_pub
+                or header.sending_chain_length != chain["length"]):
+            return None
+        message_key, advanced = _chain_step(chain)
+        return message_key, self._with_symmetric(receiving_chain=advanced)
+
+
 async def encrypt_key_material(
     version: Version,
     session: Session,
@@ -188,11 +283,19 @@ async def encrypt_key_material(
     Returns:
         The advanced session, the `<key>` bytes, and whether they are a key exchange.
     """
-    ratchet = restore_ratchet(version, session, max_skipped)
     ad = version.message_associated_data(session.associated_data, active=session.active,
                                          sending=True)
-    encrypted = await ratchet.encrypt_message(key_material, ad)
-    advanced = replace(session, ratchet=ratchet_json(ratchet))
+    view = RatchetView.of(session.ratchet)
+    if view is not None:
+        message_key, header, advanced_json = view.step_sending()
+        wire = await version.aead.encrypt(key_material, message_key,
+                                          pack_associated_data(ad, header))
+        encrypted = doubleratchet.EncryptedMessage(header, wire)
+        advanced = replace(session, ratchet=advanced_json)
+    else:
+        ratchet = restore_ratchet(version, session, max_skipped)
+        encrypted = await ratchet.encrypt_message(key_material, ad)
+        advanced = replace(session, ratchet=ratchet_json(ratchet))
     if session.active and not session.confirmed:
         exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
                                own_wire_identity_key, session.ephemeral_key, encrypted.ciphertext)
