@@ -158,3 +158,19 @@ async def test_catch_up_hides_used_prekeys_then_deletes_them_and_sends_empty_mes
     empty = [s for s in bob2.sent if "<encrypted" in s and "<payload>" not in s
              and alice.jid in s]
     assert empty
+
+
+async def test_first_start_on_an_empty_archive_catches_up_from_its_start(
+    make_peer: PeerFactory,
+) -> None:
+    """A fresh account (empty archive) remembers "from the start", and the next start reads
+    what arrived meanwhile from MAM instead of skipping to the newest message."""
+    alice = await make_peer()
+    bob = await make_peer()
+    assert await bob.service.runner.read(lambda uow: uow.settings.get(LAST_STANZA_ID)) == ""
+    await bob.stop()
+    await alice.service.send(bob.jid, "while you were away")
+    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory, start=False)
+    processed = await bob2.service._catch_up.run()
+    assert processed == 1
+    assert (await bob2.next_message()).message.body == "while you were away"

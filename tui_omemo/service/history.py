@@ -7,7 +7,8 @@ silent. While catching up, prekeys used by key exchanges are hidden instead of d
 end they are deleted, the bundles republished, and every device that built a session during
 catch-up gets an empty message, moving it off a possibly double-used prekey. A profile that
 never caught up starts at the archive's newest message (older ones were encrypted before
-this device existed).
+this device existed); when its archive was empty then, the next catch-up reads it from the
+start.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ class CatchUp:
         Raises:
             TransportError: the archive could not be queried (catch-up mode is left cleanly).
         """
-        after = await self.last_stanza_id()
-        if after is None:
-            latest = await self._transport.mam_last_id()
-            if latest is not None:
-                await self._remember(latest)
+        position = await self.last_stanza_id()
+        if position is None:
+            # First start: begin at the archive's newest message; an empty archive is
+            # remembered as "" (= from its start), so nothing arriving later is skipped.
+            await self._remember(await self._transport.mam_last_id() or "")
             return 0
+        after = position or None
         engine = self._session.engine
         if engine.catching_up:
             return 0  # one catch-up at a time

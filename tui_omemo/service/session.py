@@ -756,9 +756,11 @@ class Session:
             if not (await self._directory.fetch_device_list(namespace, device.bare_jid)
                     ).device_ids & {device.device_id}:
                 continue
-            changes = await self._engine.delete_session(namespace, device)
-            await self._commit_changes(changes)
-            await self.send_empty_locked(namespace, device)
+            result = await self._engine.rebuild_session(namespace, device)
+            await self._commit_changes(result.changes)  # deletion + new session: one unit
+            if result.recipients:
+                await self._transport.send(
+                    Outbound(device.bare_jid, new_message_id(), result.element))
 
     async def _commit_changes(self, changes: StateChanges) -> None:
         if changes:
