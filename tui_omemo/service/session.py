@@ -374,10 +374,12 @@ class Session:
         await self._commit(inbox_id, message, inbound, events, None)
 
     async def _is_encrypted_chat(self, peer: str) -> bool:
-        """A chat is encrypted unless the user chose plaintext or the peer has no devices."""
+        """A chat is encrypted when the peer is known to have OMEMO devices and the user has
+        not chosen plaintext for it; plaintext from a contact who never used OMEMO is only
+        marked unencrypted, without a security event per message."""
         def check(uow: UnitOfWork) -> bool:
             prefs = ChatPrefs.from_json(uow.settings.get(prefs_key(peer)))
-            return not prefs.plaintext or bool(uow.devices.of(peer))
+            return not prefs.plaintext and bool(uow.devices.of(peer))
         return await self._runner.read(check)
 
     async def _encrypted(
