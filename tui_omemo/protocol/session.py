@@ -202,7 +202,7 @@ def _is_chain(value: object) -> bool:
 @dataclass(frozen=True, slots=True)
 class RatchetView:
     """The parts of doubleratchet's JSON that one message step reads, for ratchets in the plain
-    current shape (model version 1.0.0, both chains present, no skipped keys inside).
+    current shape (model version 1.0.0, a sending chain, no skipped keys inside).
 
     `step_sending` and `step_receiving` do what `DoubleRatchet.encrypt_message` and (for the
     next message of the current receiving chain) `decrypt_message` do, directly on the JSON and
@@ -229,7 +229,8 @@ class RatchetView:
         if (not isinstance(symmetric, dict) or len(symmetric) != 4
                 or symmetric.get("version") != _MODEL_VERSION
                 or not _is_chain(symmetric.get("sending_chain"))
-                or not _is_chain(symmetric.get("receiving_chain"))
+                or not (symmetric.get("receiving_chain") is None
+                        or _is_chain(symmetric.get("receiving_chain")))
                 or type(symmetric.get("previous_sending_chain_length")) not in (int, type(None))
                 or not isinstance(own, str) or not isinstance(other, str)
                 or not _is_chain(dh.get("root_chain"))):
@@ -261,8 +262,8 @@ class RatchetView:
     def step_receiving(self, header: doubleratchet.Header) -> tuple[bytes, JsonObject] | None:
         """The message key of `header` and the advanced JSON, when `header` is the next message
         of the current receiving chain; None otherwise."""
-        chain = cast(JsonObject, self.symmetric["receiving_chain"])
-        if (header.ratchet_pub != self.other_ratchet_pub
+        chain = cast(JsonObject | None, self.symmetric["receiving_chain"])
+        if (chain is None or header.ratchet_pub != self.other_ratchet_pub
                 or header.sending_chain_length != chain["length"]):
             return None
         message_key, advanced = _chain_step(chain)
