@@ -2,18 +2,22 @@
 
 The app runs on the same event loop as the service (DESIGN.md §6): the service is started
 first (logged in, caught up), then `TuiOmemoApp(service, open_chat=...)` runs until the user
-quits, and the service, the connection and the database are closed on the way out.
+quits, and the service, the connection and the database are closed on the way out. A profile
+protected by a passphrase, with none in the environment or a file, asks for it first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+from dataclasses import replace
 
 from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import Console, UsageError
-from tui_omemo.commands.profile import ProfileOptions
+from tui_omemo.commands.profile import ProfileOptions, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
+from tui_omemo.store import KeyringKeys, inspect_profile, needs_passphrase
 from tui_omemo.xmpp.errors import TransportError
 
 
@@ -27,8 +31,21 @@ def open_app(options: ProfileOptions, jid: str | None, console: Console) -> int:
     peer = None if jid is None else check_jid(jid)
     if not (console.stdin.isatty() and console.stdout.isatty()):
         raise UsageError("the terminal app needs a terminal; use the commands in scripts")
-    asyncio.run(_run(options, peer, console))
+    asyncio.run(_run(_ask_passphrase(options, console), peer, console))
     return 0
+
+
+def _ask_passphrase(options: ProfileOptions, console: Console) -> ProfileOptions:
+    """On the terminal, ask for the passphrase of a passphrase profile when none was given."""
+    if read_passphrase(options, console) is not None:
+        return options
+    directory = profile_dir(options, console)
+    if not inspect_profile(directory).database_exists:
+        return options
+    if not needs_passphrase(directory, KeyringKeys(console.keyring())):
+        return options
+    typed = getpass.getpass(f"passphrase for {directory}: ")
+    return replace(options, typed_passphrase=typed or None)
 
 
 async def _run(options: ProfileOptions, peer: str | None, console: Console) -> None:

@@ -9,7 +9,7 @@ and says how to provide a passphrase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_omemo.commands.console import CommandError, Console, UsageError
@@ -35,10 +35,12 @@ class ProfileOptions:
     Attributes:
         profile: `--profile DIR`, or None.
         passphrase_file: `--passphrase-file FILE`, or None.
+        typed_passphrase: what the person typed at a prompt (the terminal app asks), or None.
     """
 
     profile: str | None
     passphrase_file: str | None
+    typed_passphrase: str | None = field(default=None, repr=False)
 
 
 def profile_dir(options: ProfileOptions, console: Console) -> Path:
@@ -47,13 +49,15 @@ def profile_dir(options: ProfileOptions, console: Console) -> Path:
 
 
 def read_passphrase(options: ProfileOptions, console: Console) -> str | None:
-    """The passphrase from `--passphrase-file` or the environment, or None.
+    """The passphrase typed at a prompt, from `--passphrase-file` or the environment, or None.
 
     One trailing line break of the file is dropped; everything else is kept as typed.
 
     Raises:
         UsageError: the file cannot be read or is empty.
     """
+    if options.typed_passphrase is not None:
+        return options.typed_passphrase
     if options.passphrase_file is not None:
         try:
             text = Path(options.passphrase_file).read_text(encoding="utf-8")
