@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
-from tests.fakes_ui import BOB, DAVE, ROOM, FakeService
+from tests.fakes_ui import BOB, DAVE, ROOM, FakeService, fingerprint
 from tests.ui.helpers import settle
 from tui_omemo.ui.app import TuiOmemoApp
 
@@ -45,6 +46,17 @@ def _keys(*keys: str, text: str = "") -> Callable[[Pilot[None]], Awaitable[None]
     return run
 
 
+async def _paste_uri(pilot: Pilot[None]) -> None:
+    await settle(pilot)
+    await pilot.press("ctrl+o")
+    await settle(pilot)
+    box = pilot.app.screen.query_one("#paste", Input)
+    box.value = f"xmpp:{BOB}?omemo-sid-2002={fingerprint(BOB, 2002)};omemo-sid-2099={'0' * 64}"
+    box.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 async def _unlock(passphrase: str) -> None:
     raise ValueError("Wrong passphrase.")
 
@@ -69,6 +81,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("group_readiness", _open(ROOM)),
     Shot("trust_manager", _keys("ctrl+t")),
     Shot("verify_qr", _keys("ctrl+o")),
+    Shot("verify_uri_confirmation", _paste_uri),
+    Shot("add_contact_dialog", _keys("ctrl+n")),
     Shot("search_results", _keys("ctrl+f", text="keys")),
     Shot("security_events", _keys("f3")),
     Shot("settings", _keys("f2")),

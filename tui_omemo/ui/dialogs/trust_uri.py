@@ -41,7 +41,8 @@ class TrustUriDialog(ModalScreen[bool]):
                 yield Button("Verify", id="verify", variant="success", disabled=True)
 
     def _summary(self) -> Text:
-        text = Text(neutral(self._preview.bare_jid, single_line=True) + "\n", "bold")
+        text = Text()
+        text.append(neutral(self._preview.bare_jid, single_line=True) + "\n", "bold")
         for item in self._preview.fingerprints:
             if not item.known:
                 state = "unknown device or different key: will not be verified"
