@@ -630,14 +630,15 @@ class Engine:
             op.changes.delete(key)
             return session, key_material, False
         view = RatchetView.of(session.ratchet)
-        step = None if view is None else view.step_receiving(header)
-        if view is not None and step is not None:  # the next message of the current chain
-            message_key, advanced = step
+        with _ratchet_errors():
+            step = None if view is None else view.step_receiving(header, version.root_kdf.INFO)
+        if step is not None:  # no message key skipped: decrypt on the stored JSON directly
+            message_key, advanced, sending_chain_length = step
             with _ratchet_errors():
                 key_material = await version.aead.decrypt(
                     message.ciphertext, message_key, pack_associated_data(ad, header))
             heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
-                         and view.sending_chain_length == 0)
+                         and sending_chain_length == 0)
             return replace(session, ratchet=advanced), key_material, heartbeat
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         with _ratchet_errors():

@@ -27,6 +27,7 @@ from hashlib import sha256
 from typing import cast
 
 import doubleratchet
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from tui_omemo.model import DeviceRef, Namespace
 from tui_omemo.protocol.codec import (
@@ -41,9 +42,9 @@ from tui_omemo.protocol.codec import (
 from tui_omemo.protocol.errors import (
     StateCorrupted,
 )
-from tui_omemo.protocol.keys import curve_pub
+from tui_omemo.protocol.keys import curve_pub, new_key_pair
 from tui_omemo.protocol.ports import JsonObject
-from tui_omemo.protocol.ratchet import PackingDoubleRatchet, pack_associated_data
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet, hkdf_sha256, pack_associated_data
 from tui_omemo.protocol.version import KeyExchange, Version
 
 SESSION_VERSION = 1
@@ -259,15 +260,69 @@ class RatchetView:
         message_key, advanced = _chain_step(chain)
         return message_key, header, self._with_symmetric(sending_chain=advanced)
 
-    def step_receiving(self, header: doubleratchet.Header) -> tuple[bytes, JsonObject] | None:
-        """The message key of `header` and the advanced JSON, when `header` is the next message
-        of the current receiving chain; None otherwise."""
+    def step_receiving(
+        self, header: doubleratchet.Header, root_info: bytes
+    ) -> tuple[bytes, JsonObject, int] | None:
+        """The message key of `header`, the advanced JSON and the sending chain length after it,
+        when no message key has to be skipped for it: the next message of the current receiving
+        chain, or the first message (counter 0) on a new ratchet key whose previous chain we
+        have received completely (a DH ratchet step). None otherwise.
+
+        Raises:
+            ValueError: an unusable ratchet key (as doubleratchet raises it).
+        """
         chain = cast(JsonObject | None, self.symmetric["receiving_chain"])
-        if (chain is None or header.ratchet_pub != self.other_ratchet_pub
-                or header.sending_chain_length != chain["length"]):
+        if header.ratchet_pub == self.other_ratchet_pub:
+            if chain is None or header.sending_chain_length != chain["length"]:
+                return None
+            message_key, advanced = _chain_step(chain)
+            return (message_key, self._with_symmetric(receiving_chain=advanced),
+                    self.sending_chain_length)
+        if header.sending_chain_length != 0 or (
+                chain is not None and header.previous_sending_chain_length != chain["length"]):
             return None
-        message_key, advanced = _chain_step(chain)
-        return message_key, self._with_symmetric(receiving_chain=advanced)
+        return self._dh_step(header.ratchet_pub, root_info)
+
+    def _dh_step(self, other_pub: bytes, root_info: bytes) -> tuple[bytes, JsonObject, int]:
+        """doubleratchet's DH ratchet step (new receiving chain, new own key, new sending chain),
+        then the first key of the new receiving chain."""
+        root = cast(JsonObject, self.dh["root_chain"])
+        root_key = cast(str, root["key"]).encode("latin-1")
+        root_key, receiving_key = _root_step(root_key, _x25519(self.own_ratchet_priv, other_pub),
+                                             root_info)
+        own_priv, _ = new_key_pair()
+        root_key, sending_key = _root_step(root_key, _x25519(own_priv, other_pub), root_info)
+        message_key, receiving = _chain_step(
+            {"version": _MODEL_VERSION, "length": 0, "key": receiving_key.decode("latin-1")})
+        symmetric: JsonObject = {
+            **self.symmetric,
+            "receiving_chain": receiving,
+            "sending_chain": {"version": _MODEL_VERSION, "length": 0,
+                              "key": sending_key.decode("latin-1")},
+            "previous_sending_chain_length": self.sending_chain_length,
+        }
+        dh: JsonObject = {
+            **self.dh,
+            "own_ratchet_priv": own_priv.decode("latin-1"),
+            "other_ratchet_pub": other_pub.decode("latin-1"),
+            "root_chain": {"version": _MODEL_VERSION, "length": cast(int, root["length"]) + 2,
+                           "key": root_key.decode("latin-1")},
+            "symmetric_key_ratchet": symmetric,
+        }
+        return message_key, {**self.json, "diffie_hellman_ratchet": dh}, 0
+
+
+def _x25519(priv: bytes, pub: bytes) -> bytes:
+    """X25519 as doubleratchet's Curve25519 ratchet computes it (ValueError for bad keys)."""
+    public = X25519PublicKey.from_public_bytes(pub)
+    return X25519PrivateKey.from_private_bytes(priv).exchange(public)
+
+
+def _root_step(root_key: bytes, dh_output: bytes, info: bytes) -> tuple[bytes, bytes]:
+    """doubleratchet's root chain step (`kdf_hkdf`): HKDF(salt = root key, info, dh) → 64 bytes:
+    the new root key and a new chain key."""
+    output = hkdf_sha256(dh_output, info, 64, salt=root_key)
+    return output[:32], output[32:]
 
 
 async def encrypt_key_material(
