@@ -52,7 +52,7 @@ _EPILOG = (
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that writes to the run's `Console` instead of `sys.std*`."""
 
-    console: Console = Console()
+    console: Console
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
@@ -63,6 +63,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser_class(run_console: Console) -> type[_Parser]:
+    """A parser class bound to one run's console (argparse builds subparsers from a class)."""
+
+    class RunParser(_Parser):
+        console = run_console
+
+    return RunParser
 
 
 def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -81,12 +90,12 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 def build_parser(console: Console) -> argparse.ArgumentParser:
     """The whole command line, wired to `console` for help and usage output."""
-    _Parser.console = console
-    parser = _Parser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG)
+    parser_class = _parser_class(console)
+    parser = parser_class(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG)
     _global_options(parser, top=True)
-    common = _Parser(add_help=False)
+    common = parser_class(add_help=False)
     _global_options(common, top=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     _add_account_parser(commands, common)
     _add_history_parser(commands, common)
     _add_send_parser(commands, common)
@@ -101,7 +110,12 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _
     account = commands.add_parser(
         "account", parents=[common], help="set up the profile's XMPP account"
     )
-    actions = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
+    actions = account.add_subparsers(
+        dest="account_command",
+        metavar="ACTION",
+        required=True,
+        parser_class=type(account),
+    )
     add = actions.add_parser(
         "add",
         parents=[common],
