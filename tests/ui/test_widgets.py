@@ -54,3 +54,25 @@ def test_frozen_clock_formats_relative_to_its_now() -> None:
     assert clock.short(NOW - timedelta(days=2)) == "Tue 24 12:00"
     assert clock.short(datetime(2025, 1, 2, 3, 4, tzinfo=UTC)) == "2025-01-02 03:04"
     assert clock.day(datetime(2025, 1, 2, 3, 4, tzinfo=UTC)) == "2025-01-02"
+
+
+def test_every_style_file_exists_where_the_app_looks() -> None:
+    """styles/ holds base.tcss and one file per screen; the app finds them (repo or wheel)."""
+    from tui_omemo.ui.app import STYLE_FILES, styles_dir
+
+    folder = styles_dir()
+    assert {path.stem for path in folder.glob("*.tcss")} == set(STYLE_FILES)
+
+
+def test_the_ui_never_styles_from_python_or_parses_markup_from_strings() -> None:
+    """Colours live in tcss; nothing in ui/ builds Rich markup from a string."""
+    from pathlib import Path
+
+    import tui_omemo.ui
+
+    root = Path(tui_omemo.ui.__file__).parent
+    for source in root.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert ".styles." not in text, source
+        assert "from_markup" not in text, source
+        assert "markup=True" not in text, source
