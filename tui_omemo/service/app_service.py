@@ -65,6 +65,7 @@ from tui_omemo.xmpp.translate import merge_device_list
 
 SETTINGS_KEY = "omemo_settings"
 GROUPS = "group chats: issue 5"
+ROSTER_COALESCE_S = 0.25
 
 
 def core_settings(settings: Settings) -> CoreSettings:
@@ -113,6 +114,7 @@ class OmemoChatService:
         self._settings = settings
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
+        self._roster_pending: set[str] = set()
         self.session = Session(transport, engine, runner, directory, lambda: self._settings,
                                self._emit)
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
@@ -170,11 +172,11 @@ class OmemoChatService:
 
     async def close(self) -> None:
         """Stop the inbound worker and the DB thread (the caller closes the database)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        tasks = [*self._background, *([self._worker] if self._worker else [])]
+        self._worker = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._runner.close()
 
     @property
@@ -191,7 +193,21 @@ class OmemoChatService:
         """Queue an event; an incoming message also updates its roster row (unread count)."""
         self._events.put_nowait(event)
         if isinstance(event, MessageReceived) and not event.message.outgoing:
-            self._spawn(self._roster_changed(event.message.peer))
+            self._roster_soon(event.message.peer)
+
+    def _roster_soon(self, jid: str) -> None:
+        """One RosterChanged per contact per quarter second, however many messages arrive
+        (a catch-up of a thousand messages must not compute a thousand summaries)."""
+        if jid in self._roster_pending:
+            return
+        self._roster_pending.add(jid)
+
+        async def later() -> None:
+            await asyncio.sleep(ROSTER_COALESCE_S)
+            self._roster_pending.discard(jid)
+            await self._roster_changed(jid)
+
+        self._spawn(later())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -200,7 +216,7 @@ class OmemoChatService:
 
     def _on_presence(self, jid: str) -> None:
         if jid != self.own_jid:
-            self._spawn(self._roster_changed(jid))
+            self._roster_soon(jid)
 
     def _on_device_list(self, jid: str, device_list: DeviceList) -> None:
         self._spawn(self._directory.notified(jid, device_list))
