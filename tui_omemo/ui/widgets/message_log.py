@@ -45,6 +45,9 @@ TRUST_MARKS: dict[MessageTrust, str] = {
 WRAP_CACHE = 2048
 """Messages whose wrapped lines are kept; only their heights are kept for all of them."""
 
+FLUSH_DELAY = 1 / 60
+"""Seconds new messages are gathered before they are laid out together (one frame)."""
+
 RECENT = 200
 """How many of the newest messages an appended one is checked against for duplicates."""
 
@@ -154,7 +157,7 @@ class MessageLog(ScrollView, can_focus=True):
             return
         if not self._pending:
             self._following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
-            self.call_later(self._flush)
+            self.set_timer(FLUSH_DELAY, self._flush)
         self._pending.append(message)
 
     def _flush(self) -> None:
