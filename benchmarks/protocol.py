@@ -15,7 +15,16 @@ version where it applies:
 - stored bytes per session;
 - raw primitive costs (X25519, HKDF, HMAC, AES), which bound what any Python OMEMO can reach.
 
-Ratios are ours / python-omemo: below 1 means we are faster (or smaller).
+- decrypting the next message while many skipped message keys are held (the cost must not grow
+  with their number).
+
+Every row is the median over several rounds (each round the mean of `repeat` calls), in
+milliseconds, beside python-omemo's and the ratio ours / python-omemo (below 1: we are faster or
+smaller). Both sides keep their state in a dict that deep-copies values both ways (our
+`MemoryStateStore`, python-omemo's `Storage` with caching disabled); that copying stands in for a
+real database and is not protocol work, so it is timed separately and a second set of columns
+("without store") shows each side with it taken out. A real store pays its own cost instead (for
+us: one SQLCipher row per key, see `benchmarks/store.py`).
 """
 
 from __future__ import annotations
@@ -44,62 +53,162 @@ from tests.protocol.peers import (
     trust_everyone,
 )
 from tui_omemo.model import DeviceRef, Namespace
+from tui_omemo.protocol.ports import JsonObject
 
 US, THEM = "us@example.org", "them@example.net"
+SKIPPED = 500
 BODY = b"A message of a typical length, about sixty bytes of UTF-8 text."
 
 Timed = Callable[[], Awaitable[Any]]
+ROUNDS = 5
 
 
-async def per_call(action: Timed, repeat: int, rounds: int = 3) -> float:
-    """Median over `rounds` of the mean time of one call, in milliseconds."""
-    results = []
+class StoreClock:
+    """Seconds spent inside the in-memory stores of both sides (deep copies of JSON values)."""
+
+    spent = 0.0
+
+
+class TimedStateStore(MemoryStateStore):
+    """Our `MemoryStateStore`, with its time counted on `StoreClock`."""
+
+    async def load(self, key: str) -> JsonObject | None:
+        start = time.perf_counter()
+        try:
+            return await super().load(key)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+    async def store(self, key: str, value: JsonObject) -> None:
+        start = time.perf_counter()
+        try:
+            await super().store(key, value)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+    async def delete(self, key: str) -> None:
+        start = time.perf_counter()
+        try:
+            await super().delete(key)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+
+class TimedStorage(MemoryStorage):
+    """python-omemo's storage of the interop harness, with its time counted on `StoreClock`."""
+
+    async def _load(self, key: str) -> Any:
+        start = time.perf_counter()
+        try:
+            return await super()._load(key)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+    async def _store(self, key: str, value: Any) -> None:
+        start = time.perf_counter()
+        try:
+            await super()._store(key, value)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+    async def _delete(self, key: str) -> None:
+        start = time.perf_counter()
+        try:
+            await super()._delete(key)
+        finally:
+            StoreClock.spent += time.perf_counter() - start
+
+
+async def our_device(
+    bare_jid: str, directory: MemoryDirectory, publish: bool = True
+) -> EngineDevice:
+    """An engine on a timed in-memory store."""
+    return await EngineDevice.create(bare_jid, directory, TimedStateStore(), publish=publish)
+
+
+async def their_device(namespace: Namespace, bare_jid: str, device_id: int, pre_keys: int) -> Peer:
+    """A python-omemo device on a timed in-memory storage."""
+    return await Peer.create(namespace, bare_jid, device_id, pre_keys, TimedStorage())
+
+
+async def per_call(action: Timed, repeat: int, rounds: int = ROUNDS) -> tuple[float, float]:
+    """Median over `rounds` of the mean time of one call, and the same without the time spent
+    in the in-memory store, in milliseconds."""
+    totals, cores = [], []
     for _ in range(rounds):
+        store_before = StoreClock.spent
         start = time.perf_counter()
         for _ in range(repeat):
             await action()
-        results.append((time.perf_counter() - start) * 1000 / repeat)
-    return statistics.median(results)
+        elapsed = time.perf_counter() - start
+        totals.append(elapsed * 1000 / repeat)
+        cores.append((elapsed - (StoreClock.spent - store_before)) * 1000 / repeat)
+    return statistics.median(totals), statistics.median(cores)
 
 
-def row(name: str, ours: float, theirs: float, unit: str = "ms") -> None:
-    ratio = ours / theirs if theirs else float("nan")
-    print(f"  {name:<44} {ours:>10.3f} {theirs:>12.3f} {unit:<3} {ratio:>7.2f}×")
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:>6.2f}×" if theirs else "    n/a"
+
+
+def row(name: str, ours: tuple[float, float], theirs: tuple[float, float]) -> None:
+    """One line: total ms (ours, theirs, ratio), then the same without the store's time."""
+    print(f"  {name:<42} {ours[0]:>9.3f} {theirs[0]:>9.3f} {_ratio(ours[0], theirs[0])}"
+          f"   {ours[1]:>9.3f} {theirs[1]:>9.3f} {_ratio(ours[1], theirs[1])}")
+
+
+def size_row(name: str, ours: float, theirs: float) -> None:
+    print(f"  {name:<42} {ours:>9.0f} {theirs:>9.0f} {_ratio(ours, theirs)}   (bytes)")
 
 
 def header(title: str) -> None:
     print(f"\n{title}")
-    print(f"  {'':<44} {'tui-omemo':>10} {'python-omemo':>12} {'':<3} {'ratio':>8}")
+    print(f"  {'':<42} {'ours ms':>9} {'theirs':>9} {'ratio':>7}   "
+          f"{'ours ms':>9} {'theirs':>9} {'ratio':>7}")
+    print(f"  {'':<42} {'--- total, with the in-memory store ---':>27}   "
+          f"{'--- without the store ---':>27}")
 
 
 async def bench_creation(repeat: int) -> None:
     header("device creation (both namespaces, 100 prekeys each)")
 
     async def ours() -> None:
-        await EngineDevice.create(US, MemoryDirectory(), publish=False)
+        await our_device(US, MemoryDirectory(), publish=False)
+
+    async def ours_published() -> None:
+        created = await our_device(US, MemoryDirectory(), publish=False)
+        for namespace in Namespace:
+            await created.engine.bundle(namespace)
 
     async def theirs() -> None:
-        storage = MemoryStorage()
+        storage = TimedStorage()
         await Peer.create(Namespace.LEGACY, US, 1, pre_keys=100, storage=storage)
         await Peer.create(Namespace.V2, US, 1, pre_keys=100, storage=storage)
 
+    async def theirs_published() -> None:
+        storage = TimedStorage()
+        for namespace in Namespace:
+            created = await Peer.create(namespace, US, 1, pre_keys=100, storage=storage)
+            await created.backend.get_bundle(US, 1)
+
     row("create", await per_call(ours, repeat), await per_call(theirs, repeat))
+    row("create, then both bundles (to publish)", await per_call(ours_published, repeat),
+        await per_call(theirs_published, repeat))
 
 
 async def bench_first_message(namespace: Namespace, repeat: int) -> None:
     """Active session building + first message; then the passive side's first decryption."""
     directory = MemoryDirectory()
-    sender = await EngineDevice.create(US, directory)
-    target = await Peer.create(namespace, THEM, 7, pre_keys=100)
+    sender = await our_device(US, directory)
+    target = await their_device(namespace, THEM, 7, pre_keys=100)
     bundle = await target.bundle()
     directory.publish(THEM, 7, bundle)
-    their_sender = await Peer.create(namespace, US, 8, pre_keys=25)
+    their_sender = await their_device(namespace, US, 8, pre_keys=25)
 
     async def ours_active() -> None:
         await sender.engine.encrypt(namespace, [THEM], BODY, trust_everyone)  # not committed
 
     async def theirs_active() -> None:
-        storage = MemoryStorage()
+        storage = TimedStorage()
         storage.data = dict(their_sender.storage.data)
         fresh = Peer(namespace, US, 8, storage)
         await fresh.encrypt([target.ref], BODY, {target.ref: bundle})
@@ -111,9 +220,9 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
     )
 
     # passive: an engine receives a key exchange from another engine; python-omemo the same
-    receiver = await EngineDevice.create("r@example.org", directory)
+    receiver = await our_device("r@example.org", directory)
     ours_kex = await sender.send(namespace, [receiver.ref], BODY)
-    their_receiver = await Peer.create(namespace, "r@example.org", 9, pre_keys=100)
+    their_receiver = await their_device(namespace, "r@example.org", 9, pre_keys=100)
     their_kex = await their_sender.encrypt(
         [their_receiver.ref], BODY, {their_receiver.ref: await their_receiver.bundle()}
     )
@@ -154,9 +263,9 @@ async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: lis
         group = recipients[:count]
         for peer in group:
             directory.publish(THEM, peer.device_id, await peer.bundle())
-        sender = await EngineDevice.create(US, directory)
+        sender = await our_device(US, directory)
         await sender.send(namespace, [THEM], BODY)  # builds and commits every session
-        their_sender = await Peer.create(namespace, US, 8, pre_keys=25)
+        their_sender = await their_device(namespace, US, 8, pre_keys=25)
         bundles = {peer.ref: await peer.bundle() for peer in group}
         await their_sender.encrypt([p.ref for p in group], BODY, bundles)
         repeat = max(3, 200 // count)
@@ -176,14 +285,14 @@ async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: lis
 
 async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
     directory = MemoryDirectory()
-    alice = await EngineDevice.create(US, directory)
-    bob = await EngineDevice.create(THEM, directory)
+    alice = await our_device(US, directory)
+    bob = await our_device(THEM, directory)
     await bob.receive(await alice.send(namespace, [THEM], BODY), US)
     await alice.receive(await bob.send(namespace, [US], BODY), THEM)
     message = await alice.send(namespace, [THEM], BODY)
 
-    peer_a = await Peer.create(namespace, US, 1, pre_keys=25)
-    peer_b = await Peer.create(namespace, THEM, 2, pre_keys=25)
+    peer_a = await their_device(namespace, US, 1, pre_keys=25)
+    peer_b = await their_device(namespace, THEM, 2, pre_keys=25)
     await peer_b.decrypt(
         await peer_a.encrypt([peer_b.ref], BODY, {peer_b.ref: await peer_b.bundle()}), US
     )
@@ -206,6 +315,34 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
         await per_call(ours, repeat),
         await per_call(theirs, repeat),
     )
+
+    async def ours_next() -> None:
+        await bob.engine.decrypt(following, US)
+
+    async def theirs_next() -> None:
+        session = await peer_b.session(peer_a.ref)
+        assert session is not None
+        encrypted = module.EncryptedKeyMaterialImpl.parse(their_following.keys[0].data, US, 1)
+        plain: Any = await peer_b.backend.decrypt_key_material(session, encrypted)
+        await peer_b._decrypt_payload(their_following, plain.key + plain.auth_tag)
+
+    await bob.receive(message, US)
+    await peer_b.decrypt(their_message, US)
+    following = await alice.send(namespace, [THEM], BODY)
+    their_following = await peer_a.encrypt([peer_b.ref], BODY)
+    row("decrypt the next message of the same chain", await per_call(ours_next, repeat),
+        await per_call(theirs_next, repeat))
+    for _ in range(SKIPPED):  # sent, never delivered: the receivers keep their message keys
+        await alice.send(namespace, [THEM], BODY)
+        await peer_a.encrypt([peer_b.ref], BODY)
+    following = await alice.send(namespace, [THEM], BODY)
+    their_following = await peer_a.encrypt([peer_b.ref], BODY)
+    await bob.receive(following, US)
+    await peer_b.decrypt(their_following, US)
+    following = await alice.send(namespace, [THEM], BODY)
+    their_following = await peer_a.encrypt([peer_b.ref], BODY)
+    row(f"… the same with {SKIPPED} skipped message keys held", await per_call(ours_next, repeat),
+        await per_call(theirs_next, repeat))
     ours_bytes = session_bytes(bob.store, namespace, alice.ref)
     prefix = f"/{namespace.value}/{US}/1/"
     theirs_bytes = sum(
@@ -213,7 +350,7 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
         for key, value in peer_b.storage.data.items()
         if key.startswith(prefix)
     )
-    row("state bytes per session (JSON)", ours_bytes, theirs_bytes, unit="B")
+    size_row(f"state bytes per session ({SKIPPED} skipped keys)", ours_bytes, theirs_bytes)
 
 
 def session_bytes(store: MemoryStateStore, namespace: Namespace, device: DeviceRef) -> float:
@@ -263,13 +400,14 @@ def bench_primitives(repeat: int) -> None:
 async def main(quick: bool) -> None:
     repeat = 3 if quick else 10
     fanouts = [1, 10] if quick else [1, 10, 100]
-    print("tui-omemo protocol benchmark (times in ms per operation, median of 3 rounds)")
+    print(f"tui-omemo protocol benchmark (ms per operation, median of {ROUNDS} rounds; "
+          "ratio = ours / python-omemo)")
     await bench_creation(repeat=2 if quick else 5)
     for namespace in Namespace:
         header(f"OMEMO {namespace.label}")
         await bench_first_message(namespace, repeat)
         recipients = [
-            await Peer.create(namespace, THEM, 100 + i, pre_keys=25) for i in range(max(fanouts))
+            await their_device(namespace, THEM, 100 + i, pre_keys=25) for i in range(max(fanouts))
         ]
         await bench_steady(namespace, fanouts, recipients)
         await bench_decrypt_and_size(namespace, repeat * 5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Mapping
 from typing import Any, cast
@@ -13,7 +12,7 @@ from tui_omemo.protocol.ports import JsonObject, JsonValue
 
 def b64(data: bytes) -> str:
     """Standard base64 text of `data`."""
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def unb64(value: JsonValue) -> bytes:
@@ -24,9 +23,9 @@ def unb64(value: JsonValue) -> bytes:
     """
     if not isinstance(value, str):
         raise StateCorrupted("expected base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as error:
+    try:  # strict: only the alphabet, padding only at the end (as b64decode(validate=True))
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError) as error:  # ValueError: non-ASCII text
         raise StateCorrupted("bad base64 in stored state") from error
 
 

@@ -234,12 +234,12 @@ class Engine:
         self._identity_key_ed = identity.identity_key_ed25519
         self._identity_key_curve = identity.identity_key_curve25519
         self._identity_priv = identity.private_key
-        self._wire_identity_key = {v.namespace: v.wire_identity_key(self._identity_key_ed)
-                                   for v in _VERSIONS}
         self._ad_identity_key = {
             v.namespace: v.x3dh_ad_key(self._identity_key_ed, self._identity_key_curve)
             for v in _VERSIONS
         }
+        # the key exchange carries our identity key as X3DH encodes it (0.3: 0x05‖curve, 2: Ed)
+        self._wire_identity_key = self._ad_identity_key
 
     @classmethod
     async def create(
@@ -539,7 +539,7 @@ class Engine:
             pre_key_id=parsed.pre_key_ids[pre_key], ratchet=ratchet_json(ratchet),
         )
         exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
-                               version.wire_identity_key(self._identity_key_ed),
+                               self._wire_identity_key[version.namespace],
                                header.ephemeral_key, first.ciphertext)
         return session, version.build_key_exchange(exchange, self.device_id)
 

@@ -24,6 +24,7 @@ FIXED32 = 5
 _MAX_VARINT_BYTES = 10
 _UINT32_MAX = 2**32 - 1
 _UINT64_MAX = 2**64 - 1
+_ONE_BYTE = [bytes((value,)) for value in range(128)]
 
 
 def encode_varint(value: int) -> bytes:
@@ -32,6 +33,8 @@ def encode_varint(value: int) -> bytes:
     Raises:
         ValueError: for negative or too large values (a programming error, not peer input).
     """
+    if 0 <= value < 128:
+        return _ONE_BYTE[value]
     if not 0 <= value <= _UINT64_MAX:
         raise ValueError(f"varint out of range: {value}")
     out = bytearray()

@@ -17,13 +17,11 @@ import hmac
 import struct
 from abc import abstractmethod
 from dataclasses import dataclass
-from hashlib import sha256
 from typing import ClassVar
 
 import doubleratchet
-from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from doubleratchet.recommended import HashFunction, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.diffie_hellman_ratchet_curve25519 import DiffieHellmanRatchet
 
@@ -31,22 +29,36 @@ MESSAGE_CHAIN_CONSTANT = b"\x02\x01"
 _HEADER_SUFFIX = struct.Struct(">32sII")
 
 
+_HASH_LENGTH = 32
+
+
 def hkdf_sha256(ikm: bytes, info: bytes, length: int, salt: bytes = b"\x00" * 32) -> bytes:
-    """HKDF-SHA-256 (RFC 5869) with a 32-zero-byte salt unless given."""
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+    """HKDF-SHA-256 (RFC 5869) with a 32-zero-byte salt unless given.
+
+    Written out with one-shot HMACs: for the few blocks OMEMO asks for this is several times
+    cheaper than building cryptography's `HKDF` object, and gives the same bytes.
+    """
+    if not 0 < length <= 255 * _HASH_LENGTH:
+        raise ValueError(f"HKDF length out of range: {length}")
+    prk = hmac.digest(salt or bytes(_HASH_LENGTH), ikm, "sha256")
+    output, block, counter = b"", b"", 1
+    while len(output) < length:
+        block = hmac.digest(prk, block + info + bytes((counter,)), "sha256")
+        output += block
+        counter += 1
+    return output[:length]
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
     """HMAC-SHA-256."""
-    return hmac.new(key, data, sha256).digest()
+    return hmac.digest(key, data, "sha256")
 
 
 def aes_cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     """AES-CBC with PKCS#7 padding (key length selects AES-128/256)."""
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(plaintext) + padder.finalize()
+    pad = 16 - len(plaintext) % 16
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return encryptor.update(padded) + encryptor.finalize()
+    return encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
 
 
 def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:

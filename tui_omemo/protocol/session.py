@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field, replace
-from hashlib import sha256
 from typing import cast
 
 import doubleratchet
@@ -186,8 +185,8 @@ def _chain_step(chain: JsonObject) -> tuple[bytes, JsonObject]:
     """One step of a message chain (doubleratchet's `kdf_separate_hmacs` with the constant
     0x02 0x01): the message key HMAC(ck, 0x01) and the chain advanced to HMAC(ck, 0x02)."""
     key = cast(str, chain["key"]).encode("latin-1")
-    message_key = hmac.new(key, b"\x01", sha256).digest()
-    next_key = hmac.new(key, b"\x02", sha256).digest()
+    message_key = hmac.digest(key, b"\x01", "sha256")
+    next_key = hmac.digest(key, b"\x02", "sha256")
     return message_key, {"version": _MODEL_VERSION, "length": cast(int, chain["length"]) + 1,
                          "key": next_key.decode("latin-1")}
 
