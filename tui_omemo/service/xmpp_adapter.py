@@ -1,13 +1,17 @@
 """`Transport` over slixmpp: PEP device lists and bundles, `<encrypted>`, carbons, MAM, SCE.
 
-A thin adapter written inside `service/` because `xmpp/client.py`, the xep_0384 plugin and
-`xmpp/mam.py` were not there yet when the service was built. It uses `xmpp/translate.py` for
-`<encrypted>`, device lists and bundles and `xmpp/xep_0420` for SCE envelopes; the stanza
-unwrapping, PEP requests and MAM queries left here belong in `xmpp/` and move there.
+A thin adapter written inside `service/` while `xmpp/client.py` was still being built. The
+XML itself comes from `xmpp/`: `translate.py` (`<encrypted>`, device lists, bundles),
+`messages.py` (reading messages, unwrapping carbons, building encrypted messages), `mam.py`
+(reading results) and `xep_0420` (SCE envelopes). What is left here is the slixmpp plumbing:
+PEP requests with publish-options, the MAM query IQ, device-list notifications and the
+login helper. It stays because `xmpp.client.XmppClient` drops forged carbons, unsolicited MAM
+results and malformed stanzas with only a counter, while the service must raise a security
+event (and archive a failure row) for each: here they come back as an `Inbound` whose wrapper
+the service rejects.
 
-It parses whole stanzas itself so that the service sees one `Inbound` per message, with
-carbons and MAM results unwrapped and their wrapper (and the wrapper's `from`) kept for the
-service's authentication checks (DESIGN.md §3.6).
+Every incoming `<message>` becomes one `Inbound`, with carbons and MAM results unwrapped and
+their wrapper (and the wrapper's `from`) kept for the service's checks (DESIGN.md §3.6).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import slixmpp
@@ -44,13 +47,21 @@ from tui_omemo.service.transport import (
 )
 from tui_omemo.store import InboxSource, RosterItem
 from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.mam import ForgedArchiveResult, read_result
+from tui_omemo.xmpp.messages import (
+    CarbonDirection,
+    ForgedCarbon,
+    IncomingMessage,
+    build_encrypted_message,
+    is_mam_result,
+    read_message,
+    unwrap_carbon,
+)
 from tui_omemo.xmpp.translate import (
     bundle_from_xml,
     bundle_to_xml,
     device_list_from_xml,
     device_list_to_xml,
-    encrypted_from_xml,
-    encrypted_to_xml,
 )
 from tui_omemo.xmpp.xep_0420 import envelope as sce
 
@@ -61,8 +72,6 @@ MAM = "urn:xmpp:mam:2"
 RSM = "http://jabber.org/protocol/rsm"
 SID = "urn:xmpp:sid:0"
 DELAY = "urn:xmpp:delay"
-HINTS = "urn:xmpp:hints"
-EME = "urn:xmpp:eme:0"
 SCE = "urn:xmpp:sce:1"
 PUBSUB = "http://jabber.org/protocol/pubsub"
 PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
@@ -73,21 +82,45 @@ TIMEOUT = 20
 
 DEVICE_LIST_NODE = {Namespace.LEGACY: f"{LEGACY}.devicelist", Namespace.V2: f"{V2}:devices"}
 V2_BUNDLES_NODE = f"{V2}:bundles"
-EME_NAME = {Namespace.LEGACY: "OMEMO", Namespace.V2: "OMEMO 2"}
+
+
+def _inbound(
+    incoming: IncomingMessage,
+    source: InboxSource,
+    wrapper: Wrapper,
+    wrapper_from: str | None,
+    query_id: str | None,
+) -> Inbound:
+    stamp = incoming.timestamp
+    return Inbound(
+        source=source, sender=incoming.sender, recipient=incoming.recipient,
+        message_type=incoming.message_type, message_id=incoming.message_id,
+        origin_id=incoming.origin_id, stanza_id=incoming.stanza_id, body=incoming.body,
+        encrypted=incoming.encrypted,
+        timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
+        wrapper=wrapper, wrapper_from=wrapper_from, mam_query_id=query_id,
+    )
+
+
+def _malformed(  # noqa: PLR0917 (every part of the stanza's path)
+    message: ET.Element,
+    source: InboxSource,
+    wrapper: Wrapper,
+    wrapper_from: str | None,
+    query_id: str | None,
+    reason: str,
+) -> Inbound:
+    """A message whose `<encrypted>` did not parse: the service archives a failure row."""
+    return Inbound(
+        source=source, sender=message.get("from", ""), recipient=message.get("to", ""),
+        message_type=message.get("type", "normal"), message_id=message.get("id"),
+        malformed=f"malformed <encrypted>: {reason}"[:200], wrapper=wrapper,
+        wrapper_from=wrapper_from, mam_query_id=query_id,
+    )
 
 
 def _bool(text: str | None) -> bool:
     return (text or "").strip().lower() in ("true", "1")
-
-
-def _ms(stamp: str) -> int | None:
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 # --- the adapter ----------------------------------------------------------------------------
@@ -178,80 +211,67 @@ class SlixmppTransport:
         return True
 
     def parse_stanza(self, outer: ET.Element) -> Inbound | None:
-        """Unwrap carbons and MAM results; None for stanzas without body or `<encrypted>`."""
+        """Unwrap carbons and MAM results (through `xmpp/messages.py` and `xmpp/mam.py`).
+
+        Forged wrappers are not dropped here: they come back as an `Inbound` whose wrapper
+        the service rejects with a security event. None for error stanzas.
+        """
         if outer.get("type") == "error":
             return None
         own = self.own_bare_jid
-        wrapper, wrapper_from, query_id, inner = Wrapper.NONE, None, None, outer
-        source, stamp = InboxSource.LIVE, None
-        for kind, tag in ((Wrapper.CARBON_RECEIVED, "received"), (Wrapper.CARBON_SENT, "sent")):
-            carbon = outer.find(f"{{{CARBONS}}}{tag}/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
-            if carbon is not None:
-                wrapper, wrapper_from, inner, source = kind, outer.get("from", own), carbon, \
-                    InboxSource.CARBON
-        result = outer.find(f"{{{MAM}}}result")
-        if result is not None:
-            forwarded = result.find(f"{{{FORWARD}}}forwarded")
-            found = None if forwarded is None else forwarded.find(f"{{{CLIENT}}}message")
-            if found is None:
-                return None
-            wrapper, wrapper_from, inner, source = Wrapper.MAM, outer.get("from", own), found, \
-                InboxSource.MAM
-            query_id = result.get("queryid")
-            assert forwarded is not None
-            delay = forwarded.find(f"{{{DELAY}}}delay")
-            stamp = None if delay is None else _ms(delay.get("stamp", ""))
-            stanza_id = result.get("id")
-        else:
-            stanza_id = self._stanza_id(inner, own)
-        return self._inner(inner, source, stamp, stanza_id, wrapper, wrapper_from, query_id)
+        if is_mam_result(outer):
+            return self._mam_result(outer)
+        try:
+            carbon = unwrap_carbon(outer, own)
+        except ForgedCarbon:
+            return Inbound(source=InboxSource.CARBON, sender=outer.get("from", ""),
+                           recipient=own, wrapper=Wrapper.CARBON_RECEIVED,
+                           wrapper_from=outer.get("from", ""))
+        if carbon is None:
+            return self._read(outer, InboxSource.LIVE, Wrapper.NONE, None, None)
+        inner, direction = carbon
+        wrapper = (Wrapper.CARBON_SENT if direction is CarbonDirection.SENT
+                   else Wrapper.CARBON_RECEIVED)
+        return self._read(inner, InboxSource.CARBON, wrapper, outer.get("from", own), None)
 
-    def _inner(  # noqa: PLR0917 (one call site, every part of the unwrapped stanza)
+    def _mam_result(self, outer: ET.Element) -> Inbound:
+        own = self.own_bare_jid
+        result = outer.find(f"{{{MAM}}}result")
+        query_id = "" if result is None else result.get("queryid", "")
+        wrapper_from = outer.get("from", own)
+        if query_id not in self._open_queries:
+            return Inbound(source=InboxSource.MAM, sender=wrapper_from, recipient=own,
+                           wrapper=Wrapper.MAM, wrapper_from=wrapper_from,
+                           mam_query_id=query_id, solicited=False)
+        try:
+            archived = read_result(outer, query_id=query_id, archive_jid=own, own_bare_jid=own)
+        except ForgedArchiveResult:
+            return Inbound(source=InboxSource.MAM, sender=wrapper_from, recipient=own,
+                           wrapper=Wrapper.MAM, wrapper_from=wrapper_from,
+                           mam_query_id=query_id, solicited=bare_jid(wrapper_from) == own)
+        except MalformedStanza as error:
+            inner = outer.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+            return _malformed(inner if inner is not None else outer, InboxSource.MAM,
+                              Wrapper.MAM, wrapper_from, query_id, str(error))
+        return _inbound(archived.message, InboxSource.MAM, Wrapper.MAM, wrapper_from, query_id)
+
+    def _read(
         self,
-        inner: ET.Element,
+        message: ET.Element,
         source: InboxSource,
-        stamp: int | None,
-        stanza_id: str | None,
         wrapper: Wrapper,
         wrapper_from: str | None,
         query_id: str | None,
     ) -> Inbound | None:
-        own = self.own_bare_jid
-        body_element = inner.find(f"{{{CLIENT}}}body")
-        encrypted_element = inner.find(f"{{{LEGACY}}}encrypted")
-        if encrypted_element is None:
-            encrypted_element = inner.find(f"{{{V2}}}encrypted")
-        if body_element is None and encrypted_element is None:
+        try:
+            incoming = read_message(message, self.own_bare_jid)
+        except MalformedStanza as error:
+            return _malformed(message, source, wrapper, wrapper_from, query_id, str(error))
+        if incoming.encrypted is None and incoming.body is None:
             return None
-        encrypted, malformed = None, None
-        if encrypted_element is not None:
-            try:
-                encrypted = encrypted_from_xml(encrypted_element)
-            except (MalformedStanza, ValueError, binascii.Error) as error:
-                malformed = f"malformed <encrypted>: {error}"[:200]
-        if stamp is None and wrapper is not Wrapper.MAM:
-            delay = inner.find(f"{{{DELAY}}}delay")
-            if delay is not None:
-                stamp = _ms(delay.get("stamp", ""))
-                if source is InboxSource.LIVE:
-                    source = InboxSource.OFFLINE
-        origin = inner.find(f"{{{SID}}}origin-id")
-        return Inbound(
-            source=source, sender=inner.get("from", own), recipient=inner.get("to", own),
-            message_type=inner.get("type", "normal"), message_id=inner.get("id"),
-            origin_id=None if origin is None else origin.get("id"), stanza_id=stanza_id,
-            body=None if body_element is None else (body_element.text or ""),
-            encrypted=encrypted, malformed=malformed, timestamp_ms=stamp, wrapper=wrapper,
-            wrapper_from=wrapper_from, mam_query_id=query_id,
-            solicited=query_id is None or query_id in self._open_queries,
-        )
-
-    @staticmethod
-    def _stanza_id(message: ET.Element, own: str) -> str | None:
-        for element in message.findall(f"{{{SID}}}stanza-id"):
-            if bare_jid(element.get("by", "")) == own:
-                return element.get("id")
-        return None
+        if source is InboxSource.LIVE and incoming.timestamp is not None:
+            source = InboxSource.OFFLINE
+        return _inbound(incoming, source, wrapper, wrapper_from, query_id)
 
     def presence(self, jid: str) -> Presence:
         """A contact's availability from the presences received so far."""
@@ -364,19 +384,19 @@ class SlixmppTransport:
     # --- sending ----------------------------------------------------------------------
 
     async def send(self, message: Outbound) -> None:
-        """Send one chat message (EME, store hint, origin-id; body only as given)."""
-        stanza: Any = self._client.make_message(mto=message.to, mtype="chat")
-        stanza["id"] = message.message_id
+        """Send one chat message: `xmpp/messages.py` builds encrypted ones (EME, store hint,
+        origin-id, the 0.3 body hint); a chosen plaintext one carries the body and origin-id."""
         if message.encrypted is not None:
-            stanza.xml.append(encrypted_to_xml(message.encrypted))
-            namespace = message.encrypted.namespace
-            ET.SubElement(stanza.xml, f"{{{EME}}}encryption", namespace=namespace.value,
-                          name=EME_NAME[namespace])
-        if message.body is not None:
-            ET.SubElement(stanza.xml, f"{{{CLIENT}}}body").text = message.body
-        ET.SubElement(stanza.xml, f"{{{HINTS}}}store")
-        ET.SubElement(stanza.xml, f"{{{SID}}}origin-id", id=message.message_id)
-        stanza.send()
+            element = build_encrypted_message(message.encrypted, message.to,
+                                              message_id=message.message_id,
+                                              body_hint=message.body)
+        else:
+            element = ET.Element(f"{{{CLIENT}}}message", to=message.to, type="chat",
+                                 id=message.message_id)
+            ET.SubElement(element, f"{{{CLIENT}}}body").text = message.body or ""
+            ET.SubElement(element, f"{{{SID}}}origin-id", id=message.message_id)
+        make: Any = slixmpp.Message
+        make(self._client, xml=element).send()
 
     # --- MAM --------------------------------------------------------------------------
 
