@@ -1,0 +1,980 @@
+"""`GroupChats`: OMEMO in XEP-0045 rooms, the component `OmemoChatService` delegates to.
+
+The OMEMO gate (OMEMO-WIRE.md §6, MUC row): a room qualifies only when its disco#info says
+`muc_nonanonymous` (we can see whose devices to encrypt for) and `muc_membersonly` (the member
+list says who may read). Otherwise `RoomInfo.omemo_refusal` says why in one sentence, nothing is
+ever encrypted there, and plaintext goes out only by the user's explicit, remembered choice.
+
+Recipients are the real JIDs of the owner, admin and member lists, offline members included,
+fetched again before every send (affiliations and occupants change). One `<encrypted>` goes to
+the room (type groupchat) with keys for every trusted device of every member and our own other
+devices. A member left without any key blocks the send (`SendFailed`, nothing leaves) until the
+user chooses "everyone with keys" for the room; the choice is remembered per room and the
+skipped members are listed in every `SendReport`.
+
+Incoming groupchat messages take the 1:1 path's shape (DESIGN.md §3.1): inbox first, dedupe,
+decrypt on copies under the engine lock shared with `Session`, one unit of work with the state,
+the archive row (room and nick filled in) and the inbox deletion. The sender is the occupant's
+real JID (from the room's presence; for archived messages whose occupant left, the member whose
+device list holds the sending device id). Our own reflection is recognised by its origin-id
+(archived when sending) and never decrypted. For OMEMO 2 the SCE `to` must be the room.
+
+State kept per room in the settings table under `room/<bare_jid>` (`RoomPrefs`): our nick, the
+plaintext and partial choices, a forced version and the room archive's catch-up position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
+from tui_omemo.protocol.errors import (
+    BundleUnavailable,
+    Duplicate,
+    NotForThisDevice,
+    ProtocolError,
+)
+from tui_omemo.protocol.trust import TrustMode, effective_decision, effective_level
+from tui_omemo.protocol.version import version_for
+from tui_omemo.service.api import (
+    MemberReadiness,
+    MessageReceived,
+    RoomInfo,
+    SecurityEventRaised,
+    SendFailed,
+    SendReport,
+    ServiceEvent,
+    SkippedDevice,
+)
+from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.session import (
+    BODY_HINT,
+    SKIP_WORDS,
+    Session,
+    now_ms,
+    to_chat_message,
+)
+from tui_omemo.service.state import apply_state_changes
+from tui_omemo.service.transport import Inbound, InboundHandler, TransportError, Wrapper
+from tui_omemo.service.trust import (
+    PendingEvent,
+    message_trust,
+    observe_identity,
+    record_event,
+    stored_trust_for_mark,
+)
+from tui_omemo.store import Direction, InboxItem, NewMessage, UnitOfWork
+from tui_omemo.xmpp.bookmarks import Bookmark
+from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient, RoomFeatures
+from tui_omemo.xmpp.xep_0420 import envelope as sce
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+FIRST_CATCH_UP = 50
+"""Messages fetched from a room's archive when we have no position there yet."""
+
+REFUSE_ANONYMOUS = ("OMEMO is off in this room because it is not non-anonymous: members "
+                    "cannot see each other's real JIDs, so there is no way to know whose "
+                    "devices to encrypt for.")
+REFUSE_OPEN = ("OMEMO is off in this room because it is not members-only: anyone may enter, "
+               "so no member list says who may read the messages.")
+NO_DEVICE = "no usable OMEMO device"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPrefs:
+    """One room's remembered choices and position, stored under `room/<bare_jid>`.
+
+    Attributes:
+        nick: our nickname there.
+        plaintext: the user chose to send unencrypted (only used where OMEMO is refused).
+        partial: the user chose to send to "everyone with keys" (members without a usable
+            device are skipped and listed).
+        version: a forced OMEMO version, or None for automatic.
+        archive_after: the room archive id after which the next catch-up starts.
+    """
+
+    nick: str | None = None
+    plaintext: bool = False
+    partial: bool = False
+    version: Namespace | None = None
+    archive_after: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The stored form."""
+        return {"nick": self.nick, "plaintext": self.plaintext, "partial": self.partial,
+                "version": None if self.version is None else self.version.value,
+                "archive_after": self.archive_after}
+
+    @classmethod
+    def from_json(cls, value: object) -> RoomPrefs:
+        """Read the stored form (anything unreadable gives the defaults)."""
+        if not isinstance(value, dict):
+            return cls()
+        version = value.get("version")
+        nick, after = value.get("nick"), value.get("archive_after")
+        return cls(nick if isinstance(nick, str) else None, bool(value.get("plaintext")),
+                   bool(value.get("partial")),
+                   Namespace(version) if version in {n.value for n in Namespace} else None,
+                   after if isinstance(after, str) else None)
+
+
+def room_key(room: str) -> str:
+    """The settings key of a room's `RoomPrefs`."""
+    return f"room/{bare_jid(room)}"
+
+
+def omemo_refusal(features: RoomFeatures) -> str | None:
+    """Why a room does not qualify for OMEMO, in one sentence; None when it does."""
+    if not features.non_anonymous:
+        return REFUSE_ANONYMOUS
+    if not features.members_only:
+        return REFUSE_OPEN
+    return None
+
+
+@dataclass
+class _Room:
+    """What we know of one joined room."""
+
+    jid: str
+    nick: str
+    features: RoomFeatures
+    members: dict[str, str] = field(default_factory=dict)  # real bare JID → affiliation
+    errors: dict[str, str] = field(default_factory=dict)  # real bare JID → last error
+
+    @property
+    def refusal(self) -> str | None:
+        return omemo_refusal(self.features)
+
+
+class GroupChats:
+    """Encrypted group chats over a `RoomClient`, sharing the 1:1 session's engine and lock.
+
+    Args:
+        rooms: the XEP-0045 side of the same slixmpp client the transport uses.
+        session: the 1:1 pipelines (engine, bundle publishing, empty messages, unread counts).
+        runner: the DB thread.
+        directory: the engine's caching directory (device lists, bundles).
+        settings: returns the current settings.
+        emit: where service events go.
+        lock: the engine lock `Session` holds around every engine operation (`session._lock`):
+            one operation's state is committed before the next one reads it.
+    """
+
+    def __init__(
+        self,
+        *,
+        rooms: RoomClient,
+        session: Session,
+        runner: DbRunner,
+        directory: CachingDirectory,
+        settings: Callable[[], Settings],
+        emit: Callable[[ServiceEvent], None],
+        lock: asyncio.Lock,
+    ) -> None:
+        self._rooms = rooms
+        self._session = session
+        self._runner = runner
+        self._directory = directory
+        self._settings = settings
+        self._emit = emit
+        self._lock = lock
+        self._joined: dict[str, _Room] = {}
+        self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
+        self._queries: dict[str, tuple[str, list[Inbound]]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        rooms.add_listener(self._room_changed)
+
+    @property
+    def _engine(self) -> Engine:
+        return self._session.engine
+
+    @property
+    def own(self) -> str:
+        """Our bare JID."""
+        return self._engine.own_bare_jid
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    async def start(self) -> list[RoomInfo]:
+        """Start the inbound worker and join every autojoin bookmark (catching up each room).
+
+        Returns:
+            The rooms joined; a room that refuses us is skipped (logged).
+        """
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run_worker(), name="tui-omemo-groups")
+        joined = []
+        for bookmark in await self._autojoin():
+            try:
+                joined.append(await self.join_room(bookmark.room, bookmark.nick or
+                                                   self._default_nick(), bookmark=False))
+            except TransportError as error:
+                log.warning("rejoining %s failed: %s", bookmark.room, error)
+        return joined
+
+    async def _autojoin(self) -> list[Bookmark]:
+        try:
+            return [b for b in await self._rooms.bookmarks() if b.autojoin]
+        except TransportError:
+            return []
+
+    def _default_nick(self) -> str:
+        return self.own.partition("@")[0]
+
+    async def close(self) -> None:
+        """Stop the worker (the rooms are left when the stream closes)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    def route(self, fallback: InboundHandler) -> InboundHandler:
+        """The transport's inbound handler: groupchat stanzas here, the rest to `fallback`
+        (`Session.enqueue`)."""
+        def handler(inbound: Inbound) -> None:
+            if inbound.message_type == "groupchat":
+                self.enqueue(inbound)
+            else:
+                fallback(inbound)
+        return handler
+
+    def enqueue(self, inbound: Inbound) -> None:
+        """Take a groupchat stanza (sync, on the loop): results of our room archive queries
+        are collected for the query; everything else goes to the worker."""
+        if inbound.wrapper is Wrapper.MAM and inbound.mam_query_id in self._queries:
+            room, collected = self._queries[inbound.mam_query_id or ""]
+            if bare_jid(inbound.wrapper_from or "") == room:
+                collected.append(inbound)
+                return
+        self._queue.put_nowait(inbound)
+
+    async def _run_worker(self) -> None:
+        while True:
+            inbound = await self._queue.get()
+            try:
+                await self.accept(inbound)
+            except Exception:  # one bad stanza must not stop the pipeline
+                log.exception("processing a groupchat stanza failed")
+            finally:
+                self._queue.task_done()
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued groupchat stanza is processed (tests, scripts)."""
+        await self._queue.join()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _room_changed(self, room: str) -> None:
+        if room in self._joined and self._rooms.joined(room):
+            self._spawn(self._refresh_quietly(room))
+
+    async def _refresh_quietly(self, room: str) -> None:
+        with contextlib.suppress(TransportError, ProtocolError):
+            await self._refresh_members(self._joined[room])
+
+    # --- joining, leaving, readiness --------------------------------------------------------
+
+    async def join_room(self, room: str, nick: str, *, bookmark: bool = True) -> RoomInfo:
+        """Join `room` as `nick`, read its OMEMO gate, learn its members' devices, catch up
+        from its archive, and (with `bookmark`) bookmark it for rejoining on connect.
+
+        Raises:
+            TransportError: the room refused us or did not answer.
+        """
+        room = bare_jid(room)
+        own = await self._rooms.join(room, nick)
+        features = await self._rooms.features(room)
+        state = _Room(room, own.nick, features)
+        self._joined[room] = state
+        prefs = await self.prefs(room)
+        await self.set_prefs(room, replace(prefs, nick=own.nick))
+        if bookmark:
+            with contextlib.suppress(TransportError):
+                await self._rooms.add_bookmark(Bookmark(room, own.nick, True))
+        with contextlib.suppress(TransportError):
+            await self._refresh_members(state)
+        with contextlib.suppress(TransportError):
+            await self.catch_up(room)
+        return await self.room_info(room)
+
+    async def leave_room(self, room: str) -> None:
+        """Leave `room` and drop its bookmark (its archive and choices stay)."""
+        room = bare_jid(room)
+        self._rooms.leave(room)
+        self._joined.pop(room, None)
+        with contextlib.suppress(TransportError):
+            await self._rooms.remove_bookmark(room)
+
+    def joined_rooms(self) -> list[str]:
+        """The rooms we are in."""
+        return sorted(self._joined)
+
+    async def room_info(self, room: str) -> RoomInfo:
+        """A joined room's gate and member readiness.
+
+        Raises:
+            KeyError: the room is not joined.
+        """
+        state = self._joined[bare_jid(room)]
+        members = await self._readiness(state)
+        return RoomInfo(state.jid, state.nick, self._rooms.subject(state.jid),
+                        state.refusal is None, state.refusal, members)
+
+    async def _refresh_members(self, state: _Room) -> None:
+        """Fetch the owner/admin/member lists (plus affiliated occupants) and learn every
+        member's devices and identity keys (BTBV applies to devices seen first)."""
+        members: dict[str, str] = {}
+        for affiliation in AFFILIATIONS_WITH_KEYS:
+            try:
+                for jid in await self._rooms.affiliated(state.jid, affiliation):
+                    members.setdefault(jid, affiliation)
+            except TransportError as error:
+                log.info("%s", error)
+        for occupant in self._rooms.occupants(state.jid).values():
+            if occupant.real_jid and occupant.affiliation in AFFILIATIONS_WITH_KEYS:
+                members.setdefault(occupant.real_jid, occupant.affiliation)
+        members.pop(self.own, None)
+        state.members = members
+        if state.refusal is None:
+            for jid in sorted(members):
+                await self._learn_devices(state, jid)
+
+    async def _learn_devices(self, state: _Room, jid: str) -> None:
+        mode = TrustMode(self._settings().trust_mode)
+        error = None
+        for namespace in Namespace:
+            try:
+                device_list = await self._directory.fetch_device_list(namespace, jid)
+            except TransportError as failure:
+                error = f"device list unavailable: {failure}"
+                continue
+            known = await self._runner.read(lambda uow: {
+                record.device_id for record in uow.trust.identities(jid)})
+            for device_id in sorted(device_list.device_ids - known):
+                error = await self._learn_identity(namespace, DeviceRef(jid, device_id), mode) \
+                    or error
+        if error is None:
+            state.errors.pop(jid, None)
+        else:
+            state.errors[jid] = error
+
+    async def _learn_identity(self, namespace: Namespace, device: DeviceRef,
+                              mode: TrustMode) -> str | None:
+        """Fetch one bundle and record its identity key; the error in words, or None.
+        (The same steps as `OmemoChatService._learn_identity`, which is private.)"""
+        try:
+            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
+                                                        device.device_id)
+            identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
+        except BundleUnavailable:
+            return f"no key bundle for device {device.device_id}"
+        except ProtocolError:
+            return f"the key bundle of device {device.device_id} is invalid"
+        now = now_ms()
+        _level, events = await self._runner.write(
+            lambda uow: observe_identity(uow, device, identity_key, mode, now))
+        self._emit_events(events)
+        return None
+
+    async def _readiness(self, state: _Room) -> tuple[MemberReadiness, ...]:
+        mode = TrustMode(self._settings().trust_mode)
+        nicks = {occupant.real_jid: nick for nick, occupant in
+                 self._rooms.occupants(state.jid).items() if occupant.real_jid}
+        rows = []
+        for jid in sorted(state.members):
+            listed: set[int] = set()
+            for namespace in Namespace:
+                with contextlib.suppress(TransportError):
+                    listed |= (await self._directory.fetch_device_list(namespace, jid)).device_ids
+            levels = await self._runner.read(_trust_levels(jid))
+            counts = _count(levels, listed, mode)
+            error = state.errors.get(jid)
+            if not listed and error is None:
+                error = "publishes no OMEMO device"
+            rows.append(MemberReadiness(jid, nicks.get(jid), counts[0] > 0, *counts,
+                                        last_error=error))
+        return tuple(rows)
+
+    # --- choices ----------------------------------------------------------------------------
+
+    async def prefs(self, room: str) -> RoomPrefs:
+        """A room's remembered choices."""
+        return await self._runner.read(
+            lambda uow: RoomPrefs.from_json(uow.settings.get(room_key(room))))
+
+    async def set_prefs(self, room: str, prefs: RoomPrefs) -> None:
+        """Remember a room's choices."""
+        await self._runner.write(lambda uow: uow.settings.set(room_key(room), prefs.to_json()))
+
+    async def set_partial_choice(self, room: str, allowed: bool) -> None:
+        """Remember whether sends to `room` may skip members without a usable device."""
+        prefs = await self.prefs(room)
+        await self.set_prefs(room, replace(prefs, partial=allowed))
+
+    async def set_room_version(self, room: str, version: Namespace | None) -> None:
+        """Force an OMEMO version for one room (None: automatic)."""
+        prefs = await self.prefs(room)
+        await self.set_prefs(room, replace(prefs, version=version))
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def send_to_room(self, room: str, text: str, *, allow_plaintext: bool = False,
+                           allow_partial: bool = False) -> SendReport:
+        """Send `text` to a joined room (see the module docstring).
+
+        Args:
+            room: the room's bare JID.
+            text: the message.
+            allow_plaintext: the user chose unencrypted sending; honoured (and remembered)
+                only in a room that does not qualify for OMEMO.
+            allow_partial: the user chose to skip members without a usable device (and it is
+                remembered for the room).
+
+        Raises:
+            KeyError: the room is not joined.
+            SendFailed: nothing was sent; the reason is one sentence, the report lists who
+                was skipped and why.
+        """
+        state = self._joined[bare_jid(room)]
+        prefs = await self.prefs(state.jid)
+        if state.refusal is not None:
+            if not (allow_plaintext or prefs.plaintext):
+                raise SendFailed(f"{state.refusal} Nothing was sent; choose to send "
+                                 "unencrypted to this room explicitly if you want to.",
+                                 SendReport(None, None))
+            if not prefs.plaintext:
+                await self.set_prefs(state.jid, replace(prefs, plaintext=True))
+            return await self._send_plain(state, text)
+        if allow_partial and not prefs.partial:
+            prefs = replace(prefs, partial=True)
+            await self.set_prefs(state.jid, prefs)
+        try:
+            await self._refresh_members(state)
+            namespace = await self._choose_version(state, prefs)
+        except TransportError as error:
+            raise SendFailed(f"could not fetch the room's members or their devices: {error}",
+                             SendReport(None, None)) from error
+        return await self._send_encrypted(state, text, namespace, partial=prefs.partial)
+
+    async def _choose_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
+        """OMEMO 2 when every member with a device has an OMEMO 2 device, else 0.3; a
+        per-room choice wins."""
+        if prefs.version is not None:
+            return prefs.version
+        for jid in state.members:
+            v2 = await self._directory.fetch_device_list(Namespace.V2, jid)
+            legacy = await self._directory.fetch_device_list(Namespace.LEGACY, jid)
+            if legacy.device_ids and not v2.device_ids:
+                return Namespace.LEGACY
+        return Namespace.V2
+
+    async def _send_encrypted(self, state: _Room, text: str, namespace: Namespace, *,
+                              partial: bool) -> SendReport:
+        own, room = self.own, state.jid
+        members = sorted(state.members)
+        if not members:
+            raise SendFailed("the room has no other members to encrypt for; nothing was sent",
+                             SendReport(None, namespace))
+        payload = (text.encode("utf-8") if namespace is Namespace.LEGACY
+                   else sce.build_envelope(text, sender=own, to=room))
+        message_id = secrets.token_hex(12)
+        async with self._lock:
+            decider, events = self._decider()
+            try:
+                result = await self._engine.encrypt(namespace, members, payload, decider)
+            except (ProtocolError, TransportError) as error:
+                raise SendFailed(f"encryption failed, nothing was sent: {error}",
+                                 SendReport(None, namespace)) from error
+            skipped = [SkippedDevice(device.bare_jid, device.device_id or None,
+                                     SKIP_WORDS[reason])
+                       for device, reason in result.skipped.items()]
+            reached = {device.bare_jid for device in result.recipients}
+            missing = [jid for jid in members if jid not in reached]
+            for jid in missing:
+                state.errors[jid] = _member_error(jid, skipped)
+            skipped += [SkippedDevice(jid, None, f"member skipped: {NO_DEVICE}")
+                        for jid in missing]
+            report = SendReport(None, namespace, tuple(skipped))
+            if not reached:
+                raise SendFailed("no member of the room has a trusted device that can receive "
+                                 "the message; nothing was sent", report)
+            if missing and not partial:
+                raise SendFailed(
+                    f"{len(missing)} member(s) have no {NO_DEVICE}: {', '.join(missing)}; "
+                    "nothing was sent. Choose to send to everyone with keys in this room "
+                    "explicitly if you want to.", report)
+            now = now_ms()
+            message = NewMessage(
+                peer=room, direction=Direction.OUT, sender_bare_jid=own, body=text,
+                timestamp=now, received_at=now, dedupe_keys=(f"oid:{own}:{message_id}",),
+                room=room, nick=state.nick, sender_device=self._engine.device_id,
+                trust=TrustLevel.VERIFIED, omemo_version=namespace.label,
+                origin_id=message_id, message_id=message_id,
+                flags={"recipients": len(result.recipients), "skipped_members": missing},
+            )
+
+            def commit(uow: UnitOfWork) -> int:
+                apply_state_changes(uow, result.changes)
+                return uow.archive.append(message)
+
+            archive_id = await self._runner.write(commit)
+            hint = BODY_HINT if (namespace is Namespace.LEGACY
+                                 and self._settings().add_body_hint) else None
+            self._rooms.send_encrypted(room, result.element, message_id, hint)
+        self._emit_events(events)
+        return SendReport(archive_id, namespace, tuple(skipped))
+
+    def _decider(self) -> tuple[TrustDecider, list[PendingEvent]]:
+        """Records new identities (BTBV) and returns the effective level; stale own devices
+        are skipped as undecided. (A thin copy of `Session._decider`, which is private.)"""
+        settings = self._settings()
+        events: list[PendingEvent] = []
+        own, mode = self.own, TrustMode(settings.trust_mode)
+        stale_ms = settings.stale_after_hours * 3600 * 1000
+
+        def decide(uow: UnitOfWork, device: DeviceRef, identity_key: bytes) -> TrustLevel:
+            now = now_ms()
+            level, new_events = observe_identity(uow, device, identity_key, mode, now)
+            events.extend(new_events)
+            if device.bare_jid == own and settings.ignore_stale_devices:
+                for record in uow.devices.of(own):
+                    last = record.last_message or record.first_seen
+                    if record.device_id == device.device_id and now - last > stale_ms:
+                        return TrustLevel.UNDECIDED
+            return effective_level(level, mode)
+
+        async def decider(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+            return await self._runner.write(lambda uow: decide(uow, device, identity_key))
+
+        return decider, events
+
+    async def _send_plain(self, state: _Room, text: str) -> SendReport:
+        message_id = secrets.token_hex(12)
+        now = now_ms()
+        message = NewMessage(
+            peer=state.jid, direction=Direction.OUT, sender_bare_jid=self.own, body=text,
+            timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
+            room=state.jid, nick=state.nick, origin_id=message_id, message_id=message_id,
+            flags={"plaintext_chosen": True},
+        )
+        archive_id = await self._runner.write(lambda uow: uow.archive.append(message))
+        self._rooms.send_plaintext(state.jid, text, message_id)
+        return SendReport(archive_id, None)
+
+    # --- receiving ----------------------------------------------------------------------------
+
+    async def accept(self, inbound: Inbound) -> None:
+        """Check the path, keep the stanza in the inbox, then process it."""
+        room = bare_jid(inbound.sender)
+        if inbound.wrapper is not Wrapper.NONE:
+            if inbound.wrapper is Wrapper.MAM:
+                await self._security_event(PendingEvent(
+                    SecurityEventKind.DECRYPTION_FAILED, room, None,
+                    "rejected a room archive result for a query we never opened"))
+            return  # carbons of groupchat messages are not ours to take
+        if room not in self._joined:
+            return
+        await self._keep_and_process(inbound)
+
+    async def _keep_and_process(self, inbound: Inbound) -> None:
+        if inbound.encrypted is None and inbound.malformed is None and not inbound.body:
+            return
+        raw = inbound.to_bytes()
+        inbox_id = await self._runner.write(
+            lambda uow: uow.inbox.add(raw, inbound.source, now_ms()))
+        await self.process(inbox_id, inbound, attempts=0)
+
+    async def retry(self, item: InboxItem, inbound: Inbound) -> None:
+        """Process a groupchat row left in the inbox by a crash (`Session.drain_inbox` hands
+        rows whose `message_type` is groupchat here)."""
+        await self.process(item.id, inbound, attempts=item.attempts + 1)
+
+    async def _sender(self, room: str, nick: str, inbound: Inbound) -> str | None:
+        """The real bare JID behind `room/nick`, or None when nobody can be named."""
+        real = self._rooms.real_jid(room, nick)
+        if real is not None:
+            return real
+        state = self._joined.get(room)
+        if state is not None and nick == state.nick:
+            return self.own
+        element = inbound.encrypted
+        if element is None or state is None:
+            return None
+        owners = []
+        for jid in sorted({*state.members, self.own}):
+            with contextlib.suppress(TransportError):
+                listed = await self._directory.fetch_device_list(element.namespace, jid)
+                if element.sender_device_id in listed.device_ids:
+                    owners.append(jid)
+        return owners[0] if len(owners) == 1 else None
+
+    def _dedupe_keys(self, inbound: Inbound, room: str, sender: str) -> tuple[str, ...]:
+        keys: list[str] = []
+        if inbound.stanza_id and inbound.wrapper is Wrapper.MAM:
+            keys.append(f"rsid:{room}:{inbound.stanza_id}")
+        if inbound.origin_id:
+            keys.append(f"oid:{sender}:{inbound.origin_id}")
+        elif inbound.message_id:
+            keys.append(f"mid:{room}:{sender}:{inbound.message_id}")
+        element = inbound.encrypted
+        if element is not None:
+            key = element.key_for(self._engine.device_id)
+            if key is not None:
+                digest = hashlib.sha256(key.data).hexdigest()[:32]
+                keys.append(f"omemo:{element.namespace.label}:{sender}:"
+                            f"{element.sender_device_id}:{digest}")
+        return tuple(keys)
+
+    async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
+        """Decrypt and commit one groupchat inbox row."""
+        room, _, nick = inbound.sender.partition("/")
+        room = bare_jid(room)
+        sender = await self._sender(room, nick, inbound)
+        if sender is None:
+            await self._drop(inbox_id)
+            await self._security_event(PendingEvent(
+                SecurityEventKind.DECRYPTION_FAILED, room, None,
+                f"a message from {nick!r} in {room} was dropped: the room did not tell us "
+                "who sent it"))
+            return
+        keys = self._dedupe_keys(inbound, room, sender)
+        async with self._lock:
+            if keys and await self._runner.read(lambda uow: uow.dedupe.seen(keys)) is not None:
+                await self._drop(inbox_id)  # a duplicate, or our own reflection
+                return
+            element = inbound.encrypted
+            if element is None:
+                await self._plain(inbox_id, inbound, (room, nick, sender), keys)
+            elif sender == self.own and element.sender_device_id == self._engine.device_id:
+                await self._drop(inbox_id)  # our own reflection: its plaintext is archived
+            else:
+                await self._encrypted(inbox_id, inbound, (room, nick, sender), keys)
+
+    async def _drop(self, inbox_id: int) -> None:
+        await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
+
+    async def _plain(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
+                     keys: tuple[str, ...]) -> None:
+        room, nick, sender = who
+        if inbound.malformed is not None:
+            await self._fail(inbox_id, inbound, who, keys, inbound.malformed)
+            return
+        if not keys:
+            seed = f"{inbound.body or ''}\x00{inbound.timestamp_ms}".encode()
+            keys = (f"plain:{room}:{sender}:{hashlib.sha256(seed).hexdigest()[:32]}",)
+        state = self._joined.get(room)
+        events: list[PendingEvent] = []
+        flags: dict[str, object] = {}
+        if state is not None and state.refusal is None and sender != self.own:
+            flags["warning"] = "unencrypted message in an encrypted room"
+            events.append(PendingEvent(
+                SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT, room, None,
+                f"{sender} ({nick}) sent an unencrypted message in {room}"))
+        message = self._row(inbound, (room, nick, sender), keys, inbound.body or "", None,
+                            None, None, flags)
+        await self._commit(inbox_id, message, events)
+
+    async def _encrypted(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
+                         keys: tuple[str, ...]) -> None:
+        element = inbound.encrypted
+        assert element is not None
+        sender = DeviceRef(who[2], element.sender_device_id)
+        if not await self._directory.is_listed(element.namespace, sender):
+            await self._fail(inbox_id, inbound, who, keys,
+                             f"device {sender.device_id} is not on {sender.bare_jid}'s "
+                             "device list")
+            return
+        try:
+            result = await self._engine.decrypt(element, sender.bare_jid)
+        except Duplicate:
+            await self._drop(inbox_id)
+            return
+        except NotForThisDevice:
+            if element.payload is None or inbound.wrapper is Wrapper.MAM:
+                await self._drop(inbox_id)  # not for us, or sent before this device existed
+                return
+            await self._fail(inbox_id, inbound, who, keys,
+                             "the message was not encrypted for this device")
+            return
+        except ProtocolError as error:
+            await self._fail(inbox_id, inbound, who, keys,
+                             f"{type(error).__name__}: {error}"[:200])
+            return
+        await self._decrypted(inbox_id, inbound, who, keys, result)
+
+    async def _decrypted(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
+                         keys: tuple[str, ...], result: DecryptResult) -> None:
+        body = None
+        if result.plaintext is not None:
+            try:
+                body = self._body(result, who[0], who[2])
+            except ValueError as error:
+                await self._fail(inbox_id, inbound, who, keys, str(error))
+                return
+        mode = TrustMode(self._settings().trust_mode)
+        sender, now = result.sender, now_ms()
+
+        def commit(uow: UnitOfWork) -> tuple[int | None, list[PendingEvent]]:
+            level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
+            apply_state_changes(uow, result.changes)
+            uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
+            archive_id = None
+            if body is not None:
+                mark = message_trust(level, mode)
+                archive_id = uow.archive.append(self._row(
+                    inbound, who, keys, body, result.namespace, sender.device_id,
+                    stored_trust_for_mark(mark), {}))
+            uow.inbox.delete(inbox_id)
+            return archive_id, events
+
+        archive_id, events = await self._runner.write(commit)
+        await self._after_commit(archive_id, events)
+        await self._after_decrypt(result)
+
+    def _body(self, result: DecryptResult, room: str, sender: str) -> str:
+        """0.3: the body bytes; OMEMO 2: the SCE envelope's body, whose `from` must be the
+        sender and whose `to` must be the room (OMEMO-WIRE.md §4.3 step 6)."""
+        assert result.plaintext is not None
+        if result.namespace is Namespace.LEGACY:
+            try:
+                return result.plaintext.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError("the decrypted body is not UTF-8") from error
+        try:
+            envelope = sce.parse_envelope(result.plaintext)
+        except MalformedStanza as error:
+            raise ValueError(f"the encrypted envelope is malformed: {error}") from error
+        if envelope.sender is None or bare_jid(envelope.sender) != sender:
+            raise ValueError("the encrypted envelope names another sender")
+        if envelope.to is None or bare_jid(envelope.to) != room:
+            raise ValueError("the encrypted envelope was not addressed to this room")
+        return envelope.body or ""
+
+    async def _after_decrypt(self, result: DecryptResult) -> None:
+        """Republish a changed bundle; answer a key exchange or heartbeat with an empty
+        message (after catch-up for sessions built during it). A thin copy of
+        `Session._after_decrypt`, which is private; the engine lock is held."""
+        if result.pre_key_consumed:
+            with contextlib.suppress(TransportError):
+                await self._session.publish_bundle(result.namespace)
+        if self._engine.catching_up and result.key_exchange:
+            self._session.catch_up_sessions.add((result.namespace, result.sender))
+            return
+        if result.send_empty_message:
+            with contextlib.suppress(TransportError, ProtocolError):
+                await self._session.send_empty_locked(result.namespace, result.sender)
+
+    async def _fail(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
+                    keys: tuple[str, ...], reason: str) -> None:
+        """A failure row (no plaintext, no state) and a security event; empty messages only
+        raise the event."""
+        room, nick, sender = who
+        element = inbound.encrypted
+        device = None if element is None else element.sender_device_id
+        event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, sender, device,
+                             f"a message from {sender} ({nick}) in {room} could not be "
+                             f"decrypted: {reason}")
+        if element is not None and element.payload is None:
+            await self._drop(inbox_id)
+            await self._security_event(event)
+            return
+        keys = tuple(key for key in keys if key.startswith(("rsid:", "omemo:")))
+        if not keys:
+            keys = (f"fail:{room}:{sender}:{inbox_id}:{now_ms()}",)
+        message = self._row(inbound, who, keys, "",
+                            None if element is None else element.namespace, device, None,
+                            {"failure": reason})
+        await self._commit(inbox_id, message, [event])
+
+    def _row(self, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...],  # noqa: PLR0917
+             body: str, namespace: Namespace | None, device: int | None,
+             trust: TrustLevel | None, flags: dict[str, object]) -> NewMessage:
+        room, nick, sender = who
+        now = now_ms()
+        return NewMessage(
+            peer=room, direction=Direction.OUT if sender == self.own else Direction.IN,
+            sender_bare_jid=sender, body=body, timestamp=inbound.timestamp_ms or now,
+            received_at=now, dedupe_keys=keys, room=room, nick=nick or None,
+            sender_device=device, trust=trust,
+            omemo_version=None if namespace is None else namespace.label,
+            stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
+            message_id=inbound.message_id, flags=flags)
+
+    async def _commit(self, inbox_id: int, message: NewMessage,
+                      events: list[PendingEvent]) -> None:
+        now = now_ms()
+
+        def commit(uow: UnitOfWork) -> int:
+            archive_id = uow.archive.append(message)
+            for event in events:
+                record_event(uow, event, now)
+            uow.inbox.delete(inbox_id)
+            return archive_id
+
+        archive_id = await self._runner.write(commit)
+        await self._after_commit(archive_id, events)
+
+    async def _after_commit(self, archive_id: int | None, events: list[PendingEvent]) -> None:
+        self._emit_events(events)
+        if archive_id is None:
+            return
+        row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
+        if row is None:
+            return
+        if row.direction is Direction.IN:
+            self._session.unread[row.peer] = self._session.unread.get(row.peer, 0) + 1
+        self._emit(MessageReceived(to_chat_message(row)))
+
+    def _emit_events(self, events: Sequence[PendingEvent]) -> None:
+        for event in events:
+            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
+                                                         event.device_id, event.detail)))
+
+    async def _security_event(self, event: PendingEvent) -> None:
+        await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
+        self._emit_events([event])
+
+    # --- room archive (MUC MAM) ---------------------------------------------------------------
+
+    async def catch_up(self, room: str) -> int:
+        """Fetch what the room archived since our position (the newest `FIRST_CATCH_UP`
+        messages the first time) through the ordinary inbound path.
+
+        Returns:
+            How many archived messages were processed.
+
+        Raises:
+            TransportError: the archive could not be queried.
+        """
+        room = bare_jid(room)
+        prefs = await self.prefs(room)
+        after, done = prefs.archive_after, 0
+        engine = self._engine
+        own_mode = not engine.catching_up
+        if own_mode:
+            engine.begin_catch_up()
+        try:
+            while True:
+                page, complete, last = await self._archive_page(room, after)
+                for inbound in page:
+                    await self._keep_and_process(inbound)
+                    done += 1
+                if last is not None and last != after:
+                    after = last
+                    current = await self.prefs(room)
+                    await self.set_prefs(room, replace(current, archive_after=after))
+                if complete or not page or prefs.archive_after is None:
+                    break
+        finally:
+            if own_mode:
+                await self._finish_catch_up()
+        return done
+
+    async def _archive_page(self, room: str,
+                            after: str | None) -> tuple[list[Inbound], bool, str | None]:
+        query_id = secrets.token_hex(8)
+        collected: list[Inbound] = []
+        self._queries[query_id] = (room, collected)
+        try:
+            complete, last = await self._rooms.query_archive(
+                room, query_id, after=after,
+                max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
+                last_page=after is None)
+        finally:
+            self._queries.pop(query_id, None)
+        if last is None and collected:
+            last = collected[-1].stanza_id
+        return collected, complete, last
+
+    async def _finish_catch_up(self) -> None:
+        """Delete hidden prekeys, republish, answer sessions built while catching up. (The
+        same steps as `history.CatchUp._finish`, which is private.)"""
+        session = self._session
+        changes = await self._engine.end_catch_up()
+        if changes:
+            await self._runner.write(lambda uow: apply_state_changes(uow, changes))
+            for namespace in Namespace:
+                with contextlib.suppress(TransportError):
+                    await session.publish_bundle(namespace)
+        pending, session.catch_up_sessions = session.catch_up_sessions, set()
+        for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
+                                                                   item[1].device_id)):
+            with contextlib.suppress(ProtocolError, TransportError):
+                await session.send_empty(namespace, device)
+
+
+def _count(levels: dict[int, TrustLevel], listed: set[int],
+           mode: TrustMode) -> tuple[int, int, int]:
+    """(trusted, undecided, distrusted) among the listed devices whose identity we know."""
+    trusted = undecided = distrusted = 0
+    for device_id in listed:
+        level = levels.get(device_id)
+        if level is None:
+            continue
+        if effective_decision(level, mode).may_receive_keys:
+            trusted += 1
+        elif level is TrustLevel.DISTRUSTED:
+            distrusted += 1
+        else:
+            undecided += 1
+    return trusted, undecided, distrusted
+
+
+def _trust_levels(jid: str) -> Callable[[UnitOfWork], dict[int, TrustLevel]]:
+    """A read of the newest stored trust level per device id of `jid`."""
+    def read(uow: UnitOfWork) -> dict[int, TrustLevel]:
+        records = sorted(uow.trust.identities(jid), key=lambda record: record.first_seen)
+        return {record.device_id: record.trust for record in records}
+    return read
+
+
+def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
+    reasons = sorted({device.reason for device in skipped if device.bare_jid == jid})
+    return "; ".join(reasons) if reasons else NO_DEVICE
+
+
+
+
+def attach(service: Any, client: Any) -> GroupChats:
+    """Build a `GroupChats` from a running `OmemoChatService` and route its transport's
+    groupchat stanzas to it; returns `service.groups` instead when the service has one.
+
+    A bridge for the command line and the tests until `OmemoChatService` builds the component
+    itself: it reaches into the service's private parts (directory, settings, emitter, the
+    session's engine lock), exactly what that wiring passes.
+    """
+    existing = getattr(service, "groups", None)
+    if isinstance(existing, GroupChats):
+        return existing
+    session: Session = service.session
+    groups = GroupChats(
+        rooms=RoomClient(client), session=session, runner=service.runner,
+        directory=service._directory, settings=lambda: service._settings,
+        emit=service._emit, lock=session._lock,
+    )
+    service._transport.set_handlers(groups.route(session.enqueue),
+                                    service._on_connection)
+    return groups
+
+
+__all__ = ["GroupChats", "RoomPrefs", "attach", "omemo_refusal", "room_key"]

@@ -1,0 +1,430 @@
+"""`RoomClient`: the group-chat (XEP-0045) side of a logged-in `slixmpp.ClientXMPP`.
+
+The service's transport (`service.xmpp_adapter.SlixmppTransport`) owns the slixmpp client and
+hands every `<message>` to the service as an `Inbound`, groupchat ones included. This class sits
+beside it on the same client and adds what rooms need and messages alone do not carry:
+
+* joining and leaving (`xmpp/muc.py` builds the presences), our nick per room;
+* the occupants with their real JIDs, affiliations and roles, kept from the room's presences,
+  and the room's subject; listeners hear about every change (occupants and affiliations);
+* the room's disco#info features (`muc_nonanonymous`, `muc_membersonly`: the OMEMO gate);
+* the member, admin and owner lists (XEP-0045 §9.5: members-only non-anonymous rooms give
+  them to members too), room configuration and member grants (owners/admins);
+* sending groupchat messages (`<encrypted>` or an explicitly chosen plaintext body);
+* opening MUC MAM queries on the room (results arrive through the transport as `Inbound`s
+  with the query's id; the caller collects them);
+* bookmarks: XEP-0402, falling back to XEP-0048 in private storage (`xmpp/bookmarks.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from tui_omemo.model import bare_jid
+from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.xmpp.bookmarks import (
+    BOOKMARKS2,
+    BOOKMARKS2_OPTIONS,
+    Bookmark,
+    build_conference,
+    build_legacy_request,
+    build_legacy_storage,
+    read_conference,
+    read_legacy_storage,
+)
+from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.mam import build_query, read_fin
+from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message
+from tui_omemo.xmpp.muc import (
+    MUC_ADMIN,
+    MUC_USER,
+    OMEMO_ROOM_CONFIG,
+    STATUS_CREATED,
+    Occupant,
+    build_join,
+    build_leave,
+    build_member_grant,
+    build_room_config,
+    read_occupant,
+)
+
+log = logging.getLogger(__name__)
+
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+PUBSUB = "http://jabber.org/protocol/pubsub"
+DATA_FORMS = "jabber:x:data"
+PUBLISH_OPTIONS = f"{PUBSUB}#publish-options"
+REQUEST_TIMEOUT = 20.0
+AFFILIATIONS_WITH_KEYS = ("owner", "admin", "member")
+"""The affiliations whose real JIDs get message keys (OMEMO-WIRE.md §6, MUC row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFeatures:
+    """What a room's disco#info says about it.
+
+    Attributes:
+        features: every `<feature var>`.
+        name: the room's name from its identity, or None.
+    """
+
+    features: frozenset[str]
+    name: str | None = None
+
+    @property
+    def non_anonymous(self) -> bool:
+        """Every occupant sees every other occupant's real JID."""
+        return "muc_nonanonymous" in self.features
+
+    @property
+    def members_only(self) -> bool:
+        """Only members may enter."""
+        return "muc_membersonly" in self.features
+
+
+RoomListener = Callable[[str], None]
+"""Called with a room's bare JID when its occupants, affiliations or subject changed."""
+
+
+class RoomClient:
+    """Group chats on a logged-in slixmpp client (see the module docstring).
+
+    Args:
+        client: the client the transport also uses; this object registers a presence and a
+            message handler on it.
+    """
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        self._client = client
+        self._joins: dict[str, asyncio.Future[Occupant]] = {}
+        self._occupants: dict[str, dict[str, Occupant]] = {}
+        self._nicks: dict[str, str] = {}
+        self._subjects: dict[str, str] = {}
+        self._listeners: list[RoomListener] = []
+        client.register_handler(Callback(
+            "tui-omemo room presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence))
+        client.register_handler(Callback(
+            "tui-omemo room messages", MatchXPath(f"{{{CLIENT}}}message"), self._on_message))
+
+    @property
+    def own_bare_jid(self) -> str:
+        """Our bare JID."""
+        return bare_jid(str(self._client.boundjid.bare))
+
+    def add_listener(self, listener: RoomListener) -> None:
+        """Call `listener(room)` whenever a joined room's occupants, affiliations or subject
+        change."""
+        self._listeners.append(listener)
+
+    def _changed(self, room: str) -> None:
+        for listener in self._listeners:
+            listener(room)
+
+    # --- joining ---------------------------------------------------------------------------
+
+    def joined(self, room: str) -> bool:
+        """True while we are in `room`."""
+        return bare_jid(room) in self._nicks
+
+    def nick(self, room: str) -> str | None:
+        """Our nickname in a joined room."""
+        return self._nicks.get(bare_jid(room))
+
+    def joined_rooms(self) -> list[str]:
+        """The rooms we are in."""
+        return sorted(self._nicks)
+
+    async def join(self, room: str, nick: str, *, configure_new: bool = False,
+                   within: float = REQUEST_TIMEOUT) -> Occupant:
+        """Join `room` as `nick` (no discussion history: MUC MAM has ids to de-duplicate on).
+
+        Args:
+            room: the room's bare JID.
+            nick: our nickname.
+            configure_new: when the room did not exist (status 201), configure it for OMEMO
+                (members-only, non-anonymous, persistent), which also unlocks it.
+            within: seconds to wait for the room's answer.
+
+        Returns:
+            Our own occupant entry.
+
+        Raises:
+            TransportError: the room refused us (the reason is in the message) or was silent.
+        """
+        room = bare_jid(room)
+        joined: asyncio.Future[Occupant] = asyncio.get_running_loop().create_future()
+        self._joins[room] = joined
+        self._occupants[room] = {}
+        slixmpp.Presence(self._client, xml=build_join(room, nick)).send()
+        try:
+            own = await asyncio.wait_for(joined, within)
+        except TimeoutError as error:
+            self._occupants.pop(room, None)
+            raise TransportError(f"no answer from {room} in time") from error
+        except TransportError:
+            self._occupants.pop(room, None)
+            raise
+        finally:
+            self._joins.pop(room, None)
+        self._nicks[room] = own.nick
+        if STATUS_CREATED in own.status_codes and configure_new:
+            await self.configure(room, OMEMO_ROOM_CONFIG)
+        return own
+
+    def leave(self, room: str) -> None:
+        """Leave `room` (nothing happens when we are not in it)."""
+        room = bare_jid(room)
+        nick = self._nicks.pop(room, None)
+        self._occupants.pop(room, None)
+        if nick is not None:
+            slixmpp.Presence(self._client, xml=build_leave(room, nick)).send()
+
+    def occupants(self, room: str) -> dict[str, Occupant]:
+        """The present occupants of a joined room by nickname (a copy)."""
+        return dict(self._occupants.get(bare_jid(room), {}))
+
+    def real_jid(self, room: str, nick: str) -> str | None:
+        """The real bare JID behind an occupant nickname, when the room told us."""
+        occupant = self._occupants.get(bare_jid(room), {}).get(nick)
+        return None if occupant is None else occupant.real_jid
+
+    def subject(self, room: str) -> str:
+        """The room's subject as last announced ("" when none)."""
+        return self._subjects.get(bare_jid(room), "")
+
+    def _on_presence(self, stanza: Any) -> None:
+        xml = stanza.xml
+        room = bare_jid(xml.get("from", ""))
+        pending = self._joins.get(room)
+        if xml.get("type") == "error":
+            if pending is not None and not pending.done():
+                pending.set_exception(TransportError(f"{room} refused to let us join: "
+                                                     f"{_error_condition(xml)}"))
+            return
+        occupant = read_occupant(xml)
+        if occupant is None or occupant.room not in self._occupants:
+            return
+        if occupant.available:
+            self._occupants[occupant.room][occupant.nick] = occupant
+        else:
+            self._occupants[occupant.room].pop(occupant.nick, None)
+        if occupant.is_self and pending is not None and not pending.done():
+            pending.set_result(occupant)
+        elif occupant.is_self and not occupant.available:
+            self._nicks.pop(occupant.room, None)  # kicked, banned or room destroyed
+        self._changed(occupant.room)
+
+    def _on_message(self, stanza: Any) -> None:
+        xml = stanza.xml
+        room = bare_jid(xml.get("from", ""))
+        if room not in self._occupants or xml.get("type") == "error":
+            return
+        subject = xml.find(f"{{{CLIENT}}}subject")
+        if subject is not None and xml.get("type") == "groupchat":
+            self._subjects[room] = subject.text or ""
+            self._changed(room)
+        elif xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item") is not None and "/" not in \
+                xml.get("from", ""):
+            self._changed(room)  # an affiliation change of someone absent (XEP-0045 §9.3)
+
+    # --- room facts -----------------------------------------------------------------------
+
+    async def features(self, room: str) -> RoomFeatures:
+        """The room's disco#info.
+
+        Raises:
+            TransportError: no answer or an error reply.
+        """
+        iq: Any = self._client.make_iq_get(queryxmlns=DISCO_INFO, ito=bare_jid(room))
+        result = await self._send(iq, f"disco#info of {room}")
+        features = frozenset(
+            var for feature in result.iter(f"{{{DISCO_INFO}}}feature")
+            if (var := feature.get("var")))
+        identity = result.find(f"{{{DISCO_INFO}}}query/{{{DISCO_INFO}}}identity")
+        return RoomFeatures(features, identity.get("name") if identity is not None else None)
+
+    async def affiliated(self, room: str, affiliation: str) -> list[str]:
+        """The real bare JIDs with `affiliation` (owner, admin, member, outcast).
+
+        Raises:
+            TransportError: the room refused (we may not see that list) or was silent.
+        """
+        iq: Any = self._client.make_iq_get(ito=bare_jid(room))
+        query = ET.SubElement(iq.xml, f"{{{MUC_ADMIN}}}query")
+        ET.SubElement(query, f"{{{MUC_ADMIN}}}item", affiliation=affiliation)
+        result = await self._send(iq, f"the {affiliation} list of {room}")
+        return sorted({bare_jid(jid) for item in result.iter(f"{{{MUC_ADMIN}}}item")
+                       if (jid := item.get("jid"))})
+
+    async def configure(self, room: str, fields: dict[str, str]) -> None:
+        """Submit room configuration fields (owners only).
+
+        Raises:
+            TransportError: the room refused.
+        """
+        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
+        iq.xml.append(build_room_config(fields))
+        await self._send(iq, f"configuring {room}")
+
+    async def grant_membership(self, room: str, member: str) -> None:
+        """Make `member` a member of `room` (admins and owners only).
+
+        Raises:
+            TransportError: the room refused.
+        """
+        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
+        iq.xml.append(build_member_grant(member))
+        await self._send(iq, f"adding {bare_jid(member)} to {room}")
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def send_encrypted(self, room: str, encrypted: EncryptedElement, message_id: str,
+                       body_hint: str | None = None) -> None:
+        """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id)."""
+        element = build_encrypted_message(encrypted, bare_jid(room), message_type="groupchat",
+                                          message_id=message_id, body_hint=body_hint)
+        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
+
+    def send_plaintext(self, room: str, body: str, message_id: str) -> None:
+        """Send an unencrypted groupchat message (only after the user chose it)."""
+        element = ET.Element(f"{{{CLIENT}}}message", to=bare_jid(room), type="groupchat",
+                             id=message_id)
+        ET.SubElement(element, f"{{{CLIENT}}}body").text = body
+        ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
+        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
+
+    async def query_archive(self, room: str, query_id: str, *, after: str | None = None,
+                            start: datetime | None = None, max_results: int = 25,
+                            last_page: bool = False) -> tuple[bool, str | None]:
+        """Ask the room's MAM archive for one page; the results arrive as messages carrying
+        `query_id` (collect them before this returns: they precede the answer).
+
+        Returns:
+            `(complete, last)`: whether the archive has nothing after this page, and the id to
+            continue after.
+
+        Raises:
+            TransportError: an error reply or no answer.
+        """
+        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
+        iq.xml.append(build_query(query_id, after=after, start=start, max_results=max_results,
+                                  last_page=last_page))
+        result = await self._send(iq, f"the archive of {room}", within=60)
+        await asyncio.sleep(0)
+        return read_fin(result)
+
+    # --- bookmarks --------------------------------------------------------------------------
+
+    async def bookmarks(self) -> list[Bookmark]:
+        """Our bookmarks: XEP-0402, else XEP-0048 from private storage.
+
+        Raises:
+            TransportError: neither store answered.
+        """
+        iq: Any = self._client.make_iq_get()
+        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        ET.SubElement(pubsub, f"{{{PUBSUB}}}items", node=BOOKMARKS2)
+        native: list[Bookmark] = []
+        try:
+            result = await self._send(iq, "bookmarks")
+            for item in result.iter(f"{{{PUBSUB}}}item"):
+                conference = item.find(f"{{{BOOKMARKS2}}}conference")
+                if conference is not None:
+                    bookmark = read_conference(item.get("id", ""), conference)
+                    if bookmark is not None:
+                        native.append(bookmark)
+        except TransportError as error:
+            log.info("no XEP-0402 bookmarks (%s); reading XEP-0048", error)
+        legacy = await self._legacy_bookmarks()
+        rooms = {bookmark.room for bookmark in native}
+        return native + [bookmark for bookmark in legacy if bookmark.room not in rooms]
+
+    async def _legacy_bookmarks(self) -> list[Bookmark]:
+        iq: Any = self._client.make_iq_get()
+        iq.xml.append(build_legacy_request())
+        try:
+            return read_legacy_storage(await self._send(iq, "XEP-0048 bookmarks"))
+        except TransportError:
+            return []
+
+    async def add_bookmark(self, bookmark: Bookmark) -> None:
+        """Store a bookmark (XEP-0402; XEP-0048 when the server refuses that).
+
+        Raises:
+            TransportError: neither store accepted it.
+        """
+        iq: Any = self._client.make_iq_set()
+        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        publish = ET.SubElement(pubsub, f"{{{PUBSUB}}}publish", node=BOOKMARKS2)
+        item = ET.SubElement(publish, f"{{{PUBSUB}}}item", id=bookmark.room)
+        item.append(build_conference(bookmark))
+        pubsub.append(_publish_options(BOOKMARKS2_OPTIONS))
+        try:
+            await self._send(iq, "publishing a bookmark")
+            return
+        except TransportError as error:
+            log.info("XEP-0402 bookmark refused (%s); using XEP-0048", error)
+        legacy = [b for b in await self._legacy_bookmarks() if b.room != bookmark.room]
+        await self._store_legacy([*legacy, bookmark])
+
+    async def remove_bookmark(self, room: str) -> None:
+        """Forget a room's bookmark in both stores (missing ones are fine)."""
+        room = bare_jid(room)
+        iq: Any = self._client.make_iq_set()
+        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        retract = ET.SubElement(pubsub, f"{{{PUBSUB}}}retract", node=BOOKMARKS2, notify="true")
+        ET.SubElement(retract, f"{{{PUBSUB}}}item", id=room)
+        with contextlib.suppress(TransportError):
+            await self._send(iq, "retracting a bookmark")
+        legacy = await self._legacy_bookmarks()
+        if any(bookmark.room == room for bookmark in legacy):
+            await self._store_legacy([b for b in legacy if b.room != room])
+
+    async def _store_legacy(self, bookmarks: list[Bookmark]) -> None:
+        iq: Any = self._client.make_iq_set()
+        iq.xml.append(build_legacy_storage(bookmarks))
+        await self._send(iq, "storing XEP-0048 bookmarks")
+
+    async def _send(self, iq: Any, what: str, within: float = REQUEST_TIMEOUT) -> ET.Element:
+        try:
+            result = await iq.send(timeout=within)
+        except IqError as error:
+            raise TransportError(f"{what}: {error.condition}") from error
+        except IqTimeout as error:
+            raise TransportError(f"{what}: no answer in time") from error
+        xml: ET.Element = result.xml
+        return xml
+
+
+def _publish_options(fields: dict[str, str]) -> ET.Element:
+    options = ET.Element(f"{{{PUBSUB}}}publish-options")
+    form = ET.SubElement(options, f"{{{DATA_FORMS}}}x", type="submit")
+    field = ET.SubElement(form, f"{{{DATA_FORMS}}}field", var="FORM_TYPE", type="hidden")
+    ET.SubElement(field, f"{{{DATA_FORMS}}}value").text = PUBLISH_OPTIONS
+    for var, value in fields.items():
+        field = ET.SubElement(form, f"{{{DATA_FORMS}}}field", var=var)
+        ET.SubElement(field, f"{{{DATA_FORMS}}}value").text = value
+    return options
+
+
+def _error_condition(stanza: ET.Element) -> str:
+    error = stanza.find(f"{{{CLIENT}}}error")
+    if error is None:
+        return "error"
+    for child in error:
+        if child.tag.endswith("}text"):
+            continue
+        return child.tag.rpartition("}")[2]
+    return "error"
