@@ -9,6 +9,9 @@ from tests.fakes_ui import NOW, FakeService
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.clock import Clock
 
+FRAME = 0.05
+"""A little more than the longest UI timer that tests wait for (the log gathers for 1/60 s)."""
+
 SIZE = (100, 32)
 """The one terminal size of every snapshot."""
 
@@ -22,6 +25,7 @@ async def settle(pilot: Pilot[None], rounds: int = 4) -> None:
     """Let workers answer and the screen repaint; switch off every cursor blink."""
     for _ in range(rounds):
         await pilot.pause()
+    await pilot.pause(FRAME)  # timers such as the message log's one-frame gathering
     for widget in pilot.app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
