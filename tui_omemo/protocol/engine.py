@@ -29,7 +29,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeAlias, assert_never
 
 import doubleratchet
@@ -602,7 +602,8 @@ class Engine:
                                              sending=False)
         session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
                                                                        message, ad)
-        return _Decrypted(replace(session, confirmed=True), key_material, heartbeat_due=heartbeat)
+        return _Decrypted(session.evolve(confirmed=True), key_material,
+                          heartbeat_due=heartbeat)
 
     async def _ratchet_decrypt(
         self,
@@ -639,7 +640,7 @@ class Engine:
                     message.ciphertext, message_key, pack_associated_data(ad, header))
             heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
                          and sending_chain_length == 0)
-            return replace(session, ratchet=advanced), key_material, heartbeat
+            return session.evolve(ratchet=advanced), key_material, heartbeat
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         with _ratchet_errors():
             key_material = await ratchet.decrypt_message(message, ad)
@@ -666,8 +667,7 @@ class Engine:
                 op.changes.delete(str(entry["key"]))
             op.changes.delete(order_key)
             oldest += 1
-        return replace(session, ratchet=ratchet_json(ratchet), skipped_oldest=oldest,
-                       skipped_next=following)
+        return session.evolve(ratchet=ratchet_json(ratchet), skipped=(oldest, following))
 
     async def _decrypt_key_exchange(
         self, op: _Operation, version: Version, sender: DeviceRef, data: bytes

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import doubleratchet
-from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from doubleratchet.recommended import HashFunction, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.diffie_hellman_ratchet_curve25519 import DiffieHellmanRatchet
@@ -71,8 +70,10 @@ def aes_cbc_decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
         raise ValueError("ciphertext is not a positive multiple of 16 bytes")
     decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
     padded = decryptor.update(ciphertext) + decryptor.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    return unpadder.update(padded) + unpadder.finalize()
+    pad = padded[-1]
+    if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
+        raise ValueError("bad PKCS#7 padding")
+    return padded[:-pad]
 
 
 def pack_associated_data(associated_data: bytes, header: doubleratchet.Header) -> bytes:

@@ -22,7 +22,7 @@ JSON in the session always has an empty skipped-key list; `Engine` looks a messa
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import cast
 
 import doubleratchet
@@ -83,6 +83,24 @@ class Session:
     ratchet: JsonObject = field(repr=False)
     skipped_oldest: int = 0
     skipped_next: int = 0
+
+    def evolve(
+        self,
+        *,
+        ratchet: JsonObject | None = None,
+        confirmed: bool | None = None,
+        skipped: tuple[int, int] | None = None,
+    ) -> Session:
+        """A copy with a new ratchet, `confirmed` flag and/or skipped-key window (what changes
+        per message; `dataclasses.replace` costs several times more on this hot path)."""
+        return Session(
+            self.namespace, self.device, self.active,
+            self.confirmed if confirmed is None else confirmed,
+            self.identity_key, self.identity_key_curve, self.associated_data,
+            self.ephemeral_key, self.signed_pre_key_id, self.pre_key_id,
+            self.ratchet if ratchet is None else ratchet,
+            *((self.skipped_oldest, self.skipped_next) if skipped is None else skipped),
+        )
 
     def to_json(self) -> JsonObject:
         """The persisted form."""
@@ -346,11 +364,11 @@ async def encrypt_key_material(
         wire = await version.aead.encrypt(key_material, message_key,
                                           pack_associated_data(ad, header))
         encrypted = doubleratchet.EncryptedMessage(header, wire)
-        advanced = replace(session, ratchet=advanced_json)
+        advanced = session.evolve(ratchet=advanced_json)
     else:
         ratchet = restore_ratchet(version, session, max_skipped)
         encrypted = await ratchet.encrypt_message(key_material, ad)
-        advanced = replace(session, ratchet=ratchet_json(ratchet))
+        advanced = session.evolve(ratchet=ratchet_json(ratchet))
     if session.active and not session.confirmed:
         exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
                                own_wire_identity_key, session.ephemeral_key, encrypted.ciphertext)
