@@ -6,7 +6,8 @@ import pytest
 
 from tests.service.conftest import PeerFactory
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import MessageTrust
+from tui_omemo.protocol.elements import DeviceList
+from tui_omemo.service.api import MessageTrust, SendFailed
 
 pytestmark = pytest.mark.prosody
 
@@ -37,3 +38,19 @@ async def test_two_services_chat_both_ways(make_peer: PeerFactory, namespace: Na
     page = await bob.service.history(alice.jid, None, 10)
     assert [(m.body, m.outgoing) for m in page.messages] == [
         ("hello bob", False), ("hello alice", True)]
+
+
+async def test_version_is_chosen_per_contact(make_peer: PeerFactory) -> None:
+    """OMEMO 2 while the contact publishes OMEMO 2 devices; 0.3 for a contact with only a 0.3
+    device list; a per-chat override wins."""
+    alice = await make_peer()
+    bob = await make_peer()
+    assert (await alice.service.send(bob.jid, "auto")).omemo is Namespace.V2
+    assert (await bob.next_message()).message.omemo is Namespace.V2
+    await bob.transport.publish_device_list(DeviceList(Namespace.V2, ()))
+    await alice.service.refresh_device_list(bob.jid)
+    assert (await alice.service.send(bob.jid, "legacy only")).omemo is Namespace.LEGACY
+    assert (await bob.next_message()).message.body == "legacy only"
+    await alice.service.set_chat_version(bob.jid, Namespace.V2)
+    with pytest.raises(SendFailed):  # forced OMEMO 2, but Bob has no OMEMO 2 device now
+        await alice.service.send(bob.jid, "forced")
