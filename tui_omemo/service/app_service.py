@@ -1,16 +1,19 @@
 """`OmemoChatService`: the `ChatService` the UI and the command line use, for 1:1 chats.
 
-Construction and lifetime (the composition root in `cli.py` does this)::
+Construction and lifetime (the composition root does this; see `commands/runtime.py`)::
 
-    client = await connect_client(jid, password, host, port)      # or the xmpp/ client
+    client = await connect_client(jid, password, host, port)   # logged in, no presence yet
     service = await OmemoChatService.create(database, SlixmppTransport(client), settings)
-    await service.start()          # drain inbox, publish keys, MAM catch-up, go live
+    await service.start()   # drain the inbox, presence, publish keys, MAM catch-up, go live
     async for event in service.events(): ...
-    await service.close()          # stops the worker and the DB thread (not the database)
+    await service.close()   # background work and the DB thread stop; the caller closes
+                            # the database and disconnects the client
 
-`create` takes the opened `Database`, a `Transport` and optionally `Settings` (stored ones win
-when `settings` is None; given ones are stored). Nothing here is a module global. Group chat
-methods raise `NotImplementedError("group chats: issue 5")`.
+`create` takes the opened `Database`, a `Transport` and optionally `Settings` (given ones are
+stored; None: the stored ones, else defaults). Nothing here is a module global. Beyond the
+`ChatService` Protocol it offers `set_chat_version` (per-chat OMEMO version override),
+`stale_own_devices`/`remove_own_devices` (delete_stale_devices with a preview), `device_id`,
+`runner` and `wait_idle`. Group chat methods raise `NotImplementedError("group chats: issue 5")`.
 """
 
 from __future__ import annotations
