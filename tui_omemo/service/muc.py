@@ -77,6 +77,7 @@ from tui_omemo.service.trust import (
 from tui_omemo.store import Direction, InboxItem, NewMessage, UnitOfWork
 from tui_omemo.xmpp.bookmarks import Bookmark
 from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.muc import OMEMO_ROOM_CONFIG
 from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient, RoomFeatures
 from tui_omemo.xmpp.xep_0420 import envelope as sce
 
@@ -303,14 +304,32 @@ class GroupChats:
         """
         room = bare_jid(room)
         own = await self._rooms.join(room, nick)
+        return await self._entered(room, own.nick, bookmark=bookmark)
+
+    async def create_room(self, room: str, nick: str, members: Sequence[str], *,
+                          config: dict[str, str] | None = None) -> RoomInfo:
+        """Create (or enter) `room`, configured for OMEMO unless `config` says otherwise,
+        make `members` its members, and continue as `join_room`.
+
+        Raises:
+            TransportError: the room refused us, the configuration or a membership.
+        """
+        room = bare_jid(room)
+        own = await self._rooms.join(room, nick, configure_new=config or OMEMO_ROOM_CONFIG)
+        for member in members:
+            await self._rooms.grant_membership(room, member)
+        return await self._entered(room, own.nick, bookmark=True)
+
+    async def _entered(self, room: str, nick: str, *, bookmark: bool) -> RoomInfo:
+        """After joining: the gate, the choices, the bookmark, the members, the catch-up."""
         features = await self._rooms.features(room)
-        state = _Room(room, own.nick, features)
+        state = _Room(room, nick, features)
         self._joined[room] = state
         prefs = await self.prefs(room)
-        await self.set_prefs(room, replace(prefs, nick=own.nick))
+        await self.set_prefs(room, replace(prefs, nick=nick))
         if bookmark:
             with contextlib.suppress(TransportError):
-                await self._rooms.add_bookmark(Bookmark(room, own.nick, True))
+                await self._rooms.add_bookmark(Bookmark(room, nick, True))
         with contextlib.suppress(TransportError):
             await self._refresh_members(state)
         with contextlib.suppress(TransportError):

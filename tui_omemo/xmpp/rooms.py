@@ -50,7 +50,6 @@ from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message
 from tui_omemo.xmpp.muc import (
     MUC_ADMIN,
     MUC_USER,
-    OMEMO_ROOM_CONFIG,
     STATUS_CREATED,
     Occupant,
     build_join,
@@ -146,15 +145,16 @@ class RoomClient:
         """The rooms we are in."""
         return sorted(self._nicks)
 
-    async def join(self, room: str, nick: str, *, configure_new: bool = False,
+    async def join(self, room: str, nick: str, *, configure_new: dict[str, str] | None = None,
                    within: float = REQUEST_TIMEOUT) -> Occupant:
         """Join `room` as `nick` (no discussion history: MUC MAM has ids to de-duplicate on).
 
         Args:
             room: the room's bare JID.
             nick: our nickname.
-            configure_new: when the room did not exist (status 201), configure it for OMEMO
-                (members-only, non-anonymous, persistent), which also unlocks it.
+            configure_new: when the room did not exist (status 201), submit this
+                configuration (e.g. `OMEMO_ROOM_CONFIG`: members-only, non-anonymous,
+                persistent), which also unlocks it.
             within: seconds to wait for the room's answer.
 
         Returns:
@@ -179,8 +179,8 @@ class RoomClient:
         finally:
             self._joins.pop(room, None)
         self._nicks[room] = own.nick
-        if STATUS_CREATED in own.status_codes and configure_new:
-            await self.configure(room, OMEMO_ROOM_CONFIG)
+        if STATUS_CREATED in own.status_codes and configure_new is not None:
+            await self.configure(room, configure_new)
         return own
 
     def leave(self, room: str) -> None:

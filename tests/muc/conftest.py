@@ -1,0 +1,135 @@
+"""Fixtures for the group-chat tests: our service with `GroupChats` attached, and a
+slixmpp-omemo peer that can sit in a room.
+
+`make_member()` starts one of our accounts (through `tests/service/conftest.py`'s `make_peer`)
+and attaches the group component the way `OmemoChatService` will build it. `MucPeer` extends the
+interop peer of `tests/cli/omemo_peer.py` with XEP-0045: it joins a room through slixmpp's own
+plugin (which maps occupants to real JIDs for slixmpp-omemo) and decrypts groupchat messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import slixmpp
+
+from tests.cli.omemo_peer import OmemoPeer, PeerMessage
+from tests.prosody import ProsodyServer
+from tests.service.conftest import Peer, PeerFactory, make_peer
+from tui_omemo.service.api import MessageReceived
+from tui_omemo.service.muc import GroupChats, attach
+
+__all__ = ["make_peer"]
+
+TIMEOUT = 20.0
+
+
+@dataclass
+class Member:
+    """One of our accounts with its group component."""
+
+    peer: Peer
+    groups: GroupChats
+
+    @property
+    def jid(self) -> str:
+        return self.peer.jid
+
+    async def next_room_message(self, room: str) -> MessageReceived:
+        """The next MessageReceived of `room` (other events are skipped)."""
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                event = await self.peer.next_message()
+                if event.message.peer == room:
+                    return event
+
+
+MemberFactory = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+async def make_member(make_peer: PeerFactory) -> AsyncIterator[MemberFactory]:
+    """Start one of our accounts with `GroupChats` attached; stopped with its peer."""
+    members: list[Member] = []
+
+    async def factory(account: tuple[str, str] | None = None, **kwargs: Any) -> Member:
+        peer = await make_peer(account, **kwargs)
+        groups = attach(peer.service, peer.client)
+        await groups.start()
+        member = Member(peer, groups)
+        members.append(member)
+        return member
+
+    yield factory
+    for member in members:
+        await member.groups.close()
+
+
+@pytest.fixture
+def room_jid(prosody: ProsodyServer) -> Callable[[], str]:
+    """A fresh room JID on the MUC component."""
+    return lambda: f"room-{secrets.token_hex(4)}@{prosody.muc_domain}"
+
+
+class MucPeer(OmemoPeer):
+    """The slixmpp-omemo peer, able to join rooms and decrypt groupchat messages."""
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        super().__init__(client)
+        self.room_messages: asyncio.Queue[PeerMessage] = asyncio.Queue()
+        client.register_plugin("xep_0045")
+        client.add_event_handler("groupchat_message", self._on_groupchat)
+
+    async def join(self, room: str, nick: str) -> None:
+        """Join `room` (we must be a member already) and learn its occupants."""
+        await self.client.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), nick,
+                                                          maxstanzas=0, timeout=TIMEOUT)
+
+    async def send_to_room(self, room: str, members: list[str], text: str) -> None:
+        """Encrypt `text` for `members` (slixmpp-omemo picks 0.3) and send it to `room`."""
+        message = self.client.make_message(mto=room, mbody=text, mtype="groupchat")
+        encrypted, errors = await self.plugin.encrypt_message(
+            message, {slixmpp.JID(jid) for jid in members})
+        if errors:
+            self.errors.extend(repr(error) for error in errors)
+        assert encrypted is not None, "slixmpp-omemo produced nothing to send"
+        encrypted.send()
+
+    async def next_room_message(self, wait: float = TIMEOUT) -> PeerMessage:
+        """The next groupchat message this peer decrypted."""
+        return await asyncio.wait_for(self.room_messages.get(), wait)
+
+    async def _on_groupchat(self, stanza: slixmpp.Message) -> None:
+        if not self.plugin.is_encrypted(stanza):
+            return
+        try:
+            decrypted, device = await self.plugin.decrypt_message(stanza)
+        except Exception as error:  # keep the reason for the test's assertion message
+            self.errors.append(f"{type(error).__name__}: {error}")
+            return
+        if decrypted["body"]:
+            await self.room_messages.put(PeerMessage(
+                str(stanza["from"]), int(device.device_id), str(decrypted["body"]),
+                "eu.siacs.conversations.axolotl"))
+
+
+@pytest.fixture
+async def make_muc_peer(prosody: ProsodyServer) -> AsyncIterator[Callable[[], Awaitable[MucPeer]]]:
+    """Start slixmpp-omemo peers on fresh accounts; all are stopped afterwards."""
+    peers: list[MucPeer] = []
+
+    async def factory() -> MucPeer:
+        jid, password = prosody.create_account()
+        peer = await MucPeer.start(prosody, jid, password)
+        assert isinstance(peer, MucPeer)
+        peers.append(peer)
+        return peer
+
+    yield factory
+    for peer in peers:
+        await peer.stop()

@@ -1,0 +1,158 @@
+"""Encrypted group chats through Prosody: two of our accounts and a slixmpp-omemo peer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.muc.conftest import MemberFactory, MucPeer
+from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.api import SendFailed
+from tui_omemo.service.muc import REFUSE_ANONYMOUS
+
+pytestmark = [pytest.mark.prosody]
+
+RoomJid = Callable[[], str]
+
+
+async def _archived(member, room: str, body: str) -> int:  # type: ignore[no-untyped-def]
+    page = await member.peer.service.history(room, None, 100)
+    return sum(1 for message in page.messages if message.body == body)
+
+
+async def test_three_members_read_each_other_both_directions(
+    make_member: MemberFactory, make_muc_peer: Callable[[], Awaitable[MucPeer]],
+    room_jid: RoomJid,
+) -> None:
+    """In a members-only non-anonymous room every message is decrypted by every other member
+    (ours ↔ ours ↔ slixmpp-omemo, OMEMO 0.3), senders are named by real JID and nick, and our
+    own reflection is archived once."""
+    alice, bob = await make_member(), await make_member()
+    carol = await make_muc_peer()
+    carol_jid = carol.client.boundjid.bare
+    room = room_jid()
+    info = await alice.groups.create_room(room, "alice", [bob.jid, carol_jid])
+    assert info.omemo_allowed and info.omemo_refusal is None
+    await alice.groups.set_room_version(room, Namespace.LEGACY)  # slixmpp-omemo has no SCE
+    await bob.groups.join_room(room, "bob")
+    await bob.groups.set_room_version(room, Namespace.LEGACY)
+    await carol.join(room, "carol")
+    await carol.refresh(alice.jid)
+    await carol.refresh(bob.jid)
+
+    report = await alice.groups.send_to_room(room, "hello from alice")
+    assert report.omemo is Namespace.LEGACY and report.skipped == ()
+    got = (await bob.next_room_message(room)).message
+    assert (got.body, got.sender, got.nick, got.outgoing) == (
+        "hello from alice", alice.jid, "alice", False)
+    heard = await carol.next_room_message()
+    assert heard.text == "hello from alice", carol.errors
+
+    await bob.groups.send_to_room(room, "hello from bob")
+    assert (await alice.next_room_message(room)).message.body == "hello from bob"
+    assert (await carol.next_room_message()).text == "hello from bob", carol.errors
+
+    await carol.send_to_room(room, [alice.jid, bob.jid], "hello from carol")
+    for member in (alice, bob):
+        message = (await member.next_room_message(room)).message
+        assert (message.body, message.sender, message.nick) == (
+            "hello from carol", carol_jid, "carol")
+
+    await asyncio.sleep(0.5)  # the reflections of our own sends have arrived
+    await alice.groups.wait_idle()
+    assert await _archived(alice, room, "hello from alice") == 1
+    assert await _archived(bob, room, "hello from bob") == 1
+    assert await _archived(alice, room, "hello from bob") == 1
+
+
+async def test_offline_member_reads_through_the_room_archive_omemo2(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """A member who was offline gets the message from MUC MAM when joining; between our own
+    accounts the room speaks OMEMO 2, whose SCE `to` is the room."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    report = await alice.groups.send_to_room(room, "while you were away")
+    assert report.omemo is Namespace.V2
+    info = await bob.groups.join_room(room, "bob")
+    assert info.omemo_allowed
+    got = (await bob.next_room_message(room)).message
+    assert (got.body, got.sender, got.omemo) == ("while you were away", alice.jid, Namespace.V2)
+    # live afterwards, and the archive copy of the same message is not archived twice
+    await alice.groups.send_to_room(room, "now live")
+    assert (await bob.next_room_message(room)).message.body == "now live"
+    await bob.groups.catch_up(room)
+    assert await _archived(bob, room, "while you were away") == 1
+    assert await _archived(bob, room, "now live") == 1
+
+
+async def test_anonymous_room_refuses_omemo_with_its_reason(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """A semi-anonymous room never gets OMEMO; plaintext only by explicit choice."""
+    alice = await make_member()
+    room = room_jid()
+    info = await alice.groups.create_room(room, "alice", [], config={
+        "muc#roomconfig_whois": "moderators", "muc#roomconfig_membersonly": "1"})
+    assert not info.omemo_allowed
+    assert info.omemo_refusal == REFUSE_ANONYMOUS
+    with pytest.raises(SendFailed) as failed:
+        await alice.groups.send_to_room(room, "secret")
+    assert "not non-anonymous" in failed.value.reason
+    assert not any("secret" in stanza for stanza in alice.peer.sent)
+    report = await alice.groups.send_to_room(room, "in the clear", allow_plaintext=True)
+    assert report.omemo is None
+    assert any("in the clear" in stanza for stanza in alice.peer.sent)
+
+
+async def test_member_without_keys_is_skipped_only_after_the_choice(
+    make_member: MemberFactory, room_jid: RoomJid, prosody,  # type: ignore[no-untyped-def]
+) -> None:
+    """A member with no OMEMO device blocks the send until the user chooses "everyone with
+    keys"; the choice is remembered and the skipped member is listed every time."""
+    alice, bob = await make_member(), await make_member()
+    dave_jid, _ = prosody.create_account()  # never logs in: no device list
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid, dave_jid])
+    await bob.groups.join_room(room, "bob")
+    sent_before = len(alice.peer.sent)
+    with pytest.raises(SendFailed) as failed:
+        await alice.groups.send_to_room(room, "not yet")
+    assert dave_jid in failed.value.reason
+    assert any(device.bare_jid == dave_jid for device in failed.value.report.skipped)
+    assert not any("<message" in stanza and "groupchat" in stanza
+                   for stanza in alice.peer.sent[sent_before:])
+    report = await alice.groups.send_to_room(room, "to everyone with keys", allow_partial=True)
+    assert [d.bare_jid for d in report.skipped if d.device_id is None] == [dave_jid]
+    assert (await bob.next_room_message(room)).message.body == "to everyone with keys"
+    again = await alice.groups.send_to_room(room, "remembered")
+    assert [d.bare_jid for d in again.skipped if d.device_id is None] == [dave_jid]
+    assert (await bob.next_room_message(room)).message.body == "remembered"
+
+
+async def test_readiness_matches_the_real_state(
+    make_member: MemberFactory, room_jid: RoomJid, prosody,  # type: ignore[no-untyped-def]
+) -> None:
+    """Readiness per member: keys, trusted/undecided/distrusted counts, last error."""
+    alice, bob = await make_member(), await make_member()
+    dave_jid, _ = prosody.create_account()
+    room = room_jid()
+    info = await alice.groups.create_room(room, "alice", [bob.jid, dave_jid])
+    rows = {row.bare_jid: row for row in info.members}
+    assert set(rows) == {bob.jid, dave_jid}
+    bob_row, dave_row = rows[bob.jid], rows[dave_jid]
+    assert (bob_row.has_keys, bob_row.trusted, bob_row.undecided, bob_row.distrusted) == (
+        True, 1, 0, 0)
+    assert bob_row.last_error is None
+    assert (dave_row.has_keys, dave_row.trusted) == (False, 0)
+    assert dave_row.last_error == "publishes no OMEMO device"
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
+                                       TrustLevel.DISTRUSTED)
+    rows = {row.bare_jid: row for row in (await alice.groups.room_info(room)).members}
+    assert (rows[bob.jid].trusted, rows[bob.jid].distrusted) == (0, 1)
+    await bob.groups.join_room(room, "bob")
+    rows = {row.bare_jid: row for row in (await alice.groups.room_info(room)).members}
+    assert rows[bob.jid].nick == "bob"
