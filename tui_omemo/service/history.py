@@ -83,7 +83,7 @@ class CatchUp:
             while True:
                 page = await self._transport.mam_page(after, self._page_size)
                 for inbound in page.messages:
-                    await self._session.accept(inbound)
+                    await self._session.accept_safely(inbound)
                     done += 1
                 if page.last_id is not None and page.last_id != after:
                     after = page.last_id

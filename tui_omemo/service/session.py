@@ -235,11 +235,17 @@ class Session:
         while True:
             inbound = await self._queue.get()
             try:
-                await self.accept(inbound)
-            except Exception:  # one bad stanza must not stop the pipeline
-                log.exception("processing an incoming stanza failed")
+                await self.accept_safely(inbound)
             finally:
                 self._queue.task_done()
+
+    async def accept_safely(self, inbound: Inbound) -> None:
+        """`accept`, but an unexpected failure (network down while refetching a device list,
+        a storage error) is logged and leaves the stanza in the inbox for the next start."""
+        try:
+            await self.accept(inbound)
+        except Exception as error:  # one bad stanza must not stop the pipeline
+            log.warning("an incoming stanza stays in the inbox: %s", type(error).__name__)
 
     async def wait_idle(self) -> None:
         """Wait until every queued live stanza is processed (tests, shutdown)."""
@@ -303,7 +309,10 @@ class Session:
             for item in fresh:
                 seen.add(item.id)
                 handled += 1
-                await self._retry(item)
+                try:
+                    await self._retry(item)
+                except Exception as error:  # left in the inbox for the next start
+                    log.warning("an inbox row stays for later: %s", type(error).__name__)
 
     async def _retry(self, item: InboxItem) -> None:
         try:
