@@ -58,6 +58,7 @@ class ChatScreen(ServiceScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "focus_log", "Messages"),
         Binding("ctrl+n", "focus_composer", "Write", show=False),
+        Binding("ctrl+t", "review_devices", "Devices"),
     ]
 
     @dataclass
@@ -195,6 +196,10 @@ class ChatScreen(ServiceScreen):
 
     @on(SecurityBanner.ReviewRequested)
     def _review(self) -> None:
+        self.post_message(self.TrustReviewRequested(self.peer))
+
+    def action_review_devices(self) -> None:
+        """The trust manager, at this contact's devices."""
         self.post_message(self.TrustReviewRequested(self.peer))
 
     # --- sending --------------------------------------------------------------------------
