@@ -65,12 +65,6 @@ async def _warm_up(runner: CliRunner, alice: Account, bob: Account, version: str
     assert texts(got.out) == ["zero"], got.err
 
 
-@pytest.mark.xfail(
-    reason="service/history.py CatchUp.run: a first catch-up over an empty archive remembers no "
-    "stanza-id, so the next start begins at the newest one and skips what arrived in between "
-    "(lost when the offline delivery died with the crashed process)",
-    strict=False,
-)
 async def test_messages_sent_before_the_first_catch_up_survive_a_crash(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
 ) -> None:
