@@ -261,6 +261,7 @@ class PreKeys:
         self.hidden = hidden
         self.older_signed_pre_keys = older_signed_pre_keys
         self._by_pub: dict[bytes, bytes] | None = None  # prekey pub -> priv, derived lazily
+        self._unnamed: dict[bytes, int] | None = None  # ids of prekeys not in pre_key_ids yet
 
     @classmethod
     def create(cls, version: Version, identity: Identity, target: int,
@@ -322,6 +323,27 @@ class PreKeys:
             self._by_pub = {curve_pub(priv): priv for priv in self._state.pre_keys}
         return self._by_pub
 
+    def _unnamed_ids(self) -> dict[bytes, int]:
+        """The ids of prekeys that have none in `pre_key_ids` yet: `next_pre_key_id` onwards, in
+        the order of their public keys. They stay the same until `_name_all` stores them."""
+        if self._unnamed is None:
+            unnamed = sorted(self._pre_keys_by_pub().keys() - self.pre_key_ids.keys())
+            self._unnamed = {pub: self.next_pre_key_id + i for i, pub in enumerate(unnamed)}
+        return self._unnamed
+
+    def _name_all(self) -> None:
+        """Store the ids of unnamed prekeys (before anything changes the set of prekeys or the
+        next id, which would change them)."""
+        unnamed = self._unnamed_ids()
+        self.pre_key_ids.update(unnamed)
+        self.next_pre_key_id += len(unnamed)
+        self._unnamed = {}
+
+    def pre_key_id(self, pre_key_pub: bytes) -> int | None:
+        """The id of one of our prekeys."""
+        key_id = self.pre_key_ids.get(pre_key_pub)
+        return key_id if key_id is not None else self._unnamed_ids().get(pre_key_pub)
+
     def bundle(self, identity_key_ed25519: bytes) -> x3dh.Bundle:
         """x3dh's view of our bundle (all prekeys, hidden ones included)."""
         signed = self._state.signed
@@ -333,15 +355,20 @@ class PreKeys:
         bundle = self.bundle(identity_key_ed25519)
         visible = bundle._replace(pre_keys=bundle.pre_keys - self.hidden)
         return self.version.bundle_to_wire(
-            visible, self.signed_pre_key_ids[bundle.signed_pre_key], self.pre_key_ids
+            visible, self.signed_pre_key_ids[bundle.signed_pre_key],
+            {**self.pre_key_ids, **self._unnamed_ids()},
         )
 
     def visible_count(self) -> int:
         """Prekeys published (not hidden)."""
+        if not self.hidden and self._by_pub is None:
+            return len(self._state.pre_keys)  # no derivation needed
         return len(self._pre_keys_by_pub().keys() - self.hidden)
 
     def refill(self, target: int) -> bool:
-        """Generate prekeys until `target` are visible; new ones get fresh ids.
+        """Generate prekeys until `target` are visible. The new ones get fresh ids, in the
+        order of their public keys, when something next needs them (`_unnamed_ids`): a new
+        device derives no public key until its bundle is asked for, as python-omemo does.
 
         Returns:
             Whether any were generated.
@@ -349,17 +376,11 @@ class PreKeys:
         missing = target - self.visible_count()
         if missing <= 0:
             return False
-        by_pub = self._pre_keys_by_pub()
-        new: list[bytes] = []
+        if self._state.pre_keys:
+            self._name_all()
         for _ in range(missing):
-            priv, pub = new_key_pair()
-            self._state.pre_keys[priv] = None
-            if pub not in by_pub:
-                new.append(pub)
-            by_pub[pub] = priv
-        for pub in sorted(new):
-            self.pre_key_ids[pub] = self.next_pre_key_id
-            self.next_pre_key_id += 1
+            self._state.pre_keys[secrets.token_bytes(32)] = None
+        self._by_pub = self._unnamed = None
         return True
 
     # --- key exchanges -----------------------------------------------------------------------
@@ -373,7 +394,7 @@ class PreKeys:
         if pre_key_id is None:
             raise UnknownPreKey("key exchange without a prekey")
         by_pub = self._pre_keys_by_pub()
-        for pub, key_id in self.pre_key_ids.items():
+        for pub, key_id in (*self.pre_key_ids.items(), *self._unnamed_ids().items()):
             if key_id == pre_key_id and pub in by_pub:
                 return pub
         raise UnknownPreKey(f"unknown prekey id {pre_key_id}")
@@ -405,6 +426,7 @@ class PreKeys:
         return None
 
     def _delete_pre_key(self, pub: bytes) -> None:
+        self._name_all()
         priv = self._pre_keys_by_pub().pop(pub, None)
         if priv is not None:
             self._state.pre_keys.pop(priv, None)
@@ -413,6 +435,7 @@ class PreKeys:
     def consume(self, pre_key_pub: bytes, *, hide: bool, target: int) -> None:
         """A key exchange used `pre_key_pub`: hide it (catch-up) or delete it, then refill."""
         if hide:
+            self._name_all()
             self.hidden.add(pre_key_pub)
         else:
             self._delete_pre_key(pre_key_pub)
