@@ -118,6 +118,8 @@ class OmemoChatService:
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._roster_pending: set[str] = set()
+        self.groups: Any = None
+        """The group-chat component once attached (`attach_groups`), else None."""
         self.session = Session(transport, engine, runner, directory, lambda: self._settings,
                                self._emit)
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
@@ -510,17 +512,31 @@ class OmemoChatService:
         self._settings = updated
         return updated
 
+    def attach_groups(self, groups: Any) -> None:
+        """Plug in the group-chat component (issue 5: `service.muc.GroupChats`): the room
+        methods delegate to it and `drain_inbox` hands it groupchat rows."""
+        self.groups = groups
+        self.session.groupchat_retry = groups.retry
+
     async def join_room(self, room: str, nick: str) -> RoomInfo:
-        """Not yet: group chats come with issue 5."""
-        raise NotImplementedError(GROUPS)
+        """Join a room (needs `attach_groups`; else NotImplementedError, issue 5)."""
+        if self.groups is None:
+            raise NotImplementedError(GROUPS)
+        info: RoomInfo = await self.groups.join_room(room, nick)
+        return info
 
     async def leave_room(self, room: str) -> None:
-        """Not yet: group chats come with issue 5."""
-        raise NotImplementedError(GROUPS)
+        """Leave a room (needs `attach_groups`; else NotImplementedError, issue 5)."""
+        if self.groups is None:
+            raise NotImplementedError(GROUPS)
+        await self.groups.leave_room(room)
 
     async def room_info(self, room: str) -> RoomInfo:
-        """Not yet: group chats come with issue 5."""
-        raise NotImplementedError(GROUPS)
+        """A joined room's gate and members (needs `attach_groups`; else NotImplementedError)."""
+        if self.groups is None:
+            raise NotImplementedError(GROUPS)
+        info: RoomInfo = await self.groups.room_info(room)
+        return info
 
     async def add_contact(self, bare_jid_: str) -> None:
         """Add a contact, ask for presence, and learn its devices and fingerprints."""

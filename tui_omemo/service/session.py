@@ -25,7 +25,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -207,6 +207,8 @@ class Session:
         self._live = asyncio.Event()
         self._repaired: dict[DeviceRef, float] = {}
         self.catch_up_sessions: set[tuple[Namespace, DeviceRef]] = set()
+        self.groupchat_retry: Callable[[InboxItem, Inbound], Awaitable[None]] | None = None
+        """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
 
     @property
@@ -320,6 +322,10 @@ class Session:
         except (ValueError, KeyError, TypeError):
             await self._runner.write(lambda uow: uow.inbox.delete(item.id))
             return
+        if inbound.message_type == "groupchat":
+            if self.groupchat_retry is not None:  # rows of the group-chat component
+                await self.groupchat_retry(item, inbound)
+            return  # without it, the row waits for a start that has one
         await self.process(item.id, inbound, attempts=item.attempts + 1)
 
     # --- inbound: processing ------------------------------------------------------------
