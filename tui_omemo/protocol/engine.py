@@ -763,7 +763,7 @@ class Engine:
             pre_keys = await op.pre_keys(version)
             modified = False
             if self._settings.renew_signed_prekey and pre_keys.signed_pre_key_age(now) >= max_age:
-                pre_keys.rotate(self._settings.renew_signed_prekey_keep, self._identity_priv)
+                pre_keys.rotate(self._settings.renew_signed_prekey_keep, self._identity.seed)
                 modified = True
             modified = pre_keys.refill(self._settings.pre_keys_target) or modified
             if modified:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import x3dh
 import xeddsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from x3dh.migrations import parse_base_state_model
 from x3dh.models import SignedPreKeyPairModel
 
@@ -91,8 +92,9 @@ class Identity:
 
     @property
     def identity_key_ed25519(self) -> bytes:
-        """Our identity public key in Ed25519 form."""
-        return xeddsa.priv_to_ed25519_pub(xeddsa.seed_to_priv(self.seed))
+        """Our identity public key in Ed25519 form (the seed is a standard Ed25519 seed, so
+        cryptography's derivation gives xeddsa's `priv_to_ed25519_pub(seed_to_priv(seed))`)."""
+        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
 
     @property
     def identity_key_curve25519(self) -> bytes:
@@ -180,11 +182,16 @@ class SignedPreKey:
         return cls(model.priv, model.sig, model.timestamp)
 
     @classmethod
-    def generate(cls, version: Version, identity_priv: bytes, now: float) -> SignedPreKey:
-        """A new signed prekey, signed as x3dh signs it (Ed25519-format identity key)."""
+    def generate(cls, version: Version, identity_seed: bytes, now: float) -> SignedPreKey:
+        """A new signed prekey, signed over the key as x3dh encodes it.
+
+        The signature is a plain Ed25519 signature by the identity seed (what OMEMO verifies
+        against the Ed25519 identity key); x3dh's XEdDSA signing of the private scalar gives an
+        equally valid one at three times the cost.
+        """
         priv, pub = new_key_pair()
         encoded = version.state_class._encode_public_key(x3dh.IdentityKeyFormat.CURVE_25519, pub)
-        return cls(priv, xeddsa.ed25519_priv_sign(identity_priv, encoded), int(now))
+        return cls(priv, xeddsa.ed25519_seed_sign(identity_seed, encoded), int(now))
 
 
 @dataclass(slots=True)
@@ -267,8 +274,7 @@ class PreKeys:
     def create(cls, version: Version, identity: Identity, target: int,
                now: float | None = None) -> PreKeys:
         """Fresh material: a signed prekey (id 1) and `target` prekeys (ids 1 … target)."""
-        signed = SignedPreKey.generate(version, identity.private_key,
-                                       time.time() if now is None else now)
+        signed = SignedPreKey.generate(version, identity.seed, time.time() if now is None else now)
         state = _X3dhState(_MODEL_VERSION, identity.seed, "SEED", signed, None, {})
         pre_keys = cls(version, state, signed_pre_key_ids={signed.pub: 1},
                        pre_key_ids={}, next_ids=(2, 1), hidden=set(), older_signed_pre_keys=[])
@@ -378,8 +384,9 @@ class PreKeys:
             return False
         if self._state.pre_keys:
             self._name_all()
-        for _ in range(missing):
-            self._state.pre_keys[secrets.token_bytes(32)] = None
+        randomness = secrets.token_bytes(32 * missing)  # one system call for all of them
+        for start in range(0, len(randomness), 32):
+            self._state.pre_keys[randomness[start:start + 32]] = None
         self._by_pub = self._unnamed = None
         return True
 
@@ -455,14 +462,14 @@ class PreKeys:
         """Seconds since the current signed prekey was generated."""
         return now - self._state.signed.timestamp
 
-    def rotate(self, keep: int, identity_priv: bytes, now: float | None = None) -> None:
+    def rotate(self, keep: int, identity_seed: bytes, now: float | None = None) -> None:
         """New signed prekey; `keep` old ones stay usable (at least the one x3dh keeps)."""
         state = self._state
         old = state.old_signed
         if old is not None:
             self.older_signed_pre_keys.insert(0, old)
         state.old_signed = state.signed
-        state.signed = SignedPreKey.generate(self.version, identity_priv,
+        state.signed = SignedPreKey.generate(self.version, identity_seed,
                                              time.time() if now is None else now)
         self.signed_pre_key_ids[state.signed.pub] = self.next_signed_pre_key_id
         self.next_signed_pre_key_id += 1
