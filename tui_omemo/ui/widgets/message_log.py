@@ -19,6 +19,7 @@ from itertools import accumulate
 from typing import ClassVar
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -99,6 +100,7 @@ class MessageLog(ScrollView, can_focus=True):
         self._waiting = False
         self._end_pending = False
         self._pending: list[ChatMessage] = []
+        self._styles: dict[str, Style] = {}
         self._following = True
         self._heights: list[int] = []
         self._first_row: list[int] = []
@@ -218,8 +220,16 @@ class MessageLog(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles.clear()
         self._wrapped.clear()
         self._strips.clear()
+
+    def _style(self, name: str) -> Style:
+        """A component class's style, looked up once per style change."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name)
+        return style
 
     def _lines(self, message: ChatMessage) -> list[Text]:
         lines = self._wrapped.get(message.archive_id)
@@ -233,17 +243,17 @@ class MessageLog(ScrollView, can_focus=True):
         time = self._clock.short(message.time)
         indent = len(time) + 3
         text = Text(no_wrap=False, end="")
-        text.append(time, self.get_component_rich_style("message-log--time"))
+        text.append(time, self._style("message-log--time"))
         text.append(" ")
-        mark_style = self.get_component_rich_style(f"message-log--{message.trust.value}")
+        mark_style = self._style(f"message-log--{message.trust.value}")
         text.append(TRUST_MARKS[message.trust], mark_style)
         text.append(" ")
         sender_class = "message-log--own" if message.outgoing else "message-log--sender"
-        text.append(self._sender(message), self.get_component_rich_style(sender_class))
+        text.append(self._sender(message), self._style(sender_class))
         text.append(": ")
         if message.trust is MessageTrust.FAILED and not message.body:
             failure = "could not be decrypted — press Enter for the reason and a fix"
-            text.append(failure, self.get_component_rich_style("message-log--failure"))
+            text.append(failure, self._style("message-log--failure"))
         else:
             text.append(neutral(message.body))
         wrapped = text.wrap(_CONSOLE, max(10, self._width - indent))
@@ -263,7 +273,7 @@ class MessageLog(ScrollView, can_focus=True):
         row = y + round(self.scroll_y)
         width = self.scrollable_content_region.width
         if not self._messages and y == 0:
-            empty = Text("No messages yet.", self.get_component_rich_style("message-log--empty"))
+            empty = Text("No messages yet.", self._style("message-log--empty"))
             return Strip(empty.render(_CONSOLE)).adjust_cell_length(width, self.rich_style)
         if row >= self._total_rows:
             return Strip.blank(width, self.rich_style)
@@ -275,7 +285,7 @@ class MessageLog(ScrollView, can_focus=True):
             text = self._lines(self._messages[index])[line]
             base = self.rich_style
             if chosen:
-                base += self.get_component_rich_style("message-log--cursor")
+                base += self._style("message-log--cursor")
             strip = Strip(text.render(_CONSOLE)).apply_style(base)
             strip = strip.adjust_cell_length(width, base)
             self._strips[key] = strip
