@@ -74,9 +74,10 @@ from tui_omemo.service.trust import (
     record_event,
     stored_trust_for_mark,
 )
-from tui_omemo.store import Direction, InboxItem, NewMessage, UnitOfWork
+from tui_omemo.store import Direction, InboxItem, InboxSource, NewMessage, UnitOfWork
 from tui_omemo.xmpp.bookmarks import Bookmark
 from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.mam import ArchivedMessage
 from tui_omemo.xmpp.muc import OMEMO_ROOM_CONFIG
 from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient, RoomFeatures
 from tui_omemo.xmpp.xep_0420 import envelope as sce
@@ -196,7 +197,6 @@ class GroupChats:
         self._lock = lock
         self._joined: dict[str, _Room] = {}
         self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
-        self._queries: dict[str, tuple[str, list[Inbound]]] = {}
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         rooms.add_listener(self._room_changed)
@@ -250,20 +250,21 @@ class GroupChats:
         """The transport's inbound handler: groupchat stanzas here, the rest to `fallback`
         (`Session.enqueue`)."""
         def handler(inbound: Inbound) -> None:
+            if self._ours(inbound):
+                return  # `RoomClient` reads our room archive results itself
             if inbound.message_type == "groupchat":
                 self.enqueue(inbound)
             else:
                 fallback(inbound)
         return handler
 
+    def _ours(self, inbound: Inbound) -> bool:
+        """A result of one of our room archive queries (the transport does not parse those)."""
+        return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
+            inbound.mam_query_id or "")
+
     def enqueue(self, inbound: Inbound) -> None:
-        """Take a groupchat stanza (sync, on the loop): results of our room archive queries
-        are collected for the query; everything else goes to the worker."""
-        if inbound.wrapper is Wrapper.MAM and inbound.mam_query_id in self._queries:
-            room, collected = self._queries[inbound.mam_query_id or ""]
-            if bare_jid(inbound.wrapper_from or "") == room:
-                collected.append(inbound)
-                return
+        """Take a groupchat stanza (sync, on the loop); the worker processes it."""
         self._queue.put_nowait(inbound)
 
     async def _run_worker(self) -> None:
@@ -649,7 +650,7 @@ class GroupChats:
 
     def _dedupe_keys(self, inbound: Inbound, room: str, sender: str) -> tuple[str, ...]:
         keys: list[str] = []
-        if inbound.stanza_id and inbound.wrapper is Wrapper.MAM:
+        if inbound.stanza_id:  # stamped by the room (live and archived copies alike)
             keys.append(f"rsid:{room}:{inbound.stanza_id}")
         if inbound.origin_id:
             keys.append(f"oid:{sender}:{inbound.origin_id}")
@@ -911,19 +912,11 @@ class GroupChats:
 
     async def _archive_page(self, room: str,
                             after: str | None) -> tuple[list[Inbound], bool, str | None]:
-        query_id = secrets.token_hex(8)
-        collected: list[Inbound] = []
-        self._queries[query_id] = (room, collected)
-        try:
-            complete, last = await self._rooms.query_archive(
-                room, query_id, after=after,
-                max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
-                last_page=after is None)
-        finally:
-            self._queries.pop(query_id, None)
-        if last is None and collected:
-            last = collected[-1].stanza_id
-        return collected, complete, last
+        page = await self._rooms.query_archive(
+            room, after=after, max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
+            last_page=after is None)
+        inbounds = [_archived_inbound(archived, room, self.own) for archived in page.messages]
+        return inbounds, page.complete, page.last
 
     async def _finish_catch_up(self) -> None:
         """Delete hidden prekeys, republish, answer sessions built while catching up. (The
@@ -940,6 +933,19 @@ class GroupChats:
                                                                    item[1].device_id)):
             with contextlib.suppress(ProtocolError, TransportError):
                 await session.send_empty(namespace, device)
+
+
+def _archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
+    """A room archive result as the inbox keeps it."""
+    message = archived.message
+    stamp = message.timestamp
+    return Inbound(
+        source=InboxSource.MAM, sender=message.sender, recipient=message.recipient or own,
+        message_type=message.message_type, message_id=message.message_id,
+        origin_id=message.origin_id, stanza_id=archived.archive_id, body=message.body,
+        encrypted=message.encrypted,
+        timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
+        wrapper=Wrapper.MAM, wrapper_from=room, solicited=True)
 
 
 def _count(levels: dict[int, TrustLevel], listed: set[int],

@@ -11,8 +11,8 @@ beside it on the same client and adds what rooms need and messages alone do not 
 * the member, admin and owner lists (XEP-0045 §9.5: members-only non-anonymous rooms give
   them to members too), room configuration and member grants (owners/admins);
 * sending groupchat messages (`<encrypted>` or an explicitly chosen plaintext body);
-* opening MUC MAM queries on the room (results arrive through the transport as `Inbound`s
-  with the query's id; the caller collects them);
+* MUC MAM queries on the room (each with a random queryid; only results of an open query
+  coming from that room are accepted);
 * bookmarks: XEP-0402, falling back to XEP-0048 in private storage (`xmpp/bookmarks.py`).
 """
 
@@ -44,9 +44,17 @@ from tui_omemo.xmpp.bookmarks import (
     read_conference,
     read_legacy_storage,
 )
-from tui_omemo.xmpp.errors import TransportError
-from tui_omemo.xmpp.mam import build_query, read_fin
-from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message
+from tui_omemo.xmpp.errors import MalformedStanza, TransportError
+from tui_omemo.xmpp.mam import (
+    ArchivedMessage,
+    ArchivePage,
+    ForgedArchiveResult,
+    build_query,
+    new_query_id,
+    read_fin,
+    read_result,
+)
+from tui_omemo.xmpp.messages import CLIENT, MAM, SID, build_encrypted_message, is_mam_result
 from tui_omemo.xmpp.muc import (
     MUC_ADMIN,
     MUC_USER,
@@ -112,6 +120,8 @@ class RoomClient:
         self._nicks: dict[str, str] = {}
         self._subjects: dict[str, str] = {}
         self._listeners: list[RoomListener] = []
+        self._archive_queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
+        self.rejected_archive_results = 0
         client.register_handler(Callback(
             "tui-omemo room presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence))
         client.register_handler(Callback(
@@ -228,6 +238,9 @@ class RoomClient:
 
     def _on_message(self, stanza: Any) -> None:
         xml = stanza.xml
+        if is_mam_result(xml):
+            self._on_archive_result(xml)
+            return
         room = bare_jid(xml.get("from", ""))
         if room not in self._occupants or xml.get("type") == "error":
             return
@@ -305,25 +318,51 @@ class RoomClient:
         ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
         slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
 
-    async def query_archive(self, room: str, query_id: str, *, after: str | None = None,
-                            start: datetime | None = None, max_results: int = 25,
-                            last_page: bool = False) -> tuple[bool, str | None]:
-        """Ask the room's MAM archive for one page; the results arrive as messages carrying
-        `query_id` (collect them before this returns: they precede the answer).
+    def archive_query_open(self, query_id: str) -> bool:
+        """True while `query_id` is one of our open room archive queries."""
+        return query_id in self._archive_queries
 
-        Returns:
-            `(complete, last)`: whether the archive has nothing after this page, and the id to
-            continue after.
+    async def query_archive(self, room: str, *, after: str | None = None,
+                            start: datetime | None = None, max_results: int = 25,
+                            last_page: bool = False) -> ArchivePage:
+        """One page of the room's MAM archive, through a query opened here: only results
+        carrying its random queryid and coming from the room itself are kept
+        (`xmpp/mam.read_result`); forged or malformed ones are dropped and counted in
+        `rejected_archive_results`.
 
         Raises:
             TransportError: an error reply or no answer.
         """
-        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
+        room = bare_jid(room)
+        query_id = new_query_id()
+        collected: list[ArchivedMessage] = []
+        self._archive_queries[query_id] = (room, collected)
+        iq: Any = self._client.make_iq_set(ito=room)
         iq.xml.append(build_query(query_id, after=after, start=start, max_results=max_results,
                                   last_page=last_page))
-        result = await self._send(iq, f"the archive of {room}", within=60)
-        await asyncio.sleep(0)
-        return read_fin(result)
+        try:
+            result = await self._send(iq, f"the archive of {room}", within=60)
+            await asyncio.sleep(0)
+        finally:
+            self._archive_queries.pop(query_id, None)
+        complete, last = read_fin(result)
+        if last is None and collected:
+            last = collected[-1].archive_id
+        return ArchivePage(tuple(collected), complete, last)
+
+    def _on_archive_result(self, xml: ET.Element) -> None:
+        result = xml.find(f"{{{MAM}}}result")
+        query = self._archive_queries.get("" if result is None else result.get("queryid", ""))
+        if query is None:
+            return  # not ours: the transport's own queries, or forged (it reports those)
+        room, collected = query
+        try:
+            collected.append(read_result(xml, query_id=result.get("queryid", "")
+                                         if result is not None else "",
+                                         archive_jid=room, own_bare_jid=self.own_bare_jid))
+        except (ForgedArchiveResult, MalformedStanza) as error:
+            self.rejected_archive_results += 1
+            log.warning("dropping a room archive result: %s", error)
 
     # --- bookmarks --------------------------------------------------------------------------
 
