@@ -78,9 +78,13 @@ async def until(condition: Callable[[], bool]) -> None:
     raise TimeoutError("condition never held")
 
 
-async def open_timed(app: TuiOmemoApp, pilot: object, jid: str) -> float:
-    """Milliseconds from asking for a chat until its first page is in the log and painted."""
-    start = time.perf_counter()
+async def open_timed(app: TuiOmemoApp, pilot: object, jid: str) -> tuple[float, float]:
+    """(wall, CPU) milliseconds from asking for a chat until its first page is in the log.
+
+    The CPU time of this process is reported too: on a shared machine it moves less than the
+    wall-clock time.
+    """
+    start, cpu = time.perf_counter(), time.process_time()
     app.open_chat(jid)
 
     def ready() -> bool:
@@ -92,12 +96,12 @@ async def open_timed(app: TuiOmemoApp, pilot: object, jid: str) -> float:
         )
 
     await until(ready)
-    return (time.perf_counter() - start) * 1000
+    return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
 
 
 async def median_open(
     app: TuiOmemoApp, pilot: object, jid: str, *, keep_open: bool = False
-) -> float:
+) -> tuple[float, float]:
     """The median of five timed openings of `jid` (the machine may be shared)."""
     times = []
     for attempt in range(5):
@@ -105,7 +109,7 @@ async def median_open(
         if attempt < 4 or not keep_open:
             app.pop_screen()
             await asyncio.sleep(0.05)
-    return statistics.median(times)
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 async def main() -> None:
@@ -151,8 +155,10 @@ async def main() -> None:
         loaded = len(log.messages)
     report = [
         ("start to first frame", f"{first_frame:.0f} ms", "< 500 ms"),
-        ("open chat with 100 messages (median of 5)", f"{small:.1f} ms", ""),
-        ("open chat with 100,000 messages (median)", f"{big:.1f} ms", "< 100 ms"),
+        ("open chat with 100 messages (median of 5)", f"{small[0]:.1f} ms", ""),
+        ("  … CPU time of that", f"{small[1]:.1f} ms", ""),
+        ("open chat with 100,000 messages (median)", f"{big[0]:.1f} ms", "< 100 ms"),
+        ("  … CPU time of that", f"{big[1]:.1f} ms", ""),
         ("1,000 incoming messages, chat open", f"{burst:.0f} ms total", ""),
         ("longest loop block while opening", f"{open_lag:.1f} ms", "< 50 ms"),
         ("longest loop block during the burst", f"{lag:.1f} ms", "< 50 ms"),
