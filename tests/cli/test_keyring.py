@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def keyring_cli(tmp_path: Path) -> Iterator[Cli]:
     profile's keyring entry is deleted afterwards."""
     if not os.environ.get("TUI_OMEMO_TEST_SECRET_SERVICE"):
         pytest.skip("needs TUI_OMEMO_TEST_SECRET_SERVICE (run under scripts/with-keyring.sh)")
+    _wait_for_secret_service()
     cli = Cli(tmp_path / "profile", {}, default_keyring)
     yield cli
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
@@ -46,3 +48,18 @@ def test_missing_secret_service_entry_is_one_line_exit_1(keyring_cli: Cli) -> No
     assert result.code == 1
     assert len(result.err_lines) == 1
     assert "keyring" in result.err
+
+
+def _wait_for_secret_service(attempts: int = 10) -> None:
+    """The daemon may still be starting (or busy) when the first test asks: try a throwaway
+    entry until it answers, so a slow start is not mistaken for a missing keyring."""
+    backend = default_keyring()
+    assert backend is not None
+    for _ in range(attempts):
+        try:
+            backend.set_password("tui-omemo-test-probe", "probe", "1")
+            backend.delete_password("tui-omemo-test-probe", "probe")
+            return
+        except keyring.errors.KeyringError:
+            time.sleep(0.5)
+    pytest.fail("the Secret Service does not answer")
