@@ -525,15 +525,17 @@ class GroupChats:
             except (ProtocolError, TransportError) as error:
                 raise SendFailed(f"encryption failed, nothing was sent: {error}",
                                  SendReport(None, namespace)) from error
-            skipped = [SkippedDevice(device.bare_jid, device.device_id or None,
-                                     SKIP_WORDS[reason])
-                       for device, reason in result.skipped.items()]
+            every = [SkippedDevice(device.bare_jid, device.device_id or None,
+                                   SKIP_WORDS[reason])
+                     for device, reason in result.skipped.items()]
             reached = {device.bare_jid for device in result.recipients}
             missing = [jid for jid in members if jid not in reached]
             for jid in missing:
-                state.errors[jid] = _member_error(jid, skipped)
-            skipped += [SkippedDevice(jid, None, f"member skipped: {NO_DEVICE}")
-                        for jid in missing]
+                state.errors[jid] = _member_error(jid, every)
+            # one line per skipped member (device_id None), one per skipped device
+            skipped = [device for device in every if device.device_id is not None]
+            skipped += [SkippedDevice(jid, None, f"member skipped, {NO_DEVICE}: "
+                                      f"{state.errors[jid]}") for jid in missing]
             report = SendReport(None, namespace, tuple(skipped))
             if not reached:
                 raise SendFailed("no member of the room has a trusted device that can receive "
