@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import dataclasses
 import secrets
 import time
 import xml.etree.ElementTree as ET
@@ -239,21 +240,26 @@ class SlixmppTransport:
         result = outer.find(f"{{{MAM}}}result")
         query_id = "" if result is None else result.get("queryid", "")
         wrapper_from = outer.get("from", own)
-        if query_id not in self._open_queries:
-            return Inbound(source=InboxSource.MAM, sender=wrapper_from, recipient=own,
-                           wrapper=Wrapper.MAM, wrapper_from=wrapper_from,
-                           mam_query_id=query_id, solicited=False)
+        # Not one of our own-archive queries: still read it (a room archive query of the
+        # group-chat component collects it by queryid); the 1:1 service rejects it.
+        solicited = query_id in self._open_queries
+        archive = own if solicited else bare_jid(wrapper_from)
         try:
-            archived = read_result(outer, query_id=query_id, archive_jid=own, own_bare_jid=own)
+            archived = read_result(outer, query_id=query_id, archive_jid=archive,
+                                   own_bare_jid=own)
         except ForgedArchiveResult:
             return Inbound(source=InboxSource.MAM, sender=wrapper_from, recipient=own,
                            wrapper=Wrapper.MAM, wrapper_from=wrapper_from,
-                           mam_query_id=query_id, solicited=bare_jid(wrapper_from) == own)
+                           mam_query_id=query_id,
+                           solicited=solicited and bare_jid(wrapper_from) == own)
         except MalformedStanza as error:
             inner = outer.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
-            return _malformed(inner if inner is not None else outer, InboxSource.MAM,
-                              Wrapper.MAM, wrapper_from, query_id, str(error))
-        return _inbound(archived.message, InboxSource.MAM, Wrapper.MAM, wrapper_from, query_id)
+            malformed = _malformed(inner if inner is not None else outer, InboxSource.MAM,
+                                   Wrapper.MAM, wrapper_from, query_id, str(error))
+            return dataclasses.replace(malformed, solicited=solicited)
+        inbound = _inbound(archived.message, InboxSource.MAM, Wrapper.MAM, wrapper_from,
+                           query_id)
+        return dataclasses.replace(inbound, solicited=solicited)
 
     def _read(
         self,
