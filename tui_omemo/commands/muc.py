@@ -1,0 +1,231 @@
+"""`tui-omemo muc join|send|members|leave`: encrypted group chats from the command line.
+
+A command-line run is one short session, so "being in a room" lasts beyond it through a
+bookmark (XEP-0402, else XEP-0048) with autojoin: `muc join` joins and bookmarks the room,
+every later run (`muc send`, `muc members`, `listen`) rejoins the bookmarked rooms on connect
+and catches up from their archives, and `muc leave` leaves and drops the bookmark.
+
+* `muc join ROOM [--nick N] [--json]` prints the OMEMO gate (or the one-sentence reason the
+  room refuses OMEMO) and each member's readiness.
+* `muc send ROOM TEXT [--partial] [--plaintext] [--omemo auto|0.3|2]` encrypts for every
+  trusted device of every member; members without a usable device stop the send unless
+  `--partial` (remembered for the room) and are listed; `--plaintext` is only honoured in a
+  room that refuses OMEMO. Returns once the server has the message.
+* `muc members ROOM [--json]`: readiness per member (keys, devices trusted / undecided /
+  distrusted, last error).
+
+`listen` shows group messages with `room` and `nick` (see `room_fields`) and `--echo` answers
+them in the room (`echo_in_room`); `start_groups` is what `listen` calls after logging in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tui_omemo.commands.account import check_jid
+from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.profile import ProfileOptions
+from tui_omemo.commands.runtime import Online, online, server_has_everything
+from tui_omemo.model import Namespace
+from tui_omemo.service.api import ChatMessage, MemberReadiness, RoomInfo, SendFailed, SendReport
+from tui_omemo.service.muc import GroupChats, attach
+from tui_omemo.store import ArchivedMessage
+from tui_omemo.xmpp.errors import TransportError
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 60.0
+ECHO_PREFIX = "echo: "
+
+
+@dataclass(frozen=True, slots=True)
+class MucArgs:
+    """The arguments of one `muc` action."""
+
+    action: str
+    room: str
+    nick: str | None = None
+    text: str | None = None
+    partial: bool = False
+    plaintext: bool = False
+    omemo: str = "auto"
+    json: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add `muc` and its actions to the top-level subparsers (`common` holds --profile and
+    --passphrase-file). Sets `handler` to `run_muc`."""
+    muc = commands.add_parser("muc", parents=[common], help="encrypted group chats (rooms)")
+    actions = muc.add_subparsers(dest="muc_action", metavar="ACTION", required=True)
+    join = actions.add_parser("join", parents=[common], help="join and bookmark a room",
+                              description="Join ROOM (rejoined on every later connect), print "
+                              "its OMEMO gate and its members' readiness.")
+    join.add_argument("room", metavar="ROOM", help="the room's bare JID")
+    join.add_argument("--nick", metavar="N", help="our nickname (default: the JID's localpart)")
+    join.add_argument("--json", action="store_true", help="one JSON object")
+    send = actions.add_parser("send", parents=[common], help="send one message to a room",
+                              description="Encrypt TEXT for every trusted device of every "
+                              "member; nothing is sent unencrypted unless the room refuses "
+                              "OMEMO and --plaintext is given.")
+    send.add_argument("room", metavar="ROOM", help="the room's bare JID")
+    send.add_argument("text", metavar="TEXT", help="the message")
+    send.add_argument("--partial", action="store_true",
+                      help="send to everyone with keys, skipping (and listing) members without "
+                      "a usable device; remembered for the room")
+    send.add_argument("--plaintext", action="store_true",
+                      help="send unencrypted, only in a room that refuses OMEMO; remembered")
+    send.add_argument("--omemo", choices=["auto", "0.3", "2"], default="auto",
+                      help="the OMEMO version for this room (auto: 2 when every member has it)")
+    send.add_argument("--timeout", metavar="S", type=float, default=DEFAULT_TIMEOUT,
+                      help="give up after S seconds (default %(default)g)")
+    members = actions.add_parser("members", parents=[common], help="member readiness")
+    members.add_argument("room", metavar="ROOM", help="the room's bare JID")
+    members.add_argument("--json", action="store_true", help="one JSON object per line")
+    leave = actions.add_parser("leave", parents=[common], help="leave a room, drop its bookmark")
+    leave.add_argument("room", metavar="ROOM", help="the room's bare JID")
+    muc.set_defaults(handler=run_muc)
+
+
+def run_muc(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    """Run one `muc` action (the handler `add_muc_parser` installs).
+
+    Raises:
+        UsageError: a bad room JID or timeout.
+        CommandError: the room refused us, or nothing was sent.
+        StoreError, TransportError: the profile or the server failed.
+    """
+    request = MucArgs(
+        args.muc_action, check_jid(args.room), getattr(args, "nick", None),
+        getattr(args, "text", None), getattr(args, "partial", False),
+        getattr(args, "plaintext", False), getattr(args, "omemo", "auto"),
+        getattr(args, "json", False), getattr(args, "timeout", DEFAULT_TIMEOUT))
+    if request.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    return asyncio.run(_limited(_muc(options, request, console), request.timeout))
+
+
+async def _limited(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:  # noqa: ASYNC109
+    try:
+        async with asyncio.timeout(timeout):
+            return await coroutine
+    except TimeoutError:
+        raise CommandError(f"the room command timed out after {timeout:g} s") from None
+
+
+async def start_groups(running: Online) -> GroupChats:
+    """The group component of a running service, started: bookmarked rooms rejoined and
+    caught up. `listen` calls this after logging in."""
+    groups = attach(running.service, running.client)
+    await groups.start()
+    return groups
+
+
+async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
+    async with online(options, console) as running:
+        groups = await start_groups(running)
+        try:
+            if args.action == "leave":
+                await groups.leave_room(args.room)
+                console.out(f"left {args.room}")
+                return 0
+            info = await _enter(groups, args, running)
+            if args.action == "send":
+                await _send(groups, args, console)
+                await server_has_everything(running.client, args.timeout)
+            elif args.action == "members":
+                _print_members(info.members, args.json, console)
+            else:
+                _print_room(info, args.json, console)
+            return 0
+        finally:
+            await groups.close()
+
+
+async def _enter(groups: GroupChats, args: MucArgs, running: Online) -> RoomInfo:
+    """The room, joined: already (bookmark) or now."""
+    if args.room in groups.joined_rooms() and args.nick is None:
+        return await groups.room_info(args.room)
+    prefs = await groups.prefs(args.room)
+    nick = args.nick or prefs.nick or running.account.jid.partition("@")[0]
+    try:
+        return await groups.join_room(args.room, nick)
+    except TransportError as error:
+        raise CommandError(f"could not join {args.room}: {error}") from None
+
+
+async def _send(groups: GroupChats, args: MucArgs, console: Console) -> SendReport:
+    if args.omemo != "auto":
+        await groups.set_room_version(args.room, Namespace.from_label(args.omemo))
+    try:
+        report = await groups.send_to_room(args.room, args.text or "",
+                                           allow_plaintext=args.plaintext,
+                                           allow_partial=args.partial)
+    except SendFailed as failure:
+        _print_skipped(failure.report, console)
+        raise CommandError(failure.reason) from None
+    _print_skipped(report, console)
+    used = "plaintext" if report.omemo is None else f"OMEMO {report.omemo.label}"
+    console.out(f"sent to {args.room} with {used}")
+    return report
+
+
+def _print_skipped(report: SendReport, console: Console) -> None:
+    for device in report.skipped:
+        which = "" if device.device_id is None else f" device {device.device_id}"
+        console.out(f"skipped {device.bare_jid}{which}: {device.reason}")
+
+
+def readiness_json(member: MemberReadiness) -> dict[str, object]:
+    """One member's readiness as JSON."""
+    return {"jid": member.bare_jid, "nick": member.nick, "has_keys": member.has_keys,
+            "trusted": member.trusted, "undecided": member.undecided,
+            "distrusted": member.distrusted, "last_error": member.last_error}
+
+
+def _print_members(members: tuple[MemberReadiness, ...], as_json: bool,
+                   console: Console) -> None:
+    for member in members:
+        if as_json:
+            console.out(json.dumps(readiness_json(member), sort_keys=True))
+            continue
+        nick = f" ({member.nick})" if member.nick else ""
+        error = f"; {member.last_error}" if member.last_error else ""
+        console.out(f"{member.bare_jid}{nick}: keys {'yes' if member.has_keys else 'no'}, "
+                    f"{member.trusted} trusted, {member.undecided} undecided, "
+                    f"{member.distrusted} distrusted{error}")
+
+
+def _print_room(info: RoomInfo, as_json: bool, console: Console) -> None:
+    if as_json:
+        console.out(json.dumps({
+            "room": info.jid, "nick": info.nick, "subject": info.subject,
+            "omemo": info.omemo_allowed, "refusal": info.omemo_refusal,
+            "members": [readiness_json(member) for member in info.members]}, sort_keys=True))
+        return
+    console.out(f"joined {info.jid} as {info.nick}")
+    console.out("OMEMO: on" if info.omemo_allowed else f"OMEMO: off. {info.omemo_refusal}")
+    _print_members(info.members, False, console)
+
+
+def room_fields(row: ArchivedMessage) -> dict[str, str | None]:
+    """The `room` and `nick` fields `listen` adds for a group message (empty for 1:1)."""
+    if row.room is None:
+        return {}
+    return {"room": row.room, "nick": row.nick}
+
+
+async def echo_in_room(groups: GroupChats, message: ChatMessage, console: Console) -> None:
+    """`listen --echo` for a group message: answer `echo: <text>` in the room (a failure is
+    reported, not fatal)."""
+    if message.outgoing or message.omemo is None:
+        return
+    try:
+        await groups.send_to_room(message.peer, ECHO_PREFIX + message.body)
+    except (SendFailed, KeyError) as failure:
+        console.err(f"tui-omemo: echo to {message.peer} not sent: {failure}")
