@@ -44,7 +44,9 @@ _DESCRIPTION = (
 )
 _EPILOG = (
     "The profile directory is --profile DIR, else $TUI_OMEMO_HOME, else the platform data "
-    f"directory. Without an OS keyring, set {PASSPHRASE_ENV} or pass --passphrase-file FILE. "
+    "directory. A profile keeps its database key in the OS keyring; without a keyring (or to "
+    f"choose a passphrase for a new profile) set {PASSPHRASE_ENV} or pass --passphrase-file "
+    "FILE. "
     "Exit status: 0 success, 1 failure, 2 usage error or missing passphrase."
 )
 
