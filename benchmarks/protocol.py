@@ -131,27 +131,43 @@ async def their_device(namespace: Namespace, bare_jid: str, device_id: int, pre_
     return await Peer.create(namespace, bare_jid, device_id, pre_keys, TimedStorage())
 
 
-async def per_call(action: Timed, repeat: int, rounds: int = ROUNDS) -> tuple[float, float]:
-    """Median over `rounds` of the mean time of one call, and the same without the time spent
-    in the in-memory store, in milliseconds."""
-    totals, cores = [], []
-    for _ in range(rounds):
-        store_before = StoreClock.spent
-        start = time.perf_counter()
-        for _ in range(repeat):
-            await action()
-        elapsed = time.perf_counter() - start
-        totals.append(elapsed * 1000 / repeat)
-        cores.append((elapsed - (StoreClock.spent - store_before)) * 1000 / repeat)
-    return statistics.median(totals), statistics.median(cores)
+async def per_call(action: Timed, repeat: int) -> tuple[float, float]:
+    """The mean time of one call over `repeat` calls, and the same without the time spent in
+    the in-memory store, in milliseconds."""
+    store_before = StoreClock.spent
+    start = time.perf_counter()
+    for _ in range(repeat):
+        await action()
+    elapsed = time.perf_counter() - start
+    core = elapsed - (StoreClock.spent - store_before)
+    return elapsed * 1000 / repeat, core * 1000 / repeat
+
+
+Pair = tuple[float, float]
+
+
+async def compare(ours: Timed, theirs: Timed, repeat: int) -> tuple[Pair, Pair]:
+    """Both sides measured in alternating rounds (so that load from other processes hits both
+    alike); the median round of each, with and without the store."""
+    await ours()
+    await theirs()  # warm-up
+    rounds: list[tuple[Pair, Pair]] = []
+    for _ in range(ROUNDS):
+        rounds.append((await per_call(ours, repeat), await per_call(theirs, repeat)))
+
+    def median(side: int, part: int) -> float:
+        return statistics.median(pair[side][part] for pair in rounds)
+
+    return (median(0, 0), median(0, 1)), (median(1, 0), median(1, 1))
 
 
 def _ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:>6.2f}×" if theirs else "    n/a"
 
 
-def row(name: str, ours: tuple[float, float], theirs: tuple[float, float]) -> None:
+def row(name: str, measured: tuple[Pair, Pair]) -> None:
     """One line: total ms (ours, theirs, ratio), then the same without the store's time."""
+    ours, theirs = measured
     print(f"  {name:<42} {ours[0]:>9.3f} {theirs[0]:>9.3f} {_ratio(ours[0], theirs[0])}"
           f"   {ours[1]:>9.3f} {theirs[1]:>9.3f} {_ratio(ours[1], theirs[1])}")
 
@@ -190,9 +206,9 @@ async def bench_creation(repeat: int) -> None:
             created = await Peer.create(namespace, US, 1, pre_keys=100, storage=storage)
             await created.backend.get_bundle(US, 1)
 
-    row("create", await per_call(ours, repeat), await per_call(theirs, repeat))
-    row("create, then both bundles (to publish)", await per_call(ours_published, repeat),
-        await per_call(theirs_published, repeat))
+    row("create", await compare(ours, theirs, repeat))
+    row("create, then both bundles (to publish)",
+        await compare(ours_published, theirs_published, repeat))
 
 
 async def bench_first_message(namespace: Namespace, repeat: int) -> None:
@@ -215,8 +231,7 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
 
     row(
         "first message to a new device (active)",
-        await per_call(ours_active, repeat),
-        await per_call(theirs_active, repeat),
+        await compare(ours_active, theirs_active, repeat),
     )
 
     # passive: an engine receives a key exchange from another engine; python-omemo the same
@@ -244,8 +259,7 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
 
     row(
         "first passive decryption",
-        await per_call(ours_passive, repeat),
-        await per_call(theirs_passive, repeat),
+        await compare(ours_passive, theirs_passive, repeat),
     )
 
 
@@ -278,8 +292,7 @@ async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: lis
 
         row(
             f"encrypt to {count} device(s)",
-            await per_call(ours, repeat),
-            await per_call(theirs, repeat),
+            await compare(ours, theirs, repeat),
         )
 
 
@@ -312,8 +325,7 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
 
     row(
         "decrypt one message (established session)",
-        await per_call(ours, repeat),
-        await per_call(theirs, repeat),
+        await compare(ours, theirs, repeat),
     )
 
     async def ours_next() -> None:
@@ -330,8 +342,7 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
     await peer_b.decrypt(their_message, US)
     following = await alice.send(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
-    row("decrypt the next message of the same chain", await per_call(ours_next, repeat),
-        await per_call(theirs_next, repeat))
+    row("decrypt the next message of the same chain", await compare(ours_next, theirs_next, repeat))
     for _ in range(SKIPPED):  # sent, never delivered: the receivers keep their message keys
         await alice.send(namespace, [THEM], BODY)
         await peer_a.encrypt([peer_b.ref], BODY)
@@ -341,8 +352,8 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
     await peer_b.decrypt(their_following, US)
     following = await alice.send(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
-    row(f"… the same with {SKIPPED} skipped message keys held", await per_call(ours_next, repeat),
-        await per_call(theirs_next, repeat))
+    row(f"… with {SKIPPED} skipped message keys held",
+        await compare(ours_next, theirs_next, repeat))
     ours_bytes = session_bytes(bob.store, namespace, alice.ref)
     prefix = f"/{namespace.value}/{US}/1/"
     theirs_bytes = sum(

@@ -12,11 +12,16 @@ Shape, and why:
   transaction as the archived message (DESIGN.md §3.1) or calls `Engine.commit`. A failed
   operation raises a `ProtocolError` and there is nothing to commit: state stays byte-identical.
 * **No cache of mutable state.** The only things kept in memory are immutable facts about our own
-  device (its id and identity key), so an uncommitted or aborted change is never served back.
+  device (its id, identity key and their encodings, derived once per engine) and the memo of
+  derived public keys in `keys.py` (a pure function of a private key, keyed by its hash), so an
+  uncommitted or aborted change is never served back.
   The host runs one operation per engine at a time and commits (or drops) its changes before
   the next one starts: two uncommitted operations on the same session would reuse a chain key.
 * **Trust stays outside.** `encrypt` takes a `TrustDecider` that returns the effective
   `TrustLevel` of a device's identity key; BTBV lives in `protocol/trust.py` and the service.
+* **Work once per message, not per device.** The payload is encrypted once; per device there is
+  one ratchet step on the session's stored JSON (`session.RatchetView`) and the AEAD. X3DH runs
+  from the keys we hold (`agreement.py`) instead of through x3dh's `BaseState`.
 * **Creation is the only direct write.** `Engine.create` generates a new identity only when the
   store holds none, writes it through the port before returning, and refuses to regenerate over
   partial state (`StateCorrupted`).

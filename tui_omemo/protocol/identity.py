@@ -2,19 +2,31 @@
 
 * `Identity` (state key `"identity"`): device id and the 32-byte identity seed. One identity key
   serves both versions (as python-omemo does), so one device shows one fingerprint.
-* `PreKeys` (state key `"x3dh/<0.3|2>"`): x3dh's `BaseState` of that version plus what x3dh does
-  not know: ids for the signed prekey and the prekeys (pub ↔ id maps with counters, ids never
+* `PreKeys` (state key `"x3dh/<0.3|2>"`): x3dh's `BaseState` JSON of that version plus what x3dh
+  does not know: ids for the signed prekey and the prekeys (pub ↔ id maps with counters, ids never
   reused), prekeys hidden during catch-up, and signed prekeys older than the one x3dh keeps.
 
+Performance (issue 3), and why this does not use x3dh's `BaseState` object: `BaseState` derives
+every prekey's public key each time its bundle is read (several times per operation) and parses
+its JSON through pydantic. `PreKeys` reads and writes the same JSON itself (x3dh's format, bytes
+as one character per byte, other shapes and older model versions go through x3dh's own parser),
+and derives public keys through the memo of `keys.py`. The key agreement itself is in
+`agreement.py`.
+
+Prekey ids are assigned when first needed: a prekey whose public key has no entry in
+`pre_key_ids` gets `next_pre_key_id + n` where n is its rank among those keys by public key. That
+is the numbering eager assignment gave, it is stable while the set of prekeys does not change, and
+every change (`refill`, `consume`, `delete_hidden`) first stores the ids (`_name_all`). So creating
+a device derives no public key until its bundle is asked for (python-omemo does the same).
+
 Signed prekey rotation keeps `keep` old signed prekeys answering: x3dh itself keeps exactly one
-old one; the older ones live here and a key exchange naming one of them is answered through a
-temporary x3dh state whose "old" slot holds it.
+old one (the `old_signed_pre_key` of its JSON); the older ones live here, and a key exchange naming
+any of them is answered with that key.
 
 Hiding: x3dh's own hidden prekeys are not serialized, so we don't use them. A hidden prekey stays
 in x3dh's set (and thus in its JSON) and is listed in `hidden`; hidden prekeys are left out of the
 published bundle, don't count as visible for refills, and `delete_hidden` removes them.
 """
-
 from __future__ import annotations
 
 import secrets

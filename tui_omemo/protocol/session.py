@@ -17,6 +17,13 @@ and a FIFO of `"skipped-order/<ns>/<jid>/<device>/<seq>"` entries (window
 `skipped_oldest … skipped_next` in the session) evicts the oldest beyond the limit. The ratchet
 JSON in the session always has an empty skipped-key list; `Engine` looks a message's key up by
 (ratchet key, counter) before asking the ratchet.
+
+Performance (issue 3): restoring a `DoubleRatchet` from its JSON (pydantic validation, a deep
+copy per decryption) and serializing it back cost more than the message's cryptography.
+`RatchetView` does the common steps (sending, receiving the next message of a chain, a DH ratchet
+step that skips no key) directly on the stored JSON and writes exactly the JSON doubleratchet would
+write; everything else (skipped keys, duplicates, other model versions, the first message of a
+session) still goes through doubleratchet. Nothing is cached: each step reads the JSON it is given.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import doubleratchet
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+import xeddsa
 
 from tui_omemo.model import DeviceRef, Namespace
 from tui_omemo.protocol.codec import (
@@ -286,7 +293,7 @@ class RatchetView:
         have received completely (a DH ratchet step). None otherwise.
 
         Raises:
-            ValueError: an unusable ratchet key (as doubleratchet raises it).
+            xeddsa.XEdDSAException, ValueError: an unusable ratchet key.
         """
         chain = cast(JsonObject | None, self.symmetric["receiving_chain"])
         if header.ratchet_pub == self.other_ratchet_pub:
@@ -330,9 +337,10 @@ class RatchetView:
 
 
 def _x25519(priv: bytes, pub: bytes) -> bytes:
-    """X25519 as doubleratchet's Curve25519 ratchet computes it (ValueError for bad keys)."""
-    public = X25519PublicKey.from_public_bytes(pub)
-    return X25519PrivateKey.from_private_bytes(priv).exchange(public)
+    """X25519 (the same value as doubleratchet's Curve25519 ratchet computes; xeddsa's is cheaper
+    because cryptography derives the public key of every private key it loads). Low-order keys
+    raise `xeddsa.XEdDSAException`, wrong lengths ValueError."""
+    return xeddsa.x25519(priv, pub)
 
 
 def _root_step(root_key: bytes, dh_output: bytes, info: bytes) -> tuple[bytes, bytes]:
