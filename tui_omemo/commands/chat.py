@@ -9,7 +9,7 @@ when the contact publishes it, else 0.3).
 and prints every archived message as it arrives — readable lines, or one JSON object per line
 with `--json` (the same shape as `history --json`). On stderr it says ``listening as JID
 (device N)`` once it is caught up. `--echo` answers each decrypted 1:1 message with
-``echo: <text>``, encrypted in the same OMEMO version.
+``echo: <text>``, encrypted in the same OMEMO version (echoes themselves are not answered).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ async def _show(running: Online, message: ChatMessage, args: ListenArgs, console
     row = await running.service.runner.read(_row(message.archive_id))
     view = MessageView.from_archive(row) if row is not None else _view(message)
     console.out(view.to_json() if args.json else view.to_line())
-    if args.echo and not message.outgoing and message.omemo is not None and message.nick is None:
+    if args.echo and _echoable(message):
         await _echo(running, message, console)
     return True
 
@@ -242,6 +242,17 @@ def _view(message: ChatMessage) -> MessageView:
         stanza_id=None,
         time_ms=int(message.time.timestamp() * 1000),
         archive_id=message.archive_id,
+    )
+
+
+def _echoable(message: ChatMessage) -> bool:
+    """A decrypted 1:1 message from someone else, and not itself an echo (two echoing
+    listeners would otherwise answer each other forever)."""
+    return (
+        not message.outgoing
+        and message.omemo is not None
+        and message.nick is None
+        and not message.body.startswith(ECHO_PREFIX)
     )
 
 
