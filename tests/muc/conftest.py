@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 import slixmpp
 
+from tests.cli.conftest import cli_env, new_account, runner
 from tests.cli.omemo_peer import OmemoPeer, PeerMessage
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer
 from tui_omemo.service.api import MessageReceived
 from tui_omemo.service.muc import GroupChats, attach
 
-__all__ = ["make_peer"]
+__all__ = ["cli_env", "make_peer", "new_account", "runner"]
 
 TIMEOUT = 20.0
 

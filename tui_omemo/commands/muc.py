@@ -5,8 +5,9 @@ bookmark (XEP-0402, else XEP-0048) with autojoin: `muc join` joins and bookmarks
 every later run (`muc send`, `muc members`, `listen`) rejoins the bookmarked rooms on connect
 and catches up from their archives, and `muc leave` leaves and drops the bookmark.
 
-* `muc join ROOM [--nick N] [--json]` prints the OMEMO gate (or the one-sentence reason the
-  room refuses OMEMO) and each member's readiness.
+* `muc join ROOM [--nick N] [--member JID …] [--json]` prints the OMEMO gate (or the
+  one-sentence reason the room refuses OMEMO) and each member's readiness. A room that does
+  not exist yet is created members-only and non-anonymous; `--member` grants membership.
 * `muc send ROOM TEXT [--partial] [--plaintext] [--omemo auto|0.3|2]` encrypts for every
   trusted device of every member; members without a usable device stop the send unless
   `--partial` (remembered for the room) and are listed; `--plaintext` is only honoured in a
@@ -50,6 +51,7 @@ class MucArgs:
     action: str
     room: str
     nick: str | None = None
+    members: tuple[str, ...] = ()
     text: str | None = None
     partial: bool = False
     plaintext: bool = False
@@ -68,6 +70,9 @@ def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                               "its OMEMO gate and its members' readiness.")
     join.add_argument("room", metavar="ROOM", help="the room's bare JID")
     join.add_argument("--nick", metavar="N", help="our nickname (default: the JID's localpart)")
+    join.add_argument("--member", metavar="JID", action="append", default=[],
+                      help="make JID a member first (we must own or administer the room); "
+                      "repeatable")
     join.add_argument("--json", action="store_true", help="one JSON object")
     send = actions.add_parser("send", parents=[common], help="send one message to a room",
                               description="Encrypt TEXT for every trusted device of every "
@@ -102,6 +107,7 @@ def run_muc(options: ProfileOptions, args: argparse.Namespace, console: Console)
     """
     request = MucArgs(
         args.muc_action, check_jid(args.room), getattr(args, "nick", None),
+        tuple(check_jid(jid) for jid in getattr(args, "member", [])),
         getattr(args, "text", None), getattr(args, "partial", False),
         getattr(args, "plaintext", False), getattr(args, "omemo", "auto"),
         getattr(args, "json", False), getattr(args, "timeout", DEFAULT_TIMEOUT))
@@ -149,11 +155,13 @@ async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
 
 async def _enter(groups: GroupChats, args: MucArgs, running: Online) -> RoomInfo:
     """The room, joined: already (bookmark) or now."""
-    if args.room in groups.joined_rooms() and args.nick is None:
+    if args.room in groups.joined_rooms() and args.nick is None and not args.members:
         return await groups.room_info(args.room)
     prefs = await groups.prefs(args.room)
     nick = args.nick or prefs.nick or running.account.jid.partition("@")[0]
     try:
+        if args.members:
+            return await groups.create_room(args.room, nick, args.members)
         return await groups.join_room(args.room, nick)
     except TransportError as error:
         raise CommandError(f"could not join {args.room}: {error}") from None

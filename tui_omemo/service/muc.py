@@ -298,13 +298,14 @@ class GroupChats:
 
     async def join_room(self, room: str, nick: str, *, bookmark: bool = True) -> RoomInfo:
         """Join `room` as `nick`, read its OMEMO gate, learn its members' devices, catch up
-        from its archive, and (with `bookmark`) bookmark it for rejoining on connect.
+        from its archive, and (with `bookmark`) bookmark it for rejoining on connect. A room
+        that did not exist yet is configured for OMEMO (members-only, non-anonymous).
 
         Raises:
             TransportError: the room refused us or did not answer.
         """
         room = bare_jid(room)
-        own = await self._rooms.join(room, nick)
+        own = await self._rooms.join(room, nick, configure_new=OMEMO_ROOM_CONFIG)
         return await self._entered(room, own.nick, bookmark=bookmark)
 
     async def create_room(self, room: str, nick: str, members: Sequence[str], *,

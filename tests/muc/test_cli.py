@@ -1,0 +1,56 @@
+"""`tui-omemo muc join|send|members|leave` as subprocesses over Prosody."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.cli.conftest import Account, CliRunner
+from tests.prosody import ProsodyServer
+
+pytestmark = [pytest.mark.prosody, pytest.mark.slow]
+
+
+class MucRunner(CliRunner):
+    """Runs the `muc` command through `tests.muc.muc_cli` (until cli.py hooks it in)."""
+
+    def argv(self, account: Account, *args: str) -> list[str]:
+        return [sys.executable, "-m", "tests.muc.muc_cli", "--profile", str(account.profile),
+                *args]
+
+
+async def test_join_send_members_leave(
+    prosody: ProsodyServer, runner: CliRunner,
+    new_account: Callable[[str], Awaitable[Account]],
+) -> None:
+    """alice creates an OMEMO room with bob as member; bob joins (bookmarked); alice sends
+    from a later run (rejoined through the bookmark); bob's next run catches the message up
+    from the room archive; `members --json` shows the real readiness; `leave` leaves."""
+    muc = MucRunner(runner.env)
+    alice, bob = await new_account("alice"), await new_account("bob")
+    room = f"cli-room@{prosody.muc_domain}"
+    created = await muc.run(alice, "muc", "join", room, "--nick", "alice", "--member", bob.jid,
+                            "--json")
+    assert created.code == 0, created.err
+    info = json.loads(created.out)
+    assert (info["room"], info["nick"], info["omemo"], info["refusal"]) == (
+        room, "alice", True, None)
+    joined = await muc.run(bob, "muc", "join", room, "--nick", "bob")
+    assert joined.code == 0, joined.err
+    assert "OMEMO: on" in joined.out
+    sent = await muc.run(alice, "muc", "send", room, "hello room")
+    assert sent.code == 0, sent.err
+    assert f"sent to {room} with OMEMO 2" in sent.out
+    members = await muc.run(bob, "muc", "members", room, "--json")
+    assert members.code == 0, members.err
+    rows = [json.loads(line) for line in members.out.splitlines()]
+    assert [(r["jid"], r["has_keys"], r["trusted"], r["undecided"], r["distrusted"])
+            for r in rows] == [(alice.jid, True, 1, 0, 0)]
+    history = await runner.run(bob, "history", room, "--json")
+    assert history.code == 0, history.err
+    assert [json.loads(line)["text"] for line in history.out.splitlines()] == ["hello room"]
+    left = await muc.run(bob, "muc", "leave", room)
+    assert (left.code, left.out.strip()) == (0, f"left {room}")
