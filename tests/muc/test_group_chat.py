@@ -158,3 +158,24 @@ async def test_readiness_matches_the_real_state(
     await bob.groups.join_room(room, "bob")
     rows = {row.bare_jid: row for row in (await alice.groups.room_info(room)).members}
     assert rows[bob.jid].nick == "bob"
+
+
+async def test_a_member_added_later_gets_the_next_message_and_bookmarks_follow(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """Affiliation changes are followed: a member granted after the room was made receives
+    the next message without anyone rejoining. Joining bookmarks the room (autojoin),
+    leaving drops the bookmark."""
+    alice, bob, erin = await make_member(), await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await bob.groups.join_room(room, "bob")
+    bookmarks = await bob.groups._rooms.bookmarks()  # noqa: SLF001
+    assert [(b.room, b.nick, b.autojoin) for b in bookmarks] == [(room, "bob", True)]
+    await alice.groups._rooms.grant_membership(room, erin.jid)  # noqa: SLF001
+    await erin.groups.join_room(room, "erin")
+    await alice.groups.send_to_room(room, "welcome erin")
+    assert (await erin.next_room_message(room)).message.body == "welcome erin"
+    assert (await bob.next_room_message(room)).message.body == "welcome erin"
+    await bob.groups.leave_room(room)
+    assert await bob.groups._rooms.bookmarks() == []  # noqa: SLF001
