@@ -386,7 +386,7 @@ class Session:
                 f"{routing.sender} sent an unencrypted message in an encrypted chat"))
         message = self._new_message(inbound, routing, keys, inbound.body or "", None, None,
                                     None, flags)
-        await self._commit(inbox_id, message, inbound, events, None)
+        await self._commit(inbox_id, message, inbound, events)
 
     async def _is_encrypted_chat(self, peer: str) -> bool:
         """A chat is encrypted when the peer is known to have OMEMO devices and the user has
@@ -453,7 +453,7 @@ class Session:
         sender = result.sender
         now = now_ms()
 
-        def commit(uow: UnitOfWork) -> tuple[int | None, list[PendingEvent]]:
+        def commit(uow: UnitOfWork) -> tuple[ArchivedMessage | None, list[PendingEvent]]:
             level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
             apply_state_changes(uow, result.changes)
             uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
@@ -465,12 +465,13 @@ class Session:
                 archive_id = uow.archive.append(message)
             uow.inbox.delete(inbox_id)
             self._advance_archive_position(uow, inbound)
+            row = None if archive_id is None else uow.archive.get(archive_id)
             crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
-            return archive_id, events
+            return row, events
 
-        archive_id, events = await self._runner.write(commit)
+        row, events = await self._runner.write(commit)
         crashpoints.crash_point(crashpoints.AFTER_COMMIT)
-        await self._after_commit(archive_id, events, routing)
+        await self._after_commit(row, events)
         await self._after_decrypt(result)
 
     def _body(self, result: DecryptResult, routing: _Routing) -> str:
@@ -531,7 +532,7 @@ class Session:
                                     {"failure": reason})
         event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, routing.sender, device,
                              f"a message from {routing.sender} could not be decrypted: {reason}")
-        await self._commit(inbox_id, message, inbound, [event], routing)
+        await self._commit(inbox_id, message, inbound, [event])
 
     async def _commit(
         self,
@@ -539,32 +540,29 @@ class Session:
         message: NewMessage,
         inbound: Inbound,
         events: list[PendingEvent],
-        routing: _Routing | None,
     ) -> None:
         now = now_ms()
 
-        def commit(uow: UnitOfWork) -> int:
+        def commit(uow: UnitOfWork) -> ArchivedMessage | None:
             archive_id = uow.archive.append(message)
             for event in events:
                 record_event(uow, event, now)
             uow.inbox.delete(inbox_id)
             self._advance_archive_position(uow, inbound)
             crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
-            return archive_id
+            return uow.archive.get(archive_id)
 
-        archive_id = await self._runner.write(commit)
+        row = await self._runner.write(commit)
         crashpoints.crash_point(crashpoints.AFTER_COMMIT)
-        await self._after_commit(archive_id, events, routing)
+        await self._after_commit(row, events)
 
     async def _after_commit(
-        self, archive_id: int | None, events: Iterable[PendingEvent], routing: _Routing | None
+        self, row: ArchivedMessage | None, events: Iterable[PendingEvent]
     ) -> None:
+        """Emit what a committed unit of work produced (the row was read inside it)."""
         for event in events:
             self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
                                                          event.device_id, event.detail)))
-        if archive_id is None:
-            return
-        row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
         if row is None:
             return
         if row.direction is Direction.IN:
