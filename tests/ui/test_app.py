@@ -62,6 +62,18 @@ async def test_filter_as_you_type_narrows_the_roster(service: FakeService) -> No
         assert app.screen.peer == CAROL
 
 
+async def test_typing_in_the_list_goes_on_in_the_filter(service: FakeService) -> None:
+    """From the list, letters land in the filter box and narrow the roster."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        assert isinstance(app.focused, RosterList)
+        await pilot.press(*"tea")
+        assert app.screen.query_one("#filter", Input).value == "tea"
+        assert app.screen.query_one(RosterList).option_count == 1
+
+
 async def test_choosing_a_chat_opens_it_and_marks_it_read(service: FakeService) -> None:
     """Down into the list and Enter opens Bob's chat with his history, then marks it read."""
     app = make_app(service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -41,7 +41,9 @@ class RosterScreen(ServiceScreen):
             f"tui-omemo · {self._service.own_jid}", classes="title", markup=False, id="roster-title"
         )
         yield Input(
-            placeholder="Filter contacts and rooms (type to filter, ↓ to the list)", id="filter"
+            placeholder="Filter contacts and rooms (type to filter, ↓ to the list)",
+            id="filter",
+            select_on_focus=False,
         )
         yield RosterList(id="roster")
         yield Static(
@@ -83,6 +85,16 @@ class RosterScreen(ServiceScreen):
     @on(RosterList.ChatChosen)
     def _chosen(self, event: RosterList.ChatChosen) -> None:
         self.post_message(self.ChatOpened(event.jid))
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the list has focus goes on in the filter box."""
+        roster = self.query_one(RosterList)
+        if self.focused is roster and event.is_printable and event.character not in (None, "/"):
+            event.stop()
+            event.prevent_default()
+            search = self.query_one("#filter", Input)
+            search.focus()
+            search.insert_text_at_cursor(event.character or "")
 
     def action_focus_list(self) -> None:
         """Move from the filter box into the list."""
