@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tests.muc.conftest import MemberFactory, MucPeer
+from tui_omemo.config import Settings
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import SendFailed
 from tui_omemo.service.muc import REFUSE_ANONYMOUS
@@ -179,3 +180,30 @@ async def test_a_member_added_later_gets_the_next_message_and_bookmarks_follow(
     assert (await bob.next_room_message(room)).message.body == "welcome erin"
     await bob.groups.leave_room(room)
     assert await bob.groups._rooms.bookmarks() == []  # noqa: SLF001
+
+
+async def test_undecided_devices_get_no_keys_and_readiness_says_so(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """With manual trust, a member's new device is undecided: readiness counts it, the send
+    is refused (nothing leaves), and trusting it by hand lets the next send through."""
+    alice = await make_member(settings=Settings(trust_mode="manual"))
+    bob = await make_member()
+    room = room_jid()
+    info = await alice.groups.create_room(room, "alice", [bob.jid])
+    (row,) = info.members
+    assert (row.bare_jid, row.has_keys, row.trusted, row.undecided, row.distrusted) == (
+        bob.jid, True, 0, 1, 0)  # keys published, none trusted yet
+    await bob.groups.join_room(room, "bob")
+    with pytest.raises(SendFailed) as failed:
+        await alice.groups.send_to_room(room, "not for undecided devices")
+    assert any("undecided" in device.reason for device in failed.value.report.skipped)
+    (row,) = (await alice.groups.room_info(room)).members
+    assert row.last_error is not None and "undecided" in row.last_error
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
+                                       TrustLevel.VERIFIED)
+    await alice.groups.send_to_room(room, "now verified")
+    got = (await bob.next_room_message(room)).message
+    assert got.body == "now verified"
+    (row,) = (await alice.groups.room_info(room)).members
+    assert (row.has_keys, row.trusted, row.undecided, row.last_error) == (True, 1, 0, None)

@@ -432,7 +432,8 @@ class GroupChats:
             error = state.errors.get(jid)
             if not listed and error is None:
                 error = "publishes no OMEMO device"
-            rows.append(MemberReadiness(jid, nicks.get(jid), counts[0] > 0, *counts,
+            has_keys = any(device_id in levels for device_id in listed)
+            rows.append(MemberReadiness(jid, nicks.get(jid), has_keys, *counts,
                                         last_error=error))
         return tuple(rows)
 
