@@ -15,19 +15,19 @@ from tui_omemo.commands.profile import ProfileOptions
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
-    cli._quiet_logging(console)  # noqa: SLF001
-    cli._Parser.console = console  # noqa: SLF001
-    parser = cli._Parser(prog=cli.PROG)  # noqa: SLF001
-    cli._global_options(parser, top=True)  # noqa: SLF001
-    common = cli._Parser(add_help=False)  # noqa: SLF001
-    cli._global_options(common, top=False)  # noqa: SLF001
+    cli._quiet_logging(console)
+    cli._Parser.console = console
+    parser = cli._Parser(prog=cli.PROG)
+    cli._global_options(parser, top=True)
+    common = cli._Parser(add_help=False)
+    cli._global_options(common, top=False)
     add_muc_parser(parser.add_subparsers(dest="command", required=True), common)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else cli.EXIT_USAGE
     options = ProfileOptions(args.profile, args.passphrase_file)
-    return cli._run(args.handler, options, args, console)  # noqa: SLF001
+    return cli._run(args.handler, options, args, console)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ async def test_three_members_read_each_other_both_directions(
     carol_jid = carol.client.boundjid.bare
     room = room_jid()
     info = await alice.groups.create_room(room, "alice", [bob.jid, carol_jid])
-    assert info.omemo_allowed and info.omemo_refusal is None
+    assert info.omemo_allowed
+    assert info.omemo_refusal is None
     await alice.groups.set_room_version(room, Namespace.LEGACY)  # slixmpp-omemo has no SCE
     await bob.groups.join_room(room, "bob")
     await bob.groups.set_room_version(room, Namespace.LEGACY)
@@ -44,7 +45,8 @@ async def test_three_members_read_each_other_both_directions(
     await carol.refresh(bob.jid)
 
     report = await alice.groups.send_to_room(room, "hello from alice")
-    assert report.omemo is Namespace.LEGACY and report.skipped == ()
+    assert report.omemo is Namespace.LEGACY
+    assert report.skipped == ()
     got = (await bob.next_room_message(room)).message
     assert (got.body, got.sender, got.nick, got.outgoing) == (
         "hello from alice", alice.jid, "alice", False)
@@ -171,15 +173,15 @@ async def test_a_member_added_later_gets_the_next_message_and_bookmarks_follow(
     room = room_jid()
     await alice.groups.create_room(room, "alice", [bob.jid])
     await bob.groups.join_room(room, "bob")
-    bookmarks = await bob.groups._rooms.bookmarks()  # noqa: SLF001
+    bookmarks = await bob.groups._rooms.bookmarks()
     assert [(b.room, b.nick, b.autojoin) for b in bookmarks] == [(room, "bob", True)]
-    await alice.groups._rooms.grant_membership(room, erin.jid)  # noqa: SLF001
+    await alice.groups._rooms.grant_membership(room, erin.jid)
     await erin.groups.join_room(room, "erin")
     await alice.groups.send_to_room(room, "welcome erin")
     assert (await erin.next_room_message(room)).message.body == "welcome erin"
     assert (await bob.next_room_message(room)).message.body == "welcome erin"
     await bob.groups.leave_room(room)
-    assert await bob.groups._rooms.bookmarks() == []  # noqa: SLF001
+    assert await bob.groups._rooms.bookmarks() == []
 
 
 async def test_undecided_devices_get_no_keys_and_readiness_says_so(
@@ -199,7 +201,8 @@ async def test_undecided_devices_get_no_keys_and_readiness_says_so(
         await alice.groups.send_to_room(room, "not for undecided devices")
     assert any("undecided" in device.reason for device in failed.value.report.skipped)
     (row,) = (await alice.groups.room_info(room)).members
-    assert row.last_error is not None and "undecided" in row.last_error
+    assert row.last_error is not None
+    assert "undecided" in row.last_error
     await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
                                        TrustLevel.VERIFIED)
     await alice.groups.send_to_room(room, "now verified")

@@ -60,4 +60,5 @@ def test_gate_needs_non_anonymous_and_members_only() -> None:
     assert omemo_refusal(RoomFeatures(frozenset({"muc_nonanonymous", "muc_open"}))) \
         == REFUSE_OPEN
     for reason in (REFUSE_ANONYMOUS, REFUSE_OPEN):
-        assert reason.count(". ") == 0 and reason.endswith(".")
+        assert reason.count(". ") == 0
+        assert reason.endswith(".")
