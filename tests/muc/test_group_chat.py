@@ -210,3 +210,52 @@ async def test_undecided_devices_get_no_keys_and_readiness_says_so(
     assert got.body == "now verified"
     (row,) = (await alice.groups.room_info(room)).members
     assert (row.has_keys, row.trusted, row.undecided, row.last_error) == (True, 1, 0, None)
+
+
+async def test_our_other_device_reads_our_message_and_the_sender_archives_it_once(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """Our message is encrypted for our other devices too: the second device in the room
+    archives it as outgoing; the sending device recognises its reflection by origin-id."""
+    alice, bob = await make_member(), await make_member()
+    alice2 = await make_member((alice.jid, alice.peer.password))
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await alice2.groups.join_room(room, "alice-laptop")
+    await alice.peer.service.refresh_device_list(alice.jid)
+    await alice.groups.send_to_room(room, "from my phone")
+    got = (await alice2.next_room_message(room)).message
+    assert (got.body, got.sender, got.outgoing, got.nick) == (
+        "from my phone", alice.jid, True, "alice")
+    await asyncio.sleep(0.5)
+    await alice.groups.wait_idle()
+    assert await _archived(alice, room, "from my phone") == 1
+    assert await _archived(alice2, room, "from my phone") == 1
+
+
+async def test_a_crash_after_the_inbox_write_loses_nothing(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """A groupchat stanza is kept in the inbox (still ciphertext) before it is processed;
+    after a crash it is decrypted from there on the next start, once."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await bob.groups.join_room(room, "bob")
+    real_process = bob.groups.process
+    crashed = asyncio.Event()
+
+    async def crash(inbox_id: int, inbound: object, *, attempts: int) -> None:
+        crashed.set()
+        raise RuntimeError("simulated crash after the inbox write")
+
+    bob.groups.process = crash  # type: ignore[method-assign]
+    await alice.groups.send_to_room(room, "survives a crash")
+    await asyncio.wait_for(crashed.wait(), 15)
+    await bob.groups.wait_idle()
+    assert await bob.peer.service.runner.read(lambda uow: len(uow.inbox.pending(10))) == 1
+    bob.groups.process = real_process  # type: ignore[method-assign]
+    assert await bob.groups.drain_inbox() == 1
+    assert (await bob.next_room_message(room)).message.body == "survives a crash"
+    assert await bob.peer.service.runner.read(lambda uow: len(uow.inbox.pending(10))) == 0
+    assert await _archived(bob, room, "survives a crash") == 1

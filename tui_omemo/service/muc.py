@@ -85,6 +85,7 @@ from tui_omemo.xmpp.xep_0420 import envelope as sce
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+INBOX_SCAN = 1000
 FIRST_CATCH_UP = 50
 """Messages fetched from a room's archive when we have no position there yet."""
 
@@ -227,7 +228,30 @@ class GroupChats:
                                                    self._default_nick(), bookmark=False))
             except TransportError as error:
                 log.warning("rejoining %s failed: %s", bookmark.room, error)
+        await self.drain_inbox()
         return joined
+
+    async def drain_inbox(self) -> int:
+        """Process the groupchat rows a crash left in the inbox (after the rooms are joined,
+        so occupants can be mapped to real JIDs). `Session.drain_inbox` must leave those rows
+        alone. Rows of rooms we are not in stay for a later start.
+
+        Returns:
+            How many rows were processed.
+        """
+        items: list[InboxItem] = await self._runner.read(
+            lambda uow: uow.inbox.pending(INBOX_SCAN))
+        done = 0
+        for item in items:
+            try:
+                inbound = Inbound.from_bytes(item.stanza)
+            except (ValueError, KeyError, TypeError):
+                continue  # Session.drain_inbox deletes unreadable rows
+            if inbound.message_type == "groupchat" and \
+                    bare_jid(inbound.sender) in self._joined:
+                await self.retry(item, inbound)
+                done += 1
+        return done
 
     async def _autojoin(self) -> list[Bookmark]:
         try:
