@@ -47,8 +47,9 @@ async def test_join_send_members_leave(
     members = await muc.run(bob, "muc", "members", room, "--json")
     assert members.code == 0, members.err
     rows = [json.loads(line) for line in members.out.splitlines()]
-    assert [(r["jid"], r["has_keys"], r["trusted"], r["undecided"], r["distrusted"])
-            for r in rows] == [(alice.jid, True, 1, 0, 0)]
+    assert [(r["jid"], r["affiliation"], r["has_keys"], r["trusted"], r["undecided"],
+             r["distrusted"], r["last_error"]) for r in rows] == [
+        (alice.jid, "owner", True, 1, 0, 0, None)]
     history = await runner.run(bob, "history", room, "--json")
     assert history.code == 0, history.err
     assert [json.loads(line)["text"] for line in history.out.splitlines()] == ["hello room"]

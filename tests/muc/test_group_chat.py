@@ -259,3 +259,25 @@ async def test_a_crash_after_the_inbox_write_loses_nothing(
     assert (await bob.next_room_message(room)).message.body == "survives a crash"
     assert await bob.peer.service.runner.read(lambda uow: len(uow.inbox.pending(10))) == 0
     assert await _archived(bob, room, "survives a crash") == 1
+
+
+async def test_subject_affiliations_and_rejoin_after_a_new_stream(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """The subject and the members' affiliations are known; after a new stream the rooms we
+    were in are joined again and what we missed comes from the room archive."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    alice.groups.set_subject(room, "plans for friday")
+    await asyncio.sleep(0.3)
+    info = await bob.groups.join_room(room, "bob")
+    assert info.subject == "plans for friday"
+    assert bob.groups.members(room) == {alice.jid: "owner"}
+    assert alice.groups.members(room) == {bob.jid: "member"}
+    bob.groups._rooms.leave(room)
+    await asyncio.sleep(0.2)
+    await alice.groups.send_to_room(room, "missed it")
+    await bob.groups.reconnected()
+    assert (await bob.next_room_message(room)).message.body == "missed it"
+    assert bob.groups.joined_rooms() == [room]

@@ -145,9 +145,9 @@ async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
                 await _send(groups, args, console)
                 await server_has_everything(running.client, args.timeout)
             elif args.action == "members":
-                _print_members(info.members, args.json, console)
+                _print_members(info.members, groups.members(args.room), args.json, console)
             else:
-                _print_room(info, args.json, console)
+                _print_room(info, groups.members(args.room), args.json, console)
             return 0
         finally:
             await groups.close()
@@ -189,36 +189,43 @@ def _print_skipped(report: SendReport, console: Console) -> None:
         console.out(f"skipped {device.bare_jid}{which}: {device.reason}")
 
 
-def readiness_json(member: MemberReadiness) -> dict[str, object]:
+def readiness_json(member: MemberReadiness, affiliation: str | None = None) -> dict[str, object]:
     """One member's readiness as JSON."""
-    return {"jid": member.bare_jid, "nick": member.nick, "has_keys": member.has_keys,
-            "trusted": member.trusted, "undecided": member.undecided,
-            "distrusted": member.distrusted, "last_error": member.last_error}
+    return {"jid": member.bare_jid, "nick": member.nick, "affiliation": affiliation,
+            "has_keys": member.has_keys, "trusted": member.trusted,
+            "undecided": member.undecided, "distrusted": member.distrusted,
+            "last_error": member.last_error}
 
 
-def _print_members(members: tuple[MemberReadiness, ...], as_json: bool,
-                   console: Console) -> None:
+def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str, str],
+                   as_json: bool, console: Console) -> None:
     for member in members:
+        affiliation = affiliations.get(member.bare_jid)
         if as_json:
-            console.out(json.dumps(readiness_json(member), sort_keys=True))
+            console.out(json.dumps(readiness_json(member, affiliation), sort_keys=True))
             continue
         nick = f" ({member.nick})" if member.nick else ""
+        role = f" [{affiliation}]" if affiliation else ""
         error = f"; {member.last_error}" if member.last_error else ""
-        console.out(f"{member.bare_jid}{nick}: keys {'yes' if member.has_keys else 'no'}, "
+        console.out(f"{member.bare_jid}{nick}{role}: keys {'yes' if member.has_keys else 'no'}, "
                     f"{member.trusted} trusted, {member.undecided} undecided, "
                     f"{member.distrusted} distrusted{error}")
 
 
-def _print_room(info: RoomInfo, as_json: bool, console: Console) -> None:
+def _print_room(info: RoomInfo, affiliations: dict[str, str], as_json: bool,
+                console: Console) -> None:
     if as_json:
         console.out(json.dumps({
             "room": info.jid, "nick": info.nick, "subject": info.subject,
             "omemo": info.omemo_allowed, "refusal": info.omemo_refusal,
-            "members": [readiness_json(member) for member in info.members]}, sort_keys=True))
+            "members": [readiness_json(member, affiliations.get(member.bare_jid))
+                        for member in info.members]}, sort_keys=True))
         return
     console.out(f"joined {info.jid} as {info.nick}")
+    if info.subject:
+        console.out(f"subject: {info.subject}")
     console.out("OMEMO: on" if info.omemo_allowed else f"OMEMO: off. {info.omemo_refusal}")
-    _print_members(info.members, False, console)
+    _print_members(info.members, affiliations, False, console)
 
 
 def room_fields(row: ArchivedMessage) -> dict[str, str | None]:

@@ -311,7 +311,19 @@ class GroupChats:
         task.add_done_callback(self._background.discard)
 
     def _room_changed(self, room: str) -> None:
-        if room in self._joined and self._rooms.joined(room):
+        """Follow occupant and affiliation changes: refetch the member lists when an occupant
+        is affiliated differently from what we know, or someone absent changed (every send
+        refetches them anyway)."""
+        state = self._joined.get(room)
+        if state is None or not self._rooms.joined(room):
+            return
+        seen = {occupant.real_jid: occupant.affiliation
+                for occupant in self._rooms.occupants(room).values()
+                if occupant.real_jid and occupant.real_jid != self.own}
+        stale = any(state.members.get(jid) != (affiliation if affiliation in
+                                               AFFILIATIONS_WITH_KEYS else None)
+                    for jid, affiliation in seen.items())
+        if stale or self._rooms.affiliations_changed(room):
             self._spawn(self._refresh_quietly(room))
 
     async def _refresh_quietly(self, room: str) -> None:
@@ -373,6 +385,34 @@ class GroupChats:
     def joined_rooms(self) -> list[str]:
         """The rooms we are in."""
         return sorted(self._joined)
+
+    def members(self, room: str) -> dict[str, str]:
+        """A joined room's members (real bare JID → owner/admin/member), ourselves excluded,
+        as last fetched.
+
+        Raises:
+            KeyError: the room is not joined.
+        """
+        return dict(self._joined[bare_jid(room)].members)
+
+    def set_subject(self, room: str, subject: str) -> None:
+        """Ask the room to change its subject (the new one arrives as a room event).
+
+        Raises:
+            KeyError: the room is not joined.
+        """
+        self._rooms.set_subject(self._joined[bare_jid(room)].jid, subject)
+
+    async def reconnected(self) -> None:
+        """After a new stream: join the rooms we were in again and catch up from their
+        archives (a room that refuses us now is dropped)."""
+        for room, state in sorted(self._joined.items()):
+            try:
+                own = await self._rooms.join(room, state.nick)
+                await self._entered(room, own.nick, bookmark=False)
+            except TransportError as error:
+                log.warning("rejoining %s failed: %s", room, error)
+                self._joined.pop(room, None)
 
     async def room_info(self, room: str) -> RoomInfo:
         """A joined room's gate and member readiness.

@@ -121,6 +121,7 @@ class RoomClient:
         self._subjects: dict[str, str] = {}
         self._listeners: list[RoomListener] = []
         self._archive_queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
+        self._affiliation_news: set[str] = set()
         self.rejected_archive_results = 0
         client.register_handler(Callback(
             "tui-omemo room presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence))
@@ -250,7 +251,15 @@ class RoomClient:
             self._changed(room)
         elif xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item") is not None and "/" not in \
                 xml.get("from", ""):
-            self._changed(room)  # an affiliation change of someone absent (XEP-0045 §9.3)
+            self._affiliation_news.add(room)  # someone absent changed (XEP-0045 §9.3)
+            self._changed(room)
+
+    def affiliations_changed(self, room: str) -> bool:
+        """True once after the room told us an absent user's affiliation changed."""
+        room = bare_jid(room)
+        news = room in self._affiliation_news
+        self._affiliation_news.discard(room)
+        return news
 
     # --- room facts -----------------------------------------------------------------------
 
@@ -321,6 +330,12 @@ class RoomClient:
     def archive_query_open(self, query_id: str) -> bool:
         """True while `query_id` is one of our open room archive queries."""
         return query_id in self._archive_queries
+
+    def set_subject(self, room: str, subject: str) -> None:
+        """Change the room's subject (the room may refuse: moderators only, by default)."""
+        element = ET.Element(f"{{{CLIENT}}}message", to=bare_jid(room), type="groupchat")
+        ET.SubElement(element, f"{{{CLIENT}}}subject").text = subject
+        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
 
     async def query_archive(self, room: str, *, after: str | None = None,
                             start: datetime | None = None, max_results: int = 25,
