@@ -249,7 +249,12 @@ class GroupChats:
                 continue  # Session.drain_inbox deletes unreadable rows
             if inbound.message_type == "groupchat" and \
                     bare_jid(inbound.sender) in self._joined:
-                await self.retry(item, inbound)
+                try:
+                    await self.retry(item, inbound)
+                except Exception as error:  # left in the inbox for the next start
+                    log.warning("a groupchat inbox row stays for later: %s",
+                                type(error).__name__)
+                    continue
                 done += 1
         return done
 
@@ -694,7 +699,11 @@ class GroupChats:
 
     async def retry(self, item: InboxItem, inbound: Inbound) -> None:
         """Process a groupchat row left in the inbox by a crash (`Session.drain_inbox` hands
-        rows whose `message_type` is groupchat here)."""
+        rows whose `message_type` is groupchat here). A row of a room we have not joined
+        (yet) stays: without the room's occupants its sender cannot be named; `start`
+        drains such rows again once the bookmarked rooms are joined."""
+        if bare_jid(inbound.sender) not in self._joined:
+            return
         await self.process(item.id, inbound, attempts=item.attempts + 1)
 
     async def _sender(self, room: str, nick: str, inbound: Inbound) -> str | None:
@@ -1067,6 +1076,9 @@ def attach(service: Any, client: Any) -> GroupChats:
     )
     service._transport.set_handlers(groups.route(session.enqueue),
                                     service._on_connection)
+    hook = getattr(service, "attach_groups", None)
+    if callable(hook):  # room methods delegate, drain_inbox hands groupchat rows over
+        hook(groups)
     return groups
 
 
