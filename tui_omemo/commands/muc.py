@@ -236,10 +236,10 @@ def room_fields(row: ArchivedMessage) -> dict[str, str | None]:
 
 
 async def echo_in_room(groups: GroupChats, message: ChatMessage, console: Console) -> None:
-    """`listen --echo` for a group message: answer `echo: <text>` in the room (a failure is
-    reported, not fatal)."""
-    if message.outgoing or message.omemo is None:
-        return
+    """`listen --echo` for a group message: answer `echo: <text>` in the room, encrypted (a
+    failure is reported, not fatal)."""
+    if message.outgoing or message.omemo is None or message.body.startswith(ECHO_PREFIX):
+        return  # never answer our own messages, plaintext, or an echo (two echoers would loop)
     try:
         await groups.send_to_room(message.peer, ECHO_PREFIX + message.body)
     except (SendFailed, KeyError) as failure:
