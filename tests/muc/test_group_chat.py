@@ -9,6 +9,7 @@ import pytest
 
 from tests.muc.conftest import MemberFactory, MucPeer
 from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import SendFailed
 from tui_omemo.service.muc import REFUSE_ANONYMOUS
@@ -281,3 +282,21 @@ async def test_subject_affiliations_and_rejoin_after_a_new_stream(
     await bob.groups.reconnected()
     assert (await bob.next_room_message(room)).message.body == "missed it"
     assert bob.groups.joined_rooms() == [room]
+
+
+async def test_plaintext_in_an_encrypted_room_is_flagged(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """An unencrypted message in an OMEMO room is archived with a warning and raises a
+    security event; the room archive position follows live messages."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await bob.groups.join_room(room, "bob")
+    bob.groups._rooms.send_plaintext(room, "oops, in the clear", "plain-1")
+    got = (await alice.next_room_message(room)).message
+    assert (got.body, got.omemo, got.sender) == ("oops, in the clear", None, bob.jid)
+    events = await alice.peer.service.security_events()
+    assert any(event.kind is SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT and
+               event.bare_jid == room for event in events)
+    assert (await alice.groups.prefs(room)).archive_after is not None

@@ -789,7 +789,7 @@ class GroupChats:
                 f"{sender} ({nick}) sent an unencrypted message in {room}"))
         message = self._row(inbound, (room, nick, sender), keys, inbound.body or "", None,
                             None, None, flags)
-        await self._commit(inbox_id, message, events)
+        await self._commit(inbox_id, message, events, inbound)
 
     async def _encrypted(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
                          keys: tuple[str, ...]) -> None:
@@ -842,6 +842,7 @@ class GroupChats:
                     inbound, who, keys, body, result.namespace, sender.device_id,
                     stored_trust_for_mark(mark), {}))
             uow.inbox.delete(inbox_id)
+            self._advance_archive_position(uow, inbound)
             return archive_id, events
 
         archive_id, events = await self._runner.write(commit)
@@ -901,7 +902,7 @@ class GroupChats:
         message = self._row(inbound, who, keys, "",
                             None if element is None else element.namespace, device, None,
                             {"failure": reason})
-        await self._commit(inbox_id, message, [event])
+        await self._commit(inbox_id, message, [event], inbound)
 
     def _row(self, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...],  # noqa: PLR0917
              body: str, namespace: Namespace | None, device: int | None,
@@ -917,8 +918,18 @@ class GroupChats:
             stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
             message_id=inbound.message_id, flags=flags)
 
+    def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
+        """A live message carries the room's stanza-id: the next catch-up of the room starts
+        after it (not while catching up, when `catch_up` moves the position page by page)."""
+        if inbound.wrapper is not Wrapper.NONE or not inbound.stanza_id \
+                or self._engine.catching_up:
+            return
+        key = room_key(inbound.sender.partition("/")[0])
+        prefs = RoomPrefs.from_json(uow.settings.get(key))
+        uow.settings.set(key, replace(prefs, archive_after=inbound.stanza_id).to_json())
+
     async def _commit(self, inbox_id: int, message: NewMessage,
-                      events: list[PendingEvent]) -> None:
+                      events: list[PendingEvent], inbound: Inbound) -> None:
         now = now_ms()
 
         def commit(uow: UnitOfWork) -> int:
@@ -926,6 +937,7 @@ class GroupChats:
             for event in events:
                 record_event(uow, event, now)
             uow.inbox.delete(inbox_id)
+            self._advance_archive_position(uow, inbound)
             return archive_id
 
         archive_id = await self._runner.write(commit)
