@@ -79,15 +79,18 @@ class Demo:
         self, person: Person, *args: str, stdin: str = "", timeout: float = STEP_TIMEOUT
     ) -> str:
         """Run a tui-omemo command to completion; its stdout, or exit with its error."""
-        result = subprocess.run(
-            self.cli(person, *args),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=ROOT,
-            timeout=timeout,
-            check=False,
+        result = _finish(
+            subprocess.Popen(
+                self.cli(person, *args),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=self.env,
+                cwd=ROOT,
+            ),
+            stdin,
+            timeout,
         )
         if result.returncode != 0:
             raise DemoFailed(
@@ -112,6 +115,20 @@ class Demo:
         for profile in self.keyring_profiles:
             _forget_keyring_entry(profile)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _finish(
+    process: subprocess.Popen[str], stdin: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Wait for a child; on Ctrl+C, SIGTERM or a timeout it is killed *and reaped* first
+    (`subprocess.run` leaves that to chance on KeyboardInterrupt)."""
+    try:
+        out, err = process.communicate(stdin, timeout=timeout)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 class DemoFailed(Exception):
@@ -288,7 +305,13 @@ def wait_for_echo(demo: Demo, alice: Person, bob: Person, expected: str) -> dict
 def open_app(demo: Demo, alice: Person, bob: Person) -> int:
     """Run the terminal app as alice with the chat with bob open; its exit status."""
     say("opening the terminal app as alice (quit with Ctrl+Q)")
-    return subprocess.call(demo.cli(alice, "open", bob.jid), env=demo.env, cwd=ROOT)
+    app = subprocess.Popen(demo.cli(alice, "open", bob.jid), env=demo.env, cwd=ROOT)
+    try:
+        return app.wait()
+    except BaseException:
+        app.kill()
+        app.wait()
+        raise
 
 
 def run(demo: Demo) -> int:

@@ -14,10 +14,15 @@ from tests.cli.conftest import ROOT
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 
+# The demo keeps its profile keys in the OS keyring when one works; here it uses passphrases,
+# so it never races the keyring tests running beside it on the same Secret Service.
+NO_KEYRING = "keyring.backends.fail.Keyring"
+
 
 def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
     env["TUI_OMEMO_DEMO_NONINTERACTIVE"] = "1"
+    env["PYTHON_KEYRING_BACKEND"] = NO_KEYRING
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
         capture_output=True,
@@ -43,6 +48,7 @@ def test_ctrl_c_stops_everything_the_demo_started() -> None:
     its directory gone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
     env["TUI_OMEMO_DEMO_NONINTERACTIVE"] = "1"
+    env["PYTHON_KEYRING_BACKEND"] = NO_KEYRING
     demo = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "demo.py")],
         stdout=subprocess.PIPE,
@@ -71,6 +77,6 @@ def test_ctrl_c_stops_everything_the_demo_started() -> None:
     assert "interrupted" in err
     assert not os.path.exists(workdir)
     leftovers = subprocess.run(
-        ["pgrep", "-f", workdir], capture_output=True, text=True, check=False
+        ["pgrep", "-a", "-f", workdir], capture_output=True, text=True, check=False
     )
-    assert leftovers.stdout == ""
+    assert leftovers.stdout == "", rest
