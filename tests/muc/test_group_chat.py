@@ -11,7 +11,7 @@ from tests.muc.conftest import MemberFactory, MucPeer
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
-from tui_omemo.service.api import SendFailed
+from tui_omemo.service.api import ChatSecurity, SendFailed
 from tui_omemo.service.muc import REFUSE_ANONYMOUS
 
 pytestmark = [pytest.mark.prosody]
@@ -300,3 +300,18 @@ async def test_plaintext_in_an_encrypted_room_is_flagged(
     assert any(event.kind is SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT and
                event.bare_jid == room for event in events)
     assert (await alice.groups.prefs(room)).archive_after is not None
+
+
+async def test_room_rows_for_the_roster(
+    make_member: MemberFactory, room_jid: RoomJid,
+) -> None:
+    """Joined rooms appear as roster rows with a badge: blind trust is not "verified"."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    (row,) = await alice.groups.summaries()
+    assert (row.jid, row.is_room, row.security) == (room, True, ChatSecurity.SOME_BLIND)
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
+                                       TrustLevel.VERIFIED)
+    (row,) = await alice.groups.summaries()
+    assert row.security is ChatSecurity.ALL_VERIFIED

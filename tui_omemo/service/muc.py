@@ -47,8 +47,11 @@ from tui_omemo.protocol.errors import (
 from tui_omemo.protocol.trust import TrustMode, effective_decision, effective_level
 from tui_omemo.protocol.version import version_for
 from tui_omemo.service.api import (
+    ChatSecurity,
+    ChatSummary,
     MemberReadiness,
     MessageReceived,
+    Presence,
     RoomInfo,
     SecurityEventRaised,
     SendFailed,
@@ -390,6 +393,33 @@ class GroupChats:
     def joined_rooms(self) -> list[str]:
         """The rooms we are in."""
         return sorted(self._joined)
+
+    async def summaries(self) -> list[ChatSummary]:
+        """One roster row per joined room (for `ChatService.chats`): unread count and a
+        badge from the gate, the remembered plaintext choice and the members' trust."""
+        rows = []
+        for room, state in sorted(self._joined.items()):
+            prefs = await self.prefs(room)
+            if state.refusal is not None:
+                security = (ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext
+                            else ChatSecurity.NO_OMEMO)
+            else:
+                security = await self._security(state)
+            rows.append(ChatSummary(room, state.features.name or room, True, Presence.ONLINE,
+                                    self._session.unread.get(room, 0), security,
+                                    None if state.refusal else prefs.version))
+        return rows
+
+    async def _security(self, state: _Room) -> ChatSecurity:
+        """Undecided (or keyless) members first, then blind trust, else all verified."""
+        readiness = await self._readiness(state)
+        if not readiness or any(m.undecided or not m.trusted for m in readiness):
+            return ChatSecurity.UNDECIDED_DEVICES
+        for jid in state.members:
+            levels = await self._runner.read(_trust_levels(jid))
+            if TrustLevel.BLINDLY_TRUSTED in levels.values():
+                return ChatSecurity.SOME_BLIND
+        return ChatSecurity.ALL_VERIFIED
 
     def members(self, room: str) -> dict[str, str]:
         """A joined room's members (real bare JID → owner/admin/member), ourselves excluded,
