@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -58,6 +59,32 @@ class Cli:
         argv = (["--profile", str(self.profile)] if profile else []) + list(args)
         code = main(argv, console)
         return Result(code, out.getvalue(), err.getvalue())
+
+
+class DictKeyring:
+    """A working keyring backend in a dict. Deliberately not a `keyring.backend.KeyringBackend`
+    subclass: those register themselves and `keyring.get_keyring()` would chain them in."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.entries[(service, username)]
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    """Every file of a directory with the sha256 of its content ("nothing changed" checks)."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+    }
 
 
 @pytest.fixture

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import PASSPHRASE, Cli, run_subprocess, subprocess_env
-from tests.store.conftest import DictKeyring, fingerprint
+from tests.cli.conftest import (
+    PASSPHRASE,
+    Cli,
+    DictKeyring,
+    file_digests,
+    run_subprocess,
+    subprocess_env,
+)
 from tui_omemo.commands.state import UnitOfWorkStateStore
 from tui_omemo.model import TrustLevel
 from tui_omemo.protocol.engine import Engine
@@ -81,12 +87,12 @@ def test_account_add_keeps_server_password_and_loopback_flag(cli: Cli) -> None:
 def test_second_account_add_refuses_and_changes_nothing(cli: Cli) -> None:
     first = cli("account", "add", "alice@localhost")
     assert first.code == 0
-    before = fingerprint(cli.profile)
+    before = file_digests(cli.profile)
     second = cli("account", "add", "carol@localhost")
     assert second.code == 1
     assert len(second.err_lines) == 1
     assert "already holds the account alice@localhost" in second.err
-    assert fingerprint(cli.profile) == before
+    assert file_digests(cli.profile) == before
 
 
 def test_missing_passphrase_without_keyring_exits_2_with_the_hint(cli: Cli) -> None:
@@ -109,14 +115,14 @@ def test_missing_passphrase_for_an_existing_passphrase_profile_exits_2(cli: Cli)
 
 def test_wrong_passphrase_exits_1_with_one_line_and_no_traceback(cli: Cli) -> None:
     assert cli("account", "add", "alice@localhost").code == 0
-    before = fingerprint(cli.profile)
+    before = file_digests(cli.profile)
     cli.environ["TUI_OMEMO_PASSPHRASE"] = "not it"
     result = cli("history", "bob@localhost")
     assert result.code == 1
     assert result.err_lines == [result.err_lines[0]]
     assert result.err.startswith("tui-omemo: wrong passphrase")
     assert "not it" not in result.err
-    assert fingerprint(cli.profile) == before
+    assert file_digests(cli.profile) == before
 
 
 def test_passphrase_file_is_used_and_its_newline_dropped(cli: Cli, tmp_path: Path) -> None:

@@ -1,4 +1,10 @@
-"""`account add` and `history` with the real Secret Service (gnome-keyring in dbus-run-session)."""
+"""`account add` and `history` with the real Secret Service (gnome-keyring in dbus-run-session).
+
+In-process tests hand the CLI the Secret Service backend itself: inside a test process other
+modules may have defined keyring backends (any `keyring.backend.KeyringBackend` subclass
+registers itself), and `keyring.get_keyring()` would chain them in. The subprocess test runs the
+real entry point, where `keyring.get_keyring()` picks the platform's keyring on its own.
+"""
 
 from __future__ import annotations
 
@@ -11,50 +17,78 @@ from pathlib import Path
 import keyring.errors
 import pytest
 
-from tests.cli.conftest import Cli
-from tui_omemo.commands.console import default_keyring
-from tui_omemo.store import KeyringKeys
+from tests.cli.conftest import Cli, run_subprocess, subprocess_env
+from tui_omemo.store import KeyringBackend, KeyringKeys
 
 pytestmark = pytest.mark.keyring
 
 
 @pytest.fixture
-def keyring_cli(tmp_path: Path) -> Iterator[Cli]:
-    """A CLI on the real platform keyring (`keyring.get_keyring()`) and no passphrase; the
-    profile's keyring entry is deleted afterwards."""
+def secret_service() -> KeyringBackend:
+    """The Secret Service backend, once it answers."""
     if not os.environ.get("TUI_OMEMO_TEST_SECRET_SERVICE"):
         pytest.skip("needs TUI_OMEMO_TEST_SECRET_SERVICE (run under scripts/with-keyring.sh)")
-    _wait_for_secret_service()
-    cli = Cli(tmp_path / "profile", {}, default_keyring)
+    from keyring.backends import SecretService
+
+    backend: KeyringBackend = SecretService.Keyring()  # type: ignore[no-untyped-call]
+    _wait_until_it_answers(backend)
+    return backend
+
+
+@pytest.fixture
+def keyring_cli(tmp_path: Path, secret_service: KeyringBackend) -> Iterator[Cli]:
+    """A CLI on the Secret Service and no passphrase; the profile's entry is deleted after."""
+    cli = Cli(tmp_path / "profile", {}, lambda: secret_service)
     yield cli
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        KeyringKeys(default_keyring()).delete(cli.profile)
+        KeyringKeys(secret_service).delete(cli.profile)
 
 
-def test_account_add_keeps_the_key_in_the_secret_service(keyring_cli: Cli) -> None:
+def test_account_add_keeps_the_key_in_the_secret_service(
+    keyring_cli: Cli, secret_service: KeyringBackend
+) -> None:
     result = keyring_cli("account", "add", "alice@localhost")
     assert result.code == 0, result.err
-    key = KeyringKeys(default_keyring()).load(keyring_cli.profile)
+    key = KeyringKeys(secret_service).load(keyring_cli.profile)
     assert key is not None
     for path in keyring_cli.profile.iterdir():
         assert key.material.hex().encode() not in path.read_bytes()
     assert keyring_cli("history", "bob@localhost").code == 0
 
 
-def test_missing_secret_service_entry_is_one_line_exit_1(keyring_cli: Cli) -> None:
+def test_missing_secret_service_entry_is_one_line_exit_1(
+    keyring_cli: Cli, secret_service: KeyringBackend
+) -> None:
     assert keyring_cli("account", "add", "alice@localhost").code == 0
-    KeyringKeys(default_keyring()).delete(keyring_cli.profile)
+    KeyringKeys(secret_service).delete(keyring_cli.profile)
     result = keyring_cli("history", "bob@localhost")
     assert result.code == 1
     assert len(result.err_lines) == 1
     assert "keyring" in result.err
 
 
-def _wait_for_secret_service(attempts: int = 10) -> None:
+def test_the_entry_point_finds_the_platform_keyring(
+    tmp_path: Path, secret_service: KeyringBackend
+) -> None:
+    """`tui-omemo` as a fresh process: `keyring.get_keyring()` finds the Secret Service, so
+    no passphrase is needed, and the key lands there."""
+    profile = tmp_path / "profile"
+    env = subprocess_env()
+    del env["PYTHON_KEYRING_BACKEND"]
+    try:
+        added = run_subprocess("--profile", str(profile), "account", "add", "a@localhost", env=env)
+        assert added.returncode == 0, added.stderr
+        assert KeyringKeys(secret_service).load(profile) is not None
+        read = run_subprocess("--profile", str(profile), "history", "b@localhost", env=env)
+        assert read.returncode == 0, read.stderr
+    finally:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+            KeyringKeys(secret_service).delete(profile)
+
+
+def _wait_until_it_answers(backend: KeyringBackend, attempts: int = 10) -> None:
     """The daemon may still be starting (or busy) when the first test asks: try a throwaway
     entry until it answers, so a slow start is not mistaken for a missing keyring."""
-    backend = default_keyring()
-    assert backend is not None
     for _ in range(attempts):
         try:
             backend.set_password("tui-omemo-test-probe", "probe", "1")
