@@ -112,6 +112,7 @@ class Demo:
                 self.echo.wait(timeout=10)
         if self.server is not None:
             self.server.stop()
+        _kill_own_children()
         for profile in self.keyring_profiles:
             _forget_keyring_entry(profile)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -129,6 +130,24 @@ def _finish(
         process.wait()
         raise
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _kill_own_children() -> None:
+    """Kill and reap any child process still there: one started just as Ctrl+C arrived (inside
+    `Popen()`, before it could be recorded) would otherwise outlive the demo. Linux: /proc."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state"
+        if parent == me:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                os.waitpid(int(entry.name), 0)
 
 
 class DemoFailed(Exception):
