@@ -29,6 +29,7 @@ session) still goes through doubleratchet. Nothing is cached: each step reads th
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -48,7 +49,7 @@ from tui_omemo.protocol.codec import (
 from tui_omemo.protocol.errors import (
     StateCorrupted,
 )
-from tui_omemo.protocol.keys import curve_pub, new_key_pair
+from tui_omemo.protocol.keys import curve_pub
 from tui_omemo.protocol.ports import JsonObject
 from tui_omemo.protocol.ratchet import PackingDoubleRatchet, hkdf_sha256, pack_associated_data
 from tui_omemo.protocol.version import KeyExchange, Version
@@ -314,7 +315,7 @@ class RatchetView:
         root_key = cast(str, root["key"]).encode("latin-1")
         root_key, receiving_key = _root_step(root_key, _x25519(self.own_ratchet_priv, other_pub),
                                              root_info)
-        own_priv, _ = new_key_pair()
+        own_priv = _new_ratchet_priv()  # its public key is derived (and memoised) on send
         root_key, sending_key = _root_step(root_key, _x25519(own_priv, other_pub), root_info)
         message_key, receiving = _chain_step(
             {"version": _MODEL_VERSION, "length": 0, "key": receiving_key.decode("latin-1")})
@@ -334,6 +335,11 @@ class RatchetView:
             "symmetric_key_ratchet": symmetric,
         }
         return message_key, {**self.json, "diffie_hellman_ratchet": dh}, 0
+
+
+def _new_ratchet_priv() -> bytes:
+    """A new own ratchet private key (doubleratchet's `_generate_priv`, from `secrets`)."""
+    return secrets.token_bytes(32)
 
 
 def _x25519(priv: bytes, pub: bytes) -> bytes:
