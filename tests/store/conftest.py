@@ -3,6 +3,11 @@
 `DictKeyring` and `BrokenKeyring` are keyring backends (subclasses of keyring's own base),
 standing in for an OS keyring that works or one that fails on every call. The real Secret
 Service is used by the tests marked ``keyring``.
+
+Subclassing registers a backend with keyring for the whole process, and `keyring.get_keyring()`
+would then chain (or pick) them in other test modules. Their priority is below zero: keyring's
+chainer only takes backends above zero and auto-detection prefers its own fail backend (0), so
+they are only ever used when handed in.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 import keyring.backend
 import keyring.errors
 import pytest
+from keyring.compat import properties
 
 from tui_omemo.store import Database, KeyringKeys, open_profile
 
@@ -26,7 +32,10 @@ PASSPHRASE = "correct horse battery staple"
 class DictKeyring(keyring.backend.KeyringBackend):
     """A keyring backend that keeps entries in a dict (one process only)."""
 
-    priority = 1
+    @properties.classproperty
+    def priority(cls) -> float:
+        """Never picked or chained by keyring itself (see the module docstring)."""
+        return -1
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -46,7 +55,10 @@ class DictKeyring(keyring.backend.KeyringBackend):
 class BrokenKeyring(keyring.backend.KeyringBackend):
     """A keyring backend whose every call fails, like a locked or crashed Secret Service."""
 
-    priority = 1
+    @properties.classproperty
+    def priority(cls) -> float:
+        """Never picked or chained by keyring itself (see the module docstring)."""
+        return -1
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
