@@ -484,3 +484,13 @@ def test_a_presence_flood_keeps_only_the_newest_row_per_chat() -> None:
     assert not TuiOmemoApp.ServiceEventArrived(
         MessageReceived(FakeService().next_message(BOB, "x"))
     ).can_replace(older)
+
+
+async def test_on_ready_hook_runs_once_the_app_is_up(service: FakeService) -> None:
+    """The host's `on_ready` (gc.freeze in `commands/app.py`) runs once, after the first
+    screen is mounted."""
+    seen: list[str] = []
+    app = TuiOmemoApp(service, on_ready=lambda: seen.append(type(app.screen).__name__))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert seen == ["RosterScreen"]

@@ -131,9 +131,11 @@ class TuiOmemoApp(App[None]):
         unlock: UnlockCallback | None = None,
         setup: SetupCallback | None = None,
         clock: Clock | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.service = service
+        self._on_ready = on_ready
         self.clock = clock or Clock()
         self._open_chat = open_chat
         self._unlock = unlock
@@ -147,6 +149,11 @@ class TuiOmemoApp(App[None]):
             self.push_screen(UnlockScreen())
         else:
             self._start()
+
+    def on_ready(self) -> None:
+        """The first screen is on the terminal: run the host's `on_ready` hook."""
+        if self._on_ready is not None:
+            self._on_ready()
 
     def _start(self) -> None:
         """The profile is open: roster, event stream, and the chat asked for on the command line."""
