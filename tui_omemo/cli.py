@@ -23,6 +23,7 @@ from tui_omemo.commands.app import open_app
 from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
+from tui_omemo.commands.muc import add_muc_parser
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
 from tui_omemo.commands.settings import SettingsArgs, settings
 from tui_omemo.commands.trust import TRUST_WORDS, DevicesArgs, devices, set_trust, verify_uri
@@ -102,6 +103,7 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     _add_history_parser(commands, common)
     _add_send_parser(commands, common)
     _add_listen_parser(commands, common)
+    add_muc_parser(commands, common)
     _add_trust_parsers(commands, common)
     _add_settings_parser(commands, common)
     _add_open_parser(commands, common)
@@ -195,7 +197,8 @@ def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _P
     parser.add_argument(
         "--echo",
         action="store_true",
-        help="answer each decrypted message with 'echo: <text>' in the same OMEMO version",
+        help="answer each decrypted message with 'echo: <text>' in the same OMEMO version "
+        "(group messages in their room)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(handler=_run_listen)

@@ -10,6 +10,8 @@ and prints every archived message as it arrives — readable lines, or one JSON 
 with `--json` (the same shape as `history --json`). On stderr it says ``listening as JID
 (device N)`` once it is caught up. `--echo` answers each decrypted 1:1 message with
 ``echo: <text>``, encrypted in the same OMEMO version (echoes themselves are not answered).
+Bookmarked rooms are rejoined and caught up after logging in (`commands.muc.start_groups`);
+group messages carry `room` and `nick`, and `--echo` answers them in the room.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from typing import Any, TypeVar
 
 from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.muc import echo_in_room, start_groups
 from tui_omemo.commands.output import MessageView
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed, SendReport
+from tui_omemo.service.muc import GroupChats
 from tui_omemo.store import ArchivedMessage, UnitOfWork
 
 T = TypeVar("T")
@@ -184,31 +188,46 @@ async def _until_terminated(coroutine: Coroutine[Any, Any, T]) -> T | None:
 
 
 async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
-    printed = 0
-    loop = asyncio.get_running_loop()
-    deadline = None if args.timeout is None else loop.time() + args.timeout
     async with online(options, console) as running:
-        console.err(
-            f"tui-omemo: listening as {running.account.jid} (device {running.service.device_id})"
-        )
-        events = running.service.events()
-        while args.count is None or printed < args.count:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                break
-            try:
-                event = await asyncio.wait_for(anext(events), remaining)
-            except TimeoutError:
-                break
-            if isinstance(event, MessageReceived) and await _show(
-                running, event.message, args, console
-            ):
-                printed += 1
+        groups = await start_groups(running)
+        try:
+            console.err(
+                f"tui-omemo: listening as {running.account.jid} "
+                f"(device {running.service.device_id})"
+            )
+            printed = await _print_events(running, groups, args, console)
+        finally:
+            await groups.close()
         await server_has_everything(running.client, 10)
     return printed
 
 
-async def _show(running: Online, message: ChatMessage, args: ListenArgs, console: Console) -> bool:
+async def _print_events(
+    running: Online, groups: GroupChats, args: ListenArgs, console: Console
+) -> int:
+    """Print archived messages until `count` of them or `timeout`; how many were printed."""
+    printed = 0
+    loop = asyncio.get_running_loop()
+    deadline = None if args.timeout is None else loop.time() + args.timeout
+    events = running.service.events()
+    while args.count is None or printed < args.count:
+        remaining = None if deadline is None else deadline - loop.time()
+        if remaining is not None and remaining <= 0:
+            break
+        try:
+            event = await asyncio.wait_for(anext(events), remaining)
+        except TimeoutError:
+            break
+        if isinstance(event, MessageReceived) and await _show(
+            running, groups, event.message, args, console
+        ):
+            printed += 1
+    return printed
+
+
+async def _show(
+    running: Online, groups: GroupChats, message: ChatMessage, args: ListenArgs, console: Console
+) -> bool:
     """Print one archived message (and echo it); False for one that is not shown."""
     if message.failure is not None:
         console.err(
@@ -218,7 +237,9 @@ async def _show(running: Online, message: ChatMessage, args: ListenArgs, console
     row = await running.service.runner.read(_row(message.archive_id))
     view = MessageView.from_archive(row) if row is not None else _view(message)
     console.out(view.to_json() if args.json else view.to_line())
-    if args.echo and _echoable(message):
+    if args.echo and message.nick is not None:
+        await echo_in_room(groups, message, console)
+    elif args.echo and _echoable(message):
         await _echo(running, message, console)
     return True
 
@@ -242,6 +263,8 @@ def _view(message: ChatMessage) -> MessageView:
         stanza_id=None,
         time_ms=int(message.time.timestamp() * 1000),
         archive_id=message.archive_id,
+        room=None if message.nick is None else message.peer,
+        nick=message.nick,
     )
 
 

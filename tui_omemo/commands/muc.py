@@ -229,7 +229,8 @@ def _print_room(info: RoomInfo, affiliations: dict[str, str], as_json: bool,
 
 
 def room_fields(row: ArchivedMessage) -> dict[str, str | None]:
-    """The `room` and `nick` fields `listen` adds for a group message (empty for 1:1)."""
+    """The `room` and `nick` fields of a group message (empty for 1:1): the shape
+    `MessageView.to_json` gives `listen --json` and `history --json`."""
     if row.room is None:
         return {}
     return {"room": row.room, "nick": row.nick}

@@ -57,6 +57,8 @@ class MessageView:
     stanza_id: str | None
     time_ms: int
     archive_id: int | None = None
+    room: str | None = None
+    nick: str | None = None
 
     @classmethod
     def from_archive(cls, message: ArchivedMessage) -> MessageView:
@@ -72,11 +74,14 @@ class MessageView:
             stanza_id=message.stanza_id,
             time_ms=message.timestamp,
             archive_id=message.id,
+            room=message.room,
+            nick=message.nick,
         )
 
     def to_json(self) -> str:
         """One JSON object on one line (keys: id, peer, direction, from, device, text, trust,
-        omemo, stanza_id, time)."""
+        omemo, stanza_id, time; for a group message also room and nick)."""
+        group = {} if self.room is None else {"room": self.room, "nick": self.nick}
         return json.dumps(
             {
                 "id": self.archive_id,
@@ -89,6 +94,7 @@ class MessageView:
                 "omemo": self.omemo,
                 "stanza_id": self.stanza_id,
                 "time": iso_time(self.time_ms),
+                **group,
             },
             ensure_ascii=False,
         )
@@ -100,4 +106,5 @@ class MessageView:
         if self.trust is not None:
             security += f", {self.trust}"
         when = iso_time(self.time_ms)[:19].replace("T", " ")
-        return f"{when} {arrow} {self.sender} [{security}] {clean_text(self.text)}"
+        sender = self.sender if self.room is None else f"{self.room}/{self.nick or self.sender}"
+        return f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(self.text)}"
