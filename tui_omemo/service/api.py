@@ -303,6 +303,33 @@ class ChatService(Protocol):
         """Leave a room."""
         ...
 
+    async def send_to_room(
+        self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False
+    ) -> SendReport:
+        """Encrypt for every trusted device of every member of a joined room and send.
+
+        Args:
+            room: the room's bare JID.
+            text: the message.
+            allow_plaintext: send unencrypted, only honoured in a room that refuses OMEMO.
+            allow_partial: send to everyone with keys, skipping (and reporting) members
+                without a usable device.
+
+        Returns:
+            What was sent and which devices were skipped.
+
+        Raises:
+            SendFailed: nothing was sent, e.g. members without usable keys and no
+                `allow_partial` (its report lists them).
+            KeyError: the room is not joined.
+        """
+        ...
+
+    async def set_partial_choice(self, room: str, allowed: bool) -> None:
+        """Remember for `room` whether sending to everyone with keys (skipping members
+        without a usable device) is allowed."""
+        ...
+
     async def add_contact(self, bare_jid: str) -> None:
         """Add a contact to the roster and ask for presence subscription."""
         ...
