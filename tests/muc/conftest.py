@@ -1,8 +1,8 @@
-"""Fixtures for the group-chat tests: our service with `GroupChats` attached, and a
-slixmpp-omemo peer that can sit in a room.
+"""Fixtures for the group-chat tests: our service with its `GroupChats`, and a slixmpp-omemo
+peer that can sit in a room.
 
-`make_member()` starts one of our accounts (through `tests/service/conftest.py`'s `make_peer`)
-and attaches the group component the way `OmemoChatService` will build it. `MucPeer` extends the
+`make_member()` starts one of our accounts (through `tests/service/conftest.py`'s `make_peer`);
+`OmemoChatService` builds and starts the group component itself. `MucPeer` extends the
 interop peer of `tests/cli/omemo_peer.py` with XEP-0045: it joins a room through slixmpp's own
 plugin (which maps occupants to real JIDs for slixmpp-omemo) and decrypts groupchat messages.
 """
@@ -23,7 +23,7 @@ from tests.cli.omemo_peer import OmemoPeer, PeerMessage
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer
 from tui_omemo.service.api import MessageReceived
-from tui_omemo.service.muc import GroupChats, attach
+from tui_omemo.service.muc import GroupChats
 
 __all__ = ["cli_env", "make_peer", "new_account", "runner"]
 
@@ -54,21 +54,16 @@ MemberFactory = Callable[..., Awaitable[Member]]
 
 
 @pytest.fixture
-async def make_member(make_peer: PeerFactory) -> AsyncIterator[MemberFactory]:
-    """Start one of our accounts with `GroupChats` attached; stopped with its peer."""
-    members: list[Member] = []
+def make_member(make_peer: PeerFactory) -> MemberFactory:
+    """Start one of our accounts; its service built and started `GroupChats` (stopped with
+    the service, when its peer stops)."""
 
     async def factory(account: tuple[str, str] | None = None, **kwargs: Any) -> Member:
         peer = await make_peer(account, **kwargs)
-        groups = attach(peer.service, peer.client)
-        await groups.start()
-        member = Member(peer, groups)
-        members.append(member)
-        return member
+        assert peer.service.groups is not None, "a slixmpp transport gets group chats"
+        return Member(peer, peer.service.groups)
 
-    yield factory
-    for member in members:
-        await member.groups.close()
+    return factory
 
 
 @pytest.fixture

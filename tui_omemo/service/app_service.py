@@ -12,8 +12,15 @@ Construction and lifetime (the composition root does this; see `commands/runtime
 `create` takes the opened `Database`, a `Transport` and optionally `Settings` (given ones are
 stored; None: the stored ones, else defaults). Nothing here is a module global. Beyond the
 `ChatService` Protocol it offers `set_chat_version` (per-chat OMEMO version override),
-`stale_own_devices`/`remove_own_devices` (delete_stale_devices with a preview), `device_id`,
-`runner` and `wait_idle`. Group chat methods raise `NotImplementedError("group chats: issue 5")`.
+`set_room_version`, `stale_own_devices`/`remove_own_devices` (delete_stale_devices with a
+preview), `device_id`, `runner` and `wait_idle`.
+
+Group chats: when the transport has a slixmpp client (`SlixmppTransport.client`), the service
+builds the group-chat component (`service.muc.GroupChats`, kept as `groups`) over a
+`RoomClient` on that client, sharing the session's engine lock; groupchat stanzas are routed to
+it, `start` rejoins the bookmarked rooms once live, `close` stops it first, a reconnect rejoins
+the rooms, and the room methods delegate to it. Without a client the room methods raise
+`NotImplementedError`.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import slixmpp
+
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.engine import Engine
-from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
+from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.settings import CoreSettings
 from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.protocol.verification import (
@@ -38,7 +47,6 @@ from tui_omemo.protocol.verification import (
     format_fingerprint,
     parse_trust_uri,
 )
-from tui_omemo.protocol.version import version_for
 from tui_omemo.service.api import (
     ChatSecurity,
     ChatSummary,
@@ -58,16 +66,17 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
+from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore
 from tui_omemo.service.transport import Transport, TransportError
-from tui_omemo.service.trust import observe_identity
 from tui_omemo.store import Database, IdentityRecord, PageCursor, RosterItem, UnitOfWork
+from tui_omemo.xmpp.rooms import RoomClient
 from tui_omemo.xmpp.translate import merge_device_list
 
 SETTINGS_KEY = "omemo_settings"
-GROUPS = "group chats: issue 5"
+GROUPS = "group chats need an XMPP client; this service's transport has none"
 ROSTER_COALESCE_S = 0.25
 
 
@@ -118,8 +127,8 @@ class OmemoChatService:
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._roster_pending: set[str] = set()
-        self.groups: Any = None
-        """The group-chat component once attached (`attach_groups`), else None."""
+        self.groups: GroupChats | None = None
+        """The group-chat component (None when the transport has no client)."""
         self.session = Session(transport, engine, runner, directory, lambda: self._settings,
                                self._emit)
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
@@ -129,6 +138,12 @@ class OmemoChatService:
         presence_handler = getattr(transport, "set_presence_handler", None)
         if callable(presence_handler):
             presence_handler(self._on_presence)
+        client = getattr(transport, "client", None)
+        if isinstance(client, slixmpp.ClientXMPP):
+            self.attach_groups(GroupChats(
+                rooms=RoomClient(client), session=self.session, runner=runner,
+                directory=directory, settings=lambda: self._settings, emit=self._emit,
+                lock=self.session.lock))
 
     @classmethod
     async def create(
@@ -161,7 +176,8 @@ class OmemoChatService:
                    settings=settings)
 
     async def start(self) -> None:
-        """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live."""
+        """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live,
+        then rejoin the bookmarked rooms (each caught up from its archive)."""
         await self.session.drain_inbox()
         await self._transport.go_online()
         await self.session.publish_own()
@@ -170,13 +186,21 @@ class OmemoChatService:
         await self._refresh_roster()
         self.session.go_live()
         self._worker = asyncio.create_task(self.session.run_worker(), name="tui-omemo-inbound")
+        if self.groups is not None:
+            await self.groups.start()
 
     async def wait_idle(self) -> None:
-        """Wait until every live stanza received so far is processed (tests, scripts)."""
+        """Wait until every live stanza received so far (1:1 and groupchat) is processed
+        (tests, scripts)."""
         await self.session.wait_idle()
+        if self.groups is not None:
+            await self.groups.wait_idle()
 
     async def close(self) -> None:
-        """Stop the inbound worker and the DB thread (the caller closes the database)."""
+        """Stop the group-chat component, the inbound worker and the DB thread (the caller
+        closes the database)."""
+        if self.groups is not None:
+            await self.groups.close()
         tasks = [*self._background, *([self._worker] if self._worker else [])]
         self._worker = None
         for task in tasks:
@@ -232,11 +256,19 @@ class OmemoChatService:
             self._spawn(self._reconnected())
 
     async def _reconnected(self) -> None:
-        """After a reconnect: presence, keys published again, MAM catch-up."""
-        with contextlib.suppress(TransportError, ProtocolError):
+        """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
+        were in joined again and caught up (not when presence or publishing failed: the
+        stream is gone again, and a room that does not answer would be dropped)."""
+        try:
             await self._transport.go_online()
             await self.session.publish_own()
+        except (TransportError, ProtocolError):
+            return
+        with contextlib.suppress(TransportError, ProtocolError):
             await self._catch_up.run()
+        if self.groups is not None:
+            with contextlib.suppress(TransportError, ProtocolError):
+                await self.groups.reconnected()
 
     # --- ChatService ------------------------------------------------------------------
 
@@ -251,9 +283,12 @@ class OmemoChatService:
             yield await self._events.get()
 
     async def chats(self) -> Sequence[ChatSummary]:
-        """The roster (contacts only for now), with unread counts and security badges."""
+        """The roster: contacts, then joined rooms, with unread counts and security badges."""
         items = await self._runner.read(lambda uow: uow.roster.all())
-        return [await self._summary(item.bare_jid, item.name) for item in items]
+        rows = [await self._summary(item.bare_jid, item.name) for item in items]
+        if self.groups is not None:
+            rows.extend(await self.groups.summaries())
+        return rows
 
     async def _summary(self, jid: str, name: str | None) -> ChatSummary:
         mode = TrustMode(self._settings.trust_mode)
@@ -431,6 +466,9 @@ class OmemoChatService:
         return latest[device_id]
 
     async def _roster_changed(self, jid: str) -> None:
+        if self.groups is not None and jid in self.groups.joined_rooms():
+            self._events.put_nowait(RosterChanged(await self.groups.summary(jid)))
+            return
         name = None
         items = await self._runner.read(lambda uow: uow.roster.all())
         for item in items:
@@ -512,31 +550,54 @@ class OmemoChatService:
         self._settings = updated
         return updated
 
-    def attach_groups(self, groups: Any) -> None:
-        """Plug in the group-chat component (issue 5: `service.muc.GroupChats`): the room
-        methods delegate to it and `drain_inbox` hands it groupchat rows."""
+    def attach_groups(self, groups: GroupChats) -> None:
+        """Plug in a group-chat component (the constructor does this when the transport has
+        a client): groupchat stanzas go to it, the room methods delegate to it and
+        `drain_inbox` hands it groupchat rows."""
         self.groups = groups
         self.session.groupchat_retry = groups.retry
+        self._transport.set_handlers(groups.route(self.session.enqueue), self._on_connection)
+
+    def _groups(self) -> GroupChats:
+        if self.groups is None:
+            raise NotImplementedError(GROUPS)
+        return self.groups
 
     async def join_room(self, room: str, nick: str) -> RoomInfo:
-        """Join a room (needs `attach_groups`; else NotImplementedError, issue 5)."""
-        if self.groups is None:
-            raise NotImplementedError(GROUPS)
-        info: RoomInfo = await self.groups.join_room(room, nick)
-        return info
+        """Join (and bookmark) a room; its OMEMO gate and member readiness.
+
+        Raises:
+            TransportError: the room refused us or did not answer.
+            NotImplementedError: the transport has no client (no group chats).
+        """
+        return await self._groups().join_room(room, nick)
 
     async def leave_room(self, room: str) -> None:
-        """Leave a room (needs `attach_groups`; else NotImplementedError, issue 5)."""
-        if self.groups is None:
-            raise NotImplementedError(GROUPS)
-        await self.groups.leave_room(room)
+        """Leave a room and drop its bookmark (its archive and choices stay)."""
+        await self._groups().leave_room(room)
 
     async def room_info(self, room: str) -> RoomInfo:
-        """A joined room's gate and members (needs `attach_groups`; else NotImplementedError)."""
-        if self.groups is None:
-            raise NotImplementedError(GROUPS)
-        info: RoomInfo = await self.groups.room_info(room)
-        return info
+        """A joined room's gate and members (raises KeyError when it is not joined)."""
+        return await self._groups().room_info(room)
+
+    async def send_to_room(self, room: str, text: str, *, allow_plaintext: bool = False,
+                           allow_partial: bool = False) -> SendReport:
+        """Encrypt for every member and send to a joined room (`GroupChats.send_to_room`).
+
+        Raises:
+            KeyError: the room is not joined.
+            SendFailed: nothing was sent; the report lists who was skipped and why.
+        """
+        return await self._groups().send_to_room(room, text, allow_plaintext=allow_plaintext,
+                                                 allow_partial=allow_partial)
+
+    async def set_partial_choice(self, room: str, allowed: bool) -> None:
+        """Remember whether sends to `room` may skip members without a usable device."""
+        await self._groups().set_partial_choice(room, allowed)
+
+    async def set_room_version(self, room: str, version: Namespace | None) -> None:
+        """Force an OMEMO version for one room (None: automatic)."""
+        await self._groups().set_room_version(room, version)
 
     async def add_contact(self, bare_jid_: str) -> None:
         """Add a contact, ask for presence, and learn its devices and fingerprints."""
@@ -563,22 +624,7 @@ class OmemoChatService:
             for device_id in sorted(device_list.device_ids):
                 if jid == self.own_jid and device_id == self._engine.device_id:
                     continue
-                await self._learn_identity(namespace, DeviceRef(jid, device_id), mode)
-
-    async def _learn_identity(self, namespace: Namespace, device: DeviceRef,
-                              mode: TrustMode) -> None:
-        try:
-            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
-                                                        device.device_id)
-            identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
-        except (BundleUnavailable, ProtocolError):
-            return
-        now = now_ms()
-        _level, events = await self._runner.write(
-            lambda uow: observe_identity(uow, device, identity_key, mode, now))
-        for event in events:
-            self._events.put_nowait(SecurityEventRaised(
-                SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)))
+                await self.session.learn_identity(namespace, DeviceRef(jid, device_id), mode)
 
 
 def _latest_identities(records: Sequence[IdentityRecord]) -> list[IdentityRecord]:

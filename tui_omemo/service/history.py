@@ -93,22 +93,30 @@ class CatchUp:
                 if page.complete or not page.messages:
                     break
         finally:
-            await self._finish()
+            await finish_catch_up(self._session, self._runner)
         return done
 
-    async def _finish(self) -> None:
-        """Leave catch-up mode: delete hidden prekeys, republish, send the empty messages."""
-        session = self._session
-        changes = await session.engine.end_catch_up()
-        if changes:
-            await self._runner.write(lambda uow: apply_state_changes(uow, changes))
-            for namespace in Namespace:
-                with contextlib.suppress(TransportError):  # republished on the next connect
-                    await session.publish_bundle(namespace)
-        pending, session.catch_up_sessions = session.catch_up_sessions, set()
-        for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
-                                                                   item[1].device_id)):
-            try:
-                await session.send_empty(namespace, device)
-            except (ProtocolError, TransportError):
-                continue
+
+async def finish_catch_up(session: Session, runner: DbRunner) -> None:
+    """Leave catch-up mode: delete hidden prekeys, republish, send the empty messages.
+
+    Shared by our own archive's catch-up (`CatchUp.run`) and a room archive's
+    (`muc.GroupChats.catch_up`).
+
+    Args:
+        session: the pipelines (its engine, and the sessions built while catching up).
+        runner: the DB thread (the prekey deletions are committed through it).
+    """
+    changes = await session.engine.end_catch_up()
+    if changes:
+        await runner.write(lambda uow: apply_state_changes(uow, changes))
+        for namespace in Namespace:
+            with contextlib.suppress(TransportError):  # republished on the next connect
+                await session.publish_bundle(namespace)
+    pending, session.catch_up_sessions = session.catch_up_sessions, set()
+    for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
+                                                               item[1].device_id)):
+        try:
+            await session.send_empty(namespace, device)
+        except (ProtocolError, TransportError):
+            continue

@@ -37,15 +37,13 @@ from typing import Any
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
+from tui_omemo.protocol.engine import DecryptResult, Engine
 from tui_omemo.protocol.errors import (
-    BundleUnavailable,
     Duplicate,
     NotForThisDevice,
     ProtocolError,
 )
-from tui_omemo.protocol.trust import TrustMode, effective_decision, effective_level
-from tui_omemo.protocol.version import version_for
+from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.service.api import (
     ChatSecurity,
     ChatSummary,
@@ -60,6 +58,7 @@ from tui_omemo.service.api import (
     SkippedDevice,
 )
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.history import finish_catch_up
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import (
     BODY_HINT,
@@ -177,7 +176,7 @@ class GroupChats:
         directory: the engine's caching directory (device lists, bundles).
         settings: returns the current settings.
         emit: where service events go.
-        lock: the engine lock `Session` holds around every engine operation (`session._lock`):
+        lock: the engine lock `Session` holds around every engine operation (`Session.lock`):
             one operation's state is committed before the next one reads it.
     """
 
@@ -203,6 +202,7 @@ class GroupChats:
         self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._started = False
         rooms.add_listener(self._room_changed)
 
     @property
@@ -218,10 +218,14 @@ class GroupChats:
 
     async def start(self) -> list[RoomInfo]:
         """Start the inbound worker and join every autojoin bookmark (catching up each room).
+        `OmemoChatService.start` calls this; a later call only reports the joined rooms.
 
         Returns:
             The rooms joined; a room that refuses us is skipped (logged).
         """
+        if self._started:
+            return [await self.room_info(room) for room in self.joined_rooms()]
+        self._started = True
         if self._worker is None:
             self._worker = asyncio.create_task(self._run_worker(), name="tui-omemo-groups")
         joined = []
@@ -271,12 +275,13 @@ class GroupChats:
         return self.own.partition("@")[0]
 
     async def close(self) -> None:
-        """Stop the worker (the rooms are left when the stream closes)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        """Stop the worker and the member refreshes in flight (the rooms are left when the
+        stream closes). Safe to call twice."""
+        tasks = [*self._background, *([self._worker] if self._worker else [])]
+        self._worker = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def route(self, fallback: InboundHandler) -> InboundHandler:
         """The transport's inbound handler: groupchat stanzas here, the rest to `fallback`
@@ -397,18 +402,24 @@ class GroupChats:
     async def summaries(self) -> list[ChatSummary]:
         """One roster row per joined room (for `ChatService.chats`): unread count and a
         badge from the gate, the remembered plaintext choice and the members' trust."""
-        rows = []
-        for room, state in sorted(self._joined.items()):
-            prefs = await self.prefs(room)
-            if state.refusal is not None:
-                security = (ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext
-                            else ChatSecurity.NO_OMEMO)
-            else:
-                security = await self._security(state)
-            rows.append(ChatSummary(room, state.features.name or room, True, Presence.ONLINE,
-                                    self._session.unread.get(room, 0), security,
-                                    None if state.refusal else prefs.version))
-        return rows
+        return [await self.summary(room) for room in self.joined_rooms()]
+
+    async def summary(self, room: str) -> ChatSummary:
+        """The roster row of one joined room (see `summaries`).
+
+        Raises:
+            KeyError: the room is not joined.
+        """
+        state = self._joined[bare_jid(room)]
+        prefs = await self.prefs(state.jid)
+        if state.refusal is not None:
+            security = (ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext
+                        else ChatSecurity.NO_OMEMO)
+        else:
+            security = await self._security(state)
+        return ChatSummary(state.jid, state.features.name or state.jid, True, Presence.ONLINE,
+                           self._session.unread.get(state.jid, 0), security,
+                           None if state.refusal else prefs.version)
 
     async def _security(self, state: _Room) -> ChatSecurity:
         """Undecided (or keyless) members first, then blind trust, else all verified."""
@@ -491,30 +502,12 @@ class GroupChats:
             known = await self._runner.read(lambda uow: {
                 record.device_id for record in uow.trust.identities(jid)})
             for device_id in sorted(device_list.device_ids - known):
-                error = await self._learn_identity(namespace, DeviceRef(jid, device_id), mode) \
-                    or error
+                error = await self._session.learn_identity(
+                    namespace, DeviceRef(jid, device_id), mode) or error
         if error is None:
             state.errors.pop(jid, None)
         else:
             state.errors[jid] = error
-
-    async def _learn_identity(self, namespace: Namespace, device: DeviceRef,
-                              mode: TrustMode) -> str | None:
-        """Fetch one bundle and record its identity key; the error in words, or None.
-        (The same steps as `OmemoChatService._learn_identity`, which is private.)"""
-        try:
-            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
-                                                        device.device_id)
-            identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
-        except BundleUnavailable:
-            return f"no key bundle for device {device.device_id}"
-        except ProtocolError:
-            return f"the key bundle of device {device.device_id} is invalid"
-        now = now_ms()
-        _level, events = await self._runner.write(
-            lambda uow: observe_identity(uow, device, identity_key, mode, now))
-        self._emit_events(events)
-        return None
 
     async def _readiness(self, state: _Room) -> tuple[MemberReadiness, ...]:
         mode = TrustMode(self._settings().trust_mode)
@@ -620,7 +613,7 @@ class GroupChats:
                    else sce.build_envelope(text, sender=own, to=room))
         message_id = secrets.token_hex(12)
         async with self._lock:
-            decider, events = self._decider()
+            decider, events, _stale = self._session.decider()
             try:
                 result = await self._engine.encrypt(namespace, members, payload, decider)
             except (ProtocolError, TransportError) as error:
@@ -666,30 +659,6 @@ class GroupChats:
             self._rooms.send_encrypted(room, result.element, message_id, hint)
         self._emit_events(events)
         return SendReport(archive_id, namespace, tuple(skipped))
-
-    def _decider(self) -> tuple[TrustDecider, list[PendingEvent]]:
-        """Records new identities (BTBV) and returns the effective level; stale own devices
-        are skipped as undecided. (A thin copy of `Session._decider`, which is private.)"""
-        settings = self._settings()
-        events: list[PendingEvent] = []
-        own, mode = self.own, TrustMode(settings.trust_mode)
-        stale_ms = settings.stale_after_hours * 3600 * 1000
-
-        def decide(uow: UnitOfWork, device: DeviceRef, identity_key: bytes) -> TrustLevel:
-            now = now_ms()
-            level, new_events = observe_identity(uow, device, identity_key, mode, now)
-            events.extend(new_events)
-            if device.bare_jid == own and settings.ignore_stale_devices:
-                for record in uow.devices.of(own):
-                    last = record.last_message or record.first_seen
-                    if record.device_id == device.device_id and now - last > stale_ms:
-                        return TrustLevel.UNDECIDED
-            return effective_level(level, mode)
-
-        async def decider(device: DeviceRef, identity_key: bytes) -> TrustLevel:
-            return await self._runner.write(lambda uow: decide(uow, device, identity_key))
-
-        return decider, events
 
     async def _send_plain(self, state: _Room, text: str) -> SendReport:
         message_id = secrets.token_hex(12)
@@ -877,7 +846,7 @@ class GroupChats:
 
         archive_id, events = await self._runner.write(commit)
         await self._after_commit(archive_id, events)
-        await self._after_decrypt(result)
+        await self._session.after_decrypt(result, tolerant=True)
 
     def _body(self, result: DecryptResult, room: str, sender: str) -> str:
         """0.3: the body bytes; OMEMO 2: the SCE envelope's body, whose `from` must be the
@@ -897,20 +866,6 @@ class GroupChats:
         if envelope.to is None or bare_jid(envelope.to) != room:
             raise ValueError("the encrypted envelope was not addressed to this room")
         return envelope.body or ""
-
-    async def _after_decrypt(self, result: DecryptResult) -> None:
-        """Republish a changed bundle; answer a key exchange or heartbeat with an empty
-        message (after catch-up for sessions built during it). A thin copy of
-        `Session._after_decrypt`, which is private; the engine lock is held."""
-        if result.pre_key_consumed:
-            with contextlib.suppress(TransportError):
-                await self._session.publish_bundle(result.namespace)
-        if self._engine.catching_up and result.key_exchange:
-            self._session.catch_up_sessions.add((result.namespace, result.sender))
-            return
-        if result.send_empty_message:
-            with contextlib.suppress(TransportError, ProtocolError):
-                await self._session.send_empty_locked(result.namespace, result.sender)
 
     async def _fail(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
                     keys: tuple[str, ...], reason: str) -> None:
@@ -1026,7 +981,7 @@ class GroupChats:
                     break
         finally:
             if own_mode:
-                await self._finish_catch_up()
+                await finish_catch_up(self._session, self._runner)
         return done
 
     async def _archive_page(self, room: str,
@@ -1036,23 +991,6 @@ class GroupChats:
             last_page=after is None)
         inbounds = [_archived_inbound(archived, room, self.own) for archived in page.messages]
         return inbounds, page.complete, page.last
-
-    async def _finish_catch_up(self) -> None:
-        """Delete hidden prekeys, republish, answer sessions built while catching up. (The
-        same steps as `history.CatchUp._finish`, which is private.)"""
-        session = self._session
-        changes = await self._engine.end_catch_up()
-        if changes:
-            await self._runner.write(lambda uow: apply_state_changes(uow, changes))
-            for namespace in Namespace:
-                with contextlib.suppress(TransportError):
-                    await session.publish_bundle(namespace)
-        pending, session.catch_up_sessions = session.catch_up_sessions, set()
-        for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
-                                                                   item[1].device_id)):
-            with contextlib.suppress(ProtocolError, TransportError):
-                await session.send_empty(namespace, device)
-
 
 def _archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
     """A room archive result as the inbox keeps it."""
@@ -1097,30 +1035,20 @@ def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
     return "; ".join(reasons) if reasons else NO_DEVICE
 
 
+def attach(service: object, client: object = None) -> GroupChats:
+    """The group-chat component `OmemoChatService` built for its transport's client.
 
+    Kept for callers written before the service built the component itself
+    (`commands.muc.start_groups`); new code reads `service.groups`. `client` is ignored.
 
-def attach(service: Any, client: Any) -> GroupChats:
-    """Build a `GroupChats` from a running `OmemoChatService` and route its transport's
-    groupchat stanzas to it; returns `service.groups` instead when the service has one.
-
-    A bridge for the command line and the tests until `OmemoChatService` builds the component
-    itself: it reaches into the service's private parts (directory, settings, emitter, the
-    session's engine lock), exactly what that wiring passes.
+    Raises:
+        ValueError: the service has no group-chat component (its transport has no client).
     """
-    existing = getattr(service, "groups", None)
-    if isinstance(existing, GroupChats):
-        return existing
-    session: Session = service.session
-    groups = GroupChats(
-        rooms=RoomClient(client), session=session, runner=service.runner,
-        directory=service._directory, settings=lambda: service._settings,
-        emit=service._emit, lock=session._lock,
-    )
-    service._transport.set_handlers(groups.route(session.enqueue),
-                                    service._on_connection)
-    hook = getattr(service, "attach_groups", None)
-    if callable(hook):  # room methods delegate, drain_inbox hands groupchat rows over
-        hook(groups)
+    del client
+    groups = getattr(service, "groups", None)
+    if not isinstance(groups, GroupChats):
+        raise ValueError("the service has no group-chat component: its transport has no "
+                         "XMPP client")
     return groups
 
 

@@ -21,6 +21,7 @@ next operation reads the same session (the engine keeps no mutable cache).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -35,6 +36,7 @@ from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.elements import DeviceListEntry, EncryptedElement
 from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
 from tui_omemo.protocol.errors import (
+    BundleUnavailable,
     Duplicate,
     NotForThisDevice,
     ProtocolError,
@@ -42,6 +44,7 @@ from tui_omemo.protocol.errors import (
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.trust import TrustMode
+from tui_omemo.protocol.version import version_for
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import (
     ChatMessage,
@@ -220,6 +223,12 @@ class Session:
     def own(self) -> str:
         """Our bare JID."""
         return self._engine.own_bare_jid
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The engine lock, held around every engine operation so that one operation's state
+        is committed before the next one reads it (the group-chat component shares it)."""
+        return self._lock
 
     # --- inbound: entry points ---------------------------------------------------------
 
@@ -472,7 +481,7 @@ class Session:
         row, events = await self._runner.write(commit)
         crashpoints.crash_point(crashpoints.AFTER_COMMIT)
         await self._after_commit(row, events)
-        await self._after_decrypt(result)
+        await self.after_decrypt(result)
 
     def _body(self, result: DecryptResult, routing: _Routing) -> str:
         """The message text: 0.3 body bytes, or the OMEMO 2 SCE envelope's body (affixes
@@ -491,15 +500,27 @@ class Session:
             raise ValueError("the encrypted envelope was addressed to someone else")
         return envelope.body or ""
 
-    async def _after_decrypt(self, result: DecryptResult) -> None:
-        """Republish a changed bundle, answer a key exchange or heartbeat with an empty message."""
+    async def after_decrypt(self, result: DecryptResult, *, tolerant: bool = False) -> None:
+        """Republish a changed bundle, answer a key exchange or heartbeat with an empty message
+        (after catch-up for sessions built during it). The engine lock is held.
+
+        Args:
+            result: what the engine decrypted (already committed).
+            tolerant: skip a republish that fails on the network and an empty message that
+                fails on the network or in the protocol (the group path); otherwise the
+                error propagates (the 1:1 path, where `accept_safely` logs it).
+        """
+        publish_errors = (TransportError,) if tolerant else ()
+        empty_errors = (TransportError, ProtocolError) if tolerant else ()
         if result.pre_key_consumed:
-            await self.publish_bundle(result.namespace)
+            with contextlib.suppress(*publish_errors):
+                await self.publish_bundle(result.namespace)
         if self._engine.catching_up and result.key_exchange:
             self.catch_up_sessions.add((result.namespace, result.sender))
             return
         if result.send_empty_message:
-            await self.send_empty_locked(result.namespace, result.sender)
+            with contextlib.suppress(*empty_errors):
+                await self.send_empty_locked(result.namespace, result.sender)
 
     async def _fail(  # noqa: PLR0917
         self,
@@ -671,7 +692,7 @@ class Session:
                    else self._transport.build_envelope(text, to=peer, sender=own))
         message_id = new_message_id()
         async with self._lock:
-            decider, events, stale = self._decider()
+            decider, events, stale = self.decider()
             try:
                 result = await self._engine.encrypt(namespace, [peer], payload, decider)
             except (ProtocolError, TransportError) as error:
@@ -706,8 +727,13 @@ class Session:
                                                          event.device_id, event.detail)))
         return SendReport(archive_id, namespace, skipped)
 
-    def _decider(self) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
-        """A `TrustDecider` that records new identities (BTBV) and skips stale own devices."""
+    def decider(self) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
+        """A `TrustDecider` that records new identities (BTBV) and skips stale own devices.
+
+        Returns:
+            The decider, the list it fills with security events to emit after the send, and
+            the set it fills with the own devices it skipped as stale.
+        """
         settings = self._settings()
         events: list[PendingEvent] = []
         stale: set[DeviceRef] = set()
@@ -780,6 +806,30 @@ class Session:
     async def _commit_changes(self, changes: StateChanges) -> None:
         if changes:
             await self._runner.write(lambda uow: apply_state_changes(uow, changes))
+
+    async def learn_identity(self, namespace: Namespace, device: DeviceRef,
+                             mode: TrustMode) -> str | None:
+        """Fetch one device's bundle and record its identity key (BTBV applies to a device
+        seen for the first time); the security events are emitted.
+
+        Returns:
+            None, or why the identity key could not be learned, in words.
+        """
+        try:
+            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
+                                                        device.device_id)
+            identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
+        except BundleUnavailable:
+            return f"no key bundle for device {device.device_id}"
+        except ProtocolError:
+            return f"the key bundle of device {device.device_id} is invalid"
+        now = now_ms()
+        _level, events = await self._runner.write(
+            lambda uow: observe_identity(uow, device, identity_key, mode, now))
+        for event in events:
+            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
+                                                         event.device_id, event.detail)))
+        return None
 
     async def publish_bundle(self, namespace: Namespace) -> None:
         """Publish our current bundle of one namespace."""
