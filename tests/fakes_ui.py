@@ -29,6 +29,7 @@ from tui_omemo.service.api import (
     Presence,
     RoomInfo,
     SearchHit,
+    SendFailed,
     SendReport,
     ServiceEvent,
     SkippedDevice,
@@ -253,6 +254,7 @@ class FakeService:
         self._security = [] if empty else _security_events()
         self._settings = Settings()
         self._next_id = 10_000_000
+        self._partial: set[str] = set()
 
     # --- test helpers ------------------------------------------------------------------
 
@@ -460,6 +462,35 @@ class FakeService:
 
     async def leave_room(self, room: str) -> None:
         self._record("leave_room", room)
+
+    async def send_to_room(
+        self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False
+    ) -> SendReport:
+        """Like `send`; in ROOM, members without keys stop it unless partial is allowed."""
+        self._record("send_to_room", room, text, allow_plaintext, allow_partial)
+        members = _members() if room == ROOM else ()
+        missing = tuple(
+            SkippedDevice(m.bare_jid, None, f"member skipped, no usable device: {m.last_error}")
+            for m in members
+            if not m.has_keys
+        )
+        partial = allow_partial or room in self._partial
+        if allow_partial:
+            self._partial.add(room)
+        if missing and not partial:
+            raise SendFailed(
+                f"{len(missing)} member(s) have no usable device; nothing was sent",
+                SendReport(None, Namespace.V2, missing),
+            )
+        report = await self.send(room, text, allow_plaintext=allow_plaintext)
+        return dataclasses.replace(report, skipped=report.skipped + missing)
+
+    async def set_partial_choice(self, room: str, allowed: bool) -> None:
+        self._record("set_partial_choice", room, allowed)
+        if allowed:
+            self._partial.add(room)
+        else:
+            self._partial.discard(room)
 
     async def add_contact(self, bare_jid: str) -> None:
         self._record("add_contact", bare_jid)

@@ -18,6 +18,7 @@ from tui_omemo.service.api import MessageReceived, RosterChanged, SecurityEventR
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.commands import ACTIONS, ActionsProvider
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
+from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
 from tui_omemo.ui.screens.chat import ChatScreen
@@ -415,6 +416,42 @@ async def test_join_room_then_plaintext_in_it_needs_the_choice(service: FakeServ
         await settle(pilot)
         assert isinstance(app.screen, PlaintextDialog)
         assert sends(service) == []
+
+
+async def test_room_members_without_keys_offer_everyone_with_keys(service: FakeService) -> None:
+    """A room send goes through `send_to_room`; when members have no usable keys nothing is
+    sent and a dialog lists them; "Send to everyone with keys" remembers the choice for the
+    room and sends again with allow_partial, while Escape sends nothing."""
+    app = make_app(service, open_chat=ROOM)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 6)
+        assert isinstance(app.screen, GroupChatScreen)
+        await pilot.press(*"first", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PartialSendDialog)
+        listed = str(app.screen.query_one("#skipped-members", Static).render())
+        assert "mallory@evil.example" in listed
+        assert "No device list published." in listed
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, GroupChatScreen)
+        assert app.screen.query_one(Composer).text == "first"
+        assert sends(service) == []
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PartialSendDialog)
+        await pilot.click("#partial")
+        await settle(pilot)
+        assert isinstance(app.screen, GroupChatScreen)
+        room_calls = [c for c in service.calls if c[0] in {"send_to_room", "set_partial_choice"}]
+        assert room_calls == [
+            ("send_to_room", (ROOM, "first", False, False)),
+            ("send_to_room", (ROOM, "first", False, False)),
+            ("set_partial_choice", (ROOM, True)),
+            ("send_to_room", (ROOM, "first", False, True)),
+        ]
+        assert sends(service) == [(ROOM, "first", False)]
+        assert app.screen.query_one(Composer).text == ""
 
 
 class FailingSearch(FakeService):

@@ -235,10 +235,22 @@ class ChatScreen(ServiceScreen):
     @work(exit_on_error=False, group="send", description="send message")
     async def _send(self, text: str, *, allow_plaintext: bool) -> None:
         try:
-            report = await self._service.send(self.peer, text, allow_plaintext=allow_plaintext)
+            report = await self._deliver(text, allow_plaintext=allow_plaintext)
         except Exception as error:  # the service's reason is meant for the user
-            self.notify(f"Not sent: {error}", title="Send failed", severity="error", markup=False)
+            self._send_failed(text, error)
             return
+        self._sent(text, report)
+
+    async def _deliver(self, text: str, *, allow_plaintext: bool) -> SendReport:
+        """Hand `text` to the service (a room screen sends to the room instead)."""
+        return await self._service.send(self.peer, text, allow_plaintext=allow_plaintext)
+
+    def _send_failed(self, _text: str, error: Exception) -> None:
+        """Nothing was sent: say why."""
+        self.notify(f"Not sent: {error}", title="Send failed", severity="error", markup=False)
+
+    def _sent(self, text: str, report: SendReport) -> None:
+        """The message went out: clear the composer and list the devices that were skipped."""
         composer = self.query_one(Composer)
         composer.remember(text)
         composer.clear()

@@ -1,7 +1,9 @@
 """`GroupChatScreen`: a room — the chat log with nicks, the occupant list and OMEMO readiness.
 
 It is a `ChatScreen` with a side column (occupants) and a readiness panel above the log
-(Ctrl+R shows or hides it). Room subjects and nicks are peer text.
+(Ctrl+R shows or hides it). Room subjects and nicks are peer text. Messages go out through
+`send_to_room`; when members have no usable keys the service sends nothing, and
+`PartialSendDialog` offers to send to everyone with keys (remembered for the room).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_omemo.service.api import RoomInfo
+from tui_omemo.service.api import RoomInfo, SendFailed, SendReport, SkippedDevice
+from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
@@ -80,6 +83,38 @@ class GroupChatScreen(ChatScreen):
         row.append("" if has_keys else "  (no keys)", "dim")
         return row
 
+    # --- sending --------------------------------------------------------------------------
+
+    async def _deliver(self, text: str, *, allow_plaintext: bool) -> SendReport:
+        return await self._service.send_to_room(self.peer, text, allow_plaintext=allow_plaintext)
+
+    def _send_failed(self, text: str, error: Exception) -> None:
+        """Members without usable keys stopped the send: offer to skip them; else say why."""
+        members = _skipped_members(error)
+        if not members:
+            super()._send_failed(text, error)
+            return
+        self.app.push_screen(
+            PartialSendDialog(self.peer, members),
+            lambda chosen: self._partial_answer(text, chosen),
+        )
+
+    def _partial_answer(self, text: str, chosen: bool | None) -> None:
+        if chosen:
+            self._send_partial(text)
+
+    @work(exit_on_error=False, group="send", description="send to everyone with keys")
+    async def _send_partial(self, text: str) -> None:
+        """The user chose "everyone with keys": remember it for the room and send again."""
+        try:
+            await self._service.set_partial_choice(self.peer, True)
+            report = await self._service.send_to_room(self.peer, text, allow_partial=True)
+        except Exception as error:  # the service's reason is meant for the user
+            super()._send_failed(text, error)
+            return
+        self._sent(text, report)
+        self._load_room()
+
     def action_toggle_readiness(self) -> None:
         """Show or hide the readiness panel."""
         panel = self.query_one(ReadinessPanel)
@@ -92,3 +127,11 @@ class GroupChatScreen(ChatScreen):
     def action_focus_log(self) -> None:
         """Move to the message log."""
         self.query_one(MessageLog).focus()
+
+
+def _skipped_members(error: Exception) -> tuple[SkippedDevice, ...]:
+    """The members (not single devices) a failed room send skipped: those without any usable
+    device, the only reason "everyone with keys" can help with."""
+    if not isinstance(error, SendFailed):
+        return ()
+    return tuple(skipped for skipped in error.report.skipped if skipped.device_id is None)
