@@ -10,7 +10,7 @@ and prints every archived message as it arrives — readable lines, or one JSON 
 with `--json` (the same shape as `history --json`). On stderr it says ``listening as JID
 (device N)`` once it is caught up. `--echo` answers each decrypted 1:1 message with
 ``echo: <text>``, encrypted in the same OMEMO version (echoes themselves are not answered).
-Bookmarked rooms are rejoined and caught up after logging in (`commands.muc.start_groups`);
+Bookmarked rooms are rejoined and caught up as the service starts (`commands.muc.groups_of`);
 group messages carry `room` and `nick`, and `--echo` answers them in the room.
 """
 
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.commands.muc import echo_in_room, start_groups
+from tui_omemo.commands.muc import echo_in_room, groups_of
 from tui_omemo.commands.output import MessageView
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
@@ -189,21 +189,16 @@ async def _until_terminated(coroutine: Coroutine[Any, Any, T]) -> T | None:
 
 async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
     async with online(options, console) as running:
-        groups = await start_groups(running)
-        try:
-            console.err(
-                f"tui-omemo: listening as {running.account.jid} "
-                f"(device {running.service.device_id})"
-            )
-            printed = await _print_events(running, groups, args, console)
-        finally:
-            await groups.close()
+        console.err(
+            f"tui-omemo: listening as {running.account.jid} (device {running.service.device_id})"
+        )
+        printed = await _print_events(running, groups_of(running), args, console)
         await server_has_everything(running.client, 10)
     return printed
 
 
 async def _print_events(
-    running: Online, groups: GroupChats, args: ListenArgs, console: Console
+    running: Online, groups: GroupChats | None, args: ListenArgs, console: Console
 ) -> int:
     """Print archived messages until `count` of them or `timeout`; how many were printed."""
     printed = 0
@@ -226,7 +221,11 @@ async def _print_events(
 
 
 async def _show(
-    running: Online, groups: GroupChats, message: ChatMessage, args: ListenArgs, console: Console
+    running: Online,
+    groups: GroupChats | None,
+    message: ChatMessage,
+    args: ListenArgs,
+    console: Console,
 ) -> bool:
     """Print one archived message (and echo it); False for one that is not shown."""
     if message.failure is not None:
@@ -237,7 +236,7 @@ async def _show(
     row = await running.service.runner.read(_row(message.archive_id))
     view = MessageView.from_archive(row) if row is not None else _view(message)
     console.out(view.to_json() if args.json else view.to_line())
-    if args.echo and message.nick is not None:
+    if args.echo and message.nick is not None and groups is not None:
         await echo_in_room(groups, message, console)
     elif args.echo and _echoable(message):
         await _echo(running, message, console)

@@ -16,7 +16,8 @@ and catches up from their archives, and `muc leave` leaves and drops the bookmar
   distrusted, last error).
 
 `listen` shows group messages with `room` and `nick` (see `room_fields`) and `--echo` answers
-them in the room (`echo_in_room`); `start_groups` is what `listen` calls after logging in.
+them in the room (`echo_in_room`). The rooms come from the running service (`groups_of`):
+`OmemoChatService` builds the group-chat component and rejoins the bookmarked rooms on start.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MemberReadiness, RoomInfo, SendFailed, SendReport
-from tui_omemo.service.muc import GroupChats, attach
+from tui_omemo.service.muc import GroupChats
 from tui_omemo.store import ArchivedMessage
 from tui_omemo.xmpp.errors import TransportError
 
@@ -124,33 +125,32 @@ async def _limited(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:  # n
         raise CommandError(f"the room command timed out after {timeout:g} s") from None
 
 
-async def start_groups(running: Online) -> GroupChats:
-    """The group component of a running service, started: bookmarked rooms rejoined and
-    caught up. `listen` calls this after logging in."""
-    groups = attach(running.service, running.client)
-    await groups.start()
-    return groups
+def groups_of(running: Online) -> GroupChats | None:
+    """The group-chat component of a running service: `OmemoChatService` builds it over its
+    XMPP client and its `start()` has already rejoined and caught up the bookmarked rooms.
+    None for a service without one (a transport without an XMPP client)."""
+    groups = running.service.groups
+    return groups if isinstance(groups, GroupChats) else None
 
 
 async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
     async with online(options, console) as running:
-        groups = await start_groups(running)
-        try:
-            if args.action == "leave":
-                await groups.leave_room(args.room)
-                console.out(f"left {args.room}")
-                return 0
-            info = await _enter(groups, args, running)
-            if args.action == "send":
-                await _send(groups, args, console)
-                await server_has_everything(running.client, args.timeout)
-            elif args.action == "members":
-                _print_members(info.members, groups.members(args.room), args.json, console)
-            else:
-                _print_room(info, groups.members(args.room), args.json, console)
+        groups = groups_of(running)
+        if groups is None:
+            raise CommandError("this connection has no group chats")
+        if args.action == "leave":
+            await groups.leave_room(args.room)
+            console.out(f"left {args.room}")
             return 0
-        finally:
-            await groups.close()
+        info = await _enter(groups, args, running)
+        if args.action == "send":
+            await _send(groups, args, console)
+            await server_has_everything(running.client, args.timeout)
+        elif args.action == "members":
+            _print_members(info.members, groups.members(args.room), args.json, console)
+        else:
+            _print_room(info, groups.members(args.room), args.json, console)
+        return 0
 
 
 async def _enter(groups: GroupChats, args: MucArgs, running: Online) -> RoomInfo:
