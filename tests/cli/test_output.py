@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from tui_omemo.commands.account import Server, is_loopback, parse_server
 from tui_omemo.commands.chat import _echoable
 from tui_omemo.commands.console import UsageError
-from tui_omemo.commands.output import clean_text, iso_time
+from tui_omemo.commands.output import MessageView, clean_text, iso_time
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MessageTrust
 
@@ -76,3 +77,16 @@ def test_echo_answers_only_decrypted_one_to_one_messages_that_are_not_echoes() -
     assert not _echoable(_message("hi", omemo=None))
     assert not _echoable(_message("hi", nick="bob"))
     assert not _echoable(_message("echo: hi"))
+
+
+def test_message_view_has_room_and_nick_only_for_group_messages() -> None:
+    """`--json` carries `room` and `nick` for a group message and leaves them out for 1:1;
+    the readable line names the sender room/nick, with a peer's nick neutralised."""
+    one = MessageView("bob@x", False, "bob@x", 7, "hi", None, "2", None, 0)
+    group = MessageView("r@muc.x", False, "bob@x", 7, "hi", None, "2", None, 0,
+                        room="r@muc.x", nick="bo\x1b[31mb")
+    assert "room" not in json.loads(one.to_json())
+    assert "nick" not in json.loads(one.to_json())
+    shown = json.loads(group.to_json())
+    assert (shown["room"], shown["nick"]) == ("r@muc.x", "bo\x1b[31mb")
+    assert " r@muc.x/bo\ufffd[31mb [OMEMO 2] hi" in group.to_line()
