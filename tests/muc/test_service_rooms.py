@@ -11,7 +11,6 @@ import pytest
 from tests.muc.conftest import TIMEOUT, Member, MemberFactory
 from tests.service.conftest import PeerFactory
 from tui_omemo.service.api import RosterChanged, SendFailed
-from tui_omemo.service.muc import attach
 
 pytestmark = [pytest.mark.prosody]
 
@@ -35,7 +34,6 @@ async def test_room_methods_of_the_service_reach_the_room(
     the room's roster row (a room row, with its unread count), not a contact row."""
     alice, bob = await make_member(), await make_member()
     room = room_jid()
-    assert attach(alice.peer.service) is alice.groups
     await alice.groups.create_room(room, "alice", [bob.jid])
     info = await bob.peer.service.join_room(room, "bob")
     assert (info.jid, info.nick, info.omemo_allowed) == (room, "bob", True)

@@ -1035,21 +1035,4 @@ def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
     return "; ".join(reasons) if reasons else NO_DEVICE
 
 
-def attach(service: object, client: object = None) -> GroupChats:
-    """The group-chat component `OmemoChatService` built for its transport's client.
-
-    Kept for callers written before the service built the component itself
-    (`commands.muc.start_groups`); new code reads `service.groups`. `client` is ignored.
-
-    Raises:
-        ValueError: the service has no group-chat component (its transport has no client).
-    """
-    del client
-    groups = getattr(service, "groups", None)
-    if not isinstance(groups, GroupChats):
-        raise ValueError("the service has no group-chat component: its transport has no "
-                         "XMPP client")
-    return groups
-
-
-__all__ = ["GroupChats", "RoomPrefs", "attach", "omemo_refusal", "room_key"]
+__all__ = ["GroupChats", "RoomPrefs", "omemo_refusal", "room_key"]
