@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,14 +13,6 @@ from tests.prosody import ProsodyServer
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 
 
-class MucRunner(CliRunner):
-    """Runs the `muc` command through `tests.muc.muc_cli` (until cli.py hooks it in)."""
-
-    def argv(self, account: Account, *args: str) -> list[str]:
-        return [sys.executable, "-m", "tests.muc.muc_cli", "--profile", str(account.profile),
-                *args]
-
-
 async def test_join_send_members_leave(
     prosody: ProsodyServer, runner: CliRunner,
     new_account: Callable[[str], Awaitable[Account]],
@@ -29,7 +20,7 @@ async def test_join_send_members_leave(
     """alice creates an OMEMO room with bob as member; bob joins (bookmarked); alice sends
     from a later run (rejoined through the bookmark); bob's next run catches the message up
     from the room archive; `members --json` shows the real readiness; `leave` leaves."""
-    muc = MucRunner(runner.env)
+    muc = runner
     alice, bob = await new_account("alice"), await new_account("bob")
     room = f"cli-room@{prosody.muc_domain}"
     created = await muc.run(alice, "muc", "join", room, "--nick", "alice", "--member", bob.jid,
