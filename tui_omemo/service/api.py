@@ -136,12 +136,17 @@ class SendFailed(Exception):
     """Nothing was sent (DESIGN.md §3.4): no OMEMO device, no trusted recipient, a failed
     encryption or device-list fetch. `str(error)` is one sentence for the user; `report` lists
     the devices that were skipped and why. Plaintext is never sent as a fallback.
+
+    `partial_possible` is True only for a room send stopped by members without a usable
+    device while other members have one: sending again with `allow_partial` would reach
+    them. When nobody can receive the message it is False, and skipping cannot help.
     """
 
-    def __init__(self, reason: str, report: SendReport) -> None:
+    def __init__(self, reason: str, report: SendReport, *, partial_possible: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.report = report
+        self.partial_possible = partial_possible
 
 
 @dataclass(frozen=True, slots=True)

@@ -638,7 +638,7 @@ class GroupChats:
                 raise SendFailed(
                     f"{len(missing)} member(s) have no {NO_DEVICE}: {', '.join(missing)}; "
                     "nothing was sent. Choose to send to everyone with keys in this room "
-                    "explicitly if you want to.", report)
+                    "explicitly if you want to.", report, partial_possible=True)
             now = now_ms()
             message = NewMessage(
                 peer=room, direction=Direction.OUT, sender_bare_jid=own, body=text,
