@@ -103,7 +103,7 @@ async def _send(
     version: Namespace | None,
     timeout: float,  # noqa: ASYNC109 (the overall limit, also for the server's confirmation)
 ) -> SendReport:
-    async with online(options, console) as running:
+    async with online(options, console, rooms=False) as running:
         try:
             report = await send_with_version(running, peer, text, version)
         except SendFailed as failure:

@@ -58,8 +58,17 @@ def read_account(database: Database) -> Account:
 
 
 @contextlib.asynccontextmanager
-async def online(options: ProfileOptions, console: Console) -> AsyncIterator[Online]:
+async def online(
+    options: ProfileOptions, console: Console, *, rooms: bool = True
+) -> AsyncIterator[Online]:
     """Open the profile, log in and start the service; undo all of it on exit.
+
+    Args:
+        options: which profile.
+        console: where prompts and messages go.
+        rooms: rejoin the bookmarked rooms (`listen`, `muc`, the app); commands about one
+            contact (`send`, `devices`, `trust`, …) pass False and skip the bookmarks query
+            and the per-room joins and catch-ups.
 
     Raises:
         CommandError, StoreError: the profile cannot be opened or has no usable account.
@@ -72,7 +81,7 @@ async def online(options: ProfileOptions, console: Console) -> AsyncIterator[Onl
         try:
             service = await OmemoChatService.create(database, SlixmppTransport(client))
             try:
-                await service.start()
+                await service.start(rooms=rooms)
                 yield Online(service, client, account)
             finally:
                 await service.close()

@@ -48,7 +48,7 @@ def devices(options: ProfileOptions, args: DevicesArgs, console: Console) -> int
 
 
 async def _devices(options: ProfileOptions, jid: str | None, console: Console) -> list[DeviceInfo]:
-    async with online(options, console) as running:
+    async with online(options, console, rooms=False) as running:
         if jid is not None:
             with contextlib.suppress(TransportError):
                 await running.service.refresh_device_list(jid)
@@ -101,7 +101,7 @@ def set_trust(
 async def _set_trust(
     options: ProfileOptions, jid: str, device_id: int, level: TrustLevel, console: Console
 ) -> None:
-    async with online(options, console) as running:
+    async with online(options, console, rooms=False) as running:
         try:
             await running.service.set_trust(jid, device_id, level)
         except KeyError:
@@ -134,7 +134,7 @@ def verify_uri(options: ProfileOptions, uri: str, console: Console) -> int:
 async def _verify_uri(
     options: ProfileOptions, uri: str, console: Console
 ) -> tuple[UriPreview, int]:
-    async with online(options, console) as running:
+    async with online(options, console, rooms=False) as running:
         try:
             preview = await running.service.preview_trust_uri(uri)
         except ValueError as error:

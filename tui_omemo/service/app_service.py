@@ -175,9 +175,15 @@ class OmemoChatService:
         return cls(runner=runner, transport=transport, engine=engine, directory=directory,
                    settings=settings)
 
-    async def start(self) -> None:
+    async def start(self, *, rooms: bool = True) -> None:
         """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live,
-        then rejoin the bookmarked rooms (each caught up from its archive)."""
+        then rejoin the bookmarked rooms (each caught up from its archive).
+
+        Args:
+            rooms: rejoin the bookmarked rooms (one bookmarks query, then a join and a
+                catch-up per room). Commands about one contact pass False: they never look
+                at a room, and groupchat rows left in the inbox wait for a start with rooms.
+        """
         await self.session.drain_inbox()
         await self._transport.go_online()
         await self.session.publish_own()
@@ -186,7 +192,7 @@ class OmemoChatService:
         await self._refresh_roster()
         self.session.go_live()
         self._worker = asyncio.create_task(self.session.run_worker(), name="tui-omemo-inbound")
-        if self.groups is not None:
+        if rooms and self.groups is not None:
             await self.groups.start()
 
     async def wait_idle(self) -> None:
