@@ -70,7 +70,7 @@ from tui_omemo.protocol.ports import (
     StateStore,
     apply_changes,
 )
-from tui_omemo.protocol.ratchet import PackingDoubleRatchet, pack_associated_data
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet, RatchetMessage
 from tui_omemo.protocol.results import DecryptResult, EncryptResult, SessionInfo, SkipReason
 from tui_omemo.protocol.session import (
     RatchetView,
@@ -615,7 +615,7 @@ class Engine:
         op: _Operation,
         version: Version,
         session: Session,
-        message: doubleratchet.EncryptedMessage,
+        message: RatchetMessage,
         ad: bytes,
     ) -> tuple[Session, bytes, bool]:
         """Decrypt one ratchet message: with a stored skipped key if there is one, else by the
@@ -625,30 +625,29 @@ class Engine:
             The advanced session, the key material and whether a heartbeat is due.
         """
         header = message.header
-        key = skipped_key(version.namespace, session.device, header.ratchet_pub,
-                          header.sending_chain_length)
-        stored = await op.load(key)
-        if stored is not None:
-            with _ratchet_errors():
-                key_material = await version.aead.decrypt(
-                    message.ciphertext, unb64(stored.get("message_key")),
-                    pack_associated_data(ad, header))
-            op.changes.delete(key)
-            return session, key_material, False
+        if session.skipped_next != session.skipped_oldest:  # else the session holds none
+            key = skipped_key(version.namespace, session.device, header.ratchet_pub,
+                              header.sending_chain_length)
+            stored = await op.load(key)
+            if stored is not None:
+                with _ratchet_errors():
+                    key_material = version.aead.open(message, unb64(stored.get("message_key")),
+                                                     ad)
+                op.changes.delete(key)
+                return session, key_material, False
         view = RatchetView.of(session.ratchet)
         with _ratchet_errors():
             step = None if view is None else view.step_receiving(header, version.root_kdf.INFO)
         if step is not None:  # no message key skipped: decrypt on the stored JSON directly
             message_key, advanced, sending_chain_length = step
             with _ratchet_errors():
-                key_material = await version.aead.decrypt(
-                    message.ciphertext, message_key, pack_associated_data(ad, header))
+                key_material = version.aead.open(message, message_key, ad)
             heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
                          and sending_chain_length == 0)
             return session.evolve(ratchet=advanced), key_material, heartbeat
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         with _ratchet_errors():
-            key_material = await ratchet.decrypt_message(message, ad)
+            key_material = await ratchet.decrypt_message(message.encrypted, ad)
         session = await self._keep_skipped(op, session, ratchet)
         return session, key_material, self._heartbeat_due(header.sending_chain_length, ratchet)
 
@@ -707,7 +706,7 @@ class Engine:
         with _ratchet_errors():
             ratchet, key_material = await version.ratchet(
                 self._settings.max_skipped_message_keys).decrypt_initial(
-                shared_secret, signed_pre_key_priv, message,
+                shared_secret, signed_pre_key_priv, message.encrypted,
                 version.message_associated_data(ad, active=False, sending=False))
         pre_keys.consume(pre_key, hide=self._catching_up, target=self._settings.pre_keys_target)
         op.save_pre_keys(version)
@@ -731,7 +730,7 @@ class Engine:
         op: _Operation,
         version: Version,
         session: Session,
-        message: doubleratchet.EncryptedMessage,
+        message: RatchetMessage,
     ) -> _Decrypted:
         """The same key exchange again: decrypt with the session it built, don't rebuild.
 

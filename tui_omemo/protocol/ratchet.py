@@ -8,7 +8,10 @@ packages (`legacy/`, `v2/`) add the constants and the framing.
 How the header reaches the AEAD: doubleratchet hands the AEAD one "associated data" value built
 by `DoubleRatchet._build_associated_data`. Ours is `ad ‖ ratchet_pub(32) ‖ pn(u32 BE) ‖ n(u32 BE)`,
 never sent anywhere; `unpack_associated_data` splits it again so that the AEAD can write the wire
-message (header + ciphertext) itself and MAC `ad ‖ wire bytes`.
+message (header + ciphertext) itself and MAC `ad ‖ wire bytes`. That detour serves only
+doubleratchet's own calls: the engine's fast paths call `RatchetAEAD.seal` / `RatchetAEAD.open`
+with the AD and the header directly, and a received message is parsed once (`RatchetAEAD.parse`
+→ `RatchetMessage`): the parse that gives its header also gives the MACed bytes and ciphertext.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from __future__ import annotations
 import hmac
 import struct
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import doubleratchet
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from doubleratchet.recommended import HashFunction, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.diffie_hellman_ratchet_curve25519 import DiffieHellmanRatchet
+
+from tui_omemo.protocol.errors import MalformedMessage
 
 MESSAGE_CHAIN_CONSTANT = b"\x02\x01"
 _HEADER_SUFFIX = struct.Struct(">32sII")
@@ -113,12 +118,36 @@ def expand_message_key(message_key: bytes, info: bytes) -> MessageKeys:
     return MessageKeys(material[:32], material[32:64], material[64:])
 
 
+@dataclass(frozen=True, slots=True)
+class RatchetMessage:
+    """A received ratchet message, parsed once.
+
+    Attributes:
+        header: the ratchet header it carries.
+        wire: the whole message as received (what doubleratchet's own calls are given).
+        authenticated: the bytes its MAC covers after the AD.
+        mac: the (truncated) MAC as received.
+        ciphertext: the AES-CBC ciphertext of the key material.
+    """
+
+    header: doubleratchet.Header
+    wire: bytes = field(repr=False)
+    authenticated: bytes = field(repr=False)
+    mac: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+
+    @property
+    def encrypted(self) -> doubleratchet.EncryptedMessage:
+        """The message as doubleratchet takes it (header and wire bytes)."""
+        return doubleratchet.EncryptedMessage(self.header, self.wire)
+
+
 class RatchetAEAD(doubleratchet.AEAD):
     """AES-256-CBC + truncated HMAC, with the wire framing left to the subclass.
 
     Subclasses set `INFO` and implement `_frame` (header + ciphertext → MACed wire bytes) and
-    `_unframe` (wire bytes → the part to MAC, the MAC, the CBC ciphertext), both raising
-    `DecryptionFailedException` on malformed input.
+    `parse` (wire bytes → `RatchetMessage`, raising `MalformedMessage`). `seal` and `open` are
+    what the engine calls; `encrypt` and `decrypt` are doubleratchet's interface over them.
     """
 
     INFO: ClassVar[bytes]
@@ -131,27 +160,53 @@ class RatchetAEAD(doubleratchet.AEAD):
 
     @classmethod
     @abstractmethod
-    def _unframe(cls, wire: bytes) -> tuple[bytes, bytes, bytes]: ...
+    def parse(cls, wire: bytes) -> RatchetMessage:
+        """Read a wire ratchet message.
+
+        Raises:
+            MalformedMessage: for anything malformed.
+        """
 
     @classmethod
-    async def encrypt(cls, plaintext: bytes, key: bytes, associated_data: bytes) -> bytes:
-        ad, header = unpack_associated_data(associated_data)
-        keys = expand_message_key(key, cls.INFO)
+    def seal(
+        cls, plaintext: bytes, message_key: bytes, ad: bytes, header: doubleratchet.Header
+    ) -> bytes:
+        """Encrypt `plaintext` with one message key and frame it with `header`, MACed over `ad`."""
+        keys = expand_message_key(message_key, cls.INFO)
         ciphertext = aes_cbc_encrypt(keys.encryption_key, keys.iv, plaintext)
         return cls._frame(header, ciphertext, keys, ad)
 
     @classmethod
-    async def decrypt(cls, ciphertext: bytes, key: bytes, associated_data: bytes) -> bytes:
-        ad, _header = unpack_associated_data(associated_data)
-        keys = expand_message_key(key, cls.INFO)
-        authenticated, mac, cbc = cls._unframe(ciphertext)
-        expected = hmac_sha256(keys.authentication_key, ad + authenticated)[: len(mac)]
+    def open(cls, message: RatchetMessage, message_key: bytes, ad: bytes) -> bytes:
+        """Check the MAC of a parsed message over `ad` and decrypt it.
+
+        Raises:
+            doubleratchet.AuthenticationFailedException: the MAC does not match.
+            doubleratchet.DecryptionFailedException: the CBC ciphertext or its padding is bad.
+        """
+        keys = expand_message_key(message_key, cls.INFO)
+        mac = message.mac
+        expected = hmac_sha256(keys.authentication_key, ad + message.authenticated)[: len(mac)]
         if not mac or not hmac.compare_digest(expected, mac):
             raise doubleratchet.AuthenticationFailedException("ratchet MAC mismatch")
         try:
-            return aes_cbc_decrypt(keys.encryption_key, keys.iv, cbc)
+            return aes_cbc_decrypt(keys.encryption_key, keys.iv, message.ciphertext)
         except ValueError as error:
             raise doubleratchet.DecryptionFailedException("bad CBC ciphertext") from error
+
+    @classmethod
+    async def encrypt(cls, plaintext: bytes, key: bytes, associated_data: bytes) -> bytes:
+        ad, header = unpack_associated_data(associated_data)
+        return cls.seal(plaintext, key, ad, header)
+
+    @classmethod
+    async def decrypt(cls, ciphertext: bytes, key: bytes, associated_data: bytes) -> bytes:
+        ad, _header = unpack_associated_data(associated_data)
+        try:
+            message = cls.parse(ciphertext)
+        except MalformedMessage as error:
+            raise doubleratchet.DecryptionFailedException(str(error)) from error
+        return cls.open(message, key, ad)
 
 
 class RootKDF(kdf_hkdf.KDF):

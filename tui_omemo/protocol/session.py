@@ -51,7 +51,7 @@ from tui_omemo.protocol.errors import (
 )
 from tui_omemo.protocol.keys import curve_pub
 from tui_omemo.protocol.ports import JsonObject
-from tui_omemo.protocol.ratchet import PackingDoubleRatchet, hkdf_sha256, pack_associated_data
+from tui_omemo.protocol.ratchet import PackingDoubleRatchet, hkdf_sha256
 from tui_omemo.protocol.version import KeyExchange, Version
 
 SESSION_VERSION = 1
@@ -375,16 +375,14 @@ async def encrypt_key_material(
     view = RatchetView.of(session.ratchet)
     if view is not None:
         message_key, header, advanced_json = view.step_sending()
-        wire = await version.aead.encrypt(key_material, message_key,
-                                          pack_associated_data(ad, header))
-        encrypted = doubleratchet.EncryptedMessage(header, wire)
+        wire = version.aead.seal(key_material, message_key, ad, header)
         advanced = session.evolve(ratchet=advanced_json)
     else:
         ratchet = restore_ratchet(version, session, max_skipped)
-        encrypted = await ratchet.encrypt_message(key_material, ad)
+        wire = (await ratchet.encrypt_message(key_material, ad)).ciphertext
         advanced = session.evolve(ratchet=ratchet_json(ratchet))
     if session.active and not session.confirmed:
         exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
-                               own_wire_identity_key, session.ephemeral_key, encrypted.ciphertext)
+                               own_wire_identity_key, session.ephemeral_key, wire)
         return advanced, version.build_key_exchange(exchange, own_device_id), True
-    return advanced, encrypted.ciphertext, False
+    return advanced, wire, False

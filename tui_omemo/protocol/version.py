@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import doubleratchet
 import x3dh
 
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import WireBundle
-from tui_omemo.protocol.ratchet import RatchetAEAD, RatchetParameters, RootKDF
+from tui_omemo.protocol.ratchet import RatchetAEAD, RatchetMessage, RatchetParameters, RootKDF
 
 DEVICE_ID_MIN = 1
 DEVICE_ID_MAX = 2**31 - 1
@@ -134,13 +133,13 @@ class Version(ABC):
             MalformedMessage: for anything malformed.
         """
 
-    @abstractmethod
-    def parse_message(self, data: bytes) -> doubleratchet.EncryptedMessage:
-        """Read the ratchet header out of a wire ratchet message (ciphertext = the whole bytes).
+    def parse_message(self, data: bytes) -> RatchetMessage:
+        """Parse a wire ratchet message once: its header, and the parts the AEAD checks.
 
         Raises:
             MalformedMessage: for anything malformed.
         """
+        return self.aead.parse(data)
 
     @abstractmethod
     def encrypt_payload(self, plaintext: bytes) -> tuple[bytes, bytes | None, bytes]:

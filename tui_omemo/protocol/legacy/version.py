@@ -21,7 +21,13 @@ from tui_omemo.protocol.bundles import check_ids, verify_signature
 from tui_omemo.protocol.elements import WireBundle
 from tui_omemo.protocol.errors import InvalidBundle, MalformedMessage
 from tui_omemo.protocol.legacy import payload, wire
-from tui_omemo.protocol.ratchet import MessageKeys, RatchetAEAD, RootKDF, hmac_sha256
+from tui_omemo.protocol.ratchet import (
+    MessageKeys,
+    RatchetAEAD,
+    RatchetMessage,
+    RootKDF,
+    hmac_sha256,
+)
 from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version
 
 
@@ -55,12 +61,12 @@ class LegacyAEAD(RatchetAEAD):
         return body + hmac_sha256(keys.authentication_key, ad + body)[: wire.MAC_SIZE]
 
     @classmethod
-    def _unframe(cls, data: bytes) -> tuple[bytes, bytes, bytes]:
-        try:
-            message = wire.parse_whisper(data)
-        except MalformedMessage as error:
-            raise doubleratchet.DecryptionFailedException(str(error)) from error
-        return message.authenticated, message.mac, message.ciphertext
+    def parse(cls, data: bytes) -> RatchetMessage:
+        message = wire.parse_whisper(data)
+        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
+                                      message.counter)
+        return RatchetMessage(header, data, message.authenticated, message.mac,
+                              message.ciphertext)
 
 
 def _unprefix_bundle_key(key: bytes, what: str) -> bytes:
@@ -153,12 +159,6 @@ class LegacyVersion(Version):
             ephemeral_key=message.base_key,
             message=message.message,
         )
-
-    def parse_message(self, data: bytes) -> doubleratchet.EncryptedMessage:
-        message = wire.parse_whisper(data)
-        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
-                                      message.counter)
-        return doubleratchet.EncryptedMessage(header, data)
 
     def encrypt_payload(self, plaintext: bytes) -> tuple[bytes, bytes | None, bytes]:
         return payload.encrypt(plaintext)

@@ -17,7 +17,13 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.bundles import check_ids, verify_signature
 from tui_omemo.protocol.elements import WireBundle
 from tui_omemo.protocol.errors import InvalidBundle, MalformedMessage
-from tui_omemo.protocol.ratchet import MessageKeys, RatchetAEAD, RootKDF, hmac_sha256
+from tui_omemo.protocol.ratchet import (
+    MessageKeys,
+    RatchetAEAD,
+    RatchetMessage,
+    RootKDF,
+    hmac_sha256,
+)
 from tui_omemo.protocol.v2 import payload, wire
 from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version
 
@@ -52,13 +58,13 @@ class V2AEAD(RatchetAEAD):
         return wire.encode_authenticated(wire.OMEMOAuthenticatedMessage(mac, message))
 
     @classmethod
-    def _unframe(cls, data: bytes) -> tuple[bytes, bytes, bytes]:
-        try:
-            authenticated = wire.parse_authenticated(data)
-            message = wire.parse_message(authenticated.message)
-        except MalformedMessage as error:
-            raise doubleratchet.DecryptionFailedException(str(error)) from error
-        return authenticated.message, authenticated.mac, message.ciphertext
+    def parse(cls, data: bytes) -> RatchetMessage:
+        authenticated = wire.parse_authenticated(data)
+        message = wire.parse_message(authenticated.message)
+        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
+                                      message.counter)
+        return RatchetMessage(header, data, authenticated.message, authenticated.mac,
+                              message.ciphertext)
 
 
 def _check_length(key: bytes, what: str) -> bytes:
@@ -141,12 +147,6 @@ class V2Version(Version):
         exchange = wire.parse_key_exchange(data)
         return KeyExchange(exchange.pre_key_id, exchange.signed_pre_key_id,
                            exchange.identity_key, exchange.ephemeral_key, exchange.message)
-
-    def parse_message(self, data: bytes) -> doubleratchet.EncryptedMessage:
-        message = wire.parse_message(wire.parse_authenticated(data).message)
-        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
-                                      message.counter)
-        return doubleratchet.EncryptedMessage(header, data)
 
     def encrypt_payload(self, plaintext: bytes) -> tuple[bytes, bytes | None, bytes]:
         key_material, ciphertext = payload.encrypt(plaintext)
