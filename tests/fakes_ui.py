@@ -255,6 +255,21 @@ class FakeService:
         self._settings = Settings()
         self._next_id = 10_000_000
         self._partial: set[str] = set()
+        self._members = _members()
+
+    def remove_room_keys(self) -> None:
+        """Nobody in ROOM has OMEMO keys any more (the state where skipping cannot help)."""
+        self._members = tuple(
+            dataclasses.replace(
+                m,
+                has_keys=False,
+                trusted=0,
+                undecided=0,
+                distrusted=0,
+                last_error=m.last_error or "No trusted device.",
+            )
+            for m in self._members
+        )
 
     # --- test helpers ------------------------------------------------------------------
 
@@ -468,7 +483,7 @@ class FakeService:
     ) -> SendReport:
         """Like `send`; in ROOM, members without keys stop it unless partial is allowed."""
         self._record("send_to_room", room, text, allow_plaintext, allow_partial)
-        members = _members() if room == ROOM else ()
+        members = self._members if room == ROOM else ()
         missing = tuple(
             SkippedDevice(m.bare_jid, None, f"member skipped, no usable device: {m.last_error}")
             for m in members
@@ -477,10 +492,17 @@ class FakeService:
         partial = allow_partial or room in self._partial
         if allow_partial:
             self._partial.add(room)
+        if members and len(missing) == len(members):
+            raise SendFailed(
+                "no member of the room has a trusted device that can receive the message; "
+                "nothing was sent",
+                SendReport(None, Namespace.V2, missing),
+            )
         if missing and not partial:
             raise SendFailed(
                 f"{len(missing)} member(s) have no usable device; nothing was sent",
                 SendReport(None, Namespace.V2, missing),
+                partial_possible=True,
             )
         report = await self.send(room, text, allow_plaintext=allow_plaintext)
         return dataclasses.replace(report, skipped=report.skipped + missing)
@@ -508,7 +530,9 @@ class FakeService:
 
     async def room_info(self, room: str) -> RoomInfo:
         if room == ROOM:
-            return RoomInfo(ROOM, "alice", "Biscuits and key fingerprints", True, None, _members())
+            return RoomInfo(
+                ROOM, "alice", "Biscuits and key fingerprints", True, None, self._members
+            )
         chat = next((c for c in self._chats if c.jid == room and c.is_room), None)
         if chat is None:
             raise KeyError(room)

@@ -2,8 +2,10 @@
 
 It is a `ChatScreen` with a side column (occupants) and a readiness panel above the log
 (Ctrl+R shows or hides it). Room subjects and nicks are peer text. Messages go out through
-`send_to_room`; when members have no usable keys the service sends nothing, and
-`PartialSendDialog` offers to send to everyone with keys (remembered for the room).
+`send_to_room`; when members have no usable keys the service sends nothing. If others have keys
+(`SendFailed.partial_possible`), `PartialSendDialog` offers to send to everyone with keys
+(remembered for the room); if nobody has, skipping cannot help and one line above the composer
+says so instead.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.readiness_panel import ReadinessPanel
 
+NOBODY_HAS_KEYS = "Not sent: nobody here has OMEMO keys; skipping members cannot help."
+"""The one line shown when a room send failed and no member could receive it."""
+
 
 class GroupChatScreen(ChatScreen):
     """A multi-user chat."""
@@ -45,6 +50,7 @@ class GroupChatScreen(ChatScreen):
                 yield ReadinessPanel(id="readiness")
                 yield SecurityBanner(id="banner")
                 yield MessageLog(self._clock, group=True, id="log")
+                yield Static(id="send-problem", classes="-hidden", markup=False)
                 yield Composer(id="composer")
             yield OptionList(id="occupants")
         yield Footer()
@@ -89,15 +95,28 @@ class GroupChatScreen(ChatScreen):
         return await self._service.send_to_room(self.peer, text, allow_plaintext=allow_plaintext)
 
     def _send_failed(self, text: str, error: Exception) -> None:
-        """Members without usable keys stopped the send: offer to skip them; else say why."""
+        """Members without usable keys stopped the send: offer to skip them when others have
+        keys; when nobody has, say in one line that skipping cannot help; else say why."""
         members = _skipped_members(error)
         if not members:
             super()._send_failed(text, error)
-            return
-        self.app.push_screen(
-            PartialSendDialog(self.peer, members),
-            lambda chosen: self._partial_answer(text, chosen),
-        )
+        elif isinstance(error, SendFailed) and error.partial_possible:
+            self.app.push_screen(
+                PartialSendDialog(self.peer, members),
+                lambda chosen: self._partial_answer(text, chosen),
+            )
+        else:
+            self._show_send_problem(NOBODY_HAS_KEYS)
+
+    def _show_send_problem(self, words: str | None) -> None:
+        """The line above the composer: why the last message could not go out (None hides it)."""
+        line = self.query_one("#send-problem", Static)
+        line.update(words or "")
+        line.set_class(words is None, "-hidden")
+
+    def _sent(self, text: str, report: SendReport) -> None:
+        self._show_send_problem(None)
+        super()._sent(text, report)
 
     def _partial_answer(self, text: str, chosen: bool | None) -> None:
         if chosen:
