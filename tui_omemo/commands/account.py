@@ -116,6 +116,22 @@ def add_account(options: ProfileOptions, args: AccountAdd, console: Console) -> 
         CommandError: the profile already holds an account.
         StoreError: the profile cannot be created or opened.
     """
+    check_account(args)
+    account = account_from(args, _read_password(args, console))
+    with open_database(options, console, create=True) as database:
+        created = create_account(database, account)
+    console.out(f"account: {created.jid}")
+    console.out(f"device: {created.device_id}")
+    console.out(f"fingerprint: {created.fingerprint}")
+    return 0
+
+
+def check_account(args: AccountAdd) -> Server | None:
+    """The server of `args` once the JID, the server and the plaintext choice are valid.
+
+    Raises:
+        UsageError: bad JID or server, or plaintext asked for a non-loopback server.
+    """
     jid = check_jid(args.jid)
     server = parse_server(args.server) if args.server is not None else None
     host = server.host if server is not None else jid.partition("@")[2]
@@ -123,21 +139,24 @@ def add_account(options: ProfileOptions, args: AccountAdd, console: Console) -> 
         raise UsageError(
             f"--allow-plaintext-loopback is only allowed for a loopback server, not {host}"
         )
-    password = _read_password(args, console)
-    account = Account(
-        jid=jid,
+    return server
+
+
+def account_from(args: AccountAdd, password: str | None) -> Account:
+    """The account row `account add` saves (the terminal app's first run saves the same).
+
+    Raises:
+        UsageError: as `check_account`.
+    """
+    server = check_account(args)
+    return Account(
+        jid=check_jid(args.jid),
         password=password,
         server_host=None if server is None else server.host,
         server_port=None if server is None else server.port,
         allow_plaintext_loopback=args.allow_plaintext_loopback,
         created_at=int(time.time() * 1000),
     )
-    with open_database(options, console, create=True) as database:
-        created = create_account(database, account)
-    console.out(f"account: {created.jid}")
-    console.out(f"device: {created.device_id}")
-    console.out(f"fingerprint: {created.fingerprint}")
-    return 0
 
 
 def create_account(database: Database, account: Account) -> CreatedAccount:

@@ -1,25 +1,63 @@
 """`tui-omemo` without a command, and `tui-omemo open JID`: the Textual app.
 
-The app runs on the same event loop as the service (DESIGN.md §6): the service is started
-first (logged in, caught up), then `TuiOmemoApp(service, open_chat=...)` runs until the user
-quits, and the service, the connection and the database are closed on the way out. A profile
-protected by a passphrase, with none in the environment or a file, asks for it first.
+The app runs on the same event loop as the service (DESIGN.md §6) and starts before the service
+exists; what it shows first depends on the profile:
+
+* no profile yet: the first-run form. `Startup.setup` creates the profile the way
+  `account add` does (a key in the OS keyring when one is usable, else the passphrase typed
+  twice in the form, or the one in the environment or a file) and the account with this
+  device's OMEMO keys; then `Startup.connect` logs in and publishes the keys.
+* a passphrase profile and no passphrase in the environment or a file: the passphrase prompt.
+  `Startup.unlock` only tries the passphrase (a wrong one changes nothing on disk and the prompt
+  asks again); then `Startup.connect` runs.
+* otherwise: `Startup.connect` at once, behind the app's progress screen.
+
+`Startup.connect` enters `runtime.online` on an exit stack that is closed when the app ends, so
+the service, the connection and the database are closed on the way out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import gc
-import getpass
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from tui_omemo.commands.account import check_jid
+from tui_omemo.commands.account import (
+    AccountAdd,
+    account_from,
+    check_jid,
+    create_account,
+    is_loopback,
+    parse_server,
+)
 from tui_omemo.commands.console import Console, UsageError
-from tui_omemo.commands.profile import ProfileOptions, profile_dir, read_passphrase
+from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
-from tui_omemo.store import KeyringKeys, inspect_profile, needs_passphrase
+from tui_omemo.store import (
+    Account,
+    KeyringKeys,
+    NoKeyringBackend,
+    inspect_profile,
+    needs_passphrase,
+)
 from tui_omemo.xmpp.errors import TransportError
+
+if TYPE_CHECKING:
+    from tui_omemo.service.api import ChatService
+    from tui_omemo.ui.app import TuiOmemoApp
+    from tui_omemo.ui.screens.account import NewAccount
+
+
+class FirstScreen(enum.Enum):
+    """What the app asks before it can go online."""
+
+    SETUP = "setup"
+    UNLOCK = "unlock"
+    CONNECT = "connect"
 
 
 def open_app(options: ProfileOptions, jid: str | None, console: Console) -> int:
@@ -27,36 +65,158 @@ def open_app(options: ProfileOptions, jid: str | None, console: Console) -> int:
 
     Raises:
         UsageError: not on a terminal, or a bad JID.
-        CommandError, StoreError, TransportError: the profile or the server failed.
+        StoreError: the profile's marker file is unreadable.
     """
     peer = None if jid is None else check_jid(jid)
     if not (console.stdin.isatty() and console.stdout.isatty()):
         raise UsageError("the terminal app needs a terminal; use the commands in scripts")
-    asyncio.run(_run(_ask_passphrase(options, console), peer, console))
+    asyncio.run(_run(options, peer, console))
     return 0
 
 
-def _ask_passphrase(options: ProfileOptions, console: Console) -> ProfileOptions:
-    """On the terminal, ask for the passphrase of a passphrase profile when none was given."""
-    if read_passphrase(options, console) is not None:
-        return options
+def first_screen(options: ProfileOptions, console: Console) -> FirstScreen:
+    """Whether the profile must be created, unlocked with a typed passphrase, or can just open.
+
+    Raises:
+        UsageError: the passphrase file cannot be read.
+        StoreError: the profile's marker file is unreadable.
+    """
     directory = profile_dir(options, console)
     if not inspect_profile(directory).database_exists:
-        return options
-    if not needs_passphrase(directory, KeyringKeys(console.keyring())):
-        return options
-    typed = getpass.getpass(f"passphrase for {directory}: ")
-    return replace(options, typed_passphrase=typed or None)
+        return FirstScreen.SETUP
+    if read_passphrase(options, console) is None and needs_passphrase(
+        directory, KeyringKeys(console.keyring())
+    ):
+        return FirstScreen.UNLOCK
+    return FirstScreen.CONNECT
+
+
+def connects_to_loopback(jid: str, server: str | None) -> bool:
+    """Whether an account typed into the first-run form would connect to this machine only."""
+    try:
+        host = parse_server(server).host if server else check_jid(jid).partition("@")[2]
+    except UsageError:
+        return False
+    return is_loopback(host)
+
+
+@dataclass
+class Startup:
+    """The callbacks the app calls before the roster shows, and what they opened.
+
+    Attributes:
+        options: the profile options; a passphrase typed in the app is added to them.
+        console: streams, environment and keyring of this run.
+        peer: the chat `tui-omemo open JID` asked for (its devices are fetched first).
+        stack: holds the running service; closed when the app has ended.
+    """
+
+    options: ProfileOptions
+    console: Console
+    peer: str | None = None
+    stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    def ask_passphrase(self) -> bool:
+        """Whether a new profile needs a typed passphrase (none given, no usable keyring)."""
+        return (
+            read_passphrase(self.options, self.console) is None
+            and not KeyringKeys(self.console.keyring()).usable
+        )
+
+    async def unlock(self, passphrase: str) -> None:
+        """Try `passphrase` on the profile (off the event loop: the key derivation is slow).
+
+        Raises:
+            StoreError: wrong passphrase, locked profile …, with the store's one-line message.
+            UsageError: the passphrase is unusable.
+        """
+        typed = replace(self.options, typed_passphrase=passphrase)
+        await asyncio.to_thread(_try_open, typed, self.console)
+        self.options = typed
+
+    async def setup(self, new: NewAccount) -> None:
+        """Create the profile and the account typed into the first-run form.
+
+        A second submission in the same run (the first could not log in) corrects the account
+        of the profile it created, if the JID is the same.
+
+        Raises:
+            UsageError: a bad JID or server, or plaintext for a non-loopback server.
+            PassphraseWanted: no OS keyring kept the key; the form must ask for a passphrase.
+            CommandError, StoreError: the profile could not be created.
+        """
+        from tui_omemo.ui.app import PassphraseWanted
+
+        args = AccountAdd(new.jid, new.server, False, new.allow_plaintext_loopback)
+        account = account_from(args, new.password)
+        options = self.options
+        if new.passphrase is not None:
+            options = replace(options, typed_passphrase=new.passphrase)
+        try:
+            await asyncio.to_thread(_create_profile, options, self.console, account)
+        except NoKeyringBackend as error:
+            raise PassphraseWanted(f"{error}.") from error
+        self.options = options
+
+    async def connect(self, report: Callable[[str], None]) -> ChatService:
+        """Log in, publish our keys and catch up; the service stays up until `close`.
+
+        Raises:
+            CommandError, StoreError, TransportError: as `runtime.online` raises them.
+        """
+        report("Logging in, publishing this device's keys, catching up")
+        running = await self.stack.enter_async_context(online(self.options, self.console))
+        if self.peer is not None:  # the chat opens with the contact's current devices
+            report(f"Fetching the devices of {self.peer}")
+            with contextlib.suppress(TransportError):
+                await running.service.refresh_device_list(self.peer)
+        # Everything alive now (modules, service, store) stays alive: gc.freeze() takes it
+        # out of the collector's sight, since full collections walking it blocked the event
+        # loop for 100-180 ms in the UI benchmark.
+        gc.freeze()
+        return running.service
+
+    async def close(self) -> None:
+        """Stop the service, log out and close the database (if `connect` got that far)."""
+        await self.stack.aclose()
+
+
+def build_app(startup: Startup) -> TuiOmemoApp:
+    """The app for this profile, with the first screen its state calls for."""
+    from tui_omemo.ui.app import TuiOmemoApp
+    from tui_omemo.ui.screens.account import AccountForm
+
+    first = first_screen(startup.options, startup.console)
+    form = AccountForm(startup.ask_passphrase(), connects_to_loopback)
+    return TuiOmemoApp(
+        connect=startup.connect,
+        open_chat=startup.peer,
+        unlock=startup.unlock if first is FirstScreen.UNLOCK else None,
+        setup=startup.setup if first is FirstScreen.SETUP else None,
+        account_form=form,
+        on_ready=gc.freeze,
+    )
 
 
 async def _run(options: ProfileOptions, peer: str | None, console: Console) -> None:
-    from tui_omemo.ui.app import TuiOmemoApp  # Textual loads only when the app is wanted
+    startup = Startup(options, console, peer)
+    try:
+        await build_app(startup).run_async()
+    finally:
+        await startup.close()
 
-    async with online(options, console) as running:
-        if peer is not None:  # the chat opens with the contact's current devices
-            with contextlib.suppress(TransportError):
-                await running.service.refresh_device_list(peer)
-        # Once the app is up, everything alive (modules, service, store, first screens) stays
-        # alive: gc.freeze() takes it out of the collector's sight, since full collections
-        # walking it blocked the event loop for 100-180 ms in the UI benchmark.
-        await TuiOmemoApp(running.service, open_chat=peer, on_ready=gc.freeze).run_async()
+
+def _try_open(options: ProfileOptions, console: Console) -> None:
+    open_database(options, console).close()
+
+
+def _create_profile(options: ProfileOptions, console: Console, account: Account) -> None:
+    """Create (or, after a failed login in this run, correct) the profile's account."""
+    with open_database(options, console, create=True) as database:
+        with database.snapshot() as uow:
+            existing = uow.account.get()
+        if existing is None or existing.jid != account.jid:
+            create_account(database, account)
+            return
+        with database.unit_of_work() as uow:
+            uow.account.save(replace(account, created_at=existing.created_at))

@@ -1,15 +1,19 @@
 """`TuiOmemoApp`: the Textual app, built on a `ChatService` handed in by the composition root.
 
-How the composition root wires it (`cli.py`):
+How the composition root (`commands/app.py`) wires it:
 
-* `TuiOmemoApp(service)` — the profile is open: the roster shows at once.
+* `TuiOmemoApp(service)` — the service is running: the roster shows at once.
 * `TuiOmemoApp(service, open_chat="bob@example.org")` — the same, then that chat opens.
-* `TuiOmemoApp(service, unlock=callback)` — locked: a passphrase prompt comes first, and the
-  service is not touched until `await callback(passphrase)` returns. The callback opens the store
-  (and whatever else the service needs); it raises any exception with a one-line message for a
+* `TuiOmemoApp(connect=callback)` — no service yet: a progress screen shows while
+  `await callback(report)` logs in and starts the service it returns (`report(text)` names each
+  step). A failure is shown with its one-line message and `r` tries again.
+* `unlock=callback` — locked: a passphrase prompt comes first, and nothing else happens until
+  `await callback(passphrase)` returns. It raises any exception with a one-line message for a
   wrong passphrase, which the prompt shows before asking again.
-* `TuiOmemoApp(service, setup=callback)` — first run: the add-account form comes first and
-  `await callback(NewAccount(...))` creates the account (then `unlock`, if given, runs next).
+* `setup=callback` — first run: the add-account form (`account_form=` says whether it asks a
+  new passphrase and when it offers plaintext on loopback) comes first and
+  `await callback(NewAccount(...))` creates the profile and the account; the progress screen
+  shows meanwhile. If connecting then fails, the form comes back with the reason.
 
 Background events reach the UI through exactly one worker draining `service.events()`; it posts
 `ServiceEventArrived`, and the app hands each event down to the screens that show it. New messages
@@ -45,10 +49,11 @@ from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
-from tui_omemo.ui.screens.account import AccountScreen, NewAccount
+from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
 from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.progress import ProgressScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.search import SearchScreen
 from tui_omemo.ui.screens.security import SecurityScreen
@@ -62,7 +67,18 @@ UnlockCallback = Callable[[str], Awaitable[None]]
 """Opens the profile with a typed passphrase; raises with a one-line message when it is wrong."""
 
 SetupCallback = Callable[[NewAccount], Awaitable[None]]
-"""Creates the account typed into the first-run form; raises with a one-line message on error."""
+"""Creates the account typed into the first-run form; raises with a one-line message on error
+(`PassphraseWanted` when the form must ask for a passphrase after all)."""
+
+Report = Callable[[str], None]
+"""Names the step that begins now (shown on the progress screen)."""
+
+ConnectCallback = Callable[[Report], Awaitable[ChatService]]
+"""Logs in and starts the service; raises with a one-line message when that fails."""
+
+
+class PassphraseWanted(Exception):
+    """Raised by the setup callback: no keyring kept the key, so the form asks a passphrase."""
 
 
 def styles_dir() -> Path:
@@ -125,30 +141,47 @@ class TuiOmemoApp(App[None]):
 
     def __init__(
         self,
-        service: ChatService,
+        service: ChatService | None = None,
         *,
+        connect: ConnectCallback | None = None,
         open_chat: str | None = None,
         unlock: UnlockCallback | None = None,
         setup: SetupCallback | None = None,
+        account_form: AccountForm | None = None,
         clock: Clock | None = None,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
-        self.service = service
+        if service is None and connect is None:
+            raise ValueError("TuiOmemoApp needs a service or a connect callback")
+        self._service = service
+        self._connect = connect
         self._on_ready = on_ready
         self.clock = clock or Clock()
         self._open_chat = open_chat
         self._unlock = unlock
         self._setup = setup
+        self._account_form = account_form
         self._started = False
+
+    @property
+    def service(self) -> ChatService:
+        """The running service (only once connected: screens are built after that).
+
+        Raises:
+            RuntimeError: not connected yet.
+        """
+        if self._service is None:
+            raise RuntimeError("the service is not running yet")
+        return self._service
 
     def on_mount(self) -> None:
         if self._setup is not None:
-            self.push_screen(AccountScreen())
+            self.push_screen(AccountScreen(self._account_form))
         elif self._unlock is not None:
             self.push_screen(UnlockScreen())
         else:
-            self._start()
+            self._go_online("Starting tui-omemo")
 
     def on_ready(self) -> None:
         """The first screen is on the terminal: run the host's `on_ready` hook."""
@@ -174,21 +207,86 @@ class TuiOmemoApp(App[None]):
             event.screen.show_error(str(error) or "The profile could not be opened.")
             return
         self.pop_screen()
-        self._start()
+        self._go_online("Opening the profile")
 
     @on(AccountScreen.AccountEntered)
-    async def _account(self, event: AccountScreen.AccountEntered) -> None:
+    def _account(self, event: AccountScreen.AccountEntered) -> None:
+        progress = ProgressScreen(f"Setting up {event.account.jid}")
+        self.push_screen(progress)
+        self.run_worker(
+            self._first_run(event.screen, progress, event.account),
+            group="startup",
+            exclusive=True,
+            description="first run",
+            exit_on_error=False,
+        )
+
+    async def _first_run(
+        self, form: AccountScreen, progress: ProgressScreen, account: NewAccount
+    ) -> None:
+        """Create the profile and the account, then go online; on failure, back to the form."""
         assert self._setup is not None
+        progress.step("Creating the profile and this device's OMEMO keys")
         try:
-            await self._setup(event.account)
+            await self._setup(account)
+            if self._unlock is None:
+                await self._connecting(progress)
         except Exception as error:  # the callback's message is meant for the user
-            event.screen.show_error(str(error) or "The account could not be added.")
+            self._back_to_form(form, error)
             return
-        self.pop_screen()
+        self.pop_screen()  # the progress screen
+        self.pop_screen()  # the form
         if self._unlock is not None:
             self.push_screen(UnlockScreen())
         else:
             self._start()
+
+    def _back_to_form(self, form: AccountScreen, error: Exception) -> None:
+        if self.screen is not form:
+            self.pop_screen()
+        if isinstance(error, PassphraseWanted):
+            form.ask_passphrase()
+        form.show_error(str(error) or "The account could not be added.")
+
+    def _go_online(self, title: str) -> None:
+        """Start at once with a given service, else connect behind the progress screen."""
+        if self._service is not None:
+            self._start()
+            return
+        progress = ProgressScreen(title)
+        self.push_screen(progress)
+        self.run_worker(
+            self._online(progress),
+            group="startup",
+            exclusive=True,
+            description="going online",
+            exit_on_error=False,
+        )
+
+    async def _online(self, progress: ProgressScreen) -> None:
+        try:
+            await self._connecting(progress)
+        except Exception as error:  # the callback's message is meant for the user
+            progress.fail(str(error) or type(error).__name__)
+            return
+        self.pop_screen()
+        self._start()
+
+    async def _connecting(self, progress: ProgressScreen) -> None:
+        """Run the connect callback (once a service is running, never again)."""
+        if self._service is None:
+            assert self._connect is not None
+            self._service = await self._connect(progress.step)
+
+    @on(ProgressScreen.RetryRequested)
+    def _retry(self, event: ProgressScreen.RetryRequested) -> None:
+        self.run_worker(
+            self._online(event.screen),
+            group="startup",
+            exclusive=True,
+            description="going online",
+            exit_on_error=False,
+        )
 
     # --- background events ----------------------------------------------------------------
 
@@ -304,8 +402,8 @@ class TuiOmemoApp(App[None]):
             self._show(SettingsScreen(self.service))
 
     def action_close_screen(self) -> None:
-        """Close the current screen (the roster stays)."""
-        if len(self.screen_stack) > 2:
+        """Close the current screen (the roster stays; nothing closes before it shows)."""
+        if self._started and len(self.screen_stack) > 2:
             self.pop_screen()
 
     def action_add_contact(self) -> None:

@@ -1,0 +1,89 @@
+"""`ProgressScreen`: what the app is doing before the roster can show (first run, logging in).
+
+The app calls `step(text)` as each stage begins (creating the profile and keys, logging in and
+publishing them, catching up); earlier steps are then shown as done. `fail(reason)` marks the
+current step as failed, shows the one-line reason and offers a retry (`r`), which is posted as
+`RetryRequested`. The step texts may hold what the user typed (a JID), so they are drawn as
+text, never as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Static
+
+from tui_omemo.ui.text import neutral
+
+DONE, CURRENT, FAILED = "✓", "…", "✗"
+
+
+class ProgressScreen(Screen[None]):
+    """The steps of opening the profile and going online."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "retry", "Retry", show=False)]
+
+    @dataclass
+    class RetryRequested(Message):
+        """The user asked to try the failed step again."""
+
+        screen: ProgressScreen
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+        self._steps: list[str] = []
+        self._failed = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="progress"):
+            yield Static(Text(neutral(self._title, single_line=True)), classes="dialog-title")
+            yield Static("", id="steps")
+            yield Static("", id="error", classes="error", markup=False)
+            yield Static("r: try again · ctrl+q: quit", id="retry", classes="hint -hidden")
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The steps shown so far, oldest first."""
+        return tuple(self._steps)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the last step failed (and a retry is offered)."""
+        return self._failed
+
+    def step(self, text: str) -> None:
+        """A new step began; the ones before it are done."""
+        self._steps.append(neutral(text, single_line=True))
+        self._failed = False
+        self.query_one("#error", Static).update("")
+        self.query_one("#retry").set_class(True, "-hidden")
+        self._draw()
+
+    def fail(self, reason: str) -> None:
+        """The current step failed for `reason` (one line for the user)."""
+        self._failed = True
+        self.query_one("#error", Static).update(neutral(reason))
+        self.query_one("#retry").set_class(False, "-hidden")
+        self._draw()
+
+    def action_retry(self) -> None:
+        """Try again after a failure."""
+        if self._failed:
+            self.post_message(self.RetryRequested(self))
+
+    def _draw(self) -> None:
+        text = Text()
+        last = len(self._steps) - 1
+        for index, step in enumerate(self._steps):
+            mark = DONE if index < last else (FAILED if self._failed else CURRENT)
+            style = "bold" if index == last else ""
+            text.append(f"{mark} {step}\n", style=style)
+        self.query_one("#steps", Static).update(text)
