@@ -360,13 +360,17 @@ class Engine:
         recipients: Iterable[Recipient],
         plaintext: bytes | None,
         trust: TrustDecider,
+        *,
+        own_devices: bool = True,
     ) -> EncryptResult:
         """Encrypt once, with one `<key>` per trusted recipient device.
 
-        With a plaintext, our own other devices are always included (through our own device
-        list); this device never is. An empty message (plaintext None) goes only to the named
-        recipients and needs no trust decision (XEP-0384 §Security). Sessions missing for a
-        device are built from its bundle (and their key is a key exchange).
+        With a plaintext, our own other devices are included (through our own device list)
+        unless `own_devices` is False (the host then names the ones it wants, e.g. those it
+        reaches in the other version); this device never is. An empty message (plaintext
+        None) goes only to the named recipients and needs no trust decision (XEP-0384
+        §Security). Sessions missing for a device are built from its bundle (and their key is
+        a key exchange).
 
         Args:
             namespace: which OMEMO version.
@@ -375,11 +379,13 @@ class Engine:
             plaintext: 0.3: the body bytes; 2: the serialized SCE envelope; None for an empty
                 (key-transport) message.
             trust: the effective trust of each device's identity key.
+            own_devices: add our own other devices from our device list (with a plaintext).
 
         Returns:
             The element, the skipped devices with reasons, and the state changes to commit.
         """
-        return await self._encrypt(namespace, recipients, plaintext, trust, StateChanges())
+        return await self._encrypt(namespace, recipients, plaintext, trust, StateChanges(),
+                                   own_devices=own_devices)
 
     async def _encrypt(
         self,
@@ -388,10 +394,13 @@ class Engine:
         plaintext: bytes | None,
         trust: TrustDecider,
         base: StateChanges,
+        *,
+        own_devices: bool = True,
     ) -> EncryptResult:
         """`encrypt` on top of `base` (changes of the same unit of work not yet committed)."""
         version = version_for(namespace)
-        targets, skipped = await self._resolve(namespace, recipients, own=plaintext is not None)
+        targets, skipped = await self._resolve(namespace, recipients,
+                                               own=own_devices and plaintext is not None)
         if plaintext is None:
             key_material, iv, payload = version.empty_key_material(), version.empty_iv(), None
         else:
@@ -607,8 +616,9 @@ class Engine:
                                              sending=False)
         session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
                                                                        message, ad)
-        return _Decrypted(session.evolve(confirmed=True), key_material,
-                          heartbeat_due=heartbeat)
+        if not session.confirmed:
+            session = session.evolve(confirmed=True)
+        return _Decrypted(session, key_material, heartbeat_due=heartbeat)
 
     async def _ratchet_decrypt(
         self,

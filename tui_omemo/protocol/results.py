@@ -22,6 +22,9 @@ class SkipReason(enum.StrEnum):
     NO_DEVICES = "no_devices"  # the JID publishes no device for this namespace
     INACTIVE = "inactive"  # asked for explicitly, but not on the JID's current device list
     OWN_DEVICE = "own_device"  # this very device (never encrypted for)
+    # decided by the host, never returned by the engine:
+    STALE = "stale"  # an own device silent for longer than the stale limit (DESIGN.md §4)
+    OTHER_VERSION = "other_version"  # publishes only the version this chat is not forced to
 
 
 @dataclass(frozen=True, slots=True)
