@@ -57,6 +57,8 @@ def decode_varint(data: bytes, pos: int) -> tuple[int, int]:
     Raises:
         MalformedMessage: truncated, longer than 10 bytes, or above 2^64 − 1.
     """
+    if pos < len(data) and data[pos] < 0x80:  # one byte: tags, lengths and counters mostly
+        return data[pos], pos + 1
     value = 0
     for index in range(_MAX_VARINT_BYTES):
         if pos + index >= len(data):
@@ -169,8 +171,10 @@ def decode(data: bytes, schema: dict[int, int]) -> Decoded:
         elif wire_type == VARINT:
             fields[number], pos = decode_varint(data, pos)
         else:
-            end = _skip(data, pos, wire_type)
-            length_end = decode_varint(data, pos)[1]
-            fields[number] = data[length_end:end]
+            length, pos = decode_varint(data, pos)
+            end = pos + length
+            if end > len(data):
+                raise MalformedMessage("truncated field")
+            fields[number] = data[pos:end]
             pos = end
     return Decoded(fields)

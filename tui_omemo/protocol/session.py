@@ -76,6 +76,8 @@ class Session:
         associated_data: `IK_initiator ‖ IK_responder` in this version's encoding.
         ephemeral_key: the X3DH ephemeral key (ours when active, the peer's when passive).
         signed_pre_key_id / pre_key_id: the X3DH ids (to repeat the key exchange).
+        stored: the persisted form this session was read from (or evolved from), if any: its
+            fixed fields are written back as they were instead of being encoded again.
     """
 
     namespace: Namespace
@@ -91,6 +93,7 @@ class Session:
     ratchet: JsonObject = field(repr=False)
     skipped_oldest: int = 0
     skipped_next: int = 0
+    stored: JsonObject | None = field(default=None, repr=False, compare=False)
 
     def evolve(
         self,
@@ -108,10 +111,14 @@ class Session:
             self.ephemeral_key, self.signed_pre_key_id, self.pre_key_id,
             self.ratchet if ratchet is None else ratchet,
             *((self.skipped_oldest, self.skipped_next) if skipped is None else skipped),
+            self.stored,
         )
 
     def to_json(self) -> JsonObject:
         """The persisted form."""
+        if self.stored is not None:  # only these change after a session is built
+            return {**self.stored, "confirmed": self.confirmed, "ratchet": self.ratchet,
+                    "skipped_oldest": self.skipped_oldest, "skipped_next": self.skipped_next}
         return {
             "version": SESSION_VERSION,
             "namespace": self.namespace.value,
@@ -141,31 +148,34 @@ class Session:
         namespace, bare_jid = value.get("namespace"), value.get("bare_jid")
         active, confirmed = value.get("active"), value.get("confirmed")
         pre_key_id = value.get("pre_key_id")
-        if not isinstance(namespace, str) or not isinstance(bare_jid, str):
-            raise StateCorrupted("session: bad namespace or jid")
+        if not isinstance(bare_jid, str):
+            raise StateCorrupted("session: bad jid")
         if not isinstance(active, bool) or not isinstance(confirmed, bool):
             raise StateCorrupted("session: bad flags")
         if pre_key_id is not None and not isinstance(pre_key_id, int):
             raise StateCorrupted("session: bad prekey id")
-        try:
-            parsed_namespace = Namespace(namespace)
-        except ValueError as error:
-            raise StateCorrupted("session: unknown namespace") from error
+        parsed_namespace = _NAMESPACES.get(namespace) if isinstance(namespace, str) else None
+        if parsed_namespace is None:
+            raise StateCorrupted("session: unknown namespace")
         return cls(
-            namespace=parsed_namespace,
-            device=DeviceRef(bare_jid, get_int(value, "device_id")),
-            active=active,
-            confirmed=confirmed,
-            identity_key=unb64(value.get("identity_key")),
-            identity_key_curve=unb64(value.get("identity_key_curve")),
-            associated_data=unb64(value.get("associated_data")),
-            ephemeral_key=unb64(value.get("ephemeral_key")),
-            signed_pre_key_id=get_int(value, "signed_pre_key_id"),
-            pre_key_id=pre_key_id,
-            ratchet=get_object(value, "ratchet"),
-            skipped_oldest=get_int(value, "skipped_oldest"),
-            skipped_next=get_int(value, "skipped_next"),
+            parsed_namespace,
+            DeviceRef(bare_jid, get_int(value, "device_id")),
+            active,
+            confirmed,
+            unb64(value.get("identity_key")),
+            unb64(value.get("identity_key_curve")),
+            unb64(value.get("associated_data")),
+            unb64(value.get("ephemeral_key")),
+            get_int(value, "signed_pre_key_id"),
+            pre_key_id,
+            get_object(value, "ratchet"),
+            get_int(value, "skipped_oldest"),
+            get_int(value, "skipped_next"),
+            value,
         )
+
+
+_NAMESPACES = {namespace.value: namespace for namespace in Namespace}
 
 
 def skipped_key(namespace: Namespace, device: DeviceRef, ratchet_pub: bytes, index: int) -> str:

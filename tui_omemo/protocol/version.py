@@ -175,9 +175,16 @@ class Version(ABC):
         """
 
 
+_BY_NAMESPACE: dict[Namespace, Version] = {}
+
+
 def version_for(namespace: Namespace) -> Version:
     """The `Version` implementing `namespace`."""
-    from tui_omemo.protocol.legacy.version import LEGACY
-    from tui_omemo.protocol.v2.version import V2
+    version = _BY_NAMESPACE.get(namespace)
+    if version is None:  # imported on first use: the version packages import this module
+        from tui_omemo.protocol.legacy.version import LEGACY
+        from tui_omemo.protocol.v2.version import V2
 
-    return LEGACY if namespace is Namespace.LEGACY else V2
+        _BY_NAMESPACE.update({Namespace.LEGACY: LEGACY, Namespace.V2: V2})
+        version = _BY_NAMESPACE[namespace]
+    return version
