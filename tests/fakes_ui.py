@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from tui_omemo.config import Settings
@@ -406,6 +406,25 @@ class FakeService:
 
     async def rebuild_session(self, bare_jid: str, device_id: int) -> None:
         self._record("rebuild_session", bare_jid, device_id)
+
+    async def stale_own_devices(self) -> Sequence[DeviceInfo]:
+        """Our other devices silent for longer than delete_stale_after_hours (as the real
+        service's preview)."""
+        limit = timedelta(hours=self._settings.delete_stale_after_hours)
+        return [
+            d
+            for d in self._devices
+            if d.own and not d.this_device and (d.last_seen is None or NOW - d.last_seen > limit)
+        ]
+
+    async def remove_own_devices(self, device_ids: Collection[int]) -> None:
+        """Our other devices leave the device list (never this one)."""
+        self._record("remove_own_devices", tuple(sorted(device_ids)))
+        self._devices = [
+            d
+            for d in self._devices
+            if not (d.own and not d.this_device and d.device_id in device_ids)
+        ]
 
     async def own_trust_uri(self) -> str:
         own = [d for d in self._devices if d.own and d.trust is TrustLevel.VERIFIED]

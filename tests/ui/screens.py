@@ -57,6 +57,25 @@ async def _paste_uri(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _settings_problem(pilot: Pilot[None]) -> None:
+    """Settings, scrolled to the trust mode, with a refused hour count typed above it."""
+    await settle(pilot)
+    await pilot.press("f2")
+    await settle(pilot)
+    box = pilot.app.screen.query_one("#value-renew_signed_prekey_after_hours", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press("0", "enter")
+    pilot.app.screen.query_one("#option-trust_mode").scroll_visible(animate=False)
+    await settle(pilot)
+
+
+def _room_without_keys() -> FakeService:
+    service = FakeService()
+    service.remove_room_keys()
+    return service
+
+
 async def _unlock(passphrase: str) -> None:
     raise ValueError("Wrong passphrase.")
 
@@ -79,7 +98,12 @@ SHOTS: tuple[Shot, ...] = (
     Shot("chat_untrusted_message", _open(BOB, "ctrl+l", "up", "up", "up")),
     Shot("chat_plaintext_choice", _open(DAVE, *"hello", "enter")),
     Shot("group_readiness", _open(ROOM)),
+    Shot("group_partial_send_dialog", _open(ROOM, *"hello", "enter")),
+    Shot("group_nobody_has_keys", _open(ROOM, *"hello", "enter"), service=_room_without_keys),
     Shot("trust_manager", _keys("ctrl+t")),
+    Shot("trust_bulk_confirm", _keys("ctrl+t", "down", "down", "down", "D")),
+    Shot("trust_stale_preview", _keys("ctrl+t", "x")),
+    Shot("settings_refused_number", _settings_problem),
     Shot("verify_qr", _keys("ctrl+o")),
     Shot("verify_uri_confirmation", _paste_uri),
     Shot("add_contact_dialog", _keys("ctrl+n")),

@@ -117,7 +117,9 @@ class SettingsScreen(ServiceScreen):
                     yield _editor(spec)
             yield Static(spec.help, classes="option-help", markup=False)
             if spec.name == "trust_mode":
-                yield Static(BTBV_SENTENCE, classes="option-help", id="btbv-help", markup=False)
+                yield Static(
+                    BTBV_SENTENCE, classes="option-help", id="trust-mode-btbv", markup=False
+                )
             yield Static("", classes="error -hidden", id=f"error-{spec.name}", markup=False)
 
     def on_mount(self) -> None:

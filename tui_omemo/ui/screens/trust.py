@@ -1,13 +1,21 @@
 """`TrustScreen`: the device trust manager — own devices first, then every contact's.
 
 Keys act on the highlighted device: v verify, b trust blindly, d distrust, u undecided, r rebuild
-the session. The BTBV switch writes the `trust_mode` setting. Decisions go to the service in
-workers, then the table reloads.
+the session. Shift+B / Shift+D blind-trust / distrust every undecided device of the highlighted
+device's account, after a confirmation that lists them. x previews our own stale devices and,
+once confirmed, removes them from our device list. The BTBV switch writes the `trust_mode`
+setting. Decisions go to the service in workers, then the table reloads.
+
+Removing stale own devices needs `stale_own_devices` / `remove_own_devices`, which the real
+service offers beside the `ChatService` Protocol; `OwnDeviceCleanup` names them, and a service
+without them gets a toast instead.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Collection, Sequence
+from functools import partial
+from typing import ClassVar, Protocol, runtime_checkable
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,15 +24,45 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Static, Switch
 
 from tui_omemo.model import TrustLevel
-from tui_omemo.service.api import ChatService, SecurityEventRaised, ServiceEvent
+from tui_omemo.service.api import ChatService, DeviceInfo, SecurityEventRaised, ServiceEvent
 from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS, DeviceTable
 
 BTBV_SENTENCE = (
     "Blind Trust Before Verification: a contact's new devices get your messages until you "
-    "verify or distrust one of that contact's devices; off, only verified devices get them."
+    "verify or distrust one of that contact's devices; in manual mode (off) only verified "
+    "devices get them."
 )
+
+BULK_WORDS: dict[TrustLevel, tuple[str, str]] = {
+    TrustLevel.BLINDLY_TRUSTED: (
+        "Trust blindly",
+        "These devices will get your messages although nobody compared their fingerprints. "
+        "You can verify or distrust each of them later.",
+    ),
+    TrustLevel.DISTRUSTED: (
+        "Distrust",
+        "These devices will no longer get your messages, and messages from them are marked "
+        "untrusted. You can change each decision later.",
+    ),
+}
+"""Per bulk decision: the button's word and what it means, in one or two sentences."""
+
+
+@runtime_checkable
+class OwnDeviceCleanup(Protocol):
+    """What removing stale own devices needs from the service (see the module docstring)."""
+
+    async def stale_own_devices(self) -> Sequence[DeviceInfo]:
+        """Our other devices silent for longer than `delete_stale_after_hours`."""
+        ...
+
+    async def remove_own_devices(self, device_ids: Collection[int]) -> None:
+        """Remove our other devices from our published device lists."""
+        ...
 
 
 class TrustScreen(ServiceScreen):
@@ -34,8 +72,11 @@ class TrustScreen(ServiceScreen):
         Binding("v", "decide('verified')", "Verify"),
         Binding("b", "decide('blindly_trusted')", "Blind"),
         Binding("d", "decide('distrusted')", "Distrust"),
-        Binding("u", "decide('undecided')", "Undecided"),
-        Binding("r", "rebuild", "Rebuild session"),
+        Binding("u", "decide('undecided')", "Undecided", show=False),
+        Binding("B", "decide_all('blindly_trusted')", "Blind new"),
+        Binding("D", "decide_all('distrusted')", "Distrust new"),
+        Binding("r", "rebuild", "Rebuild"),
+        Binding("x", "remove_stale", "Stale"),
     ]
 
     def __init__(self, service: ChatService, clock: Clock, *, focus_jid: str | None = None) -> None:
@@ -64,8 +105,7 @@ class TrustScreen(ServiceScreen):
         with switch.prevent(Switch.Changed):
             switch.value = str(settings.trust_mode) == "btbv"
         table = self.query_one(DeviceTable)
-        devices = await self._service.devices()
-        table.set_devices(devices)
+        await table.set_devices(await self._service.devices())
         if self._focus_jid is not None:
             rows = [i for i, d in enumerate(table.ordered) if d.bare_jid == self._focus_jid]
             if rows:
@@ -77,16 +117,22 @@ class TrustScreen(ServiceScreen):
         if isinstance(event, SecurityEventRaised):
             self.reload()
 
+    # --- one device ---------------------------------------------------------------------------
+
     def action_decide(self, level: str) -> None:
         """Record a trust decision for the highlighted device."""
         device = self.query_one(DeviceTable).current
-        if device is not None:
-            self._decide(device.bare_jid, device.device_id, TrustLevel(level))
+        if device is not None and not device.this_device:
+            self._decide([device], TrustLevel(level))
 
     @work(exit_on_error=False, group="decide", description="set trust")
-    async def _decide(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
-        await self._service.set_trust(bare_jid, device_id, level)
-        self.notify(f"{bare_jid} device {device_id}: {TRUST_WORDS[level]}", markup=False)
+    async def _decide(self, devices: Sequence[DeviceInfo], level: TrustLevel) -> None:
+        for device in devices:
+            await self._service.set_trust(device.bare_jid, device.device_id, level)
+        first = devices[0]
+        who = neutral(first.bare_jid, single_line=True)
+        what = f"device {first.device_id}" if len(devices) == 1 else f"{len(devices)} devices"
+        self.notify(f"{who} {what}: {TRUST_WORDS[level]}", markup=False)
         self.reload()
 
     def action_rebuild(self) -> None:
@@ -98,7 +144,86 @@ class TrustScreen(ServiceScreen):
     @work(exit_on_error=False, group="decide", description="rebuild session")
     async def _rebuild(self, bare_jid: str, device_id: int) -> None:
         await self._service.rebuild_session(bare_jid, device_id)
-        self.notify(f"Fresh session with {bare_jid} device {device_id}", markup=False)
+        who = neutral(bare_jid, single_line=True)
+        self.notify(f"Fresh session with {who} device {device_id}", markup=False)
+
+    # --- several devices ------------------------------------------------------------------------
+
+    def action_decide_all(self, level: str) -> None:
+        """Blind-trust or distrust every undecided device of the highlighted account, after
+        confirming the list."""
+        table = self.query_one(DeviceTable)
+        current = table.current
+        if current is None:
+            return
+        decision = TrustLevel(level)
+        who = neutral(current.bare_jid, single_line=True)
+        undecided = [
+            d
+            for d in table.ordered
+            if d.bare_jid == current.bare_jid
+            and d.trust is TrustLevel.UNDECIDED
+            and not d.this_device
+        ]
+        if not undecided:
+            self.notify(f"{who} has no undecided device.", markup=False)
+            return
+        word, meaning = BULK_WORDS[decision]
+        dialog = DevicesConfirmDialog(
+            f"{word}: {len(undecided)} undecided device(s) of {who}?",
+            meaning,
+            undecided,
+            word,
+            self._clock,
+            warning=decision is TrustLevel.BLINDLY_TRUSTED,
+        )
+        self.app.push_screen(dialog, partial(self._decide_confirmed, undecided, decision))
+
+    def _decide_confirmed(
+        self, devices: Sequence[DeviceInfo], level: TrustLevel, confirmed: bool | None
+    ) -> None:
+        if confirmed:
+            self._decide(devices, level)
+
+    def action_remove_stale(self) -> None:
+        """Preview our own stale devices, then remove them from our device list if confirmed."""
+        if isinstance(self._service, OwnDeviceCleanup):
+            self._preview_stale(self._service)
+        else:
+            self.notify("This service cannot remove devices.", severity="warning")
+
+    @work(exit_on_error=False, group="stale", exclusive=True, description="find stale devices")
+    async def _preview_stale(self, cleanup: OwnDeviceCleanup) -> None:
+        stale = list(await cleanup.stale_own_devices())
+        hours = (await self._service.settings()).delete_stale_after_hours
+        if not stale:
+            self.notify(f"None of your other devices has been silent for {hours} hours.")
+            return
+        dialog = DevicesConfirmDialog(
+            f"Remove {len(stale)} stale device(s) of yours?",
+            f"They sent nothing for more than {hours} hours. Removing them takes them off your "
+            "published device lists, so nobody encrypts for them any more; a device that comes "
+            "back adds itself again.",
+            stale,
+            "Remove from device list",
+            self._clock,
+        )
+        ids = [device.device_id for device in stale]
+        self.app.push_screen(dialog, partial(self._remove_confirmed, cleanup, ids))
+
+    def _remove_confirmed(
+        self, cleanup: OwnDeviceCleanup, device_ids: Sequence[int], confirmed: bool | None
+    ) -> None:
+        if confirmed:
+            self._remove(cleanup, device_ids)
+
+    @work(exit_on_error=False, group="stale", description="remove stale devices")
+    async def _remove(self, cleanup: OwnDeviceCleanup, device_ids: Sequence[int]) -> None:
+        await cleanup.remove_own_devices(device_ids)
+        self.notify(f"Removed {len(device_ids)} device(s) from your device list.")
+        self.reload()
+
+    # --- BTBV -----------------------------------------------------------------------------------
 
     @on(Switch.Changed, "#btbv")
     def _btbv(self, event: Switch.Changed) -> None:
