@@ -41,6 +41,8 @@ class ProgressScreen(Screen[None]):
         self._title = title
         self._steps: list[str] = []
         self._failed = False
+        self._reason = ""
+        self._composed = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="progress"):
@@ -59,19 +61,20 @@ class ProgressScreen(Screen[None]):
         """Whether the last step failed (and a retry is offered)."""
         return self._failed
 
+    def on_mount(self) -> None:
+        self._composed = True
+        self._draw()
+
     def step(self, text: str) -> None:
         """A new step began; the ones before it are done."""
         self._steps.append(neutral(text, single_line=True))
         self._failed = False
-        self.query_one("#error", Static).update("")
-        self.query_one("#retry").set_class(True, "-hidden")
         self._draw()
 
     def fail(self, reason: str) -> None:
         """The current step failed for `reason` (one line for the user)."""
         self._failed = True
-        self.query_one("#error", Static).update(neutral(reason))
-        self.query_one("#retry").set_class(False, "-hidden")
+        self._reason = neutral(reason)
         self._draw()
 
     def action_retry(self) -> None:
@@ -80,6 +83,9 @@ class ProgressScreen(Screen[None]):
             self.post_message(self.RetryRequested(self))
 
     def _draw(self) -> None:
+        """Show the steps and the failure (steps may come before the screen is mounted)."""
+        if not self._composed:
+            return
         text = Text()
         last = len(self._steps) - 1
         for index, step in enumerate(self._steps):
@@ -87,3 +93,5 @@ class ProgressScreen(Screen[None]):
             style = "bold" if index == last else ""
             text.append(f"{mark} {step}\n", style=style)
         self.query_one("#steps", Static).update(text)
+        self.query_one("#error", Static).update(self._reason if self._failed else "")
+        self.query_one("#retry").set_class(not self._failed, "-hidden")
