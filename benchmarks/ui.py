@@ -10,13 +10,14 @@
 
 Full garbage collections of a Textual process take 100–200 ms on a small machine; the composition
 root is expected to call `gc.freeze()` once the app is up, which the benchmark does too (pass
-`--no-freeze` to see the difference).
+`--no-freeze` to see the difference; `--help` lists the options).
 
 Numbers go to stdout, one line each, against the targets of the issue.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import statistics
@@ -35,7 +36,28 @@ from tui_omemo.ui.widgets.message_log import MessageLog
 SIZE = (100, 32)
 BIG, SMALL = "big@example.org", "small@example.org"
 TICK = 0.005
-FREEZE = "--no-freeze" not in sys.argv
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """`--no-freeze` (leave the GC alone) and `--size N` (messages in the big chat)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ui",
+        description="Headless UI measurements on FakeService data, printed against the "
+        "targets of issue 6: first frame, opening a big chat, a burst of incoming "
+        "messages, the longest loop block and memory growth.",
+    )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="do not call gc.freeze() after the first frame (shows what full GCs cost)",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=100_000,
+        help="archived messages in the big chat (default: 100000)",
+    )
+    return parser.parse_args(argv)
 
 
 def rss_mb() -> float:
@@ -112,9 +134,11 @@ async def median_open(
     return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
-async def main() -> None:
+async def main(options: argparse.Namespace) -> None:
+    """Run every measurement once and print one line each."""
+    freeze = not options.no_freeze
     service = FakeService()
-    service.generate(BIG, 100_000)
+    service.generate(BIG, options.size)
     service.generate(SMALL, 100)
     meter = LagMeter()
     start = time.perf_counter()
@@ -123,7 +147,7 @@ async def main() -> None:
         await until(lambda: type(app.screen).__name__ == "RosterScreen")
         await pilot.pause()
         first_frame = (time.perf_counter() - start) * 1000
-        if FREEZE:
+        if freeze:
             gc.freeze()  # what the composition root does once the app is up (see report)
         meter.start()
         await open_timed(app, pilot, SMALL)  # the first ChatScreen also parses its styles
@@ -157,7 +181,7 @@ async def main() -> None:
         ("start to first frame", f"{first_frame:.0f} ms", "< 500 ms"),
         ("open chat with 100 messages (median of 5)", f"{small[0]:.1f} ms", ""),
         ("  … CPU time of that", f"{small[1]:.1f} ms", ""),
-        ("open chat with 100,000 messages (median)", f"{big[0]:.1f} ms", "< 100 ms"),
+        (f"open chat with {options.size:,} messages (median)", f"{big[0]:.1f} ms", "< 100 ms"),
         ("  … CPU time of that", f"{big[1]:.1f} ms", ""),
         ("1,000 incoming messages, chat open", f"{burst:.0f} ms total", ""),
         ("longest loop block while opening", f"{open_lag:.1f} ms", "< 50 ms"),
@@ -166,10 +190,10 @@ async def main() -> None:
         (f"memory growth, all {loaded:,} loaded", f"{after_all - before:.1f} MB", "< 50 MB"),
         ("loading the whole archive into the log", f"{whole:.1f} s", ""),
     ]
-    print(f"(gc.freeze() after the first frame: {'yes' if FREEZE else 'no'})")
+    print(f"(gc.freeze() after the first frame: {'yes' if freeze else 'no'})")
     for name, value, target in report:
         print(f"{name:<40} {value:>16}  {target}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(parse_args(sys.argv[1:])))
