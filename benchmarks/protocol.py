@@ -2,9 +2,9 @@
 
 Run on demand from the repository root: ``python -m benchmarks.protocol [--quick]``.
 
-Both sides run on the same machine, in the same process, on the same in-memory storage kind,
-and use the interop harness of `tests/protocol/peers.py` for python-omemo. Measured, per OMEMO
-version where it applies:
+Both sides run on the same machine, in the same process, on the same in-memory storage kind:
+ours on the fakes of `tests/fakes.py` (`FakeDevice`), python-omemo through the interop harness of
+`tests/protocol/peers.py`. Measured, per OMEMO version where it applies:
 
 - device creation (identity, signed prekey, 100 prekeys; both namespaces for both sides);
 - the first message to a new device (active X3DH + first ratchet message), and its first
@@ -20,11 +20,12 @@ version where it applies:
 
 Every row is the median over several rounds (each round the mean of `repeat` calls), in
 milliseconds, beside python-omemo's and the ratio ours / python-omemo (below 1: we are faster or
-smaller). Both sides keep their state in a dict that deep-copies values both ways (our
-`MemoryStateStore`, python-omemo's `Storage` with caching disabled); that copying stands in for a
-real database and is not protocol work, so it is timed separately and a second set of columns
-("without store") shows each side with it taken out. A real store pays its own cost instead (for
-us: one SQLCipher row per key, see `benchmarks/store.py`).
+smaller). Both sides keep their state in a dict that copies JSON values both ways with the same
+function, `tests.fakes.json_copy` (our `MemoryStateStore`, python-omemo's `Storage` with caching
+disabled); that copying stands in for a real database and is not protocol work, so it is timed
+separately and a second set of columns ("without store") shows each side with it taken out. A
+real store pays its own cost instead (for us: one SQLCipher row per key, see
+`benchmarks/store.py`).
 """
 
 from __future__ import annotations
@@ -44,14 +45,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tests.protocol.peers import (
-    EngineDevice,
-    MemoryDirectory,
-    MemoryStateStore,
-    MemoryStorage,
-    Peer,
-    trust_everyone,
-)
+from tests.fakes import FakeDevice, MemoryDirectory, MemoryStateStore, trust_everyone
+from tests.protocol.peers import MemoryStorage, Peer
 from tui_omemo.model import DeviceRef, Namespace
 from tui_omemo.protocol.ports import JsonObject
 
@@ -121,9 +116,9 @@ class TimedStorage(MemoryStorage):
 
 async def our_device(
     bare_jid: str, directory: MemoryDirectory, publish: bool = True
-) -> EngineDevice:
+) -> FakeDevice:
     """An engine on a timed in-memory store."""
-    return await EngineDevice.create(bare_jid, directory, TimedStateStore(), publish=publish)
+    return await FakeDevice.create(bare_jid, directory, TimedStateStore(), publish=publish)
 
 
 async def their_device(namespace: Namespace, bare_jid: str, device_id: int, pre_keys: int) -> Peer:
@@ -236,7 +231,7 @@ async def bench_first_message(namespace: Namespace, repeat: int) -> None:
 
     # passive: an engine receives a key exchange from another engine; python-omemo the same
     receiver = await our_device("r@example.org", directory)
-    ours_kex = await sender.send(namespace, [receiver.ref], BODY)
+    ours_kex = await sender.send_as_received(namespace, [receiver.ref], BODY)
     their_receiver = await their_device(namespace, "r@example.org", 9, pre_keys=100)
     their_kex = await their_sender.encrypt(
         [their_receiver.ref], BODY, {their_receiver.ref: await their_receiver.bundle()}
@@ -284,7 +279,7 @@ async def bench_steady(namespace: Namespace, fanouts: list[int], recipients: lis
         await their_sender.encrypt([p.ref for p in group], BODY, bundles)
         repeat = max(3, 200 // count)
 
-        async def ours(sender: EngineDevice = sender) -> None:
+        async def ours(sender: FakeDevice = sender) -> None:
             await sender.send(namespace, [THEM], BODY)  # encrypt + commit
 
         async def theirs(their_sender: Peer = their_sender, group: list[Peer] = group) -> None:
@@ -300,9 +295,9 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
     directory = MemoryDirectory()
     alice = await our_device(US, directory)
     bob = await our_device(THEM, directory)
-    await bob.receive(await alice.send(namespace, [THEM], BODY), US)
-    await alice.receive(await bob.send(namespace, [US], BODY), THEM)
-    message = await alice.send(namespace, [THEM], BODY)
+    await bob.receive(await alice.send_as_received(namespace, [THEM], BODY), US)
+    await alice.receive(await bob.send_as_received(namespace, [US], BODY), THEM)
+    message = await alice.send_as_received(namespace, [THEM], BODY)
 
     peer_a = await their_device(namespace, US, 1, pre_keys=25)
     peer_b = await their_device(namespace, THEM, 2, pre_keys=25)
@@ -340,17 +335,17 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
 
     await bob.receive(message, US)
     await peer_b.decrypt(their_message, US)
-    following = await alice.send(namespace, [THEM], BODY)
+    following = await alice.send_as_received(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
     row("decrypt the next message of the same chain", await compare(ours_next, theirs_next, repeat))
     for _ in range(SKIPPED):  # sent, never delivered: the receivers keep their message keys
         await alice.send(namespace, [THEM], BODY)
         await peer_a.encrypt([peer_b.ref], BODY)
-    following = await alice.send(namespace, [THEM], BODY)
+    following = await alice.send_as_received(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
     await bob.receive(following, US)
     await peer_b.decrypt(their_following, US)
-    following = await alice.send(namespace, [THEM], BODY)
+    following = await alice.send_as_received(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
     row(f"… with {SKIPPED} skipped message keys held",
         await compare(ours_next, theirs_next, repeat))

@@ -15,6 +15,8 @@ inside the XML:
   passive session (or reuses it for a repeated key exchange), anything else uses the stored
   session; then the payload is decrypted (0.3 AES-128-GCM, OMEMO 2 HKDF/CBC/HMAC of the envelope).
 
+Our own engine is hosted on the in-memory ports of `tests/fakes.py` (`FakeDevice`).
+
 Nothing here is production code; the dependency rule forbids `tui_omemo` from importing these
 packages.
 """
@@ -22,10 +24,6 @@ packages.
 from __future__ import annotations
 
 import base64
-import copy
-import dataclasses
-import hashlib
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,23 +38,16 @@ from omemo.session import Initiation, Session
 from omemo.storage import Just, Maybe, Nothing, Storage
 from omemo.types import JSONType
 
-from tui_omemo.model import DeviceRef, Namespace, TrustLevel
-from tui_omemo.protocol.elements import (
-    DeviceList,
-    DeviceListEntry,
-    EncryptedElement,
-    KeyElement,
-    WireBundle,
-)
-from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
-from tui_omemo.protocol.errors import BundleUnavailable
-from tui_omemo.protocol.ports import JsonObject
+from tests.fakes import json_copy
+from tui_omemo.model import DeviceRef, Namespace
+from tui_omemo.protocol.elements import EncryptedElement, KeyElement, WireBundle
 
 V2_EMPTY_KEY = b"\x00" * 32
 
 
 class MemoryStorage(Storage):
-    """`omemo.storage.Storage` in a dict (values deep-copied both ways)."""
+    """`omemo.storage.Storage` in a dict, copying values both ways as our `MemoryStateStore`
+    does (`tests.fakes.json_copy`), so that both sides pay the same for their in-memory store."""
 
     def __init__(self) -> None:
         super().__init__(disable_cache=True)
@@ -64,11 +55,11 @@ class MemoryStorage(Storage):
 
     async def _load(self, key: str) -> Maybe[JSONType]:
         if key in self.data:
-            return Just(copy.deepcopy(self.data[key]))
+            return Just(json_copy(self.data[key]))
         return Nothing()
 
     async def _store(self, key: str, value: JSONType) -> None:
-        self.data[key] = copy.deepcopy(value)
+        self.data[key] = json_copy(value)
 
     async def _delete(self, key: str) -> None:
         self.data.pop(key, None)
@@ -360,129 +351,6 @@ class Peer:
             content = twomemo.twomemo.ContentImpl(element.payload)
             plain = twomemo.twomemo.PlainKeyMaterialImpl(material[:32], material[32:])
         return await self.backend.decrypt_plaintext(content, plain)
-
-
-# --- hosting our Engine in memory ---------------------------------------------------------------
-
-
-class MemoryStateStore:
-    """The `StateStore` port in a dict; `digest()` hashes everything it holds."""
-
-    def __init__(self, data: Mapping[str, JsonObject] | None = None) -> None:
-        self.data: dict[str, JsonObject] = copy.deepcopy(dict(data or {}))
-
-    async def load(self, key: str) -> JsonObject | None:
-        value = self.data.get(key)
-        return None if value is None else copy.deepcopy(value)
-
-    async def store(self, key: str, value: JsonObject) -> None:
-        self.data[key] = copy.deepcopy(value)
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-    def digest(self) -> str:
-        """A hash of all state: equal digests mean byte-identical state."""
-        text = json.dumps(self.data, sort_keys=True, ensure_ascii=True)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-class MemoryDirectory:
-    """The `Directory` port: published bundles and device lists, per namespace."""
-
-    def __init__(self) -> None:
-        self.bundles: dict[tuple[Namespace, str, int], WireBundle] = {}
-        self.device_lists: dict[tuple[Namespace, str], tuple[int, ...]] = {}
-
-    def publish(self, bare_jid: str, device_id: int, bundle: WireBundle) -> None:
-        """Publish a bundle and add the device to its JID's device list."""
-        self.bundles[bundle.namespace, bare_jid, device_id] = bundle
-        ids = self.device_lists.get((bundle.namespace, bare_jid), ())
-        if device_id not in ids:
-            self.device_lists[bundle.namespace, bare_jid] = (*ids, device_id)
-
-    async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
-        try:
-            return self.bundles[namespace, bare_jid, device_id]
-        except KeyError:
-            raise BundleUnavailable(f"no bundle for {bare_jid}/{device_id}") from None
-
-    async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
-        ids = self.device_lists.get((namespace, bare_jid), ())
-        return DeviceList(namespace, tuple(DeviceListEntry(device_id) for device_id in ids))
-
-
-def trust_everyone(device: DeviceRef, identity_key: bytes) -> TrustLevel:
-    """A `TrustDecider` that verified everybody (trust is not what these suites test)."""
-    del device, identity_key
-    return TrustLevel.VERIFIED
-
-
-def as_received(element: EncryptedElement) -> EncryptedElement:
-    """The element as the receiver parses it from XML: 0.3 keys carry no JID."""
-    if element.namespace is Namespace.V2:
-        return element
-    keys = tuple(dataclasses.replace(key, bare_jid=None) for key in element.keys)
-    return dataclasses.replace(element, keys=keys)
-
-
-class EngineDevice:
-    """One of our engines with its own in-memory store, on a shared directory."""
-
-    def __init__(self, engine: Engine, store: MemoryStateStore, directory: MemoryDirectory) -> None:
-        self.engine = engine
-        self.store = store
-        self.directory = directory
-
-    @classmethod
-    async def create(
-        cls,
-        bare_jid: str,
-        directory: MemoryDirectory,
-        store: MemoryStateStore | None = None,
-        publish: bool = True,
-    ) -> EngineDevice:
-        """Load the engine in `store` (or create a new one) and publish its bundles."""
-        store = store or MemoryStateStore()
-        engine = await Engine.create(bare_jid, store, directory, taken_device_ids=())
-        device = cls(engine, store, directory)
-        if publish:
-            await device.publish()
-        return device
-
-    @property
-    def bare_jid(self) -> str:
-        return self.engine.own_bare_jid
-
-    @property
-    def ref(self) -> DeviceRef:
-        return DeviceRef(self.engine.own_bare_jid, self.engine.device_id)
-
-    async def publish(self) -> None:
-        """Publish our bundles of both namespaces (and add us to our device lists)."""
-        for namespace in Namespace:
-            bundle = await self.engine.bundle(namespace)
-            self.directory.publish(self.bare_jid, self.engine.device_id, bundle)
-
-    async def send(
-        self,
-        namespace: Namespace,
-        recipients: Iterable[str | DeviceRef],
-        plaintext: bytes | None,
-        trust: TrustDecider = trust_everyone,
-    ) -> EncryptedElement:
-        """Encrypt, commit, and return the element as the receivers will parse it."""
-        result = await self.engine.encrypt(namespace, recipients, plaintext, trust)
-        await self.engine.commit(result.changes)
-        return as_received(result.element)
-
-    async def receive(self, element: EncryptedElement, sender_bare_jid: str) -> DecryptResult:
-        """Decrypt and commit (republishing the bundle if a prekey was used)."""
-        result = await self.engine.decrypt(element, sender_bare_jid)
-        await self.engine.commit(result.changes)
-        if result.pre_key_consumed:
-            await self.publish()
-        return result
 
 
 async def encrypt_key_material(

@@ -22,8 +22,8 @@ async def test_create_then_load_never_regenerates() -> None:
     store, directory = MemoryStateStore(), MemoryDirectory()
     first = await Engine.create(ME, store, directory)
     assert 1 <= first.device_id <= 2**31 - 1
-    assert set(store.values) == {"identity", "x3dh/0.3", "x3dh/2"}
-    assert all(value["version"] == 1 for value in store.values.values())
+    assert set(store.data) == {"identity", "x3dh/0.3", "x3dh/2"}
+    assert all(value["version"] == 1 for value in store.data.values())
     writes = store.writes
     again = await Engine.create(ME, store, directory)
     assert (again.device_id, again.identity_key) == (first.device_id, first.identity_key)
@@ -35,7 +35,7 @@ async def test_create_then_load_never_regenerates() -> None:
 async def test_partial_state_is_refused(missing: str) -> None:
     store, directory = MemoryStateStore(), MemoryDirectory()
     await Engine.create(ME, store, directory)
-    del store.values[missing]
+    del store.data[missing]
     before = store.digest()
     with pytest.raises(StateCorrupted):
         await Engine.create(ME, store, directory)
@@ -45,7 +45,7 @@ async def test_partial_state_is_refused(missing: str) -> None:
 async def test_unknown_model_version_is_refused() -> None:
     store, directory = MemoryStateStore(), MemoryDirectory()
     await Engine.create(ME, store, directory)
-    store.values["identity"]["version"] = 99
+    store.data["identity"]["version"] = 99
     with pytest.raises(StateCorrupted):
         await Engine.create(ME, store, directory)
 
@@ -69,8 +69,8 @@ async def test_one_identity_key_for_both_versions() -> None:
 
 async def _pair(settings: CoreSettings | None = None) -> tuple[FakeDevice, FakeDevice]:
     directory = MemoryDirectory()
-    return (await FakeDevice.create(directory, ME, settings),
-            await FakeDevice.create(directory, PEER))
+    return (await FakeDevice.create(ME, directory, settings=settings),
+            await FakeDevice.create(PEER, directory))
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
@@ -129,7 +129,7 @@ async def test_signed_prekey_rotation_keeps_n_old_ones(namespace: Namespace) -> 
             assert (await me.receive(first.element, PEER)).plaintext == b"after one rotation"
     assert (await me.engine.bundle(namespace)).signed_pre_key_id == old_bundle.signed_pre_key_id + 2
     # the original SPK is now the second old one (keep=2); a third rotation drops it
-    late = await FakeDevice.create(peer.directory, "late@example.org")
+    late = await FakeDevice.create("late@example.org", peer.directory)
     peer.directory.publish_bundle(ME, me.engine.device_id, old_bundle)
     stale = await late.send(namespace, [me.ref], b"with the original signed prekey")
     await me.store.commit((await me.engine.maintain(now=time.time() + WEEK * 3 + 120))[0])

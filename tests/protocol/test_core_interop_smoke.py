@@ -32,7 +32,7 @@ def received(element: EncryptedElement) -> EncryptedElement:
 @pytest.mark.parametrize("namespace", list(Namespace))
 async def test_interop_smoke(namespace: Namespace) -> None:
     directory = MemoryDirectory()
-    us = await FakeDevice.create(directory, US)
+    us = await FakeDevice.create(US, directory)
     peer = await Peer.create(namespace, THEM, THEM_ID, pre_keys=30)
     directory.announce(namespace, THEM, THEM_ID)
     directory.publish_bundle(THEM, THEM_ID, await peer.bundle())
@@ -49,7 +49,7 @@ async def test_interop_smoke(namespace: Namespace) -> None:
     assert (await peer.decrypt(received(answer.element), US)).plaintext == b"from us"
 
     # the other direction: a second device of ours builds the session from their bundle
-    us2 = await FakeDevice.create(directory, US)
+    us2 = await FakeDevice.create(US, directory)
     ours = await us2.send(namespace, [THEM], b"our key exchange")
     key = ours.element.key_for(THEM_ID)
     assert key is not None
@@ -68,7 +68,7 @@ async def test_interop_smoke(namespace: Namespace) -> None:
 async def test_twomemo_verifies_our_device_label_signature() -> None:
     import twomemo
 
-    us = await FakeDevice.create(MemoryDirectory(), US)
+    us = await FakeDevice.create(US, MemoryDirectory())
     peer = await Peer.create(Namespace.V2, THEM, THEM_ID, pre_keys=25)
     assert isinstance(peer.backend, twomemo.Twomemo)
     signature = us.engine.sign_device_label("tui on laptop")

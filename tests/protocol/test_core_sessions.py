@@ -42,9 +42,9 @@ async def world() -> World:
     directory = MemoryDirectory()
     return World(
         directory,
-        await FakeDevice.create(directory, ALICE),
-        await FakeDevice.create(directory, BOB),
-        await FakeDevice.create(directory, BOB),
+        await FakeDevice.create(ALICE, directory),
+        await FakeDevice.create(BOB, directory),
+        await FakeDevice.create(BOB, directory),
     )
 
 
@@ -193,14 +193,14 @@ async def test_repeated_key_exchange_reuses_the_session(world: World, namespace:
     first = await world.bob.receive(sent[0].element, ALICE)
     assert first.key_exchange
     assert first.pre_key_consumed
-    x3dh_state = world.bob.store.values[f"x3dh/{namespace.label}"]
+    x3dh_state = world.bob.store.data[f"x3dh/{namespace.label}"]
     # same ephemeral key: decrypted with the existing session, no prekey needed or used
     second = await world.bob.receive(sent[2].element, ALICE)
     assert second.plaintext == b"k2"
     assert not second.key_exchange
     assert not second.pre_key_consumed
     assert second.send_empty_message  # we still have not answered
-    assert world.bob.store.values[f"x3dh/{namespace.label}"] == x3dh_state
+    assert world.bob.store.data[f"x3dh/{namespace.label}"] == x3dh_state
     await world.bob.send(namespace, [world.alice.ref], None)
     third = await world.bob.receive(sent[1].element, ALICE)
     assert third.plaintext == b"k1"
@@ -343,12 +343,12 @@ async def test_skipped_keys_live_outside_the_session_value(world: World, namespa
     sent = [await world.alice.send(namespace, [world.bob.ref], None) for _ in range(300)]
     await world.bob.receive(sent[-1].element, ALICE)
     alice_id = world.alice.engine.device_id
-    session = world.bob.store.values[f"session/{namespace.label}/{ALICE}/{alice_id}"]
+    session = world.bob.store.data[f"session/{namespace.label}/{ALICE}/{alice_id}"]
     assert session["ratchet"]["skipped_message_keys"] == []
-    skipped = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    skipped = [k for k in world.bob.store.data if k.startswith(f"skipped/{namespace.label}/")]
     assert len(skipped) == 299
     await world.bob.receive(sent[10].element, ALICE)
-    remaining = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    remaining = [k for k in world.bob.store.data if k.startswith(f"skipped/{namespace.label}/")]
     assert len(remaining) == 298  # a used skipped key is deleted with the decryption
     with pytest.raises(Duplicate):
         await world.bob.engine.decrypt(sent[10].element, ALICE)
@@ -360,14 +360,14 @@ async def test_at_most_1000_skipped_keys_per_session_oldest_evicted(world: World
     sent = [await world.alice.send(namespace, [world.bob.ref], None) for _ in range(1200)]
     await world.bob.receive(sent[600].element, ALICE)  # 600 skipped
     await world.bob.receive(sent[1199].element, ALICE)  # 598 more: 198 oldest evicted
-    skipped = [k for k in world.bob.store.values if k.startswith(f"skipped/{namespace.label}/")]
+    skipped = [k for k in world.bob.store.data if k.startswith(f"skipped/{namespace.label}/")]
     assert len(skipped) == 1000
     with pytest.raises(Duplicate):
         await world.bob.engine.decrypt(sent[0].element, ALICE)
     assert (await world.bob.receive(sent[198].element, ALICE)).plaintext is None
     await world.bob.store.commit(
         await world.bob.engine.delete_session(namespace, world.alice.ref))
-    assert not [k for k in world.bob.store.values if k.startswith("skipped")]
+    assert not [k for k in world.bob.store.data if k.startswith("skipped")]
 
 
 async def test_core_settings_from_app_settings():
@@ -395,7 +395,7 @@ async def test_later_key_exchange_first_then_earlier_ones(world: World, namespac
         got = await world.bob.receive(sent[index].element, ALICE)
         assert got.plaintext == f"k{index}".encode()
         assert not got.key_exchange
-    assert not [k for k in world.bob.store.values if k.startswith("skipped/")]
+    assert not [k for k in world.bob.store.data if k.startswith("skipped/")]
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)

@@ -12,15 +12,8 @@ import copy
 import pytest
 import xeddsa
 
-from tests.protocol.peers import (
-    V2_EMPTY_KEY,
-    EngineDevice,
-    MemoryDirectory,
-    MemoryStateStore,
-    MemoryStorage,
-    Peer,
-    as_received,
-)
+from tests.fakes import FakeDevice, MemoryDirectory, MemoryStateStore, as_received
+from tests.protocol.peers import V2_EMPTY_KEY, MemoryStorage, Peer
 from tui_omemo.model import Namespace
 
 NAMESPACES = [Namespace.LEGACY, Namespace.V2]
@@ -42,9 +35,9 @@ def curve(identity_key_ed: bytes) -> bytes:
     return xeddsa.ed25519_pub_to_curve25519_pub(identity_key_ed)
 
 
-async def setup(namespace: Namespace) -> tuple[EngineDevice, Peer]:
+async def setup(namespace: Namespace) -> tuple[FakeDevice, Peer]:
     directory = MemoryDirectory()
-    us = await EngineDevice.create(US, directory)
+    us = await FakeDevice.create(US, directory)
     peer = await Peer.create(namespace, THEM, 4242, pre_keys=PRE_KEYS)
     directory.publish(THEM, peer.device_id, await peer.bundle())
     return us, peer
@@ -84,11 +77,11 @@ async def test_they_start_we_answer(namespace: Namespace) -> None:
     assert got.namespace is namespace
 
     if got.send_empty_message:
-        empty = await us.send(namespace, [peer.ref], None)
+        empty = await us.send_as_received(namespace, [peer.ref], None)
         assert empty.payload is None
         assert (await peer.decrypt(empty, US)).plaintext is None
 
-    answer = await us.send(namespace, [THEM], body(namespace, "hi back"))
+    answer = await us.send_as_received(namespace, [THEM], body(namespace, "hi back"))
     key = answer.key_for(peer.device_id)
     assert key is not None
     assert not key.key_exchange  # a passive session never sends key exchanges
@@ -105,7 +98,7 @@ async def test_they_start_we_answer(namespace: Namespace) -> None:
 async def test_we_start_they_answer(namespace: Namespace) -> None:
     """Our key exchange from their bundle → they decrypt → they answer → we decrypt."""
     us, peer = await setup(namespace)
-    first = await us.send(namespace, [THEM], body(namespace, "first"))
+    first = await us.send_as_received(namespace, [THEM], body(namespace, "first"))
     key = first.key_for(peer.device_id)
     assert key is not None
     assert key.key_exchange
@@ -113,7 +106,7 @@ async def test_we_start_they_answer(namespace: Namespace) -> None:
     assert (got.plaintext, got.new_session) == (body(namespace, "first"), True)
 
     # nothing heard back yet: the key exchange is repeated, and they reuse their session
-    again = await us.send(namespace, [THEM], body(namespace, "again"))
+    again = await us.send_as_received(namespace, [THEM], body(namespace, "again"))
     again_key = again.key_for(peer.device_id)
     assert again_key is not None
     assert again_key.key_exchange
@@ -123,7 +116,7 @@ async def test_we_start_they_answer(namespace: Namespace) -> None:
     reply = await peer.encrypt([us.ref], body(namespace, "reply"))
     assert (await us.receive(reply, THEM)).plaintext == body(namespace, "reply")
 
-    third = await us.send(namespace, [THEM], body(namespace, "third"))
+    third = await us.send_as_received(namespace, [THEM], body(namespace, "third"))
     third_key = third.key_for(peer.device_id)
     assert third_key is not None
     assert not third_key.key_exchange  # confirmed by their reply
@@ -135,7 +128,7 @@ async def test_we_start_they_answer(namespace: Namespace) -> None:
 async def test_empty_messages_both_ways(namespace: Namespace) -> None:
     """An empty message can open a session (ours and theirs) and travel on an open one."""
     us, peer = await setup(namespace)
-    opener = await us.send(namespace, [THEM], None)
+    opener = await us.send_as_received(namespace, [THEM], None)
     assert opener.payload is None
     if namespace is Namespace.LEGACY:
         assert opener.iv is not None  # 0.3 keeps <iv> in key-transport messages
@@ -165,25 +158,25 @@ async def test_out_of_order_from_them(namespace: Namespace) -> None:
         [us.ref], body(namespace, "0"), {us.ref: await us.engine.bundle(namespace)}
     )
     await us.receive(first, THEM)
-    await peer.decrypt(await us.send(namespace, [THEM], body(namespace, "ack")), US)
+    await peer.decrypt(await us.send_as_received(namespace, [THEM], body(namespace, "ack")), US)
     later = [await peer.encrypt([us.ref], body(namespace, str(i))) for i in range(1, 5)]
     for i in (3, 1, 4, 2):
         assert (await us.receive(later[i - 1], THEM)).plaintext == body(namespace, str(i))
 
 
-async def ping_pong(us: EngineDevice, peer: Peer, namespace: Namespace, rounds: int) -> None:
+async def ping_pong(us: FakeDevice, peer: Peer, namespace: Namespace, rounds: int) -> None:
     """Alternate messages so that every round is a DH ratchet step on both sides."""
     for i in range(rounds):
-        ours = await us.send(namespace, [peer.ref], body(namespace, f"us {i}"))
+        ours = await us.send_as_received(namespace, [peer.ref], body(namespace, f"us {i}"))
         assert (await peer.decrypt(ours, US)).plaintext == body(namespace, f"us {i}")
         theirs = await peer.encrypt([us.ref], body(namespace, f"them {i}"))
         assert (await us.receive(theirs, THEM)).plaintext == body(namespace, f"them {i}")
 
 
-async def engines_with_both_sign_bits(directory: MemoryDirectory) -> dict[int, EngineDevice]:
-    found: dict[int, EngineDevice] = {}
+async def engines_with_both_sign_bits(directory: MemoryDirectory) -> dict[int, FakeDevice]:
+    found: dict[int, FakeDevice] = {}
     for _ in range(64):
-        device = await EngineDevice.create(US, directory, publish=False)
+        device = await FakeDevice.create(US, directory, publish=False)
         found.setdefault(device.engine.identity_key_ed25519[31] >> 7, device)
         if len(found) == 2:
             return found
@@ -210,18 +203,18 @@ async def test_both_xeddsa_sign_bits_interoperate_in_legacy() -> None:
         for their_bit, peer_template in theirs.items():
             # we start: fresh directory with their bundle, our engine restored from its store
             directory = MemoryDirectory()
-            us = await EngineDevice.create(US, directory, MemoryStateStore(template.store.data))
+            us = await FakeDevice.create(US, directory, MemoryStateStore(template.store.data))
             storage = MemoryStorage()
             storage.data = copy.deepcopy(peer_template.storage.data)
             peer = await Peer.create(namespace, THEM, 4242, storage=storage)
             directory.publish(THEM, peer.device_id, await peer.bundle())
             bundle = await us.engine.bundle(namespace)
             assert bundle.signed_pre_key_signature[63] >> 7 == our_bit
-            element = await us.send(namespace, [THEM], b"from us")
+            element = await us.send_as_received(namespace, [THEM], b"from us")
             got = await peer.decrypt(element, US, sign_bit=bool(our_bit))
             assert got.plaintext == b"from us", (our_bit, their_bit)
             # they start, to a second engine of ours
-            fresh = await EngineDevice.create("other@example.org", directory)
+            fresh = await FakeDevice.create("other@example.org", directory)
             kex = await peer.encrypt(
                 [fresh.ref], b"from them", {fresh.ref: await fresh.engine.bundle(namespace)}
             )

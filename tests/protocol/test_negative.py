@@ -14,13 +14,8 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from tests.protocol.peers import (
-    EngineDevice,
-    MemoryDirectory,
-    Peer,
-    encrypt_key_material,
-    trust_everyone,
-)
+from tests.fakes import FakeDevice, MemoryDirectory, trust_everyone
+from tests.protocol.peers import Peer, encrypt_key_material
 from tests.protocol.test_vectors import field_bytes, field_varint
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
@@ -42,7 +37,7 @@ TAMPERED = (AuthenticationFailed, MalformedMessage, UnknownPreKey, TooManySkippe
 
 
 async def rejected(
-    us: EngineDevice, element: EncryptedElement, errors: tuple[type[ProtocolError], ...]
+    us: FakeDevice, element: EncryptedElement, errors: tuple[type[ProtocolError], ...]
 ) -> None:
     """`element` raises one of `errors` and the whole store stays byte-identical."""
     before = us.store.digest()
@@ -66,20 +61,20 @@ def flips(data: bytes, every_bit: bool) -> Iterator[bytes]:
             yield bytes(mutated)
 
 
-async def new_pair(namespace: Namespace) -> tuple[EngineDevice, Peer]:
+async def new_pair(namespace: Namespace) -> tuple[FakeDevice, Peer]:
     directory = MemoryDirectory()
-    us = await EngineDevice.create(US, directory)
+    us = await FakeDevice.create(US, directory)
     peer = await Peer.create(namespace, THEM, 4242, pre_keys=30)
     directory.publish(THEM, peer.device_id, await peer.bundle())
     return us, peer
 
 
-async def established(namespace: Namespace) -> tuple[EngineDevice, Peer]:
+async def established(namespace: Namespace) -> tuple[FakeDevice, Peer]:
     """A confirmed session in both directions (no key exchanges any more)."""
     us, peer = await new_pair(namespace)
     kex = await peer.encrypt([us.ref], b"open", {us.ref: await us.engine.bundle(namespace)})
     await us.receive(kex, THEM)
-    await peer.decrypt(await us.send(namespace, [THEM], b"ack"), US)
+    await peer.decrypt(await us.send_as_received(namespace, [THEM], b"ack"), US)
     return us, peer
 
 
@@ -129,7 +124,7 @@ def _curve_keys(namespace: Namespace, data: bytes) -> list[bytes]:
 
 
 async def accepted_or_rejected(
-    us: EngineDevice, element: EncryptedElement, expected: bytes
+    us: FakeDevice, element: EncryptedElement, expected: bytes
 ) -> None:
     """Either a typed rejection with no state change, or the expected plaintext (uncommitted)."""
     before = us.store.digest()
@@ -177,7 +172,7 @@ async def test_wrong_version_byte(version: int) -> None:
     bad = legacy_wire.encode_pre_key_whisper(dataclasses.replace(inner, message=bad_inner))
     await rejected(us, with_key_data(kex, bad), (MalformedMessage,))
     await us.receive(kex, THEM)
-    await peer.decrypt(await us.send(Namespace.LEGACY, [THEM], b"ack"), US)
+    await peer.decrypt(await us.send_as_received(Namespace.LEGACY, [THEM], b"ack"), US)
     message = await peer.encrypt([us.ref], b"w")
     data = message.keys[0].data
     await rejected(us, with_key_data(message, bytes([version]) + data[1:]), (MalformedMessage,))
@@ -208,7 +203,7 @@ async def test_replays_are_duplicates(namespace: Namespace) -> None:
     kex = await peer.encrypt([us.ref], b"once", {us.ref: await us.engine.bundle(namespace)})
     await us.receive(kex, THEM)
     await rejected(us, kex, (Duplicate,))
-    await peer.decrypt(await us.send(namespace, [THEM], b"ack"), US)
+    await peer.decrypt(await us.send_as_received(namespace, [THEM], b"ack"), US)
     message = await peer.encrypt([us.ref], b"twice?")
     await us.receive(message, THEM)
     await rejected(us, message, (Duplicate,))
@@ -273,11 +268,11 @@ async def test_unknown_pre_key_ids(namespace: Namespace, which: str) -> None:
 async def test_message_without_session_and_foreign_keys(namespace: Namespace) -> None:
     """A plain message with no session, and an element with no key for us."""
     us, peer = await new_pair(namespace)
-    other = await EngineDevice.create("other@example.org", us.directory)
+    other = await FakeDevice.create("other@example.org", us.directory)
     kex = await peer.encrypt([other.ref], b"x", {other.ref: await other.engine.bundle(namespace)})
     await rejected(us, kex, (ProtocolError,))  # NotForThisDevice: no key with our rid
     await other.receive(kex, THEM)
-    await peer.decrypt(await other.send(namespace, [THEM], b"ack"), "other@example.org")
+    await peer.decrypt(await other.send_as_received(namespace, [THEM], b"ack"), "other@example.org")
     plain = await peer.encrypt([other.ref], b"y")
     retargeted = KeyElement(plain.keys[0].bare_jid, us.engine.device_id, plain.keys[0].data)
     await rejected(us, dataclasses.replace(plain, keys=(retargeted,)), (ProtocolError,))
@@ -302,7 +297,7 @@ async def test_bad_bundle_signature_is_skipped(namespace: Namespace, byte: int, 
 async def test_too_few_pre_keys_is_skipped(namespace: Namespace) -> None:
     minimum = 20 if namespace is Namespace.LEGACY else 25
     directory = MemoryDirectory()
-    us = await EngineDevice.create(US, directory)
+    us = await FakeDevice.create(US, directory)
     peer = await Peer.create(namespace, THEM, 4242, pre_keys=minimum - 1)
     directory.publish(THEM, peer.device_id, await peer.bundle())
     await assert_skipped(us, namespace, SkipReason.INVALID_BUNDLE)
@@ -312,7 +307,7 @@ async def test_too_few_pre_keys_is_skipped(namespace: Namespace) -> None:
     assert enough.ref in result.recipients
 
 
-async def assert_skipped(us: EngineDevice, namespace: Namespace, reason: SkipReason) -> None:
+async def assert_skipped(us: FakeDevice, namespace: Namespace, reason: SkipReason) -> None:
     before = us.store.digest()
     result = await us.engine.encrypt(namespace, [THEM], b"secret", trust_everyone)
     skipped = {ref.device_id: why for ref, why in result.skipped.items()}

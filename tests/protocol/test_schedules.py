@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.protocol.peers import EngineDevice, MemoryDirectory, MemoryStateStore
+from tests.fakes import FakeDevice, MemoryDirectory, MemoryStateStore
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.protocol.errors import AuthenticationFailed, Duplicate
@@ -33,7 +33,7 @@ async def templates() -> list[dict[str, JsonObject]]:
     """Three engines created once; each example restores them from copies of their stores."""
     if not _templates:
         for jid in JIDS:
-            device = await EngineDevice.create(jid, MemoryDirectory(), publish=False)
+            device = await FakeDevice.create(jid, MemoryDirectory(), publish=False)
             _templates.append(device.store.data)
     return _templates
 
@@ -49,7 +49,7 @@ class Flight:
 class World:
     """Three devices on one directory, the messages in flight and what was delivered."""
 
-    def __init__(self, namespace: Namespace, devices: list[EngineDevice]) -> None:
+    def __init__(self, namespace: Namespace, devices: list[FakeDevice]) -> None:
         self.namespace = namespace
         self.devices = devices
         self.in_flight: list[Flight] = []
@@ -62,7 +62,7 @@ class World:
     ) -> World:
         directory = MemoryDirectory()
         devices = [
-            await EngineDevice.create(jid, directory, MemoryStateStore(data))
+            await FakeDevice.create(jid, directory, MemoryStateStore(data))
             for jid, data in zip(JIDS, stores, strict=True)
         ]
         return cls(namespace, devices)
@@ -73,7 +73,8 @@ class World:
     async def send(self, sender: int) -> list[Flight]:
         message_id, self.next_id = self.next_id, self.next_id + 1
         device = self.devices[sender]
-        element = await device.send(self.namespace, [TARGET[sender]], b"m%d" % message_id)
+        element = await device.send_as_received(self.namespace, [TARGET[sender]],
+                                                b"m%d" % message_id)
         flights = [
             Flight(element, sender, self.index_of(key.device_id), message_id)
             for key in element.keys

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from omemo.session_manager import SessionManager
 
-from tests.protocol.peers import EngineDevice, MemoryDirectory, Peer
+from tests.fakes import FakeDevice, MemoryDirectory
+from tests.protocol.peers import Peer
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.trust import (
@@ -23,9 +24,9 @@ from tui_omemo.protocol.verification import fingerprint, fingerprint_hex, format
 THEM = "them@example.net"
 
 
-async def contact(namespace: Namespace, ids: list[int]) -> tuple[EngineDevice, list[Peer]]:
+async def contact(namespace: Namespace, ids: list[int]) -> tuple[FakeDevice, list[Peer]]:
     directory = MemoryDirectory()
-    us = await EngineDevice.create("us@example.org", directory)
+    us = await FakeDevice.create("us@example.org", directory)
     peers = [await Peer.create(namespace, THEM, i, pre_keys=30) for i in ids]
     for peer in peers:
         directory.publish(THEM, peer.device_id, await peer.bundle())
