@@ -8,7 +8,7 @@ from textual.widgets import Input, Select, Static, Switch
 from tests.fakes_ui import FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.config import SETTINGS_HELP
-from tui_omemo.ui.screens.settings import NUMBER_PROBLEM, SettingsScreen
+from tui_omemo.ui.screens.settings import NUMBER_PROBLEM, SettingsScreen, option_specs
 from tui_omemo.ui.screens.trust import BTBV_SENTENCE
 
 
@@ -103,3 +103,13 @@ async def test_a_refused_switch_goes_back_and_says_why() -> None:
         error = str(app.screen.query_one("#error-add_body_hint", Static).render())
         assert "cannot be changed now" in error
         assert "nothing was saved" in error
+
+
+def test_option_kinds_come_from_the_settings_types() -> None:
+    """Every option of Settings is listed once, in order; trust_mode's choices are its Literal."""
+    specs = option_specs()
+    assert [spec.name for spec in specs] == list(SETTINGS_HELP)
+    kinds = {spec.name: (spec.kind, spec.choices) for spec in specs}
+    assert kinds["trust_mode"] == (str, ("btbv", "manual"))
+    assert kinds["add_body_hint"] == (bool, ())
+    assert kinds["signed_prekey_keep"] == (int, ())

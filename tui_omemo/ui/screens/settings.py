@@ -1,8 +1,9 @@
 """`SettingsScreen`: every option of DESIGN.md §4 with the widget its type wants.
 
 Booleans are switches, choices (a `Literal` such as `trust_mode`) are selects, hour counts and
-other numbers are inputs checked as whole numbers of at least 1. Each option shows its one-line
-explanation from `SETTINGS_HELP`; the trust mode also gets the one sentence on what BTBV means.
+other numbers are inputs checked as whole numbers of at least 1 (any other text option gets a
+plain input, checked by the service). Each option shows its one-line explanation from
+`SETTINGS_HELP`; the trust mode also gets the one sentence on what BTBV means.
 
 A switch or a select saves at once; a number saves on Enter, and only when it is valid: otherwise
 the reason is shown in words under the option and nothing is saved. Every save goes through
@@ -87,8 +88,10 @@ def _editor(spec: OptionSpec) -> Widget:
     if spec.choices:
         options = [(CHOICE_WORDS.get(choice, choice), choice) for choice in spec.choices]
         return Select(options, allow_blank=False, compact=True, id=key, classes=kind)
-    number = Integer(minimum=1, failure_description=NUMBER_PROBLEM)
-    return Input(type="integer", validators=[number], compact=True, id=key, classes=kind)
+    if spec.kind is int:
+        number = Integer(minimum=1, failure_description=NUMBER_PROBLEM)
+        return Input(type="integer", validators=[number], compact=True, id=key, classes=kind)
+    return Input(compact=True, id=key, classes=kind)
 
 
 class SettingsScreen(ServiceScreen):
@@ -189,7 +192,8 @@ class SettingsScreen(ServiceScreen):
             settings = await self._service.update_setting(name, value)
         except ValueError as problem:
             self.show_problem(name, f"{problem}; nothing was saved.")
-            if self._stored is not None and self._specs[name].kind is not int:
+            typed = isinstance(self.query_one(f"#value-{name}"), Input)
+            if self._stored is not None and not typed:
                 self._show_value(name, getattr(self._stored, name))
             return
         self._stored = settings
