@@ -6,23 +6,27 @@ on the screen that is showing and on posted messages — not on pixels (those ar
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 
-from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, fingerprint
+from tests.fakes_ui import BOB, CAROL, DAVE, NOW, ROOM, FakeService, fingerprint
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import TrustLevel
-from tui_omemo.service.api import MessageReceived, RosterChanged, SecurityEventRaised
-from tui_omemo.ui.app import TuiOmemoApp
+from tui_omemo.service.api import ChatService, MessageReceived, RosterChanged, SecurityEventRaised
+from tui_omemo.ui.app import PassphraseWanted, Report, TuiOmemoApp
+from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ACTIONS, ActionsProvider
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
+from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.progress import ProgressScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.settings import SettingsScreen
 from tui_omemo.ui.screens.trust import TrustScreen
@@ -531,3 +535,153 @@ async def test_on_ready_hook_runs_once_the_app_is_up(service: FakeService) -> No
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert seen == ["RosterScreen"]
+
+
+# --- before the service exists: connecting, first run ---------------------------------------
+
+
+class Gate:
+    """A connect callback that waits until the test opens it, failing the first `fails` times."""
+
+    def __init__(self, service: FakeService, fails: int = 0) -> None:
+        self.service = service
+        self.fails = fails
+        self.calls = 0
+        self.opened = asyncio.Event()
+
+    async def __call__(self, report: Report) -> ChatService:
+        self.calls += 1
+        report("Logging in")
+        await self.opened.wait()
+        if self.calls <= self.fails:
+            raise ConnectionError("the server refused the login")
+        return self.service
+
+
+def app_without_service(connect: Gate, **options: object) -> TuiOmemoApp:
+    return TuiOmemoApp(connect=connect, clock=Clock.frozen(NOW), **options)  # type: ignore[arg-type]
+
+
+async def test_no_service_yet_shows_progress_until_connected(service: FakeService) -> None:
+    """`connect=` runs behind the progress screen; screens that need the service stay shut
+    until it returns, then the roster shows."""
+    gate = Gate(service)
+    app = app_without_service(gate)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ProgressScreen)
+        assert app.screen.steps == ("Logging in",)
+        await pilot.press("ctrl+t", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ProgressScreen)
+        gate.opened.set()
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert app.service is service
+
+
+async def test_a_failed_connect_is_shown_and_r_tries_again(service: FakeService) -> None:
+    """The callback's one-line reason is shown with the retry hint; r runs it again."""
+    gate = Gate(service, fails=1)
+    gate.opened.set()
+    app = app_without_service(gate)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ProgressScreen)
+        assert screen.failed
+        assert "refused the login" in str(screen.query_one("#error", Static).render())
+        assert not screen.query_one("#retry").has_class("-hidden")
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert gate.calls == 2
+
+
+async def first_run_form(pilot, jid: str, password: str, server: str = "") -> AccountScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, AccountScreen)
+    screen.query_one("#jid", Input).value = jid
+    screen.query_one("#password", Input).value = password
+    screen.query_one("#server", Input).value = server
+    await settle(pilot)
+    return screen
+
+
+async def test_first_run_asks_a_new_passphrase_twice(service: FakeService) -> None:
+    """Without a keyring the form asks a passphrase twice; differing ones are refused before
+    the callback runs; then setup gets everything and the app connects."""
+    added: list[NewAccount] = []
+
+    async def setup(account: NewAccount) -> None:
+        added.append(account)
+
+    gate = Gate(service)
+    gate.opened.set()
+    app = app_without_service(gate, setup=setup, account_form=AccountForm(ask_passphrase=True))
+    async with app.run_test(size=SIZE) as pilot:
+        form = await first_run_form(pilot, "alice@example.org", "secret")
+        form.query_one("#passphrase", Input).value = "kiwi-7"
+        form.query_one("#passphrase2", Input).value = "kiwi-8"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert "differ" in str(form.query_one("#error", Static).render())
+        assert added == []
+        form.query_one("#passphrase2", Input).value = "kiwi-7"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert added == [NewAccount("alice@example.org", "secret", None, False, "kiwi-7")]
+        assert "kiwi" not in repr(added[0])
+
+
+async def test_plaintext_is_offered_only_for_a_loopback_server(service: FakeService) -> None:
+    """The plaintext box shows while the server is this machine and is unticked when not."""
+    form_options = AccountForm(is_loopback=lambda _jid, server: server == "127.0.0.1:5222")
+    app = make_app(service, setup=Gate(service), account_form=form_options)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await first_run_form(pilot, "alice@example.org", "secret", "127.0.0.1:5222")
+        box = form.query_one("#plaintext", Checkbox)
+        assert box.display
+        box.value = True
+        form.query_one("#server", Input).value = "xmpp.example.org"
+        await settle(pilot)
+        assert not box.display
+        assert not box.value
+
+
+async def test_first_run_back_to_the_form_when_login_fails(service: FakeService) -> None:
+    """A failed login after setup returns to the filled form with the reason; a second submit
+    runs setup and connect again. PassphraseWanted opens the passphrase boxes."""
+    calls: list[str] = []
+
+    async def setup(account: NewAccount) -> None:
+        calls.append(account.jid)
+        if len(calls) == 1:
+            raise PassphraseWanted("no usable OS keyring to keep the database key.")
+
+    gate = Gate(service, fails=2)
+    gate.opened.set()
+    app = app_without_service(gate, setup=setup)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await first_run_form(pilot, "alice@example.org", "secret")
+        await pilot.click("#add")
+        await settle(pilot)
+        assert app.screen is form
+        assert not form.query_one("#passphrase").has_class("-hidden")
+        assert "OS keyring" in str(form.query_one("#error", Static).render())
+        form.query_one("#passphrase", Input).value = "pass"
+        form.query_one("#passphrase2", Input).value = "pass"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert app.screen is form
+        assert "refused the login" in str(form.query_one("#error", Static).render())
+        assert form.query_one("#jid", Input).value == "alice@example.org"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert app.screen is form  # the second login fails too (fails=2)
+        await pilot.click("#add")
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert gate.calls == 3
