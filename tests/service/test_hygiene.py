@@ -87,7 +87,11 @@ async def test_stale_own_devices_preview_then_removal(make_peer: PeerFactory) ->
     """An own device silent past delete_stale_after_hours is previewed, and only removed from
     our device lists when asked; this device is never removed."""
     alice1 = await make_peer(settings=Settings(delete_stale_after_hours=1))
-    alice2 = await make_peer((alice1.jid, alice1.password))
+    # a stale device is one that is not running: a running one puts itself back on the list
+    alice2 = await make_peer((alice1.jid, alice1.password), start=False)
+    for namespace in Namespace:
+        await alice2.service.session.publish_device_list(namespace)
+    await alice1.service.refresh_device_list(alice1.jid)
     assert await alice1.service.stale_own_devices() == []
     await alice1.service.runner.write(lambda uow: [uow.devices.touch_message(
         ns, alice1.jid, alice2.service.device_id, 1) for ns in Namespace])

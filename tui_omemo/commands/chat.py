@@ -89,8 +89,7 @@ def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
         options, console, peer=peer, text=args.text, version=version, timeout=args.timeout
     )
     report = _run_with_timeout(sending, args.timeout, "sending")
-    used = "plaintext" if report.omemo is None else f"OMEMO {report.omemo.label}"
-    console.out(f"sent to {peer} with {used}")
+    console.out(f"sent to {peer} with {_used(report)}")
     return 0
 
 
@@ -130,6 +129,15 @@ async def send_with_version(
         return await running.service.send(peer, text)
     finally:
         await running.service.set_chat_version(peer, before)
+
+
+def _used(report: SendReport) -> str:
+    """How a message went: plaintext, `OMEMO 2`, or `OMEMO 2 and 0.3` (one stanza carrying
+    both versions, for devices that publish only one of them)."""
+    if report.omemo is None:
+        return "plaintext"
+    versions = report.versions or (report.omemo,)
+    return "OMEMO " + " and ".join(namespace.label for namespace in versions)
 
 
 def _print_skipped(report: SendReport, console: Console) -> None:

@@ -116,11 +116,22 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class SkippedDevice:
-    """A device that did not get the message key, and why, in plain words."""
+    """A device that did not get the message key, and why, in plain words.
+
+    Attributes:
+        bare_jid: whose device.
+        device_id: which device; None for a JID without any device (or a room member).
+        reason: why, in words for people.
+        code: why, for programs: "untrusted", "undecided", "no_bundle", "invalid_bundle",
+            "no_devices", "inactive", "stale" (an own device silent for longer than the
+            stale limit), "other_version" (it publishes only the OMEMO version this chat is
+            not set to), or "" when not given.
+    """
 
     bare_jid: str
     device_id: int | None
     reason: str
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +141,9 @@ class SendReport:
     archive_id: int | None
     omemo: Namespace | None
     skipped: tuple[SkippedDevice, ...] = ()
+    versions: tuple[Namespace, ...] = ()
+    """Every OMEMO version the stanza carried, `omemo` first (two when some devices publish
+    only OMEMO 2 and others only 0.3); empty for plaintext."""
 
 
 class SendFailed(Exception):

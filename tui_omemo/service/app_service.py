@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,8 @@ from tui_omemo.xmpp.translate import merge_device_list
 
 SETTINGS_KEY = "omemo_settings"
 GROUPS = "group chats need an XMPP client; this service's transport has none"
+log = logging.getLogger(__name__)
+
 ROSTER_COALESCE_S = 0.25
 
 
@@ -127,6 +130,7 @@ class OmemoChatService:
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
         self._background: set[asyncio.Task[None]] = set()
         self._roster_pending: set[str] = set()
+        self._closed = False
         self.groups: GroupChats | None = None
         """The group-chat component (None when the transport has no client)."""
         self.session = Session(transport, engine, runner, directory, lambda: self._settings,
@@ -205,6 +209,7 @@ class OmemoChatService:
     async def close(self) -> None:
         """Stop the group-chat component, the inbound worker and the DB thread (the caller
         closes the database)."""
+        self._closed = True
         if self.groups is not None:
             await self.groups.close()
         tasks = [*self._background, *([self._worker] if self._worker else [])]
@@ -254,7 +259,19 @@ class OmemoChatService:
             self._roster_soon(jid)
 
     def _on_device_list(self, jid: str, device_list: DeviceList) -> None:
-        self._spawn(self._directory.notified(jid, device_list))
+        if not self._closed:  # a notification racing `close` finds no DB thread
+            self._spawn(self._device_list_changed(jid, device_list))
+
+    async def _device_list_changed(self, jid: str, device_list: DeviceList) -> None:
+        """A PEP notification: record the list; when it is our own list and another client
+        dropped this device from it, put it back (merged: no other id is dropped)."""
+        await self._directory.notified(jid, device_list)
+        if bare_jid(jid) != self.own_jid or self._engine.device_id in device_list.device_ids:
+            return
+        try:
+            await self.session.publish_device_list(device_list.namespace)
+        except TransportError as error:  # the next start (or notification) tries again
+            log.warning("could not put this device back on our device list: %s", error)
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))

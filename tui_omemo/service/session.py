@@ -26,7 +26,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -68,6 +68,7 @@ from tui_omemo.service.trust import (
     record_event,
     stored_trust_for_mark,
 )
+from tui_omemo.service.versions import encrypt_per_device, other_version
 from tui_omemo.store import (
     ArchivedMessage,
     Direction,
@@ -94,6 +95,8 @@ SKIP_WORDS: dict[SkipReason, str] = {
     SkipReason.NO_DEVICES: "no OMEMO device published",
     SkipReason.INACTIVE: "not on the current device list",
     SkipReason.OWN_DEVICE: "this device",
+    SkipReason.STALE: "stale own device",
+    SkipReason.OTHER_VERSION: "publishes only the other OMEMO version",
 }
 
 
@@ -650,8 +653,9 @@ class Session:
         await self._runner.write(lambda uow: uow.settings.set(prefs_key(peer), prefs.to_json()))
 
     async def choose_version(self, peer: str, prefs: ChatPrefs) -> Namespace | None:
-        """OMEMO 2 when the contact has OMEMO 2 devices, else 0.3, else None (no OMEMO);
-        a per-chat override wins."""
+        """The chat's headline version: a per-chat override, else OMEMO 2 when the contact
+        has OMEMO 2 devices, else 0.3, else None (no OMEMO). Without an override each device
+        still gets a version it publishes (`service/versions.py`)."""
         if prefs.version is not None:
             return prefs.version
         for namespace in (Namespace.V2, Namespace.LEGACY):
@@ -684,48 +688,83 @@ class Session:
                 "unencrypted to this contact explicitly if you want to.",
                 SendReport(None, None, (SkippedDevice(peer, None, SKIP_WORDS[
                     SkipReason.NO_DEVICES]),)))
-        return await self._send_encrypted(peer, text, namespace)
+        return await self._send_encrypted(peer, text, namespace, prefs.version)
 
-    async def _send_encrypted(self, peer: str, text: str, namespace: Namespace) -> SendReport:
-        own = self.own
-        payload = (text.encode("utf-8") if namespace is Namespace.LEGACY
-                   else self._transport.build_envelope(text, to=peer, sender=own))
+    async def _send_encrypted(self, peer: str, text: str, namespace: Namespace,
+                              forced: Namespace | None) -> SendReport:
+        """Encrypt for every trusted device (each in a version it publishes, or all in the
+        `forced` one), commit the sending chains with the archived plaintext, then send one
+        stanza."""
         message_id = new_message_id()
         async with self._lock:
             decider, events, stale = self.decider()
             try:
-                result = await self._engine.encrypt(namespace, [peer], payload, decider)
+                result = await encrypt_per_device(self._engine, self._directory, peer,
+                                                  self._payload(peer, text), decider, forced)
             except (ProtocolError, TransportError) as error:
                 raise SendFailed(f"encryption failed, nothing was sent: {error}",
                                  SendReport(None, namespace)) from error
-            skipped = tuple(
-                SkippedDevice(device.bare_jid, device.device_id or None,
-                              "stale own device" if device in stale else SKIP_WORDS[reason])
-                for device, reason in result.skipped.items())
+            skipped = self._skipped_devices(result.skipped, stale, forced)
             if not any(device.bare_jid == peer for device in result.recipients):
                 raise SendFailed(f"no trusted device of {peer} can receive the message; "
                                  "nothing was sent", SendReport(None, namespace, skipped))
-            now = now_ms()
-            message = NewMessage(
-                peer=peer, direction=Direction.OUT, sender_bare_jid=own, body=text,
-                timestamp=now, received_at=now, dedupe_keys=(f"oid:{own}:{message_id}",),
-                sender_device=self._engine.device_id, trust=TrustLevel.VERIFIED,
-                omemo_version=namespace.label, origin_id=message_id, message_id=message_id,
-                flags={"recipients": len(result.recipients)},
-            )
+            versions = result.namespaces
+            message = self._outgoing(peer, text, message_id, versions, len(result.recipients))
+            changes = result.changes()
 
             def commit(uow: UnitOfWork) -> int:
-                apply_state_changes(uow, result.changes)
+                apply_state_changes(uow, changes)
                 return uow.archive.append(message)
 
             archive_id = await self._runner.write(commit)
-            hint = BODY_HINT if (namespace is Namespace.LEGACY
+            hint = BODY_HINT if (Namespace.LEGACY in versions
                                  and self._settings().add_body_hint) else None
-            await self._transport.send(Outbound(peer, message_id, result.element, hint))
+            elements = [each.element for each in result.results]
+            await self._transport.send(Outbound(peer, message_id, elements[0], hint,
+                                                elements[1] if len(elements) > 1 else None))
         for event in events:
             self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
                                                          event.device_id, event.detail)))
-        return SendReport(archive_id, namespace, skipped)
+        return SendReport(archive_id, versions[0], skipped, versions)
+
+    def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
+        """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
+        def payload(namespace: Namespace) -> bytes:
+            if namespace is Namespace.LEGACY:
+                return text.encode("utf-8")
+            return self._transport.build_envelope(text, to=peer, sender=self.own)
+        return payload
+
+    @staticmethod
+    def _skipped_devices(skipped: Mapping[DeviceRef, SkipReason], stale: set[DeviceRef],
+                         forced: Namespace | None) -> tuple[SkippedDevice, ...]:
+        """The report's skipped devices: stale own devices under their own reason, devices
+        of the other version named with the version the chat is set to."""
+        rows = []
+        for device, reason in skipped.items():
+            code = SkipReason.STALE if device in stale else reason
+            words = SKIP_WORDS[code]
+            if code is SkipReason.OTHER_VERSION and forced is not None:
+                words = (f"publishes only OMEMO {other_version(forced).label} "
+                         f"(this chat is set to OMEMO {forced.label})")
+            rows.append(SkippedDevice(device.bare_jid, device.device_id or None, words,
+                                      code.value))
+        return tuple(rows)
+
+    def _outgoing(self, peer: str, text: str, message_id: str,
+                  versions: tuple[Namespace, ...], recipients: int) -> NewMessage:
+        """Our archive row of a sent message (its version: the one the contact got)."""
+        now = now_ms()
+        flags: dict[str, object] = {"recipients": recipients}
+        if len(versions) > 1:
+            flags["versions"] = [namespace.label for namespace in versions]
+        return NewMessage(
+            peer=peer, direction=Direction.OUT, sender_bare_jid=self.own, body=text,
+            timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
+            sender_device=self._engine.device_id, trust=TrustLevel.VERIFIED,
+            omemo_version=versions[0].label, origin_id=message_id, message_id=message_id,
+            flags=flags,
+        )
 
     def decider(self) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
         """A `TrustDecider` that records new identities (BTBV) and skips stale own devices.
@@ -845,9 +884,11 @@ class Session:
                 await self._runner.write(lambda uow: apply_state_changes(uow, changes))
         for namespace in Namespace:
             await self.publish_bundle(namespace)
-            await self._publish_device_list(namespace)
+            await self.publish_device_list(namespace)
 
-    async def _publish_device_list(self, namespace: Namespace) -> None:
+    async def publish_device_list(self, namespace: Namespace) -> None:
+        """Put our device on our own device list of `namespace`: the list on the server,
+        merged (every other id kept), published only when ours was missing."""
         server = await self._transport.fetch_device_list(namespace, self.own)
         merged = merge_device_list(namespace, server, [DeviceListEntry(self._engine.device_id)])
         if merged is None:

@@ -153,12 +153,15 @@ class Outbound:
         encrypted: the `<encrypted>` element; None only for an explicitly chosen plaintext send.
         body: plaintext body: the user's text for a chosen plaintext send, or the hint for
             clients without OMEMO (never the user's text when `encrypted` is set).
+        also: a second `<encrypted>` element of the other OMEMO version in the same stanza,
+            for the devices that publish only that version (`service/versions.py`).
     """
 
     to: str
     message_id: str
     encrypted: EncryptedElement | None
     body: str | None = field(default=None, repr=False)
+    also: EncryptedElement | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

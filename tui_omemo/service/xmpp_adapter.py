@@ -395,7 +395,7 @@ class SlixmppTransport:
         if message.encrypted is not None:
             element = build_encrypted_message(message.encrypted, message.to,
                                               message_id=message.message_id,
-                                              body_hint=message.body)
+                                              body_hint=message.body, also=message.also)
         else:
             element = ET.Element(f"{{{CLIENT}}}message", to=message.to, type="chat",
                                  id=message.message_id)
@@ -519,7 +519,10 @@ async def connect_client(
                    "xep_0198", "xep_0280"):
         client.register_plugin(plugin)
     plugins: Any = client.plugin
-    plugins["xep_0163"].add_interest(list(DEVICE_LIST_NODE.values()))
+    # after binding: caps are computed for the bound JID, else presence carries no `<c>`
+    # and the server never sends us device-list notifications
+    client.add_event_handler("session_bind", lambda _jid: plugins["xep_0163"].add_interest(
+        list(DEVICE_LIST_NODE.values())))
     if allow_plaintext_loopback:
         client.enable_direct_tls = False
         client.enable_starttls = False

@@ -101,6 +101,7 @@ def build_encrypted_message(
     message_type: str = "chat",
     message_id: str | None = None,
     body_hint: str | None = None,
+    also: EncryptedElement | None = None,
 ) -> ET.Element:
     """An outgoing `<message>` carrying `encrypted`.
 
@@ -109,22 +110,28 @@ def build_encrypted_message(
         to: the recipient's bare JID (or the room's for groupchat).
         message_type: `chat` or `groupchat`.
         message_id: the stanza id; a fresh one when None. Also written as origin-id.
-        body_hint: a plaintext `<body>` for clients without OMEMO; only sent for 0.3
-            (XEP-0420 forbids a body next to OMEMO 2 content). Pass LEGACY_BODY_HINT or None.
+        body_hint: a plaintext `<body>` for clients without OMEMO; only sent with a 0.3
+            element (XEP-0420 forbids a body next to OMEMO 2 content alone; OMEMO 2
+            receivers ignore it next to `<encrypted>`). Pass LEGACY_BODY_HINT or None.
+        also: an element of the other OMEMO version for the devices that publish only that
+            one, in the same stanza (each client reads its version's element).
 
     Returns:
         The `<message xmlns='jabber:client'>` element.
     """
     message_id = message_id or new_message_id()
     message = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
-    message.append(encrypted_to_xml(encrypted))
-    ET.SubElement(
-        message,
-        f"{{{EME}}}encryption",
-        name=EME_NAMES[encrypted.namespace],
-        namespace=str(encrypted.namespace),
-    )
-    if body_hint is not None and encrypted.namespace is Namespace.LEGACY:
+    elements = [encrypted] if also is None else [encrypted, also]
+    for element in elements:
+        message.append(encrypted_to_xml(element))
+    for element in elements:
+        ET.SubElement(
+            message,
+            f"{{{EME}}}encryption",
+            name=EME_NAMES[element.namespace],
+            namespace=str(element.namespace),
+        )
+    if body_hint is not None and any(e.namespace is Namespace.LEGACY for e in elements):
         ET.SubElement(message, f"{{{CLIENT}}}body").text = body_hint
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
@@ -144,7 +151,9 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
     sender = message.get("from", "")
     message_type = message.get("type", "normal")
     encrypted = None
-    for namespace in Namespace:
+    # OMEMO 2 first: a stanza carrying both versions gives every device on an OMEMO 2 list
+    # its key in the OMEMO 2 element (python-omemo reads it the same way)
+    for namespace in (Namespace.V2, Namespace.LEGACY):
         element = message.find(f"{{{namespace}}}encrypted")
         if element is not None:
             encrypted = encrypted_from_xml(element)
