@@ -137,3 +137,22 @@ async def test_this_device_gets_no_decision(service: FakeService) -> None:
         await pilot.press("d")
         await settle(pilot)
         assert trust_calls(service) == []
+
+
+async def test_the_palette_offers_the_trust_managers_actions(service: FakeService) -> None:
+    """Ctrl+P on the trust manager finds "Distrust all undecided of this contact" and runs
+    it on the screen: the confirmation for Bob's undecided devices opens."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"distrust all undecided")
+        await settle(pilot, 8)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DevicesConfirmDialog)
+        assert "bob@example.org" in str(app.screen.query_one("#device-listing", Static).render())
+        assert trust_calls(service) == []

@@ -1,7 +1,9 @@
 """The command palette (Ctrl+P): every app action, found by fuzzy search.
 
 `ACTIONS` is the one list of what the app can do from anywhere; the palette's `ActionsProvider`
-offers each entry, and a test checks that every `action_*` of the app is in it.
+offers each entry, and a test checks that every `action_*` of the app is in it. A screen with
+actions of its own (the trust manager's decisions, say) lists them in a `PALETTE` class
+attribute; they are offered, first, while the palette was opened on that screen, and run there.
 """
 
 from __future__ import annotations
@@ -38,15 +40,19 @@ ACTIONS: tuple[PaletteAction, ...] = (
 
 
 class ActionsProvider(Provider):
-    """Offers every entry of `ACTIONS`."""
+    """Offers the current screen's `PALETTE` entries, then every entry of `ACTIONS`."""
+
+    def _entries(self) -> list[PaletteAction]:
+        own: tuple[PaletteAction, ...] = getattr(self.screen, "PALETTE", ())
+        return [*own, *ACTIONS]
 
     async def discover(self) -> Hits:
-        for entry in ACTIONS:
+        for entry in self._entries():
             yield DiscoveryHit(entry.title, partial(self._run, entry.action), help=entry.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for entry in ACTIONS:
+        for entry in self._entries():
             score = matcher.match(f"{entry.title} {entry.help}")
             if score > 0:
                 yield Hit(
@@ -57,4 +63,8 @@ class ActionsProvider(Provider):
                 )
 
     async def _run(self, action: str) -> None:
-        await self.app.run_action(action)
+        """Run `action`: "app.…" on the app, anything else on the screen it came from."""
+        if action.startswith("app."):
+            await self.app.run_action(action)
+        else:
+            await self.screen.run_action(action)

@@ -21,6 +21,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import RoomInfo, SendFailed, SendReport, SkippedDevice
+from tui_omemo.ui.commands import PaletteAction
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.text import neutral, peer_text
@@ -39,6 +40,12 @@ class GroupChatScreen(ChatScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "toggle_readiness", "Readiness"),
     ]
+    PALETTE: ClassVar[tuple[PaletteAction, ...]] = (
+        PaletteAction(
+            "Show or hide readiness", "Members' OMEMO keys and trust counts", "toggle_readiness"
+        ),
+    )
+    """The group screen's own entry of the command palette."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="chat-header", classes="title"):

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Static, Switch
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import ChatService, DeviceInfo, SecurityEventRaised, ServiceEvent
 from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.commands import PaletteAction
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
@@ -78,6 +79,42 @@ class TrustScreen(ServiceScreen):
         Binding("r", "rebuild", "Rebuild"),
         Binding("x", "remove_stale", "Stale"),
     ]
+
+    PALETTE: ClassVar[tuple[PaletteAction, ...]] = (
+        PaletteAction(
+            "Verify device", "Mark the highlighted device verified", "decide('verified')"
+        ),
+        PaletteAction(
+            "Trust device blindly",
+            "Trust the highlighted device unverified",
+            "decide('blindly_trusted')",
+        ),
+        PaletteAction(
+            "Distrust device", "The highlighted device gets no keys", "decide('distrusted')"
+        ),
+        PaletteAction(
+            "Undecided device",
+            "Take back the decision on the highlighted device",
+            "decide('undecided')",
+        ),
+        PaletteAction(
+            "Blind-trust all undecided of this contact",
+            "Every undecided device of the highlighted account, after confirming",
+            "decide_all('blindly_trusted')",
+        ),
+        PaletteAction(
+            "Distrust all undecided of this contact",
+            "Every undecided device of the highlighted account, after confirming",
+            "decide_all('distrusted')",
+        ),
+        PaletteAction("Rebuild session", "A fresh session with the highlighted device", "rebuild"),
+        PaletteAction(
+            "Remove stale own devices",
+            "Preview, then remove them from our device list",
+            "remove_stale",
+        ),
+    )
+    """The trust manager's own entries of the command palette."""
 
     def __init__(self, service: ChatService, clock: Clock, *, focus_jid: str | None = None) -> None:
         super().__init__()
