@@ -14,6 +14,8 @@ from textual.widgets import Input
 from tests.fakes_ui import BOB, DAVE, ROOM, FakeService, fingerprint
 from tests.ui.helpers import settle
 from tui_omemo.ui.app import TuiOmemoApp
+from tui_omemo.ui.screens.account import AccountForm
+from tui_omemo.ui.screens.progress import ProgressScreen
 
 
 async def _nothing(pilot: Pilot[None]) -> None:
@@ -80,6 +82,29 @@ async def _unlock(passphrase: str) -> None:
     raise ValueError("Wrong passphrase.")
 
 
+def _progress(*steps: str, failure: str = "") -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The progress screen of going online, after `steps`, failed with `failure` if given."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        screen = ProgressScreen("Setting up alice@localhost")
+        await pilot.app.push_screen(screen)
+        for step in steps:
+            screen.step(step)
+        if failure:
+            screen.fail(failure)
+        await settle(pilot)
+
+    return run
+
+
+_FIRST_RUN_STEPS = (
+    "Creating the profile and this device's OMEMO keys",
+    "Logging in, publishing this device's keys, catching up",
+)
+_NO_KEYRING_FORM = AccountForm(ask_passphrase=True, is_loopback=lambda _jid, _server: True)
+
+
 @dataclass(frozen=True)
 class Shot:
     """One picture: `name`, app options, service factory and the steps before it."""
@@ -113,4 +138,14 @@ SHOTS: tuple[Shot, ...] = (
     Shot("unlock_passphrase", options={"unlock": _unlock}),
     Shot("unlock_wrong_passphrase", _keys(*"nope", "enter"), options={"unlock": _unlock}),
     Shot("first_run_account", options={"setup": _unlock}),
+    Shot(
+        "first_run_passphrase",
+        _keys(*"alice@localhost"),
+        options={"setup": _unlock, "account_form": _NO_KEYRING_FORM},
+    ),
+    Shot("first_run_progress", _progress(*_FIRST_RUN_STEPS)),
+    Shot(
+        "first_run_login_failed",
+        _progress(*_FIRST_RUN_STEPS, failure="the server refused the login: not-authorized"),
+    ),
 )

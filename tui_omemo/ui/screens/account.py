@@ -71,13 +71,13 @@ class AccountScreen(Screen[None]):
         asked = "" if self.form.ask_passphrase else " -hidden"
         with Vertical(classes="dialog", id="account"):
             yield Static("Welcome to tui-omemo", classes="dialog-title")
-            yield Static("Add your XMPP account. Keys are created on this machine.", classes="hint")
+            yield Static("Your XMPP account; keys are made on this machine.", classes="hint")
             yield Input(placeholder="you@example.org", id="jid")
             yield Input(placeholder="password", password=True, id="password")
             yield Input(placeholder="server[:port] (optional)", id="server")
             yield Checkbox("Allow plaintext (this machine only)", id="plaintext", classes="-hidden")
             yield Static(
-                "No keyring can keep the database key: choose a passphrase for this profile.",
+                "No keyring to keep the key: choose a passphrase.",
                 classes="hint" + asked,
                 id="passphrase-hint",
             )

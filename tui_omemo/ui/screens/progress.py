@@ -91,7 +91,9 @@ class ProgressScreen(Screen[None]):
         for index, step in enumerate(self._steps):
             mark = DONE if index < last else (FAILED if self._failed else CURRENT)
             style = "bold" if index == last else ""
-            text.append(f"{mark} {step}\n", style=style)
+            text.append(f"{mark} {step}", style=style)
+            if index < last:
+                text.append("\n")
         self.query_one("#steps", Static).update(text)
         self.query_one("#error", Static).update(self._reason if self._failed else "")
         self.query_one("#retry").set_class(not self._failed, "-hidden")
