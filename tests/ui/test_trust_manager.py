@@ -4,6 +4,8 @@ after a preview."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual.widgets import Static
 
 from tests.fakes_ui import BOB, CAROL, ERIN, OWN, FakeService
@@ -156,3 +158,39 @@ async def test_the_palette_offers_the_trust_managers_actions(service: FakeServic
         assert isinstance(app.screen, DevicesConfirmDialog)
         assert "bob@example.org" in str(app.screen.query_one("#device-listing", Static).render())
         assert trust_calls(service) == []
+
+
+class MarkupLabels(FakeService):
+    """Bob's devices carry labels with markup and control characters in them."""
+
+    async def devices(self, bare_jid: str | None = None):  # type: ignore[no-untyped-def]
+        found = await super().devices(bare_jid)
+        return [
+            dataclasses.replace(d, label="[@click=app.quit]evil[/]\x1b[31m\u202e")
+            if d.bare_jid == BOB
+            else d
+            for d in found
+        ]
+
+
+async def test_device_labels_are_shown_as_text() -> None:
+    """A label holding Textual markup, an ANSI escape and a bidi override is shown literally
+    (markup visible, controls neutralised), in the table and in the confirmation."""
+    service = MarkupLabels()
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        table = app.screen.query_one(DeviceTable)
+        rows = [str(r.render()) for r in table.query(".device-row").results(Static)]
+        bob_rows = [row for row in rows if row.startswith("200")]
+        assert len(bob_rows) == 3
+        assert all("[@click=app" in row for row in bob_rows)  # the column cuts the rest
+        assert not any("\x1b" in row or "\u202e" in row for row in rows)
+        await pilot.press("right_square_bracket", "D")
+        await settle(pilot)
+        listing = str(app.screen.query_one("#device-listing", Static).render())
+        assert "[@click=app.quit]evil" in listing
+        assert "\x1b" not in listing
+        assert app.is_running
