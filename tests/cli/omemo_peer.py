@@ -3,7 +3,11 @@ implementation to check ours against through a real Prosody.
 
 `OmemoPeer.start(server, jid, password)` logs in over plaintext loopback, loads the
 slixmpp_omemo plugin with in-memory storage and Blind Trust Before Verification, and waits
-until its device list and bundles are published. `send(to, text)` encrypts with whatever
+until its device list and bundles are published. With `legacy_only=True` it is a device that
+speaks only OMEMO 0.3, like Conversations or Gajim: python-omemo runs with the `oldmemo`
+backend alone (so only the 0.3 device list and bundle are published), and its reader looks
+only at the 0.3 `<encrypted>` element (slixmpp-omemo itself would pick an OMEMO 2 element
+first, whether or not it loaded that backend). `send(to, text)` encrypts with whatever
 slixmpp-omemo picks (it can only *send* OMEMO 0.3: it has no SCE), `received` is a queue of
 decrypted messages. slixmpp-omemo 2.2 cannot decrypt OMEMO 2 (SCE is not implemented there),
 so messages to it must be 0.3.
@@ -15,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import oldmemo
 import slixmpp
 from omemo.storage import Just, Maybe, Nothing, Storage
 from omemo.types import DeviceInformation, JSONType
 from slixmpp.plugins import register_plugin
 from slixmpp_omemo import XEP_0384
 from slixmpp_omemo.base_session_manager import TrustLevel as PeerTrust
+from slixmpp_omemo.xep_0384 import _make_session_manager as make_session_manager
 
 from tests.prosody import ProsodyServer
 
@@ -86,6 +93,39 @@ class MemoryOmemoPlugin(XEP_0384):  # type: ignore[misc]
 register_plugin(MemoryOmemoPlugin)
 
 
+def speak_only_legacy(plugin: Any) -> None:
+    """Make a freshly registered plugin build its session manager with `oldmemo` alone."""
+    built: dict[str, asyncio.Future[Any]] = {}
+
+    async def build() -> Any:
+        manager = await make_session_manager(plugin.xmpp, plugin).create(
+            [oldmemo.Oldmemo(plugin.storage, 1000, None)], plugin.storage,
+            plugin.xmpp.boundjid.bare, initial_own_label=None,
+            undecided_trust_level_name=PeerTrust.UNDECIDED.value,
+            signed_pre_key_rotation_period=7 * 24 * 3600, pre_key_refill_threshold=99)
+        await manager.ensure_data_consistency()
+        await manager.after_history_sync()
+        return manager
+
+    async def get_session_manager() -> Any:
+        if "manager" not in built:
+            built["manager"] = asyncio.ensure_future(build())
+            manager = await built["manager"]
+            plugin.xmpp.event("omemo_initialized")
+            return manager
+        return await built["manager"]
+
+    plugin.get_session_manager = get_session_manager
+
+
+def without_omemo_2(stanza: slixmpp.Message) -> slixmpp.Message:
+    """A copy of `stanza` without its OMEMO 2 element: what a 0.3-only client reads."""
+    copied = copy.copy(stanza)
+    for element in copied.xml.findall(f"{{{V2}}}encrypted"):
+        copied.xml.remove(element)
+    return copied
+
+
 @dataclass(frozen=True)
 class PeerMessage:
     """A message the peer decrypted."""
@@ -99,8 +139,9 @@ class PeerMessage:
 class OmemoPeer:
     """One logged-in slixmpp client with slixmpp-omemo (use `start`)."""
 
-    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+    def __init__(self, client: slixmpp.ClientXMPP, *, legacy_only: bool = False) -> None:
         self.client = client
+        self.legacy_only = legacy_only
         self.received: asyncio.Queue[PeerMessage] = asyncio.Queue()
         self.errors: list[str] = []
         client.add_event_handler("message", self._on_message)
@@ -110,8 +151,10 @@ class OmemoPeer:
         return self.client.plugin["xep_0384"]
 
     @classmethod
-    async def start(cls, server: ProsodyServer, jid: str, password: str) -> OmemoPeer:
-        """Log in and wait until the OMEMO data is published."""
+    async def start(
+        cls, server: ProsodyServer, jid: str, password: str, *, legacy_only: bool = False
+    ) -> OmemoPeer:
+        """Log in and wait until the OMEMO data is published (only 0.3 with `legacy_only`)."""
         client = slixmpp.ClientXMPP(jid, password)
         client.enable_direct_tls = False
         client.enable_starttls = False
@@ -121,12 +164,15 @@ class OmemoPeer:
         client.auto_subscribe = True
         for plugin in ("xep_0030", "xep_0060", "xep_0199", "xep_0280", "xep_0384"):
             client.register_plugin(plugin)
+        if legacy_only:
+            plugins: Any = client.plugin
+            speak_only_legacy(plugins["xep_0384"])
         loop = asyncio.get_running_loop()
         started: asyncio.Future[None] = loop.create_future()
         ready: asyncio.Future[None] = loop.create_future()
         client.add_event_handler("session_start", lambda _e: _settle(started))
         client.add_event_handler("omemo_initialized", lambda _e: _settle(ready))
-        peer = cls(client)
+        peer = cls(client, legacy_only=legacy_only)
         client.connect(server.host, server.port)
         await asyncio.wait_for(started, TIMEOUT)
         await client.get_roster()
@@ -180,6 +226,11 @@ class OmemoPeer:
         namespaces = self.plugin.is_encrypted(stanza)
         if not namespaces or stanza["type"] not in ("chat", "normal"):
             return
+        if self.legacy_only:
+            stanza = without_omemo_2(stanza)
+            namespaces &= {LEGACY}
+            if not namespaces:  # OMEMO 2 only: a 0.3 client sees nothing to decrypt
+                return
         try:
             decrypted, device = await self.plugin.decrypt_message(stanza)
         except Exception as error:  # keep the reason for the test's assertion message
