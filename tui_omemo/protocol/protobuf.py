@@ -80,12 +80,22 @@ def encode(fields: Iterable[Field]) -> bytes:
     out = bytearray()
     for number, value in fields:
         if isinstance(value, bytes):
-            out += encode_varint(number << 3 | LENGTH_DELIMITED)
-            out += encode_varint(len(value))
+            tag, length = number << 3 | LENGTH_DELIMITED, len(value)
+            if tag < 128 and length < 128:  # one byte each (OMEMO's keys, ids and counters)
+                out.append(tag)
+                out.append(length)
+            else:
+                out += encode_varint(tag)
+                out += encode_varint(length)
             out += value
         else:
-            out += encode_varint(number << 3 | VARINT)
-            out += encode_varint(value)
+            tag = number << 3 | VARINT
+            if tag < 128 and 0 <= value < 128:
+                out.append(tag)
+                out.append(value)
+            else:
+                out += encode_varint(tag)
+                out += encode_varint(value)
     return bytes(out)
 
 
