@@ -2,10 +2,11 @@
 
 From the last stanza-id we processed, page through our own archive (only results of queries
 we opened are accepted: the adapter routes them to the query, the service rejects any other)
-and push each message through the ordinary inbound pipeline, where dedupe keeps duplicates
-silent. While catching up, prekeys used by key exchanges are hidden instead of deleted; at the
-end they are deleted, the bundles republished, and every device that built a session during
-catch-up gets an empty message, moving it off a possibly double-used prekey. A profile that
+and push each page through the ordinary inbound pipeline as one batch (one inbox write, one
+unit of work for the whole page), where dedupe keeps duplicates silent. While catching up,
+prekeys used by key exchanges are hidden instead of deleted; at the end they are deleted, the
+bundles republished, and every device that built a session during catch-up gets an empty
+message, moving it off a possibly double-used prekey. A profile that
 never caught up starts at the archive's newest message (older ones were encrypted before
 this device existed); when its archive was empty then, the next catch-up reads it from the
 start.
@@ -82,9 +83,8 @@ class CatchUp:
         try:
             while True:
                 page = await self._transport.mam_page(after, self._page_size)
-                for inbound in page.messages:
-                    await self._session.accept_safely(inbound)
-                    done += 1
+                await self._session.accept_all_safely(page.messages)
+                done += len(page.messages)
                 if page.last_id is not None and page.last_id != after:
                     after = page.last_id
                     await self._remember(after)

@@ -5,6 +5,12 @@ every store call on a single dedicated thread, so the connection is only ever us
 thread and calls are strictly ordered (a unit of work submitted later sees everything committed
 before it). `await runner.run(fn, *args)` runs any synchronous function there; `write(fn)` and
 `read(fn)` wrap `fn(uow)` in `Database.unit_of_work()` / `snapshot()` on that thread.
+
+`staged_state` carries OMEMO state decided but not committed yet: while the inbound pipeline
+assembles one unit of work for several stanzas (under the engine lock), each decryption's
+changes are staged here so that the next decryption reads them (`state.RunnerStateStore`
+looks here before the database); the pipeline empties it when the unit of work is committed
+or abandoned.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.store import Database, UnitOfWork
 
 T = TypeVar("T")
@@ -33,6 +40,8 @@ class DbRunner:
         self._database = database
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         self._closed = False
+        self.staged_state = StateChanges()
+        """OMEMO state of the unit of work being assembled (see the module docstring)."""
 
     @property
     def database(self) -> Database:

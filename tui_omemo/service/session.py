@@ -9,6 +9,12 @@ plaintext, its dedupe keys, trust records, the device's `last_message` and the i
 everything committed. A failed decryption commits only a failure row (no plaintext, no state)
 and a security event.
 
+Stanzas that arrive together (queued while the worker was busy, a MAM page, inbox rows at
+start-up) go through as one batch: one inbox write, then every decryption is staged
+(`DbRunner.staged_state`, read by the next decryption) and the whole batch is ONE unit of
+work, so a crash leaves all of it in the inbox or all of it committed. Events, empty messages
+and republishing follow the commit; a batch that fails is retried stanza by stanza.
+
 Outbound: choose the version, encrypt for the trusted devices of the contact and our own other
 devices, commit the advanced sending chains together with our archived plaintext, and only then
 hand the stanza to the transport. With no usable recipient nothing leaves (`SendFailed`);
@@ -26,8 +32,8 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tui_omemo.config import Settings
@@ -86,6 +92,8 @@ REPAIR_INTERVAL_S = 3600.0
 LAST_STANZA_ID = "mam/last_stanza_id"
 """Settings key: the stanza-id of our archive where the next MAM catch-up starts."""
 INBOX_BATCH = 100
+INBOUND_BATCH = 50
+"""At most this many queued live stanzas are decrypted and committed as one unit of work."""
 
 SKIP_WORDS: dict[SkipReason, str] = {
     SkipReason.UNTRUSTED: "distrusted device",
@@ -181,6 +189,99 @@ class _Routing:
     direction: Direction
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One inbox row on its way through the inbound pipeline."""
+
+    inbox_id: int
+    inbound: Inbound
+    attempts: int
+    routing: _Routing
+    keys: tuple[str, ...]  # its dedupe keys
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What one stanza's part of a unit of work produced: its archive row (read inside the
+    transaction) and the security events recorded with it, emitted after the commit."""
+
+    row: ArchivedMessage | None = None
+    events: tuple[PendingEvent, ...] = ()
+
+
+Step = Callable[[UnitOfWork], _Committed]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One unit of work being assembled for several inbox rows (the engine lock is held).
+
+    Attributes:
+        steps: per stanza, what it writes inside the transaction, in arrival order.
+        keys: the dedupe keys of the rows staged so far (a second copy is dropped).
+        decrypted: the staged decryptions (their follow-ups run after the commit).
+        repairs: devices whose message failed to decrypt (the optional repair, after it).
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    decrypted: list[DecryptResult] = field(default_factory=list)
+    repairs: list[tuple[DeviceRef, Namespace]] = field(default_factory=list)
+
+    def knows(self, keys: Iterable[str]) -> bool:
+        """Whether a row staged in this batch already carries one of `keys`."""
+        return any(key in self.keys for key in keys)
+
+    def add(self, step: Step, keys: Iterable[str] = ()) -> None:
+        """Stage one stanza's writes (and the dedupe keys of the row it archives)."""
+        self.steps.append(step)
+        self.keys.update(keys)
+
+    def drop(self, inbox_id: int) -> None:
+        """Stage the silent deletion of an inbox row (a duplicate, our own echo …)."""
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.delete(inbox_id)
+            return _Committed()
+
+        self.add(step)
+
+    def note(self, inbox_id: int, event: PendingEvent, now: int) -> None:
+        """Stage an inbox deletion with a security event and no archive row."""
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.delete(inbox_id)
+            return _Committed(None, (record_event(uow, event, now),))
+
+        self.add(step)
+
+    def commit(self, uow: UnitOfWork) -> list[_Committed]:
+        """Run every step inside `uow` (on the DB thread), in order."""
+        outcomes = [step(uow) for step in self.steps]
+        crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
+        return outcomes
+
+
+def _follow_ups(results: Iterable[DecryptResult]) -> list[DecryptResult]:
+    """The decryptions of one batch as follow-up work: one per sender device (its flags
+    OR-ed over the batch, so one empty message answers several), with the bundle of a
+    namespace republished once."""
+    merged: dict[tuple[Namespace, DeviceRef], DecryptResult] = {}
+    for result in results:
+        earlier = merged.get((result.namespace, result.sender))
+        merged[(result.namespace, result.sender)] = result if earlier is None else replace(
+            result, key_exchange=earlier.key_exchange or result.key_exchange,
+            pre_key_consumed=earlier.pre_key_consumed or result.pre_key_consumed,
+            send_empty_message=earlier.send_empty_message or result.send_empty_message,
+            heartbeat_due=earlier.heartbeat_due or result.heartbeat_due)
+    published: set[Namespace] = set()
+    follow_ups = []
+    for result in merged.values():
+        republish = result.pre_key_consumed and result.namespace not in published
+        if republish:
+            published.add(result.namespace)
+        follow_ups.append(replace(result, pre_key_consumed=republish))
+    return follow_ups
+
+
 class Session:
     """One account's OMEMO chat pipelines over a transport, an engine and the DB runner.
 
@@ -244,20 +345,28 @@ class Session:
         self._live.set()
 
     async def run_worker(self) -> None:
-        """Process queued live stanzas one at a time, forever (cancel to stop)."""
+        """Process queued live stanzas forever (cancel to stop): whatever queued up while the
+        previous stanzas were processed goes through together, as one unit of work."""
         await self._live.wait()
         while True:
-            inbound = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < INBOUND_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self.accept_safely(inbound)
+                await self.accept_all_safely(batch)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
 
     async def accept_safely(self, inbound: Inbound) -> None:
         """`accept`, but an unexpected failure (network down while refetching a device list,
         a storage error) is logged and leaves the stanza in the inbox for the next start."""
+        await self.accept_all_safely((inbound,))
+
+    async def accept_all_safely(self, inbounds: Sequence[Inbound]) -> None:
+        """`accept_all`, logging an unexpected failure (what failed stays in the inbox)."""
         try:
-            await self.accept(inbound)
+            await self.accept_all(inbounds)
         except Exception as error:  # one bad stanza must not stop the pipeline
             log.warning("an incoming stanza stays in the inbox: %s", type(error).__name__)
 
@@ -267,20 +376,45 @@ class Session:
 
     async def accept(self, inbound: Inbound) -> None:
         """Check the path, keep the stanza in the inbox, then process it."""
+        await self.accept_all((inbound,))
+
+    async def accept_all(self, inbounds: Sequence[Inbound]) -> None:
+        """Check each stanza's path, keep the new ones in the inbox (one write, which also
+        drops the already known ones silently), then process them as one unit of work."""
+        kept = [inbound for inbound in inbounds if not await self._rejected(inbound)
+                and inbound.message_type != "groupchat"
+                and (inbound.encrypted is not None or inbound.malformed is not None
+                     or bool(inbound.body))]
+        if not kept:
+            return
+        routed = [(inbound, self._routing(inbound)) for inbound in kept]
+        keyed = [(inbound, routing, self._dedupe_keys(inbound, routing))
+                 for inbound, routing in routed]
+        raws = [inbound.to_bytes() for inbound in kept]
+        received = now_ms()
+
+        def keep(uow: UnitOfWork) -> list[int | None]:
+            return [None if keys and uow.dedupe.seen(keys) is not None
+                    else uow.inbox.add(raw, inbound.source, received)
+                    for raw, (inbound, _routing, keys) in zip(raws, keyed, strict=True)]
+
+        async with self._lock:
+            inbox_ids = await self._runner.write(keep)
+            crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
+            await self._process_locked([
+                _Item(inbox_id, inbound, 0, routing, keys)
+                for inbox_id, (inbound, routing, keys) in zip(inbox_ids, keyed, strict=True)
+                if inbox_id is not None])
+
+    async def _rejected(self, inbound: Inbound) -> bool:
+        """Raise a security event for a stanza whose path is not authentic."""
         rejection = self._path_rejection(inbound)
-        if rejection is not None:
-            await self._security_event(PendingEvent(
-                SecurityEventKind.DECRYPTION_FAILED, bare_jid(inbound.wrapper_from or
-                                                              inbound.sender), None, rejection))
-            return
-        if inbound.message_type == "groupchat" or (
-                inbound.encrypted is None and inbound.malformed is None and not inbound.body):
-            return
-        raw = inbound.to_bytes()
-        inbox_id = await self._runner.write(
-            lambda uow: uow.inbox.add(raw, inbound.source, now_ms()))
-        crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
-        await self.process(inbox_id, inbound, attempts=0)
+        if rejection is None:
+            return False
+        await self._security_event(PendingEvent(
+            SecurityEventKind.DECRYPTION_FAILED, bare_jid(inbound.wrapper_from or
+                                                          inbound.sender), None, rejection))
+        return True
 
     def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """Move the MAM catch-up start past a live/offline message (not while catching up,
@@ -307,7 +441,8 @@ class Session:
         return None
 
     async def drain_inbox(self) -> int:
-        """Process every stanza left in the inbox (crash recovery at start-up).
+        """Process every stanza left in the inbox (crash recovery at start-up), a batch of
+        rows per unit of work.
 
         Returns:
             How many rows were handled (processed or left for later).
@@ -320,25 +455,39 @@ class Session:
             fresh = [item for item in items if item.id not in seen]
             if not fresh:
                 return handled
-            for item in fresh:
-                seen.add(item.id)
-                handled += 1
-                try:
-                    await self._retry(item)
-                except Exception as error:  # left in the inbox for the next start
-                    log.warning("an inbox row stays for later: %s", type(error).__name__)
+            seen.update(item.id for item in fresh)
+            handled += len(fresh)
+            try:
+                await self._retry_all(fresh)
+            except Exception as error:  # left in the inbox for the next start
+                log.warning("inbox rows stay for later: %s", type(error).__name__)
 
-    async def _retry(self, item: InboxItem) -> None:
+    async def _retry_all(self, rows: Sequence[InboxItem]) -> None:
+        """Retry inbox rows: groupchat rows go to the group-chat component, unreadable ones
+        are deleted, the others are processed together."""
+        items: list[_Item] = []
+        unreadable: list[int] = []
+        for row in rows:
+            try:
+                inbound = Inbound.from_bytes(row.stanza)
+            except (ValueError, KeyError, TypeError):
+                unreadable.append(row.id)
+                continue
+            if inbound.message_type == "groupchat":
+                await self._retry_groupchat(row, inbound)
+                continue
+            routing = self._routing(inbound)
+            items.append(_Item(row.id, inbound, row.attempts + 1, routing,
+                               self._dedupe_keys(inbound, routing)))
+        await self.process_all(items, unreadable)
+
+    async def _retry_groupchat(self, row: InboxItem, inbound: Inbound) -> None:
+        if self.groupchat_retry is None:
+            return  # the row waits for a start that has a group-chat component
         try:
-            inbound = Inbound.from_bytes(item.stanza)
-        except (ValueError, KeyError, TypeError):
-            await self._runner.write(lambda uow: uow.inbox.delete(item.id))
-            return
-        if inbound.message_type == "groupchat":
-            if self.groupchat_retry is not None:  # rows of the group-chat component
-                await self.groupchat_retry(item, inbound)
-            return  # without it, the row waits for a start that has one
-        await self.process(item.id, inbound, attempts=item.attempts + 1)
+            await self.groupchat_retry(row, inbound)
+        except Exception as error:  # left in the inbox for the next start
+            log.warning("an inbox row stays for later: %s", type(error).__name__)
 
     # --- inbound: processing ------------------------------------------------------------
 
@@ -364,26 +513,90 @@ class Session:
                             f"{element.sender_device_id}:{digest}")
         return tuple(keys)
 
-    async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
-        """Decrypt and commit one inbox row (see the module docstring)."""
-        routing = self._routing(inbound)
-        keys = self._dedupe_keys(inbound, routing)
+    async def process_all(self, items: Sequence[_Item], dropped: Sequence[int] = ()) -> None:
+        """Process rows already in the inbox (the known ones and `dropped` are deleted) as
+        one unit of work."""
         async with self._lock:
-            seen = await self._runner.read(lambda uow: uow.dedupe.seen(keys)) if keys else None
-            if seen is not None:
-                await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
-                return
-            if inbound.encrypted is None:
-                await self._plain_or_malformed(inbox_id, inbound, routing, keys)
-                return
-            await self._encrypted(inbox_id, inbound, inbound.encrypted, routing, keys,
-                                  attempts=attempts)
+            known = await self._runner.read(lambda uow: [
+                bool(item.keys) and uow.dedupe.seen(item.keys) is not None for item in items])
+            fresh = [item for item, seen in zip(items, known, strict=True) if not seen]
+            gone = [*dropped, *(item.inbox_id for item, seen in zip(items, known, strict=True)
+                                if seen)]
+            await self._process_locked(fresh, gone)
 
-    async def _plain_or_malformed(
-        self, inbox_id: int, inbound: Inbound, routing: _Routing, keys: tuple[str, ...]
-    ) -> None:
+    async def _process_locked(self, items: Sequence[_Item], dropped: Sequence[int] = ()) -> None:
+        """Decrypt `items` and commit them (and the deletion of `dropped`) in ONE unit of work,
+        then emit and follow up; the engine lock is held. When the batch cannot be assembled
+        or committed, each stanza is tried in a unit of work of its own, so one bad stanza
+        does not hold up the others (nothing of the failed batch was committed)."""
+        if not items and not dropped:
+            return
+        try:
+            batch, committed = await self._commit_batch(items, dropped)
+        except Exception:
+            if len(items) <= 1:
+                raise
+            await self._one_by_one(items, dropped)
+            return
+        crashpoints.crash_point(crashpoints.AFTER_COMMIT)
+        await self._after_batch(batch, committed)
+
+    async def _one_by_one(self, items: Sequence[_Item], dropped: Sequence[int]) -> None:
+        if dropped:
+            await self._runner.write(lambda uow: [uow.inbox.delete(row) for row in dropped])
+        for item in items:
+            try:
+                await self._process_locked((item,))
+            except Exception as error:  # left in the inbox for the next start
+                log.warning("an incoming stanza stays in the inbox: %s", type(error).__name__)
+
+    async def _commit_batch(
+        self, items: Sequence[_Item], dropped: Sequence[int]
+    ) -> tuple[_Batch, list[_Committed]]:
+        """Assemble the unit of work (each decryption reads the state staged by the ones
+        before it) and commit it; the staged state is emptied whatever happens."""
+        batch = _Batch()
+        for inbox_id in dropped:
+            batch.drop(inbox_id)
+        try:
+            for item in items:
+                await self._take(item, batch)
+            committed = await self._runner.write(batch.commit)
+        finally:
+            self._runner.staged_state = StateChanges()
+        return batch, committed
+
+    async def _take(self, item: _Item, batch: _Batch) -> None:
+        """Add one stanza's outcome to the batch (a copy of one already in it is dropped)."""
+        if batch.knows(item.keys):
+            batch.drop(item.inbox_id)
+        elif item.inbound.encrypted is None:
+            await self._plain_or_malformed(item, batch)
+        else:
+            await self._encrypted(item, item.inbound.encrypted, batch)
+
+    async def _after_batch(self, batch: _Batch, committed: Sequence[_Committed]) -> None:
+        """Emit what the committed unit of work produced, then answer key exchanges and
+        heartbeats (one empty message per device), republish a bundle whose prekey was used
+        (once per namespace) and run the optional repairs. The first follow-up failure is
+        raised once every follow-up had its turn."""
+        for outcome in committed:
+            await self._after_commit(outcome.row, outcome.events)
+        failure: Exception | None = None
+        for result in _follow_ups(batch.decrypted):
+            try:
+                await self.after_decrypt(result)
+            except (TransportError, ProtocolError) as error:
+                failure = failure or error
+        for device, namespace in batch.repairs:
+            await self._maybe_repair(device, namespace)
+        if failure is not None:
+            raise failure
+
+    async def _plain_or_malformed(self, item: _Item, batch: _Batch) -> None:
+        inbound, routing, keys = item.inbound, item.routing, item.keys
         if inbound.malformed is not None:
-            await self._fail(inbox_id, inbound, routing, keys, None, inbound.malformed)
+            self._fail(item, batch, None, inbound.malformed)
             return
         if not keys:
             seed = f"{inbound.body or ''}\x00{inbound.timestamp_ms}".encode()
@@ -398,7 +611,7 @@ class Session:
                 f"{routing.sender} sent an unencrypted message in an encrypted chat"))
         message = self._new_message(inbound, routing, keys, inbound.body or "", None, None,
                                     None, flags)
-        await self._commit(inbox_id, message, inbound, events)
+        self._archive(item, batch, message, events)
 
     async def _is_encrypted_chat(self, peer: str) -> bool:
         """A chat is encrypted when the peer is known to have OMEMO devices and the user has
@@ -409,63 +622,49 @@ class Session:
             return not prefs.plaintext and bool(uow.devices.of(peer))
         return await self._runner.read(check)
 
-    async def _encrypted(
-        self,
-        inbox_id: int,
-        inbound: Inbound,
-        element: EncryptedElement,
-        routing: _Routing,
-        keys: tuple[str, ...],
-        *,
-        attempts: int,
-    ) -> None:
+    async def _encrypted(self, item: _Item, element: EncryptedElement, batch: _Batch) -> None:
+        routing = item.routing
         sender = DeviceRef(routing.sender, element.sender_device_id)
         if routing.sender == self.own and element.sender_device_id == self._engine.device_id:
-            await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))  # our own echo
+            batch.drop(item.inbox_id)  # our own echo
             return
         if not await self._directory.is_listed(element.namespace, sender):
-            await self._unlisted(inbox_id, sender, element.namespace, attempts)
+            self._unlisted(item, sender, element.namespace, batch)
             return
         try:
             result = await self._engine.decrypt(element, routing.sender)
         except Duplicate:
-            await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
+            batch.drop(item.inbox_id)
             return
         except NotForThisDevice:
             if element.payload is None:  # an empty message for another device of ours
-                await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
+                batch.drop(item.inbox_id)
                 return
-            await self._fail(inbox_id, inbound, routing, keys, element,
-                             "the message was not encrypted for this device")
+            self._fail(item, batch, element, "the message was not encrypted for this device")
             return
         except ProtocolError as error:
-            await self._fail(inbox_id, inbound, routing, keys, element,
-                             f"{type(error).__name__}: {error}"[:200])
-            await self._maybe_repair(sender, element.namespace)
+            self._fail(item, batch, element, f"{type(error).__name__}: {error}"[:200])
+            batch.repairs.append((sender, element.namespace))
             return
         crashpoints.crash_point(crashpoints.AFTER_DECRYPT)
-        await self._decrypted(inbox_id, inbound, routing, keys, result)
+        self._decrypted(item, result, batch)
 
-    async def _decrypted(
-        self,
-        inbox_id: int,
-        inbound: Inbound,
-        routing: _Routing,
-        keys: tuple[str, ...],
-        result: DecryptResult,
-    ) -> None:
+    def _decrypted(self, item: _Item, result: DecryptResult, batch: _Batch) -> None:
+        """Stage a decryption: its state changes, trust records, the device's last message,
+        the archive row and the inbox deletion go into the batch's unit of work."""
+        inbound, routing, keys = item.inbound, item.routing, item.keys
         body: str | None = None
         if result.plaintext is not None:
             try:
                 body = self._body(result, routing)
             except ValueError as error:
-                await self._fail(inbox_id, inbound, routing, keys, inbound.encrypted, str(error))
+                self._fail(item, batch, inbound.encrypted, str(error))
                 return
         mode = TrustMode(self._settings().trust_mode)
         sender = result.sender
         now = now_ms()
 
-        def commit(uow: UnitOfWork) -> tuple[ArchivedMessage | None, list[PendingEvent]]:
+        def step(uow: UnitOfWork) -> _Committed:
             level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
             apply_state_changes(uow, result.changes)
             uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
@@ -475,16 +674,14 @@ class Session:
                 message = self._new_message(inbound, routing, keys, body, result.namespace,
                                             sender.device_id, stored_trust_for_mark(mark), {})
                 archive_id = uow.archive.append(message)
-            uow.inbox.delete(inbox_id)
+            uow.inbox.delete(item.inbox_id)
             self._advance_archive_position(uow, inbound)
             row = None if archive_id is None else uow.archive.get(archive_id)
-            crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
-            return row, events
+            return _Committed(row, tuple(events))
 
-        row, events = await self._runner.write(commit)
-        crashpoints.crash_point(crashpoints.AFTER_COMMIT)
-        await self._after_commit(row, events)
-        await self.after_decrypt(result)
+        self._runner.staged_state.merge(result.changes)
+        batch.add(step, keys if body is not None else ())
+        batch.decrypted.append(result)
 
     def _body(self, result: DecryptResult, routing: _Routing) -> str:
         """The message text: 0.3 body bytes, or the OMEMO 2 SCE envelope's body (affixes
@@ -525,60 +722,53 @@ class Session:
             with contextlib.suppress(*empty_errors):
                 await self.send_empty_locked(result.namespace, result.sender)
 
-    async def _fail(  # noqa: PLR0917
+    def _fail(
         self,
-        inbox_id: int,
-        inbound: Inbound,
-        routing: _Routing,
-        keys: tuple[str, ...],
+        item: _Item,
+        batch: _Batch,
         element: EncryptedElement | None,
         reason: str,
     ) -> None:
-        """Archive a failure row (no plaintext, no OMEMO state) and raise a security event.
+        """Stage a failure row (no plaintext, no OMEMO state) and a security event.
 
         An empty (key-transport) message carried no text: only the event is kept, no row.
         """
+        routing = item.routing
         if element is not None and element.payload is None:
             event = PendingEvent(
                 SecurityEventKind.DECRYPTION_FAILED, routing.sender, element.sender_device_id,
                 f"an empty OMEMO message from {routing.sender} could not be decrypted: {reason}")
-            await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
-            await self._security_event(event)
+            batch.note(item.inbox_id, event, now_ms())
             return
         # Only keys a forger cannot pre-empt: our server's stanza-id and the ratchet message
         # itself. A forged origin-id must never block the genuine message arriving later.
-        keys = tuple(key for key in keys if key.startswith(("sid:", "omemo:")))
+        keys = tuple(key for key in item.keys if key.startswith(("sid:", "omemo:")))
         if not keys:
-            keys = (f"fail:{routing.sender}:{inbox_id}:{now_ms()}",)
+            keys = (f"fail:{routing.sender}:{item.inbox_id}:{now_ms()}",)
         device = None if element is None else element.sender_device_id
         namespace = None if element is None else element.namespace
-        message = self._new_message(inbound, routing, keys, "", namespace, device, None,
+        message = self._new_message(item.inbound, routing, keys, "", namespace, device, None,
                                     {"failure": reason})
         event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, routing.sender, device,
                              f"a message from {routing.sender} could not be decrypted: {reason}")
-        await self._commit(inbox_id, message, inbound, [event])
+        self._archive(item, batch, message, [event])
 
-    async def _commit(
-        self,
-        inbox_id: int,
-        message: NewMessage,
-        inbound: Inbound,
-        events: list[PendingEvent],
+    def _archive(
+        self, item: _Item, batch: _Batch, message: NewMessage, events: list[PendingEvent]
     ) -> None:
+        """Stage an archive row without OMEMO state (plaintext, failure) with its events."""
         now = now_ms()
+        inbound = item.inbound
 
-        def commit(uow: UnitOfWork) -> ArchivedMessage | None:
+        def step(uow: UnitOfWork) -> _Committed:
             archive_id = uow.archive.append(message)
             for event in events:
                 record_event(uow, event, now)
-            uow.inbox.delete(inbox_id)
+            uow.inbox.delete(item.inbox_id)
             self._advance_archive_position(uow, inbound)
-            crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
-            return uow.archive.get(archive_id)
+            return _Committed(uow.archive.get(archive_id), tuple(events))
 
-        row = await self._runner.write(commit)
-        crashpoints.crash_point(crashpoints.AFTER_COMMIT)
-        await self._after_commit(row, events)
+        batch.add(step, message.dedupe_keys)
 
     async def _after_commit(
         self, row: ArchivedMessage | None, events: Iterable[PendingEvent]
@@ -593,17 +783,24 @@ class Session:
             self.unread[row.peer] = self.unread.get(row.peer, 0) + 1
         self._emit(MessageReceived(to_chat_message(row)))
 
-    async def _unlisted(
-        self, inbox_id: int, sender: DeviceRef, namespace: Namespace, attempts: int
+    def _unlisted(
+        self, item: _Item, sender: DeviceRef, namespace: Namespace, batch: _Batch
     ) -> None:
         """A device not on its owner's list: keep the stanza (nothing lost, nothing decrypted)."""
         reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
-        await self._runner.write(lambda uow: uow.inbox.record_failure(inbox_id, reason))
-        if attempts == 0:
-            await self._security_event(PendingEvent(
-                SecurityEventKind.DECRYPTION_FAILED, sender.bare_jid, sender.device_id,
-                f"a {namespace.label} message from {reason}; it is kept unread until the "
-                "device appears on the list"))
+        events = () if item.attempts else (PendingEvent(
+            SecurityEventKind.DECRYPTION_FAILED, sender.bare_jid, sender.device_id,
+            f"a {namespace.label} message from {reason}; it is kept unread until the "
+            "device appears on the list"),)
+        now = now_ms()
+
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.record_failure(item.inbox_id, reason)
+            for event in events:
+                record_event(uow, event, now)
+            return _Committed(None, events)
+
+        batch.add(step)
 
     async def _security_event(self, event: PendingEvent) -> None:
         await self._runner.write(lambda uow: record_event(uow, event, now_ms()))

@@ -1,9 +1,11 @@
 """The protocol core's `StateStore` port over the store's `omemo_state`, through the runner.
 
 Reads go through the DB thread one key at a time (the engine loads what it needs and keeps no
-mutable cache). The engine never writes during encrypt/decrypt; its `StateChanges` are
-committed by `apply_state_changes(uow, changes)` inside the service's unit of work, together
-with the archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
+mutable cache); a key staged by the unit of work being assembled (`DbRunner.staged_state`:
+several stanzas decrypted before one commit) is served from there, as a fresh copy. The engine
+never writes during encrypt/decrypt; its `StateChanges` are committed by
+`apply_state_changes(uow, changes)` inside the service's unit of work, together with the
+archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
 `store`/`delete` methods exist for `Engine.create` (a new identity), which writes before any
 message exists.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges
+from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges, Write
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import UnitOfWork
 
@@ -56,6 +58,16 @@ def state_digest(uow: UnitOfWork) -> str:
     return digest.hexdigest()
 
 
+def _copy(value: Write) -> JsonObject | None:
+    """A staged value as a fresh object, exactly as a read of the stored row would give it."""
+    if value is DELETE:
+        return None
+    assert isinstance(value, dict)
+    copied = json.loads(_encode(value))
+    assert isinstance(copied, dict)
+    return copied
+
+
 class RunnerStateStore:
     """`tui_omemo.protocol.ports.StateStore` over `omemo_state`, run on the DB thread."""
 
@@ -63,7 +75,10 @@ class RunnerStateStore:
         self._runner = runner
 
     async def load(self, key: str) -> JsonObject | None:
-        """The value under `key`, or None."""
+        """The value under `key`, or None (a staged, uncommitted value first)."""
+        staged = self._runner.staged_state.writes
+        if key in staged:
+            return _copy(staged[key])
         return await self._runner.read(lambda uow: load_state(uow, key))
 
     async def store(self, key: str, value: JsonObject) -> None:
