@@ -44,10 +44,10 @@ def json_copy(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"JSON object key {key!r} is not a string")
-            copied[key] = json_copy(item)
+            copied[key] = item if type(item) in _SCALARS else json_copy(item)
         return copied
     if kind is list:
-        return [json_copy(item) for item in value]
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
     if kind in _SCALARS:
         return value
     raise TypeError(f"{kind.__name__} is not a JSON value")

@@ -648,10 +648,10 @@ class Engine:
         view = RatchetView.of(session.ratchet)
         with _ratchet_errors():
             step = None if view is None else view.step_receiving(header, version.root_kdf.INFO)
-        if step is not None:  # no message key skipped: decrypt on the stored JSON directly
-            message_key, advanced, sending_chain_length = step
-            with _ratchet_errors():
+            if step is not None:  # no message key skipped: decrypt on the stored JSON directly
+                message_key, advanced, sending_chain_length = step
                 key_material = version.aead.open(message, message_key, ad)
+        if step is not None:
             heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
                          and sending_chain_length == 0)
             return session.evolve(ratchet=advanced), key_material, heartbeat

@@ -42,7 +42,6 @@ from tui_omemo.protocol.codec import (
     as_library_json,
     b64,
     check_version,
-    get_int,
     get_object,
     unb64,
 )
@@ -157,20 +156,26 @@ class Session:
         parsed_namespace = _NAMESPACES.get(namespace) if isinstance(namespace, str) else None
         if parsed_namespace is None:
             raise StateCorrupted("session: unknown namespace")
+        numbers = (value.get("device_id"), value.get("signed_pre_key_id"),
+                   value.get("skipped_oldest"), value.get("skipped_next"))
+        if not all(type(number) is int for number in numbers):  # JSON ints, never bools
+            raise StateCorrupted("session: bad device id, signed prekey id or skipped window")
+        device_id, signed_pre_key_id, skipped_oldest, skipped_next = cast(
+            tuple[int, int, int, int], numbers)
         return cls(
             parsed_namespace,
-            DeviceRef(bare_jid, get_int(value, "device_id")),
+            DeviceRef(bare_jid, device_id),
             active,
             confirmed,
             unb64(value.get("identity_key")),
             unb64(value.get("identity_key_curve")),
             unb64(value.get("associated_data")),
             unb64(value.get("ephemeral_key")),
-            get_int(value, "signed_pre_key_id"),
+            signed_pre_key_id,
             pre_key_id,
             get_object(value, "ratchet"),
-            get_int(value, "skipped_oldest"),
-            get_int(value, "skipped_next"),
+            skipped_oldest,
+            skipped_next,
             value,
         )
 
