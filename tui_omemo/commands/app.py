@@ -34,13 +34,12 @@ from tui_omemo.commands.account import (
     is_loopback,
     parse_server,
 )
-from tui_omemo.commands.console import Console, UsageError
+from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
 from tui_omemo.store import (
     Account,
     KeyringKeys,
-    NoKeyringBackend,
     inspect_profile,
     needs_passphrase,
 )
@@ -50,6 +49,12 @@ if TYPE_CHECKING:
     from tui_omemo.service.api import ChatService
     from tui_omemo.ui.app import TuiOmemoApp
     from tui_omemo.ui.screens.account import NewAccount
+
+
+EXIT_NO_KEY = 2
+"""`open_database`'s exit status when no key can be had for the profile."""
+
+KEYRING_REFUSED = "The OS keyring did not keep the database key: choose a passphrase instead."
 
 
 class FirstScreen(enum.Enum):
@@ -142,7 +147,7 @@ class Startup:
 
         Raises:
             UsageError: a bad JID or server, or plaintext for a non-loopback server.
-            PassphraseWanted: no OS keyring kept the key; the form must ask for a passphrase.
+            PassphraseWanted: the OS keyring kept no key; the form must ask for a passphrase.
             CommandError, StoreError: the profile could not be created.
         """
         from tui_omemo.ui.app import PassphraseWanted
@@ -154,8 +159,10 @@ class Startup:
             options = replace(options, typed_passphrase=new.passphrase)
         try:
             await asyncio.to_thread(_create_profile, options, self.console, account)
-        except NoKeyringBackend as error:
-            raise PassphraseWanted(f"{error}.") from error
+        except CommandError as error:
+            if not _no_key(error) or new.passphrase is not None:
+                raise
+            raise PassphraseWanted(KEYRING_REFUSED) from error
         self.options = options
 
     async def connect(self, report: Callable[[str], None]) -> ChatService:
@@ -204,6 +211,12 @@ async def _run(options: ProfileOptions, peer: str | None, console: Console) -> N
         await build_app(startup).run_async()
     finally:
         await startup.close()
+
+
+def _no_key(error: CommandError) -> bool:
+    """Whether `open_database` said that no key can be had (for a new profile: the keyring
+    kept none), as opposed to a usage error or another failure."""
+    return type(error) is CommandError and error.exit_code == EXIT_NO_KEY
 
 
 def _try_open(options: ProfileOptions, console: Console) -> None:
