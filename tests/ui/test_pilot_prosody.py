@@ -92,11 +92,11 @@ def keyring_console(keys: DictKeyring | None = None) -> Console:
 
 @contextlib.asynccontextmanager
 async def real_app(
-    profile: Path, console: Console
+    profile: Path, console: Console, peer: str | None = None
 ) -> AsyncIterator[tuple[TuiOmemoApp, Pilot[None]]]:
     """The app `tui-omemo --profile PROFILE` builds, running under the pilot; everything it
     started (service, connection, database) is closed afterwards."""
-    startup = Startup(ProfileOptions(str(profile), None), console)
+    startup = Startup(ProfileOptions(str(profile), None), console, peer)
     app = build_app(startup)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -208,6 +208,41 @@ async def test_first_run_creates_the_profile_and_publishes_our_device(
         await until(pilot, lambda: peer.jid in {c.jid for c in roster.chats}, "contact listed")
     assert (profile / "tui-omemo.db").exists()
     assert len(keys.entries) == 1  # the database key went to the keyring, not to a passphrase
+
+
+async def test_second_start_opens_without_asking_and_open_jid_opens_the_chat(
+    prosody: ProsodyServer,
+    contact: tuple[tuple[str, str], Peer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A keyring profile opens without a prompt: `tui-omemo open JID` logs in with the same
+    device, fetches the contact's devices and lands in the chat."""
+    ours, peer = contact
+    keys = DictKeyring()
+    async with real_app(tmp_path / "ours", keyring_console(keys)) as (app, pilot):
+        await first_run(pilot, prosody, ours)
+        device_id = service_of(app).device_id
+    shown: list[str] = []
+    step = ProgressScreen.step
+
+    def recording(screen: ProgressScreen, text: str) -> None:
+        shown.append(text)
+        step(screen, text)
+
+    monkeypatch.setattr(ProgressScreen, "step", recording)
+    async with real_app(tmp_path / "ours", keyring_console(keys), peer.jid) as (app, pilot):
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the chat")
+        assert [type(screen) for screen in app.screen_stack[1:]] == [RosterScreen, ChatScreen]
+        assert isinstance(app.screen, ChatScreen)
+        assert app.screen.peer == peer.jid
+        assert shown == [
+            "Logging in, publishing this device's keys, catching up",
+            f"Fetching the devices of {peer.jid}",
+        ]
+        assert service_of(app).device_id == device_id
+        known = await service_of(app).devices(peer.jid)
+        assert peer.service.device_id in {d.device_id for d in known}
 
 
 async def test_open_chat_send_and_receive(
