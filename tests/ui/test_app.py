@@ -607,6 +607,7 @@ async def test_a_failed_connect_is_shown_and_r_tries_again(service: FakeService)
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
         assert gate.calls == 2
+        assert screen.steps == ("Logging in",)  # the failed step was retried, not "done"
 
 
 async def first_run_form(pilot, jid: str, password: str, server: str = "") -> AccountScreen:  # type: ignore[no-untyped-def]

@@ -66,7 +66,9 @@ class ProgressScreen(Screen[None]):
         self._draw()
 
     def step(self, text: str) -> None:
-        """A new step began; the ones before it are done."""
+        """A new step began; the ones before it are done (a failed one is being retried)."""
+        if self._failed:
+            self._steps.pop()
         self._steps.append(neutral(text, single_line=True))
         self._failed = False
         self._draw()
