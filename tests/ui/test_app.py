@@ -7,26 +7,15 @@ on the screen that is showing and on posted messages — not on pixels (those ar
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
-import io
-from pathlib import Path
 
-import pytest
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 
-from tests.cli.conftest import DictKeyring
 from tests.fakes_ui import BOB, CAROL, DAVE, NOW, ROOM, FakeService, fingerprint
-from tests.store.conftest import BrokenKeyring
 from tests.ui.helpers import SIZE, make_app, settle
-from tui_omemo.commands.app import FirstScreen, Startup, connects_to_loopback, first_screen
-from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.commands.profile import ProfileOptions, open_database
-from tui_omemo.commands.runtime import read_account
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import ChatService, MessageReceived, RosterChanged, SecurityEventRaised
-from tui_omemo.store import Account
 from tui_omemo.ui.app import PassphraseWanted, Report, TuiOmemoApp
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ACTIONS, ActionsProvider
@@ -697,66 +686,3 @@ async def test_first_run_back_to_the_form_when_login_fails(service: FakeService)
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
         assert gate.calls == 3
-
-
-# --- the composition root's callbacks (commands/app.py), without a server -------------------
-
-
-def startup_in(directory: Path, backend: object) -> Startup:
-    console = Console(io.StringIO(), io.StringIO(), io.StringIO(), {}, lambda: backend)  # type: ignore[arg-type,return-value]
-    return Startup(ProfileOptions(str(directory), None), console)
-
-
-async def test_setup_asks_for_a_passphrase_when_the_keyring_fails(tmp_path: Path) -> None:
-    """A keyring that looks usable but keeps nothing: setup raises PassphraseWanted and leaves
-    no database; with the passphrase typed, the profile is made and the next start unlocks."""
-    startup = startup_in(tmp_path / "profile", BrokenKeyring())
-    account = NewAccount("alice@localhost", "secret", "127.0.0.1:5222", True)
-    assert first_screen(startup.options, startup.console) is FirstScreen.SETUP
-    assert not startup.ask_passphrase()
-    with pytest.raises(PassphraseWanted, match="keyring"):
-        await startup.setup(account)
-    assert not (tmp_path / "profile" / "tui-omemo.db").exists()
-    await startup.setup(dataclasses.replace(account, passphrase="kiwi-9"))
-    restart = startup_in(tmp_path / "profile", BrokenKeyring())
-    assert first_screen(restart.options, restart.console) is FirstScreen.UNLOCK
-    await restart.unlock("kiwi-9")
-    assert first_screen(restart.options, restart.console) is FirstScreen.CONNECT
-
-
-async def test_setup_again_corrects_the_account_it_created(tmp_path: Path) -> None:
-    """After a failed login the form is sent again: the same JID gets the new password and
-    server; another JID is refused (the profile holds one account)."""
-    startup = startup_in(tmp_path / "profile", DictKeyring())
-    await startup.setup(NewAccount("alice@localhost", "wrong", None))
-    await startup.setup(NewAccount("alice@localhost", "right", "127.0.0.1:5299", True))
-    with open_database(startup.options, startup.console) as database:
-        assert read_account(database) == Account(
-            "alice@localhost", "right", "127.0.0.1", 5299, True, read_account(database).created_at
-        )
-    with pytest.raises(CommandError, match="already holds"):
-        await startup.setup(NewAccount("bob@localhost", "right", None))
-
-
-async def test_setup_refuses_plaintext_for_a_remote_server(tmp_path: Path) -> None:
-    """The `account add` rule: plaintext only to this machine; nothing is created."""
-    startup = startup_in(tmp_path / "profile", DictKeyring())
-    with pytest.raises(UsageError, match="loopback"):
-        await startup.setup(NewAccount("alice@example.org", "pw", "xmpp.example.org", True))
-    assert not (tmp_path / "profile").exists()
-
-
-@pytest.mark.parametrize(
-    ("jid", "server", "loopback"),
-    [
-        ("alice@localhost", None, True),
-        ("alice@example.org", "127.0.0.1:5222", True),
-        ("alice@example.org", "[::1]:5222", True),
-        ("alice@example.org", None, False),
-        ("alice@localhost", "xmpp.example.org", False),
-        ("alice@localhost", "127.0.0.1:99999", False),
-    ],
-)
-def test_plaintext_box_follows_the_server(jid: str, server: str | None, loopback: bool) -> None:
-    """The first-run form offers plaintext exactly when the account connects to loopback."""
-    assert connects_to_loopback(jid, server) is loopback
