@@ -43,7 +43,6 @@ from tui_omemo.store import (
     inspect_profile,
     needs_passphrase,
 )
-from tui_omemo.xmpp.errors import TransportError
 
 if TYPE_CHECKING:
     from tui_omemo.service.api import ChatService
@@ -175,7 +174,9 @@ class Startup:
         running = await self.stack.enter_async_context(online(self.options, self.console))
         if self.peer is not None:  # the chat opens with the contact's current devices
             report(f"Fetching the devices of {self.peer}")
-            with contextlib.suppress(TransportError):
+            # Best effort: the chat opens anyway and sending says what is wrong. Nothing may
+            # fail here once the service runs, or a retry would find the profile locked.
+            with contextlib.suppress(Exception):
                 await running.service.refresh_device_list(self.peer)
         # Everything alive now (modules, service, store) stays alive: gc.freeze() takes it
         # out of the collector's sight, since full collections walking it blocked the event
