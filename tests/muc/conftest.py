@@ -60,7 +60,7 @@ def make_member(make_peer: PeerFactory) -> MemberFactory:
 
     async def factory(account: tuple[str, str] | None = None, **kwargs: Any) -> Member:
         peer = await make_peer(account, **kwargs)
-        assert peer.service.groups is not None, "a slixmpp transport gets group chats"
+        assert peer.service.groups is not None, "an XmppClient transport gets group chats"
         return Member(peer, peer.service.groups)
 
     return factory
@@ -75,8 +75,8 @@ def room_jid(prosody: ProsodyServer) -> Callable[[], str]:
 class MucPeer(OmemoPeer):
     """The slixmpp-omemo peer, able to join rooms and decrypt groupchat messages."""
 
-    def __init__(self, client: slixmpp.ClientXMPP) -> None:
-        super().__init__(client)
+    def __init__(self, client: slixmpp.ClientXMPP, *, legacy_only: bool = False) -> None:
+        super().__init__(client, legacy_only=legacy_only)
         self.room_messages: asyncio.Queue[PeerMessage] = asyncio.Queue()
         client.register_plugin("xep_0045")
         client.add_event_handler("groupchat_message", self._on_groupchat)

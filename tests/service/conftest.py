@@ -1,7 +1,8 @@
 """Fixtures for the service tests: our real service over the real Prosody fixture.
 
-`make_peer` opens a fresh SQLCipher profile (key in an in-memory keyring), logs a slixmpp
-client in over loopback, builds `OmemoChatService` on top and starts it. Every outgoing stanza
+`make_peer` opens a fresh SQLCipher profile (key in an in-memory keyring), logs an `XmppClient`
+in over loopback (no presence: the service sends it), builds `OmemoChatService` over an
+`XmppTransport` on top and starts it. Every outgoing stanza
 is recorded as XML text in `Peer.sent`, so tests can assert on what actually left the process.
 `Peer.stop()` ends exactly what was started (service, client, database).
 """
@@ -23,15 +24,19 @@ from tui_omemo.config import Settings
 from tui_omemo.service.api import MessageReceived, ServiceEvent
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.service.state import state_digest
-from tui_omemo.service.xmpp_adapter import SlixmppTransport, connect_client
+from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.store import Database, KeyringKeys, open_profile
+from tui_omemo.xmpp.client import Pause, XmppClient, backoff_pause
 
 TIMEOUT = 15.0
 
 
 @dataclass
 class Peer:
-    """One running account: service, transport, client, database and what it sent."""
+    """One running account: service, transport, client, database and what it sent.
+
+    `client` is the slixmpp stream under `xmpp` (tests send raw XML and cut the socket there).
+    """
 
     jid: str
     password: str
@@ -39,7 +44,8 @@ class Peer:
     keys: KeyringKeys
     database: Database
     client: Any
-    transport: SlixmppTransport
+    xmpp: XmppClient
+    transport: XmppTransport
     service: OmemoChatService
     sent: list[str] = field(default_factory=list)
     events: asyncio.Queue[ServiceEvent] = field(default_factory=asyncio.Queue)
@@ -74,8 +80,7 @@ class Peer:
         if self._pump is not None:
             self._pump.cancel()
         await self.service.close()
-        self.client.disconnect()
-        await asyncio.sleep(0.05)
+        await self.xmpp.disconnect()
         self.database.close()
 
 
@@ -94,16 +99,20 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
         settings: Settings | None = None,
         directory: Path | None = None,
         start: bool = True,
+        resume: bool = True,
+        pause: Pause = backoff_pause,
     ) -> Peer:
         jid, password = account or prosody.create_account()
         directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
         keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
         database = await asyncio.to_thread(open_profile, directory, keys)
-        client = await connect_client(jid, password, prosody.host, prosody.port,
-                                      allow_plaintext_loopback=True)
-        transport = SlixmppTransport(client)
+        xmpp = XmppClient(jid, password, host=prosody.host, port=prosody.port,
+                          allow_plaintext_loopback=True, resume=resume, pause=pause)
+        await xmpp.connect(TIMEOUT, announce=False)
+        client = xmpp.stream
+        transport = XmppTransport(xmpp)
         service = await OmemoChatService.create(database, transport, settings)
-        peer = Peer(jid, password, directory, keys, database, client, transport, service)
+        peer = Peer(jid, password, directory, keys, database, client, xmpp, transport, service)
 
         def record(stanza: Any) -> Any:
             peer.sent.append(str(stanza))

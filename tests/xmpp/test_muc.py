@@ -15,6 +15,7 @@ from tests.xmpp.test_client import _for
 from tests.xmpp.test_translate import v2_encrypted
 from tui_omemo.xmpp import muc
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.rooms import RoomClient
 
 
 def test_read_occupant_with_real_jid_and_self_status() -> None:
@@ -47,17 +48,18 @@ async def test_omemo_room_reveals_members_and_carries_encrypted_messages(
 ) -> None:
     alice = await online()
     bob = await online()
+    alice_rooms, bob_rooms = RoomClient(alice), RoomClient(bob)
     room = f"r{secrets.token_hex(4)}@{prosody.muc_domain}"
-    own = await alice.join_room(room, "alice")
+    own = await alice_rooms.join(room, "alice", configure_new=muc.OMEMO_ROOM_CONFIG)
     assert muc.STATUS_CREATED in own.status_codes
-    await alice.add_room_member(room, bob.bare_jid)
-    await bob.join_room(room, "bob")
+    await alice_rooms.grant_membership(room, bob.bare_jid)
+    await bob_rooms.join(room, "bob")
     for _ in range(50):
-        if "bob" in alice.occupants(room):
+        if "bob" in alice_rooms.occupants(room):
             break
         await asyncio.sleep(0.1)
-    assert alice.occupants(room)["bob"].real_jid == bob.bare_jid
-    assert bob.occupants(room)["alice"].real_jid == alice.bare_jid
+    assert alice_rooms.real_jid(room, "bob") == bob.bare_jid
+    assert bob_rooms.real_jid(room, "alice") == alice.bare_jid
     message_id = alice.send_encrypted(
         _for(bob.bare_jid, v2_encrypted()), room, message_type="groupchat"
     )
@@ -76,6 +78,6 @@ async def test_members_only_room_refuses_strangers(online: Online, prosody: Pros
     alice = await online()
     mallory = await online()
     room = f"r{secrets.token_hex(4)}@{prosody.muc_domain}"
-    await alice.join_room(room, "alice")
+    await RoomClient(alice).join(room, "alice", configure_new=muc.OMEMO_ROOM_CONFIG)
     with pytest.raises(TransportError, match="refused"):
-        await mallory.join_room(room, "mallory", within=10)
+        await RoomClient(mallory).join(room, "mallory", within=10)

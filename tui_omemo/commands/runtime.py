@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.service.app_service import OmemoChatService
-from tui_omemo.service.xmpp_adapter import SlixmppTransport, connect_client
+from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.store import Account, Database
+from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import TransportError
 
 DEFAULT_PORT = 5222
@@ -33,7 +33,7 @@ class Online:
     """A started service and the client under it."""
 
     service: OmemoChatService
-    client: Any
+    client: XmppClient
     account: Account
 
 
@@ -79,7 +79,7 @@ async def online(
         account = read_account(database)
         client = await _connect(account)
         try:
-            service = await OmemoChatService.create(database, SlixmppTransport(client))
+            service = await OmemoChatService.create(database, XmppTransport(client))
             try:
                 await service.start(rooms=rooms)
                 yield Online(service, client, account)
@@ -91,35 +91,38 @@ async def online(
         database.close()
 
 
-async def _connect(account: Account) -> Any:
+async def _connect(account: Account) -> XmppClient:
+    """Log in without presence (`XmppTransport.go_online` sends it once the service listens,
+    so the offline messages the server pushes then are not lost). An address where nobody
+    listens fails at once with `ConnectionFailed`, not after CONNECT_TIMEOUT."""
     host = account.server_host or account.jid.partition("@")[2]
     port = account.server_port or DEFAULT_PORT
-    return await connect_client(
+    client = XmppClient(
         account.jid,
         account.password or "",
-        host,
-        port,
+        host=host,
+        port=port,
         allow_plaintext_loopback=account.allow_plaintext_loopback,
-        timeout=CONNECT_TIMEOUT,
     )
+    await client.connect(CONNECT_TIMEOUT, announce=False)
+    return client
 
 
-async def _logout(client: Any) -> None:
+async def _logout(client: XmppClient) -> None:
     """Close the stream politely, but never hang on a dead connection."""
     with contextlib.suppress(Exception):
-        client.disconnect()
-        await asyncio.wait_for(client.disconnected, LOGOUT_TIMEOUT)
+        await asyncio.wait_for(client.disconnect(), LOGOUT_TIMEOUT)
 
 
-async def server_has_everything(client: Any, timeout: float) -> None:  # noqa: ASYNC109
+async def server_has_everything(client: XmppClient, timeout: float) -> None:  # noqa: ASYNC109
     """Return once the server has everything sent so far (a ping round trip to it).
 
     Raises:
         TransportError: no answer within `timeout` seconds.
     """
     try:
-        await client.plugin["xep_0199"].ping(timeout=timeout)
-    except Exception as error:  # IqTimeout, IqError, a closed stream
+        await client.ping(timeout)
+    except TransportError as error:  # no answer, an error reply, no stream
         raise TransportError(
             f"the server did not confirm the message within {timeout:g} s"
         ) from error

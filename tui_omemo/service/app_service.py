@@ -2,8 +2,9 @@
 
 Construction and lifetime (the composition root does this; see `commands/runtime.py`)::
 
-    client = await connect_client(jid, password, host, port)   # logged in, no presence yet
-    service = await OmemoChatService.create(database, SlixmppTransport(client), settings)
+    client = XmppClient(jid, password, host=host, port=port)
+    await client.connect(announce=False)                      # logged in, no presence yet
+    service = await OmemoChatService.create(database, XmppTransport(client), settings)
     await service.start()   # drain the inbox, presence, publish keys, MAM catch-up, go live
     async for event in service.events(): ...
     await service.close()   # background work and the DB thread stop; the caller closes
@@ -15,7 +16,7 @@ stored; None: the stored ones, else defaults). Nothing here is a module global. 
 `set_room_version`, `stale_own_devices`/`remove_own_devices` (delete_stale_devices with a
 preview), `device_id`, `runner` and `wait_idle`.
 
-Group chats: when the transport has a slixmpp client (`SlixmppTransport.client`), the service
+Group chats: when the transport has an `XmppClient` (`XmppTransport.client`), the service
 builds the group-chat component (`service.muc.GroupChats`, kept as `groups`) over a
 `RoomClient` on that client, sharing the session's engine lock; groupchat stanzas are routed to
 it, `start` rejoins the bookmarked rooms once live, `close` stops it first, a reconnect rejoins
@@ -31,8 +32,6 @@ import logging
 from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
-
-import slixmpp
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
@@ -71,8 +70,9 @@ from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore
-from tui_omemo.service.transport import Transport, TransportError
+from tui_omemo.service.transport import LINK_RESUMED, Transport, TransportError
 from tui_omemo.store import Database, IdentityRecord, PageCursor, RosterItem, UnitOfWork
+from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.rooms import RoomClient
 from tui_omemo.xmpp.translate import merge_device_list
 
@@ -143,7 +143,7 @@ class OmemoChatService:
         if callable(presence_handler):
             presence_handler(self._on_presence)
         client = getattr(transport, "client", None)
-        if isinstance(client, slixmpp.ClientXMPP):
+        if isinstance(client, XmppClient):
             self.attach_groups(GroupChats(
                 rooms=RoomClient(client), session=self.session, runner=runner,
                 directory=directory, settings=lambda: self._settings, emit=self._emit,
@@ -275,7 +275,8 @@ class OmemoChatService:
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
-        if connected and self._worker is not None:  # a new stream after start(): catch up
+        # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing)
+        if connected and detail != LINK_RESUMED and self._worker is not None:
             self._spawn(self._reconnected())
 
     async def _reconnected(self) -> None:

@@ -3,9 +3,9 @@
 `Transport` is the service's view of the network: OMEMO device lists and bundles in PEP (it
 also serves as the engine's `Directory` port), sending a message, incoming messages as
 `Inbound` values, MAM pages of queries we opened, SCE envelopes and the roster. The real
-implementation over slixmpp is `service.xmpp_adapter.SlixmppTransport` (a thin adapter written
-while `xmpp/` was still being built; its XML belongs in `xmpp/` and moves there). Tests use the
-same adapter against the real Prosody fixture.
+implementation is `service.xmpp_adapter.XmppTransport`, a mapping onto `xmpp.client.XmppClient`
+(all XML and slixmpp live in `xmpp/`). Tests use the same adapter against the real Prosody
+fixture.
 
 `Inbound` is what the inbox keeps: a parsed stanza whose `<encrypted>` element is still
 ciphertext. `to_bytes`/`from_bytes` give the inbox its row format (versioned JSON), so the
@@ -29,6 +29,10 @@ from tui_omemo.xmpp.errors import TransportError
 INBOUND_FORMAT = 1
 
 __all__ = [
+    "LINK_LOST",
+    "LINK_OFFLINE",
+    "LINK_ONLINE",
+    "LINK_RESUMED",
     "ConnectionHandler",
     "DeviceListHandler",
     "Envelope",
@@ -184,6 +188,15 @@ class MamPage:
 
 InboundHandler = Callable[[Inbound], None]
 ConnectionHandler = Callable[[bool, str], None]
+"""(connected, detail): `detail` is one of the LINK_* values below."""
+LINK_ONLINE = "online"
+"""A fresh session: after a reconnect, presence, catch-up and rooms must be redone."""
+LINK_RESUMED = "resumed"
+"""The previous stream was resumed (XEP-0198): nothing was lost, nothing to redo."""
+LINK_LOST = "reconnecting"
+"""The stream broke unexpectedly; the transport is reconnecting."""
+LINK_OFFLINE = "offline"
+"""Disconnected for good."""
 DeviceListHandler = Callable[[str, DeviceList], None]
 """(bare JID, its new device list): a PEP notification."""
 

@@ -1,9 +1,14 @@
 """The slixmpp adapter: the only place XML exists (DESIGN.md §2).
 
-* `client.XmppClient` — connect (TLS, or plaintext on loopback when explicitly allowed), PEP
-  device lists and bundles for both OMEMO versions, encrypted messages in and out, carbons
-  (only from our own bare JID), one MAM page at a time (only results of our own queries),
-  roster and contacts, group chats.
+* `client.XmppClient` — the one slixmpp layer: connect (TLS, or plaintext on loopback when
+  explicitly allowed; fails fast when nobody listens), reconnect with backoff (XEP-0198 resume
+  where offered), PEP device lists and bundles for both OMEMO versions, encrypted messages in and
+  out, carbons (only from our own bare JID), one MAM page at a time (only results of our own
+  queries), roster and contacts, raw stanzas for group chats.
+* `received` — `Received`: every incoming message for a stanza sink (the service's transport),
+  unwrapped, refused ones included with their `Rejection`.
+* `rooms.RoomClient` — group chats (XEP-0045) on an `XmppClient`: joins, occupants, affiliations,
+  configuration, room archives, bookmarks.
 * `translate` — pure XML ↔ `protocol.elements` translation, strict on malformed input.
 * `messages` — encrypted `<message>` stanzas: build, read, unwrap carbons.
 * `mam` — XEP-0313 query/result helpers.

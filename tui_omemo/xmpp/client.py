@@ -1,16 +1,30 @@
-"""`XmppClient`: the small async face of slixmpp that the service uses.
+"""`XmppClient`: the one async face of slixmpp in tui-omemo; the service and `RoomClient` run on it.
 
 It connects (TLS required; plaintext only on a loopback address and only when the caller says
-so explicitly), uses stream management (XEP-0198) when the server offers it, enables carbons,
-publishes and fetches device lists and bundles for both OMEMO versions (through the
-`tui_omemo_xep_0384` plugin), sends encrypted messages and hands out
-incoming ones as `IncomingMessage` values through an async iterator.
+so explicitly), fails fast when nobody answers, uses stream management (XEP-0198) when the
+server offers it, enables carbons, publishes and fetches device lists and bundles for both
+OMEMO versions (through the `tui_omemo_xep_0384` plugin), sends encrypted messages, queries MAM
+archives (ours or a room's) and keeps the socket tuned (TCP_NODELAY, 16 KiB reads).
 
-Incoming stanzas pass these gates before anyone sees them: errors and MAM results are not live
-messages; a carbon is unwrapped only when its wrapper comes from our own bare JID (otherwise it
-is dropped and counted in `rejected_carbons`); a malformed `<encrypted>` is dropped, logged and
-counted in `malformed_stanzas`; messages with neither `<encrypted>` nor `<body>` (chat states,
-PEP events) are not queued.
+Reconnecting: once a session is established, an unexpected loss of the stream is followed by
+new attempts with exponential backoff (1 s, 2 s, 4 s … at most 60 s, with jitter). Where the
+server offers it the old stream is resumed (XEP-0198: nothing is lost, rooms stay joined);
+otherwise a fresh session starts (presence again when `connect(announce=True)`, carbons again).
+Connection listeners hear `Link.LOST`, then `Link.RESUMED` or `Link.ONLINE`; a deliberate
+`disconnect()` gives `Link.CLOSED` and never reconnects.
+
+Incoming messages go one of two ways:
+
+* without a stanza sink (`set_stanza_sink`), through gates, as `IncomingMessage` values from
+  `messages()`/`next_message()`: errors and archive results are not live messages; a carbon is
+  unwrapped only when its wrapper comes from our own bare JID (else dropped and counted in
+  `rejected_carbons`); a malformed `<encrypted>` is dropped and counted in `malformed_stanzas`;
+  messages with neither `<encrypted>` nor `<body>` are not queued;
+* with a sink, every message as a `received.Received`, refused ones included with their
+  `Rejection` (the service raises a security event or archives a failure row for each).
+
+Results of an archive query we opened never reach either: the query collects them. Results for
+no open query, or from another archive, are refused (`rejected_archive_results`).
 
 Presence subscriptions are never granted automatically: `add_contact` approves (or pre-approves)
 the contact it adds; any other request is left for the user to decide.
@@ -19,12 +33,17 @@ the contact it adds; any other request is left for the user to decide.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import enum
 import ipaddress
 import logging
+import os
+import random
+import socket
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -56,6 +75,8 @@ from tui_omemo.xmpp.mam import (
 )
 from tui_omemo.xmpp.messages import (
     CLIENT,
+    FORWARD,
+    MAM,
     SID,
     ForgedCarbon,
     IncomingMessage,
@@ -65,15 +86,13 @@ from tui_omemo.xmpp.messages import (
     read_message,
     unwrap_carbon,
 )
-from tui_omemo.xmpp.muc import (
-    OMEMO_ROOM_CONFIG,
-    STATUS_CREATED,
-    Occupant,
-    build_join,
-    build_leave,
-    build_member_grant,
-    build_room_config,
-    read_occupant,
+from tui_omemo.xmpp.received import (
+    Received,
+    Rejection,
+    Route,
+    accepted,
+    carbon_route,
+    refused,
 )
 from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
 
@@ -81,6 +100,12 @@ log = logging.getLogger(__name__)
 
 ROSTER = "jabber:iq:roster"
 REQUEST_TIMEOUT = 30
+READ_SIZE = 16 * 1024
+"""Bytes per socket read: slixmpp handles a whole read in one loop step, and asyncio's default
+(256 KiB) would let a burst of offline messages or a big MAM page hold the loop for tens of
+milliseconds (DESIGN.md §6)."""
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 60.0
 _PLUGINS = (
     "xep_0030",
     "xep_0004",
@@ -97,16 +122,71 @@ _UNENCRYPTED_MECHANISMS = (
     "unencrypted_cram",
     "unencrypted_scram",
 )
+_jitter = random.SystemRandom()
+
+
+class Link(enum.StrEnum):
+    """What happened to the connection (told to connection listeners)."""
+
+    ONLINE = "online"
+    """A fresh session (after a reconnect: presence, carbons and joined rooms are gone)."""
+    RESUMED = "resumed"
+    """The old stream was resumed (XEP-0198): nothing was lost."""
+    LOST = "lost"
+    """The stream broke unexpectedly; reconnecting."""
+    CLOSED = "closed"
+    """Disconnected for good (deliberately, or the server refused to let us back in)."""
+
+
+ConnectionListener = Callable[[Link], None]
+Pause = Callable[[int], Awaitable[None]]
+"""Waits before reconnect attempt `n` (0 for the first)."""
+
+
+def backoff_delay(attempt: int, first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP) -> float:
+    """Seconds to wait before reconnect attempt `attempt`: doubling from `first`, at most
+    `cap`, each with ±20 % jitter (so clients cut off together do not return together)."""
+    base = min(cap, first * float(2 ** min(attempt, 16)))
+    jitter: float = _jitter.uniform(0.8, 1.2)
+    return min(cap, base * jitter)
+
+
+async def backoff_pause(attempt: int) -> None:
+    """The default `Pause`: sleep `backoff_delay(attempt)`."""
+    await asyncio.sleep(backoff_delay(attempt))
 
 
 @dataclass(frozen=True, slots=True)
 class RosterEntry:
-    """One roster item: bare JID, the name we gave it, and the subscription state
-    (`none`, `to`, `from`, `both`)."""
+    """One roster item: bare JID, the name we gave it, the subscription state (`none`, `to`,
+    `from`, `both`) and its groups."""
 
     bare_jid: str
     name: str | None
     subscription: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPage:
+    """One page of an archive query as a stanza sink sees it.
+
+    Attributes:
+        messages: the results in order, malformed ones included (with their `Rejection`).
+        complete: True when the archive has nothing after this page.
+        last: the id to pass as `after` for the next page (None when the page is empty).
+    """
+
+    messages: tuple[Received, ...]
+    complete: bool
+    last: str | None
+
+
+@dataclass(slots=True)
+class _Query:
+    archive_jid: str
+    received: list[Received] = field(default_factory=list)
+    archived: list[ArchivedMessage] = field(default_factory=list)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -131,6 +211,10 @@ class XmppClient:
         port: the c2s port.
         allow_plaintext_loopback: allow an unencrypted stream, which is only accepted when
             `host` is a loopback address (tests and the demo run Prosody on 127.0.0.1).
+        reconnect: reconnect after an unexpected loss of an established session.
+        resume: ask the server to keep the stream resumable (XEP-0198); False forces a fresh
+            session on every reconnect.
+        pause: waits before each reconnect attempt (default: `backoff_pause`).
 
     Raises:
         InsecureConnectionRefused: when plaintext is asked for on a non-loopback address.
@@ -144,6 +228,9 @@ class XmppClient:
         host: str | None = None,
         port: int = 5222,
         allow_plaintext_loopback: bool = False,
+        reconnect: bool = True,
+        resume: bool = True,
+        pause: Pause = backoff_pause,
     ) -> None:
         if allow_plaintext_loopback and not is_loopback(host):
             raise InsecureConnectionRefused(
@@ -155,13 +242,23 @@ class XmppClient:
         self._host = host
         self._port = port
         self._plaintext = allow_plaintext_loopback
+        self._reconnect = reconnect
+        self._resume = resume
+        self._pause = pause
         self._xmpp: slixmpp.ClientXMPP | None = None
+        self._announce = True
+        self._online = False
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+        self._sink: Callable[[Received], None] | None = None
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
         self._subscription_listeners: list[Callable[[str], None]] = []
-        self._queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
-        self._joins: dict[str, asyncio.Future[Occupant]] = {}
-        self._occupants: dict[str, dict[str, Occupant]] = {}
+        self._connection_listeners: list[ConnectionListener] = []
+        self._status_listeners: list[Callable[[str], None]] = []
+        self._presence_listeners: list[Callable[[ET.Element], None]] = []
+        self._message_listeners: list[Callable[[ET.Element], None]] = []
+        self._queries: dict[str, _Query] = {}
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -183,56 +280,94 @@ class XmppClient:
     @property
     def connected(self) -> bool:
         """True while a session is established."""
-        return self._xmpp is not None and self._xmpp.is_connected()
+        return self._online and self._xmpp is not None and self._xmpp.is_connected()
 
-    async def connect(self, within: float = 30) -> None:
-        """Connect, authenticate, bind, send presence (with `+notify` caps), enable carbons.
+    @property
+    def stream(self) -> slixmpp.ClientXMPP:
+        """The slixmpp stream (tests hook outgoing XML and cut the socket here).
+
+        Raises:
+            NotConnected: before `connect` or after `disconnect`.
+        """
+        return self._stream()
+
+    async def connect(self, within: float = 30, *, announce: bool = True) -> None:
+        """Connect, authenticate, bind, enable carbons and (with `announce`) send presence
+        with `+notify` caps. Without `announce` the caller sends presence (`send_presence`)
+        once it listens, so the offline messages the server pushes then are not missed.
 
         Raises:
             InsecureConnectionRefused: TLS is required but the server offered none.
             AuthenticationFailed: the server refused the credentials.
-            ConnectionFailed: no session within `within` seconds.
+            ConnectionFailed: nobody answers at the address (raised as soon as every way to
+                connect failed), or no session within `within` seconds.
         """
-        xmpp = self._make_stream()
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[None] = loop.create_future()
-
-        def settle(error: Exception | None) -> None:
-            if outcome.done():
-                return
-            if error is None:
-                outcome.set_result(None)
-            else:
-                outcome.set_exception(error)
-
-        xmpp.add_event_handler("session_start", lambda _: settle(None))
-        xmpp.add_event_handler("failed_all_auth", lambda _: settle(self._auth_error(xmpp)))
-        xmpp.add_event_handler(
-            "disconnected", lambda _: settle(ConnectionFailed("the server closed the stream"))
-        )
-        # slixmpp tries each connection method once, then schedules another round after a
-        # delay: the start of that delay means every method failed.
-        xmpp.add_event_handler(
-            "reconnect_delay",
-            lambda _: settle(ConnectionFailed(f"cannot reach {self._host or 'the server'}")),
-        )
-        self._xmpp = xmpp
-        xmpp.connect(self._host, self._port)
+        if self._xmpp is None:
+            self._xmpp = self._make_stream()
+        self._closing = False
+        self._announce = announce
         try:
-            await asyncio.wait_for(outcome, within)
-        except TimeoutError as error:
-            await self._abort()
-            raise ConnectionFailed(
-                f"no XMPP session with {self._host or 'server'} in time"
-            ) from error
+            resumed = await self._open(within)
         except Exception:
             await self._abort()
             raise
-        xmpp.send_presence()
+        await self._session_ready(resumed, within)
+
+    def _where(self) -> str:
+        return f"{self._host}:{self._port}" if self._host else "the server"
+
+    async def _open(self, within: float) -> bool:
+        """One connection attempt; True when it resumed the previous stream."""
+        xmpp = self._stream()
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        failures: list[str] = []
+
+        def settle(result: bool | Exception) -> None:
+            if outcome.done():
+                return
+            if isinstance(result, Exception):
+                outcome.set_exception(result)
+            else:
+                outcome.set_result(result)
+
+        def unreachable(_event: object) -> None:
+            # slixmpp tries each connection method once, then schedules another round after
+            # a delay: the start of that delay means every method failed.
+            reason = f" ({failures[-1]})" if failures else ""
+            settle(ConnectionFailed(f"cannot reach {self._where()}{reason}"))
+
+        handlers: dict[str, Callable[[Any], None]] = {
+            "session_start": lambda _: settle(False),
+            "session_resumed": lambda _: settle(True),
+            "failed_all_auth": lambda _: settle(self._auth_error(xmpp)),
+            "disconnected": lambda _: settle(ConnectionFailed("the server closed the stream")),
+            "connection_failed": lambda error: failures.append(_reason(error)),
+            "reconnect_delay": unreachable,
+        }
+        for name, handler in handlers.items():
+            xmpp.add_event_handler(name, handler)
+        try:
+            xmpp.connect(self._host, self._port)
+            return await asyncio.wait_for(outcome, within)
+        except TimeoutError as error:
+            raise ConnectionFailed(f"no XMPP session with {self._where()} in time") from error
+        finally:
+            for name, handler in handlers.items():
+                xmpp.del_event_handler(name, handler)
+
+    async def _session_ready(self, resumed: bool, within: float) -> None:
+        xmpp = self._stream()
+        self._online = True
+        if resumed:
+            self._tell(Link.RESUMED)
+            return
+        if self._announce:
+            xmpp.send_presence()
         try:
             await xmpp.plugin["xep_0280"].enable(timeout=within)
         except (IqError, IqTimeout):
             log.warning("the server did not enable carbons; other devices' sends are not copied")
+        self._tell(Link.ONLINE)
 
     def _make_stream(self) -> slixmpp.ClientXMPP:
         xmpp = slixmpp.ClientXMPP(self._jid, self._password)
@@ -247,7 +382,9 @@ class XmppClient:
         for name in _PLUGINS:
             xmpp.register_plugin(name)
         xmpp.register_plugin(XEP_0384.name, module=tui_omemo.xmpp.xep_0384)
-        mechanisms = xmpp.plugin["feature_mechanisms"]
+        plugins: Any = xmpp.plugin
+        plugins["xep_0198"].allow_resume = self._resume
+        mechanisms = plugins["feature_mechanisms"]
         for option in _UNENCRYPTED_MECHANISMS:
             mechanisms.config[option] = self._plaintext and option == "unencrypted_scram"
         xmpp.register_handler(
@@ -256,9 +393,16 @@ class XmppClient:
         xmpp.register_handler(
             Callback("tui-omemo presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence)
         )
+        xmpp.add_event_handler("connected", lambda _: self._tune_socket_soon(xmpp))
+        xmpp.add_event_handler("disconnected", self._on_disconnected)
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
         xmpp.add_event_handler("presence_subscribe", self._on_subscribe)
+        xmpp.add_event_handler("changed_status", self._on_status)
         return xmpp
+
+    def _tune_socket_soon(self, xmpp: slixmpp.ClientXMPP) -> None:
+        # "connected" fires inside connection_made, before slixmpp stores the transport.
+        asyncio.get_running_loop().call_soon(_tune_socket, xmpp)
 
     def _auth_error(self, xmpp: slixmpp.ClientXMPP) -> Exception:
         if not self._plaintext and "starttls" not in xmpp.features:
@@ -267,8 +411,55 @@ class XmppClient:
             )
         return AuthenticationFailed(f"the server refused the login for {self.bare_jid}")
 
+    def _on_disconnected(self, _reason: object) -> None:
+        if not self._online:
+            return  # a failed attempt, or already handled
+        self._online = False
+        if self._closing or not self._reconnect:
+            self._tell(Link.CLOSED)
+            return
+        log.info("the stream to %s broke; reconnecting", self._where())
+        self._tell(Link.LOST)
+        self._reconnecting = asyncio.ensure_future(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        attempt = 0
+        while not self._closing and self._xmpp is not None:
+            await self._pause(attempt)
+            if self._closing or self._xmpp is None:
+                return
+            try:
+                resumed = await self._open(REQUEST_TIMEOUT)
+            except (AuthenticationFailed, InsecureConnectionRefused) as error:
+                log.warning("not reconnecting: %s", error)
+                self._drop_attempt()
+                self._tell(Link.CLOSED)
+                return
+            except TransportError as error:
+                log.info("reconnect attempt %d failed: %s", attempt + 1, error)
+                self._drop_attempt()
+                attempt += 1
+                continue
+            await self._session_ready(resumed, REQUEST_TIMEOUT)
+            return
+
+    def _drop_attempt(self) -> None:
+        xmpp = self._xmpp
+        if xmpp is not None:
+            xmpp.cancel_connection_attempt()
+            xmpp.abort()
+
+    def add_connection_listener(self, listener: ConnectionListener) -> None:
+        """Call `listener(link)` when the stream is lost, resumed, fresh again or closed."""
+        self._connection_listeners.append(listener)
+
+    def _tell(self, link: Link) -> None:
+        for listener in self._connection_listeners:
+            listener(link)
+
     async def _abort(self) -> None:
         xmpp, self._xmpp = self._xmpp, None
+        self._online = False
         if xmpp is not None:
             xmpp.cancel_connection_attempt()
             if xmpp.is_connected():
@@ -277,8 +468,18 @@ class XmppClient:
                 xmpp.abort()
 
     async def disconnect(self) -> None:
-        """Close the stream (waiting briefly for the server to acknowledge)."""
+        """Close the stream for good (waiting briefly for the server to acknowledge); no
+        reconnect follows."""
+        self._closing = True
+        task, self._reconnecting = self._reconnecting, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        was_online = self._online
         await self._abort()
+        if was_online:
+            self._tell(Link.CLOSED)
 
     def _stream(self) -> slixmpp.ClientXMPP:
         if self._xmpp is None:
@@ -289,6 +490,24 @@ class XmppClient:
         plugins: Any = self._stream().plugin
         return cast(XEP_0384, plugins[XEP_0384.name])
 
+    def send_presence(self) -> None:
+        """Announce our availability (with `+notify` caps); the server then pushes the
+        messages it stored while we were offline."""
+        self._stream().send_presence()
+
+    async def ping(self, within: float) -> None:
+        """A round trip to the server: everything sent before has reached it.
+
+        Raises:
+            TransportError: no answer within `within` seconds, or no stream.
+        """
+        plugins: Any = self._stream().plugin
+        try:
+            await plugins["xep_0199"].ping(timeout=within)
+        except (IqError, IqTimeout) as error:
+            raise TransportError(f"the server did not answer a ping within {within:g} s") \
+                from error
+
     # --- OMEMO directory (PEP) -------------------------------------------------------------
 
     async def fetch_device_list(self, jid: str, namespace: Namespace) -> DeviceList:
@@ -296,10 +515,20 @@ class XmppClient:
         return await self._omemo().fetch_device_list(bare_jid(jid), namespace)
 
     async def publish_device_list(
-        self, namespace: Namespace, own: DeviceListEntry, *, drop: tuple[int, ...] = ()
+        self,
+        namespace: Namespace,
+        own: DeviceListEntry,
+        *,
+        drop: tuple[int, ...] = (),
+        server: DeviceList | None = None,
     ) -> DeviceList:
-        """Put our device on our own list, merged with the server's; returns the new list."""
-        return await self._omemo().publish_device_list(namespace, own, drop=drop)
+        """Put our device on our own list, merged with the server's (or with `server`, a list
+        just read); returns the new list."""
+        return await self._omemo().publish_device_list(namespace, own, drop=drop, server=server)
+
+    async def publish_exact_device_list(self, device_list: DeviceList) -> None:
+        """Publish `device_list` as it is (the caller merged it with the server's list)."""
+        await self._omemo().publish_exact_device_list(device_list)
 
     async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
         """Publish our bundle for `device_id` (access model open)."""
@@ -327,33 +556,77 @@ class XmppClient:
         message_type: str = "chat",
         message_id: str | None = None,
         body_hint: str | None = None,
+        also: EncryptedElement | None = None,
     ) -> str:
-        """Send `encrypted` to `to`; returns the message id (also the origin-id).
+        """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
+        stanza) to `to`; returns the message id (also the origin-id).
 
         Raises:
             NotConnected: without a session.
         """
-        xmpp = self._stream()
         element = build_encrypted_message(
-            encrypted, to, message_type=message_type, message_id=message_id, body_hint=body_hint
+            encrypted, to, message_type=message_type, message_id=message_id,
+            body_hint=body_hint, also=also,
         )
-        slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
+        self.send_stanza(element)
         return str(element.get("id"))
 
-    def send_plaintext(self, to: str, body: str, *, message_type: str = "chat") -> str:
+    def send_plaintext(
+        self, to: str, body: str, *, message_type: str = "chat", message_id: str | None = None
+    ) -> str:
         """Send an unencrypted message (only for chats the user chose not to encrypt); returns
         the message id, also sent as origin-id.
 
         Raises:
             NotConnected: without a session.
         """
-        xmpp = self._stream()
-        message_id = new_message_id()
+        message_id = message_id or new_message_id()
         element = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
         ET.SubElement(element, f"{{{CLIENT}}}body").text = body
         ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
-        slixmpp.Message(xmpp, xml=element).send()  # type: ignore[no-untyped-call]
+        self.send_stanza(element)
         return message_id
+
+    def send_stanza(self, element: ET.Element) -> None:
+        """Send a `<message>` or `<presence>` built by `xmpp/` (groupchat messages, MUC
+        presences, subject changes).
+
+        Raises:
+            NotConnected: without a stream.
+            ValueError: for any other element.
+        """
+        xmpp = self._stream()
+        make: Any
+        if element.tag == f"{{{CLIENT}}}message":
+            make = slixmpp.Message
+        elif element.tag == f"{{{CLIENT}}}presence":
+            make = slixmpp.Presence
+        else:
+            raise ValueError(f"not a message or presence: {element.tag}")
+        make(xmpp, xml=element).send()
+
+    async def request(
+        self, iq_type: str, payload: ET.Element | None, *, to: str | None, what: str,
+        within: float = REQUEST_TIMEOUT,
+    ) -> ET.Element:
+        """Send an IQ `get` or `set` with `payload` and return the result stanza.
+
+        Raises:
+            TransportError: "`what`: condition" for an error reply, "`what`: no answer in
+                time" for a timeout; NotConnected without a stream.
+        """
+        xmpp = self._stream()
+        iq: Any = xmpp.make_iq_get(ito=to) if iq_type == "get" else xmpp.make_iq_set(ito=to)
+        if payload is not None:
+            iq.xml.append(payload)
+        try:
+            result = await iq.send(timeout=within)
+        except IqError as error:
+            raise TransportError(f"{what}: {error.condition}") from error
+        except IqTimeout as error:
+            raise TransportError(f"{what}: no answer in time") from error
+        xml: ET.Element = result.xml
+        return xml
 
     async def query_archive(
         self,
@@ -369,38 +642,56 @@ class XmppClient:
         """One page of a MAM archive (ours, or a room's when `archive` is given).
 
         Only results carrying this query's random queryid and coming from the queried archive
-        are collected; others are dropped and counted in `rejected_archive_results`.
+        are collected; others are refused and counted in `rejected_archive_results`, and so
+        are malformed ones.
 
         Raises:
             ArchiveQueryFailed: on an error reply or a timeout.
             NotConnected: without a session.
         """
+        query, complete, last = await self._query(
+            archive, within, with_jid=with_jid, start=start, after=after,
+            max_results=max_results, last_page=last_page,
+        )
+        if last is None and query.archived:
+            last = query.archived[-1].archive_id
+        return ArchivePage(tuple(query.archived), complete, last)
+
+    async def archive_page(
+        self, *, after: str | None = None, max_results: int = 25, within: float = 60
+    ) -> ReceivedPage:
+        """One page of our own archive after `after`, as `Received` values (malformed results
+        included, with their rejection; `last` is the server's RSM `last`).
+
+        Raises:
+            ArchiveQueryFailed: on an error reply or a timeout.
+        """
+        query, complete, last = await self._query(
+            None, within, after=after, max_results=max_results
+        )
+        return ReceivedPage(tuple(query.received), complete, last)
+
+    async def _query(
+        self, archive: str | None, within: float, **options: Any
+    ) -> tuple[_Query, bool, str | None]:
         xmpp = self._stream()
         query_id = new_query_id()
-        archive_jid = bare_jid(archive) if archive else self.bare_jid
-        collected: list[ArchivedMessage] = []
-        self._queries[query_id] = (archive_jid, collected)
-        iq = xmpp.make_iq_set(ito=archive_jid if archive else None)
-        iq.xml.append(
-            build_query(
-                query_id,
-                with_jid=with_jid,
-                start=start,
-                after=after,
-                max_results=max_results,
-                last_page=last_page,
-            )
-        )
+        query = _Query(bare_jid(archive) if archive else self.bare_jid)
+        self._queries[query_id] = query
+        iq = xmpp.make_iq_set(ito=query.archive_jid if archive else None)
+        iq.xml.append(build_query(query_id, **options))
         try:
             result = await iq.send(timeout=within)  # type: ignore[no-untyped-call]
         except (IqError, IqTimeout) as error:
-            raise ArchiveQueryFailed(f"archive query on {archive_jid} failed") from error
+            raise ArchiveQueryFailed(f"archive query on {query.archive_jid} failed") from error
         finally:
             del self._queries[query_id]
         complete, last = read_fin(result.xml)
-        if last is None and collected:
-            last = collected[-1].archive_id
-        return ArchivePage(tuple(collected), complete, last)
+        return query, complete, last
+
+    def archive_query_open(self, query_id: str) -> bool:
+        """True while `query_id` belongs to one of our open archive queries."""
+        return query_id in self._queries
 
     async def last_archive_id(self, archive: str | None = None) -> str | None:
         """The id of the newest message in our archive (or a room's), None when it is empty.
@@ -408,7 +699,7 @@ class XmppClient:
         page = await self.query_archive(max_results=1, archive=archive, last_page=True)
         return page.messages[-1].archive_id if page.messages else page.last
 
-    # --- roster ------------------------------------------------------------------------------
+    # --- roster and presence -----------------------------------------------------------------
 
     async def roster(self) -> list[RosterEntry]:
         """Our roster as the server has it.
@@ -416,18 +707,17 @@ class XmppClient:
         Raises:
             TransportError: on an error reply or a timeout.
         """
-        iq = self._stream().make_iq_get(queryxmlns=ROSTER)
-        try:
-            result = await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
-        except (IqError, IqTimeout) as error:
-            raise TransportError("fetching the roster failed") from error
+        result = await self.request(
+            "get", ET.Element(f"{{{ROSTER}}}query"), to=None, what="fetching the roster"
+        )
         entries = []
-        for item in result.xml.iter(f"{{{ROSTER}}}item"):
+        for item in result.iter(f"{{{ROSTER}}}item"):
             jid = item.get("jid")
             if jid:
-                entries.append(
-                    RosterEntry(bare_jid(jid), item.get("name"), item.get("subscription", "none"))
-                )
+                groups = tuple(group.text or "" for group in item.iter(f"{{{ROSTER}}}group"))
+                entries.append(RosterEntry(
+                    bare_jid(jid), item.get("name"), item.get("subscription", "none"), groups
+                ))
         return entries
 
     async def add_contact(self, jid: str, name: str | None = None) -> None:
@@ -437,99 +727,15 @@ class XmppClient:
         Raises:
             TransportError: when the roster update fails.
         """
-        xmpp = self._stream()
         contact = bare_jid(jid)
-        iq = xmpp.make_iq_set()
-        query = ET.SubElement(iq.xml, f"{{{ROSTER}}}query")
+        query = ET.Element(f"{{{ROSTER}}}query")
         item = ET.SubElement(query, f"{{{ROSTER}}}item", jid=contact)
         if name:
             item.set("name", name)
-        try:
-            await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
-        except (IqError, IqTimeout) as error:
-            raise TransportError(f"adding {contact} to the roster failed") from error
+        await self.request("set", query, to=None, what=f"adding {contact} to the roster")
+        xmpp = self._stream()
         xmpp.send_presence(pto=contact, ptype="subscribed")
         xmpp.send_presence(pto=contact, ptype="subscribe")
-
-    # --- group chats -------------------------------------------------------------------------
-
-    async def join_room(
-        self, room: str, nick: str, *, configure_new: bool = True, within: float = 20
-    ) -> Occupant:
-        """Join `room` as `nick` and return our own occupant entry.
-
-        A room we just created (status 201) is configured for OMEMO (members-only,
-        non-anonymous) when `configure_new` is set, which also unlocks it.
-
-        Raises:
-            TransportError: when the room refuses us or does not answer in time.
-        """
-        xmpp = self._stream()
-        room = bare_jid(room)
-        joined: asyncio.Future[Occupant] = asyncio.get_running_loop().create_future()
-        self._joins[room] = joined
-        self._occupants.setdefault(room, {})
-        slixmpp.Presence(xmpp, xml=build_join(room, nick)).send()
-        try:
-            own = await asyncio.wait_for(joined, within)
-        except TimeoutError as error:
-            raise TransportError(f"no answer from {room} in time") from error
-        finally:
-            self._joins.pop(room, None)
-        if STATUS_CREATED in own.status_codes and configure_new:
-            await self.configure_room(room, OMEMO_ROOM_CONFIG)
-        return own
-
-    def leave_room(self, room: str, nick: str) -> None:
-        """Leave `room`; its occupant list is forgotten."""
-        self._occupants.pop(bare_jid(room), None)
-        presence = build_leave(room, nick)
-        slixmpp.Presence(self._stream(), xml=presence).send()
-
-    def occupants(self, room: str) -> dict[str, Occupant]:
-        """The occupants of a joined room by nickname (a copy)."""
-        return dict(self._occupants.get(bare_jid(room), {}))
-
-    async def configure_room(self, room: str, fields: dict[str, str]) -> None:
-        """Submit room configuration fields (we must be the owner).
-
-        Raises:
-            TransportError: when the room refuses.
-        """
-        await self._iq_set(bare_jid(room), build_room_config(fields), f"configuring {room}")
-
-    async def add_room_member(self, room: str, member: str) -> None:
-        """Make `member` a member of `room` (we must be an admin or owner).
-
-        Raises:
-            TransportError: when the room refuses.
-        """
-        await self._iq_set(bare_jid(room), build_member_grant(member), f"adding member to {room}")
-
-    async def _iq_set(self, to: str, payload: ET.Element, what: str) -> None:
-        iq = self._stream().make_iq_set(ito=to)
-        iq.xml.append(payload)
-        try:
-            await iq.send(timeout=REQUEST_TIMEOUT)  # type: ignore[no-untyped-call]
-        except (IqError, IqTimeout) as error:
-            raise TransportError(f"{what} failed") from error
-
-    def _on_presence(self, stanza: Any) -> None:
-        xml = stanza.xml
-        sender = bare_jid(xml.get("from", ""))
-        pending = self._joins.get(sender)
-        if xml.get("type") == "error" and pending is not None and not pending.done():
-            pending.set_exception(TransportError(f"{sender} refused to let us join"))
-            return
-        occupant = read_occupant(xml)
-        if occupant is None or occupant.room not in self._occupants:
-            return
-        if occupant.available:
-            self._occupants[occupant.room][occupant.nick] = occupant
-        else:
-            self._occupants[occupant.room].pop(occupant.nick, None)
-        if occupant.is_self and pending is not None and not pending.done():
-            pending.set_result(occupant)
 
     def deny_contact(self, jid: str) -> None:
         """Refuse (or revoke) `jid`'s permission to see our presence."""
@@ -545,22 +751,45 @@ class XmppClient:
         for listener in self._subscription_listeners:
             listener(requester)
 
-    def _on_archive_result(self, xml: Any) -> None:
-        result = xml.find("{urn:xmpp:mam:2}result")
-        query_id = result.get("queryid", "") if result is not None else ""
-        query = self._queries.get(query_id)
-        try:
-            if query is None:
-                raise ForgedArchiveResult("MAM result for a query we did not open")
-            archive_jid, collected = query
-            collected.append(
-                read_result(
-                    xml, query_id=query_id, archive_jid=archive_jid, own_bare_jid=self.bare_jid
-                )
-            )
-        except (ForgedArchiveResult, MalformedStanza) as error:
-            self.rejected_archive_results += 1
-            log.warning("dropping archive result: %s", error)
+    def presence_shows(self, jid: str) -> list[str]:
+        """The `<show>` of each available resource of `jid` ("" for plain available); empty
+        when none is available."""
+        if self._xmpp is None:
+            return []
+        roster: Any = self._xmpp.client_roster
+        resources: dict[str, Any] = roster.presence(bare_jid(jid)) or {}
+        return [str(info.get("show") or "") for info in resources.values()]
+
+    def add_status_listener(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(bare_jid)` whenever a contact's availability changes."""
+        self._status_listeners.append(listener)
+
+    def _on_status(self, presence: Any) -> None:
+        jid = bare_jid(str(presence["from"]))
+        for listener in self._status_listeners:
+            listener(jid)
+
+    # --- raw stanzas (group chats) -----------------------------------------------------------
+
+    def add_presence_listener(self, listener: Callable[[ET.Element], None]) -> None:
+        """Call `listener(xml)` with every incoming `<presence>` (MUC occupants, errors)."""
+        self._presence_listeners.append(listener)
+
+    def add_message_listener(self, listener: Callable[[ET.Element], None]) -> None:
+        """Call `listener(xml)` with every incoming `<message>` as it arrived (subjects,
+        MUC status messages), before any unwrapping."""
+        self._message_listeners.append(listener)
+
+    def _on_presence(self, stanza: Any) -> None:
+        for listener in self._presence_listeners:
+            listener(stanza.xml)
+
+    # --- incoming messages -------------------------------------------------------------------
+
+    def set_stanza_sink(self, sink: Callable[[Received], None] | None) -> None:
+        """Hand every incoming message to `sink` as a `Received`, refused ones included,
+        instead of queueing accepted ones for `messages()`. None restores the queue."""
+        self._sink = sink
 
     async def messages(self) -> AsyncIterator[IncomingMessage]:
         """Incoming messages (live and carbons), in arrival order, forever."""
@@ -572,27 +801,100 @@ class XmppClient:
         return await asyncio.wait_for(self._incoming.get(), within)
 
     def _on_message(self, stanza: Any) -> None:
-        xml = stanza.xml
+        xml: ET.Element = stanza.xml
+        for listener in self._message_listeners:
+            listener(xml)
         if xml.get("type") == "error":
             return
-        if is_mam_result(xml):
-            self._on_archive_result(xml)
+        received = self._archive_result(xml) if is_mam_result(xml) else self._receive(xml)
+        if received is None:
             return
+        if self._sink is not None:
+            self._sink(received)
+        elif received.rejection is None and received.message is not None:
+            self._incoming.put_nowait(received.message)
+
+    def _receive(self, xml: ET.Element) -> Received | None:
+        own = self.bare_jid
         try:
-            carbon = unwrap_carbon(xml, self.bare_jid)
+            carbon = unwrap_carbon(xml, own)
         except ForgedCarbon as error:
             self.rejected_carbons += 1
             log.warning("%s", error)
-            return
-        direction = None
+            return refused(xml, Route.CARBON_RECEIVED, Rejection.FORGED_CARBON, str(error),
+                           wrapper_from=xml.get("from", ""))
+        inner, direction, wrapper_from = xml, None, None
         if carbon is not None:
-            xml, direction = carbon
+            (inner, direction), wrapper_from = carbon, xml.get("from", own)
+        route = carbon_route(direction)
         try:
-            incoming = read_message(xml, self.bare_jid)
+            incoming = read_message(inner, own)
         except MalformedStanza as error:
             self.malformed_stanzas += 1
-            log.warning("dropping malformed message from %s: %s", xml.get("from"), error)
-            return
+            log.warning("malformed message from %s: %s", inner.get("from"), error)
+            return refused(inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}",
+                           wrapper_from)
         if incoming.encrypted is None and incoming.body is None:
-            return
-        self._incoming.put_nowait(dataclasses.replace(incoming, carbon=direction))
+            return None
+        if route is Route.LIVE and incoming.timestamp is not None:
+            route = Route.OFFLINE
+        return accepted(dataclasses.replace(incoming, carbon=direction), route,
+                        wrapper_from=wrapper_from)
+
+    def _archive_result(self, xml: ET.Element) -> Received | None:
+        """Collect a result of an open query (None), or refuse it."""
+        result = xml.find(f"{{{MAM}}}result")
+        query_id = result.get("queryid", "") if result is not None else ""
+        wrapper_from = xml.get("from", self.bare_jid)
+        query = self._queries.get(query_id)
+        if query is None:
+            self.rejected_archive_results += 1
+            log.warning("refusing an archive result for a query we did not open")
+            return refused(xml, Route.ARCHIVE, Rejection.UNSOLICITED_ARCHIVE_RESULT,
+                           "archive result for a query we never opened", wrapper_from, query_id)
+        try:
+            archived = read_result(
+                xml, query_id=query_id, archive_jid=query.archive_jid, own_bare_jid=self.bare_jid
+            )
+        except ForgedArchiveResult as error:
+            self.rejected_archive_results += 1
+            log.warning("refusing an archive result: %s", error)
+            return refused(xml, Route.ARCHIVE, Rejection.FORGED_ARCHIVE_RESULT, str(error),
+                           wrapper_from, query_id)
+        except MalformedStanza as error:
+            self.rejected_archive_results += 1
+            log.warning("malformed archive result: %s", error)
+            inner = xml.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+            query.received.append(refused(
+                xml if inner is None else inner, Route.ARCHIVE, Rejection.MALFORMED,
+                f"malformed <encrypted>: {error}", wrapper_from, query_id,
+            ))
+            return None
+        query.archived.append(archived)
+        query.received.append(
+            accepted(archived.message, Route.ARCHIVE, wrapper_from=wrapper_from,
+                     query_id=query_id)
+        )
+        return None
+
+
+def _reason(error: object) -> str:
+    """A connection failure in words ("Connection refused", not "[Errno 111] Connect call
+    failed ('127.0.0.1', 5222)")."""
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return str(error)
+
+
+def _tune_socket(xmpp: slixmpp.ClientXMPP) -> None:
+    """TCP_NODELAY (an XMPP stanza is one small write; Nagle plus delayed ACKs would hold it
+    back) and reads of at most `READ_SIZE` bytes."""
+    transport: Any = xmpp.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if hasattr(transport, "max_size"):
+        transport.max_size = READ_SIZE

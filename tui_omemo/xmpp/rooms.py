@@ -1,8 +1,9 @@
-"""`RoomClient`: the group-chat (XEP-0045) side of a logged-in `slixmpp.ClientXMPP`.
+"""`RoomClient`: the group-chat (XEP-0045) side of an `XmppClient`.
 
-The service's transport (`service.xmpp_adapter.SlixmppTransport`) owns the slixmpp client and
-hands every `<message>` to the service as an `Inbound`, groupchat ones included. This class sits
-beside it on the same client and adds what rooms need and messages alone do not carry:
+The service's transport (`service.xmpp_adapter.XmppTransport`) hands every `<message>` of the
+client to the service as an `Inbound`, groupchat ones included. This class sits beside it on the
+same `XmppClient` (its raw presence and message listeners, `send_stanza`, `request` and
+`query_archive`) and adds what rooms need and messages alone do not carry:
 
 * joining and leaving (`xmpp/muc.py` builds the presences), our nick per room;
 * the occupants with their real JIDs, affiliations and roles, kept from the room's presences,
@@ -11,8 +12,8 @@ beside it on the same client and adds what rooms need and messages alone do not 
 * the member, admin and owner lists (XEP-0045 §9.5: members-only non-anonymous rooms give
   them to members too), room configuration and member grants (owners/admins);
 * sending groupchat messages (`<encrypted>` or an explicitly chosen plaintext body);
-* MUC MAM queries on the room (each with a random queryid; only results of an open query
-  coming from that room are accepted);
+* MUC MAM queries on the room (`XmppClient.query_archive`: each with a random queryid; only
+  results of an open query coming from that room are accepted);
 * bookmarks: XEP-0402, falling back to XEP-0048 in private storage (`xmpp/bookmarks.py`).
 """
 
@@ -25,12 +26,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import slixmpp
-from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
 from tui_omemo.model import bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
@@ -44,17 +39,10 @@ from tui_omemo.xmpp.bookmarks import (
     read_conference,
     read_legacy_storage,
 )
-from tui_omemo.xmpp.errors import MalformedStanza, TransportError
-from tui_omemo.xmpp.mam import (
-    ArchivedMessage,
-    ArchivePage,
-    ForgedArchiveResult,
-    build_query,
-    new_query_id,
-    read_fin,
-    read_result,
-)
-from tui_omemo.xmpp.messages import CLIENT, MAM, SID, build_encrypted_message, is_mam_result
+from tui_omemo.xmpp.client import XmppClient
+from tui_omemo.xmpp.errors import ArchiveQueryFailed, TransportError
+from tui_omemo.xmpp.mam import ArchivePage
+from tui_omemo.xmpp.messages import CLIENT
 from tui_omemo.xmpp.muc import (
     MUC_ADMIN,
     MUC_USER,
@@ -106,32 +94,33 @@ RoomListener = Callable[[str], None]
 
 
 class RoomClient:
-    """Group chats on a logged-in slixmpp client (see the module docstring).
+    """Group chats on an `XmppClient` (see the module docstring).
 
     Args:
-        client: the client the transport also uses; this object registers a presence and a
-            message handler on it.
+        client: the client the transport also uses; this object adds a presence and a
+            message listener to it.
     """
 
-    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+    def __init__(self, client: XmppClient) -> None:
         self._client = client
         self._joins: dict[str, asyncio.Future[Occupant]] = {}
         self._occupants: dict[str, dict[str, Occupant]] = {}
         self._nicks: dict[str, str] = {}
         self._subjects: dict[str, str] = {}
         self._listeners: list[RoomListener] = []
-        self._archive_queries: dict[str, tuple[str, list[ArchivedMessage]]] = {}
         self._affiliation_news: set[str] = set()
-        self.rejected_archive_results = 0
-        client.register_handler(Callback(
-            "tui-omemo room presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence))
-        client.register_handler(Callback(
-            "tui-omemo room messages", MatchXPath(f"{{{CLIENT}}}message"), self._on_message))
+        client.add_presence_listener(self._on_presence)
+        client.add_message_listener(self._on_message)
 
     @property
     def own_bare_jid(self) -> str:
         """Our bare JID."""
-        return bare_jid(str(self._client.boundjid.bare))
+        return self._client.bare_jid
+
+    @property
+    def rejected_archive_results(self) -> int:
+        """Archive results the client refused (forged, unsolicited or malformed)."""
+        return self._client.rejected_archive_results
 
     def add_listener(self, listener: RoomListener) -> None:
         """Call `listener(room)` whenever a joined room's occupants, affiliations or subject
@@ -178,7 +167,7 @@ class RoomClient:
         joined: asyncio.Future[Occupant] = asyncio.get_running_loop().create_future()
         self._joins[room] = joined
         self._occupants[room] = {}
-        slixmpp.Presence(self._client, xml=build_join(room, nick)).send()
+        self._client.send_stanza(build_join(room, nick))
         try:
             own = await asyncio.wait_for(joined, within)
         except TimeoutError as error:
@@ -200,7 +189,7 @@ class RoomClient:
         nick = self._nicks.pop(room, None)
         self._occupants.pop(room, None)
         if nick is not None:
-            slixmpp.Presence(self._client, xml=build_leave(room, nick)).send()
+            self._client.send_stanza(build_leave(room, nick))
 
     def occupants(self, room: str) -> dict[str, Occupant]:
         """The present occupants of a joined room by nickname (a copy)."""
@@ -215,8 +204,7 @@ class RoomClient:
         """The room's subject as last announced ("" when none)."""
         return self._subjects.get(bare_jid(room), "")
 
-    def _on_presence(self, stanza: Any) -> None:
-        xml = stanza.xml
+    def _on_presence(self, xml: ET.Element) -> None:
         room = bare_jid(xml.get("from", ""))
         pending = self._joins.get(room)
         if xml.get("type") == "error":
@@ -237,11 +225,7 @@ class RoomClient:
             self._nicks.pop(occupant.room, None)  # kicked, banned or room destroyed
         self._changed(occupant.room)
 
-    def _on_message(self, stanza: Any) -> None:
-        xml = stanza.xml
-        if is_mam_result(xml):
-            self._on_archive_result(xml)
-            return
+    def _on_message(self, xml: ET.Element) -> None:
         room = bare_jid(xml.get("from", ""))
         if room not in self._occupants or xml.get("type") == "error":
             return
@@ -269,8 +253,8 @@ class RoomClient:
         Raises:
             TransportError: no answer or an error reply.
         """
-        iq: Any = self._client.make_iq_get(queryxmlns=DISCO_INFO, ito=bare_jid(room))
-        result = await self._send(iq, f"disco#info of {room}")
+        result = await self._client.request("get", ET.Element(f"{{{DISCO_INFO}}}query"),
+                                            to=bare_jid(room), what=f"disco#info of {room}")
         features = frozenset(
             var for feature in result.iter(f"{{{DISCO_INFO}}}feature")
             if (var := feature.get("var")))
@@ -283,10 +267,10 @@ class RoomClient:
         Raises:
             TransportError: the room refused (we may not see that list) or was silent.
         """
-        iq: Any = self._client.make_iq_get(ito=bare_jid(room))
-        query = ET.SubElement(iq.xml, f"{{{MUC_ADMIN}}}query")
+        query = ET.Element(f"{{{MUC_ADMIN}}}query")
         ET.SubElement(query, f"{{{MUC_ADMIN}}}item", affiliation=affiliation)
-        result = await self._send(iq, f"the {affiliation} list of {room}")
+        result = await self._client.request("get", query, to=bare_jid(room),
+                                            what=f"the {affiliation} list of {room}")
         return sorted({bare_jid(jid) for item in result.iter(f"{{{MUC_ADMIN}}}item")
                        if (jid := item.get("jid"))})
 
@@ -296,9 +280,8 @@ class RoomClient:
         Raises:
             TransportError: the room refused.
         """
-        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
-        iq.xml.append(build_room_config(fields))
-        await self._send(iq, f"configuring {room}")
+        await self._client.request("set", build_room_config(fields), to=bare_jid(room),
+                                   what=f"configuring {room}")
 
     async def grant_membership(self, room: str, member: str) -> None:
         """Make `member` a member of `room` (admins and owners only).
@@ -306,36 +289,31 @@ class RoomClient:
         Raises:
             TransportError: the room refused.
         """
-        iq: Any = self._client.make_iq_set(ito=bare_jid(room))
-        iq.xml.append(build_member_grant(member))
-        await self._send(iq, f"adding {bare_jid(member)} to {room}")
+        await self._client.request("set", build_member_grant(member), to=bare_jid(room),
+                                   what=f"adding {bare_jid(member)} to {room}")
 
     # --- messages ---------------------------------------------------------------------------
 
     def send_encrypted(self, room: str, encrypted: EncryptedElement, message_id: str,
                        body_hint: str | None = None) -> None:
         """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id)."""
-        element = build_encrypted_message(encrypted, bare_jid(room), message_type="groupchat",
-                                          message_id=message_id, body_hint=body_hint)
-        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
+        self._client.send_encrypted(encrypted, bare_jid(room), message_type="groupchat",
+                                    message_id=message_id, body_hint=body_hint)
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
         """Send an unencrypted groupchat message (only after the user chose it)."""
-        element = ET.Element(f"{{{CLIENT}}}message", to=bare_jid(room), type="groupchat",
-                             id=message_id)
-        ET.SubElement(element, f"{{{CLIENT}}}body").text = body
-        ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
-        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
+        self._client.send_plaintext(bare_jid(room), body, message_type="groupchat",
+                                    message_id=message_id)
 
     def archive_query_open(self, query_id: str) -> bool:
-        """True while `query_id` is one of our open room archive queries."""
-        return query_id in self._archive_queries
+        """True while `query_id` is one of the client's open archive queries."""
+        return self._client.archive_query_open(query_id)
 
     def set_subject(self, room: str, subject: str) -> None:
         """Change the room's subject (the room may refuse: moderators only, by default)."""
         element = ET.Element(f"{{{CLIENT}}}message", to=bare_jid(room), type="groupchat")
         ET.SubElement(element, f"{{{CLIENT}}}subject").text = subject
-        slixmpp.Message(self._client, xml=element).send()  # type: ignore[no-untyped-call]
+        self._client.send_stanza(element)
 
     async def query_archive(self, room: str, *, after: str | None = None,
                             start: datetime | None = None, max_results: int = 25,
@@ -349,35 +327,12 @@ class RoomClient:
             TransportError: an error reply or no answer.
         """
         room = bare_jid(room)
-        query_id = new_query_id()
-        collected: list[ArchivedMessage] = []
-        self._archive_queries[query_id] = (room, collected)
-        iq: Any = self._client.make_iq_set(ito=room)
-        iq.xml.append(build_query(query_id, after=after, start=start, max_results=max_results,
-                                  last_page=last_page))
         try:
-            result = await self._send(iq, f"the archive of {room}", within=60)
-            await asyncio.sleep(0)
-        finally:
-            self._archive_queries.pop(query_id, None)
-        complete, last = read_fin(result)
-        if last is None and collected:
-            last = collected[-1].archive_id
-        return ArchivePage(tuple(collected), complete, last)
-
-    def _on_archive_result(self, xml: ET.Element) -> None:
-        result = xml.find(f"{{{MAM}}}result")
-        query = self._archive_queries.get("" if result is None else result.get("queryid", ""))
-        if query is None:
-            return  # not ours: the transport's own queries, or forged (it reports those)
-        room, collected = query
-        try:
-            collected.append(read_result(xml, query_id=result.get("queryid", "")
-                                         if result is not None else "",
-                                         archive_jid=room, own_bare_jid=self.own_bare_jid))
-        except (ForgedArchiveResult, MalformedStanza) as error:
-            self.rejected_archive_results += 1
-            log.warning("dropping a room archive result: %s", error)
+            return await self._client.query_archive(
+                archive=room, after=after, start=start, max_results=max_results,
+                last_page=last_page, within=60)
+        except ArchiveQueryFailed as error:
+            raise TransportError(f"the archive of {room}: {error}") from error
 
     # --- bookmarks --------------------------------------------------------------------------
 
@@ -387,12 +342,11 @@ class RoomClient:
         Raises:
             TransportError: neither store answered.
         """
-        iq: Any = self._client.make_iq_get()
-        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        pubsub = ET.Element(f"{{{PUBSUB}}}pubsub")
         ET.SubElement(pubsub, f"{{{PUBSUB}}}items", node=BOOKMARKS2)
         native: list[Bookmark] = []
         try:
-            result = await self._send(iq, "bookmarks")
+            result = await self._client.request("get", pubsub, to=None, what="bookmarks")
             for item in result.iter(f"{{{PUBSUB}}}item"):
                 conference = item.find(f"{{{BOOKMARKS2}}}conference")
                 if conference is not None:
@@ -406,10 +360,9 @@ class RoomClient:
         return native + [bookmark for bookmark in legacy if bookmark.room not in rooms]
 
     async def _legacy_bookmarks(self) -> list[Bookmark]:
-        iq: Any = self._client.make_iq_get()
-        iq.xml.append(build_legacy_request())
         try:
-            return read_legacy_storage(await self._send(iq, "XEP-0048 bookmarks"))
+            return read_legacy_storage(await self._client.request(
+                "get", build_legacy_request(), to=None, what="XEP-0048 bookmarks"))
         except TransportError:
             return []
 
@@ -419,14 +372,13 @@ class RoomClient:
         Raises:
             TransportError: neither store accepted it.
         """
-        iq: Any = self._client.make_iq_set()
-        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        pubsub = ET.Element(f"{{{PUBSUB}}}pubsub")
         publish = ET.SubElement(pubsub, f"{{{PUBSUB}}}publish", node=BOOKMARKS2)
         item = ET.SubElement(publish, f"{{{PUBSUB}}}item", id=bookmark.room)
         item.append(build_conference(bookmark))
         pubsub.append(_publish_options(BOOKMARKS2_OPTIONS))
         try:
-            await self._send(iq, "publishing a bookmark")
+            await self._client.request("set", pubsub, to=None, what="publishing a bookmark")
             return
         except TransportError as error:
             log.info("XEP-0402 bookmark refused (%s); using XEP-0048", error)
@@ -436,30 +388,18 @@ class RoomClient:
     async def remove_bookmark(self, room: str) -> None:
         """Forget a room's bookmark in both stores (missing ones are fine)."""
         room = bare_jid(room)
-        iq: Any = self._client.make_iq_set()
-        pubsub = ET.SubElement(iq.xml, f"{{{PUBSUB}}}pubsub")
+        pubsub = ET.Element(f"{{{PUBSUB}}}pubsub")
         retract = ET.SubElement(pubsub, f"{{{PUBSUB}}}retract", node=BOOKMARKS2, notify="true")
         ET.SubElement(retract, f"{{{PUBSUB}}}item", id=room)
         with contextlib.suppress(TransportError):
-            await self._send(iq, "retracting a bookmark")
+            await self._client.request("set", pubsub, to=None, what="retracting a bookmark")
         legacy = await self._legacy_bookmarks()
         if any(bookmark.room == room for bookmark in legacy):
             await self._store_legacy([b for b in legacy if b.room != room])
 
     async def _store_legacy(self, bookmarks: list[Bookmark]) -> None:
-        iq: Any = self._client.make_iq_set()
-        iq.xml.append(build_legacy_storage(bookmarks))
-        await self._send(iq, "storing XEP-0048 bookmarks")
-
-    async def _send(self, iq: Any, what: str, within: float = REQUEST_TIMEOUT) -> ET.Element:
-        try:
-            result = await iq.send(timeout=within)
-        except IqError as error:
-            raise TransportError(f"{what}: {error.condition}") from error
-        except IqTimeout as error:
-            raise TransportError(f"{what}: no answer in time") from error
-        xml: ET.Element = result.xml
-        return xml
+        await self._client.request("set", build_legacy_storage(bookmarks), to=None,
+                                   what="storing XEP-0048 bookmarks")
 
 
 def _publish_options(fields: dict[str, str]) -> ET.Element:

@@ -178,6 +178,20 @@ class XEP_0384(BasePlugin):
         )
         return merged
 
+    async def publish_exact_device_list(self, device_list: DeviceList) -> None:
+        """Publish `device_list` unchanged (open access); the caller merged it with the
+        server's list.
+
+        Raises:
+            PubSubRequestFailed: when publishing fails even after reconfiguring the node.
+        """
+        await self._publish(
+            translate.device_list_node(device_list.namespace),
+            CURRENT,
+            translate.device_list_to_xml(device_list),
+            {"pubsub#access_model": "open"},
+        )
+
     def _on_publish(self, message: Message) -> None:
         node = message["pubsub_event"]["items"]["node"]
         namespace = _namespace_of_device_list_node(node)

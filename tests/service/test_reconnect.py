@@ -1,0 +1,83 @@
+"""Reconnect mid-conversation, both OMEMO versions: Bob's TCP connection dies, Alice keeps
+writing, and once Bob is back every message arrives exactly once and the chat goes on both
+ways. Once with XEP-0198 resumption (the server kept Bob's stream), once with a fresh session
+(the service sends presence again and catches up from MAM; offline delivery and the archive
+both carry the messages, and dedupe keeps one of each).
+
+Bob's reconnect attempts wait behind a `Gate` until Alice's messages are on the server, so
+"while away" is a state, not a race; every wait is on an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.service.conftest import TIMEOUT, Peer, PeerFactory
+from tests.xmpp.test_reconnect import Gate
+from tui_omemo.model import Namespace
+from tui_omemo.service.api import ConnectionChanged
+from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED
+
+pytestmark = pytest.mark.prosody
+
+
+async def connection_change(peer: Peer) -> ConnectionChanged:
+    """The next ConnectionChanged event (others are kept for later)."""
+    others = []
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                event = await peer.events.get()
+                if isinstance(event, ConnectionChanged):
+                    return event
+                others.append(event)
+    finally:
+        for event in others:
+            peer.events.put_nowait(event)
+
+
+def cut(peer: Peer) -> None:
+    """Kill the TCP connection under the peer's client, as a network failure would."""
+    transport = peer.client.transport
+    assert transport is not None
+    transport.abort()
+
+
+@pytest.mark.parametrize("resume", [True, False], ids=["resumed", "fresh-session"])
+@pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
+async def test_messages_sent_while_away_arrive_once_after_reconnect(
+    make_peer: PeerFactory, namespace: Namespace, resume: bool
+) -> None:
+    gate = Gate()
+    alice = await make_peer()
+    bob = await make_peer(resume=resume, pause=gate)
+    await alice.service.set_chat_version(bob.jid, namespace)
+    await bob.service.set_chat_version(alice.jid, namespace)
+    await alice.service.send(bob.jid, "before")
+    assert (await bob.next_message()).message.body == "before"
+    await bob.service.send(alice.jid, "before, back")
+    assert (await alice.next_message()).message.body == "before, back"
+
+    cut(bob)
+    lost = await connection_change(bob)
+    assert (lost.connected, lost.detail) == (False, LINK_LOST)
+    away = ["while away 1", "while away 2"]
+    for text in away:
+        await alice.service.send(bob.jid, text)
+    await alice.xmpp.ping(TIMEOUT)  # the server has both
+    gate.open()
+    back = await connection_change(bob)
+    assert (back.connected, back.detail) == (True, LINK_RESUMED if resume else LINK_ONLINE)
+
+    got = [(await bob.next_message()).message.body for _ in away]
+    assert got == away
+    await alice.service.send(bob.jid, "after")
+    assert (await bob.next_message()).message.body == "after"  # nothing twice before it
+    await bob.service.send(alice.jid, "after, back")
+    assert (await alice.next_message()).message.body == "after, back"
+    await bob.service.wait_idle()
+    history = [m.body for m in (await bob.service.history(alice.jid, None, 50)).messages]
+    # each exactly once (order aside: a delay stamp has whole seconds, a live one ms)
+    assert sorted(history) == sorted(["before", "before, back", *away, "after", "after, back"])
