@@ -19,8 +19,8 @@ from __future__ import annotations
 import hmac
 import struct
 from abc import abstractmethod
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import doubleratchet
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -103,13 +103,15 @@ class MessageKDF(kdf_separate_hmacs.KDF):
         return HashFunction.SHA_256
 
 
-@dataclass(frozen=True, slots=True)
-class MessageKeys:
-    """The expansion of one 32-byte message key."""
+class MessageKeys(NamedTuple):
+    """The expansion of one 32-byte message key (a `NamedTuple`: built per message and device)."""
 
     encryption_key: bytes
     authentication_key: bytes
     iv: bytes
+
+    def __repr__(self) -> str:
+        return "MessageKeys(…)"
 
 
 def expand_message_key(message_key: bytes, info: bytes) -> MessageKeys:
@@ -118,9 +120,8 @@ def expand_message_key(message_key: bytes, info: bytes) -> MessageKeys:
     return MessageKeys(material[:32], material[32:64], material[64:])
 
 
-@dataclass(frozen=True, slots=True)
-class RatchetMessage:
-    """A received ratchet message, parsed once.
+class RatchetMessage(NamedTuple):
+    """A received ratchet message, parsed once (a `NamedTuple`: built per message).
 
     Attributes:
         header: the ratchet header it carries.
@@ -131,10 +132,10 @@ class RatchetMessage:
     """
 
     header: doubleratchet.Header
-    wire: bytes = field(repr=False)
-    authenticated: bytes = field(repr=False)
-    mac: bytes = field(repr=False)
-    ciphertext: bytes = field(repr=False)
+    wire: bytes
+    authenticated: bytes
+    mac: bytes
+    ciphertext: bytes
 
     @property
     def encrypted(self) -> doubleratchet.EncryptedMessage:

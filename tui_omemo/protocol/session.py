@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 import doubleratchet
 import xeddsa
@@ -61,9 +60,13 @@ def session_key(namespace: Namespace, device: DeviceRef) -> str:
     return f"session/{namespace.label}/{device.bare_jid}/{device.device_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     """A session's persisted facts; `ratchet` is doubleratchet's JSON.
+
+    An immutable `NamedTuple` rather than a frozen dataclass: it is built twice per message and
+    per recipient device (read, then advanced), and a frozen dataclass pays one
+    `object.__setattr__` per field for that; its repr leaves out the AD, the ratchet (private
+    keys) and the stored form.
 
     Attributes:
         namespace: the version.
@@ -85,14 +88,23 @@ class Session:
     confirmed: bool
     identity_key: bytes
     identity_key_curve: bytes
-    associated_data: bytes = field(repr=False)
+    associated_data: bytes
     ephemeral_key: bytes
     signed_pre_key_id: int
     pre_key_id: int | None
-    ratchet: JsonObject = field(repr=False)
+    ratchet: JsonObject
     skipped_oldest: int = 0
     skipped_next: int = 0
-    stored: JsonObject | None = field(default=None, repr=False, compare=False)
+    stored: JsonObject | None = None
+
+    def __repr__(self) -> str:
+        return (f"Session(namespace={self.namespace!r}, device={self.device!r}, "
+                f"active={self.active!r}, confirmed={self.confirmed!r}, "
+                f"identity_key={self.identity_key!r}, "
+                f"identity_key_curve={self.identity_key_curve!r}, "
+                f"ephemeral_key={self.ephemeral_key!r}, "
+                f"signed_pre_key_id={self.signed_pre_key_id!r}, pre_key_id={self.pre_key_id!r}, "
+                f"skipped_oldest={self.skipped_oldest!r}, skipped_next={self.skipped_next!r})")
 
     def evolve(
         self,
@@ -102,7 +114,7 @@ class Session:
         skipped: tuple[int, int] | None = None,
     ) -> Session:
         """A copy with a new ratchet, `confirmed` flag and/or skipped-key window (what changes
-        per message; `dataclasses.replace` costs several times more on this hot path)."""
+        per message; `_replace` costs several times more on this hot path)."""
         return Session(
             self.namespace, self.device, self.active,
             self.confirmed if confirmed is None else confirmed,
@@ -240,8 +252,7 @@ def _is_chain(value: object) -> bool:
             and max(key) <= "\xff")
 
 
-@dataclass(frozen=True, slots=True)
-class RatchetView:
+class RatchetView(NamedTuple):
     """The parts of doubleratchet's JSON that one message step reads, for ratchets in the plain
     current shape (model version 1.0.0, a sending chain, no skipped keys inside).
 
@@ -249,6 +260,7 @@ class RatchetView:
     next message of the current receiving chain) `decrypt_message` do, directly on the JSON and
     without pydantic, and return the JSON doubleratchet would write. Everything else (a DH ratchet
     step, skipped keys, duplicates, older model versions) goes through doubleratchet itself.
+    A `NamedTuple` (built per message and device) whose repr shows no key.
     """
 
     json: JsonObject
@@ -256,6 +268,9 @@ class RatchetView:
     symmetric: JsonObject
     own_ratchet_priv: bytes
     other_ratchet_pub: bytes
+
+    def __repr__(self) -> str:
+        return "RatchetView(…)"
 
     @classmethod
     def of(cls, value: JsonObject) -> RatchetView | None:
