@@ -16,7 +16,7 @@ import pytest
 
 from tests.prosody import ProsodyServer
 from tui_omemo.xmpp.client import BACKOFF_CAP, Link, XmppClient, backoff_delay
-from tui_omemo.xmpp.errors import ConnectionFailed
+from tui_omemo.xmpp.errors import ConnectionFailed, NotConnected
 
 TIMEOUT = 30.0
 
@@ -99,6 +99,8 @@ async def test_a_lost_stream_is_resumed_and_what_arrived_meanwhile_comes_once(
     links = Links(alice)
     cut(alice)
     assert await links.next() is Link.LOST
+    with pytest.raises(NotConnected, match="reconnecting"):  # refused, not silently dropped
+        alice.send_plaintext(bob.bare_jid, "lost?")
     bob.send_plaintext(alice.full_jid, "while you were away")
     await bob.ping(TIMEOUT)  # the server has it
     gate.open()
@@ -231,3 +233,23 @@ async def test_nobody_listening_fails_at_once_with_a_reason() -> None:
     assert "refused" in message.lower()
     assert "\n" not in message
     assert not client.connected
+
+
+def nodelay(client: XmppClient) -> int:
+    transport = client.stream.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+@pytest.mark.prosody
+async def test_the_socket_has_tcp_nodelay_also_after_a_reconnect(make_client: Make) -> None:
+    """Stanzas are small writes: Nagle's algorithm would hold one back until the previous
+    one is acknowledged (with delayed ACKs, tens of ms per round trip)."""
+    alice = await make_client(resume=False)
+    links = Links(alice)
+    assert nodelay(alice) == 1
+    cut(alice)
+    assert await links.next() is Link.LOST
+    assert await links.next() is Link.ONLINE
+    assert nodelay(alice) == 1

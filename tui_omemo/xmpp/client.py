@@ -486,14 +486,27 @@ class XmppClient:
             raise NotConnected("not connected")
         return self._xmpp
 
+    def _live(self) -> slixmpp.ClientXMPP:
+        """The stream while a session is up. A stanza handed to slixmpp while the stream is
+        down (reconnecting) would be dropped without a word, so it is refused here instead.
+
+        Raises:
+            NotConnected: no session (never connected, reconnecting, or disconnected).
+        """
+        if not self._online:
+            task = self._reconnecting
+            state = "reconnecting" if task is not None and not task.done() else "offline"
+            raise NotConnected(f"not connected to the server ({state})")
+        return self._stream()
+
     def _omemo(self) -> XEP_0384:
-        plugins: Any = self._stream().plugin
+        plugins: Any = self._live().plugin
         return cast(XEP_0384, plugins[XEP_0384.name])
 
     def send_presence(self) -> None:
         """Announce our availability (with `+notify` caps); the server then pushes the
         messages it stored while we were offline."""
-        self._stream().send_presence()
+        self._live().send_presence()
 
     async def ping(self, within: float) -> None:
         """A round trip to the server: everything sent before has reached it.
@@ -501,7 +514,7 @@ class XmppClient:
         Raises:
             TransportError: no answer within `within` seconds, or no stream.
         """
-        plugins: Any = self._stream().plugin
+        plugins: Any = self._live().plugin
         try:
             await plugins["xep_0199"].ping(timeout=within)
         except (IqError, IqTimeout) as error:
@@ -595,7 +608,7 @@ class XmppClient:
             NotConnected: without a stream.
             ValueError: for any other element.
         """
-        xmpp = self._stream()
+        xmpp = self._live()
         make: Any
         if element.tag == f"{{{CLIENT}}}message":
             make = slixmpp.Message
@@ -615,7 +628,7 @@ class XmppClient:
             TransportError: "`what`: condition" for an error reply, "`what`: no answer in
                 time" for a timeout; NotConnected without a stream.
         """
-        xmpp = self._stream()
+        xmpp = self._live()
         iq: Any = xmpp.make_iq_get(ito=to) if iq_type == "get" else xmpp.make_iq_set(ito=to)
         if payload is not None:
             iq.xml.append(payload)
@@ -674,7 +687,7 @@ class XmppClient:
     async def _query(
         self, archive: str | None, within: float, **options: Any
     ) -> tuple[_Query, bool, str | None]:
-        xmpp = self._stream()
+        xmpp = self._live()
         query_id = new_query_id()
         query = _Query(bare_jid(archive) if archive else self.bare_jid)
         self._queries[query_id] = query
@@ -733,13 +746,13 @@ class XmppClient:
         if name:
             item.set("name", name)
         await self.request("set", query, to=None, what=f"adding {contact} to the roster")
-        xmpp = self._stream()
+        xmpp = self._live()
         xmpp.send_presence(pto=contact, ptype="subscribed")
         xmpp.send_presence(pto=contact, ptype="subscribe")
 
     def deny_contact(self, jid: str) -> None:
         """Refuse (or revoke) `jid`'s permission to see our presence."""
-        self._stream().send_presence(pto=bare_jid(jid), ptype="unsubscribed")
+        self._live().send_presence(pto=bare_jid(jid), ptype="unsubscribed")
 
     def add_subscription_request_listener(self, listener: Callable[[str], None]) -> None:
         """Call `listener(bare_jid)` when someone asks to see our presence. Nothing is granted
