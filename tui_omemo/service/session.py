@@ -221,12 +221,15 @@ class _Batch:
         keys: the dedupe keys of the rows staged so far (a second copy is dropped).
         decrypted: the staged decryptions (their follow-ups run after the commit).
         repairs: devices whose message failed to decrypt (the optional repair, after it).
+        state: the OMEMO state changes of every staged decryption, merged in order (what
+            the next decryption reads through `DbRunner.staged_state`); written once.
     """
 
     steps: list[Step] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
     decrypted: list[DecryptResult] = field(default_factory=list)
     repairs: list[tuple[DeviceRef, Namespace]] = field(default_factory=list)
+    state: StateChanges = field(default_factory=StateChanges)
 
     def knows(self, keys: Iterable[str]) -> bool:
         """Whether a row staged in this batch already carries one of `keys`."""
@@ -254,8 +257,10 @@ class _Batch:
         self.add(step)
 
     def commit(self, uow: UnitOfWork) -> list[_Committed]:
-        """Run every step inside `uow` (on the DB thread), in order."""
+        """Run every step inside `uow` (on the DB thread), in order, and write the merged
+        state (a session advanced by several messages is written once)."""
         outcomes = [step(uow) for step in self.steps]
+        apply_state_changes(uow, self.state)
         crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
         return outcomes
 
@@ -390,13 +395,12 @@ class Session:
         routed = [(inbound, self._routing(inbound)) for inbound in kept]
         keyed = [(inbound, routing, self._dedupe_keys(inbound, routing))
                  for inbound, routing in routed]
-        raws = [inbound.to_bytes() for inbound in kept]
         received = now_ms()
 
-        def keep(uow: UnitOfWork) -> list[int | None]:
+        def keep(uow: UnitOfWork) -> list[int | None]:  # serialised here, off the loop
             return [None if keys and uow.dedupe.seen(keys) is not None
-                    else uow.inbox.add(raw, inbound.source, received)
-                    for raw, (inbound, _routing, keys) in zip(raws, keyed, strict=True)]
+                    else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
+                    for inbound, _routing, keys in keyed]
 
         async with self._lock:
             inbox_ids = await self._runner.write(keep)
@@ -558,6 +562,7 @@ class Session:
         batch = _Batch()
         for inbox_id in dropped:
             batch.drop(inbox_id)
+        self._runner.staged_state = batch.state
         try:
             for item in items:
                 await self._take(item, batch)
@@ -650,8 +655,9 @@ class Session:
         self._decrypted(item, result, batch)
 
     def _decrypted(self, item: _Item, result: DecryptResult, batch: _Batch) -> None:
-        """Stage a decryption: its state changes, trust records, the device's last message,
-        the archive row and the inbox deletion go into the batch's unit of work."""
+        """Stage a decryption: its state changes (merged into the batch's), trust records,
+        the device's last message, the archive row and the inbox deletion go into the batch's
+        unit of work."""
         inbound, routing, keys = item.inbound, item.routing, item.keys
         body: str | None = None
         if result.plaintext is not None:
@@ -666,7 +672,6 @@ class Session:
 
         def step(uow: UnitOfWork) -> _Committed:
             level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
-            apply_state_changes(uow, result.changes)
             uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
             archive_id = None
             if body is not None:
@@ -679,7 +684,7 @@ class Session:
             row = None if archive_id is None else uow.archive.get(archive_id)
             return _Committed(row, tuple(events))
 
-        self._runner.staged_state.merge(result.changes)
+        batch.state.merge(result.changes)
         batch.add(step, keys if body is not None else ())
         batch.decrypted.append(result)
 
