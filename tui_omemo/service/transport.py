@@ -188,14 +188,14 @@ class MamPage:
 
 InboundHandler = Callable[[Inbound], None]
 ConnectionHandler = Callable[[bool, str], None]
-"""(connected, detail): `detail` is one of the LINK_* values below."""
-LINK_ONLINE = "online"
+"""(connected, detail): `detail` is one of the LINK_* sentences below (shown to the user)."""
+LINK_ONLINE = "connected"
 """A fresh session: after a reconnect, presence, catch-up and rooms must be redone."""
-LINK_RESUMED = "resumed"
+LINK_RESUMED = "reconnected, nothing missed"
 """The previous stream was resumed (XEP-0198): nothing was lost, nothing to redo."""
-LINK_LOST = "reconnecting"
+LINK_LOST = "connection lost, reconnecting"
 """The stream broke unexpectedly; the transport is reconnecting."""
-LINK_OFFLINE = "offline"
+LINK_OFFLINE = "disconnected"
 """Disconnected for good."""
 DeviceListHandler = Callable[[str, DeviceList], None]
 """(bare JID, its new device list): a PEP notification."""
