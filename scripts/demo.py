@@ -215,40 +215,34 @@ def create_profile(demo: Demo, person: Person) -> dict[str, str]:
 
 
 async def _subscribe_both(server: ProsodyServer, alice: Person, bob: Person) -> None:
-    """Log both in with plain slixmpp and subscribe them to each other (auto-approved)."""
-    import slixmpp
+    """Log both in with `XmppClient` and make them contacts: each adds the other (Alice's
+    approval is a pre-approval, Bob's answers her request), so both rosters end at "both"."""
+    from tui_omemo.xmpp.client import XmppClient
 
-    clients = []
-    for person in (alice, bob):
-        client = slixmpp.ClientXMPP(person.jid, person.password)
-        client.enable_direct_tls = False
-        client.enable_starttls = False
-        client.enable_plaintext = True
-        client.plugin["feature_mechanisms"].unencrypted_scram = True
-        client.auto_authorize = True
-        client.auto_subscribe = True
-        started = asyncio.get_running_loop().create_future()
-        client.add_event_handler("session_start", lambda _e, f=started: f.done() or f.set_result(1))
-        client.connect(server.host, server.port)
-        await asyncio.wait_for(started, STEP_TIMEOUT)
-        await client.get_roster()
-        client.send_presence()
-        clients.append(client)
-    alice_client, bob_client = clients
-    alice_client.send_presence_subscription(pto=bob.jid)
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while time.monotonic() < deadline:
-        if (
-            alice_client.client_roster[bob.jid]["subscription"] == "both"
-            and bob_client.client_roster[alice.jid]["subscription"] == "both"
-        ):
-            break
-        await asyncio.sleep(0.1)
-    else:
+    people = (alice, bob)
+    clients = [
+        XmppClient(person.jid, person.password, host=server.host, port=server.port,
+                   allow_plaintext_loopback=True, reconnect=False)
+        for person in people
+    ]
+    try:
+        for client in clients:
+            await client.connect(STEP_TIMEOUT)
+        await clients[0].add_contact(bob.jid)
+        await clients[1].add_contact(alice.jid)
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:
+            states = [
+                {entry.bare_jid: entry.subscription for entry in await client.roster()}
+                for client in clients
+            ]
+            if states[0].get(bob.jid) == "both" and states[1].get(alice.jid) == "both":
+                return
+            await asyncio.sleep(0.1)
         raise DemoFailed("the presence subscription between the two accounts did not complete")
-    for client in clients:
-        client.disconnect()
-        await client.disconnected
+    finally:
+        for client in clients:
+            await client.disconnect()
 
 
 def make_contacts(demo: Demo, alice: Person, bob: Person) -> None:
