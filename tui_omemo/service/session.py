@@ -558,7 +558,9 @@ class Session:
         self, items: Sequence[_Item], dropped: Sequence[int]
     ) -> tuple[_Batch, list[_Committed]]:
         """Assemble the unit of work (each decryption reads the state staged by the ones
-        before it) and commit it; the staged state is emptied whatever happens."""
+        before it) and commit it; the staged state is emptied whatever happens. The loop
+        gets a turn after every stanza: a decryption that finds everything staged never
+        suspends, and a MAM page must not become one long loop step (DESIGN.md §6)."""
         batch = _Batch()
         for inbox_id in dropped:
             batch.drop(inbox_id)
@@ -566,6 +568,7 @@ class Session:
         try:
             for item in items:
                 await self._take(item, batch)
+                await asyncio.sleep(0)
             committed = await self._runner.write(batch.commit)
         finally:
             self._runner.staged_state = StateChanges()
