@@ -127,6 +127,8 @@ Recipient: TypeAlias = str | DeviceRef
 async def decide_trust(decider: TrustDecider, device: DeviceRef, identity_key: bytes) -> TrustLevel:
     """Call a sync or async `TrustDecider`."""
     decision = decider(device, identity_key)
+    if isinstance(decision, TrustLevel):  # the common sync answer, before the ABC check
+        return decision
     if inspect.isawaitable(decision):
         return await decision
     return decision
