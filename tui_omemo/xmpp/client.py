@@ -367,7 +367,8 @@ class XmppClient:
             await xmpp.plugin["xep_0280"].enable(timeout=within)
         except (IqError, IqTimeout):
             log.warning("the server did not enable carbons; other devices' sends are not copied")
-        self._tell(Link.ONLINE)
+        if self._online:  # not lost again meanwhile (then a new attempt is under way)
+            self._tell(Link.ONLINE)
 
     def _make_stream(self) -> slixmpp.ClientXMPP:
         xmpp = slixmpp.ClientXMPP(self._jid, self._password)
