@@ -42,17 +42,21 @@ async def warm(alice: Peer, bob: Peer) -> None:
     await alice.service.wait_idle()
 
 
-def count_writes(peer: Peer) -> list[int]:
-    """Count the units of work the peer's DB thread commits from now on."""
+def count_trips(peer: Peer) -> dict[str, int]:
+    """Count the units of work (`write`) and read snapshots (`read`) the peer's DB thread
+    runs from now on."""
     runner: Any = peer.service.runner
-    calls = [0]
-    write: Callable[..., Any] = runner.write
+    calls = {"write": 0, "read": 0}
 
-    async def counted(fn: Any) -> Any:
-        calls[0] += 1
-        return await write(fn)
+    def counting(name: str) -> Callable[..., Any]:
+        original: Callable[..., Any] = getattr(runner, name)
 
-    runner.write = counted
+        async def counted(fn: Any) -> Any:
+            calls[name] += 1
+            return await original(fn)
+        return counted
+
+    runner.write, runner.read = counting("write"), counting("read")
     return calls
 
 
@@ -66,16 +70,17 @@ async def test_messages_arriving_together_are_one_inbox_write_and_one_unit_of_wo
     make_peer: PeerFactory,
 ) -> None:
     """Five messages taken together: every one archived once, in order, each emitted; the
-    store sees two units of work (the inbox write, then everything else), not ten."""
+    store sees two units of work (the inbox write, which also reads the sender's session
+    ahead, then everything else) and no separate read."""
     alice = await make_peer()
     bob = await make_peer()
     await warm(alice, bob)
     texts = [f"together {n}" for n in range(5)]
     inbounds = await held_back(alice, bob, texts)
     bob.drain_events()
-    writes = count_writes(bob)
+    trips = count_trips(bob)
     await bob.service.session.accept_all(inbounds)
-    assert writes[0] == 2
+    assert trips == {"write": 2, "read": 0}
     assert await archived(bob, alice.jid) == ["hello", *texts]
     emitted = [e.message.body for e in bob.drain_events() if isinstance(e, MessageReceived)]
     assert emitted == texts

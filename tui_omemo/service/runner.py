@@ -10,7 +10,9 @@ before it). `await runner.run(fn, *args)` runs any synchronous function there; `
 assembles one unit of work for several stanzas (under the engine lock), each decryption's
 changes are staged here so that the next decryption reads them (`state.RunnerStateStore`
 looks here before the database); the pipeline empties it when the unit of work is committed
-or abandoned.
+or abandoned. `prefetched_state` holds committed rows the pipeline read ahead in its first
+transaction (the sessions of the stanzas' senders), so that their first load costs no extra
+trip to this thread; it is emptied at the same moment.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class DbRunner:
         self._closed = False
         self.staged_state = StateChanges()
         """OMEMO state of the unit of work being assembled (see the module docstring)."""
+        self.prefetched_state: dict[str, str | None] = {}
+        """Committed OMEMO state rows read ahead, as stored JSON text (None: no row)."""
 
     @property
     def database(self) -> Database:

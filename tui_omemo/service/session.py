@@ -49,6 +49,7 @@ from tui_omemo.protocol.errors import (
 )
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.results import SkipReason
+from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.protocol.version import version_for
 from tui_omemo.service import crashpoints
@@ -64,7 +65,7 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.state import apply_state_changes
+from tui_omemo.service.state import apply_state_changes, read_ahead
 from tui_omemo.service.transport import Inbound, Outbound, Transport, TransportError, Wrapper
 from tui_omemo.service.trust import (
     PendingEvent,
@@ -396,19 +397,23 @@ class Session:
         keyed = [(inbound, routing, self._dedupe_keys(inbound, routing))
                  for inbound, routing in routed]
         received = now_ms()
+        sessions = [session_key(inbound.encrypted.namespace,
+                                DeviceRef(routing.sender, inbound.encrypted.sender_device_id))
+                    for inbound, routing in routed if inbound.encrypted is not None]
 
-        def keep(uow: UnitOfWork) -> list[int | None]:  # serialised here, off the loop
-            return [None if keys and uow.dedupe.seen(keys) is not None
-                    else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
-                    for inbound, _routing, keys in keyed]
+        def keep(uow: UnitOfWork) -> tuple[list[int | None], dict[str, str | None]]:
+            ids = [None if keys and uow.dedupe.seen(keys) is not None  # serialised off the loop
+                   else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
+                   for inbound, _routing, keys in keyed]
+            return ids, read_ahead(uow, sessions)  # the senders' sessions, for the decryptions
 
         async with self._lock:
-            inbox_ids = await self._runner.write(keep)
+            inbox_ids, ahead = await self._runner.write(keep)
             crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
             await self._process_locked([
                 _Item(inbox_id, inbound, 0, routing, keys)
                 for inbox_id, (inbound, routing, keys) in zip(inbox_ids, keyed, strict=True)
-                if inbox_id is not None])
+                if inbox_id is not None], ahead=ahead)
 
     async def _rejected(self, inbound: Inbound) -> bool:
         """Raise a security event for a stanza whose path is not authentic."""
@@ -528,15 +533,22 @@ class Session:
                                 if seen)]
             await self._process_locked(fresh, gone)
 
-    async def _process_locked(self, items: Sequence[_Item], dropped: Sequence[int] = ()) -> None:
+    async def _process_locked(
+        self,
+        items: Sequence[_Item],
+        dropped: Sequence[int] = (),
+        *,
+        ahead: Mapping[str, str | None] | None = None,
+    ) -> None:
         """Decrypt `items` and commit them (and the deletion of `dropped`) in ONE unit of work,
-        then emit and follow up; the engine lock is held. When the batch cannot be assembled
-        or committed, each stanza is tried in a unit of work of its own, so one bad stanza
-        does not hold up the others (nothing of the failed batch was committed)."""
+        then emit and follow up; the engine lock is held (`ahead`: state rows read under it).
+        When the batch cannot be assembled or committed, each stanza is tried in a unit of
+        work of its own, so one bad stanza does not hold up the others (nothing of the
+        failed batch was committed)."""
         if not items and not dropped:
             return
         try:
-            batch, committed = await self._commit_batch(items, dropped)
+            batch, committed = await self._commit_batch(items, dropped, ahead or {})
         except Exception:
             if len(items) <= 1:
                 raise
@@ -550,12 +562,12 @@ class Session:
             await self._runner.write(lambda uow: [uow.inbox.delete(row) for row in dropped])
         for item in items:
             try:
-                await self._process_locked((item,))
+                await self._process_locked((item,))  # its rows are read again
             except Exception as error:  # left in the inbox for the next start
                 log.warning("an incoming stanza stays in the inbox: %s", type(error).__name__)
 
     async def _commit_batch(
-        self, items: Sequence[_Item], dropped: Sequence[int]
+        self, items: Sequence[_Item], dropped: Sequence[int], ahead: Mapping[str, str | None]
     ) -> tuple[_Batch, list[_Committed]]:
         """Assemble the unit of work (each decryption reads the state staged by the ones
         before it) and commit it; the staged state is emptied whatever happens. The loop
@@ -565,6 +577,7 @@ class Session:
         for inbox_id in dropped:
             batch.drop(inbox_id)
         self._runner.staged_state = batch.state
+        self._runner.prefetched_state = dict(ahead)
         try:
             for item in items:
                 await self._take(item, batch)
@@ -572,6 +585,7 @@ class Session:
             committed = await self._runner.write(batch.commit)
         finally:
             self._runner.staged_state = StateChanges()
+            self._runner.prefetched_state = {}
         return batch, committed
 
     async def _take(self, item: _Item, batch: _Batch) -> None:

@@ -2,7 +2,8 @@
 
 Reads go through the DB thread one key at a time (the engine loads what it needs and keeps no
 mutable cache); a key staged by the unit of work being assembled (`DbRunner.staged_state`:
-several stanzas decrypted before one commit) is served from there, as a fresh copy. The engine
+several stanzas decrypted before one commit) is served from there, as a fresh copy, and a row
+read ahead by it (`DbRunner.prefetched_state`, under the engine lock) as well. The engine
 never writes during encrypt/decrypt; its `StateChanges` are committed by
 `apply_state_changes(uow, changes)` inside the service's unit of work, together with the
 archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges, Write
 from tui_omemo.service.runner import DbRunner
@@ -32,12 +34,22 @@ def _encode(value: JsonObject) -> str:
 def load_state(uow: UnitOfWork, key: str) -> JsonObject | None:
     """One state value, decoded (None when absent)."""
     record = uow.state.load(key)
-    if record is None:
-        return None
-    value = json.loads(record.value)
-    if not isinstance(value, dict):
-        return None
-    return value
+    return None if record is None else _decode(record.value)
+
+
+def read_ahead(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, str | None]:
+    """Stored rows under `keys`, as JSON text (None when absent): for
+    `DbRunner.prefetched_state`."""
+    rows: dict[str, str | None] = {}
+    for key in keys:
+        record = uow.state.load(key)
+        rows[key] = None if record is None else record.value
+    return rows
+
+
+def _decode(text: str) -> JsonObject | None:
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
 
 
 def apply_state_changes(uow: UnitOfWork, changes: StateChanges) -> None:
@@ -75,10 +87,15 @@ class RunnerStateStore:
         self._runner = runner
 
     async def load(self, key: str) -> JsonObject | None:
-        """The value under `key`, or None (a staged, uncommitted value first)."""
+        """The value under `key`, or None (a staged, uncommitted value first, then a row
+        read ahead)."""
         staged = self._runner.staged_state.writes
         if key in staged:
             return _copy(staged[key])
+        prefetched = self._runner.prefetched_state
+        if key in prefetched:
+            text = prefetched[key]
+            return None if text is None else _decode(text)
         return await self._runner.read(lambda uow: load_state(uow, key))
 
     async def store(self, key: str, value: JsonObject) -> None:
