@@ -168,12 +168,11 @@ class Session(NamedTuple):
         parsed_namespace = _NAMESPACES.get(namespace) if isinstance(namespace, str) else None
         if parsed_namespace is None:
             raise StateCorrupted("session: unknown namespace")
-        numbers = (value.get("device_id"), value.get("signed_pre_key_id"),
-                   value.get("skipped_oldest"), value.get("skipped_next"))
-        if not all(type(number) is int for number in numbers):  # JSON ints, never bools
+        device_id, signed_pre_key_id = value.get("device_id"), value.get("signed_pre_key_id")
+        skipped_oldest, skipped_next = value.get("skipped_oldest"), value.get("skipped_next")
+        if not (type(device_id) is int and type(signed_pre_key_id) is int  # never bools
+                and type(skipped_oldest) is int and type(skipped_next) is int):
             raise StateCorrupted("session: bad device id, signed prekey id or skipped window")
-        device_id, signed_pre_key_id, skipped_oldest, skipped_next = cast(
-            tuple[int, int, int, int], numbers)
         return cls(
             parsed_namespace,
             DeviceRef(bare_jid, device_id),
@@ -249,7 +248,17 @@ def _is_chain(value: object) -> bool:
         return False
     key, length = value.get("key"), value.get("length")
     return (type(length) is int and length >= 0 and isinstance(key, str) and len(key) == 32
-            and max(key) <= "\xff")
+            and _is_latin1(key))
+
+
+def _is_latin1(text: str) -> bool:
+    """Whether `text` holds bytes as latin-1 (doubleratchet's JSON form of bytes); cheaper than
+    comparing `max(text)` with U+00FF."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class RatchetView(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import x3dh
 
@@ -22,9 +22,9 @@ DEVICE_ID_MIN = 1
 DEVICE_ID_MAX = 2**31 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class KeyExchange:
-    """A parsed key exchange (0.3 PreKeyWhisperMessage / 2 OMEMOKeyExchange).
+class KeyExchange(NamedTuple):
+    """A parsed key exchange (0.3 PreKeyWhisperMessage / 2 OMEMOKeyExchange); a `NamedTuple`
+    because one is built per message and device while sessions are unconfirmed.
 
     Attributes:
         pre_key_id: the prekey used (None if the sender used none: we reject that).
