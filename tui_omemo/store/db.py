@@ -40,6 +40,7 @@ from tui_omemo.store.events import SecurityEvents
 from tui_omemo.store.inbox import Inbox
 from tui_omemo.store.migrations import LATEST_VERSION, migrate, user_version
 from tui_omemo.store.omemo_state import OmemoState
+from tui_omemo.store.outbox import Outbox
 from tui_omemo.store.roster import Roster
 from tui_omemo.store.sql import DRIVER_ERRORS, Connection, translate
 from tui_omemo.store.trust import Devices, Trust
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.archive = Archive(connection)
         self.dedupe = DedupeKeys(connection)
         self.inbox = Inbox(connection)
+        self.outbox = Outbox(connection)
         self.state = OmemoState(connection)
         self.devices = Devices(connection)
         self.trust = Trust(connection)

@@ -149,9 +149,21 @@ _V1 = (
     "CREATE INDEX security_events_time ON security_events (occurred_at)",
 )
 
+# Outgoing messages archived but not yet confirmed by the server: the stanza exactly as
+# encrypted (the sending chains already advanced), resent on reconnect and at start-up.
+_V2 = (
+    """CREATE TABLE outbox (
+        archive_id INTEGER PRIMARY KEY REFERENCES archive (id) ON DELETE CASCADE,
+        queued_at INTEGER NOT NULL,
+        stanza BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
 #: Every step, in order. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "account, settings, roster, OMEMO state, devices, trust, inbox, archive", _V1),
+    Migration(2, "outbox of sent messages the server has not confirmed", _V2),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

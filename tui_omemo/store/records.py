@@ -126,6 +126,23 @@ class InboxItem:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An archived outgoing message the server has not confirmed yet.
+
+    Attributes:
+        archive_id: its archive row.
+        queued_at: when it was archived (ms since the epoch).
+        stanza: the service's serialized stanza, as first sent (opaque to the store).
+        attempts: how many times it was handed to a stream.
+    """
+
+    archive_id: int
+    queued_at: int
+    stanza: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class StateRecord:
     """One entry of the OMEMO core's versioned JSON state."""
 
