@@ -28,8 +28,9 @@ def test_pending_messages_come_back_in_order_until_confirmed(db: Database) -> No
         waiting = uow.outbox.pending()
         assert [item.archive_id for item in waiting] == ids
         assert waiting[0].stanza == f"stanza {ids[0]}".encode()
-        assert all(uow.archive.get(i).flags == {"recipients": 1, PENDING_FLAG: True}
-                   for i in ids)  # type: ignore[union-attr]
+        rows = [uow.archive.get(archive_id) for archive_id in ids]
+        assert all(row is not None and row.flags == {"recipients": 1, PENDING_FLAG: True}
+                   for row in rows)
         uow.outbox.attempted(ids[:1])
         assert uow.outbox.confirmed([ids[0], ids[1], 999]) == ids[:2]
     with db.unit_of_work() as uow:
