@@ -12,7 +12,7 @@ message text is the user's own data and is never logged.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +39,15 @@ class ChatSecurity(enum.StrEnum):
     UNDECIDED_DEVICES = "undecided_devices"
     NO_OMEMO = "no_omemo"
     PLAINTEXT_CHOSEN = "plaintext_chosen"
+
+
+class Delivery(enum.StrEnum):
+    """Whether the server has confirmed one of our messages."""
+
+    PENDING = "pending"
+    """Archived, kept in the outbox; sent (again) as soon as the server is reachable."""
+    SENT = "sent"
+    """The server confirmed it (or it is not ours)."""
 
 
 class MessageTrust(enum.StrEnum):
@@ -80,6 +89,7 @@ class ChatMessage:
     sender_device_id: int | None = None
     nick: str | None = None
     failure: str | None = None
+    delivery: Delivery = Delivery.SENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,9 @@ class SendReport:
     versions: tuple[Namespace, ...] = ()
     """Every OMEMO version the stanza carried, `omemo` first (two when some devices publish
     only OMEMO 2 and others only 0.3); empty for plaintext."""
+    queued: bool = False
+    """Archived and encrypted, but the stream was down: it waits in the outbox and is sent
+    on the next connect."""
 
 
 class SendFailed(Exception):
@@ -239,6 +252,14 @@ class ConnectionChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDelivered:
+    """The server confirmed one of our pending messages (it left the outbox)."""
+
+    archive_id: int
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A long task (key generation, catch-up) moved on."""
 
@@ -247,7 +268,8 @@ class Progress:
     total: int
 
 
-ServiceEvent = MessageReceived | RosterChanged | SecurityEventRaised | ConnectionChanged | Progress
+ServiceEvent = (MessageReceived | RosterChanged | SecurityEventRaised | ConnectionChanged
+                | MessageDelivered | Progress)
 
 
 class ChatService(Protocol):
@@ -369,4 +391,17 @@ class ChatService(Protocol):
 
     async def refresh_device_list(self, bare_jid: str) -> None:
         """Fetch a contact's device lists (both OMEMO versions) again, e.g. after a failure."""
+        ...
+
+    async def stale_own_devices(self) -> Sequence[DeviceInfo]:
+        """Our other devices silent for longer than `delete_stale_after_hours`: the preview
+        shown before `remove_own_devices`."""
+        ...
+
+    async def remove_own_devices(self, device_ids: Collection[int]) -> None:
+        """Remove our other devices from both of our published device lists (never this one).
+
+        Raises:
+            TransportError: the lists could not be fetched or published.
+        """
         ...

@@ -5,17 +5,13 @@ the session. Shift+B / Shift+D blind-trust / distrust every undecided device of 
 device's account, after a confirmation that lists them. x previews our own stale devices and,
 once confirmed, removes them from our device list. The BTBV switch writes the `trust_mode`
 setting. Decisions go to the service in workers, then the table reloads.
-
-Removing stale own devices needs `stale_own_devices` / `remove_own_devices`, which the real
-service offers beside the `ChatService` Protocol; `OwnDeviceCleanup` names them, and a service
-without them gets a toast instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -51,19 +47,6 @@ BULK_WORDS: dict[TrustLevel, tuple[str, str]] = {
     ),
 }
 """Per bulk decision: the button's word and what it means, in one or two sentences."""
-
-
-@runtime_checkable
-class OwnDeviceCleanup(Protocol):
-    """What removing stale own devices needs from the service (see the module docstring)."""
-
-    async def stale_own_devices(self) -> Sequence[DeviceInfo]:
-        """Our other devices silent for longer than `delete_stale_after_hours`."""
-        ...
-
-    async def remove_own_devices(self, device_ids: Collection[int]) -> None:
-        """Remove our other devices from our published device lists."""
-        ...
 
 
 class TrustScreen(ServiceScreen):
@@ -224,14 +207,11 @@ class TrustScreen(ServiceScreen):
 
     def action_remove_stale(self) -> None:
         """Preview our own stale devices, then remove them from our device list if confirmed."""
-        if isinstance(self._service, OwnDeviceCleanup):
-            self._preview_stale(self._service)
-        else:
-            self.notify("This service cannot remove devices.", severity="warning")
+        self._preview_stale()
 
     @work(exit_on_error=False, group="stale", exclusive=True, description="find stale devices")
-    async def _preview_stale(self, cleanup: OwnDeviceCleanup) -> None:
-        stale = list(await cleanup.stale_own_devices())
+    async def _preview_stale(self) -> None:
+        stale = list(await self._service.stale_own_devices())
         hours = (await self._service.settings()).delete_stale_after_hours
         if not stale:
             self.notify(f"None of your other devices has been silent for {hours} hours.")
@@ -246,17 +226,15 @@ class TrustScreen(ServiceScreen):
             self._clock,
         )
         ids = [device.device_id for device in stale]
-        self.app.push_screen(dialog, partial(self._remove_confirmed, cleanup, ids))
+        self.app.push_screen(dialog, partial(self._remove_confirmed, ids))
 
-    def _remove_confirmed(
-        self, cleanup: OwnDeviceCleanup, device_ids: Sequence[int], confirmed: bool | None
-    ) -> None:
+    def _remove_confirmed(self, device_ids: Sequence[int], confirmed: bool | None) -> None:
         if confirmed:
-            self._remove(cleanup, device_ids)
+            self._remove(device_ids)
 
     @work(exit_on_error=False, group="stale", description="remove stale devices")
-    async def _remove(self, cleanup: OwnDeviceCleanup, device_ids: Sequence[int]) -> None:
-        await cleanup.remove_own_devices(device_ids)
+    async def _remove(self, device_ids: Sequence[int]) -> None:
+        await self._service.remove_own_devices(device_ids)
         self.notify(f"Removed {len(device_ids)} device(s) from your device list.")
         self.reload()
 
