@@ -43,6 +43,7 @@ from tui_omemo.protocol.errors import (
     NotForThisDevice,
     ProtocolError,
 )
+from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.service.api import (
     ChatSecurity,
@@ -613,14 +614,13 @@ class GroupChats:
                    else sce.build_envelope(text, sender=own, to=room))
         message_id = secrets.token_hex(12)
         async with self._lock:
-            decider, events, _stale = self._session.decider()
+            decider, events, stale = self._session.decider()
             try:
                 result = await self._engine.encrypt(namespace, members, payload, decider)
             except (ProtocolError, TransportError) as error:
                 raise SendFailed(f"encryption failed, nothing was sent: {error}",
                                  SendReport(None, namespace)) from error
-            every = [SkippedDevice(device.bare_jid, device.device_id or None,
-                                   SKIP_WORDS[reason])
+            every = [_skipped(device, SkipReason.STALE if device in stale else reason)
                      for device, reason in result.skipped.items()]
             reached = {device.bare_jid for device in result.recipients}
             missing = [jid for jid in members if jid not in reached]
@@ -1028,6 +1028,12 @@ def _trust_levels(jid: str) -> Callable[[UnitOfWork], dict[int, TrustLevel]]:
         records = sorted(uow.trust.identities(jid), key=lambda record: record.first_seen)
         return {record.device_id: record.trust for record in records}
     return read
+
+
+def _skipped(device: DeviceRef, reason: SkipReason) -> SkippedDevice:
+    """One skipped device of a room send, in words and with its reason code."""
+    return SkippedDevice(device.bare_jid, device.device_id or None, SKIP_WORDS[reason],
+                         reason.value)
 
 
 def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
