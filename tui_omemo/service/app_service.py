@@ -67,11 +67,19 @@ from tui_omemo.service.api import (
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
 from tui_omemo.service.muc import GroupChats
+from tui_omemo.service.outbox import Outbox
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore
 from tui_omemo.service.transport import LINK_RESUMED, Transport, TransportError
-from tui_omemo.store import Database, IdentityRecord, PageCursor, RosterItem, UnitOfWork
+from tui_omemo.store import (
+    Database,
+    IdentityRecord,
+    PageCursor,
+    RosterItem,
+    StoreError,
+    UnitOfWork,
+)
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.rooms import RoomClient
 from tui_omemo.xmpp.translate import merge_device_list
@@ -144,6 +152,7 @@ class OmemoChatService:
             presence_handler(self._on_presence)
         client = getattr(transport, "client", None)
         if isinstance(client, XmppClient):
+            self.session.outbox = Outbox(transport, runner, self._emit, client.ping)
             self.attach_groups(GroupChats(
                 rooms=RoomClient(client), session=self.session, runner=runner,
                 directory=directory, settings=lambda: self._settings, emit=self._emit,
@@ -190,6 +199,7 @@ class OmemoChatService:
         """
         await self.session.drain_inbox()
         await self._transport.go_online()
+        await self.session.outbox.flush()  # what a crash or a lost stream left unsent
         await self.session.publish_own()
         with contextlib.suppress(TransportError):
             await self._catch_up.run()
@@ -210,6 +220,7 @@ class OmemoChatService:
         """Stop the group-chat component, the inbound worker and the DB thread (the caller
         closes the database)."""
         self._closed = True
+        await self.session.outbox.close()
         if self.groups is not None:
             await self.groups.close()
         tasks = [*self._background, *([self._worker] if self._worker else [])]
@@ -275,9 +286,18 @@ class OmemoChatService:
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
-        # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing)
-        if connected and detail != LINK_RESUMED and self._worker is not None:
+        if not connected or self._worker is None:
+            return
+        # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing
+        # but our unconfirmed messages, which go out again on either)
+        if detail == LINK_RESUMED:
+            self._spawn(self._resend())
+        else:
             self._spawn(self._reconnected())
+
+    async def _resend(self) -> None:
+        with contextlib.suppress(TransportError, StoreError):
+            await self.session.outbox.flush()
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
@@ -285,6 +305,7 @@ class OmemoChatService:
         stream is gone again, and a room that does not answer would be dropped)."""
         try:
             await self._transport.go_online()
+            await self.session.outbox.flush()
             await self.session.publish_own()
         except (TransportError, ProtocolError):
             return
@@ -373,6 +394,15 @@ class OmemoChatService:
     async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
         """Encrypt and send (raises `SendFailed` when nothing was sent)."""
         return await self.session.send_text(peer, text, allow_plaintext=allow_plaintext)
+
+    async def confirm_sent(self, within: float) -> int:
+        """Wait for the server to confirm every message handed to it so far (a ping round
+        trip) and mark them sent; how many were confirmed.
+
+        Raises:
+            TransportError: no confirmation within `within` seconds; they stay pending.
+        """
+        return await self.session.outbox.confirm(within)
 
     async def set_chat_version(self, peer: str, version: Namespace | None) -> None:
         """Force an OMEMO version for one chat (None: automatic)."""

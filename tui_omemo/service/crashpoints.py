@@ -4,7 +4,8 @@
 parent) when the environment variable `TUI_OMEMO_CRASH_AT` equals `name`; otherwise it does
 nothing. No cleanup, no flush, no finally blocks run: exactly the crash DESIGN.md §3.1 promises
 to survive. The inbound pipeline calls it at `after_inbox_write`, `after_decrypt`,
-`before_commit` and `after_commit`.
+`before_commit` and `after_commit`; the outbound one at `after_send_commit` (the message is
+archived and in the outbox, the stanza has not left).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ AFTER_INBOX_WRITE = "after_inbox_write"
 AFTER_DECRYPT = "after_decrypt"
 BEFORE_COMMIT = "before_commit"
 AFTER_COMMIT = "after_commit"
-NAMES = (AFTER_INBOX_WRITE, AFTER_DECRYPT, BEFORE_COMMIT, AFTER_COMMIT)
+AFTER_SEND_COMMIT = "after_send_commit"
+NAMES = (AFTER_INBOX_WRITE, AFTER_DECRYPT, BEFORE_COMMIT, AFTER_COMMIT, AFTER_SEND_COMMIT)
 
 
 def crash_point(name: str) -> None:

@@ -55,6 +55,7 @@ from tui_omemo.protocol.version import version_for
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import (
     ChatMessage,
+    Delivery,
     MessageReceived,
     MessageTrust,
     SecurityEventRaised,
@@ -64,6 +65,7 @@ from tui_omemo.service.api import (
     SkippedDevice,
 )
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.outbox import Outbox, encode
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import apply_state_changes, read_ahead
 from tui_omemo.service.transport import Inbound, Outbound, Transport, TransportError, Wrapper
@@ -84,6 +86,7 @@ from tui_omemo.store import (
     NewMessage,
     UnitOfWork,
 )
+from tui_omemo.store.outbox import PENDING_FLAG
 from tui_omemo.xmpp.translate import merge_device_list
 
 log = logging.getLogger(__name__)
@@ -171,7 +174,15 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         sender=row.sender_bare_jid, time=datetime.fromtimestamp(row.timestamp / 1000, UTC),
         body=row.body, trust=trust, omemo=omemo, sender_device_id=row.sender_device,
         nick=row.nick, failure=failure if isinstance(failure, str) else None,
+        delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
     )
+
+
+def _archive_pending(uow: UnitOfWork, message: NewMessage, outbound: Outbound) -> int:
+    """Archive our message with its stanza in the outbox (pending until the server has it)."""
+    archive_id = uow.archive.append(message)
+    uow.outbox.add(archive_id, encode(outbound), message.timestamp)
+    return archive_id
 
 
 def _key_digest(element: EncryptedElement, device_id: int) -> str | None:
@@ -323,6 +334,8 @@ class Session:
         self.groupchat_retry: Callable[[InboxItem, Inbound], Awaitable[None]] | None = None
         """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
+        self.outbox = Outbox(transport, runner, emit, None)
+        """Our messages the server has not confirmed (`service/outbox.py`)."""
 
     @property
     def engine(self) -> Engine:
@@ -930,21 +943,22 @@ class Session:
             versions = result.namespaces
             message = self._outgoing(peer, text, message_id, versions, len(result.recipients))
             changes = result.changes()
-
-            def commit(uow: UnitOfWork) -> int:
-                apply_state_changes(uow, changes)
-                return uow.archive.append(message)
-
-            archive_id = await self._runner.write(commit)
             hint = BODY_HINT if (Namespace.LEGACY in versions
                                  and self._settings().add_body_hint) else None
             elements = [each.element for each in result.results]
-            await self._transport.send(Outbound(peer, message_id, elements[0], hint,
-                                                elements[1] if len(elements) > 1 else None))
+            outbound = Outbound(peer, message_id, elements[0], hint,
+                                elements[1] if len(elements) > 1 else None)
+
+            def commit(uow: UnitOfWork) -> int:
+                apply_state_changes(uow, changes)
+                return _archive_pending(uow, message, outbound)
+
+            archive_id = await self._runner.write(commit)
+            left = await self.outbox.send(archive_id, outbound)
         for event in events:
             self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
                                                          event.device_id, event.detail)))
-        return SendReport(archive_id, versions[0], skipped, versions)
+        return SendReport(archive_id, versions[0], skipped, versions, queued=not left)
 
     def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
@@ -1025,9 +1039,11 @@ class Session:
             timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
             origin_id=message_id, message_id=message_id, flags={"plaintext_chosen": True},
         )
-        archive_id = await self._runner.write(lambda uow: uow.archive.append(message))
-        await self._transport.send(Outbound(peer, message_id, None, text))
-        return SendReport(archive_id, None)
+        outbound = Outbound(peer, message_id, None, text)
+        archive_id = await self._runner.write(
+            lambda uow: _archive_pending(uow, message, outbound))
+        left = await self.outbox.send(archive_id, outbound)
+        return SendReport(archive_id, None, queued=not left)
 
     # --- empty messages, rebuilds, publishing ------------------------------------------
 

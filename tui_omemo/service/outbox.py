@@ -1,0 +1,206 @@
+"""The outbox: our archived messages that the server has not confirmed yet (issue #4).
+
+A send commits, in ONE unit of work, the advanced sending chains, the archived plaintext and
+the stanza exactly as encrypted (`store.outbox`). Only then does the stanza leave. It stays
+"pending" until a ping round trip after it left comes back (the server handles a stream's
+stanzas in order, so the answer means it has the message); then the row leaves the outbox and
+`MessageDelivered` is emitted.
+
+When the stream is down the send is refused by the transport (`NotConnected`): the message stays
+pending and the caller's report says it is queued. Pending messages are sent again, oldest first,
+in the stored form (never encrypted again: the ratchet already advanced for them, and plaintext
+never goes out instead) after every reconnect and at start-up (after a crash between the commit
+and the hand-over). A resend of a message that did arrive is harmless: it carries the same id and
+origin-id, which the receiver's de-duplication recognises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from tui_omemo.model import bare_jid
+from tui_omemo.service import crashpoints
+from tui_omemo.service.api import MessageDelivered, ServiceEvent
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.transport import (
+    Outbound,
+    Transport,
+    TransportError,
+    _element_from_json,  # the inbox's element format, reused
+    _element_json,
+)
+from tui_omemo.store import OutboxItem, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+STANZA_FORMAT = 1
+CONFIRM_TIMEOUT = 20.0
+"""Seconds a ping may take before the messages handed over stay pending (resent later)."""
+
+Ping = Callable[[float], Awaitable[None]]
+"""A round trip to the server within so many seconds (raises TransportError)."""
+
+
+def encode(message: Outbound) -> bytes:
+    """The outbox row of a 1:1 stanza: versioned JSON, ciphertext base64-encoded."""
+    data: dict[str, Any] = {
+        "format": STANZA_FORMAT, "kind": "chat", "to": message.to, "id": message.message_id,
+        "body": message.body,
+        "encrypted": None if message.encrypted is None else _element_json(message.encrypted),
+        "also": None if message.also is None else _element_json(message.also),
+    }
+    return json.dumps(data, sort_keys=True).encode()
+
+
+def decode(raw: bytes) -> Outbound:
+    """Read an outbox row written by `encode`.
+
+    Raises:
+        ValueError: not a row of a known format.
+    """
+    data = json.loads(raw)
+    if not isinstance(data, dict) or data.get("format") != STANZA_FORMAT \
+            or data.get("kind") != "chat":
+        raise ValueError("unknown outbox row format")
+    encrypted, also = data["encrypted"], data["also"]
+    return Outbound(
+        str(data["to"]), str(data["id"]),
+        None if encrypted is None else _element_from_json(encrypted), data["body"],
+        None if also is None else _element_from_json(also),
+    )
+
+
+class Outbox:
+    """Hands stanzas to the transport in archive order and confirms them with a ping.
+
+    Args:
+        transport: where stanzas go.
+        runner: the DB thread.
+        emit: where `MessageDelivered` goes.
+        ping: the server round trip; None confirms a message once it was handed over
+            (transports without one).
+    """
+
+    def __init__(self, transport: Transport, runner: DbRunner,
+                 emit: Callable[[ServiceEvent], None], ping: Ping | None) -> None:
+        self._transport = transport
+        self._runner = runner
+        self._emit = emit
+        self._ping = ping
+        self._sending = asyncio.Lock()
+        self._handed: dict[int, str] = {}
+        """archive id → peer of the messages handed to the current stream, not confirmed."""
+        self._backlog = True
+        """Older messages may wait in the store (unknown at start, or a send was refused)."""
+        self._confirming: asyncio.Task[None] | None = None
+
+    async def send(self, archive_id: int, message: Outbound) -> bool:
+        """Hand a just-archived message (already in the store's outbox) to the stream, after
+        any older pending ones.
+
+        Returns:
+            True when it left; False when the stream is down (it waits for the next connect).
+        """
+        crashpoints.crash_point(crashpoints.AFTER_SEND_COMMIT)
+        if self._backlog:
+            await self.flush()
+            return archive_id in self._handed
+        async with self._sending:
+            left = await self._hand_over(archive_id, message)
+        if left:
+            self._confirm_soon()
+        return left
+
+    async def flush(self) -> int:
+        """Send every pending message again, oldest first (after a reconnect, at start-up).
+
+        Returns:
+            How many were handed to the stream (0 when it is down again).
+        """
+        async with self._sending:
+            self._handed.clear()  # a new stream: what the old one took is not confirmed
+            items = await self._runner.read(lambda uow: uow.outbox.pending())
+            sent = await self._hand_over_all(items)
+        if sent:
+            self._confirm_soon()
+        return sent
+
+    async def _hand_over_all(self, items: Sequence[OutboxItem]) -> int:
+        sent = 0
+        for item in items:
+            try:
+                message = decode(item.stanza)
+            except (ValueError, KeyError, TypeError):
+                log.warning("an outbox row of an unknown format stays (archive id %d)",
+                            item.archive_id)
+                continue
+            if not await self._hand_over(item.archive_id, message):
+                return sent
+            sent += 1
+        self._backlog = False
+        if sent:
+            handed = list(self._handed)
+            await self._runner.write(lambda uow: uow.outbox.attempted(handed))
+        return sent
+
+    async def _hand_over(self, archive_id: int, message: Outbound) -> bool:
+        try:
+            await self._transport.send(message)
+        except TransportError as error:
+            log.info("the stream is down; a message waits in the outbox: %s", error)
+            self._backlog = True
+            return False
+        self._handed[archive_id] = bare_jid(message.to)
+        return True
+
+    def _confirm_soon(self) -> None:
+        """One background confirmation at a time (it covers everything handed before it)."""
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.create_task(self._confirm_quietly())
+
+    async def _confirm_quietly(self) -> None:
+        try:
+            await self.confirm(CONFIRM_TIMEOUT)
+        except TransportError as error:
+            log.info("pending messages stay in the outbox: %s", error)
+
+    async def confirm(self, within: float) -> int:
+        """Wait for the server to have every message handed over so far, then mark them sent.
+
+        Returns:
+            How many messages were confirmed.
+
+        Raises:
+            TransportError: no answer within `within` seconds (they stay pending).
+        """
+        handed = dict(self._handed)
+        if not handed:
+            return 0
+        if self._ping is not None:
+            await self._ping(within)
+
+        def forget(uow: UnitOfWork) -> list[int]:
+            return uow.outbox.confirmed(handed)
+
+        done = await self._runner.write(forget)
+        for archive_id in handed:
+            self._handed.pop(archive_id, None)
+        for archive_id in done:
+            self._emit(MessageDelivered(archive_id, handed[archive_id]))
+        return len(done)
+
+    async def close(self) -> None:
+        """Stop a confirmation under way (what it covered stays pending)."""
+        task, self._confirming = self._confirming, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    @property
+    def unconfirmed(self) -> int:
+        """How many messages were handed to the stream and not confirmed yet."""
+        return len(self._handed)
