@@ -12,7 +12,7 @@ Receivers MAC the bytes they received, so the encoding order only matters for re
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tui_omemo.protocol.errors import MalformedMessage
 
@@ -115,9 +115,9 @@ def _skip(data: bytes, pos: int, wire_type: int) -> int:
     return end
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """The known fields of one decoded message, by field number (last occurrence wins)."""
+class Decoded(NamedTuple):
+    """The known fields of one decoded message, by field number (last occurrence wins); a
+    `NamedTuple`, built for every ratchet message received."""
 
     fields: dict[int, int | bytes]
 
@@ -167,9 +167,13 @@ def decode(data: bytes, schema: dict[int, int]) -> Decoded:
         MalformedMessage: for any malformed input.
     """
     fields: dict[int, int | bytes] = {}
-    pos = 0
-    while pos < len(data):
-        tag, pos = decode_varint(data, pos)
+    pos, size = 0, len(data)
+    while pos < size:
+        tag = data[pos]
+        if tag < 0x80:  # one-byte tag (fields 1-15): no call
+            pos += 1
+        else:
+            tag, pos = decode_varint(data, pos)
         number, wire_type = tag >> 3, tag & 0x07
         if number == 0:
             raise MalformedMessage("field number 0")
@@ -183,7 +187,7 @@ def decode(data: bytes, schema: dict[int, int]) -> Decoded:
         else:
             length, pos = decode_varint(data, pos)
             end = pos + length
-            if end > len(data):
+            if end > size:
                 raise MalformedMessage("truncated field")
             fields[number] = data[pos:end]
             pos = end

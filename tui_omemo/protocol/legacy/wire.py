@@ -9,6 +9,7 @@ keys carry the 0x05 type prefix (33 bytes) and are returned without it (32 bytes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tui_omemo.protocol import protobuf
 from tui_omemo.protocol.errors import MalformedMessage
@@ -40,8 +41,7 @@ def unprefixed(key: bytes) -> bytes:
     return key[1:]
 
 
-@dataclass(frozen=True, slots=True)
-class WhisperMessage:
+class WhisperMessage(NamedTuple):
     """A parsed WhisperMessage; `authenticated` is what the MAC covers after the AD."""
 
     ratchet_key: bytes

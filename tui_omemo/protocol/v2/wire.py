@@ -8,6 +8,7 @@ exactly as received.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tui_omemo.protocol import protobuf
 
@@ -21,8 +22,7 @@ _KEY_EXCHANGE = {1: protobuf.VARINT, 2: protobuf.VARINT, 3: protobuf.LENGTH_DELI
                  4: protobuf.LENGTH_DELIMITED, 5: protobuf.LENGTH_DELIMITED}
 
 
-@dataclass(frozen=True, slots=True)
-class OMEMOMessage:
+class OMEMOMessage(NamedTuple):
     """A parsed OMEMOMessage."""
 
     counter: int
@@ -31,8 +31,7 @@ class OMEMOMessage:
     ciphertext: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class OMEMOAuthenticatedMessage:
+class OMEMOAuthenticatedMessage(NamedTuple):
     """A parsed OMEMOAuthenticatedMessage; `message` is the OMEMOMessage bytes as received."""
 
     mac: bytes
