@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import socket
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import DictKeyring
 from tests.store.conftest import BrokenKeyring
+from tui_omemo.commands import app as app_module
+from tui_omemo.commands import runtime
 from tui_omemo.commands.app import FirstScreen, Startup, connects_to_loopback, first_screen
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.runtime import read_account
-from tui_omemo.store import Account
+from tui_omemo.store import Account, Database, StoreError
 from tui_omemo.ui.app import PassphraseWanted
 from tui_omemo.ui.screens.account import NewAccount
+from tui_omemo.xmpp.errors import TransportError
 
 
 def startup_in(directory: Path, backend: object) -> Startup:
@@ -45,6 +49,47 @@ async def test_setup_asks_for_a_passphrase_when_the_keyring_fails(tmp_path: Path
     assert first_screen(restart.options, restart.console) is FirstScreen.UNLOCK
     await restart.unlock("kiwi-9")
     assert first_screen(restart.options, restart.console) is FirstScreen.CONNECT
+    await restart.close()
+
+
+async def test_unlock_opens_the_profile_once_for_connect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong passphrase keeps nothing open; the right one opens the profile, and `connect`
+    hands that very database to the service instead of opening it again. A failed login
+    closes it, so that the retry (or another process) can open the profile."""
+    setup = startup_in(tmp_path / "profile", BrokenKeyring())
+    port = unused_port()
+    account = NewAccount("alice@localhost", "secret", f"127.0.0.1:{port}", True, "kiwi-9")
+    await setup.setup(account)
+    opened: list[str | None] = []
+
+    def counting(options: ProfileOptions, console: Console) -> Database:
+        opened.append(options.typed_passphrase)
+        return open_database(options, console)
+
+    monkeypatch.setattr(app_module, "open_database", counting)
+    monkeypatch.setattr(runtime, "open_database", counting)
+    startup = startup_in(tmp_path / "profile", BrokenKeyring())
+    with pytest.raises(StoreError):
+        await startup.unlock("wrong")
+    assert startup.database is None
+    await startup.unlock("kiwi-9")
+    assert startup.database is not None
+    with pytest.raises(TransportError):
+        await startup.connect(lambda _step: None)
+    assert opened == ["wrong", "kiwi-9"]
+    assert startup.database is None
+    await startup.close()
+    with open_database(startup.options, startup.console) as database:
+        assert read_account(database).jid == "alice@localhost"
+
+
+def unused_port() -> int:
+    """A loopback TCP port nobody listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def test_setup_again_corrects_the_account_it_created(tmp_path: Path) -> None:

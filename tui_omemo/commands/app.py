@@ -8,12 +8,15 @@ exists; what it shows first depends on the profile:
   twice in the form, or the one in the environment or a file) and the account with this
   device's OMEMO keys; then `Startup.connect` logs in and publishes the keys.
 * a passphrase profile and no passphrase in the environment or a file: the passphrase prompt.
-  `Startup.unlock` only tries the passphrase (a wrong one changes nothing on disk and the prompt
-  asks again); then `Startup.connect` runs.
+  `Startup.unlock` opens the profile with the passphrase (a wrong one changes nothing on disk
+  and the prompt asks again) and keeps it open; then `Startup.connect` runs.
 * otherwise: `Startup.connect` at once, behind the app's progress screen.
 
-`Startup.connect` enters `runtime.online` on an exit stack that is closed when the app ends, so
-the service, the connection and the database are closed on the way out.
+The profile is opened once per connection attempt, always in a worker thread: the key
+derivation takes a noticeable fraction of a second and must not freeze the screen.
+`Startup.connect` hands the open database to `runtime.online`, entered on an exit stack that is
+closed when the app ends, so the service, the connection and the database are closed on the
+way out.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from tui_omemo.commands.profile import ProfileOptions, open_database, profile_di
 from tui_omemo.commands.runtime import online
 from tui_omemo.store import (
     Account,
+    Database,
     KeyringKeys,
     inspect_profile,
     needs_passphrase,
@@ -113,12 +117,14 @@ class Startup:
         console: streams, environment and keyring of this run.
         peer: the chat `tui-omemo open JID` asked for (its devices are fetched first).
         stack: holds the running service; closed when the app has ended.
+        database: the profile `unlock` opened, until `connect` hands it to the service.
     """
 
     options: ProfileOptions
     console: Console
     peer: str | None = None
     stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    database: Database | None = None
 
     def ask_passphrase(self) -> bool:
         """Whether a new profile needs a typed passphrase (none given, no usable keyring)."""
@@ -128,14 +134,16 @@ class Startup:
         )
 
     async def unlock(self, passphrase: str) -> None:
-        """Try `passphrase` on the profile (off the event loop: the key derivation is slow).
+        """Open the profile with `passphrase` (off the event loop: the key derivation is slow)
+        and keep it open for `connect`.
 
         Raises:
             StoreError: wrong passphrase, locked profile …, with the store's one-line message.
             UsageError: the passphrase is unusable.
         """
         typed = replace(self.options, typed_passphrase=passphrase)
-        await asyncio.to_thread(_try_open, typed, self.console)
+        self._close_database()
+        self.database = await asyncio.to_thread(open_database, typed, self.console)
         self.options = typed
 
     async def setup(self, new: NewAccount) -> None:
@@ -171,7 +179,12 @@ class Startup:
             CommandError, StoreError, TransportError: as `runtime.online` raises them.
         """
         report("Logging in, publishing this device's keys, catching up")
-        running = await self.stack.enter_async_context(online(self.options, self.console))
+        if self.database is None:
+            self.database = await asyncio.to_thread(open_database, self.options, self.console)
+        database, self.database = self.database, None  # online() closes it, also on failure
+        running = await self.stack.enter_async_context(
+            online(self.options, self.console, database=database)
+        )
         if self.peer is not None:  # the chat opens with the contact's current devices
             report(f"Fetching the devices of {self.peer}")
             # Best effort: the chat opens anyway and sending says what is wrong. Nothing may
@@ -185,8 +198,15 @@ class Startup:
         return running.service
 
     async def close(self) -> None:
-        """Stop the service, log out and close the database (if `connect` got that far)."""
+        """Stop the service, log out and close the database (if `connect` got that far, or
+        `unlock` opened it)."""
+        self._close_database()
         await self.stack.aclose()
+
+    def _close_database(self) -> None:
+        if self.database is not None:
+            self.database.close()
+            self.database = None
 
 
 def build_app(startup: Startup) -> TuiOmemoApp:
@@ -218,10 +238,6 @@ def _no_key(error: CommandError) -> bool:
     """Whether `open_database` said that no key can be had (for a new profile: the keyring
     kept none), as opposed to a usage error or another failure."""
     return type(error) is CommandError and error.exit_code == EXIT_NO_KEY
-
-
-def _try_open(options: ProfileOptions, console: Console) -> None:
-    open_database(options, console).close()
 
 
 def _create_profile(options: ProfileOptions, console: Console, account: Account) -> None:

@@ -59,7 +59,11 @@ def read_account(database: Database) -> Account:
 
 @contextlib.asynccontextmanager
 async def online(
-    options: ProfileOptions, console: Console, *, rooms: bool = True
+    options: ProfileOptions,
+    console: Console,
+    *,
+    rooms: bool = True,
+    database: Database | None = None,
 ) -> AsyncIterator[Online]:
     """Open the profile, log in and start the service; undo all of it on exit.
 
@@ -69,12 +73,17 @@ async def online(
         rooms: rejoin the bookmarked rooms (`listen`, `muc`, the app); commands about one
             contact (`send`, `devices`, `trust`, …) pass False and skip the bookmarks query
             and the per-room joins and catch-ups.
+        database: the profile, already open (the app opens it off the event loop while
+            checking the passphrase); it is closed on exit like one opened here. None: open
+            it here, off the event loop (the key derivation takes a noticeable fraction of
+            a second).
 
     Raises:
         CommandError, StoreError: the profile cannot be opened or has no usable account.
         TransportError: the server cannot be reached or refuses the login.
     """
-    database = open_database(options, console)
+    if database is None:
+        database = await asyncio.to_thread(open_database, options, console)
     try:
         account = read_account(database)
         client = await _connect(account)
