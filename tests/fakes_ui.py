@@ -256,6 +256,8 @@ class FakeService:
         self._next_id = 10_000_000
         self._partial: set[str] = set()
         self._members = _members()
+        self.send_versions: dict[str, tuple[Namespace, ...]] = {}
+        """Per peer: the OMEMO versions `send` reports (default: the chat's one version)."""
 
     def remove_room_keys(self) -> None:
         """Nobody in ROOM has OMEMO keys any more (the state where skipping cannot help)."""
@@ -382,7 +384,8 @@ class FakeService:
             if d.bare_jid == peer and d.trust is TrustLevel.UNDECIDED
         )
         self.emit_later(message)
-        return SendReport(message.archive_id, omemo, skipped)
+        versions = self.send_versions.get(peer, (omemo,) if omemo else ())
+        return SendReport(message.archive_id, omemo, skipped, versions)
 
     def emit_later(self, message: ChatMessage) -> None:
         """Our own sent message comes back as MessageReceived, as the real service does."""

@@ -14,7 +14,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, Static
 from tests.fakes_ui import BOB, CAROL, DAVE, NOW, ROOM, FakeService, fingerprint
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.events import SecurityEvent, SecurityEventKind
-from tui_omemo.model import TrustLevel
+from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import ChatService, MessageReceived, RosterChanged, SecurityEventRaised
 from tui_omemo.ui.app import PassphraseWanted, Report, TuiOmemoApp
 from tui_omemo.ui.clock import Clock
@@ -312,6 +312,23 @@ async def test_failure_detail_offers_rebuild_session(service: FakeService) -> No
         await pilot.click("#rebuild")
         await settle(pilot)
         assert ("rebuild_session", (BOB, 2002)) in service.calls
+
+
+async def test_detail_of_a_sent_message_names_both_omemo_versions(service: FakeService) -> None:
+    """A send that went to OMEMO 2 and OMEMO 0.3 devices says so in its message details."""
+    service.send_versions[BOB] = (Namespace.V2, Namespace.LEGACY)
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        await pilot.press(*"to both", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+l", "end", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDetailDialog)
+        facts = str(app.screen.query_one("#facts", Static).render())
+        assert "versions 2 and 0.3" in facts
+        assert "(you)" in facts
 
 
 async def test_messages_elsewhere_toast_and_ring(service: FakeService) -> None:

@@ -1,8 +1,9 @@
 """`MessageDetailDialog`: what is known about one message, and the fixes for a failure.
 
 Shows the trust mark in words, the sender device and its fingerprint (when known), the OMEMO
-version, and for a failed decryption the reason in plain words with two fixes: fetch the
-sender's device list again, or rebuild the session with that device.
+version (both, when a message of ours went to devices of each version and the chat screen
+still holds that send's report), and for a failed decryption the reason in plain words with
+two fixes: fetch the sender's device list again, or rebuild the session with that device.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, DeviceInfo, MessageTrust
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.text import neutral
@@ -34,6 +36,13 @@ MEANINGS: dict[MessageTrust, str] = {
 }
 
 
+def omemo_words(omemo: Namespace | None, versions: tuple[Namespace, ...]) -> str:
+    """The OMEMO row: "version 2", "versions 2 and 0.3" for a send that used both, or "none"."""
+    if len(versions) > 1:
+        return "versions " + " and ".join(namespace.label for namespace in versions)
+    return f"version {omemo.label}" if omemo is not None else "none"
+
+
 class DetailChoice(enum.StrEnum):
     """What the user chose in the dialog."""
 
@@ -46,11 +55,20 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, message: ChatMessage, device: DeviceInfo | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        message: ChatMessage,
+        device: DeviceInfo | None,
+        clock: Clock,
+        *,
+        versions: tuple[Namespace, ...] = (),
+    ) -> None:
+        """`versions`: every OMEMO version the send used (`SendReport.versions`), if known."""
         super().__init__()
         self._message = message
         self._device = device
         self._clock = clock
+        self._versions = versions
 
     def compose(self) -> ComposeResult:
         message = self._message
@@ -79,7 +97,7 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
             ("Time", self._clock.full(message.time)),
             ("From", neutral(who, single_line=True) + (" (you)" if message.outgoing else "")),
             ("Trust", f"{TRUST_MARKS[message.trust]} {MEANINGS[message.trust]}"),
-            ("OMEMO", f"version {message.omemo.label}" if message.omemo else "none"),
+            ("OMEMO", omemo_words(message.omemo, self._versions)),
             ("Device", str(device) if device is not None else "unknown"),
         ]
         if self._device is not None:

@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Static
 
-from tui_omemo.model import TrustLevel
+from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import (
     ChatMessage,
     ChatSecurity,
@@ -82,6 +82,8 @@ class ChatScreen(ServiceScreen):
         self._focus_archive_id = focus_archive_id
         self._undecided = 0
         self._read_pending = False
+        self._versions: dict[int, tuple[Namespace, ...]] = {}
+        """Per archive id of a message sent from this screen: the OMEMO versions it used."""
 
     @property
     def peer(self) -> str:
@@ -254,6 +256,8 @@ class ChatScreen(ServiceScreen):
         composer = self.query_one(Composer)
         composer.remember(text)
         composer.clear()
+        if report.archive_id is not None and report.versions:
+            self._versions[report.archive_id] = report.versions
         self._report_skipped(report)
 
     def _report_skipped(self, report: SendReport) -> None:
@@ -281,7 +285,9 @@ class ChatScreen(ServiceScreen):
         sender = self._service.own_jid if message.outgoing else message.sender
         devices = await self._service.devices(sender)
         device = next((d for d in devices if d.device_id == message.sender_device_id), None)
-        choice = await self.app.push_screen_wait(MessageDetailDialog(message, device, self._clock))
+        versions = self._versions.get(message.archive_id, ())
+        dialog = MessageDetailDialog(message, device, self._clock, versions=versions)
+        choice = await self.app.push_screen_wait(dialog)
         if choice is DetailChoice.REBUILD_SESSION and message.sender_device_id is not None:
             await self._service.rebuild_session(sender, message.sender_device_id)
             self.notify("A fresh session was built and an empty message sent.")
