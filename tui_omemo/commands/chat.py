@@ -1,7 +1,10 @@
 """`tui-omemo send` and `tui-omemo listen`: one message out, or the incoming stream printed.
 
 `send` logs in, encrypts for every trusted device of the contact (and our other devices),
-prints the devices that were skipped and why, and returns once the server has the message.
+prints the devices that were skipped and why, and returns once the server has the message
+(a ping round trip). When the server cannot be reached or does not confirm in time it exits 1
+saying the message is queued: it waits, encrypted, in the outbox and the next start of any
+command resends it (`service/outbox.py`).
 `--omemo 0.3|2` forces a version for this one message; `auto` keeps the chat's choice (OMEMO 2
 when the contact publishes it, else 0.3).
 
@@ -32,11 +35,15 @@ from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed, SendReport
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.store import ArchivedMessage, UnitOfWork
+from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
 
 DEFAULT_SEND_TIMEOUT = 30.0
 ECHO_PREFIX = "echo: "
+QUEUED = "it is queued and will be sent on next connect"
+CONFIRM_MARGIN = 0.5
+"""Seconds of `--timeout` kept back for logging out after the confirmation wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,7 @@ async def _send(
     version: Namespace | None,
     timeout: float,  # noqa: ASYNC109 (the overall limit, also for the server's confirmation)
 ) -> SendReport:
+    started = asyncio.get_running_loop().time()
     async with online(options, console, rooms=False) as running:
         try:
             report = await send_with_version(running, peer, text, version)
@@ -109,7 +117,15 @@ async def _send(
             _print_skipped(failure.report, console)
             raise CommandError(failure.reason) from None
         _print_skipped(report, console)
-        await server_has_everything(running.client, timeout)
+        if report.queued:
+            raise CommandError(f"not connected to the server; {QUEUED}")
+        left = timeout - (asyncio.get_running_loop().time() - started) - CONFIRM_MARGIN
+        try:
+            await running.service.confirm_sent(max(left, CONFIRM_MARGIN))
+        except TransportError:
+            raise CommandError(
+                f"the server did not confirm the message within {timeout:g} s; {QUEUED}"
+            ) from None
         return report
 
 
