@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import ClassVar
 
@@ -30,7 +30,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui_omemo.service.api import ChatMessage, HistoryPage, MessageTrust
+from tui_omemo.service.api import ChatMessage, Delivery, HistoryPage, MessageTrust
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.text import neutral
 
@@ -42,6 +42,9 @@ TRUST_MARKS: dict[MessageTrust, str] = {
     MessageTrust.FAILED: "✗",
 }
 """The one-cell mark in front of each message; the detail dialog explains it in words."""
+
+PENDING_MARK = "◷"
+"""After the time of our messages the server has not confirmed yet (they wait in the outbox)."""
 
 WRAP_CACHE = 2048
 """Messages whose wrapped lines are kept; only their heights are kept for all of them."""
@@ -162,6 +165,20 @@ class MessageLog(ScrollView, can_focus=True):
             self.set_timer(FLUSH_DELAY, self._flush)
         self._pending.append(message)
 
+    def mark_delivered(self, archive_id: int) -> None:
+        """One of our pending messages reached the server: drop its clock mark."""
+        for index in range(len(self._messages) - 1, -1, -1):
+            message = self._messages[index]
+            if message.archive_id == archive_id:
+                self._messages[index] = replace(message, delivery=Delivery.SENT)
+                self._wrapped.discard(archive_id)
+                if self._width:
+                    self._heights[index] = len(self._lines(self._messages[index]))
+                self._layout()
+                return
+        self._pending = [replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
+                         for m in self._pending]
+
     def _flush(self) -> None:
         """Lay out the gathered new messages in one go."""
         fresh, self._pending = self._pending, []
@@ -245,6 +262,8 @@ class MessageLog(ScrollView, can_focus=True):
         text = Text(no_wrap=False, end="")
         text.append(time, self._style("message-log--time"))
         text.append(" ")
+        if message.delivery is Delivery.PENDING:
+            text.append(PENDING_MARK + " ", self._style("message-log--time"))
         mark_style = self._style(f"message-log--{message.trust.value}")
         text.append(TRUST_MARKS[message.trust], mark_style)
         text.append(" ")
