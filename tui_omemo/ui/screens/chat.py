@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui_omemo.model import Namespace, TrustLevel
@@ -24,6 +25,7 @@ from tui_omemo.service.api import (
     ChatSecurity,
     ChatService,
     ChatSummary,
+    MessageDelivered,
     MessageReceived,
     RosterChanged,
     SendReport,
@@ -50,6 +52,30 @@ READ_DELAY = 0.5
 
 MAX_PAGES_TO_FIND = 50
 """How many pages a jump to a search hit may load before giving up."""
+
+
+class KeyFooter(Footer):
+    """A `Footer` that rebuilds its keys only when the keys it would show change.
+
+    Textual's footer composes (and so styles) all of its keys again on every bindings signal
+    of its screen; opening a chat sent two with the same keys, so the keys were built twice.
+    """
+
+    _shown: tuple[tuple[str, str, bool], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Recompose (as `Footer` does) unless the shown keys are the ones on screen."""
+        shown = tuple(
+            (binding.key, binding.description, enabled)
+            for _node, binding, enabled, _tooltip in screen.active_bindings.values()
+            if binding.show
+        )
+        will_compose = screen.app.app_focus and self.is_attached and screen is self.screen
+        if will_compose and shown == self._shown:
+            return
+        if will_compose:
+            self._shown = shown
+        super().bindings_changed(screen)
 
 
 class ChatScreen(ServiceScreen):
@@ -84,6 +110,7 @@ class ChatScreen(ServiceScreen):
         self._read_pending = False
         self._versions: dict[int, tuple[Namespace, ...]] = {}
         """Per archive id of a message sent from this screen: the OMEMO versions it used."""
+        self._resumed = False
 
     @property
     def peer(self) -> str:
@@ -97,7 +124,17 @@ class ChatScreen(ServiceScreen):
         yield SecurityBanner(id="banner")
         yield MessageLog(self._clock, group=self._chat.is_room, id="log")
         yield Composer(id="composer")
-        yield Footer()
+        yield KeyFooter()
+
+    def post_message(self, message: Message) -> bool:
+        """Skip the style refresh of the first `ScreenResume`: the screen and its widgets
+        were styled as they mounted a moment before, and styling them all again was the
+        longest step of opening a chat. Later resumes (after a dialog or another screen,
+        perhaps with another theme) refresh as usual."""
+        if isinstance(message, events.ScreenResume) and not self._resumed:
+            self._resumed = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     def _title(self) -> Text:
         title = peer_text(self._chat.name or self._chat.jid, "bold", single_line=True)
@@ -156,12 +193,15 @@ class ChatScreen(ServiceScreen):
         self.query_one(MessageLog).prepend(await self._service.history(self.peer, before, PAGE))
 
     def service_event(self, event: ServiceEvent) -> None:
-        """New messages of this chat go into the log; badge changes into the title."""
+        """New messages of this chat go into the log (and the server's confirmations of ours
+        clear their pending mark); badge changes into the title."""
         if isinstance(event, MessageReceived) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
             if self.is_current and not event.message.outgoing and not self._read_pending:
                 self._read_pending = True
                 self.set_timer(READ_DELAY, self._mark_read)
+        elif isinstance(event, MessageDelivered) and event.peer == self.peer:
+            self.query_one(MessageLog).mark_delivered(event.archive_id)
         elif isinstance(event, RosterChanged) and event.chat.jid == self.peer:
             self._chat = event.chat
             self.query_one("#chat-title", Static).update(self._title())
