@@ -334,6 +334,7 @@ class Session:
         self.groupchat_retry: Callable[[InboxItem, Inbound], Awaitable[None]] | None = None
         """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
+        self._prefs: dict[str, ChatPrefs] = {}
         self.outbox = Outbox(transport, runner, emit, None)
         """Our messages the server has not confirmed (`service/outbox.py`)."""
 
@@ -876,13 +877,19 @@ class Session:
     # --- outbound ---------------------------------------------------------------------
 
     async def prefs(self, peer: str) -> ChatPrefs:
-        """A chat's remembered choices."""
-        return await self._runner.read(
-            lambda uow: ChatPrefs.from_json(uow.settings.get(prefs_key(peer))))
+        """A chat's remembered choices (read once, then kept: only `set_prefs` changes them,
+        and the profile is open in one process at a time)."""
+        cached = self._prefs.get(peer)
+        if cached is None:
+            cached = await self._runner.read(
+                lambda uow: ChatPrefs.from_json(uow.settings.get(prefs_key(peer))))
+            self._prefs[peer] = cached
+        return cached
 
     async def set_prefs(self, peer: str, prefs: ChatPrefs) -> None:
         """Remember a chat's choices."""
         await self._runner.write(lambda uow: uow.settings.set(prefs_key(peer), prefs.to_json()))
+        self._prefs[peer] = prefs
 
     async def choose_version(self, peer: str, prefs: ChatPrefs) -> Namespace | None:
         """The chat's headline version: a per-chat override, else OMEMO 2 when the contact
