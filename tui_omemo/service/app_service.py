@@ -67,7 +67,7 @@ from tui_omemo.service.api import (
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
 from tui_omemo.service.muc import GroupChats
-from tui_omemo.service.outbox import Outbox
+from tui_omemo.service.outbox import Outbox, RoomPort
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore
@@ -208,6 +208,7 @@ class OmemoChatService:
         self._worker = asyncio.create_task(self.session.run_worker(), name="tui-omemo-inbound")
         if rooms and self.groups is not None:
             await self.groups.start()
+            await self.session.outbox.flush(rooms=True, new_stream=False)
 
     async def wait_idle(self) -> None:
         """Wait until every live stanza received so far (1:1 and groupchat) is processed
@@ -297,7 +298,7 @@ class OmemoChatService:
 
     async def _resend(self) -> None:
         with contextlib.suppress(TransportError, StoreError):
-            await self.session.outbox.flush()
+            await self.session.outbox.flush(rooms=True)  # a resumed stream is still in them
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
@@ -314,6 +315,8 @@ class OmemoChatService:
         if self.groups is not None:
             with contextlib.suppress(TransportError, ProtocolError):
                 await self.groups.reconnected()
+            with contextlib.suppress(TransportError, StoreError):
+                await self.session.outbox.flush(rooms=True, new_stream=False)
 
     # --- ChatService ------------------------------------------------------------------
 
@@ -610,6 +613,8 @@ class OmemoChatService:
         `drain_inbox` hands it groupchat rows."""
         self.groups = groups
         self.session.groupchat_retry = groups.retry
+        self.session.outbox.rooms = RoomPort(
+            groups.send_stanza, lambda room: room in groups.joined_rooms())
         self._transport.set_handlers(groups.route(self.session.enqueue), self._on_connection)
 
     def _groups(self) -> GroupChats:

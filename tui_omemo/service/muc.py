@@ -60,6 +60,7 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import finish_catch_up
+from tui_omemo.service.outbox import RoomOutbound, archive_pending
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import (
     BODY_HINT,
@@ -649,16 +650,18 @@ class GroupChats:
                 flags={"recipients": len(result.recipients), "skipped_members": missing},
             )
 
-            def commit(uow: UnitOfWork) -> int:
-                apply_state_changes(uow, result.changes)
-                return uow.archive.append(message)
-
-            archive_id = await self._runner.write(commit)
             hint = BODY_HINT if (namespace is Namespace.LEGACY
                                  and self._settings().add_body_hint) else None
-            self._rooms.send_encrypted(room, result.element, message_id, hint)
+            stanza = RoomOutbound(room, message_id, result.element, hint)
+
+            def commit(uow: UnitOfWork) -> int:
+                apply_state_changes(uow, result.changes)
+                return archive_pending(uow, message, stanza)
+
+            archive_id = await self._runner.write(commit)
+            left = await self._session.outbox.send(archive_id, stanza)
         self._emit_events(events)
-        return SendReport(archive_id, namespace, tuple(skipped))
+        return SendReport(archive_id, namespace, tuple(skipped), queued=not left)
 
     async def _send_plain(self, state: _Room, text: str) -> SendReport:
         message_id = secrets.token_hex(12)
@@ -669,9 +672,23 @@ class GroupChats:
             room=state.jid, nick=state.nick, origin_id=message_id, message_id=message_id,
             flags={"plaintext_chosen": True},
         )
-        archive_id = await self._runner.write(lambda uow: uow.archive.append(message))
-        self._rooms.send_plaintext(state.jid, text, message_id)
-        return SendReport(archive_id, None)
+        stanza = RoomOutbound(state.jid, message_id, None, text)
+        archive_id = await self._runner.write(
+            lambda uow: archive_pending(uow, message, stanza))
+        left = await self._session.outbox.send(archive_id, stanza)
+        return SendReport(archive_id, None, queued=not left)
+
+    def send_stanza(self, stanza: RoomOutbound) -> None:
+        """Send a stored room message as it was encrypted (the outbox resends through this).
+
+        Raises:
+            TransportError: the stream is down.
+        """
+        if stanza.encrypted is None:
+            self._rooms.send_plaintext(stanza.room, stanza.body or "", stanza.message_id)
+        else:
+            self._rooms.send_encrypted(stanza.room, stanza.encrypted, stanza.message_id,
+                                       stanza.body)
 
     # --- receiving ----------------------------------------------------------------------------
 

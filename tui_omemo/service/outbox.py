@@ -12,6 +12,10 @@ in the stored form (never encrypted again: the ratchet already advanced for them
 never goes out instead) after every reconnect and at start-up (after a crash between the commit
 and the hand-over). A resend of a message that did arrive is harmless: it carries the same id and
 origin-id, which the receiver's de-duplication recognises.
+
+Room messages (`RoomOutbound`) go out only while we are in the room: after a fresh session
+they wait until the rooms are joined again (`flush(rooms=True)` after the rejoin), since a
+server refuses a groupchat message from a non-occupant after our ping was answered.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tui_omemo.model import bare_jid
+from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
 from tui_omemo.service.runner import DbRunner
@@ -33,7 +39,7 @@ from tui_omemo.service.transport import (
     _element_from_json,  # the inbox's element format, reused
     _element_json,
 )
-from tui_omemo.store import OutboxItem, UnitOfWork
+from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +51,70 @@ Ping = Callable[[float], Awaitable[None]]
 """A round trip to the server within so many seconds (raises TransportError)."""
 
 
-def encode(message: Outbound) -> bytes:
-    """The outbox row of a 1:1 stanza: versioned JSON, ciphertext base64-encoded."""
-    data: dict[str, Any] = {
-        "format": STANZA_FORMAT, "kind": "chat", "to": message.to, "id": message.message_id,
-        "body": message.body,
-        "encrypted": None if message.encrypted is None else _element_json(message.encrypted),
-        "also": None if message.also is None else _element_json(message.also),
-    }
+@dataclass(frozen=True, slots=True)
+class RoomOutbound:
+    """One groupchat message to send (`encrypted` None only for a chosen plaintext send;
+    `body` is then the text, else the hint for clients without OMEMO)."""
+
+    room: str
+    message_id: str
+    encrypted: EncryptedElement | None
+    body: str | None = field(default=None, repr=False)
+
+
+Stanza = Outbound | RoomOutbound
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPort:
+    """How the outbox reaches rooms: `send` raises TransportError when the stream is down;
+    `joined` says whether we are in a room on the current stream."""
+
+    send: Callable[[RoomOutbound], None]
+    joined: Callable[[str], bool]
+
+
+def _element(element: EncryptedElement | None) -> dict[str, Any] | None:
+    return None if element is None else _element_json(element)
+
+
+def _parsed(data: dict[str, Any] | None) -> EncryptedElement | None:
+    return None if data is None else _element_from_json(data)
+
+
+def encode(message: Stanza) -> bytes:
+    """The outbox row of a stanza: versioned JSON, ciphertext base64-encoded."""
+    data: dict[str, Any] = {"format": STANZA_FORMAT, "id": message.message_id,
+                            "body": message.body, "encrypted": _element(message.encrypted)}
+    if isinstance(message, RoomOutbound):
+        data |= {"kind": "room", "to": message.room}
+    else:
+        data |= {"kind": "chat", "to": message.to, "also": _element(message.also)}
     return json.dumps(data, sort_keys=True).encode()
 
 
-def decode(raw: bytes) -> Outbound:
+def decode(raw: bytes) -> Stanza:
     """Read an outbox row written by `encode`.
 
     Raises:
         ValueError: not a row of a known format.
     """
     data = json.loads(raw)
-    if not isinstance(data, dict) or data.get("format") != STANZA_FORMAT \
-            or data.get("kind") != "chat":
+    if not isinstance(data, dict) or data.get("format") != STANZA_FORMAT:
         raise ValueError("unknown outbox row format")
-    encrypted, also = data["encrypted"], data["also"]
-    return Outbound(
-        str(data["to"]), str(data["id"]),
-        None if encrypted is None else _element_from_json(encrypted), data["body"],
-        None if also is None else _element_from_json(also),
-    )
+    to, message_id, body = str(data["to"]), str(data["id"]), data["body"]
+    if data.get("kind") == "room":
+        return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body)
+    if data.get("kind") == "chat":
+        return Outbound(to, message_id, _parsed(data["encrypted"]), body, _parsed(data["also"]))
+    raise ValueError("unknown outbox row kind")
+
+
+def archive_pending(uow: UnitOfWork, message: NewMessage, stanza: Stanza) -> int:
+    """Archive our message with its stanza in the outbox (pending until the server has it)."""
+    archive_id = uow.archive.append(message)
+    uow.outbox.add(archive_id, encode(stanza), message.timestamp)
+    return archive_id
 
 
 class Outbox:
@@ -97,8 +140,10 @@ class Outbox:
         self._backlog = True
         """Older messages may wait in the store (unknown at start, or a send was refused)."""
         self._confirming: asyncio.Task[None] | None = None
+        self.rooms: RoomPort | None = None
+        """Set by the group-chat component; without it room messages wait."""
 
-    async def send(self, archive_id: int, message: Outbound) -> bool:
+    async def send(self, archive_id: int, message: Stanza) -> bool:
         """Hand a just-archived message (already in the store's outbox) to the stream, after
         any older pending ones.
 
@@ -115,21 +160,28 @@ class Outbox:
             self._confirm_soon()
         return left
 
-    async def flush(self) -> int:
+    async def flush(self, *, rooms: bool = False, new_stream: bool = True) -> int:
         """Send every pending message again, oldest first (after a reconnect, at start-up).
+
+        Args:
+            rooms: room messages too (we are in the rooms on this stream); else they wait.
+            new_stream: the stream is new: what the last one took goes again. False after
+                the rooms were joined: only what this stream has not taken yet.
 
         Returns:
             How many were handed to the stream (0 when it is down again).
         """
         async with self._sending:
-            self._handed.clear()  # a new stream: what the old one took is not confirmed
-            items = await self._runner.read(lambda uow: uow.outbox.pending())
-            sent = await self._hand_over_all(items)
+            if new_stream:
+                self._handed.clear()  # what the old stream took is not confirmed
+            items = [item for item in await self._runner.read(lambda uow: uow.outbox.pending())
+                     if item.archive_id not in self._handed]
+            sent = await self._hand_over_all(items, rooms=rooms)
         if sent:
             self._confirm_soon()
         return sent
 
-    async def _hand_over_all(self, items: Sequence[OutboxItem]) -> int:
+    async def _hand_over_all(self, items: Sequence[OutboxItem], *, rooms: bool) -> int:
         sent = 0
         for item in items:
             try:
@@ -138,6 +190,8 @@ class Outbox:
                 log.warning("an outbox row of an unknown format stays (archive id %d)",
                             item.archive_id)
                 continue
+            if isinstance(message, RoomOutbound) and not (rooms and self._in_room(message)):
+                continue  # waits for the room to be joined
             if not await self._hand_over(item.archive_id, message):
                 return sent
             sent += 1
@@ -147,14 +201,24 @@ class Outbox:
             await self._runner.write(lambda uow: uow.outbox.attempted(handed))
         return sent
 
-    async def _hand_over(self, archive_id: int, message: Outbound) -> bool:
+    def _in_room(self, message: RoomOutbound) -> bool:
+        return self.rooms is not None and self.rooms.joined(message.room)
+
+    async def _hand_over(self, archive_id: int, message: Stanza) -> bool:
         try:
-            await self._transport.send(message)
+            if isinstance(message, RoomOutbound):
+                if self.rooms is None:
+                    return False
+                self.rooms.send(message)
+                peer = message.room
+            else:
+                await self._transport.send(message)
+                peer = message.to
         except TransportError as error:
             log.info("the stream is down; a message waits in the outbox: %s", error)
             self._backlog = True
             return False
-        self._handed[archive_id] = bare_jid(message.to)
+        self._handed[archive_id] = bare_jid(peer)
         return True
 
     def _confirm_soon(self) -> None:

@@ -65,7 +65,7 @@ from tui_omemo.service.api import (
     SkippedDevice,
 )
 from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.outbox import Outbox, encode
+from tui_omemo.service.outbox import Outbox, archive_pending
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import apply_state_changes, read_ahead
 from tui_omemo.service.transport import Inbound, Outbound, Transport, TransportError, Wrapper
@@ -176,13 +176,6 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         nick=row.nick, failure=failure if isinstance(failure, str) else None,
         delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
     )
-
-
-def _archive_pending(uow: UnitOfWork, message: NewMessage, outbound: Outbound) -> int:
-    """Archive our message with its stanza in the outbox (pending until the server has it)."""
-    archive_id = uow.archive.append(message)
-    uow.outbox.add(archive_id, encode(outbound), message.timestamp)
-    return archive_id
 
 
 def _key_digest(element: EncryptedElement, device_id: int) -> str | None:
@@ -958,7 +951,7 @@ class Session:
 
             def commit(uow: UnitOfWork) -> int:
                 apply_state_changes(uow, changes)
-                return _archive_pending(uow, message, outbound)
+                return archive_pending(uow, message, outbound)
 
             archive_id = await self._runner.write(commit)
             left = await self.outbox.send(archive_id, outbound)
@@ -1048,7 +1041,7 @@ class Session:
         )
         outbound = Outbound(peer, message_id, None, text)
         archive_id = await self._runner.write(
-            lambda uow: _archive_pending(uow, message, outbound))
+            lambda uow: archive_pending(uow, message, outbound))
         left = await self.outbox.send(archive_id, outbound)
         return SendReport(archive_id, None, queued=not left)
 
