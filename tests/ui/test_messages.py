@@ -50,6 +50,7 @@ async def test_composer_posts_submitted_on_enter_but_not_for_blank_text() -> Non
         app.widget.focus()
         await pilot.press("space", "enter")
         assert app.seen == []
+        assert isinstance(app.widget, Composer)
         app.widget.load_text("hello")
         await pilot.press("enter")
         await pilot.pause()
@@ -121,3 +122,24 @@ async def test_ctrl_t_in_a_chat_reviews_that_contacts_devices() -> None:
         current = app.screen.query_one(DeviceTable).current
         assert current is not None
         assert current.bare_jid == BOB
+
+
+async def test_message_log_repaints_in_the_new_colours_after_a_theme_change() -> None:
+    """A restyle that changes nothing keeps the painted lines; a theme change repaints them
+    with the new component styles."""
+    service = FakeService()
+    service.generate(BOB, 20)
+    log = MessageLog(Clock.frozen(NOW))
+    app = Harness(log)
+    async with app.run_test(size=(80, 20)) as pilot:
+        log.set_history(await service.history(BOB, None, 20))
+        await pilot.pause(0.05)
+        before = log.render_line(0)
+        app.update_styles(log)
+        await pilot.pause()
+        assert log.render_line(0) is before
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause(0.05)
+        after = log.render_line(0)
+        assert after.text == before.text
+        assert list(after) != list(before)

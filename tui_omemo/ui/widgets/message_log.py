@@ -104,6 +104,8 @@ class MessageLog(ScrollView, can_focus=True):
         self._end_pending = False
         self._pending: list[ChatMessage] = []
         self._styles: dict[str, Style] = {}
+        self._styles_stale = False
+        self._base: Style | None = None
         self._following = True
         self._heights: list[int] = []
         self._first_row: list[int] = []
@@ -236,10 +238,24 @@ class MessageLog(ScrollView, can_focus=True):
                 self._to_end()
 
     def notify_style_update(self) -> None:
+        """Styles may have changed: checked before the next line is painted (when the
+        component styles are up to date), so that a restyle that changes nothing, such as
+        the ones while a chat opens, keeps the wrapped lines and painted strips."""
         super().notify_style_update()
-        self._styles.clear()
-        self._wrapped.clear()
-        self._strips.clear()
+        self._styles_stale = True
+
+    def _check_styles(self) -> None:
+        """Drop the wrapped lines if a component style changed, the strips if any style did."""
+        self._styles_stale = False
+        fresh = {name: self.get_component_rich_style(name) for name in self._styles}
+        base = self.rich_style
+        if fresh != self._styles:
+            self._styles = fresh
+            self._wrapped.clear()
+            self._strips.clear()
+        elif base != self._base:
+            self._strips.clear()
+        self._base = base
 
     def _style(self, name: str) -> Style:
         """A component class's style, looked up once per style change."""
@@ -289,6 +305,8 @@ class MessageLog(ScrollView, can_focus=True):
     # --- painting -------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
+        if self._styles_stale:
+            self._check_styles()
         row = y + round(self.scroll_y)
         width = self.scrollable_content_region.width
         if not self._messages and y == 0:
