@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 STANZA_FORMAT = 1
 CONFIRM_TIMEOUT = 20.0
 """Seconds a ping may take before the messages handed over stay pending (resent later)."""
+CONFIRM_DELAY = 0.25
+"""Seconds the background confirmation waits, so that a burst of sends costs one ping and one
+write to the store rather than one each."""
 
 Ping = Callable[[float], Awaitable[None]]
 """A round trip to the server within so many seconds (raises TransportError)."""
@@ -227,6 +230,7 @@ class Outbox:
             self._confirming = asyncio.create_task(self._confirm_quietly())
 
     async def _confirm_quietly(self) -> None:
+        await asyncio.sleep(CONFIRM_DELAY)
         try:
             await self.confirm(CONFIRM_TIMEOUT)
         except TransportError as error:
