@@ -291,8 +291,10 @@ class MessageLog(ScrollView, can_focus=True):
             text.append(failure, self._style("message-log--failure"))
         else:
             text.append(neutral(message.body))
-        wrapped = text.wrap(_CONSOLE, max(10, self._width - indent))
-        lines = list(wrapped)
+        width = max(10, self._width - indent)
+        if text.cell_len <= width and "\n" not in text.plain and "\t" not in text.plain:
+            return [text]  # one line as it is: what wrapping would return, at a fraction
+        lines = list(text.wrap(_CONSOLE, width))
         return [lines[0], *(Text(" " * indent, end="") + line for line in lines[1:])]
 
     def _sender(self, message: ChatMessage) -> str:
