@@ -143,6 +143,7 @@ class Outbox:
         self._backlog = True
         """Older messages may wait in the store (unknown at start, or a send was refused)."""
         self._confirming: asyncio.Task[None] | None = None
+        self._closed = False
         self.rooms: RoomPort | None = None
         """Set by the group-chat component; without it room messages wait."""
 
@@ -226,7 +227,7 @@ class Outbox:
 
     def _confirm_soon(self) -> None:
         """One background confirmation at a time (it covers everything handed before it)."""
-        if self._confirming is None or self._confirming.done():
+        if not self._closed and (self._confirming is None or self._confirming.done()):
             self._confirming = asyncio.create_task(self._confirm_quietly())
 
     async def _confirm_quietly(self) -> None:
@@ -262,7 +263,8 @@ class Outbox:
         return len(done)
 
     async def close(self) -> None:
-        """Stop a confirmation under way (what it covered stays pending)."""
+        """Stop a confirmation under way (what it covered stays pending); none starts later."""
+        self._closed = True
         task, self._confirming = self._confirming, None
         if task is not None:
             task.cancel()
