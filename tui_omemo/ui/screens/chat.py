@@ -16,8 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import (
@@ -38,6 +37,7 @@ from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.roster_list import BADGES
 
@@ -52,30 +52,6 @@ READ_DELAY = 0.5
 
 MAX_PAGES_TO_FIND = 50
 """How many pages a jump to a search hit may load before giving up."""
-
-
-class KeyFooter(Footer):
-    """A `Footer` that rebuilds its keys only when the keys it would show change.
-
-    Textual's footer composes (and so styles) all of its keys again on every bindings signal
-    of its screen; opening a chat sent two with the same keys, so the keys were built twice.
-    """
-
-    _shown: tuple[tuple[str, str, bool], ...] | None = None
-
-    def bindings_changed(self, screen: Screen[object]) -> None:
-        """Recompose (as `Footer` does) unless the shown keys are the ones on screen."""
-        shown = tuple(
-            (binding.key, binding.description, enabled)
-            for _node, binding, enabled, _tooltip in screen.active_bindings.values()
-            if binding.show
-        )
-        will_compose = screen.app.app_focus and self.is_attached and screen is self.screen
-        if will_compose and shown == self._shown:
-            return
-        if will_compose:
-            self._shown = shown
-        super().bindings_changed(screen)
 
 
 class ChatScreen(ServiceScreen):

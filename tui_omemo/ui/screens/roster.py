@@ -9,10 +9,11 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui_omemo.service.api import ChatService, ConnectionChanged, RosterChanged, ServiceEvent
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.roster_list import RosterList
 
 
@@ -49,7 +50,7 @@ class RosterScreen(ServiceScreen):
         yield Static(
             "No contacts yet: Ctrl+N adds one, Ctrl+G joins a room.", id="empty", classes="-hidden"
         )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.reload()
