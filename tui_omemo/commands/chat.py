@@ -218,6 +218,7 @@ async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -
         )
         printed = await _print_events(running, groups_of(running), args, console)
         await server_has_everything(running.client, 10)
+        await running.service.confirm_sent(10)  # the echoes leave the outbox
     return printed
 
 

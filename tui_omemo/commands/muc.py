@@ -146,6 +146,7 @@ async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
         if args.action == "send":
             await _send(groups, args, console)
             await server_has_everything(running.client, args.timeout)
+            await running.service.confirm_sent(args.timeout)  # out of the outbox
         elif args.action == "members":
             _print_members(info.members, groups.members(args.room), args.json, console)
         else:
