@@ -148,8 +148,12 @@ async def contact(
 async def open_chat_by_filter(pilot: Pilot[None], jid: str) -> ChatScreen:
     """Type the contact's name in the roster filter and press Enter."""
     app = pilot.app
-    roster = app.screen.query_one(RosterList)
-    await until(pilot, lambda: any(c.jid == jid for c in roster.chats), f"{jid} in the roster")
+
+    def listed() -> bool:  # the roster screen may still be composing under load
+        rosters = app.screen.query(RosterList)
+        return bool(rosters) and any(c.jid == jid for c in rosters.first().chats)
+
+    await until(pilot, listed, f"{jid} in the roster")
     await pilot.press(*jid.partition("@")[0], "enter")
     await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the chat opened")
     screen = app.screen
