@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -29,6 +29,7 @@ from tui_omemo.store import Database, KeyringKeys, open_profile
 from tui_omemo.xmpp.client import Pause, XmppClient, backoff_pause
 
 TIMEOUT = 15.0
+_E = TypeVar("_E", bound=ServiceEvent)
 
 
 @dataclass
@@ -64,6 +65,20 @@ class Peer:
                 event = await self.events.get()
                 if isinstance(event, MessageReceived):
                     return event
+
+    async def next_event(self, kind: type[_E]) -> _E:
+        """The next event of `kind` within TIMEOUT; other events stay queued, in order."""
+        others: list[ServiceEvent] = []
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    event = await self.events.get()
+                    if isinstance(event, kind):
+                        return event
+                    others.append(event)
+        finally:
+            for event in others:
+                self.events.put_nowait(event)
 
     def drain_events(self) -> list[ServiceEvent]:
         """Every event queued so far."""

@@ -6,8 +6,6 @@ Prosody fixture; the stream is cut under the client as a network failure would c
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.service.conftest import TIMEOUT, Peer, PeerFactory
@@ -23,18 +21,8 @@ pytestmark = pytest.mark.prosody
 
 
 async def delivered(peer: Peer) -> MessageDelivered:
-    """The next MessageDelivered event (others are kept for later)."""
-    others = []
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                event = await peer.events.get()
-                if isinstance(event, MessageDelivered):
-                    return event
-                others.append(event)
-    finally:
-        for event in others:
-            peer.events.put_nowait(event)
+    """The next MessageDelivered of `peer` (other events stay queued)."""
+    return await peer.next_event(MessageDelivered)
 
 
 async def all_delivered(peer: Peer, archive_ids: set[int]) -> None:

@@ -10,8 +10,6 @@ Bob's reconnect attempts wait behind a `Gate` until Alice's messages are on the 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.service.conftest import TIMEOUT, Peer, PeerFactory
@@ -24,18 +22,8 @@ pytestmark = pytest.mark.prosody
 
 
 async def connection_change(peer: Peer) -> ConnectionChanged:
-    """The next ConnectionChanged event (others are kept for later)."""
-    others = []
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                event = await peer.events.get()
-                if isinstance(event, ConnectionChanged):
-                    return event
-                others.append(event)
-    finally:
-        for event in others:
-            peer.events.put_nowait(event)
+    """The next ConnectionChanged of `peer` (other events stay queued)."""
+    return await peer.next_event(ConnectionChanged)
 
 
 def cut(peer: Peer) -> None:
