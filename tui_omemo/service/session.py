@@ -178,6 +178,18 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
     )
 
 
+def for_device(inbound: Inbound, device_id: int) -> Inbound:
+    """`inbound` with one `<encrypted>` left: of a stanza carrying both versions, the one that
+    holds a key for `device_id` (OMEMO 2 when both or neither do)."""
+    also, encrypted = inbound.also, inbound.encrypted
+    if also is None:
+        return inbound
+    if encrypted is None or (encrypted.key_for(device_id) is None
+                             and also.key_for(device_id) is not None):
+        encrypted = also
+    return replace(inbound, encrypted=encrypted, also=None)
+
+
 def _key_digest(element: EncryptedElement, device_id: int) -> str | None:
     key = element.key_for(device_id)
     if key is None:
@@ -394,6 +406,7 @@ class Session:
     async def accept_all(self, inbounds: Sequence[Inbound]) -> None:
         """Check each stanza's path, keep the new ones in the inbox (one write, which also
         drops the already known ones silently), then process them as one unit of work."""
+        inbounds = [for_device(inbound, self._engine.device_id) for inbound in inbounds]
         kept = [inbound for inbound in inbounds if not await self._rejected(inbound)
                 and inbound.message_type != "groupchat"
                 and (inbound.encrypted is not None or inbound.malformed is not None

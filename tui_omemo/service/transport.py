@@ -69,6 +69,8 @@ class Inbound:
         stanza_id: XEP-0359 stanza-id set by our own server (by = our bare JID).
         body: the `<body>` text (a hint when `encrypted` is set; ignored then).
         encrypted: the `<encrypted>` element, when it parsed.
+        also: the 0.3 `<encrypted>` of a stanza that carries both versions (the session
+            picks the one holding a key for our device).
         malformed: why an `<encrypted>` element did not parse (then `encrypted` is None).
         timestamp_ms: XEP-0203 delay stamp, or None (then "now").
         wrapper: carbon / MAM wrapping, checked by the service.
@@ -92,16 +94,20 @@ class Inbound:
     wrapper_from: str | None = None
     mam_query_id: str | None = None
     solicited: bool = True
+    also: EncryptedElement | None = field(default=None, repr=False)
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
         data: dict[str, Any] = {
-            name: value for name, value in asdict(self).items() if name != "encrypted"
+            name: value for name, value in asdict(self).items()
+            if name not in {"encrypted", "also"}
         }
         data["format"] = INBOUND_FORMAT
         data["source"] = self.source.value
         data["wrapper"] = self.wrapper.value
         data["encrypted"] = None if self.encrypted is None else _element_json(self.encrypted)
+        if self.also is not None:
+            data["also"] = _element_json(self.also)
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -115,10 +121,12 @@ class Inbound:
         if not isinstance(data, dict) or data.pop("format", None) != INBOUND_FORMAT:
             raise ValueError("unknown inbox row format")
         encrypted = data.pop("encrypted")
+        also = data.pop("also", None)
         data["source"] = InboxSource(data["source"])
         data["wrapper"] = Wrapper(data["wrapper"])
         element = None if encrypted is None else _element_from_json(encrypted)
-        return cls(encrypted=element, **data)
+        return cls(encrypted=element, also=None if also is None else _element_from_json(also),
+                   **data)
 
 
 def _element_json(element: EncryptedElement) -> dict[str, Any]:

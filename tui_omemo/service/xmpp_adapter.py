@@ -81,7 +81,7 @@ def to_inbound(received: Received) -> Inbound:
     stamp = message.timestamp
     return dataclasses.replace(
         inbound, origin_id=message.origin_id, stanza_id=message.stanza_id, body=message.body,
-        encrypted=message.encrypted,
+        encrypted=message.encrypted, also=message.also,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
     )
 

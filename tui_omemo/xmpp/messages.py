@@ -8,8 +8,10 @@ Outgoing (OMEMO-WIRE.md §3.5, §4.5): `<encrypted>`, the EME hint (`urn:xmpp:em
 and for 0.3 an optional plaintext `<body>` telling other clients the message is encrypted.
 
 Incoming: `read_message` returns the `<encrypted>` as an `EncryptedElement` (or None), with the
-ids and the delay timestamp. An XEP-0359 `<stanza-id>` is only believed when its `by` is the
-entity that stamped it for us: our own bare JID for 1:1 messages, the room for groupchat.
+ids and the delay timestamp; a stanza carrying both versions keeps the OMEMO 2 element in
+`encrypted` and the 0.3 one in `also` (which of them holds a key for us is the service's call).
+An XEP-0359 `<stanza-id>` is only believed when its `by` is the entity that stamped it for us:
+our own bare JID for 1:1 messages, the room for groupchat.
 `unwrap_carbon` accepts a XEP-0280 carbon only when the wrapper comes from our own bare JID
 (DESIGN.md invariant 6); anything else raises `ForgedCarbon`.
 """
@@ -66,10 +68,12 @@ class IncomingMessage:
         origin_id: XEP-0359 `<origin-id id>` (set by the sender), or None.
         stanza_id: XEP-0359 `<stanza-id id>` stamped by our server (1:1) or the room, or None.
         timestamp: XEP-0203 `<delay stamp>` (UTC), or None for live messages.
-        encrypted: the parsed `<encrypted>`, or None when the message has none.
+        encrypted: the parsed `<encrypted>` (OMEMO 2 when both versions are present), or None
+            when the message has none.
         body: the plaintext `<body>` (a fallback hint when `encrypted` is set; never show it
             as the message in that case).
         carbon: set when the message came out of a carbon copy.
+        also: the 0.3 `<encrypted>` of a stanza that carries both versions, or None.
     """
 
     sender: str
@@ -82,6 +86,7 @@ class IncomingMessage:
     encrypted: EncryptedElement | None
     body: str | None
     carbon: CarbonDirection | None = None
+    also: EncryptedElement | None = None
 
     @property
     def sender_bare_jid(self) -> str:
@@ -150,14 +155,11 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
     """
     sender = message.get("from", "")
     message_type = message.get("type", "normal")
-    encrypted = None
-    # OMEMO 2 first: a stanza carrying both versions gives every device on an OMEMO 2 list
-    # its key in the OMEMO 2 element (python-omemo reads it the same way)
-    for namespace in (Namespace.V2, Namespace.LEGACY):
-        element = message.find(f"{{{namespace}}}encrypted")
-        if element is not None:
-            encrypted = encrypted_from_xml(element)
-            break
+    found = [encrypted_from_xml(element)
+             for namespace in (Namespace.V2, Namespace.LEGACY)
+             if (element := message.find(f"{{{namespace}}}encrypted")) is not None]
+    encrypted = found[0] if found else None
+    also = found[1] if len(found) > 1 else None
     origin = message.find(f"{{{SID}}}origin-id")
     body = message.find(f"{{{CLIENT}}}body")
     stamper = bare_jid(sender) if message_type == "groupchat" else bare_jid(own_bare_jid)
@@ -171,6 +173,7 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
         timestamp=parse_delay(message),
         encrypted=encrypted,
         body=body.text if body is not None else None,
+        also=also,
     )
 
 
