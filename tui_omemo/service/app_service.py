@@ -12,9 +12,10 @@ Construction and lifetime (the composition root does this; see `commands/runtime
 
 `create` takes the opened `Database`, a `Transport` and optionally `Settings` (given ones are
 stored; None: the stored ones, else defaults). Nothing here is a module global. Beyond the
-`ChatService` Protocol it offers `set_chat_version` (per-chat OMEMO version override),
-`set_room_version`, `stale_own_devices`/`remove_own_devices` (delete_stale_devices with a
-preview), `device_id`, `runner` and `wait_idle`.
+`ChatService` Protocol (which has `stale_own_devices`/`remove_own_devices`, delete_stale_devices
+with a preview) it offers `set_chat_version` (per-chat OMEMO version override),
+`set_room_version`, `confirm_sent` (wait for the server's confirmation of the outbox),
+`attach_groups`, `device_id`, `runner` and `wait_idle`.
 
 Group chats: when the transport has an `XmppClient` (`XmppTransport.client`), the service
 builds the group-chat component (`service.muc.GroupChats`, kept as `groups`) over a
