@@ -92,17 +92,44 @@ def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
     version = parse_version(args.omemo)
     if args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    sending = _send(
-        options, console, peer=peer, text=args.text, version=version, timeout=args.timeout
-    )
-    report = _run_with_timeout(sending, args.timeout, "sending")
+    progress = _Progress()
+    sending = _send(options, console, progress, peer=peer, text=args.text, version=version,
+                    timeout=args.timeout)
+    report = asyncio.run(_limited(sending, args.timeout, progress))
     console.out(f"sent to {peer} with {_used(report)}")
     return 0
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far a `send` got: `queued` once the message is archived in the outbox."""
+
+    queued: bool = False
+
+
+async def _limited(sending: Coroutine[Any, Any, T], limit: float, progress: _Progress) -> T:
+    """`sending` within `limit` seconds (a logout that hangs on a silent server counts).
+
+    Raises:
+        CommandError: the limit passed; saying the message is queued once it is.
+    """
+    try:
+        async with asyncio.timeout(limit):
+            return await sending
+    except TimeoutError:
+        if progress.queued:
+            raise CommandError(_unconfirmed(limit)) from None
+        raise CommandError(f"sending timed out after {limit:g} s") from None
+
+
+def _unconfirmed(timeout: float) -> str:
+    return f"the server did not confirm the message within {timeout:g} s; {QUEUED}"
 
 
 async def _send(
     options: ProfileOptions,
     console: Console,
+    progress: _Progress,
     *,
     peer: str,
     text: str,
@@ -116,6 +143,7 @@ async def _send(
         except SendFailed as failure:
             _print_skipped(failure.report, console)
             raise CommandError(failure.reason) from None
+        progress.queued = True
         _print_skipped(report, console)
         if report.queued:
             raise CommandError(f"not connected to the server; {QUEUED}")
@@ -123,9 +151,7 @@ async def _send(
         try:
             await running.service.confirm_sent(max(left, CONFIRM_MARGIN))
         except TransportError:
-            raise CommandError(
-                f"the server did not confirm the message within {timeout:g} s; {QUEUED}"
-            ) from None
+            raise CommandError(_unconfirmed(timeout)) from None
         return report
 
 
@@ -309,20 +335,3 @@ async def _echo(running: Online, message: ChatMessage, console: Console) -> None
         await send_with_version(running, message.peer, ECHO_PREFIX + message.body, message.omemo)
     except SendFailed as failure:
         console.err(f"tui-omemo: echo to {message.peer} not sent: {failure.reason}")
-
-
-def _run_with_timeout(coroutine: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
-    """`asyncio.run` with an overall time limit.
-
-    Raises:
-        CommandError: the limit passed (what was started is stopped on the way out).
-    """
-
-    async def limited() -> T:
-        try:
-            async with asyncio.timeout(timeout):
-                return await coroutine
-        except TimeoutError:
-            raise CommandError(f"{what} timed out after {timeout:g} s") from None
-
-    return asyncio.run(limited())
