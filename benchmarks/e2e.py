@@ -308,8 +308,9 @@ async def main(args: argparse.Namespace) -> None:
             peers = [alice, bob2]
             print(f"{'MAM catch-up':28} {args.catch_up} messages in {elapsed:6.2f} s "
                   f"({args.catch_up / elapsed:6.1f} msg/s); longest loop block {worst:6.1f} ms")
+            per_message = busy / args.catch_up if args.catch_up else 0.0
             print(f"{'  CPU during catch-up':28} {busy / 1000:6.2f} s "
-                  f"({busy / args.catch_up:5.2f} ms per message)")
+                  f"({per_message:5.2f} ms per message)")
             print(f"{'  longest loop step':28} {step[0]:6.1f} ms wall, {step[1]:6.1f} ms CPU "
                   "(target < 50 ms)")
         finally:

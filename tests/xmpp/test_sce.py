@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import string
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
 from tui_omemo.xmpp.errors import MalformedStanza
 from tui_omemo.xmpp.xep_0420 import SCE_NAMESPACE, build_envelope, parse_envelope
+from tui_omemo.xmpp.xep_0420.envelope import random_padding
 
 NS = SCE_NAMESPACE
 
@@ -38,6 +41,18 @@ def test_rpad_length_varies_between_0_and_200() -> None:
         lengths.add(len(rpad.text or ""))
     assert len(lengths) > 10
     assert max(lengths) <= 200
+
+
+def test_rpad_characters_cover_the_base64_alphabet_evenly() -> None:
+    """Every padding character is from the base64 alphabet, and all 64 occur about equally
+    often (20 000 draws: each expected ~312; the bounds are > 10 standard deviations away)."""
+    alphabet = set(string.ascii_letters + string.digits + "+/")
+    counts: Counter[str] = Counter()
+    while sum(counts.values()) < 20_000:
+        counts.update(random_padding())
+    assert set(counts) == alphabet
+    assert min(counts.values()) > 120
+    assert max(counts.values()) < 520
 
 
 def test_envelope_without_to_for_one_to_one() -> None:
