@@ -60,6 +60,9 @@ archive_expires_after = "never"
 storage_archive_item_limit = 1000000
 default_archive_policy = true
 smacks_hibernation_time = 60
+-- TCP_NODELAY on every connection (server_epoll, Prosody 0.12+): no Nagle delay on the
+-- small stanzas a test exchanges
+network_settings = {{ nagle = false }}
 modules_enabled = {{
     "roster"; "saslauth"; "disco"; "pep"; "carbons"; "mam"; "offline";
     "smacks"; "ping"; "register"; "vcard_legacy"; "private"; "blocklist"; "time"; "version";
