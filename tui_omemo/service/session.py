@@ -1026,10 +1026,7 @@ class Session:
         stale_ms = settings.stale_after_hours * 3600 * 1000
         mode = TrustMode(settings.trust_mode)
 
-        def decide(uow: UnitOfWork, device: DeviceRef, identity_key: bytes) -> TrustLevel:
-            now = now_ms()
-            level, new_events = observe_identity(uow, device, identity_key, mode, now)
-            events.extend(new_events)
+        def judge(uow: UnitOfWork, device: DeviceRef, level: TrustLevel, now: int) -> TrustLevel:
             if device.bare_jid == own and settings.ignore_stale_devices:
                 for record in uow.devices.of(own):
                     last = record.last_message or record.first_seen
@@ -1038,8 +1035,22 @@ class Session:
                         return TrustLevel.UNDECIDED
             return effective_level(level, mode)
 
+        def decide(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+            """On the DB thread: a known identity is only read (no write transaction per
+            send); a new or changed one is recorded, with its events, in a unit of work."""
+            database = self._runner.database
+            with database.snapshot() as uow:
+                known = uow.trust.get(device.bare_jid, device.device_id, identity_key)
+                if known is not None:
+                    return judge(uow, device, known, now_ms())
+            with database.unit_of_work() as uow:
+                now = now_ms()
+                level, new_events = observe_identity(uow, device, identity_key, mode, now)
+                events.extend(new_events)
+                return judge(uow, device, level, now)
+
         async def decider(device: DeviceRef, identity_key: bytes) -> TrustLevel:
-            return await self._runner.write(lambda uow: decide(uow, device, identity_key))
+            return await self._runner.run(decide, device, identity_key)
 
         return decider, events, stale
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tui_omemo.model import Namespace
@@ -98,14 +98,26 @@ class Inbound:
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
+        # Field by field, not `asdict` (which deep-copies the ciphertext elements only for
+        # them to be replaced): the same keys and values as rows written before.
         data: dict[str, Any] = {
-            name: value for name, value in asdict(self).items()
-            if name not in {"encrypted", "also"}
+            "body": self.body,
+            "encrypted": None if self.encrypted is None else _element_json(self.encrypted),
+            "format": INBOUND_FORMAT,
+            "malformed": self.malformed,
+            "mam_query_id": self.mam_query_id,
+            "message_id": self.message_id,
+            "message_type": self.message_type,
+            "origin_id": self.origin_id,
+            "recipient": self.recipient,
+            "sender": self.sender,
+            "solicited": self.solicited,
+            "source": self.source.value,
+            "stanza_id": self.stanza_id,
+            "timestamp_ms": self.timestamp_ms,
+            "wrapper": self.wrapper.value,
+            "wrapper_from": self.wrapper_from,
         }
-        data["format"] = INBOUND_FORMAT
-        data["source"] = self.source.value
-        data["wrapper"] = self.wrapper.value
-        data["encrypted"] = None if self.encrypted is None else _element_json(self.encrypted)
         if self.also is not None:
             data["also"] = _element_json(self.also)
         return json.dumps(data, sort_keys=True).encode()
