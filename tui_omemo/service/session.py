@@ -943,12 +943,15 @@ class Session:
         message_id = new_message_id()
         async with self._lock:
             decider, events, stale = self.decider()
+            await self._read_sessions_ahead(peer, namespace)
             try:
                 result = await encrypt_per_device(self._engine, self._directory, peer,
                                                   self._payload(peer, text), decider, forced)
             except (ProtocolError, TransportError) as error:
                 raise SendFailed(f"encryption failed, nothing was sent: {error}",
                                  SendReport(None, namespace)) from error
+            finally:
+                self._runner.prefetched_state = {}
             skipped = self._skipped_devices(result.skipped, stale, forced)
             if not any(device.bare_jid == peer for device in result.recipients):
                 raise SendFailed(f"no trusted device of {peer} can receive the message; "
@@ -972,6 +975,22 @@ class Session:
             self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
                                                          event.device_id, event.detail)))
         return SendReport(archive_id, versions[0], skipped, versions, queued=not left)
+
+    async def _read_sessions_ahead(self, peer: str, namespace: Namespace) -> None:
+        """Read our `namespace` sessions with the listed devices of `peer` and our own in one
+        trip to the DB thread (caller holds the engine lock and empties
+        `prefetched_state` afterwards), instead of one trip per device during the encryption.
+        The lists are the ones the encryption uses (cached by the directory)."""
+        jids = (peer, self.own)
+        try:
+            lists = [await self._directory.fetch_device_list(namespace, jid) for jid in jids]
+        except TransportError:
+            return  # the encryption fetches again and reports it
+        keys = [session_key(namespace, DeviceRef(jid, device_id))
+                for jid, device_list in zip(jids, lists, strict=True)
+                for device_id in sorted(device_list.device_ids)]
+        self._runner.prefetched_state = await self._runner.read(
+            lambda uow: read_ahead(uow, keys))
 
     def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
