@@ -66,6 +66,7 @@ from tui_omemo.service.session import (
     BODY_HINT,
     SKIP_WORDS,
     Session,
+    for_device,
     now_ms,
     to_chat_message,
 )
@@ -706,6 +707,7 @@ class GroupChats:
         await self._keep_and_process(inbound)
 
     async def _keep_and_process(self, inbound: Inbound) -> None:
+        inbound = for_device(inbound, self._engine.device_id)
         if inbound.encrypted is None and inbound.malformed is None and not inbound.body:
             return
         raw = inbound.to_bytes()

@@ -36,8 +36,8 @@ from tui_omemo.service.transport import (
     Outbound,
     Transport,
     TransportError,
-    _element_from_json,  # the inbox's element format, reused
-    _element_json,
+    element_from_json,  # the inbox's element format, reused
+    element_json,
 )
 from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 
@@ -78,11 +78,11 @@ class RoomPort:
 
 
 def _element(element: EncryptedElement | None) -> dict[str, Any] | None:
-    return None if element is None else _element_json(element)
+    return None if element is None else element_json(element)
 
 
 def _parsed(data: dict[str, Any] | None) -> EncryptedElement | None:
-    return None if data is None else _element_from_json(data)
+    return None if data is None else element_from_json(data)
 
 
 def encode(message: Stanza) -> bytes:

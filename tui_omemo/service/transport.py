@@ -102,7 +102,7 @@ class Inbound:
         # them to be replaced): the same keys and values as rows written before.
         data: dict[str, Any] = {
             "body": self.body,
-            "encrypted": None if self.encrypted is None else _element_json(self.encrypted),
+            "encrypted": None if self.encrypted is None else element_json(self.encrypted),
             "format": INBOUND_FORMAT,
             "malformed": self.malformed,
             "mam_query_id": self.mam_query_id,
@@ -119,7 +119,7 @@ class Inbound:
             "wrapper_from": self.wrapper_from,
         }
         if self.also is not None:
-            data["also"] = _element_json(self.also)
+            data["also"] = element_json(self.also)
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -136,12 +136,12 @@ class Inbound:
         also = data.pop("also", None)
         data["source"] = InboxSource(data["source"])
         data["wrapper"] = Wrapper(data["wrapper"])
-        element = None if encrypted is None else _element_from_json(encrypted)
-        return cls(encrypted=element, also=None if also is None else _element_from_json(also),
+        element = None if encrypted is None else element_from_json(encrypted)
+        return cls(encrypted=element, also=None if also is None else element_from_json(also),
                    **data)
 
 
-def _element_json(element: EncryptedElement) -> dict[str, Any]:
+def element_json(element: EncryptedElement) -> dict[str, Any]:
     return {
         "namespace": element.namespace.value,
         "sid": element.sender_device_id,
@@ -155,7 +155,7 @@ def _element_json(element: EncryptedElement) -> dict[str, Any]:
     }
 
 
-def _element_from_json(data: dict[str, Any]) -> EncryptedElement:
+def element_from_json(data: dict[str, Any]) -> EncryptedElement:
     keys = tuple(
         KeyElement(key["jid"], int(key["rid"]), unb64(key["data"]), bool(key["kex"]))
         for key in data["keys"]
