@@ -6,8 +6,6 @@ exactly once."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from tests.cli.conftest import Account, CliRunner, subscribe_both
 from tests.prosody import ProsodyServer
+from tests.relay import Relay
 from tui_omemo.commands.chat import QUEUED
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
@@ -23,60 +22,23 @@ pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 NewAccount = Callable[[str], Awaitable[Account]]
 
 
-class SilencingRelay:
-    """A TCP relay to Prosody; while `armed`, the first client chunk carrying an encrypted
-    `<message>` (the stream is plaintext on loopback) is swallowed and the connection goes
-    silent both ways, its sockets left open, like a server that stopped answering."""
+class Silencer:
+    """While `armed`, the first client chunk carrying an encrypted `<message>` (the stream is
+    plaintext on loopback) makes the relay fall silent, like a server that stopped answering."""
 
-    def __init__(self, target_port: int) -> None:
-        self._target = target_port
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+    def __init__(self) -> None:
         self.armed = False
         self.silenced = 0
-        self.port = 0
 
-    async def __aenter__(self) -> SilencingRelay:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1",
-                                                                         self._target)
-        self._writers |= {writer, upstream_writer}
-        silent = asyncio.Event()
-
-        def swallow(data: bytes) -> bool:
-            if self.armed and b"<message" in data and b"encrypted" in data:
-                self.armed = False
-                self.silenced += 1
-                silent.set()
-            return silent.is_set()
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
-                       upstream: bool) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    if (upstream and swallow(data)) or silent.is_set():
-                        continue
-                    sink.write(data)
-                    await sink.drain()
-            if not silent.is_set():
-                sink.transport.abort()
-
-        await asyncio.gather(pipe(reader, upstream_writer, True),
-                             pipe(upstream_reader, writer, False))
+    def __call__(self, data: bytes) -> bool:
+        if self.armed and b"<message" in data and b"encrypted" in data:
+            self.armed = False
+            self.silenced += 1
+            return True
+        return False
 
 
-async def behind(relay: SilencingRelay, prosody: ProsodyServer, runner: CliRunner,
+async def behind(relay: Relay, prosody: ProsodyServer, runner: CliRunner,
                  tmp_path: Path) -> Account:
     """A new account whose profile connects through `relay`."""
     jid, password = prosody.create_account()
@@ -96,15 +58,16 @@ def texts(output: str) -> list[str]:
 async def test_unconfirmed_send_exits_1_queued_and_the_next_start_sends_it_once(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount, tmp_path: Path
 ) -> None:
-    async with SilencingRelay(prosody.port) as relay:
+    silencer = Silencer()
+    async with Relay(prosody.port, silence_when=silencer) as relay:
         alice = await behind(relay, prosody, runner, tmp_path)
         bob = await new_account("bob")
         await subscribe_both(prosody, alice, bob)
         assert (await runner.run(bob, "listen", "--timeout", "3")).code == 0
 
-        relay.armed = True
+        silencer.armed = True
         lost = await runner.run(alice, "send", bob.jid, "one", "--timeout", "6", wait=60)
-        assert relay.silenced == 1
+        assert silencer.silenced == 1
         assert lost.code == 1, lost.err
         assert lost.err_lines == [
             f"tui-omemo: the server did not confirm the message within 6 s; {QUEUED}"]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from tests.muc.conftest import MemberFactory
+from tests.relay import Gate
 from tests.service.test_outbox import all_delivered, pending_count
 from tests.service.test_reconnect import connection_change, cut
-from tests.xmpp.test_reconnect import Gate
 from tui_omemo.model import Namespace
 from tui_omemo.service.transport import LINK_LOST
 

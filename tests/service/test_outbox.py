@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.relay import Gate
 from tests.service.conftest import TIMEOUT, Peer, PeerFactory
 from tests.service.test_reconnect import connection_change, cut
-from tests.xmpp.test_reconnect import Gate
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery, MessageDelivered
 from tui_omemo.service.outbox import Outbox

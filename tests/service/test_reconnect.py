@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.relay import Gate
 from tests.service.conftest import TIMEOUT, Peer, PeerFactory
-from tests.xmpp.test_reconnect import Gate
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ConnectionChanged
 from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED

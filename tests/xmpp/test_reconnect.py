@@ -15,25 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from tests.prosody import ProsodyServer
+from tests.relay import Gate, Relay
 from tui_omemo.xmpp.client import BACKOFF_CAP, Link, XmppClient, backoff_delay
 from tui_omemo.xmpp.errors import ConnectionFailed, NotConnected
 
 TIMEOUT = 30.0
-
-
-class Gate:
-    """A `pause` for XmppClient: records each attempt and waits until opened."""
-
-    def __init__(self) -> None:
-        self.attempts: list[int] = []
-        self._open = asyncio.Event()
-
-    async def __call__(self, attempt: int) -> None:
-        self.attempts.append(attempt)
-        await self._open.wait()
-
-    def open(self) -> None:
-        self._open.set()
 
 
 class Links:
@@ -131,53 +117,13 @@ async def test_without_resumption_a_fresh_session_follows(make_client: Make) -> 
     assert (await bob.next_message(within=TIMEOUT)).body == "from the new session"
 
 
-class Proxy:
-    """A TCP relay in front of Prosody that the test can take down and bring back (on the
-    same port), like a network that drops and returns."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target = target_port
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1",
-                                                                         self._target)
-        self._writers |= {writer, upstream_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.transport.abort()
-                self._writers.discard(sink)
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-
 @pytest.mark.prosody
 async def test_while_the_server_is_unreachable_attempts_back_off_and_retry(
     prosody: ProsodyServer,
 ) -> None:
     """Each failed attempt is followed by another (attempt numbers 0, 1, 2 … feed the
     backoff); once the server is reachable again the session comes back."""
-    proxy = Proxy(prosody.port)
+    proxy = Relay(prosody.port)
     await proxy.up()
     attempts: list[int] = []
     back = asyncio.Event()
