@@ -4,7 +4,9 @@
 `prosody` in the foreground on a free loopback port (no s2s, no TLS, plaintext SCRAM allowed),
 waits until c2s answers and returns the running server. `create_account()` registers a fresh
 account through in-band registration (XEP-0077) on a raw socket, which is much faster than a
-`prosodyctl register` per account. `stop()` ends exactly the process this object started.
+`prosodyctl register` per account. `stop()` ends exactly the process this object started;
+`restart()` stops it and starts Prosody again on the same port, config and data directory
+(accounts, PEP nodes and archives survive; live stream-management sessions do not).
 
 Each pytest-xdist worker gets its own server (the fixture is session scoped per process).
 """
@@ -174,24 +176,33 @@ class ProsodyServer:
                 muc_domain=MUC_DOMAIN,
             )
         )
-        with (workdir / "console.log").open("wb") as console:
-            process = subprocess.Popen(
-                _with_parent_death_signal([binary, "--config", str(config), "-F"]),
+        process = cls._spawn(binary, workdir)
+        return cls("127.0.0.1", port, DOMAIN, MUC_DOMAIN, workdir, process)
+
+    @staticmethod
+    def _spawn(binary: str, workdir: Path) -> subprocess.Popen[bytes]:
+        """Run Prosody in the foreground on the config in `workdir` (console output
+        appended to console.log)."""
+        with (workdir / "console.log").open("ab") as console:
+            return subprocess.Popen(
+                _with_parent_death_signal(
+                    [binary, "--config", str(workdir / "prosody.cfg.lua"), "-F"]),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 cwd=workdir,
                 start_new_session=True,
             )
-        return cls("127.0.0.1", port, DOMAIN, MUC_DOMAIN, workdir, process)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, log_from: int = 0) -> None:
+        """Wait until c2s listens; only the log after byte `log_from` counts (a restart
+        appends to the log of the run before)."""
         listening = f"Activated service 'c2s' on [{self.host}]:{self.port}"
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ProsodyError(f"prosody exited with {self.process.returncode}\n{self.tail()}")
-            log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+            log = self._log_since(log_from)
             if "Failed to open server port" in log:
                 raise _PortTaken(self.port)
             if listening in log:
@@ -200,6 +211,32 @@ class ProsodyServer:
             time.sleep(0.05)
         self.stop()
         raise ProsodyError(f"prosody did not listen on {self.port} in time\n{self.tail()}")
+
+    def _log_since(self, offset: int) -> str:
+        if not self.log_file.exists():
+            return ""
+        with self.log_file.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    def restart(self) -> None:
+        """Stop Prosody (SIGTERM: it closes every stream) and start it again on the same
+        port, config and data directory; returns once c2s accepts connections.
+
+        Raises:
+            ProsodyError: when it does not come back, or someone took the port meanwhile.
+        """
+        self.stop()
+        binary = shutil.which(PROSODY_BINARY)
+        if binary is None:
+            raise ProsodyError("prosody is not installed (apt-get install prosody)")
+        log_from = self.log_file.stat().st_size if self.log_file.exists() else 0
+        self.process = self._spawn(binary, self.workdir)
+        try:
+            self._wait_ready(log_from)
+        except _PortTaken as error:
+            self.stop()
+            raise ProsodyError(f"port {self.port} was taken while prosody was down") from error
 
     def tail(self, lines: int = 40) -> str:
         """The last lines of Prosody's log and console output, for error messages."""
