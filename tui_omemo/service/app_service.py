@@ -288,6 +288,8 @@ class OmemoChatService:
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
+        if not connected:
+            self.session.outbox.stream_lost()  # room messages wait for the rejoin
         if not connected or self._worker is None:
             return
         # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing

@@ -13,9 +13,12 @@ never goes out instead) after every reconnect and at start-up (after a crash bet
 and the hand-over). A resend of a message that did arrive is harmless: it carries the same id and
 origin-id, which the receiver's de-duplication recognises.
 
-Room messages (`RoomOutbound`) go out only while we are in the room: after a fresh session
-they wait until the rooms are joined again (`flush(rooms=True)` after the rejoin), since a
-server refuses a groupchat message from a non-occupant after our ping was answered.
+Room messages (`RoomOutbound`) go out only while we are in the room: from the loss of a stream
+(`stream_lost`) they wait until the rooms are joined again (`flush(rooms=True)`, after the rejoin
+of a fresh session or once a resumed stream is back), since a server refuses a groupchat message
+from a non-occupant after our ping was answered. That holds for old pending ones and for a new
+one written between the fresh session and the end of the rejoin alike: it is reported queued
+and is not delivered (no `MessageDelivered`) before it went out in the room.
 """
 
 from __future__ import annotations
@@ -144,6 +147,9 @@ class Outbox:
         """Older messages may wait in the store (unknown at start, or a send was refused)."""
         self._confirming: asyncio.Task[None] | None = None
         self._closed = False
+        self._rooms_open = True
+        """Room messages may be handed over: the rooms we know as joined are joined on this
+        stream (False from `stream_lost` until `flush(rooms=True)`)."""
         self.rooms: RoomPort | None = None
         """Set by the group-chat component; without it room messages wait."""
 
@@ -159,10 +165,20 @@ class Outbox:
             await self.flush()
             return archive_id in self._handed
         async with self._sending:
+            if archive_id in self._handed:
+                return True  # a flush since its commit took it
+            if isinstance(message, RoomOutbound) and not (self._rooms_open
+                                                          and self._in_room(message)):
+                return False  # waits in the store for the rejoin's flush
             left = await self._hand_over(archive_id, message)
         if left:
             self._confirm_soon()
         return left
+
+    def stream_lost(self) -> None:
+        """The stream broke: until the rooms are joined again (`flush(rooms=True)`) no room
+        message goes out (a fresh session is in no room)."""
+        self._rooms_open = False
 
     async def flush(self, *, rooms: bool = False, new_stream: bool = True) -> int:
         """Send every pending message again, oldest first (after a reconnect, at start-up).
@@ -176,6 +192,8 @@ class Outbox:
             How many were handed to the stream (0 when it is down again).
         """
         async with self._sending:
+            if rooms:
+                self._rooms_open = True
             if new_stream:
                 self._handed.clear()  # what the old stream took is not confirmed
             items = [item for item in await self._runner.read(lambda uow: uow.outbox.pending())
@@ -194,7 +212,8 @@ class Outbox:
                 log.warning("an outbox row of an unknown format stays (archive id %d)",
                             item.archive_id)
                 continue
-            if isinstance(message, RoomOutbound) and not (rooms and self._in_room(message)):
+            if isinstance(message, RoomOutbound) and not (self._rooms_open and rooms
+                                                          and self._in_room(message)):
                 continue  # waits for the room to be joined
             if not await self._hand_over(item.archive_id, message):
                 return sent
