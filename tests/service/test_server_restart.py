@@ -6,7 +6,8 @@ delivery and his MAM catch-up both carry them), and then the chat goes on both w
 
 The test has its own Prosody (the session-wide one is shared by other tests): the `prosody`
 fixture is overridden here, so `make_peer` logs in there. Reconnect attempts wait behind a
-`Gate` until the server is back, and every wait is on an event.
+pause until the server is back (the first one, made at once, finds it stopped and fails), and
+every wait is on an event.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ from tui_omemo.service.api import Delivery
 from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE
 
 pytestmark = pytest.mark.prosody
+
+
+class FirstAttemptThenGate(Gate):
+    """A reconnect `pause` that lets attempt 0 go at once and holds later ones until opened;
+    `retrying` is set when attempt 1 waits (attempt 0 failed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retrying = asyncio.Event()
+
+    async def __call__(self, attempt: int) -> None:
+        if attempt == 0:
+            self.attempts.append(attempt)
+            return
+        self.retrying.set()
+        await super().__call__(attempt)
 
 
 @pytest.fixture
@@ -57,7 +74,7 @@ async def back_online(peer: Peer) -> None:
 async def test_messages_written_while_the_server_restarts_arrive_once(
     prosody: ProsodyServer, make_peer: PeerFactory, namespace: Namespace
 ) -> None:
-    alice_gate, bob_gate = Gate(), Gate()
+    alice_gate, bob_gate = FirstAttemptThenGate(), FirstAttemptThenGate()
     alice = await make_peer(pause=alice_gate)
     bob = await make_peer(pause=bob_gate)
     await alice.service.set_chat_version(bob.jid, namespace)
@@ -80,6 +97,10 @@ async def test_messages_written_while_the_server_restarts_arrive_once(
     assert len(ids) == len(away)
     assert await pending_count(alice) == len(away)
 
+    async with asyncio.timeout(TIMEOUT):
+        for gate in (alice_gate, bob_gate):
+            await gate.retrying.wait()  # a first attempt found the server stopped
+
     await asyncio.to_thread(prosody.restart)
     alice_gate.open()
     await back_online(alice)
@@ -90,6 +111,7 @@ async def test_messages_written_while_the_server_restarts_arrive_once(
     await back_online(bob)
     got = [(await bob.next_message()).message.body for _ in away]
     assert got == away
+    assert (alice_gate.attempts, bob_gate.attempts) == ([0, 1], [0, 1])
 
     await alice.service.send(bob.jid, "after")
     assert (await bob.next_message()).message.body == "after"  # nothing twice before it
