@@ -476,7 +476,9 @@ class GroupChats:
 
     async def _refresh_members(self, state: _Room) -> None:
         """Fetch the owner/admin/member lists (plus affiliated occupants) and learn every
-        member's devices and identity keys (BTBV applies to devices seen first)."""
+        member's devices and identity keys (BTBV applies to devices seen first). A list
+        that cannot be read (the stream is down) keeps the members we knew with that
+        affiliation: an outage must not empty the room (a send then waits in the outbox)."""
         members: dict[str, str] = {}
         for affiliation in AFFILIATIONS_WITH_KEYS:
             try:
@@ -484,6 +486,8 @@ class GroupChats:
                     members.setdefault(jid, affiliation)
             except TransportError as error:
                 log.info("%s", error)
+                members |= {jid: known for jid, known in state.members.items()
+                            if known == affiliation and jid not in members}
         for occupant in self._rooms.occupants(state.jid).values():
             if occupant.real_jid and occupant.affiliation in AFFILIATIONS_WITH_KEYS:
                 members.setdefault(occupant.real_jid, occupant.affiliation)

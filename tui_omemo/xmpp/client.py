@@ -45,7 +45,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -97,6 +97,7 @@ from tui_omemo.xmpp.received import (
 from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ROSTER = "jabber:iq:roster"
 REQUEST_TIMEOUT = 30
@@ -250,6 +251,8 @@ class XmppClient:
         self._online = False
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._stream_gone: asyncio.Future[None] | None = None
+        """Set when the stream our pending requests went out on is replaced or closed."""
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._sink: Callable[[Received], None] | None = None
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
@@ -357,6 +360,8 @@ class XmppClient:
 
     async def _session_ready(self, resumed: bool, within: float) -> None:
         xmpp = self._stream()
+        if not resumed:
+            self._retire_stream()
         self._online = True
         if resumed:
             self._tell(Link.RESUMED)
@@ -455,6 +460,8 @@ class XmppClient:
         self._connection_listeners.append(listener)
 
     def _tell(self, link: Link) -> None:
+        if link is Link.CLOSED:
+            self._retire_stream()
         for listener in self._connection_listeners:
             listener(link)
 
@@ -481,6 +488,34 @@ class XmppClient:
         await self._abort()
         if was_online:
             self._tell(Link.CLOSED)
+
+    def _retire_stream(self) -> None:
+        """Requests still waiting on the previous stream fail now: after a fresh session or
+        a close their answers never come (only a resumed stream still answers them)."""
+        gone, self._stream_gone = self._stream_gone, None
+        if gone is not None and not gone.done():
+            gone.set_result(None)
+
+    async def _answer(self, request: Awaitable[_T]) -> _T:
+        """The answer to an IQ `request` sent on the current stream.
+
+        Raises:
+            NotConnected: that stream was replaced by a fresh session or closed before the
+                answer came (rather than waiting for the request's timeout, possibly with a
+                lock held by the caller).
+        """
+        if self._stream_gone is None:
+            self._stream_gone = asyncio.get_running_loop().create_future()
+        gone = self._stream_gone
+        answer = asyncio.ensure_future(request)
+        try:
+            done, _ = await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+            if answer in done:
+                return answer.result()
+            raise NotConnected("the stream broke before the server answered")
+        finally:
+            if not answer.done():
+                answer.cancel()
 
     def _stream(self) -> slixmpp.ClientXMPP:
         if self._xmpp is None:
@@ -517,7 +552,7 @@ class XmppClient:
         """
         plugins: Any = self._live().plugin
         try:
-            await plugins["xep_0199"].ping(timeout=within)
+            await self._answer(plugins["xep_0199"].ping(timeout=within))
         except (IqError, IqTimeout) as error:
             raise TransportError(f"the server did not answer a ping within {within:g} s") \
                 from error
@@ -526,7 +561,7 @@ class XmppClient:
 
     async def fetch_device_list(self, jid: str, namespace: Namespace) -> DeviceList:
         """`jid`'s device list for `namespace` (empty when none). See XEP_0384."""
-        return await self._omemo().fetch_device_list(bare_jid(jid), namespace)
+        return await self._answer(self._omemo().fetch_device_list(bare_jid(jid), namespace))
 
     async def publish_device_list(
         self,
@@ -538,19 +573,20 @@ class XmppClient:
     ) -> DeviceList:
         """Put our device on our own list, merged with the server's (or with `server`, a list
         just read); returns the new list."""
-        return await self._omemo().publish_device_list(namespace, own, drop=drop, server=server)
+        return await self._answer(
+            self._omemo().publish_device_list(namespace, own, drop=drop, server=server))
 
     async def publish_exact_device_list(self, device_list: DeviceList) -> None:
         """Publish `device_list` as it is (the caller merged it with the server's list)."""
-        await self._omemo().publish_exact_device_list(device_list)
+        await self._answer(self._omemo().publish_exact_device_list(device_list))
 
     async def publish_bundle(self, device_id: int, bundle: WireBundle) -> None:
         """Publish our bundle for `device_id` (access model open)."""
-        await self._omemo().publish_bundle(device_id, bundle)
+        await self._answer(self._omemo().publish_bundle(device_id, bundle))
 
     async def fetch_bundle(self, jid: str, namespace: Namespace, device_id: int) -> WireBundle:
         """`jid`'s bundle for `device_id`. Raises BundleNotFound when there is none."""
-        return await self._omemo().fetch_bundle(bare_jid(jid), namespace, device_id)
+        return await self._answer(self._omemo().fetch_bundle(bare_jid(jid), namespace, device_id))
 
     def add_device_list_listener(self, listener: Callable[[DeviceListUpdate], None]) -> None:
         """Call `listener` for every device-list notification (ours and contacts')."""
@@ -634,7 +670,7 @@ class XmppClient:
         if payload is not None:
             iq.xml.append(payload)
         try:
-            result = await iq.send(timeout=within)
+            result = await self._answer(iq.send(timeout=within))
         except IqError as error:
             raise TransportError(f"{what}: {error.condition}") from error
         except IqTimeout as error:
@@ -695,7 +731,7 @@ class XmppClient:
         iq = xmpp.make_iq_set(ito=query.archive_jid if archive else None)
         iq.xml.append(build_query(query_id, **options))
         try:
-            result = await iq.send(timeout=within)  # type: ignore[no-untyped-call]
+            result = await self._answer(iq.send(timeout=within))  # type: ignore[no-untyped-call]
         except (IqError, IqTimeout) as error:
             raise ArchiveQueryFailed(f"archive query on {query.archive_jid} failed") from error
         finally:
