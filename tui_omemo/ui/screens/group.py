@@ -17,7 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import RoomInfo, SendFailed, SendReport, SkippedDevice
@@ -27,6 +27,7 @@ from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.readiness_panel import ReadinessPanel
 
@@ -60,7 +61,7 @@ class GroupChatScreen(ChatScreen):
                 yield Static(id="send-problem", classes="-hidden", markup=False)
                 yield Composer(id="composer")
             yield OptionList(id="occupants")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

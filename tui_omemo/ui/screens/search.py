@@ -9,13 +9,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import ChatService, SearchHit
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 
 
 class SearchScreen(ServiceScreen):
@@ -39,7 +40,7 @@ class SearchScreen(ServiceScreen):
         yield Input(placeholder="Words to find in every chat, then Enter", id="query")
         yield Static("", id="count", markup=False)
         yield OptionList(id="hits")
-        yield Footer()
+        yield KeyFooter()
 
     @on(Input.Submitted, "#query")
     def _submitted(self, event: Input.Submitted) -> None:

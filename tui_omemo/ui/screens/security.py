@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui_omemo.events import SecurityEvent
 from tui_omemo.service.api import ChatService, SecurityEventRaised, ServiceEvent
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 
 KIND_WORDS = {
     "new_device": "new device",
@@ -39,7 +40,7 @@ class SecurityScreen(ServiceScreen):
     def compose(self) -> ComposeResult:
         yield Static("Security events", classes="title")
         yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table: DataTable[Text] = self.query_one("#events", DataTable)

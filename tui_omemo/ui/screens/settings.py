@@ -25,12 +25,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import Integer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, Select, Static, Switch
 
 from tui_omemo.config import SETTINGS_HELP, Settings
 from tui_omemo.service.api import ChatService
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.screens.trust import BTBV_SENTENCE
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 
 NUMBER_PROBLEM = "Enter a whole number, 1 or more; nothing was saved."
 
@@ -110,7 +111,7 @@ class SettingsScreen(ServiceScreen):
         with VerticalScroll(id="options"):
             for spec in self._specs.values():
                 yield from self._option(spec)
-        yield Footer()
+        yield KeyFooter()
 
     def _option(self, spec: OptionSpec) -> ComposeResult:
         with Vertical(classes="option", id=f"option-{spec.name}"):

@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Static, Switch
+from textual.widgets import Static, Switch
 
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import ChatService, DeviceInfo, SecurityEventRaised, ServiceEvent
@@ -27,6 +27,7 @@ from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS, DeviceTable
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 
 BTBV_SENTENCE = (
     "Blind Trust Before Verification: a contact's new devices get your messages until you "
@@ -111,7 +112,7 @@ class TrustScreen(ServiceScreen):
             yield Switch(id="btbv")
             yield Static(BTBV_SENTENCE, id="btbv-help")
         yield DeviceTable(self._clock, id="devices")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DeviceTable).focus()

@@ -14,11 +14,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui_omemo.service.api import ChatService
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.qr_code import QrCode
 
 
@@ -47,7 +48,7 @@ class VerifyScreen(ServiceScreen):
                 yield Static("Paste your contact's URI (xmpp:…?omemo-sid-…):", classes="hint")
                 yield Input(placeholder="xmpp:name@example.org?omemo-sid-…", id="paste")
                 yield Static("", id="paste-error", classes="error", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._load_uri()

@@ -3,7 +3,7 @@
 Textual's footer composes (and so styles) all of its keys again on every bindings signal of
 its screen, also for a screen that was just covered by another one and for signals that
 change nothing it shows. Styling the keys is one of the costly steps of opening a chat
-(`benchmarks/ui.py`), so the screens on that path use this footer.
+(`benchmarks/ui.py`), so every screen with a footer uses this one.
 """
 
 from __future__ import annotations
