@@ -175,6 +175,11 @@ class Outbox:
             self._confirm_soon()
         return left
 
+    def stranded(self) -> None:
+        """Messages were committed but not handed over (their send was given up): the next
+        `send` flushes them first, so that nothing newer overtakes them."""
+        self._backlog = True
+
     def stream_lost(self) -> None:
         """The stream broke: until the rooms are joined again (`flush(rooms=True)`) no room
         message goes out (a fresh session is in no room)."""

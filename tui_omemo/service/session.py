@@ -18,7 +18,11 @@ and republishing follow the commit; a batch that fails is retried stanza by stan
 Outbound: choose the version, encrypt for the trusted devices of the contact and our own other
 devices, commit the advanced sending chains together with our archived plaintext, and only then
 hand the stanza to the transport. With no usable recipient nothing leaves (`SendFailed`);
-plaintext goes out only by an explicit, remembered per-chat choice.
+plaintext goes out only by an explicit, remembered per-chat choice. Sends that wait for the
+engine lock together go as one group: one read trip (sessions and stored trust of the listed
+devices), each message encrypted on the state the previous one staged, ONE unit of work for
+all their archive and outbox rows and the final state, then the stanzas in order; each caller
+gets its own report or `SendFailed`.
 
 Every engine operation runs under one lock, so one operation's changes are committed before the
 next operation reads the same session (the engine keeps no mutable cache).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import logging
 import secrets
@@ -67,7 +72,12 @@ from tui_omemo.service.api import (
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.outbox import Outbox, archive_pending
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.state import apply_state_changes, read_ahead
+from tui_omemo.service.state import (
+    KnownTrust,
+    apply_state_changes,
+    read_ahead,
+    read_known_trust,
+)
 from tui_omemo.service.transport import Inbound, Outbound, Transport, TransportError, Wrapper
 from tui_omemo.service.trust import (
     PendingEvent,
@@ -80,6 +90,7 @@ from tui_omemo.service.trust import (
 from tui_omemo.service.versions import encrypt_per_device, other_version
 from tui_omemo.store import (
     ArchivedMessage,
+    DeviceRecord,
     Direction,
     InboxItem,
     InboxSource,
@@ -98,6 +109,8 @@ LAST_STANZA_ID = "mam/last_stanza_id"
 INBOX_BATCH = 100
 INBOUND_BATCH = 50
 """At most this many queued live stanzas are decrypted and committed as one unit of work."""
+SEND_GROUP = 32
+"""At most this many waiting 1:1 sends are encrypted in turn and committed as one unit of work."""
 
 SKIP_WORDS: dict[SkipReason, str] = {
     SkipReason.UNTRUSTED: "distrusted device",
@@ -304,6 +317,60 @@ def _follow_ups(results: Iterable[DecryptResult]) -> list[DecryptResult]:
     return follow_ups
 
 
+class _GroupStage(enum.Enum):
+    """How far a send group got (what its unanswered requests become if it is given up)."""
+
+    ENCRYPTING = "encrypting"  # nothing committed: back to the queue
+    COMMITTING = "committing"  # the unit of work may be committed: reported queued
+    HANDING_OVER = "handing over"  # committed: reported queued
+    DONE = "done"  # every request was answered
+
+
+@dataclass(slots=True, eq=False)
+class _SendRequest:
+    """One `send_text` waiting for a send group (`Session._send_group`).
+
+    Attributes:
+        reply: its report or `SendFailed`; cancelled when the caller gave up first.
+        taken: a group holds it (until then its caller may withdraw it).
+    """
+
+    peer: str
+    text: str
+    namespace: Namespace
+    forced: Namespace | None
+    reply: asyncio.Future[SendReport]
+    message_id: str = field(default_factory=new_message_id)
+    taken: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Encrypted:
+    """One message of a send group, encrypted, not committed yet."""
+
+    request: _SendRequest
+    message: NewMessage
+    outbound: Outbound
+    skipped: tuple[SkippedDevice, ...]
+    versions: tuple[Namespace, ...]
+    changes: StateChanges
+
+    def report(self, archive_id: int | None, *, queued: bool) -> SendReport:
+        """Its caller's report."""
+        return SendReport(archive_id, self.versions[0], self.skipped, self.versions,
+                          queued=queued)
+
+
+def _resolve(request: _SendRequest, report: SendReport) -> None:
+    if not request.reply.done():
+        request.reply.set_result(report)
+
+
+def _reject(request: _SendRequest, error: BaseException) -> None:
+    if not request.reply.done():
+        request.reply.set_exception(error)
+
+
 class Session:
     """One account's OMEMO chat pipelines over a transport, an engine and the DB runner.
 
@@ -340,6 +407,8 @@ class Session:
         """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
         self._prefs: dict[str, ChatPrefs] = {}
+        self._waiting: list[_SendRequest] = []
+        """1:1 sends waiting for the next send group, oldest first."""
         self.outbox = Outbox(transport, runner, emit, None)
         """Our messages the server has not confirmed (`service/outbox.py`)."""
 
@@ -937,60 +1006,195 @@ class Session:
 
     async def _send_encrypted(self, peer: str, text: str, namespace: Namespace,
                               forced: Namespace | None) -> SendReport:
-        """Encrypt for every trusted device (each in a version it publishes, or all in the
-        `forced` one), commit the sending chains with the archived plaintext, then send one
-        stanza."""
-        message_id = new_message_id()
-        async with self._lock:
-            decider, events, stale = self.decider()
-            await self._read_sessions_ahead(peer, namespace)
+        """Queue one message for the next send group and wait for its report: the first
+        caller to get the engine lock sends every message waiting then (`_send_group`)."""
+        request = _SendRequest(peer, text, namespace, forced,
+                               asyncio.get_running_loop().create_future())
+        self._waiting.append(request)
+        try:
+            async with self._lock:
+                if not request.taken:
+                    await self._send_group(self._take_group())
+        except BaseException:
+            if not request.taken:
+                self._waiting.remove(request)  # given up before any group took it
+            elif not request.reply.done():
+                request.reply.cancel()  # a group that did not encrypt it yet skips it
+            raise
+        return await request.reply
+
+    def _take_group(self) -> list[_SendRequest]:
+        """The waiting sends, oldest first, at most `SEND_GROUP` of them."""
+        group, self._waiting = self._waiting[:SEND_GROUP], self._waiting[SEND_GROUP:]
+        for request in group:
+            request.taken = True
+        return group
+
+    async def _send_group(self, group: list[_SendRequest]) -> None:
+        """Encrypt the `group` one message after the other (each sees the state the ones
+        before it staged), commit every archive row, outbox row and the final state in ONE
+        unit of work, then hand the stanzas over in order; each request gets its own report
+        or `SendFailed`. The engine lock is held.
+
+        When the unit of work fails, each message is sent again in a group of its own (nothing
+        was committed). A group given up before its commit puts its other requests back at
+        the head of the queue; after it, they are reported queued (the outbox sends them
+        before anything newer)."""
+        encrypted: list[_Encrypted] = []
+        stage = _GroupStage.ENCRYPTING
+        events: list[PendingEvent] = []
+        try:
+            known = await self._read_ahead(group)
+            decider, events, stale = self.decider(known)
+            encrypted = await self._encrypt_group(group, decider, stale)
+            stage = _GroupStage.COMMITTING
+            archive_ids = await self._commit_group(encrypted)
+            stage = _GroupStage.HANDING_OVER
+            for one, archive_id in zip(encrypted, archive_ids, strict=True):
+                left = await self.outbox.send(archive_id, one.outbound)
+                _resolve(one.request, one.report(archive_id, queued=not left))
+            stage = _GroupStage.DONE
+        except Exception as error:
+            if stage is not _GroupStage.COMMITTING:
+                raise
+            stage = _GroupStage.DONE  # nothing was committed
+            await self._send_one_by_one(encrypted, error)
+        finally:
+            self._runner.staged_state = StateChanges()
+            self._runner.prefetched_state = {}
+            self._emit_pending(events)
+            self._settle(group, encrypted, stage)
+
+    async def _send_one_by_one(self, encrypted: list[_Encrypted], error: Exception) -> None:
+        """After a failed unit of work: a single message gets its error, several are each
+        sent again in a group of their own."""
+        if len(encrypted) == 1:
+            _reject(encrypted[0].request, error)
+            return
+        for one in encrypted:
             try:
-                result = await encrypt_per_device(self._engine, self._directory, peer,
-                                                  self._payload(peer, text), decider, forced)
-            except (ProtocolError, TransportError) as error:
-                raise SendFailed(f"encryption failed, nothing was sent: {error}",
-                                 SendReport(None, namespace)) from error
-            finally:
-                self._runner.prefetched_state = {}
-            skipped = self._skipped_devices(result.skipped, stale, forced)
-            if not any(device.bare_jid == peer for device in result.recipients):
-                raise SendFailed(f"no trusted device of {peer} can receive the message; "
-                                 "nothing was sent", SendReport(None, namespace, skipped))
-            versions = result.namespaces
-            message = self._outgoing(peer, text, message_id, versions, len(result.recipients))
-            changes = result.changes()
-            hint = BODY_HINT if (Namespace.LEGACY in versions
-                                 and self._settings().add_body_hint) else None
-            elements = [each.element for each in result.results]
-            outbound = Outbound(peer, message_id, elements[0], hint,
-                                elements[1] if len(elements) > 1 else None)
+                await self._send_group([one.request])
+            except Exception as again:  # that message's failure only
+                _reject(one.request, again)
 
-            def commit(uow: UnitOfWork) -> int:
-                apply_state_changes(uow, changes)
-                return archive_pending(uow, message, outbound)
+    def _settle(self, group: list[_SendRequest], encrypted: list[_Encrypted],
+                stage: _GroupStage) -> None:
+        """After a group: requests left without an answer (the group was given up) go back
+        to the queue if nothing of them was committed, else are reported queued."""
+        unanswered = [request for request in group if not request.reply.done()]
+        if not unanswered:
+            return
+        if stage is _GroupStage.DONE:
+            return
+        if stage is _GroupStage.ENCRYPTING:
+            for request in unanswered:
+                request.taken = False
+            self._waiting[:0] = unanswered
+            return
+        self.outbox.stranded()
+        for one in encrypted:
+            _resolve(one.request, one.report(None, queued=True))
 
-            archive_id = await self._runner.write(commit)
-            left = await self.outbox.send(archive_id, outbound)
+    async def _encrypt_group(self, group: list[_SendRequest], decider: TrustDecider,
+                             stale: set[DeviceRef]) -> list[_Encrypted]:
+        """Encrypt each message still wanted, staging its state for the next; a message that
+        fails gets its `SendFailed` (or error) and stages nothing."""
+        staged = StateChanges()
+        self._runner.staged_state = staged
+        encrypted: list[_Encrypted] = []
+        for request in group:
+            if request.reply.done():
+                continue  # its caller gave up
+            try:
+                one = await self._encrypt_one(request, decider, stale)
+            except Exception as error:  # this message's failure only
+                _reject(request, error)
+                continue
+            staged.merge(one.changes)
+            encrypted.append(one)
+            await asyncio.sleep(0)  # a long group must not be one long loop step
+        return encrypted
+
+    async def _encrypt_one(self, request: _SendRequest, decider: TrustDecider,
+                           stale: set[DeviceRef]) -> _Encrypted:
+        """Encrypt one message for every trusted device (each in a version it publishes, or
+        all in the forced one); nothing is committed.
+
+        Raises:
+            SendFailed: nothing can be sent.
+        """
+        peer, namespace, forced = request.peer, request.namespace, request.forced
+        try:
+            result = await encrypt_per_device(self._engine, self._directory, peer,
+                                              self._payload(peer, request.text), decider, forced)
+        except (ProtocolError, TransportError) as error:
+            raise SendFailed(f"encryption failed, nothing was sent: {error}",
+                             SendReport(None, namespace)) from error
+        skipped = self._skipped_devices(result.skipped, stale, forced)
+        if not any(device.bare_jid == peer for device in result.recipients):
+            raise SendFailed(f"no trusted device of {peer} can receive the message; "
+                             "nothing was sent", SendReport(None, namespace, skipped))
+        versions = result.namespaces
+        message = self._outgoing(peer, request.text, request.message_id, versions,
+                                 len(result.recipients))
+        hint = BODY_HINT if (Namespace.LEGACY in versions
+                             and self._settings().add_body_hint) else None
+        elements = [each.element for each in result.results]
+        outbound = Outbound(peer, request.message_id, elements[0], hint,
+                            elements[1] if len(elements) > 1 else None)
+        return _Encrypted(request, message, outbound, skipped, versions, result.changes())
+
+    async def _commit_group(self, encrypted: list[_Encrypted]) -> list[int]:
+        """ONE unit of work: the group's final OMEMO state and every message's archive and
+        outbox rows, in order. Returns the archive ids."""
+        if not encrypted:
+            return []
+        changes = self._runner.staged_state
+
+        def commit(uow: UnitOfWork) -> list[int]:
+            apply_state_changes(uow, changes)
+            return [archive_pending(uow, one.message, one.outbound) for one in encrypted]
+
+        return await self._runner.write(commit)
+
+    def _emit_pending(self, events: Iterable[PendingEvent]) -> None:
         for event in events:
             self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
                                                          event.device_id, event.detail)))
-        return SendReport(archive_id, versions[0], skipped, versions, queued=not left)
 
-    async def _read_sessions_ahead(self, peer: str, namespace: Namespace) -> None:
-        """Read our `namespace` sessions with the listed devices of `peer` and our own in one
-        trip to the DB thread (caller holds the engine lock and empties
-        `prefetched_state` afterwards), instead of one trip per device during the encryption.
-        The lists are the ones the encryption uses (cached by the directory)."""
-        jids = (peer, self.own)
+    async def _read_ahead(self, group: Sequence[_SendRequest]) -> KnownTrust:
+        """Read, in ONE trip to the DB thread, our sessions with the listed devices of the
+        group's contacts and our own (both versions: a device's headline version, else the
+        other one) and the trust stored for them; the sessions go to `prefetched_state`
+        (the caller empties it), the trust is returned for the decider. The lists are the
+        ones the encryption uses (cached by the directory)."""
+        keys: list[str] = []
+        for request in group:
+            keys.extend(await self._session_keys(request.peer, request.namespace))
+        jids = [self.own, *(request.peer for request in group)]
+        own = self.own if self._settings().ignore_stale_devices else None
+
+        def read(uow: UnitOfWork) -> tuple[dict[str, str | None], KnownTrust]:
+            return read_ahead(uow, dict.fromkeys(keys)), read_known_trust(uow, jids, own)
+
+        self._runner.prefetched_state, known = await self._runner.read(read)
+        return known
+
+    async def _session_keys(self, peer: str, namespace: Namespace) -> list[str]:
+        """The session keys a message to `peer` will likely load (none when a list cannot
+        be fetched: the encryption fetches again and reports it)."""
+        keys: list[str] = []
         try:
-            lists = [await self._directory.fetch_device_list(namespace, jid) for jid in jids]
+            for jid in (peer, self.own):
+                first = (await self._directory.fetch_device_list(namespace, jid)).device_ids
+                other = (await self._directory.fetch_device_list(other_version(namespace),
+                                                                 jid)).device_ids
+                keys += [session_key(namespace, DeviceRef(jid, i)) for i in sorted(first)]
+                keys += [session_key(other_version(namespace), DeviceRef(jid, i))
+                         for i in sorted(other - first)]
         except TransportError:
-            return  # the encryption fetches again and reports it
-        keys = [session_key(namespace, DeviceRef(jid, device_id))
-                for jid, device_list in zip(jids, lists, strict=True)
-                for device_id in sorted(device_list.device_ids)]
-        self._runner.prefetched_state = await self._runner.read(
-            lambda uow: read_ahead(uow, keys))
+            return []
+        return keys
 
     def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
@@ -1031,8 +1235,14 @@ class Session:
             flags=flags,
         )
 
-    def decider(self) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
+    def decider(
+        self, known: KnownTrust | None = None
+    ) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
         """A `TrustDecider` that records new identities (BTBV) and skips stale own devices.
+
+        Args:
+            known: trust read ahead (`read_known_trust`): a known identity is decided from it
+                without a trip to the DB thread. Without it every decision reads the store.
 
         Returns:
             The decider, the list it fills with security events to emit after the send, and
@@ -1044,32 +1254,47 @@ class Session:
         own = self.own
         stale_ms = settings.stale_after_hours * 3600 * 1000
         mode = TrustMode(settings.trust_mode)
+        check_stale = settings.ignore_stale_devices
 
-        def judge(uow: UnitOfWork, device: DeviceRef, level: TrustLevel, now: int) -> TrustLevel:
-            if device.bare_jid == own and settings.ignore_stale_devices:
-                for record in uow.devices.of(own):
-                    last = record.last_message or record.first_seen
-                    if record.device_id == device.device_id and now - last > stale_ms:
-                        stale.add(device)
-                        return TrustLevel.UNDECIDED
+        def judge(device: DeviceRef, level: TrustLevel,
+                  own_devices: Iterable[DeviceRecord]) -> TrustLevel:
+            if device.bare_jid == own and check_stale:
+                now = now_ms()
+                if any(record.device_id == device.device_id
+                       and now - (record.last_message or record.first_seen) > stale_ms
+                       for record in own_devices):
+                    stale.add(device)
+                    return TrustLevel.UNDECIDED
             return effective_level(level, mode)
 
-        def decide(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+        def own_records(uow: UnitOfWork, device: DeviceRef) -> list[DeviceRecord]:
+            return uow.devices.of(own) if device.bare_jid == own and check_stale else []
+
+        def decide(device: DeviceRef, identity_key: bytes
+                   ) -> tuple[TrustLevel, list[DeviceRecord]]:
             """On the DB thread: a known identity is only read (no write transaction per
             send); a new or changed one is recorded, with its events, in a unit of work."""
             database = self._runner.database
             with database.snapshot() as uow:
-                known = uow.trust.get(device.bare_jid, device.device_id, identity_key)
-                if known is not None:
-                    return judge(uow, device, known, now_ms())
+                level = uow.trust.get(device.bare_jid, device.device_id, identity_key)
+                if level is not None:
+                    return level, own_records(uow, device)
             with database.unit_of_work() as uow:
-                now = now_ms()
-                level, new_events = observe_identity(uow, device, identity_key, mode, now)
+                level, new_events = observe_identity(uow, device, identity_key, mode, now_ms())
                 events.extend(new_events)
-                return judge(uow, device, level, now)
+                return level, own_records(uow, device)
 
-        async def decider(device: DeviceRef, identity_key: bytes) -> TrustLevel:
-            return await self._runner.run(decide, device, identity_key)
+        async def ask(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+            level, records = await self._runner.run(decide, device, identity_key)
+            if known is not None:
+                known.remember(device, identity_key, level)
+            return judge(device, level, records)
+
+        def decider(device: DeviceRef, identity_key: bytes) -> TrustLevel | Awaitable[TrustLevel]:
+            level = None if known is None else known.level(device, identity_key)
+            if level is not None and known is not None:
+                return judge(device, level, known.own_devices)
+            return ask(device, identity_key)
 
         return decider, events, stale
 

@@ -9,6 +9,9 @@ never writes during encrypt/decrypt; its `StateChanges` are committed by
 archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
 `store`/`delete` methods exist for `Engine.create` (a new identity), which writes before any
 message exists.
+
+A send reads, in the same trip as its sessions, the trust records of the devices it may encrypt
+for (`read_known_trust`), so that deciding a known identity costs no trip of its own.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from tui_omemo.model import DeviceRef, TrustLevel
 from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges, Write
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.store import UnitOfWork
+from tui_omemo.store import DeviceRecord, UnitOfWork
 
 
 def _version_of(value: JsonObject) -> int:
@@ -45,6 +50,40 @@ def read_ahead(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, str | None]:
         record = uow.state.load(key)
         rows[key] = None if record is None else record.value
     return rows
+
+
+@dataclass(slots=True)
+class KnownTrust:
+    """Stored trust read ahead for a send (under the engine lock, in its read-ahead trip).
+
+    Attributes:
+        levels: (bare JID, device id, identity key) → stored level, for every identity key
+            recorded for the JIDs read; a key missing here is new or changed.
+        own_devices: our own device records (stale-device detection), when they were read.
+    """
+
+    levels: dict[tuple[str, int, bytes], TrustLevel] = field(default_factory=dict)
+    own_devices: tuple[DeviceRecord, ...] = ()
+
+    def level(self, device: DeviceRef, identity_key: bytes) -> TrustLevel | None:
+        """The stored level of this identity key of `device`, or None when not read/known."""
+        return self.levels.get((device.bare_jid, device.device_id, identity_key))
+
+    def remember(self, device: DeviceRef, identity_key: bytes, level: TrustLevel) -> None:
+        """Note a level learned later (a new identity, recorded in a unit of work)."""
+        self.levels[(device.bare_jid, device.device_id, identity_key)] = level
+
+
+def read_known_trust(uow: UnitOfWork, jids: Iterable[str], own: str | None) -> KnownTrust:
+    """The identity keys and trust stored for `jids` and, when `own` is given, our own device
+    records."""
+    known = KnownTrust()
+    for jid in dict.fromkeys(jids):
+        for record in uow.trust.identities(jid):
+            known.levels[(record.bare_jid, record.device_id, record.identity_key)] = record.trust
+    if own is not None:
+        known.own_devices = tuple(uow.devices.of(own))
+    return known
 
 
 def _decode(text: str) -> JsonObject | None:
