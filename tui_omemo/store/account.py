@@ -65,7 +65,8 @@ class Settings:
         """
         self._connection.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+            "WHERE value IS NOT excluded.value",  # an unchanged row is not rewritten
             (key, json.dumps(value)),
         )
 

@@ -36,9 +36,12 @@ class OmemoState:
             version: the format version of `value`.
             value: JSON text.
         """
+        # An unchanged row is not rewritten: its page stays clean, so it costs no page
+        # encryption and no WAL frame at commit.
         self._connection.execute(
             "INSERT INTO omemo_state (key, version, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+            "ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value "
+            "WHERE version IS NOT excluded.version OR value IS NOT excluded.value",
             (key, version, value),
         )
 
