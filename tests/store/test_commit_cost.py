@@ -1,0 +1,143 @@
+"""Schema step 3 (fewer pages per commit): an old profile is upgraded and still searched, the
+old OMEMO state table leaves no copy of its key material behind, a message is searchable as
+soon as it is archived, and rewriting an unchanged row writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlcipher3
+
+from tests.store.test_archive import BOB, CAROL, message
+from tui_omemo.store import Database, KeyringKeys, open_profile
+from tui_omemo.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
+from tui_omemo.store.passphrase import RawKey
+from tui_omemo.store.records import StateRecord
+from tui_omemo.store.sql import Connection
+
+SESSION_KEY = "session/urn:xmpp:omemo:2/bob@example.org/1001"
+# Bigger than a WITHOUT ROWID row keeps in its page: the v2 table stored it in overflow.
+SESSION_VALUE = '{"ratchet":"' + "k" * 2500 + '","version":3}'
+MARKER = "old-chain-key-0123456789abcdef-marker"
+
+
+def _version_2(connection: Connection, directory: Path) -> Database:
+    """A database at schema version 2 (before step 3), with the app's pragmas."""
+    for pragma in ("PRAGMA journal_mode = WAL", "PRAGMA secure_delete = ON"):
+        connection.execute(pragma)
+    assert migrate(connection, MIGRATIONS[:2]) == [1, 2]
+    return Database(connection, directory)
+
+
+def _fill(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        uow.archive.append(message(1, "let us meet at the café tomorrow"))
+        uow.archive.append(message(2, "nothing to see"))
+        uow.archive.append(message(3, "cafe again, later", peer=CAROL))
+        uow.state.store(SESSION_KEY, 3, SESSION_VALUE)
+        uow.state.store("identity", 1, '{"version":1}')
+        uow.settings.set("mam/last_stanza_id", "sid-3")
+
+
+def _search_view(db: Database, text: str) -> list[tuple[int, str]]:
+    with db.snapshot() as uow:
+        return [(hit.message.id, hit.snippet_text) for hit in uow.archive.search(text)]
+
+
+def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> None:
+    """Step 3 keeps every state row, setting and message; search finds the old messages
+    (with the same snippets) and new ones; the FTS index agrees with the archive."""
+    connection: Connection = sqlcipher3.connect(str(tmp_path / "v2.db"), isolation_level=None)
+    connection.execute(RawKey.generate().pragma())
+    old = _version_2(connection, tmp_path)
+    _fill(old)
+    before = {text: _search_view(old, text) for text in ("cafe", "caf*", "meet tomorrow")}
+    assert [len(hits) for hits in before.values()] == [2, 2, 1]
+
+    db = Database.attach(connection, tmp_path)
+    assert db.schema_version == LATEST_VERSION == 3
+    assert {text: _search_view(db, text) for text in before} == before
+    with db.snapshot() as uow:
+        assert uow.state.load(SESSION_KEY) == StateRecord(SESSION_KEY, 3, SESSION_VALUE)
+        assert [record.key for record in uow.state.list_prefix("")] == ["identity", SESSION_KEY]
+        assert uow.settings.get("mam/last_stanza_id") == "sid-3"
+        assert uow.dedupe.seen([f"stanza-{BOB}-1"]) is not None
+    with db.unit_of_work() as uow:
+        uow.archive.append(message(4, "another café after the upgrade"))
+    assert len(_search_view(db, "cafe")) == 3
+    with db.unit_of_work() as uow:
+        assert uow.archive.delete_conversation(CAROL) == 1
+    assert len(_search_view(db, "cafe")) == 2
+    connection.execute("INSERT INTO archive_fts (archive_fts, rank) VALUES ('integrity-check', 1)")
+    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert "archive_fts_docsize" not in names
+    assert "omemo_state_v3" not in names
+    db.close()
+
+
+def test_the_upgrade_leaves_no_copy_of_the_old_state_rows(tmp_path: Path) -> None:
+    """The v2 ``omemo_state`` pages are zeroed when step 3 drops them: after the upgrade the
+    file holds one copy of a state value (the new table's), and none once it is deleted.
+
+    The database is SQLCipher without a key (plaintext pages) so its bytes can be read.
+    """
+    path = tmp_path / "plain.db"
+    connection: Connection = sqlcipher3.connect(str(path), isolation_level=None)
+    old = _version_2(connection, tmp_path)
+    with old.unit_of_work() as uow:
+        uow.state.store("session/a", 3, f'{{"key":"{MARKER}","pad":"{"p" * 1200}"}}')
+        uow.state.store("session/b", 3, f'{{"key":"{MARKER}-b"}}')
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert path.read_bytes().count(MARKER.encode()) == 2
+
+    db = Database.attach(connection, tmp_path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert path.read_bytes().count(MARKER.encode()) == 2  # the new table's copies only
+    with db.unit_of_work() as uow:
+        assert uow.state.delete("session/a")
+        assert uow.state.delete("session/b")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert MARKER.encode() not in path.read_bytes()
+    db.close()
+
+
+def test_a_message_is_found_as_soon_as_it_is_archived(db: Database) -> None:
+    """Within the unit of work that archives it, and in every read after the commit."""
+    with db.unit_of_work() as uow:
+        archive_id = uow.archive.append(message(1, "zebra crossing"))
+        assert [hit.message.id for hit in uow.archive.search("zebra")] == [archive_id]
+    for number in range(2, 40):  # one commit each: the FTS segments merge meanwhile
+        with db.unit_of_work() as uow:
+            newest = uow.archive.append(message(number, f"zebra number {number}"))
+        with db.snapshot() as uow:
+            hits = uow.archive.search("zebra", limit=100)
+            assert hits[0].message.id == newest
+            assert len(hits) == number
+            assert [part.text for part in hits[0].snippet if part.match] == ["zebra"]
+
+
+def _wal_size(profile: Path) -> int:
+    wal = profile / "tui-omemo.db-wal"
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_rewriting_an_unchanged_row_writes_nothing(profile: Path, keys: KeyringKeys) -> None:
+    """Storing the state or setting already stored leaves the WAL as it was; a change (of the
+    value or of the format version) is written."""
+    with open_profile(profile, keys) as db:
+        with db.unit_of_work() as uow:
+            uow.state.store(SESSION_KEY, 3, SESSION_VALUE)
+            uow.settings.set("mam/last_stanza_id", "sid-1")
+        written = _wal_size(profile)
+        with db.unit_of_work() as uow:
+            uow.state.store(SESSION_KEY, 3, SESSION_VALUE)
+            uow.settings.set("mam/last_stanza_id", "sid-1")
+        assert _wal_size(profile) == written
+        with db.unit_of_work() as uow:
+            uow.state.store(SESSION_KEY, 4, SESSION_VALUE)
+        assert _wal_size(profile) > written
+        with db.unit_of_work() as uow:
+            uow.settings.set("mam/last_stanza_id", "sid-2")
+        with db.snapshot() as uow:
+            assert uow.state.load(SESSION_KEY) == StateRecord(SESSION_KEY, 4, SESSION_VALUE)
+            assert uow.settings.get("mam/last_stanza_id") == "sid-2"
