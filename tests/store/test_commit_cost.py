@@ -1,9 +1,11 @@
-"""Schema step 3 (fewer pages per commit): an old profile is upgraded and still searched, the
-old OMEMO state table leaves no copy of its key material behind, a message is searchable as
-soon as it is archived, and rewriting an unchanged row writes nothing."""
+"""Schema steps 3 and 4 (fewer pages per commit): an old profile is upgraded and still
+searched, the old OMEMO state table leaves no copy of its key material behind, a message is
+searchable as soon as it is archived, a deleted conversation takes exactly its dedupe keys
+along, and rewriting an unchanged row writes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import sqlcipher3
@@ -45,8 +47,9 @@ def _search_view(db: Database, text: str) -> list[tuple[int, str]]:
 
 
 def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> None:
-    """Step 3 keeps every state row, setting and message; search finds the old messages
-    (with the same snippets) and new ones; the FTS index agrees with the archive."""
+    """Steps 3 and 4 keep every state row, setting, message and dedupe key; search finds the
+    old messages (with the same snippets) and new ones; the FTS index agrees with the
+    archive; deleting a conversation still removes its keys."""
     connection: Connection = sqlcipher3.connect(str(tmp_path / "v2.db"), isolation_level=None)
     connection.execute(RawKey.generate().pragma())
     old = _version_2(connection, tmp_path)
@@ -55,7 +58,7 @@ def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> N
     assert [len(hits) for hits in before.values()] == [2, 2, 1]
 
     db = Database.attach(connection, tmp_path)
-    assert db.schema_version == LATEST_VERSION == 3
+    assert db.schema_version == LATEST_VERSION == 4
     assert {text: _search_view(db, text) for text in before} == before
     with db.snapshot() as uow:
         assert uow.state.load(SESSION_KEY) == StateRecord(SESSION_KEY, 3, SESSION_VALUE)
@@ -68,10 +71,13 @@ def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> N
     with db.unit_of_work() as uow:
         assert uow.archive.delete_conversation(CAROL) == 1
     assert len(_search_view(db, "cafe")) == 2
+    with db.snapshot() as uow:
+        assert uow.dedupe.seen([f"stanza-{CAROL}-3"]) is None
+        assert uow.dedupe.seen([f"stanza-{BOB}-1"]) is not None
     connection.execute("INSERT INTO archive_fts (archive_fts, rank) VALUES ('integrity-check', 1)")
     names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert "archive_fts_docsize" not in names
-    assert "omemo_state_v3" not in names
+    assert names.isdisjoint({"omemo_state_v3", "dedupe_v4", "dedupe_archive"})
     db.close()
 
 
@@ -114,6 +120,28 @@ def test_a_message_is_found_as_soon_as_it_is_archived(db: Database) -> None:
             assert hits[0].message.id == newest
             assert len(hits) == number
             assert [part.text for part in hits[0].snippet if part.match] == ["zebra"]
+
+
+def test_deleting_a_conversation_takes_exactly_its_dedupe_keys(db: Database) -> None:
+    """Every key of the deleted conversation's messages goes, the others' stay, and the same
+    message can be archived again afterwards."""
+    with db.unit_of_work() as uow:
+        for number in range(1, 7):
+            peer = BOB if number % 2 else CAROL
+            uow.archive.append(replace(message(number, peer=peer), dedupe_keys=(
+                f"stanza-{peer}-{number}", f"origin-{number}")))
+    with db.unit_of_work() as uow:
+        assert uow.archive.delete_conversation(CAROL) == 3
+    with db.snapshot() as uow:
+        for number in range(1, 7):
+            keys = [f"origin-{number}"]
+            assert (uow.dedupe.seen(keys) is None) == (number % 2 == 0)
+        assert uow.archive.count() == 3
+    with db.unit_of_work() as uow:
+        again = uow.archive.append(message(2, "back again", peer=CAROL))
+    with db.snapshot() as uow:
+        assert uow.dedupe.seen([f"stanza-{CAROL}-2"]) == again
+        assert [hit.message.id for hit in uow.archive.search("back")] == [again]
 
 
 def _wal_size(profile: Path) -> int:

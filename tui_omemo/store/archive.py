@@ -170,11 +170,19 @@ class Archive:
         return [SearchHit(_message(row[:-1]), _snippet_parts(row[-1])) for row in rows]
 
     def delete_conversation(self, peer: str) -> int:
-        """Delete every message of one conversation (the FTS index and dedupe keys follow).
+        """Delete every message of one conversation, with its dedupe keys (the FTS index
+        follows by trigger, an outbox row by its foreign key).
+
+        The keys go first, in one pass over ``dedupe`` (it has no index by archive id: that
+        index would cost a page write per archived message).
 
         Returns:
             How many messages were deleted.
         """
+        self._connection.execute(
+            "DELETE FROM dedupe WHERE archive_id IN (SELECT id FROM archive WHERE peer = ?)",
+            (peer,),
+        )
         return self._connection.execute("DELETE FROM archive WHERE peer = ?", (peer,)).rowcount
 
 

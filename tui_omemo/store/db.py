@@ -13,7 +13,7 @@ Pragmas and why:
   checkpoint; a power loss can drop the last few commits but never corrupts the database,
   and an application crash loses nothing. The inbox makes a lost commit harmless (the
   stanza is processed again), and it spares an fsync per message.
-- ``foreign_keys = ON``: dedupe keys follow their archive row.
+- ``foreign_keys = ON``: an outbox row follows its archive row.
 - ``secure_delete = ON``: deleted content (old ratchet keys, removed messages) is
   overwritten, not left in free pages.
 - ``temp_store = MEMORY``: sorts and temporary tables never touch the disk.
