@@ -50,7 +50,8 @@ from typing import Any, TypeVar, cast
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
+from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
+from slixmpp.xmlstream.matcher.base import MatcherBase
 
 import tui_omemo.xmpp.xep_0384  # registers the plugin with slixmpp
 from tui_omemo.model import Namespace, bare_jid
@@ -100,6 +101,8 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 ROSTER = "jabber:iq:roster"
+SM = "urn:xmpp:sm:3"
+_SEQ_MOD = 2**32
 REQUEST_TIMEOUT = 30
 READ_SIZE = 16 * 1024
 """Bytes per socket read: slixmpp handles a whole read in one loop step, and asyncio's default
@@ -117,6 +120,23 @@ _PLUGINS = (
     "xep_0199",
     "xep_0198",
 )
+_ONLY_RAISE = {
+    "IM": "message",
+    "IMError": "message_error",
+    "Data Form": "message_xform",
+    "Forwarded Stanza": "forwarded_stanza",
+    "Carbon Received": "carbon_received",
+    "Carbon Sent": "carbon_sent",
+    "Pubsub Event: Purge": "pubsub_purge",
+    "Pubsub Event: Delete": "pubsub_delete",
+    "Pubsub Event: Configuration": "pubsub_config",
+    "Pubsub Event: Subscription": "pubsub_subscription",
+}
+"""slixmpp handlers (by name) that do nothing but raise one event (the pubsub ones also a
+node's own event, mapped only by `register_pep`, which we never call). We read messages
+ourselves (`_on_message`), so nobody listens to these: they are skipped unless someone does."""
+_NEEDS_CHILD = {"Pubsub Event: Items": "{http://jabber.org/protocol/pubsub#event}event"}
+"""Handlers that can only match a stanza with this child."""
 _UNENCRYPTED_MECHANISMS = (
     "unencrypted_plain",
     "unencrypted_digest",
@@ -262,6 +282,8 @@ class XmppClient:
         self._presence_listeners: list[Callable[[ET.Element], None]] = []
         self._message_listeners: list[Callable[[ET.Element], None]] = []
         self._queries: dict[str, _Query] = {}
+        self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        """`ping`s waiting for the server to ack up to a stanza count (XEP-0198)."""
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -364,6 +386,7 @@ class XmppClient:
             self._retire_stream()
         self._online = True
         if resumed:
+            self._ask_acks_again(xmpp)
             self._tell(Link.RESUMED)
             return
         if self._announce:
@@ -399,11 +422,15 @@ class XmppClient:
         xmpp.register_handler(
             Callback("tui-omemo presence", MatchXPath(f"{{{CLIENT}}}presence"), self._on_presence)
         )
+        xmpp.register_handler(
+            Callback("tui-omemo acks", MatchXPath(f"{{{SM}}}a"), self._on_ack, instream=True)
+        )
         xmpp.add_event_handler("connected", lambda _: self._tune_socket_soon(xmpp))
         xmpp.add_event_handler("disconnected", self._on_disconnected)
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
         xmpp.add_event_handler("presence_subscribe", self._on_subscribe)
         xmpp.add_event_handler("changed_status", self._on_status)
+        _gate_handlers(xmpp)
         return xmpp
 
     def _tune_socket_soon(self, xmpp: slixmpp.ClientXMPP) -> None:
@@ -492,6 +519,7 @@ class XmppClient:
     def _retire_stream(self) -> None:
         """Requests still waiting on the previous stream fail now: after a fresh session or
         a close their answers never come (only a resumed stream still answers them)."""
+        self._ack_waiters = []  # their counts were of that stream; `_answer` fails them
         gone, self._stream_gone = self._stream_gone, None
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -547,15 +575,64 @@ class XmppClient:
     async def ping(self, within: float) -> None:
         """A round trip to the server: everything sent before has reached it.
 
+        With stream management on, an ack request (XEP-0198 `<r/>`) whose answer counts every
+        stanza sent so far: two nonzas, where an XEP-0199 ping is two stanzas the server also
+        routes, queues for resending and asks an ack for (measured ~1.5 ms of Prosody CPU per
+        ping, `benchmarks/server_cost.py`). Nothing goes out when the server already acked
+        everything. Without stream management, a ping.
+
         Raises:
             TransportError: no answer within `within` seconds, or no stream.
         """
-        plugins: Any = self._live().plugin
+        xmpp = self._live()
+        plugins: Any = xmpp.plugin
+        sm = plugins["xep_0198"]
         try:
-            await self._answer(plugins["xep_0199"].ping(timeout=within))
-        except (IqError, IqTimeout) as error:
+            if sm.enabled_out:
+                await asyncio.wait_for(self._answer(self._acked(sm)), within)
+            else:
+                await self._answer(plugins["xep_0199"].ping(timeout=within))
+        except (IqError, IqTimeout, TimeoutError) as error:
             raise TransportError(f"the server did not answer a ping within {within:g} s") \
                 from error
+
+    def _acked(self, sm: Any) -> asyncio.Future[None]:
+        """Resolved once the server acks the stanzas sent so far (`<r/>` sent unless that
+        already happened)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        target = int(sm.seq)
+        if _covers(int(sm.last_ack), target):
+            waiter.set_result(None)
+            return waiter
+        self._ack_waiters.append((target, waiter))
+        sm.request_ack()
+        return waiter
+
+    def _ask_acks_again(self, xmpp: slixmpp.ClientXMPP) -> None:
+        """After a resumption: the `<resumed h>` may cover waiting `ping`s; for the others
+        the `<r/>` may have been lost with the old connection, so it is sent again."""
+        plugins: Any = xmpp.plugin
+        sm = plugins["xep_0198"]
+        self._on_handled(int(sm.last_ack))
+        if self._ack_waiters:
+            sm.request_ack()
+
+    def _on_ack(self, ack: Any) -> None:
+        """An `<a h=…/>`: wake the waiters it covers."""
+        handled = ack.xml.get("h", "")
+        if handled.isdigit():
+            self._on_handled(int(handled))
+
+    def _on_handled(self, handled: int) -> None:
+        waiting = []
+        for target, waiter in self._ack_waiters:
+            if waiter.done():
+                continue
+            if _covers(handled, target):
+                waiter.set_result(None)
+            else:
+                waiting.append((target, waiter))
+        self._ack_waiters = waiting
 
     # --- OMEMO directory (PEP) -------------------------------------------------------------
 
@@ -928,12 +1005,75 @@ class XmppClient:
         return None
 
 
+def _covers(handled: int, target: int) -> bool:
+    """True when an XEP-0198 count `handled` includes stanza number `target` (counts wrap
+    at 2**32)."""
+    return (handled - target) % _SEQ_MOD < _SEQ_MOD // 2
+
+
 def _reason(error: object) -> str:
     """A connection failure in words ("Connection refused", not "[Errno 111] Connect call
     failed ('127.0.0.1', 5222)")."""
     if isinstance(error, OSError) and error.errno:
         return os.strerror(error.errno)
     return str(error)
+
+
+class _Gate(MatcherBase):
+    """A handler's matcher behind cheap checks: the stanza's root element (and a child it
+    needs), and whether anyone listens to the only event the handler raises. slixmpp runs
+    every handler's matcher on every incoming stanza; most of them cost 5-30 us each, and
+    none but ours and the pubsub one can match a chat message."""
+
+    def __init__(self, inner: MatcherBase, root: str | None, child: str | None,
+                 heard: Callable[[], bool] | None) -> None:
+        super().__init__(inner._criteria)
+        self._inner, self._root, self._child, self._heard = inner, root, child, heard
+
+    def match(self, xml: Any) -> bool:
+        element: ET.Element = xml.xml
+        if self._root is not None and element.tag != self._root:
+            return False
+        if self._child is not None and element.find(self._child) is None:
+            return False
+        if self._heard is not None and not self._heard():
+            return False
+        return bool(self._inner.match(xml))
+
+
+def _root_of(matcher: MatcherBase) -> str | None:
+    """The root element a `MatchXPath` or `StanzaPath` can match (`{ns}name`), or None
+    when it cannot be told cheaply."""
+    if isinstance(matcher, StanzaPath):
+        first = matcher._raw_criteria.split("/", 1)[0].split("@", 1)[0]
+        return f"{{{CLIENT}}}{first}" if first.isalpha() else None
+    if isinstance(matcher, MatchXPath):
+        criteria = matcher._criteria
+        if not criteria.startswith("{"):
+            return None
+        close = criteria.find("}")
+        name = criteria[close + 1:].split("/", 1)[0]
+        return criteria[:close + 1] + name if close > 0 and name.isalpha() else None
+    return None
+
+
+def _gate_handlers(xmpp: slixmpp.ClientXMPP) -> None:
+    """Put `_Gate`s in front of the stream's `MatchXPath`/`StanzaPath` handlers (what they
+    match is unchanged; they only stop costing time on stanzas they can never match)."""
+    handlers = getattr(xmpp, "_XMLStream__handlers", None)
+    if not isinstance(handlers, list):
+        return  # another slixmpp layout: leave the handlers as they are
+    for handler in handlers:
+        matcher = handler._matcher
+        root = _root_of(matcher)
+        event = _ONLY_RAISE.get(handler.name)
+        heard = None if event is None else _listened(xmpp, event)
+        if root is not None or heard is not None:
+            handler._matcher = _Gate(matcher, root, _NEEDS_CHILD.get(handler.name), heard)
+
+
+def _listened(xmpp: slixmpp.ClientXMPP, event: str) -> Callable[[], bool]:
+    return lambda: xmpp.event_handled(event) > 0
 
 
 def _tune_socket(xmpp: slixmpp.ClientXMPP) -> None:
