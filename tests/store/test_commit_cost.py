@@ -11,11 +11,13 @@ from pathlib import Path
 import sqlcipher3
 
 from tests.store.test_archive import BOB, CAROL, message
+from tui_omemo.model import Namespace
 from tui_omemo.store import Database, KeyringKeys, open_profile
 from tui_omemo.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from tui_omemo.store.passphrase import RawKey
 from tui_omemo.store.records import StateRecord
 from tui_omemo.store.sql import Connection
+from tui_omemo.store.trust import LAST_MESSAGE_RESOLUTION_MS
 
 SESSION_KEY = "session/urn:xmpp:omemo:2/bob@example.org/1001"
 # Bigger than a WITHOUT ROWID row keeps in its page: the v2 table stored it in overflow.
@@ -169,3 +171,18 @@ def test_rewriting_an_unchanged_row_writes_nothing(profile: Path, keys: KeyringK
         with db.snapshot() as uow:
             assert uow.state.load(SESSION_KEY) == StateRecord(SESSION_KEY, 4, SESSION_VALUE)
             assert uow.settings.get("mam/last_stanza_id") == "sid-2"
+
+
+def test_a_burst_from_one_device_touches_its_row_once_a_minute(db: Database) -> None:
+    """``last_message`` moves on a message more than a minute after the stored one (and
+    from nothing); messages within the minute leave the row as it is."""
+    minute = LAST_MESSAGE_RESOLUTION_MS
+    seen = []
+    with db.unit_of_work() as uow:
+        uow.devices.apply_device_list(Namespace.V2, BOB, [7], now=0)
+    for now in (1_000, 1_000 + minute, 1_001 + minute, 1_000 + 3 * minute):
+        with db.unit_of_work() as uow:
+            uow.devices.touch_message(Namespace.V2, BOB, 7, now)
+        with db.snapshot() as uow:
+            seen.append(uow.devices.of(BOB)[0].last_message)
+    assert seen == [1_000, 1_000, 1_001 + minute, 1_000 + 3 * minute]

@@ -14,6 +14,11 @@ from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.store.records import DeviceRecord, IdentityRecord, TrustChange
 from tui_omemo.store.sql import Connection, Row
 
+LAST_MESSAGE_RESOLUTION_MS = 60_000
+"""How fresh a device's ``last_message`` is kept: a burst of messages from one device rewrites
+its row once a minute, not once per message (a page write per commit saved; stale devices
+are judged in days)."""
+
 _DEVICE_COLUMNS = (
     "namespace, bare_jid, device_id, label, active, first_seen, last_seen, last_message"
 )
@@ -54,11 +59,13 @@ class Devices:
             )
 
     def touch_message(self, namespace: Namespace, bare_jid: str, device_id: int, now: int) -> None:
-        """Note that a message from this device was just decrypted (stale-device detection)."""
+        """Note that a message from this device was just decrypted (stale-device detection),
+        to within `LAST_MESSAGE_RESOLUTION_MS`: a time already that recent is kept."""
         self._connection.execute(
             "UPDATE devices SET last_message = ? "
-            "WHERE namespace = ? AND bare_jid = ? AND device_id = ?",
-            (now, namespace.value, bare_jid, device_id),
+            "WHERE namespace = ? AND bare_jid = ? AND device_id = ? "
+            "AND (last_message IS NULL OR last_message < ?)",
+            (now, namespace.value, bare_jid, device_id, now - LAST_MESSAGE_RESOLUTION_MS),
         )
 
     def of(self, bare_jid: str, namespace: Namespace | None = None) -> list[DeviceRecord]:
