@@ -49,6 +49,7 @@ from typing import Any, TypeVar, cast
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0198.stanza import RequestAck
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
@@ -284,6 +285,8 @@ class XmppClient:
         self._queries: dict[str, _Query] = {}
         self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
         """`ping`s waiting for the server to ack up to a stanza count (XEP-0198)."""
+        self._ack_requests: dict[int, asyncio.Future[None]] = {}
+        """`ping`s whose `<r/>` waits in slixmpp's send queue (by id of the request)."""
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -426,6 +429,8 @@ class XmppClient:
             Callback("tui-omemo acks", MatchXPath(f"{{{SM}}}a"), self._on_ack, instream=True)
         )
         xmpp.add_event_handler("connected", lambda _: self._tune_socket_soon(xmpp))
+        xmpp.add_event_handler("session_bind", lambda _: _restart_counts(xmpp))
+        xmpp.add_filter("out_sync", self._on_outgoing)
         xmpp.add_event_handler("disconnected", self._on_disconnected)
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
         xmpp.add_event_handler("presence_subscribe", self._on_subscribe)
@@ -520,6 +525,7 @@ class XmppClient:
         """Requests still waiting on the previous stream fail now: after a fresh session or
         a close their answers never come (only a resumed stream still answers them)."""
         self._ack_waiters = []  # their counts were of that stream; `_answer` fails them
+        self._ack_requests = {}
         gone, self._stream_gone = self._stream_gone, None
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -586,36 +592,49 @@ class XmppClient:
         """
         xmpp = self._live()
         plugins: Any = xmpp.plugin
-        sm = plugins["xep_0198"]
         try:
-            if sm.enabled_out:
-                await asyncio.wait_for(self._answer(self._acked(sm)), within)
+            if plugins["xep_0198"].enabled_out:
+                await asyncio.wait_for(self._answer(self._acked(xmpp)), within)
             else:
                 await self._answer(plugins["xep_0199"].ping(timeout=within))
         except (IqError, IqTimeout, TimeoutError) as error:
             raise TransportError(f"the server did not answer a ping within {within:g} s") \
                 from error
 
-    def _acked(self, sm: Any) -> asyncio.Future[None]:
-        """Resolved once the server acks the stanzas sent so far (`<r/>` sent unless that
-        already happened)."""
+    def _acked(self, xmpp: slixmpp.ClientXMPP) -> asyncio.Future[None]:
+        """Resolved once the server acks every stanza handed to the stream so far. The `<r/>`
+        queues behind them (`_on_outgoing` counts when it leaves), or is dropped when the
+        server already acked them all."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        request = RequestAck(xmpp)
+        self._ack_requests[id(request)] = waiter
+        xmpp.send(request)
+        return waiter
+
+    def _on_outgoing(self, stanza: Any) -> Any:
+        """slixmpp's last filter before the socket: an `<r/>` of `_acked` takes its count."""
+        waiter = self._ack_requests.pop(id(stanza), None)
+        if waiter is None:
+            return stanza
+        plugins: Any = self._stream().plugin
+        sm = plugins["xep_0198"]
         target = int(sm.seq)
+        if waiter.done():  # given up meanwhile
+            return None
         if _covers(int(sm.last_ack), target):
             waiter.set_result(None)
-            return waiter
+            return None
         self._ack_waiters.append((target, waiter))
-        sm.request_ack()
-        return waiter
+        return stanza
 
     def _ask_acks_again(self, xmpp: slixmpp.ClientXMPP) -> None:
         """After a resumption: the `<resumed h>` may cover waiting `ping`s; for the others
-        the `<r/>` may have been lost with the old connection, so it is sent again."""
+        the `<r/>` may have been lost with the old connection, so one more is queued (behind
+        the stanzas slixmpp sends again)."""
         plugins: Any = xmpp.plugin
-        sm = plugins["xep_0198"]
-        self._on_handled(int(sm.last_ack))
+        self._on_handled(int(plugins["xep_0198"].last_ack))
         if self._ack_waiters:
-            sm.request_ack()
+            xmpp.send(RequestAck(xmpp))
 
     def _on_ack(self, ack: Any) -> None:
         """An `<a h=…/>`: wake the waiters it covers."""
@@ -1003,6 +1022,16 @@ class XmppClient:
                      query_id=query_id)
         )
         return None
+
+
+def _restart_counts(xmpp: slixmpp.ClientXMPP) -> None:
+    """A bound resource is a fresh session: XEP-0198 counts start again at 0. slixmpp resets
+    its count of sent stanzas only when a resumption fails, not when a stream without a
+    resumable id is replaced, and then takes the server's acks for inconsistent."""
+    plugins: Any = xmpp.plugin
+    sm = plugins["xep_0198"]
+    sm.seq = sm.last_ack = sm.handled = 0
+    sm.unacked_queue.clear()
 
 
 def _covers(handled: int, target: int) -> bool:
