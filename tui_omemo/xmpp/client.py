@@ -9,7 +9,8 @@ archives (ours or a room's) and keeps the socket tuned (TCP_NODELAY, 16 KiB read
 Reconnecting: once a session is established, an unexpected loss of the stream is followed by
 new attempts with exponential backoff (1 s, 2 s, 4 s … at most 60 s, with jitter). Where the
 server offers it the old stream is resumed (XEP-0198: nothing is lost, rooms stay joined);
-otherwise a fresh session starts (presence again when `connect(announce=True)`, carbons again).
+otherwise a fresh session starts (presence again when `connect(announce=True)`, carbons again)
+and requests still unanswered on the old stream fail at once (`NotConnected`).
 Connection listeners hear `Link.LOST`, then `Link.RESUMED` or `Link.ONLINE`; a deliberate
 `disconnect()` gives `Link.CLOSED` and never reconnects.
 
