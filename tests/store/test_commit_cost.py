@@ -186,3 +186,21 @@ def test_a_burst_from_one_device_touches_its_row_once_a_minute(db: Database) -> 
         with db.snapshot() as uow:
             seen.append(uow.devices.of(BOB)[0].last_message)
     assert seen == [1_000, 1_000, 1_001 + minute, 1_000 + 3 * minute]
+
+
+def test_an_overwritten_session_leaves_no_copy_of_its_old_keys(tmp_path: Path) -> None:
+    """Rewriting a state row (same size or not) leaves no copy of the old value in the file
+    once the WAL is checkpointed. SQLCipher without a key (plaintext pages), to read it."""
+    path = tmp_path / "plain.db"
+    connection: Connection = sqlcipher3.connect(str(path), isolation_level=None)
+    db = Database.attach(connection, tmp_path)
+    values = [f'{{"key":"{MARKER}-{number}","pad":"{"p" * size}"}}'
+              for number, size in enumerate((1500, 1500, 900, 2400))]
+    for value in values:
+        with db.unit_of_work() as uow:
+            uow.state.store(SESSION_KEY, 3, value)
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        content = path.read_bytes()
+        assert content.count(value.encode()) == 1
+        assert content.count(MARKER.encode()) == 1
+    db.close()
