@@ -1164,15 +1164,20 @@ class Session:
 
     async def _read_ahead(self, group: Sequence[_SendRequest]) -> KnownTrust:
         """Read, in ONE trip to the DB thread, our sessions with the listed devices of the
-        group's contacts and our own (both versions: a device's headline version, else the
-        other one) and the trust stored for them; the sessions go to `prefetched_state`
-        (the caller empties it), the trust is returned for the decider. The lists are the
-        ones the encryption uses (cached by the directory)."""
+        group's contacts and our own (a device's headline version, else the other one) and
+        the trust stored for them (ours only when we have other devices); the sessions go to
+        `prefetched_state` (the caller empties it), the trust is returned for the decider.
+        The lists are the ones the encryption uses (cached by the directory)."""
         keys: list[str] = []
+        jids = dict.fromkeys(request.peer for request in group)
         for request in group:
-            keys.extend(await self._session_keys(request.peer, request.namespace))
-        jids = [self.own, *(request.peer for request in group)]
-        own = self.own if self._settings().ignore_stale_devices else None
+            for jid in (request.peer, self.own):
+                listed = await self._listed(request.namespace, jid)
+                keys += [session_key(namespace, DeviceRef(jid, device_id))
+                         for namespace, device_id in listed]
+                if jid == self.own and listed:
+                    jids[jid] = None
+        own = self.own if self.own in jids and self._settings().ignore_stale_devices else None
 
         def read(uow: UnitOfWork) -> tuple[dict[str, str | None], KnownTrust]:
             return read_ahead(uow, dict.fromkeys(keys)), read_known_trust(uow, jids, own)
@@ -1180,21 +1185,21 @@ class Session:
         self._runner.prefetched_state, known = await self._runner.read(read)
         return known
 
-    async def _session_keys(self, peer: str, namespace: Namespace) -> list[str]:
-        """The session keys a message to `peer` will likely load (none when a list cannot
-        be fetched: the encryption fetches again and reports it)."""
-        keys: list[str] = []
+    async def _listed(self, namespace: Namespace, jid: str) -> list[tuple[Namespace, int]]:
+        """The devices of `jid` a message may encrypt for, with the version each likely gets:
+        those on its `namespace` list, then those only on the other one; never this device.
+        Empty when a list cannot be fetched (the encryption fetches again and reports it)."""
         try:
-            for jid in (peer, self.own):
-                first = (await self._directory.fetch_device_list(namespace, jid)).device_ids
-                other = (await self._directory.fetch_device_list(other_version(namespace),
-                                                                 jid)).device_ids
-                keys += [session_key(namespace, DeviceRef(jid, i)) for i in sorted(first)]
-                keys += [session_key(other_version(namespace), DeviceRef(jid, i))
-                         for i in sorted(other - first)]
+            first = (await self._directory.fetch_device_list(namespace, jid)).device_ids
+            other = (await self._directory.fetch_device_list(other_version(namespace), jid)
+                     ).device_ids
         except TransportError:
             return []
-        return keys
+        listed = [(namespace, device_id) for device_id in sorted(first)]
+        listed += [(other_version(namespace), device_id) for device_id in sorted(other - first)]
+        own = self._engine.own_device
+        return [(ns, device_id) for ns, device_id in listed
+                if DeviceRef(jid, device_id) != own]
 
     def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
