@@ -204,3 +204,27 @@ def test_an_overwritten_session_leaves_no_copy_of_its_old_keys(tmp_path: Path) -
         assert content.count(value.encode()) == 1
         assert content.count(MARKER.encode()) == 1
     db.close()
+
+
+def test_superseded_session_values_do_not_outlive_a_checkpoint_in_the_wal(
+    tmp_path: Path,
+) -> None:
+    """After a long transaction and many session updates, a checkpoint and one more write
+    leave only the current value in the WAL file (its old tail is truncated, not kept).
+    SQLCipher without a key (plaintext pages), to read it."""
+    path = tmp_path / "plain.db"
+    connection: Connection = sqlcipher3.connect(str(path), isolation_level=None)
+    db = Database.attach(connection, tmp_path)
+    with db.unit_of_work() as uow:  # grows the WAL, as a catch-up would
+        for number in range(300):
+            uow.settings.set(f"pad/{number}", "x" * 3000)
+    for number in range(100):
+        with db.unit_of_work() as uow:
+            uow.state.store(SESSION_KEY, 3, f'{{"key":"{MARKER}-{number}"}}')
+    wal = path.with_name(path.name + "-wal")
+    assert wal.read_bytes().count(MARKER.encode()) == 100
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    with db.unit_of_work() as uow:
+        uow.state.store(SESSION_KEY, 3, f'{{"key":"{MARKER}-current"}}')
+    assert wal.read_bytes().count(MARKER.encode()) == 1
+    db.close()

@@ -16,6 +16,11 @@ Pragmas and why:
 - ``foreign_keys = ON``: an outbox row follows its archive row.
 - ``secure_delete = ON``: deleted content (old ratchet keys, removed messages) is
   overwritten, not left in free pages.
+- ``journal_size_limit = 0``: once a checkpoint has copied the WAL into the database, the
+  next write truncates the WAL file instead of overwriting it from the start, so superseded
+  page images (old session keys among them) do not linger in its tail after the pages
+  themselves were overwritten or zeroed; without it, one long transaction (a catch-up)
+  leaves a WAL tail that outlives every later checkpoint.
 - ``temp_store = MEMORY``: sorts and temporary tables never touch the disk.
 - ``cache_size = -16384`` (16 MiB): SQLCipher decrypts and authenticates every page it
   loads, so a page cache that holds the hot part of the archive and its FTS index keeps
@@ -50,6 +55,7 @@ PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA secure_delete = ON",
+    "PRAGMA journal_size_limit = 0",
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -16384",
 )
