@@ -60,12 +60,13 @@ class Devices:
 
     def touch_message(self, namespace: Namespace, bare_jid: str, device_id: int, now: int) -> None:
         """Note that a message from this device was just decrypted (stale-device detection),
-        to within `LAST_MESSAGE_RESOLUTION_MS`: a time already that recent is kept."""
+        to within `LAST_MESSAGE_RESOLUTION_MS`: a stored time in the minute up to `now` is
+        kept; an older one, or one later than `now` (a clock set back), is replaced."""
         self._connection.execute(
             "UPDATE devices SET last_message = ? "
             "WHERE namespace = ? AND bare_jid = ? AND device_id = ? "
-            "AND (last_message IS NULL OR last_message < ?)",
-            (now, namespace.value, bare_jid, device_id, now - LAST_MESSAGE_RESOLUTION_MS),
+            "AND (last_message IS NULL OR last_message NOT BETWEEN ? AND ?)",
+            (now, namespace.value, bare_jid, device_id, now - LAST_MESSAGE_RESOLUTION_MS, now),
         )
 
     def of(self, bare_jid: str, namespace: Namespace | None = None) -> list[DeviceRecord]:
