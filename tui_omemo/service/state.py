@@ -2,8 +2,11 @@
 
 Reads go through the DB thread one key at a time (the engine loads what it needs and keeps no
 mutable cache); a key staged by the unit of work being assembled (`DbRunner.staged_state`:
-several stanzas decrypted before one commit) is served from there, as a fresh copy, and a row
-read ahead by it (`DbRunner.prefetched_state`, under the engine lock) as well. The engine
+several stanzas decrypted before one commit, or several sends encrypted before one) is served
+from there as it is, and a row read ahead by it (`DbRunner.prefetched_state`, under the engine
+lock) is decoded from its text. A staged value is not copied (no JSON round trip per reuse): the
+engine treats every value it loads as read-only and builds new objects for each change, as
+`protocol.ports.Overlay` already relies on within one operation. The engine
 never writes during encrypt/decrypt; its `StateChanges` are committed by
 `apply_state_changes(uow, changes)` inside the service's unit of work, together with the
 archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
@@ -22,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tui_omemo.model import DeviceRef, TrustLevel
-from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges, Write
+from tui_omemo.protocol.ports import DELETE, JsonObject, StateChanges
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import DeviceRecord, UnitOfWork
 
@@ -109,16 +112,6 @@ def state_digest(uow: UnitOfWork) -> str:
     return digest.hexdigest()
 
 
-def _copy(value: Write) -> JsonObject | None:
-    """A staged value as a fresh object, exactly as a read of the stored row would give it."""
-    if value is DELETE:
-        return None
-    assert isinstance(value, dict)
-    copied = json.loads(_encode(value))
-    assert isinstance(copied, dict)
-    return copied
-
-
 class RunnerStateStore:
     """`tui_omemo.protocol.ports.StateStore` over `omemo_state`, run on the DB thread."""
 
@@ -126,11 +119,12 @@ class RunnerStateStore:
         self._runner = runner
 
     async def load(self, key: str) -> JsonObject | None:
-        """The value under `key`, or None (a staged, uncommitted value first, then a row
-        read ahead)."""
+        """The value under `key`, or None (a staged, uncommitted value first, not to be
+        modified, then a row read ahead)."""
         staged = self._runner.staged_state.writes
         if key in staged:
-            return _copy(staged[key])
+            value = staged[key]
+            return None if value is DELETE else value
         prefetched = self._runner.prefetched_state
         if key in prefetched:
             text = prefetched[key]
