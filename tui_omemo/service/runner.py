@@ -7,12 +7,13 @@ before it). `await runner.run(fn, *args)` runs any synchronous function there; `
 `read(fn)` wrap `fn(uow)` in `Database.unit_of_work()` / `snapshot()` on that thread.
 
 `staged_state` carries OMEMO state decided but not committed yet: while the inbound pipeline
-assembles one unit of work for several stanzas (under the engine lock), each decryption's
-changes are staged here so that the next decryption reads them (`state.RunnerStateStore`
-looks here before the database); the pipeline empties it when the unit of work is committed
-or abandoned. `prefetched_state` holds committed rows the pipeline read ahead in its first
-transaction (the sessions of the stanzas' senders), so that their first load costs no extra
-trip to this thread; it is emptied at the same moment.
+assembles one unit of work for several stanzas, or the outbound one for several sends (under
+the engine lock), each operation's changes are staged here so that the next one reads them
+(`state.RunnerStateStore` looks here before the database); the pipeline empties it when the
+unit of work is committed or abandoned. `prefetched_state` holds committed rows the pipeline
+read ahead in its first trip (the sessions of the stanzas' senders, or of the devices a send
+encrypts for), so that their first load costs no extra trip to this thread; it is emptied at
+the same moment.
 """
 
 from __future__ import annotations
