@@ -14,6 +14,7 @@ from tests.service.conftest import TIMEOUT, Peer, PeerFactory
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import SecurityEventRaised, SendFailed, SendReport
+from tui_omemo.service.session import SEND_GROUP
 from tui_omemo.store import Direction, UnitOfWork
 
 pytestmark = pytest.mark.prosody
@@ -166,3 +167,21 @@ async def test_a_send_given_up_while_waiting_is_never_sent(make_peer: PeerFactor
     await alice.service.send(bob.jid, "last")
     assert await received(bob, 2) == ["kept", "last"]
     assert await archived(alice, bob.jid, Direction.OUT) == ["hello", "kept", "last"]
+
+
+async def test_more_sends_than_one_group_holds_go_in_several_groups_in_order(
+    make_peer: PeerFactory,
+) -> None:
+    alice = await make_peer()
+    bob = await make_peer()
+    await alice.service.send(bob.jid, "hello")
+    assert await received(bob, 1) == ["hello"]
+    texts = [f"paste {n}" for n in range(SEND_GROUP + 3)]
+    trips: Trips = []
+
+    reports = await grouped(alice, [(bob.jid, text) for text in texts], trips)
+
+    assert all(isinstance(report, SendReport) for report in reports)
+    assert len(trips) == 4, trips  # two groups: a read and a unit of work each
+    assert await received(bob, len(texts)) == texts
+    assert await archived(alice, bob.jid, Direction.OUT) == ["hello", *texts]

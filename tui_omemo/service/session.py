@@ -1013,7 +1013,7 @@ class Session:
         self._waiting.append(request)
         try:
             async with self._lock:
-                if not request.taken:
+                while not request.taken:  # more than a group may wait before it
                     await self._send_group(self._take_group())
         except BaseException:
             if not request.taken:
