@@ -55,9 +55,11 @@ class Variant:
     carbons: bool = True
     archive: bool = True
     shape: str = "omemo2"
-    """omemo2 | omemo2-no-hints (no EME, store hint, origin-id) | plain (body, origin-id)."""
+    """omemo2 | omemo2-no-store | omemo2-no-hints (no EME, store hint, origin-id: not
+    archived) | plain (body, origin-id) | plain-1k (a body of 1,000 characters)."""
     confirm: str = "ping"
-    """After each message: ping (XEP-0199 round trip) | client (`XmppClient.ping`) | none."""
+    """After each message: ping (an XEP-0199 round trip, what `XmppClient.ping` did before)
+    | client (`XmppClient.ping`) | none."""
     presence: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,33 +71,35 @@ VARIANTS = [
     replace(OURS, name="no confirmation", confirm="none"),
     replace(OURS, name="confirm by client.ping", confirm="client"),
     replace(OURS, name="no stream management", stream_management=False),
-    replace(OURS, name="sm window 1", window=1),
     replace(OURS, name="sm window 50", window=50),
     replace(OURS, name="bob acks lazily 50 ms", lazy_acks=0.05),
     replace(OURS, name="no carbons", carbons=False),
     replace(OURS, name="no archiving (MAM prefs never)", archive=False),
+    replace(OURS, name="omemo2 without store hint", shape="omemo2-no-store"),
+    replace(OURS, name="omemo2 without hints (not kept)", shape="omemo2-no-hints"),
     replace(OURS, name="plain body shape", shape="plain"),
-    replace(OURS, name="omemo2 without hints", shape="omemo2-no-hints"),
+    replace(OURS, name="plain body of 1 KB", shape="plain-1k"),
 ]
 
 
-def omemo2_stanza(to: str, *, hints: bool = True) -> ET.Element:
+def omemo2_stanza(to: str, *, drop: tuple[str, ...] = ()) -> ET.Element:
     """A message shaped like our OMEMO 2 sends: one key (~110 bytes), a ~380 byte payload (the
-    SCE envelope with its rpad), EME, store hint and origin-id."""
+    SCE envelope with its rpad), EME, store hint and origin-id; `drop` removes the children
+    with those local names."""
     key = KeyElement(to, 1234567, secrets.token_bytes(110))
     element = EncryptedElement(Namespace.V2, 7654321, (key,), None, secrets.token_bytes(380))
     message = build_encrypted_message(element, to)
-    if not hints:
-        for child in list(message):
-            if not child.tag.endswith("}encrypted"):
-                message.remove(child)
+    for child in list(message):
+        if child.tag.rsplit("}", 1)[-1] in drop:
+            message.remove(child)
     return message
 
 
-def plain_stanza(to: str, n: int) -> ET.Element:
+def plain_stanza(to: str, n: int, size: int = 0) -> ET.Element:
     message_id = secrets.token_urlsafe(12)
     message = ET.Element(f"{{{CLIENT}}}message", to=to, type="chat", id=message_id)
-    ET.SubElement(message, f"{{{CLIENT}}}body").text = f"message {n}"
+    text = f"message {n} "
+    ET.SubElement(message, f"{{{CLIENT}}}body").text = text + "x" * max(0, size - len(text))
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     return message
 
@@ -195,9 +199,14 @@ async def _login_bare(server: ProsodyServer, variant: Variant, jid: str, passwor
 
 
 def stanza_for(variant: Variant, to: str, n: int) -> ET.Element:
-    if variant.shape == "plain":
-        return plain_stanza(to, n)
-    return omemo2_stanza(to, hints=variant.shape == "omemo2")
+    shapes: dict[str, Callable[[], ET.Element]] = {
+        "plain": lambda: plain_stanza(to, n),
+        "plain-1k": lambda: plain_stanza(to, n, 1000),
+        "omemo2": lambda: omemo2_stanza(to),
+        "omemo2-no-store": lambda: omemo2_stanza(to, drop=("store",)),
+        "omemo2-no-hints": lambda: omemo2_stanza(to, drop=("store", "encryption", "origin-id")),
+    }
+    return shapes[variant.shape]()
 
 
 async def send(alice: Side, to: str, n: int) -> None:

@@ -147,3 +147,14 @@ async def test_iq_handlers_still_answer_other_entities(make_client: Make) -> Non
         await alice_stream.plugin["xep_0199"].send_ping(bob.full_jid, timeout=TIMEOUT)
     except IqError as error:  # pragma: no cover - would mean the ping handler never ran
         pytest.fail(f"Bob's client did not answer a ping: {error}")
+
+
+async def test_a_message_written_by_our_serializer_arrives_intact(make_client: Make) -> None:
+    alice, bob = await make_client(), await make_client()
+    text = "<b>x</b> & \"double\" 'single' \n\ttabbed \U0001f389"
+    written = Written(alice)
+    message_id = alice.send_plaintext(bob.bare_jid, text)
+    got = await bob.next_message(within=TIMEOUT)
+    assert (got.body, got.message_id, got.origin_id) == (text, message_id, message_id)
+    assert written.count("<message ") == 1
+    assert written.count("ns0:") == 0

@@ -87,6 +87,7 @@ from tui_omemo.xmpp.messages import (
     is_mam_result,
     new_message_id,
     read_message,
+    serialize,
     unwrap_carbon,
 )
 from tui_omemo.xmpp.received import (
@@ -288,6 +289,8 @@ class XmppClient:
         """`ping`s waiting for the server to ack up to a stanza count (XEP-0198)."""
         self._ack_requests: dict[int, asyncio.Future[None]] = {}
         """`ping`s whose `<r/>` waits in slixmpp's send queue (by id of the request)."""
+        self._own_writes: set[int] = set()
+        """Messages in slixmpp's send queue that `_on_outgoing` writes (by id)."""
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -527,6 +530,7 @@ class XmppClient:
         a close their answers never come (only a resumed stream still answers them)."""
         self._ack_waiters = []  # their counts were of that stream; `_answer` fails them
         self._ack_requests = {}
+        self._own_writes = set()
         gone, self._stream_gone = self._stream_gone, None
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -613,8 +617,19 @@ class XmppClient:
         return waiter
 
     def _on_outgoing(self, stanza: Any) -> Any:
-        """slixmpp's last filter before the socket: an `<r/>` of `_acked` takes its count."""
-        waiter = self._ack_requests.pop(id(stanza), None)
+        """slixmpp's last filter before the socket (stream management counted the stanza
+        already): a message of `send_stanza` is written here, serialized by `messages`
+        instead of slixmpp (~0.3 ms less per 1 KB message); an `<r/>` of `_acked` takes its
+        count."""
+        key = id(stanza)
+        if key in self._own_writes:
+            self._own_writes.discard(key)
+            data = serialize(stanza.xml)
+            if data is None:
+                return stanza
+            self._stream().send_raw(data)
+            return None  # slixmpp logs "not sent" at debug level and moves on
+        waiter = self._ack_requests.pop(key, None)
         if waiter is None:
             return stanza
         plugins: Any = self._stream().plugin
@@ -743,14 +758,21 @@ class XmppClient:
             ValueError: for any other element.
         """
         xmpp = self._live()
-        make: Any
-        if element.tag == f"{{{CLIENT}}}message":
-            make = slixmpp.Message
-        elif element.tag == f"{{{CLIENT}}}presence":
-            make = slixmpp.Presence
-        else:
+        if element.tag == f"{{{CLIENT}}}presence":
+            slixmpp.Presence(xmpp, xml=element).send()
+            return
+        if element.tag != f"{{{CLIENT}}}message":
             raise ValueError(f"not a message or presence: {element.tag}")
-        make(xmpp, xml=element).send()
+        # An empty Message that adopts the children: slixmpp would build a stanza object for
+        # every child it knows (8 for an OMEMO 2 <encrypted>) that nobody reads. It still
+        # goes through the send queue and stream management; `_on_outgoing` writes it.
+        message = slixmpp.Message(xmpp)  # type: ignore[no-untyped-call]
+        for key, value in element.attrib.items():
+            message.xml.set(key, value)
+        message.xml.text = element.text
+        message.xml.extend(element)
+        self._own_writes.add(id(message))
+        message.send()
 
     async def request(
         self, iq_type: str, payload: ET.Element | None, *, to: str | None, what: str,

@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from xml.sax.saxutils import escape
 
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
@@ -141,6 +142,47 @@ def build_encrypted_message(
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     return message
+
+
+_ATTRIBUTE_ESCAPES = {'"': "&quot;", "'": "&apos;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def serialize(element: ET.Element, namespace: str = CLIENT) -> str | None:
+    """`element` as stream XML, each namespace a default `xmlns` where it changes (no
+    prefixes); `namespace` is the one in force around it (the stream's). About 10x faster
+    than slixmpp's serializer for a 1 KB OMEMO message.
+
+    Returns:
+        None for what this writer does not cover (a tag or attribute in no or a prefixed
+        namespace, text after a child): the caller serializes it another way.
+    """
+    parts: list[str] = []
+    return "".join(parts) if _write(element, namespace, parts) else None
+
+
+def _write(element: ET.Element, namespace: str, parts: list[str]) -> bool:
+    tag = element.tag
+    if not isinstance(tag, str) or not tag.startswith("{") or element.tail:
+        return False
+    own, _, name = tag[1:].partition("}")
+    parts.append(f"<{name}")
+    if own != namespace:
+        parts.append(f' xmlns="{escape(own, _ATTRIBUTE_ESCAPES)}"')
+    for key, value in element.attrib.items():
+        if ":" in key or "{" in key:
+            return False
+        parts.append(f' {key}="{escape(value, _ATTRIBUTE_ESCAPES)}"')
+    if element.text is None and len(element) == 0:
+        parts.append(" />")
+        return True
+    parts.append(">")
+    if element.text:
+        parts.append(escape(element.text))
+    for child in element:
+        if not _write(child, own, parts):
+            return False
+    parts.append(f"</{name}>")
+    return True
 
 
 def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
