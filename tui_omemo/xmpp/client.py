@@ -287,10 +287,11 @@ class XmppClient:
         self._queries: dict[str, _Query] = {}
         self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
         """`ping`s waiting for the server to ack up to a stanza count (XEP-0198)."""
-        self._ack_requests: dict[int, asyncio.Future[None]] = {}
-        """`ping`s whose `<r/>` waits in slixmpp's send queue (by id of the request)."""
-        self._own_writes: set[int] = set()
-        """Messages in slixmpp's send queue that `_on_outgoing` writes (by id)."""
+        self._ack_requests: dict[int, tuple[Any, asyncio.Future[None]]] = {}
+        """`ping`s whose `<r/>` waits in slixmpp's send queue (by id of the request, which is
+        held here so that its id stays its own)."""
+        self._own_writes: dict[int, Any] = {}
+        """Messages in slixmpp's send queue that `_on_outgoing` writes (held, by id)."""
         self.rejected_carbons = 0
         self.rejected_archive_results = 0
         self.malformed_stanzas = 0
@@ -530,7 +531,7 @@ class XmppClient:
         a close their answers never come (only a resumed stream still answers them)."""
         self._ack_waiters = []  # their counts were of that stream; `_answer` fails them
         self._ack_requests = {}
-        self._own_writes = set()
+        self._own_writes = {}
         gone, self._stream_gone = self._stream_gone, None
         if gone is not None and not gone.done():
             gone.set_result(None)
@@ -612,7 +613,7 @@ class XmppClient:
         server already acked them all."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         request = RequestAck(xmpp)
-        self._ack_requests[id(request)] = waiter
+        self._ack_requests[id(request)] = (request, waiter)
         xmpp.send(request)
         return waiter
 
@@ -622,17 +623,17 @@ class XmppClient:
         instead of slixmpp (~0.3 ms less per 1 KB message); an `<r/>` of `_acked` takes its
         count."""
         key = id(stanza)
-        if key in self._own_writes:
-            self._own_writes.discard(key)
+        if self._own_writes.pop(key, None) is stanza:
             data = serialize(stanza.xml)
             if data is None:
                 return stanza
-            self._stream().send_raw(data)
+            stanza.stream.send_raw(data)  # its own stream, even while we close
             return None  # slixmpp logs "not sent" at debug level and moves on
-        waiter = self._ack_requests.pop(key, None)
-        if waiter is None:
+        entry = self._ack_requests.pop(key, None)
+        if entry is None or entry[0] is not stanza:
             return stanza
-        plugins: Any = self._stream().plugin
+        waiter = entry[1]
+        plugins: Any = stanza.stream.plugin
         sm = plugins["xep_0198"]
         target = int(sm.seq)
         if waiter.done():  # given up meanwhile
@@ -771,7 +772,7 @@ class XmppClient:
             message.xml.set(key, value)
         message.xml.text = element.text
         message.xml.extend(element)
-        self._own_writes.add(id(message))
+        self._own_writes[id(message)] = message
         message.send()
 
     async def request(
