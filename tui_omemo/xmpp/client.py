@@ -6,6 +6,11 @@ server offers it, enables carbons, publishes and fetches device lists and bundle
 OMEMO versions (through the `tui_omemo_xep_0384` plugin), sends encrypted messages, queries MAM
 archives (ours or a room's) and keeps the socket tuned (TCP_NODELAY, 16 KiB reads).
 
+Per stanza it keeps slixmpp's overhead down: every registered handler's matcher sits behind a
+gate (root element, a needed child, and for handlers that only raise an event nobody listens
+to, that event), outgoing messages are written by `messages.serialize` without slixmpp's
+per-child stanza objects, and `ping` confirms with a stream-management ack request.
+
 Reconnecting: once a session is established, an unexpected loss of the stream is followed by
 new attempts with exponential backoff (1 s, 2 s, 4 s … at most 60 s, with jitter). Where the
 server offers it the old stream is resumed (XEP-0198: nothing is lost, rooms stay joined);
