@@ -82,7 +82,7 @@ class XEP_0384(BasePlugin):
     def plugin_init(self) -> None:
         """Register the stanzas, the `+notify` interests and the PEP event handler."""
         pubsub = self.xmpp.plugin["xep_0060"].stanza
-        stanza.register_stanzas(Message, pubsub.EventItem, pubsub.Item)
+        stanza.register_stanzas(pubsub.EventItem, pubsub.Item)
         self._own_entries: dict[Namespace, DeviceListEntry] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._readds: dict[Namespace, deque[float]] = {}
