@@ -15,7 +15,13 @@ from tests.fakes_ui import BOB, CAROL, DAVE, NOW, ROOM, FakeService, fingerprint
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
-from tui_omemo.service.api import ChatService, MessageReceived, RosterChanged, SecurityEventRaised
+from tui_omemo.service.api import (
+    ChatService,
+    MessageDelivered,
+    MessageReceived,
+    RosterChanged,
+    SecurityEventRaised,
+)
 from tui_omemo.ui.app import PassphraseWanted, Report, TuiOmemoApp
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ACTIONS, ActionsProvider
@@ -703,3 +709,17 @@ async def test_first_run_back_to_the_form_when_login_fails(service: FakeService)
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
         assert gate.calls == 3
+
+
+async def test_an_event_for_a_chat_being_taken_down_is_ignored(service: FakeService) -> None:
+    """A confirmation that reaches a chat screen whose widgets are already gone (the app
+    exiting) changes nothing and raises nothing (it once failed the app with NoMatches)."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, BOB)
+        await screen.query_one(MessageLog).remove()
+        screen.service_event(MessageDelivered(1, BOB))
+        screen.service_event(RosterChanged(screen._chat))
+        await settle(pilot)
+        assert app.screen is screen

@@ -170,7 +170,11 @@ class ChatScreen(ServiceScreen):
 
     def service_event(self, event: ServiceEvent) -> None:
         """New messages of this chat go into the log (and the server's confirmations of ours
-        clear their pending mark); badge changes into the title."""
+        clear their pending mark); badge changes into the title. Events still arriving while
+        the screen is taken down (its widgets already gone, e.g. as the app exits) are
+        ignored."""
+        if not self.query(MessageLog):
+            return
         if isinstance(event, MessageReceived) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
             if self.is_current and not event.message.outgoing and not self._read_pending:
