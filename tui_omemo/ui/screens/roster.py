@@ -63,7 +63,10 @@ class RosterScreen(ServiceScreen):
         self.query_one("#empty").set_class(bool(chats), "-hidden")
 
     def service_event(self, event: ServiceEvent) -> None:
-        """Roster rows follow presence, unread and badge changes."""
+        """Roster rows follow presence, unread and badge changes (not while the screen is
+        taken down, as the app exits)."""
+        if not self.query(RosterList):
+            return
         if isinstance(event, RosterChanged):
             self.query_one(RosterList).update_chat(event.chat)
             self.query_one("#empty").set_class(True, "-hidden")
