@@ -147,9 +147,10 @@ class BarePeer:
         await asyncio.wait_for(self.client.disconnect(), 5)
 
 
-async def start_bare(server: Address, account: tuple[str, str]) -> BarePeer:
-    """Log in a bare slixmpp client over plaintext loopback and send initial presence."""
-    client = slixmpp.ClientXMPP(account[0], account[1])
+async def login_bare(server: Address, jid: str, password: str) -> slixmpp.ClientXMPP:
+    """A bare slixmpp client (no plugins) logged in over plaintext loopback, with its initial
+    presence sent."""
+    client = slixmpp.ClientXMPP(jid, password)
     client.enable_direct_tls = False
     client.enable_starttls = False
     client.enable_plaintext = True
@@ -165,7 +166,12 @@ async def start_bare(server: Address, account: tuple[str, str]) -> BarePeer:
     client.connect(server.host, server.port)
     await asyncio.wait_for(started, 20)
     client.send_presence()
-    peer = BarePeer(account[0], client)
+    return client
+
+
+async def start_bare(server: Address, account: tuple[str, str]) -> BarePeer:
+    """The baseline's client, logged in and ready to receive."""
+    peer = BarePeer(account[0], await login_bare(server, *account))
     await asyncio.sleep(0.2)  # the server marks the resource available before messages go
     return peer
 

@@ -50,7 +50,7 @@ import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from benchmarks.e2e import server_cpu_ms
+from benchmarks.e2e import login_bare, server_cpu_ms
 from tests.prosody import ProsodyServer
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
@@ -127,14 +127,21 @@ def plain_stanza(to: str, n: int, size: int = 0) -> ET.Element:
 class Side:
     """One logged-in client and a counter of the messages it read."""
 
-    def __init__(self, variant: Variant, jid: str, stream: Any,
-                 close: Callable[[], Awaitable[None]], ours: XmppClient | None) -> None:
+    def __init__(
+        self,
+        variant: Variant,
+        jid: str,
+        stream: Any,
+        close: Callable[[], Awaitable[None]],
+        ours: XmppClient | None,
+    ) -> None:
         self.variant, self.jid, self.stream, self._close = variant, jid, stream, close
         self.ours = ours
         self.received = 0
         self.arrived = asyncio.Event()
-        stream.register_handler(Callback("bench count", MatchXPath(f"{{{CLIENT}}}message"),
-                                         self._count))
+        stream.register_handler(
+            Callback("bench count", MatchXPath(f"{{{CLIENT}}}message"), self._count)
+        )
 
     def _count(self, _stanza: Any) -> None:
         self.received += 1
@@ -148,8 +155,14 @@ async def login(server: ProsodyServer, variant: Variant) -> Side:
     jid, password = server.create_account()
     if variant.bare:
         return await _login_bare(server, variant, jid, password)
-    ours = XmppClient(jid, password, host=server.host, port=server.port,
-                      allow_plaintext_loopback=True, reconnect=False)
+    ours = XmppClient(
+        jid,
+        password,
+        host=server.host,
+        port=server.port,
+        allow_plaintext_loopback=True,
+        reconnect=False,
+    )
     if not variant.stream_management:
         make = ours._make_stream
 
@@ -189,28 +202,13 @@ def _lazy_acks(stream: Any, delay: float) -> None:
         if not pending:
             pending.append(asyncio.get_running_loop().call_later(delay, answer))
 
-    stream.register_handler(Callback("lazy ack", MatchXPath(f"{{{SM}}}r"), on_request,
-                                     instream=True))
+    stream.register_handler(
+        Callback("lazy ack", MatchXPath(f"{{{SM}}}r"), on_request, instream=True)
+    )
 
 
-async def _login_bare(server: ProsodyServer, variant: Variant, jid: str, password: str
-                      ) -> Side:
-    client = slixmpp.ClientXMPP(jid, password)
-    client.enable_direct_tls = False
-    client.enable_starttls = False
-    client.enable_plaintext = True
-    plugins: Any = client.plugin
-    plugins["feature_mechanisms"].unencrypted_scram = True
-    started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def on_start(_event: object) -> None:
-        if not started.done():
-            started.set_result(None)
-
-    client.add_event_handler("session_start", on_start)
-    client.connect(server.host, server.port)
-    await asyncio.wait_for(started, 20)
-    client.send_presence()
+async def _login_bare(server: ProsodyServer, variant: Variant, jid: str, password: str) -> Side:
+    client = await login_bare(server, jid, password)
 
     async def close() -> None:
         await asyncio.wait_for(client.disconnect(), 5)
@@ -241,8 +239,9 @@ async def send(alice: Side, to: str, n: int) -> None:
         await alice.ours.ping(10)
 
 
-async def run(server: ProsodyServer, variant: Variant, count: int,
-              pipelined: bool = False) -> float:
+async def run(
+    server: ProsodyServer, variant: Variant, count: int, pipelined: bool = False
+) -> float:
     """Prosody CPU ms per message for `count` messages Alice → Bob in lock step (or, with
     `pipelined`, all handed over at once, confirmed once at the end)."""
     alice, bob = await login(server, variant), await login(server, variant)
@@ -298,7 +297,8 @@ async def main(args: argparse.Namespace) -> None:
             for _ in range(args.repeats):
                 for variant in chosen:
                     results[variant.name].append(
-                        await run(server, variant, args.messages, args.pipelined))
+                        await run(server, variant, args.messages, args.pipelined)
+                    )
         finally:
             server.stop()
     print(f"{'variant':34} server CPU ms per message (median of {args.repeats}; all runs)")
@@ -312,8 +312,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", action="append")
-    parser.add_argument("--pipelined", action="store_true",
-                        help="send all messages at once, one confirmation at the end")
+    parser.add_argument(
+        "--pipelined",
+        action="store_true",
+        help="send all messages at once, one confirmation at the end",
+    )
     return parser.parse_args()
 
 
