@@ -155,8 +155,9 @@ class SendReport:
     """Every OMEMO version the stanza carried, `omemo` first (two when some devices publish
     only OMEMO 2 and others only 0.3); empty for plaintext."""
     queued: bool = False
-    """Archived and encrypted, but the stream was down: it waits in the outbox and is sent
-    on the next connect."""
+    """Archived and encrypted, but not handed to the server yet: the stream was down, or (a
+    room message) the room is being joined again after a fresh session. It waits in the
+    outbox and goes out on the next connect or once the room is joined."""
 
 
 class SendFailed(Exception):
