@@ -10,8 +10,7 @@ import pytest
 
 from tests.muc.conftest import MemberFactory
 from tests.relay import Gate
-from tests.service.test_outbox import all_delivered, pending_count
-from tests.service.test_reconnect import connection_change, cut
+from tests.service.conftest import all_delivered, connection_change, cut, pending_count
 from tui_omemo.model import Namespace
 from tui_omemo.service.transport import LINK_LOST
 

@@ -21,7 +21,14 @@ import pytest
 from tests.prosody import ProsodyServer
 from tests.store.conftest import DictKeyring
 from tui_omemo.config import Settings
-from tui_omemo.service.api import MessageReceived, ServiceEvent
+from tui_omemo.model import Namespace
+from tui_omemo.service.api import (
+    ConnectionChanged,
+    Delivery,
+    MessageDelivered,
+    MessageReceived,
+    ServiceEvent,
+)
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.service.state import state_digest
 from tui_omemo.service.xmpp_adapter import XmppTransport
@@ -102,6 +109,22 @@ class Peer:
 PeerFactory = Callable[..., Awaitable[Peer]]
 
 
+async def use_version(namespace: Namespace, *peers: Peer) -> None:
+    """Set every chat between `peers` to `namespace`."""
+    for peer in peers:
+        for other in peers:
+            if other is not peer:
+                await peer.service.set_chat_version(other.jid, namespace)
+
+
+async def exchange(alice: Peer, bob: Peer, text: str) -> None:
+    """Alice sends `text`, Bob gets it next and answers "`text`, back", Alice gets that next."""
+    await alice.service.send(bob.jid, text)
+    assert (await bob.next_message()).message.body == text
+    await bob.service.send(alice.jid, f"{text}, back")
+    assert (await alice.next_message()).message.body == f"{text}, back"
+
+
 @pytest.fixture
 async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[PeerFactory]:
     """Start peers; all are stopped at the end of the test."""
@@ -143,3 +166,40 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
     yield factory
     for peer in reversed(peers):
         await peer.stop()
+
+
+# --- helpers of the reconnect and outbox tests ---------------------------------------------
+
+
+async def delivered(peer: Peer) -> MessageDelivered:
+    """The next MessageDelivered of `peer` (other events stay queued)."""
+    return await peer.next_event(MessageDelivered)
+
+
+async def all_delivered(peer: Peer, archive_ids: set[int]) -> None:
+    """Wait for MessageDelivered of each of `archive_ids` (earlier messages' are skipped)."""
+    seen: set[int] = set()
+    while not archive_ids <= seen:
+        seen.add((await delivered(peer)).archive_id)
+
+
+async def delivery(peer: Peer, contact: str, archive_id: int) -> Delivery:
+    """The delivery state of one message in the chat history."""
+    page = await peer.service.history(contact, None, 50)
+    return next(m.delivery for m in page.messages if m.archive_id == archive_id)
+
+
+async def pending_count(peer: Peer) -> int:
+    return await peer.service.runner.read(lambda uow: uow.outbox.count())
+
+
+async def connection_change(peer: Peer) -> ConnectionChanged:
+    """The next ConnectionChanged of `peer` (other events stay queued)."""
+    return await peer.next_event(ConnectionChanged)
+
+
+def cut(peer: Peer) -> None:
+    """Kill the TCP connection under the peer's client, as a network failure would."""
+    transport = peer.client.transport
+    assert transport is not None
+    transport.abort()

@@ -9,10 +9,20 @@ from __future__ import annotations
 import pytest
 
 from tests.relay import Gate
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
-from tests.service.test_reconnect import connection_change, cut
+from tests.service.conftest import (
+    TIMEOUT,
+    Peer,
+    PeerFactory,
+    all_delivered,
+    connection_change,
+    cut,
+    delivery,
+    exchange,
+    pending_count,
+    use_version,
+)
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import Delivery, MessageDelivered
+from tui_omemo.service.api import Delivery
 from tui_omemo.service.outbox import Outbox
 from tui_omemo.service.transport import LINK_LOST
 from tui_omemo.xmpp.errors import TransportError
@@ -20,38 +30,12 @@ from tui_omemo.xmpp.errors import TransportError
 pytestmark = pytest.mark.prosody
 
 
-async def delivered(peer: Peer) -> MessageDelivered:
-    """The next MessageDelivered of `peer` (other events stay queued)."""
-    return await peer.next_event(MessageDelivered)
-
-
-async def all_delivered(peer: Peer, archive_ids: set[int]) -> None:
-    """Wait for MessageDelivered of each of `archive_ids` (earlier messages' are skipped)."""
-    seen: set[int] = set()
-    while not archive_ids <= seen:
-        seen.add((await delivered(peer)).archive_id)
-
-
-async def delivery(peer: Peer, contact: str, archive_id: int) -> Delivery:
-    """The delivery state of one message in the chat history."""
-    page = await peer.service.history(contact, None, 50)
-    return next(m.delivery for m in page.messages if m.archive_id == archive_id)
-
-
-async def pending_count(peer: Peer) -> int:
-    return await peer.service.runner.read(lambda uow: uow.outbox.count())
-
-
 async def pair(make_peer: PeerFactory, namespace: Namespace, *, resume: bool,
                gate: Gate) -> tuple[Peer, Peer]:
     alice = await make_peer()
     bob = await make_peer(resume=resume, pause=gate)
-    await alice.service.set_chat_version(bob.jid, namespace)
-    await bob.service.set_chat_version(alice.jid, namespace)
-    await bob.service.send(alice.jid, "hello")
-    assert (await alice.next_message()).message.body == "hello"
-    await alice.service.send(bob.jid, "hello, back")
-    assert (await bob.next_message()).message.body == "hello, back"
+    await use_version(namespace, alice, bob)
+    await exchange(bob, alice, "hello")
     await bob.service.confirm_sent(TIMEOUT)  # "hello" is confirmed: nothing pending
     assert await pending_count(bob) == 0
     return alice, bob

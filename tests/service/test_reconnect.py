@@ -13,24 +13,18 @@ from __future__ import annotations
 import pytest
 
 from tests.relay import Gate
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
+from tests.service.conftest import (
+    TIMEOUT,
+    PeerFactory,
+    connection_change,
+    cut,
+    exchange,
+    use_version,
+)
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import ConnectionChanged
 from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED
 
 pytestmark = pytest.mark.prosody
-
-
-async def connection_change(peer: Peer) -> ConnectionChanged:
-    """The next ConnectionChanged of `peer` (other events stay queued)."""
-    return await peer.next_event(ConnectionChanged)
-
-
-def cut(peer: Peer) -> None:
-    """Kill the TCP connection under the peer's client, as a network failure would."""
-    transport = peer.client.transport
-    assert transport is not None
-    transport.abort()
 
 
 @pytest.mark.parametrize("resume", [True, False], ids=["resumed", "fresh-session"])
@@ -41,12 +35,8 @@ async def test_messages_sent_while_away_arrive_once_after_reconnect(
     gate = Gate()
     alice = await make_peer()
     bob = await make_peer(resume=resume, pause=gate)
-    await alice.service.set_chat_version(bob.jid, namespace)
-    await bob.service.set_chat_version(alice.jid, namespace)
-    await alice.service.send(bob.jid, "before")
-    assert (await bob.next_message()).message.body == "before"
-    await bob.service.send(alice.jid, "before, back")
-    assert (await alice.next_message()).message.body == "before, back"
+    await use_version(namespace, alice, bob)
+    await exchange(alice, bob, "before")
 
     cut(bob)
     lost = await connection_change(bob)
@@ -61,10 +51,7 @@ async def test_messages_sent_while_away_arrive_once_after_reconnect(
 
     got = [(await bob.next_message()).message.body for _ in away]
     assert got == away
-    await alice.service.send(bob.jid, "after")
-    assert (await bob.next_message()).message.body == "after"  # nothing twice before it
-    await bob.service.send(alice.jid, "after, back")
-    assert (await alice.next_message()).message.body == "after, back"
+    await exchange(alice, bob, "after")  # Bob's next message: nothing came twice before it
     await bob.service.wait_idle()
     history = [m.body for m in (await bob.service.history(alice.jid, None, 50)).messages]
     # each exactly once (order aside: a delay stamp has whole seconds, a live one ms)

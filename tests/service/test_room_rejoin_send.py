@@ -19,9 +19,16 @@ import pytest
 
 from tests.prosody import ProsodyServer
 from tests.relay import Gate
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
-from tests.service.test_outbox import all_delivered, delivery, pending_count
-from tests.service.test_reconnect import connection_change, cut
+from tests.service.conftest import (
+    TIMEOUT,
+    Peer,
+    PeerFactory,
+    all_delivered,
+    connection_change,
+    cut,
+    delivery,
+    pending_count,
+)
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery, MessageDelivered, MessageReceived
 from tui_omemo.service.muc import GroupChats

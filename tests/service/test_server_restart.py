@@ -22,9 +22,17 @@ import pytest
 
 from tests.prosody import ProsodyServer
 from tests.relay import Gate, Relay
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
-from tests.service.test_outbox import all_delivered, delivery, pending_count
-from tests.service.test_reconnect import connection_change
+from tests.service.conftest import (
+    TIMEOUT,
+    Peer,
+    PeerFactory,
+    all_delivered,
+    connection_change,
+    delivery,
+    exchange,
+    pending_count,
+    use_version,
+)
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery, MessageReceived
 from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE
@@ -82,12 +90,8 @@ async def test_messages_written_while_the_server_restarts_arrive_once(
     alice_gate, bob_gate = FirstAttemptThenGate(), FirstAttemptThenGate()
     alice = await make_peer(pause=alice_gate)
     bob = await make_peer(pause=bob_gate)
-    await alice.service.set_chat_version(bob.jid, namespace)
-    await bob.service.set_chat_version(alice.jid, namespace)
-    await alice.service.send(bob.jid, "before")
-    assert (await bob.next_message()).message.body == "before"
-    await bob.service.send(alice.jid, "before, back")
-    assert (await alice.next_message()).message.body == "before, back"
+    await use_version(namespace, alice, bob)
+    await exchange(alice, bob, "before")
     await alice.service.confirm_sent(TIMEOUT)
     await bob.service.confirm_sent(TIMEOUT)
 
@@ -118,10 +122,7 @@ async def test_messages_written_while_the_server_restarts_arrive_once(
     assert got == away
     assert (alice_gate.attempts, bob_gate.attempts) == ([0, 1], [0, 1])
 
-    await alice.service.send(bob.jid, "after")
-    assert (await bob.next_message()).message.body == "after"  # nothing twice before it
-    await bob.service.send(alice.jid, "after, back")
-    assert (await alice.next_message()).message.body == "after, back"
+    await exchange(alice, bob, "after")  # Bob's next message: nothing came twice before it
     expected = sorted(["before", "before, back", *away, "after", "after, back"])
     assert await bodies(bob, alice.jid) == expected
     assert await bodies(alice, bob.jid) == expected

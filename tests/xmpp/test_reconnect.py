@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from tests.prosody import ProsodyServer
 from tests.relay import Gate, Relay
+from tests.xmpp.conftest import Make
 from tui_omemo.xmpp.client import BACKOFF_CAP, Link, XmppClient, backoff_delay
 from tui_omemo.xmpp.errors import ConnectionFailed, NotConnected
 
@@ -37,27 +37,6 @@ class Links:
         while not self._queue.empty():
             links.append(self._queue.get_nowait())
         return links
-
-
-Make = Callable[..., Awaitable[XmppClient]]
-
-
-@pytest.fixture
-async def make_client(prosody: ProsodyServer) -> AsyncIterator[Make]:
-    """Connected clients on fresh accounts (keyword arguments go to XmppClient)."""
-    clients: list[XmppClient] = []
-
-    async def make(**options: object) -> XmppClient:
-        jid, password = prosody.create_account()
-        client = XmppClient(jid, password, host=prosody.host, port=prosody.port,
-                            allow_plaintext_loopback=True, **options)  # type: ignore[arg-type]
-        clients.append(client)
-        await client.connect(within=TIMEOUT)
-        return client
-
-    yield make
-    for client in clients:
-        await client.disconnect()
 
 
 def cut(client: XmppClient) -> None:

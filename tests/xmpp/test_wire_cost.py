@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from slixmpp.exceptions import IqError
 
-from tests.prosody import ProsodyServer
 from tests.relay import Gate
+from tests.xmpp.conftest import Make
 from tui_omemo.xmpp.client import Link, XmppClient
 from tui_omemo.xmpp.errors import TransportError
 
@@ -25,27 +24,6 @@ PING = "urn:xmpp:ping"
 SM = "urn:xmpp:sm:3"
 
 pytestmark = pytest.mark.prosody
-
-Make = Callable[..., Awaitable[XmppClient]]
-
-
-@pytest.fixture
-async def make_client(prosody: ProsodyServer) -> AsyncIterator[Make]:
-    """Connected clients on fresh accounts (keyword arguments go to XmppClient)."""
-    clients: list[XmppClient] = []
-
-    async def make(**options: Any) -> XmppClient:
-        jid, password = prosody.create_account()
-        client = XmppClient(jid, password, host=prosody.host, port=prosody.port,
-                            allow_plaintext_loopback=True, **options)
-        clients.append(client)
-        await client.connect(within=TIMEOUT)
-        return client
-
-    yield make
-    for client in clients:
-        await client.disconnect()
-
 
 class Written:
     """Everything a client writes to its socket from now on."""
