@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from tui_omemo.commands.account import AccountAdd, add_account
+from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.app import open_app
 from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
 from tui_omemo.commands.console import CommandError, Console
@@ -112,7 +113,7 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
 
 def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     account = commands.add_parser(
-        "account", parents=[common], help="set up the profile's XMPP account"
+        "account", parents=[common], help="set up, change or show the profile's XMPP account"
     )
     actions = account.add_subparsers(
         dest="account_command",
@@ -142,6 +143,7 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _
         help="allow an unencrypted connection, only to a server on this machine (tests, demo)",
     )
     add.set_defaults(handler=_run_account_add)
+    add_account_edit_parsers(actions, common)
 
 
 def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -22,18 +21,9 @@ from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.protocol.verification import format_fingerprint
+from tui_omemo.service import account as service_account
+from tui_omemo.service.account import Server, is_loopback
 from tui_omemo.store import Account, Database
-
-DEFAULT_PORT = 5222
-_PORT_MAX = 65535
-
-
-@dataclass(frozen=True, slots=True)
-class Server:
-    """Where to connect: host and port (`--server HOST[:PORT]`)."""
-
-    host: str
-    port: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,29 +73,10 @@ def parse_server(text: str) -> Server:
     Raises:
         UsageError: an empty host or a port that is not 1 … 65535.
     """
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.removeprefix(":")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    if not host:
-        raise UsageError(f"--server {text!r} has no host")
-    if not port_text:
-        return Server(host, DEFAULT_PORT)
-    if not port_text.isdigit() or not 1 <= int(port_text) <= _PORT_MAX:
-        raise UsageError(f"--server {text!r}: the port must be a number from 1 to {_PORT_MAX}")
-    return Server(host, int(port_text))
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names this machine only (localhost, 127.0.0.0/8, ::1)."""
-    if host.lower() in {"localhost", "localhost.", "ip6-localhost"}:
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return service_account.parse_server(text)
+    except ValueError as error:
+        raise UsageError(f"--server: {error}") from None
 
 
 def add_account(options: ProfileOptions, args: AccountAdd, console: Console) -> int:

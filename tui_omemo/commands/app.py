@@ -34,12 +34,12 @@ from tui_omemo.commands.account import (
     account_from,
     check_jid,
     create_account,
-    is_loopback,
     parse_server,
 )
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
+from tui_omemo.service.account import is_loopback
 from tui_omemo.store import (
     Account,
     Database,

@@ -51,8 +51,8 @@ def read_account(database: Database) -> Account:
         )
     if not account.password:
         raise CommandError(
-            f"no password is stored for {account.jid}: add the account again with "
-            "--password-stdin in a new profile"
+            f"no password is stored for {account.jid}: store one with "
+            "`tui-omemo account set --password-stdin`"
         )
     return account
 

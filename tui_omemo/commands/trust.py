@@ -65,21 +65,23 @@ def _device_line(device: DeviceInfo) -> str:
 
 
 def _device_json(device: DeviceInfo) -> str:
-    return json.dumps(
-        {
-            "jid": device.bare_jid,
-            "device": device.device_id,
-            "fingerprint": device.fingerprint or None,
-            "trust": device.trust.value,
-            "active": device.active,
-            "omemo": [namespace.label for namespace in device.namespaces],
-            "own": device.own,
-            "this_device": device.this_device,
-            "label": device.label,
-            "last_seen": None if device.last_seen is None else device.last_seen.isoformat(),
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(device_object(device), ensure_ascii=False)
+
+
+def device_object(device: DeviceInfo) -> dict[str, object]:
+    """One device as `devices --json` prints it (and `account show --json` lists ours)."""
+    return {
+        "jid": device.bare_jid,
+        "device": device.device_id,
+        "fingerprint": device.fingerprint or None,
+        "trust": device.trust.value,
+        "active": device.active,
+        "omemo": [namespace.label for namespace in device.namespaces],
+        "own": device.own,
+        "this_device": device.this_device,
+        "label": device.label,
+        "last_seen": None if device.last_seen is None else device.last_seen.isoformat(),
+    }
 
 
 def set_trust(

@@ -220,6 +220,76 @@ class UriPreview:
     fingerprints: tuple[UriFingerprint, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """The account as the account screen and `account show` present it (never the password).
+
+    Attributes:
+        jid: the account's bare JID.
+        device_id: this device's OMEMO device id.
+        fingerprint: this device's fingerprint (groups of hex digits).
+        label: this device's label (published on the OMEMO 2 device list), or None.
+        server_host: where to connect, or None for the JID's domain.
+        server_port: its port, or None for the default.
+        allow_plaintext_loopback: whether an unencrypted stream to a loopback server is allowed.
+        has_password: whether a password is stored.
+        other_devices: our other OMEMO devices, as last seen.
+    """
+
+    jid: str
+    device_id: int
+    fingerprint: str
+    label: str | None
+    server_host: str | None
+    server_port: int | None
+    allow_plaintext_loopback: bool
+    has_password: bool
+    other_devices: tuple[DeviceInfo, ...] = ()
+
+    @property
+    def server(self) -> str:
+        """`HOST:PORT` as typed into `--server`, or "" for the JID's domain."""
+        if self.server_host is None:
+            return ""
+        host = f"[{self.server_host}]" if ":" in self.server_host else self.server_host
+        return host if self.server_port is None else f"{host}:{self.server_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What to change of the account; None leaves a field as it is. Keys, trust and history
+    are never touched by a change.
+
+    Attributes:
+        password: the new password.
+        server: `HOST[:PORT]`, or "" to connect to the JID's domain again.
+        allow_plaintext_loopback: the loopback-plaintext switch (only for a loopback server).
+        label: this device's label, or "" to remove it.
+    """
+
+    password: str | None = field(default=None, repr=False)
+    server: str | None = None
+    allow_plaintext_loopback: bool | None = None
+    label: str | None = None
+
+
+class AccountEditor(Protocol):
+    """Reads and changes the account: the running service, or (after a failed login, when no
+    service runs) the profile directly."""
+
+    async def account(self) -> AccountInfo:
+        """The account, this device and our other devices."""
+        ...
+
+    async def update_account(self, change: AccountChange) -> AccountInfo:
+        """Apply `change` and return the account as stored now.
+
+        Raises:
+            ValueError: the change is invalid (the reason in words); nothing was changed.
+        """
+        ...
+
+
 # --- events -------------------------------------------------------------------------------
 
 
@@ -404,5 +474,20 @@ class ChatService(Protocol):
 
         Raises:
             TransportError: the lists could not be fetched or published.
+        """
+        ...
+
+    # --- account editing (issue 11) -----------------------------------------------------------
+
+    async def account(self) -> AccountInfo:
+        """The account, this device and our other devices (`AccountEditor`)."""
+        ...
+
+    async def update_account(self, change: AccountChange) -> AccountInfo:
+        """Apply `change` (`AccountEditor`). A new password or server is used from the next
+        login; a new label is published on our OMEMO 2 device list at once.
+
+        Raises:
+            ValueError: the change is invalid (the reason in words); nothing was changed.
         """
         ...

@@ -31,13 +31,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
+from tui_omemo.protocol.elements import DeviceList
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.settings import CoreSettings
@@ -48,7 +47,10 @@ from tui_omemo.protocol.verification import (
     format_fingerprint,
     parse_trust_uri,
 )
+from tui_omemo.service.account import account_info, apply_change
 from tui_omemo.service.api import (
+    AccountChange,
+    AccountInfo,
     ChatSecurity,
     ChatSummary,
     ConnectionChanged,
@@ -65,6 +67,7 @@ from tui_omemo.service.api import (
     UriFingerprint,
     UriPreview,
 )
+from tui_omemo.service.devices import ThisDevice, device_infos, latest_identities
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
 from tui_omemo.service.muc import GroupChats
@@ -110,10 +113,6 @@ def _load_settings(uow: UnitOfWork, given: Settings | None) -> Settings:
     if isinstance(stored, dict):
         return Settings.from_json(stored)
     return Settings()
-
-
-def _time(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class OmemoChatService:
@@ -349,7 +348,7 @@ class OmemoChatService:
             devices = [record for record in uow.devices.of(jid) if record.active]
             namespaces = sorted({record.namespace for record in devices})
             active_ids = {record.device_id for record in devices}
-            levels = [record.trust for record in _latest_identities(uow.trust.identities(jid))
+            levels = [record.trust for record in latest_identities(uow.trust.identities(jid))
                       if record.device_id in active_ids]
             return prefs, namespaces, levels
 
@@ -429,33 +428,11 @@ class OmemoChatService:
         return await self._runner.read(read)
 
     def _devices_of(self, uow: UnitOfWork, jid: str) -> list[DeviceInfo]:
-        own = jid == self.own_jid
-        records = uow.devices.of(jid)
-        identities = _latest_identities(uow.trust.identities(jid))
-        by_id = {record.device_id: record for record in identities}
-        ids = sorted({record.device_id for record in records} | set(by_id))
-        if own:
-            ids = sorted(set(ids) | {self._engine.device_id})
-        result = []
-        for device_id in ids:
-            listed = [record for record in records if record.device_id == device_id]
-            identity = by_id.get(device_id)
-            this = own and device_id == self._engine.device_id
-            key = self._engine.identity_key if this else (identity.identity_key if identity
-                                                            else None)
-            last = max((r.last_message or 0 for r in listed), default=0) or None
-            result.append(DeviceInfo(
-                bare_jid=jid, device_id=device_id,
-                fingerprint="" if key is None else format_fingerprint(key.hex()),
-                trust=TrustLevel.VERIFIED if this else (identity.trust if identity
-                                                        else TrustLevel.UNDECIDED),
-                active=this or any(record.active for record in listed),
-                namespaces=tuple(sorted({record.namespace for record in listed})),
-                own=own, this_device=this,
-                label=next((r.label for r in listed if r.label), None),
-                last_seen=_time(last),
-            ))
-        return result
+        return device_infos(uow, jid, self._this_device)
+
+    @property
+    def _this_device(self) -> ThisDevice:
+        return ThisDevice(self.own_jid, self._engine.device_id, self._engine.identity_key)
 
     async def stale_own_devices(self) -> Sequence[DeviceInfo]:
         """Our other devices silent for longer than `delete_stale_after_hours`: the preview
@@ -484,9 +461,9 @@ class OmemoChatService:
         drop = set(device_ids) - {self._engine.device_id}
         if not drop:
             return
-        own = DeviceListEntry(self._engine.device_id)
         for namespace in Namespace:
             server = await self._transport.fetch_device_list(namespace, self.own_jid)
+            own = await self.session.own_entry(namespace, server)
             merged = merge_device_list(namespace, server, [own], drop=drop)
             if merged is not None:
                 await self._transport.publish_device_list(merged)
@@ -516,11 +493,11 @@ class OmemoChatService:
 
     async def _identity(self, jid: str, device_id: int) -> IdentityRecord:
         records = await self._runner.read(lambda uow: uow.trust.identities(jid))
-        latest = {record.device_id: record for record in _latest_identities(records)}
+        latest = {record.device_id: record for record in latest_identities(records)}
         if device_id not in latest:
             await self.refresh_device_list(jid)
             records = await self._runner.read(lambda uow: uow.trust.identities(jid))
-            latest = {record.device_id: record for record in _latest_identities(records)}
+            latest = {record.device_id: record for record in latest_identities(records)}
         if device_id not in latest:
             raise KeyError(f"the identity key of device {device_id} of {jid} is not known")
         return latest[device_id]
@@ -544,7 +521,7 @@ class OmemoChatService:
         """Our `xmpp:` URI: this device plus our verified other devices."""
         entries = [(self._engine.device_id, self._engine.identity_key.hex())]
         records = await self._runner.read(lambda uow: uow.trust.identities(self.own_jid))
-        for record in _latest_identities(records):
+        for record in latest_identities(records):
             if record.trust is TrustLevel.VERIFIED and record.device_id != entries[0][0]:
                 entries.append((record.device_id, record.identity_key.hex()))
         return build_trust_uri(self.own_jid, entries)
@@ -609,6 +586,19 @@ class OmemoChatService:
         await self._runner.write(lambda uow: uow.settings.set(SETTINGS_KEY, updated.to_json()))
         self._settings = updated
         return updated
+
+    async def account(self) -> AccountInfo:
+        """The account, this device and our other devices, as stored."""
+        return await self._runner.read(account_info)
+
+    async def update_account(self, change: AccountChange) -> AccountInfo:
+        """Apply `change` (raises ValueError; nothing is changed then). A new password or
+        server is used from the next login; a changed label is published at once."""
+        await self._runner.write(lambda uow: apply_change(uow, change))
+        if change.label is not None:
+            with contextlib.suppress(TransportError):  # published again at the next login
+                await self.session.publish_device_list(Namespace.V2)
+        return await self.account()
 
     def attach_groups(self, groups: GroupChats) -> None:
         """Plug in a group-chat component (the constructor does this when the transport has
@@ -687,16 +677,6 @@ class OmemoChatService:
                 if jid == self.own_jid and device_id == self._engine.device_id:
                     continue
                 await self.session.learn_identity(namespace, DeviceRef(jid, device_id), mode)
-
-
-def _latest_identities(records: Sequence[IdentityRecord]) -> list[IdentityRecord]:
-    """The newest identity key per device id (a changed key replaces the old one)."""
-    latest: dict[int, IdentityRecord] = {}
-    for record in records:
-        current = latest.get(record.device_id)
-        if current is None or record.first_seen >= current.first_seen:
-            latest[record.device_id] = record
-    return list(latest.values())
 
 
 def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.elements import DeviceListEntry, EncryptedElement
+from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement
 from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
 from tui_omemo.protocol.errors import (
     BundleUnavailable,
@@ -58,6 +58,7 @@ from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.protocol.version import version_for
 from tui_omemo.service import crashpoints
+from tui_omemo.service.account import device_label, own_entry
 from tui_omemo.service.api import (
     ChatMessage,
     Delivery,
@@ -1398,8 +1399,14 @@ class Session:
         """Put our device on our own device list of `namespace`: the list on the server,
         merged (every other id kept), published only when ours was missing."""
         server = await self._transport.fetch_device_list(namespace, self.own)
-        merged = merge_device_list(namespace, server, [DeviceListEntry(self._engine.device_id)])
+        merged = merge_device_list(namespace, server, [await self.own_entry(namespace, server)])
         if merged is None:
             return
         await self._transport.publish_device_list(merged)
         self._directory.invalidate(self.own)
+
+    async def own_entry(self, namespace: Namespace, server: DeviceList | None) -> DeviceListEntry:
+        """Our entry on our device list of `namespace` (OMEMO 2: with our signed label)."""
+        label = await self._runner.read(device_label)
+        return own_entry(namespace, self._engine.device_id, label,
+                         self._engine.sign_device_label, server)
