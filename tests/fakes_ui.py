@@ -18,7 +18,10 @@ from datetime import UTC, datetime, timedelta
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.account import changed_account, check_label
 from tui_omemo.service.api import (
+    AccountChange,
+    AccountInfo,
     ChatMessage,
     ChatSecurity,
     ChatSummary,
@@ -36,6 +39,7 @@ from tui_omemo.service.api import (
     UriFingerprint,
     UriPreview,
 )
+from tui_omemo.store import Account
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 """The instant the frozen test clock shows."""
@@ -256,6 +260,8 @@ class FakeService:
         self._next_id = 10_000_000
         self._partial: set[str] = set()
         self._members = _members()
+        self._account = Account(OWN, "secret")
+        self._label: str | None = "laptop"
         self.send_versions: dict[str, tuple[Namespace, ...]] = {}
         """Per peer: the OMEMO versions `send` reports (default: the chat's one version)."""
 
@@ -568,6 +574,30 @@ class FakeService:
 
     async def refresh_device_list(self, bare_jid: str) -> None:
         self._record("refresh_device_list", bare_jid)
+
+    async def account(self) -> AccountInfo:
+        this = next(d for d in self._devices if d.this_device)
+        others = tuple(d for d in self._devices if d.own and not d.this_device)
+        row = self._account
+        return AccountInfo(
+            OWN,
+            this.device_id,
+            this.fingerprint,
+            self._label,
+            row.server_host,
+            row.server_port,
+            row.allow_plaintext_loopback,
+            bool(row.password),
+            others,
+        )
+
+    async def update_account(self, change: AccountChange) -> AccountInfo:
+        """Validated by the real service's rules (`changed_account`, `check_label`)."""
+        self._record("update_account", change)
+        row = changed_account(self._account, change)
+        label = self._label if change.label is None else check_label(change.label)
+        self._account, self._label = row, label
+        return await self.account()
 
 
 def _parse_uri(uri: str) -> tuple[str, list[tuple[int, str]]]:

@@ -15,6 +15,7 @@ from tests.fakes_ui import BOB, DAVE, ROOM, FakeService, fingerprint
 from tests.ui.helpers import settle
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
+from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
 
 
@@ -82,12 +83,15 @@ async def _unlock(passphrase: str) -> None:
     raise ValueError("Wrong passphrase.")
 
 
-def _progress(*steps: str, failure: str = "") -> Callable[[Pilot[None]], Awaitable[None]]:
-    """The progress screen of going online, after `steps`, failed with `failure` if given."""
+def _progress(
+    *steps: str, failure: str = "", account: bool = False
+) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The progress screen of going online, after `steps`, failed with `failure` if given
+    (offering the account screen when `account`)."""
 
     async def run(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        screen = ProgressScreen("Setting up alice@localhost")
+        screen = ProgressScreen("Setting up alice@localhost", account=account)
         await pilot.app.push_screen(screen)
         for step in steps:
             screen.step(step)
@@ -96,6 +100,21 @@ def _progress(*steps: str, failure: str = "") -> Callable[[Pilot[None]], Awaitab
         await settle(pilot)
 
     return run
+
+
+_LOGIN_REFUSED = (
+    "Login failed: the server refused the login for alice@localhost. Is the password right "
+    "(did it change on the server)?"
+)
+
+
+async def _account_after_failed_login(pilot: Pilot[None]) -> None:
+    """The account screen as a failed login offers it (over the fake's account)."""
+    await settle(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    await pilot.app.push_screen(AccountEditScreen(service, _LOGIN_REFUSED))
+    await settle(pilot)
 
 
 _FIRST_RUN_STEPS = (
@@ -135,6 +154,12 @@ SHOTS: tuple[Shot, ...] = (
     Shot("search_results", _keys("ctrl+f", text="keys")),
     Shot("security_events", _keys("f3")),
     Shot("settings", _keys("f2")),
+    Shot("account", _keys("f4")),
+    Shot("account_after_failed_login", _account_after_failed_login),
+    Shot(
+        "login_failed_offers_account",
+        _progress(_FIRST_RUN_STEPS[1], failure=_LOGIN_REFUSED, account=True),
+    ),
     Shot("unlock_passphrase", options={"unlock": _unlock}),
     Shot("unlock_wrong_passphrase", _keys(*"nope", "enter"), options={"unlock": _unlock}),
     Shot("first_run_account", options={"setup": _unlock}),

@@ -16,6 +16,7 @@ from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import (
+    AccountChange,
     ChatService,
     MessageDelivered,
     MessageReceived,
@@ -30,6 +31,7 @@ from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
 from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
+from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
@@ -675,9 +677,13 @@ async def test_plaintext_is_offered_only_for_a_loopback_server(service: FakeServ
         assert not box.value
 
 
-async def test_first_run_back_to_the_form_when_login_fails(service: FakeService) -> None:
-    """A failed login after setup returns to the filled form with the reason; a second submit
-    runs setup and connect again. PassphraseWanted opens the passphrase boxes."""
+async def test_first_run_back_to_the_form_when_setup_fails_then_account_screen_on_login(
+    service: FakeService,
+) -> None:
+    """A failed setup returns to the filled form with the reason (PassphraseWanted opens the
+    passphrase boxes). Once the profile exists a failed login is no dead end: the progress
+    screen says what failed and offers the account screen (a), which shows the reason, saves
+    the new password and logs in again; r still just tries again."""
     calls: list[str] = []
 
     async def setup(account: NewAccount) -> None:
@@ -687,7 +693,7 @@ async def test_first_run_back_to_the_form_when_login_fails(service: FakeService)
 
     gate = Gate(service, fails=2)
     gate.opened.set()
-    app = app_without_service(gate, setup=setup)
+    app = app_without_service(gate, setup=setup, account_editor=service)
     async with app.run_test(size=SIZE) as pilot:
         form = await first_run_form(pilot, "alice@example.org", "secret")
         await pilot.click("#add")
@@ -699,13 +705,24 @@ async def test_first_run_back_to_the_form_when_login_fails(service: FakeService)
         form.query_one("#passphrase2", Input).value = "pass"
         await pilot.click("#add")
         await settle(pilot)
-        assert app.screen is form
-        assert "refused the login" in str(form.query_one("#error", Static).render())
-        assert form.query_one("#jid", Input).value == "alice@example.org"
-        await pilot.click("#add")
+        progress = app.screen
+        assert isinstance(progress, ProgressScreen)
+        assert progress.failed
+        assert "a: fix the account" in str(progress.query_one("#retry", Static).render())
+        assert [type(s) for s in app.screen_stack[1:]] == [ProgressScreen]  # the form is gone
+        await pilot.press("a")
         await settle(pilot)
-        assert app.screen is form  # the second login fails too (fails=2)
-        await pilot.click("#add")
+        editor = app.screen
+        assert isinstance(editor, AccountEditScreen)
+        assert "refused the login" in str(editor.query_one("#failure", Static).render())
+        assert editor.focused is editor.query_one("#password", Input)
+        await pilot.press(*"new secret", "enter")
+        await settle(pilot)
+        assert ("update_account", (AccountChange(password="new secret"),)) in service.calls
+        assert app.screen is progress  # saved, then logged in again: failed again (fails=2)
+        assert progress.failed
+        assert gate.calls == 2
+        await pilot.press("r")
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
         assert gate.calls == 3

@@ -24,6 +24,7 @@ from tui_omemo.commands.trust import device_object
 from tui_omemo.service.account import account_info, apply_change
 from tui_omemo.service.api import AccountChange, AccountInfo
 
+DOMAIN = "(the JID's domain)"
 NOTHING_TO_CHANGE = (
     "nothing to change: give --password-stdin, --server, --allow-plaintext-loopback, "
     "--no-plaintext-loopback or --label"
@@ -178,7 +179,7 @@ def _print_lines(info: AccountInfo, console: Console) -> None:
     console.out(f"device: {info.device_id}")
     console.out(f"fingerprint: {info.fingerprint}")
     console.out(f"label: {clean_text(info.label) if info.label else '-'}")
-    console.out(f"server: {info.server or '(the JID's domain)'}")
+    console.out(f"server: {info.server or DOMAIN}")
     console.out(f"plaintext to loopback: {'allowed' if info.allow_plaintext_loopback else 'no'}")
     console.out(f"password: {'stored' if info.has_password else 'not stored'}")
     for device in info.other_devices:

@@ -12,6 +12,11 @@ exists; what it shows first depends on the profile:
   and the prompt asks again) and keeps it open; then `Startup.connect` runs.
 * otherwise: `Startup.connect` at once, behind the app's progress screen.
 
+A failed login says in words what failed (`login_failure`), and the app offers the account
+screen over `ProfileAccount` (the profile, opened for each read or change, no service): a
+wrong or changed password, a moved server, the plaintext switch are fixed there, keeping keys,
+trust and history, and the login is tried again.
+
 The profile is opened once per connection attempt, always in a worker thread: the key
 derivation takes a noticeable fraction of a second and must not freeze the screen.
 `Startup.connect` hands the open database to `runtime.online`, entered on an exit stack that is
@@ -39,13 +44,19 @@ from tui_omemo.commands.account import (
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
-from tui_omemo.service.account import is_loopback
+from tui_omemo.service.account import ProfileAccount, is_loopback
 from tui_omemo.store import (
     Account,
     Database,
     KeyringKeys,
     inspect_profile,
     needs_passphrase,
+)
+from tui_omemo.xmpp.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    InsecureConnectionRefused,
+    TransportError,
 )
 
 if TYPE_CHECKING:
@@ -176,15 +187,19 @@ class Startup:
         """Log in, publish our keys and catch up; the service stays up until `close`.
 
         Raises:
-            CommandError, StoreError, TransportError: as `runtime.online` raises them.
+            CommandError, StoreError: as `runtime.online` raises them; a failed login
+                (`TransportError`) as a CommandError that says in words what failed.
         """
         report("Logging in, publishing this device's keys, catching up")
         if self.database is None:
             self.database = await asyncio.to_thread(open_database, self.options, self.console)
         database, self.database = self.database, None  # online() closes it, also on failure
-        running = await self.stack.enter_async_context(
-            online(self.options, self.console, database=database)
-        )
+        try:
+            running = await self.stack.enter_async_context(
+                online(self.options, self.console, database=database)
+            )
+        except TransportError as error:
+            raise CommandError(login_failure(error)) from error
         if self.peer is not None:  # the chat opens with the contact's current devices
             report(f"Fetching the devices of {self.peer}")
             # Best effort: the chat opens anyway and sending says what is wrong. Nothing may
@@ -203,6 +218,11 @@ class Startup:
         self._close_database()
         await self.stack.aclose()
 
+    def open_database(self) -> Database:
+        """The profile, opened with the passphrase known by now (for the account screen while
+        no service runs)."""
+        return open_database(self.options, self.console)
+
     def _close_database(self) -> None:
         if self.database is not None:
             self.database.close()
@@ -218,6 +238,7 @@ def build_app(startup: Startup) -> TuiOmemoApp:
     form = AccountForm(startup.ask_passphrase(), connects_to_loopback)
     return TuiOmemoApp(
         connect=startup.connect,
+        account_editor=ProfileAccount(startup.open_database),
         open_chat=startup.peer,
         unlock=startup.unlock if first is FirstScreen.UNLOCK else None,
         setup=startup.setup if first is FirstScreen.SETUP else None,
@@ -232,6 +253,17 @@ async def _run(options: ProfileOptions, peer: str | None, console: Console) -> N
         await build_app(startup).run_async()
     finally:
         await startup.close()
+
+
+def login_failure(error: TransportError) -> str:
+    """What failed when logging in, in words a person can act on."""
+    if isinstance(error, AuthenticationFailed):
+        return f"Login failed: {error}. Is the password right (did it change on the server)?"
+    if isinstance(error, ConnectionFailed):
+        return f"Login failed: {error}. Is the server address right, and is the server up?"
+    if isinstance(error, InsecureConnectionRefused):
+        return f"Login failed: {error}."
+    return f"Login failed: {str(error) or type(error).__name__}."
 
 
 def _no_key(error: CommandError) -> bool:

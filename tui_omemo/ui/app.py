@@ -13,7 +13,11 @@ How the composition root (`commands/app.py`) wires it:
 * `setup=callback` — first run: the add-account form (`account_form=` says whether it asks a
   new passphrase and when it offers plaintext on loopback) comes first and
   `await callback(NewAccount(...))` creates the profile and the account; the progress screen
-  shows meanwhile. If connecting then fails, the form comes back with the reason.
+  shows meanwhile. If that fails, the form comes back with the reason; once the profile exists,
+  a failed login is shown like any other (below).
+* `account_editor=editor` — reads and changes the account while no service runs: after a failed
+  login the progress screen offers the account screen (`a`), which shows what failed and, once
+  saved, logs in again. Once connected, the account screen (F4, palette) uses the service.
 
 Background events reach the UI through exactly one worker draining `service.events()`; it posts
 `ServiceEventArrived`, and the app hands each event down to the screens that show it. New messages
@@ -37,6 +41,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from tui_omemo.service.api import (
+    AccountEditor,
     ChatService,
     ConnectionChanged,
     MessageReceived,
@@ -50,6 +55,7 @@ from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
 from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
+from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
@@ -100,6 +106,7 @@ STYLE_FILES = (
     "settings",
     "unlock",
     "dialogs",
+    "account",
 )
 
 
@@ -120,6 +127,7 @@ class TuiOmemoApp(App[None]):
         Binding("f3", "open_security", "Events", show=False),
         Binding("ctrl+o", "open_verify", "Verify", show=False),
         Binding("f2", "open_settings", "Settings", show=False),
+        Binding("f4", "open_account", "Account", show=False),
         Binding("escape", "close_screen", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -148,6 +156,7 @@ class TuiOmemoApp(App[None]):
         unlock: UnlockCallback | None = None,
         setup: SetupCallback | None = None,
         account_form: AccountForm | None = None,
+        account_editor: AccountEditor | None = None,
         clock: Clock | None = None,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
@@ -162,6 +171,7 @@ class TuiOmemoApp(App[None]):
         self._unlock = unlock
         self._setup = setup
         self._account_form = account_form
+        self._account_editor = account_editor
         self._started = False
 
     @property
@@ -211,7 +221,7 @@ class TuiOmemoApp(App[None]):
 
     @on(AccountScreen.AccountEntered)
     def _account(self, event: AccountScreen.AccountEntered) -> None:
-        progress = ProgressScreen(f"Setting up {event.account.jid}")
+        progress = self._progress(f"Setting up {event.account.jid}")
         self.push_screen(progress)
         self.run_worker(
             self._first_run(event.screen, progress, event.account),
@@ -224,13 +234,13 @@ class TuiOmemoApp(App[None]):
     async def _first_run(
         self, form: AccountScreen, progress: ProgressScreen, account: NewAccount
     ) -> None:
-        """Create the profile and the account, then go online; on failure, back to the form."""
+        """Create the profile and the account, then go online. When setting up fails, back to
+        the form; once the profile exists, a failed login offers the account screen instead
+        (the form cannot change an existing profile)."""
         assert self._setup is not None
         progress.step("Creating the profile and this device's OMEMO keys")
         try:
             await self._setup(account)
-            if self._unlock is None:
-                await self._connecting(progress)
         except Exception as error:  # the callback's message is meant for the user
             self._back_to_form(form, error)
             return
@@ -239,7 +249,7 @@ class TuiOmemoApp(App[None]):
         if self._unlock is not None:
             self.push_screen(UnlockScreen())
         else:
-            self._start()
+            self._go_online(f"Logging in as {account.jid}")
 
     def _back_to_form(self, form: AccountScreen, error: Exception) -> None:
         if self.screen is not form:
@@ -253,7 +263,7 @@ class TuiOmemoApp(App[None]):
         if self._service is not None:
             self._start()
             return
-        progress = ProgressScreen(title)
+        progress = self._progress(title)
         self.push_screen(progress)
         self.run_worker(
             self._online(progress),
@@ -278,8 +288,14 @@ class TuiOmemoApp(App[None]):
             assert self._connect is not None
             self._service = await self._connect(progress.step)
 
+    def _progress(self, title: str) -> ProgressScreen:
+        """A progress screen; a failure there offers the account screen when it can open."""
+        return ProgressScreen(title, account=self._account_editor is not None)
+
     @on(ProgressScreen.RetryRequested)
-    def _retry(self, event: ProgressScreen.RetryRequested) -> None:
+    def _retry(
+        self, event: ProgressScreen.RetryRequested | ProgressScreen.AccountRequested
+    ) -> None:
         self.run_worker(
             self._online(event.screen),
             group="startup",
@@ -287,6 +303,17 @@ class TuiOmemoApp(App[None]):
             description="going online",
             exit_on_error=False,
         )
+
+    @on(ProgressScreen.AccountRequested)
+    def _fix_account(self, event: ProgressScreen.AccountRequested) -> None:
+        """The account screen, with what failed; saved, it logs in again."""
+        assert self._account_editor is not None
+
+        def closed(saved: bool | None) -> None:
+            if saved:
+                self._retry(event)
+
+        self.push_screen(AccountEditScreen(self._account_editor, event.screen.reason), closed)
 
     # --- background events ----------------------------------------------------------------
 
@@ -400,6 +427,11 @@ class TuiOmemoApp(App[None]):
         """The settings screen."""
         if self._started:
             self._show(SettingsScreen(self.service))
+
+    def action_open_account(self) -> None:
+        """This device, its label, the password and the server."""
+        if self._started and not isinstance(self.screen, AccountEditScreen):
+            self.push_screen(AccountEditScreen(self.service))
 
     def action_close_screen(self) -> None:
         """Close the current screen (the roster stays; nothing closes before it shows)."""

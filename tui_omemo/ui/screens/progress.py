@@ -3,8 +3,9 @@
 The app calls `step(text)` as each stage begins (creating the profile and keys, logging in and
 publishing them, catching up); earlier steps are then shown as done. `fail(reason)` marks the
 current step as failed, shows the one-line reason and offers a retry (`r`), which is posted as
-`RetryRequested`. The step texts may hold what the user typed (a JID), so they are drawn as
-text, never as markup.
+`RetryRequested`; with `account=True` it also offers the account screen (`a`: password,
+server), posted as `AccountRequested`. The step texts may hold what the user typed (a JID), so
+they are drawn as text, never as markup.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ DONE, CURRENT, FAILED = "✓", "…", "✗"
 class ProgressScreen(Screen[None]):
     """The steps of opening the profile and going online."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "retry", "Retry", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry", show=False),
+        Binding("a", "account", "Account", show=False),
+    ]
 
     @dataclass
     class RetryRequested(Message):
@@ -36,9 +40,16 @@ class ProgressScreen(Screen[None]):
 
         screen: ProgressScreen
 
-    def __init__(self, title: str) -> None:
+    @dataclass
+    class AccountRequested(Message):
+        """The user asked for the account screen after a failure (to fix the login)."""
+
+        screen: ProgressScreen
+
+    def __init__(self, title: str, *, account: bool = False) -> None:
         super().__init__()
         self._title = title
+        self._account = account
         self._steps: list[str] = []
         self._failed = False
         self._reason = ""
@@ -49,7 +60,10 @@ class ProgressScreen(Screen[None]):
             yield Static(Text(neutral(self._title, single_line=True)), classes="dialog-title")
             yield Static("", id="steps")
             yield Static("", id="error", classes="error", markup=False)
-            yield Static("r: try again · ctrl+q: quit", id="retry", classes="hint -hidden")
+            keys = "a: fix the account (password, server) · " if self._account else ""
+            yield Static(
+                f"{keys}r: try again · ctrl+q: quit", id="retry", classes="hint -hidden"
+            )
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -78,6 +92,16 @@ class ProgressScreen(Screen[None]):
         self._failed = True
         self._reason = neutral(reason)
         self._draw()
+
+    @property
+    def reason(self) -> str:
+        """Why the last step failed ("" while nothing failed)."""
+        return self._reason if self._failed else ""
+
+    def action_account(self) -> None:
+        """Open the account screen after a failure."""
+        if self._failed and self._account:
+            self.post_message(self.AccountRequested(self))
 
     def action_retry(self) -> None:
         """Try again after a failure."""
