@@ -593,9 +593,9 @@ class FakeService:
 
     async def update_account(self, change: AccountChange) -> AccountInfo:
         """Validated by the real service's rules (`changed_account`, `check_label`)."""
-        self._record("update_account", change)
         row = changed_account(self._account, change)
         label = self._label if change.label is None else check_label(change.label)
+        self._record("update_account", change)
         self._account, self._label = row, label
         return await self.account()
 

@@ -31,11 +31,13 @@ from tui_omemo.commands.app import Startup, build_app
 from tui_omemo.commands.console import Console
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.model import TrustLevel
+from tui_omemo.protocol.identity import IDENTITY_KEY
 from tui_omemo.service.app_service import OmemoChatService
-from tui_omemo.store import KeyringBackend
+from tui_omemo.store import KeyringBackend, KeyringKeys, open_profile
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
 from tui_omemo.ui.screens.account import AccountScreen
+from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
 from tui_omemo.ui.screens.roster import RosterScreen
@@ -377,3 +379,62 @@ async def test_passphrase_profile_first_run_then_unlock(
         await pilot.press(*"a long passphrase", "enter")
         await until(pilot, lambda: isinstance(app.screen, RosterScreen), "the roster")
         assert service_of(app).own_jid == jid
+
+
+async def test_first_run_with_a_wrong_password_is_corrected_in_the_app(
+    prosody: ProsodyServer, contact: tuple[tuple[str, str], Peer], tmp_path: Path
+) -> None:
+    """A wrong password at the first run is no dead end: the app says that the server refused
+    the login and offers the account screen; the password typed there logs in with the device
+    and identity made at the first run. Once online, the account screen (F4) sets this
+    device's label, which the contact then sees on our OMEMO 2 device list."""
+    (jid, password), peer = contact
+    profile, keys = tmp_path / "ours", DictKeyring()
+
+    def identity() -> str:
+        with open_profile(profile, KeyringKeys(keys), None) as db, db.snapshot() as uow:
+            record = uow.state.load(IDENTITY_KEY)
+        assert record is not None
+        return record.value
+
+    async with real_app(profile, keyring_console(keys)) as (app, pilot):
+        await until(pilot, lambda: isinstance(app.screen, AccountScreen), "the first-run form")
+        await fill_first_run(pilot, jid, "not the password", f"{prosody.host}:{prosody.port}")
+        progress = app.screen
+
+        def refused() -> bool:
+            return isinstance(progress, ProgressScreen) and progress.failed
+
+        await until(pilot, refused, "the login refused")
+        words = str(progress.query_one("#error", Static).render())
+        assert f"the server refused the login for {jid}" in words
+        assert "a: fix the account" in str(progress.query_one("#retry", Static).render())
+        made = identity()
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AccountEditScreen), "account screen")
+        editor = app.screen
+        assert isinstance(editor, AccountEditScreen)
+        await until(pilot, lambda: editor.info is not None, "the account read")
+        assert "refused the login" in str(editor.query_one("#failure", Static).render())
+        assert editor.info is not None
+        device_id = editor.info.device_id
+        await pilot.press(*password, "enter")
+        await until(pilot, lambda: isinstance(app.screen, RosterScreen), "the roster")
+        assert service_of(app).device_id == device_id
+
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, AccountEditScreen), "account (F4)")
+        online = app.screen
+        assert isinstance(online, AccountEditScreen)
+        await until(pilot, lambda: online.info is not None, "the account read")
+        online.query_one("#label", Input).value = "pilot laptop"
+        online.query_one("#label", Input).focus()
+        await pilot.press("enter")
+
+        async def labelled() -> bool:
+            await peer.service.refresh_device_list(jid)
+            listed = await peer.service.devices(jid)
+            return any(d.device_id == device_id and d.label == "pilot laptop" for d in listed)
+
+        await until(pilot, labelled, "the contact sees our label")
+    assert identity() == made
