@@ -19,14 +19,25 @@ from tests.cli.conftest import DictKeyring
 from tests.store.conftest import BrokenKeyring
 from tui_omemo.commands import app as app_module
 from tui_omemo.commands import runtime
-from tui_omemo.commands.app import FirstScreen, Startup, connects_to_loopback, first_screen
+from tui_omemo.commands.app import (
+    FirstScreen,
+    Startup,
+    connects_to_loopback,
+    first_screen,
+    login_failure,
+)
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.runtime import read_account
 from tui_omemo.store import Account, Database, StoreError
 from tui_omemo.ui.app import PassphraseWanted
 from tui_omemo.ui.screens.account import NewAccount
-from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    InsecureConnectionRefused,
+    TransportError,
+)
 
 
 def startup_in(directory: Path, backend: object) -> Startup:
@@ -128,3 +139,18 @@ async def test_setup_refuses_plaintext_for_a_remote_server(tmp_path: Path) -> No
 def test_plaintext_box_follows_the_server(jid: str, server: str | None, loopback: bool) -> None:
     """The first-run form offers plaintext exactly when the account connects to loopback."""
     assert connects_to_loopback(jid, server) is loopback
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (AuthenticationFailed("the server refused the login for a@b"), "Is the password right"),
+        (ConnectionFailed("cannot reach b:5222 (Connection refused)"), "server address right"),
+        (InsecureConnectionRefused("the server offered no TLS"), "offered no TLS."),
+    ],
+)
+def test_a_failed_login_is_said_in_words(error: TransportError, words: str) -> None:
+    """What the app shows after a failed login names what failed and what to check."""
+    text = login_failure(error)
+    assert text.startswith(f"Login failed: {error}")
+    assert words in text

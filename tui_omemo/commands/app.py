@@ -187,19 +187,15 @@ class Startup:
         """Log in, publish our keys and catch up; the service stays up until `close`.
 
         Raises:
-            CommandError, StoreError: as `runtime.online` raises them; a failed login
-                (`TransportError`) as a CommandError that says in words what failed.
+            CommandError, StoreError, TransportError: as `runtime.online` raises them.
         """
         report("Logging in, publishing this device's keys, catching up")
         if self.database is None:
             self.database = await asyncio.to_thread(open_database, self.options, self.console)
         database, self.database = self.database, None  # online() closes it, also on failure
-        try:
-            running = await self.stack.enter_async_context(
-                online(self.options, self.console, database=database)
-            )
-        except TransportError as error:
-            raise CommandError(login_failure(error)) from error
+        running = await self.stack.enter_async_context(
+            online(self.options, self.console, database=database)
+        )
         if self.peer is not None:  # the chat opens with the contact's current devices
             report(f"Fetching the devices of {self.peer}")
             # Best effort: the chat opens anyway and sending says what is wrong. Nothing may
@@ -211,6 +207,18 @@ class Startup:
         # loop for 100-180 ms in the UI benchmark.
         gc.freeze()
         return running.service
+
+    async def connect_in_words(self, report: Callable[[str], None]) -> ChatService:
+        """`connect` for the app: a failed login is a CommandError that says in words what
+        failed (`login_failure`).
+
+        Raises:
+            CommandError, StoreError: as `connect` raises them.
+        """
+        try:
+            return await self.connect(report)
+        except TransportError as error:
+            raise CommandError(login_failure(error)) from error
 
     async def close(self) -> None:
         """Stop the service, log out and close the database (if `connect` got that far, or
@@ -237,7 +245,7 @@ def build_app(startup: Startup) -> TuiOmemoApp:
     first = first_screen(startup.options, startup.console)
     form = AccountForm(startup.ask_passphrase(), connects_to_loopback)
     return TuiOmemoApp(
-        connect=startup.connect,
+        connect=startup.connect_in_words,
         account_editor=ProfileAccount(startup.open_database),
         open_chat=startup.peer,
         unlock=startup.unlock if first is FirstScreen.UNLOCK else None,
