@@ -480,7 +480,8 @@ class ChatService(Protocol):
     # --- account editing (issue 11) -----------------------------------------------------------
 
     async def account(self) -> AccountInfo:
-        """The account, this device and our other devices (`AccountEditor`)."""
+        """The account, this device and our other devices, our device lists fetched again
+        first when the server answers (`AccountEditor`)."""
         ...
 
     async def update_account(self, change: AccountChange) -> AccountInfo:

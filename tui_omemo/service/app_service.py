@@ -588,7 +588,10 @@ class OmemoChatService:
         return updated
 
     async def account(self) -> AccountInfo:
-        """The account, this device and our other devices, as stored."""
+        """The account, this device and our other devices (our device lists fetched again
+        first; as stored when the server does not answer)."""
+        with contextlib.suppress(TransportError):
+            await self.refresh_device_list(self.own_jid)
         return await self._runner.read(account_info)
 
     async def update_account(self, change: AccountChange) -> AccountInfo:
@@ -598,7 +601,7 @@ class OmemoChatService:
         if change.label is not None:
             with contextlib.suppress(TransportError):  # published again at the next login
                 await self.session.publish_device_list(Namespace.V2)
-        return await self.account()
+        return await self._runner.read(account_info)
 
     def attach_groups(self, groups: GroupChats) -> None:
         """Plug in a group-chat component (the constructor does this when the transport has

@@ -44,8 +44,8 @@ def _device_facts(device: DeviceInfo) -> Text:
         text.append(f" {neutral(device.label, single_line=True)[:20]}")
     state = "active" if device.active else "inactive"
     seen = "" if device.last_seen is None else f", seen {device.last_seen:%Y-%m-%d}"
-    first = groups(device.fingerprint)[0] if device.fingerprint else "?"
-    text.append(f" ({state}{seen}) {first}…", style="dim")
+    first = f"{groups(device.fingerprint)[0]}…" if device.fingerprint else "key not fetched"
+    text.append(f" ({state}{seen}) {first}", style="dim")
     return text
 
 
@@ -63,6 +63,17 @@ def account_facts(info: AccountInfo) -> Text:
     else:
         text.append("\nNo other devices of yours are known.", style="dim")
     return text
+
+
+def _saved_words(change: AccountChange) -> str:
+    """What saving `change` did, for the toast of the online screen."""
+    if change == AccountChange():
+        return "Nothing changed."
+    if change.password is None and change.server is None and (
+        change.allow_plaintext_loopback is None
+    ):
+        return "Saved; the label is published on your OMEMO 2 device list."
+    return "Saved; the new login is used from the next connection."
 
 
 class AccountEditScreen(Screen[bool]):
@@ -166,12 +177,7 @@ class AccountEditScreen(Screen[bool]):
         if self._failure:
             self.dismiss(True)
         else:
-            saved = (
-                "Saved; a new password or server is used at the next login."
-                if change != AccountChange()
-                else "Nothing changed."
-            )
-            self.notify(saved, title="Account", markup=False)
+            self.notify(_saved_words(change), title="Account", markup=False)
 
     def action_leave(self) -> None:
         """Back: to the failed login (nothing tried again), or to the screen before."""
