@@ -133,32 +133,30 @@ async def test_a_wrong_password_is_repaired_with_account_set_keeping_keys_trust_
     """Alice talks to Bob, then her stored password goes wrong (as when it is changed on the
     server): `send` fails with one line. `account set --password-stdin` with the right one
     repairs the profile: `devices` and `send` work with the same device, fingerprint and
-    trust decision, and the history holds the messages from before and after."""
+    trust decision, and the history holds the messages from before and after. (The commands
+    that need no server run in-process.)"""
     alice, bob = await new_account("alice"), await new_account("bob")
+    offline = Cli(alice.profile, {"TUI_OMEMO_PASSPHRASE": PASSPHRASE})
     await subscribe_both(prosody, alice, bob)
     assert (await runner.run(bob, "listen", "--timeout", "1")).code == 0  # publishes
     first = await runner.run(alice, "send", bob.jid, "before")
     assert first.code == 0, first.err
-    shown = await runner.run(alice, "account", "show", "--json")
     trust = await runner.run(alice, "devices", bob.jid, "--json")
     assert trust.code == 0, trust.err
+    shown = offline("account", "show", "--json").out
 
-    broken = await runner.run(alice, "account", "set", "--password-stdin", stdin="wrong\n")
-    assert broken.code == 0, broken.err
+    assert offline("account", "set", "--password-stdin", stdin="wrong\n").code == 0
     refused = await runner.run(alice, "send", bob.jid, "lost?")
     assert refused.code == 1
     assert refused.err.strip() == f"tui-omemo: the server refused the login for {alice.jid}"
 
-    fixed = await runner.run(
-        alice, "account", "set", "--password-stdin", stdin=alice.password + "\n"
-    )
+    fixed = offline("account", "set", "--password-stdin", stdin=alice.password + "\n")
     assert fixed.code == 0, fixed.err
     devices = await runner.run(alice, "devices", bob.jid, "--json")
     assert devices.code == 0, devices.err
     assert devices.out == trust.out  # same device, fingerprint and trust decision
     second = await runner.run(alice, "send", bob.jid, "after")
     assert second.code == 0, second.err
-    assert (await runner.run(alice, "account", "show", "--json")).out == shown.out
-    history = await runner.run(alice, "history", bob.jid, "--json")
-    bodies = [json.loads(line)["text"] for line in history.out.splitlines()]
-    assert bodies == ["before", "after"]
+    assert offline("account", "show", "--json").out == shown
+    history = offline("history", bob.jid, "--json")
+    assert [json.loads(line)["text"] for line in history.out.splitlines()] == ["before", "after"]
