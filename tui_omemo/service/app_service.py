@@ -596,7 +596,7 @@ class OmemoChatService:
 
     async def update_account(self, change: AccountChange) -> AccountInfo:
         """Apply `change` (raises ValueError; nothing is changed then). A new password or
-        server is used from the next login; a changed label is published at once."""
+        server is used from the next start; a changed label is published at once."""
         await self._runner.write(lambda uow: apply_change(uow, change))
         if change.label is not None:
             with contextlib.suppress(TransportError):  # published again at the next login

@@ -73,7 +73,7 @@ def _saved_words(change: AccountChange) -> str:
         change.allow_plaintext_loopback is None
     ):
         return "Saved; the label is published on your OMEMO 2 device list."
-    return "Saved; the new login is used from the next connection."
+    return "Saved; used to log in from the next start of tui-omemo."
 
 
 class AccountEditScreen(Screen[bool]):
