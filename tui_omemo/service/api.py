@@ -486,7 +486,8 @@ class ChatService(Protocol):
 
     async def update_account(self, change: AccountChange) -> AccountInfo:
         """Apply `change` (`AccountEditor`). A new password or server is used from the next
-        start (a reconnect of the running client keeps the old ones); a new label is published on our OMEMO 2 device list at once.
+        start (a reconnect of the running client keeps the old ones); a new label is
+        published on our OMEMO 2 device list at once.
 
         Raises:
             ValueError: the change is invalid (the reason in words); nothing was changed.
