@@ -11,7 +11,10 @@ import pytest
 from tests.service.conftest import PeerFactory
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
+from tui_omemo.protocol.identity import verify_device_label
+from tui_omemo.service.api import AccountChange
 from tui_omemo.service.transport import Transport
+from tui_omemo.store import Account
 
 pytestmark = pytest.mark.prosody
 
@@ -59,3 +62,40 @@ async def test_own_device_comes_back_after_another_client_drops_it(
     # the other namespace was never touched
     other_namespace = Namespace.V2 if namespace is Namespace.LEGACY else Namespace.LEGACY
     assert ours in await ids_on_server(other.transport, other_namespace, alice.jid)
+
+
+async def test_the_label_is_signed_on_the_omemo2_list_kept_and_removed(
+    make_peer: PeerFactory,
+) -> None:
+    """`update_account(label=…)` publishes this device's label on the OMEMO 2 list with a
+    `labelsig` that verifies with our identity key (0.3 lists carry none); removing another
+    own device keeps the label; an empty label removes it. Keys and account stay as they
+    were."""
+    alice = await make_peer()
+    ours = alice.service.device_id
+    row = Account(alice.jid, alice.password, "127.0.0.1", 5222, allow_plaintext_loopback=True)
+    await alice.service.runner.write(lambda uow: uow.account.save(row))  # as `account add`
+    before = await alice.service.account()
+
+    async def entry(namespace: Namespace) -> DeviceListEntry:
+        listed = await alice.transport.fetch_device_list(namespace, alice.jid)
+        return next(e for e in listed.devices if e.device_id == ours)
+
+    info = await alice.service.update_account(AccountChange(label="bench laptop"))
+    assert info.label == "bench laptop"
+    labelled = await entry(Namespace.V2)
+    assert labelled.label == "bench laptop"
+    assert labelled.label_signature is not None
+    key = alice.service.session.engine.identity_key_ed25519
+    assert verify_device_label(key, "bench laptop", labelled.label_signature)
+    assert (await entry(Namespace.LEGACY)).label is None
+    await alice.service.remove_own_devices([OTHER_ID])
+    assert await entry(Namespace.V2) == labelled
+    await alice.service.update_account(AccountChange(label=""))
+    assert (await entry(Namespace.V2)).label is None
+    after = await alice.service.account()
+    assert (after.device_id, after.fingerprint, after.server) == (
+        before.device_id,
+        before.fingerprint,
+        before.server,
+    )
