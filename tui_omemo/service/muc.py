@@ -59,6 +59,7 @@ from tui_omemo.service.api import (
     SkippedDevice,
 )
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.history import finish_catch_up
 from tui_omemo.service.outbox import RoomOutbound, archive_pending
 from tui_omemo.service.runner import DbRunner
@@ -904,7 +905,7 @@ class GroupChats:
             await self._drop(inbox_id)
             await self._security_event(event)
             return
-        keys = tuple(key for key in keys if key.startswith(("rsid:", "omemo:")))
+        keys = failure_keys(keys, "rsid:", sender, element)
         if not keys:
             keys = (f"fail:{room}:{sender}:{inbox_id}:{now_ms()}",)
         message = self._row(inbound, who, keys, "",

@@ -71,6 +71,7 @@ from tui_omemo.service.api import (
     SkippedDevice,
 )
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.outbox import Outbox, archive_pending
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import (
@@ -852,9 +853,8 @@ class Session:
                 f"an empty OMEMO message from {routing.sender} could not be decrypted: {reason}")
             batch.note(item.inbox_id, event, now_ms())
             return
-        # Only keys a forger cannot pre-empt: our server's stanza-id and the ratchet message
-        # itself. A forged origin-id must never block the genuine message arriving later.
-        keys = tuple(key for key in item.keys if key.startswith(("sid:", "omemo:")))
+        # Never a key the genuine message carries too (service/failures.py).
+        keys = failure_keys(item.keys, "sid:", routing.sender, element)
         if not keys:
             keys = (f"fail:{routing.sender}:{item.inbox_id}:{now_ms()}",)
         device = None if element is None else element.sender_device_id
