@@ -28,14 +28,15 @@ def mixed() -> ET.Element:
 
 
 def test_one_stanza_carries_both_elements_the_hint_and_one_origin_id() -> None:
-    """Both `<encrypted>` elements, an EME hint for each, the 0.3 fallback body (a 0.3 element
-    is present), one store hint and one origin-id."""
+    """Both `<encrypted>` elements, an EME hint for each, one fallback body with the OMEMO 2
+    fallback marker, one store hint and one origin-id."""
     stanza = mixed()
     for namespace in Namespace:
         assert stanza.find(f"{{{namespace.value}}}encrypted") is not None
     names = {e.get("namespace") for e in stanza.findall(f"{{{messages.EME}}}encryption")}
     assert names == {namespace.value for namespace in Namespace}
-    assert stanza.find(f"{{{messages.CLIENT}}}body") is not None
+    assert len(stanza.findall(f"{{{messages.CLIENT}}}body")) == 1
+    assert len(stanza.findall(f"{{{messages.FALLBACK}}}fallback")) == 1
     assert len(stanza.findall(f"{{{messages.SID}}}origin-id")) == 1
     assert len(stanza.findall(f"{{{messages.HINTS}}}store")) == 1
 

@@ -77,7 +77,7 @@ async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
     found = elements(message)
     assert {key.device_id for key in found[Namespace.V2].keys} == {bob.service.device_id}
     assert {key.device_id for key in found[Namespace.LEGACY].keys} == {legacy.service.device_id}
-    assert has_body(message)  # the 0.3 hint for clients without OMEMO
+    assert has_body(message)  # the fallback hint for clients without OMEMO
     decrypted = await legacy.service.session.engine.decrypt(found[Namespace.LEGACY], alice.jid)
     assert decrypted.plaintext == b"to every device"
 
@@ -89,7 +89,8 @@ async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
 
 
 async def test_one_version_when_it_reaches_every_device(make_peer: PeerFactory) -> None:
-    """Every device publishes OMEMO 2: one OMEMO 2 element, no 0.3 element, no body."""
+    """Every device publishes OMEMO 2: one OMEMO 2 element, no 0.3 element; the fallback body
+    with its XEP-0428 marker all the same (issue 13: slixmpp-based clients need the body)."""
     alice = await make_peer()
     bob = await make_peer()
     report = await alice.service.send(bob.jid, "all speak 2")
@@ -97,7 +98,10 @@ async def test_one_version_when_it_reaches_every_device(make_peer: PeerFactory) 
     assert (await bob.next_message()).message.omemo is Namespace.V2
     message = sent_message(alice)
     assert set(elements(message)) == {Namespace.V2}
-    assert not has_body(message)
+    assert has_body(message)
+    marker = message.find("{urn:xmpp:fallback:0}fallback")
+    assert marker is not None
+    assert marker.get("for") == Namespace.V2.value
 
 
 async def test_forced_version_reports_devices_of_the_other_version(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.xmpp.test_translate import legacy_encrypted, v2_encrypted
 from tui_omemo.model import Namespace
+from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp import messages
 from tui_omemo.xmpp.errors import MalformedStanza
 
@@ -33,16 +34,43 @@ def test_outgoing_legacy_message_has_eme_hint_body_store_and_origin_id() -> None
     assert parsed.origin_id == "m1"
 
 
-def test_outgoing_v2_message_never_carries_a_body() -> None:
-    """XEP-0420: no plaintext body next to OMEMO 2 content, even if a hint is asked for."""
+def test_outgoing_v2_message_carries_the_fallback_body_and_its_marker() -> None:
+    """OMEMO 2 gets the fallback body too (slixmpp raises `message` only for a stanza with a
+    body), marked as a fallback for OMEMO 2 by XEP-0428, next to its EME hint."""
     stanza = messages.build_encrypted_message(
         v2_encrypted(), "bob@localhost", body_hint=messages.LEGACY_BODY_HINT
     )
-    assert stanza.find(f"{{{messages.CLIENT}}}body") is None
+    body = stanza.find(f"{{{messages.CLIENT}}}body")
+    assert body is not None
+    assert body.text == messages.LEGACY_BODY_HINT
+    fallback = stanza.findall(f"{{{messages.FALLBACK}}}fallback")
+    assert [element.get("for") for element in fallback] == ["urn:xmpp:omemo:2"]
     eme = stanza.find(f"{{{messages.EME}}}encryption")
     assert eme is not None
     assert eme.get("name") == "OMEMO 2"
     assert stanza.get("id")
+    serialized = messages.serialize(stanza)
+    assert serialized is not None
+    assert '<fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:omemo:2" />' in serialized
+
+
+@pytest.mark.parametrize("element", [legacy_encrypted(None), v2_encrypted(None)],
+                         ids=["0.3", "2"])
+def test_empty_message_carries_no_fallback_body(element: EncryptedElement) -> None:
+    """A key-transport / heartbeat message has nothing to read: no body, no marker."""
+    stanza = messages.build_encrypted_message(
+        element, "bob@localhost", body_hint=messages.LEGACY_BODY_HINT
+    )
+    assert stanza.find(f"{{{messages.CLIENT}}}body") is None
+    assert stanza.find(f"{{{messages.FALLBACK}}}fallback") is None
+    assert stanza.find(f"{{{messages.EME}}}encryption") is not None
+
+
+def test_no_fallback_body_without_a_hint() -> None:
+    """`add_body_hint` off: neither the body nor the marker."""
+    stanza = messages.build_encrypted_message(v2_encrypted(), "bob@localhost")
+    assert stanza.find(f"{{{messages.CLIENT}}}body") is None
+    assert stanza.find(f"{{{messages.FALLBACK}}}fallback") is None
 
 
 def _incoming(extra: str, *, sender: str = "bob@localhost/phone", kind: str = "chat") -> str:

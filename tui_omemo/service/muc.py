@@ -656,8 +656,7 @@ class GroupChats:
                 flags={"recipients": len(result.recipients), "skipped_members": missing},
             )
 
-            hint = BODY_HINT if (namespace is Namespace.LEGACY
-                                 and self._settings().add_body_hint) else None
+            hint = BODY_HINT if self._settings().add_body_hint else None
             stanza = RoomOutbound(room, message_id, result.element, hint)
 
             def commit(uow: UnitOfWork) -> int:

@@ -1138,8 +1138,7 @@ class Session:
         versions = result.namespaces
         message = self._outgoing(peer, request.text, request.message_id, versions,
                                  len(result.recipients))
-        hint = BODY_HINT if (Namespace.LEGACY in versions
-                             and self._settings().add_body_hint) else None
+        hint = BODY_HINT if self._settings().add_body_hint else None
         elements = [each.element for each in result.results]
         outbound = Outbound(peer, request.message_id, elements[0], hint,
                             elements[1] if len(elements) > 1 else None)

@@ -22,8 +22,9 @@ co-author of XEP-0384, sends too), not in two stanzas:
   Conversations-style clients show as "not encrypted for this device", and OMEMO-2-only
   clients (Kaidan) would show the second copy's 0.3 fallback `<body>` as a message; the server
   would also archive, store offline and push the message twice;
-* the 0.3 fallback body of the combined stanza is ignored by OMEMO 2 receivers, which must
-  ignore an outer `<body>` next to `<encrypted>` (OMEMO-WIRE §4.5).
+* the one fallback body of the combined stanza (sent with either version, issue 13) is
+  ignored by OMEMO receivers, which must ignore an outer `<body>` next to `<encrypted>`
+  (OMEMO-WIRE §4.5).
 
 A chat forced to one version (`0.3` / `2`) encrypts in that version only and reports each
 device that publishes only the other one (`SkipReason.OTHER_VERSION`).

@@ -5,7 +5,12 @@ tested without a server; `client.py` moves them on and off the wire.
 
 Outgoing (OMEMO-WIRE.md §3.5, §4.5): `<encrypted>`, the EME hint (`urn:xmpp:eme:0`, name
 `OMEMO` or `OMEMO 2`), a `<store/>` hint, an XEP-0359 `<origin-id>` equal to the message id,
-and for 0.3 an optional plaintext `<body>` telling other clients the message is encrypted.
+and an optional plaintext fallback `<body>` telling other clients the message is encrypted,
+in both versions: slixmpp (and so slixmpp-omemo's users) raises its `message` event only for
+a stanza with a `<body>`, and clients without OMEMO would see nothing at all. Next to OMEMO 2
+it comes with the XEP-0428 marker `<fallback for='urn:xmpp:omemo:2'/>` (as QXmpp/Kaidan send
+it), so receivers and archives that know OMEMO 2 can tell the body is only a fallback. An
+empty (key-transport) message never carries one: there is nothing to read.
 
 Incoming: `read_message` returns the `<encrypted>` as an `EncryptedElement` (or None), with the
 ids and the delay timestamp; a stanza carrying both versions keeps the OMEMO 2 element in
@@ -38,6 +43,7 @@ DELAY = "urn:xmpp:delay"
 CARBONS = "urn:xmpp:carbons:2"
 FORWARD = "urn:xmpp:forward:0"
 MAM = "urn:xmpp:mam:2"
+FALLBACK = "urn:xmpp:fallback:0"
 
 LEGACY_BODY_HINT = (
     "I sent you an OMEMO encrypted message but your client doesn't seem to support that."
@@ -116,9 +122,9 @@ def build_encrypted_message(
         to: the recipient's bare JID (or the room's for groupchat).
         message_type: `chat` or `groupchat`.
         message_id: the stanza id; a fresh one when None. Also written as origin-id.
-        body_hint: a plaintext `<body>` for clients without OMEMO; only sent with a 0.3
-            element (XEP-0420 forbids a body next to OMEMO 2 content alone; OMEMO 2
-            receivers ignore it next to `<encrypted>`). Pass LEGACY_BODY_HINT or None.
+        body_hint: a plaintext fallback `<body>` for clients that cannot decrypt, or None;
+            left out of an empty (key-transport) message. With an OMEMO 2 element the
+            XEP-0428 `<fallback>` marker says the body is only that.
         also: an element of the other OMEMO version for the devices that publish only that
             one, in the same stanza (each client reads its version's element).
 
@@ -137,8 +143,10 @@ def build_encrypted_message(
             name=EME_NAMES[element.namespace],
             namespace=str(element.namespace),
         )
-    if body_hint is not None and any(e.namespace is Namespace.LEGACY for e in elements):
+    if body_hint is not None and any(e.payload is not None for e in elements):
         ET.SubElement(message, f"{{{CLIENT}}}body").text = body_hint
+        if any(e.namespace is Namespace.V2 for e in elements):
+            ET.SubElement(message, f"{{{FALLBACK}}}fallback", {"for": str(Namespace.V2)})
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     return message
