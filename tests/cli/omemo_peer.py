@@ -8,23 +8,33 @@ speaks only OMEMO 0.3, like Conversations or Gajim: python-omemo runs with the `
 backend alone (so only the 0.3 device list and bundle are published), and its reader looks
 only at the 0.3 `<encrypted>` element (slixmpp-omemo itself would pick an OMEMO 2 element
 first, whether or not it loaded that backend). `send(to, text)` encrypts with whatever
-slixmpp-omemo picks (it can only *send* OMEMO 0.3: it has no SCE), `received` is a queue of
-decrypted messages. slixmpp-omemo 2.2 cannot decrypt OMEMO 2 (SCE is not implemented there),
-so messages to it must be 0.3.
+slixmpp-omemo picks (its `encrypt_message` can only produce OMEMO 0.3: it has no SCE);
+`send_v2(to, text)` encrypts an SCE envelope written here with python-omemo's session manager
+and sends it in the stanza shape slixmpp-omemo builds (fallback body, store hint).
+`received` is a queue of decrypted messages, filled by a handler on slixmpp's `message` event
+(which slixmpp raises only for a stanza with a `<body>`), calling the plugin's
+`decrypt_message`, as slixmpp-omemo's users write it. For OMEMO 2 that call decrypts the key
+and the payload through python-omemo and then raises NotImplementedError carrying the
+plaintext (slixmpp-omemo 2.2 does not unpack SCE); the envelope's body is taken from there.
 
 Production code never imports this (import-linter forbids `slixmpp_omemo` under tui_omemo).
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import copy
+import secrets
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import oldmemo
 import slixmpp
+import twomemo.etree
 from omemo.storage import Just, Maybe, Nothing, Storage
 from omemo.types import DeviceInformation, JSONType
 from slixmpp.plugins import register_plugin
@@ -36,7 +46,9 @@ from tests.prosody import ProsodyServer
 
 LEGACY = "eu.siacs.conversations.axolotl"
 V2 = "urn:xmpp:omemo:2"
+SCE = "urn:xmpp:sce:1"
 TIMEOUT = 30.0
+FALLBACK_MARKER = "{urn:xmpp:fallback:0}fallback"
 
 
 class MemoryStorage(Storage):
@@ -126,6 +138,35 @@ def without_omemo_2(stanza: slixmpp.Message) -> slixmpp.Message:
     return copied
 
 
+def sce_envelope(text: str, sender: str, to: str) -> bytes:
+    """An XEP-0420 envelope of `text` with the affixes the OMEMO 2 profile asks for (written
+    here, independent of tui_omemo's)."""
+    root = ET.Element(f"{{{SCE}}}envelope")
+    content = ET.SubElement(root, f"{{{SCE}}}content")
+    ET.SubElement(content, "{jabber:client}body").text = text
+    ET.SubElement(root, f"{{{SCE}}}rpad").text = secrets.token_urlsafe(secrets.randbelow(20) + 1)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    ET.SubElement(root, f"{{{SCE}}}time", stamp=stamp)
+    ET.SubElement(root, f"{{{SCE}}}to", jid=to)
+    ET.SubElement(root, f"{{{SCE}}}from", jid=sender)
+    return ET.tostring(root)
+
+
+def sce_body(envelope: bytes) -> str:
+    """The `<body>` of a decrypted SCE envelope."""
+    return ET.fromstring(envelope).findtext(f"{{{SCE}}}content/{{jabber:client}}body") or ""
+
+
+def sce_plaintext(error: NotImplementedError) -> bytes:
+    """The OMEMO 2 plaintext slixmpp-omemo 2.2's `decrypt_message` decrypted and then gave up
+    on: its message ends with "Plaintext: " and the bytes' repr."""
+    _, found, plaintext = str(error).partition("Plaintext: ")
+    assert found, f"not slixmpp-omemo's SCE error: {error}"
+    value = ast.literal_eval(plaintext)
+    assert isinstance(value, bytes)
+    return value
+
+
 @dataclass(frozen=True)
 class PeerMessage:
     """A message the peer decrypted."""
@@ -203,6 +244,24 @@ class OmemoPeer:
         """Download `jid`'s device lists again (after it published new ones)."""
         await self.plugin.refresh_device_lists({slixmpp.JID(jid)}, force_download=True)
 
+    async def send_v2(self, to: str, text: str, members: set[str] | None = None) -> None:
+        """Encrypt `text` in OMEMO 2 for `to` (or, for a room `to`, for its `members`) with
+        python-omemo's session manager and send it as slixmpp-omemo shapes its stanzas."""
+        recipients = {slixmpp.JID(jid) for jid in (members or {to})}
+        await self.plugin.refresh_device_lists(recipients)
+        manager = await self.plugin.get_session_manager()
+        envelope = sce_envelope(text, self.client.boundjid.bare, slixmpp.JID(to).bare)
+        messages, errors = await manager.encrypt(
+            frozenset(jid.bare for jid in recipients), {V2: envelope},
+            backend_priority_order=[V2])
+        self.errors.extend(repr(error) for error in errors)
+        stanza = self.client.make_message(mto=to, mtype="chat" if members is None else "groupchat")
+        stanza["body"] = self.plugin.fallback_message
+        stanza.enable("store")
+        for message in messages:
+            stanza.append(twomemo.etree.serialize_message(message))
+        stanza.send()
+
     async def send(self, to: str, text: str) -> None:
         """Encrypt `text` for every device of `to` (slixmpp-omemo picks 0.3) and send it."""
         message = self.client.make_message(mto=to, mbody=text, mtype="chat")
@@ -231,17 +290,63 @@ class OmemoPeer:
             namespaces &= {LEGACY}
             if not namespaces:  # OMEMO 2 only: a 0.3 client sees nothing to decrypt
                 return
+        decrypted = await self.decrypt(stanza, namespaces)
+        if decrypted is not None and decrypted.text:
+            await self.received.put(decrypted)
+
+    async def decrypt(self, stanza: slixmpp.Message, namespaces: set[str]) -> PeerMessage | None:
+        """Decrypt through the plugin's `decrypt_message` (None, with the reason in `errors`,
+        when it fails); the sender is the stanza's `from` (for a room: the occupant JID)."""
+        sender = stanza["from"].bare if stanza["type"] != "groupchat" else str(stanza["from"])
         try:
             decrypted, device = await self.plugin.decrypt_message(stanza)
+        except NotImplementedError as error:  # OMEMO 2: decrypted, but SCE is not unpacked
+            header = stanza.xml.find(f"{{{V2}}}encrypted/{{{V2}}}header")
+            assert header is not None
+            return PeerMessage(sender, int(header.get("sid", "0")),
+                               sce_body(sce_plaintext(error)), V2)
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")
-            return
-        body = decrypted["body"]
-        if body:
-            namespace = V2 if V2 in namespaces else LEGACY
-            await self.received.put(
-                PeerMessage(stanza["from"].bare, int(device.device_id), str(body), namespace)
-            )
+            return None
+        namespace = V2 if V2 in namespaces else LEGACY
+        return PeerMessage(sender, int(device.device_id), str(decrypted["body"] or ""),
+                           namespace)
+
+
+class PlainClient:
+    """A slixmpp client without OMEMO (another resource of an account): what its `message`
+    handler got, as slixmpp-based clients without OMEMO see messages."""
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        self.client = client
+        self.received: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+        client.add_event_handler("message", self.received.put_nowait)
+
+    @classmethod
+    async def start(cls, server: ProsodyServer, jid: str, password: str) -> PlainClient:
+        """Log in as `jid/plain` and become available (priority 0, as the OMEMO peer)."""
+        client = slixmpp.ClientXMPP(f"{jid}/plain", password)
+        client.enable_direct_tls = False
+        client.enable_starttls = False
+        client.enable_plaintext = True
+        client.plugin["feature_mechanisms"].unencrypted_scram = True
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        client.add_event_handler("session_start", lambda _e: _settle(started))
+        plain = cls(client)
+        client.connect(server.host, server.port)
+        await asyncio.wait_for(started, TIMEOUT)
+        client.send_presence()
+        return plain
+
+    async def next_message(self, wait: float = TIMEOUT) -> slixmpp.Message:
+        """The next stanza slixmpp raised `message` for."""
+        return await asyncio.wait_for(self.received.get(), wait)
+
+    async def stop(self) -> None:
+        """Log out."""
+        self.client.disconnect()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.client.disconnected, 10)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

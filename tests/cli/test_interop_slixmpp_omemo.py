@@ -1,5 +1,8 @@
 """Interop through Prosody with an independent implementation: slixmpp-omemo 2.2 (python-omemo),
-which speaks OMEMO 0.3 (it sends only 0.3 and cannot decrypt OMEMO 2's SCE)."""
+through its users' receive path (a handler on slixmpp's `message` event calling the plugin's
+`decrypt_message`): OMEMO 0.3 both ways, and OMEMO 2 both ways (slixmpp-omemo's own
+`encrypt_message` only produces 0.3, and its `decrypt_message` stops short of unpacking SCE;
+see `omemo_peer.py`). A plain slixmpp client without OMEMO gets the fallback body."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tests.cli.conftest import Account, CliRunner, subscribe_both
-from tests.cli.omemo_peer import LEGACY, OmemoPeer
+from tests.cli.omemo_peer import FALLBACK_MARKER, LEGACY, V2, OmemoPeer, PlainClient
 from tests.prosody import ProsodyServer
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
@@ -83,4 +86,46 @@ async def test_echo_answers_slixmpp_omemo(
         assert await listener.wait() == 0
     finally:
         await listener.stop()
+        await peer.stop()
+
+
+async def test_omemo_2_both_ways_through_slixmpp_omemos_message_event(
+    prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
+) -> None:
+    """`send --omemo 2` reaches a slixmpp-omemo client's `message` handler (the fallback body
+    makes slixmpp raise it) and python-omemo decrypts it; a plain slixmpp client on the same
+    account sees the fallback body with the EME hint and the XEP-0428 marker; python-omemo's
+    OMEMO 2 message (with slixmpp-omemo's fallback body) reaches `listen` decrypted."""
+    alice = await new_account("alice")
+    peer_jid, peer_password = prosody.create_account()
+    await subscribe_both(prosody, alice, Account(peer_jid, peer_password, alice.profile))
+    first = await runner.run(alice, "listen", "--timeout", "3")
+    assert first.code == 0, first.err
+    peer = await OmemoPeer.start(prosody, peer_jid, peer_password)
+    plain = await PlainClient.start(prosody, peer_jid, peer_password)
+    try:
+        await peer.refresh(alice.jid)
+        sent = await runner.run(alice, "send", peer_jid, "OMEMO 2 to slixmpp-omemo", "--omemo", "2")
+        assert sent.code == 0, sent.err
+        got = await peer.next_message()
+        assert (got.sender, got.text, got.namespace) == (
+            alice.jid, "OMEMO 2 to slixmpp-omemo", V2), peer.errors
+        hint = await plain.next_message()
+        assert hint["body"]
+        assert "OMEMO 2 to slixmpp-omemo" not in str(hint)
+        eme = hint.xml.find("{urn:xmpp:eme:0}encryption")
+        marker = hint.xml.find(FALLBACK_MARKER)
+        assert eme is not None
+        assert marker is not None
+        assert (eme.get("namespace"), marker.get("for")) == (V2, V2)
+
+        await peer.send_v2(alice.jid, "OMEMO 2 from python-omemo")
+        heard = await runner.run(alice, "listen", "--count", "1", "--json", "--timeout", "30")
+        assert heard.code == 0, heard.err
+        line = json.loads(heard.out)
+        assert (line["from"], line["text"], line["omemo"]) == (
+            peer_jid, "OMEMO 2 from python-omemo", "2")
+        assert not peer.errors, peer.errors
+    finally:
+        await plain.stop()
         await peer.stop()
