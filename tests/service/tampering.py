@@ -59,14 +59,17 @@ def tampered(element: EncryptedElement, device_id: int, how: str) -> EncryptedEl
     raise ValueError(how)
 
 
-async def encrypt_for(sender: Peer, to: str, namespace: Namespace, text: str) -> EncryptedElement:
+async def encrypt_for(
+    sender: Peer, to: str, namespace: Namespace, text: str, room: str | None = None
+) -> EncryptedElement:
     """`text` encrypted by `sender`'s engine for every device of `to` (our own devices left
-    out), the advanced state committed as a send would."""
+    out), the advanced state committed as a send would; for a message to `room` (a member
+    `to`) the SCE envelope is addressed to the room."""
     session = sender.service.session
     payload = (
         text.encode()
         if namespace is Namespace.LEGACY
-        else sender.transport.build_envelope(text, to=to, sender=sender.jid)
+        else sender.transport.build_envelope(text, to=room or to, sender=sender.jid)
     )
     async with session.lock:
         result = await session.engine.encrypt(
@@ -81,11 +84,16 @@ def copies(genuine: EncryptedElement, device_id: int) -> list[EncryptedElement]:
     return [tampered(genuine, device_id, how) for how in TAMPERINGS[genuine.namespace]]
 
 
-def send(sender: Peer, to: str, element: EncryptedElement, message_id: str) -> None:
+def send(
+    sender: Peer, to: str, element: EncryptedElement, message_id: str, kind: str = "chat"
+) -> None:
     """Put `element` on the wire through `sender`'s stream (with the fallback body), with the
-    message id and origin-id `message_id`: a forger copying a stanza keeps them."""
+    message id and origin-id `message_id`: a forger copying a stanza keeps them. `kind` is
+    the message type (`groupchat` to a room)."""
     sender.xmpp.send_stanza(
-        messages.build_encrypted_message(element, to, message_id=message_id, body_hint=FALLBACK)
+        messages.build_encrypted_message(
+            element, to, message_type=kind, message_id=message_id, body_hint=FALLBACK
+        )
     )
 
 
