@@ -1,7 +1,8 @@
 """A throwaway Prosody on 127.0.0.1 for the XMPP tests, started by the `prosody` fixture.
 
 `ProsodyServer.start(workdir)` writes a config and data directory under `workdir`, runs Debian's
-`prosody` in the foreground on a free loopback port (no s2s, no TLS, plaintext SCRAM allowed),
+`prosody` in the foreground on a free loopback port (no s2s, no TLS, plaintext SCRAM allowed;
+PLAIN in clear only on the second VirtualHost `PLAIN_DOMAIN`),
 waits until c2s answers and returns the running server. `create_account()` registers a fresh
 account through in-band registration (XEP-0077) on a raw socket, which is much faster than a
 `prosodyctl register` per account. `stop()` ends exactly the process this object started;
@@ -28,6 +29,9 @@ from pathlib import Path
 PROSODY_BINARY = "prosody"
 DOMAIN = "localhost"
 MUC_DOMAIN = f"conference.{DOMAIN}"
+#: A second VirtualHost that offers PLAIN without TLS (the log-redaction test needs a PLAIN
+#: exchange; tui-omemo itself never sends PLAIN in clear).
+PLAIN_DOMAIN = f"plain.{DOMAIN}"
 STARTUP_TIMEOUT = 20.0
 START_ATTEMPTS = 5
 
@@ -73,6 +77,9 @@ modules_enabled = {{
 modules_disabled = {{ "s2s"; "tls" }}
 
 VirtualHost "{domain}"
+
+VirtualHost "{plain_domain}"
+    allow_unencrypted_plain_auth = true
 
 Component "{muc_domain}" "muc"
     modules_enabled = {{ "muc_mam" }}
@@ -174,6 +181,7 @@ class ProsodyServer:
                 log_file=workdir / "prosody.log",
                 domain=DOMAIN,
                 muc_domain=MUC_DOMAIN,
+                plain_domain=PLAIN_DOMAIN,
             )
         )
         process = cls._spawn(binary, workdir)

@@ -30,6 +30,7 @@ from tui_omemo.commands.settings import SettingsArgs, settings
 from tui_omemo.commands.trust import TRUST_WORDS, DevicesArgs, devices, set_trust, verify_uri
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.store import StoreError
+from tui_omemo.xmpp import log_redaction
 from tui_omemo.xmpp.errors import TransportError
 
 PROG = "tui-omemo"
@@ -363,12 +364,14 @@ def _run_app(options: ProfileOptions, _args: argparse.Namespace, console: Consol
 
 def _quiet_logging(console: Console) -> None:
     """Library log records stay off the terminal (slixmpp warns on stderr otherwise), unless
-    TUI_OMEMO_DEBUG is set. Records never carry keys or message text (DESIGN.md §3.9)."""
+    TUI_OMEMO_DEBUG is set. Records never carry keys, SASL payloads or message text: every
+    handler of the root logger redacts them (DESIGN.md §3.9, §3.13)."""
     root = logging.getLogger()
     if console.environ.get("TUI_OMEMO_DEBUG"):
         logging.basicConfig(level=logging.DEBUG, stream=console.stderr)
     elif not root.handlers:
         root.addHandler(logging.NullHandler())
+    log_redaction.install(root.handlers)
 
 
 def _one_line(error: BaseException) -> str:
