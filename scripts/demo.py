@@ -174,10 +174,12 @@ def _keyring_works() -> bool:
 
 def _forget_keyring_entry(profile: Path) -> None:
     from tui_omemo.commands.console import default_keyring
-    from tui_omemo.store import KeyringKeys
+    from tui_omemo.store import KeyringKeys, keyring_entry
 
     with contextlib.suppress(Exception):
-        KeyringKeys(default_keyring()).delete(profile)
+        entry = keyring_entry(profile)  # the profile id from profile.json
+        if entry is not None:
+            KeyringKeys(default_keyring()).delete(entry)
 
 
 def interactive() -> bool:

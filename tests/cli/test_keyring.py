@@ -18,7 +18,7 @@ import keyring.errors
 import pytest
 
 from tests.cli.conftest import Cli, run_subprocess, subprocess_env
-from tui_omemo.store import KeyringBackend, KeyringKeys
+from tui_omemo.store import KeyringBackend, KeyringKeys, keyring_entry
 
 pytestmark = pytest.mark.keyring
 
@@ -40,8 +40,7 @@ def keyring_cli(tmp_path: Path, secret_service: KeyringBackend) -> Iterator[Cli]
     """A CLI on the Secret Service and no passphrase; the profile's entry is deleted after."""
     cli = Cli(tmp_path / "profile", {}, lambda: secret_service)
     yield cli
-    with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        KeyringKeys(secret_service).delete(cli.profile)
+    _forget(secret_service, cli.profile)
 
 
 def test_account_add_keeps_the_key_in_the_secret_service(
@@ -49,7 +48,7 @@ def test_account_add_keeps_the_key_in_the_secret_service(
 ) -> None:
     result = keyring_cli("account", "add", "alice@localhost")
     assert result.code == 0, result.err
-    key = KeyringKeys(secret_service).load(keyring_cli.profile)
+    key = KeyringKeys(secret_service).load(_entry(keyring_cli.profile))
     assert key is not None
     for path in keyring_cli.profile.iterdir():
         assert key.material.hex().encode() not in path.read_bytes()
@@ -60,7 +59,7 @@ def test_missing_secret_service_entry_is_one_line_exit_1(
     keyring_cli: Cli, secret_service: KeyringBackend
 ) -> None:
     assert keyring_cli("account", "add", "alice@localhost").code == 0
-    KeyringKeys(secret_service).delete(keyring_cli.profile)
+    KeyringKeys(secret_service).delete(_entry(keyring_cli.profile))
     result = keyring_cli("history", "bob@localhost")
     assert result.code == 1
     assert len(result.err_lines) == 1
@@ -78,12 +77,25 @@ def test_the_entry_point_finds_the_platform_keyring(
     try:
         added = run_subprocess("--profile", str(profile), "account", "add", "a@localhost", env=env)
         assert added.returncode == 0, added.stderr
-        assert KeyringKeys(secret_service).load(profile) is not None
+        assert KeyringKeys(secret_service).load(_entry(profile)) is not None
         read = run_subprocess("--profile", str(profile), "history", "b@localhost", env=env)
         assert read.returncode == 0, read.stderr
     finally:
+        _forget(secret_service, profile)
+
+
+def _entry(profile: Path) -> str:
+    """The keyring entry name profile.json gives (the profile id)."""
+    entry = keyring_entry(profile)
+    assert entry is not None
+    return entry
+
+
+def _forget(backend: KeyringBackend, profile: Path) -> None:
+    """Delete a test profile's keyring entry, if it got one."""
+    if (profile / "profile.json").exists():
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            KeyringKeys(secret_service).delete(profile)
+            KeyringKeys(backend).delete(_entry(profile))
 
 
 def _wait_until_it_answers(backend: KeyringBackend, attempts: int = 10) -> None:

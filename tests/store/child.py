@@ -5,6 +5,8 @@ Run as ``python -m tests.store.child <action> <profile dir>``; the passphrase co
 
 - ``crash``: in one unit of work write several archive rows, a state blob and an inbox
   deletion, then die with ``os._exit`` before the commit;
+- ``committed-crash``: commit one unit of work (a setting ``after-crash``), then die with
+  ``os._exit`` while the profile is open, leaving the commit in the ``-wal`` only;
 - ``diskfull``: under a small RLIMIT_FSIZE (SIGXFSZ ignored) write big rows in one unit of
   work; print the exception's class name, then whether the old rows are all still there;
 - ``hold``: open the profile, print ``ready``, keep it open until stdin closes;
@@ -49,6 +51,13 @@ def crash(directory: Path) -> None:
         os._exit(17)
 
 
+def committed_crash(directory: Path) -> None:
+    db = _open(directory)
+    with db.unit_of_work() as uow:
+        uow.settings.set("after-crash", "kept")
+    os._exit(17)
+
+
 def diskfull(directory: Path) -> None:
     db = _open(directory)
     with db.snapshot() as uow:
@@ -84,5 +93,11 @@ def try_open(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    actions = {"crash": crash, "diskfull": diskfull, "hold": hold, "open": try_open}
+    actions = {
+        "crash": crash,
+        "committed-crash": committed_crash,
+        "diskfull": diskfull,
+        "hold": hold,
+        "open": try_open,
+    }
     actions[sys.argv[1]](Path(sys.argv[2]))

@@ -24,7 +24,7 @@ import keyring.errors
 import pytest
 from keyring.compat import properties
 
-from tui_omemo.store import Database, KeyringKeys, open_profile
+from tui_omemo.store import Database, KeyringKeys, StoreError, keyring_entry, open_profile
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -108,7 +108,7 @@ def db(profile: Path, keys: KeyringKeys) -> Iterator[Database]:
 def secret_service_keys(profile: Path) -> Iterator[KeyringKeys]:
     """The real Secret Service (gnome-keyring) under a service name unique to the test.
 
-    The entry for `profile` is deleted afterwards.
+    The entries for `profile` (by id and by path) are deleted afterwards.
     """
     if not os.environ.get("TUI_OMEMO_TEST_SECRET_SERVICE"):
         pytest.skip("needs TUI_OMEMO_TEST_SECRET_SERVICE (run under scripts/with-keyring.sh)")
@@ -117,5 +117,9 @@ def secret_service_keys(profile: Path) -> Iterator[KeyringKeys]:
     backend = SecretService.Keyring()  # type: ignore[no-untyped-call]
     keys = KeyringKeys(backend, service=f"tui-omemo-test-{uuid.uuid4().hex}")
     yield keys
-    with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        keys.delete(profile)
+    entries = {str(profile.resolve())}
+    with contextlib.suppress(StoreError):
+        entries.add(keyring_entry(profile) or "")
+    for entry in entries - {""}:
+        with contextlib.suppress(keyring.errors.PasswordDeleteError):
+            keys.delete(entry)

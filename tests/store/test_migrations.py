@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 
-from tui_omemo.store import Database, KeyringKeys, SchemaTooNew, open_profile
+from tui_omemo.store import Database, KeyringKeys, SchemaTooNew, keyring_entry, open_profile
 from tui_omemo.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, migrate, user_version
 from tui_omemo.store.passphrase import RawKey
 
@@ -72,7 +72,7 @@ def test_database_newer_than_the_code_is_refused(profile: Path, keys: KeyringKey
     with open_profile(profile, keys) as db, db.unit_of_work():
         pass
     connection = sqlcipher3.connect(str(profile / "tui-omemo.db"), isolation_level=None)
-    connection.execute(keys.load(profile).pragma())  # type: ignore[union-attr]
+    connection.execute(keys.load(keyring_entry(profile)).pragma())  # type: ignore[arg-type,union-attr]
     connection.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
     connection.close()
     with pytest.raises(SchemaTooNew, match="newer tui-omemo"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,9 @@ def test_database_file_is_encrypted_and_reopens_with_the_same_key(
     assert not (profile / DB).read_bytes().startswith(b"SQLite format 3")
     with open_profile(profile, keys) as db, db.snapshot() as uow:
         assert uow.settings.get("greeting") == "hello"
-    assert json.loads((profile / "profile.json").read_text()) == {
-        "format": 1,
-        "key_source": "keyring",
-    }
+    marker = json.loads((profile / "profile.json").read_text())
+    assert marker == {"format": 1, "key_source": "keyring", "profile_id": marker["profile_id"]}
+    assert re.fullmatch("[0-9a-f]{32}", marker["profile_id"])
 
 
 def test_new_profile_files_are_exactly_db_marker_and_lock(profile: Path, keys: KeyringKeys) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.conftest import fingerprint
-from tui_omemo.store import KeyringEntryMissing, KeyringKeys, open_profile
+from tui_omemo.store import KeyringEntryMissing, KeyringKeys, keyring_entry, open_profile
 
 pytestmark = pytest.mark.keyring
 
@@ -21,7 +21,9 @@ def test_new_profile_key_lives_in_the_secret_service(
     with the same keyring works."""
     with open_profile(profile, secret_service_keys) as db, db.unit_of_work() as uow:
         uow.settings.set("k", "v")
-    key = secret_service_keys.load(profile)
+    entry = keyring_entry(profile)
+    assert entry is not None
+    key = secret_service_keys.load(entry)
     assert key is not None
     for name in os.listdir(profile):
         content = (profile / name).read_bytes()
@@ -38,9 +40,35 @@ def test_deleted_secret_service_entry_gives_keyring_entry_missing(
     key and leaves the files untouched."""
     with open_profile(profile, secret_service_keys):
         pass
-    secret_service_keys.delete(profile)
+    entry = keyring_entry(profile)
+    assert entry is not None
+    secret_service_keys.delete(entry)
     before = fingerprint(profile)
     with pytest.raises(KeyringEntryMissing):
         open_profile(profile, secret_service_keys)
-    assert secret_service_keys.load(profile) is None
+    assert secret_service_keys.load(entry) is None
     assert fingerprint(profile) == before
+
+
+def test_secret_service_entry_named_by_path_moves_to_the_profile_id(
+    profile: Path, secret_service_keys: KeyringKeys
+) -> None:
+    """A profile made by an older version (entry named by its path, no id in profile.json)
+    opens from the real keyring; its key is then stored under a new id and the path-named
+    entry is removed."""
+    with open_profile(profile, secret_service_keys) as db, db.unit_of_work() as uow:
+        uow.settings.set("k", "v")
+    entry = keyring_entry(profile)
+    assert entry is not None
+    key = secret_service_keys.load(entry)
+    assert key is not None
+    secret_service_keys.delete(entry)
+    legacy = str(profile.resolve())
+    secret_service_keys.save(legacy, key)
+    (profile / "profile.json").write_text('{"format": 1, "key_source": "keyring"}\n')
+    with open_profile(profile, secret_service_keys) as db, db.snapshot() as uow:
+        assert uow.settings.get("k") == "v"
+    moved = keyring_entry(profile)
+    assert moved not in (None, legacy, entry)
+    assert secret_service_keys.load(moved) == key  # type: ignore[arg-type]
+    assert secret_service_keys.load(legacy) is None

@@ -40,16 +40,18 @@ from tui_omemo.store.errors import (
     SchemaTooNew,
     StorageIOError,
     StoreError,
+    UnsafeProfile,
     UnusablePassphrase,
     WrongKey,
     WrongPassphrase,
 )
+from tui_omemo.store.marker import KeySource
 from tui_omemo.store.passphrase import KEYRING_SERVICE, KeyringBackend, KeyringKeys
 from tui_omemo.store.profile import (
-    KeySource,
     ProfileInfo,
     default_profile_dir,
     inspect_profile,
+    keyring_entry,
     needs_passphrase,
     open_profile,
 )
@@ -112,11 +114,13 @@ __all__ = [
     "StoreError",
     "TrustChange",
     "UnitOfWork",
+    "UnsafeProfile",
     "UnusablePassphrase",
     "WrongKey",
     "WrongPassphrase",
     "default_profile_dir",
     "inspect_profile",
+    "keyring_entry",
     "needs_passphrase",
     "open_profile",
 ]

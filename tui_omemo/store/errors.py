@@ -19,6 +19,10 @@ class ProfileIncomplete(StoreError):
     """The database exists but the plaintext marker that says how it is keyed does not."""
 
 
+class UnsafeProfile(StoreError):
+    """The profile directory or a file in it is open to other users and cannot be made private."""
+
+
 class PassphraseRequired(StoreError):
     """The database is (or will be) keyed by a typed passphrase and none was given."""
 

@@ -1,8 +1,9 @@
 """Where a profile's database key comes from: the OS keyring, or a passphrase a person types.
 
 A new profile gets 32 random bytes from `secrets`, kept in the OS keyring (service
-``tui-omemo``, user name = the absolute profile directory) and applied to SQLCipher as a raw
-key, so opening skips the KDF. Without a usable keyring the caller supplies a passphrase,
+``tui-omemo``, user name = the entry name the profile store chooses: the profile's random id, or
+the profile's path for one made by an older version) and applied to SQLCipher as a raw key, so
+opening skips the KDF. Without a usable keyring the caller supplies a passphrase,
 which SQLCipher stretches with its own KDF. The keyring backend always comes in as an
 argument, so tests can hand in the real Secret Service, a failing backend or none at all.
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import keyring.backends.fail
@@ -105,23 +105,23 @@ class KeyringKeys:
         placeholders = (keyring.backends.fail.Keyring, keyring.backends.null.Keyring)
         return self._backend is not None and not isinstance(self._backend, placeholders)
 
-    def load(self, profile_dir: Path) -> RawKey | None:
-        """The key stored for a profile, or None when there is no entry.
+    def load(self, entry: str) -> RawKey | None:
+        """The key stored under the entry name `entry`, or None when there is no such entry.
 
         Raises:
             KeyringUnavailable: no usable backend, or the backend failed.
         """
         backend = self._require(KeyringUnavailable("no OS keyring is available"))
         try:
-            stored = backend.get_password(self._service, _username(profile_dir))
+            stored = backend.get_password(self._service, entry)
         except Exception as error:  # backends raise many types (D-Bus, KeyringError, …)
             raise KeyringUnavailable(
                 f"the OS keyring could not be read ({type(error).__name__})"
             ) from error
         return None if stored is None else _decode(stored)
 
-    def save(self, profile_dir: Path, key: RawKey) -> None:
-        """Store a profile's key and read it back to make sure the backend really kept it.
+    def save(self, entry: str, key: RawKey) -> None:
+        """Store a key under `entry` and read it back to make sure the backend really kept it.
 
         Raises:
             NoKeyringBackend: the backend is missing, failed, or did not keep the key; the
@@ -132,26 +132,22 @@ class KeyringKeys:
         )
         backend = self._require(missing)
         try:
-            backend.set_password(self._service, _username(profile_dir), key.material.hex())
-            kept = self.load(profile_dir)
+            backend.set_password(self._service, entry, key.material.hex())
+            kept = self.load(entry)
         except Exception as error:  # any backend failure means: no keyring
             raise missing from error
         if kept != key:
             raise missing
 
-    def delete(self, profile_dir: Path) -> None:
-        """Remove a profile's entry (used when a profile is deleted, and by tests)."""
+    def delete(self, entry: str) -> None:
+        """Remove an entry (an old profile's after its key moved, and in tests)."""
         backend = self._require(KeyringUnavailable("no OS keyring is available"))
-        backend.delete_password(self._service, _username(profile_dir))
+        backend.delete_password(self._service, entry)
 
     def _require(self, error: Exception) -> KeyringBackend:
         if self._backend is None or not self.usable:
             raise error
         return self._backend
-
-
-def _username(profile_dir: Path) -> str:
-    return str(profile_dir.resolve())
 
 
 def _decode(stored: str) -> RawKey:

@@ -3,24 +3,31 @@
 A profile directory holds:
 
 - ``tui-omemo.db`` — the SQLCipher database (plus its ``-wal``/``-shm`` while open);
-- ``profile.json`` — a plaintext marker, no secrets: ``{"format": 1, "key_source":
-  "keyring" | "passphrase"}``, so that a missing keyring entry is recognised as such
-  instead of being mistaken for a new profile;
+- ``profile.json`` — a plaintext marker, no secrets (`tui_omemo.store.marker`): the key
+  source, so that a missing keyring entry is recognised as such instead of being mistaken for
+  a new profile, and the random profile id that names the keyring entry;
 - ``lock`` — an empty file held with ``flock`` by the process that has the profile open.
+
+Everything is owner-only (`tui_omemo.store.files`): files 0600, the directory 0700.
 
 Failure paths create and change nothing: a wrong key, a corrupt file, a missing keyring
 entry or a missing passphrase leave the database byte-identical and add no file (the lock
-file is created once, with the profile). A new database is built under a temporary name and
-renamed into place when complete, so an existing ``tui-omemo.db`` is never replaced or
-re-created and a half-built one is never mistaken for a profile.
+file is created once, with the profile). After a crash the ``-wal``/``-shm`` are still there
+and the first connection would merge them; so the key is first tried on a read-only,
+immutable connection that reads page 1 of the database file alone and touches neither. A new
+database is built under a temporary name and renamed into place when complete, so an existing
+``tui-omemo.db`` is never replaced or re-created and a half-built one is never mistaken for a
+profile.
+
+A keyring profile made by an older version has its entry named by its path; once its key has
+opened it, the key is stored again under a new profile id, the id is written to
+``profile.json``, and the entry named by the path is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import fcntl
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,25 +49,26 @@ from tui_omemo.store.errors import (
     WrongKey,
     WrongPassphrase,
 )
+from tui_omemo.store.files import create_private, private_directory, private_files
+from tui_omemo.store.marker import (
+    MARKER_FILENAME,
+    KeySource,
+    Marker,
+    fsync_path,
+    new_profile_id,
+    read_marker,
+    write_marker,
+)
 from tui_omemo.store.passphrase import DatabaseKey, KeyringKeys, Passphrase, RawKey
 from tui_omemo.store.sql import DRIVER_ERRORS, SQLITE_CORRUPT, SQLITE_NOTADB, Connection
 from tui_omemo.store.sql import error_code as sqlite_error_code
 
 APP_NAME = "tui-omemo"
 DB_FILENAME = "tui-omemo.db"
-MARKER_FILENAME = "profile.json"
 LOCK_FILENAME = "lock"
-MARKER_FORMAT = 1
 _BUILDING_SUFFIX = ".building"
 _PLAINTEXT_HEADER = b"SQLite format 3\x00"
 _MIN_PAGE = 512
-
-
-class KeySource(enum.StrEnum):
-    """How a profile's database key is obtained."""
-
-    KEYRING = "keyring"
-    PASSPHRASE = "passphrase"  # noqa: S105 (a label, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,22 @@ def inspect_profile(directory: Path) -> ProfileInfo:
     Raises:
         ProfileIncomplete: the marker file is unreadable.
     """
-    return ProfileInfo(directory, (directory / DB_FILENAME).exists(), _read_marker(directory))
+    marker = read_marker(directory)
+    source = None if marker is None else marker.source
+    return ProfileInfo(directory, (directory / DB_FILENAME).exists(), source)
+
+
+def keyring_entry(directory: Path) -> str | None:
+    """The name of the keyring entry that holds this profile's key (None: not a keyring
+    profile): its profile id, or its path for a profile made by an older version.
+
+    Raises:
+        ProfileIncomplete: the marker file is unreadable.
+    """
+    marker = read_marker(directory)
+    if marker is None or marker.source is not KeySource.KEYRING:
+        return None
+    return marker.profile_id or _legacy_entry(directory)
 
 
 def needs_passphrase(directory: Path, keys: KeyringKeys) -> bool:
@@ -143,14 +166,17 @@ def open_profile(
         PassphraseRequired: the profile is keyed by a passphrase and none was given.
         WrongPassphrase, KeyringKeyRejected: the key does not open the database.
         KeyringEntryMissing, KeyringUnavailable: the keyring profile's key cannot be had.
+        UnsafeProfile: the directory is another user's, or others can read it and it cannot
+            be made private.
         CorruptDatabase, ProfileIncomplete, SchemaTooNew, DiskFull: as named.
     """
     directory = directory.absolute()
     if not (directory / DB_FILENAME).exists():
         _check_can_create(keys, passphrase)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_directory(directory)
     lock = ProfileLock.acquire(directory)
     try:
+        private_files(_own_files(directory))
         if not (directory / DB_FILENAME).exists():
             _create(directory, keys, passphrase)
         database = _open_existing(directory, keys, passphrase, lock)
@@ -180,7 +206,7 @@ class ProfileLock:
             ProfileLocked: another process (or another open in this one) holds it.
         """
         path = directory / LOCK_FILENAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = create_private(path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -209,81 +235,133 @@ def _check_can_create(keys: KeyringKeys, passphrase: str | None) -> None:
 
 
 def _create(directory: Path, keys: KeyringKeys, passphrase: str | None) -> None:
+    """A new profile: a fresh id (never one left in the directory) and a fresh key."""
     key: DatabaseKey
+    profile_id = new_profile_id()
     if passphrase is not None:
         key, source = Passphrase(passphrase), KeySource.PASSPHRASE
     else:
-        key, source = _keyring_key_for_new_profile(directory, keys), KeySource.KEYRING
-    _write_marker(directory, source)
+        key, source = RawKey.generate(), KeySource.KEYRING
+        keys.save(profile_id, key)
+    write_marker(directory, Marker(source, profile_id))
     _build_database(directory, key)
-
-
-def _keyring_key_for_new_profile(directory: Path, keys: KeyringKeys) -> RawKey:
-    """Reuse an entry left by an interrupted creation (never overwrite a key), else make one."""
-    try:
-        existing = keys.load(directory)
-    except StoreError as error:
-        raise NoKeyringBackend(
-            f"the OS keyring cannot be used ({error}): choose a passphrase instead"
-        ) from error
-    if existing is not None:
-        return existing
-    key = RawKey.generate()
-    keys.save(directory, key)
-    return key
 
 
 def _build_database(directory: Path, key: DatabaseKey) -> None:
     building = directory / (DB_FILENAME + _BUILDING_SUFFIX)
     for leftover in _with_sidecars(building):
         leftover.unlink(missing_ok=True)
+    os.close(create_private(building, os.O_WRONLY))  # SQLite would make it 0644
     connection = _connect(building, key, create=True)
     try:
         Database.attach(connection, directory)
     finally:
         connection.close()
-    _fsync_path(building)
+    fsync_path(building)
     os.replace(building, directory / DB_FILENAME)
-    _fsync_path(directory)
+    fsync_path(directory)
 
 
 def _open_existing(
     directory: Path, keys: KeyringKeys, passphrase: str | None, lock: ProfileLock
 ) -> Database:
     path = directory / DB_FILENAME
-    source = _read_marker(directory)
-    if source is None:
+    marker = read_marker(directory)
+    if marker is None:
         raise ProfileIncomplete(
             f"{directory / MARKER_FILENAME} is missing, so it is unknown how {path} is keyed; "
             'restore it (it holds {"format": 1, "key_source": "keyring" or "passphrase"})'
         )
     _check_file_shape(path)
-    key = _existing_key(directory, source, keys, passphrase)
+    key = _existing_key(directory, marker, keys, passphrase)
+    if any(sidecar.exists() for sidecar in _with_sidecars(path)[1:]):
+        _probe_key(path, key, marker.source)
     connection = _connect(path, key, create=False)
     try:
-        _verify_key(connection, path, source)
-        return Database.attach(connection, directory, lock)
+        _verify_key(connection, path, marker.source)
+        database = Database.attach(connection, directory, lock)
     except BaseException:
         connection.close()
         raise
+    if isinstance(key, RawKey) and marker.profile_id is None:
+        _move_legacy_entry(directory, keys, key)
+    return database
 
 
 def _existing_key(
-    directory: Path, source: KeySource, keys: KeyringKeys, passphrase: str | None
+    directory: Path, marker: Marker, keys: KeyringKeys, passphrase: str | None
 ) -> DatabaseKey:
-    if source is KeySource.PASSPHRASE:
+    if marker.source is KeySource.PASSPHRASE:
         if passphrase is None:
             raise PassphraseRequired(
                 f"the profile {directory} is protected by a passphrase: enter it"
             )
         return Passphrase(passphrase)
-    key = keys.load(directory)
+    key = keys.load(marker.profile_id or _legacy_entry(directory))
     if key is None:
         raise KeyringEntryMissing(
             f"the OS keyring has no key for the profile {directory}, which was created with "
             "one; restore the keyring entry (no new key was made)"
         )
     return key
+
+
+def _move_legacy_entry(directory: Path, keys: KeyringKeys, key: RawKey) -> None:
+    """Store an older profile's key under a new profile id, record the id, then remove the
+    entry named by the path. Best effort: if the keyring or the disk refuses, the profile
+    keeps opening by its path and the move is tried again next time."""
+    profile_id = new_profile_id()
+    try:
+        keys.save(profile_id, key)
+        write_marker(directory, Marker(KeySource.KEYRING, profile_id))
+    except (StoreError, OSError):
+        return
+    with contextlib.suppress(Exception):  # a stale entry is harmless; the marker moved on
+        keys.delete(_legacy_entry(directory))
+
+
+def _legacy_entry(directory: Path) -> str:
+    """The keyring entry name of a profile made before profile ids: its resolved path."""
+    return str(directory.resolve())
+
+
+def _own_files(directory: Path) -> list[Path]:
+    """Every file tui-omemo keeps in a profile directory."""
+    database = directory / DB_FILENAME
+    building = directory / (DB_FILENAME + _BUILDING_SUFFIX)
+    marker = directory / MARKER_FILENAME
+    return [
+        *_with_sidecars(database),
+        *_with_sidecars(building),
+        marker,
+        marker.with_suffix(".json.tmp"),
+        directory / LOCK_FILENAME,
+    ]
+
+
+def _probe_key(path: Path, key: DatabaseKey, source: KeySource) -> None:
+    """Try the key on page 1 of the database file alone, through a read-only, immutable
+    connection that neither reads nor merges nor deletes the ``-wal``/``-shm`` a crash left.
+
+    Raises:
+        WrongPassphrase, KeyringKeyRejected: the key does not decrypt page 1.
+    """
+    try:
+        probe: Connection = sqlcipher3.connect(
+            path.as_uri() + "?mode=ro&immutable=1", uri=True, isolation_level=None
+        )
+    except DRIVER_ERRORS as error:
+        raise_translated(error, path.parent)
+    try:
+        probe.execute("PRAGMA cipher_log_level = NONE")
+        probe.execute(key.pragma())
+        probe.execute("PRAGMA user_version").fetchone()
+    except DRIVER_ERRORS as error:
+        if sqlite_error_code(error) == SQLITE_NOTADB:
+            raise _wrong_key(path, source) from None
+        # Anything else (a damaged page 1 the WAL may repair) is for the real open to judge.
+    finally:
+        probe.close()
 
 
 def _check_file_shape(path: Path) -> None:
@@ -336,38 +414,5 @@ def _wrong_key(path: Path, source: KeySource) -> WrongKey:
     )
 
 
-def _read_marker(directory: Path) -> KeySource | None:
-    path = directory / MARKER_FILENAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return KeySource(data["key_source"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ProfileIncomplete(f"{path} is unreadable; it should hold the key source") from error
-
-
-def _write_marker(directory: Path, source: KeySource) -> None:
-    """Write ``profile.json`` atomically (temporary file, fsync, rename, fsync directory)."""
-    path = directory / MARKER_FILENAME
-    temporary = path.with_suffix(".json.tmp")
-    content = json.dumps({"format": MARKER_FORMAT, "key_source": source.value}) + "\n"
-    with temporary.open("w", encoding="utf-8") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _fsync_path(directory)
-
-
 def _with_sidecars(path: Path) -> list[Path]:
     return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # some filesystems refuse fsync on directories
-            os.fsync(fd)
-    finally:
-        os.close(fd)
