@@ -23,6 +23,7 @@ from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.app import open_app
 from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
 from tui_omemo.commands.console import CommandError, Console
+from tui_omemo.commands.hardening import forbid_core_dumps
 from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
 from tui_omemo.commands.muc import add_muc_parser
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
@@ -327,8 +328,12 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
 
     Returns:
         The exit status: 0 success, 1 failure, 2 usage error or missing passphrase.
+
+    Run as the real program (no console handed in), the process first forbids core dumps.
     """
-    console = Console() if console is None else console
+    if console is None:
+        forbid_core_dumps()
+        console = Console()
     _quiet_logging(console)
     parser = build_parser(console)
     try:

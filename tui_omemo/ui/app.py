@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import ClassVar
 
+import rich
+from rich.segment import Segments
+from rich.traceback import Traceback
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -184,6 +187,17 @@ class TuiOmemoApp(App[None]):
         if self._service is None:
             raise RuntimeError("the service is not running yet")
         return self._service
+
+    def _fatal_error(self) -> None:
+        """Textual's report of an unhandled exception, but without local variables.
+
+        Textual renders the traceback with ``show_locals=True``; a frame holding a key, the
+        password or message text would be printed on the terminal (DESIGN.md §3.9).
+        """
+        self.bell()
+        report = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
+        self._close_messages_no_wait()
 
     def on_mount(self) -> None:
         if self._setup is not None:
