@@ -1,6 +1,7 @@
-"""An unhandled exception in the app is reported without local variables: Textual would show
-them (`show_locals`), and a frame may hold a key, the password or message text (DESIGN.md
-§3.9)."""
+"""Side doors of the app: an unhandled exception is reported without local variables (Textual
+would show them, and a frame may hold a key, the password or message text), and the command
+palette offers no "Screenshot" (an SVG of the decrypted conversation, readable by others)
+(DESIGN.md §3.9, §3.13)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,19 @@ async def test_crash_report_shows_the_traceback_but_no_locals(
     assert "RuntimeError" in err
     assert "raise RuntimeError" in err
     assert SECRET not in err
+
+
+class IdleApp(TuiOmemoApp):
+    """The real app, not connecting anywhere."""
+
+    def on_mount(self) -> None:
+        pass
+
+
+async def test_palette_offers_no_screenshot() -> None:
+    """Textual's system commands are offered, except the one writing a screenshot file."""
+    app = IdleApp(connect=_never)
+    async with app.run_test():
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+    assert "Quit" in titles
+    assert "Screenshot" not in titles

@@ -27,7 +27,7 @@ in other chats and security events raise a toast and ring the terminal bell.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import ClassVar
@@ -36,7 +36,7 @@ import rich
 from rich.segment import Segments
 from rich.traceback import Traceback
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.message import Message
@@ -198,6 +198,15 @@ class TuiOmemoApp(App[None]):
         report = Traceback(show_locals=False, width=None, suppress=[rich])
         self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
         self._close_messages_no_wait()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's system commands without "Screenshot": it would write the conversation
+        on screen, decrypted, to an SVG file other users can read (DESIGN.md §3.13)."""
+        return (
+            command
+            for command in super().get_system_commands(screen)
+            if command.title != "Screenshot"
+        )
 
     def on_mount(self) -> None:
         if self._setup is not None:
