@@ -144,6 +144,12 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _
         action="store_true",
         help="allow an unencrypted connection, only to a server on this machine (tests, demo)",
     )
+    add.add_argument(
+        "--pin-certificate",
+        metavar="SHA256",
+        help="trust exactly the server certificate with this SHA-256 fingerprint (self-hosted "
+        "servers; the fingerprint is shown when a certificate is refused)",
+    )
     add.set_defaults(handler=_run_account_add)
     add_account_edit_parsers(actions, common)
 
@@ -282,7 +288,10 @@ def _add_open_parser(commands: argparse._SubParsersAction[_Parser], common: _Par
 
 
 def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
-    request = AccountAdd(args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback)
+    request = AccountAdd(
+        args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback,
+        args.pin_certificate,
+    )  # fmt: skip
     return add_account(options, request, console)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.security import set_certificate_pin
 from tui_omemo.commands.state import UnitOfWorkStateStore
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
@@ -24,6 +25,7 @@ from tui_omemo.protocol.verification import format_fingerprint
 from tui_omemo.service import account as service_account
 from tui_omemo.service.account import Server, is_loopback
 from tui_omemo.store import Account, Database
+from tui_omemo.xmpp.certificates import normalize_pin
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class AccountAdd:
     server: str | None
     password_stdin: bool
     allow_plaintext_loopback: bool
+    pin_certificate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +91,10 @@ def add_account(options: ProfileOptions, args: AccountAdd, console: Console) -> 
         StoreError: the profile cannot be created or opened.
     """
     check_account(args)
+    pin = _check_pin(args.pin_certificate)
     account = account_from(args, _read_password(args, console))
     with open_database(options, console, create=True) as database:
-        created = create_account(database, account)
+        created = create_account(database, account, certificate_pin=pin)
     console.out(f"account: {created.jid}")
     console.out(f"device: {created.device_id}")
     console.out(f"fingerprint: {created.fingerprint}")
@@ -130,8 +134,25 @@ def account_from(args: AccountAdd, password: str | None) -> Account:
     )
 
 
-def create_account(database: Database, account: Account) -> CreatedAccount:
-    """Save `account` and create the OMEMO identity, in one transaction.
+def _check_pin(text: str | None) -> str | None:
+    """The certificate pin in its stored form.
+
+    Raises:
+        UsageError: not a SHA-256 fingerprint.
+    """
+    if text is None:
+        return None
+    try:
+        return normalize_pin(text)
+    except ValueError as error:
+        raise UsageError(f"--pin-certificate: {error}") from None
+
+
+def create_account(
+    database: Database, account: Account, *, certificate_pin: str | None = None
+) -> CreatedAccount:
+    """Save `account` (and the certificate pin) and create the OMEMO identity, in one
+    transaction.
 
     Raises:
         CommandError: the profile already holds an account (nothing is changed).
@@ -145,6 +166,7 @@ def create_account(database: Database, account: Account) -> CreatedAccount:
                 "use another --profile for another account"
             )
         uow.account.save(account)
+        set_certificate_pin(uow, certificate_pin)
         engine = asyncio.run(
             Engine.create(
                 account.jid,

@@ -1,7 +1,8 @@
 """The running application of one command: profile → XMPP client → `OmemoChatService`.
 
 `online(options, console)` is the composition root's async half: it opens the profile, reads
-the account, logs in (plaintext only to loopback and only when the account allows it), builds
+the account and its pins (`commands.security`), logs in (TLS unless the account allows plaintext
+to loopback; the strongest login mechanism used is remembered), builds
 the service, starts it (inbox left by a crash, own keys published, MAM catch-up, live) and, on
 the way out, stops the service, logs out and closes the database — also when the command is
 cancelled. `server_has_everything` waits for a ping round trip: the server handles a stream's
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.security import remember_mechanism, stream_security
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.store import Account, Database
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.secure import StreamSecurity
 
 DEFAULT_PORT = 5222
 CONNECT_TIMEOUT = 20.0
@@ -86,7 +89,10 @@ async def online(
         database = await asyncio.to_thread(open_database, options, console)
     try:
         account = read_account(database)
-        client = await _connect(account)
+        with database.snapshot() as uow:
+            security = stream_security(uow)
+        client = await _connect(account, security)
+        remember_mechanism(database, client.login_mechanism)
         try:
             service = await OmemoChatService.create(database, XmppTransport(client))
             try:
@@ -100,11 +106,16 @@ async def online(
         database.close()
 
 
-async def _connect(account: Account) -> XmppClient:
+async def _connect(account: Account, security: StreamSecurity) -> XmppClient:
     """Log in without presence (`XmppTransport.go_online` sends it once the service listens,
     so the offline messages the server pushes then are not lost). An address where nobody
-    listens fails at once with `ConnectionFailed`, not after CONNECT_TIMEOUT."""
-    host = account.server_host or account.jid.partition("@")[2]
+    listens fails at once with `ConnectionFailed`, not after CONNECT_TIMEOUT.
+
+    Without a server of its own the account's domain is resolved (SRV records, then the
+    domain itself); the loopback-plaintext switch connects to the domain (a loopback name)."""
+    host = account.server_host
+    if host is None and account.allow_plaintext_loopback:
+        host = account.jid.partition("@")[2]
     port = account.server_port or DEFAULT_PORT
     client = XmppClient(
         account.jid,
@@ -112,6 +123,7 @@ async def _connect(account: Account) -> XmppClient:
         host=host,
         port=port,
         allow_plaintext_loopback=account.allow_plaintext_loopback,
+        security=security,
     )
     await client.connect(CONNECT_TIMEOUT, announce=False)
     return client

@@ -103,6 +103,7 @@ from tui_omemo.xmpp.received import (
     carbon_route,
     refused,
 )
+from tui_omemo.xmpp.secure import REFUSED, SecureStream, StreamSecurity
 from tui_omemo.xmpp.xep_0384 import XEP_0384, DeviceListUpdate
 
 log = logging.getLogger(__name__)
@@ -145,12 +146,6 @@ node's own event, mapped only by `register_pep`, which we never call). We read m
 ourselves (`_on_message`), so nobody listens to these: they are skipped unless someone does."""
 _NEEDS_CHILD = {"Pubsub Event: Items": "{http://jabber.org/protocol/pubsub#event}event"}
 """Handlers that can only match a stanza with this child."""
-_UNENCRYPTED_MECHANISMS = (
-    "unencrypted_plain",
-    "unencrypted_digest",
-    "unencrypted_cram",
-    "unencrypted_scram",
-)
 _jitter = random.SystemRandom()
 
 
@@ -244,6 +239,8 @@ class XmppClient:
         resume: ask the server to keep the stream resumable (XEP-0198); False forces a fresh
             session on every reconnect.
         pause: waits before each reconnect attempt (default: `backoff_pause`).
+        security: the certificate pin, the pinned login mechanism, a resolver (see
+            `secure.StreamSecurity`); the rules of `secure` apply in any case.
 
     Raises:
         InsecureConnectionRefused: when plaintext is asked for on a non-loopback address.
@@ -260,6 +257,7 @@ class XmppClient:
         reconnect: bool = True,
         resume: bool = True,
         pause: Pause = backoff_pause,
+        security: StreamSecurity | None = None,
     ) -> None:
         if allow_plaintext_loopback and not is_loopback(host):
             raise InsecureConnectionRefused(
@@ -274,7 +272,8 @@ class XmppClient:
         self._reconnect = reconnect
         self._resume = resume
         self._pause = pause
-        self._xmpp: slixmpp.ClientXMPP | None = None
+        self._security = security or StreamSecurity()
+        self._xmpp: SecureStream | None = None
         self._announce = True
         self._online = False
         self._closing = False
@@ -321,6 +320,11 @@ class XmppClient:
         return self._online and self._xmpp is not None and self._xmpp.is_connected()
 
     @property
+    def login_mechanism(self) -> str | None:
+        """The SASL mechanism of the last successful login (None before one)."""
+        return None if self._xmpp is None else self._xmpp.mechanism_used
+
+    @property
     def stream(self) -> slixmpp.ClientXMPP:
         """The slixmpp stream (tests hook outgoing XML and cut the socket here).
 
@@ -352,7 +356,7 @@ class XmppClient:
         await self._session_ready(resumed, within)
 
     def _where(self) -> str:
-        return f"{self._host}:{self._port}" if self._host else "the server"
+        return f"{self._host}:{self._port}" if self._host else self.bare_jid.partition("@")[2]
 
     async def _open(self, within: float) -> bool:
         """One connection attempt; True when it resumed the previous stream."""
@@ -377,13 +381,16 @@ class XmppClient:
         handlers: dict[str, Callable[[Any], None]] = {
             "session_start": lambda _: settle(False),
             "session_resumed": lambda _: settle(True),
-            "failed_all_auth": lambda _: settle(self._auth_error(xmpp)),
-            "disconnected": lambda _: settle(ConnectionFailed("the server closed the stream")),
+            "failed_all_auth": lambda _: settle(xmpp.auth_error()),
+            REFUSED: settle,
+            "disconnected": lambda _: settle(
+                xmpp.refusal or ConnectionFailed("the server closed the stream")),
             "connection_failed": lambda error: failures.append(_reason(error)),
             "reconnect_delay": unreachable,
         }
         for name, handler in handlers.items():
             xmpp.add_event_handler(name, handler)
+        xmpp.reset_refusal()
         try:
             xmpp.connect(self._host, self._port)
             return await asyncio.wait_for(outcome, within)
@@ -411,12 +418,10 @@ class XmppClient:
         if self._online:  # not lost again meanwhile (then a new attempt is under way)
             self._tell(Link.ONLINE)
 
-    def _make_stream(self) -> slixmpp.ClientXMPP:
-        xmpp = slixmpp.ClientXMPP(self._jid, self._password)
-        if self._plaintext:
-            xmpp.enable_direct_tls = False
-            xmpp.enable_starttls = False
-            xmpp.enable_plaintext = True
+    def _make_stream(self) -> SecureStream:
+        xmpp = SecureStream(
+            self._jid, self._password, plaintext_loopback=self._plaintext, security=self._security
+        )
         # Presence subscriptions are never granted automatically: only add_contact approves
         # (or pre-approves) a contact; other requests wait for the user.
         xmpp.auto_authorize = None
@@ -426,9 +431,6 @@ class XmppClient:
         xmpp.register_plugin(XEP_0384.name, module=tui_omemo.xmpp.xep_0384)
         plugins: Any = xmpp.plugin
         plugins["xep_0198"].allow_resume = self._resume
-        mechanisms = plugins["feature_mechanisms"]
-        for option in _UNENCRYPTED_MECHANISMS:
-            mechanisms.config[option] = self._plaintext and option == "unencrypted_scram"
         xmpp.register_handler(
             Callback("tui-omemo messages", MatchXPath(f"{{{CLIENT}}}message"), self._on_message)
         )
@@ -451,13 +453,6 @@ class XmppClient:
     def _tune_socket_soon(self, xmpp: slixmpp.ClientXMPP) -> None:
         # "connected" fires inside connection_made, before slixmpp stores the transport.
         asyncio.get_running_loop().call_soon(_tune_socket, xmpp)
-
-    def _auth_error(self, xmpp: slixmpp.ClientXMPP) -> Exception:
-        if not self._plaintext and "starttls" not in xmpp.features:
-            return InsecureConnectionRefused(
-                "the server offered no TLS; refusing to log in over plaintext"
-            )
-        return AuthenticationFailed(f"the server refused the login for {self.bare_jid}")
 
     def _on_disconnected(self, _reason: object) -> None:
         if not self._online:
@@ -562,7 +557,7 @@ class XmppClient:
             if not answer.done():
                 answer.cancel()
 
-    def _stream(self) -> slixmpp.ClientXMPP:
+    def _stream(self) -> SecureStream:
         if self._xmpp is None:
             raise NotConnected("not connected")
         return self._xmpp

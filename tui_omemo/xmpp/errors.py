@@ -18,7 +18,13 @@ class MalformedStanza(TransportError):
 
 class InsecureConnectionRefused(TransportError):
     """Plaintext c2s was asked for where only TLS is allowed (any non-loopback address, or
-    loopback without the explicit flag), or the server offered no TLS."""
+    loopback without the explicit flag), the server offered no TLS, or it offered no login
+    method we accept (or only ones weaker than the one this account used before)."""
+
+
+class CertificateNotTrusted(InsecureConnectionRefused):
+    """The server's certificate was refused: not trusted (self-signed, unknown authority,
+    expired), not for the JID's domain, or not the certificate pinned for the account."""
 
 
 class ConnectionFailed(TransportError):
