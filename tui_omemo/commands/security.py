@@ -25,7 +25,8 @@ def stream_security(uow: UnitOfWork) -> StreamSecurity:
     mechanism = uow.settings.get(LOGIN_MECHANISM)
     return StreamSecurity(
         certificate_pin=_valid_pin(pin),
-        pinned_mechanism=mechanism if isinstance(mechanism, str) and mechanism_rank(mechanism) > 0
+        pinned_mechanism=mechanism
+        if isinstance(mechanism, str) and mechanism_rank(mechanism) > 0
         else None,
     )
 

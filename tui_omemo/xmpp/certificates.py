@@ -79,9 +79,7 @@ def verification_reason(error: ssl.SSLCertVerificationError, der: bytes | None) 
     return str(message or error)
 
 
-def describe_refusal(
-    error: ssl.SSLCertVerificationError, der: bytes | None, domain: str
-) -> str:
+def describe_refusal(error: ssl.SSLCertVerificationError, der: bytes | None, domain: str) -> str:
     """One line for a certificate OpenSSL refused (the domain it was checked against, the
     reason, the fingerprint when known, and what to do about it)."""
     print_ = f", SHA-256 {fingerprint(der)}" if der is not None else ""
@@ -92,9 +90,8 @@ def describe_refusal(
     if getattr(error, "verify_code", None) == _HOSTNAME_MISMATCH:
         names = _names(der)
         for_whom = f" (it is for {', '.join(names)})" if names else ""
-        return (
-            f"the certificate of {domain} does not name {domain}{for_whom}{print_}"
-            + (hint if der is not None else "")
+        return f"the certificate of {domain} does not name {domain}{for_whom}{print_}" + (
+            hint if der is not None else ""
         )
     reason = verification_reason(error, der)
     return f"the certificate of {domain} is not trusted: {reason}{print_}" + (
@@ -165,9 +162,7 @@ async def fetch_certificate(
 async def _probe(host: str, port: int, domain: str, starttls: bool) -> bytes | None:
     context = unverified_context()
     if not starttls:
-        _, writer = await asyncio.open_connection(
-            host, port, ssl=context, server_hostname=domain
-        )
+        _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=domain)
         return _close_with_certificate(writer)
     reader, writer = await asyncio.open_connection(host, port)
     try:

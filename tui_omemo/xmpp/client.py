@@ -383,7 +383,7 @@ class XmppClient:
             "session_resumed": lambda _: settle(True),
             "failed_all_auth": lambda _: settle(xmpp.auth_error()),
             REFUSED: settle,
-            "disconnected": lambda _: settle(
+            "disconnected": lambda _: xmpp.refusing or settle(
                 xmpp.refusal or ConnectionFailed("the server closed the stream")),
             "connection_failed": lambda error: failures.append(_reason(error)),
             "reconnect_delay": unreachable,

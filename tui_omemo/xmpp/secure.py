@@ -136,6 +136,7 @@ class SecureStream(slixmpp.ClientXMPP):
         self._plaintext_peer = False
         self._attempt: tuple[str, int, bool] | None = None
         self._probing: asyncio.Future[None] | None = None
+        self._handshaking = False
         if plaintext_loopback:
             self.enable_direct_tls = False
             self.enable_starttls = False
@@ -177,9 +178,7 @@ class SecureStream(slixmpp.ClientXMPP):
         """slixmpp's SRV resolution (XEP-0368 and RFC 6120 records), with our resolver when
         one is given."""
         if self.security.resolver is None:
-            records: list[tuple[str, str, str, int]] = await super().get_dns_records(
-                domain, port
-            )
+            records: list[tuple[str, str, str, int]] = await super().get_dns_records(domain, port)
             return records
         services = [*self.tls_services, *self.starttls_services]
         return await slixmpp_resolver.resolve(
@@ -228,9 +227,11 @@ class SecureStream(slixmpp.ClientXMPP):
             handler, _restart = self._stream_feature_handlers["starttls"]
             handler(features)
             return True
-        self._refuse(InsecureConnectionRefused(
-            "the server offered no TLS; refusing to log in or send anything over plaintext"
-        ))
+        self._refuse(
+            InsecureConnectionRefused(
+                "the server offered no TLS; refusing to log in or send anything over plaintext"
+            )
+        )
         self.abort()
         return True
 
@@ -238,9 +239,11 @@ class SecureStream(slixmpp.ClientXMPP):
         """The outgoing backstop: on an unprotected connection only `<starttls/>` leaves."""
         if self.protected or stanza.xml.tag == STARTTLS:
             return stanza
-        self._refuse(InsecureConnectionRefused(
-            "refusing to send anything before TLS (the connection is not encrypted)"
-        ))
+        self._refuse(
+            InsecureConnectionRefused(
+                "refusing to send anything before TLS (the connection is not encrypted)"
+            )
+        )
         self.abort()
         return None
 
@@ -256,6 +259,7 @@ class SecureStream(slixmpp.ClientXMPP):
         """Forget a refusal before a new connection attempt."""
         self.refusal = None
         self._server_refused = False
+        self._probing = None
 
     def _on_failed_auth(self, _stanza: object) -> None:
         self._server_refused = True
@@ -270,9 +274,7 @@ class SecureStream(slixmpp.ClientXMPP):
         if self.refusal is not None:
             return self.refusal
         if self._server_refused:
-            return AuthenticationFailed(
-                f"the server refused the password for {self.boundjid.bare}"
-            )
+            return AuthenticationFailed(f"the server refused the password for {self.boundjid.bare}")
         plugins: Any = self.plugin
         offered = sorted(plugins["feature_mechanisms"].mech_list)
         return InsecureConnectionRefused(self._no_mechanism(offered))
@@ -289,6 +291,26 @@ class SecureStream(slixmpp.ClientXMPP):
             )
         return f"the server offered no login method tui-omemo accepts (offered: {listed})"
 
+    @property
+    def refusing(self) -> bool:
+        """True during the STARTTLS handshake and while a certificate refusal is described:
+        the connection may close meanwhile, and then `REFUSED` follows."""
+        return self._handshaking or (self._probing is not None and not self._probing.done())
+
+    async def start_tls(self) -> bool:
+        """slixmpp's STARTTLS handshake; a failure is always a refusal (a certificate one
+        is described by `_on_invalid_chain`)."""
+        self._handshaking = True
+        try:
+            done: bool = await super().start_tls()
+        finally:
+            self._handshaking = False
+        if not done and self._probing is None:
+            self._refuse(
+                InsecureConnectionRefused(f"the TLS handshake with {self.boundjid.domain} failed")
+            )
+        return done
+
     def _on_connection_failed(self, error: object) -> None:
         """A certificate refused on a direct TLS connection ends the attempt (no fallback to
         another address, which would bury the reason)."""
@@ -296,17 +318,22 @@ class SecureStream(slixmpp.ClientXMPP):
             host, port, _tls = self._attempt
             self.cancel_connection_attempt()
             self._probing = asyncio.ensure_future(
-                self._refuse_certificate(error, host, port, starttls=False))
+                self._refuse_certificate(error, host, port, starttls=False)
+            )
 
-    async def _on_invalid_chain(self, error: Exception) -> None:
+    def _on_invalid_chain(self, error: Exception) -> None:
         """STARTTLS: slixmpp leaves the connection to us when this event is handled."""
         host, port = self._attempt[:2] if self._attempt else (self.boundjid.domain, 5222)
         if isinstance(error, ssl.SSLCertVerificationError):
-            await self._refuse_certificate(error, host, port, starttls=True)
+            self._probing = asyncio.ensure_future(
+                self._refuse_certificate(error, host, port, starttls=True)
+            )
         else:
-            self._refuse(InsecureConnectionRefused(
-                f"TLS with {self.boundjid.domain} failed: {getattr(error, 'reason', error)}"
-            ))
+            self._refuse(
+                InsecureConnectionRefused(
+                    f"TLS with {self.boundjid.domain} failed: {getattr(error, 'reason', error)}"
+                )
+            )
         self.abort()
 
     async def _refuse_certificate(

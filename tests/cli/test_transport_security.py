@@ -1,0 +1,80 @@
+"""The issue's repro from the command line: a profile made without `--allow-plaintext-loopback`
+meets a server on 127.0.0.1 that strips STARTTLS. Whatever it offers, no `<auth>` reaches it
+and `tui-omemo devices --json` exits 1 with one line naming the reason."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import PASSPHRASE, Cli
+from tests.xmpp.fake_server import FakeServer, fake_server
+from tests.xmpp.test_transport_security import MECHANISM_SETS
+from tui_omemo.commands.console import Console
+from tui_omemo.commands.profile import ProfileOptions, open_database
+
+
+@pytest.fixture(scope="module")
+def stripped() -> Iterator[FakeServer]:
+    with fake_server([]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def profile_cli(stripped: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """One profile for alice@localhost at the fake server (made once: the passphrase KDF is
+    the slow part)."""
+    cli = Cli(tmp_path_factory.mktemp("stripped") / "profile", {"TUI_OMEMO_PASSPHRASE": PASSPHRASE})
+    added = cli(
+        "account",
+        "add",
+        "alice@localhost",
+        "--server",
+        f"127.0.0.1:{stripped.port}",
+        "--password-stdin",
+        stdin="hunter2-secret\n",
+    )
+    assert added.code == 0, added.err
+    return cli
+
+
+@pytest.mark.parametrize("mechanisms", MECHANISM_SETS, ids="+".join)
+def test_devices_refuses_a_server_without_tls(
+    stripped: FakeServer, profile_cli: Cli, mechanisms: list[str]
+) -> None:
+    stripped.mechanisms = mechanisms
+    stripped.received.clear()
+    result = profile_cli("devices", "--json")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err_lines == [
+        "tui-omemo: the server offered no TLS; refusing to log in or send anything over plaintext"
+    ]
+    assert "<auth" not in stripped.text
+    assert "hunter2" not in stripped.text
+
+
+def test_pin_certificate_is_checked_and_stored(tmp_path: Path) -> None:
+    """`account add --pin-certificate` refuses what is not a SHA-256 fingerprint (nothing is
+    created) and stores a valid one in the AA:BB form."""
+    cli = Cli(tmp_path / "profile", {"TUI_OMEMO_PASSPHRASE": PASSPHRASE})
+    bad = cli("account", "add", "a@example.org", "--pin-certificate", "12:34")
+    assert bad.code == 2
+    assert "--pin-certificate" in bad.err
+    assert not (tmp_path / "profile").exists()
+    good = cli("account", "add", "a@example.org", "--pin-certificate", "ab" * 32)
+    assert good.code == 0, good.err
+    assert stored_settings(cli)["certificate_pin"] == ":".join(["AB"] * 32)
+
+
+def stored_settings(cli: Cli) -> dict[str, object]:
+    """The profile's settings table, read through the store."""
+    console = Console(io.StringIO(), io.StringIO(), io.StringIO(), dict(cli.environ), cli.keyring)
+    with (
+        open_database(ProfileOptions(str(cli.profile), None), console) as database,
+        database.snapshot() as uow,
+    ):
+        return uow.settings.all()
