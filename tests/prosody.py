@@ -9,6 +9,10 @@ account through in-band registration (XEP-0077) on a raw socket, which is much f
 `restart()` stops it and starts Prosody again on the same port, config and data directory
 (accounts, PEP nodes and archives survive; live stream-management sessions do not).
 
+`start(workdir, tls_hosts={domain: certificate})` is the TLS variant (the `prosody_tls`
+fixture): STARTTLS on `port` and direct TLS (XEP-0368) on `direct_tls_port`, one VirtualHost
+per given domain with its own certificate (chosen by the stream's `to` and by SNI).
+
 Each pytest-xdist worker gets its own server (the fixture is session scoped per process).
 """
 
@@ -25,6 +29,8 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.certs import Pem
 
 PROSODY_BINARY = "prosody"
 DOMAIN = "localhost"
@@ -47,7 +53,7 @@ c2s_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ {http_port} }}
 http_interfaces = {{ "127.0.0.1" }}
 https_ports = {{ }}
-c2s_direct_tls_ports = {{ }}
+c2s_direct_tls_ports = {{ {direct_tls_ports} }}
 legacy_ssl_ports = {{ }}
 log = {{
     {log_level} = "{log_file}";
@@ -72,15 +78,16 @@ network_settings = {{ nagle = false }}
 modules_enabled = {{
     "roster"; "saslauth"; "disco"; "pep"; "carbons"; "mam"; "offline";
     "smacks"; "ping"; "register"; "vcard_legacy"; "private"; "blocklist"; "time"; "version";
-    "posix";
+    "posix";{tls_module}
 }}
-modules_disabled = {{ "s2s"; "tls" }}
+modules_disabled = {{ {modules_disabled} }}
 
 VirtualHost "{domain}"
 
 VirtualHost "{plain_domain}"
     allow_unencrypted_plain_auth = true
 
+{tls_hosts}
 Component "{muc_domain}" "muc"
     modules_enabled = {{ "muc_mam" }}
     restrict_room_creation = false
@@ -88,6 +95,11 @@ Component "{muc_domain}" "muc"
     muc_log_all_rooms = true
     muc_log_expires_after = "never"
     max_history_messages = 1000
+"""
+
+
+_TLS_HOST = """
+VirtualHost "{domain}"
 """
 
 
@@ -131,6 +143,7 @@ class ProsodyServer:
     muc_domain: str
     workdir: Path
     process: subprocess.Popen[bytes]
+    direct_tls_port: int | None = None
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -139,7 +152,9 @@ class ProsodyServer:
         return self.workdir / "prosody.log"
 
     @classmethod
-    def start(cls, workdir: Path, *, log_level: str = "info") -> ProsodyServer:
+    def start(
+        cls, workdir: Path, *, log_level: str = "info", tls_hosts: dict[str, Pem] | None = None
+    ) -> ProsodyServer:
         """Write a config under `workdir`, start Prosody and wait until c2s accepts connections.
 
         A free port can be taken by someone else between our check and Prosody's bind (e.g.
@@ -154,7 +169,7 @@ class ProsodyServer:
         if binary is None:
             raise ProsodyError("prosody is not installed (apt-get install prosody)")
         for attempt in range(START_ATTEMPTS):
-            server = cls._launch(binary, workdir / f"run{attempt}", log_level)
+            server = cls._launch(binary, workdir / f"run{attempt}", log_level, tls_hosts)
             try:
                 server._wait_ready()
             except _PortTaken:
@@ -164,12 +179,19 @@ class ProsodyServer:
         raise ProsodyError(f"no free port for prosody after {START_ATTEMPTS} attempts")
 
     @classmethod
-    def _launch(cls, binary: str, workdir: Path, log_level: str) -> ProsodyServer:
+    def _launch(
+        cls, binary: str, workdir: Path, log_level: str, tls_hosts: dict[str, Pem] | None
+    ) -> ProsodyServer:
         workdir.mkdir(parents=True, exist_ok=True)
         data_path = workdir / "data"
         data_path.mkdir(exist_ok=True)
-        (workdir / "certs").mkdir(exist_ok=True)  # none needed; keeps certmanager quiet
+        certs = workdir / "certs"  # certmanager finds DOMAIN.crt / DOMAIN.key here
+        certs.mkdir(exist_ok=True)
+        for domain, pem in (tls_hosts or {}).items():
+            shutil.copy(pem.certificate, certs / f"{domain}.crt")
+            shutil.copy(pem.key, certs / f"{domain}.key")
         port = free_port()
+        direct_tls_port = free_port() if tls_hosts else None
         config = workdir / "prosody.cfg.lua"
         config.write_text(
             _CONFIG_TEMPLATE.format(
@@ -182,10 +204,16 @@ class ProsodyServer:
                 domain=DOMAIN,
                 muc_domain=MUC_DOMAIN,
                 plain_domain=PLAIN_DOMAIN,
+                direct_tls_ports=direct_tls_port or "",
+                modules_disabled='"s2s"' if tls_hosts else '"s2s"; "tls"',
+                tls_module=' "tls";' if tls_hosts else "",
+                tls_hosts="".join(
+                    _TLS_HOST.format(domain=domain) for domain in (tls_hosts or {})
+                ),
             )
         )
         process = cls._spawn(binary, workdir)
-        return cls("127.0.0.1", port, DOMAIN, MUC_DOMAIN, workdir, process)
+        return cls("127.0.0.1", port, DOMAIN, MUC_DOMAIN, workdir, process, direct_tls_port)
 
     @staticmethod
     def _spawn(binary: str, workdir: Path) -> subprocess.Popen[bytes]:
@@ -316,3 +344,41 @@ def register_in_band(host: str, port: int, domain: str, localpart: str, password
                             + ET.tostring(element, encoding="unicode")
                         )
                     return
+
+
+TLS_GOOD = "good.test"
+"""A domain whose certificate the test CA issued for it."""
+TLS_SELF_SIGNED = "selfsigned.test"
+"""A domain with a self-signed certificate."""
+TLS_MISMATCH = "mismatch.test"
+"""A domain whose certificate (by the test CA) names another host."""
+
+
+@dataclass
+class TlsProsody:
+    """The TLS variant of the fixture: the server, the test CA (trust it with
+    `SSL_CERT_FILE=ca.certificate`) and each domain's certificate."""
+
+    server: ProsodyServer
+    ca: Pem
+    certificates: dict[str, Pem]
+
+    @classmethod
+    def start(cls, workdir: Path) -> TlsProsody:
+        from tests.certs import CertificateAuthority, self_signed
+
+        certs = workdir / "certs"
+        ca = CertificateAuthority.create(certs)
+        hosts = {
+            TLS_GOOD: ca.issue(certs, "good", TLS_GOOD),
+            TLS_SELF_SIGNED: self_signed(certs, "selfsigned", TLS_SELF_SIGNED),
+            TLS_MISMATCH: ca.issue(certs, "mismatch", "elsewhere.test"),
+        }
+        return cls(ProsodyServer.start(workdir / "server", tls_hosts=hosts), ca.pem, hosts)
+
+    def create_account(self, domain: str) -> tuple[str, str]:
+        """Register a fresh account on `domain` (over the STARTTLS port, in-band)."""
+        localpart = f"t{os.getpid()}x{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(12)
+        register_in_band(self.server.host, self.server.port, domain, localpart, password)
+        return f"{localpart}@{domain}", password

@@ -378,13 +378,16 @@ class XmppClient:
             reason = f" ({failures[-1]})" if failures else ""
             settle(ConnectionFailed(f"cannot reach {self._where()}{reason}"))
 
+        def closed(_event: object) -> None:
+            if not xmpp.refusing:  # else REFUSED follows with the reason
+                settle(xmpp.refusal or ConnectionFailed("the server closed the stream"))
+
         handlers: dict[str, Callable[[Any], None]] = {
             "session_start": lambda _: settle(False),
             "session_resumed": lambda _: settle(True),
             "failed_all_auth": lambda _: settle(xmpp.auth_error()),
             REFUSED: settle,
-            "disconnected": lambda _: xmpp.refusing or settle(
-                xmpp.refusal or ConnectionFailed("the server closed the stream")),
+            "disconnected": closed,
             "connection_failed": lambda error: failures.append(_reason(error)),
             "reconnect_delay": unreachable,
         }
