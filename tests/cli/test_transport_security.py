@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import PASSPHRASE, Cli
+from tests.prosody import TLS_SELF_SIGNED, TlsProsody
 from tests.xmpp.fake_server import FakeServer, fake_server
 from tests.xmpp.test_transport_security import MECHANISM_SETS
 from tui_omemo.commands.console import Console
@@ -78,3 +79,33 @@ def stored_settings(cli: Cli) -> dict[str, object]:
         database.snapshot() as uow,
     ):
         return uow.settings.all()
+
+
+@pytest.mark.prosody
+def test_self_signed_server_refused_then_pinned(prosody_tls: TlsProsody, tmp_path: Path) -> None:
+    """Over the real Prosody: a self-signed certificate stops `devices` with one line that
+    names it and its SHA-256; a profile with that fingerprint pinned logs in, and remembers
+    the SCRAM mechanism it used (a later offer of only PLAIN is then refused)."""
+    jid, password = prosody_tls.create_account(TLS_SELF_SIGNED)
+    pin = prosody_tls.certificates[TLS_SELF_SIGNED].sha256
+    server = f"127.0.0.1:{prosody_tls.server.port}"
+    env = {"TUI_OMEMO_PASSPHRASE": PASSPHRASE}
+    plain = Cli(tmp_path / "plain", env)
+    assert plain("account", "add", jid, "--server", server, "--password-stdin",
+                 stdin=password + "\n").code == 0  # fmt: skip
+    refused = plain("devices", "--json")
+    assert refused.code == 1
+    assert refused.err_lines == [
+        f"tui-omemo: the certificate of {TLS_SELF_SIGNED} is not trusted: self-signed, "
+        f"SHA-256 {pin}; if the server's admin confirms this fingerprint, pin it with "
+        "`tui-omemo account set --pin-certificate SHA256`"
+    ]
+    pinned = Cli(tmp_path / "pinned", env)
+    assert pinned("account", "add", jid, "--server", server, "--password-stdin",
+                  "--pin-certificate", pin.replace(":", "").lower(),
+                  stdin=password + "\n").code == 0  # fmt: skip
+    listed = pinned("devices", "--json")
+    assert listed.code == 0, listed.err
+    settings = stored_settings(pinned)
+    assert settings["certificate_pin"] == pin
+    assert settings["login_mechanism"] == "SCRAM-SHA-1"
