@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by scripts/test.sh and scripts/demo.sh: makes sure the system packages and the
 # project's virtual environment exist, and installs what is missing.
-#   - Debian packages prosody, gnome-keyring, dbus: apt-get install when root, else say the line.
+#   - Debian packages prosody (+ lua-sec for TLS), gnome-keyring, dbus: apt-get install when root, else say the line.
 #   - .venv with the project (editable) and the test dependency group.
 set -euo pipefail
 
@@ -10,6 +10,10 @@ VENV="${TUI_OMEMO_VENV:-$TUI_OMEMO_ROOT/.venv}"
 
 need_debs=()
 command -v prosody >/dev/null 2>&1 || need_debs+=(prosody)
+# TLS for Prosody (the prosody_tls test fixture); usually pulled in with prosody
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s lua-sec >/dev/null 2>&1; then
+    need_debs+=(lua-sec)
+fi
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need_debs+=(gnome-keyring)
 command -v dbus-run-session >/dev/null 2>&1 || need_debs+=(dbus)
 if ((${#need_debs[@]})); then
