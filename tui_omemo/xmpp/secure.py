@@ -227,13 +227,18 @@ class SecureStream(slixmpp.ClientXMPP):
             handler, _restart = self._stream_feature_handlers["starttls"]
             handler(features)
             return True
-        self._refuse(
-            InsecureConnectionRefused(
-                "the server offered no TLS; refusing to log in or send anything over plaintext"
-            )
-        )
+        self._refuse(InsecureConnectionRefused(self._unprotected_reason()))
         self.abort()
         return True
+
+    def _unprotected_reason(self) -> str:
+        if self.plaintext_loopback:
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            return (
+                "plaintext is only allowed to a loopback address, and "
+                f"{peer[0] if peer else 'the server'} is not one; refusing to log in"
+            )
+        return "the server offered no TLS; refusing to log in or send anything over plaintext"
 
     def _only_after_tls(self, stanza: Any) -> Any:
         """The outgoing backstop: on an unprotected connection only `<starttls/>` leaves."""
