@@ -39,6 +39,8 @@ class FakeServer:
     starttls: bool = False
     certificate: Pem | None = None
     domain: str = "localhost"
+    tls12: bool = False
+    """Speak at most TLS 1.2 (where Python can bind SCRAM to the channel: tls-unique)."""
     received: list[bytes] = field(default_factory=list)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -134,6 +136,8 @@ class FakeServer:
         assert self.certificate is not None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.certificate.certificate, self.certificate.key)
+        if self.tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         return context
 
 

@@ -131,14 +131,38 @@ async def test_scram_pin_refuses_a_downgrade(with_tls: FakeServer, certificate: 
 
 
 async def test_refused_password_over_tls_says_so(with_tls: FakeServer, certificate: Pem) -> None:
-    """Over TLS the strongest offered SCRAM is used, and the server's `<failure>` is the
-    password's fault, not a missing TLS."""
+    """Over TLS the strongest offered SCRAM is used, once: the server's `<failure>` is the
+    password's fault (not a missing TLS), and no weaker mechanism is tried after it."""
     with_tls.mechanisms = ["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256", "LOGIN"]
     with_tls.received.clear()
     client = client_for(with_tls, security=StreamSecurity(certificate_pin=certificate.sha256))
     message = await connect_refused(client, AuthenticationFailed)
     assert message == "the server refused the password for alice@localhost"
-    assert "SCRAM-SHA-256" in with_tls.text  # the <auth>, decrypted by the fake
+    sent = with_tls.text  # decrypted by the fake
+    assert sent.count("<auth") == 1  # no other mechanism after the refusal (PLAIN!)
+    assert "SCRAM-SHA-256" in sent
+
+
+@pytest.mark.parametrize(
+    ("tls12", "expected"),
+    [(True, "SCRAM-SHA-256-PLUS"), (False, "SCRAM-SHA-256")],
+    ids=["tls1.2", "tls1.3"],
+)
+async def test_channel_binding_preferred_when_possible(
+    with_tls: FakeServer, certificate: Pem, tls12: bool, expected: str
+) -> None:
+    """SCRAM-SHA-*-PLUS is chosen when offered and Python can bind the channel (TLS 1.2,
+    tls-unique); on TLS 1.3 (no tls-exporter in Python's ssl) the same hash without it."""
+    with_tls.mechanisms = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"]
+    with_tls.tls12 = tls12
+    with_tls.received.clear()
+    client = client_for(with_tls, security=StreamSecurity(certificate_pin=certificate.sha256))
+    try:
+        await connect_refused(client, AuthenticationFailed)
+    finally:
+        with_tls.tls12 = False
+    sent = with_tls.text
+    assert f"mechanism='{expected}'" in sent or f'mechanism="{expected}"' in sent
 
 
 async def test_self_signed_certificate_named_with_its_fingerprint(

@@ -7,7 +7,8 @@
   connection is closed. The one exception is the account's loopback-plaintext switch, and only
   when the peer's address really is a loopback address.
 * **Login methods.** Only SCRAM (the `-PLUS` variants preferred when offered, as slixmpp's
-  scores do) and PLAIN are used: never ANONYMOUS, EXTERNAL, LOGIN or the MD5 ones. With a
+  scores do) and PLAIN are used: never ANONYMOUS, EXTERNAL, LOGIN or the MD5 ones. One
+  mechanism per connection: after the server's `<failure>` no other one is tried. With a
   `pinned_mechanism` (the best one this account logged in with before) only mechanisms at
   least as strong are accepted, as Conversations does: a server or an attacker offering only
   PLAIN (or a weaker SCRAM) after SCRAM-SHA-256 gets a refusal, not the password.
@@ -265,9 +266,14 @@ class SecureStream(slixmpp.ClientXMPP):
         self.refusal = None
         self._server_refused = False
         self._probing = None
+        self._configure_mechanisms()
 
     def _on_failed_auth(self, _stanza: object) -> None:
+        """The server refused a login: no other mechanism is tried (a wrong password stays
+        wrong, and a server failing SCRAM on purpose would get the password by PLAIN)."""
         self._server_refused = True
+        plugins: Any = self.plugin
+        plugins["feature_mechanisms"].use_mechs = set()
 
     def _on_auth_success(self, _stanza: object) -> None:
         plugins: Any = self.plugin
