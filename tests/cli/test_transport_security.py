@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import PASSPHRASE, Cli
+from tests.cli.conftest import PASSPHRASE, Cli, DictKeyring
 from tests.prosody import TLS_SELF_SIGNED, TlsProsody
 from tests.xmpp.fake_server import FakeServer, fake_server
 from tests.xmpp.test_transport_security import MECHANISM_SETS
 from tui_omemo.commands.console import Console
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.security import LOGIN_MECHANISM, remember_mechanism, stream_security
+from tui_omemo.store import KeyringKeys, open_profile
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,15 @@ def test_self_signed_server_refused_then_pinned(prosody_tls: TlsProsody, tmp_pat
     settings = stored_settings(pinned)
     assert settings["certificate_pin"] == pin
     assert settings["login_mechanism"] == "SCRAM-SHA-1"
+
+
+def test_login_mechanism_is_only_raised(tmp_path: Path) -> None:
+    """The remembered mechanism goes up (SCRAM-SHA-1 → SCRAM-SHA-256, -PLUS counted as its
+    hash) and never down; PLAIN pins nothing; the pin reaches the next connection."""
+    keys = KeyringKeys(DictKeyring(), service="tui-omemo-test-mechanism")
+    with open_profile(tmp_path / "profile", keys) as database:
+        for used in ("PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1", "PLAIN"):
+            remember_mechanism(database, used)
+        with database.snapshot() as uow:
+            assert uow.settings.get(LOGIN_MECHANISM) == "SCRAM-SHA-256"
+            assert stream_security(uow).pinned_mechanism == "SCRAM-SHA-256"
