@@ -7,9 +7,8 @@ context (when the `XmppClient` connects the first time)."""
 
 from __future__ import annotations
 
-import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,8 +21,6 @@ from tui_omemo.xmpp.secure import StreamSecurity
 
 pytestmark = pytest.mark.prosody
 WITHIN = 15
-
-Connect = Callable[..., Any]
 
 
 @pytest.fixture
@@ -149,4 +146,17 @@ async def test_srv_record_leads_to_the_server(
     peer = client.stream.transport.get_extra_info("peername") if client.stream.transport else None
     assert peer is not None
     assert peer[1] == port
-    assert socket.AF_INET  # the stub answers A queries only
+
+
+async def test_unknown_authority_is_named(
+    prosody_tls: TlsProsody, clients: list[XmppClient]
+) -> None:
+    """A certificate from a CA the system does not trust (the test CA, not in SSL_CERT_FILE)."""
+    pem = prosody_tls.certificates[TLS_GOOD]
+    client = make(prosody_tls, clients, f"a@{TLS_GOOD}", "pw")
+    with pytest.raises(CertificateNotTrusted) as raised:
+        await client.connect(within=WITHIN)
+    assert str(raised.value).startswith(
+        f"the certificate of {TLS_GOOD} is not trusted: issued by an unknown authority "
+        f"(CN=tui-omemo test CA), SHA-256 {pem.sha256}"
+    )
