@@ -71,7 +71,7 @@ async def test_wrong_password_over_direct_tls(
     client = make(prosody_tls, clients, jid, "not-the-password", direct=True)
     with pytest.raises(AuthenticationFailed) as raised:
         await client.connect(within=WITHIN)
-    assert str(raised.value) == f"the server refused the password for {jid}"
+    assert str(raised.value) == (f"the server refused the login for {jid}: it refused the password")
 
 
 @pytest.mark.usefixtures("trust_test_ca")

@@ -137,7 +137,7 @@ async def test_refused_password_over_tls_says_so(with_tls: FakeServer, certifica
     with_tls.received.clear()
     client = client_for(with_tls, security=StreamSecurity(certificate_pin=certificate.sha256))
     message = await connect_refused(client, AuthenticationFailed)
-    assert message == "the server refused the password for alice@localhost"
+    assert message == ("the server refused the login for alice@localhost: it refused the password")
     sent = with_tls.text  # decrypted by the fake
     assert sent.count("<auth") == 1  # no other mechanism after the refusal (PLAIN!)
     assert "SCRAM-SHA-256" in sent

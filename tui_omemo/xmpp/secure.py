@@ -133,7 +133,8 @@ class SecureStream(slixmpp.ClientXMPP):
         self.plaintext_loopback = plaintext_loopback
         self.refusal: TransportError | None = None
         self.mechanism_used: str | None = None
-        self._server_refused = False
+        self._server_refused: str | None = None
+        """The SASL failure condition the server answered with (`not-authorized`, …)."""
         self._plaintext_peer = False
         self._attempt: tuple[str, int, bool] | None = None
         self._probing: asyncio.Future[None] | None = None
@@ -264,14 +265,14 @@ class SecureStream(slixmpp.ClientXMPP):
     def reset_refusal(self) -> None:
         """Forget a refusal before a new connection attempt."""
         self.refusal = None
-        self._server_refused = False
+        self._server_refused = None
         self._probing = None
         self._configure_mechanisms()
 
-    def _on_failed_auth(self, _stanza: object) -> None:
+    def _on_failed_auth(self, failure: Any) -> None:
         """The server refused a login: no other mechanism is tried (a wrong password stays
         wrong, and a server failing SCRAM on purpose would get the password by PLAIN)."""
-        self._server_refused = True
+        self._server_refused = str(failure["condition"] or "not-authorized")
         plugins: Any = self.plugin
         plugins["feature_mechanisms"].use_mechs = set()
 
@@ -284,8 +285,11 @@ class SecureStream(slixmpp.ClientXMPP):
         """Why the login failed (after slixmpp's `failed_all_auth`)."""
         if self.refusal is not None:
             return self.refusal
-        if self._server_refused:
-            return AuthenticationFailed(f"the server refused the password for {self.boundjid.bare}")
+        if self._server_refused is not None:
+            login = f"the server refused the login for {self.boundjid.bare}"
+            if self._server_refused == "not-authorized":
+                return AuthenticationFailed(f"{login}: it refused the password")
+            return AuthenticationFailed(f"{login} ({self._server_refused})")
         plugins: Any = self.plugin
         offered = sorted(plugins["feature_mechanisms"].mech_list)
         return InsecureConnectionRefused(self._no_mechanism(offered))
