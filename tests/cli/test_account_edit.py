@@ -148,7 +148,9 @@ async def test_a_wrong_password_is_repaired_with_account_set_keeping_keys_trust_
     assert offline("account", "set", "--password-stdin", stdin="wrong\n").code == 0
     refused = await runner.run(alice, "send", bob.jid, "lost?")
     assert refused.code == 1
-    assert refused.err.strip() == f"tui-omemo: the server refused the login for {alice.jid}"
+    assert refused.err.strip() == (
+        f"tui-omemo: the server refused the login for {alice.jid}: it refused the password"
+    )
 
     fixed = offline("account", "set", "--password-stdin", stdin=alice.password + "\n")
     assert fixed.code == 0, fixed.err

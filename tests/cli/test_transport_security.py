@@ -86,8 +86,9 @@ def stored_settings(cli: Cli) -> dict[str, object]:
 @pytest.mark.prosody
 def test_self_signed_server_refused_then_pinned(prosody_tls: TlsProsody, tmp_path: Path) -> None:
     """Over the real Prosody: a self-signed certificate stops `devices` with one line that
-    names it and its SHA-256; a profile with that fingerprint pinned logs in, and remembers
-    the SCRAM mechanism it used (a later offer of only PLAIN is then refused)."""
+    names it and its SHA-256; `account set --pin-certificate` with that fingerprint lets the
+    profile log in, which remembers the SCRAM mechanism it used; removing the pin refuses the
+    certificate again."""
     jid, password = prosody_tls.create_account(TLS_SELF_SIGNED)
     pin = prosody_tls.certificates[TLS_SELF_SIGNED].sha256
     server = f"127.0.0.1:{prosody_tls.server.port}"
@@ -102,15 +103,21 @@ def test_self_signed_server_refused_then_pinned(prosody_tls: TlsProsody, tmp_pat
         f"SHA-256 {pin}; if the server's admin confirms this fingerprint, pin it with "
         "`tui-omemo account set --pin-certificate SHA256`"
     ]
-    pinned = Cli(tmp_path / "pinned", env)
-    assert pinned("account", "add", jid, "--server", server, "--password-stdin",
-                  "--pin-certificate", pin.replace(":", "").lower(),
-                  stdin=password + "\n").code == 0  # fmt: skip
-    listed = pinned("devices", "--json")
+    bad = plain("account", "set", "--pin-certificate", "not-a-fingerprint")
+    assert bad.code == 2
+    assert "certificate_pin" not in stored_settings(plain)
+    pinned = plain("account", "set", "--pin-certificate", pin.replace(":", "").lower())
+    assert pinned.code == 0, pinned.err
+    assert f"certificate pin: {pin}" in pinned.out.splitlines()
+    listed = plain("devices", "--json")
     assert listed.code == 0, listed.err
-    settings = stored_settings(pinned)
+    settings = stored_settings(plain)
     assert settings["certificate_pin"] == pin
     assert settings["login_mechanism"] == "SCRAM-SHA-1"
+    removed = plain("account", "set", "--pin-certificate", "")
+    assert removed.code == 0, removed.err
+    assert "certificate_pin" not in stored_settings(plain)
+    assert plain("devices", "--json").code == 1  # the certificate is refused again
 
 
 def test_login_mechanism_is_only_raised(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ account row (and the label setting) in one transaction; the OMEMO identity, the 
 trust decisions and the history are not touched. The password is read from standard input
 (`--password-stdin`) and is never printed, not even by `show`.
 
-Each option of `set` is one field of `AccountSet` and one `AccountChange` field; an option
-added later (a pinned certificate, say) is one more of each.
+Each option of `set` is one field of `AccountSet` and one `AccountChange` field, except
+`--pin-certificate`: the certificate pin is a transport setting (`commands.security`, kept in
+the settings table beside the remembered login mechanism), written in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import Any
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.output import clean_text
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.security import set_certificate_pin
 from tui_omemo.commands.trust import device_object
 from tui_omemo.service.account import account_info, apply_change
 from tui_omemo.service.api import AccountChange, AccountInfo
+from tui_omemo.xmpp.certificates import normalize_pin
 
 DOMAIN = "(the JID's domain)"
 NOTHING_TO_CHANGE = (
     "nothing to change: give --password-stdin, --server, --allow-plaintext-loopback, "
-    "--no-plaintext-loopback or --label"
+    "--no-plaintext-loopback, --label or --pin-certificate"
 )
 
 
@@ -39,6 +42,8 @@ class AccountSet:
     server: str | None = None
     allow_plaintext_loopback: bool | None = None
     label: str | None = None
+    pin_certificate: str | None = None
+    """A SHA-256 certificate fingerprint to pin, or "" to remove the pin."""
 
 
 def add_account_edit_parsers(actions: Any, common: argparse.ArgumentParser) -> None:
@@ -80,6 +85,12 @@ def add_account_edit_parsers(actions: Any, common: argparse.ArgumentParser) -> N
     change.add_argument(
         "--label", metavar="TEXT", help="this device's label ('' removes it; OMEMO 2 lists)"
     )
+    change.add_argument(
+        "--pin-certificate",
+        metavar="SHA256",
+        help="trust exactly the server certificate with this SHA-256 fingerprint ('' removes "
+        "the pin; the fingerprint is shown when a certificate is refused)",
+    )
     change.set_defaults(handler=_run_set)
     show = actions.add_parser(
         "show",
@@ -91,7 +102,9 @@ def add_account_edit_parsers(actions: Any, common: argparse.ArgumentParser) -> N
 
 
 def _run_set(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
-    request = AccountSet(args.password_stdin, args.server, args.plaintext, args.label)
+    request = AccountSet(
+        args.password_stdin, args.server, args.plaintext, args.label, args.pin_certificate
+    )
     return account_set(options, request, console)
 
 
@@ -107,6 +120,7 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
             for a non-loopback server (nothing is changed).
         CommandError, StoreError: no profile, or it cannot be opened.
     """
+    pin = _pin(args.pin_certificate)
     change = _change(args, console)
     with open_database(options, console) as database:
         with database.unit_of_work() as uow:
@@ -116,10 +130,28 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
                 apply_change(uow, change)
             except ValueError as error:
                 raise UsageError(str(error)) from None
+            if pin is not None:
+                set_certificate_pin(uow, pin)
         with database.snapshot() as uow:
             info = account_info(uow)
     _print_lines(info, console)
+    if pin is not None:
+        console.out(f"certificate pin: {pin or 'none'}")
     return 0
+
+
+def _pin(text: str | None) -> str | None:
+    """The pin `--pin-certificate` asks for ("" removes it), checked before anything opens.
+
+    Raises:
+        UsageError: not a SHA-256 fingerprint.
+    """
+    if not text:
+        return text
+    try:
+        return normalize_pin(text)
+    except ValueError as error:
+        raise UsageError(f"--pin-certificate: {error}") from None
 
 
 def account_show(options: ProfileOptions, as_json: bool, console: Console) -> int:
@@ -162,7 +194,7 @@ def _change(args: AccountSet, console: Console) -> AccountChange:
     """
     password = _read_password(console) if args.password_stdin else None
     change = AccountChange(password, args.server, args.allow_plaintext_loopback, args.label)
-    if change == AccountChange():
+    if change == AccountChange() and args.pin_certificate is None:
         raise UsageError(NOTHING_TO_CHANGE)
     return change
 
