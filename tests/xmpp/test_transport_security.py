@@ -286,3 +286,20 @@ async def test_without_srv_records_the_domain_itself() -> None:
         "a@example.org", "pw", plaintext_loopback=False, security=StreamSecurity(resolver=resolver)
     )
     assert await stream.get_dns_records("example.org") == [("", "example.org", "192.0.2.9", 5222)]
+
+
+def test_a_login_raises_the_pin_for_reconnects() -> None:
+    """After a SCRAM-SHA-256(-PLUS) login the same stream's next attempts (reconnects)
+    accept nothing weaker, before the profile has even stored it."""
+    stream = SecureStream(
+        "a@example.org", "pw", plaintext_loopback=False, security=StreamSecurity()
+    )
+    plugins: Any = stream.plugin
+    mechanisms = plugins["feature_mechanisms"]
+    assert "PLAIN" in mechanisms.use_mechs
+    mechanisms.mech = SimpleNamespace(name="SCRAM-SHA-256-PLUS")
+    stream.event("auth_success", {})
+    assert stream.mechanism_used == "SCRAM-SHA-256-PLUS"
+    stream.reset_refusal()  # what every connection attempt starts with
+    assert mechanisms.use_mechs == set(accepted_mechanisms("SCRAM-SHA-256"))
+    assert "PLAIN" not in mechanisms.use_mechs

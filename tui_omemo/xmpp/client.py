@@ -1,7 +1,8 @@
 """`XmppClient`: the one async face of slixmpp in tui-omemo; the service and `RoomClient` run on it.
 
-It connects (TLS required; plaintext only on a loopback address and only when the caller says
-so explicitly), fails fast when nobody answers, uses stream management (XEP-0198) when the
+It connects (TLS required before any login or stanza, certificates and login mechanisms
+checked: see `secure`; plaintext only on a loopback address and only when the caller says so
+explicitly), fails fast when nobody answers, uses stream management (XEP-0198) when the
 server offers it, enables carbons, publishes and fetches device lists and bundles for both
 OMEMO versions (through the `tui_omemo_xep_0384` plugin), sends encrypted messages, queries MAM
 archives (ours or a room's) and keeps the socket tuned (TCP_NODELAY, 16 KiB reads).

@@ -31,7 +31,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import slixmpp
@@ -277,9 +277,14 @@ class SecureStream(slixmpp.ClientXMPP):
         plugins["feature_mechanisms"].use_mechs = set()
 
     def _on_auth_success(self, _stanza: object) -> None:
+        """Remember the mechanism; a reconnect of this stream accepts nothing weaker."""
         plugins: Any = self.plugin
         mech = plugins["feature_mechanisms"].mech
         self.mechanism_used = None if mech is None else str(mech.name)
+        used = self.mechanism_used or ""
+        pinned = self.security.pinned_mechanism
+        if mechanism_rank(used) > max(mechanism_rank(pinned) if pinned else 0, 0):
+            self.security = replace(self.security, pinned_mechanism=used.removesuffix("-PLUS"))
 
     def auth_error(self) -> TransportError:
         """Why the login failed (after slixmpp's `failed_all_auth`)."""
