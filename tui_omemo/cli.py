@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 from tui_omemo.commands.account import AccountAdd, add_account
 from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.app import open_app
-from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, ListenArgs, SendArgs, listen, send
-from tui_omemo.commands.console import CommandError, Console
+from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, SendArgs, send
+from tui_omemo.commands.console import CommandError, Console, OutputClosed
 from tui_omemo.commands.hardening import forbid_core_dumps
 from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
+from tui_omemo.commands.listen import ListenArgs, listen
 from tui_omemo.commands.muc import add_muc_parser
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
 from tui_omemo.commands.settings import SettingsArgs, settings
@@ -158,8 +159,17 @@ def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _
     parser = commands.add_parser(
         "history", parents=[common], help="print a conversation from the encrypted archive"
     )
-    parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
+    parser.add_argument(
+        "jid", metavar="JID", nargs="?", help="the contact's or room's bare JID (--after: optional)"
+    )
     parser.add_argument("--search", metavar="TEXT", help="only messages containing every word")
+    parser.add_argument(
+        "--after",
+        metavar="ID",
+        type=int,
+        help="the messages archived after archive id ID, oldest first, across all chats "
+        "(only JID's with JID)",
+    )
     parser.add_argument(
         "--limit", metavar="N", type=int, default=DEFAULT_LIMIT, help="at most N (newest) messages"
     )
@@ -199,8 +209,10 @@ def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _P
         "listen",
         parents=[common],
         help="print incoming messages",
-        description="Log in, catch up and print every message as it is archived. Says "
-        "'listening as JID (device N)' on stderr once caught up.",
+        description="Log in, catch up, then print every message not printed before (in the "
+        "order they were archived, each once), then new ones as they arrive. Says "
+        "'listening as JID (device N)' on stderr once caught up. The position is kept in the "
+        "profile and moves only after a message was written out.",
     )
     parser.add_argument("--count", metavar="N", type=int, help="stop after N messages")
     parser.add_argument("--timeout", metavar="S", type=float, help="stop after S seconds")
@@ -209,6 +221,20 @@ def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _P
         action="store_true",
         help="answer each decrypted message with 'echo: <text>' in the same OMEMO version "
         "(group messages in their room)",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="ID",
+        type=int,
+        help="start after archive id ID instead of where the last run stopped",
+    )
+    parser.add_argument(
+        "--from", dest="source", metavar="JID", help="only messages of this chat (contact or room)"
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="keep a separate position for this consumer (several scripts on one profile)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(handler=_run_listen)
@@ -296,7 +322,8 @@ def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console:
 
 
 def _run_history(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
-    return history(options, HistoryArgs(args.jid, args.search, args.limit, args.json), console)
+    request = HistoryArgs(args.jid, args.search, args.limit, args.json, args.after)
+    return history(options, request, console)
 
 
 def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
@@ -304,7 +331,9 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
 
 
 def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
-    request = ListenArgs(args.count, args.timeout, args.echo, args.json)
+    request = ListenArgs(
+        args.count, args.timeout, args.echo, args.json, args.since, args.source, args.name
+    )
     return listen(options, request, console)
 
 
@@ -360,6 +389,8 @@ def _run(
     """Run one command, turning expected errors into one line on stderr and an exit status."""
     try:
         return handler(options, args, console)
+    except OutputClosed:  # the reader went away: what was done is done
+        return EXIT_OK
     except CommandError as error:
         console.err(f"{PROG}: {error}")
         return error.exit_code

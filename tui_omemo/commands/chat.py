@@ -20,21 +20,16 @@ group messages carry `room` and `nick`, and `--echo` answers them in the room.
 from __future__ import annotations
 
 import asyncio
-import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.commands.muc import echo_in_room, groups_of
-from tui_omemo.commands.output import MessageView
 from tui_omemo.commands.profile import ProfileOptions
-from tui_omemo.commands.runtime import Online, online, server_has_everything
+from tui_omemo.commands.runtime import Online, online
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed, SendReport
-from tui_omemo.service.muc import GroupChats
-from tui_omemo.store import ArchivedMessage, UnitOfWork
+from tui_omemo.service.api import SendFailed, SendReport
 from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
@@ -186,152 +181,3 @@ def _print_skipped(report: SendReport, console: Console) -> None:
     for device in report.skipped:
         which = "" if device.device_id is None else f" device {device.device_id}"
         console.out(f"skipped {device.bare_jid}{which}: {device.reason}")
-
-
-def listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
-    """Print incoming messages until `count` arrived or `timeout` passed (or forever).
-
-    Returns:
-        0, or 1 when `--timeout` ended before `--count` messages arrived.
-
-    Raises:
-        UsageError: a count below 1 or a timeout not above 0.
-        StoreError, TransportError: the profile or the server failed.
-    """
-    if args.count is not None and args.count < 1:
-        raise UsageError("--count must be at least 1")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
-    printed = asyncio.run(_until_terminated(_listen(options, args, console)))
-    if printed is None:
-        console.err("tui-omemo: stopped")
-        return 0
-    if args.count is not None and printed < args.count:
-        console.err(
-            f"tui-omemo: timed out after {args.timeout:g} s with {printed} of {args.count} messages"
-        )
-        return 1
-    return 0
-
-
-async def _until_terminated(coroutine: Coroutine[Any, Any, T]) -> T | None:
-    """Run `coroutine`; SIGTERM cancels it (so the service, the connection and the database
-    are closed properly) and gives None."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(coroutine)
-    terminated = False
-
-    def terminate() -> None:
-        nonlocal terminated
-        terminated = True
-        task.cancel()
-
-    loop.add_signal_handler(signal.SIGTERM, terminate)
-    try:
-        return await task
-    except asyncio.CancelledError:
-        if terminated:
-            return None
-        raise
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-
-
-async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
-    async with online(options, console) as running:
-        console.err(
-            f"tui-omemo: listening as {running.account.jid} (device {running.service.device_id})"
-        )
-        printed = await _print_events(running, groups_of(running), args, console)
-        await server_has_everything(running.client, 10)
-        await running.service.confirm_sent(10)  # the echoes leave the outbox
-    return printed
-
-
-async def _print_events(
-    running: Online, groups: GroupChats | None, args: ListenArgs, console: Console
-) -> int:
-    """Print archived messages until `count` of them or `timeout`; how many were printed."""
-    printed = 0
-    loop = asyncio.get_running_loop()
-    deadline = None if args.timeout is None else loop.time() + args.timeout
-    events = running.service.events()
-    while args.count is None or printed < args.count:
-        remaining = None if deadline is None else deadline - loop.time()
-        if remaining is not None and remaining <= 0:
-            break
-        try:
-            event = await asyncio.wait_for(anext(events), remaining)
-        except TimeoutError:
-            break
-        if isinstance(event, MessageReceived) and await _show(
-            running, groups, event.message, args, console
-        ):
-            printed += 1
-    return printed
-
-
-async def _show(
-    running: Online,
-    groups: GroupChats | None,
-    message: ChatMessage,
-    args: ListenArgs,
-    console: Console,
-) -> bool:
-    """Print one archived message (and echo it); False for one that is not shown."""
-    if message.failure is not None:
-        console.err(
-            f"tui-omemo: a message from {message.sender} could not be decrypted: {message.failure}"
-        )
-        return False
-    row = await running.service.runner.read(_row(message.archive_id))
-    view = MessageView.from_archive(row) if row is not None else _view(message)
-    console.out(view.to_json() if args.json else view.to_line())
-    if args.echo and message.nick is not None and groups is not None:
-        await echo_in_room(groups, message, console)
-    elif args.echo and _echoable(message):
-        await _echo(running, message, console)
-    return True
-
-
-def _row(archive_id: int) -> Callable[[UnitOfWork], ArchivedMessage | None]:
-    def read(uow: UnitOfWork) -> ArchivedMessage | None:
-        return uow.archive.get(archive_id)
-
-    return read
-
-
-def _view(message: ChatMessage) -> MessageView:
-    return MessageView(
-        peer=message.peer,
-        outgoing=message.outgoing,
-        sender=message.sender,
-        device=message.sender_device_id,
-        text=message.body,
-        trust=message.trust.value,
-        omemo=None if message.omemo is None else message.omemo.label,
-        stanza_id=None,
-        time_ms=int(message.time.timestamp() * 1000),
-        archive_id=message.archive_id,
-        room=None if message.nick is None else message.peer,
-        nick=message.nick,
-    )
-
-
-def _echoable(message: ChatMessage) -> bool:
-    """A decrypted 1:1 message from someone else, and not itself an echo (two echoing
-    listeners would otherwise answer each other forever)."""
-    return (
-        not message.outgoing
-        and message.omemo is not None
-        and message.nick is None
-        and not message.body.startswith(ECHO_PREFIX)
-    )
-
-
-async def _echo(running: Online, message: ChatMessage, console: Console) -> None:
-    """Answer `echo: <text>` in the message's OMEMO version; a failure is reported, not fatal."""
-    try:
-        await send_with_version(running, message.peer, ECHO_PREFIX + message.body, message.omemo)
-    except SendFailed as failure:
-        console.err(f"tui-omemo: echo to {message.peer} not sent: {failure.reason}")

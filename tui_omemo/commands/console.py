@@ -7,6 +7,7 @@ nothing reads `os.environ` or calls `keyring.get_keyring()` behind their back.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -38,14 +39,47 @@ class Console:
     keyring: Callable[[], KeyringBackend | None] = default_keyring
 
     def out(self, line: str = "") -> None:
-        """Print one line on stdout (flushed, so pipes and tests see it at once)."""
-        self.stdout.write(line + "\n")
-        self.stdout.flush()
+        """Print one line on stdout (flushed, so pipes and tests see it at once).
+
+        Raises:
+            OutputClosed: stdout is closed, full or a pipe nobody reads any more; the line
+                was not (entirely) written.
+        """
+        try:
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
+        except (OSError, ValueError, AttributeError) as error:  # AttributeError: `>&-`
+            _discard(self.stdout)
+            raise OutputClosed(str(error)) from None
 
     def err(self, line: str) -> None:
-        """Print one line on stderr."""
-        self.stderr.write(line + "\n")
-        self.stderr.flush()
+        """Print one line on stderr (nothing happens when stderr is closed)."""
+        try:
+            self.stderr.write(line + "\n")
+            self.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            _discard(self.stderr)
+
+
+class OutputClosed(Exception):
+    """Standard output cannot be written any more (closed, full, or its reader went away).
+
+    Not a failure of the command: what it did is done, and `cli.main` ends quietly with the
+    status the command had reached (0 unless it had already failed).
+    """
+
+
+def _discard(stream: TextIO | None) -> None:
+    """Point a real standard stream at /dev/null, so the interpreter's final flush of what is
+    still buffered cannot fail with a `BrokenPipeError` message on the way out."""
+    try:
+        fileno = stream.fileno() if stream is not None else -1
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return
+    if fileno in (1, 2):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fileno)
+        os.close(devnull)
 
 
 class CommandError(Exception):

@@ -1,4 +1,9 @@
-"""`tui-omemo history JID`: print a conversation from the encrypted archive, oldest first."""
+"""`tui-omemo history JID`: print a conversation from the encrypted archive, oldest first.
+
+`history --after ID [JID]` prints what was archived after archive id ID instead — across all
+chats, or JID's only — in archive order: a script that remembers the last `id` it saw
+resumes from there without missing or repeating a message (the ids `listen --json` prints).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ DEFAULT_LIMIT = 100
 class HistoryArgs:
     """The arguments of `history`."""
 
-    jid: str
+    jid: str | None
     search: str | None
     limit: int
     json: bool
+    after: int | None = None
 
 
 def history(options: ProfileOptions, args: HistoryArgs, console: Console) -> int:
@@ -30,19 +36,49 @@ def history(options: ProfileOptions, args: HistoryArgs, console: Console) -> int
         UsageError: a bad JID or a limit below 1.
         CommandError, StoreError: the profile cannot be opened.
     """
-    peer = check_jid(args.jid)
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1")
+    peer = _check(args)
     with open_database(options, console) as database, database.snapshot() as uow:
-        if args.search is not None:
+        if args.after is not None:
+            messages = uow.archive.after(args.after, peer=peer, limit=args.limit)
+        elif args.search is not None:
             found = uow.archive.search(args.search, peer=peer, limit=args.limit)
-            messages: list[ArchivedMessage] = [hit.message for hit in found]
+            messages = sorted((hit.message for hit in found), key=_in_time)
         else:
-            messages = list(uow.archive.page(peer, limit=args.limit).messages)
-    messages.sort(key=lambda message: (message.timestamp, message.id))
+            assert peer is not None
+            messages = sorted(uow.archive.page(peer, limit=args.limit).messages, key=_in_time)
     for message in messages:
         view = MessageView.from_archive(message)
         console.out(view.to_json() if args.json else view.to_line())
     if not messages and not args.json:
-        console.err(f"no messages with {peer}" + ("" if args.search is None else " match"))
+        console.err(_nothing(peer, args))
     return 0
+
+
+def _check(args: HistoryArgs) -> str | None:
+    """The chat asked for (None: all, with --after).
+
+    Raises:
+        UsageError: no JID without --after, a bad JID, --limit below 1, --after below 0,
+            --after with --search.
+    """
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.after is not None:
+        if args.after < 0:
+            raise UsageError("--after must be an archive id (0 or more)")
+        if args.search is not None:
+            raise UsageError("--after and --search cannot be combined")
+    elif args.jid is None:
+        raise UsageError("name a JID (or use --after ID for every chat)")
+    return None if args.jid is None else check_jid(args.jid)
+
+
+def _in_time(message: ArchivedMessage) -> tuple[int, int]:
+    return (message.timestamp, message.id)
+
+
+def _nothing(peer: str | None, args: HistoryArgs) -> str:
+    if args.after is not None:
+        where = "" if peer is None else f" with {peer}"
+        return f"no messages{where} after {args.after}"
+    return f"no messages with {peer}" + ("" if args.search is None else " match")

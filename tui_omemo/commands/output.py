@@ -108,3 +108,24 @@ class MessageView:
         when = iso_time(self.time_ms)[:19].replace("T", " ")
         sender = self.sender if self.room is None else f"{self.room}/{self.nick or self.sender}"
         return f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(self.text)}"
+
+
+def failure_json(message: ArchivedMessage, reason: str) -> str:
+    """A message that could not be decrypted, as one JSON object: ``"type": "error"``, the
+    reason, and where it came from (never a body: there is none)."""
+    return json.dumps(
+        {
+            "type": "error",
+            "id": message.id,
+            "peer": message.peer,
+            "from": message.sender_bare_jid,
+            "device": message.sender_device,
+            "reason": reason,
+            "omemo": message.omemo_version,
+            "stanza_id": message.stanza_id,
+            "time": iso_time(message.timestamp),
+            "room": message.room,
+            "nick": message.nick,
+        },
+        ensure_ascii=False,
+    )

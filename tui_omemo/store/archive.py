@@ -169,6 +169,30 @@ class Archive:
         rows = self._connection.execute(sql, params).fetchall()
         return [SearchHit(_message(row[:-1]), _snippet_parts(row[-1])) for row in rows]
 
+    def after(
+        self, archive_id: int, peer: str | None = None, limit: int = 100
+    ) -> list[ArchivedMessage]:
+        """Messages archived after `archive_id`, in archive order (row id, oldest first).
+
+        A row id only grows (the newest row has the highest), so a reader that remembers the
+        last id it handled resumes without skipping or repeating a message, whatever the
+        messages' own timestamps say (`listen`'s cursor, `history --after`).
+
+        Args:
+            archive_id: the last id already handled (0: from the start).
+            peer: only this conversation.
+            limit: at most this many messages (1 or more).
+        """
+        sql = f"SELECT {_COLUMNS} FROM archive WHERE id > ?"  # noqa: S608 (constant columns)
+        params: list[object] = [archive_id]
+        if peer is not None:
+            sql += " AND peer = ?"
+            params.append(peer)
+        rows = self._connection.execute(
+            sql + " ORDER BY id LIMIT ?", (*params, max(1, limit))
+        ).fetchall()
+        return [_message(row) for row in rows]
+
     def delete_conversation(self, peer: str) -> int:
         """Delete every message of one conversation, with its dedupe keys (the FTS index
         follows by trigger, an outbox row by its foreign key).
