@@ -10,7 +10,7 @@ the protocol's, the transport's) never show a traceback, and nothing secret is e
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -18,28 +18,24 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-from tui_omemo.commands.account import AccountAdd, add_account
+from tui_omemo import __version__
+from tui_omemo.commands import exits
 from tui_omemo.commands.account_edit import add_account_edit_parsers
-from tui_omemo.commands.app import open_app
-from tui_omemo.commands.chat import DEFAULT_SEND_TIMEOUT, SendArgs, send
 from tui_omemo.commands.console import CommandError, Console, OutputClosed
 from tui_omemo.commands.hardening import forbid_core_dumps
-from tui_omemo.commands.history import DEFAULT_LIMIT, HistoryArgs, history
-from tui_omemo.commands.listen import ListenArgs, listen
-from tui_omemo.commands.muc import add_muc_parser
+from tui_omemo.commands.muc_args import add_muc_parser
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
-from tui_omemo.commands.settings import SettingsArgs, settings
-from tui_omemo.commands.trust import TRUST_WORDS, DevicesArgs, devices, set_trust, verify_uri
-from tui_omemo.protocol.errors import ProtocolError
-from tui_omemo.store import StoreError
 from tui_omemo.xmpp import log_redaction
-from tui_omemo.xmpp.errors import TransportError
 
+# Each command imports what it needs when it runs (`_run_*`): `--help`, a usage error or
+# `history` never load the service, slixmpp or the OMEMO libraries.
 PROG = "tui-omemo"
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_OK = exits.OK
+EXIT_FAILURE = exits.FAILURE
+EXIT_USAGE = exits.USAGE
+EXIT_INTERRUPTED = exits.INTERRUPTED
+DEFAULT_SEND_TIMEOUT = 30.0
+DEFAULT_HISTORY_LIMIT = 100
 
 Handler = Callable[[ProfileOptions, argparse.Namespace, Console], int]
 
@@ -51,8 +47,7 @@ _EPILOG = (
     "The profile directory is --profile DIR, else $TUI_OMEMO_HOME, else the platform data "
     "directory. A profile keeps its database key in the OS keyring; without a keyring (or to "
     f"choose a passphrase for a new profile) set {PASSPHRASE_ENV} or pass --passphrase-file "
-    "FILE. "
-    "Exit status: 0 success, 1 failure, 2 usage error or missing passphrase."
+    "FILE. " + exits.help_text()
 )
 
 
@@ -99,6 +94,7 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     """The whole command line, wired to `console` for help and usage output."""
     parser_class = _parser_class(console)
     parser = parser_class(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _global_options(parser, top=True)
     common = parser_class(add_help=False)
     _global_options(common, top=False)
@@ -171,7 +167,11 @@ def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _
         "(only JID's with JID)",
     )
     parser.add_argument(
-        "--limit", metavar="N", type=int, default=DEFAULT_LIMIT, help="at most N (newest) messages"
+        "--limit",
+        metavar="N",
+        type=int,
+        default=DEFAULT_HISTORY_LIMIT,
+        help="at most N messages (the newest; with --after the oldest after ID)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(handler=_run_history)
@@ -314,6 +314,8 @@ def _add_open_parser(commands: argparse._SubParsersAction[_Parser], common: _Par
 
 
 def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.account import AccountAdd, add_account
+
     request = AccountAdd(
         args.jid, args.server, args.password_stdin, args.allow_plaintext_loopback,
         args.pin_certificate,
@@ -322,15 +324,21 @@ def _run_account_add(options: ProfileOptions, args: argparse.Namespace, console:
 
 
 def _run_history(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.history import HistoryArgs, history
+
     request = HistoryArgs(args.jid, args.search, args.limit, args.json, args.after)
     return history(options, request, console)
 
 
 def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.chat import SendArgs, send
+
     return send(options, SendArgs(args.jid, args.text, args.omemo, args.timeout), console)
 
 
 def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.listen import ListenArgs, listen
+
     request = ListenArgs(
         args.count, args.timeout, args.echo, args.json, args.since, args.source, args.name
     )
@@ -338,22 +346,32 @@ def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Cons
 
 
 def _run_devices(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.trust import DevicesArgs, devices
+
     return devices(options, DevicesArgs(args.jid, args.json), console)
 
 
 def _run_trust(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.trust import TRUST_WORDS, set_trust
+
     return set_trust(options, args.jid, args.device_id, TRUST_WORDS[args.level], console)
 
 
 def _run_verify_uri(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.trust import verify_uri
+
     return verify_uri(options, args.uri, console)
 
 
 def _run_settings(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.settings import SettingsArgs, settings
+
     return settings(options, SettingsArgs(args.key, args.value), console)
 
 
 def _run_open(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.app import open_app
+
     return open_app(options, args.jid, console)
 
 
@@ -365,22 +383,27 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         console: streams, environment and keyring (default: the real ones).
 
     Returns:
-        The exit status: 0 success, 1 failure, 2 usage error or missing passphrase.
+        The exit status (`commands.exits`): 0 done, 1 failure, 2 usage error or missing
+        passphrase, 3-7 the distinct failures listed in `--help`, 130 interrupted.
 
     Run as the real program (no console handed in), the process first forbids core dumps.
     """
-    if console is None:
-        forbid_core_dumps()
-        console = Console()
-    _quiet_logging(console)
-    parser = build_parser(console)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, or a usage error already reported
-        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    options = ProfileOptions(args.profile, args.passphrase_file)
-    handler: Handler = getattr(args, "handler", _run_app)
-    return _run(handler, options, args, console)
+        if console is None:
+            forbid_core_dumps()
+            _reserve_standard_fds()
+            console = Console()
+        _quiet_logging(console)
+        parser = build_parser(console)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help, or a usage error already reported
+            return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+        options = ProfileOptions(args.profile, args.passphrase_file)
+        handler: Handler = getattr(args, "handler", _run_app)
+        return _run(handler, options, args, console)
+    except KeyboardInterrupt:  # Ctrl-C while starting up: no traceback
+        return EXIT_INTERRUPTED
 
 
 def _run(
@@ -394,16 +417,56 @@ def _run(
     except CommandError as error:
         console.err(f"{PROG}: {error}")
         return error.exit_code
-    except (StoreError, ProtocolError, TransportError) as error:
-        console.err(f"{PROG}: {_one_line(error)}")
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         console.err(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
+    except Exception as error:
+        code = _expected(error)
+        if code is None:
+            raise
+        console.err(f"{PROG}: {_one_line(error)}")
+        return code
+
+
+def _expected(error: Exception) -> int | None:
+    """The exit status of an expected error of the store, the protocol or the transport (the
+    modules are loaded already when one of their errors is raised), None for anything else."""
+    from tui_omemo.protocol.errors import ProtocolError
+    from tui_omemo.store import ProfileLocked, StoreError
+    from tui_omemo.xmpp.errors import (
+        AuthenticationFailed,
+        ConnectionFailed,
+        TransportError,
+    )
+
+    if isinstance(error, ProfileLocked):
+        return exits.BUSY
+    if isinstance(error, AuthenticationFailed):
+        return exits.AUTH_REFUSED
+    if isinstance(error, ConnectionFailed):
+        return exits.UNREACHABLE
+    if isinstance(error, (StoreError, ProtocolError, TransportError)):
+        return EXIT_FAILURE
+    return None
+
+
+def _reserve_standard_fds() -> None:
+    """Give a closed stdin, stdout or stderr (`>&-`) /dev/null, so no file the command opens
+    (the database, a socket) lands on descriptor 0-2 where a stray write could reach it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
 
 
 def _run_app(options: ProfileOptions, _args: argparse.Namespace, console: Console) -> int:
     """No command: the terminal app."""
+    from tui_omemo.commands.app import open_app
+
     return open_app(options, None, console)
 
 
@@ -411,6 +474,8 @@ def _quiet_logging(console: Console) -> None:
     """Library log records stay off the terminal (slixmpp warns on stderr otherwise), unless
     TUI_OMEMO_DEBUG is set. Records never carry keys, SASL payloads or message text: every
     handler of the root logger redacts them (DESIGN.md §3.9, §3.13)."""
+    import logging
+
     root = logging.getLogger()
     if console.environ.get("TUI_OMEMO_DEBUG"):
         logging.basicConfig(level=logging.DEBUG, stream=console.stderr)

@@ -14,10 +14,11 @@ import time
 from dataclasses import dataclass
 
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.jids import check_jid as check_jid  # noqa: PLC0414 (re-exported)
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.security import set_certificate_pin
 from tui_omemo.commands.state import UnitOfWorkStateStore
-from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import BundleUnavailable
@@ -56,18 +57,6 @@ class _OfflineDirectory:
 
     async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
         raise BundleUnavailable("offline: no device list")
-
-
-def check_jid(text: str) -> str:
-    """The bare JID of `text`, which must look like `local@domain`.
-
-    Raises:
-        UsageError: no `@`, an empty part, a resource, or white space.
-    """
-    local, at, domain = text.partition("@")
-    if not at or not local or not domain or "/" in text or any(ch.isspace() for ch in text):
-        raise UsageError(f"{text!r} is not a bare JID of the form name@domain")
-    return bare_jid(text)
 
 
 def parse_server(text: str) -> Server:

@@ -24,8 +24,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online
 from tui_omemo.model import Namespace

@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tui_omemo.store import KeyringBackend
+if TYPE_CHECKING:  # the store is imported only by the commands that open a profile
+    from tui_omemo.store import KeyringBackend
 
 
 def default_keyring() -> KeyringBackend | None:

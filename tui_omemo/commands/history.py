@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import Console, UsageError
+from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.output import MessageView
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.store import ArchivedMessage

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tui_omemo.commands import cursor
-from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.chat import ECHO_PREFIX, send_with_version
 from tui_omemo.commands.console import Console, OutputClosed, UsageError
+from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import echo_in_room, groups_of
 from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions

@@ -26,11 +26,11 @@ import argparse
 import asyncio
 import json
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.jids import check_jid
+from tui_omemo.commands.muc_args import DEFAULT_TIMEOUT, MucArgs
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
 from tui_omemo.model import Namespace
@@ -41,61 +41,7 @@ from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 60.0
 ECHO_PREFIX = "echo: "
-
-
-@dataclass(frozen=True, slots=True)
-class MucArgs:
-    """The arguments of one `muc` action."""
-
-    action: str
-    room: str
-    nick: str | None = None
-    members: tuple[str, ...] = ()
-    text: str | None = None
-    partial: bool = False
-    plaintext: bool = False
-    omemo: str = "auto"
-    json: bool = False
-    timeout: float = DEFAULT_TIMEOUT
-
-
-def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add `muc` and its actions to the top-level subparsers (`common` holds --profile and
-    --passphrase-file). Sets `handler` to `run_muc`."""
-    muc = commands.add_parser("muc", parents=[common], help="encrypted group chats (rooms)")
-    actions = muc.add_subparsers(dest="muc_action", metavar="ACTION", required=True)
-    join = actions.add_parser("join", parents=[common], help="join and bookmark a room",
-                              description="Join ROOM (rejoined on every later connect), print "
-                              "its OMEMO gate and its members' readiness.")
-    join.add_argument("room", metavar="ROOM", help="the room's bare JID")
-    join.add_argument("--nick", metavar="N", help="our nickname (default: the JID's localpart)")
-    join.add_argument("--member", metavar="JID", action="append", default=[],
-                      help="make JID a member first (we must own or administer the room); "
-                      "repeatable")
-    join.add_argument("--json", action="store_true", help="one JSON object")
-    send = actions.add_parser("send", parents=[common], help="send one message to a room",
-                              description="Encrypt TEXT for every trusted device of every "
-                              "member; nothing is sent unencrypted unless the room refuses "
-                              "OMEMO and --plaintext is given.")
-    send.add_argument("room", metavar="ROOM", help="the room's bare JID")
-    send.add_argument("text", metavar="TEXT", help="the message")
-    send.add_argument("--partial", action="store_true",
-                      help="send to everyone with keys, skipping (and listing) members without "
-                      "a usable device; remembered for the room")
-    send.add_argument("--plaintext", action="store_true",
-                      help="send unencrypted, only in a room that refuses OMEMO; remembered")
-    send.add_argument("--omemo", choices=["auto", "0.3", "2"], default="auto",
-                      help="the OMEMO version for this room (auto: 2 when every member has it)")
-    send.add_argument("--timeout", metavar="S", type=float, default=DEFAULT_TIMEOUT,
-                      help="give up after S seconds (default %(default)g)")
-    members = actions.add_parser("members", parents=[common], help="member readiness")
-    members.add_argument("room", metavar="ROOM", help="the room's bare JID")
-    members.add_argument("--json", action="store_true", help="one JSON object per line")
-    leave = actions.add_parser("leave", parents=[common], help="leave a room, drop its bookmark")
-    leave.add_argument("room", metavar="ROOM", help="the room's bare JID")
-    muc.set_defaults(handler=run_muc)
 
 
 def run_muc(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.store import (
-    Database,
-    KeyringKeys,
-    PassphraseRequired,
-    default_profile_dir,
-    inspect_profile,
-    open_profile,
-)
+
+if TYPE_CHECKING:  # imported where used: `--help` and usage errors never load the store
+    from tui_omemo.store import Database
 
 PASSPHRASE_ENV = "TUI_OMEMO_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
 PASSPHRASE_HINT = (
@@ -45,6 +41,8 @@ class ProfileOptions:
 
 def profile_dir(options: ProfileOptions, console: Console) -> Path:
     """The absolute profile directory for this run."""
+    from tui_omemo.store import default_profile_dir
+
     return default_profile_dir(options.profile, console.environ)
 
 
@@ -81,13 +79,24 @@ def open_database(options: ProfileOptions, console: Console, *, create: bool = F
             for the profile (exit 2, with the hint how to supply a passphrase).
         StoreError: as `open_profile` raises it (wrong passphrase, locked, corrupt …).
     """
+    from tui_omemo.store import (
+        KeyringKeys,
+        KeySource,
+        PassphraseRequired,
+        inspect_profile,
+        open_profile,
+    )
+
     directory = profile_dir(options, console)
     passphrase = read_passphrase(options, console)
-    if not create and not inspect_profile(directory).database_exists:
+    info = inspect_profile(directory)
+    if not create and not info.database_exists:
         raise CommandError(
             f"no profile in {directory}: create one with `tui-omemo account add JID`"
         )
-    keys = KeyringKeys(console.keyring())
+    # A passphrase profile never asks the keyring (loading its backends takes a while).
+    by_passphrase = info.database_exists and info.key_source is KeySource.PASSPHRASE
+    keys = KeyringKeys(None if by_passphrase else console.keyring())
     try:
         return open_profile(directory, keys, passphrase)
     except PassphraseRequired as error:

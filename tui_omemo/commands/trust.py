@@ -12,8 +12,8 @@ import contextlib
 import json
 from dataclasses import dataclass
 
-from tui_omemo.commands.account import check_jid
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import online
 from tui_omemo.model import TrustLevel

@@ -16,9 +16,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import keyring.backends.fail
-import keyring.backends.null
-
 from tui_omemo.store.errors import KeyringUnavailable, NoKeyringBackend, UnusablePassphrase
 
 #: The keyring service name under which profile keys are kept.
@@ -102,6 +99,11 @@ class KeyringKeys:
     @property
     def usable(self) -> bool:
         """False when there is no backend or it is keyring's failing/null placeholder."""
+        if self._backend is None:
+            return False
+        import keyring.backends.fail
+        import keyring.backends.null
+
         placeholders = (keyring.backends.fail.Keyring, keyring.backends.null.Keyring)
         return self._backend is not None and not isinstance(self._backend, placeholders)
 

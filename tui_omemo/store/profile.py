@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
 import sqlcipher3
 
 from tui_omemo.store.db import Database, raise_translated
@@ -99,6 +98,8 @@ def default_profile_dir(
     elif environ.get("TUI_OMEMO_HOME"):
         chosen = Path(environ["TUI_OMEMO_HOME"])
     else:
+        import platformdirs
+
         chosen = platformdirs.user_data_path(APP_NAME)
     return chosen.expanduser().absolute()
 
