@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PASSPHRASE = "startup benchmark passphrase"  # noqa: S105 (a throwaway test profile's)
+PASSPHRASE = "startup benchmark passphrase"
 JID = "bench@localhost"
 
 
@@ -92,7 +92,8 @@ def main() -> None:
         print(f"{root}:")
         for (where, name), seconds in medians.items():
             if where == str(root):
-                print(f"  {name:16} {seconds * 1000:7.1f} ms  {seconds / base:5.1f}x python -c pass")
+                ratio = seconds / base
+                print(f"  {name:16} {seconds * 1000:7.1f} ms  {ratio:5.1f}x python -c pass")
 
 
 if __name__ == "__main__":

@@ -324,15 +324,15 @@ def test_send_and_listen_usage_errors_exit_2(cli: Cli) -> None:
     assert cli("trust", "bob@localhost", "1").code == 2  # no decision given
 
 
-def test_send_to_an_unreachable_server_is_one_line_exit_1(cli: Cli) -> None:
-    """The account's server does not answer: one line, exit 1, no traceback."""
+def test_send_to_an_unreachable_server_is_one_line_exit_5(cli: Cli) -> None:
+    """The account's server does not answer: one line, exit 5 (unreachable), no traceback."""
     result = cli(
         "account", "add", "alice@localhost", "--server", "127.0.0.1:9",
         "--password-stdin", "--allow-plaintext-loopback", stdin="pw\n",
     )  # fmt: skip
     assert result.code == 0
     sent = cli("send", "bob@localhost", "hi", "--timeout", "20")
-    assert sent.code == 1
+    assert sent.code == 5
     assert len(sent.err_lines) == 1
     assert "Traceback" not in sent.err
 
