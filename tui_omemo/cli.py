@@ -10,6 +10,7 @@ the protocol's, the transport's) never show a traceback, and nothing secret is e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -58,9 +59,9 @@ class _Parser(argparse.ArgumentParser):
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
-            stream = self.console.stderr if file is sys.stderr else self.console.stdout
-            stream.write(message)
-            stream.flush()
+            write = self.console.err if file is sys.stderr else self.console.out
+            with contextlib.suppress(OutputClosed):  # `--help | head -1`: a quiet end
+                write(message.removesuffix("\n"))
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
