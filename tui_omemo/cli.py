@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -52,10 +52,24 @@ _EPILOG = (
 )
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but keeps a text with line breaks (the examples) as
+    written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that writes to the run's `Console` instead of `sys.std*`."""
 
     console: Console
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
@@ -182,13 +196,32 @@ def _add_send_parser(commands: argparse._SubParsersAction[_Parser], common: _Par
     parser = commands.add_parser(
         "send",
         parents=[common],
-        help="send one encrypted message",
-        description="Encrypt TEXT for JID's trusted devices and our other devices, print the "
-        "devices that were skipped and why, and return once the server has the message. "
-        "Nothing is sent unencrypted.",
+        help="send an encrypted message",
+        description="Encrypt the message for each recipient's trusted devices and our other "
+        "devices, say on stderr which devices were skipped and why, and return once the "
+        "server has it. A recipient that is a room we joined gets it in the room. Nothing is "
+        "sent unencrypted unless --allow-plaintext was chosen for a contact without OMEMO.",
+        epilog="examples:\n"
+        "  tui-omemo send bob@example.org 'see you at 6'\n"
+        "  echo 'backup done' | tui-omemo send -q bob@example.org\n"
+        "  tui-omemo send bob@example.org carol@example.org -m report.txt\n"
+        "  uptime | tui-omemo send ops@rooms.example.org -",
     )
-    parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
-    parser.add_argument("text", metavar="TEXT", help="the message")
+    parser.add_argument(
+        "targets",
+        metavar="JID",
+        nargs="+",
+        help="recipients (contacts or joined rooms), then TEXT; TEXT - or left out (with "
+        "stdin not a terminal): read standard input",
+    )
+    parser.add_argument("-m", "--message-file", metavar="FILE", help="send the text of FILE")
+    parser.add_argument("--room", action="store_true", help="every JID is a joined room")
+    parser.add_argument(
+        "--allow-plaintext",
+        action="store_true",
+        help="allow (and remember) unencrypted messages to a contact without OMEMO",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.add_argument(
         "--omemo",
         choices=["auto", "0.3", "2"],
@@ -334,7 +367,16 @@ def _run_history(options: ProfileOptions, args: argparse.Namespace, console: Con
 def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     from tui_omemo.commands.chat import SendArgs, send
 
-    return send(options, SendArgs(args.jid, args.text, args.omemo, args.timeout), console)
+    request = SendArgs(
+        tuple(args.targets),
+        args.omemo,
+        args.timeout,
+        args.message_file,
+        args.room,
+        args.allow_plaintext,
+        args.quiet,
+    )
+    return send(options, request, console)
 
 
 def _run_listen(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:

@@ -1,35 +1,38 @@
-"""`tui-omemo send` and `tui-omemo listen`: one message out, or the incoming stream printed.
+"""`tui-omemo send`: encrypted messages out, to contacts and joined rooms.
 
-`send` logs in, encrypts for every trusted device of the contact (and our other devices),
-prints the devices that were skipped and why, and returns once the server has the message
-(a ping round trip). When the server cannot be reached or does not confirm in time it exits 1
-saying the message is queued: it waits, encrypted, in the outbox and the next start of any
-command resends it (`service/outbox.py`).
+`send` logs in, encrypts for every trusted device of each recipient (and our other devices),
+says on stderr which devices were skipped and why, and returns once the server has the
+messages (a ping round trip). Recipients and text come from the arguments, stdin or
+`-m FILE` (`commands.send_input`). A recipient that is a room we joined (or every recipient,
+with `--room`) gets the message in the room. `--allow-plaintext` is the explicit choice the
+"publishes no OMEMO device" error asks for: it is remembered for the contact, and a contact
+without OMEMO then gets the message unencrypted (one with OMEMO still gets it encrypted).
+`-q` prints nothing on success; stdout closing after delivery never makes it fail.
+
+When the server cannot be reached the status says so (`exits.UNREACHABLE`); once a message
+is encrypted and in the outbox but not confirmed, the status is `exits.QUEUED`: the next
+start of any command resends it (`service/outbox.py`), so a script must not send it again.
 `--omemo 0.3|2` forces a version for this one message; `auto` keeps the chat's choice (OMEMO 2
 when the contact publishes it, else 0.3).
-
-`listen` logs in, catches up (messages left in the inbox by a crash, then the server archive)
-and prints every archived message as it arrives — readable lines, or one JSON object per line
-with `--json` (the same shape as `history --json`). On stderr it says ``listening as JID
-(device N)`` once it is caught up. `--echo` answers each decrypted 1:1 message with
-``echo: <text>``, encrypted in the same OMEMO version (echoes themselves are not answered).
-Bookmarked rooms are rejoined and caught up as the service starts (`commands.muc.groups_of`);
-group messages carry `room` and `nick`, and `--echo` answers them in the room.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from tui_omemo.commands import exits
 from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.commands.jids import check_jid
-from tui_omemo.commands.profile import ProfileOptions
+from tui_omemo.commands.muc import groups_of
+from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.runtime import Online, online
+from tui_omemo.commands.send_input import Outgoing, resolve
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import SendFailed, SendReport
+from tui_omemo.service.muc import room_key
+from tui_omemo.store import Database
 from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
@@ -43,22 +46,24 @@ CONFIRM_MARGIN = 0.5
 
 @dataclass(frozen=True, slots=True)
 class SendArgs:
-    """The arguments of `send`."""
+    """The arguments of `send` (`targets`: the positionals, recipients and maybe the text)."""
 
-    jid: str
-    text: str
+    targets: tuple[str, ...]
     omemo: str
     timeout: float
+    message_file: str | None = None
+    room: bool = False
+    allow_plaintext: bool = False
+    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class ListenArgs:
-    """The arguments of `listen`."""
+class _Sent:
+    """One recipient's outcome: the report, or why nothing (confirmed) reached it."""
 
-    count: int | None
-    timeout: float | None
-    echo: bool
-    json: bool
+    jid: str
+    report: SendReport | None
+    error: CommandError | None = None
 
 
 def parse_version(text: str) -> Namespace | None:
@@ -76,28 +81,45 @@ def parse_version(text: str) -> Namespace | None:
 
 
 def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
-    """Send one encrypted message; 0 once the server has it.
+    """Send one message to each recipient; 0 once the server has them all.
+
+    Returns:
+        0, or with several recipients the status of the first that failed (each failure
+        is one line on stderr).
 
     Raises:
-        UsageError: bad JID, version or timeout.
-        CommandError: nothing was sent (the skipped devices are printed first), or timeout.
+        UsageError: bad JID, version, timeout, text or file.
+        CommandError: one recipient, nothing sent or not confirmed (with its status).
         StoreError, TransportError: the profile or the server failed.
     """
-    peer = check_jid(args.jid)
     version = parse_version(args.omemo)
     if args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
+    outgoing = resolve(args.targets, args.message_file, console)
     progress = _Progress()
-    sending = _send(options, console, progress, peer=peer, text=args.text, version=version,
-                    timeout=args.timeout)
-    report = asyncio.run(_limited(sending, args.timeout, progress))
-    console.out(f"sent to {peer} with {_used(report)}")
-    return 0
+    sending = _send(options, console, progress, outgoing, args, version)
+    outcomes = asyncio.run(_limited(sending, args.timeout, progress))
+    return _finish(outcomes, args, console)
+
+
+def _finish(outcomes: list[_Sent], args: SendArgs, console: Console) -> int:
+    """Say what happened (after delivery: a closed stdout cannot undo it)."""
+    failed = [outcome for outcome in outcomes if outcome.error is not None]
+    if len(outcomes) == 1 and failed and failed[0].error is not None:
+        raise failed[0].error
+    for outcome in failed:
+        console.err(f"tui-omemo: {outcome.jid}: {outcome.error}")
+    if not args.quiet:
+        for outcome in outcomes:
+            if outcome.report is not None and outcome.error is None:
+                console.out(f"sent to {outcome.jid} with {_used(outcome.report)}")
+    first = failed[0].error if failed else None
+    return exits.OK if first is None else first.exit_code
 
 
 @dataclass(slots=True)
 class _Progress:
-    """How far a `send` got: `queued` once the message is archived in the outbox."""
+    """How far a `send` got: `queued` once a message is archived in the outbox."""
 
     queued: bool = False
 
@@ -113,41 +135,124 @@ async def _limited(sending: Coroutine[Any, Any, T], limit: float, progress: _Pro
             return await sending
     except TimeoutError:
         if progress.queued:
-            raise CommandError(_unconfirmed(limit)) from None
-        raise CommandError(f"sending timed out after {limit:g} s") from None
+            raise CommandError(_unconfirmed(limit), exits.QUEUED) from None
+        raise CommandError(f"sending timed out after {limit:g} s", exits.UNREACHABLE) from None
 
 
 def _unconfirmed(timeout: float) -> str:
     return f"the server did not confirm the message within {timeout:g} s; {QUEUED}"
 
 
-async def _send(
+async def _send(  # noqa: PLR0917 (one send's whole context)
     options: ProfileOptions,
     console: Console,
     progress: _Progress,
-    *,
-    peer: str,
-    text: str,
+    outgoing: Outgoing,
+    args: SendArgs,
     version: Namespace | None,
-    timeout: float,  # noqa: ASYNC109 (the overall limit, also for the server's confirmation)
-) -> SendReport:
+) -> list[_Sent]:
     started = asyncio.get_running_loop().time()
-    async with online(options, console, rooms=False) as running:
-        try:
-            report = await send_with_version(running, peer, text, version)
-        except SendFailed as failure:
-            _print_skipped(failure.report, console)
-            raise CommandError(failure.reason) from None
-        progress.queued = True
-        _print_skipped(report, console)
-        if report.queued:
-            raise CommandError(f"not connected to the server; {QUEUED}")
-        left = timeout - (asyncio.get_running_loop().time() - started) - CONFIRM_MARGIN
+    database, rooms = await asyncio.to_thread(_open, options, console, outgoing, args.room)
+    async with online(options, console, rooms=bool(rooms), database=database) as running:
+        outcomes = []
+        for jid in outgoing.recipients:
+            outcome = await _one(running, jid, jid in rooms, outgoing.text, version, args,
+                                 console)  # fmt: skip
+            progress.queued = progress.queued or outcome.report is not None
+            outcomes.append(outcome)
+        if not any(outcome.error is None for outcome in outcomes):
+            return outcomes
+        left = args.timeout - (asyncio.get_running_loop().time() - started) - CONFIRM_MARGIN
         try:
             await running.service.confirm_sent(max(left, CONFIRM_MARGIN))
         except TransportError:
-            raise CommandError(_unconfirmed(timeout)) from None
-        return report
+            unconfirmed = CommandError(_unconfirmed(args.timeout), exits.QUEUED)
+            return [o if o.error else replace(o, error=unconfirmed) for o in outcomes]
+        return outcomes
+
+
+def _open(
+    options: ProfileOptions, console: Console, outgoing: Outgoing, all_rooms: bool
+) -> tuple[Database, frozenset[str]]:
+    """The profile, and which recipients are rooms (`--room`, or a room this profile has
+    been in: only then does the service rejoin the bookmarked rooms)."""
+    database = open_database(options, console)
+    if all_rooms:
+        return database, frozenset(outgoing.recipients)
+    try:
+        with database.snapshot() as uow:
+            rooms = [jid for jid in outgoing.recipients if uow.settings.get(room_key(jid))]
+    except BaseException:
+        database.close()
+        raise
+    return database, frozenset(rooms)
+
+
+async def _one(  # noqa: PLR0917 (one recipient's send)
+    running: Online,
+    jid: str,
+    is_room: bool,
+    text: str,
+    version: Namespace | None,
+    args: SendArgs,
+    console: Console,
+) -> _Sent:
+    """Send to one recipient; a failure is its outcome, not an exception."""
+    try:
+        if is_room:
+            report = await _to_room(running, jid, text, version, args.allow_plaintext)
+        else:
+            if args.allow_plaintext:
+                await _allow_plaintext(running, jid)
+            report = await send_with_version(running, jid, text, version)
+    except SendFailed as failure:
+        _print_skipped(failure.report, console)
+        return _Sent(jid, None, CommandError(_hinted(failure), _failure_code(failure)))
+    except CommandError as error:
+        return _Sent(jid, None, error)
+    _print_skipped(report, console)
+    if report.queued:
+        return _Sent(jid, report, CommandError(f"not connected to the server; {QUEUED}",
+                                               exits.QUEUED))
+    return _Sent(jid, report)
+
+
+async def _to_room(
+    running: Online, room: str, text: str, version: Namespace | None, allow_plaintext: bool
+) -> SendReport:
+    """Send in a joined room (a room we are not in is refused: nothing is joined, created or
+    bookmarked on the way).
+
+    Raises:
+        CommandError: we are not in the room.
+        SendFailed: nothing was sent.
+    """
+    groups = groups_of(running)
+    if groups is None or room not in groups.joined_rooms():
+        raise CommandError(f"not in the room {room}: join it first with `tui-omemo muc join "
+                           f"{room}`; nothing was sent")
+    if version is not None:
+        await groups.set_room_version(room, version)
+    return await groups.send_to_room(room, text, allow_plaintext=allow_plaintext)
+
+
+async def _allow_plaintext(running: Online, peer: str) -> None:
+    """Remember that `peer` may get unencrypted messages when it has no OMEMO device."""
+    prefs = await running.service.session.prefs(peer)
+    if not prefs.plaintext:
+        await running.service.session.set_prefs(peer, replace(prefs, plaintext=True))
+
+
+def _failure_code(failure: SendFailed) -> int:
+    """No device could receive it (none, untrusted, distrusted) → `NO_DEVICE`; a failed fetch
+    or encryption (raised from an error) → `FAILURE`."""
+    return exits.FAILURE if failure.__cause__ is not None else exits.NO_DEVICE
+
+
+def _hinted(failure: SendFailed) -> str:
+    if "explicitly" in failure.reason and "unencrypted" in failure.reason:
+        return f"{failure.reason} (send --allow-plaintext)"
+    return failure.reason
 
 
 async def send_with_version(
@@ -178,6 +283,7 @@ def _used(report: SendReport) -> str:
 
 
 def _print_skipped(report: SendReport, console: Console) -> None:
+    """The devices that did not get the message, on stderr (stdout is for results)."""
     for device in report.skipped:
         which = "" if device.device_id is None else f" device {device.device_id}"
-        console.out(f"skipped {device.bare_jid}{which}: {device.reason}")
+        console.err(f"skipped {device.bare_jid}{which}: {device.reason}")

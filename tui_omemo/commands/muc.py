@@ -88,6 +88,9 @@ async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
             await groups.leave_room(args.room)
             console.out(f"left {args.room}")
             return 0
+        if args.action == "send" and args.room not in groups.joined_rooms():
+            raise CommandError(f"not in the room {args.room}: join it first with `tui-omemo "
+                               f"muc join {args.room}`; nothing was sent")
         info = await _enter(groups, args, running)
         if args.action == "send":
             await _send(groups, args, console)
