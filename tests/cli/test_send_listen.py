@@ -61,12 +61,14 @@ async def test_cli_to_cli_both_ways(
 async def test_send_to_a_contact_without_omemo_sends_nothing(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
 ) -> None:
-    """No device published: `send` fails with one line and exit 1, and archives nothing."""
+    """No device published: `send` fails with exit 3 (no device can receive it), says so on
+    stderr, and archives nothing."""
     alice = await new_account("alice")
     nobody, _password = prosody.create_account()
     result = await runner.run(alice, "send", nobody, "secret", "--timeout", "20")
-    assert result.code == 1
-    assert len(result.err.splitlines()) == 1
+    assert result.code == 3  # no device can receive it
+    assert result.out == ""
+    assert len(result.err.splitlines()) == 2  # the skipped JID, then the one-line error
     assert "secret" not in result.err
     history = await runner.run(alice, "history", nobody, "--json")
     assert history.out == ""
