@@ -42,7 +42,7 @@ def test_unknown_command_is_a_usage_error(cli: Cli) -> None:
 def test_account_add_creates_profile_and_identity_without_a_server(cli: Cli) -> None:
     """The server named by the JID does not exist; account add still works offline and prints
     the JID, the device id and the fingerprint; the identity is in the database."""
-    result = cli("account", "add", "Alice@Nowhere.invalid")
+    result = cli("account", "add", "Alice@Nowhere.invalid", "--password-stdin", stdin="pw\n")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == "account: alice@nowhere.invalid"
@@ -85,10 +85,10 @@ def test_account_add_keeps_server_password_and_loopback_flag(cli: Cli) -> None:
 
 
 def test_second_account_add_refuses_and_changes_nothing(cli: Cli) -> None:
-    first = cli("account", "add", "alice@localhost")
+    first = cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n")
     assert first.code == 0
     before = file_digests(cli.profile)
-    second = cli("account", "add", "carol@localhost")
+    second = cli("account", "add", "carol@localhost", "--password-stdin", stdin="pw\n")
     assert second.code == 1
     assert len(second.err_lines) == 1
     assert "already holds the account alice@localhost" in second.err
@@ -97,7 +97,7 @@ def test_second_account_add_refuses_and_changes_nothing(cli: Cli) -> None:
 
 def test_missing_passphrase_without_keyring_exits_2_with_the_hint(cli: Cli) -> None:
     cli.environ.clear()
-    result = cli("account", "add", "alice@localhost")
+    result = cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n")
     assert result.code == 2
     assert len(result.err_lines) == 1
     assert "TUI_OMEMO_PASSPHRASE" in result.err
@@ -106,7 +106,7 @@ def test_missing_passphrase_without_keyring_exits_2_with_the_hint(cli: Cli) -> N
 
 
 def test_missing_passphrase_for_an_existing_passphrase_profile_exits_2(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     cli.environ.clear()
     result = cli("history", "bob@localhost")
     assert result.code == 2
@@ -114,7 +114,7 @@ def test_missing_passphrase_for_an_existing_passphrase_profile_exits_2(cli: Cli)
 
 
 def test_wrong_passphrase_exits_1_with_one_line_and_no_traceback(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     before = file_digests(cli.profile)
     cli.environ["TUI_OMEMO_PASSPHRASE"] = "not it"
     result = cli("history", "bob@localhost")
@@ -125,11 +125,23 @@ def test_wrong_passphrase_exits_1_with_one_line_and_no_traceback(cli: Cli) -> No
     assert file_digests(cli.profile) == before
 
 
+def test_account_add_without_password_or_terminal_is_a_usage_error(cli: Cli) -> None:
+    """No `--password-stdin` and no terminal to ask on: exit 2 and no profile (not a profile
+    that can never log in)."""
+    result = cli("account", "add", "alice@localhost")
+    assert result.code == 2
+    assert "--password-stdin" in result.err
+    assert not (cli.profile / "tui-omemo.db").exists()
+
+
 def test_passphrase_file_is_used_and_its_newline_dropped(cli: Cli, tmp_path: Path) -> None:
     cli.environ.clear()
     secret = tmp_path / "pass"
     secret.write_text(PASSPHRASE + "\n")
-    result = cli("--passphrase-file", str(secret), "account", "add", "alice@localhost")
+    result = cli(
+        "--passphrase-file", str(secret), "account", "add", "alice@localhost",
+        "--password-stdin", stdin="pw\n",
+    )  # fmt: skip
     assert result.code == 0, result.err
     # the same passphrase through the environment opens it: the newline was not part of it
     cli.environ["TUI_OMEMO_PASSPHRASE"] = PASSPHRASE
@@ -164,7 +176,7 @@ def test_history_without_a_profile_fails_clearly(cli: Cli) -> None:
 
 
 def test_history_of_an_empty_archive(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     text = cli("history", "bob@localhost")
     assert (text.code, text.out) == (0, "")
     assert "no messages" in text.err
@@ -194,7 +206,7 @@ def _seed(cli: Cli, bodies: list[tuple[Direction, str]]) -> None:
 
 
 def test_history_json_shape_oldest_first(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     _seed(cli, [(Direction.IN, "hello"), (Direction.OUT, "hi there"), (Direction.IN, "bye")])
     result = cli("history", "bob@localhost", "--json")
     assert result.code == 0
@@ -217,7 +229,7 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
 
 
 def test_history_limit_keeps_the_newest(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     _seed(cli, [(Direction.IN, f"m{i}") for i in range(5)])
     result = cli("history", "bob@localhost", "--json", "--limit", "2")
     assert [json.loads(line)["text"] for line in result.out.splitlines()] == ["m3", "m4"]
@@ -225,7 +237,7 @@ def test_history_limit_keeps_the_newest(cli: Cli) -> None:
 
 
 def test_history_search(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     _seed(
         cli,
         [(Direction.IN, "the red fox"), (Direction.OUT, "a blue bird"), (Direction.IN, "red sky")],
@@ -239,7 +251,7 @@ def test_history_search(cli: Cli) -> None:
 
 def test_history_text_neutralises_control_characters(cli: Cli) -> None:
     """A peer's escape sequences and bidi overrides are not written to the terminal."""
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     _seed(cli, [(Direction.IN, "evil\x1b[2J\u202etext\nsecond line")])
     result = cli("history", "bob@localhost")
     assert result.code == 0
@@ -254,7 +266,7 @@ def test_dict_keyring_profile_needs_no_passphrase(cli: Cli) -> None:
     backend = DictKeyring()
     cli.keyring = lambda: backend
     cli.environ.clear()
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     assert len(backend.entries) == 1
     assert cli("history", "bob@localhost").code == 0
     backend.entries.clear()
@@ -273,7 +285,9 @@ def test_subprocess_exit_codes_and_no_traceback(tmp_path: Path) -> None:
         "account",
         "add",
         "a@localhost",
+        "--password-stdin",
         env=subprocess_env(TUI_OMEMO_PASSPHRASE=PASSPHRASE),
+        stdin="pw\n",
     )
     assert ok.returncode == 0, ok.stderr
     missing = run_subprocess("--profile", profile, "history", "b@localhost", env=subprocess_env())
@@ -293,7 +307,7 @@ def test_subprocess_exit_codes_and_no_traceback(tmp_path: Path) -> None:
 
 def test_no_command_and_open_need_a_terminal(cli: Cli) -> None:
     """Without a terminal the app is not started: exit 2 and a hint to use the commands."""
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     for args in ((), ("open", "bob@localhost")):
         result = cli(*args)
         assert result.code == 2
@@ -317,7 +331,7 @@ def test_every_command_is_in_the_help(cli: Cli) -> None:
 
 
 def test_send_and_listen_usage_errors_exit_2(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     assert cli("send", "bob@localhost", "hi", "--omemo", "3").code == 2
     assert cli("send", "bob@localhost", "hi", "--timeout", "0").code == 2
     assert cli("listen", "--count", "0").code == 2
@@ -341,9 +355,12 @@ def test_profile_directory_comes_from_tui_omemo_home(cli: Cli, tmp_path: Path) -
     """Without --profile the profile lives in $TUI_OMEMO_HOME; --profile wins over it."""
     home = tmp_path / "home"
     cli.environ["TUI_OMEMO_HOME"] = str(home)
-    assert cli("account", "add", "alice@localhost", profile=False).code == 0
+    added = cli(
+        "account", "add", "alice@localhost", "--password-stdin", stdin="pw\n", profile=False
+    )
+    assert added.code == 0
     assert (home / "tui-omemo.db").exists()
     assert cli("history", "bob@localhost", profile=False).code == 0
     assert not cli.profile.exists()
-    assert cli("account", "add", "carol@localhost").code == 0
+    assert cli("account", "add", "carol@localhost", "--password-stdin", stdin="pw\n").code == 0
     assert (cli.profile / "tui-omemo.db").exists()

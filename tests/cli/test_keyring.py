@@ -46,7 +46,7 @@ def keyring_cli(tmp_path: Path, secret_service: KeyringBackend) -> Iterator[Cli]
 def test_account_add_keeps_the_key_in_the_secret_service(
     keyring_cli: Cli, secret_service: KeyringBackend
 ) -> None:
-    result = keyring_cli("account", "add", "alice@localhost")
+    result = keyring_cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n")
     assert result.code == 0, result.err
     key = KeyringKeys(secret_service).load(_entry(keyring_cli.profile))
     assert key is not None
@@ -58,7 +58,8 @@ def test_account_add_keeps_the_key_in_the_secret_service(
 def test_missing_secret_service_entry_is_one_line_exit_1(
     keyring_cli: Cli, secret_service: KeyringBackend
 ) -> None:
-    assert keyring_cli("account", "add", "alice@localhost").code == 0
+    added = keyring_cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n")
+    assert added.code == 0
     KeyringKeys(secret_service).delete(_entry(keyring_cli.profile))
     result = keyring_cli("history", "bob@localhost")
     assert result.code == 1
@@ -75,7 +76,10 @@ def test_the_entry_point_finds_the_platform_keyring(
     env = subprocess_env()
     del env["PYTHON_KEYRING_BACKEND"]
     try:
-        added = run_subprocess("--profile", str(profile), "account", "add", "a@localhost", env=env)
+        added = run_subprocess(
+            "--profile", str(profile), "account", "add", "a@localhost", "--password-stdin",
+            env=env, stdin="pw\n",
+        )  # fmt: skip
         assert added.returncode == 0, added.stderr
         assert KeyringKeys(secret_service).load(_entry(profile)) is not None
         read = run_subprocess("--profile", str(profile), "history", "b@localhost", env=env)

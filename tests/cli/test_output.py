@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tui_omemo.commands.account import Server, is_loopback, parse_server
-from tui_omemo.commands.listen import _echoable
 from tui_omemo.commands.console import UsageError
+from tui_omemo.commands.listen import _echoable
 from tui_omemo.commands.output import MessageView, clean_text, iso_time
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MessageTrust

@@ -82,7 +82,10 @@ def test_history_into_a_pipe_that_head_closed_ends_quietly(tmp_path: Path) -> No
     "args",
     [("--help",), ("send", "--help"), ("settings",), ("history", "--after", "0", "--json")],
 )
-def test_every_command_ends_quietly_into_a_closed_pipe(tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_every_command_ends_quietly_into_a_closed_pipe(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Commands without a server, writing into a pipe nobody reads: status 0, stderr empty."""
     profile = _profile(tmp_path, 3)
     closed = _run_into_closed_pipe("--profile", str(profile), *args)
     assert (closed.returncode, closed.stderr) == (0, "")

@@ -6,7 +6,7 @@ from tests.cli.conftest import Cli
 
 
 def test_settings_lists_every_option_with_its_explanation(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     result = cli("settings")
     assert result.code == 0
     lines = dict(line.split(" = ", 1) for line in result.out.splitlines())
@@ -16,7 +16,7 @@ def test_settings_lists_every_option_with_its_explanation(cli: Cli) -> None:
 
 
 def test_settings_change_is_kept_in_the_profile(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     changed = cli("settings", "trust_mode", "manual")
     assert (changed.code, changed.out) == (0, "trust_mode = manual\n")
     assert cli("settings", "trust_mode").out == "trust_mode = manual\n"
@@ -26,7 +26,7 @@ def test_settings_change_is_kept_in_the_profile(cli: Cli) -> None:
 
 
 def test_settings_bad_key_or_value_is_a_usage_error_and_changes_nothing(cli: Cli) -> None:
-    assert cli("account", "add", "alice@localhost").code == 0
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
     for args in (("nope", "1"), ("nope",), ("stale_after_hours", "0"), ("trust_mode", "tofu?")):
         result = cli("settings", *args)
         assert result.code == 2, args

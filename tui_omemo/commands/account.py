@@ -170,16 +170,18 @@ def create_account(
 
 
 def _read_password(args: AccountAdd, console: Console) -> str | None:
-    """The account password: one line from stdin with `--password-stdin`, asked for on a
-    terminal, else None (then the service asks when it connects).
+    """The account password: one line from stdin with `--password-stdin`, else asked for on
+    a terminal.
 
     Raises:
-        UsageError: `--password-stdin` with nothing on stdin.
+        UsageError: `--password-stdin` with nothing on stdin; neither it nor a terminal (a
+            profile without a password could never log in).
     """
     if not args.password_stdin:
-        if console.stdin.isatty():
+        if console.stdin is not None and console.stdin.isatty():
             return getpass.getpass(f"password for {args.jid}: ") or None
-        return None
+        raise UsageError("no terminal to ask for the password: pass --password-stdin and the "
+                         "password on the first line of standard input")
     line = console.stdin.readline().removesuffix("\n").removesuffix("\r")
     if not line:
         raise UsageError("--password-stdin: no password on standard input")
