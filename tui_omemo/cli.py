@@ -223,6 +223,9 @@ def _add_send_parser(commands: argparse._SubParsersAction[_Parser], common: _Par
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.add_argument(
+        "--json", action="store_true", help="one JSON object per recipient reached"
+    )
+    parser.add_argument(
         "--omemo",
         choices=["auto", "0.3", "2"],
         default="auto",
@@ -316,6 +319,7 @@ def _add_trust_parsers(commands: argparse._SubParsersAction[_Parser], common: _P
         const="undecided",
         help="forget the decision",
     )
+    decide.add_argument("--json", action="store_true", help="the decision as one JSON object")
     decide.set_defaults(handler=_run_trust)
 
     verify = commands.add_parser(
@@ -336,6 +340,7 @@ def _add_settings_parser(commands: argparse._SubParsersAction[_Parser], common: 
     )
     parser.add_argument("key", metavar="KEY", nargs="?", help="an option name")
     parser.add_argument("value", metavar="VALUE", nargs="?", help="its new value")
+    parser.add_argument("--json", action="store_true", help="one JSON object per option")
     parser.set_defaults(handler=_run_settings)
 
 
@@ -375,6 +380,7 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
         args.room,
         args.allow_plaintext,
         args.quiet,
+        args.json,
     )
     return send(options, request, console)
 
@@ -397,7 +403,8 @@ def _run_devices(options: ProfileOptions, args: argparse.Namespace, console: Con
 def _run_trust(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     from tui_omemo.commands.trust import TRUST_WORDS, set_trust
 
-    return set_trust(options, args.jid, args.device_id, TRUST_WORDS[args.level], console)
+    level = TRUST_WORDS[args.level]
+    return set_trust(options, args.jid, args.device_id, level, console, as_json=args.json)
 
 
 def _run_verify_uri(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
@@ -409,7 +416,7 @@ def _run_verify_uri(options: ProfileOptions, args: argparse.Namespace, console: 
 def _run_settings(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
     from tui_omemo.commands.settings import SettingsArgs, settings
 
-    return settings(options, SettingsArgs(args.key, args.value), console)
+    return settings(options, SettingsArgs(args.key, args.value, args.json), console)
 
 
 def _run_open(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:

@@ -213,14 +213,19 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
     rows = [json.loads(line) for line in result.out.splitlines()]
     assert [row["text"] for row in rows] == ["hello", "hi there", "bye"]
     assert rows[0] == {
+        "schema": 1,
+        "type": "message",
         "id": rows[0]["id"],
         "peer": "bob@localhost",
+        "room": None,
+        "nick": None,
         "direction": "in",
         "from": "bob@localhost",
         "device": 4242,
         "text": "hello",
-        "trust": "blindly_trusted",
+        "encrypted": True,
         "omemo": "2",
+        "trust": "blind",
         "stanza_id": "sid-0",
         "time": "2025-11-24T16:00:00.000+00:00",
     }

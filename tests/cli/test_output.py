@@ -80,13 +80,13 @@ def test_echo_answers_only_decrypted_one_to_one_messages_that_are_not_echoes() -
 
 
 def test_message_view_has_room_and_nick_only_for_group_messages() -> None:
-    """`--json` carries `room` and `nick` for a group message and leaves them out for 1:1;
+    """`--json` carries `room` and `nick` for a group message and null for 1:1;
     the readable line names the sender room/nick, with a peer's nick neutralised."""
     one = MessageView("bob@x", False, "bob@x", 7, "hi", None, "2", None, 0)
     group = MessageView("r@muc.x", False, "bob@x", 7, "hi", None, "2", None, 0,
                         room="r@muc.x", nick="bo\x1b[31mb")
-    assert "room" not in json.loads(one.to_json())
-    assert "nick" not in json.loads(one.to_json())
+    assert json.loads(one.to_json())["room"] is None
+    assert json.loads(one.to_json())["nick"] is None
     shown = json.loads(group.to_json())
     assert (shown["room"], shown["nick"]) == ("r@muc.x", "bo\x1b[31mb")
     assert " r@muc.x/bo\ufffd[31mb [OMEMO 2] hi" in group.to_line()

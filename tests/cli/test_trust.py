@@ -28,8 +28,8 @@ async def test_devices_trust_and_verify_uri(
     assert listed.code == 0, listed.err
     [device] = [json.loads(line) for line in listed.out.splitlines()]
     assert device["jid"] == bob.jid
-    assert device["trust"] == "blindly_trusted"
-    assert sorted(device["omemo"]) == ["0.3", "2"]
+    assert device["trust"] == "blind"
+    assert sorted(device["versions"]) == ["0.3", "2"]
     own = await runner.run(bob, "devices", "--json")
     [bobs_own] = [
         json.loads(line) for line in own.out.splitlines() if '"this_device": true' in line

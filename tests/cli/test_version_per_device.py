@@ -25,7 +25,7 @@ async def device_ids(runner: CliRunner, account: Account, jid: str) -> dict[int,
     listed = await runner.run(account, "devices", jid, "--json")
     assert listed.code == 0, listed.err
     rows = [json.loads(line) for line in listed.out.splitlines()]
-    return {int(row["device"]): row["omemo"] for row in rows}
+    return {int(row["device"]): row["versions"] for row in rows}
 
 
 async def history(runner: CliRunner, account: Account, jid: str) -> list[str]:

@@ -27,7 +27,7 @@ async def test_join_send_members_leave(
                             "--json")
     assert created.code == 0, created.err
     info = json.loads(created.out)
-    assert (info["room"], info["nick"], info["omemo"], info["refusal"]) == (
+    assert (info["room"], info["nick"], info["encrypted"], info["refusal"]) == (
         room, "alice", True, None)
     joined = await muc.run(bob, "muc", "join", room, "--nick", "bob")
     assert joined.code == 0, joined.err

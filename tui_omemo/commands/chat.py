@@ -23,7 +23,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tui_omemo.commands import exits
+from tui_omemo.commands import exits, schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
@@ -55,6 +55,7 @@ class SendArgs:
     room: bool = False
     allow_plaintext: bool = False
     quiet: bool = False
+    json: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class _Sent:
     jid: str
     report: SendReport | None
     error: CommandError | None = None
+    room: bool = False
 
 
 def parse_version(text: str) -> Namespace | None:
@@ -111,7 +113,11 @@ def _finish(outcomes: list[_Sent], args: SendArgs, console: Console) -> int:
         console.err(f"tui-omemo: {outcome.jid}: {outcome.error}")
     if not args.quiet:
         for outcome in outcomes:
-            if outcome.report is not None and outcome.error is None:
+            if outcome.report is None or outcome.error is not None:
+                continue
+            if args.json:
+                console.out(sent_json(outcome.jid, outcome.report, room=outcome.room))
+            else:
                 console.out(f"sent to {outcome.jid} with {_used(outcome.report)}")
     first = failed[0].error if failed else None
     return exits.OK if first is None else first.exit_code
@@ -158,6 +164,7 @@ async def _send(  # noqa: PLR0917 (one send's whole context)
         for jid in outgoing.recipients:
             outcome = await _one(running, jid, jid in rooms, outgoing.text, version, args,
                                  console)  # fmt: skip
+            outcome = replace(outcome, room=jid in rooms)
             progress.queued = progress.queued or outcome.report is not None
             outcomes.append(outcome)
         if not any(outcome.error is None for outcome in outcomes):
@@ -271,6 +278,23 @@ async def send_with_version(
         return await running.service.send(peer, text)
     finally:
         await running.service.set_chat_version(peer, before)
+
+
+def sent_json(jid: str, report: SendReport, *, room: bool) -> str:
+    """A `sent` object of JSON schema 1: where one message went, in which OMEMO version(s),
+    and which devices were left out (`skipped`, also on stderr)."""
+    versions = report.versions or (() if report.omemo is None else (report.omemo,))
+    return schema.dump("sent", {
+        "id": report.archive_id,
+        "peer": jid,
+        "room": jid if room else None,
+        "encrypted": report.omemo is not None,
+        "omemo": None if report.omemo is None else report.omemo.label,
+        "versions": [namespace.label for namespace in versions],
+        "skipped": [{"jid": device.bare_jid, "device": device.device_id,
+                     "reason": device.reason, "code": device.code or None}
+                    for device in report.skipped],
+    })
 
 
 def _used(report: SendReport) -> str:

@@ -15,7 +15,7 @@ and catches up from their archives, and `muc leave` leaves and drops the bookmar
 * `muc members ROOM [--json]`: readiness per member (keys, devices trusted / undecided /
   distrusted, last error).
 
-`listen` shows group messages with `room` and `nick` (see `room_fields`) and `--echo` answers
+`listen` shows group messages with `room` and `nick` and `--echo` answers
 them in the room (`echo_in_room`). The rooms come from the running service (`groups_of`):
 `OmemoChatService` builds the group-chat component and rejoins the bookmarked rooms on start.
 """
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from tui_omemo.commands import schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc_args import DEFAULT_TIMEOUT, MucArgs
@@ -36,7 +36,6 @@ from tui_omemo.commands.runtime import Online, online, server_has_everything
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, MemberReadiness, RoomInfo, SendFailed, SendReport
 from tui_omemo.service.muc import GroupChats
-from tui_omemo.store import ArchivedMessage
 from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
@@ -140,11 +139,22 @@ def _print_skipped(report: SendReport, console: Console) -> None:
 
 
 def readiness_json(member: MemberReadiness, affiliation: str | None = None) -> dict[str, object]:
-    """One member's readiness as JSON."""
+    """One member's readiness: the fields of a `member` object of JSON schema 1."""
     return {"jid": member.bare_jid, "nick": member.nick, "affiliation": affiliation,
             "has_keys": member.has_keys, "trusted": member.trusted,
             "undecided": member.undecided, "distrusted": member.distrusted,
             "last_error": member.last_error}
+
+
+def room_json(info: RoomInfo, affiliations: dict[str, str]) -> str:
+    """A `room` object of JSON schema 1 (`encrypted`: the room qualifies for OMEMO, so
+    messages in it are encrypted; `refusal`: why not, or null)."""
+    return schema.dump("room", {
+        "room": info.jid, "nick": info.nick, "subject": info.subject,
+        "encrypted": info.omemo_allowed, "refusal": info.omemo_refusal,
+        "members": [{"schema": schema.VERSION, "type": "member",
+                     **readiness_json(member, affiliations.get(member.bare_jid))}
+                    for member in info.members]})
 
 
 def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str, str],
@@ -152,7 +162,7 @@ def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str,
     for member in members:
         affiliation = affiliations.get(member.bare_jid)
         if as_json:
-            console.out(json.dumps(readiness_json(member, affiliation), sort_keys=True))
+            console.out(schema.dump("member", readiness_json(member, affiliation)))
             continue
         nick = f" ({member.nick})" if member.nick else ""
         role = f" [{affiliation}]" if affiliation else ""
@@ -165,25 +175,13 @@ def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str,
 def _print_room(info: RoomInfo, affiliations: dict[str, str], as_json: bool,
                 console: Console) -> None:
     if as_json:
-        console.out(json.dumps({
-            "room": info.jid, "nick": info.nick, "subject": info.subject,
-            "omemo": info.omemo_allowed, "refusal": info.omemo_refusal,
-            "members": [readiness_json(member, affiliations.get(member.bare_jid))
-                        for member in info.members]}, sort_keys=True))
+        console.out(room_json(info, affiliations))
         return
     console.out(f"joined {info.jid} as {info.nick}")
     if info.subject:
         console.out(f"subject: {info.subject}")
     console.out("OMEMO: on" if info.omemo_allowed else f"OMEMO: off. {info.omemo_refusal}")
     _print_members(info.members, affiliations, False, console)
-
-
-def room_fields(row: ArchivedMessage) -> dict[str, str | None]:
-    """The `room` and `nick` fields of a group message (empty for 1:1): the shape
-    `MessageView.to_json` gives `listen --json` and `history --json`."""
-    if row.room is None:
-        return {}
-    return {"room": row.room, "nick": row.nick}
 
 
 async def echo_in_room(groups: GroupChats, message: ChatMessage, console: Console) -> None:

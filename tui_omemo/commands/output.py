@@ -7,11 +7,10 @@ The JSON form keeps the text exactly (JSON escapes it).
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from tui_omemo.commands import schema
 from tui_omemo.store import ArchivedMessage, Direction
 
 _BIDI_CONTROLS = frozenset(
@@ -38,9 +37,8 @@ def clean_text(text: str) -> str:
     return "".join(out)
 
 
-def iso_time(milliseconds: int) -> str:
-    """An epoch time in milliseconds as ISO 8601 UTC (`2026-11-26T06:20:01.123+00:00`)."""
-    return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat(timespec="milliseconds")
+iso_time = schema.iso_ms
+"""An epoch time in milliseconds as ISO 8601 UTC (`2026-11-26T06:20:01.123+00:00`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +77,24 @@ class MessageView:
         )
 
     def to_json(self) -> str:
-        """One JSON object on one line (keys: id, peer, direction, from, device, text, trust,
-        omemo, stanza_id, time; for a group message also room and nick)."""
-        group = {} if self.room is None else {"room": self.room, "nick": self.nick}
-        return json.dumps(
+        """One `message` object of JSON schema 1 (`commands.schema`) on one line."""
+        return schema.dump(
+            "message",
             {
                 "id": self.archive_id,
                 "peer": self.peer,
+                "room": self.room,
+                "nick": self.nick,
                 "direction": "out" if self.outgoing else "in",
                 "from": self.sender,
                 "device": self.device,
                 "text": self.text,
-                "trust": self.trust,
+                "encrypted": self.omemo is not None,
                 "omemo": self.omemo,
+                "trust": schema.trust_word(self.trust),
                 "stanza_id": self.stanza_id,
                 "time": iso_time(self.time_ms),
-                **group,
             },
-            ensure_ascii=False,
         )
 
     def to_line(self) -> str:
@@ -111,21 +109,22 @@ class MessageView:
 
 
 def failure_json(message: ArchivedMessage, reason: str) -> str:
-    """A message that could not be decrypted, as one JSON object: ``"type": "error"``, the
-    reason, and where it came from (never a body: there is none)."""
-    return json.dumps(
+    """A message that could not be decrypted: an `error` object of JSON schema 1 with the
+    reason and where it came from (never a body: there is none)."""
+    return schema.dump(
+        "error",
         {
-            "type": "error",
             "id": message.id,
             "peer": message.peer,
+            "room": message.room,
+            "nick": message.nick,
+            "direction": message.direction.value,
             "from": message.sender_bare_jid,
             "device": message.sender_device,
             "reason": reason,
+            "encrypted": message.omemo_version is not None,
             "omemo": message.omemo_version,
             "stanza_id": message.stanza_id,
             "time": iso_time(message.timestamp),
-            "room": message.room,
-            "nick": message.nick,
         },
-        ensure_ascii=False,
     )

@@ -3,13 +3,15 @@
 Works without the server: the settings live in the profile, under the key the service reads
 them from. Without KEY every option is listed with its value and explanation; with KEY its
 value; with KEY VALUE it is changed (true/false, on/off, numbers, btbv/manual) and the new
-value is printed. Protocol options take effect the next time the profile is opened.
+value is printed. `--json` prints one `setting` object per option (`commands.schema`).
+Protocol options take effect the next time the profile is opened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from tui_omemo.commands import schema
 from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.config import SETTINGS_HELP, Settings
@@ -23,6 +25,7 @@ class SettingsArgs:
 
     key: str | None
     value: str | None
+    json: bool = False
 
 
 def settings(options: ProfileOptions, args: SettingsArgs, console: Console) -> int:
@@ -44,14 +47,23 @@ def settings(options: ProfileOptions, args: SettingsArgs, console: Console) -> i
             with database.snapshot() as uow:
                 updated = _stored(uow)
     values = updated.to_json()
-    if args.key is None:
-        for spec in fields(Settings):
-            console.out(f"{spec.name} = {_text(values[spec.name])}  # {SETTINGS_HELP[spec.name]}")
-        return 0
-    if args.key not in SETTINGS_HELP:
+    if args.key is not None and args.key not in SETTINGS_HELP:
         raise UsageError(f"unknown setting {args.key!r}; known: {', '.join(SETTINGS_HELP)}")
-    console.out(f"{args.key} = {_text(values[args.key])}")
+    names = [spec.name for spec in fields(Settings)] if args.key is None else [args.key]
+    for name in names:
+        if args.json:
+            console.out(setting_json(name, values[name]))
+        elif args.key is None:
+            console.out(f"{name} = {_text(values[name])}  # {SETTINGS_HELP[name]}")
+        else:
+            console.out(f"{name} = {_text(values[name])}")
     return 0
+
+
+def setting_json(name: str, value: object) -> str:
+    """A `setting` object of JSON schema 1 (the value as stored: true/false, a number, a
+    word)."""
+    return schema.dump("setting", {"key": name, "value": value, "help": SETTINGS_HELP[name]})
 
 
 def _stored(uow: UnitOfWork) -> Settings:

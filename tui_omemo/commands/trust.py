@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import dataclass
 
+from tui_omemo.commands import schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.profile import ProfileOptions
@@ -41,7 +41,7 @@ def devices(options: ProfileOptions, args: DevicesArgs, console: Console) -> int
     jid = None if args.jid is None else check_jid(args.jid)
     found = asyncio.run(_devices(options, jid, console))
     for device in found:
-        console.out(_device_json(device) if args.json else _device_line(device))
+        console.out(device_json(device) if args.json else _device_line(device))
     if not found and not args.json:
         console.err(f"no OMEMO devices known for {jid or 'this account'}")
     return 0
@@ -64,28 +64,43 @@ def _device_line(device: DeviceInfo) -> str:
     )
 
 
-def _device_json(device: DeviceInfo) -> str:
-    return json.dumps(device_object(device), ensure_ascii=False)
+def device_json(device: DeviceInfo) -> str:
+    """A `device` object of JSON schema 1 (`versions`: the OMEMO versions it publishes)."""
+    return schema.dump("device", device_object(device))
 
 
 def device_object(device: DeviceInfo) -> dict[str, object]:
-    """One device as `devices --json` prints it (and `account show --json` lists ours)."""
+    """One device's fields in JSON schema 1: `devices --json` prints them as a `device`
+    object, `account show --json` lists ours."""
     return {
         "jid": device.bare_jid,
         "device": device.device_id,
         "fingerprint": device.fingerprint or None,
-        "trust": device.trust.value,
+        "trust": schema.trust_word(device.trust),
         "active": device.active,
-        "omemo": [namespace.label for namespace in device.namespaces],
+        "versions": [namespace.label for namespace in device.namespaces],
         "own": device.own,
         "this_device": device.this_device,
         "label": device.label,
-        "last_seen": None if device.last_seen is None else device.last_seen.isoformat(),
+        "last_seen": schema.iso_time(device.last_seen),
     }
 
 
+def trust_json(jid: str, device_id: int, level: TrustLevel) -> str:
+    """A `trust` object of JSON schema 1: the decision now recorded for one device."""
+    return schema.dump(
+        "trust", {"jid": jid, "device": device_id, "trust": schema.trust_word(level)}
+    )
+
+
 def set_trust(
-    options: ProfileOptions, jid: str, device_id: int, level: TrustLevel, console: Console
+    options: ProfileOptions,
+    jid: str,
+    device_id: int,
+    level: TrustLevel,
+    console: Console,
+    *,
+    as_json: bool = False,
 ) -> int:
     """Record a manual trust decision for one device.
 
@@ -96,7 +111,10 @@ def set_trust(
     if device_id < 1:
         raise UsageError("DEVICE_ID is a positive number")
     asyncio.run(_set_trust(options, peer, device_id, level, console))
-    console.out(f"device {device_id} of {peer} is now {level.value}")
+    if as_json:
+        console.out(trust_json(peer, device_id, level))
+    else:
+        console.out(f"device {device_id} of {peer} is now {level.value}")
     return 0
 
 
