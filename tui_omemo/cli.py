@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,6 +25,7 @@ from tui_omemo.commands import exits
 from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.console import CommandError, Console, OutputClosed
 from tui_omemo.commands.hardening import forbid_core_dumps
+from tui_omemo.commands.helptext import examples
 from tui_omemo.commands.muc_args import add_muc_parser
 from tui_omemo.commands.profile import PASSPHRASE_ENV, ProfileOptions
 from tui_omemo.xmpp import log_redaction
@@ -44,11 +46,22 @@ _DESCRIPTION = (
     "A terminal XMPP client with OMEMO end-to-end encryption. Without a command it opens "
     "the terminal app."
 )
-_EPILOG = (
+_PROFILE_NOTE = (
     "The profile directory is --profile DIR, else $TUI_OMEMO_HOME, else the platform data "
     "directory. A profile keeps its database key in the OS keyring; without a keyring (or to "
     f"choose a passphrase for a new profile) set {PASSPHRASE_ENV} or pass --passphrase-file "
-    "FILE. " + exits.help_text()
+    "FILE. With --json every command prints JSON schema 1 (see the README)."
+)
+_EPILOG = "\n\n".join(
+    (
+        textwrap.fill(_PROFILE_NOTE, 78),
+        exits.help_text(),
+        examples(
+            "tui-omemo account add alice@example.org --password-stdin < password.txt",
+            "tui-omemo send bob@example.org 'hello'",
+            "tui-omemo listen --json",
+        ),
+    )
 )
 
 
@@ -140,7 +153,13 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _
         parents=[common],
         help="create the profile, its encrypted database and this device's OMEMO identity",
         description="Create the profile, its encrypted database and this device's OMEMO "
-        "identity; prints the JID, the device id and its fingerprint. Needs no server.",
+        "identity; prints the JID, the device id and its fingerprint. Needs no server. "
+        "Without a terminal to ask on, --password-stdin is required.",
+        epilog=examples(
+            "tui-omemo account add alice@example.org",
+            "pass show xmpp | tui-omemo --profile ~/bot account add bot@example.org "
+            "--password-stdin",
+        ),
     )
     add.add_argument("jid", metavar="JID", help="the account's bare JID (name@domain)")
     add.add_argument(
@@ -168,7 +187,14 @@ def _add_account_parser(commands: argparse._SubParsersAction[_Parser], common: _
 
 def _add_history_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     parser = commands.add_parser(
-        "history", parents=[common], help="print a conversation from the encrypted archive"
+        "history",
+        parents=[common],
+        help="print a conversation from the encrypted archive",
+        epilog=examples(
+            "tui-omemo history bob@example.org --limit 20",
+            "tui-omemo history bob@example.org --search 'train ticket' --json",
+            "tui-omemo history --after 1234 --json    # everything archived after id 1234",
+        ),
     )
     parser.add_argument(
         "jid", metavar="JID", nargs="?", help="the contact's or room's bare JID (--after: optional)"
@@ -201,11 +227,12 @@ def _add_send_parser(commands: argparse._SubParsersAction[_Parser], common: _Par
         "devices, say on stderr which devices were skipped and why, and return once the "
         "server has it. A recipient that is a room we joined gets it in the room. Nothing is "
         "sent unencrypted unless --allow-plaintext was chosen for a contact without OMEMO.",
-        epilog="examples:\n"
-        "  tui-omemo send bob@example.org 'see you at 6'\n"
-        "  echo 'backup done' | tui-omemo send -q bob@example.org\n"
-        "  tui-omemo send bob@example.org carol@example.org -m report.txt\n"
-        "  uptime | tui-omemo send ops@rooms.example.org -",
+        epilog=examples(
+            "tui-omemo send bob@example.org 'see you at 6'",
+            "echo 'backup done' | tui-omemo send -q bob@example.org",
+            "tui-omemo send bob@example.org carol@example.org -m report.txt",
+            "uptime | tui-omemo send ops@rooms.example.org -",
+        ),
     )
     parser.add_argument(
         "targets",
@@ -250,6 +277,11 @@ def _add_listen_parser(commands: argparse._SubParsersAction[_Parser], common: _P
         "order they were archived, each once), then new ones as they arrive. Says "
         "'listening as JID (device N)' on stderr once caught up. The position is kept in the "
         "profile and moves only after a message was written out.",
+        epilog=examples(
+            "tui-omemo listen --json | my-bot",
+            "tui-omemo listen --count 1 --timeout 60 --from bob@example.org",
+            "tui-omemo listen --name archiver --json >> messages.jsonl",
+        ),
     )
     parser.add_argument("--count", metavar="N", type=int, help="stop after N messages")
     parser.add_argument("--timeout", metavar="S", type=float, help="stop after S seconds")
@@ -284,13 +316,20 @@ def _add_trust_parsers(commands: argparse._SubParsersAction[_Parser], common: _P
         help="list OMEMO devices with fingerprints and trust",
         description="List the devices of JID (fetched from the server again), or without JID "
         "our own devices followed by every contact's.",
+        epilog=examples("tui-omemo devices", "tui-omemo devices bob@example.org --json"),
     )
     listing.add_argument("jid", metavar="JID", nargs="?", help="a contact's bare JID")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(handler=_run_devices)
 
     decide = commands.add_parser(
-        "trust", parents=[common], help="decide whether a device gets message keys"
+        "trust",
+        parents=[common],
+        help="decide whether a device gets message keys",
+        epilog=examples(
+            "tui-omemo trust bob@example.org 123456789 --verify",
+            "tui-omemo trust bob@example.org 987654321 --distrust --json",
+        ),
     )
     decide.add_argument("jid", metavar="JID", help="the device's bare JID")
     decide.add_argument("device_id", metavar="DEVICE_ID", type=int, help="the device id")
@@ -326,6 +365,7 @@ def _add_trust_parsers(commands: argparse._SubParsersAction[_Parser], common: _P
         "verify-uri",
         parents=[common],
         help="verify the devices listed in an xmpp:…?omemo-sid-N=… URI",
+        epilog=examples("tui-omemo verify-uri 'xmpp:bob@example.org?omemo-sid-123456789=05ab…'"),
     )
     verify.add_argument("uri", metavar="URI", help="the trust URI (from a QR code or a contact)")
     verify.set_defaults(handler=_run_verify_uri)
@@ -337,6 +377,11 @@ def _add_settings_parser(commands: argparse._SubParsersAction[_Parser], common: 
         parents=[common],
         help="show or change the OMEMO options",
         description="Without KEY list every option; with KEY show it; with KEY VALUE change it.",
+        epilog=examples(
+            "tui-omemo settings",
+            "tui-omemo settings trust_mode manual",
+            "tui-omemo settings --json",
+        ),
     )
     parser.add_argument("key", metavar="KEY", nargs="?", help="an option name")
     parser.add_argument("value", metavar="VALUE", nargs="?", help="its new value")
@@ -346,7 +391,10 @@ def _add_settings_parser(commands: argparse._SubParsersAction[_Parser], common: 
 
 def _add_open_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     parser = commands.add_parser(
-        "open", parents=[common], help="open the terminal app on the chat with JID"
+        "open",
+        parents=[common],
+        help="open the terminal app on the chat with JID",
+        epilog=examples("tui-omemo open bob@example.org"),
     )
     parser.add_argument("jid", metavar="JID", help="the contact's bare JID")
     parser.set_defaults(handler=_run_open)

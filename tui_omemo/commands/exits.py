@@ -42,5 +42,5 @@ TABLE = (
 
 
 def help_text() -> str:
-    """The exit statuses as one paragraph for `--help`."""
-    return "Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in TABLE) + "."
+    """The exit statuses as a list for `--help`."""
+    return "exit status:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in TABLE)

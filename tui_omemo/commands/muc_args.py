@@ -7,6 +7,8 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tui_omemo.commands.helptext import examples
+
 if TYPE_CHECKING:
     from tui_omemo.commands.console import Console
     from tui_omemo.commands.profile import ProfileOptions
@@ -33,11 +35,19 @@ class MucArgs:
 def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add `muc` and its actions to the top-level subparsers (`common` holds --profile and
     --passphrase-file). Sets `handler` to `run_muc`."""
-    muc = commands.add_parser("muc", parents=[common], help="encrypted group chats (rooms)")
+    muc = commands.add_parser("muc", parents=[common], help="encrypted group chats (rooms)",
+                              epilog=examples(
+                                  "tui-omemo muc join team@rooms.example.org --nick alice",
+                                  "tui-omemo muc send team@rooms.example.org 'standup in 5'",
+                                  "tui-omemo muc members team@rooms.example.org --json"))
     actions = muc.add_subparsers(dest="muc_action", metavar="ACTION", required=True)
     join = actions.add_parser("join", parents=[common], help="join and bookmark a room",
                               description="Join ROOM (rejoined on every later connect), print "
-                              "its OMEMO gate and its members' readiness.")
+                              "its OMEMO gate and its members' readiness.",
+                              epilog=examples(
+                                  "tui-omemo muc join team@rooms.example.org --nick alice",
+                                  "tui-omemo muc join new@rooms.example.org --member "
+                                  "bob@example.org --json"))
     join.add_argument("room", metavar="ROOM", help="the room's bare JID")
     join.add_argument("--nick", metavar="N", help="our nickname (default: the JID's localpart)")
     join.add_argument("--member", metavar="JID", action="append", default=[],
@@ -47,7 +57,11 @@ def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     send = actions.add_parser("send", parents=[common], help="send one message to a room",
                               description="Encrypt TEXT for every trusted device of every "
                               "member; nothing is sent unencrypted unless the room refuses "
-                              "OMEMO and --plaintext is given.")
+                              "OMEMO and --plaintext is given. A room we are not in is refused "
+                              "(join it first).",
+                              epilog=examples(
+                                  "tui-omemo muc send team@rooms.example.org 'standup in 5'",
+                                  "tui-omemo muc send team@rooms.example.org 'hi' --partial"))
     send.add_argument("room", metavar="ROOM", help="the room's bare JID")
     send.add_argument("text", metavar="TEXT", help="the message")
     send.add_argument("--partial", action="store_true",
@@ -59,10 +73,14 @@ def add_muc_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                       help="the OMEMO version for this room (auto: 2 when every member has it)")
     send.add_argument("--timeout", metavar="S", type=float, default=DEFAULT_TIMEOUT,
                       help="give up after S seconds (default %(default)g)")
-    members = actions.add_parser("members", parents=[common], help="member readiness")
+    members = actions.add_parser(
+        "members", parents=[common], help="member readiness",
+        epilog=examples("tui-omemo muc members team@rooms.example.org --json"))
     members.add_argument("room", metavar="ROOM", help="the room's bare JID")
     members.add_argument("--json", action="store_true", help="one JSON object per line")
-    leave = actions.add_parser("leave", parents=[common], help="leave a room, drop its bookmark")
+    leave = actions.add_parser(
+        "leave", parents=[common], help="leave a room, drop its bookmark",
+        epilog=examples("tui-omemo muc leave team@rooms.example.org"))
     leave.add_argument("room", metavar="ROOM", help="the room's bare JID")
     muc.set_defaults(handler=_run_muc)
 
