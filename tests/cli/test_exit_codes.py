@@ -51,3 +51,14 @@ async def test_a_refused_login_is_status_4(
     refused = await runner.run(account, "send", "bob@localhost", "hi", "--timeout", "30")
     assert refused.code == exits.AUTH_REFUSED == 4, refused.err
     assert len(refused.err_lines) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["", "account add", "history", "send", "listen", "devices", "trust", "verify-uri",
+     "settings", "open", "muc", "muc join", "muc send", "muc members", "muc leave"],
+)  # fmt: skip
+def test_every_help_has_examples(cli: Cli, command: str) -> None:
+    shown = cli(*command.split(), "--help", profile=False)
+    assert shown.code == 0
+    assert "\nexamples:\n  tui-omemo " in shown.out
