@@ -117,7 +117,8 @@ async def test_a_message_that_cannot_be_decrypted_is_an_error_object(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
 ) -> None:
     """An OMEMO message bob cannot decrypt appears in `listen --json` as `"type": "error"`
-    with the reason (and no text), and the cursor moves past it."""
+    with the reason (and no text), the cursor moves past it, and `history --json` shows the
+    same error object."""
     alice, bob, device = await _pair(prosody, runner, new_account)
     published = await runner.run(alice, "listen", "--timeout", "1")
     found = re.search(r"\(device (\d+)\)", published.err)
@@ -131,6 +132,9 @@ async def test_a_message_that_cannot_be_decrypted_is_an_error_object(
     assert "text" not in error
     again = await runner.run(bob, "listen", "--timeout", "2", "--json")
     assert again.out == ""
+    archived = await runner.run(bob, "history", alice.jid, "--json")
+    assert [(row["type"], row["reason"]) for row in rows(archived.out)] == [
+        ("error", error["reason"])]
 
 
 async def _send_undecryptable(

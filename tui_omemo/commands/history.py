@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.jids import check_jid
-from tui_omemo.commands.output import MessageView
+from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.store import ArchivedMessage
 
@@ -47,6 +47,10 @@ def history(options: ProfileOptions, args: HistoryArgs, console: Console) -> int
             assert peer is not None
             messages = sorted(uow.archive.page(peer, limit=args.limit).messages, key=_in_time)
     for message in messages:
+        failure = message.flags.get("failure")
+        if args.json and isinstance(failure, str):
+            console.out(failure_json(message, failure))
+            continue
         view = MessageView.from_archive(message)
         console.out(view.to_json() if args.json else view.to_line())
     if not messages and not args.json:
