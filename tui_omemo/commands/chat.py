@@ -37,7 +37,6 @@ from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
 
-DEFAULT_SEND_TIMEOUT = 30.0
 ECHO_PREFIX = "echo: "
 QUEUED = "it is queued and will be sent on next connect"
 CONFIRM_MARGIN = 0.5
