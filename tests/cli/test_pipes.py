@@ -18,6 +18,12 @@ from tui_omemo.store import Direction, KeyringKeys, NewMessage, open_profile
 ENV = subprocess_env(TUI_OMEMO_PASSPHRASE=PASSPHRASE)
 
 
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One profile for the module (created offline) with 2,000 messages from bob."""
+    return _profile(tmp_path_factory.mktemp("pipes"), 2000)
+
+
 def _profile(tmp_path: Path, messages: int) -> Path:
     """A profile (created offline) with `messages` archived messages from bob."""
     profile = tmp_path / "profile"
@@ -63,10 +69,9 @@ def _run_shell(command: str) -> subprocess.CompletedProcess[str]:
 CLI = f"{sys.executable} -m tui_omemo.cli"
 
 
-def test_history_into_a_pipe_that_head_closed_ends_quietly(tmp_path: Path) -> None:
+def test_history_into_a_pipe_that_head_closed_ends_quietly(profile: Path) -> None:
     """`history JID --json | head -1` over 2,000 messages: head gets its line, history ends
     with status 0 and nothing on stderr (no BrokenPipeError)."""
-    profile = _profile(tmp_path, 2000)
     done = _run_shell(
         f"{CLI} --profile {profile} history bob@localhost --json --limit 2000 | head -1"
     )
@@ -83,17 +88,15 @@ def test_history_into_a_pipe_that_head_closed_ends_quietly(tmp_path: Path) -> No
     [("--help",), ("send", "--help"), ("settings",), ("history", "--after", "0", "--json")],
 )
 def test_every_command_ends_quietly_into_a_closed_pipe(
-    tmp_path: Path, args: tuple[str, ...]
+    profile: Path, args: tuple[str, ...]
 ) -> None:
     """Commands without a server, writing into a pipe nobody reads: status 0, stderr empty."""
-    profile = _profile(tmp_path, 3)
     closed = _run_into_closed_pipe("--profile", str(profile), *args)
     assert (closed.returncode, closed.stderr) == (0, "")
 
 
-def test_closed_and_full_stdout_are_not_failures(tmp_path: Path) -> None:
+def test_closed_and_full_stdout_are_not_failures(profile: Path) -> None:
     """`>&-` and `> /dev/full`: the command did its work; status 0, no traceback."""
-    profile = _profile(tmp_path, 3)
     for redirect in (">&-", "> /dev/full"):
         done = _run_shell(f"{CLI} --profile {profile} history bob@localhost {redirect}")
         assert (done.returncode, done.stderr) == (0, ""), redirect
