@@ -45,6 +45,8 @@ def test_account_show_prints_the_account_and_never_the_password(cli: Cli) -> Non
     assert shown.code == 0, shown.err
     info = json.loads(shown.out)
     assert info == {
+        "schema": 1,
+        "type": "account",
         "jid": "alice@localhost",
         "device": int(added.out.splitlines()[1].removeprefix("device: ")),
         "fingerprint": added.out.splitlines()[2].removeprefix("fingerprint: "),
@@ -147,7 +149,7 @@ async def test_a_wrong_password_is_repaired_with_account_set_keeping_keys_trust_
 
     assert offline("account", "set", "--password-stdin", stdin="wrong\n").code == 0
     refused = await runner.run(alice, "send", bob.jid, "lost?")
-    assert refused.code == 1
+    assert refused.code == 4  # the login was refused
     assert refused.err.strip() == (
         f"tui-omemo: the server refused the login for {alice.jid}: it refused the password"
     )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Cli
+from tui_omemo.commands.account_edit import account_object
 from tui_omemo.commands.chat import sent_json
 from tui_omemo.commands.muc import readiness_json, room_json
 from tui_omemo.commands.output import MessageView, failure_json
@@ -21,6 +22,7 @@ from tui_omemo.commands.trust import device_json, trust_json
 from tui_omemo.config import SETTINGS_HELP
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api import (
+    AccountInfo,
     DeviceInfo,
     MemberReadiness,
     RoomInfo,
@@ -33,6 +35,7 @@ TIME = "2025-11-24T16:00:00.123+00:00"
 MS = 1_764_000_000_123
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
 MEMBER = MemberReadiness("carol@x", "carol", True, 1, 0, 0, None)
+DEVICE = DeviceInfo("alice@x", 6, "", TrustLevel.UNDECIDED, False, (Namespace.V2,), own=True)
 
 
 def _row(**changes: Any) -> ArchivedMessage:
@@ -87,6 +90,15 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
             "schema": 1, "type": "member", "jid": "carol@x", "nick": "carol",
             "affiliation": "member", "has_keys": True, "trusted": 1, "undecided": 0,
             "distrusted": 0, "last_error": None}],
+    }),
+    "account show": (dump("account", account_object(AccountInfo(
+        "alice@x", 5, "05aa bbcc", "laptop", "127.0.0.1", 5333, False, True, (DEVICE,)))), {
+        "schema": 1, "type": "account", "jid": "alice@x", "device": 5, "fingerprint": "05aa bbcc",
+        "label": "laptop", "server": "127.0.0.1:5333", "allow_plaintext_loopback": False,
+        "password_stored": True, "other_devices": [{
+            "schema": 1, "type": "device", "jid": "alice@x", "device": 6, "fingerprint": None,
+            "trust": "undecided", "active": False, "versions": ["2"], "own": True,
+            "this_device": False, "label": None, "last_seen": None}],
     }),
     "muc members": (dump("member", readiness_json(MEMBER, "owner")), {
         "schema": 1, "type": "member", "jid": "carol@x", "nick": "carol", "affiliation": "owner",

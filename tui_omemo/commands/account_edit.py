@@ -14,18 +14,17 @@ the settings table beside the remembered login mechanism), written in the same t
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tui_omemo.commands import schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
-from tui_omemo.commands.output import clean_text
 from tui_omemo.commands.profile import ProfileOptions, open_database
-from tui_omemo.commands.security import set_certificate_pin
-from tui_omemo.commands.trust import device_object
-from tui_omemo.service.account import account_info, apply_change
-from tui_omemo.service.api import AccountChange, AccountInfo
-from tui_omemo.xmpp.certificates import normalize_pin
+
+# The parser is built on every run: the service, the store and the certificate code are
+# imported when a command runs, so `--help` stays light (benchmarks/startup.py).
+if TYPE_CHECKING:
+    from tui_omemo.service.api import AccountChange, AccountInfo
 
 DOMAIN = "(the JID's domain)"
 NOTHING_TO_CHANGE = (
@@ -120,6 +119,9 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
             for a non-loopback server (nothing is changed).
         CommandError, StoreError: no profile, or it cannot be opened.
     """
+    from tui_omemo.commands.security import set_certificate_pin
+    from tui_omemo.service.account import account_info, apply_change
+
     pin = _pin(args.pin_certificate)
     change = _change(args, console)
     with open_database(options, console) as database:
@@ -148,6 +150,8 @@ def _pin(text: str | None) -> str | None:
     """
     if not text:
         return text
+    from tui_omemo.xmpp.certificates import normalize_pin
+
     try:
         return normalize_pin(text)
     except ValueError as error:
@@ -160,20 +164,25 @@ def account_show(options: ProfileOptions, as_json: bool, console: Console) -> in
     Raises:
         CommandError, StoreError: no profile or no account, or it cannot be opened.
     """
+    from tui_omemo.service.account import account_info
+
     with open_database(options, console) as database, database.snapshot() as uow:
         try:
             info = account_info(uow)
         except ValueError as error:
             raise CommandError(f"{error} ({database.directory})") from None
     if as_json:
-        console.out(json.dumps(account_object(info), ensure_ascii=False))
+        console.out(schema.dump("account", account_object(info)))
     else:
         _print_lines(info, console)
     return 0
 
 
 def account_object(info: AccountInfo) -> dict[str, object]:
-    """The account as `account show --json` prints it."""
+    """The fields of the `account` object of JSON schema 1 (`account show --json`); our other
+    devices are `device` objects."""
+    from tui_omemo.commands.trust import device_object
+
     return {
         "jid": info.jid,
         "device": info.device_id,
@@ -182,7 +191,10 @@ def account_object(info: AccountInfo) -> dict[str, object]:
         "server": info.server or None,
         "allow_plaintext_loopback": info.allow_plaintext_loopback,
         "password_stored": info.has_password,
-        "other_devices": [device_object(device) for device in info.other_devices],
+        "other_devices": [
+            {"schema": schema.VERSION, "type": "device", **device_object(device)}
+            for device in info.other_devices
+        ],
     }
 
 
@@ -192,6 +204,8 @@ def _change(args: AccountSet, console: Console) -> AccountChange:
     Raises:
         UsageError: nothing to change, or `--password-stdin` with nothing on stdin.
     """
+    from tui_omemo.service.api import AccountChange
+
     password = _read_password(console) if args.password_stdin else None
     change = AccountChange(password, args.server, args.allow_plaintext_loopback, args.label)
     if change == AccountChange() and args.pin_certificate is None:
@@ -207,6 +221,8 @@ def _read_password(console: Console) -> str:
 
 
 def _print_lines(info: AccountInfo, console: Console) -> None:
+    from tui_omemo.commands.output import clean_text
+
     console.out(f"account: {info.jid}")
     console.out(f"device: {info.device_id}")
     console.out(f"fingerprint: {info.fingerprint}")
