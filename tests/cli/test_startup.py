@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.cli.conftest import PASSPHRASE, ROOT, subprocess_env
 
 HEAVY = ("slixmpp", "doubleratchet", "x3dh", "keyring", "textual", "cryptography",
-         "tui_omemo.service", "tui_omemo.xmpp", "tui_omemo.protocol.engine")  # fmt: skip
+         "tui_omemo.service", "tui_omemo.xmpp.client", "tui_omemo.protocol.engine")  # fmt: skip
 PROBE = """
 import io, json, sys
 from tui_omemo.cli import main

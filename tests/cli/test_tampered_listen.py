@@ -50,7 +50,8 @@ async def test_listen_and_history_show_the_genuine_message_once(
     new_account: Callable[[str], Awaitable[Account]],
 ) -> None:
     """0.3 copies while `listen` runs, then OMEMO 2 copies caught up by the next `listen`:
-    each genuine message once on stdout and in `history`, one stderr line per copy."""
+    each genuine message once on stdout and in `history`, one stderr line per copy (and, in
+    the JSON stream and history, one `error` object per copy)."""
     bob = await new_account("bob")
     first = await runner.run(bob, "listen", "--timeout", "3")  # publishes Bob's keys
     assert first.code == 0, first.err
@@ -68,6 +69,8 @@ async def test_listen_and_history_show_the_genuine_message_once(
         for namespace in Namespace:
             await _confirmed(alice, namespace, DeviceRef(bob.jid, device))
         await _send_copies(alice, bob.jid, device, Namespace.LEGACY, "live after copies")
+        errors = [await listener.next_json() for _ in TAMPERINGS[Namespace.LEGACY]]
+        assert {error["type"] for error in errors} == {"error"}  # no text: the reason
         assert (await listener.next_json())["text"] == "live after copies"
         assert await listener.wait() == 0
         assert listener.process.stderr is not None
@@ -80,16 +83,19 @@ async def test_listen_and_history_show_the_genuine_message_once(
     await asyncio.sleep(0.3)
     caught_up = await runner.run(bob, "listen", "--json", "--count", "1", "--timeout", "30")
     assert caught_up.code == 0, caught_up.err
-    assert [json.loads(line)["text"] for line in caught_up.out.splitlines()] == [
+    shown = [json.loads(line) for line in caught_up.out.splitlines()]
+    assert [row["text"] for row in shown if row["type"] == "message"] == [
         "caught up after copies"
     ]
+    assert [row["type"] for row in shown].count("error") == len(TAMPERINGS[Namespace.V2])
     assert caught_up.err.count(FAILED) == len(TAMPERINGS[Namespace.V2])
 
     history = await runner.run(bob, "history", alice.jid, "--json")
     assert history.code == 0, history.err
     rows = [json.loads(line) for line in history.out.splitlines()]
-    texts = [row["text"] for row in rows]
+    texts = [row["text"] for row in rows if row["type"] == "message"]
     for text in ("live after copies", "caught up after copies"):
         assert texts.count(text) == 1
-    assert texts.count("") == sum(len(modes) for modes in TAMPERINGS.values())
+    errors = [row for row in rows if row["type"] == "error"]
+    assert len(errors) == sum(len(modes) for modes in TAMPERINGS.values())
     assert not [text for text in texts if FALLBACK in text]

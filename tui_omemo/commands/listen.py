@@ -12,9 +12,9 @@ run killed before that prints the message again next time, a run whose reader we
 (`listen | head -n1`) leaves the rest for the next run.
 
 Readable lines, or one JSON object per line with `--json` (the shape of `history --json`);
-a message that could not be decrypted is a `"type": "error"` object with the reason in the
-JSON stream and one line on stderr otherwise. `--since ID` starts after archive id ID instead
-of the cursor; `--from JID` prints only one chat (with its own cursor); `--name NAME` keeps a
+a message that could not be decrypted is one line on stderr and, with `--json`, also a
+`"type": "error"` object with the reason in the stream. `--since ID` starts after archive
+id ID instead of the cursor; `--from JID` prints only one chat (with its own cursor); `--name NAME` keeps a
 separate cursor for each of several consumers of one profile. `--echo` answers each decrypted
 1:1 message with ``echo: <text>`` in the same OMEMO version and group messages in their room
 (echoes themselves are not answered). SIGTERM and SIGHUP end it cleanly.
@@ -228,11 +228,10 @@ class _Stream:
         if isinstance(failure, str):
             if self.args.json:
                 self.console.out(failure_json(row, failure))
-            else:
-                self.console.err(
-                    f"tui-omemo: a message from {row.sender_bare_jid} could not be decrypted: "
-                    f"{failure}"
-                )
+            self.console.err(
+                f"tui-omemo: a message from {row.sender_bare_jid} could not be decrypted: "
+                f"{failure}"
+            )
             return 0
         view = MessageView.from_archive(row)
         self.console.out(view.to_json() if self.args.json else view.to_line())
