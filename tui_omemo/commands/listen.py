@@ -11,11 +11,11 @@ messages one after the other. The cursor moves only after a line was written and
 run killed before that prints the message again next time, a run whose reader went away
 (`listen | head -n1`) leaves the rest for the next run.
 
-Readable lines, or one JSON object per line with `--json` (the shape of `history --json`);
-a message that could not be decrypted is one line on stderr and, with `--json`, also a
-`"type": "error"` object with the reason in the stream. `--since ID` starts after archive
-id ID instead of the cursor; `--from JID` prints only one chat (with its own cursor);
-`--name NAME` keeps a separate cursor for each of several consumers of one profile. `--echo` answers each decrypted
+Readable lines, or one JSON object per line with `--json` (the shape of `history --json`); a
+message that could not be decrypted is one line on stderr and, with `--json`, also a `"type":
+"error"` object with the reason in the stream. `--since ID` starts after archive id ID instead
+of the cursor; `--from JID` prints only one chat (with its own cursor); `--name NAME` keeps a
+separate cursor for each of several consumers of one profile. `--echo` answers each decrypted
 1:1 message with ``echo: <text>`` in the same OMEMO version and group messages in their room
 (echoes themselves are not answered). SIGTERM and SIGHUP end it cleanly.
 """
