@@ -68,7 +68,8 @@ def test_pin_certificate_is_checked_and_stored(tmp_path: Path) -> None:
     assert bad.code == 2
     assert "--pin-certificate" in bad.err
     assert not (tmp_path / "profile").exists()
-    good = cli("account", "add", "a@example.org", "--pin-certificate", "ab" * 32)
+    good = cli("account", "add", "a@example.org", "--pin-certificate", "ab" * 32,
+               "--password-stdin", stdin="pw\n")  # fmt: skip
     assert good.code == 0, good.err
     assert stored_settings(cli)["certificate_pin"] == ":".join(["AB"] * 32)
 
