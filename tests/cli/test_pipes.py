@@ -12,6 +12,7 @@ import pytest
 
 from tests.cli.conftest import PASSPHRASE, ROOT, Cli, subprocess_env
 from tui_omemo import cli as cli_module
+from tui_omemo import entry
 from tui_omemo.model import TrustLevel
 from tui_omemo.store import Direction, KeyringKeys, NewMessage, open_profile
 
@@ -118,3 +119,18 @@ def test_ctrl_c_while_starting_is_status_130_without_traceback(
     result = cli("history", "bob@localhost")
     assert (result.code, result.out) == (130, "")
     assert "Traceback" not in result.err
+
+
+def test_ctrl_c_while_the_command_line_loads_is_status_130(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console script's entry point: Ctrl-C during `import tui_omemo.cli` itself."""
+
+    class Interrupting:
+        def find_spec(self, name: str, *_args: object) -> None:
+            if name == "tui_omemo.cli":
+                raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "tui_omemo.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    assert entry.run() == 130
