@@ -39,6 +39,7 @@ from tui_omemo.service.api import (
     UriFingerprint,
     UriPreview,
 )
+from tui_omemo.service.certificate_pin import check_pin
 from tui_omemo.store import Account
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -262,6 +263,7 @@ class FakeService:
         self._members = _members()
         self._account = Account(OWN, "secret")
         self._label: str | None = "laptop"
+        self._certificate_pin: str | None = None
         self.send_versions: dict[str, tuple[Namespace, ...]] = {}
         """Per peer: the OMEMO versions `send` reports (default: the chat's one version)."""
 
@@ -589,14 +591,19 @@ class FakeService:
             row.allow_plaintext_loopback,
             bool(row.password),
             others,
+            certificate_pin=self._certificate_pin,
         )
 
     async def update_account(self, change: AccountChange) -> AccountInfo:
-        """Validated by the real service's rules (`changed_account`, `check_label`)."""
+        """Validated by the real service's rules (`changed_account`, `check_label`,
+        `check_pin`)."""
         row = changed_account(self._account, change)
         label = self._label if change.label is None else check_label(change.label)
+        pin = self._certificate_pin
+        if change.certificate_pin is not None:
+            pin = check_pin(change.certificate_pin)
         self._record("update_account", change)
-        self._account, self._label = row, label
+        self._account, self._label, self._certificate_pin = row, label, pin
         return await self.account()
 
 

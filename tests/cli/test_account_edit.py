@@ -54,6 +54,7 @@ def test_account_show_prints_the_account_and_never_the_password(cli: Cli) -> Non
         "server": "127.0.0.1:5333",
         "allow_plaintext_loopback": True,
         "password_stored": True,
+        "certificate_pin": None,
         "other_devices": [],
     }
     assert "s3cret-pw" not in text.out + text.err + shown.out + shown.err

@@ -6,9 +6,9 @@ account row (and the label setting) in one transaction; the OMEMO identity, the 
 trust decisions and the history are not touched. The password is read from standard input
 (`--password-stdin`) and is never printed, not even by `show`.
 
-Each option of `set` is one field of `AccountSet` and one `AccountChange` field, except
-`--pin-certificate`: the certificate pin is a transport setting (`commands.security`, kept in
-the settings table beside the remembered login mechanism), written in the same transaction.
+Each option of `set` is one field of `AccountSet` and one `AccountChange` field. The
+certificate pin (`--pin-certificate`) is kept in the settings table beside the remembered login
+mechanism (`service.certificate_pin`), written in the same transaction as the rest.
 """
 
 from __future__ import annotations
@@ -119,11 +119,9 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
             for a non-loopback server (nothing is changed).
         CommandError, StoreError: no profile, or it cannot be opened.
     """
-    from tui_omemo.commands.security import set_certificate_pin
     from tui_omemo.service.account import account_info, apply_change
 
-    pin = _pin(args.pin_certificate)
-    change = _change(args, console)
+    change = _change(args, _pin(args.pin_certificate), console)
     with open_database(options, console) as database:
         with database.unit_of_work() as uow:
             if uow.account.get() is None:
@@ -132,13 +130,9 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
                 apply_change(uow, change)
             except ValueError as error:
                 raise UsageError(str(error)) from None
-            if pin is not None:
-                set_certificate_pin(uow, pin)
         with database.snapshot() as uow:
             info = account_info(uow)
     _print_lines(info, console)
-    if pin is not None:
-        console.out(f"certificate pin: {pin or 'none'}")
     return 0
 
 
@@ -191,6 +185,7 @@ def account_object(info: AccountInfo) -> dict[str, object]:
         "server": info.server or None,
         "allow_plaintext_loopback": info.allow_plaintext_loopback,
         "password_stored": info.has_password,
+        "certificate_pin": info.certificate_pin,
         "other_devices": [
             {"schema": schema.VERSION, "type": "device", **device_object(device)}
             for device in info.other_devices
@@ -198,8 +193,8 @@ def account_object(info: AccountInfo) -> dict[str, object]:
     }
 
 
-def _change(args: AccountSet, console: Console) -> AccountChange:
-    """The change `args` asks for.
+def _change(args: AccountSet, pin: str | None, console: Console) -> AccountChange:
+    """The change `args` asks for (`pin`: the checked `--pin-certificate`).
 
     Raises:
         UsageError: nothing to change, or `--password-stdin` with nothing on stdin.
@@ -207,8 +202,8 @@ def _change(args: AccountSet, console: Console) -> AccountChange:
     from tui_omemo.service.api import AccountChange
 
     password = _read_password(console) if args.password_stdin else None
-    change = AccountChange(password, args.server, args.allow_plaintext_loopback, args.label)
-    if change == AccountChange() and args.pin_certificate is None:
+    change = AccountChange(password, args.server, args.allow_plaintext_loopback, args.label, pin)
+    if change == AccountChange():
         raise UsageError(NOTHING_TO_CHANGE)
     return change
 
@@ -230,6 +225,7 @@ def _print_lines(info: AccountInfo, console: Console) -> None:
     console.out(f"server: {info.server or DOMAIN}")
     console.out(f"plaintext to loopback: {'allowed' if info.allow_plaintext_loopback else 'no'}")
     console.out(f"password: {'stored' if info.has_password else 'not stored'}")
+    console.out(f"certificate pin: {info.certificate_pin or 'none'}")
     for device in info.other_devices:
         label = f" {clean_text(device.label)}" if device.label else ""
         where = "active" if device.active else "inactive"

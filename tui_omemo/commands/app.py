@@ -15,7 +15,9 @@ exists; what it shows first depends on the profile:
 A failed login says in words what failed (`login_failure`), and the app offers the account
 screen over `ProfileAccount` (the profile, opened for each read or change, no service): a
 wrong or changed password, a moved server, the plaintext switch are fixed there, keeping keys,
-trust and history, and the login is tried again.
+trust and history, and the login is tried again. A refused server certificate comes with its
+fingerprint (`CertificateRefused`), which the account screen shows and pins only when the user
+asks for it.
 
 The profile is opened once per connection attempt, always in a worker thread: the key
 derivation takes a noticeable fraction of a second and must not freeze the screen.
@@ -45,6 +47,7 @@ from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
 from tui_omemo.service.account import ProfileAccount, is_loopback
+from tui_omemo.service.api import CertificateRefused, RefusedCertificate
 from tui_omemo.store import (
     Account,
     Database,
@@ -54,6 +57,7 @@ from tui_omemo.store import (
 )
 from tui_omemo.xmpp.errors import (
     AuthenticationFailed,
+    CertificateNotTrusted,
     ConnectionFailed,
     InsecureConnectionRefused,
     TransportError,
@@ -210,13 +214,19 @@ class Startup:
 
     async def connect_in_words(self, report: Callable[[str], None]) -> ChatService:
         """`connect` for the app: a failed login is a CommandError that says in words what
-        failed (`login_failure`).
+        failed (`login_failure`); a refused certificate whose fingerprint is known is a
+        `CertificateRefused` (the same words, and the certificate the account screen shows).
 
         Raises:
-            CommandError, StoreError: as `connect` raises them.
+            CommandError, CertificateRefused, StoreError: as `connect` raises them.
         """
         try:
             return await self.connect(report)
+        except CertificateNotTrusted as error:
+            if error.fingerprint is None:
+                raise CommandError(login_failure(error)) from error
+            seen = RefusedCertificate(error.domain, error.fingerprint)
+            raise CertificateRefused(login_failure(error), seen) from error
         except TransportError as error:
             raise CommandError(login_failure(error)) from error
 

@@ -1,7 +1,8 @@
 """What a profile remembers about its server's security, kept in the settings table.
 
 * `certificate_pin`: the SHA-256 of the server certificate the user chose to trust
-  (`account add/set --pin-certificate`); with it, exactly that certificate is accepted.
+  (`account add/set --pin-certificate`, or the account screen); with it, exactly that
+  certificate is accepted. Read and written by `service.certificate_pin`.
 * `login_mechanism`: the strongest SASL mechanism this account has logged in with; a later
   login refuses weaker ones (`xmpp.secure.accepted_mechanisms`), as Conversations does.
 
@@ -11,45 +12,34 @@ Both are read before connecting (`stream_security`) and the mechanism is raised 
 
 from __future__ import annotations
 
+from tui_omemo.service.certificate_pin import (
+    CERTIFICATE_PIN,
+    certificate_pin,
+    set_certificate_pin,
+)
 from tui_omemo.store import Database, UnitOfWork
-from tui_omemo.xmpp.certificates import normalize_pin
 from tui_omemo.xmpp.secure import StreamSecurity, mechanism_rank
 
-CERTIFICATE_PIN = "certificate_pin"
+__all__ = [
+    "CERTIFICATE_PIN",
+    "LOGIN_MECHANISM",
+    "remember_mechanism",
+    "set_certificate_pin",
+    "stream_security",
+]
+
 LOGIN_MECHANISM = "login_mechanism"
 
 
 def stream_security(uow: UnitOfWork) -> StreamSecurity:
     """The pins stored in the profile (unreadable values count as absent)."""
-    pin = uow.settings.get(CERTIFICATE_PIN)
     mechanism = uow.settings.get(LOGIN_MECHANISM)
     return StreamSecurity(
-        certificate_pin=_valid_pin(pin),
+        certificate_pin=certificate_pin(uow),
         pinned_mechanism=mechanism
         if isinstance(mechanism, str) and mechanism_rank(mechanism) > 0
         else None,
     )
-
-
-def _valid_pin(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return normalize_pin(value)
-    except ValueError:
-        return None
-
-
-def set_certificate_pin(uow: UnitOfWork, pin: str | None) -> None:
-    """Store the pin (`normalize_pin`'s form) or, with None or "", remove it.
-
-    Raises:
-        ValueError: not a SHA-256 fingerprint.
-    """
-    if not pin:
-        uow.settings.delete(CERTIFICATE_PIN)
-        return
-    uow.settings.set(CERTIFICATE_PIN, normalize_pin(pin))
 
 
 def remember_mechanism(database: Database, mechanism: str | None) -> None:

@@ -1,6 +1,7 @@
-"""Reading and changing the account: password, server, the loopback-plaintext switch, the label.
+"""Reading and changing the account: password, server, the loopback-plaintext switch, the label
+and the certificate pin.
 
-A change rewrites the account row (and the label setting) in one unit of work and nothing
+A change rewrites the account row (and the label and pin settings) in one unit of work and nothing
 else: the identity, the sessions, the trust decisions and the archive stay as they are. It is
 validated before anything is written, so a refused change leaves the profile untouched.
 
@@ -26,6 +27,7 @@ from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.identity import IDENTITY_KEY, Identity
 from tui_omemo.protocol.verification import format_fingerprint
 from tui_omemo.service.api import AccountChange, AccountInfo
+from tui_omemo.service.certificate_pin import certificate_pin, check_pin, set_certificate_pin
 from tui_omemo.service.devices import ThisDevice, device_infos
 from tui_omemo.service.state import load_state
 from tui_omemo.store import Account, Database, UnitOfWork
@@ -123,7 +125,8 @@ def changed_account(account: Account, change: AccountChange) -> Account:
 
 
 def apply_change(uow: UnitOfWork, change: AccountChange) -> None:
-    """Validate `change` and write it (account row and label) in the caller's unit of work.
+    """Validate `change` and write it (account row, label, certificate pin) in the caller's
+    unit of work.
 
     Raises:
         ValueError: the change is invalid, or the profile has no account; nothing is written.
@@ -133,6 +136,9 @@ def apply_change(uow: UnitOfWork, change: AccountChange) -> None:
         raise ValueError("the profile has no account yet")
     updated = changed_account(account, change)
     label = None if change.label is None else check_label(change.label)
+    pin = None if change.certificate_pin is None else check_pin(change.certificate_pin)
+    if change.certificate_pin is not None:
+        set_certificate_pin(uow, pin)
     if updated != account:
         uow.account.save(updated)
     if change.label is not None:
@@ -182,6 +188,7 @@ def account_info(uow: UnitOfWork) -> AccountInfo:
         allow_plaintext_loopback=account.allow_plaintext_loopback,
         has_password=bool(account.password),
         other_devices=others,
+        certificate_pin=certificate_pin(uow),
     )
 
 

@@ -234,6 +234,8 @@ class AccountInfo:
         allow_plaintext_loopback: whether an unencrypted stream to a loopback server is allowed.
         has_password: whether a password is stored.
         other_devices: our other OMEMO devices, as last seen.
+        certificate_pin: the SHA-256 (`AA:BB:…`) of the one server certificate the user
+            pinned, or None (the certificate must be trusted by a CA and name the domain).
     """
 
     jid: str
@@ -245,6 +247,7 @@ class AccountInfo:
     allow_plaintext_loopback: bool
     has_password: bool
     other_devices: tuple[DeviceInfo, ...] = ()
+    certificate_pin: str | None = None
 
     @property
     def server(self) -> str:
@@ -265,12 +268,39 @@ class AccountChange:
         server: `HOST[:PORT]`, or "" to connect to the JID's domain again.
         allow_plaintext_loopback: the loopback-plaintext switch (only for a loopback server).
         label: this device's label, or "" to remove it.
+        certificate_pin: pin the server certificate with this SHA-256 (64 hex digits, colons
+            allowed), or "" to remove the pin. Only an explicit act of the user sets it.
     """
 
     password: str | None = field(default=None, repr=False)
     server: str | None = None
     allow_plaintext_loopback: bool | None = None
     label: str | None = None
+    certificate_pin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedCertificate:
+    """A server certificate a login refused, as the account screen shows it so that the user
+    can compare it with the one the server's admin gives and pin it.
+
+    Attributes:
+        domain: the JID's domain the certificate was checked against.
+        fingerprint: its SHA-256 as upper-case hex pairs joined by colons (`AA:BB:…`).
+    """
+
+    domain: str
+    fingerprint: str
+
+
+class CertificateRefused(Exception):
+    """A login failed because the server's certificate was refused (not trusted, not for the
+    domain, or not the pinned one). `str(error)` is the one line for the user; `certificate`
+    is what the account screen offers to pin (never pinned without the user's act)."""
+
+    def __init__(self, reason: str, certificate: RefusedCertificate) -> None:
+        super().__init__(reason)
+        self.certificate = certificate
 
 
 class AccountEditor(Protocol):

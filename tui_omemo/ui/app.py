@@ -17,7 +17,9 @@ How the composition root (`commands/app.py`) wires it:
   a failed login is shown like any other (below).
 * `account_editor=editor` — reads and changes the account while no service runs: after a failed
   login the progress screen offers the account screen (`a`), which shows what failed and, once
-  saved, logs in again. Once connected, the account screen (F4, palette) uses the service.
+  saved, logs in again. When the callback raised `CertificateRefused`, the account screen shows
+  that certificate's fingerprint and offers to pin it (only on the user's confirmed act). Once
+  connected, the account screen (F4, palette) uses the service.
 
 Background events reach the UI through exactly one worker draining `service.events()`; it posts
 `ServiceEventArrived`, and the app hands each event down to the screens that show it. New messages
@@ -45,6 +47,7 @@ from textual.worker import Worker
 
 from tui_omemo.service.api import (
     AccountEditor,
+    CertificateRefused,
     ChatService,
     ConnectionChanged,
     MessageReceived,
@@ -300,7 +303,8 @@ class TuiOmemoApp(App[None]):
         try:
             await self._connecting(progress)
         except Exception as error:  # the callback's message is meant for the user
-            progress.fail(str(error) or type(error).__name__)
+            refused = error.certificate if isinstance(error, CertificateRefused) else None
+            progress.fail(str(error) or type(error).__name__, refused)
             return
         self.pop_screen()
         self._start()
@@ -336,7 +340,9 @@ class TuiOmemoApp(App[None]):
             if saved:
                 self._retry(event)
 
-        self.push_screen(AccountEditScreen(self._account_editor, event.screen.reason), closed)
+        progress = event.screen
+        screen = AccountEditScreen(self._account_editor, progress.reason, progress.certificate)
+        self.push_screen(screen, closed)
 
     # --- background events ----------------------------------------------------------------
 

@@ -24,7 +24,18 @@ class InsecureConnectionRefused(TransportError):
 
 class CertificateNotTrusted(InsecureConnectionRefused):
     """The server's certificate was refused: not trusted (self-signed, unknown authority,
-    expired), not for the JID's domain, or not the certificate pinned for the account."""
+    expired), not for the JID's domain, or not the certificate pinned for the account.
+
+    Attributes:
+        domain: the JID's domain the certificate was checked against.
+        fingerprint: the refused certificate's SHA-256 (`AA:BB:…`), or None when it could not
+            be read.
+    """
+
+    def __init__(self, message: str, domain: str = "", fingerprint: str | None = None) -> None:
+        super().__init__(message)
+        self.domain = domain
+        self.fingerprint = fingerprint
 
 
 class ConnectionFailed(TransportError):

@@ -214,9 +214,11 @@ class SecureStream(slixmpp.ClientXMPP):
         seen = fingerprint(der) if der else "none"
         if seen == pin:
             return None
+        domain = self.boundjid.domain
         return CertificateNotTrusted(
-            f"the certificate of {self.boundjid.domain} is not the pinned one: "
-            f"SHA-256 {seen}, pinned {pin}"
+            f"the certificate of {domain} is not the pinned one: SHA-256 {seen}, pinned {pin}",
+            domain,
+            fingerprint(der) if der else None,
         )
 
     async def _handle_stream_features(self, features: Any) -> bool | None:
@@ -361,4 +363,5 @@ class SecureStream(slixmpp.ClientXMPP):
     ) -> None:
         domain = self.boundjid.domain
         der = await fetch_certificate(host, port, domain=domain, starttls=starttls)
-        self._refuse(CertificateNotTrusted(describe_refusal(error, der, domain)))
+        seen = fingerprint(der) if der is not None else None
+        self._refuse(CertificateNotTrusted(describe_refusal(error, der, domain), domain, seen))

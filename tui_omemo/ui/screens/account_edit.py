@@ -1,7 +1,10 @@
 """`AccountEditScreen`: this device and the account's login, changed without losing anything.
 
 It shows this device's id and fingerprint, our other devices, and lets the user set this
-device's label, a new password, the server and the loopback-plaintext switch. It talks to an
+device's label, a new password, the server and the loopback-plaintext switch, and the server
+certificate pin (`CertificatePanel`): the current pin, which can be removed, and after a login
+that refused the server's certificate, its fingerprint and "Pin this certificate…", which
+pins it only once the user confirmed the comparison (`PinCertificateDialog`). It talks to an
 `AccountEditor`: the running service (opened from the roster, F4 or the palette), or, after a
 failed login when no service runs, the profile itself; the app then shows what failed at the
 top and, once saved, logs in again (the screen is dismissed with True). Keys, trust decisions
@@ -24,9 +27,17 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 from textual.worker import Worker
 
-from tui_omemo.service.api import AccountChange, AccountEditor, AccountInfo, DeviceInfo
+from tui_omemo.service.api import (
+    AccountChange,
+    AccountEditor,
+    AccountInfo,
+    DeviceInfo,
+    RefusedCertificate,
+)
+from tui_omemo.ui.dialogs.pin_certificate import PinCertificateDialog
 from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.certificate_panel import CertificatePanel
 from tui_omemo.ui.widgets.fingerprint import groups
 
 
@@ -76,16 +87,31 @@ def _saved_words(change: AccountChange) -> str:
     return "Saved; used to log in from the next start of tui-omemo."
 
 
+def _pinned_words(pin: str | None, failed_login: bool) -> str:
+    """What pinning or unpinning did, for the toast."""
+    when = "Save and log in to use it." if failed_login else "Used from the next login."
+    if pin is None:
+        return f"The pin is removed: the certificate must be trusted by an authority. {when}"
+    return f"The certificate is pinned. {when}"
+
+
 class AccountEditScreen(Screen[bool]):
     """The account screen: this device, the label, the password, the server."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "Back")]
 
-    def __init__(self, editor: AccountEditor, failure: str | None = None) -> None:
-        """`failure`: what failed when logging in (the screen then saves and logs in again)."""
+    def __init__(
+        self,
+        editor: AccountEditor,
+        failure: str | None = None,
+        certificate: RefusedCertificate | None = None,
+    ) -> None:
+        """`failure`: what failed when logging in (the screen then saves and logs in again);
+        `certificate`: the server certificate that login refused, offered for pinning."""
         super().__init__()
         self._editor = editor
         self._failure = failure
+        self._certificate = certificate
         self._info: AccountInfo | None = None
 
     def compose(self) -> ComposeResult:
@@ -107,6 +133,7 @@ class AccountEditScreen(Screen[bool]):
                 yield Label("Server")
                 yield Input(placeholder="host[:port]; empty: the JID's domain", id="server")
             yield Checkbox("Allow plaintext to this machine only", id="plaintext")
+            yield CertificatePanel(self._certificate, id="certificate")
             yield Static("", id="error", classes="error", markup=False)
             yield Static(self._hint(), classes="hint", id="hint")
             yield Button(
@@ -143,6 +170,7 @@ class AccountEditScreen(Screen[bool]):
         self.query_one("#server", Input).value = info.server
         self.query_one("#plaintext", Checkbox).value = info.allow_plaintext_loopback
         self.query_one("#password", Input).value = ""
+        self.query_one(CertificatePanel).show_pin(info.certificate_pin)
 
     def change(self) -> AccountChange:
         """What the boxes change compared with the account as shown."""
@@ -178,6 +206,36 @@ class AccountEditScreen(Screen[bool]):
             self.dismiss(True)
         else:
             self.notify(_saved_words(change), title="Account", markup=False)
+
+    @on(CertificatePanel.PinRequested)
+    def _pin_requested(self, event: CertificatePanel.PinRequested) -> None:
+        """Pin the refused certificate, once the user confirmed the comparison."""
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._pin(event.certificate.fingerprint)
+
+        self.app.push_screen(PinCertificateDialog(event.certificate), confirmed)
+
+    @on(CertificatePanel.UnpinRequested)
+    def _unpin_requested(self) -> None:
+        self._pin("")
+
+    @work(exit_on_error=False, group="account", exclusive=True, description="pin the certificate")
+    async def _pin(self, pin: str) -> None:
+        """Store `pin` ("" removes it); the boxes keep what was typed."""
+        try:
+            info = await self._editor.update_account(AccountChange(certificate_pin=pin))
+        except ValueError as error:
+            self.query_one("#error", Static).update(str(error))
+            return
+        self._info = info
+        self.query_one(CertificatePanel).show_pin(info.certificate_pin)
+        self.query_one("#error", Static).update("")
+        words = _pinned_words(info.certificate_pin, self._failure is not None)
+        self.notify(words, title="Account", markup=False)
+        if pin:
+            self.query_one("#save", Button).focus()
 
     def action_leave(self) -> None:
         """Back: to the failed login (nothing tried again), or to the screen before."""

@@ -4,8 +4,8 @@ The app calls `step(text)` as each stage begins (creating the profile and keys, 
 publishing them, catching up); earlier steps are then shown as done. `fail(reason)` marks the
 current step as failed, shows the one-line reason and offers a retry (`r`), which is posted as
 `RetryRequested`; with `account=True` it also offers the account screen (`a`: password,
-server), posted as `AccountRequested`. The step texts may hold what the user typed (a JID), so
-they are drawn as text, never as markup.
+server, or the refused certificate given to `fail`), posted as `AccountRequested`. The step
+texts may hold what the user typed (a JID), so they are drawn as text, never as markup.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tui_omemo.service.api import RefusedCertificate
 from tui_omemo.ui.text import neutral
 
 DONE, CURRENT, FAILED = "✓", "…", "✗"
@@ -53,6 +54,7 @@ class ProgressScreen(Screen[None]):
         self._steps: list[str] = []
         self._failed = False
         self._reason = ""
+        self._certificate: RefusedCertificate | None = None
         self._composed = False
 
     def compose(self) -> ComposeResult:
@@ -60,10 +62,7 @@ class ProgressScreen(Screen[None]):
             yield Static(Text(neutral(self._title, single_line=True)), classes="dialog-title")
             yield Static("", id="steps")
             yield Static("", id="error", classes="error", markup=False)
-            keys = "a: fix the account (password, server) · " if self._account else ""
-            yield Static(
-                f"{keys}r: try again · ctrl+q: quit", id="retry", classes="hint -hidden"
-            )
+            yield Static("", id="retry", classes="hint -hidden")
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -87,16 +86,34 @@ class ProgressScreen(Screen[None]):
         self._failed = False
         self._draw()
 
-    def fail(self, reason: str) -> None:
-        """The current step failed for `reason` (one line for the user)."""
+    def fail(self, reason: str, certificate: RefusedCertificate | None = None) -> None:
+        """The current step failed for `reason` (one line for the user); `certificate`: the
+        server certificate the login refused, for the account screen to show."""
         self._failed = True
         self._reason = neutral(reason)
+        self._certificate = certificate
         self._draw()
 
     @property
     def reason(self) -> str:
         """Why the last step failed ("" while nothing failed)."""
         return self._reason if self._failed else ""
+
+    @property
+    def certificate(self) -> RefusedCertificate | None:
+        """The server certificate the failed login refused, if that is why it failed."""
+        return self._certificate if self._failed else None
+
+    def _keys(self) -> str:
+        """The keys offered after a failure."""
+        account = ""
+        if self._account:
+            account = (
+                "a: compare and pin the certificate · "
+                if self.certificate is not None
+                else "a: fix the account (password, server) · "
+            )
+        return f"{account}r: try again · ctrl+q: quit"
 
     def action_account(self) -> None:
         """Open the account screen after a failure."""
@@ -122,4 +139,6 @@ class ProgressScreen(Screen[None]):
                 text.append("\n")
         self.query_one("#steps", Static).update(text)
         self.query_one("#error", Static).update(self._reason if self._failed else "")
-        self.query_one("#retry").set_class(not self._failed, "-hidden")
+        retry = self.query_one("#retry", Static)
+        retry.update(self._keys())
+        retry.set_class(not self._failed, "-hidden")
