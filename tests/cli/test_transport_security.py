@@ -5,6 +5,7 @@ and `tui-omemo devices --json` exits 1 with one line naming the reason."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_devices_refuses_a_server_without_tls(
 
 def test_pin_certificate_is_checked_and_stored(tmp_path: Path) -> None:
     """`account add --pin-certificate` refuses what is not a SHA-256 fingerprint (nothing is
-    created) and stores a valid one in the AA:BB form."""
+    created) and stores a valid one in the AA:BB form, which `account show` prints."""
     cli = Cli(tmp_path / "profile", {"TUI_OMEMO_PASSPHRASE": PASSPHRASE})
     bad = cli("account", "add", "a@example.org", "--pin-certificate", "12:34")
     assert bad.code == 2
@@ -72,6 +73,9 @@ def test_pin_certificate_is_checked_and_stored(tmp_path: Path) -> None:
                "--password-stdin", stdin="pw\n")  # fmt: skip
     assert good.code == 0, good.err
     assert stored_settings(cli)["certificate_pin"] == ":".join(["AB"] * 32)
+    shown = cli("account", "show", "--json")
+    assert json.loads(shown.out)["certificate_pin"] == ":".join(["AB"] * 32)
+    assert f"certificate pin: {':'.join(['AB'] * 32)}" in cli("account", "show").out.splitlines()
 
 
 def stored_settings(cli: Cli) -> dict[str, object]:

@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from tests.fakes_ui import BOB, DAVE, ROOM, FakeService, fingerprint
 from tests.ui.helpers import settle
+from tui_omemo.service.api import RefusedCertificate
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
@@ -117,6 +118,30 @@ async def _account_after_failed_login(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+_SELF_SIGNED = RefusedCertificate(
+    "example.org",
+    "5C:23:6B:04:20:77:F9:37:F6:AC:A4:54:C7:3D:0F:C7:67:3C:43:54:5F:06:29:50:04:1A:1E:0E:1F:CE:39:4C",
+    "the certificate of example.org is not trusted: self-signed",
+)
+
+
+def _certificate_refused(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """The account screen after a login that refused a self-signed certificate, then `keys`."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        service = pilot.app.service
+        assert isinstance(service, FakeService)
+        failure = f"Login failed: {_SELF_SIGNED.problem}, SHA-256 {_SELF_SIGNED.fingerprint}."
+        await pilot.app.push_screen(AccountEditScreen(service, failure, _SELF_SIGNED))
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run
+
+
 _FIRST_RUN_STEPS = (
     "Creating the profile and this device's OMEMO keys",
     "Logging in, publishing this device's keys, catching up",
@@ -156,6 +181,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("settings", _keys("f2")),
     Shot("account", _keys("f4")),
     Shot("account_after_failed_login", _account_after_failed_login),
+    Shot("account_certificate_refused", _certificate_refused()),
+    Shot("account_pin_certificate_dialog", _certificate_refused("enter")),
     Shot(
         "login_failed_offers_account",
         _progress(_FIRST_RUN_STEPS[1], failure=_LOGIN_REFUSED, account=True),

@@ -59,6 +59,11 @@ async def test_refused_certificate_is_pinned_only_by_the_confirmed_act(
         assert "a: compare and pin" in str(progress.query_one("#retry", Static).render())
 
         editor = await open_account_screen(pilot)
+        failure = str(editor.query_one("#failure", Static).render())
+        assert (
+            failure
+            == f"Login failed: the certificate of {TLS_SELF_SIGNED} is not trusted: self-signed."
+        )
         refused = str(editor.query_one("#refused", Static).render())
         assert sha256[:47] in refused  # two lines of 16 pairs
         assert sha256[48:] in refused

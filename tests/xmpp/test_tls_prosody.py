@@ -87,6 +87,11 @@ async def test_self_signed_certificate_is_named(
         f"the certificate of {TLS_SELF_SIGNED} is not trusted: self-signed, SHA-256 {pem.sha256}"
     )
     assert "--pin-certificate" in str(raised.value)
+    assert (raised.value.domain, raised.value.fingerprint, raised.value.problem) == (
+        TLS_SELF_SIGNED,
+        pem.sha256,
+        f"the certificate of {TLS_SELF_SIGNED} is not trusted: self-signed",
+    )  # what the account screen shows and offers to pin
 
 
 @pytest.mark.usefixtures("trust_test_ca")
@@ -102,6 +107,11 @@ async def test_certificate_for_another_host_is_named(
     assert str(raised.value).startswith(
         f"the certificate of {TLS_MISMATCH} does not name {TLS_MISMATCH} (it is for "
         f"elsewhere.test), SHA-256 {pem.sha256}"
+    )
+    assert raised.value.fingerprint == pem.sha256
+    assert raised.value.problem == (
+        f"the certificate of {TLS_MISMATCH} does not name {TLS_MISMATCH} (it is for "
+        "elsewhere.test)"
     )
 
 

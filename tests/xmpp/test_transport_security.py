@@ -187,11 +187,15 @@ async def test_another_certificate_than_the_pinned_one(
     with_tls.mechanisms = ["SCRAM-SHA-1"]
     with_tls.received.clear()
     client = client_for(with_tls, security=StreamSecurity(certificate_pin=other.sha256))
-    message = await connect_refused(client, CertificateNotTrusted)
-    assert message == (
+    with pytest.raises(CertificateNotTrusted) as raised:
+        await client.connect(within=WITHIN)
+    assert not client.connected
+    assert str(raised.value) == (
         f"the certificate of localhost is not the pinned one: SHA-256 {certificate.sha256}, "
         f"pinned {other.sha256}"
     )
+    assert raised.value.fingerprint == certificate.sha256  # offered for pinning instead
+    assert raised.value.problem == "the certificate of localhost is not the pinned one"
     assert "<auth" not in with_tls.text
 
 

@@ -225,7 +225,7 @@ class Startup:
         except CertificateNotTrusted as error:
             if error.fingerprint is None:
                 raise CommandError(login_failure(error)) from error
-            seen = RefusedCertificate(error.domain, error.fingerprint)
+            seen = RefusedCertificate(error.domain, error.fingerprint, error.problem)
             raise CertificateRefused(login_failure(error), seen) from error
         except TransportError as error:
             raise CommandError(login_failure(error)) from error

@@ -287,10 +287,13 @@ class RefusedCertificate:
     Attributes:
         domain: the JID's domain the certificate was checked against.
         fingerprint: its SHA-256 as upper-case hex pairs joined by colons (`AA:BB:…`).
+        problem: what is wrong with it, in words and without the fingerprint ("the
+            certificate of D is not trusted: self-signed").
     """
 
     domain: str
     fingerprint: str
+    problem: str
 
 
 class CertificateRefused(Exception):

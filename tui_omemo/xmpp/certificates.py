@@ -82,21 +82,23 @@ def verification_reason(error: ssl.SSLCertVerificationError, der: bytes | None) 
 def describe_refusal(error: ssl.SSLCertVerificationError, der: bytes | None, domain: str) -> str:
     """One line for a certificate OpenSSL refused (the domain it was checked against, the
     reason, the fingerprint when known, and what to do about it)."""
-    print_ = f", SHA-256 {fingerprint(der)}" if der is not None else ""
-    hint = (
-        "; if the server's admin confirms this fingerprint, pin it with "
+    if der is None:
+        return refusal_problem(error, der, domain)
+    return (
+        f"{refusal_problem(error, der, domain)}, SHA-256 {fingerprint(der)}; if the server's "
+        "admin confirms this fingerprint, pin it with "
         "`tui-omemo account set --pin-certificate SHA256`"
     )
+
+
+def refusal_problem(error: ssl.SSLCertVerificationError, der: bytes | None, domain: str) -> str:
+    """What is wrong with a refused certificate, without its fingerprint ("the certificate of
+    D is not trusted: self-signed", "… does not name D (it is for …)")."""
     if getattr(error, "verify_code", None) == _HOSTNAME_MISMATCH:
         names = _names(der)
         for_whom = f" (it is for {', '.join(names)})" if names else ""
-        return f"the certificate of {domain} does not name {domain}{for_whom}{print_}" + (
-            hint if der is not None else ""
-        )
-    reason = verification_reason(error, der)
-    return f"the certificate of {domain} is not trusted: {reason}{print_}" + (
-        hint if der is not None else ""
-    )
+        return f"the certificate of {domain} does not name {domain}{for_whom}"
+    return f"the certificate of {domain} is not trusted: {verification_reason(error, der)}"
 
 
 def _certificate(der: bytes | None) -> x509.Certificate | None:

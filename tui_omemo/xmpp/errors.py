@@ -30,12 +30,21 @@ class CertificateNotTrusted(InsecureConnectionRefused):
         domain: the JID's domain the certificate was checked against.
         fingerprint: the refused certificate's SHA-256 (`AA:BB:…`), or None when it could not
             be read.
+        problem: what is wrong with it, without the fingerprint ("the certificate of D is
+            not trusted: self-signed"); the message when not given.
     """
 
-    def __init__(self, message: str, domain: str = "", fingerprint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        domain: str = "",
+        fingerprint: str | None = None,
+        problem: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.domain = domain
         self.fingerprint = fingerprint
+        self.problem = message if problem is None else problem
 
 
 class ConnectionFailed(TransportError):

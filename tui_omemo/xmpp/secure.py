@@ -41,6 +41,7 @@ from tui_omemo.xmpp.certificates import (
     describe_refusal,
     fetch_certificate,
     fingerprint,
+    refusal_problem,
     unverified_context,
 )
 from tui_omemo.xmpp.errors import (
@@ -215,10 +216,12 @@ class SecureStream(slixmpp.ClientXMPP):
         if seen == pin:
             return None
         domain = self.boundjid.domain
+        problem = f"the certificate of {domain} is not the pinned one"
         return CertificateNotTrusted(
-            f"the certificate of {domain} is not the pinned one: SHA-256 {seen}, pinned {pin}",
+            f"{problem}: SHA-256 {seen}, pinned {pin}",
             domain,
             fingerprint(der) if der else None,
+            problem,
         )
 
     async def _handle_stream_features(self, features: Any) -> bool | None:
@@ -364,4 +367,6 @@ class SecureStream(slixmpp.ClientXMPP):
         domain = self.boundjid.domain
         der = await fetch_certificate(host, port, domain=domain, starttls=starttls)
         seen = fingerprint(der) if der is not None else None
-        self._refuse(CertificateNotTrusted(describe_refusal(error, der, domain), domain, seen))
+        problem = refusal_problem(error, der, domain)
+        message = describe_refusal(error, der, domain)
+        self._refuse(CertificateNotTrusted(message, domain, seen, problem))

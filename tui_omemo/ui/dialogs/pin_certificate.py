@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
@@ -28,9 +28,11 @@ class PinCertificateDialog(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
 
-    def __init__(self, certificate: RefusedCertificate) -> None:
+    def __init__(self, certificate: RefusedCertificate, current: str | None = None) -> None:
+        """`current`: the pin this one replaces, if any."""
         super().__init__()
         self._certificate = certificate
+        self._current = current
 
     def compose(self) -> ComposeResult:
         domain = neutral(self._certificate.domain, single_line=True)
@@ -38,11 +40,12 @@ class PinCertificateDialog(ModalScreen[bool]):
             yield Static(
                 f"Pin this certificate for {domain}?", classes="dialog-title", markup=False
             )
-            yield Static(self._explanation(domain), id="pin-explanation")
+            with VerticalScroll(id="pin-explanation"):
+                yield Static(self._explanation(domain))
             yield Checkbox("It is the same as the fingerprint the server's admin gave", id="same")
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Pin", id="confirm", variant="warning", disabled=True)
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button("Pin", id="confirm", variant="warning", compact=True, disabled=True)
 
     def _explanation(self, domain: str) -> Text:
         text = Text("SHA-256\n")
@@ -52,6 +55,8 @@ class PinCertificateDialog(ModalScreen[bool]):
             "whoever signed it, and refuses every other one (a renewed certificate too, "
             "until you pin it). Pin it only if the admin's fingerprint is the same."
         )
+        if self._current is not None:
+            text.append(f"\n\nIt replaces the pin\n{certificate_lines(self._current)}")
         return text
 
     def on_mount(self) -> None:

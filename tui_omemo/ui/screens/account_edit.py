@@ -118,7 +118,7 @@ class AccountEditScreen(Screen[bool]):
         with VerticalScroll(classes="dialog", id="account-edit"):
             yield Static("Account", classes="dialog-title")
             yield Static(
-                Text(neutral(self._failure or "")),
+                Text(neutral(self._failure_words())),
                 id="failure",
                 classes="error" + ("" if self._failure else " -hidden"),
             )
@@ -143,6 +143,13 @@ class AccountEditScreen(Screen[bool]):
                 compact=True,
             )
 
+    def _failure_words(self) -> str:
+        """What failed; for a refused certificate without its fingerprint, which the
+        certificate panel shows in a form made for comparing."""
+        if self._certificate is not None:
+            return f"Login failed: {self._certificate.problem}."
+        return self._failure or ""
+
     def _hint(self) -> str:
         if self._failure:
             return "Keys, trust and history are kept. Esc: back, no login."
@@ -160,7 +167,9 @@ class AccountEditScreen(Screen[bool]):
     async def _load(self) -> None:
         self._show(await self._editor.account())
         focus = "#password" if self._failure else "#label"
-        self.query_one(focus, Input).focus()
+        if self._certificate is not None:
+            focus = "#pin"  # scrolled into view with the fingerprint above it, once laid out
+        self.call_after_refresh(self.query_one(focus).focus)
 
     def _show(self, info: AccountInfo) -> None:
         """Show `info` and put its values in the boxes."""
@@ -215,7 +224,8 @@ class AccountEditScreen(Screen[bool]):
             if yes:
                 self._pin(event.certificate.fingerprint)
 
-        self.app.push_screen(PinCertificateDialog(event.certificate), confirmed)
+        current = self._info.certificate_pin if self._info is not None else None
+        self.app.push_screen(PinCertificateDialog(event.certificate, current), confirmed)
 
     @on(CertificatePanel.UnpinRequested)
     def _unpin_requested(self) -> None:

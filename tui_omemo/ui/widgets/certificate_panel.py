@@ -78,19 +78,20 @@ class CertificatePanel(Vertical):
         return self._pin
 
     def show_pin(self, pin: str | None) -> None:
-        """Show the stored `pin` (None: none)."""
+        """Show the stored `pin` (None: none); once the refused certificate is the pinned
+        one, it is shown as the pin and no longer offered."""
         self._pin = pin
+        pinned = self._refused is not None and pin == self._refused.fingerprint
         if pin is None:
             state = "Server certificate: not pinned (it must be trusted by a certificate authority)"
-        elif self._refused is not None and pin == self._refused.fingerprint:
-            state = "Server certificate: pinned, the one below. Save and log in to use it."
         else:
             state = f"Server certificate: pinned, SHA-256\n{certificate_lines(pin)}"
+        if pinned:
+            state += "\nSave and log in to use it."
         self.query_one("#pin-state", Static).update(state)
         self.query_one("#unpin", Button).set_class(pin is None, "-hidden")
-        if self._refused is not None:
-            pinned = pin == self._refused.fingerprint
-            self.query_one("#pin", Button).set_class(pinned, "-hidden")
+        for offer in self.query("#refused, #pin"):
+            offer.set_class(pinned, "-hidden")
 
     @on(Button.Pressed, "#unpin")
     def _unpin(self, event: Button.Pressed) -> None:
