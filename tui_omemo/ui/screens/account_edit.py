@@ -89,14 +89,19 @@ def _saved_words(change: AccountChange) -> str:
 
 def _pinned_words(pin: str | None, failed_login: bool) -> str:
     """What pinning or unpinning did, for the toast."""
-    when = "Save and log in to use it." if failed_login else "Used from the next login."
     if pin is None:
-        return f"The pin is removed: the certificate must be trusted by an authority. {when}"
-    return f"The certificate is pinned. {when}"
+        return (
+            "The pin is removed: from the next login, the server's certificate must be "
+            "trusted by a certificate authority."
+        )
+    if failed_login:
+        return "The certificate is pinned. Save and log in to use it."
+    return "The certificate is pinned; it is used from the next login."
 
 
 class AccountEditScreen(Screen[bool]):
-    """The account screen: this device, the label, the password, the server."""
+    """The account screen: this device, the label, the password, the server, the
+    certificate pin."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "Back")]
 
@@ -244,8 +249,7 @@ class AccountEditScreen(Screen[bool]):
         self.query_one("#error", Static).update("")
         words = _pinned_words(info.certificate_pin, self._failure is not None)
         self.notify(words, title="Account", markup=False)
-        if pin:
-            self.query_one("#save", Button).focus()
+        self.query_one("#save", Button).focus()  # the button pressed is hidden now
 
     def action_leave(self) -> None:
         """Back: to the failed login (nothing tried again), or to the screen before."""
