@@ -92,10 +92,11 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
             "distrusted": 0, "last_error": None}],
     }),
     "account show": (dump("account", account_object(AccountInfo(
-        "alice@x", 5, "05aa bbcc", "laptop", "127.0.0.1", 5333, False, True, (DEVICE,)))), {
+        "alice@x", 5, "05aa bbcc", "laptop", "127.0.0.1", 5333, False, True, (DEVICE,),
+        ":".join(["AB"] * 32)))), {
         "schema": 1, "type": "account", "jid": "alice@x", "device": 5, "fingerprint": "05aa bbcc",
         "label": "laptop", "server": "127.0.0.1:5333", "allow_plaintext_loopback": False,
-        "password_stored": True, "other_devices": [{
+        "password_stored": True, "certificate_pin": ":".join(["AB"] * 32), "other_devices": [{
             "schema": 1, "type": "device", "jid": "alice@x", "device": 6, "fingerprint": None,
             "trust": "undecided", "active": False, "versions": ["2"], "own": True,
             "this_device": False, "label": None, "last_seen": None}],
