@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class SecurityEventKind(enum.StrEnum):
@@ -19,6 +20,8 @@ class SecurityEventKind(enum.StrEnum):
     TRUST_CHANGED = "trust_changed"
     PLAINTEXT_IN_ENCRYPTED_CHAT = "plaintext_in_encrypted_chat"
     DECRYPTION_FAILED = "decryption_failed"
+    TRUST_MODE_CHANGED = "trust_mode_changed"
+    DEVICE_REMOVED = "device_removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +33,11 @@ class SecurityEvent:
         bare_jid: whose device (our own bare JID for own devices).
         device_id: the device concerned, when there is one.
         detail: one sentence a person can read; never key material or message text.
+        occurred_at: when it happened (as stored); None for an event just raised (now).
     """
 
     kind: SecurityEventKind
     bare_jid: str
     device_id: int | None
     detail: str
+    occurred_at: datetime | None = None

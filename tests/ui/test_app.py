@@ -173,7 +173,8 @@ async def test_undecided_devices_raise_the_banner_which_opens_the_trust_manager(
 
 
 async def test_trust_manager_verifies_the_highlighted_device(service: FakeService) -> None:
-    """v on Bob's device 2002 records VERIFIED for exactly that device."""
+    """v on Bob's device 2002, once the fingerprints are confirmed to match, records VERIFIED
+    for exactly that device."""
     app = make_app(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -183,6 +184,10 @@ async def test_trust_manager_verifies_the_highlighted_device(service: FakeServic
         row = next(i for i, d in enumerate(table.ordered) if d.device_id == 2002)
         table.move_cursor(row=row)
         await pilot.press("v")
+        await settle(pilot)
+        app.screen.query_one("#match", Checkbox).value = True
+        await settle(pilot)
+        await pilot.click("#verify")
         await settle(pilot)
         assert ("set_trust", (BOB, 2002, TrustLevel.VERIFIED)) in service.calls
         assert table.ordered[row].trust is TrustLevel.VERIFIED

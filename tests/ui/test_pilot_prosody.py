@@ -299,6 +299,8 @@ async def test_trust_manager_then_verify_by_uri(
         row = next(i for i, d in enumerate(table.ordered) if d.bare_jid == peer.jid)
         table.move_cursor(row=row)
         await pilot.press("d")
+        await until(pilot, lambda: bool(app.screen.query("#confirm")), "the distrust question")
+        await pilot.click("#confirm")
         await until(pilot, lambda: stored(TrustLevel.DISTRUSTED), "DISTRUSTED in the store")
 
         await pilot.press("escape", "ctrl+o")

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Collection, Coroutine, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tui_omemo.config import Settings
@@ -76,6 +77,7 @@ from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore
 from tui_omemo.service.transport import LINK_RESUMED, Transport, TransportError
+from tui_omemo.service.trust import record_event, trust_mode_event
 from tui_omemo.store import (
     Database,
     IdentityRecord,
@@ -136,6 +138,7 @@ class OmemoChatService:
         self._directory = directory
         self._settings = settings
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
+        directory.on_event = self._events.put_nowait
         self._background: set[asyncio.Task[None]] = set()
         self._roster_pending: set[str] = set()
         self._closed = False
@@ -572,7 +575,8 @@ class OmemoChatService:
         return [
             SecurityEvent(SecurityEventKind(row.kind) if row.kind in kinds
                           else SecurityEventKind.DECRYPTION_FAILED,
-                          row.peer or "", row.device_id, str(row.detail.get("detail", row.kind)))
+                          row.peer or "", row.device_id, str(row.detail.get("detail", row.kind)),
+                          datetime.fromtimestamp(row.occurred_at / 1000, UTC))
             for row in rows
         ]
 
@@ -583,8 +587,19 @@ class OmemoChatService:
     async def update_setting(self, key: str, value: str) -> Settings:
         """Change one setting (raises ValueError). Protocol options apply after a restart."""
         updated = self._settings.with_value(key, value)
-        await self._runner.write(lambda uow: uow.settings.set(SETTINGS_KEY, updated.to_json()))
+        changed = trust_mode_event(self._settings, updated, self.own_jid)
+        now = now_ms()
+
+        def write(uow: UnitOfWork) -> None:
+            uow.settings.set(SETTINGS_KEY, updated.to_json())
+            for event in changed:
+                record_event(uow, event, now)
+
+        await self._runner.write(write)
         self._settings = updated
+        for event in changed:
+            self._events.put_nowait(SecurityEventRaised(
+                SecurityEvent(event.kind, event.bare_jid, None, event.detail)))
         return updated
 
     async def account(self) -> AccountInfo:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import assert_never
 
+from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, TrustLevel
 from tui_omemo.protocol.trust import (
@@ -87,6 +88,16 @@ def observe_identity(
     return level, events
 
 
+def trust_mode_event(before: Settings, after: Settings, own_jid: str) -> list[PendingEvent]:
+    """A `TRUST_MODE_CHANGED` event when a settings change switches the trust mode."""
+    if before.trust_mode == after.trust_mode:
+        return []
+    words = {"btbv": "blind trust before verification (BTBV)", "manual": "manual trust"}
+    mode = str(after.trust_mode)
+    return [PendingEvent(SecurityEventKind.TRUST_MODE_CHANGED, own_jid, None,
+                         f"the trust mode is now {words.get(mode, mode)}")]
+
+
 def message_trust(level: TrustLevel, mode: TrustMode) -> MessageTrust:
     """The mark next to a message decrypted from a device with stored trust `level`."""
     display = effective_decision(level, mode).display
@@ -123,4 +134,5 @@ __all__ = [
     "observe_identity",
     "record_event",
     "stored_trust_for_mark",
+    "trust_mode_event",
 ]

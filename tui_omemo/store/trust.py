@@ -38,12 +38,22 @@ class Devices:
         *,
         now: int,
         labels: Mapping[int, str] | None = None,
-    ) -> None:
+    ) -> list[int]:
         """Record a published device list: listed devices become active, others inactive.
 
         Devices are never deleted; ones missing from the list are only marked inactive.
+
+        Returns:
+            The ids that were active and are not on the list any more.
         """
         listed = set(device_ids)
+        was_active = {
+            row[0]
+            for row in self._connection.execute(
+                "SELECT device_id FROM devices WHERE namespace = ? AND bare_jid = ? AND active = 1",
+                (namespace.value, bare_jid),
+            )
+        }
         self._connection.execute(
             "UPDATE devices SET active = 0 WHERE namespace = ? AND bare_jid = ?",
             (namespace.value, bare_jid),
@@ -57,6 +67,7 @@ class Devices:
                 "last_seen = excluded.last_seen, label = coalesce(excluded.label, label)",
                 (namespace.value, bare_jid, device_id, label, now, now),
             )
+        return sorted(was_active - listed)
 
     def touch_message(self, namespace: Namespace, bare_jid: str, device_id: int, now: int) -> None:
         """Note that a message from this device was just decrypted (stale-device detection),

@@ -45,6 +45,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
 
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.service.api import (
     AccountEditor,
     CertificateRefused,
@@ -87,6 +88,11 @@ Report = Callable[[str], None]
 
 ConnectCallback = Callable[[Report], Awaitable[ChatService]]
 """Logs in and starts the service; raises with a one-line message when that fails."""
+
+
+OWN_ACTS = frozenset({SecurityEventKind.TRUST_CHANGED, SecurityEventKind.TRUST_MODE_CHANGED})
+"""Security events the user's own act raised: the screen that did it says so once (no second
+toast, no bell); they still go to the timeline."""
 
 
 class PassphraseWanted(Exception):
@@ -370,7 +376,7 @@ class TuiOmemoApp(App[None]):
                     who = neutral(message.nick or message.sender, single_line=True)
                     self.notify(f"New message from {who}", title="Message", markup=False)
                     self.bell()
-            case SecurityEventRaised(event=security):
+            case SecurityEventRaised(event=security) if security.kind not in OWN_ACTS:
                 self.notify(
                     neutral(security.detail), title="Security", severity="warning", markup=False
                 )
@@ -450,7 +456,7 @@ class TuiOmemoApp(App[None]):
     def action_open_security(self) -> None:
         """The security events timeline."""
         if self._started:
-            self._show(SecurityScreen(self.service))
+            self._show(SecurityScreen(self.service, self.clock))
 
     def action_open_settings(self) -> None:
         """The settings screen."""

@@ -1,9 +1,11 @@
 """`TrustScreen`: the device trust manager — own devices first, then every contact's.
 
-Keys act on the highlighted device: v verify, b trust blindly, d distrust, u undecided, r rebuild
-the session. Shift+B / Shift+D blind-trust / distrust every undecided device of the highlighted
-device's account, after a confirmation that lists them. x previews our own stale devices and,
-once confirmed, removes them from our device list. The BTBV switch writes the `trust_mode`
+Keys act on the highlighted device: v verify (after comparing the fingerprint in
+`VerifyDeviceDialog`), b trust blindly, d distrust (after a confirmation), u undecided, r rebuild
+the session; a decision the device already has is only reported. Shift+B / Shift+D blind-trust /
+distrust every undecided device of the highlighted device's account, after a confirmation that
+lists them. x previews our own stale devices and, once confirmed, removes them from our device
+list. The BTBV switch writes the `trust_mode`
 setting. Decisions go to the service in workers, then the table reloads.
 """
 
@@ -24,6 +26,7 @@ from tui_omemo.service.api import ChatService, DeviceInfo, SecurityEventRaised, 
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import PaletteAction
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
+from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS, DeviceTable
@@ -141,10 +144,30 @@ class TrustScreen(ServiceScreen):
     # --- one device ---------------------------------------------------------------------------
 
     def action_decide(self, level: str) -> None:
-        """Record a trust decision for the highlighted device."""
+        """Record a trust decision for the highlighted device: verifying goes through the
+        compare step, distrusting asks first, and a decision already made changes nothing."""
         device = self.query_one(DeviceTable).current
-        if device is not None and not device.this_device:
-            self._decide([device], TrustLevel(level))
+        if device is None or device.this_device:
+            return
+        decision = TrustLevel(level)
+        if device.trust is decision:
+            who = neutral(device.bare_jid, single_line=True)
+            self.notify(
+                f"{who} device {device.device_id} is already {TRUST_WORDS[decision]}.",
+                markup=False,
+            )
+            return
+        done = partial(self._decide_confirmed, [device], decision)
+        if decision is TrustLevel.VERIFIED:
+            self.app.push_screen(VerifyDeviceDialog(device), done)
+        elif decision is TrustLevel.DISTRUSTED:
+            who = neutral(device.bare_jid, single_line=True)
+            word, meaning = BULK_WORDS[decision]
+            title = f"{word} device {device.device_id} of {who}?"
+            dialog = DevicesConfirmDialog(title, meaning, [device], word, self._clock)
+            self.app.push_screen(dialog, done)
+        else:
+            self._decide([device], decision)
 
     @work(exit_on_error=False, group="decide", description="set trust")
     async def _decide(self, devices: Sequence[DeviceInfo], level: TrustLevel) -> None:

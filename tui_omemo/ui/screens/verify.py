@@ -2,7 +2,8 @@
 
 Left, our `xmpp:` trust URI as a QR code for the contact's phone to scan; right, the same URI as
 text (c copies it), and a box to paste the contact's URI. A pasted URI is previewed by the
-service and applied only after `TrustUriDialog` has the user confirm the channel it came through.
+service, checked against the keys the server gave us (a different key is a red warning), and
+applied only after `TrustUriDialog` has the user confirm the channel it came through.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from tui_omemo.service.api import ChatService
-from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog
+from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog, check_uri, uri_summary
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.qr_code import QrCode
@@ -83,8 +84,9 @@ class VerifyScreen(ServiceScreen):
             error.update(f"Not a trust URI: {problem}")
             return
         error.update("")
-        if not await self.app.push_screen_wait(TrustUriDialog(preview)):
+        checks = check_uri(preview, await self._service.devices(preview.bare_jid))
+        if not await self.app.push_screen_wait(TrustUriDialog(preview, checks)):
             return
         count = await self._service.apply_trust_uri(uri)
         self.query_one("#paste", Input).value = ""
-        self.notify(f"{count} device(s) of {preview.bare_jid} are now verified.", markup=False)
+        self.notify(uri_summary(preview.bare_jid, checks, count), markup=False)

@@ -45,9 +45,9 @@ TRUST_WORDS: dict[TrustLevel, str] = {
 }
 
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Device", 8),
-    ("Label", 15),
-    ("Fingerprint", 37),
+    ("Device", 11),
+    ("Label", 13),
+    ("Fingerprint", 36),
     ("Trust", 11),
     ("State", 9),
     ("Last seen", 11),

@@ -1,0 +1,54 @@
+"""New kinds of the security timeline over the real Prosody: a device that leaves a contact's
+device list raises DEVICE_REMOVED (once), a trust-mode change raises TRUST_MODE_CHANGED, and
+stored events come back with the time they happened."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.service.conftest import PeerFactory
+from tui_omemo.events import SecurityEventKind
+from tui_omemo.model import Namespace
+from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
+from tui_omemo.service.api import SecurityEventRaised
+
+pytestmark = pytest.mark.prosody
+
+OTHER_ID = 434343
+
+
+async def test_a_device_leaving_a_contacts_list_and_a_trust_mode_change_are_events(
+    make_peer: PeerFactory,
+) -> None:
+    """Bob's list holds OTHER_ID, then not: alice's next fetch raises one DEVICE_REMOVED for
+    it (a fetch of the same list raises none); switching to manual trust raises
+    TRUST_MODE_CHANGED; both are in the timeline with the time they happened."""
+    alice = await make_peer()
+    bob = await make_peer()
+    other = await make_peer((bob.jid, bob.password), start=False)
+    bob_entry = DeviceListEntry(bob.service.device_id)
+    await other.transport.publish_device_list(
+        DeviceList(Namespace.V2, (bob_entry, DeviceListEntry(OTHER_ID))))
+    await alice.service.refresh_device_list(bob.jid)
+    alice.drain_events()
+    await other.transport.publish_device_list(DeviceList(Namespace.V2, (bob_entry,)))
+    await alice.service.refresh_device_list(bob.jid)
+    await alice.service.refresh_device_list(bob.jid)
+    await alice.service.update_setting("trust_mode", "manual")
+    await asyncio.sleep(0.1)  # the events pump passes them on
+    raised = [e.event for e in alice.drain_events() if isinstance(e, SecurityEventRaised)]
+    removed = [e for e in raised if e.kind is SecurityEventKind.DEVICE_REMOVED]
+    assert [(e.bare_jid, e.device_id) for e in removed] == [(bob.jid, OTHER_ID)]
+    assert "no longer on its OMEMO 2 device list" in removed[0].detail
+    assert [e.kind for e in raised if e.kind is SecurityEventKind.TRUST_MODE_CHANGED] == [
+        SecurityEventKind.TRUST_MODE_CHANGED
+    ]
+    stored = await alice.service.security_events()
+    kinds = [e.kind for e in stored]
+    assert kinds[:2] == [SecurityEventKind.TRUST_MODE_CHANGED, SecurityEventKind.DEVICE_REMOVED]
+    moment = stored[0].occurred_at
+    assert moment is not None
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=1)
