@@ -31,7 +31,8 @@ async def test_a_device_leaving_a_contacts_list_and_a_trust_mode_change_are_even
     other = await make_peer((bob.jid, bob.password), start=False)
     bob_entry = DeviceListEntry(bob.service.device_id)
     await other.transport.publish_device_list(
-        DeviceList(Namespace.V2, (bob_entry, DeviceListEntry(OTHER_ID))))
+        DeviceList(Namespace.V2, (bob_entry, DeviceListEntry(OTHER_ID)))
+    )
     await alice.service.refresh_device_list(bob.jid)
     alice.drain_events()
     await other.transport.publish_device_list(DeviceList(Namespace.V2, (bob_entry,)))

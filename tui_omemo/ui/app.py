@@ -66,6 +66,7 @@ from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.help import HelpScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.search import SearchScreen
@@ -134,12 +135,14 @@ class TuiOmemoApp(App[None]):
         *App.COMMANDS,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", key_display="F1"),
         Binding("ctrl+t", "open_trust", "Trust"),
         Binding("ctrl+f", "open_search", "Search"),
-        Binding("f3", "open_security", "Events", show=False),
-        Binding("ctrl+o", "open_verify", "Verify", show=False),
-        Binding("f2", "open_settings", "Settings", show=False),
-        Binding("f4", "open_account", "Account", show=False),
+        Binding("ctrl+o", "open_verify", "Our QR"),
+        Binding("f2", "open_settings", "Settings", key_display="F2"),
+        Binding("f3", "open_security", "Events", key_display="F3"),
+        Binding("f4", "open_account", "Account", key_display="F4"),
+        Binding("f5", "open_roster", "Roster", key_display="F5"),
         Binding("escape", "close_screen", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -434,7 +437,7 @@ class TuiOmemoApp(App[None]):
             self.push_screen(screen)
 
     def action_open_roster(self) -> None:
-        """Back to the roster."""
+        """Back to the roster, from however deep (screens and dialogs above it close)."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, RosterScreen):
             self.pop_screen()
 
@@ -469,9 +472,19 @@ class TuiOmemoApp(App[None]):
             self.push_screen(AccountEditScreen(self.service))
 
     def action_close_screen(self) -> None:
-        """Close the current screen (the roster stays; nothing closes before it shows)."""
-        if self._started and len(self.screen_stack) > 2:
+        """Close the keys panel if it is open, else the current screen (the roster stays;
+        nothing closes before it shows)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        elif self._started and len(self.screen_stack) > 2:
             self.pop_screen()
+
+    def action_help(self) -> None:
+        """The keys of the current screen, and the marks' legend (again: closes it)."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen(self.screen))
 
     def action_add_contact(self) -> None:
         """Ask for a JID and add it to the roster."""

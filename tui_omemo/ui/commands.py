@@ -4,6 +4,7 @@
 offers each entry, and a test checks that every `action_*` of the app is in it. A screen with
 actions of its own (the trust manager's decisions, say) lists them in a `PALETTE` class
 attribute; they are offered, first, while the palette was opened on that screen, and run there.
+Each entry's help ends with the key that runs it, read from the bindings.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,7 @@ class PaletteAction:
 
 
 ACTIONS: tuple[PaletteAction, ...] = (
+    PaletteAction("Help", "Keys of this screen and what the message marks mean", "app.help"),
     PaletteAction("Roster", "Contacts and rooms", "app.open_roster"),
     PaletteAction("Add contact", "Add a JID to the roster", "app.add_contact"),
     PaletteAction("Join room", "Join a group chat", "app.join_room"),
@@ -49,9 +52,24 @@ class ActionsProvider(Provider):
         own: tuple[PaletteAction, ...] = getattr(self.screen, "PALETTE", ())
         return [*own, *ACTIONS]
 
+    def _key(self, action: str) -> str:
+        """The key that runs `action` (from the screen's or the app's bindings), or ""."""
+        node: DOMNode = self.app if action.startswith("app.") else self.screen
+        name = action.removeprefix("app.")
+        for _key, binding in node._bindings:
+            if binding.action.removeprefix("app.") == name:
+                return self.app.get_key_display(binding)
+        return ""
+
+    def _help(self, entry: PaletteAction) -> str:
+        key = self._key(entry.action)
+        return f"{entry.help}  ({key})" if key else entry.help
+
     async def discover(self) -> Hits:
         for entry in self._entries():
-            yield DiscoveryHit(entry.title, partial(self._run, entry.action), help=entry.help)
+            yield DiscoveryHit(
+                entry.title, partial(self._run, entry.action), help=self._help(entry)
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -62,7 +80,7 @@ class ActionsProvider(Provider):
                     score,
                     matcher.highlight(entry.title),
                     partial(self._run, entry.action),
-                    help=entry.help,
+                    help=self._help(entry),
                 )
 
     async def _run(self, action: str) -> None:

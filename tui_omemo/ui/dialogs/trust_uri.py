@@ -71,7 +71,8 @@ def check_uri(preview: UriPreview, devices: Sequence[DeviceInfo]) -> list[UriChe
             continue
         ours, theirs = groups(device.fingerprint), groups(item.fingerprint)
         differing = tuple(
-            i + 1 for i in range(max(len(ours), len(theirs)))
+            i + 1
+            for i in range(max(len(ours), len(theirs)))
             if ours[i : i + 1] != theirs[i : i + 1]
         )
         if differing:

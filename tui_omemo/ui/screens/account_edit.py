@@ -38,6 +38,7 @@ from tui_omemo.ui.dialogs.pin_certificate import PinCertificateDialog
 from tui_omemo.ui.screens.base import failure_words
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.certificate_panel import CertificatePanel
+from tui_omemo.ui.widgets.device_table import TRUST_WORDS
 from tui_omemo.ui.widgets.fingerprint import groups
 
 
@@ -53,7 +54,7 @@ def _device_facts(device: DeviceInfo) -> Text:
     text = Text(f"  {device.device_id}")
     if device.label:
         text.append(f" {neutral(device.label, single_line=True)[:20]}")
-    state = "active" if device.active else "inactive"
+    state = f"{'active' if device.active else 'inactive'}, {TRUST_WORDS[device.trust]}"
     seen = "" if device.last_seen is None else f", seen {device.last_seen:%Y-%m-%d}"
     first = f"{groups(device.fingerprint)[0]}…" if device.fingerprint else "key not fetched"
     text.append(f" ({state}{seen}) {first}", style="dim")
