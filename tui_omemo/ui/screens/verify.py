@@ -1,9 +1,11 @@
 """`VerifyScreen`: verification by QR code or by a pasted trust URI.
 
 Left, our `xmpp:` trust URI as a QR code for the contact's phone to scan; right, the same URI as
-text (c copies it), and a box to paste the contact's URI. A pasted URI is previewed by the
-service, checked against the keys the server gave us (a different key is a red warning), and
-applied only after `TrustUriDialog` has the user confirm the channel it came through.
+text (c copies it), and a box to paste the contact's URI. A terminal too small for the whole
+code (80×24 is) shows, instead of a cut code, the size to enlarge it to. A pasted URI is
+previewed by the service, checked against the keys the server gave us (a different key is a red
+warning), and applied only after `TrustUriDialog` has the user confirm the channel it came
+through.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from tui_omemo.ui.dialogs.trust_uri import TrustUriDialog, check_uri, uri_summar
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.qr_code import QrCode
+
+SIDE_MIN = 24
+"""Cells the URI and the paste box need beside the QR code."""
 
 
 class VerifyScreen(ServiceScreen):
@@ -42,6 +47,7 @@ class VerifyScreen(ServiceScreen):
         with Horizontal(id="verify-body"):
             yield QrCode(id="qr")
             with Vertical(id="verify-side"):
+                yield Static("", id="qr-too-small", classes="error -hidden", markup=False)
                 yield Static(
                     "Let your contact scan this code, or send them this URI:", classes="hint"
                 )
@@ -59,6 +65,29 @@ class VerifyScreen(ServiceScreen):
         self._uri = await self._service.own_trust_uri()
         self.query_one(QrCode).show(self._uri)
         self.query_one("#uri", Static).update(Text(self._uri, overflow="fold"))
+        self.call_after_refresh(self._fit_qr)
+
+    def on_resize(self) -> None:
+        """The QR code shows only when the terminal is large enough to scan it whole."""
+        self.call_after_refresh(self._fit_qr)
+
+    def _fit_qr(self) -> None:
+        """Hide a QR code that would be cut, and say how large the terminal must be."""
+        qr = self.query_one(QrCode)
+        width, height = qr.size_needed
+        if not width:
+            return
+        body = self.query_one("#verify-body")
+        wide = width + SIDE_MIN + self.app.size.width - body.size.width
+        tall = height + self.app.size.height - body.size.height
+        fits = self.app.size.width >= wide and self.app.size.height >= tall
+        qr.set_class(not fits, "-hidden")
+        note = self.query_one("#qr-too-small", Static)
+        note.set_class(fits, "-hidden")
+        note.update(
+            f"The QR code does not fit: enlarge the terminal to {wide}×{tall} to scan it, or "
+            "copy the URI below (c) and send it over a channel you trust."
+        )
 
     def action_copy_uri(self) -> None:
         """Put our URI on the clipboard (where the terminal supports it)."""

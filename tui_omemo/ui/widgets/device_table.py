@@ -2,7 +2,9 @@
 
 A header names the account (bare JID, its devices counted by trust state); beneath it one
 two-line row per device: id, label, the fingerprint in 8 groups of 8 (four per line, each group
-its own colour), trust state, active or inactive, last seen and OMEMO versions.
+its own colour), trust state (in words), active or inactive, last seen and OMEMO versions.
+Narrower than `WIDE_MIN`, a row is a two-line card instead: the facts on the first line, the
+whole fingerprint on the second, so that nothing is cut at 80 columns.
 
 The cursor moves over devices only, never onto a header: up/down, page up/down, home/end, and
 `[` / `]` to the previous / next account; a click highlights a row. The parent hands down
@@ -55,6 +57,19 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 )
 """Column titles and widths (cells); a row's two lines follow them."""
 
+CARD_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Device", 11),
+    ("Label", 13),
+    ("Trust", 11),
+    ("State", 9),
+    ("Last seen", 11),
+    ("OMEMO", 8),
+)
+"""Below `WIDE_MIN` cells a row is a two-line card: these facts, then the whole fingerprint."""
+
+WIDE_MIN = sum(width for _, width in COLUMNS) + 4
+"""The table's width (cells, with its padding and scrollbar) from which rows are columns."""
+
 
 def device_order(device: DeviceInfo) -> tuple[bool, str, bool, int]:
     """Own devices first (this one at the top), then contacts by JID, devices by id."""
@@ -75,9 +90,11 @@ def _cell(content: Text | str, width: int) -> Text:
     return text
 
 
-def _line(cells: Sequence[Text | str]) -> Text:
+def _line(
+    cells: Sequence[Text | str], columns: Sequence[tuple[str, int]] = COLUMNS
+) -> Text:
     return Text("").join(
-        _cell(cell, width) for cell, (_, width) in zip(cells, COLUMNS, strict=True)
+        _cell(cell, width) for cell, (_, width) in zip(cells, columns, strict=True)
     )
 
 
@@ -117,6 +134,7 @@ class DeviceTable(VerticalScroll, can_focus=True):
         self._devices: list[DeviceInfo] = []
         self._rows: list[DeviceRow] = []
         self._cursor = 0
+        self._cards = False
 
     # --- what the parent reads and sets ---------------------------------------------------
 
@@ -147,8 +165,9 @@ class DeviceTable(VerticalScroll, can_focus=True):
         """Show `devices` grouped by account; the highlighted device stays highlighted."""
         kept = self.current
         self._devices = sorted(devices, key=device_order)
+        self._cards = self._narrow()
         self._rows = [DeviceRow(device, self._device_text(device)) for device in self._devices]
-        widgets: list[Widget] = [Static(_line([title for title, _ in COLUMNS]), id="columns")]
+        widgets: list[Widget] = [Static(self._column_titles(), id="columns")]
         rows = iter(self._rows)
         for jid, group in groupby(self._devices, key=lambda d: d.bare_jid):
             members = list(group)
@@ -158,6 +177,22 @@ class DeviceTable(VerticalScroll, can_focus=True):
             await self.remove_children()
             await self.mount_all(widgets)
         self.move_cursor(row=self._index_of(kept))
+
+    def _narrow(self) -> bool:
+        return (self.size.width or self.app.size.width) < WIDE_MIN
+
+    def _column_titles(self) -> Text:
+        if self._cards:
+            return _line([title for title, _ in CARD_COLUMNS], CARD_COLUMNS)
+        return _line([title for title, _ in COLUMNS])
+
+    def on_resize(self) -> None:
+        """Columns when wide enough, else two-line cards (fingerprints are never cut)."""
+        if self._rows and self._narrow() != self._cards:
+            self._cards = not self._cards
+            self.query_one("#columns", Static).update(self._column_titles())
+            for row in self._rows:
+                row.update(self._device_text(row.device))
 
     def _index_of(self, device: DeviceInfo | None) -> int:
         if device is None:
@@ -228,9 +263,7 @@ class DeviceTable(VerticalScroll, can_focus=True):
         style = self._style
         prints = self._fingerprint_lines(device.fingerprint, [style(c) for c in GROUP_CLASSES])
         label = neutral(device.label or "", single_line=True)
-        marker: Text | str = (
-            Text("this device", style("device-table--own")) if device.this_device else ""
-        )
+        marker = Text("this device" if device.this_device else "", style("device-table--own"))
         trust = Text(TRUST_WORDS[device.trust], style(f"device-table--{device.trust.value}"))
         first: list[Text | str] = [
             str(device.device_id),
@@ -241,6 +274,10 @@ class DeviceTable(VerticalScroll, can_focus=True):
             self._seen(device.last_seen),
             " · ".join(ns.label for ns in device.namespaces),
         ]
+        if self._cards:
+            facts = Text("").join([_line([*first[:2], *first[3:]], CARD_COLUMNS), marker])
+            whole = Text("  ").join([Text(""), prints[0], prints[1]])
+            return Text("\n").join([facts, whole])
         second: list[Text | str] = ["", marker, prints[1], "", "", "", ""]
         return Text("\n").join([_line(first), _line(second)])
 

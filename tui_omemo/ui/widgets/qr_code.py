@@ -54,6 +54,11 @@ class QrCode(Widget):
         self._rows = half_block_rows(data)
         self.refresh(layout=True)
 
+    @property
+    def size_needed(self) -> tuple[int, int]:
+        """(columns, rows) the whole code with its quiet zone takes; (0, 0) before `show`."""
+        return (len(self._rows[0]), len(self._rows)) if self._rows else (0, 0)
+
     def render(self) -> Text:
         return half_block_text(self._rows, self.get_component_rich_style("qr-code--module"))
 
