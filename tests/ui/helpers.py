@@ -13,7 +13,13 @@ FRAME = 0.05
 """A little more than the longest UI timer that tests wait for (the log gathers for 1/60 s)."""
 
 SIZE = (100, 32)
-"""The one terminal size of every snapshot."""
+"""The terminal size of the pilot tests."""
+
+SMALL = (80, 24)
+"""The smallest common terminal: every snapshot and screenshot is taken at this size."""
+
+LARGE = (200, 50)
+"""A large terminal: one snapshot and screenshot per screen (`screens.LARGE_SHOTS`)."""
 
 
 def make_app(service: FakeService | None = None, **options: object) -> TuiOmemoApp:

@@ -18,6 +18,7 @@ from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
+from tui_omemo.ui.widgets.device_table import DeviceTable
 
 
 async def _nothing(pilot: Pilot[None]) -> None:
@@ -149,6 +150,31 @@ _FIRST_RUN_STEPS = (
 _NO_KEYRING_FORM = AccountForm(ask_passphrase=True, is_loopback=lambda _jid, _server: True)
 
 
+async def _compare_step(pilot: Pilot[None]) -> None:
+    """The trust manager's compare step for Bob's undecided device 2002."""
+    await settle(pilot)
+    await pilot.press("ctrl+t")
+    await settle(pilot)
+    table = pilot.app.screen.query_one(DeviceTable)
+    table.move_cursor(row=next(i for i, d in enumerate(table.ordered) if d.device_id == 2002))
+    await pilot.press("v")
+    await settle(pilot)
+
+
+async def _paste_different_key(pilot: Pilot[None]) -> None:
+    """A pasted URI whose key for Bob's 2002 differs in groups 2 and 7."""
+    await settle(pilot)
+    await pilot.press("ctrl+o")
+    await settle(pilot)
+    right = fingerprint(BOB, 2002)
+    wrong = right[:8] + "0" * 8 + right[16:48] + "f" * 8 + right[56:]
+    box = pilot.app.screen.query_one("#paste", Input)
+    box.value = f"xmpp:{BOB}?omemo-sid-2002={wrong};omemo-sid-2003={fingerprint(BOB, 2003)}"
+    box.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 @dataclass(frozen=True)
 class Shot:
     """One picture: `name`, app options, service factory and the steps before it."""
@@ -172,9 +198,13 @@ SHOTS: tuple[Shot, ...] = (
     Shot("trust_manager", _keys("ctrl+t")),
     Shot("trust_bulk_confirm", _keys("ctrl+t", "down", "down", "down", "D")),
     Shot("trust_stale_preview", _keys("ctrl+t", "x")),
+    Shot("trust_verify_compare", _compare_step),
+    Shot("trust_help", _keys("ctrl+t", "f1")),
+    Shot("roster_help", _keys("f1")),
     Shot("settings_refused_number", _settings_problem),
     Shot("verify_qr", _keys("ctrl+o")),
     Shot("verify_uri_confirmation", _paste_uri),
+    Shot("verify_uri_different_key", _paste_different_key),
     Shot("add_contact_dialog", _keys("ctrl+n")),
     Shot("search_results", _keys("ctrl+f", text="keys")),
     Shot("security_events", _keys("f3")),
@@ -201,3 +231,25 @@ SHOTS: tuple[Shot, ...] = (
         _progress(*_FIRST_RUN_STEPS, failure="the server refused the login: not-authorized"),
     ),
 )
+
+LARGE_SHOTS: tuple[Shot, ...] = tuple(
+    shot
+    for shot in SHOTS
+    if shot.name
+    in {
+        "roster",
+        "chat_undecided_banner",
+        "group_readiness",
+        "trust_manager",
+        "trust_verify_compare",
+        "verify_qr",
+        "search_results",
+        "security_events",
+        "settings",
+        "account",
+        "roster_help",
+        "unlock_passphrase",
+        "first_run_account",
+    }
+)
+"""One shot per screen, also taken at `helpers.LARGE`."""
