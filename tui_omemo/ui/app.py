@@ -41,6 +41,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker
@@ -61,6 +62,7 @@ from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
+from tui_omemo.ui.paste import use_paste_safe_parser
 from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.base import failure_words
@@ -188,6 +190,11 @@ class TuiOmemoApp(App[None]):
         self._account_form = account_form
         self._account_editor = account_editor
         self._started = False
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, reading pastes with escape sequences in order (`ui.paste`)."""
+        use_paste_safe_parser()
+        return super().get_driver_class()
 
     @property
     def service(self) -> ChatService:
