@@ -256,7 +256,7 @@ async def test_search_then_enter_jumps_to_the_message(service: FakeService) -> N
         await settle(pilot)
         hits = app.screen.query_one("#hits", OptionList)
         assert hits.option_count == 1
-        await pilot.press("enter")
+        await pilot.press("down", "enter")  # the query box keeps the focus; Down to the hits
         await settle(pilot, 6)
         assert isinstance(app.screen, GroupChatScreen)
         log = app.screen.query_one(MessageLog)

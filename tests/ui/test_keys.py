@@ -14,6 +14,7 @@ from tui_omemo.ui.screens.help import HelpScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.trust import TrustScreen
 from tui_omemo.ui.screens.verify import VerifyScreen
+from tui_omemo.ui.widgets.roster_list import RosterList
 
 SMALL = (80, 24)
 
@@ -133,3 +134,14 @@ async def test_escape_closes_the_keys_panel_and_f5_returns_to_the_roster(
         await pilot.press("f5")
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
+
+
+async def test_question_mark_on_the_roster_list_opens_help(service: FakeService) -> None:
+    """With the roster list focused (where letters go on in the filter), ? opens the help."""
+    app = make_app(service)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.screen.query_one(RosterList).focus()
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)

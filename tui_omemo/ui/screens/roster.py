@@ -91,9 +91,10 @@ class RosterScreen(ServiceScreen):
         self.post_message(self.ChatOpened(event.jid))
 
     def on_key(self, event: events.Key) -> None:
-        """Typing while the list has focus goes on in the filter box."""
+        """Typing while the list has focus goes on in the filter box (not / or ?, keys)."""
         roster = self.query_one(RosterList)
-        if self.focused is roster and event.is_printable and event.character not in (None, "/"):
+        keys = (None, "/", "?")
+        if self.focused is roster and event.is_printable and event.character not in keys:
             event.stop()
             event.prevent_default()
             search = self.query_one("#filter", Input)

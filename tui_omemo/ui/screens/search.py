@@ -1,13 +1,19 @@
-"""`SearchScreen`: full-text search across chats; Enter on a result opens the chat there."""
+"""`SearchScreen`: full-text search across chats; Enter on a result opens the chat there.
+
+Enter in the query box lists the hits and leaves the cursor in the box, so that typing on
+refines the query; Down moves into the hits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -21,6 +27,10 @@ from tui_omemo.ui.widgets.key_footer import KeyFooter
 
 class SearchScreen(ServiceScreen):
     """A query box and the hits with their context."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "focus_hits", "To the results", show=False),
+    ]
 
     @dataclass
     class HitChosen(Message):
@@ -59,6 +69,11 @@ class SearchScreen(ServiceScreen):
         results.set_options(Option(self._row(query, hit), id=str(i)) for i, hit in enumerate(hits))
         if hits:
             results.highlighted = 0
+
+    def action_focus_hits(self) -> None:
+        """From the query box into the hits (the first one highlighted)."""
+        results = self.query_one("#hits", OptionList)
+        if results.option_count:
             results.focus()
 
     def _row(self, query: str, hit: SearchHit) -> Text:
