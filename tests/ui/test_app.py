@@ -653,32 +653,34 @@ async def test_first_run_asks_a_new_passphrase_twice(service: FakeService) -> No
     app = app_without_service(gate, setup=setup, account_form=AccountForm(ask_passphrase=True))
     async with app.run_test(size=SIZE) as pilot:
         form = await first_run_form(pilot, "alice@example.org", "secret")
-        form.query_one("#passphrase", Input).value = "kiwi-7"
-        form.query_one("#passphrase2", Input).value = "kiwi-8"
+        form.query_one("#passphrase", Input).value = "kiwi-777"
+        form.query_one("#passphrase2", Input).value = "kiwi-888"
         await pilot.click("#add")
         await settle(pilot)
         assert "differ" in str(form.query_one("#error", Static).render())
         assert added == []
-        form.query_one("#passphrase2", Input).value = "kiwi-7"
+        form.query_one("#passphrase2", Input).value = "kiwi-777"
         await pilot.click("#add")
         await settle(pilot)
         assert isinstance(app.screen, RosterScreen)
-        assert added == [NewAccount("alice@example.org", "secret", None, False, "kiwi-7")]
+        assert added == [NewAccount("alice@example.org", "secret", None, False, "kiwi-777")]
         assert "kiwi" not in repr(added[0])
 
 
 async def test_plaintext_is_offered_only_for_a_loopback_server(service: FakeService) -> None:
-    """The plaintext box shows while the server is this machine and is unticked when not."""
+    """The plaintext box can be ticked while the server is this machine; otherwise it is
+    disabled (still shown, with the reason) and unticked."""
     form_options = AccountForm(is_loopback=lambda _jid, server: server == "127.0.0.1:5222")
     app = make_app(service, setup=Gate(service), account_form=form_options)
     async with app.run_test(size=SIZE) as pilot:
         form = await first_run_form(pilot, "alice@example.org", "secret", "127.0.0.1:5222")
         box = form.query_one("#plaintext", Checkbox)
-        assert box.display
+        assert not box.disabled
         box.value = True
         form.query_one("#server", Input).value = "xmpp.example.org"
         await settle(pilot)
-        assert not box.display
+        assert box.display
+        assert box.disabled
         assert not box.value
 
 
@@ -706,8 +708,8 @@ async def test_first_run_back_to_the_form_when_setup_fails_then_account_screen_o
         assert app.screen is form
         assert not form.query_one("#passphrase").has_class("-hidden")
         assert "OS keyring" in str(form.query_one("#error", Static).render())
-        form.query_one("#passphrase", Input).value = "pass"
-        form.query_one("#passphrase2", Input).value = "pass"
+        form.query_one("#passphrase", Input).value = "passpass"
+        form.query_one("#passphrase2", Input).value = "passpass"
         await pilot.click("#add")
         await settle(pilot)
         progress = app.screen

@@ -62,6 +62,7 @@ from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
+from tui_omemo.ui.focus import TAB_FIRST, TabFirst
 from tui_omemo.ui.paste import use_paste_safe_parser
 from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
@@ -125,7 +126,7 @@ STYLE_FILES = (
 )
 
 
-class TuiOmemoApp(App[None]):
+class TuiOmemoApp(TabFirst):
     """The terminal chat client."""
 
     TITLE = "tui-omemo"
@@ -147,6 +148,7 @@ class TuiOmemoApp(App[None]):
         Binding("f5", "open_roster", "Roster", key_display="F5"),
         Binding("escape", "close_screen", "Back", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        *TAB_FIRST,
     ]
 
     @dataclass

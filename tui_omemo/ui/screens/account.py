@@ -3,8 +3,10 @@
 It posts `AccountEntered(NewAccount)`; the composition root's callback creates the profile and
 the account. What the form asks beyond JID, password and server comes from `AccountForm`, which
 the composition root fills in: a new passphrase, typed twice, when no OS keyring can keep the
-database key; and the "plaintext on loopback" box, shown only while the server typed (or the
-JID's domain) is this machine. Neither the password nor the passphrase appears in a repr.
+database key; and the "plaintext on loopback" box, enabled only while the server typed (or the
+JID's domain) is this machine — always shown, disabled with the reason otherwise. A new
+passphrase has at least `MIN_PASSPHRASE` characters. Enter in any field submits. Neither the
+password nor the passphrase appears in a repr.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ class AccountForm:
     is_loopback: LoopbackCheck = _never_loopback
 
 
+MIN_PASSPHRASE = 8
+"""Characters a new profile passphrase needs at least."""
+
+PLAINTEXT_OFF = "Only for a server on this machine (127.0.0.1, localhost)."
+PLAINTEXT_ON = "The server is on this machine: a test server without TLS may be used."
+"""Why the plaintext box is disabled, and what ticking it means once it is not."""
+
+
 class AccountScreen(Screen[None]):
     """Add the account tui-omemo will use."""
 
@@ -71,11 +81,15 @@ class AccountScreen(Screen[None]):
         asked = "" if self.form.ask_passphrase else " -hidden"
         with Vertical(classes="dialog", id="account"):
             yield Static("Welcome to tui-omemo", classes="dialog-title")
-            yield Static("Your XMPP account; keys are made on this machine.", classes="hint")
+            yield Static(
+                "Your XMPP account; keys are made on this machine. Enter adds it, Ctrl+Q quits.",
+                classes="hint",
+            )
             yield Input(placeholder="you@example.org", id="jid")
             yield Input(placeholder="password", password=True, id="password")
             yield Input(placeholder="server[:port] (optional)", id="server")
-            yield Checkbox("Allow plaintext (this machine only)", id="plaintext", classes="-hidden")
+            yield Checkbox("Allow plaintext (this machine only)", id="plaintext", disabled=True)
+            yield Static(PLAINTEXT_OFF, classes="hint", id="plaintext-why")
             yield Static(
                 "No keyring to keep the key: choose a passphrase.",
                 classes="hint" + asked,
@@ -103,9 +117,10 @@ class AccountScreen(Screen[None]):
         jid, server = self._value("#jid"), self._value("#server") or None
         loopback = looks_like_bare_jid(jid) and self.form.is_loopback(jid, server)
         box = self.query_one("#plaintext", Checkbox)
-        box.set_class(not loopback, "-hidden")
+        box.disabled = not loopback
         if not loopback:
             box.value = False
+        self.query_one("#plaintext-why", Static).update(PLAINTEXT_ON if loopback else PLAINTEXT_OFF)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#add")
@@ -124,6 +139,11 @@ class AccountScreen(Screen[None]):
             return "Type the account's password."
         if self.form.ask_passphrase and not passphrase:
             return "Choose a passphrase for the profile."
+        if self.form.ask_passphrase and len(passphrase) < MIN_PASSPHRASE:
+            return (
+                f"The passphrase needs at least {MIN_PASSPHRASE} characters: it alone "
+                "protects your keys."
+            )
         if self.form.ask_passphrase and passphrase != self.query_one("#passphrase2", Input).value:
             return "The two passphrases differ; type them again."
         return None
