@@ -6,7 +6,8 @@
    the OS keyring when one works, else a random passphrase is passed in the environment.
 3. Makes them contacts (mutual presence subscription).
 4. Runs `tui-omemo listen --echo` as bob in the background.
-5. On a terminal: opens the terminal app as alice with bob in the roster. Without a terminal
+5. On a terminal: opens the terminal app as alice with bob in the roster, this narration (who
+   is who, the fingerprints to compare) in its welcome panel. Without a terminal
    (CI, tests, or TUI_OMEMO_DEMO_NONINTERACTIVE=1), or while the app is not built yet: prints
    alice's device and fingerprint, sends bob an encrypted message in each OMEMO version with
    `tui-omemo send`, and prints bob's encrypted echo as it arrives in alice's archive.
@@ -317,9 +318,36 @@ def wait_for_echo(demo: Demo, alice: Person, bob: Person, expected: str) -> dict
     raise DemoFailed(f"no echo from bob within {STEP_TIMEOUT:g} s")
 
 
-def open_app(demo: Demo, alice: Person, bob: Person) -> int:
-    """Run the terminal app as alice with the chat with bob open; its exit status."""
+def welcome_note(alice: Person, bob: Person, prints: dict[str, str]) -> str:
+    """The narration the app shows in its welcome panel: who is who, what to compare."""
+
+    def two_lines(fingerprint: str) -> str:
+        parts = fingerprint.split()
+        return f"  {' '.join(parts[:4])}\n  {' '.join(parts[4:])}"
+
+    return "\n".join([
+        f"You are alice ({alice.jid}). Bob ({bob.jid}) is a demo contact on this machine "
+        "who answers every message with 'echo: …', encrypted with OMEMO.",
+        "",
+        "Bob's device has this fingerprint (the key bob's own profile made):",
+        two_lines(prints.get("bob", "")),
+        "Ctrl+T opens the trust manager: highlight bob's device, press v and compare it with "
+        "the one above, group by group, then confirm. Your own fingerprint:",
+        two_lines(prints.get("alice", "")),
+        "",
+        "Type below and press Enter to send. F1 lists the keys of every screen, Ctrl+P every "
+        "action; Ctrl+Q quits and stops the demo.",
+    ])
+
+
+def open_app(demo: Demo, alice: Person, bob: Person, note: str = "") -> int:
+    """Run the terminal app as alice with the chat with bob open (the narration `note` in
+    its welcome panel); its exit status."""
     say("opening the terminal app as alice (quit with Ctrl+Q)")
+    if note:
+        welcome = demo.workdir / "welcome.txt"
+        welcome.write_text(note, encoding="utf-8")
+        demo.env["TUI_OMEMO_WELCOME_FILE"] = str(welcome)
     app = subprocess.Popen(demo.cli(alice, "open", bob.jid), env=demo.env, cwd=ROOT)
     try:
         return app.wait()
@@ -342,8 +370,10 @@ def run(demo: Demo) -> int:
     alice, bob = people
     key_source = "the OS keyring" if demo.use_keyring else "a passphrase (no usable keyring)"
     say(f"creating the encrypted profiles; database keys in {key_source}")
+    prints: dict[str, str] = {}
     for person in people:
         fields = create_profile(demo, person)
+        prints[person.name] = fields.get("fingerprint", "")
         say(f"{person.name}: {fields.get('account')}  device {fields.get('device')}")
         say(f"{person.name}: fingerprint {fields.get('fingerprint')}")
     make_contacts(demo, alice, bob)
@@ -353,7 +383,7 @@ def run(demo: Demo) -> int:
     for line in demo.run(alice, "devices", bob.jid).splitlines():
         say(f"alice sees bob's device: {line}")
     if interactive() and app_available():
-        return open_app(demo, alice, bob)
+        return open_app(demo, alice, bob, welcome_note(alice, bob, prints))
     scripted_exchange(demo, alice, bob)
     say("done: both messages and both echoes were end-to-end encrypted")
     return 0

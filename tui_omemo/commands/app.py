@@ -32,8 +32,9 @@ import asyncio
 import contextlib
 import enum
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_omemo.commands.account import (
@@ -262,7 +263,23 @@ def build_app(startup: Startup) -> TuiOmemoApp:
         setup=startup.setup if first is FirstScreen.SETUP else None,
         account_form=form,
         on_ready=gc.freeze,
+        welcome=welcome_text(startup.console.environ),
     )
+
+
+WELCOME_ENV = "TUI_OMEMO_WELCOME_FILE"
+"""A text file whose content the app shows once at the start (the demo's narration)."""
+
+
+def welcome_text(environ: Mapping[str, str]) -> str | None:
+    """The welcome note named by `WELCOME_ENV`, or None (also when it cannot be read)."""
+    name = environ.get(WELCOME_ENV)
+    if not name:
+        return None
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 async def _run(options: ProfileOptions, peer: str | None, console: Console) -> None:

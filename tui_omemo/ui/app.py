@@ -15,6 +15,7 @@ How the composition root (`commands/app.py`) wires it:
   `await callback(NewAccount(...))` creates the profile and the account; the progress screen
   shows meanwhile. If that fails, the form comes back with the reason; once the profile exists,
   a failed login is shown like any other (below).
+* `welcome=text` — a note shown once over the first screen (the demo's narration).
 * `account_editor=editor` — reads and changes the account while no service runs: after a failed
   login the progress screen offers the account screen (`a`), which shows what failed and, once
   saved, logs in again. When the callback raised `CertificateRefused`, the account screen shows
@@ -62,6 +63,7 @@ from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
 from tui_omemo.ui.dialogs.join_room import JoinRoomDialog
+from tui_omemo.ui.dialogs.welcome import WelcomeDialog
 from tui_omemo.ui.focus import TAB_FIRST, TabFirst
 from tui_omemo.ui.paste import use_paste_safe_parser
 from tui_omemo.ui.screens.account import AccountForm, AccountScreen, NewAccount
@@ -178,6 +180,7 @@ class TuiOmemoApp(TabFirst):
         account_editor: AccountEditor | None = None,
         clock: Clock | None = None,
         on_ready: Callable[[], None] | None = None,
+        welcome: str | None = None,
     ) -> None:
         super().__init__()
         if service is None and connect is None:
@@ -192,6 +195,7 @@ class TuiOmemoApp(TabFirst):
         self._account_form = account_form
         self._account_editor = account_editor
         self._started = False
+        self._welcome = welcome
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, reading pastes with escape sequences in order (`ui.paste`)."""
@@ -248,7 +252,15 @@ class TuiOmemoApp(TabFirst):
         self.push_screen(RosterScreen(self.service))
         self._drain_events()
         if self._open_chat:
-            self.open_chat(self._open_chat)
+            self.open_chat(self._open_chat)  # greets once the chat is open
+        else:
+            self._greet()
+
+    def _greet(self) -> None:
+        """The welcome note, once, over whatever shows first."""
+        if self._welcome:
+            self.push_screen(WelcomeDialog(self._welcome))
+            self._welcome = None
 
     # --- locked and first-run flow ------------------------------------------------------
 
@@ -425,11 +437,13 @@ class TuiOmemoApp(TabFirst):
                 markup=False,
                 severity="error",
             )
+            self._greet()
             return
         while isinstance(self.screen, ChatScreen | SearchScreen):
             self.pop_screen()
         kind = GroupChatScreen if chat.is_room else ChatScreen
         self.push_screen(kind(self.service, chat, self.clock, focus_archive_id=archive_id))
+        self._greet()
 
     @on(RosterScreen.ChatOpened)
     @on(SearchScreen.HitChosen)
