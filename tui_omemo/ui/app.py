@@ -80,7 +80,10 @@ from tui_omemo.ui.screens.settings import SettingsScreen
 from tui_omemo.ui.screens.trust import TrustScreen
 from tui_omemo.ui.screens.unlock import UnlockScreen
 from tui_omemo.ui.screens.verify import VerifyScreen
+from tui_omemo.ui.slash import SlashError, parse
+from tui_omemo.ui.slash_run import run as run_command
 from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.composer import Composer
 
 UnlockCallback = Callable[[str], Awaitable[None]]
 """Opens the profile with a typed passphrase; raises with a one-line message when it is wrong."""
@@ -518,6 +521,33 @@ class TuiOmemoApp(TabFirst):
         """Ask for a room and a nick and join."""
         if self._started:
             self.push_screen(JoinRoomDialog(), self._join_room)
+
+    def add_contact_now(self, jid: str) -> None:
+        """Add `jid` to the roster (the `/add` command)."""
+        self._add_contact(jid)
+
+    def join_room_now(self, room: str, nick: str) -> None:
+        """Join `room` as `nick` (the `/join` command)."""
+        self._join_room((room, nick))
+
+    @on(Composer.CommandEntered)
+    def _command(self, event: Composer.CommandEntered) -> None:
+        self.run_worker(
+            self._slash(event.composer, event.text),
+            group="slash",
+            description=f"command {event.text.split()[0]}",
+            exit_on_error=False,
+        )
+
+    async def _slash(self, composer: Composer, text: str) -> None:
+        """Run a slash command typed in a chat; a refused one is an error and stays typed."""
+        try:
+            await run_command(self, getattr(composer.screen, "peer", ""), parse(text))
+        except SlashError as error:
+            self.notify(str(error), title="Command", severity="error", markup=False)
+            return
+        composer.remember(text)
+        composer.clear()
 
     def _add_contact(self, jid: str | None) -> None:
         if jid:

@@ -24,6 +24,7 @@ from textual.widgets import Static
 from tui_omemo.service.api import MessageTrust
 from tui_omemo.ui.commands import ACTIONS, PaletteAction
 from tui_omemo.ui.dialogs.message_detail import MEANINGS
+from tui_omemo.ui.slash import listing
 from tui_omemo.ui.widgets.message_log import PENDING_MARK, TRUST_MARKS
 
 SCREEN_WORDS: dict[str, str] = {
@@ -123,6 +124,9 @@ class HelpScreen(ModalScreen[None]):
                 if own:
                     yield Static(_table("On this screen", own), id="help-screen-keys")
                 yield Static(_table("Everywhere", everywhere), id="help-app-keys")
+                if hasattr(self._for, "peer"):  # a chat: its composer takes commands
+                    commands = _table("Commands (type them in the message box)", listing())
+                    yield Static(commands, id="help-commands")
                 yield Static(marks_legend(), id="help-marks")
                 yield Static(
                     "Ctrl+P opens the command palette: every action, found by typing.",

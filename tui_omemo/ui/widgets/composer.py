@@ -3,7 +3,8 @@
 Keys, chosen to work in every terminal: Enter sends; Ctrl+J (the line-feed key, which terminals
 deliver distinctly from Enter) inserts a new line, and so do Alt+Enter (Escape, Enter) and
 Shift+Enter in terminals that report it (kitty keyboard protocol). Up on the first line and
-Down on the last line walk through what was sent before, like a shell.
+Down on the last line walk through what was sent before, like a shell. A line starting with "/"
+is a command (`CommandEntered`, never sent; Tab completes its name); "//" sends a "/".
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
+from tui_omemo.ui.slash import complete, is_command
+
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 
 
@@ -23,6 +26,13 @@ class Composer(TextArea):
     @dataclass
     class Submitted(Message):
         """The user pressed Enter on a non-blank draft."""
+
+        composer: Composer
+        text: str
+
+    @dataclass
+    class CommandEntered(Message):
+        """The user pressed Enter on a slash command (`ui.slash`); it is not sent."""
 
         composer: Composer
         text: str
@@ -39,6 +49,11 @@ class Composer(TextArea):
         self._position = 0
         self._draft = ""
 
+    @property
+    def wants_tab(self) -> bool:
+        """Tab completes a command name being typed (`ui.focus` leaves Tab to us then)."""
+        return is_command(self.text) and " " not in self.text and "\n" not in self.text
+
     def remember(self, text: str) -> None:
         """Put a sent text at the end of the input history and reset the walk."""
         if not self._history or self._history[-1] != text:
@@ -50,8 +65,17 @@ class Composer(TextArea):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            if self.text.strip():
-                self.post_message(self.Submitted(self, self.text))
+            if is_command(self.text.strip()):
+                self.post_message(self.CommandEntered(self, self.text.strip()))
+            elif self.text.strip():
+                text = self.text[1:] if self.text.startswith("//") else self.text
+                self.post_message(self.Submitted(self, text))
+            return
+        if event.key == "tab" and self.wants_tab:
+            event.stop()
+            event.prevent_default()
+            self.load_text(complete(self.text))
+            self.move_cursor(self.document.end)
             return
         if event.key in NEWLINE_KEYS:
             event.stop()
