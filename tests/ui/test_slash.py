@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from tests.fakes_ui import BOB, FakeService
+from tests.fakes_ui import BOB, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.model import TrustLevel
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
 from tui_omemo.ui.screens.help import HelpScreen
+from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.slash import SlashCommand, SlashError, complete, is_command, parse
 from tui_omemo.ui.widgets.composer import Composer
 
@@ -99,3 +100,22 @@ async def test_help_in_a_chat_lists_the_commands(service: FakeService) -> None:
         await type_in_chat(app, pilot, *"/help", "enter")
         assert isinstance(app.screen, HelpScreen)
         assert app.screen.query("#help-commands")
+
+
+async def test_leave_leaves_a_room_and_is_refused_in_a_one_to_one_chat(
+    service: FakeService,
+) -> None:
+    """/leave in Bob's chat is an error; in the tea room it leaves it and shows the roster."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        composer = await type_in_chat(app, pilot, *"/leave", "enter")
+        assert composer.text == "/leave"
+        assert not any(name == "leave_room" for name, _ in service.calls)
+        app.open_chat(ROOM)
+        await settle(pilot)
+        app.screen.query_one(Composer).focus()
+        await pilot.press(*"/leave", "enter")
+        await settle(pilot)
+        assert ("leave_room", (ROOM,)) in service.calls
+        assert isinstance(app.screen, RosterScreen)
