@@ -31,11 +31,13 @@ from tui_omemo.service.api import (
     MessageTrust,
     Presence,
     RoomInfo,
+    RosterChanged,
     SearchHit,
     SendFailed,
     SendReport,
     ServiceEvent,
     SkippedDevice,
+    Subscription,
     UriFingerprint,
     UriPreview,
 )
@@ -549,14 +551,28 @@ class FakeService:
         self._chats.append(
             ChatSummary(
                 bare_jid,
-                bare_jid.split("@", maxsplit=1)[0],
+                bare_jid,
                 False,
                 Presence.OFFLINE,
                 0,
                 ChatSecurity.NO_OMEMO,
                 None,
+                subscription=Subscription.PENDING,
             )
         )
+
+    async def remove_contact(self, bare_jid: str) -> None:
+        self._record("remove_contact", bare_jid)
+        self._chats = [c for c in self._chats if c.jid != bare_jid or c.is_room]
+
+    async def rename_contact(self, bare_jid: str, name: str) -> None:
+        self._record("rename_contact", bare_jid, name)
+        found = [c for c in self._chats if c.jid == bare_jid and not c.is_room]
+        if not found:
+            raise KeyError(f"{bare_jid} is not a contact")
+        renamed = dataclasses.replace(found[0], name=" ".join(name.split()) or bare_jid)
+        self._chats = [renamed if c is found[0] else c for c in self._chats]
+        self._events.put_nowait(RosterChanged(renamed))
 
     async def room_info(self, room: str) -> RoomInfo:
         if room == ROOM:

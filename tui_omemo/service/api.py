@@ -41,6 +41,17 @@ class ChatSecurity(enum.StrEnum):
     PLAINTEXT_CHOSEN = "plaintext_chosen"
 
 
+class Subscription(enum.StrEnum):
+    """Who sees whose presence (RFC 6121 roster words, with our unanswered request as
+    PENDING). Rooms and contacts in a mutual subscription are BOTH."""
+
+    BOTH = "both"
+    PENDING = "pending"
+    TO = "to"
+    FROM = "from"
+    NONE = "none"
+
+
 class Delivery(enum.StrEnum):
     """Whether the server has confirmed one of our messages."""
 
@@ -72,6 +83,7 @@ class ChatSummary:
     security: ChatSecurity
     omemo: Namespace | None
     status_text: str = ""
+    subscription: Subscription = Subscription.BOTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +489,24 @@ class ChatService(Protocol):
 
     async def add_contact(self, bare_jid: str) -> None:
         """Add a contact to the roster and ask for presence subscription."""
+        ...
+
+    async def remove_contact(self, bare_jid: str) -> None:
+        """Remove a contact from the roster, ending both presence subscriptions; its chat
+        history and trust decisions stay.
+
+        Raises:
+            TransportError: the server refused or did not answer.
+        """
+        ...
+
+    async def rename_contact(self, bare_jid: str, name: str) -> None:
+        """Give a contact a roster name (empty: none); a RosterChanged follows.
+
+        Raises:
+            KeyError: `bare_jid` is not a contact.
+            TransportError: the server refused or did not answer.
+        """
         ...
 
     # --- added for the Textual app (issue 6) ------------------------------------------------

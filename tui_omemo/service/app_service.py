@@ -68,6 +68,7 @@ from tui_omemo.service.api import (
     UriFingerprint,
     UriPreview,
 )
+from tui_omemo.service.contacts import Contacts, subscription_of
 from tui_omemo.service.devices import ThisDevice, device_infos, latest_identities
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
@@ -153,6 +154,12 @@ class OmemoChatService:
         presence_handler = getattr(transport, "set_presence_handler", None)
         if callable(presence_handler):
             presence_handler(self._on_presence)
+        self._contacts = Contacts(transport=transport, runner=runner, own_jid=self.own_jid,
+                                  changed=self._roster_changed,
+                                  refresh_devices=self.refresh_device_list)
+        roster_handler = getattr(transport, "set_roster_handler", None)
+        if callable(roster_handler):
+            roster_handler(lambda: None if self._closed else self._spawn(self._contacts.pushed()))
         client = getattr(transport, "client", None)
         if isinstance(client, XmppClient):
             self.session.outbox = Outbox(transport, runner, self._emit, client.ping)
@@ -338,12 +345,14 @@ class OmemoChatService:
     async def chats(self) -> Sequence[ChatSummary]:
         """The roster: contacts, then joined rooms, with unread counts and security badges."""
         items = await self._runner.read(lambda uow: uow.roster.all())
-        rows = [await self._summary(item.bare_jid, item.name) for item in items]
+        rows = [await self._summary(item.bare_jid, item.name, item.subscription)
+                for item in items]
         if self.groups is not None:
             rows.extend(await self.groups.summaries())
         return rows
 
-    async def _summary(self, jid: str, name: str | None) -> ChatSummary:
+    async def _summary(self, jid: str, name: str | None, subscription: str = "both"
+                       ) -> ChatSummary:
         mode = TrustMode(self._settings.trust_mode)
 
         def read(uow: UnitOfWork) -> tuple[ChatPrefs, list[Namespace], list[TrustLevel]]:
@@ -364,7 +373,7 @@ class OmemoChatService:
             security = _security(levels, mode)
         presence = self._presence(jid)
         return ChatSummary(jid, name or jid, False, presence, self.session.unread.get(jid, 0),
-                           security, omemo)
+                           security, omemo, subscription=subscription_of(subscription))
 
     def _presence(self, jid: str) -> Presence:
         presence = getattr(self._transport, "presence", None)
@@ -509,12 +518,12 @@ class OmemoChatService:
         if self.groups is not None and jid in self.groups.joined_rooms():
             self._events.put_nowait(RosterChanged(await self.groups.summary(jid)))
             return
-        name = None
+        name, subscription = None, "both"
         items = await self._runner.read(lambda uow: uow.roster.all())
         for item in items:
             if item.bare_jid == jid:
-                name = item.name
-        self._events.put_nowait(RosterChanged(await self._summary(jid, name)))
+                name, subscription = item.name, item.subscription
+        self._events.put_nowait(RosterChanged(await self._summary(jid, name, subscription)))
 
     async def rebuild_session(self, bare_jid_: str, device_id: int) -> None:
         """Build fresh sessions with one device and send it an empty message."""
@@ -673,10 +682,18 @@ class OmemoChatService:
         """Add a contact, ask for presence, and learn its devices and fingerprints."""
         jid = bare_jid(bare_jid_)
         await self._transport.add_contact(jid)
-        await self._runner.write(lambda uow: uow.roster.upsert(RosterItem(jid, None, "none")))
+        await self._runner.write(lambda uow: uow.roster.upsert(RosterItem(jid, None, "pending")))
         with contextlib.suppress(TransportError):
             await self.refresh_device_list(jid)
         await self._roster_changed(jid)
+
+    async def remove_contact(self, bare_jid_: str) -> None:
+        """Remove a contact and both subscriptions (see `service.contacts`)."""
+        await self._contacts.remove(bare_jid_)
+
+    async def rename_contact(self, bare_jid_: str, name: str) -> None:
+        """Give a contact a roster name (see `service.contacts`)."""
+        await self._contacts.rename(bare_jid_, name)
 
     async def mark_read(self, peer: str) -> None:
         """Set a chat's unread count to zero."""
@@ -689,12 +706,19 @@ class OmemoChatService:
         applies to devices seen for the first time)."""
         jid = bare_jid(bare_jid_)
         mode = TrustMode(self._settings.trust_mode)
-        for namespace in Namespace:
-            device_list = await self._directory.refresh(namespace, jid)
+        failures: list[TransportError] = []
+        for namespace in Namespace:  # one list may be readable while the other is not
+            try:
+                device_list = await self._directory.refresh(namespace, jid)
+            except TransportError as error:
+                failures.append(error)
+                continue
             for device_id in sorted(device_list.device_ids):
                 if jid == self.own_jid and device_id == self._engine.device_id:
                     continue
                 await self.session.learn_identity(namespace, DeviceRef(jid, device_id), mode)
+        if len(failures) == len(Namespace):
+            raise failures[0]
 
 
 def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:

@@ -288,3 +288,11 @@ class Transport(Protocol):
     async def add_contact(self, bare_jid: str) -> None:
         """Add to the roster and ask for a presence subscription."""
         ...
+
+    async def remove_contact(self, bare_jid: str) -> None:
+        """Remove from the roster (the server cancels both subscriptions)."""
+        ...
+
+    async def rename_contact(self, bare_jid: str, name: str, groups: tuple[str, ...]) -> None:
+        """Set the roster name (empty: none), keeping the groups."""
+        ...

@@ -37,7 +37,7 @@ from tui_omemo.service.transport import (
     Wrapper,
 )
 from tui_omemo.store import InboxSource, RosterItem
-from tui_omemo.xmpp.client import Link, XmppClient
+from tui_omemo.xmpp.client import Link, RosterEntry, XmppClient
 from tui_omemo.xmpp.errors import MalformedStanza, TransportError
 from tui_omemo.xmpp.received import Received, Rejection, Route
 from tui_omemo.xmpp.xep_0384 import DeviceListUpdate
@@ -156,12 +156,25 @@ class XmppTransport:
 
     async def roster(self) -> Sequence[RosterItem]:
         """The server roster."""
-        return [RosterItem(entry.bare_jid, entry.name or None, entry.subscription, entry.groups)
+        return [RosterItem(entry.bare_jid, entry.name or None, _subscription(entry),
+                           entry.groups)
                 for entry in await self._client.roster()]
 
     async def add_contact(self, bare_jid: str) -> None:
         """Add to the roster, approve its subscription and ask for one."""
         await self._client.add_contact(bare_jid)
+
+    async def remove_contact(self, bare_jid: str) -> None:
+        """Remove from the roster (the server cancels both subscriptions)."""
+        await self._client.remove_contact(bare_jid)
+
+    async def rename_contact(self, bare_jid: str, name: str, groups: tuple[str, ...]) -> None:
+        """Set the roster name (empty: none), keeping the groups."""
+        await self._client.rename_contact(bare_jid, name, groups)
+
+    def set_roster_handler(self, handler: Callable[[], None]) -> None:
+        """Called when the server pushes a roster change."""
+        self._client.add_roster_listener(handler)
 
     # --- PEP --------------------------------------------------------------------------
 
@@ -223,3 +236,11 @@ class XmppTransport:
         except MalformedStanza as error:
             raise ValueError(str(error)) from error
         return Envelope(parsed.body, parsed.to, parsed.sender)
+
+
+def _subscription(entry: RosterEntry) -> str:
+    """The cached subscription word: `pending` while our request waits and we do not see
+    the contact yet."""
+    if entry.pending and entry.subscription in ("none", "from"):
+        return "pending"
+    return entry.subscription

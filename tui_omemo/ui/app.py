@@ -559,7 +559,7 @@ class TuiOmemoApp(TabFirst):
         if jid:
             await self.service.add_contact(jid)
             self.notify(f"Asked {jid} for a presence subscription", markup=False)
-            await self._refresh_roster()
+            await self.refresh_roster()
 
     def _join_room(self, choice: tuple[str, str] | None) -> None:
         if choice is not None:
@@ -578,9 +578,10 @@ class TuiOmemoApp(TabFirst):
             self.notify(
                 f"OMEMO is not possible in this room: {reason}", severity="warning", markup=False
             )
-        await self._refresh_roster()
+        await self.refresh_roster()
 
-    async def _refresh_roster(self) -> None:
+    async def refresh_roster(self) -> None:
+        """Reload the roster screen (after a contact or room was added or removed)."""
         for screen in self.screen_stack:
             if isinstance(screen, RosterScreen):
                 screen.reload()

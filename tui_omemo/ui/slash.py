@@ -30,6 +30,8 @@ COMMANDS: dict[str, Spec] = {
     "trust": Spec("/trust DEVICE", "trust a device blindly (unverified)", 1, 1),
     "distrust": Spec("/distrust DEVICE", "a device gets no more messages (asks first)", 1, 1),
     "add": Spec("/add JID", "add a contact and ask for their presence", 1, 1),
+    "remove": Spec("/remove", "remove this contact and both presence subscriptions (asks)"),
+    "nick": Spec("/nick NAME", "name this contact in your roster", 1, 16),
     "join": Spec("/join ROOM [NICK]", "join a group chat (NICK: your account's name)", 1, 2),
     "leave": Spec("/leave", "leave this group chat", 0, 0),
 }

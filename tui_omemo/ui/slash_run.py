@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import DeviceInfo
+from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
 from tui_omemo.ui.screens.trust import BULK_WORDS, TrustScreen
@@ -41,12 +42,52 @@ async def run(app: TuiOmemoApp, peer: str, command: SlashCommand) -> None:
         case "join":
             nick = args[1] if len(args) > 1 else app.service.own_jid.split("@")[0]
             app.join_room_now(args[0], nick)
+        case "remove":
+            await _contact(app, peer)
+            who = neutral(peer, single_line=True)
+            dialog = ConfirmDialog(
+                f"Remove {who} from your contacts?",
+                "Both presence subscriptions end: you stop seeing each other online. "
+                "The chat history and your trust decisions stay.",
+                "Remove",
+            )
+            app.push_screen(dialog, partial(_remove_confirmed, app, peer))
+        case "nick":
+            await _contact(app, peer)
+            name = " ".join(args)
+            await app.service.rename_contact(peer, name)
+            app.notify(f"{neutral(peer, single_line=True)} is now {neutral(name, single_line=True)}"
+                       " in your roster.", markup=False)
         case "leave":
             if not any(chat.jid == peer and chat.is_room for chat in await app.service.chats()):
                 raise SlashError("/leave works in a group chat.")
             await app.service.leave_room(peer)
             app.pop_screen()
             app.notify(f"Left {neutral(peer, single_line=True)}.", markup=False)
+
+
+async def _contact(app: TuiOmemoApp, peer: str) -> None:
+    """Refuse a command about a contact typed anywhere but a contact's chat."""
+    if not any(chat.jid == peer and not chat.is_room for chat in await app.service.chats()):
+        raise SlashError("This command works in a chat with one of your contacts.")
+
+
+def _remove_confirmed(app: TuiOmemoApp, peer: str, yes: bool | None) -> None:
+    if yes:
+        app.run_worker(_remove(app, peer), group="slash", description="remove contact",
+                       exit_on_error=False)
+
+
+async def _remove(app: TuiOmemoApp, peer: str) -> None:
+    try:
+        await app.service.remove_contact(peer)
+    except Exception as error:  # the service's reason is meant for the user
+        app.notify(str(error), title="Remove failed", severity="error", markup=False)
+        return
+    if getattr(app.screen, "peer", None) == peer:
+        app.pop_screen()
+    await app.refresh_roster()
+    app.notify(f"Removed {neutral(peer, single_line=True)} from your contacts.", markup=False)
 
 
 async def _device(app: TuiOmemoApp, peer: str, word: str) -> DeviceInfo:

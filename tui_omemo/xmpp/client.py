@@ -184,12 +184,13 @@ async def backoff_pause(attempt: int) -> None:
 @dataclass(frozen=True, slots=True)
 class RosterEntry:
     """One roster item: bare JID, the name we gave it, the subscription state (`none`, `to`,
-    `from`, `both`) and its groups."""
+    `from`, `both`), its groups, and whether our request to see its presence is pending."""
 
     bare_jid: str
     name: str | None
     subscription: str
     groups: tuple[str, ...] = ()
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +288,7 @@ class XmppClient:
         self._subscription_listeners: list[Callable[[str], None]] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._status_listeners: list[Callable[[str], None]] = []
+        self._roster_listeners: list[Callable[[], None]] = []
         self._presence_listeners: list[Callable[[ET.Element], None]] = []
         self._message_listeners: list[Callable[[ET.Element], None]] = []
         self._queries: dict[str, _Query] = {}
@@ -451,6 +453,7 @@ class XmppClient:
         xmpp.add_event_handler("omemo_device_list", self._on_device_list)
         xmpp.add_event_handler("presence_subscribe", self._on_subscribe)
         xmpp.add_event_handler("changed_status", self._on_status)
+        xmpp.add_event_handler("roster_update", self._on_roster_push)
         _gate_handlers(xmpp)
         return xmpp
 
@@ -890,9 +893,45 @@ class XmppClient:
             if jid:
                 groups = tuple(group.text or "" for group in item.iter(f"{{{ROSTER}}}group"))
                 entries.append(RosterEntry(
-                    bare_jid(jid), item.get("name"), item.get("subscription", "none"), groups
+                    bare_jid(jid), item.get("name"), item.get("subscription", "none"), groups,
+                    item.get("ask") == "subscribe",
                 ))
         return entries
+
+    async def remove_contact(self, jid: str) -> None:
+        """Remove `jid` from the roster; the server cancels both presence subscriptions.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
+        contact = bare_jid(jid)
+        query = ET.Element(f"{{{ROSTER}}}query")
+        ET.SubElement(query, f"{{{ROSTER}}}item", jid=contact, subscription="remove")
+        await self.request("set", query, to=None, what=f"removing {contact} from the roster")
+
+    async def rename_contact(self, jid: str, name: str, groups: tuple[str, ...] = ()) -> None:
+        """Give `jid` the roster name `name` (empty: none), keeping its `groups`.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
+        contact = bare_jid(jid)
+        query = ET.Element(f"{{{ROSTER}}}query")
+        item = ET.SubElement(query, f"{{{ROSTER}}}item", jid=contact)
+        if name:
+            item.set("name", name)
+        for group in groups:
+            ET.SubElement(item, f"{{{ROSTER}}}group").text = group
+        await self.request("set", query, to=None, what=f"renaming {contact} in the roster")
+
+    def add_roster_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` when the server pushes a roster change (a subscription answered,
+        a contact added or removed elsewhere)."""
+        self._roster_listeners.append(listener)
+
+    def _on_roster_push(self, _iq: Any) -> None:
+        for listener in self._roster_listeners:
+            listener()
 
     async def add_contact(self, jid: str, name: str | None = None) -> None:
         """Add `jid` to the roster, allow it to see our presence (approval, or pre-approval

@@ -11,6 +11,7 @@ setting. Decisions go to the service in workers, then the table reloads.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from functools import partial
 from typing import ClassVar
@@ -129,6 +130,12 @@ class TrustScreen(ServiceScreen):
         with switch.prevent(Switch.Changed):
             switch.value = str(settings.trust_mode) == "btbv"
         table = self.query_one(DeviceTable)
+        if self._focus_jid is not None:
+            await table.set_devices(await self._service.devices())
+            # Fetch the contact's lists now: no notification brings them while our
+            # subscription request is pending (a list we may not read stays as it was).
+            with contextlib.suppress(Exception):
+                await self._service.refresh_device_list(self._focus_jid)
         await table.set_devices(await self._service.devices())
         if self._focus_jid is not None:
             rows = [i for i, d in enumerate(table.ordered) if d.bare_jid == self._focus_jid]

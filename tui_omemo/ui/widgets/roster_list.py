@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tui_omemo.service.api import ChatSecurity, ChatSummary
+from tui_omemo.service.api import ChatSecurity, ChatSummary, Subscription
 from tui_omemo.ui.text import neutral, peer_text
 
 BADGES: dict[ChatSecurity, str] = {
@@ -28,6 +28,15 @@ BADGES: dict[ChatSecurity, str] = {
     ChatSecurity.PLAINTEXT_CHOSEN: "plaintext",
 }
 """The encryption badge of a chat in words (roster and chat header)."""
+
+SUBSCRIPTION_WORDS: dict[Subscription, str] = {
+    Subscription.BOTH: "",
+    Subscription.PENDING: "request pending",
+    Subscription.NONE: "not subscribed",
+    Subscription.TO: "one-way: you see them",
+    Subscription.FROM: "one-way: they see you",
+}
+"""A contact's subscription state in words (a mutual one, the usual case, shows nothing)."""
 
 
 class RosterList(OptionList):
@@ -41,6 +50,7 @@ class RosterList(OptionList):
         "roster-list--room",
         "roster-list--jid",
         "roster-list--status",
+        "roster-list--subscription",
         "roster-list--unread",
         *(f"roster-list--{security.value}" for security in ChatSecurity),
     }
@@ -94,6 +104,9 @@ class RosterList(OptionList):
         row.append("# " if chat.is_room else "● ", style(f"roster-list--{kind}"))
         row.append_text(peer_text(chat.name or chat.jid, single_line=True))
         row.append(f"  {chat.jid}", style("roster-list--jid"))
+        if chat.subscription is not Subscription.BOTH:
+            words = SUBSCRIPTION_WORDS[chat.subscription]
+            row.append(f"  {words}", style("roster-list--subscription"))
         if chat.unread:
             row.append(f"  {chat.unread} new", style("roster-list--unread"))
         row.append(f"  [{BADGES[chat.security]}]", style(f"roster-list--{chat.security.value}"))
