@@ -561,6 +561,12 @@ class FakeService:
             )
         )
 
+    async def invite(self, room: str, bare_jid: str) -> bool:
+        self._record("invite", room, bare_jid)
+        if all(chat.jid != room or not chat.is_room for chat in self._chats):
+            raise KeyError(room)
+        return room == ROOM
+
     async def remove_contact(self, bare_jid: str) -> None:
         self._record("remove_contact", bare_jid)
         self._chats = [c for c in self._chats if c.jid != bare_jid or c.is_room]

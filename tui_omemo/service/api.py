@@ -39,6 +39,8 @@ class ChatSecurity(enum.StrEnum):
     UNDECIDED_DEVICES = "undecided_devices"
     NO_OMEMO = "no_omemo"
     PLAINTEXT_CHOSEN = "plaintext_chosen"
+    ALONE = "alone"
+    """A room with nobody in it but us: nothing to encrypt for yet."""
 
 
 class Subscription(enum.StrEnum):
@@ -489,6 +491,16 @@ class ChatService(Protocol):
 
     async def add_contact(self, bare_jid: str) -> None:
         """Add a contact to the roster and ask for presence subscription."""
+        ...
+
+    async def invite(self, room: str, bare_jid: str) -> bool:
+        """Invite a contact into a joined room (XEP-0249 direct invitation), making them a
+        member first when we are allowed to; True when they were made a member.
+
+        Raises:
+            KeyError: the room is not joined.
+            TransportError: the room refused the membership.
+        """
         ...
 
     async def remove_contact(self, bare_jid: str) -> None:

@@ -655,6 +655,10 @@ class OmemoChatService:
         """Leave a room and drop its bookmark (its archive and choices stay)."""
         await self._groups().leave_room(room)
 
+    async def invite(self, room: str, bare_jid_: str) -> bool:
+        """Invite a contact into a joined room (`GroupChats.invite`)."""
+        return await self._groups().invite(room, bare_jid(bare_jid_))
+
     async def room_info(self, room: str) -> RoomInfo:
         """A joined room's gate and members (raises KeyError when it is not joined)."""
         return await self._groups().room_info(room)

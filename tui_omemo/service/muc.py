@@ -399,6 +399,24 @@ class GroupChats:
         with contextlib.suppress(TransportError):
             await self._rooms.remove_bookmark(room)
 
+    async def invite(self, room: str, contact: str) -> bool:
+        """Invite `contact` into a joined room (XEP-0249); when we are its owner or admin,
+        make them a member first, so that a members-only room lets them in and they get
+        message keys. True when membership was granted.
+
+        Raises:
+            KeyError: the room is not joined.
+            TransportError: the room refused the membership.
+        """
+        state = self._joined[bare_jid(room)]
+        granted = self._rooms.own_affiliation(state.jid) in ("owner", "admin")
+        if granted:
+            await self._rooms.grant_membership(state.jid, contact)
+            with contextlib.suppress(TransportError):
+                await self._refresh_members(state)
+        self._rooms.invite(state.jid, contact)
+        return granted
+
     def joined_rooms(self) -> list[str]:
         """The rooms we are in."""
         return sorted(self._joined)
@@ -426,9 +444,12 @@ class GroupChats:
                            None if state.refusal else prefs.version)
 
     async def _security(self, state: _Room) -> ChatSecurity:
-        """Undecided (or keyless) members first, then blind trust, else all verified."""
+        """Nobody else here, then undecided (or keyless) members, then blind trust, else all
+        verified."""
         readiness = await self._readiness(state)
-        if not readiness or any(m.undecided or not m.trusted for m in readiness):
+        if not readiness:
+            return ChatSecurity.ALONE
+        if any(m.undecided or not m.trusted for m in readiness):
             return ChatSecurity.UNDECIDED_DEVICES
         for jid in state.members:
             levels = await self._runner.read(_trust_levels(jid))

@@ -520,7 +520,8 @@ class TuiOmemoApp(TabFirst):
     def action_join_room(self) -> None:
         """Ask for a room and a nick and join."""
         if self._started:
-            self.push_screen(JoinRoomDialog(), self._join_room)
+            localpart = self.service.own_jid.split("@", maxsplit=1)[0]
+            self.push_screen(JoinRoomDialog(localpart), self._join_room)
 
     def add_contact_now(self, jid: str) -> None:
         """Add `jid` to the roster (the `/add` command)."""

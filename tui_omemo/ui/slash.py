@@ -34,6 +34,7 @@ COMMANDS: dict[str, Spec] = {
     "nick": Spec("/nick NAME", "name this contact in your roster", 1, 16),
     "join": Spec("/join ROOM [NICK]", "join a group chat (NICK: your account's name)", 1, 2),
     "leave": Spec("/leave", "leave this group chat", 0, 0),
+    "invite": Spec("/invite JID", "invite a contact into this group chat", 1, 1),
 }
 """Every command by name."""
 

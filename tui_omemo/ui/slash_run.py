@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import DeviceInfo
+from tui_omemo.ui.dialogs.add_contact import looks_like_bare_jid
 from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
@@ -58,12 +59,26 @@ async def run(app: TuiOmemoApp, peer: str, command: SlashCommand) -> None:
             await app.service.rename_contact(peer, name)
             app.notify(f"{neutral(peer, single_line=True)} is now {neutral(name, single_line=True)}"
                        " in your roster.", markup=False)
+        case "invite":
+            await _room(app, peer, "/invite")
+            if not looks_like_bare_jid(args[0]):
+                raise SlashError("Invite whom? Give an address like name@server.")
+            member = await app.service.invite(peer, args[0])
+            who = neutral(args[0], single_line=True)
+            made = " (made a member of the room)" if member else ""
+            app.notify(f"Invited {who}{made}.", markup=False)
         case "leave":
             if not any(chat.jid == peer and chat.is_room for chat in await app.service.chats()):
                 raise SlashError("/leave works in a group chat.")
             await app.service.leave_room(peer)
             app.pop_screen()
             app.notify(f"Left {neutral(peer, single_line=True)}.", markup=False)
+
+
+async def _room(app: TuiOmemoApp, peer: str, name: str) -> None:
+    """Refuse a command about a group chat typed anywhere but in one."""
+    if not any(chat.jid == peer and chat.is_room for chat in await app.service.chats()):
+        raise SlashError(f"{name} works in a group chat.")
 
 
 async def _contact(app: TuiOmemoApp, peer: str) -> None:

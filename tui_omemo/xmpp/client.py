@@ -129,6 +129,7 @@ _PLUGINS = (
     "xep_0280",
     "xep_0199",
     "xep_0198",
+    "xep_0249",
 )
 _ONLY_RAISE = {
     "IM": "message",
@@ -756,6 +757,15 @@ class XmppClient:
         ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
         self.send_stanza(element)
         return message_id
+
+    def send_invitation(self, to: str, room: str) -> None:
+        """Invite `to` into `room` directly (XEP-0249).
+
+        Raises:
+            NotConnected: without a stream.
+        """
+        plugins: Any = self._live().plugin
+        plugins["xep_0249"].send_invitation(slixmpp.JID(bare_jid(to)), slixmpp.JID(bare_jid(room)))
 
     def send_stanza(self, element: ET.Element) -> None:
         """Send a `<message>` or `<presence>` built by `xmpp/` (groupchat messages, MUC

@@ -292,6 +292,16 @@ class RoomClient:
         await self._client.request("set", build_member_grant(member), to=bare_jid(room),
                                    what=f"adding {bare_jid(member)} to {room}")
 
+    def invite(self, room: str, contact: str) -> None:
+        """Send `contact` a direct invitation into `room` (XEP-0249)."""
+        self._client.send_invitation(contact, room)
+
+    def own_affiliation(self, room: str) -> str:
+        """Our affiliation in a joined room (`none` when the room has not told us)."""
+        own = next((o for o in self._occupants.get(bare_jid(room), {}).values() if o.is_self),
+                   None)
+        return own.affiliation if own is not None else "none"
+
     # --- messages ---------------------------------------------------------------------------
 
     def send_encrypted(self, room: str, encrypted: EncryptedElement, message_id: str,

@@ -1,4 +1,5 @@
-"""`JoinRoomDialog`: ask for a room address and a nickname."""
+"""`JoinRoomDialog`: ask for a room address and a nickname (left empty: the default one,
+the account's localpart, shown in the field's placeholder)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ class JoinRoomDialog(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
+    def __init__(self, default_nick: str = "") -> None:
+        super().__init__()
+        self._default_nick = default_nick
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("Join room", classes="dialog-title")
             yield Input(placeholder="room@conference.example.org", id="room")
-            yield Input(placeholder="your nickname", id="nick")
+            hint = f"your nickname (empty: {self._default_nick})" if self._default_nick else (
+                "your nickname")
+            yield Input(placeholder=hint, id="nick")
             yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -33,7 +40,7 @@ class JoinRoomDialog(ModalScreen[tuple[str, str] | None]):
     @on(Button.Pressed, "#join")
     def _join(self) -> None:
         room = self.query_one("#room", Input).value.strip()
-        nick = self.query_one("#nick", Input).value.strip()
+        nick = self.query_one("#nick", Input).value.strip() or self._default_nick
         if not looks_like_bare_jid(room):
             self.query_one("#error", Static).update("The room is an address like room@server.")
         elif not nick:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_omemo.service.api import RoomInfo, SendFailed, SendReport, SkippedDevice
+from tui_omemo.service.api import ChatSecurity, RoomInfo, SendFailed, SendReport, SkippedDevice
 from tui_omemo.ui.commands import PaletteAction
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.screens.chat import ChatScreen
@@ -82,14 +82,21 @@ class GroupChatScreen(ChatScreen):
         """Subject, occupants, readiness, and the OMEMO gate."""
         self.query_one("#subject", Static).update(peer_text(room.subject, single_line=True))
         occupants = self.query_one("#occupants", OptionList)
-        occupants.set_options(
-            Option(self._occupant(m.nick or m.bare_jid, m.has_keys)) for m in room.members
-        )
+        you = peer_text(room.nick, single_line=True).append("  (you)", "dim")
+        occupants.set_options([
+            Option(you),
+            *(Option(self._occupant(m.nick or m.bare_jid, m.has_keys)) for m in room.members),
+        ])
         self.query_one(ReadinessPanel).set_members(room.members)
         banner = self.query_one(SecurityBanner)
         if not room.omemo_allowed:
             reason = neutral(room.omemo_refusal or "the room does not allow it", single_line=True)
             banner.show_room_without_omemo(reason)
+
+    def _needs_plaintext_choice(self) -> bool:
+        """Only a room that refuses OMEMO asks before sending unencrypted: a room whose
+        version is automatic encrypts, and one with nobody else in it says so when sending."""
+        return self._chat.security is ChatSecurity.NO_OMEMO
 
     @staticmethod
     def _occupant(nick: str, has_keys: bool) -> Text:

@@ -26,6 +26,7 @@ BADGES: dict[ChatSecurity, str] = {
     ChatSecurity.UNDECIDED_DEVICES: "new devices",
     ChatSecurity.NO_OMEMO: "no OMEMO",
     ChatSecurity.PLAINTEXT_CHOSEN: "plaintext",
+    ChatSecurity.ALONE: "only you here",
 }
 """The encryption badge of a chat in words (roster and chat header)."""
 
