@@ -62,6 +62,13 @@ PLAINTEXT_OFF = "Only for a server on this machine (127.0.0.1, localhost)."
 PLAINTEXT_ON = "The server is on this machine: a test server without TLS may be used."
 """Why the plaintext box is disabled, and what ticking it means once it is not."""
 
+TLS_HINT_ON = "A test server on this machine without TLS: tick the plaintext box below."
+TLS_HINT_OFF = (
+    "Without TLS only a server on this machine can be used (the plaintext box below); "
+    "ask this server's admin to enable TLS."
+)
+"""Added to a refusal for want of TLS, with the plaintext box enabled or not."""
+
 
 class AccountScreen(Screen[None]):
     """Add the account tui-omemo will use."""
@@ -161,5 +168,10 @@ class AccountScreen(Screen[None]):
         return self.query_one(selector, Input).value.strip()
 
     def show_error(self, reason: str) -> None:
-        """Say what is wrong with the form (or what the callback refused)."""
+        """Say what is wrong with the form (or what the callback refused); a refusal for
+        want of TLS points to the loopback-plaintext box."""
+        if "TLS" in reason:
+            box = self.query_one("#plaintext", Checkbox)
+            hint = TLS_HINT_ON if not box.disabled else TLS_HINT_OFF
+            reason = f"{reason.rstrip('.')}. {hint}"
         self.query_one("#error", Static).update(reason)
