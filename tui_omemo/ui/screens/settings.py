@@ -32,6 +32,7 @@ from tui_omemo.service.api import ChatService
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.screens.trust import BTBV_SENTENCE
 from tui_omemo.ui.widgets.key_footer import KeyFooter
+from tui_omemo.ui.widgets.switch_word import SwitchWord
 
 NUMBER_PROBLEM = "Enter a whole number, 1 or more; nothing was saved."
 
@@ -119,6 +120,8 @@ class SettingsScreen(ServiceScreen):
                 yield Label(spec.title, classes="option-name")
                 with Horizontal(classes="option-editor"):
                     yield _editor(spec)
+                    if spec.kind is bool:
+                        yield SwitchWord(f"value-{spec.name}")
             yield Static(spec.help, classes="option-help", markup=False)
             if spec.name == "trust_mode":
                 yield Static(

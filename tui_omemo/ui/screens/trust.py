@@ -32,12 +32,16 @@ from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS, DeviceTable
 from tui_omemo.ui.widgets.key_footer import KeyFooter
+from tui_omemo.ui.widgets.switch_word import SwitchWord
 
 BTBV_SENTENCE = (
     "Blind Trust Before Verification: a contact's new devices get your messages until you "
     "verify or distrust one of that contact's devices; in manual mode (off) only verified "
     "devices get them."
 )
+
+BTBV_POINTER = "Blind Trust Before Verification (BTBV); F2 Settings explains it."
+"""Beside the trust manager's switch: the explanation itself is shown once, in Settings."""
 
 BULK_WORDS: dict[TrustLevel, tuple[str, str]] = {
     TrustLevel.BLINDLY_TRUSTED: (
@@ -114,7 +118,8 @@ class TrustScreen(ServiceScreen):
         yield Static("Device trust", classes="title")
         with Horizontal(id="btbv-row"):
             yield Switch(id="btbv")
-            yield Static(BTBV_SENTENCE, id="btbv-help")
+            yield SwitchWord("btbv")
+            yield Static(BTBV_POINTER, id="btbv-help")
         yield DeviceTable(self._clock, id="devices")
         yield KeyFooter()
 
