@@ -9,6 +9,7 @@ from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_slash import type_in_chat
 from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence, Subscription
 from tui_omemo.ui.dialogs.confirm import ConfirmDialog
+from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.trust import TrustScreen
@@ -109,3 +110,27 @@ async def test_nick_names_the_contact(service: FakeService) -> None:
         app.pop_screen()
         await settle(pilot)
         assert _rows(app)[BOB].startswith("● Bobby Tables")
+
+
+async def test_plaintext_sends_one_message_unencrypted_after_asking(service: FakeService) -> None:
+    """/plaintext MESSAGE asks first (Escape sends nothing), then sends the message as typed,
+    spacing kept, with allow_plaintext; in a room it is refused."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_in_chat(app, pilot, *"/plaintext not  secret", "enter")
+        assert isinstance(app.screen, PlaintextDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not any(name == "send" for name, _ in service.calls)
+        await pilot.press(*"/plaintext not  secret", "enter")
+        await settle(pilot)
+        await pilot.click("#plaintext")
+        await settle(pilot)
+        assert ("send", (BOB, "not  secret", True)) in service.calls
+        app.open_chat(ROOM)
+        await settle(pilot)
+        app.screen.query_one(Composer).focus()
+        await pilot.press(*"/plaintext hi", "enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, PlaintextDialog)

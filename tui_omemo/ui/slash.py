@@ -8,7 +8,7 @@ shown, and the line stays in the composer); "//" sends a message that starts wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tui_omemo.ui.text import neutral
 
@@ -34,6 +34,7 @@ COMMANDS: dict[str, Spec] = {
     "nick": Spec("/nick NAME", "name this contact in your roster", 1, 16),
     "join": Spec("/join ROOM [NICK]", "join a group chat (NICK: your account's name)", 1, 2),
     "leave": Spec("/leave", "leave this group chat", 0, 0),
+    "plaintext": Spec("/plaintext MESSAGE", "send one message unencrypted (asks first)", 1, 999),
     "invite": Spec("/invite JID", "invite a contact into this group chat", 1, 1),
 }
 """Every command by name."""
@@ -49,6 +50,8 @@ class SlashCommand:
 
     name: str
     args: tuple[str, ...] = ()
+    rest: str = field(default="", compare=False)
+    """Everything after the name as typed (a message keeps its spacing)."""
 
 
 def is_command(text: str) -> bool:
@@ -69,7 +72,8 @@ def parse(text: str) -> SlashCommand:
         raise SlashError(f"Unknown command {shown}: /help lists the commands.")
     if not spec.least <= len(args) <= spec.most:
         raise SlashError(f"Usage: {spec.usage} — {spec.help}.")
-    return SlashCommand(name.lower(), tuple(args))
+    rest = text[1:].split(maxsplit=1)[1] if args else ""
+    return SlashCommand(name.lower(), tuple(args), rest)
 
 
 def complete(text: str) -> str:

@@ -13,7 +13,9 @@ from tui_omemo.service.api import DeviceInfo
 from tui_omemo.ui.dialogs.add_contact import looks_like_bare_jid
 from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
+from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
+from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.trust import BULK_WORDS, TrustScreen
 from tui_omemo.ui.slash import SlashCommand, SlashError
 from tui_omemo.ui.text import neutral
@@ -67,6 +69,13 @@ async def run(app: TuiOmemoApp, peer: str, command: SlashCommand) -> None:
             who = neutral(args[0], single_line=True)
             made = " (made a member of the room)" if member else ""
             app.notify(f"Invited {who}{made}.", markup=False)
+        case "plaintext":
+            await _contact(app, peer)
+            text = command.rest
+            app.push_screen(
+                PlaintextDialog(peer, one_message=True),
+                partial(_plaintext_confirmed, app, peer, text),
+            )
         case "leave":
             if not any(chat.jid == peer and chat.is_room for chat in await app.service.chats()):
                 raise SlashError("/leave works in a group chat.")
@@ -85,6 +94,12 @@ async def _contact(app: TuiOmemoApp, peer: str) -> None:
     """Refuse a command about a contact typed anywhere but a contact's chat."""
     if not any(chat.jid == peer and not chat.is_room for chat in await app.service.chats()):
         raise SlashError("This command works in a chat with one of your contacts.")
+
+
+def _plaintext_confirmed(app: TuiOmemoApp, peer: str, text: str, yes: bool | None) -> None:
+    screen = app.screen
+    if yes and isinstance(screen, ChatScreen) and screen.peer == peer:
+        screen.send_unencrypted(text)
 
 
 def _remove_confirmed(app: TuiOmemoApp, peer: str, yes: bool | None) -> None:

@@ -24,22 +24,31 @@ class PlaintextDialog(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(False)", "Cancel")]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, one_message: bool = False) -> None:
+        """`one_message`: the /plaintext command, one message unencrypted although the
+        contact may have OMEMO devices."""
         super().__init__()
         self._name = neutral(name, single_line=True)
+        self._one_message = one_message
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -warning"):
             yield Static("Send without encryption?", classes="dialog-title")
-            yield Static(
-                Text(
-                    f"{self._name} has no OMEMO device. If you continue, this and later messages "
-                    "in this chat go unencrypted: the servers on the way can read them."
-                )
-            )
+            yield Static(Text(self._explanation()))
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button("Send unencrypted", id="plaintext", variant="error")
+
+    def _explanation(self) -> str:
+        if self._one_message:
+            return (
+                f"This message to {self._name} goes unencrypted: the servers on the way can "
+                f"read it. Later messages are encrypted whenever {self._name} has OMEMO devices."
+            )
+        return (
+            f"{self._name} has no OMEMO device. If you continue, this and later messages "
+            "in this chat go unencrypted: the servers on the way can read them."
+        )
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

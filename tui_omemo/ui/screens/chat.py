@@ -247,6 +247,10 @@ class ChatScreen(ServiceScreen):
             return False
         return self._chat.omemo is None or self._chat.security is ChatSecurity.NO_OMEMO
 
+    def send_unencrypted(self, text: str) -> None:
+        """Send `text` unencrypted (the /plaintext command, after its confirmation)."""
+        self._send(text, allow_plaintext=True)
+
     def _plaintext_answer(self, text: str, chosen: bool | None) -> None:
         if chosen:
             self._chat = replace(self._chat, security=ChatSecurity.PLAINTEXT_CHOSEN)
