@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.muc.conftest import TIMEOUT, MemberFactory
-from tui_omemo.service.api import ChatSecurity
+from tui_omemo.service.api import ChatSecurity, RosterChanged
 
 pytestmark = [pytest.mark.prosody]
 
@@ -20,8 +20,9 @@ async def test_alone_then_invite_grants_membership_and_invites(
     make_member: MemberFactory,
     room_jid: Callable[[], str],
 ) -> None:
-    """A new room shows ALONE and no members; invite grants membership and the invitation
-    names the room; the invited contact joins the members-only room."""
+    """A new room shows ALONE and no members; invite grants membership (the room's row
+    changes at once) and the invitation names the room; the invited contact joins the
+    members-only room."""
     alice, bob = await make_member(), await make_member()
     room = room_jid()
     info = await alice.peer.service.join_room(room, "alice")
@@ -33,7 +34,11 @@ async def test_alone_then_invite_grants_membership_and_invites(
     bob.peer.client.add_event_handler(
         "groupchat_direct_invite", lambda msg: invited.done() or invited.set_result(msg)
     )
+    alice.peer.drain_events()
     assert await alice.peer.service.invite(room, bob.jid)
+    changed = await alice.peer.next_event(RosterChanged)
+    assert changed.chat.jid == room
+    assert changed.chat.security is not ChatSecurity.ALONE  # Bob is a member with keys now
     async with asyncio.timeout(TIMEOUT):
         message = await invited
     assert str(message["groupchat_invite"]["jid"]) == room

@@ -656,8 +656,11 @@ class OmemoChatService:
         await self._groups().leave_room(room)
 
     async def invite(self, room: str, bare_jid_: str) -> bool:
-        """Invite a contact into a joined room (`GroupChats.invite`)."""
-        return await self._groups().invite(room, bare_jid(bare_jid_))
+        """Invite a contact into a joined room (`GroupChats.invite`); a new member changes
+        the room's roster row (a RosterChanged follows)."""
+        granted = await self._groups().invite(room, bare_jid(bare_jid_))
+        await self._roster_changed(bare_jid(room))
+        return granted
 
     async def room_info(self, room: str) -> RoomInfo:
         """A joined room's gate and members (raises KeyError when it is not joined)."""
