@@ -509,6 +509,7 @@ class FakeService:
 
     async def leave_room(self, room: str) -> None:
         self._record("leave_room", room)
+        self._chats = [c for c in self._chats if c.jid != room or not c.is_room]
 
     async def send_to_room(
         self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False

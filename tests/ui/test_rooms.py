@@ -1,6 +1,7 @@
 """Rooms in the app: the join dialog's empty nick is the account's localpart, a room with
 nobody else shows "only you here" and lists us among the occupants, a room that allows OMEMO
-does not ask about plaintext, and /invite invites in a room (and is refused elsewhere)."""
+does not ask about plaintext, /invite invites in a room (and is refused elsewhere), and F8
+leaves the room after asking."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from tests.fakes_ui import ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_slash import type_in_chat
 from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence
+from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.screens.group import GroupChatScreen
+from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.widgets.composer import Composer
+from tui_omemo.ui.widgets.roster_list import RosterList
 
 NEW_ROOM = "new@rooms.example.org"
 
@@ -66,3 +70,27 @@ async def test_invite_in_a_room_and_not_elsewhere(service: FakeService) -> None:
         assert ("invite", (ROOM, "zoe@example.org")) in service.calls
         assert composer.text == ""
         assert any("made a member" in str(n.message) for n in app._notifications)
+
+
+async def test_f8_leaves_the_room_after_asking(service: FakeService) -> None:
+    """F8 in a room asks; Escape stays; confirmed, the room is left, its screen closes and
+    its roster row is gone."""
+    app = make_app(service, open_chat=ROOM)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 6)
+        assert isinstance(app.screen, GroupChatScreen)
+        await pilot.press("f8")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, GroupChatScreen)
+        assert not any(name == "leave_room" for name, _ in service.calls)
+        await pilot.press("f8")
+        await settle(pilot)
+        await pilot.click("#act")
+        await settle(pilot)
+        assert ("leave_room", (ROOM,)) in service.calls
+        assert isinstance(app.screen, RosterScreen)
+        rows = app.screen.query_one(RosterList)
+        assert all(chat.jid != ROOM for chat in rows.chats)

@@ -22,8 +22,10 @@ from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import ChatSecurity, RoomInfo, SendFailed, SendReport, SkippedDevice
 from tui_omemo.ui.commands import PaletteAction
+from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.screens.chat import ChatScreen
+from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
@@ -40,11 +42,13 @@ class GroupChatScreen(ChatScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "toggle_readiness", "Readiness"),
+        Binding("f8", "leave_room", "Leave", key_display="F8"),
     ]
     PALETTE: ClassVar[tuple[PaletteAction, ...]] = (
         PaletteAction(
             "Show or hide readiness", "Members' OMEMO keys and trust counts", "toggle_readiness"
         ),
+        PaletteAction("Leave room", "Leave this room and drop its bookmark (asks)", "leave_room"),
     )
     """The group screen's own entry of the command palette."""
 
@@ -148,6 +152,35 @@ class GroupChatScreen(ChatScreen):
             return
         self._sent(text, report)
         self._load_room()
+
+    def action_leave_room(self) -> None:
+        """Leave the room after a confirmation (its history stays); back to the roster."""
+        name = neutral(self._chat.name or self.peer, single_line=True)
+        dialog = ConfirmDialog(
+            f"Leave {name}?",
+            "You stop receiving its messages and it is no longer rejoined on connect. "
+            "Its history stays; /join brings you back.",
+            "Leave",
+        )
+        self.app.push_screen(dialog, self._leave_answer)
+
+    def _leave_answer(self, yes: bool | None) -> None:
+        if yes:
+            self._leave()
+
+    @work(exit_on_error=False, group="room", description="leave room")
+    async def _leave(self) -> None:
+        try:
+            await self._service.leave_room(self.peer)
+        except Exception as error:  # the service's reason is meant for the user
+            self.notify(str(error), title="Leave failed", severity="error", markup=False)
+            return
+        self.notify(f"Left {neutral(self.peer, single_line=True)}.", markup=False)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, RosterScreen):
+                screen.reload()
+        if self.is_current:
+            self.app.pop_screen()
 
     def action_toggle_readiness(self) -> None:
         """Show or hide the readiness panel."""
