@@ -127,7 +127,8 @@ async def exchange(alice: Peer, bob: Peer, text: str) -> None:
 
 @pytest.fixture
 async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[PeerFactory]:
-    """Start peers; all are stopped at the end of the test."""
+    """Start peers; all are stopped at the end of the test. A peer may connect through a
+    relay (`port`)."""
     peers: list[Peer] = []
     keyring = DictKeyring()
 
@@ -139,12 +140,13 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
         start: bool = True,
         resume: bool = True,
         pause: Pause = backoff_pause,
+        port: int | None = None,
     ) -> Peer:
         jid, password = account or prosody.create_account()
         directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
         keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
         database = await asyncio.to_thread(open_profile, directory, keys)
-        xmpp = XmppClient(jid, password, host=prosody.host, port=prosody.port,
+        xmpp = XmppClient(jid, password, host=prosody.host, port=port or prosody.port,
                           allow_plaintext_loopback=True, resume=resume, pause=pause)
         await xmpp.connect(TIMEOUT, announce=False)
         client = xmpp.stream

@@ -162,7 +162,8 @@ class OmemoChatService:
             roster_handler(lambda: None if self._closed else self._spawn(self._contacts.pushed()))
         client = getattr(transport, "client", None)
         if isinstance(client, XmppClient):
-            self.session.outbox = Outbox(transport, runner, self._emit, client.ping)
+            archived = getattr(transport, "archived_sent_ids", None)
+            self.session.outbox = Outbox(transport, runner, self._emit, client.ping, archived)
             self.attach_groups(GroupChats(
                 rooms=RoomClient(client), session=self.session, runner=runner,
                 directory=directory, settings=lambda: self._settings, emit=self._emit,
@@ -299,6 +300,7 @@ class OmemoChatService:
         self._events.put_nowait(ConnectionChanged(connected, detail))
         if not connected:
             self.session.outbox.stream_lost()  # room messages wait for the rejoin
+            self.session.archive_gap = True  # until a catch-up (or a resumption) closes it
         if not connected or self._worker is None:
             return
         # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing
@@ -309,8 +311,13 @@ class OmemoChatService:
             self._spawn(self._reconnected())
 
     async def _resend(self) -> None:
+        """After a resumption: what the old stream took is the stream's to resend (the
+        server's `h` decides); only what it never took goes now, rooms included (a resumed
+        stream is still in them)."""
+        self.session.outbox.stream_resumed()
+        self.session.archive_gap = False  # the server resent what the old stream lost
         with contextlib.suppress(TransportError, StoreError):
-            await self.session.outbox.flush(rooms=True)  # a resumed stream is still in them
+            await self.session.outbox.flush(rooms=True, new_stream=False)
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
@@ -323,7 +330,9 @@ class OmemoChatService:
         except (TransportError, ProtocolError):
             return
         with contextlib.suppress(TransportError, ProtocolError):
-            await self._catch_up.run()
+            if not self.session.engine.catching_up:  # else the old stream's, failing now
+                await self._catch_up.run()
+                self.session.archive_gap = False
         if self.groups is not None:
             with contextlib.suppress(TransportError, ProtocolError):
                 await self.groups.reconnected()

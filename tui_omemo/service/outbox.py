@@ -9,9 +9,13 @@ stanzas in order, so the answer means it has the message); then the row leaves t
 When the stream is down the send is refused by the transport (`NotConnected`): the message stays
 pending and the caller's report says it is queued. Pending messages are sent again, oldest first,
 in the stored form (never encrypted again: the ratchet already advanced for them, and plaintext
-never goes out instead) after every reconnect and at start-up (after a crash between the commit
-and the hand-over). A resend of a message that did arrive is harmless: it carries the same id and
-origin-id, which the receiver's de-duplication recognises.
+never goes out instead) after a fresh session and at start-up (after a crash between the commit
+and the hand-over), but only those the server does not have already (DESIGN.md §3 invariant 10):
+our own archive is asked first for their origin-ids (`ArchivedIds`), and what it holds is
+confirmed without a resend. A resumed stream resends nothing of what the old one took: the
+server's `<resumed h>` decides, and the XMPP client resends what it did not count. A resend of a
+message that did arrive (the archive could not be asked) carries the same id and origin-id,
+which our receivers' de-duplication recognises.
 
 Room messages (`RoomOutbound`) go out only while we are in the room: from the loss of a stream
 (`stream_lost`) they wait until the rooms are joined again (`flush(rooms=True)`, after the rejoin
@@ -24,9 +28,10 @@ and is not delivered (no `MessageDelivered`) before it went out in the room.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +41,7 @@ from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.transport import (
+    NotConnected,
     Outbound,
     Transport,
     TransportError,
@@ -55,6 +61,12 @@ write to the store rather than one each."""
 
 Ping = Callable[[float], Awaitable[None]]
 """A round trip to the server within so many seconds (raises TransportError)."""
+ArchivedIds = Callable[[Collection[str], int], Awaitable[set[str]]]
+"""Which of these message ids of ours the server's archive holds since a time in ms (raises
+TransportError when the archive cannot be asked)."""
+ARCHIVE_SLACK_MS = 5 * 60 * 1000
+"""The archive is searched from this long before the oldest unconfirmed message was written
+(the server's clock stamps the archive, ours the outbox)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +128,15 @@ def decode(raw: bytes) -> Stanza:
     raise ValueError("unknown outbox row kind")
 
 
+def _decoded(items: Sequence[OutboxItem]) -> list[tuple[OutboxItem, Stanza]]:
+    """The readable rows with their stanzas (unreadable ones are reported when sent)."""
+    rows = []
+    for item in items:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            rows.append((item, decode(item.stanza)))
+    return rows
+
+
 def archive_pending(uow: UnitOfWork, message: NewMessage, stanza: Stanza) -> int:
     """Archive our message with its stanza in the outbox (pending until the server has it)."""
     archive_id = uow.archive.append(message)
@@ -132,17 +153,27 @@ class Outbox:
         emit: where `MessageDelivered` goes.
         ping: the server round trip; None confirms a message once it was handed over
             (transports without one).
+        archived: asks our archive which messages the server has; None resends every
+            unconfirmed message after a fresh session.
     """
 
     def __init__(self, transport: Transport, runner: DbRunner,
-                 emit: Callable[[ServiceEvent], None], ping: Ping | None) -> None:
+                 emit: Callable[[ServiceEvent], None], ping: Ping | None,
+                 archived: ArchivedIds | None = None) -> None:
         self._transport = transport
         self._runner = runner
         self._emit = emit
         self._ping = ping
+        self._archived = archived
         self._sending = asyncio.Lock()
         self._handed: dict[int, str] = {}
-        """archive id → peer of the messages handed to the current stream, not confirmed."""
+        """archive id → peer of the messages handed to a stream, not confirmed."""
+        self._stale: set[int] = set()
+        """Messages that went to a stream since lost, so the server may or may not have
+        them: a resumed stream takes care of them itself; otherwise they go again unless
+        our archive holds them (asked before they are sent again)."""
+        self._unsure_all = True
+        """At start-up every pending message may have left before a crash."""
         self._backlog = True
         """Older messages may wait in the store (unknown at start, or a send was refused)."""
         self._confirming: asyncio.Task[None] | None = None
@@ -162,7 +193,7 @@ class Outbox:
         """
         crashpoints.crash_point(crashpoints.AFTER_SEND_COMMIT)
         if self._backlog:
-            await self.flush()
+            await self.flush(new_stream=False)
             return archive_id in self._handed
         async with self._sending:
             if archive_id in self._handed:
@@ -184,14 +215,22 @@ class Outbox:
         """The stream broke: until the rooms are joined again (`flush(rooms=True)`) no room
         message goes out (a fresh session is in no room)."""
         self._rooms_open = False
+        self._stale.update(self._handed)
+
+    def stream_resumed(self) -> None:
+        """The lost stream was resumed: what it took is its own again (it resends what the
+        server's `h` did not count), to be confirmed by a ping on it."""
+        self._stale -= self._handed.keys()
 
     async def flush(self, *, rooms: bool = False, new_stream: bool = True) -> int:
         """Send every pending message again, oldest first (after a reconnect, at start-up).
 
         Args:
             rooms: room messages too (we are in the rooms on this stream); else they wait.
-            new_stream: the stream is new: what the last one took goes again. False after
-                the rooms were joined: only what this stream has not taken yet.
+            new_stream: the stream is a fresh session: what the last one took goes again,
+                unless our archive shows the server has it. False after a resumption (the
+                stream resends what the server did not count) and after the rooms were
+                joined: only what this stream has not taken yet.
 
         Returns:
             How many were handed to the stream (0 when it is down again).
@@ -199,14 +238,52 @@ class Outbox:
         async with self._sending:
             if rooms:
                 self._rooms_open = True
-            if new_stream:
-                self._handed.clear()  # what the old stream took is not confirmed
+            if new_stream:  # what the old streams took is not confirmed
+                for archive_id in self._stale:
+                    self._handed.pop(archive_id, None)
             items = [item for item in await self._runner.read(lambda uow: uow.outbox.pending())
                      if item.archive_id not in self._handed]
+            unsure = {item.archive_id for item in items
+                      if self._unsure_all or item.archive_id in self._stale}
+            if unsure:
+                checked = await self._not_archived(items, unsure)
+                if checked is None:
+                    self._backlog = True
+                    return 0
+                items = checked
+                self._stale -= unsure
+                self._unsure_all = False
             sent = await self._hand_over_all(items, rooms=rooms)
-        if sent:
+        if sent or self._handed:
             self._confirm_soon()
         return sent
+
+    async def _not_archived(self, items: Sequence[OutboxItem],
+                            unsure: set[int]) -> list[OutboxItem] | None:
+        """The chat messages among the `unsure` of `items` that our archive already holds are
+        confirmed (`MessageDelivered`); the others are returned (all of them when the archive
+        cannot be asked; None when the stream is down: they wait for the next one). Room
+        messages are not in our archive: they go again."""
+        chats = {decoded.message_id: (item, decoded) for item, decoded in _decoded(items)
+                 if isinstance(decoded, Outbound) and item.archive_id in unsure}
+        if self._archived is None or not chats:
+            return list(items)
+        since = min(item.queued_at for item, _ in chats.values()) - ARCHIVE_SLACK_MS
+        try:
+            held = await self._archived(list(chats), since)
+        except NotConnected:
+            return None
+        except TransportError as error:
+            log.info("our archive cannot tell what the server has; resending: %s", error)
+            return list(items)
+        found = {chats[message_id][0].archive_id: bare_jid(chats[message_id][1].to)
+                 for message_id in held if message_id in chats}
+        if found:
+            done = await self._runner.write(lambda uow: uow.outbox.confirmed(list(found)))
+            log.info("%d unconfirmed messages are in our archive: not sent again", len(done))
+            for archive_id in done:
+                self._emit(MessageDelivered(archive_id, found[archive_id]))
+        return [item for item in items if item.archive_id not in found]
 
     async def _hand_over_all(self, items: Sequence[OutboxItem], *, rooms: bool) -> int:
         sent = 0
@@ -270,7 +347,8 @@ class Outbox:
         Raises:
             TransportError: no answer within `within` seconds (they stay pending).
         """
-        handed = dict(self._handed)
+        handed = {archive_id: peer for archive_id, peer in self._handed.items()
+                  if archive_id not in self._stale}  # a ping on a new stream proves nothing
         if not handed:
             return 0
         if self._ping is not None:
@@ -282,6 +360,7 @@ class Outbox:
         done = await self._runner.write(forget)
         for archive_id in handed:
             self._handed.pop(archive_id, None)
+            self._stale.discard(archive_id)
         for archive_id in done:
             self._emit(MessageDelivered(archive_id, handed[archive_id]))
         return len(done)

@@ -405,6 +405,10 @@ class Session:
         self._live = asyncio.Event()
         self._repaired: dict[DeviceRef, float] = {}
         self.catch_up_sessions: set[tuple[Namespace, DeviceRef]] = set()
+        self.archive_gap = False
+        """Messages may have been lost with a stream (from its loss until the next complete
+        catch-up, or its resumption): live messages must not move the catch-up start past
+        them."""
         self.groupchat_retry: Callable[[InboxItem, Inbound], Awaitable[None]] | None = None
         """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
@@ -518,9 +522,10 @@ class Session:
 
     def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """Move the MAM catch-up start past a live/offline message (not while catching up,
-        when `history.CatchUp` moves it page by page)."""
+        when `history.CatchUp` moves it page by page, nor while a lost stream may have left
+        a gap before it)."""
         if inbound.stanza_id and inbound.source is not InboxSource.MAM \
-                and not self._engine.catching_up:
+                and not self._engine.catching_up and not self.archive_gap:
             uow.settings.set(LAST_STANZA_ID, inbound.stanza_id)
 
     def _path_rejection(self, inbound: Inbound) -> str | None:

@@ -24,7 +24,7 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.store import InboxSource, RosterItem
-from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.errors import NotConnected, TransportError
 
 INBOUND_FORMAT = 1
 
@@ -39,6 +39,7 @@ __all__ = [
     "Inbound",
     "InboundHandler",
     "MamPage",
+    "NotConnected",
     "Outbound",
     "Transport",
     "TransportError",

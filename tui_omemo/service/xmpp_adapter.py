@@ -16,7 +16,8 @@ failure row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
 
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, WireBundle
@@ -40,6 +41,7 @@ from tui_omemo.store import InboxSource, RosterItem
 from tui_omemo.xmpp.client import Link, RosterEntry, XmppClient
 from tui_omemo.xmpp.errors import MalformedStanza, TransportError
 from tui_omemo.xmpp.received import Received, Rejection, Route
+from tui_omemo.xmpp.sent_check import archived_origin_ids
 from tui_omemo.xmpp.xep_0384 import DeviceListUpdate
 from tui_omemo.xmpp.xep_0420 import envelope as sce
 
@@ -214,6 +216,15 @@ class XmppTransport:
         page = await self._client.archive_page(after=after, max_results=max_items)
         return MamPage([to_inbound(received) for received in page.messages], page.last,
                        page.complete)
+
+    async def archived_sent_ids(self, message_ids: Collection[str], since_ms: int) -> set[str]:
+        """Which of our sent messages (by origin-id) our archive holds since `since_ms`.
+
+        Raises:
+            TransportError: the archive could not be asked.
+        """
+        since = datetime.fromtimestamp(since_ms / 1000, UTC)
+        return await archived_origin_ids(self._client, message_ids, since)
 
     async def mam_last_id(self) -> str | None:
         """The newest stanza-id of our archive (its messages are dropped unprocessed)."""

@@ -64,6 +64,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 import tui_omemo.xmpp.xep_0384  # registers the plugin with slixmpp
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
+from tui_omemo.xmpp import dead_stream
 from tui_omemo.xmpp.errors import (
     ArchiveQueryFailed,
     AuthenticationFailed,
@@ -281,6 +282,10 @@ class XmppClient:
         self._online = False
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self._loss: asyncio.Future[None] | None = None
+        """Resolved by the next loss of the connection (`_session_ready` waits on it)."""
+        self._told: Link | None = None
+        """What the connection listeners heard last."""
         self._stream_gone: asyncio.Future[None] | None = None
         """Set when the stream our pending requests went out on is replaced or closed."""
         self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
@@ -357,7 +362,12 @@ class XmppClient:
         except Exception:
             await self._abort()
             raise
-        await self._session_ready(resumed, within)
+        if await self._session_ready(resumed, within):
+            return
+        if not self._reconnect:
+            await self._abort()
+            raise ConnectionFailed(f"the stream to {self._where()} broke right after the login")
+        self._lost()  # lost right after the login: reconnecting
 
     def _where(self) -> str:
         return f"{self._host}:{self._port}" if self._host else self.bare_jid.partition("@")[2]
@@ -407,23 +417,42 @@ class XmppClient:
             for name, handler in handlers.items():
                 xmpp.del_event_handler(name, handler)
 
-    async def _session_ready(self, resumed: bool, within: float) -> None:
+    async def _session_ready(self, resumed: bool, within: float) -> bool:
+        """Announce the new session (online for senders from then on); False when its
+        connection was lost again before that (the caller reconnects)."""
         xmpp = self._stream()
         if not resumed:
             self._retire_stream()
-        self._online = True
+        if not xmpp.is_connected():  # lost since the session start: nobody was told
+            return False
         if resumed:
+            self._online = True
             self._ask_acks_again(xmpp)
             self._tell(Link.RESUMED)
-            return
+            return True
+        lost = self._lost_future()
         if self._announce:
             xmpp.send_presence()
+        enabling = asyncio.ensure_future(xmpp.plugin["xep_0280"].enable(timeout=within))
         try:
-            await xmpp.plugin["xep_0280"].enable(timeout=within)
+            await asyncio.wait((enabling, lost), return_when=asyncio.FIRST_COMPLETED)
+            if enabling.done():
+                enabling.result()
         except (IqError, IqTimeout):
             log.warning("the server did not enable carbons; other devices' sends are not copied")
-        if self._online:  # not lost again meanwhile (then a new attempt is under way)
-            self._tell(Link.ONLINE)
+        finally:
+            enabling.cancel()
+        if lost.done() or not xmpp.is_connected():
+            return False
+        self._online = True
+        self._tell(Link.ONLINE)
+        return True
+
+    def _lost_future(self) -> asyncio.Future[None]:
+        """Resolved when the current session's connection is lost."""
+        if self._loss is None or self._loss.done():
+            self._loss = asyncio.get_running_loop().create_future()
+        return self._loss
 
     def _make_stream(self) -> SecureStream:
         xmpp = SecureStream(
@@ -463,17 +492,30 @@ class XmppClient:
         asyncio.get_running_loop().call_soon(_tune_socket, xmpp)
 
     def _on_disconnected(self, _reason: object) -> None:
-        if not self._online:
-            return  # a failed attempt, or already handled
+        if self._loss is not None and not self._loss.done():
+            self._loss.set_result(None)
+        if self._online:
+            self._lost()
+        # else: a failed attempt (its `_open` fails and the loop goes on), a close, or a
+        # session lost before `_session_ready` announced it (which notices)
+
+    def _lost(self) -> None:
+        """The established session's connection is gone: reconnect (one loop at a time;
+        a loop under way notices by itself), or close when reconnecting is off."""
         self._online = False
         if self._closing or not self._reconnect:
             self._tell(Link.CLOSED)
             return
-        log.info("the stream to %s broke; reconnecting", self._where())
-        self._tell(Link.LOST)
-        self._reconnecting = asyncio.ensure_future(self._reconnect_loop())
+        if self._told is not Link.LOST:
+            log.info("the stream to %s broke; reconnecting", self._where())
+            self._tell(Link.LOST)
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect_loop())
 
     async def _reconnect_loop(self) -> None:
+        """Attempts with backoff until a session is up and stays up through `_session_ready`
+        (a connection lost again meanwhile starts the next attempt); only a refused login,
+        a refused plaintext stream or `disconnect()` ends it otherwise."""
         attempt = 0
         while not self._closing and self._xmpp is not None:
             await self._pause(attempt)
@@ -491,8 +533,9 @@ class XmppClient:
                 self._drop_attempt()
                 attempt += 1
                 continue
-            await self._session_ready(resumed, REQUEST_TIMEOUT)
-            return
+            if await self._session_ready(resumed, REQUEST_TIMEOUT):
+                return
+            attempt = 0  # it was up: the next attempt starts the backoff again
 
     def _drop_attempt(self) -> None:
         xmpp = self._xmpp
@@ -505,6 +548,7 @@ class XmppClient:
         self._connection_listeners.append(listener)
 
     def _tell(self, link: Link) -> None:
+        self._told = link
         if link is Link.CLOSED:
             self._retire_stream()
         for listener in self._connection_listeners:
@@ -601,6 +645,9 @@ class XmppClient:
         ping, `benchmarks/server_cost.py`). Nothing goes out when the server already acked
         everything. Without stream management, a ping.
 
+        A stream whose server does not answer in time is broken: it is dropped (not to be
+        resumed) and a fresh session follows.
+
         Raises:
             TransportError: no answer within `within` seconds, or no stream.
         """
@@ -611,7 +658,11 @@ class XmppClient:
                 await asyncio.wait_for(self._answer(self._acked(xmpp)), within)
             else:
                 await self._answer(plugins["xep_0199"].ping(timeout=within))
-        except (IqError, IqTimeout, TimeoutError) as error:
+        except IqError as error:
+            raise TransportError(f"the server refused a ping: {error.condition}") from error
+        except (IqTimeout, TimeoutError) as error:
+            if self._xmpp is xmpp:
+                dead_stream.drop_silent(xmpp)  # a reconnect follows, as for any broken stream
             raise TransportError(f"the server did not answer a ping within {within:g} s") \
                 from error
 
@@ -629,28 +680,37 @@ class XmppClient:
         """slixmpp's last filter before the socket (stream management counted the stanza
         already): a message of `send_stanza` is written here, serialized by `messages`
         instead of slixmpp (~0.3 ms less per 1 KB message); an `<r/>` of `_acked` takes its
-        count."""
+        count. Nothing is written into a connection that is gone (`dead_stream`): the stanza
+        waits for the resumption, and the loss itself is the `disconnected` event."""
         key = id(stanza)
-        if self._own_writes.pop(key, None) is stanza:
-            data = serialize(stanza.xml)
-            if data is None:
-                return stanza
-            stanza.stream.send_raw(data)  # its own stream, even while we close
-            return None  # slixmpp logs "not sent" at debug level and moves on
+        own = self._own_writes.pop(key, None) is stanza
         entry = self._ack_requests.pop(key, None)
-        if entry is None or entry[0] is not stanza:
+        if entry is not None and entry[0] is stanza \
+                and not self._ack_request_out(stanza, entry[1]):
+            return None
+        stream = stanza.stream  # its own stream, even while we close
+        if not dead_stream.writable(stream):
+            dead_stream.keep_for_resumption(stream, stanza)
+            return None  # slixmpp logs "not sent" at debug level and moves on
+        data = serialize(stanza.xml) if own else None
+        if data is None:
             return stanza
-        waiter = entry[1]
+        stream.send_raw(data)
+        return None
+
+    def _ack_request_out(self, stanza: Any, waiter: asyncio.Future[None]) -> bool:
+        """An `<r/>` of `_acked` leaves: it waits for the count sent so far; False when
+        it need not go (the server acked everything already, or nobody waits any more)."""
         plugins: Any = stanza.stream.plugin
         sm = plugins["xep_0198"]
         target = int(sm.seq)
         if waiter.done():  # given up meanwhile
-            return None
+            return False
         if _covers(int(sm.last_ack), target):
             waiter.set_result(None)
-            return None
+            return False
         self._ack_waiters.append((target, waiter))
-        return stanza
+        return True
 
     def _ask_acks_again(self, xmpp: slixmpp.ClientXMPP) -> None:
         """After a resumption: the `<resumed h>` may cover waiting `ping`s; for the others
