@@ -2,7 +2,9 @@
 live ones.
 
 `listen` logs in and catches up (messages left in the inbox by a crash, then the server
-archive); on stderr it says ``listening as JID (device N)``. Then it prints from the
+archive); on stderr it says ``listening as JID (device N)``, and every outage and recovery of
+the connection (``connection lost, reconnecting``, then ``connected`` or ``reconnected, nothing
+missed``: the client reconnects by itself). Then it prints from the
 *archive*, not from the service's events: every row after its cursor (`commands.cursor`), in
 archive order, and then each new row as the service archives it (an event only wakes it up).
 So a message that another command (`send`, `devices`, `muc …`) caught up and archived
@@ -37,7 +39,7 @@ from tui_omemo.commands.muc import echo_in_room, groups_of
 from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
-from tui_omemo.service.api import ChatMessage, SendFailed
+from tui_omemo.service.api import ChatMessage, ConnectionChanged, SendFailed
 from tui_omemo.service.crashpoints import crash_point
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.session import to_chat_message
@@ -134,7 +136,7 @@ async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -
         )
         stream = await _Stream.open(running, args, console)
         wake = asyncio.Event()
-        watcher = asyncio.create_task(_watch(running, wake))
+        watcher = asyncio.create_task(_watch(running, wake, console))
         try:
             await stream.run(wake)
         finally:
@@ -146,9 +148,12 @@ async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -
     return stream
 
 
-async def _watch(running: Online, wake: asyncio.Event) -> None:
-    """Every service event (a message archived, a failure recorded …) wakes the printer."""
-    async for _event in running.service.events():
+async def _watch(running: Online, wake: asyncio.Event, console: Console) -> None:
+    """Every service event (a message archived, a failure recorded …) wakes the printer; an
+    outage of the connection and the recovery are said on stderr."""
+    async for event in running.service.events():
+        if isinstance(event, ConnectionChanged):
+            console.err(f"tui-omemo: {event.detail}")
         wake.set()
 
 

@@ -72,6 +72,7 @@ from tui_omemo.service.contacts import Contacts, subscription_of
 from tui_omemo.service.devices import ThisDevice, device_infos, latest_identities
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
+from tui_omemo.service.link import LinkWatch
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.outbox import Outbox, RoomPort
 from tui_omemo.service.runner import DbRunner
@@ -143,6 +144,7 @@ class OmemoChatService:
         self._background: set[asyncio.Task[None]] = set()
         self._roster_pending: set[str] = set()
         self._closed = False
+        self._link = LinkWatch()
         self.groups: GroupChats | None = None
         """The group-chat component (None when the transport has no client)."""
         self.session = Session(transport, engine, runner, directory, lambda: self._settings,
@@ -209,17 +211,34 @@ class OmemoChatService:
                 at a room, and groupchat rows left in the inbox wait for a start with rooms.
         """
         await self.session.drain_inbox()
-        await self._transport.go_online()
-        await self.session.outbox.flush()  # what a crash or a lost stream left unsent
-        await self.session.publish_own()
-        with contextlib.suppress(TransportError):
-            await self._catch_up.run()
-        await self._refresh_roster()
+        while True:  # an outage on the way: once reconnected, all of it again
+            try:
+                await self._start_online()
+                break
+            except (TransportError, ProtocolError):
+                if not await self._link.back_after_failure():
+                    raise
         self.session.go_live()
         self._worker = asyncio.create_task(self.session.run_worker(), name="tui-omemo-inbound")
         if rooms and self.groups is not None:
             await self.groups.start()
             await self.session.outbox.flush(rooms=True, new_stream=False)
+
+    async def _start_online(self) -> None:
+        """The network part of `start`: presence, what a crash or a lost stream left unsent,
+        our keys, the catch-up (its failure ends the start only when the stream broke), the
+        roster."""
+        await self._transport.go_online()
+        await self.session.outbox.flush()
+        await self.session.publish_own()
+        try:
+            await self._catch_up.run()
+        except TransportError:
+            if not self._link.up:
+                raise
+        else:
+            self.session.archive_gap = False
+        await self._refresh_roster()
 
     async def wait_idle(self) -> None:
         """Wait until every live stanza received so far (1:1 and groupchat) is processed
@@ -298,6 +317,7 @@ class OmemoChatService:
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         self._events.put_nowait(ConnectionChanged(connected, detail))
+        self._link.heard(connected, detail)
         if not connected:
             self.session.outbox.stream_lost()  # room messages wait for the rejoin
             self.session.archive_gap = True  # until a catch-up (or a resumption) closes it
@@ -318,6 +338,7 @@ class OmemoChatService:
         self.session.archive_gap = False  # the server resent what the old stream lost
         with contextlib.suppress(TransportError, StoreError):
             await self.session.outbox.flush(rooms=True, new_stream=False)
+        await self.session.drain_inbox(rooms=False)  # what the outage left in the inbox
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
@@ -326,6 +347,7 @@ class OmemoChatService:
         try:
             await self._transport.go_online()
             await self.session.outbox.flush()
+            await self.session.drain_inbox(rooms=False)  # what the outage left in the inbox
             await self.session.publish_own()
         except (TransportError, ProtocolError):
             return

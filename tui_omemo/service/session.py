@@ -545,9 +545,12 @@ class Session:
                 pass
         return None
 
-    async def drain_inbox(self) -> int:
-        """Process every stanza left in the inbox (crash recovery at start-up), a batch of
-        rows per unit of work.
+    async def drain_inbox(self, *, rooms: bool = True) -> int:
+        """Process every stanza left in the inbox (crash recovery at start-up; while running,
+        what a broken stream left there, once it is back), a batch of rows per unit of work.
+        Rows are read under the engine lock: a live stanza is written and processed within
+        one hold of it, so what is read is only what was left behind. Without `rooms`,
+        groupchat rows stay (the group-chat component retries them when it rejoins).
 
         Returns:
             How many rows were handled (processed or left for later).
@@ -555,19 +558,20 @@ class Session:
         handled = 0
         seen: set[int] = set()
         while True:
-            items: list[InboxItem] = await self._runner.read(
-                lambda uow: uow.inbox.pending(INBOX_BATCH + len(seen)))
+            async with self._lock:
+                items: list[InboxItem] = await self._runner.read(
+                    lambda uow: uow.inbox.pending(INBOX_BATCH + len(seen)))
             fresh = [item for item in items if item.id not in seen]
             if not fresh:
                 return handled
             seen.update(item.id for item in fresh)
             handled += len(fresh)
             try:
-                await self._retry_all(fresh)
+                await self._retry_all(fresh, rooms=rooms)
             except Exception as error:  # left in the inbox for the next start
                 log.warning("inbox rows stay for later: %s", type(error).__name__)
 
-    async def _retry_all(self, rows: Sequence[InboxItem]) -> None:
+    async def _retry_all(self, rows: Sequence[InboxItem], *, rooms: bool = True) -> None:
         """Retry inbox rows: groupchat rows go to the group-chat component, unreadable ones
         are deleted, the others are processed together."""
         items: list[_Item] = []
@@ -579,7 +583,8 @@ class Session:
                 unreadable.append(row.id)
                 continue
             if inbound.message_type == "groupchat":
-                await self._retry_groupchat(row, inbound)
+                if rooms:
+                    await self._retry_groupchat(row, inbound)
                 continue
             routing = self._routing(inbound)
             items.append(_Item(row.id, inbound, row.attempts + 1, routing,

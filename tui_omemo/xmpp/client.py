@@ -689,7 +689,7 @@ class XmppClient:
                 and not self._ack_request_out(stanza, entry[1]):
             return None
         stream = stanza.stream  # its own stream, even while we close
-        if not dead_stream.writable(stream):
+        if not dead_stream.writable(stream, stanza):
             dead_stream.keep_for_resumption(stream, stanza)
             return None  # slixmpp logs "not sent" at debug level and moves on
         data = serialize(stanza.xml) if own else None

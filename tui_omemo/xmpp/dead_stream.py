@@ -4,7 +4,8 @@ slixmpp's send queue hands stanzas to the last outgoing filter (`XmppClient._on_
 some time after they were queued. The TCP connection may be gone by then (`transport` None,
 or closing after an abort or a failed `send()`), and slixmpp would then raise
 `NotConnectedError` inside its send queue, log "Exception raised in send queue" and drop the
-stanza. Here such a write is no write at all: the stanza is kept the way stream management
+stanza (or, once a new connection is made, write it there before the login). Here such a write
+is no write at all: the stanza is kept the way stream management
 (XEP-0198) keeps any stanza the server has not acknowledged, so that
 
 * a resumed stream gets it again (slixmpp resends the unacknowledged ones after the server's
@@ -31,10 +32,23 @@ MAX_SEQ = 2**32
 log = logging.getLogger(__name__)
 
 
-def writable(xmpp: slixmpp.ClientXMPP) -> bool:
-    """True while the stream's connection can still take a write."""
+def writable(xmpp: slixmpp.ClientXMPP, stanza: Any) -> bool:
+    """True while the stream's connection can take `stanza`: it is open and, for a stanza
+    of the session, the session is up. slixmpp's send queue outlives a connection: what was
+    queued on the old one may reach the socket of the next before it logged in (the server
+    answers each with an error), so it is kept like one written into the dead connection."""
     transport: Any = xmpp.transport
-    return transport is not None and not transport.is_closing()
+    if transport is None or transport.is_closing():
+        return False
+    return bool(getattr(xmpp, "_session_started", True)) or not _of_session(stanza)
+
+
+def _of_session(stanza: Any) -> bool:
+    """Messages, presences and IQs other than the login's (bind, session, register)."""
+    if isinstance(stanza, slixmpp.Iq):
+        return not any(stanza.get_plugin(name, check=True)
+                       for name in ("bind", "session", "register"))
+    return isinstance(stanza, slixmpp.Message | slixmpp.Presence)
 
 
 def keep_for_resumption(xmpp: slixmpp.ClientXMPP, stanza: Any) -> None:
