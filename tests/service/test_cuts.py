@@ -5,7 +5,8 @@ offsets in both directions: inside the `<message>` she sends, inside a `<message
 receives, inside the server's `<a/>` and `<r/>`, or anywhere in a chunk. Alice and Bob write
 to each other throughout. After every cut Alice's client reconnects by itself (a short pause
 instead of the production backoff); at the end every message arrived exactly once at each
-side, nothing failed to decrypt, Alice's outbox is empty, and Bob's server archive holds each
+side, no copy of a decrypted message raised a decryption failure (event or row), Alice's
+outbox is empty, and Bob's server archive holds each
 of Alice's messages once: resumption resends only what the server's `h` did not count, and a
 fresh session first asks Alice's own archive which messages the server already has.
 
@@ -28,8 +29,9 @@ import pytest
 from tests.prosody import ProsodyServer
 from tests.relay import Cut, Relay
 from tests.service.conftest import Peer, PeerFactory, exchange, use_version
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import MessageReceived
+from tui_omemo.service.api import MessageReceived, SecurityEventRaised
 from tui_omemo.xmpp.client import Link
 
 pytestmark = pytest.mark.prosody
@@ -69,6 +71,8 @@ async def received(peer: Peer, expected: set[str]) -> collections.Counter[str]:
                 if isinstance(event, MessageReceived) and not event.message.outgoing:
                     assert event.message.failure is None, event.message.failure
                     seen[event.message.body] += 1
+                assert not (isinstance(event, SecurityEventRaised)  # no copy "failed"
+                            and event.event.kind is SecurityEventKind.DECRYPTION_FAILED), event
     except TimeoutError:
         missing = sorted(expected - set(seen))
         raise AssertionError(f"{peer.jid} never got {missing}") from None
@@ -121,6 +125,9 @@ async def cut_conversation(make_peer: PeerFactory, prosody: ProsodyServer, *,
         assert at_bob == collections.Counter({f"a{i}": 1 for i in range(messages)})
         assert at_alice == collections.Counter({f"b{i}": 1 for i in range(messages)})
         assert alice.xmpp.connected
+        for peer, other in ((alice, bob), (bob, alice)):  # no failure row for any copy
+            history = await peer.service.history(other.jid, None, 2 * messages + 10)
+            assert [m.body for m in history.messages if m.failure is not None] == []
         assert await alice.service.runner.read(lambda uow: uow.outbox.count()) == 0
         copies = await archive_copies(bob, alice)
         return Outcome(len(relay.cuts), links.count(Link.LOST), copies)
