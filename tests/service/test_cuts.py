@@ -44,7 +44,7 @@ KINDS = (
     Cut(upstream=True),
     Cut(upstream=False),
 )
-ARRIVAL_TIMEOUT = 30.0
+ARRIVAL_TIMEOUT = 60.0
 
 
 async def quick_pause(_attempt: int) -> None:

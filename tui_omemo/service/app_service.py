@@ -237,7 +237,7 @@ class OmemoChatService:
             if not self._link.up:
                 raise
         else:
-            self.session.archive_gap = False
+            self.session.archive_gap.caught_up()
         await self._refresh_roster()
 
     async def wait_idle(self) -> None:
@@ -320,7 +320,11 @@ class OmemoChatService:
         self._link.heard(connected, detail)
         if not connected:
             self.session.outbox.stream_lost()  # room messages wait for the rejoin
-            self.session.archive_gap = True  # until a catch-up (or a resumption) closes it
+            self.session.archive_gap.lost()
+        elif detail == LINK_RESUMED:
+            self.session.archive_gap.resumed()
+        else:
+            self.session.archive_gap.fresh()  # until a catch-up closes it
         if not connected or self._worker is None:
             return
         # a fresh stream after start(): presence, catch-up, rooms (a resumed one lost nothing
@@ -335,10 +339,17 @@ class OmemoChatService:
         server's `h` decides); only what it never took goes now, rooms included (a resumed
         stream is still in them)."""
         self.session.outbox.stream_resumed()
-        self.session.archive_gap = False  # the server resent what the old stream lost
         with contextlib.suppress(TransportError, StoreError):
             await self.session.outbox.flush(rooms=True, new_stream=False)
         await self.session.drain_inbox(rooms=False)  # what the outage left in the inbox
+        if self.session.archive_gap.open:  # a fresh session before was not caught up
+            await self._catch_up_quietly()
+
+    async def _catch_up_quietly(self) -> None:
+        with contextlib.suppress(TransportError, ProtocolError):
+            if not self.session.engine.catching_up:  # else the old stream's, failing now
+                await self._catch_up.run()
+                self.session.archive_gap.caught_up()
 
     async def _reconnected(self) -> None:
         """After a reconnect: presence, keys published again, MAM catch-up, the rooms we
@@ -351,10 +362,7 @@ class OmemoChatService:
             await self.session.publish_own()
         except (TransportError, ProtocolError):
             return
-        with contextlib.suppress(TransportError, ProtocolError):
-            if not self.session.engine.catching_up:  # else the old stream's, failing now
-                await self._catch_up.run()
-                self.session.archive_gap = False
+        await self._catch_up_quietly()
         if self.groups is not None:
             with contextlib.suppress(TransportError, ProtocolError):
                 await self.groups.reconnected()

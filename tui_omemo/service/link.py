@@ -55,3 +55,39 @@ class LinkWatch:
         while not self.up and not self.closed:
             await self._change(None)
         return self.up
+
+
+class CatchUpGap:
+    """Whether our archive may hold messages we never received (DESIGN.md §3 invariant 1).
+
+    Live messages move the MAM catch-up start past themselves, which must not happen while a
+    message may be missing before them: from the loss of a stream until it is resumed (the
+    server resends what it sent us unacknowledged), and after a fresh session (the lost
+    stream's unacknowledged messages are only in the archive) until a catch-up completed.
+    """
+
+    def __init__(self) -> None:
+        self._down = False
+        self._due = False
+
+    @property
+    def open(self) -> bool:
+        """True while live messages must leave the catch-up start where it is."""
+        return self._down or self._due
+
+    def lost(self) -> None:
+        """The stream broke."""
+        self._down = True
+
+    def resumed(self) -> None:
+        """The stream was resumed: nothing of it was lost."""
+        self._down = False
+
+    def fresh(self) -> None:
+        """A fresh session: what the old stream lost is only in the archive."""
+        self._down = False
+        self._due = True
+
+    def caught_up(self) -> None:
+        """A catch-up read the archive to its end."""
+        self._due = False

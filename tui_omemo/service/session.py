@@ -72,6 +72,7 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
+from tui_omemo.service.link import CatchUpGap
 from tui_omemo.service.outbox import Outbox, archive_pending
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import (
@@ -405,10 +406,9 @@ class Session:
         self._live = asyncio.Event()
         self._repaired: dict[DeviceRef, float] = {}
         self.catch_up_sessions: set[tuple[Namespace, DeviceRef]] = set()
-        self.archive_gap = False
-        """Messages may have been lost with a stream (from its loss until the next complete
-        catch-up, or its resumption): live messages must not move the catch-up start past
-        them."""
+        self.archive_gap = CatchUpGap()
+        """While open, live messages must not move the catch-up start past messages a lost
+        stream may have left in the archive only (set by the service's connection reports)."""
         self.groupchat_retry: Callable[[InboxItem, Inbound], Awaitable[None]] | None = None
         """Where `drain_inbox` hands groupchat rows (the group-chat component, issue 5)."""
         self.unread: dict[str, int] = {}
@@ -525,7 +525,7 @@ class Session:
         when `history.CatchUp` moves it page by page, nor while a lost stream may have left
         a gap before it)."""
         if inbound.stanza_id and inbound.source is not InboxSource.MAM \
-                and not self._engine.catching_up and not self.archive_gap:
+                and not self._engine.catching_up and not self.archive_gap.open:
             uow.settings.set(LAST_STANZA_ID, inbound.stanza_id)
 
     def _path_rejection(self, inbound: Inbound) -> str | None:

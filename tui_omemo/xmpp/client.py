@@ -13,7 +13,10 @@ to, that event), outgoing messages are written by `messages.serialize` without s
 per-child stanza objects, and `ping` confirms with a stream-management ack request.
 
 Reconnecting: once a session is established, an unexpected loss of the stream is followed by
-new attempts with exponential backoff (1 s, 2 s, 4 s … at most 60 s, with jitter). Where the
+new attempts with exponential backoff (1 s, 2 s, 4 s … at most 60 s, with jitter), whatever
+broke it: EOF, a reset, a write into the dead socket (`dead_stream`: never an exception in
+slixmpp's send queue), a parse error, a server that stopped answering a ping, or a loss
+between the login and the announcement of the session (issue 19). Where the
 server offers it the old stream is resumed (XEP-0198: nothing is lost, rooms stay joined);
 otherwise a fresh session starts (presence again when `connect(announce=True)`, carbons again)
 and requests still unanswered on the old stream fail at once (`NotConnected`).
