@@ -691,7 +691,9 @@ class XmppClient:
         if entry is not None and entry[0] is stanza \
                 and not self._ack_request_out(stanza, entry[1]):
             return None
-        stream = stanza.stream  # its own stream, even while we close
+        stream = stanza.stream or self._xmpp  # its own stream, even while we close
+        if stream is None:
+            return stanza
         if not dead_stream.writable(stream, stanza):
             dead_stream.keep_for_resumption(stream, stanza)
             return None  # slixmpp logs "not sent" at debug level and moves on
