@@ -43,6 +43,7 @@ the contact it adds; any other request is left for the user to decide.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import enum
@@ -301,6 +302,9 @@ class XmppClient:
         self._presence_listeners: list[Callable[[ET.Element], None]] = []
         self._message_listeners: list[Callable[[ET.Element], None]] = []
         self._queries: dict[str, _Query] = {}
+        self._given_up: collections.deque[str] = collections.deque(maxlen=64)
+        """Queries we opened and stopped waiting for: results the server still sends for
+        them (after a resumption, say) are ours, dropped without a security warning."""
         self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
         """`ping`s waiting for the server to ack up to a stanza count (XEP-0198)."""
         self._ack_requests: dict[int, tuple[Any, asyncio.Future[None]]] = {}
@@ -938,6 +942,7 @@ class XmppClient:
             raise ArchiveQueryFailed(f"archive query on {query.archive_jid} failed") from error
         finally:
             del self._queries[query_id]
+            self._given_up.append(query_id)  # late results of it are dropped quietly
         complete, last = read_fin(result.xml)
         return query, complete, last
 
@@ -1135,6 +1140,8 @@ class XmppClient:
         query_id = result.get("queryid", "") if result is not None else ""
         wrapper_from = xml.get("from", self.bare_jid)
         query = self._queries.get(query_id)
+        if query is None and query_id in self._given_up:
+            return None  # a late result of our own query (resent on a resumed stream)
         if query is None:
             self.rejected_archive_results += 1
             log.warning("refusing an archive result for a query we did not open")
