@@ -289,6 +289,8 @@ class XmppClient:
         self._loss: asyncio.Future[None] | None = None
         """Resolved by the next loss of the connection (`_session_ready` waits on it)."""
         self._told: Link | None = None
+        self._acked_before = 0
+        """The server's last count of our stanzas before a connection attempt."""
         """What the connection listeners heard last."""
         self._stream_gone: asyncio.Future[None] | None = None
         """Set when the stream our pending requests went out on is replaced or closed."""
@@ -382,6 +384,7 @@ class XmppClient:
     async def _open(self, within: float) -> bool:
         """One connection attempt; True when it resumed the previous stream."""
         xmpp = self._stream()
+        self._acked_before = dead_stream.acked(xmpp)
         outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         failures: list[str] = []
 
@@ -431,6 +434,11 @@ class XmppClient:
         if not resumed:
             self._retire_stream()
         if not xmpp.is_connected():  # lost since the session start: nobody was told
+            return False
+        if resumed and not _covers(dead_stream.acked(xmpp), self._acked_before):
+            # its <resumed h> is behind an <a h> it sent before: what it counted is unknown
+            log.warning("the server resumed the stream behind its own count; a fresh session")
+            dead_stream.drop_silent(xmpp)
             return False
         if resumed:
             self._online = True

@@ -27,9 +27,16 @@ import logging
 from typing import Any
 
 import slixmpp
+from slixmpp.plugins.xep_0198.stanza import RequestAck
 
 MAX_SEQ = 2**32
 log = logging.getLogger(__name__)
+
+
+def acked(xmpp: slixmpp.ClientXMPP) -> int:
+    """The server's last count of our stanzas (XEP-0198 `h`), 0 without stream management."""
+    plugins: Any = xmpp.plugin
+    return int(plugins["xep_0198"].last_ack) if "xep_0198" in plugins else 0
 
 
 def writable(xmpp: slixmpp.ClientXMPP, stanza: Any) -> bool:
@@ -44,7 +51,10 @@ def writable(xmpp: slixmpp.ClientXMPP, stanza: Any) -> bool:
 
 
 def _of_session(stanza: Any) -> bool:
-    """Messages, presences and IQs other than the login's (bind, session, register)."""
+    """Messages, presences, ack requests and IQs other than the login's (bind, session,
+    register)."""
+    if isinstance(stanza, RequestAck):
+        return True
     if isinstance(stanza, slixmpp.Iq):
         return not any(stanza.get_plugin(name, check=True)
                        for name in ("bind", "session", "register"))
