@@ -25,9 +25,12 @@ from tui_omemo.service.api import (
     ChatMessage,
     ChatSecurity,
     ChatSummary,
+    Delivery,
     DeviceInfo,
     HistoryPage,
     MemberReadiness,
+    MessageDelivered,
+    MessageSent,
     MessageTrust,
     Presence,
     RoomInfo,
@@ -268,6 +271,9 @@ class FakeService:
         self._certificate_pin: str | None = None
         self.send_versions: dict[str, tuple[Namespace, ...]] = {}
         """Per peer: the OMEMO versions `send` reports (default: the chat's one version)."""
+        self.hold_delivery = False
+        """Keep our sent messages pending (no `MessageDelivered`) until `deliver` is called;
+        by default the server's confirmation follows the send at once."""
 
     def remove_room_keys(self) -> None:
         """Nobody in ROOM has OMEMO keys any more (the state where skipping cannot help)."""
@@ -367,7 +373,11 @@ class FakeService:
         omemo = chat.omemo if chat else None
         chosen = chat is not None and chat.security is ChatSecurity.PLAINTEXT_CHOSEN
         if omemo is None and not allow_plaintext and not chosen:
-            raise ValueError(f"{peer} has no OMEMO devices; not sending plaintext")
+            raise SendFailed(  # the real service's words and report
+                f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
+                "unencrypted to this contact explicitly if you want to.",
+                SendReport(None, None, (SkippedDevice(peer, None, "no OMEMO device published"),)),
+            )
         if allow_plaintext and chat is not None:  # remembered, as the real service does
             self._chats = [
                 dataclasses.replace(c, security=ChatSecurity.PLAINTEXT_CHOSEN)
@@ -386,6 +396,7 @@ class FakeService:
             MessageTrust.VERIFIED if omemo else MessageTrust.UNENCRYPTED,
             omemo,
             1001,
+            delivery=Delivery.PENDING,
         )
         self._log.setdefault(peer, []).append(message)
         skipped = tuple(
@@ -393,15 +404,21 @@ class FakeService:
             for d in self._devices
             if d.bare_jid == peer and d.trust is TrustLevel.UNDECIDED
         )
-        self.emit_later(message)
+        self.emit(MessageSent(message))  # as the real service: archived, pending
+        if not self.hold_delivery:
+            self.deliver(message.archive_id)
         versions = self.send_versions.get(peer, (omemo,) if omemo else ())
         return SendReport(message.archive_id, omemo, skipped, versions)
 
-    def emit_later(self, message: ChatMessage) -> None:
-        """Our own sent message comes back as MessageReceived, as the real service does."""
-        from tui_omemo.service.api import MessageReceived
-
-        self.emit(MessageReceived(message))
+    def deliver(self, archive_id: int) -> None:
+        """The server confirmed our message `archive_id`: it is no longer pending, and
+        `MessageDelivered` follows (as the real service's outbox does)."""
+        for peer, messages in self._log.items():
+            for index, message in enumerate(messages):
+                if message.archive_id == archive_id and message.delivery is Delivery.PENDING:
+                    messages[index] = dataclasses.replace(message, delivery=Delivery.SENT)
+                    self.emit(MessageDelivered(archive_id, peer))
+                    return
 
     async def devices(self, bare_jid: str | None = None) -> Sequence[DeviceInfo]:
         if bare_jid is None:

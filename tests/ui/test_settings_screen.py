@@ -113,3 +113,26 @@ def test_option_kinds_come_from_the_settings_types() -> None:
     assert kinds["trust_mode"] == (str, ("btbv", "manual"))
     assert kinds["add_body_hint"] == (bool, ())
     assert kinds["signed_prekey_keep"] == (int, ())
+
+
+async def test_opening_and_leaving_settings_writes_nothing(service: FakeService) -> None:
+    """Looking changes nothing (DESIGN.md §3.11): with manual trust and every switch away
+    from its default stored, opening Settings and leaving it calls `update_setting` never and
+    the stored values stay (the select's own announcement of its first choice as it mounts
+    once switched trust back to BTBV)."""
+    for key, value in (("trust_mode", "manual"), ("add_body_hint", "off"),
+                       ("repair_broken_sessions", "on"), ("stale_after_hours", "5")):
+        await service.update_setting(key, value)
+    stored = await service.settings()
+    service.calls.clear()
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(3):
+            await pilot.press("f2")
+            await settle(pilot)
+            assert app.screen.query_one("#value-trust_mode", Select).value == "manual"
+            await pilot.press("escape")
+            await settle(pilot)
+    assert updates(service) == []
+    assert await service.settings() == stored

@@ -348,6 +348,16 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSent:
+    """One of our messages, sent from this device, was archived: the chat shows it at once,
+    pending (`Delivery.PENDING`) until a `MessageDelivered` for its archive id follows. Emitted
+    for every send that archived a message (1:1 and room, encrypted or chosen plaintext,
+    queued or handed over), never for a send that raised `SendFailed`."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
 class RosterChanged:
     """A roster row changed (presence, unread, badge)."""
 
@@ -386,8 +396,8 @@ class Progress:
     total: int
 
 
-ServiceEvent = (MessageReceived | RosterChanged | SecurityEventRaised | ConnectionChanged
-                | MessageDelivered | Progress)
+ServiceEvent = (MessageReceived | MessageSent | RosterChanged | SecurityEventRaised
+                | ConnectionChanged | MessageDelivered | Progress)
 
 
 class ChatService(Protocol):

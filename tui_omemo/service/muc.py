@@ -69,6 +69,7 @@ from tui_omemo.service.session import (
     Session,
     for_device,
     now_ms,
+    sent_message,
     to_chat_message,
 )
 from tui_omemo.service.state import apply_state_changes
@@ -685,6 +686,7 @@ class GroupChats:
                 return archive_pending(uow, message, stanza)
 
             archive_id = await self._runner.write(commit)
+            self._emit(sent_message(archive_id, message))
             left = await self._session.outbox.send(archive_id, stanza)
         self._emit_events(events)
         return SendReport(archive_id, namespace, tuple(skipped), queued=not left)
@@ -701,6 +703,7 @@ class GroupChats:
         stanza = RoomOutbound(state.jid, message_id, None, text)
         archive_id = await self._runner.write(
             lambda uow: archive_pending(uow, message, stanza))
+        self._emit(sent_message(archive_id, message))
         left = await self._session.outbox.send(archive_id, stanza)
         return SendReport(archive_id, None, queued=not left)
 

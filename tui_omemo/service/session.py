@@ -63,6 +63,7 @@ from tui_omemo.service.api import (
     ChatMessage,
     Delivery,
     MessageReceived,
+    MessageSent,
     MessageTrust,
     SecurityEventRaised,
     SendFailed,
@@ -192,6 +193,20 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         nick=row.nick, failure=failure if isinstance(failure, str) else None,
         delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
     )
+
+
+def sent_message(archive_id: int, message: NewMessage) -> MessageSent:
+    """The event for our message just archived as it is sent (pending: the server does not
+    have it yet); built from the row written, without reading it back."""
+    row = ArchivedMessage(
+        id=archive_id, peer=message.peer, direction=message.direction,
+        sender_bare_jid=message.sender_bare_jid, body=message.body, timestamp=message.timestamp,
+        received_at=message.received_at, room=message.room, nick=message.nick,
+        sender_device=message.sender_device, trust=message.trust,
+        omemo_version=message.omemo_version, stanza_id=message.stanza_id,
+        origin_id=message.origin_id, message_id=message.message_id,
+        flags={**message.flags, PENDING_FLAG: True})
+    return MessageSent(to_chat_message(row))
 
 
 def for_device(inbound: Inbound, device_id: int) -> Inbound:
@@ -1062,6 +1077,8 @@ class Session:
             archive_ids = await self._commit_group(encrypted)
             stage = _GroupStage.HANDING_OVER
             for one, archive_id in zip(encrypted, archive_ids, strict=True):
+                self._emit(sent_message(archive_id, one.message))
+            for one, archive_id in zip(encrypted, archive_ids, strict=True):
                 left = await self.outbox.send(archive_id, one.outbound)
                 _resolve(one.request, one.report(archive_id, queued=not left))
             stage = _GroupStage.DONE
@@ -1325,6 +1342,7 @@ class Session:
         outbound = Outbound(peer, message_id, None, text)
         archive_id = await self._runner.write(
             lambda uow: archive_pending(uow, message, outbound))
+        self._emit(sent_message(archive_id, message))
         left = await self.outbox.send(archive_id, outbound)
         return SendReport(archive_id, None, queued=not left)
 

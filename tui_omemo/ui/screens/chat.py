@@ -26,6 +26,7 @@ from tui_omemo.service.api import (
     ChatSummary,
     MessageDelivered,
     MessageReceived,
+    MessageSent,
     RosterChanged,
     SendReport,
     ServiceEvent,
@@ -169,13 +170,14 @@ class ChatScreen(ServiceScreen):
         self.query_one(MessageLog).prepend(await self._service.history(self.peer, before, PAGE))
 
     def service_event(self, event: ServiceEvent) -> None:
-        """New messages of this chat go into the log (and the server's confirmations of ours
-        clear their pending mark); badge changes into the title. Events still arriving while
+        """New messages of this chat, ours as soon as they are archived (`MessageSent`,
+        pending), go into the log (and the server's confirmations of ours clear their pending
+        mark); badge changes into the title. Events still arriving while
         the screen is taken down (its widgets already gone, e.g. as the app exits) are
         ignored."""
         if not self.query(MessageLog):
             return
-        if isinstance(event, MessageReceived) and event.message.peer == self.peer:
+        if isinstance(event, MessageReceived | MessageSent) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
             if self.is_current and not event.message.outgoing and not self._read_pending:
                 self._read_pending = True

@@ -161,16 +161,22 @@ class SettingsScreen(ServiceScreen):
 
     @on(Switch.Changed, ".option-value")
     def _switched(self, event: Switch.Changed) -> None:
-        self._changed(_name(event.switch), setting_text(event.value))
+        if event.value == event.switch.value:
+            self._changed(_name(event.switch), setting_text(event.value))
 
     @on(Select.Changed, ".option-value")
     def _chosen(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str):
+        if isinstance(event.value, str) and event.value == event.select.value:
             self._changed(_name(event.select), event.value)
 
     def _changed(self, name: str, text: str) -> None:
-        """Save a switch or select, unless it only shows what is stored (a select announces
-        its first value when it mounts, before the stored settings arrive)."""
+        """Save a switch or select the user changed; never one that only shows what is stored
+        (DESIGN.md §3.11, looking changes nothing).
+
+        A select announces its first choice as it mounts, and that message may be handled
+        after the stored settings were put in place: a `Changed` whose value is no longer the
+        widget's is such a stale announcement (the callers drop it), and one before the
+        stored settings arrived, or equal to them, changes nothing either."""
         if self._stored is not None and text != setting_text(getattr(self._stored, name)):
             self._save(name, text)
 
