@@ -340,6 +340,29 @@ class FakeService:
     async def chats(self) -> Sequence[ChatSummary]:
         return list(self._chats)
 
+    async def chat_summary(self, jid: str) -> ChatSummary:
+        """The roster row, else (as the real service) a chat with someone not in the roster:
+        named by the JID, offline, OMEMO as their devices say."""
+        chat = next((c for c in self._chats if c.jid == jid), None)
+        if chat is not None:
+            return chat
+        self._record("refresh_device_list", jid)
+        return self._unlisted(jid)
+
+    def _unlisted(self, jid: str) -> ChatSummary:
+        known = [d for d in self._devices if d.bare_jid == jid and d.active]
+        omemo = Namespace.V2 if known else None
+        if not known:
+            security = ChatSecurity.NO_OMEMO
+        elif any(d.trust is TrustLevel.UNDECIDED for d in known):
+            security = ChatSecurity.UNDECIDED_DEVICES
+        elif any(d.trust is TrustLevel.BLINDLY_TRUSTED for d in known):
+            security = ChatSecurity.SOME_BLIND
+        else:
+            security = ChatSecurity.ALL_VERIFIED
+        return ChatSummary(jid, jid, False, Presence.OFFLINE, 0, security, omemo,
+                           subscription=Subscription.NONE, in_roster=False)
+
     async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
         if peer in self._generated:
             return self._generated_page(peer, before, limit)
@@ -369,8 +392,8 @@ class FakeService:
 
     async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
         self._record("send", peer, text, allow_plaintext)
-        chat = next((c for c in self._chats if c.jid == peer), None)
-        omemo = chat.omemo if chat else None
+        chat = next((c for c in self._chats if c.jid == peer), None) or self._unlisted(peer)
+        omemo = chat.omemo
         chosen = chat is not None and chat.security is ChatSecurity.PLAINTEXT_CHOSEN
         if omemo is None and not allow_plaintext and not chosen:
             raise SendFailed(  # the real service's words and report
@@ -565,19 +588,13 @@ class FakeService:
             self._partial.discard(room)
 
     async def add_contact(self, bare_jid: str) -> None:
+        """The contact joins the roster (once), as `chat_summary` describes it."""
         self._record("add_contact", bare_jid)
-        self._chats.append(
-            ChatSummary(
-                bare_jid,
-                bare_jid,
-                False,
-                Presence.OFFLINE,
-                0,
-                ChatSecurity.NO_OMEMO,
-                None,
-                subscription=Subscription.PENDING,
+        if all(c.jid != bare_jid for c in self._chats):
+            summary = await self.chat_summary(bare_jid)
+            self._chats.append(
+                dataclasses.replace(summary, in_roster=True, subscription=Subscription.PENDING)
             )
-        )
 
     async def invite(self, room: str, bare_jid: str) -> bool:
         self._record("invite", room, bare_jid)

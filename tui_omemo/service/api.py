@@ -86,6 +86,9 @@ class ChatSummary:
     omemo: Namespace | None
     status_text: str = ""
     subscription: Subscription = Subscription.BOTH
+    in_roster: bool = True
+    """False for a chat with someone not in the roster (opened by JID): the chat works as any
+    other and offers adding the contact."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +417,12 @@ class ChatService(Protocol):
 
     async def chats(self) -> Sequence[ChatSummary]:
         """The roster: contacts and rooms."""
+        ...
+
+    async def chat_summary(self, jid: str) -> ChatSummary:
+        """One chat's summary, whether or not `jid` is in the roster (a joined room: the
+        room's). For a JID not in the roster its device lists are fetched first, so that the
+        chat can encrypt at once; `in_roster` is then False."""
         ...
 
     async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:

@@ -390,8 +390,25 @@ class OmemoChatService:
             rows.extend(await self.groups.summaries())
         return rows
 
-    async def _summary(self, jid: str, name: str | None, subscription: str = "both"
-                       ) -> ChatSummary:
+    async def chat_summary(self, jid: str) -> ChatSummary:
+        """One chat's summary, in the roster or not (then its device lists are fetched first
+        and `in_roster` is False)."""
+        jid = bare_jid(jid)
+        if self.groups is not None and jid in self.groups.joined_rooms():
+            return await self.groups.summary(jid)
+        item = await self._roster_item(jid)
+        if item is None:
+            with contextlib.suppress(TransportError):
+                await self.refresh_device_list(jid)
+            return await self._summary(jid, None, "none", in_roster=False)
+        return await self._summary(jid, item.name, item.subscription)
+
+    async def _roster_item(self, jid: str) -> RosterItem | None:
+        items = await self._runner.read(lambda uow: uow.roster.all())
+        return next((item for item in items if item.bare_jid == jid), None)
+
+    async def _summary(self, jid: str, name: str | None, subscription: str = "both", *,
+                       in_roster: bool = True) -> ChatSummary:
         mode = TrustMode(self._settings.trust_mode)
 
         def read(uow: UnitOfWork) -> tuple[ChatPrefs, list[Namespace], list[TrustLevel]]:
@@ -412,7 +429,8 @@ class OmemoChatService:
             security = _security(levels, mode)
         presence = self._presence(jid)
         return ChatSummary(jid, name or jid, False, presence, self.session.unread.get(jid, 0),
-                           security, omemo, subscription=subscription_of(subscription))
+                           security, omemo, subscription=subscription_of(subscription),
+                           in_roster=in_roster)
 
     def _presence(self, jid: str) -> Presence:
         presence = getattr(self._transport, "presence", None)
@@ -557,12 +575,13 @@ class OmemoChatService:
         if self.groups is not None and jid in self.groups.joined_rooms():
             self._events.put_nowait(RosterChanged(await self.groups.summary(jid)))
             return
-        name, subscription = None, "both"
-        items = await self._runner.read(lambda uow: uow.roster.all())
-        for item in items:
-            if item.bare_jid == jid:
-                name, subscription = item.name, item.subscription
-        self._events.put_nowait(RosterChanged(await self._summary(jid, name, subscription)))
+        item = await self._roster_item(jid)
+        if item is None:
+            self._events.put_nowait(RosterChanged(await self._summary(jid, None, "none",
+                                                                      in_roster=False)))
+            return
+        self._events.put_nowait(RosterChanged(await self._summary(jid, item.name,
+                                                                  item.subscription)))
 
     async def rebuild_session(self, bare_jid_: str, device_id: int) -> None:
         """Build fresh sessions with one device and send it an empty message."""

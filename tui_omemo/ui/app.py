@@ -431,17 +431,12 @@ class TuiOmemoApp(TabFirst):
 
     @work(exit_on_error=False, group="navigation", description="open chat")
     async def open_chat(self, jid: str, archive_id: int | None = None) -> None:
-        """Open the chat with `jid` (a room opens as a group chat), optionally at a message."""
+        """Open the chat with `jid` (a room opens as a group chat), optionally at a message;
+        a JID not in the roster opens too, and its chat offers adding the contact."""
         chats = {chat.jid: chat for chat in await self.service.chats()}
         chat = chats.get(jid)
-        if chat is None:
-            self.notify(
-                f"{neutral(jid, single_line=True)} is not in the roster",
-                markup=False,
-                severity="error",
-            )
-            self._greet()
-            return
+        if chat is None:  # someone not in the roster: the chat opens all the same
+            chat = await self.service.chat_summary(jid)
         while isinstance(self.screen, ChatScreen | SearchScreen):
             self.pop_screen()
         kind = GroupChatScreen if chat.is_room else ChatScreen
@@ -452,6 +447,10 @@ class TuiOmemoApp(TabFirst):
     @on(SearchScreen.HitChosen)
     def _open(self, event: RosterScreen.ChatOpened | SearchScreen.HitChosen) -> None:
         self.open_chat(event.jid, getattr(event, "archive_id", None))
+
+    @on(ChatScreen.ContactAdded)
+    async def _contact_added(self) -> None:
+        await self._refresh_roster()
 
     @on(ChatScreen.TrustReviewRequested)
     def _review(self, event: ChatScreen.TrustReviewRequested) -> None:

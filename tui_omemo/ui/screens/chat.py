@@ -62,11 +62,18 @@ class ChatScreen(ServiceScreen):
         Binding("ctrl+l", "focus_log", "Messages"),
         Binding("ctrl+n", "focus_composer", "Write", show=False),
         Binding("ctrl+t", "review_devices", "Devices"),
+        Binding("f4", "add_contact", "Add contact"),
     ]
 
     @dataclass
     class TrustReviewRequested(Message):
         """The user wants to review the devices of `jid`."""
+
+        jid: str
+
+    @dataclass
+    class ContactAdded(Message):
+        """`jid`, written to from outside the roster, was added to it from the chat."""
 
         jid: str
 
@@ -99,6 +106,8 @@ class ChatScreen(ServiceScreen):
             yield Static(self._title(), id="chat-title")
             yield Static(id="badge", markup=False)
         yield SecurityBanner(id="banner")
+        yield Static(self._add_offer(), id="add-offer", markup=False,
+                     classes="" if self._offers_adding() else "-hidden")
         yield MessageLog(self._clock, group=self._chat.is_room, id="log")
         yield Composer(id="composer")
         yield KeyFooter()
@@ -117,6 +126,14 @@ class ChatScreen(ServiceScreen):
         title = peer_text(self._chat.name or self._chat.jid, "bold", single_line=True)
         title.append(f"  {self._chat.jid}")
         return title
+
+    def _offers_adding(self) -> bool:
+        return not self._chat.in_roster and not self._chat.is_room
+
+    def _add_offer(self) -> Text:
+        name = neutral(self._chat.jid, single_line=True)
+        return Text(f"{name} is not in your contacts: F4 adds them and asks to see their "
+                    "presence. You can write to them either way.")
 
     def _show_badge(self) -> None:
         badge = self.query_one("#badge", Static)
@@ -185,7 +202,7 @@ class ChatScreen(ServiceScreen):
         elif isinstance(event, MessageDelivered) and event.peer == self.peer:
             self.query_one(MessageLog).mark_delivered(event.archive_id)
         elif isinstance(event, RosterChanged) and event.chat.jid == self.peer:
-            self._chat = event.chat
+            self._chat = replace(event.chat, in_roster=event.chat.in_roster or self._chat.in_roster)
             self.query_one("#chat-title", Static).update(self._title())
             self._show_badge()
             self.check_devices()
@@ -221,6 +238,25 @@ class ChatScreen(ServiceScreen):
     @on(SecurityBanner.ReviewRequested)
     def _review(self) -> None:
         self.post_message(self.TrustReviewRequested(self.peer))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """F4 (add contact) only while the contact is not in the roster."""
+        if action == "add_contact":
+            return self._offers_adding()
+        return True
+
+    @work(exit_on_error=False, group="add-contact", exclusive=True, description="add contact")
+    async def action_add_contact(self) -> None:
+        """Add the contact of this chat to the roster, with a presence subscription request."""
+        if not self._offers_adding():
+            return
+        await self._service.add_contact(self.peer)
+        self._chat = replace(self._chat, in_roster=True)
+        self.query_one("#add-offer", Static).set_class(True, "-hidden")
+        self.refresh_bindings()
+        self.notify(f"Added {neutral(self.peer, single_line=True)} and asked to see their "
+                    "presence", markup=False)
+        self.post_message(self.ContactAdded(self.peer))
 
     def action_review_devices(self) -> None:
         """The trust manager, at this contact's devices."""
