@@ -69,7 +69,7 @@ def test_stored_message_round_trips_every_field(db: Database) -> None:
         stored = uow.archive.get(archive_id)
     assert stored is not None
     for name, value in _fields(original).items():
-        if name != "dedupe_keys":
+        if name not in ("dedupe_keys", "stamped"):  # stamped decides the position only
             assert getattr(stored, name) == value, name
 
 
@@ -193,7 +193,8 @@ def test_paging_visits_every_message_once_in_order(
     shared_db: Database, timestamps: list[int], page_size: int
 ) -> None:
     """For any timestamps (many equal) and page size, following the cursors yields every
-    message exactly once, newest first by (timestamp, id)."""
+    message exactly once, newest first in arrival order (times do not reorder live messages,
+    issue 11)."""
     peer = f"paging-{uuid.uuid4().hex}@example.org"
     with shared_db.unit_of_work() as uow:
         stored = [
@@ -212,4 +213,46 @@ def test_paging_visits_every_message_once_in_order(
         while page.older is not None:
             page = uow.archive.page(peer, before=page.older, limit=page_size)
             seen += [(m.timestamp, m.id) for m in page.messages]
-    assert seen == sorted(stored, reverse=True)
+    assert seen == sorted(stored, key=lambda pair: pair[1], reverse=True)
+
+
+def _newest_first(db: Database, peer: str = BOB) -> list[str]:
+    with db.snapshot() as uow:
+        return [m.body for m in uow.archive.page(peer, limit=100).messages]
+
+
+def test_live_messages_keep_arrival_order_whatever_their_times(db: Database) -> None:
+    """A reply stamped by another (or a coarser) clock before the message it answers still
+    comes after it: the failure of test_cli_to_cli_both_ways (issue 11); search agrees."""
+    with db.unit_of_work() as uow:
+        uow.archive.append(message(1, "hello there", timestamp=1_700_000_000_700))
+        uow.archive.append(message(2, "hi back there", timestamp=1_700_000_000_000))
+    assert _newest_first(db) == ["hi back there", "hello there"]
+    with db.snapshot() as uow:
+        assert [hit.message.body for hit in uow.archive.search("there")] == [
+            "hi back there", "hello there"]
+
+
+def test_catch_up_is_placed_by_its_stamp_ties_by_arrival(db: Database) -> None:
+    """A stamped (catch-up) message goes after the newest message not later than its stamp,
+    a whole-second stamp counts as its whole second, and one older than all goes first;
+    several in a row (a catch-up delivers in stamp order) keep their order."""
+    base = 1_700_000_000_000
+    stamped = lambda i, body, ts: replace(message(i, body, timestamp=ts), stamped=True)  # noqa: E731
+    with db.unit_of_work() as uow:
+        uow.archive.append(message(1, "sent A", timestamp=base + 700))
+        uow.archive.append(message(2, "sent B", timestamp=base + 5_000))
+        uow.archive.append(stamped(3, "same second as A", base))
+        uow.archive.append(stamped(4, "stamp 3s", base + 3_000))
+        uow.archive.append(stamped(5, "before all", base - 60_000))
+        uow.archive.append(stamped(6, "still before all", base - 59_000))
+        uow.archive.append(stamped(7, "after all", base + 9_000))
+        uow.archive.append(message(8, "live again", timestamp=base))
+    assert _newest_first(db)[::-1] == [
+        "before all", "still before all", "sent A", "same second as A", "stamp 3s", "sent B",
+        "after all", "live again"]
+    with db.snapshot() as uow:
+        newest = uow.archive.page(BOB, limit=3)
+        assert newest.older is not None
+        rest = uow.archive.page(BOB, before=newest.older, limit=100)
+    assert [m.body for m in (*newest.messages, *rest.messages)] == _newest_first(db)

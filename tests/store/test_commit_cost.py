@@ -1,5 +1,5 @@
-"""Schema steps 3 and 4 (fewer pages per commit): an old profile is upgraded and still
-searched, the old OMEMO state table leaves no copy of its key material behind, a message is
+"""Schema steps 3 and 4 (fewer pages per commit), and 5 after them: an old profile is
+upgraded and still searched, the old OMEMO state table leaves no copy of its key material behind, a message is
 searchable as soon as it is archived, a deleted conversation takes exactly its dedupe keys
 along, and rewriting an unchanged row writes nothing."""
 
@@ -33,11 +33,21 @@ def _version_2(connection: Connection, directory: Path) -> Database:
     return Database(connection, directory)
 
 
-def _fill(db: Database) -> None:
+_OLD_INSERT = (  # the archive as steps 1-4 left it (no seq: step 5 adds it)
+    "INSERT INTO archive (peer, direction, sender_bare_jid, body, timestamp, received_at, "
+    "trust, omemo_version, stanza_id, flags) VALUES (?, 'in', ?, ?, ?, ?, 'verified', '2', ?, '{}')"
+)
+
+
+def _fill(db: Database, connection: Connection) -> None:
+    for index, body, peer in ((1, "let us meet at the café tomorrow", BOB),
+                              (2, "nothing to see", BOB), (3, "cafe again, later", CAROL)):
+        new = message(index, body, peer=peer)
+        cursor = connection.execute(_OLD_INSERT, (peer, peer, body, new.timestamp,
+                                                  new.received_at, new.stanza_id))
+        connection.execute("INSERT INTO dedupe (key, archive_id) VALUES (?, ?)",
+                           (new.dedupe_keys[0], cursor.lastrowid))
     with db.unit_of_work() as uow:
-        uow.archive.append(message(1, "let us meet at the café tomorrow"))
-        uow.archive.append(message(2, "nothing to see"))
-        uow.archive.append(message(3, "cafe again, later", peer=CAROL))
         uow.state.store(SESSION_KEY, 3, SESSION_VALUE)
         uow.state.store("identity", 1, '{"version":1}')
         uow.settings.set("mam/last_stanza_id", "sid-3")
@@ -55,13 +65,18 @@ def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> N
     connection: Connection = sqlcipher3.connect(str(tmp_path / "v2.db"), isolation_level=None)
     connection.execute(RawKey.generate().pragma())
     old = _version_2(connection, tmp_path)
-    _fill(old)
-    before = {text: _search_view(old, text) for text in ("cafe", "caf*", "meet tomorrow")}
-    assert [len(hits) for hits in before.values()] == [2, 2, 1]
+    _fill(old, connection)
+    fts = connection.execute(  # step 2's FTS index, queried directly
+        "SELECT rowid FROM archive_fts WHERE archive_fts MATCH 'cafe' ORDER BY rowid")
+    assert [row[0] for row in fts] == [1, 3]
 
     db = Database.attach(connection, tmp_path)
-    assert db.schema_version == LATEST_VERSION == 4
-    assert {text: _search_view(db, text) for text in before} == before
+    assert db.schema_version == LATEST_VERSION == 5
+    assert {text: _search_view(db, text) for text in ("cafe", "caf*", "meet tomorrow")} == {
+        "cafe": [(3, "cafe again, later"), (1, "let us meet at the café tomorrow")],
+        "caf*": [(3, "cafe again, later"), (1, "let us meet at the café tomorrow")],
+        "meet tomorrow": [(1, "let us meet at the café tomorrow")],
+    }
     with db.snapshot() as uow:
         assert uow.state.load(SESSION_KEY) == StateRecord(SESSION_KEY, 3, SESSION_VALUE)
         assert [record.key for record in uow.state.list_prefix("")] == ["identity", SESSION_KEY]

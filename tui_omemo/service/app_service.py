@@ -457,7 +457,7 @@ class OmemoChatService:
                 row = uow.archive.get(before)
                 if row is None:
                     return HistoryPage((), None)
-                cursor = PageCursor(row.timestamp, row.id)
+                cursor = PageCursor(row.seq, row.id)
             page = uow.archive.page(peer, cursor, limit)
             messages = tuple(to_chat_message(row) for row in reversed(page.messages))
             older = page.messages[-1].id if page.older is not None and page.messages else None

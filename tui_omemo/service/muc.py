@@ -948,7 +948,8 @@ class GroupChats:
             sender_device=device, trust=trust,
             omemo_version=None if namespace is None else namespace.label,
             stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
-            message_id=inbound.message_id, flags=flags)
+            message_id=inbound.message_id, flags=flags,
+            stamped=inbound.timestamp_ms is not None)
 
     def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """A live message carries the room's stanza-id: the next catch-up of the room starts

@@ -973,6 +973,7 @@ class Session:
             omemo_version=None if namespace is None else namespace.label,
             stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
             message_id=inbound.message_id, flags=flags,
+            stamped=inbound.timestamp_ms is not None,
         )
 
     # --- outbound ---------------------------------------------------------------------

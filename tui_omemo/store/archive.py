@@ -2,8 +2,14 @@
 
 Appending is idempotent on the message's de-duplication keys (stanza-id, origin-id, sender
 device + counter …, chosen by the service): if any key is known, the existing id comes back
-and nothing changes. Paging orders by (timestamp, id), so messages with equal timestamps
-keep a stable order and a cursor never skips or repeats one. Search runs over an
+and nothing changes.
+
+Order is arrival order, not time: a conversation shows its messages in the order this client
+sent or first received them (`seq`, the new row's id), since times from other clocks (or of a
+coarser resolution) would put a reply before the message it answers. Only a message fetched
+by catch-up (`NewMessage.stamped`: a server or delay stamp) is placed by its stamp, after the
+newest message not later than it (ties, at the stamp's resolution, go by arrival). Paging and
+search order by (seq, id), so a cursor never skips or repeats a message. Search runs over an
 external-content FTS5 index kept in sync by triggers; the user's words are always quoted, so
 FTS5 syntax in a search box (``"``, ``AND(``, ``NEAR``, ``*``) cannot raise.
 """
@@ -27,13 +33,18 @@ from tui_omemo.store.sql import Connection, Row
 
 _COLUMNS = (
     "id, peer, direction, sender_bare_jid, body, timestamp, received_at, room, nick, "
-    "sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags"
+    "sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags, seq"
 )
+# seq NULL: the arrival position, which is the id the row gets (the largest id plus one).
 _INSERT = (
     "INSERT INTO archive (peer, direction, sender_bare_jid, body, timestamp, received_at, "
-    "room, nick, sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "room, nick, sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags, "
+    "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "COALESCE(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM archive)))"
 )
+_SECOND = 1000
+"""A stamp without milliseconds stands for its whole second (XEP-0082 stamps often have no
+fraction): a local time inside that second is a tie, settled by arrival."""
 # Private-use characters mark matches inside snippets; they are split out again below.
 _MARK_START = "\ue000"
 _MARK_END = "\ue001"
@@ -89,11 +100,31 @@ class Archive:
         existing = self._dedupe.seen(message.dedupe_keys)
         if existing is not None:
             return existing
-        cursor = self._connection.execute(_INSERT, _insert_params(message))
+        seq = self._stamped_seq(message) if message.stamped else None
+        cursor = self._connection.execute(_INSERT, (*_insert_params(message), seq))
         archive_id = cursor.lastrowid
         assert archive_id is not None
         self._dedupe.add(message.dedupe_keys, archive_id)
         return archive_id
+
+    def _stamped_seq(self, message: NewMessage) -> int | None:
+        """Where a catch-up message goes: right after the newest message of its conversation
+        that is not later than its stamp (the same `seq`, a larger id), else before all of
+        them; None (arrival position) in an empty conversation. Messages placed after the
+        same message keep their arrival order among themselves (a catch-up delivers in
+        stamp order)."""
+        resolution = _SECOND if message.timestamp % _SECOND == 0 else 1
+        row = self._connection.execute(
+            "SELECT seq FROM archive WHERE peer = ? AND timestamp < ? "
+            "ORDER BY seq DESC, id DESC LIMIT 1",
+            (message.peer, message.timestamp + resolution),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        first = self._connection.execute(
+            "SELECT MIN(seq) FROM archive WHERE peer = ?", (message.peer,)
+        ).fetchone()
+        return None if first is None or first[0] is None else int(first[0]) - 1
 
     def get(self, archive_id: int) -> ArchivedMessage | None:
         """One message by id."""
@@ -129,26 +160,27 @@ class Archive:
         if before is None:
             rows = self._connection.execute(
                 f"SELECT {_COLUMNS} FROM archive WHERE peer = ? "  # noqa: S608 (constant columns)
-                "ORDER BY timestamp DESC, id DESC LIMIT ?",
+                "ORDER BY seq DESC, id DESC LIMIT ?",
                 (peer, limit + 1),
             ).fetchall()
         else:
             rows = self._connection.execute(
                 f"SELECT {_COLUMNS} FROM archive "  # noqa: S608 (constant columns)
-                "WHERE peer = ? AND (timestamp, id) < (?, ?) "
-                "ORDER BY timestamp DESC, id DESC LIMIT ?",
-                (peer, before.timestamp, before.id, limit + 1),
+                "WHERE peer = ? AND (seq, id) < (?, ?) "
+                "ORDER BY seq DESC, id DESC LIMIT ?",
+                (peer, before.seq, before.id, limit + 1),
             ).fetchall()
         messages = tuple(_message(row) for row in rows[:limit])
         older = None
         if len(rows) > limit:
-            older = PageCursor(messages[-1].timestamp, messages[-1].id)
+            older = PageCursor(messages[-1].seq, messages[-1].id)
         return Page(messages, older)
 
     def search(
         self, text: str, peer: str | None = None, since: int | None = None, limit: int = 50
     ) -> list[SearchHit]:
-        """Messages containing every word of `text`, newest first, with snippets.
+        """Messages containing every word of `text`, newest first (in arrival order, as
+        paging), with snippets.
 
         Words are matched as FTS5 phrases (quoted), with diacritics folded; a word ending in
         ``*`` matches as a prefix. Any text is safe: FTS5 operators are searched literally.
@@ -250,11 +282,11 @@ def _search_sql(
         "WITH hits AS (SELECT a.id AS id FROM archive_fts "  # noqa: S608 (constants only)
         "JOIN archive AS a INDEXED BY archive_search_order ON a.id = archive_fts.rowid "
         f"WHERE archive_fts MATCH ?{filters} "
-        "ORDER BY a.timestamp DESC, a.id DESC LIMIT ?) "
+        "ORDER BY a.seq DESC, a.id DESC LIMIT ?) "
         f"SELECT {columns}, {snippet} FROM hits "
         "CROSS JOIN archive_fts ON archive_fts.rowid = hits.id "
         "CROSS JOIN archive AS a ON a.id = hits.id "
-        "WHERE archive_fts MATCH ? ORDER BY a.timestamp DESC, a.id DESC"
+        "WHERE archive_fts MATCH ? ORDER BY a.seq DESC, a.id DESC"
     )
     return sql, params
 
@@ -308,4 +340,5 @@ def _message(row: Row) -> ArchivedMessage:
         origin_id=row[13],
         message_id=row[14],
         flags=json.loads(row[15]),
+        seq=row[16],
     )

@@ -201,12 +201,27 @@ _V4 = (
     "ALTER TABLE dedupe_v4 RENAME TO dedupe",
 )
 
+# Conversations in the order this client sent or first received each message (issue 11):
+# ``seq`` is the arrival position (the new row's id) for what is sent or received live; a
+# message fetched by catch-up (server or delay stamp) takes the position of the message it
+# follows by that stamp (`Archive.append`). Paging and search order by (seq, id); existing
+# messages keep their arrival order.
+_V5 = (
+    "ALTER TABLE archive ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
+    "UPDATE archive SET seq = id",
+    "DROP INDEX archive_peer_time",
+    "CREATE INDEX archive_peer_seq ON archive (peer, seq, id, timestamp)",
+    "DROP INDEX archive_search_order",
+    "CREATE INDEX archive_search_order ON archive (id, seq, timestamp, peer)",
+)
+
 #: Every step, in order. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "account, settings, roster, OMEMO state, devices, trust, inbox, archive", _V1),
     Migration(2, "outbox of sent messages the server has not confirmed", _V2),
     Migration(3, "fewer pages per commit: OMEMO state as a rowid table, FTS without docsize", _V3),
     Migration(4, "fewer pages per commit: dedupe keys without the cascade's index", _V4),
+    Migration(5, "arrival order: archive.seq, stamped catch-up placed by its stamp", _V5),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

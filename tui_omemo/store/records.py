@@ -52,6 +52,10 @@ class NewMessage:
     origin_id: str | None = None
     message_id: str | None = None
     flags: Mapping[str, object] = field(default_factory=dict)
+    stamped: bool = False
+    """`timestamp` is a server or delay stamp (catch-up, offline storage): the message is
+    placed among the archived ones by it. Otherwise it goes after every archived message
+    (arrival order), whatever its time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +78,15 @@ class ArchivedMessage:
     origin_id: str | None
     message_id: str | None
     flags: Mapping[str, object]
+    seq: int = 0
+    """Its position in the conversation (see `Archive.append`)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class PageCursor:
     """Position in a conversation: page again with `before=` this to get older messages."""
 
-    timestamp: int
+    seq: int
     id: int
 
 

@@ -137,8 +137,8 @@ class MessageLog(ScrollView, can_focus=True):
 
     def prepend(self, page: HistoryPage) -> None:
         """Add an older page above what is shown, keeping the view where it was."""
-        oldest = self._messages[0].archive_id if self._messages else None
-        fresh = [m for m in page.messages if oldest is None or m.archive_id < oldest]
+        shown = {m.archive_id for m in self._messages}  # ids do not sort by position
+        fresh = [m for m in page.messages if m.archive_id not in shown]
         self._before = page.before
         self._waiting = False
         if not fresh:
