@@ -30,12 +30,14 @@ from tui_omemo.service.api import (
     HistoryPage,
     MemberReadiness,
     MessageDelivered,
+    MessageReceived,
     MessageSent,
     MessageTrust,
     Presence,
     RoomInfo,
     RosterChanged,
     SearchHit,
+    SecurityEventRaised,
     SendFailed,
     SendReport,
     ServiceEvent,
@@ -56,6 +58,9 @@ CAROL = "carol@example.org"
 DAVE = "dave@example.net"
 ERIN = "erin@example.org"
 ROOM = "tea@rooms.example.org"
+
+TRUSTED = (TrustLevel.VERIFIED, TrustLevel.BLINDLY_TRUSTED)
+"""The trust levels that get message keys (BTBV on)."""
 
 FAILURE = "No session with this device: the message was encrypted for a session we do not have."
 
@@ -265,6 +270,7 @@ class FakeService:
         self._settings = Settings()
         self._next_id = 10_000_000
         self._partial: set[str] = set()
+        self._nicks: dict[str, str] = {}
         self._members = _members()
         self._account = Account(OWN, "secret")
         self._label: str | None = "laptop"
@@ -391,23 +397,48 @@ class FakeService:
         return HistoryPage(page, start if start > 1 else None)
 
     async def send(self, peer: str, text: str, *, allow_plaintext: bool = False) -> SendReport:
+        """As the real service: plaintext only when chosen (and then remembered), else
+        encrypted for the contact's trusted devices (SendFailed when none is left), the
+        others reported skipped; our message is archived and announced pending."""
         self._record("send", peer, text, allow_plaintext)
         chat = next((c for c in self._chats if c.jid == peer), None) or self._unlisted(peer)
-        omemo = chat.omemo
-        chosen = chat is not None and chat.security is ChatSecurity.PLAINTEXT_CHOSEN
-        if omemo is None and not allow_plaintext and not chosen:
+        chosen = chat.security is ChatSecurity.PLAINTEXT_CHOSEN
+        if chat.omemo is None and not allow_plaintext and not chosen:
             raise SendFailed(  # the real service's words and report
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
                 "unencrypted to this contact explicitly if you want to.",
-                SendReport(None, None, (SkippedDevice(peer, None, "no OMEMO device published"),)),
+                SendReport(None, None, (SkippedDevice(peer, None, "no OMEMO device published",
+                                                      "no_devices"),)),
             )
-        if allow_plaintext and chat is not None:  # remembered, as the real service does
-            self._chats = [
-                dataclasses.replace(c, security=ChatSecurity.PLAINTEXT_CHOSEN)
-                if c.jid == peer
-                else c
-                for c in self._chats
-            ]
+        if allow_plaintext or chat.omemo is None:
+            if allow_plaintext:
+                self._remember(dataclasses.replace(chat, security=ChatSecurity.PLAINTEXT_CHOSEN))
+            return SendReport(self._sent(peer, text, None).archive_id, None)
+        skipped = self._skipped(peer)
+        mine = [d for d in self._devices if d.bare_jid == peer and d.active]
+        if not any(d.trust in TRUSTED for d in mine):
+            raise SendFailed(f"no trusted device of {peer} can receive the message; "
+                             "nothing was sent", SendReport(None, chat.omemo, skipped))
+        message = self._sent(peer, text, chat.omemo)
+        versions = self.send_versions.get(peer, (chat.omemo,))
+        return SendReport(message.archive_id, chat.omemo, skipped, versions)
+
+    def _remember(self, chat: ChatSummary) -> None:
+        """Replace (or add) the roster row of `chat.jid`."""
+        if chat.in_roster or chat.is_room:
+            self._chats = [chat if c.jid == chat.jid else c for c in self._chats]
+
+    def _skipped(self, peer: str) -> tuple[SkippedDevice, ...]:
+        words = {TrustLevel.UNDECIDED: ("undecided: review it in the trust manager", "undecided"),
+                 TrustLevel.DISTRUSTED: ("distrusted", "untrusted")}
+        return tuple(SkippedDevice(d.bare_jid, d.device_id, *words[d.trust])
+                     for d in self._devices
+                     if d.bare_jid == peer and d.active and d.trust in words)
+
+    def _sent(self, peer: str, text: str, omemo: Namespace | None,
+              nick: str | None = None) -> ChatMessage:
+        """Archive our message and announce it: `MessageSent` (pending), then, unless
+        `hold_delivery`, `MessageDelivered`."""
         self._next_id += 1
         message = ChatMessage(
             self._next_id,
@@ -418,20 +449,28 @@ class FakeService:
             text,
             MessageTrust.VERIFIED if omemo else MessageTrust.UNENCRYPTED,
             omemo,
-            1001,
+            1001 if omemo else None,
+            nick=nick,
             delivery=Delivery.PENDING,
         )
         self._log.setdefault(peer, []).append(message)
-        skipped = tuple(
-            SkippedDevice(d.bare_jid, d.device_id, "undecided: review it in the trust manager")
-            for d in self._devices
-            if d.bare_jid == peer and d.trust is TrustLevel.UNDECIDED
-        )
-        self.emit(MessageSent(message))  # as the real service: archived, pending
+        self.emit(MessageSent(message))
         if not self.hold_delivery:
             self.deliver(message.archive_id)
-        versions = self.send_versions.get(peer, (omemo,) if omemo else ())
-        return SendReport(message.archive_id, omemo, skipped, versions)
+        return message
+
+    def receive(self, peer: str, body: str, **changes: object) -> ChatMessage:
+        """A message from `peer` (a room: from a member, give `nick` and `sender`) arrives:
+        archived, announced, and its roster row counts it unread (as the real service)."""
+        message = self.next_message(peer, body, **changes)
+        self._log.setdefault(peer, []).append(message)
+        self.emit(MessageReceived(message))
+        chat = next((c for c in self._chats if c.jid == peer), None)
+        if chat is not None:
+            chat = dataclasses.replace(chat, unread=chat.unread + 1)
+            self._remember(chat)
+            self.emit(RosterChanged(chat))
+        return message
 
     def deliver(self, archive_id: int) -> None:
         """The server confirmed our message `archive_id`: it is no longer pending, and
@@ -449,13 +488,26 @@ class FakeService:
         return [d for d in self._devices if d.bare_jid == bare_jid]
 
     async def set_trust(self, bare_jid: str, device_id: int, level: TrustLevel) -> None:
+        """As the real service: stored, a TRUST_CHANGED security event (stored and
+        emitted), and the contact's roster row with its new badge."""
         self._record("set_trust", bare_jid, device_id, level)
+        if all((d.bare_jid, d.device_id) != (bare_jid, device_id) for d in self._devices):
+            raise KeyError(f"the identity key of device {device_id} of {bare_jid} is not known")
         self._devices = [
             dataclasses.replace(d, trust=level)
             if (d.bare_jid, d.device_id) == (bare_jid, device_id)
             else d
             for d in self._devices
         ]
+        detail = f"device {device_id} of {bare_jid} is now {level.value.replace('_', ' ')}"
+        event = SecurityEvent(SecurityEventKind.TRUST_CHANGED, bare_jid, device_id, detail)
+        self._security.insert(0, event)
+        self.emit(SecurityEventRaised(event))
+        chat = next((c for c in self._chats if c.jid == bare_jid), None)
+        if chat is not None:
+            chat = dataclasses.replace(chat, security=self._unlisted(bare_jid).security)
+            self._remember(chat)
+            self.emit(RosterChanged(chat))
 
     async def rebuild_session(self, bare_jid: str, device_id: int) -> None:
         self._record("rebuild_session", bare_jid, device_id)
@@ -533,6 +585,7 @@ class FakeService:
 
     async def join_room(self, room: str, nick: str) -> RoomInfo:
         self._record("join_room", room, nick)
+        self._nicks[room] = nick
         if all(chat.jid != room for chat in self._chats):
             self._chats.append(
                 ChatSummary(
@@ -577,8 +630,19 @@ class FakeService:
                 SendReport(None, Namespace.V2, missing),
                 partial_possible=True,
             )
-        report = await self.send(room, text, allow_plaintext=allow_plaintext)
-        return dataclasses.replace(report, skipped=report.skipped + missing)
+        chat = next((c for c in self._chats if c.jid == room), None)
+        if chat is None:
+            raise KeyError(room)
+        plaintext = chat.omemo is None
+        if plaintext and not (allow_plaintext or chat.security is ChatSecurity.PLAINTEXT_CHOSEN):
+            raise SendFailed("The room is not members-only and non-anonymous. Nothing was "
+                             "sent; choose to send unencrypted to this room explicitly if you "
+                             "want to.", SendReport(None, None))
+        if plaintext:
+            self._remember(dataclasses.replace(chat, security=ChatSecurity.PLAINTEXT_CHOSEN))
+        omemo = None if plaintext else chat.omemo
+        message = self._sent(room, text, omemo, nick=self._nicks.get(room, "alice"))
+        return SendReport(message.archive_id, omemo, missing)
 
     async def set_partial_choice(self, room: str, allowed: bool) -> None:
         self._record("set_partial_choice", room, allowed)
@@ -627,9 +691,11 @@ class FakeService:
 
     async def mark_read(self, peer: str) -> None:
         self._record("mark_read", peer)
-        self._chats = [
-            dataclasses.replace(c, unread=0) if c.jid == peer else c for c in self._chats
-        ]
+        chat = next((c for c in self._chats if c.jid == peer), None)
+        if chat is not None:  # as the real service: the row follows
+            chat = dataclasses.replace(chat, unread=0)
+            self._remember(chat)
+            self.emit(RosterChanged(chat))
 
     async def refresh_device_list(self, bare_jid: str) -> None:
         self._record("refresh_device_list", bare_jid)

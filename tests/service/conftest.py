@@ -125,6 +125,42 @@ async def exchange(alice: Peer, bob: Peer, text: str) -> None:
     assert (await alice.next_message()).message.body == f"{text}, back"
 
 
+async def start_peer(  # noqa: PLR0913 (make_peer's options, passed through)
+    prosody: ProsodyServer,
+    keyring: DictKeyring,
+    directory: Path,
+    account: tuple[str, str] | None = None,
+    *,
+    settings: Settings | None = None,
+    start: bool = True,
+    resume: bool = True,
+    pause: Pause = backoff_pause,
+    port: int | None = None,
+) -> Peer:
+    """Open a profile in `directory`, log in over loopback (or through a relay on `port`)
+    and build (and with `start`, start) our service; the caller stops the peer."""
+    jid, password = account or prosody.create_account()
+    keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
+    database = await asyncio.to_thread(open_profile, directory, keys)
+    xmpp = XmppClient(jid, password, host=prosody.host, port=port or prosody.port,
+                      allow_plaintext_loopback=True, resume=resume, pause=pause)
+    await xmpp.connect(TIMEOUT, announce=False)
+    client = xmpp.stream
+    transport = XmppTransport(xmpp)
+    service = await OmemoChatService.create(database, transport, settings)
+    peer = Peer(jid, password, directory, keys, database, client, xmpp, transport, service)
+
+    def record(stanza: Any) -> Any:
+        peer.sent.append(str(stanza))
+        return stanza
+
+    client.add_filter("out", record)
+    peer.start_pump()
+    if start:
+        await service.start()
+    return peer
+
+
 @pytest.fixture
 async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[PeerFactory]:
     """Start peers; all are stopped at the end of the test. A peer may connect through a
@@ -142,27 +178,12 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
         pause: Pause = backoff_pause,
         port: int | None = None,
     ) -> Peer:
-        jid, password = account or prosody.create_account()
         directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
-        keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
-        database = await asyncio.to_thread(open_profile, directory, keys)
-        xmpp = XmppClient(jid, password, host=prosody.host, port=port or prosody.port,
-                          allow_plaintext_loopback=True, resume=resume, pause=pause)
-        await xmpp.connect(TIMEOUT, announce=False)
-        client = xmpp.stream
-        transport = XmppTransport(xmpp)
-        service = await OmemoChatService.create(database, transport, settings)
-        peer = Peer(jid, password, directory, keys, database, client, xmpp, transport, service)
-
-        def record(stanza: Any) -> Any:
-            peer.sent.append(str(stanza))
-            return stanza
-
-        client.add_filter("out", record)
-        peer.start_pump()
+        peer = await start_peer(prosody, keyring, directory, account, settings=settings,
+                                start=False, resume=resume, pause=pause, port=port)
         peers.append(peer)
         if start:
-            await service.start()
+            await peer.service.start()
         return peer
 
     yield factory
