@@ -62,6 +62,8 @@ ROOM = "tea@rooms.example.org"
 TRUSTED = (TrustLevel.VERIFIED, TrustLevel.BLINDLY_TRUSTED)
 """The trust levels that get message keys (BTBV on)."""
 
+OPEN_ROOM_REFUSAL = "The room is not members-only and non-anonymous."
+
 FAILURE = "No session with this device: the message was encrypted for a session we do not have."
 
 
@@ -271,6 +273,10 @@ class FakeService:
         self._next_id = 10_000_000
         self._partial: set[str] = set()
         self._nicks: dict[str, str] = {}
+        self._rooms: dict[str, tuple[MemberReadiness, ...]] = {}
+        """Rooms configured for OMEMO (besides ROOM), with their members."""
+        self.open_rooms: set[str] = {"open@rooms.example.org"}
+        """Rooms that exist and refuse OMEMO (not members-only, semi-anonymous)."""
         self._members = _members()
         self._account = Account(OWN, "secret")
         self._label: str | None = "laptop"
@@ -583,10 +589,22 @@ class FakeService:
         self._settings = self._settings.with_value(key, value)
         return self._settings
 
+    def add_room(self, room: str, members: Sequence[str]) -> None:
+        """`room` exists, configured for OMEMO, with `members` (each with a trusted device)."""
+        self._rooms[room] = tuple(
+            MemberReadiness(jid, jid.split("@", maxsplit=1)[0], True, 1, 0, 0) for jid in members
+        )
+
     async def join_room(self, room: str, nick: str) -> RoomInfo:
+        """As the real service: an open room (`open_rooms`) refuses OMEMO; any other room
+        not seen before is created configured for OMEMO, with nobody else in it."""
         self._record("join_room", room, nick)
         self._nicks[room] = nick
+        is_open = room in self.open_rooms
+        if not is_open:
+            self._rooms.setdefault(room, ())
         if all(chat.jid != room for chat in self._chats):
+            security = ChatSecurity.NO_OMEMO if is_open else ChatSecurity.UNDECIDED_DEVICES
             self._chats.append(
                 ChatSummary(
                     room,
@@ -594,11 +612,11 @@ class FakeService:
                     True,
                     Presence.ONLINE,
                     0,
-                    ChatSecurity.NO_OMEMO,
-                    None,
+                    security,
+                    None if is_open else Namespace.V2,
                 )
             )
-        return RoomInfo(room, nick, "", False, "The room is not members-only and non-anonymous.")
+        return await self.room_info(room)
 
     async def leave_room(self, room: str) -> None:
         self._record("leave_room", room)
@@ -609,7 +627,10 @@ class FakeService:
     ) -> SendReport:
         """Like `send`; in ROOM, members without keys stop it unless partial is allowed."""
         self._record("send_to_room", room, text, allow_plaintext, allow_partial)
-        members = self._members if room == ROOM else ()
+        members = self._members if room == ROOM else self._rooms.get(room, ())
+        if room in self._rooms and not members and room in {c.jid for c in self._chats}:
+            raise SendFailed("the room has no other members to encrypt for; nothing was sent",
+                             SendReport(None, Namespace.V2))
         missing = tuple(
             SkippedDevice(m.bare_jid, None, f"member skipped, no usable device: {m.last_error}")
             for m in members
@@ -687,7 +708,10 @@ class FakeService:
         chat = next((c for c in self._chats if c.jid == room and c.is_room), None)
         if chat is None:
             raise KeyError(room)
-        return RoomInfo(room, "alice", "", False, "The room is not members-only.")
+        nick = self._nicks.get(room, "alice")
+        if room in self.open_rooms:
+            return RoomInfo(room, nick, "", False, OPEN_ROOM_REFUSAL)
+        return RoomInfo(room, nick, "", True, None, self._rooms.get(room, ()))
 
     async def mark_read(self, peer: str) -> None:
         self._record("mark_read", peer)

@@ -125,7 +125,7 @@ async def exchange(alice: Peer, bob: Peer, text: str) -> None:
     assert (await alice.next_message()).message.body == f"{text}, back"
 
 
-async def start_peer(  # noqa: PLR0913 (make_peer's options, passed through)
+async def start_peer(
     prosody: ProsodyServer,
     keyring: DictKeyring,
     directory: Path,
@@ -136,9 +136,11 @@ async def start_peer(  # noqa: PLR0913 (make_peer's options, passed through)
     resume: bool = True,
     pause: Pause = backoff_pause,
     port: int | None = None,
+    pump: bool = True,
 ) -> Peer:
     """Open a profile in `directory`, log in over loopback (or through a relay on `port`)
-    and build (and with `start`, start) our service; the caller stops the peer."""
+    and build (and with `start`, start) our service; with `pump` its events go to
+    `Peer.events`. The caller stops the peer."""
     jid, password = account or prosody.create_account()
     keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
     database = await asyncio.to_thread(open_profile, directory, keys)
@@ -155,7 +157,8 @@ async def start_peer(  # noqa: PLR0913 (make_peer's options, passed through)
         return stanza
 
     client.add_filter("out", record)
-    peer.start_pump()
+    if pump:
+        peer.start_pump()
     if start:
         await service.start()
     return peer

@@ -238,7 +238,10 @@ def test_catch_up_is_placed_by_its_stamp_ties_by_arrival(db: Database) -> None:
     a whole-second stamp counts as its whole second, and one older than all goes first;
     several in a row (a catch-up delivers in stamp order) keep their order."""
     base = 1_700_000_000_000
-    stamped = lambda i, body, ts: replace(message(i, body, timestamp=ts), stamped=True)  # noqa: E731
+
+    def stamped(index: int, body: str, timestamp: int) -> NewMessage:
+        return replace(message(index, body, timestamp=timestamp), stamped=True)
+
     with db.unit_of_work() as uow:
         uow.archive.append(message(1, "sent A", timestamp=base + 700))
         uow.archive.append(message(2, "sent B", timestamp=base + 5_000))

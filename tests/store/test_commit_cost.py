@@ -1,7 +1,7 @@
 """Schema steps 3 and 4 (fewer pages per commit), and 5 after them: an old profile is
-upgraded and still searched, the old OMEMO state table leaves no copy of its key material behind, a message is
-searchable as soon as it is archived, a deleted conversation takes exactly its dedupe keys
-along, and rewriting an unchanged row writes nothing."""
+upgraded and still searched, the old OMEMO state table leaves no copy of its key material
+behind, a message is searchable as soon as it is archived, a deleted conversation takes
+exactly its dedupe keys along, and rewriting an unchanged row writes nothing."""
 
 from __future__ import annotations
 

@@ -42,8 +42,8 @@ async def test_our_line_shows_at_once_pending_then_delivered(service: FakeServic
         assert PENDING_MARK in painted(log)
         service.deliver(log.messages[-1].archive_id)
         await settle(pilot)
-        assert log.messages[-1].delivery is Delivery.SENT
         assert PENDING_MARK not in painted(log)
+        assert [m.delivery for m in log.messages if m.body == "see me now"] == [Delivery.SENT]
 
 
 async def test_a_jid_not_in_the_roster_opens_its_chat_and_offers_adding(

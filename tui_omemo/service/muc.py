@@ -442,7 +442,16 @@ class GroupChats:
             security = await self._security(state)
         return ChatSummary(state.jid, state.features.name or state.jid, True, Presence.ONLINE,
                            self._session.unread.get(state.jid, 0), security,
-                           None if state.refusal else prefs.version)
+                           None if state.refusal else await self._summary_version(state, prefs))
+
+    async def _summary_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
+        """The OMEMO version a send would use now (from the cached device lists); OMEMO 2
+        when they cannot be fetched. Never None for a room that allows OMEMO: the chat would
+        take it for a room without encryption and ask for a plaintext choice."""
+        try:
+            return await self._choose_version(state, prefs)
+        except TransportError:
+            return prefs.version or Namespace.V2
 
     async def _security(self, state: _Room) -> ChatSecurity:
         """Nobody else here, then undecided (or keyless) members, then blind trust, else all
