@@ -1,4 +1,6 @@
-"""`tui-omemo history JID`: print a conversation from the encrypted archive, oldest first.
+"""`tui-omemo history JID`: print a conversation from the encrypted archive, oldest first, in
+the order this client sent or received each message (the archive's order, never re-sorted by
+the messages' own times: a reply stamped by the server's second would go first).
 
 `history --after ID [JID]` prints what was archived after archive id ID instead — across all
 chats, or JID's only — in archive order: a script that remembers the last `id` it saw
@@ -13,7 +15,6 @@ from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions, open_database
-from tui_omemo.store import ArchivedMessage
 
 DEFAULT_LIMIT = 100
 
@@ -42,10 +43,10 @@ def history(options: ProfileOptions, args: HistoryArgs, console: Console) -> int
             messages = uow.archive.after(args.after, peer=peer, limit=args.limit)
         elif args.search is not None:
             found = uow.archive.search(args.search, peer=peer, limit=args.limit)
-            messages = sorted((hit.message for hit in found), key=_in_time)
+            messages = [hit.message for hit in reversed(found)]  # oldest first
         else:
             assert peer is not None
-            messages = sorted(uow.archive.page(peer, limit=args.limit).messages, key=_in_time)
+            messages = list(reversed(uow.archive.page(peer, limit=args.limit).messages))
     for message in messages:
         failure = message.flags.get("failure")
         if args.json and isinstance(failure, str):
@@ -75,10 +76,6 @@ def _check(args: HistoryArgs) -> str | None:
     elif args.jid is None:
         raise UsageError("name a JID (or use --after ID for every chat)")
     return None if args.jid is None else check_jid(args.jid)
-
-
-def _in_time(message: ArchivedMessage) -> tuple[int, int]:
-    return (message.timestamp, message.id)
 
 
 def _nothing(peer: str | None, args: HistoryArgs) -> str:
