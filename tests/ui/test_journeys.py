@@ -22,6 +22,7 @@ from tests.service.conftest import Peer, PeerFactory, make_peer  # noqa: F401 (f
 from tests.store.conftest import DictKeyring
 from tests.ui.test_pilot_prosody import (
     contact,  # noqa: F401 (fixture)
+    fill_first_run,
     first_run,
     keyring_console,
     open_chat_by_filter,
@@ -34,6 +35,7 @@ from tui_omemo.service import outbox
 from tui_omemo.service.api import ChatMessage
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
+from tui_omemo.ui.screens.account import AccountScreen
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.screens.roster import RosterScreen
@@ -109,7 +111,8 @@ async def test_open_jid_outside_the_roster_chats_at_once_and_offers_adding(
     stranger = await make_peer()
     profile = tmp_path / "ours"
     async with real_app(profile, keyring_console(), stranger.jid) as (app, pilot):
-        await first_run(pilot, prosody, ours)
+        await until(pilot, lambda: isinstance(app.screen, AccountScreen), "the first-run form")
+        await fill_first_run(pilot, *ours, f"{prosody.host}:{prosody.port}")
         await until(pilot, lambda: isinstance(app.screen, ChatScreen), "the stranger's chat")
         screen = app.screen
         assert isinstance(screen, ChatScreen)
