@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.fakes_ui import BOB, DAVE, ROOM, FakeService, fingerprint
+from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, _device, fingerprint
 from tests.ui.helpers import settle
+from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import RefusedCertificate
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
@@ -72,6 +73,33 @@ async def _settings_problem(pilot: Pilot[None]) -> None:
     box.value = ""
     await pilot.press("0", "enter")
     pilot.app.screen.query_one("#option-trust_mode").scroll_visible(animate=False)
+    await settle(pilot)
+
+
+STRANGER = "frank@example.org"
+"""Someone not in the roster, with one OMEMO device (a chat opened with `open JID`)."""
+
+
+def _holding_delivery() -> FakeService:
+    """The server has not confirmed our messages yet: they keep their pending mark."""
+    service = FakeService()
+    service.hold_delivery = True
+    return service
+
+
+def _with_stranger() -> FakeService:
+    service = FakeService()
+    service._devices.append(_device(STRANGER, 6001, TrustLevel.BLINDLY_TRUSTED))
+    return service
+
+
+async def _answered(pilot: Pilot[None]) -> None:
+    """Carol's chat: our message went out (delivered), and her answer came."""
+    await _open(CAROL, *"Running late, there by ten past.", "enter")(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    service.receive(CAROL, "No problem, I saved you a seat.", sender=CAROL,
+                    omemo=service.next_message(CAROL, "").omemo, sender_device_id=3001)
     await settle(pilot)
 
 
@@ -192,6 +220,11 @@ SHOTS: tuple[Shot, ...] = (
     Shot("chat_failure_detail", _open(BOB, "ctrl+l", "up", "up", "enter")),
     Shot("chat_untrusted_message", _open(BOB, "ctrl+l", "up", "up", "up")),
     Shot("chat_plaintext_choice", _open(DAVE, *"hello", "enter")),
+    Shot("chat_own_message_pending", _open(CAROL, *"On my way, see you at three.", "enter"),
+         service=_holding_delivery),
+    Shot("chat_own_message_answered", _answered),
+    Shot("chat_not_in_roster", _open(STRANGER, *"Hello Frank, Bob gave me your address.",
+                                     "enter"), service=_with_stranger),
     Shot("group_readiness", _open(ROOM)),
     Shot("group_partial_send_dialog", _open(ROOM, *"hello", "enter")),
     Shot("group_nobody_has_keys", _open(ROOM, *"hello", "enter"), service=_room_without_keys),
