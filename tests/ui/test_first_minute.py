@@ -50,7 +50,7 @@ async def test_a_jid_not_in_the_roster_opens_its_chat_and_offers_adding(
     service: FakeService,
 ) -> None:
     """`open JID` for someone not in the roster lands in their chat (not on the roster with an
-    error); a message goes out at once, and F5 adds the contact, after which the offer goes."""
+    error); a message goes out at once, and F9 adds the contact, after which the offer goes."""
     service._devices.append(_device(FRANK, 6001, TrustLevel.BLINDLY_TRUSTED))
     app = make_app(service, open_chat=FRANK)
     async with app.run_test(size=SIZE) as pilot:
@@ -65,7 +65,7 @@ async def test_a_jid_not_in_the_roster_opens_its_chat_and_offers_adding(
         await settle(pilot)
         assert ("send", (FRANK, "hello frank", False)) in service.calls
         assert screen.query_one(MessageLog).messages[-1].body == "hello frank"
-        await pilot.press("f5")
+        await pilot.press("f9")
         await settle(pilot)
         assert ("add_contact", (FRANK,)) in service.calls
         assert offer.has_class("-hidden")
@@ -73,12 +73,12 @@ async def test_a_jid_not_in_the_roster_opens_its_chat_and_offers_adding(
 
 
 async def test_a_roster_contact_gets_no_offer(service: FakeService) -> None:
-    """Bob is in the roster: no offer, and F5 does nothing (F4 is the account screen)."""
+    """Bob is in the roster: no offer, and F9 does nothing."""
     app = make_app(service, open_chat=BOB)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, ChatScreen)
         assert app.screen.query_one("#add-offer", Static).has_class("-hidden")
-        await pilot.press("f5")
+        await pilot.press("f9")
         await settle(pilot)
         assert not any(name == "add_contact" for name, _ in service.calls)

@@ -105,7 +105,7 @@ async def test_open_jid_outside_the_roster_chats_at_once_and_offers_adding(
     tmp_path: Path,
 ) -> None:
     """`tui-omemo open JID` for someone not in the roster lands in their chat (not on the
-    roster with "not in the roster"), the message goes out encrypted at once, and F5 from the
+    roster with "not in the roster"), the message goes out encrypted at once, and F9 from the
     chat adds them to the roster (stored) with a subscription request."""
     ours = prosody.create_account()
     stranger = await make_peer()
@@ -130,7 +130,7 @@ async def test_open_jid_outside_the_roster_chats_at_once_and_offers_adding(
         service = service_of(app)
         assert stranger.jid not in {i.bare_jid for i in await service.runner.read(
             lambda uow: uow.roster.all())}
-        await pilot.press("f5")
+        await pilot.press("f9")
         await until(pilot, lambda: offer.has_class("-hidden"), "the offer gone")
         roster = await service.runner.read(lambda uow: uow.roster.all())
         assert stranger.jid in {item.bare_jid for item in roster}

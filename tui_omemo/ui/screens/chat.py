@@ -62,7 +62,7 @@ class ChatScreen(ServiceScreen):
         Binding("ctrl+l", "focus_log", "Messages"),
         Binding("ctrl+n", "focus_composer", "Write", show=False),
         Binding("ctrl+t", "review_devices", "Devices"),
-        Binding("f5", "add_contact", "Add contact"),
+        Binding("f9", "add_contact", "Add contact", key_display="F9"),
     ]
 
     @dataclass
@@ -132,7 +132,7 @@ class ChatScreen(ServiceScreen):
 
     def _add_offer(self) -> Text:
         name = neutral(self._chat.jid, single_line=True)
-        return Text(f"{name} is not in your contacts: F5 adds them and asks to see their "
+        return Text(f"{name} is not in your contacts: F9 adds them and asks to see their "
                     "presence. You can write to them either way.")
 
     def _show_badge(self) -> None:
@@ -240,7 +240,7 @@ class ChatScreen(ServiceScreen):
         self.post_message(self.TrustReviewRequested(self.peer))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """F5 (add contact) only while the contact is not in the roster."""
+        """F9 (add contact) only while the contact is not in the roster."""
         if action == "add_contact":
             return self._offers_adding()
         return True
