@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Select, Static
+from textual.widgets import Button, Checkbox, Select, Static
 
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer  # noqa: F401 (fixture)
@@ -35,6 +35,7 @@ from tui_omemo.service import outbox
 from tui_omemo.service.api import ChatMessage
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
+from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
 from tui_omemo.ui.screens.account import AccountScreen
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.screens.group import GroupChatScreen
@@ -202,7 +203,12 @@ async def test_quit_and_start_again_keeps_history_order_and_trust(
                     "the contact's device listed")
         table.move_cursor(row=next(i for i, d in enumerate(table.ordered)
                                    if d.bare_jid == peer.jid))
-        await pilot.press("v")
+        await pilot.press("v")  # the compare step: tick "all groups match", then Verify
+        await until(pilot, lambda: isinstance(app.screen, VerifyDeviceDialog), "the compare step")
+        app.screen.query_one("#match", Checkbox).value = True
+        await until(pilot, lambda: not app.screen.query_one("#verify", Button).disabled,
+                    "Verify enabled")
+        await pilot.click("#verify")
         service = service_of(app)
 
         async def verified() -> bool:
