@@ -346,7 +346,8 @@ async def test_group_join_send_receive_leave(
 ) -> None:
     """The contact made an OMEMO room with us as member. Ctrl+G joins it; in its chat our line
     shows at once and the contact decrypts it; the contact's line shows with its nick; F8
-    (confirmed) leaves: back on the roster, the room is gone from it (and from the service's chats)."""
+    (confirmed) leaves: back on the roster, the room is gone from it (and from the service's
+    chats)."""
     ours, peer = contact
     room = f"journey-{tmp_path.name[-6:].lower()}@{prosody.muc_domain}"
     groups = peer.service.groups

@@ -450,7 +450,7 @@ class TuiOmemoApp(TabFirst):
 
     @on(ChatScreen.ContactAdded)
     async def _contact_added(self) -> None:
-        await self._refresh_roster()
+        await self.refresh_roster()
 
     @on(ChatScreen.TrustReviewRequested)
     def _review(self, event: ChatScreen.TrustReviewRequested) -> None:
