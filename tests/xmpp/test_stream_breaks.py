@@ -16,6 +16,7 @@ from tests.prosody import ProsodyServer
 from tests.relay import Gate, Relay
 from tests.xmpp.conftest import Make
 from tests.xmpp.test_reconnect import TIMEOUT, Links, cut
+from tui_omemo.xmpp import dead_stream
 from tui_omemo.xmpp.client import Link, XmppClient
 from tui_omemo.xmpp.errors import TransportError
 
@@ -110,3 +111,34 @@ async def test_a_server_that_stops_answering_is_left_for_a_fresh_session(
             await alice.ping(TIMEOUT)
         finally:
             await alice.disconnect()
+
+
+async def test_a_resumed_session_that_was_never_announced_is_announced_as_fresh(
+    make_client: Make,
+) -> None:
+    """A fresh session lost after stream management was enabled but before it was announced,
+    then resumed by the next attempt, is a fresh session to the listeners (ONLINE): the
+    stream they knew is gone with what it took. Before, the resumption was reported as
+    RESUMED, and the outbox left the lost stream's unconfirmed messages to it; a ping on it
+    then confirmed them, and they never reached the contact (the 50-cut run's a9-a17)."""
+    gate = Gate()
+    alice = await make_client(pause=gate)
+    bob = await make_client()
+    links = Links(alice)
+    armed = [True]
+
+    def kill(_event: Any) -> None:  # the fresh session dies before it is announced
+        if armed and alice.stream.transport is not None:
+            armed.clear()
+            alice.stream.transport.abort()
+
+    alice.stream.add_event_handler("sm_enabled", kill)
+    dead_stream.drop_silent(alice.stream)  # no resumption of the announced stream
+    assert await links.next() is Link.LOST
+    gate.open()
+    assert await links.next() is Link.ONLINE
+    assert links.pending() == []
+    assert not armed and len(gate.attempts) >= 2
+    await alice.ping(TIMEOUT)
+    bob.send_plaintext(alice.bare_jid, "reaches the announced session")
+    assert (await alice.next_message(within=TIMEOUT)).body == "reaches the announced session"

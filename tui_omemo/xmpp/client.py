@@ -289,6 +289,9 @@ class XmppClient:
         self._loss: asyncio.Future[None] | None = None
         """Resolved by the next loss of the connection (`_session_ready` waits on it)."""
         self._told: Link | None = None
+        self._unannounced = False
+        """A fresh session started and was not announced (ONLINE) yet: a resumption of it
+        resumes a stream the listeners never heard of, and is announced as a fresh one."""
         self._acked_before = 0
         """The server's last count of our stanzas before a connection attempt."""
         """What the connection listeners heard last."""
@@ -431,7 +434,11 @@ class XmppClient:
         """Announce the new session (online for senders from then on); False when its
         connection was lost again before that (the caller reconnects)."""
         xmpp = self._stream()
+        if resumed and self._unannounced:
+            # lost before it was announced: what the last announced stream took is not in it
+            resumed = False
         if not resumed:
+            self._unannounced = True
             self._retire_stream()
         if not xmpp.is_connected():  # lost since the session start: nobody was told
             return False
@@ -460,6 +467,7 @@ class XmppClient:
         if lost.done() or not xmpp.is_connected():
             return False
         self._online = True
+        self._unannounced = False
         self._tell(Link.ONLINE)
         return True
 
