@@ -114,9 +114,7 @@ class TimedStorage(MemoryStorage):
             StoreClock.spent += time.perf_counter() - start
 
 
-async def our_device(
-    bare_jid: str, directory: MemoryDirectory, publish: bool = True
-) -> FakeDevice:
+async def our_device(bare_jid: str, directory: MemoryDirectory, publish: bool = True) -> FakeDevice:
     """An engine on a timed in-memory store."""
     return await FakeDevice.create(bare_jid, directory, TimedStateStore(), publish=publish)
 
@@ -163,8 +161,10 @@ def _ratio(ours: float, theirs: float) -> str:
 def row(name: str, measured: tuple[Pair, Pair]) -> None:
     """One line: total ms (ours, theirs, ratio), then the same without the store's time."""
     ours, theirs = measured
-    print(f"  {name:<42} {ours[0]:>9.3f} {theirs[0]:>9.3f} {_ratio(ours[0], theirs[0])}"
-          f"   {ours[1]:>9.3f} {theirs[1]:>9.3f} {_ratio(ours[1], theirs[1])}")
+    print(
+        f"  {name:<42} {ours[0]:>9.3f} {theirs[0]:>9.3f} {_ratio(ours[0], theirs[0])}"
+        f"   {ours[1]:>9.3f} {theirs[1]:>9.3f} {_ratio(ours[1], theirs[1])}"
+    )
 
 
 def size_row(name: str, ours: float, theirs: float) -> None:
@@ -173,10 +173,14 @@ def size_row(name: str, ours: float, theirs: float) -> None:
 
 def header(title: str) -> None:
     print(f"\n{title}")
-    print(f"  {'':<42} {'ours ms':>9} {'theirs':>9} {'ratio':>7}   "
-          f"{'ours ms':>9} {'theirs':>9} {'ratio':>7}")
-    print(f"  {'':<42} {'--- total, with the in-memory store ---':>27}   "
-          f"{'--- without the store ---':>27}")
+    print(
+        f"  {'':<42} {'ours ms':>9} {'theirs':>9} {'ratio':>7}   "
+        f"{'ours ms':>9} {'theirs':>9} {'ratio':>7}"
+    )
+    print(
+        f"  {'':<42} {'--- total, with the in-memory store ---':>27}   "
+        f"{'--- without the store ---':>27}"
+    )
 
 
 async def bench_creation(repeat: int) -> None:
@@ -202,8 +206,10 @@ async def bench_creation(repeat: int) -> None:
             await created.backend.get_bundle(US, 1)
 
     row("create", await compare(ours, theirs, repeat))
-    row("create, then both bundles (to publish)",
-        await compare(ours_published, theirs_published, repeat))
+    row(
+        "create, then both bundles (to publish)",
+        await compare(ours_published, theirs_published, repeat),
+    )
 
 
 async def bench_first_message(namespace: Namespace, repeat: int) -> None:
@@ -347,8 +353,9 @@ async def bench_decrypt_and_size(namespace: Namespace, repeat: int) -> None:
     await peer_b.decrypt(their_following, US)
     following = await alice.send_as_received(namespace, [THEM], BODY)
     their_following = await peer_a.encrypt([peer_b.ref], BODY)
-    row(f"… with {SKIPPED} skipped message keys held",
-        await compare(ours_next, theirs_next, repeat))
+    row(
+        f"… with {SKIPPED} skipped message keys held", await compare(ours_next, theirs_next, repeat)
+    )
     ours_bytes = session_bytes(bob.store, namespace, alice.ref)
     prefix = f"/{namespace.value}/{US}/1/"
     theirs_bytes = sum(
@@ -406,8 +413,10 @@ def bench_primitives(repeat: int) -> None:
 async def main(quick: bool) -> None:
     repeat = 3 if quick else 10
     fanouts = [1, 10] if quick else [1, 10, 100]
-    print(f"tui-omemo protocol benchmark (ms per operation, median of {ROUNDS} rounds; "
-          "ratio = ours / python-omemo)")
+    print(
+        f"tui-omemo protocol benchmark (ms per operation, median of {ROUNDS} rounds; "
+        "ratio = ours / python-omemo)"
+    )
     await bench_creation(repeat=2 if quick else 5)
     for namespace in Namespace:
         header(f"OMEMO {namespace.label}")

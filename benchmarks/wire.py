@@ -129,8 +129,10 @@ async def census(server: ProsodyServer, root: Path, args: argparse.Namespace) ->
         for one in counts:
             one.counting = False
         what = "plain" if args.plain else "OMEMO 2"
-        print(f"{args.round_trips} round trips ({what}), per round trip "
-              f"(two messages: Alice -> Bob, Bob -> Alice):")
+        print(
+            f"{args.round_trips} round trips ({what}), per round trip "
+            f"(two messages: Alice -> Bob, Bob -> Alice):"
+        )
         print(f"server CPU {used / args.round_trips:.2f} ms per round trip")
         for one in counts:
             print("\n".join(one.report(args.round_trips)))

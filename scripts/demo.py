@@ -224,8 +224,14 @@ async def _subscribe_both(server: ProsodyServer, alice: Person, bob: Person) -> 
 
     people = (alice, bob)
     clients = [
-        XmppClient(person.jid, person.password, host=server.host, port=server.port,
-                   allow_plaintext_loopback=True, reconnect=False)
+        XmppClient(
+            person.jid,
+            person.password,
+            host=server.host,
+            port=server.port,
+            allow_plaintext_loopback=True,
+            reconnect=False,
+        )
         for person in people
     ]
     try:
@@ -325,19 +331,21 @@ def welcome_note(alice: Person, bob: Person, prints: dict[str, str]) -> str:
         parts = fingerprint.split()
         return f"  {' '.join(parts[:4])}\n  {' '.join(parts[4:])}"
 
-    return "\n".join([
-        f"You are alice ({alice.jid}). Bob ({bob.jid}) is a demo contact on this machine "
-        "who answers every message with 'echo: …', encrypted with OMEMO.",
-        "",
-        "Bob's device has this fingerprint (the key bob's own profile made):",
-        two_lines(prints.get("bob", "")),
-        "Ctrl+T opens the trust manager: highlight bob's device, press v and compare it with "
-        "the one above, group by group, then confirm. Your own fingerprint:",
-        two_lines(prints.get("alice", "")),
-        "",
-        "Type below and press Enter to send. F1 lists the keys of every screen, Ctrl+P every "
-        "action; Ctrl+Q quits and stops the demo.",
-    ])
+    return "\n".join(
+        [
+            f"You are alice ({alice.jid}). Bob ({bob.jid}) is a demo contact on this machine "
+            "who answers every message with 'echo: …', encrypted with OMEMO.",
+            "",
+            "Bob's device has this fingerprint (the key bob's own profile made):",
+            two_lines(prints.get("bob", "")),
+            "Ctrl+T opens the trust manager: highlight bob's device, press v and compare it with "
+            "the one above, group by group, then confirm. Your own fingerprint:",
+            two_lines(prints.get("alice", "")),
+            "",
+            "Type below and press Enter to send. F1 lists the keys of every screen, Ctrl+P every "
+            "action; Ctrl+Q quits and stops the demo.",
+        ]
+    )
 
 
 def open_app(demo: Demo, alice: Person, bob: Person, note: str = "") -> int:

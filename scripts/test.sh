@@ -11,6 +11,7 @@ echo "== lint-imports (DESIGN.md §2 layers)"
 lint-imports --no-cache
 echo "== ruff"
 ruff check tui_omemo tests benchmarks
+ruff format --check tui_omemo tests benchmarks scripts
 echo "== mypy --strict"
 mypy
 

@@ -57,8 +57,9 @@ class MemoryStateStore:
     """A dict of JSON objects behind the `StateStore` port."""
 
     def __init__(self, data: Mapping[str, JsonObject] | None = None) -> None:
-        self.data: dict[str, JsonObject] = {key: json_copy(value)
-                                            for key, value in (data or {}).items()}
+        self.data: dict[str, JsonObject] = {
+            key: json_copy(value) for key, value in (data or {}).items()
+        }
         self.loads = 0
         self.writes = 0
 

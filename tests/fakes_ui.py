@@ -372,8 +372,17 @@ class FakeService:
             security = ChatSecurity.SOME_BLIND
         else:
             security = ChatSecurity.ALL_VERIFIED
-        return ChatSummary(jid, jid, False, Presence.OFFLINE, 0, security, omemo,
-                           subscription=Subscription.NONE, in_roster=False)
+        return ChatSummary(
+            jid,
+            jid,
+            False,
+            Presence.OFFLINE,
+            0,
+            security,
+            omemo,
+            subscription=Subscription.NONE,
+            in_roster=False,
+        )
 
     async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
         if peer in self._generated:
@@ -413,8 +422,11 @@ class FakeService:
             raise SendFailed(  # the real service's words and report
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
                 "unencrypted to this contact explicitly if you want to.",
-                SendReport(None, None, (SkippedDevice(peer, None, "no OMEMO device published",
-                                                      "no_devices"),)),
+                SendReport(
+                    None,
+                    None,
+                    (SkippedDevice(peer, None, "no OMEMO device published", "no_devices"),),
+                ),
             )
         if allow_plaintext or chat.omemo is None:
             if allow_plaintext:
@@ -423,8 +435,10 @@ class FakeService:
         skipped = self._skipped(peer)
         mine = [d for d in self._devices if d.bare_jid == peer and d.active]
         if not any(d.trust in TRUSTED for d in mine):
-            raise SendFailed(f"no trusted device of {peer} can receive the message; "
-                             "nothing was sent", SendReport(None, chat.omemo, skipped))
+            raise SendFailed(
+                f"no trusted device of {peer} can receive the message; nothing was sent",
+                SendReport(None, chat.omemo, skipped),
+            )
         message = self._sent(peer, text, chat.omemo)
         versions = self.send_versions.get(peer, (chat.omemo,))
         return SendReport(message.archive_id, chat.omemo, skipped, versions)
@@ -435,14 +449,19 @@ class FakeService:
             self._chats = [chat if c.jid == chat.jid else c for c in self._chats]
 
     def _skipped(self, peer: str) -> tuple[SkippedDevice, ...]:
-        words = {TrustLevel.UNDECIDED: ("undecided: review it in the trust manager", "undecided"),
-                 TrustLevel.DISTRUSTED: ("distrusted", "untrusted")}
-        return tuple(SkippedDevice(d.bare_jid, d.device_id, *words[d.trust])
-                     for d in self._devices
-                     if d.bare_jid == peer and d.active and d.trust in words)
+        words = {
+            TrustLevel.UNDECIDED: ("undecided: review it in the trust manager", "undecided"),
+            TrustLevel.DISTRUSTED: ("distrusted", "untrusted"),
+        }
+        return tuple(
+            SkippedDevice(d.bare_jid, d.device_id, *words[d.trust])
+            for d in self._devices
+            if d.bare_jid == peer and d.active and d.trust in words
+        )
 
-    def _sent(self, peer: str, text: str, omemo: Namespace | None,
-              nick: str | None = None) -> ChatMessage:
+    def _sent(
+        self, peer: str, text: str, omemo: Namespace | None, nick: str | None = None
+    ) -> ChatMessage:
         """Archive our message and announce it: `MessageSent` (pending), then, unless
         `hold_delivery`, `MessageDelivered`."""
         self._next_id += 1
@@ -629,8 +648,10 @@ class FakeService:
         self._record("send_to_room", room, text, allow_plaintext, allow_partial)
         members = self._members if room == ROOM else self._rooms.get(room, ())
         if room in self._rooms and not members and room in {c.jid for c in self._chats}:
-            raise SendFailed("the room has no other members to encrypt for; nothing was sent",
-                             SendReport(None, Namespace.V2))
+            raise SendFailed(
+                "the room has no other members to encrypt for; nothing was sent",
+                SendReport(None, Namespace.V2),
+            )
         missing = tuple(
             SkippedDevice(m.bare_jid, None, f"member skipped, no usable device: {m.last_error}")
             for m in members
@@ -656,9 +677,12 @@ class FakeService:
             raise KeyError(room)
         plaintext = chat.omemo is None
         if plaintext and not (allow_plaintext or chat.security is ChatSecurity.PLAINTEXT_CHOSEN):
-            raise SendFailed("The room is not members-only and non-anonymous. Nothing was "
-                             "sent; choose to send unencrypted to this room explicitly if you "
-                             "want to.", SendReport(None, None))
+            raise SendFailed(
+                "The room is not members-only and non-anonymous. Nothing was "
+                "sent; choose to send unencrypted to this room explicitly if you "
+                "want to.",
+                SendReport(None, None),
+            )
         if plaintext:
             self._remember(dataclasses.replace(chat, security=ChatSecurity.PLAINTEXT_CHOSEN))
         omemo = None if plaintext else chat.omemo

@@ -207,9 +207,7 @@ class ProsodyServer:
                 direct_tls_ports=direct_tls_port or "",
                 modules_disabled='"s2s"' if tls_hosts else '"s2s"; "tls"',
                 tls_module=' "tls";' if tls_hosts else "",
-                tls_hosts="".join(
-                    _TLS_HOST.format(domain=domain) for domain in (tls_hosts or {})
-                ),
+                tls_hosts="".join(_TLS_HOST.format(domain=domain) for domain in (tls_hosts or {})),
             )
         )
         process = cls._spawn(binary, workdir)
@@ -222,7 +220,8 @@ class ProsodyServer:
         with (workdir / "console.log").open("ab") as console:
             return subprocess.Popen(
                 _with_parent_death_signal(
-                    [binary, "--config", str(workdir / "prosody.cfg.lua"), "-F"]),
+                    [binary, "--config", str(workdir / "prosody.cfg.lua"), "-F"]
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,

@@ -68,9 +68,12 @@ class Relay:
     connection relays nothing more in either direction and keeps its sockets open.
     """
 
-    def __init__(self, target_port: int,
-                 silence_when: Callable[[bytes], bool] | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        silence_when: Callable[[bytes], bool] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self._target = target_port
         self._silence_when = silence_when
         self._server: asyncio.Server | None = None
@@ -126,8 +129,7 @@ class Relay:
         await self._server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1",
-                                                                         self._target)
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target)
         self._writers |= {writer, upstream_writer}
         silent = asyncio.Event()
 
@@ -141,8 +143,9 @@ class Relay:
                 end.transport.abort()
                 self._writers.discard(end)
 
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter,
-                       upstream: bool) -> None:
+        async def pipe(
+            source: asyncio.StreamReader, sink: asyncio.StreamWriter, upstream: bool
+        ) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await source.read(65536):
                     if silenced(data, upstream):
@@ -157,5 +160,6 @@ class Relay:
                 sink.transport.abort()
                 self._writers.discard(sink)
 
-        await asyncio.gather(pipe(reader, upstream_writer, True),
-                             pipe(upstream_reader, writer, False))
+        await asyncio.gather(
+            pipe(reader, upstream_writer, True), pipe(upstream_reader, writer, False)
+        )

@@ -111,10 +111,14 @@ def speak_only_legacy(plugin: Any) -> None:
 
     async def build() -> Any:
         manager = await make_session_manager(plugin.xmpp, plugin).create(
-            [oldmemo.Oldmemo(plugin.storage, 1000, None)], plugin.storage,
-            plugin.xmpp.boundjid.bare, initial_own_label=None,
+            [oldmemo.Oldmemo(plugin.storage, 1000, None)],
+            plugin.storage,
+            plugin.xmpp.boundjid.bare,
+            initial_own_label=None,
             undecided_trust_level_name=PeerTrust.UNDECIDED.value,
-            signed_pre_key_rotation_period=7 * 24 * 3600, pre_key_refill_threshold=99)
+            signed_pre_key_rotation_period=7 * 24 * 3600,
+            pre_key_refill_threshold=99,
+        )
         await manager.ensure_data_consistency()
         await manager.after_history_sync()
         return manager
@@ -252,8 +256,8 @@ class OmemoPeer:
         manager = await self.plugin.get_session_manager()
         envelope = sce_envelope(text, self.client.boundjid.bare, slixmpp.JID(to).bare)
         messages, errors = await manager.encrypt(
-            frozenset(jid.bare for jid in recipients), {V2: envelope},
-            backend_priority_order=[V2])
+            frozenset(jid.bare for jid in recipients), {V2: envelope}, backend_priority_order=[V2]
+        )
         self.errors.extend(repr(error) for error in errors)
         stanza = self.client.make_message(mto=to, mtype="chat" if members is None else "groupchat")
         stanza["body"] = self.plugin.fallback_message
@@ -303,14 +307,14 @@ class OmemoPeer:
         except NotImplementedError as error:  # OMEMO 2: decrypted, but SCE is not unpacked
             header = stanza.xml.find(f"{{{V2}}}encrypted/{{{V2}}}header")
             assert header is not None
-            return PeerMessage(sender, int(header.get("sid", "0")),
-                               sce_body(sce_plaintext(error)), V2)
+            return PeerMessage(
+                sender, int(header.get("sid", "0")), sce_body(sce_plaintext(error)), V2
+            )
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")
             return None
         namespace = V2 if V2 in namespaces else LEGACY
-        return PeerMessage(sender, int(device.device_id), str(decrypted["body"] or ""),
-                           namespace)
+        return PeerMessage(sender, int(device.device_id), str(decrypted["body"] or ""), namespace)
 
 
 class PlainClient:

@@ -20,10 +20,11 @@ async def test_send_to_a_dead_port_fails_with_one_line(runner: CliRunner, tmp_pa
         )  # fmt: skip
         assert added.code == 0, added.err
         # a --timeout the test would never wait for: only failing fast passes
-        sent = await runner.run(account, "send", "bob@localhost", "hello", "--timeout", "3600",
-                                wait=120)
+        sent = await runner.run(
+            account, "send", "bob@localhost", "hello", "--timeout", "3600", wait=120
+        )
     assert sent.code == 5  # unreachable
     assert sent.out == ""
-    assert sent.err_lines == [
-        f"tui-omemo: cannot reach 127.0.0.1:{port} (Connection refused)"
-    ], sent.err
+    assert sent.err_lines == [f"tui-omemo: cannot reach 127.0.0.1:{port} (Connection refused)"], (
+        sent.err
+    )

@@ -109,7 +109,10 @@ async def test_omemo_2_both_ways_through_slixmpp_omemos_message_event(
         assert sent.code == 0, sent.err
         got = await peer.next_message()
         assert (got.sender, got.text, got.namespace) == (
-            alice.jid, "OMEMO 2 to slixmpp-omemo", V2), peer.errors
+            alice.jid,
+            "OMEMO 2 to slixmpp-omemo",
+            V2,
+        ), peer.errors
         hint = await plain.next_message()
         assert hint["body"]
         assert "OMEMO 2 to slixmpp-omemo" not in str(hint)
@@ -124,7 +127,10 @@ async def test_omemo_2_both_ways_through_slixmpp_omemos_message_event(
         assert heard.code == 0, heard.err
         line = json.loads(heard.out)
         assert (line["from"], line["text"], line["omemo"]) == (
-            peer_jid, "OMEMO 2 from python-omemo", "2")
+            peer_jid,
+            "OMEMO 2 from python-omemo",
+            "2",
+        )
         assert not peer.errors, peer.errors
     finally:
         await plain.stop()

@@ -28,9 +28,9 @@ def texts(out: str) -> list[str]:
     return [row["text"] for row in rows(out)]
 
 
-async def _pair(prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount) -> tuple[
-    Account, Account, int
-]:
+async def _pair(
+    prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
+) -> tuple[Account, Account, int]:
     """alice and bob, contacts; bob has published his device (its id is returned)."""
     alice, bob = await new_account("alice"), await new_account("bob")
     await subscribe_both(prosody, alice, bob)
@@ -74,8 +74,9 @@ async def test_messages_another_command_caught_up_are_printed_once_each(
     assert only.code == 0, only.err
     assert "one" in only.out
     assert "two" not in only.out
-    again = await runner.run(bob, "listen", "--since", str(one), "--count", "1", "--json",
-                             "--timeout", "20")
+    again = await runner.run(
+        bob, "listen", "--since", str(one), "--count", "1", "--json", "--timeout", "20"
+    )
     assert texts(again.out) == ["two"], again.err
 
     # a message bob cannot decrypt: an error object with the reason (and no text) in

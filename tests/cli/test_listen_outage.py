@@ -35,15 +35,16 @@ async def test_listen_reports_the_outage_and_the_recovery_and_goes_on(
         alice = await behind(relay, prosody, runner, tmp_path)
         bob = await new_account("bob")
         await subscribe_both(prosody, alice, bob)
-        listener = await runner.start(alice, "listen", "--json", "--count", "1",
-                                      "--timeout", "60")
+        listener = await runner.start(alice, "listen", "--json", "--count", "1", "--timeout", "60")
         try:
             await listener.wait_ready()
             await relay.down()  # every connection cut
             assert await stderr_line(listener) == f"tui-omemo: {LINK_LOST}"
             await relay.up()
-            assert await stderr_line(listener) in {f"tui-omemo: {LINK_RESUMED}",
-                                                    f"tui-omemo: {LINK_ONLINE}"}
+            assert await stderr_line(listener) in {
+                f"tui-omemo: {LINK_RESUMED}",
+                f"tui-omemo: {LINK_ONLINE}",
+            }
             sent = await runner.run(bob, "send", alice.jid, "after the outage")
             assert sent.code == 0, sent.err
             assert (await listener.next_json())["text"] == "after the outage"

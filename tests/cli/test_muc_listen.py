@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 
 
 async def test_listen_shows_room_and_nick_and_echoes_in_the_room(
-    prosody: ProsodyServer, runner: CliRunner,
+    prosody: ProsodyServer,
+    runner: CliRunner,
     new_account: Callable[[str], Awaitable[Account]],
 ) -> None:
     """alice creates an OMEMO room with bob as member and bob joins; bob's `listen --json
@@ -28,7 +29,8 @@ async def test_listen_shows_room_and_nick_and_echoes_in_the_room(
     joined = await runner.run(bob, "muc", "join", room, "--nick", "bob")
     assert joined.code == 0, joined.err
     listener = await runner.start(
-        bob, "listen", "--count", "1", "--timeout", "60", "--json", "--echo")
+        bob, "listen", "--count", "1", "--timeout", "60", "--json", "--echo"
+    )
     try:
         await listener.wait_ready()
         sent = await runner.run(alice, "muc", "send", room, "hello listeners")
@@ -37,9 +39,14 @@ async def test_listen_shows_room_and_nick_and_echoes_in_the_room(
         assert await listener.wait() == 0, "".join(listener.stderr)
     finally:
         await listener.stop()
-    assert (message["peer"], message["room"], message["nick"], message["text"],
-            message["direction"], message["omemo"]) == (
-        room, room, "alice", "hello listeners", "in", "2")
+    assert (
+        message["peer"],
+        message["room"],
+        message["nick"],
+        message["text"],
+        message["direction"],
+        message["omemo"],
+    ) == (room, room, "alice", "hello listeners", "in", "2")
     caught_up = await runner.run(alice, "muc", "members", room)
     assert caught_up.code == 0, caught_up.err
     history = await runner.run(alice, "history", room, "--json")
@@ -47,13 +54,16 @@ async def test_listen_shows_room_and_nick_and_echoes_in_the_room(
     # by archive id: the room's delay stamps have whole seconds, so time order may swap them
     rows = sorted((json.loads(line) for line in history.out.splitlines()), key=lambda r: r["id"])
     assert [(row["nick"], row["text"]) for row in rows] == [
-        ("alice", "hello listeners"), ("bob", "echo: hello listeners")]
+        ("alice", "hello listeners"),
+        ("bob", "echo: hello listeners"),
+    ]
     assert [row["direction"] for row in rows] == ["out", "in"]
     assert {row["room"] for row in rows} == {room}
 
 
 async def test_listen_without_rooms_prints_no_room_fields(
-    runner: CliRunner, new_account: Callable[[str], Awaitable[Account]],
+    runner: CliRunner,
+    new_account: Callable[[str], Awaitable[Account]],
 ) -> None:
     """With no bookmarked room `listen` still starts (and stops) cleanly, and `muc --help`
     is part of the real command line."""

@@ -31,8 +31,9 @@ async def test_a_message_killed_before_it_left_is_sent_once_by_the_next_start(
     await subscribe_both(prosody, alice, bob)
     assert (await runner.run(bob, "listen", "--timeout", "3")).code == 0
 
-    crashed = await runner.run(alice, "send", bob.jid, "one", "--omemo", version,
-                               TUI_OMEMO_CRASH_AT="after_send_commit")
+    crashed = await runner.run(
+        alice, "send", bob.jid, "one", "--omemo", version, TUI_OMEMO_CRASH_AT="after_send_commit"
+    )
     assert crashed.code == KILLED, crashed.err
     kept = await runner.run(alice, "history", bob.jid, "--json")
     assert texts(kept.out) == ["one"]  # archived before the crash, not yet on the wire

@@ -83,8 +83,9 @@ def test_message_view_has_room_and_nick_only_for_group_messages() -> None:
     """`--json` carries `room` and `nick` for a group message and null for 1:1;
     the readable line names the sender room/nick, with a peer's nick neutralised."""
     one = MessageView("bob@x", False, "bob@x", 7, "hi", None, "2", None, 0)
-    group = MessageView("r@muc.x", False, "bob@x", 7, "hi", None, "2", None, 0,
-                        room="r@muc.x", nick="bo\x1b[31mb")
+    group = MessageView(
+        "r@muc.x", False, "bob@x", 7, "hi", None, "2", None, 0, room="r@muc.x", nick="bo\x1b[31mb"
+    )
     assert json.loads(one.to_json())["room"] is None
     assert json.loads(one.to_json())["nick"] is None
     shown = json.loads(group.to_json())

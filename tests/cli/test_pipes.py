@@ -79,8 +79,9 @@ def test_history_into_a_pipe_that_head_closed_ends_quietly(profile: Path) -> Non
     assert done.stdout.count("\n") == 1
     assert "Traceback" not in done.stderr
     assert "BrokenPipe" not in done.stderr
-    closed = _run_into_closed_pipe("--profile", str(profile), "history", "bob@localhost",
-                                   "--json", "--limit", "2000")
+    closed = _run_into_closed_pipe(
+        "--profile", str(profile), "history", "bob@localhost", "--json", "--limit", "2000"
+    )
     assert (closed.returncode, closed.stderr) == (0, "")
 
 

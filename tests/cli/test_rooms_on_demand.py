@@ -34,11 +34,11 @@ class RoomWatcher:
         self.client = client
         self.room = room
         self.seen: asyncio.Queue[str] = asyncio.Queue()
-        client.register_handler(Callback("watch presences", StanzaPath("presence"),
-                                         self._presence))
+        client.register_handler(Callback("watch presences", StanzaPath("presence"), self._presence))
         # every 1:1 message, also one without a <body> (slixmpp's "message" event needs one)
-        client.register_handler(Callback("watch chats", StanzaPath("message@type=chat"),
-                                         self._message))
+        client.register_handler(
+            Callback("watch chats", StanzaPath("message@type=chat"), self._message)
+        )
 
     @classmethod
     async def start(cls, server: ProsodyServer, account: Account, room: str) -> RoomWatcher:
@@ -55,8 +55,9 @@ class RoomWatcher:
         client.send_presence()  # available: messages to Bob's bare JID reach this resource
         watcher = cls(client, room)
         plugins: Any = client.plugin
-        await plugins["xep_0045"].join_muc_wait(slixmpp.JID(room), "watcher", maxstanzas=0,
-                                                timeout=WAIT)
+        await plugins["xep_0045"].join_muc_wait(
+            slixmpp.JID(room), "watcher", maxstanzas=0, timeout=WAIT
+        )
         return watcher
 
     def _presence(self, presence: Any) -> None:
@@ -80,8 +81,9 @@ async def test_send_does_not_enter_bookmarked_rooms_but_listen_does(
     alice, bob = await new_account("alice"), await new_account("bob")
     await subscribe_both(prosody, alice, bob)
     room = f"bookmarked@{prosody.muc_domain}"
-    created = await runner.run(alice, "muc", "join", room, "--nick", "alice",
-                               "--member", bob.jid)  # also bookmarks it (autojoin)
+    created = await runner.run(
+        alice, "muc", "join", room, "--nick", "alice", "--member", bob.jid
+    )  # also bookmarks it (autojoin)
     assert created.code == 0, created.err
     keys = await runner.run(bob, "listen", "--timeout", "3")  # Bob's OMEMO keys
     assert keys.code == 0, keys.err

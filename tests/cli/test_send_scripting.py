@@ -71,7 +71,10 @@ async def test_send_reads_stdin_and_files_and_reaches_several_recipients(
 
     got = await runner.run(bob, "listen", "--timeout", "5", "--json")
     assert texts(got.out) == [
-        "from stdin", "from a file\nwith two lines", "to both", "stdout was closed"
+        "from stdin",
+        "from a file\nwith two lines",
+        "to both",
+        "stdout was closed",
     ], got.err
 
 

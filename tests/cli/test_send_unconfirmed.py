@@ -38,8 +38,9 @@ class Silencer:
         return False
 
 
-async def behind(relay: Relay, prosody: ProsodyServer, runner: CliRunner,
-                 tmp_path: Path) -> Account:
+async def behind(
+    relay: Relay, prosody: ProsodyServer, runner: CliRunner, tmp_path: Path
+) -> Account:
     """A new account whose profile connects through `relay`."""
     jid, password = prosody.create_account()
     account = Account(jid, password, tmp_path / "profile-alice")
@@ -70,7 +71,8 @@ async def test_unconfirmed_send_exits_1_queued_and_the_next_start_sends_it_once(
         assert silencer.silenced == 1
         assert lost.code == 6, lost.err  # queued, not confirmed
         assert lost.err_lines == [
-            f"tui-omemo: the server did not confirm the message within 6 s; {QUEUED}"]
+            f"tui-omemo: the server did not confirm the message within 6 s; {QUEUED}"
+        ]
 
         sent = await runner.run(alice, "send", bob.jid, "two")
         assert sent.code == 0, sent.err

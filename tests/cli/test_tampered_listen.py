@@ -84,9 +84,7 @@ async def test_listen_and_history_show_the_genuine_message_once(
     caught_up = await runner.run(bob, "listen", "--json", "--count", "1", "--timeout", "30")
     assert caught_up.code == 0, caught_up.err
     shown = [json.loads(line) for line in caught_up.out.splitlines()]
-    assert [row["text"] for row in shown if row["type"] == "message"] == [
-        "caught up after copies"
-    ]
+    assert [row["text"] for row in shown if row["type"] == "message"] == ["caught up after copies"]
     assert [row["type"] for row in shown].count("error") == len(TAMPERINGS[Namespace.V2])
     assert caught_up.err.count(FAILED) == len(TAMPERINGS[Namespace.V2])
 

@@ -64,7 +64,10 @@ async def test_send_reaches_an_omemo2_device_and_a_legacy_only_device_once_each(
             await listener.stop()
         assert (on_ours["text"], on_ours["omemo"]) == ("to both of bob's devices", "2")
         assert (on_legacy.text, on_legacy.namespace, on_legacy.sender) == (
-            "to both of bob's devices", LEGACY, alice.jid)
+            "to both of bob's devices",
+            LEGACY,
+            alice.jid,
+        )
         assert not peer.errors, peer.errors
         versions = await device_ids(runner, alice, bob.jid)
         assert versions[legacy_device] == ["0.3"]

@@ -107,8 +107,7 @@ class Side:
             gone.append(self.events.get_nowait())
         return gone
 
-    async def next_event(self, kind: type[_E], match: Callable[[_E], bool] = lambda _e: True
-                         ) -> _E:
+    async def next_event(self, kind: type[_E], match: Callable[[_E], bool] = lambda _e: True) -> _E:
         """The next event of `kind` that `match`es, within TIMEOUT (others are dropped)."""
         async with asyncio.timeout(TIMEOUT):
             while True:
@@ -145,8 +144,14 @@ async def side(
     """Our service (the fake, or the real one over Prosody with a real contact)."""
     if request.param == "fake":
         fake = FakeService()
-        made = Side("fake", fake, BOB, "nobody@example.net",
-                    lambda: f"room-{secrets.token_hex(4)}@rooms.example.org", fake=fake)
+        made = Side(
+            "fake",
+            fake,
+            BOB,
+            "nobody@example.net",
+            lambda: f"room-{secrets.token_hex(4)}@rooms.example.org",
+            fake=fake,
+        )
         pump = asyncio.create_task(_pump(fake, made.events))
         yield made
         pump.cancel()
@@ -168,16 +173,24 @@ class _RealSide:
     async def __aenter__(self) -> Side:
         prosody, directory = self._prosody, self._directory
         ours, theirs = prosody.create_account(), prosody.create_account()
-        await subscribe_both(prosody, Account(*ours, directory / "a"),
-                             Account(*theirs, directory / "b"))
+        await subscribe_both(
+            prosody, Account(*ours, directory / "a"), Account(*theirs, directory / "b")
+        )
         keyring = DictKeyring()
         contact = await start_peer(prosody, keyring, directory / "contact", theirs)
         self._peers.append(contact)
-        alice = await start_peer(prosody, keyring, directory / "ours", ours, start=False,
-                                 pump=False)  # the Side drains our events itself
+        alice = await start_peer(
+            prosody, keyring, directory / "ours", ours, start=False, pump=False
+        )  # the Side drains our events itself
         self._peers.append(alice)
-        made = Side("real", alice.service, contact.jid, prosody.create_account()[0],
-                    lambda: f"room-{secrets.token_hex(4)}@{prosody.muc_domain}", peer=contact)
+        made = Side(
+            "real",
+            alice.service,
+            contact.jid,
+            prosody.create_account()[0],
+            lambda: f"room-{secrets.token_hex(4)}@{prosody.muc_domain}",
+            peer=contact,
+        )
         self._pump = asyncio.create_task(_pump(alice.service, made.events))
         await alice.service.start()
         await alice.service.refresh_device_list(contact.jid)

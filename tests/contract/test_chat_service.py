@@ -49,15 +49,24 @@ async def test_own_send_is_shown_at_once_pending_then_delivered(side: Side) -> N
     sent = await side.next_event(MessageSent, lambda e: e.message.archive_id == report.archive_id)
     mine = sent.message
     assert (mine.peer, mine.outgoing, mine.sender, mine.body, mine.delivery) == (
-        side.contact, True, side.service.own_jid, text, Delivery.PENDING)
+        side.contact,
+        True,
+        side.service.own_jid,
+        text,
+        Delivery.PENDING,
+    )
     assert (mine.trust, mine.omemo, mine.nick, mine.failure) == (
-        MessageTrust.VERIFIED, report.omemo, None, None)
-    delivered = await side.next_event(
-        MessageDelivered, lambda e: e.archive_id == report.archive_id)
+        MessageTrust.VERIFIED,
+        report.omemo,
+        None,
+        None,
+    )
+    delivered = await side.next_event(MessageDelivered, lambda e: e.archive_id == report.archive_id)
     assert delivered.peer == side.contact
     page = await side.service.history(side.contact, None, 20)
     assert [(m.body, m.delivery) for m in page.messages if m.archive_id == report.archive_id] == [
-        (text, Delivery.SENT)]
+        (text, Delivery.SENT)
+    ]
     assert page.messages[-1].archive_id == report.archive_id
     await side.contact_got(text)
 
@@ -70,7 +79,12 @@ async def test_incoming_message_is_archived_announced_and_unread(side: Side) -> 
     await side.contact_sends(text)
     got = (await side.next_event(MessageReceived, lambda e: e.message.body == text)).message
     assert (got.peer, got.sender, got.outgoing, got.nick, got.failure) == (
-        side.contact, side.contact, False, None, None)
+        side.contact,
+        side.contact,
+        False,
+        None,
+        None,
+    )
     assert got.trust in (MessageTrust.VERIFIED, MessageTrust.BLIND)
     assert got.omemo is not None
     assert got.delivery is Delivery.SENT
@@ -79,8 +93,9 @@ async def test_incoming_message_is_archived_announced_and_unread(side: Side) -> 
     page = await side.service.history(side.contact, None, 5)
     assert page.messages[-1].archive_id == got.archive_id
     await side.service.mark_read(side.contact)
-    await side.next_event(RosterChanged,
-                          lambda e: e.chat.jid == side.contact and e.chat.unread == 0)
+    await side.next_event(
+        RosterChanged, lambda e: e.chat.jid == side.contact and e.chat.unread == 0
+    )
 
 
 async def test_history_keeps_the_order_of_sending_and_arrival(side: Side) -> None:
@@ -110,13 +125,20 @@ async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> N
     side.drain()
     for device in trusted:
         await side.service.set_trust(side.contact, device.device_id, TrustLevel.DISTRUSTED)
-    raised = await side.next_event(SecurityEventRaised,
-                                   lambda e: e.event.device_id == trusted[-1].device_id)
+    raised = await side.next_event(
+        SecurityEventRaised, lambda e: e.event.device_id == trusted[-1].device_id
+    )
     assert (raised.event.kind, raised.event.bare_jid) == (
-        SecurityEventKind.TRUST_CHANGED, side.contact)
+        SecurityEventKind.TRUST_CHANGED,
+        side.contact,
+    )
     newest = (await side.service.security_events(5))[0]
     assert (newest.kind, newest.bare_jid, newest.device_id, newest.detail) == (
-        raised.event.kind, raised.event.bare_jid, raised.event.device_id, raised.event.detail)
+        raised.event.kind,
+        raised.event.bare_jid,
+        raised.event.device_id,
+        raised.event.detail,
+    )
     now = {d.device_id: d.trust for d in await side.service.devices(side.contact)}
     assert all(now[d.device_id] is TrustLevel.DISTRUSTED for d in trusted)
     with pytest.raises(SendFailed) as failed:
@@ -140,8 +162,11 @@ async def test_settings_round_trip_and_refusal(side: Side) -> None:
     manual = await side.service.update_setting("trust_mode", "manual")
     assert manual.trust_mode == "manual"
     assert await side.service.settings() == manual
-    for key, value in (("trust_mode", "sometimes"), ("stale_after_hours", "soon"),
-                       ("no_such_option", "on")):
+    for key, value in (
+        ("trust_mode", "sometimes"),
+        ("stale_after_hours", "soon"),
+        ("no_such_option", "on"),
+    ):
         with pytest.raises(ValueError):
             await side.service.update_setting(key, value)
     assert await side.service.settings() == manual
@@ -155,7 +180,12 @@ async def test_a_new_room_is_made_for_omemo_and_empty(side: Side) -> None:
     room = side.room_jid()
     info = await side.service.join_room(room, "alice")
     assert (info.jid, info.nick, info.omemo_allowed, info.omemo_refusal, info.members) == (
-        room, "alice", True, None, ())
+        room,
+        "alice",
+        True,
+        None,
+        (),
+    )
     row = next(c for c in await side.service.chats() if c.jid == room)
     assert row.is_room
     assert row.omemo is not None
@@ -185,12 +215,19 @@ async def test_room_join_send_receive_leave(side: Side) -> None:
     report = await side.service.send_to_room(room, text)
     assert report.archive_id is not None
     assert report.omemo is not None
-    sent = (await side.next_event(
-        MessageSent, lambda e: e.message.archive_id == report.archive_id)).message
+    sent = (
+        await side.next_event(MessageSent, lambda e: e.message.archive_id == report.archive_id)
+    ).message
     assert (sent.peer, sent.outgoing, sent.nick, sent.body, sent.delivery) == (
-        room, True, "alice", text, Delivery.PENDING)
-    await side.next_event(MessageDelivered,
-                          lambda e: e.archive_id == report.archive_id and e.peer == room)
+        room,
+        True,
+        "alice",
+        text,
+        Delivery.PENDING,
+    )
+    await side.next_event(
+        MessageDelivered, lambda e: e.archive_id == report.archive_id and e.peer == room
+    )
     await side.contact_got_in_room(room, text)
     answer = f"contract room answer ({side.name})"
     await side.contact_says_in_room(room, answer)
@@ -253,7 +290,11 @@ async def test_a_jid_outside_the_roster_has_a_chat(side: Side) -> None:
     assert contact.omemo is not None
     stranger = await side.service.chat_summary(side.stranger)
     assert (stranger.jid, stranger.in_roster, stranger.omemo, stranger.security) == (
-        side.stranger, False, None, ChatSecurity.NO_OMEMO)
+        side.stranger,
+        False,
+        None,
+        ChatSecurity.NO_OMEMO,
+    )
     with pytest.raises(SendFailed) as failed:
         await side.service.send(side.stranger, "plaintext? no")
     assert failed.value.report.archive_id is None

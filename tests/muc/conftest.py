@@ -85,14 +85,16 @@ class MucPeer(OmemoPeer):
     async def join(self, room: str, nick: str) -> None:
         """Join `room` (we must be a member already) and learn its occupants."""
         self.nicks[slixmpp.JID(room).bare] = nick
-        await self.client.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), nick,
-                                                          maxstanzas=0, timeout=TIMEOUT)
+        await self.client.plugin["xep_0045"].join_muc_wait(
+            slixmpp.JID(room), nick, maxstanzas=0, timeout=TIMEOUT
+        )
 
     async def send_to_room(self, room: str, members: list[str], text: str) -> None:
         """Encrypt `text` for `members` (slixmpp-omemo picks 0.3) and send it to `room`."""
         message = self.client.make_message(mto=room, mbody=text, mtype="groupchat")
         encrypted, errors = await self.plugin.encrypt_message(
-            message, {slixmpp.JID(jid) for jid in members})
+            message, {slixmpp.JID(jid) for jid in members}
+        )
         if errors:
             self.errors.extend(repr(error) for error in errors)
         assert encrypted is not None, "slixmpp-omemo produced nothing to send"

@@ -25,7 +25,8 @@ async def _archived(member, room: str, body: str) -> int:  # type: ignore[no-unt
 
 
 async def test_three_members_read_each_other_both_directions(
-    make_member: MemberFactory, make_muc_peer: Callable[[], Awaitable[MucPeer]],
+    make_member: MemberFactory,
+    make_muc_peer: Callable[[], Awaitable[MucPeer]],
     room_jid: RoomJid,
 ) -> None:
     """In a members-only non-anonymous room every message is decrypted by every other member
@@ -50,7 +51,11 @@ async def test_three_members_read_each_other_both_directions(
     assert report.skipped == ()
     got = (await bob.next_room_message(room)).message
     assert (got.body, got.sender, got.nick, got.outgoing) == (
-        "hello from alice", alice.jid, "alice", False)
+        "hello from alice",
+        alice.jid,
+        "alice",
+        False,
+    )
     heard = await carol.next_room_message()
     assert heard.text == "hello from alice", carol.errors
 
@@ -62,7 +67,10 @@ async def test_three_members_read_each_other_both_directions(
     for member in (alice, bob):
         message = (await member.next_room_message(room)).message
         assert (message.body, message.sender, message.nick) == (
-            "hello from carol", carol_jid, "carol")
+            "hello from carol",
+            carol_jid,
+            "carol",
+        )
 
     await asyncio.sleep(0.5)  # the reflections of our own sends have arrived
     await alice.groups.wait_idle()
@@ -72,7 +80,8 @@ async def test_three_members_read_each_other_both_directions(
 
 
 async def test_offline_member_reads_through_the_room_archive_omemo2(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """A member who was offline gets the message from MUC MAM when joining; between our own
     accounts the room speaks OMEMO 2, whose SCE `to` is the room."""
@@ -94,13 +103,18 @@ async def test_offline_member_reads_through_the_room_archive_omemo2(
 
 
 async def test_anonymous_room_refuses_omemo_with_its_reason(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """A semi-anonymous room never gets OMEMO; plaintext only by explicit choice."""
     alice = await make_member()
     room = room_jid()
-    info = await alice.groups.create_room(room, "alice", [], config={
-        "muc#roomconfig_whois": "moderators", "muc#roomconfig_membersonly": "1"})
+    info = await alice.groups.create_room(
+        room,
+        "alice",
+        [],
+        config={"muc#roomconfig_whois": "moderators", "muc#roomconfig_membersonly": "1"},
+    )
     assert not info.omemo_allowed
     assert info.omemo_refusal == REFUSE_ANONYMOUS
     with pytest.raises(SendFailed) as failed:
@@ -115,7 +129,9 @@ async def test_anonymous_room_refuses_omemo_with_its_reason(
 
 
 async def test_member_without_keys_is_skipped_only_after_the_choice(
-    make_member: MemberFactory, room_jid: RoomJid, prosody,  # type: ignore[no-untyped-def]
+    make_member: MemberFactory,
+    room_jid: RoomJid,
+    prosody,  # type: ignore[no-untyped-def]
 ) -> None:
     """A member with no OMEMO device blocks the send until the user chooses "everyone with
     keys"; the choice is remembered and the skipped member is listed every time."""
@@ -129,8 +145,9 @@ async def test_member_without_keys_is_skipped_only_after_the_choice(
         await alice.groups.send_to_room(room, "not yet")
     assert dave_jid in failed.value.reason
     assert any(device.bare_jid == dave_jid for device in failed.value.report.skipped)
-    assert not any("<message" in stanza and "groupchat" in stanza
-                   for stanza in alice.peer.sent[sent_before:])
+    assert not any(
+        "<message" in stanza and "groupchat" in stanza for stanza in alice.peer.sent[sent_before:]
+    )
     report = await alice.groups.send_to_room(room, "to everyone with keys", allow_partial=True)
     assert [d.bare_jid for d in report.skipped if d.device_id is None] == [dave_jid]
     assert (await bob.next_room_message(room)).message.body == "to everyone with keys"
@@ -140,7 +157,9 @@ async def test_member_without_keys_is_skipped_only_after_the_choice(
 
 
 async def test_readiness_matches_the_real_state(
-    make_member: MemberFactory, room_jid: RoomJid, prosody,  # type: ignore[no-untyped-def]
+    make_member: MemberFactory,
+    room_jid: RoomJid,
+    prosody,  # type: ignore[no-untyped-def]
 ) -> None:
     """Readiness per member: keys, trusted/undecided/distrusted counts, last error."""
     alice, bob = await make_member(), await make_member()
@@ -151,12 +170,15 @@ async def test_readiness_matches_the_real_state(
     assert set(rows) == {bob.jid, dave_jid}
     bob_row, dave_row = rows[bob.jid], rows[dave_jid]
     assert (bob_row.has_keys, bob_row.trusted, bob_row.undecided, bob_row.distrusted) == (
-        True, 1, 0, 0)
+        True,
+        1,
+        0,
+        0,
+    )
     assert bob_row.last_error is None
     assert (dave_row.has_keys, dave_row.trusted) == (False, 0)
     assert dave_row.last_error == "publishes no OMEMO device"
-    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
-                                       TrustLevel.DISTRUSTED)
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id, TrustLevel.DISTRUSTED)
     rows = {row.bare_jid: row for row in (await alice.groups.room_info(room)).members}
     assert (rows[bob.jid].trusted, rows[bob.jid].distrusted) == (0, 1)
     await bob.groups.join_room(room, "bob")
@@ -165,7 +187,8 @@ async def test_readiness_matches_the_real_state(
 
 
 async def test_a_member_added_later_gets_the_next_message_and_bookmarks_follow(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """Affiliation changes are followed: a member granted after the room was made receives
     the next message without anyone rejoining. Joining bookmarks the room (autojoin),
@@ -186,7 +209,8 @@ async def test_a_member_added_later_gets_the_next_message_and_bookmarks_follow(
 
 
 async def test_undecided_devices_get_no_keys_and_readiness_says_so(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """With manual trust, a member's new device is undecided: readiness counts it, the send
     is refused (nothing leaves), and trusting it by hand lets the next send through."""
@@ -196,7 +220,12 @@ async def test_undecided_devices_get_no_keys_and_readiness_says_so(
     info = await alice.groups.create_room(room, "alice", [bob.jid])
     (row,) = info.members
     assert (row.bare_jid, row.has_keys, row.trusted, row.undecided, row.distrusted) == (
-        bob.jid, True, 0, 1, 0)  # keys published, none trusted yet
+        bob.jid,
+        True,
+        0,
+        1,
+        0,
+    )  # keys published, none trusted yet
     await bob.groups.join_room(room, "bob")
     with pytest.raises(SendFailed) as failed:
         await alice.groups.send_to_room(room, "not for undecided devices")
@@ -204,8 +233,7 @@ async def test_undecided_devices_get_no_keys_and_readiness_says_so(
     (row,) = (await alice.groups.room_info(room)).members
     assert row.last_error is not None
     assert "undecided" in row.last_error
-    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
-                                       TrustLevel.VERIFIED)
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id, TrustLevel.VERIFIED)
     await alice.groups.send_to_room(room, "now verified")
     got = (await bob.next_room_message(room)).message
     assert got.body == "now verified"
@@ -214,7 +242,8 @@ async def test_undecided_devices_get_no_keys_and_readiness_says_so(
 
 
 async def test_our_other_device_reads_our_message_and_the_sender_archives_it_once(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """Our message is encrypted for our other devices too: the second device in the room
     archives it as outgoing; the sending device recognises its reflection by origin-id."""
@@ -227,7 +256,11 @@ async def test_our_other_device_reads_our_message_and_the_sender_archives_it_onc
     await alice.groups.send_to_room(room, "from my phone")
     got = (await alice2.next_room_message(room)).message
     assert (got.body, got.sender, got.outgoing, got.nick) == (
-        "from my phone", alice.jid, True, "alice")
+        "from my phone",
+        alice.jid,
+        True,
+        "alice",
+    )
     await asyncio.sleep(0.5)
     await alice.groups.wait_idle()
     assert await _archived(alice, room, "from my phone") == 1
@@ -235,7 +268,8 @@ async def test_our_other_device_reads_our_message_and_the_sender_archives_it_onc
 
 
 async def test_a_crash_after_the_inbox_write_loses_nothing(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """A groupchat stanza is kept in the inbox (still ciphertext) before it is processed;
     after a crash it is decrypted from there on the next start, once."""
@@ -263,7 +297,8 @@ async def test_a_crash_after_the_inbox_write_loses_nothing(
 
 
 async def test_subject_affiliations_and_rejoin_after_a_new_stream(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """The subject and the members' affiliations are known; after a new stream the rooms we
     were in are joined again and what we missed comes from the room archive."""
@@ -285,7 +320,8 @@ async def test_subject_affiliations_and_rejoin_after_a_new_stream(
 
 
 async def test_plaintext_in_an_encrypted_room_is_flagged(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """An unencrypted message in an OMEMO room is archived with a warning and raises a
     security event; the room archive position follows live messages."""
@@ -297,13 +333,16 @@ async def test_plaintext_in_an_encrypted_room_is_flagged(
     got = (await alice.next_room_message(room)).message
     assert (got.body, got.omemo, got.sender) == ("oops, in the clear", None, bob.jid)
     events = await alice.peer.service.security_events()
-    assert any(event.kind is SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT and
-               event.bare_jid == room for event in events)
+    assert any(
+        event.kind is SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT and event.bare_jid == room
+        for event in events
+    )
     assert (await alice.groups.prefs(room)).archive_after is not None
 
 
 async def test_room_rows_for_the_roster(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """Joined rooms appear as roster rows with a badge: blind trust is not "verified"."""
     alice, bob = await make_member(), await make_member()
@@ -311,7 +350,6 @@ async def test_room_rows_for_the_roster(
     await alice.groups.create_room(room, "alice", [bob.jid])
     (row,) = await alice.groups.summaries()
     assert (row.jid, row.is_room, row.security) == (room, True, ChatSecurity.SOME_BLIND)
-    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id,
-                                       TrustLevel.VERIFIED)
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id, TrustLevel.VERIFIED)
     (row,) = await alice.groups.summaries()
     assert row.security is ChatSecurity.ALL_VERIFIED

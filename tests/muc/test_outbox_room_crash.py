@@ -18,7 +18,8 @@ KILLED = 137
 
 
 async def test_a_room_message_killed_before_it_left_is_sent_once_by_the_next_start(
-    prosody: ProsodyServer, runner: CliRunner,
+    prosody: ProsodyServer,
+    runner: CliRunner,
     new_account: Callable[[str], Awaitable[Account]],
 ) -> None:
     alice, bob = await new_account("alice"), await new_account("bob")
@@ -27,8 +28,9 @@ async def test_a_room_message_killed_before_it_left_is_sent_once_by_the_next_sta
     assert created.code == 0, created.err
     assert (await runner.run(bob, "muc", "join", room, "--nick", "bob")).code == 0
 
-    crashed = await runner.run(alice, "muc", "send", room, "one",
-                               TUI_OMEMO_CRASH_AT="after_send_commit")
+    crashed = await runner.run(
+        alice, "muc", "send", room, "one", TUI_OMEMO_CRASH_AT="after_send_commit"
+    )
     assert crashed.code == KILLED, crashed.err
     sent = await runner.run(alice, "muc", "send", room, "two")
     assert sent.code == 0, sent.err

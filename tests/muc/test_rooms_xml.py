@@ -36,16 +36,19 @@ def test_legacy_bookmarks_round_trip_and_accept_1() -> None:
     bookmarks = [Bookmark("a@muc.example", "me", True), Bookmark("b@muc.example", None, False)]
     query = ET.fromstring(ET.tostring(build_legacy_storage(bookmarks)))
     assert read_legacy_storage(query) == bookmarks
-    raw = ET.fromstring("<storage xmlns='storage:bookmarks'><conference jid='c@m' "
-                        "autojoin='1'><nick>n</nick></conference><conference jid='nojid'/>"
-                        "</storage>")
+    raw = ET.fromstring(
+        "<storage xmlns='storage:bookmarks'><conference jid='c@m' "
+        "autojoin='1'><nick>n</nick></conference><conference jid='nojid'/>"
+        "</storage>"
+    )
     assert read_legacy_storage(raw) == [Bookmark("c@m", "n", True)]
 
 
 def test_room_prefs_survive_storage_and_garbage_gives_defaults() -> None:
     """The per-room choices (partial, plaintext, version, position) round-trip."""
-    prefs = RoomPrefs("alice", plaintext=False, partial=True, version=Namespace.LEGACY,
-                      archive_after="abc")
+    prefs = RoomPrefs(
+        "alice", plaintext=False, partial=True, version=Namespace.LEGACY, archive_after="abc"
+    )
     assert RoomPrefs.from_json(prefs.to_json()) == prefs
     assert RoomPrefs.from_json("garbage") == RoomPrefs()
     assert RoomPrefs.from_json({"version": "nope", "nick": 3}) == RoomPrefs()
@@ -53,12 +56,12 @@ def test_room_prefs_survive_storage_and_garbage_gives_defaults() -> None:
 
 def test_gate_needs_non_anonymous_and_members_only() -> None:
     """The room must reveal real JIDs and admit members only; the refusal is one sentence."""
-    assert omemo_refusal(RoomFeatures(frozenset({"muc_nonanonymous", "muc_membersonly"}))) \
-        is None
-    assert omemo_refusal(RoomFeatures(frozenset({"muc_semianonymous", "muc_membersonly"}))) \
+    assert omemo_refusal(RoomFeatures(frozenset({"muc_nonanonymous", "muc_membersonly"}))) is None
+    assert (
+        omemo_refusal(RoomFeatures(frozenset({"muc_semianonymous", "muc_membersonly"})))
         == REFUSE_ANONYMOUS
-    assert omemo_refusal(RoomFeatures(frozenset({"muc_nonanonymous", "muc_open"}))) \
-        == REFUSE_OPEN
+    )
+    assert omemo_refusal(RoomFeatures(frozenset({"muc_nonanonymous", "muc_open"}))) == REFUSE_OPEN
     for reason in (REFUSE_ANONYMOUS, REFUSE_OPEN):
         assert reason.count(". ") == 0
         assert reason.endswith(".")

@@ -27,7 +27,8 @@ async def _room_row(member: Member, room: str) -> RosterChanged:
 
 
 async def test_room_methods_of_the_service_reach_the_room(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """`join_room`, `send_to_room`, `room_info`, `set_partial_choice`, `chats` and
     `leave_room` of the service work on the group component it built; a room message updates
@@ -58,7 +59,8 @@ async def test_room_methods_of_the_service_reach_the_room(
 
 
 async def test_service_without_members_refuses_to_send(
-    make_member: MemberFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    room_jid: RoomJid,
 ) -> None:
     """`send_to_room` through the service keeps the component's rule: nobody to encrypt
     for, nothing sent."""
@@ -70,7 +72,9 @@ async def test_service_without_members_refuses_to_send(
 
 
 async def test_start_rejoins_bookmarked_rooms_and_catches_up(
-    make_member: MemberFactory, make_peer: PeerFactory, room_jid: RoomJid,
+    make_member: MemberFactory,
+    make_peer: PeerFactory,
+    room_jid: RoomJid,
 ) -> None:
     """A room message sent while we were offline arrives when `OmemoChatService.start`
     rejoins the bookmarked room and reads its archive, without any call to the component."""

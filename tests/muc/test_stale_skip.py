@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.prosody]
 
 
 async def test_a_stale_own_device_is_skipped_as_stale_in_a_room(
-    make_member: MemberFactory, room_jid: Callable[[], str],
+    make_member: MemberFactory,
+    room_jid: Callable[[], str],
 ) -> None:
     """Our other device, silent for longer than stale_after_hours, gets no key for a room
     message, and the report says why with the "stale" code and words."""

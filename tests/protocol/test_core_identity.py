@@ -69,8 +69,10 @@ async def test_one_identity_key_for_both_versions() -> None:
 
 async def _pair(settings: CoreSettings | None = None) -> tuple[FakeDevice, FakeDevice]:
     directory = MemoryDirectory()
-    return (await FakeDevice.create(ME, directory, settings=settings),
-            await FakeDevice.create(PEER, directory))
+    return (
+        await FakeDevice.create(ME, directory, settings=settings),
+        await FakeDevice.create(PEER, directory),
+    )
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)

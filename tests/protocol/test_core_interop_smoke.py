@@ -26,7 +26,8 @@ def received(element: EncryptedElement) -> EncryptedElement:
     if element.namespace is Namespace.V2:
         return element
     return dataclasses.replace(
-        element, keys=tuple(dataclasses.replace(k, bare_jid=None) for k in element.keys))
+        element, keys=tuple(dataclasses.replace(k, bare_jid=None) for k in element.keys)
+    )
 
 
 @pytest.mark.parametrize("namespace", list(Namespace))
@@ -73,4 +74,5 @@ async def test_twomemo_verifies_our_device_label_signature() -> None:
     assert isinstance(peer.backend, twomemo.Twomemo)
     signature = us.engine.sign_device_label("tui on laptop")
     assert await peer.backend.verify_label_signature(
-        "tui on laptop", signature, us.engine.identity_key_ed25519)
+        "tui on laptop", signature, us.engine.identity_key_ed25519
+    )

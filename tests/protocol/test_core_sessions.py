@@ -58,7 +58,8 @@ def only_key_for(element: EncryptedElement, device: FakeDevice) -> EncryptedElem
 def replace_key(element: EncryptedElement, device: FakeDevice, data: bytes) -> EncryptedElement:
     keys = tuple(
         KeyElement(k.bare_jid, k.device_id, data, k.key_exchange)
-        if k.device_id == device.engine.device_id else k
+        if k.device_id == device.engine.device_id
+        else k
         for k in element.keys
     )
     return dataclasses.replace(element, keys=keys)
@@ -76,7 +77,9 @@ async def confirmed_session(world: World, namespace: Namespace) -> None:
 async def test_first_message_reaches_both_of_bobs_devices(world: World, namespace: Namespace):
     result = await world.alice.send(namespace, [BOB], b"hello")
     assert {k.device_id for k in result.element.keys} == {
-        world.bob.engine.device_id, world.bob2.engine.device_id}
+        world.bob.engine.device_id,
+        world.bob2.engine.device_id,
+    }
     assert all(k.key_exchange for k in result.element.keys)
     assert set(result.new_sessions) == {world.bob.ref, world.bob2.ref}
     assert not result.skipped
@@ -211,7 +214,8 @@ async def test_repeated_key_exchange_reuses_the_session(world: World, namespace:
 async def test_new_key_exchange_replaces_the_session(world: World, namespace: Namespace):
     await confirmed_session(world, namespace)
     await world.alice.store.commit(
-        await world.alice.engine.delete_session(namespace, world.bob.ref))
+        await world.alice.engine.delete_session(namespace, world.bob.ref)
+    )
     fresh = await world.alice.send(namespace, [world.bob.ref], b"rebuilt")
     assert fresh.new_sessions == (world.bob.ref,)
     got = await world.bob.receive(fresh.element, ALICE)
@@ -299,8 +303,10 @@ async def test_uncommitted_changes_are_never_served(world: World, namespace: Nam
     assert key_one is not None
     assert key_two is not None
     version = version_for(namespace)
-    assert (version.parse_message(key_one.data).header.sending_chain_length
-            == version.parse_message(key_two.data).header.sending_chain_length)
+    assert (
+        version.parse_message(key_one.data).header.sending_chain_length
+        == version.parse_message(key_two.data).header.sending_chain_length
+    )
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
@@ -365,8 +371,7 @@ async def test_at_most_1000_skipped_keys_per_session_oldest_evicted(world: World
     with pytest.raises(Duplicate):
         await world.bob.engine.decrypt(sent[0].element, ALICE)
     assert (await world.bob.receive(sent[198].element, ALICE)).plaintext is None
-    await world.bob.store.commit(
-        await world.bob.engine.delete_session(namespace, world.alice.ref))
+    await world.bob.store.commit(await world.bob.engine.delete_session(namespace, world.alice.ref))
     assert not [k for k in world.bob.store.data if k.startswith("skipped")]
 
 
@@ -375,8 +380,12 @@ async def test_core_settings_from_app_settings():
 
     from tui_omemo.protocol.settings import CoreSettings
 
-    app = SimpleNamespace(signed_prekey_keep=5, complete_session_with_empty_message=False,
-                          renew_signed_prekey_after_hours=48, unrelated=True)
+    app = SimpleNamespace(
+        signed_prekey_keep=5,
+        complete_session_with_empty_message=False,
+        renew_signed_prekey_after_hours=48,
+        unrelated=True,
+    )
     core = CoreSettings.from_settings(app)
     assert (core.renew_signed_prekey_keep, core.complete_session_with_empty_message) == (5, False)
     assert core.renew_signed_prekey_after_hours == 48

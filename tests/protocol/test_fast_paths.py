@@ -20,8 +20,10 @@ from tui_omemo.protocol.session import Session, session_key
 from tui_omemo.protocol.v2 import wire as v2_wire
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
-PARSERS = {Namespace.LEGACY: (legacy_wire, "parse_whisper"),
-           Namespace.V2: (v2_wire, "parse_authenticated")}
+PARSERS = {
+    Namespace.LEGACY: (legacy_wire, "parse_whisper"),
+    Namespace.V2: (v2_wire, "parse_authenticated"),
+}
 
 
 async def talking(namespace: Namespace) -> tuple[FakeDevice, FakeDevice]:
@@ -70,7 +72,8 @@ async def test_sessions_write_their_fixed_fields_back_unchanged(namespace: Names
     changing = {"ratchet", "confirmed", "skipped_oldest", "skipped_next"}
     assert list(after) == list(before)  # same fields in the same order
     assert {k: v for k, v in after.items() if k not in changing} == {
-        k: v for k, v in before.items() if k not in changing}
+        k: v for k, v in before.items() if k not in changing
+    }
     assert after["ratchet"] != before["ratchet"]
 
 

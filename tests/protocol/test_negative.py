@@ -123,9 +123,7 @@ def _curve_keys(namespace: Namespace, data: bytes) -> list[bytes]:
     return [v2_wire.parse_key_exchange(data).ephemeral_key]
 
 
-async def accepted_or_rejected(
-    us: FakeDevice, element: EncryptedElement, expected: bytes
-) -> None:
+async def accepted_or_rejected(us: FakeDevice, element: EncryptedElement, expected: bytes) -> None:
     """Either a typed rejection with no state change, or the expected plaintext (uncommitted)."""
     before = us.store.digest()
     try:

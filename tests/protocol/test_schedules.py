@@ -73,8 +73,9 @@ class World:
     async def send(self, sender: int) -> list[Flight]:
         message_id, self.next_id = self.next_id, self.next_id + 1
         device = self.devices[sender]
-        element = await device.send_as_received(self.namespace, [TARGET[sender]],
-                                                b"m%d" % message_id)
+        element = await device.send_as_received(
+            self.namespace, [TARGET[sender]], b"m%d" % message_id
+        )
         flights = [
             Flight(element, sender, self.index_of(key.device_id), message_id)
             for key in element.keys

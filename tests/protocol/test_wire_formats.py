@@ -49,9 +49,13 @@ def test_whisper_message_fields_in_any_order_and_missing_counters() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x33" + b"\x00" * 7, b"\x32" + b"\x00" * 40,
-     b"\x33" + protobuf.encode([(1, KEY), (4, b"ct")]) + b"\x00" * 8,  # no 0x05 prefix
-     b"\x33" + protobuf.encode([(1, b"\x05" + KEY)]) + b"\x00" * 8],  # no ciphertext
+    [
+        b"",
+        b"\x33" + b"\x00" * 7,
+        b"\x32" + b"\x00" * 40,
+        b"\x33" + protobuf.encode([(1, KEY), (4, b"ct")]) + b"\x00" * 8,  # no 0x05 prefix
+        b"\x33" + protobuf.encode([(1, b"\x05" + KEY)]) + b"\x00" * 8,
+    ],  # no ciphertext
 )
 def test_whisper_message_malformed(data: bytes) -> None:
     with pytest.raises(MalformedMessage):
@@ -64,8 +68,7 @@ def test_pre_key_whisper_message_round_trip() -> None:
     assert encoded[:3] == b"\x33\x08\x11"
     assert legacy_wire.parse_pre_key_whisper(encoded) == message
     without_optional = dataclasses.replace(message, pre_key_id=None, registration_id=None)
-    parsed = legacy_wire.parse_pre_key_whisper(
-        legacy_wire.encode_pre_key_whisper(without_optional))
+    parsed = legacy_wire.parse_pre_key_whisper(legacy_wire.encode_pre_key_whisper(without_optional))
     assert parsed == without_optional
 
 
@@ -151,8 +154,9 @@ async def test_invalid_bundles(namespace: Namespace) -> None:
     for candidate in bad:
         with pytest.raises(InvalidBundle):
             version.parse_bundle(candidate)
-    version.parse_bundle(dataclasses.replace(bundle, pre_keys=dict(
-        list(bundle.pre_keys.items())[:minimum])))
+    version.parse_bundle(
+        dataclasses.replace(bundle, pre_keys=dict(list(bundle.pre_keys.items())[:minimum]))
+    )
 
 
 def test_legacy_payload() -> None:

@@ -16,8 +16,15 @@ SCHEMA = {1: protobuf.VARINT, 2: protobuf.LENGTH_DELIMITED, 3: protobuf.VARINT}
 
 @pytest.mark.parametrize(
     ("value", "encoded"),
-    [(0, b"\x00"), (1, b"\x01"), (127, b"\x7f"), (128, b"\x80\x01"), (300, b"\xac\x02"),
-     (2**32 - 1, b"\xff\xff\xff\xff\x0f"), (2**64 - 1, b"\xff" * 9 + b"\x01")],
+    [
+        (0, b"\x00"),
+        (1, b"\x01"),
+        (127, b"\x7f"),
+        (128, b"\x80\x01"),
+        (300, b"\xac\x02"),
+        (2**32 - 1, b"\xff\xff\xff\xff\x0f"),
+        (2**64 - 1, b"\xff" * 9 + b"\x01"),
+    ],
 )
 def test_varint_known_encodings(value: int, encoded: bytes) -> None:
     assert protobuf.encode_varint(value) == encoded
@@ -30,8 +37,11 @@ def test_varint_round_trip(value: int) -> None:
     assert protobuf.decode_varint(encoded + b"\x55", 0) == (value, len(encoded))
 
 
-@given(st.integers(min_value=0, max_value=2**32 - 1), st.binary(max_size=300),
-       st.integers(min_value=0, max_value=2**32 - 1))
+@given(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.binary(max_size=300),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
 def test_message_round_trip(number: int, data: bytes, other: int) -> None:
     decoded = protobuf.decode(protobuf.encode([(1, number), (2, data), (3, other)]), SCHEMA)
     assert decoded.uint32(1) == number
@@ -42,8 +52,10 @@ def test_message_round_trip(number: int, data: bytes, other: int) -> None:
 def test_any_field_order_unknown_fields_and_defaults() -> None:
     unknown = (
         protobuf.encode([(9, 5), (10, b"skip me")])
-        + bytes([11 << 3 | protobuf.FIXED64]) + b"\x00" * 8
-        + bytes([12 << 3 | protobuf.FIXED32]) + b"\x00" * 4
+        + bytes([11 << 3 | protobuf.FIXED64])
+        + b"\x00" * 8
+        + bytes([12 << 3 | protobuf.FIXED32])
+        + b"\x00" * 4
     )
     data = unknown + protobuf.encode([(2, b"abc")])
     decoded = protobuf.decode(data, SCHEMA)

@@ -63,6 +63,7 @@ class Peer:
         async def pump() -> None:
             async for event in self.service.events():
                 self.events.put_nowait(event)
+
         self._pump = asyncio.create_task(pump())
 
     async def next_message(self) -> MessageReceived:
@@ -144,8 +145,15 @@ async def start_peer(
     jid, password = account or prosody.create_account()
     keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
     database = await asyncio.to_thread(open_profile, directory, keys)
-    xmpp = XmppClient(jid, password, host=prosody.host, port=port or prosody.port,
-                      allow_plaintext_loopback=True, resume=resume, pause=pause)
+    xmpp = XmppClient(
+        jid,
+        password,
+        host=prosody.host,
+        port=port or prosody.port,
+        allow_plaintext_loopback=True,
+        resume=resume,
+        pause=pause,
+    )
     await xmpp.connect(TIMEOUT, announce=False)
     client = xmpp.stream
     transport = XmppTransport(xmpp)
@@ -182,8 +190,17 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
         port: int | None = None,
     ) -> Peer:
         directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
-        peer = await start_peer(prosody, keyring, directory, account, settings=settings,
-                                start=False, resume=resume, pause=pause, port=port)
+        peer = await start_peer(
+            prosody,
+            keyring,
+            directory,
+            account,
+            settings=settings,
+            start=False,
+            resume=resume,
+            pause=pause,
+            port=port,
+        )
         peers.append(peer)
         if start:
             await peer.service.start()

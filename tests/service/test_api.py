@@ -47,7 +47,8 @@ async def test_trust_uri_round_trip_and_security_events(make_peer: PeerFactory) 
     assert uri.startswith(f"xmpp:{bob.jid}?omemo-sid-{bob.service.device_id}=")
     preview = await alice.service.preview_trust_uri(uri)
     assert [(f.device_id, f.known, f.current) for f in preview.fingerprints] == [
-        (bob.service.device_id, True, TrustLevel.BLINDLY_TRUSTED)]
+        (bob.service.device_id, True, TrustLevel.BLINDLY_TRUSTED)
+    ]
     assert await alice.service.apply_trust_uri(uri) == 1
     devices = await alice.service.devices(bob.jid)
     assert [d.trust for d in devices] == [TrustLevel.VERIFIED]
@@ -83,15 +84,19 @@ async def test_manual_rebuild_session_sends_a_fresh_key_exchange(make_peer: Peer
 
 def test_crash_point_exits_137_only_at_its_name() -> None:
     """crash_point ends the process with 137 when TUI_OMEMO_CRASH_AT names it, else nothing."""
-    code = ("from tui_omemo.service.crashpoints import crash_point as c;"
-            "c('after_decrypt'); c('before_commit'); print('survived')")
+    code = (
+        "from tui_omemo.service.crashpoints import crash_point as c;"
+        "c('after_decrypt'); c('before_commit'); print('survived')"
+    )
     env = {crashpoints.ENV_VAR: crashpoints.BEFORE_COMMIT, "PATH": ""}
-    died = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=False, timeout=30)
+    died = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, check=False, timeout=30
+    )
     assert died.returncode == crashpoints.EXIT_CODE
     assert b"survived" not in died.stdout
-    lived = subprocess.run([sys.executable, "-c", code], env={"PATH": ""},
-                           capture_output=True, check=False, timeout=30)
+    lived = subprocess.run(
+        [sys.executable, "-c", code], env={"PATH": ""}, capture_output=True, check=False, timeout=30
+    )
     assert lived.returncode == 0
     assert b"survived" in lived.stdout
 

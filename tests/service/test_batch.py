@@ -54,6 +54,7 @@ def count_trips(peer: Peer) -> dict[str, int]:
         async def counted(fn: Any) -> Any:
             calls[name] += 1
             return await original(fn)
+
         return counted
 
     runner.write, runner.read = counting("write"), counting("read")
@@ -117,10 +118,21 @@ async def test_copies_inside_one_batch_are_silent(make_peer: PeerFactory) -> Non
     (live,) = await held_back(alice, bob, ["once"])
     copies = [
         live,
-        dataclasses.replace(live, source=InboxSource.CARBON, wrapper=Wrapper.CARBON_RECEIVED,
-                            wrapper_from=bob.jid, stanza_id=None),
-        dataclasses.replace(live, source=InboxSource.MAM, wrapper=Wrapper.MAM,
-                            wrapper_from=bob.jid, mam_query_id="q", solicited=True),
+        dataclasses.replace(
+            live,
+            source=InboxSource.CARBON,
+            wrapper=Wrapper.CARBON_RECEIVED,
+            wrapper_from=bob.jid,
+            stanza_id=None,
+        ),
+        dataclasses.replace(
+            live,
+            source=InboxSource.MAM,
+            wrapper=Wrapper.MAM,
+            wrapper_from=bob.jid,
+            mam_query_id="q",
+            solicited=True,
+        ),
     ]
     bob.drain_events()
     await bob.service.session.accept_all(copies)
@@ -145,9 +157,9 @@ async def test_a_tampered_message_in_a_batch_fails_alone(make_peer: PeerFactory)
     element: EncryptedElement = dataclasses.replace(middle.encrypted, payload=payload)
     bob.drain_events()
     await bob.service.session.accept_all(
-        [first, dataclasses.replace(middle, encrypted=element), last])
-    page = [m for m in (await bob.service.history(alice.jid, None, 100)).messages
-            if not m.outgoing]
+        [first, dataclasses.replace(middle, encrypted=element), last]
+    )
+    page = [m for m in (await bob.service.history(alice.jid, None, 100)).messages if not m.outgoing]
     assert [m.body for m in page if m.failure is None] == ["hello", "good one", "good two"]
     assert [m.trust for m in page if m.failure is not None] == [MessageTrust.FAILED]
     assert len([e for e in bob.drain_events() if isinstance(e, SecurityEventRaised)]) == 1

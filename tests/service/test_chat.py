@@ -36,7 +36,9 @@ async def test_two_services_chat_both_ways(make_peer: PeerFactory, namespace: Na
 
     page = await bob.service.history(alice.jid, None, 10)
     assert [(m.body, m.outgoing) for m in page.messages] == [
-        ("hello bob", False), ("hello alice", True)]
+        ("hello bob", False),
+        ("hello alice", True),
+    ]
 
 
 async def test_version_is_chosen_per_contact(make_peer: PeerFactory) -> None:

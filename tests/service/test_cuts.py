@@ -71,8 +71,10 @@ async def received(peer: Peer, expected: set[str]) -> collections.Counter[str]:
                 if isinstance(event, MessageReceived) and not event.message.outgoing:
                     assert event.message.failure is None, event.message.failure
                     seen[event.message.body] += 1
-                assert not (isinstance(event, SecurityEventRaised)  # no copy "failed"
-                            and event.event.kind is SecurityEventKind.DECRYPTION_FAILED), event
+                assert not (
+                    isinstance(event, SecurityEventRaised)  # no copy "failed"
+                    and event.event.kind is SecurityEventKind.DECRYPTION_FAILED
+                ), event
     except TimeoutError:
         missing = sorted(expected - set(seen))
         raise AssertionError(f"{peer.jid} never got {missing}") from None
@@ -94,9 +96,16 @@ async def archive_copies(bob: Peer, alice: Peer) -> collections.Counter[str]:
         after = page.last
 
 
-async def cut_conversation(make_peer: PeerFactory, prosody: ProsodyServer, *,
-                           namespace: Namespace, resume: bool, cuts: int, messages: int,
-                           seed: int) -> Outcome:
+async def cut_conversation(
+    make_peer: PeerFactory,
+    prosody: ProsodyServer,
+    *,
+    namespace: Namespace,
+    resume: bool,
+    cuts: int,
+    messages: int,
+    seed: int,
+) -> Outcome:
     rng = random.Random(seed)
     async with Relay(prosody.port, rng=rng) as relay:
         alice = await make_peer(port=relay.port, resume=resume, pause=quick_pause)
@@ -135,8 +144,10 @@ async def cut_conversation(make_peer: PeerFactory, prosody: ProsodyServer, *,
 
 def report(outcome: Outcome) -> str:
     twice = {origin: n for origin, n in outcome.archive_copies.items() if n > 1}
-    return (f"{outcome.cuts} cuts, {outcome.outages} outages, "
-            f"{len(outcome.archive_copies)} ids archived, duplicates: {twice}")
+    return (
+        f"{outcome.cuts} cuts, {outcome.outages} outages, "
+        f"{len(outcome.archive_copies)} ids archived, duplicates: {twice}"
+    )
 
 
 @pytest.mark.parametrize("resume", [True, False], ids=["resumed", "fresh-session"])
@@ -144,8 +155,9 @@ def report(outcome: Outcome) -> str:
 async def test_cuts_inside_stanzas_recover_and_nothing_comes_twice(
     make_peer: PeerFactory, prosody: ProsodyServer, namespace: Namespace, resume: bool
 ) -> None:
-    outcome = await cut_conversation(make_peer, prosody, namespace=namespace, resume=resume,
-                                     cuts=10, messages=40, seed=19)
+    outcome = await cut_conversation(
+        make_peer, prosody, namespace=namespace, resume=resume, cuts=10, messages=40, seed=19
+    )
     print(report(outcome))
     assert outcome.cuts >= 10
     assert outcome.outages >= 1
@@ -153,15 +165,18 @@ async def test_cuts_inside_stanzas_recover_and_nothing_comes_twice(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TUI_OMEMO_FULL_CUTS"),
-                    reason="the full run of issue 19: set TUI_OMEMO_FULL_CUTS=1")
+@pytest.mark.skipif(
+    not os.environ.get("TUI_OMEMO_FULL_CUTS"),
+    reason="the full run of issue 19: set TUI_OMEMO_FULL_CUTS=1",
+)
 @pytest.mark.parametrize("resume", [True, False], ids=["resumed", "fresh-session"])
 @pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2], ids=["0.3", "2"])
 async def test_fifty_cuts_over_two_hundred_messages_each_way(
     make_peer: PeerFactory, prosody: ProsodyServer, namespace: Namespace, resume: bool
 ) -> None:
-    outcome = await cut_conversation(make_peer, prosody, namespace=namespace, resume=resume,
-                                     cuts=50, messages=200, seed=1919)
+    outcome = await cut_conversation(
+        make_peer, prosody, namespace=namespace, resume=resume, cuts=50, messages=200, seed=1919
+    )
     print(report(outcome))
     assert outcome.cuts >= 50
     assert all(n == 1 for n in outcome.archive_copies.values()), report(outcome)

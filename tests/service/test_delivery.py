@@ -118,10 +118,21 @@ async def test_duplicate_storm_is_silent(make_peer: PeerFactory) -> None:
     live = seen[0]
     digest = await bob.digest()
     copies = [
-        dataclasses.replace(live, source=InboxSource.CARBON, wrapper=Wrapper.CARBON_RECEIVED,
-                            wrapper_from=bob.jid, stanza_id=None),
-        dataclasses.replace(live, source=InboxSource.MAM, wrapper=Wrapper.MAM,
-                            wrapper_from=bob.jid, mam_query_id="q", solicited=True),
+        dataclasses.replace(
+            live,
+            source=InboxSource.CARBON,
+            wrapper=Wrapper.CARBON_RECEIVED,
+            wrapper_from=bob.jid,
+            stanza_id=None,
+        ),
+        dataclasses.replace(
+            live,
+            source=InboxSource.MAM,
+            wrapper=Wrapper.MAM,
+            wrapper_from=bob.jid,
+            mam_query_id="q",
+            solicited=True,
+        ),
         live,
         dataclasses.replace(live, source=InboxSource.OFFLINE, origin_id=None, message_id=None),
     ]
@@ -155,8 +166,7 @@ async def test_catch_up_hides_used_prekeys_then_deletes_them_and_sends_empty_mes
     assert len(used) == 1
     assert len(after.pre_keys) == len(before.pre_keys)  # refilled
     await asyncio.sleep(0.3)
-    empty = [s for s in bob2.sent if "<encrypted" in s and "<payload>" not in s
-             and alice.jid in s]
+    empty = [s for s in bob2.sent if "<encrypted" in s and "<payload>" not in s and alice.jid in s]
     assert empty
 
 

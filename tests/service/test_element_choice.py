@@ -24,18 +24,23 @@ def both_versions() -> ET.Element:
     """A received stanza with an OMEMO 2 element (keys 31415, 12321, 4223) and a 0.3 element
     (keys 31415 and ONLY_IN_LEGACY)."""
     legacy = legacy_encrypted()
-    legacy = dataclasses.replace(legacy, keys=(
-        legacy.keys[0], KeyElement(None, ONLY_IN_LEGACY, b"legacy-only", True)))
-    stanza = messages.build_encrypted_message(v2_encrypted(), OWN, message_id="m1",
-                                              also=legacy)
+    legacy = dataclasses.replace(
+        legacy, keys=(legacy.keys[0], KeyElement(None, ONLY_IN_LEGACY, b"legacy-only", True))
+    )
+    stanza = messages.build_encrypted_message(v2_encrypted(), OWN, message_id="m1", also=legacy)
     stanza.set("from", "bob@localhost/phone")
     return ET.fromstring(ET.tostring(stanza))
 
 
 def inbound_of(stanza: ET.Element) -> Inbound:
     parsed = messages.read_message(stanza, OWN)
-    return Inbound(InboxSource.LIVE, parsed.sender, parsed.recipient,
-                   encrypted=parsed.encrypted, also=parsed.also)
+    return Inbound(
+        InboxSource.LIVE,
+        parsed.sender,
+        parsed.recipient,
+        encrypted=parsed.encrypted,
+        also=parsed.also,
+    )
 
 
 def chosen(inbound: Inbound, device_id: int) -> EncryptedElement:
@@ -49,8 +54,7 @@ def test_reader_keeps_both_elements_omemo2_first() -> None:
     parsed = messages.read_message(both_versions(), OWN)
     assert parsed.encrypted is not None
     assert parsed.also is not None
-    assert (parsed.encrypted.namespace, parsed.also.namespace) == (Namespace.V2,
-                                                                   Namespace.LEGACY)
+    assert (parsed.encrypted.namespace, parsed.also.namespace) == (Namespace.V2, Namespace.LEGACY)
 
 
 def test_key_only_in_legacy_element_picks_legacy() -> None:

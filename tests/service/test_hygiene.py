@@ -45,8 +45,12 @@ async def test_stale_own_devices_get_no_key(make_peer: PeerFactory) -> None:
     bob = await make_peer()
     await alice1.service.refresh_device_list(alice1.jid)
     long_ago = 1
-    await alice1.service.runner.write(lambda uow: [uow.devices.touch_message(
-        ns, alice1.jid, alice2.service.device_id, long_ago) for ns in Namespace])
+    await alice1.service.runner.write(
+        lambda uow: [
+            uow.devices.touch_message(ns, alice1.jid, alice2.service.device_id, long_ago)
+            for ns in Namespace
+        ]
+    )
     report = await alice1.service.send(bob.jid, "not for the old laptop")
     reasons = {s.device_id: s.reason for s in report.skipped}
     assert reasons[alice2.service.device_id] == "stale own device"
@@ -70,14 +74,19 @@ async def test_repair_is_opt_in_and_rate_limited(make_peer: PeerFactory) -> None
         assert genuine.encrypted is not None
         own = receiver.service.device_id
         keys = tuple(
-            KeyElement(k.bare_jid, k.device_id, k.data[:-1] + bytes([k.data[-1] ^ 1]),
-                       k.key_exchange) if k.device_id == own else k
-            for k in genuine.encrypted.keys)
+            KeyElement(
+                k.bare_jid, k.device_id, k.data[:-1] + bytes([k.data[-1] ^ 1]), k.key_exchange
+            )
+            if k.device_id == own
+            else k
+            for k in genuine.encrypted.keys
+        )
         broken = dataclasses.replace(genuine.encrypted, keys=keys)
         before = sum(1 for s in receiver.sent if 'kex="true"' in s)
         for tag in ("t1", "t2"):
             await receiver.service.session.accept(
-                dataclasses.replace(genuine, stanza_id=tag, origin_id=tag, encrypted=broken))
+                dataclasses.replace(genuine, stanza_id=tag, origin_id=tag, encrypted=broken)
+            )
         await asyncio.sleep(0.3)
         after = sum(1 for s in receiver.sent if 'kex="true"' in s)
         assert after - before == (1 if receiver is bob else 0)
@@ -93,8 +102,12 @@ async def test_stale_own_devices_preview_then_removal(make_peer: PeerFactory) ->
         await alice2.service.session.publish_device_list(namespace)
     await alice1.service.refresh_device_list(alice1.jid)
     assert await alice1.service.stale_own_devices() == []
-    await alice1.service.runner.write(lambda uow: [uow.devices.touch_message(
-        ns, alice1.jid, alice2.service.device_id, 1) for ns in Namespace])
+    await alice1.service.runner.write(
+        lambda uow: [
+            uow.devices.touch_message(ns, alice1.jid, alice2.service.device_id, 1)
+            for ns in Namespace
+        ]
+    )
     preview = await alice1.service.stale_own_devices()
     assert [d.device_id for d in preview] == [alice2.service.device_id]
     await alice1.service.remove_own_devices([alice2.service.device_id, alice1.service.device_id])

@@ -26,14 +26,26 @@ OLD_MALFORMED_ROW = (
 )
 
 MAM_INBOUND = Inbound(
-    InboxSource.MAM, "bob@localhost/phone", "me@localhost", message_id="m1", origin_id="o1",
-    stanza_id="s1", body="hint",
+    InboxSource.MAM,
+    "bob@localhost/phone",
+    "me@localhost",
+    message_id="m1",
+    origin_id="o1",
+    stanza_id="s1",
+    body="hint",
     encrypted=EncryptedElement(
-        Namespace.V2, 1234,
-        (KeyElement("me@localhost", 42, b"\x01\x02key", True),
-         KeyElement("bob@localhost", 7, b"k2", False)),
-        None, b"payload\x00"),
-    timestamp_ms=1_700_000_000_000, wrapper=Wrapper.MAM, wrapper_from="me@localhost",
+        Namespace.V2,
+        1234,
+        (
+            KeyElement("me@localhost", 42, b"\x01\x02key", True),
+            KeyElement("bob@localhost", 7, b"k2", False),
+        ),
+        None,
+        b"payload\x00",
+    ),
+    timestamp_ms=1_700_000_000_000,
+    wrapper=Wrapper.MAM,
+    wrapper_from="me@localhost",
     mam_query_id="q1",
 )
 MALFORMED_INBOUND = Inbound(InboxSource.LIVE, "a@b/c", "me@localhost", malformed="bad")
@@ -50,8 +62,15 @@ def test_rows_are_written_as_before() -> None:
 
 
 def test_row_with_both_versions_round_trips() -> None:
-    legacy = EncryptedElement(Namespace.LEGACY, 99, (KeyElement("me@localhost", 42, b"zz", False),),
-                              b"iv" * 6, b"pl")
-    inbound = Inbound(InboxSource.LIVE, "bob@localhost/phone", "me@localhost",
-                      encrypted=MAM_INBOUND.encrypted, also=legacy, solicited=False)
+    legacy = EncryptedElement(
+        Namespace.LEGACY, 99, (KeyElement("me@localhost", 42, b"zz", False),), b"iv" * 6, b"pl"
+    )
+    inbound = Inbound(
+        InboxSource.LIVE,
+        "bob@localhost/phone",
+        "me@localhost",
+        encrypted=MAM_INBOUND.encrypted,
+        also=legacy,
+        solicited=False,
+    )
     assert Inbound.from_bytes(inbound.to_bytes()) == inbound

@@ -23,8 +23,12 @@ LEGACY_ELEMENT = legacy_encrypted()
 
 def mixed() -> ET.Element:
     return messages.build_encrypted_message(
-        V2_ELEMENT, "bob@localhost", message_id="m1", body_hint=messages.LEGACY_BODY_HINT,
-        also=LEGACY_ELEMENT)
+        V2_ELEMENT,
+        "bob@localhost",
+        message_id="m1",
+        body_hint=messages.LEGACY_BODY_HINT,
+        also=LEGACY_ELEMENT,
+    )
 
 
 def test_one_stanza_carries_both_elements_the_hint_and_one_origin_id() -> None:

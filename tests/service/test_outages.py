@@ -42,8 +42,12 @@ async def test_a_stanza_left_in_the_inbox_is_processed_once_the_stream_is_back(
     real = session._process_locked
     failed = asyncio.Event()
 
-    async def fail_once(items: Sequence[Any], dropped: Sequence[int] = (), *,
-                        ahead: Mapping[str, str | None] | None = None) -> None:
+    async def fail_once(
+        items: Sequence[Any],
+        dropped: Sequence[int] = (),
+        *,
+        ahead: Mapping[str, str | None] | None = None,
+    ) -> None:
         if not failed.is_set():  # as when a device list refetch meets the stream breaking
             failed.set()
             raise NotConnected("the stream broke before the server answered")

@@ -30,8 +30,9 @@ from tui_omemo.xmpp.errors import TransportError
 pytestmark = pytest.mark.prosody
 
 
-async def pair(make_peer: PeerFactory, namespace: Namespace, *, resume: bool,
-               gate: Gate) -> tuple[Peer, Peer]:
+async def pair(
+    make_peer: PeerFactory, namespace: Namespace, *, resume: bool, gate: Gate
+) -> tuple[Peer, Peer]:
     alice = await make_peer()
     bob = await make_peer(resume=resume, pause=gate)
     await use_version(namespace, alice, bob)
@@ -86,8 +87,9 @@ async def test_a_resend_of_a_message_that_arrived_shows_once_at_the_contact(
     alice, bob = await pair(make_peer, namespace, resume=True, gate=gate)
     real = bob.service.session.outbox
     # The server gets the message but its confirmation is lost with the stream.
-    bob.service.session.outbox = Outbox(bob.transport, bob.service.runner,
-                                        lambda _event: None, lost_answer)
+    bob.service.session.outbox = Outbox(
+        bob.transport, bob.service.runner, lambda _event: None, lost_answer
+    )
     report = await bob.service.send(alice.jid, "arrived, unconfirmed")
     assert not report.queued
     assert (await alice.next_message()).message.body == "arrived, unconfirmed"

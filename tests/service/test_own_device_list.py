@@ -26,8 +26,9 @@ async def ids_on_server(transport: Transport, namespace: Namespace, jid: str) ->
     return (await transport.fetch_device_list(namespace, jid)).device_ids
 
 
-async def overwrite_until_readded(transport: Transport, namespace: Namespace, jid: str,
-                                  device_id: int) -> frozenset[int]:
+async def overwrite_until_readded(
+    transport: Transport, namespace: Namespace, jid: str, device_id: int
+) -> frozenset[int]:
     """Publish a list holding only OTHER_ID until the server's list holds `device_id` again.
 
     The publish is repeated (every second) because Prosody notifies a resource only once it
@@ -36,8 +37,7 @@ async def overwrite_until_readded(transport: Transport, namespace: Namespace, ji
     """
     async with asyncio.timeout(WAIT):
         while True:
-            await transport.publish_device_list(
-                DeviceList(namespace, (DeviceListEntry(OTHER_ID),)))
+            await transport.publish_device_list(DeviceList(namespace, (DeviceListEntry(OTHER_ID),)))
             for _ in range(20):
                 await asyncio.sleep(0.05)
                 ids = await ids_on_server(transport, namespace, jid)

@@ -72,7 +72,9 @@ async def next_room_message(peer: Peer, room: str) -> MessageReceived:
 
 @pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
 async def test_a_room_message_written_during_the_rejoin_waits_for_it_and_arrives_once(
-    prosody: ProsodyServer, make_peer: PeerFactory, monkeypatch: pytest.MonkeyPatch,
+    prosody: ProsodyServer,
+    make_peer: PeerFactory,
+    monkeypatch: pytest.MonkeyPatch,
     namespace: Namespace,
 ) -> None:
     gate = Gate()
@@ -106,8 +108,11 @@ async def test_a_room_message_written_during_the_rejoin_waits_for_it_and_arrives
     await alice.service.confirm_sent(TIMEOUT)  # whatever was handed over is confirmed now
     assert groupchat_sent(alice, room) == sent_before, "sent to a room we were not in"
     assert await delivery(alice, room, archive_id) is Delivery.PENDING
-    assert not [event for event in alice.drain_events()
-                if isinstance(event, MessageDelivered) and event.archive_id == archive_id]
+    assert not [
+        event
+        for event in alice.drain_events()
+        if isinstance(event, MessageDelivered) and event.archive_id == archive_id
+    ]
     assert await pending_count(alice) == 1
     assert report.queued
 

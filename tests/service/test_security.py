@@ -123,8 +123,10 @@ async def test_btbv_then_undecided_and_distrusted_never_a_recipient(
     bob2 = await make_peer((bob1.jid, bob1.password))
     await alice.service.refresh_device_list(bob1.jid)
     levels = {d.device_id: d.trust for d in await alice.service.devices(bob1.jid)}
-    assert levels == {bob1.service.device_id: TrustLevel.BLINDLY_TRUSTED,
-                      bob2.service.device_id: TrustLevel.BLINDLY_TRUSTED}
+    assert levels == {
+        bob1.service.device_id: TrustLevel.BLINDLY_TRUSTED,
+        bob2.service.device_id: TrustLevel.BLINDLY_TRUSTED,
+    }
 
     await alice.service.set_trust(bob1.jid, bob1.service.device_id, TrustLevel.VERIFIED)
     await alice.service.set_trust(bob1.jid, bob2.service.device_id, TrustLevel.DISTRUSTED)
@@ -159,25 +161,31 @@ async def test_hostile_stanzas_raise_events_and_change_nothing(make_peer: PeerFa
     clear event; no OMEMO state changes and nothing is archived for the forged wrappers."""
     alice = await make_peer()
     bob = await make_peer()
-    malformed = (f"<message to='{bob.jid}' type='chat' id='m1'>"
-                 f"<encrypted xmlns='{Namespace.V2.value}'><header sid='x'/></encrypted>"
-                 "</message>")
+    malformed = (
+        f"<message to='{bob.jid}' type='chat' id='m1'>"
+        f"<encrypted xmlns='{Namespace.V2.value}'><header sid='x'/></encrypted>"
+        "</message>"
+    )
     events = await _hostile(alice, bob, malformed)
     assert events[0].event.kind is SecurityEventKind.DECRYPTION_FAILED
     failed = (await bob.service.history(alice.jid, None, 5)).messages[-1]
     assert failed.trust is MessageTrust.FAILED
     assert failed.body == ""
 
-    spoofed = (f"<message to='{bob.jid}' type='chat'><received xmlns='urn:xmpp:carbons:2'>"
-               "<forwarded xmlns='urn:xmpp:forward:0'>"
-               f"<message xmlns='jabber:client' from='carol@localhost/x' to='{bob.jid}' "
-               "type='chat'><body>forged</body></message></forwarded></received></message>")
+    spoofed = (
+        f"<message to='{bob.jid}' type='chat'><received xmlns='urn:xmpp:carbons:2'>"
+        "<forwarded xmlns='urn:xmpp:forward:0'>"
+        f"<message xmlns='jabber:client' from='carol@localhost/x' to='{bob.jid}' "
+        "type='chat'><body>forged</body></message></forwarded></received></message>"
+    )
     events = await _hostile(alice, bob, spoofed)
     assert "carbon" in events[0].event.detail
-    unsolicited = (f"<message to='{bob.jid}'><result xmlns='urn:xmpp:mam:2' queryid='nope' "
-                   "id='r1'><forwarded xmlns='urn:xmpp:forward:0'>"
-                   f"<message xmlns='jabber:client' from='carol@localhost/x' to='{bob.jid}' "
-                   "type='chat'><body>forged</body></message></forwarded></result></message>")
+    unsolicited = (
+        f"<message to='{bob.jid}'><result xmlns='urn:xmpp:mam:2' queryid='nope' "
+        "id='r1'><forwarded xmlns='urn:xmpp:forward:0'>"
+        f"<message xmlns='jabber:client' from='carol@localhost/x' to='{bob.jid}' "
+        "type='chat'><body>forged</body></message></forwarded></result></message>"
+    )
     events = await _hostile(alice, bob, unsolicited)
     assert "query" in events[0].event.detail
     assert await count(bob, "carol@localhost") == 0
@@ -196,8 +204,11 @@ async def test_message_from_an_unlisted_device_is_kept_not_decrypted(
     await bob.service.wait_idle()
     assert seen[0].encrypted is not None
     forged = dataclasses.replace(
-        seen[0], stanza_id="other", origin_id="other",
-        encrypted=dataclasses.replace(seen[0].encrypted, sender_device_id=424242))
+        seen[0],
+        stanza_id="other",
+        origin_id="other",
+        encrypted=dataclasses.replace(seen[0].encrypted, sender_device_id=424242),
+    )
     digest = await bob.digest()
     bob.drain_events()
     await bob.service.session.accept(forged)
@@ -226,10 +237,16 @@ async def test_failed_decryption_leaves_state_byte_identical(make_peer: PeerFact
     own = bob.service.device_id
     keys = tuple(
         KeyElement(k.bare_jid, k.device_id, k.data[:-1] + bytes([k.data[-1] ^ 1]), k.key_exchange)
-        if k.device_id == own else k
-        for k in genuine.encrypted.keys)
-    tampered = dataclasses.replace(genuine, stanza_id="t1", origin_id="t1",
-                                   encrypted=dataclasses.replace(genuine.encrypted, keys=keys))
+        if k.device_id == own
+        else k
+        for k in genuine.encrypted.keys
+    )
+    tampered = dataclasses.replace(
+        genuine,
+        stanza_id="t1",
+        origin_id="t1",
+        encrypted=dataclasses.replace(genuine.encrypted, keys=keys),
+    )
     digest = await bob.digest()
     bob.drain_events()
     await bob.service.session.accept(tampered)
@@ -250,8 +267,14 @@ async def test_plaintext_in_an_encrypted_chat_is_marked(make_peer: PeerFactory) 
     bob = await make_peer()
     await bob.service.refresh_device_list(alice.jid)
     bob.drain_events()
-    plain = Inbound(source=InboxSource.LIVE, sender=f"{alice.jid}/r", recipient=bob.jid,
-                    message_id="p1", body="hello in clear", wrapper=Wrapper.NONE)
+    plain = Inbound(
+        source=InboxSource.LIVE,
+        sender=f"{alice.jid}/r",
+        recipient=bob.jid,
+        message_id="p1",
+        body="hello in clear",
+        wrapper=Wrapper.NONE,
+    )
     await bob.service.session.accept(plain)
     message = (await bob.service.history(alice.jid, None, 1)).messages[-1]
     assert (message.body, message.trust) == ("hello in clear", MessageTrust.UNENCRYPTED)

@@ -44,8 +44,9 @@ async def all_waiting(alice: Peer, count: int) -> None:
             await asyncio.sleep(0.01)
 
 
-async def grouped(alice: Peer, sends: Sequence[tuple[str, str]],
-                  trips: Trips | None = None) -> list[SendReport | BaseException]:
+async def grouped(
+    alice: Peer, sends: Sequence[tuple[str, str]], trips: Trips | None = None
+) -> list[SendReport | BaseException]:
     """Start every send while Alice's engine lock is held, wait until all of them wait for
     it, then let them go; each one's report (or failure)."""
     session: Any = alice.service.session
@@ -61,9 +62,11 @@ async def grouped(alice: Peer, sends: Sequence[tuple[str, str]],
 
 async def archived(peer: Peer, jid: str, direction: Direction) -> list[str]:
     """The archived texts of one direction of a chat, in archive order."""
+
     def read(uow: UnitOfWork) -> list[str]:
         rows = sorted(uow.archive.page(jid, None, 1000).messages, key=lambda row: row.id)
         return [row.body for row in rows if row.direction is direction]
+
     return await peer.service.runner.read(read)
 
 
@@ -111,8 +114,7 @@ async def test_a_failing_message_does_not_fail_the_others_of_its_group(
     await alice.service.set_trust(carol.jid, carol.service.device_id, TrustLevel.DISTRUSTED)
     sent_before = len(alice.sent)
 
-    reports = await grouped(alice, [(bob.jid, "one"), (carol.jid, "secret"),
-                                    (bob.jid, "two")])
+    reports = await grouped(alice, [(bob.jid, "one"), (carol.jid, "secret"), (bob.jid, "two")])
 
     assert isinstance(reports[0], SendReport)
     assert isinstance(reports[2], SendReport)
@@ -138,14 +140,17 @@ async def test_a_new_device_met_in_a_group_raises_its_events_once(
 
     assert all(isinstance(report, SendReport) for report in reports)
     device = bob.service.device_id
-    raised = [(e.event.kind, e.event.device_id) for e in alice.drain_events()
-              if isinstance(e, SecurityEventRaised)]
+    raised = [
+        (e.event.kind, e.event.device_id)
+        for e in alice.drain_events()
+        if isinstance(e, SecurityEventRaised)
+    ]
     assert raised.count((SecurityEventKind.NEW_DEVICE, device)) == 1
     assert raised.count((SecurityEventKind.DEVICE_TRUSTED_BLINDLY, device)) == 1
 
     def stored(uow: UnitOfWork) -> list[tuple[str, int | None]]:
-        return [(event.kind, event.device_id)
-                for event in uow.security_events.recent(peer=bob.jid)]
+        return [(event.kind, event.device_id) for event in uow.security_events.recent(peer=bob.jid)]
+
     events = await alice.service.runner.read(stored)
     assert events.count((SecurityEventKind.NEW_DEVICE.value, device)) == 1
     assert await received(bob, len(texts)) == texts

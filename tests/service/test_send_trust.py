@@ -16,10 +16,11 @@ pytestmark = pytest.mark.prosody
 
 async def stored_about(peer: Peer, jid: str) -> tuple[list[tuple[str, int | None]], list[object]]:
     """The stored security events about `jid` (kind, device) and its trust history."""
+
     def read(uow: UnitOfWork) -> tuple[list[tuple[str, int | None]], list[object]]:
-        events = [(event.kind, event.device_id)
-                  for event in uow.security_events.recent(peer=jid)]
+        events = [(event.kind, event.device_id) for event in uow.security_events.recent(peer=jid)]
         return events, list(uow.trust.history(jid))
+
     return await peer.service.runner.read(read)
 
 

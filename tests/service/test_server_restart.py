@@ -204,8 +204,9 @@ async def test_a_request_in_flight_fails_once_a_fresh_session_replaces_its_strea
     await relay.up()
     gate = Gate()
     jid, password = prosody.create_account()
-    client = XmppClient(jid, password, host=prosody.host, port=relay.port,
-                        allow_plaintext_loopback=True, pause=gate)
+    client = XmppClient(
+        jid, password, host=prosody.host, port=relay.port, allow_plaintext_loopback=True, pause=gate
+    )
     links: asyncio.Queue[Link] = asyncio.Queue()
     client.add_connection_listener(links.put_nowait)
     try:
@@ -213,7 +214,8 @@ async def test_a_request_in_flight_fails_once_a_fresh_session_replaces_its_strea
         assert await links.get() is Link.ONLINE
         query = ET.Element(f"{{{DISCO_INFO}}}query", node=marker)
         pending = asyncio.create_task(
-            client.request("get", query, to=None, what="an unanswered request", within=600))
+            client.request("get", query, to=None, what="an unanswered request", within=600)
+        )
         async with asyncio.timeout(TIMEOUT):
             await swallowed.wait()
         await asyncio.to_thread(prosody.restart)

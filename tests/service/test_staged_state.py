@@ -44,7 +44,8 @@ def changed(served: Served) -> list[str]:
 
 
 async def test_staged_values_are_never_modified_by_their_next_reader(
-    make_peer: PeerFactory, monkeypatch: pytest.MonkeyPatch,
+    make_peer: PeerFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     alice = await make_peer()
     bob = await make_peer()

@@ -21,7 +21,6 @@ from tui_omemo.xmpp.translate import encrypted_from_xml
 pytestmark = pytest.mark.prosody
 
 
-
 def has_body(message: ET.Element) -> bool:
     """Whether the stanza has a plaintext `<body>` (the stream's default namespace is not
     written on the recorded XML)."""
@@ -39,8 +38,11 @@ async def legacy_only_device(make_peer: PeerFactory, account: tuple[str, str]) -
 
 def sent_message(peer: Peer, text_marker: str = "<encrypted") -> ET.Element:
     """The one `<message>` with an `<encrypted>` element `peer` sent (fails if not one)."""
-    stanzas = [ET.fromstring(xml) for xml in peer.sent
-               if xml.startswith("<message") and text_marker in xml and "<payload>" in xml]
+    stanzas = [
+        ET.fromstring(xml)
+        for xml in peer.sent
+        if xml.startswith("<message") and text_marker in xml and "<payload>" in xml
+    ]
     assert len(stanzas) == 1, stanzas
     return stanzas[0]
 
@@ -69,7 +71,10 @@ async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
 
     report = await alice.service.send(bob.jid, "to every device")
     assert (report.omemo, report.versions, report.skipped) == (
-        Namespace.V2, (Namespace.V2, Namespace.LEGACY), ())
+        Namespace.V2,
+        (Namespace.V2, Namespace.LEGACY),
+        (),
+    )
     got = (await bob.next_message()).message
     assert (got.body, got.omemo, got.failure) == ("to every device", Namespace.V2, None)
 
@@ -83,9 +88,11 @@ async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
 
     await bob.service.wait_idle()
     assert [m.body for m in (await alice.service.history(bob.jid, None, 10)).messages] == [
-        "to every device"]
+        "to every device"
+    ]
     assert [m.body for m in (await bob.service.history(alice.jid, None, 10)).messages] == [
-        "to every device"]
+        "to every device"
+    ]
 
 
 async def test_one_version_when_it_reaches_every_device(make_peer: PeerFactory) -> None:
@@ -118,7 +125,8 @@ async def test_forced_version_reports_devices_of_the_other_version(
     report = await alice.service.send(bob.jid, "forced 2")
     assert report.versions == (Namespace.V2,)
     assert [(s.device_id, s.code) for s in report.skipped] == [
-        (legacy.service.device_id, "other_version")]
+        (legacy.service.device_id, "other_version")
+    ]
     assert "publishes only OMEMO 0.3" in report.skipped[0].reason
     assert (await bob.next_message()).message.body == "forced 2"
     assert set(elements(sent_message(alice))) == {Namespace.V2}  # recorded once it left
@@ -142,7 +150,8 @@ async def test_forced_version_the_contact_lacks_sends_nothing(make_peer: PeerFac
     with pytest.raises(SendFailed) as failed:
         await alice.service.send(carol.jid, "forced")
     assert [(s.device_id, s.code) for s in failed.value.report.skipped] == [
-        (carol.service.device_id, "other_version")]
+        (carol.service.device_id, "other_version")
+    ]
 
 
 async def test_stale_own_device_has_its_own_reason(make_peer: PeerFactory) -> None:
@@ -152,6 +161,7 @@ async def test_stale_own_device_has_its_own_reason(make_peer: PeerFactory) -> No
     alice2 = await make_peer((alice1.jid, alice1.password))
     bob = await make_peer()
     await alice1.service.refresh_device_list(alice1.jid)
+
     def silent_since_1970(uow: UnitOfWork) -> None:
         for namespace in Namespace:
             uow.devices.touch_message(namespace, alice1.jid, alice2.service.device_id, 1)

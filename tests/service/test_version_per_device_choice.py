@@ -36,6 +36,9 @@ async def test_device_keyed_only_in_the_legacy_element_reads_it(make_peer: PeerF
 
     got = await legacy.next_message()
     assert (got.message.body, got.message.omemo, got.message.failure) == (
-        "seen on the 0.3 list", Namespace.LEGACY, None)
+        "seen on the 0.3 list",
+        Namespace.LEGACY,
+        None,
+    )
     rows = (await legacy.service.history(alice.jid, None, 10)).messages
     assert [(m.body, m.failure) for m in rows] == [("seen on the 0.3 list", None)]

@@ -230,7 +230,9 @@ def test_live_messages_keep_arrival_order_whatever_their_times(db: Database) -> 
     assert _newest_first(db) == ["hi back there", "hello there"]
     with db.snapshot() as uow:
         assert [hit.message.body for hit in uow.archive.search("there")] == [
-            "hi back there", "hello there"]
+            "hi back there",
+            "hello there",
+        ]
 
 
 def test_catch_up_is_placed_by_its_stamp_ties_by_arrival(db: Database) -> None:
@@ -252,8 +254,15 @@ def test_catch_up_is_placed_by_its_stamp_ties_by_arrival(db: Database) -> None:
         uow.archive.append(stamped(7, "after all", base + 9_000))
         uow.archive.append(message(8, "live again", timestamp=base))
     assert _newest_first(db)[::-1] == [
-        "before all", "still before all", "sent A", "same second as A", "stamp 3s", "sent B",
-        "after all", "live again"]
+        "before all",
+        "still before all",
+        "sent A",
+        "same second as A",
+        "stamp 3s",
+        "sent B",
+        "after all",
+        "live again",
+    ]
     with db.snapshot() as uow:
         newest = uow.archive.page(BOB, limit=3)
         assert newest.older is not None

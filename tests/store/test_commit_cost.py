@@ -40,13 +40,19 @@ _OLD_INSERT = (  # the archive as steps 1-4 left it (no seq: step 5 adds it)
 
 
 def _fill(db: Database, connection: Connection) -> None:
-    for index, body, peer in ((1, "let us meet at the café tomorrow", BOB),
-                              (2, "nothing to see", BOB), (3, "cafe again, later", CAROL)):
+    for index, body, peer in (
+        (1, "let us meet at the café tomorrow", BOB),
+        (2, "nothing to see", BOB),
+        (3, "cafe again, later", CAROL),
+    ):
         new = message(index, body, peer=peer)
-        cursor = connection.execute(_OLD_INSERT, (peer, peer, body, new.timestamp,
-                                                  new.received_at, new.stanza_id))
-        connection.execute("INSERT INTO dedupe (key, archive_id) VALUES (?, ?)",
-                           (new.dedupe_keys[0], cursor.lastrowid))
+        cursor = connection.execute(
+            _OLD_INSERT, (peer, peer, body, new.timestamp, new.received_at, new.stanza_id)
+        )
+        connection.execute(
+            "INSERT INTO dedupe (key, archive_id) VALUES (?, ?)",
+            (new.dedupe_keys[0], cursor.lastrowid),
+        )
     with db.unit_of_work() as uow:
         uow.state.store(SESSION_KEY, 3, SESSION_VALUE)
         uow.state.store("identity", 1, '{"version":1}')
@@ -67,7 +73,8 @@ def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> N
     old = _version_2(connection, tmp_path)
     _fill(old, connection)
     fts = connection.execute(  # step 2's FTS index, queried directly
-        "SELECT rowid FROM archive_fts WHERE archive_fts MATCH 'cafe' ORDER BY rowid")
+        "SELECT rowid FROM archive_fts WHERE archive_fts MATCH 'cafe' ORDER BY rowid"
+    )
     assert [row[0] for row in fts] == [1, 3]
 
     db = Database.attach(connection, tmp_path)
@@ -145,8 +152,12 @@ def test_deleting_a_conversation_takes_exactly_its_dedupe_keys(db: Database) -> 
     with db.unit_of_work() as uow:
         for number in range(1, 7):
             peer = BOB if number % 2 else CAROL
-            uow.archive.append(replace(message(number, peer=peer), dedupe_keys=(
-                f"stanza-{peer}-{number}", f"origin-{number}")))
+            uow.archive.append(
+                replace(
+                    message(number, peer=peer),
+                    dedupe_keys=(f"stanza-{peer}-{number}", f"origin-{number}"),
+                )
+            )
     with db.unit_of_work() as uow:
         assert uow.archive.delete_conversation(CAROL) == 3
     with db.snapshot() as uow:
@@ -210,8 +221,10 @@ def test_an_overwritten_session_leaves_no_copy_of_its_old_keys(tmp_path: Path) -
     path = tmp_path / "plain.db"
     connection: Connection = sqlcipher3.connect(str(path), isolation_level=None)
     db = Database.attach(connection, tmp_path)
-    values = [f'{{"key":"{MARKER}-{number}","pad":"{"p" * size}"}}'
-              for number, size in enumerate((1500, 1500, 900, 2400))]
+    values = [
+        f'{{"key":"{MARKER}-{number}","pad":"{"p" * size}"}}'
+        for number, size in enumerate((1500, 1500, 900, 2400))
+    ]
     for value in values:
         with db.unit_of_work() as uow:
             uow.state.store(SESSION_KEY, 3, value)

@@ -11,10 +11,16 @@ BOB = "bob@example.org"
 
 def outgoing(index: int) -> NewMessage:
     return NewMessage(
-        peer=BOB, direction=Direction.OUT, sender_bare_jid="alice@example.org",
-        body=f"out {index}", timestamp=1_700_000_000_000 + index,
-        received_at=1_700_000_000_000 + index, dedupe_keys=(f"oid:alice:{index}",),
-        origin_id=str(index), message_id=str(index), flags={"recipients": 1},
+        peer=BOB,
+        direction=Direction.OUT,
+        sender_bare_jid="alice@example.org",
+        body=f"out {index}",
+        timestamp=1_700_000_000_000 + index,
+        received_at=1_700_000_000_000 + index,
+        dedupe_keys=(f"oid:alice:{index}",),
+        origin_id=str(index),
+        message_id=str(index),
+        flags={"recipients": 1},
     )
 
 
@@ -29,8 +35,9 @@ def test_pending_messages_come_back_in_order_until_confirmed(db: Database) -> No
         assert [item.archive_id for item in waiting] == ids
         assert waiting[0].stanza == f"stanza {ids[0]}".encode()
         rows = [uow.archive.get(archive_id) for archive_id in ids]
-        assert all(row is not None and row.flags == {"recipients": 1, PENDING_FLAG: True}
-                   for row in rows)
+        assert all(
+            row is not None and row.flags == {"recipients": 1, PENDING_FLAG: True} for row in rows
+        )
         uow.outbox.attempted(ids[:1])
         assert uow.outbox.confirmed([ids[0], ids[1], 999]) == ids[:2]
     with db.unit_of_work() as uow:

@@ -98,8 +98,13 @@ async def _answered(pilot: Pilot[None]) -> None:
     await _open(CAROL, *"Running late, there by ten past.", "enter")(pilot)
     service = pilot.app.service
     assert isinstance(service, FakeService)
-    service.receive(CAROL, "No problem, I saved you a seat.", sender=CAROL,
-                    omemo=service.next_message(CAROL, "").omemo, sender_device_id=3001)
+    service.receive(
+        CAROL,
+        "No problem, I saved you a seat.",
+        sender=CAROL,
+        omemo=service.next_message(CAROL, "").omemo,
+        sender_device_id=3001,
+    )
     await settle(pilot)
 
 
@@ -220,11 +225,17 @@ SHOTS: tuple[Shot, ...] = (
     Shot("chat_failure_detail", _open(BOB, "ctrl+l", "up", "up", "enter")),
     Shot("chat_untrusted_message", _open(BOB, "ctrl+l", "up", "up", "up")),
     Shot("chat_plaintext_choice", _open(DAVE, *"hello", "enter")),
-    Shot("chat_own_message_pending", _open(CAROL, *"On my way, see you at three.", "enter"),
-         service=_holding_delivery),
+    Shot(
+        "chat_own_message_pending",
+        _open(CAROL, *"On my way, see you at three.", "enter"),
+        service=_holding_delivery,
+    ),
     Shot("chat_own_message_answered", _answered),
-    Shot("chat_not_in_roster", _open(STRANGER, *"Hello Frank, Bob gave me your address.",
-                                     "enter"), service=_with_stranger),
+    Shot(
+        "chat_not_in_roster",
+        _open(STRANGER, *"Hello Frank, Bob gave me your address.", "enter"),
+        service=_with_stranger,
+    ),
     Shot("group_readiness", _open(ROOM)),
     Shot("group_partial_send_dialog", _open(ROOM, *"hello", "enter")),
     Shot("group_nobody_has_keys", _open(ROOM, *"hello", "enter"), service=_room_without_keys),

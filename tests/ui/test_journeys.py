@@ -69,7 +69,8 @@ def chat_log(pilot: Pilot[None]) -> MessageLog:
 async def stored_state(service: OmemoChatService, contact_jid: str) -> object:
     """Every stored setting and the contact's trust records (what looking must not change)."""
     return await service.runner.read(
-        lambda uow: (uow.settings.all(), uow.trust.identities(contact_jid)))
+        lambda uow: (uow.settings.all(), uow.trust.identities(contact_jid))
+    )
 
 
 async def test_own_line_shows_at_once_pending_then_delivered_then_the_answer(
@@ -129,8 +130,9 @@ async def test_open_jid_outside_the_roster_chats_at_once_and_offers_adding(
         log = chat_log(pilot)
         await until(pilot, lambda: "hello, new contact" in painted(log), "our line on screen")
         service = service_of(app)
-        assert stranger.jid not in {i.bare_jid for i in await service.runner.read(
-            lambda uow: uow.roster.all())}
+        assert stranger.jid not in {
+            i.bare_jid for i in await service.runner.read(lambda uow: uow.roster.all())
+        }
         await pilot.press("f9")
         await until(pilot, lambda: offer.has_class("-hidden"), "the offer gone")
         roster = await service.runner.read(lambda uow: uow.roster.all())
@@ -199,15 +201,20 @@ async def test_quit_and_start_again_keeps_history_order_and_trust(
         await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, TrustScreen), "the trust manager")
         table = app.screen.query_one(DeviceTable)
-        await until(pilot, lambda: any(d.bare_jid == peer.jid for d in table.ordered),
-                    "the contact's device listed")
-        table.move_cursor(row=next(i for i, d in enumerate(table.ordered)
-                                   if d.bare_jid == peer.jid))
+        await until(
+            pilot,
+            lambda: any(d.bare_jid == peer.jid for d in table.ordered),
+            "the contact's device listed",
+        )
+        table.move_cursor(
+            row=next(i for i, d in enumerate(table.ordered) if d.bare_jid == peer.jid)
+        )
         await pilot.press("v")  # the compare step: tick "all groups match", then Verify
         await until(pilot, lambda: isinstance(app.screen, VerifyDeviceDialog), "the compare step")
         app.screen.query_one("#match", Checkbox).value = True
-        await until(pilot, lambda: not app.screen.query_one("#verify", Button).disabled,
-                    "Verify enabled")
+        await until(
+            pilot, lambda: not app.screen.query_one("#verify", Button).disabled, "Verify enabled"
+        )
         await pilot.click("#verify")
         service = service_of(app)
 
@@ -222,16 +229,18 @@ async def test_quit_and_start_again_keeps_history_order_and_trust(
         await open_chat_by_filter(pilot, peer.jid)
         log = chat_log(pilot)
         await until(pilot, lambda: len(log.messages) >= 2, "the history")
-        assert [m.body for m in log.messages] == ["before the restart",
-                                                  "answer before the restart"]
+        assert [m.body for m in log.messages] == ["before the restart", "answer before the restart"]
         assert "answer before the restart" in painted(log)
         devices = await service_of(app).devices(peer.jid)
         assert [d.trust for d in devices] == [TrustLevel.VERIFIED]
         await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, TrustScreen), "the trust manager")
         table = app.screen.query_one(DeviceTable)
-        await until(pilot, lambda: any(d.bare_jid == peer.jid for d in table.ordered),
-                    "the contact's device listed")
+        await until(
+            pilot,
+            lambda: any(d.bare_jid == peer.jid for d in table.ordered),
+            "the contact's device listed",
+        )
         shown = next(d for d in table.ordered if d.bare_jid == peer.jid)
         assert shown.trust is TrustLevel.VERIFIED
 
@@ -273,8 +282,11 @@ async def test_manual_mode_keeps_a_new_device_out_until_btbv_again(
         assert not banner.has_class("-hidden")
         await pilot.press(*"second, manual", "enter")
         assert (await peer.next_message()).message.body == "second, manual"
-        await until(pilot, lambda: any("Not encrypted for" in str(n.title)
-                                       for n in app._notifications), "the skipped device")
+        await until(
+            pilot,
+            lambda: any("Not encrypted for" in str(n.title) for n in app._notifications),
+            "the skipped device",
+        )
 
         await pilot.press("escape", "f2")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen), "Settings")
@@ -288,10 +300,12 @@ async def test_manual_mode_keeps_a_new_device_out_until_btbv_again(
         await until(pilot, lambda: isinstance(app.screen, TrustScreen), "the trust manager")
         table = app.screen.query_one(DeviceTable)
         new_id = second.service.device_id
-        await until(pilot, lambda: any(d.device_id == new_id for d in table.ordered),
-                    "the new device listed")
-        table.move_cursor(row=next(i for i, d in enumerate(table.ordered)
-                                   if d.device_id == new_id))
+        await until(
+            pilot,
+            lambda: any(d.device_id == new_id for d in table.ordered),
+            "the new device listed",
+        )
+        table.move_cursor(row=next(i for i, d in enumerate(table.ordered) if d.device_id == new_id))
         await pilot.press("b")
 
         async def blind() -> bool:
@@ -358,8 +372,11 @@ async def test_group_join_send_receive_leave(
         await pilot.press("ctrl+g")
         await pilot.press(*room, "enter", *"alice", "enter")
         service = service_of(app)
-        await until(pilot, lambda: room in service.groups.joined_rooms(),  # type: ignore[union-attr]
-                    "joined")
+        await until(
+            pilot,
+            lambda: room in service.groups.joined_rooms(),  # type: ignore[union-attr]
+            "joined",
+        )
         async with asyncio.timeout(30):
             while not (await groups.room_info(room)).members:  # noqa: ASYNC110 (no event)
                 await asyncio.sleep(0.05)

@@ -29,7 +29,7 @@ async def test_the_roster_wraps_from_the_last_row_to_the_first(service: FakeServ
 async def test_after_enter_the_search_field_keeps_the_focus_and_down_enters_the_results(
     service: FakeService,
 ) -> None:
-    """"keys" Enter lists hits with the cursor still in the field; typing " and" refines the
+    """ "keys" Enter lists hits with the cursor still in the field; typing " and" refines the
     query; Down moves to the first hit."""
     app = make_app(service)
     async with app.run_test(size=SIZE) as pilot:

@@ -23,8 +23,9 @@ class Harness(App[None]):
 
 
 def painted(log: MessageLog) -> str:
-    return "\n".join("".join(segment.text for segment in log.render_line(y))
-                     for y in range(log.size.height))
+    return "\n".join(
+        "".join(segment.text for segment in log.render_line(y)) for y in range(log.size.height)
+    )
 
 
 async def test_a_pending_message_shows_a_clock_until_it_is_delivered() -> None:

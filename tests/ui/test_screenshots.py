@@ -44,9 +44,7 @@ async def test_screenshot(shot: Shot, request: pytest.FixtureRequest, tmp_path: 
 
 @pytest.mark.screenshots
 @pytest.mark.parametrize("shot", LARGE_SHOTS, ids=[shot.name for shot in LARGE_SHOTS])
-async def test_screenshot_large(
-    shot: Shot, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+async def test_screenshot_large(shot: Shot, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """One shot per screen at 200×50, saved as screenshots/large/<name>.svg; collected only
     with -m screenshots (tests/ui/conftest.py: in the ordinary suite `test_snapshot_large`
     renders the same shots)."""

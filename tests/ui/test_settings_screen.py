@@ -120,8 +120,12 @@ async def test_opening_and_leaving_settings_writes_nothing(service: FakeService)
     from its default stored, opening Settings and leaving it calls `update_setting` never and
     the stored values stay (the select's own announcement of its first choice as it mounts
     once switched trust back to BTBV)."""
-    for key, value in (("trust_mode", "manual"), ("add_body_hint", "off"),
-                       ("repair_broken_sessions", "on"), ("stale_after_hours", "5")):
+    for key, value in (
+        ("trust_mode", "manual"),
+        ("add_body_hint", "off"),
+        ("repair_broken_sessions", "on"),
+        ("stale_after_hours", "5"),
+    ):
         await service.update_setting(key, value)
     stored = await service.settings()
     service.calls.clear()

@@ -20,6 +20,7 @@ REFUSAL = "the server offered no TLS; refusing to log in or send anything over p
 )
 async def test_a_tls_refusal_points_to_the_plaintext_box(server: str, pointer: str) -> None:
     """The refusal is shown whole, followed by what to do about it."""
+
     async def setup(_account: NewAccount) -> None:
         raise ConnectionError(REFUSAL)
 

@@ -45,8 +45,14 @@ async def make_client(prosody: ProsodyServer) -> AsyncIterator[Make]:
 
     async def make(**options: Any) -> XmppClient:
         jid, password = prosody.create_account()
-        client = XmppClient(jid, password, host=prosody.host, port=prosody.port,
-                            allow_plaintext_loopback=True, **options)
+        client = XmppClient(
+            jid,
+            password,
+            host=prosody.host,
+            port=prosody.port,
+            allow_plaintext_loopback=True,
+            **options,
+        )
         clients.append(client)
         await client.connect(within=CONNECT_TIMEOUT)
         return client

@@ -54,8 +54,7 @@ def test_outgoing_v2_message_carries_the_fallback_body_and_its_marker() -> None:
     assert '<fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:omemo:2" />' in serialized
 
 
-@pytest.mark.parametrize("element", [legacy_encrypted(None), v2_encrypted(None)],
-                         ids=["0.3", "2"])
+@pytest.mark.parametrize("element", [legacy_encrypted(None), v2_encrypted(None)], ids=["0.3", "2"])
 def test_empty_message_carries_no_fallback_body(element: EncryptedElement) -> None:
     """A key-transport / heartbeat message has nothing to read: no body, no marker."""
     stanza = messages.build_encrypted_message(

@@ -114,8 +114,9 @@ async def test_while_the_server_is_unreachable_attempts_back_off_and_retry(
             back.set()
 
     jid, password = prosody.create_account()
-    alice = XmppClient(jid, password, host="127.0.0.1", port=proxy.port,
-                       allow_plaintext_loopback=True, pause=pause)
+    alice = XmppClient(
+        jid, password, host="127.0.0.1", port=proxy.port, allow_plaintext_loopback=True, pause=pause
+    )
     links = Links(alice)
     await alice.connect(within=TIMEOUT)
     assert await links.next() is Link.ONLINE
@@ -149,8 +150,9 @@ async def test_nobody_listening_fails_at_once_with_a_reason() -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         port = blocker.getsockname()[1]
-        client = XmppClient("a@localhost", "pw", host="127.0.0.1", port=port,
-                            allow_plaintext_loopback=True)
+        client = XmppClient(
+            "a@localhost", "pw", host="127.0.0.1", port=port, allow_plaintext_loopback=True
+        )
         with pytest.raises(ConnectionFailed) as failure:
             await client.connect(within=600)
     message = str(failure.value)

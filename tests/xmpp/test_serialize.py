@@ -28,7 +28,9 @@ def same(a: ET.Element, b: ET.Element) -> bool:
 def test_an_encrypted_message_reads_back_as_built(also: bool) -> None:
     element = legacy_encrypted()
     stanza = messages.build_encrypted_message(
-        element, "bob@localhost", body_hint=messages.LEGACY_BODY_HINT,
+        element,
+        "bob@localhost",
+        body_hint=messages.LEGACY_BODY_HINT,
         also=v2_encrypted() if also else None,
     )
     data = messages.serialize(stanza)
@@ -56,8 +58,9 @@ def test_text_and_attributes_with_markup_characters_survive() -> None:
 
 def test_what_it_does_not_cover_is_left_to_slixmpp() -> None:
     lang = ET.Element(f"{{{messages.CLIENT}}}message")
-    ET.SubElement(lang, f"{{{messages.CLIENT}}}body",
-                  {"{http://www.w3.org/XML/1998/namespace}lang": "en"}).text = "hi"
+    ET.SubElement(
+        lang, f"{{{messages.CLIENT}}}body", {"{http://www.w3.org/XML/1998/namespace}lang": "en"}
+    ).text = "hi"
     tail = ET.Element(f"{{{messages.CLIENT}}}message")
     ET.SubElement(tail, f"{{{messages.CLIENT}}}body").tail = "mixed content"
     bare = ET.Element("message")

@@ -95,8 +95,14 @@ async def test_a_server_that_stops_answering_is_left_for_a_fresh_session(
 
     jid, password = prosody.create_account()
     async with Relay(prosody.port, silence_when=swallow) as relay:
-        alice = XmppClient(jid, password, host=prosody.host, port=relay.port,
-                           allow_plaintext_loopback=True, pause=lambda _n: asyncio.sleep(0))
+        alice = XmppClient(
+            jid,
+            password,
+            host=prosody.host,
+            port=relay.port,
+            allow_plaintext_loopback=True,
+            pause=lambda _n: asyncio.sleep(0),
+        )
         links = Links(alice)
         try:
             await alice.connect(TIMEOUT)

@@ -110,8 +110,7 @@ async def test_certificate_for_another_host_is_named(
     )
     assert raised.value.fingerprint == pem.sha256
     assert raised.value.problem == (
-        f"the certificate of {TLS_MISMATCH} does not name {TLS_MISMATCH} (it is for "
-        "elsewhere.test)"
+        f"the certificate of {TLS_MISMATCH} does not name {TLS_MISMATCH} (it is for elsewhere.test)"
     )
 
 

@@ -25,6 +25,7 @@ SM = "urn:xmpp:sm:3"
 
 pytestmark = pytest.mark.prosody
 
+
 class Written:
     """Everything a client writes to its socket from now on."""
 
@@ -50,7 +51,7 @@ async def test_ping_asks_for_an_ack_and_returns_once_the_server_has_the_message(
     written = Written(alice)
     alice.send_plaintext(bob.bare_jid, "hello")
     await alice.ping(TIMEOUT)
-    assert written.count(f"<r xmlns=\"{SM}\"") >= 1
+    assert written.count(f'<r xmlns="{SM}"') >= 1
     assert written.count(PING) == 0  # no XEP-0199 ping went out
     assert (await bob.next_message(within=TIMEOUT)).body == "hello"
 
@@ -80,7 +81,8 @@ async def test_ping_times_out_when_the_server_stays_silent(make_client: Make) ->
 
 
 async def test_ping_after_a_fresh_session_replaced_a_stream_without_resumption(
-    make_client: Make, caplog: pytest.LogCaptureFixture,
+    make_client: Make,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     gate = Gate()
     alice = await make_client(resume=False, pause=gate)

@@ -180,8 +180,10 @@ def _read_password(args: AccountAdd, console: Console) -> str | None:
     if not args.password_stdin:
         if console.stdin is not None and console.stdin.isatty():
             return getpass.getpass(f"password for {args.jid}: ") or None
-        raise UsageError("no terminal to ask for the password: pass --password-stdin and the "
-                         "password on the first line of standard input")
+        raise UsageError(
+            "no terminal to ask for the password: pass --password-stdin and the "
+            "password on the first line of standard input"
+        )
     line = console.stdin.readline().removesuffix("\n").removesuffix("\r")
     if not line:
         raise UsageError("--password-stdin: no password on standard input")

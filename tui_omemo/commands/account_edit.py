@@ -51,8 +51,7 @@ def add_account_edit_parsers(actions: Any, common: argparse.ArgumentParser) -> N
     change = actions.add_parser(
         "set",
         parents=[common],
-        help="change the password, server, plaintext switch or label; keys, trust and "
-        "history stay",
+        help="change the password, server, plaintext switch or label; keys, trust and history stay",
         description="Change the account of this profile without the server (e.g. after a "
         "failed login). Keys, trust decisions and history are kept. Prints the account.",
     )

@@ -218,8 +218,9 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
         return _Sent(jid, None, error)
     _print_skipped(report, console)
     if report.queued:
-        return _Sent(jid, report, CommandError(f"not connected to the server; {QUEUED}",
-                                               exits.QUEUED))
+        return _Sent(
+            jid, report, CommandError(f"not connected to the server; {QUEUED}", exits.QUEUED)
+        )
     return _Sent(jid, report)
 
 
@@ -235,8 +236,10 @@ async def _to_room(
     """
     groups = groups_of(running)
     if groups is None or room not in groups.joined_rooms():
-        raise CommandError(f"not in the room {room}: join it first with `tui-omemo muc join "
-                           f"{room}`; nothing was sent")
+        raise CommandError(
+            f"not in the room {room}: join it first with `tui-omemo muc join "
+            f"{room}`; nothing was sent"
+        )
     if version is not None:
         await groups.set_room_version(room, version)
     return await groups.send_to_room(room, text, allow_plaintext=allow_plaintext)
@@ -283,17 +286,26 @@ def sent_json(jid: str, report: SendReport, *, room: bool) -> str:
     """A `sent` object of JSON schema 1: where one message went, in which OMEMO version(s),
     and which devices were left out (`skipped`, also on stderr)."""
     versions = report.versions or (() if report.omemo is None else (report.omemo,))
-    return schema.dump("sent", {
-        "id": report.archive_id,
-        "peer": jid,
-        "room": jid if room else None,
-        "encrypted": report.omemo is not None,
-        "omemo": None if report.omemo is None else report.omemo.label,
-        "versions": [namespace.label for namespace in versions],
-        "skipped": [{"jid": device.bare_jid, "device": device.device_id,
-                     "reason": device.reason, "code": device.code or None}
-                    for device in report.skipped],
-    })
+    return schema.dump(
+        "sent",
+        {
+            "id": report.archive_id,
+            "peer": jid,
+            "room": jid if room else None,
+            "encrypted": report.omemo is not None,
+            "omemo": None if report.omemo is None else report.omemo.label,
+            "versions": [namespace.label for namespace in versions],
+            "skipped": [
+                {
+                    "jid": device.bare_jid,
+                    "device": device.device_id,
+                    "reason": device.reason,
+                    "code": device.code or None,
+                }
+                for device in report.skipped
+            ],
+        },
+    )
 
 
 def _used(report: SendReport) -> str:

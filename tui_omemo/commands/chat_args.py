@@ -48,9 +48,7 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="allow (and remember) unencrypted messages to a contact without OMEMO",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    parser.add_argument(
-        "--json", action="store_true", help="one JSON object per recipient reached"
-    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per recipient reached")
     parser.add_argument(
         "--omemo",
         choices=["auto", "0.3", "2"],

@@ -78,8 +78,15 @@ def listen(options: ProfileOptions, args: ListenArgs, console: Console) -> int:
         StoreError, TransportError: the profile or the server failed.
     """
     _check(args)
-    args = ListenArgs(args.count, args.timeout, args.echo, args.json, args.since,
-                      None if args.source is None else check_jid(args.source), args.name)
+    args = ListenArgs(
+        args.count,
+        args.timeout,
+        args.echo,
+        args.json,
+        args.since,
+        None if args.source is None else check_jid(args.source),
+        args.name,
+    )
     stream = asyncio.run(_until_terminated(_listen(options, args, console)))
     if stream is None:
         console.err("tui-omemo: stopped")
@@ -234,8 +241,7 @@ class _Stream:
             if self.args.json:
                 self.console.out(failure_json(row, failure))
             self.console.err(
-                f"tui-omemo: a message from {row.sender_bare_jid} could not be decrypted: "
-                f"{failure}"
+                f"tui-omemo: a message from {row.sender_bare_jid} could not be decrypted: {failure}"
             )
             return 0
         view = MessageView.from_archive(row)

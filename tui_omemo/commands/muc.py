@@ -52,11 +52,17 @@ def run_muc(options: ProfileOptions, args: argparse.Namespace, console: Console)
         StoreError, TransportError: the profile or the server failed.
     """
     request = MucArgs(
-        args.muc_action, check_jid(args.room), getattr(args, "nick", None),
+        args.muc_action,
+        check_jid(args.room),
+        getattr(args, "nick", None),
         tuple(check_jid(jid) for jid in getattr(args, "member", [])),
-        getattr(args, "text", None), getattr(args, "partial", False),
-        getattr(args, "plaintext", False), getattr(args, "omemo", "auto"),
-        getattr(args, "json", False), getattr(args, "timeout", DEFAULT_TIMEOUT))
+        getattr(args, "text", None),
+        getattr(args, "partial", False),
+        getattr(args, "plaintext", False),
+        getattr(args, "omemo", "auto"),
+        getattr(args, "json", False),
+        getattr(args, "timeout", DEFAULT_TIMEOUT),
+    )
     if request.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
     return asyncio.run(_limited(_muc(options, request, console), request.timeout))
@@ -88,8 +94,10 @@ async def _muc(options: ProfileOptions, args: MucArgs, console: Console) -> int:
             console.out(f"left {args.room}")
             return 0
         if args.action == "send" and args.room not in groups.joined_rooms():
-            raise CommandError(f"not in the room {args.room}: join it first with `tui-omemo "
-                               f"muc join {args.room}`; nothing was sent")
+            raise CommandError(
+                f"not in the room {args.room}: join it first with `tui-omemo "
+                f"muc join {args.room}`; nothing was sent"
+            )
         info = await _enter(groups, args, running)
         if args.action == "send":
             await _send(groups, args, console)
@@ -120,9 +128,9 @@ async def _send(groups: GroupChats, args: MucArgs, console: Console) -> SendRepo
     if args.omemo != "auto":
         await groups.set_room_version(args.room, Namespace.from_label(args.omemo))
     try:
-        report = await groups.send_to_room(args.room, args.text or "",
-                                           allow_plaintext=args.plaintext,
-                                           allow_partial=args.partial)
+        report = await groups.send_to_room(
+            args.room, args.text or "", allow_plaintext=args.plaintext, allow_partial=args.partial
+        )
     except SendFailed as failure:
         _print_skipped(failure.report, console)
         raise CommandError(failure.reason) from None
@@ -140,25 +148,47 @@ def _print_skipped(report: SendReport, console: Console) -> None:
 
 def readiness_json(member: MemberReadiness, affiliation: str | None = None) -> dict[str, object]:
     """One member's readiness: the fields of a `member` object of JSON schema 1."""
-    return {"jid": member.bare_jid, "nick": member.nick, "affiliation": affiliation,
-            "has_keys": member.has_keys, "trusted": member.trusted,
-            "undecided": member.undecided, "distrusted": member.distrusted,
-            "last_error": member.last_error}
+    return {
+        "jid": member.bare_jid,
+        "nick": member.nick,
+        "affiliation": affiliation,
+        "has_keys": member.has_keys,
+        "trusted": member.trusted,
+        "undecided": member.undecided,
+        "distrusted": member.distrusted,
+        "last_error": member.last_error,
+    }
 
 
 def room_json(info: RoomInfo, affiliations: dict[str, str]) -> str:
     """A `room` object of JSON schema 1 (`encrypted`: the room qualifies for OMEMO, so
     messages in it are encrypted; `refusal`: why not, or null)."""
-    return schema.dump("room", {
-        "room": info.jid, "nick": info.nick, "subject": info.subject,
-        "encrypted": info.omemo_allowed, "refusal": info.omemo_refusal,
-        "members": [{"schema": schema.VERSION, "type": "member",
-                     **readiness_json(member, affiliations.get(member.bare_jid))}
-                    for member in info.members]})
+    return schema.dump(
+        "room",
+        {
+            "room": info.jid,
+            "nick": info.nick,
+            "subject": info.subject,
+            "encrypted": info.omemo_allowed,
+            "refusal": info.omemo_refusal,
+            "members": [
+                {
+                    "schema": schema.VERSION,
+                    "type": "member",
+                    **readiness_json(member, affiliations.get(member.bare_jid)),
+                }
+                for member in info.members
+            ],
+        },
+    )
 
 
-def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str, str],
-                   as_json: bool, console: Console) -> None:
+def _print_members(
+    members: tuple[MemberReadiness, ...],
+    affiliations: dict[str, str],
+    as_json: bool,
+    console: Console,
+) -> None:
     for member in members:
         affiliation = affiliations.get(member.bare_jid)
         if as_json:
@@ -167,13 +197,16 @@ def _print_members(members: tuple[MemberReadiness, ...], affiliations: dict[str,
         nick = f" ({member.nick})" if member.nick else ""
         role = f" [{affiliation}]" if affiliation else ""
         error = f"; {member.last_error}" if member.last_error else ""
-        console.out(f"{member.bare_jid}{nick}{role}: keys {'yes' if member.has_keys else 'no'}, "
-                    f"{member.trusted} trusted, {member.undecided} undecided, "
-                    f"{member.distrusted} distrusted{error}")
+        console.out(
+            f"{member.bare_jid}{nick}{role}: keys {'yes' if member.has_keys else 'no'}, "
+            f"{member.trusted} trusted, {member.undecided} undecided, "
+            f"{member.distrusted} distrusted{error}"
+        )
 
 
-def _print_room(info: RoomInfo, affiliations: dict[str, str], as_json: bool,
-                console: Console) -> None:
+def _print_room(
+    info: RoomInfo, affiliations: dict[str, str], as_json: bool, console: Console
+) -> None:
     if as_json:
         console.out(room_json(info, affiliations))
         return

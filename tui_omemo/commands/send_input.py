@@ -40,15 +40,18 @@ def resolve(targets: tuple[str, ...], message_file: str | None, console: Console
         return _checked(targets, _read_file(message_file))
     if len(targets) == 1:
         if _is_terminal(console):
-            raise UsageError("no TEXT: give it after the JID, or - to read standard input, "
-                             "or -m FILE")
+            raise UsageError(
+                "no TEXT: give it after the JID, or - to read standard input, or -m FILE"
+            )
         return _checked(targets, _trimmed(console.stdin.read()))
     *recipients, last = targets
     if last == STDIN:
         return _checked(tuple(recipients), _trimmed(console.stdin.read()))
     if not _is_terminal(console) and _looks_like_jid(last):
-        raise UsageError(f"is {last!r} a recipient or the text? End the recipients with - to "
-                         "read the text from standard input, or use -m FILE")
+        raise UsageError(
+            f"is {last!r} a recipient or the text? End the recipients with - to "
+            "read the text from standard input, or use -m FILE"
+        )
     return _checked(tuple(recipients), last)
 
 

@@ -295,8 +295,9 @@ class Engine:
                 pre_keys = PreKeys.create(version, identity, settings.pre_keys_target)
                 await store.store(pre_keys_key(version), pre_keys.to_json())
             await store.store(IDENTITY_KEY, identity.to_json())
-        return cls(identity=identity, own_bare_jid=own, store=store, directory=directory,
-                   settings=settings)
+        return cls(
+            identity=identity, own_bare_jid=own, store=store, directory=directory, settings=settings
+        )
 
     @staticmethod
     async def _own_device_ids(directory: Directory, own: str) -> set[int]:
@@ -386,8 +387,9 @@ class Engine:
         Returns:
             The element, the skipped devices with reasons, and the state changes to commit.
         """
-        return await self._encrypt(namespace, recipients, plaintext, trust, StateChanges(),
-                                   own_devices=own_devices)
+        return await self._encrypt(
+            namespace, recipients, plaintext, trust, StateChanges(), own_devices=own_devices
+        )
 
     async def _encrypt(
         self,
@@ -401,8 +403,9 @@ class Engine:
     ) -> EncryptResult:
         """`encrypt` on top of `base` (changes of the same unit of work not yet committed)."""
         version = version_for(namespace)
-        targets, skipped = await self._resolve(namespace, recipients,
-                                               own=own_devices and plaintext is not None)
+        targets, skipped = await self._resolve(
+            namespace, recipients, own=own_devices and plaintext is not None
+        )
         if plaintext is None:
             key_material, iv, payload = version.empty_key_material(), version.empty_iv(), None
         else:
@@ -413,8 +416,9 @@ class Engine:
         recipients_done: list[DeviceRef] = []
         new_sessions: list[DeviceRef] = []
         for device in targets:
-            outcome = await self._encrypt_for(op, version, device, key_material,
-                                              None if plaintext is None else trust)
+            outcome = await self._encrypt_for(
+                op, version, device, key_material, None if plaintext is None else trust
+            )
             if isinstance(outcome, SkipReason):
                 skipped[device] = outcome
                 continue
@@ -424,8 +428,9 @@ class Engine:
             if built:
                 new_sessions.append(device)
         element = EncryptedElement(namespace, self.device_id, tuple(keys), iv, payload)
-        return EncryptResult(element, skipped, tuple(recipients_done), tuple(new_sessions),
-                             op.changes)
+        return EncryptResult(
+            element, skipped, tuple(recipients_done), tuple(new_sessions), op.changes
+        )
 
     async def _resolve(
         self, namespace: Namespace, recipients: Iterable[Recipient], *, own: bool
@@ -485,17 +490,19 @@ class Engine:
                 return reason
         if bundle is not None:
             try:
-                session, data = await self._build_active(op, version, device, bundle,
-                                                         key_material)
+                session, data = await self._build_active(op, version, device, bundle, key_material)
             except InvalidBundle:
                 return SkipReason.INVALID_BUNDLE
             op.save_session(session)
             return KeyElement(device.bare_jid, device.device_id, data, True), True
         assert session is not None
         session, data, exchange = await encrypt_key_material(
-            version, session, key_material,
+            version,
+            session,
+            key_material,
             own_wire_identity_key=self._wire_identity_key[version.namespace],
-            own_device_id=self.device_id, max_skipped=self._settings.max_skipped_message_keys,
+            own_device_id=self.device_id,
+            max_skipped=self._settings.max_skipped_message_keys,
         )
         op.save_session(session)
         return KeyElement(device.bare_jid, device.device_id, data, exchange), False
@@ -506,7 +513,8 @@ class Engine:
         """The device's bundle, validated, or why there is none to use."""
         try:
             wire_bundle = await self._directory.fetch_bundle(
-                version.namespace, device.bare_jid, device.device_id)
+                version.namespace, device.bare_jid, device.device_id
+            )
         except BundleUnavailable:
             return SkipReason.NO_BUNDLE
         try:
@@ -536,27 +544,47 @@ class Engine:
             if not is_canonical(peer_curve):  # x3dh's value: Ed25519 → Curve25519 of the key
                 peer_curve = xeddsa.ed25519_pub_to_curve25519_pub(peer.identity_key)
             shared_secret = agree_active(
-                version.x3dh_info, own_identity_priv=self._identity_priv,
-                ephemeral_priv=ephemeral_priv, peer_identity_curve=peer_curve,
-                signed_pre_key=peer.signed_pre_key, pre_key=pre_key)
+                version.x3dh_info,
+                own_identity_priv=self._identity_priv,
+                ephemeral_priv=ephemeral_priv,
+                peer_identity_curve=peer_curve,
+                signed_pre_key=peer.signed_pre_key,
+                pre_key=pre_key,
+            )
         except (xeddsa.XEdDSAException, ValueError) as error:
             raise InvalidBundle(str(error)) from error
-        ad = (self._ad_identity_key[version.namespace]
-              + version.x3dh_ad_key(peer.identity_key, peer_curve))
-        header = x3dh.Header(self._identity_key_ed, ephemeral_pub, peer.signed_pre_key, pre_key)
-        ratchet, first = await version.ratchet(self._settings.max_skipped_message_keys) \
-            .encrypt_initial(shared_secret, parsed.bundle.signed_pre_key, key_material,
-                             version.message_associated_data(ad, active=True, sending=True))
-        session = Session(
-            namespace=version.namespace, device=device, active=True, confirmed=False,
-            identity_key=wire_bundle.identity_key, identity_key_curve=parsed.identity_key_curve,
-            associated_data=ad, ephemeral_key=header.ephemeral_key,
-            signed_pre_key_id=parsed.signed_pre_key_id,
-            pre_key_id=parsed.pre_key_ids[pre_key], ratchet=ratchet_json(ratchet),
+        ad = self._ad_identity_key[version.namespace] + version.x3dh_ad_key(
+            peer.identity_key, peer_curve
         )
-        exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
-                               self._wire_identity_key[version.namespace],
-                               header.ephemeral_key, first.ciphertext)
+        header = x3dh.Header(self._identity_key_ed, ephemeral_pub, peer.signed_pre_key, pre_key)
+        ratchet, first = await version.ratchet(
+            self._settings.max_skipped_message_keys
+        ).encrypt_initial(
+            shared_secret,
+            parsed.bundle.signed_pre_key,
+            key_material,
+            version.message_associated_data(ad, active=True, sending=True),
+        )
+        session = Session(
+            namespace=version.namespace,
+            device=device,
+            active=True,
+            confirmed=False,
+            identity_key=wire_bundle.identity_key,
+            identity_key_curve=parsed.identity_key_curve,
+            associated_data=ad,
+            ephemeral_key=header.ephemeral_key,
+            signed_pre_key_id=parsed.signed_pre_key_id,
+            pre_key_id=parsed.pre_key_ids[pre_key],
+            ratchet=ratchet_json(ratchet),
+        )
+        exchange = KeyExchange(
+            session.pre_key_id,
+            session.signed_pre_key_id,
+            self._wire_identity_key[version.namespace],
+            header.ephemeral_key,
+            first.ciphertext,
+        )
         return session, version.build_key_exchange(exchange, self.device_id)
 
     # --- decryption -----------------------------------------------------------------------------
@@ -588,11 +616,15 @@ class Engine:
             plaintext = version.decrypt_payload(step.key_material, element.iv, element.payload)
         op.save_session(step.session)
         return DecryptResult(
-            namespace=element.namespace, sender=sender,
-            sender_identity_key=step.session.identity_key_curve, plaintext=plaintext,
-            key_exchange=step.key_exchange, pre_key_consumed=step.pre_key_consumed,
+            namespace=element.namespace,
+            sender=sender,
+            sender_identity_key=step.session.identity_key_curve,
+            plaintext=plaintext,
+            key_exchange=step.key_exchange,
+            pre_key_consumed=step.pre_key_consumed,
             send_empty_message=step.answer or step.heartbeat_due,
-            heartbeat_due=step.heartbeat_due, changes=op.changes,
+            heartbeat_due=step.heartbeat_due,
+            changes=op.changes,
         )
 
     def _own_key(self, element: EncryptedElement) -> KeyElement:
@@ -614,10 +646,12 @@ class Engine:
         if session is None:
             raise NoSession(f"no {version.namespace.label} session with {sender}")
         message = version.parse_message(data)
-        ad = version.message_associated_data(session.associated_data, active=session.active,
-                                             sending=False)
-        session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
-                                                                       message, ad)
+        ad = version.message_associated_data(
+            session.associated_data, active=session.active, sending=False
+        )
+        session, key_material, heartbeat = await self._ratchet_decrypt(
+            op, version, session, message, ad
+        )
         if not session.confirmed:
             session = session.evolve(confirmed=True)
         return _Decrypted(session, key_material, heartbeat_due=heartbeat)
@@ -638,13 +672,13 @@ class Engine:
         """
         header = message.header
         if session.skipped_next != session.skipped_oldest:  # else the session holds none
-            key = skipped_key(version.namespace, session.device, header.ratchet_pub,
-                              header.sending_chain_length)
+            key = skipped_key(
+                version.namespace, session.device, header.ratchet_pub, header.sending_chain_length
+            )
             stored = await op.load(key)
             if stored is not None:
                 with _ratchet_errors():
-                    key_material = version.aead.open(message, unb64(stored.get("message_key")),
-                                                     ad)
+                    key_material = version.aead.open(message, unb64(stored.get("message_key")), ad)
                 op.changes.delete(key)
                 return session, key_material, False
         view = RatchetView.of(session.ratchet)
@@ -654,8 +688,10 @@ class Engine:
                 message_key, advanced, sending_chain_length = step
                 key_material = version.aead.open(message, message_key, ad)
         if step is not None:
-            heartbeat = (header.sending_chain_length >= self._settings.heartbeat_after
-                         and sending_chain_length == 0)
+            heartbeat = (
+                header.sending_chain_length >= self._settings.heartbeat_after
+                and sending_chain_length == 0
+            )
             return session.evolve(ratchet=advanced), key_material, heartbeat
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         with _ratchet_errors():
@@ -673,8 +709,9 @@ class Engine:
         for ratchet_pub, index, message_key in new_skipped_keys(ratchet):
             key = skipped_key(namespace, device, ratchet_pub, index)
             op.changes.put(key, {"version": 1, "message_key": b64(message_key)})
-            op.changes.put(skipped_order_key(namespace, device, following),
-                           {"version": 1, "key": key})
+            op.changes.put(
+                skipped_order_key(namespace, device, following), {"version": 1, "key": key}
+            )
             following += 1
         while following - oldest > self._settings.max_skipped_message_keys:
             order_key = skipped_order_key(namespace, device, oldest)
@@ -692,9 +729,12 @@ class Engine:
         message = version.parse_message(exchange.message)
         identity_key_curve = version.curve_identity_key(exchange.identity_key)
         existing = await op.session(version.namespace, sender)
-        if (existing is not None and not existing.active
-                and existing.ephemeral_key == exchange.ephemeral_key
-                and existing.identity_key_curve == identity_key_curve):
+        if (
+            existing is not None
+            and not existing.active
+            and existing.ephemeral_key == exchange.ephemeral_key
+            and existing.identity_key_curve == identity_key_curve
+        ):
             return await self._repeated_key_exchange(op, version, existing, message)
         pre_keys = await op.pre_keys(version)
         signed_pre_key = pre_keys.signed_pre_key_pub(exchange.signed_pre_key_id)
@@ -709,30 +749,47 @@ class Engine:
             if not is_canonical(peer_curve):  # x3dh's value: Ed25519 → Curve25519 of the key
                 peer_curve = xeddsa.ed25519_pub_to_curve25519_pub(peer_ed)
             shared_secret = agree_passive(
-                version.x3dh_info, own_identity_priv=self._identity_priv,
-                signed_pre_key_priv=signed_pre_key_priv, pre_key_priv=pre_key_priv,
-                peer_identity_curve=peer_curve, ephemeral_key=exchange.ephemeral_key)
+                version.x3dh_info,
+                own_identity_priv=self._identity_priv,
+                signed_pre_key_priv=signed_pre_key_priv,
+                pre_key_priv=pre_key_priv,
+                peer_identity_curve=peer_curve,
+                ephemeral_key=exchange.ephemeral_key,
+            )
         except (xeddsa.XEdDSAException, ValueError) as error:
             raise MalformedMessage("unusable key in the key exchange") from error
         ad = version.x3dh_ad_key(peer_ed, peer_curve) + self._ad_identity_key[version.namespace]
         with _ratchet_errors():
             ratchet, key_material = await version.ratchet(
-                self._settings.max_skipped_message_keys).decrypt_initial(
-                shared_secret, signed_pre_key_priv, message.encrypted,
-                version.message_associated_data(ad, active=False, sending=False))
+                self._settings.max_skipped_message_keys
+            ).decrypt_initial(
+                shared_secret,
+                signed_pre_key_priv,
+                message.encrypted,
+                version.message_associated_data(ad, active=False, sending=False),
+            )
         pre_keys.consume(pre_key, hide=self._catching_up, target=self._settings.pre_keys_target)
         op.save_pre_keys(version)
         await self._delete_skipped(op, existing)
         session = Session(
-            namespace=version.namespace, device=sender, active=False, confirmed=True,
-            identity_key=exchange.identity_key, identity_key_curve=identity_key_curve,
-            associated_data=ad, ephemeral_key=exchange.ephemeral_key,
-            signed_pre_key_id=exchange.signed_pre_key_id, pre_key_id=exchange.pre_key_id,
+            namespace=version.namespace,
+            device=sender,
+            active=False,
+            confirmed=True,
+            identity_key=exchange.identity_key,
+            identity_key_curve=identity_key_curve,
+            associated_data=ad,
+            ephemeral_key=exchange.ephemeral_key,
+            signed_pre_key_id=exchange.signed_pre_key_id,
+            pre_key_id=exchange.pre_key_id,
             ratchet=ratchet_json(ratchet),
         )
         session = await self._keep_skipped(op, session, ratchet)
         return _Decrypted(
-            session, key_material, key_exchange=True, pre_key_consumed=True,
+            session,
+            key_material,
+            key_exchange=True,
+            pre_key_consumed=True,
             answer=self._settings.complete_session_with_empty_message,
             heartbeat_due=self._heartbeat_due(message.header.sending_chain_length, ratchet),
         )
@@ -748,14 +805,15 @@ class Engine:
 
         An empty answer is due while we have sent nothing on the session yet.
         """
-        ad = version.message_associated_data(session.associated_data, active=False,
-                                             sending=False)
-        session, key_material, heartbeat = await self._ratchet_decrypt(op, version, session,
-                                                                       message, ad)
+        ad = version.message_associated_data(session.associated_data, active=False, sending=False)
+        session, key_material, heartbeat = await self._ratchet_decrypt(
+            op, version, session, message, ad
+        )
         ratchet = restore_ratchet(version, session, self._settings.max_skipped_message_keys)
         unanswered = ratchet.sending_chain_length == 0
         return _Decrypted(
-            session, key_material,
+            session,
+            key_material,
             answer=unanswered and self._settings.complete_session_with_empty_message,
             heartbeat_due=heartbeat,
         )
@@ -811,11 +869,18 @@ class Engine:
         session = await _Operation(self._store).session(namespace, device)
         if session is None:
             return None
-        ratchet = restore_ratchet(version_for(namespace), session,
-                                  self._settings.max_skipped_message_keys)
-        return SessionInfo(namespace, session.device, session.identity_key_curve, session.active,
-                           session.confirmed, ratchet.sending_chain_length,
-                           ratchet.receiving_chain_length)
+        ratchet = restore_ratchet(
+            version_for(namespace), session, self._settings.max_skipped_message_keys
+        )
+        return SessionInfo(
+            namespace,
+            session.device,
+            session.identity_key_curve,
+            session.active,
+            session.confirmed,
+            ratchet.sending_chain_length,
+            ratchet.receiving_chain_length,
+        )
 
     async def delete_session(self, namespace: Namespace, device: DeviceRef) -> StateChanges:
         """Forget the session with `device` (manual rebuild: then send an empty message)."""

@@ -27,6 +27,7 @@ Hiding: x3dh's own hidden prekeys are not serialized, so we don't use them. A hi
 in x3dh's set (and thus in its JSON) and is listed in `hidden`; hidden prekeys are left out of the
 published bundle, don't count as visible for refills, and `delete_hidden` removes them.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -176,16 +177,25 @@ class SignedPreKey:
 
     def to_json(self, model_version: str = _MODEL_VERSION) -> JsonObject:
         """x3dh's `SignedPreKeyPairModel` JSON."""
-        return {"version": model_version, "priv": _latin1(self.priv), "sig": _latin1(self.sig),
-                "timestamp": self.timestamp}
+        return {
+            "version": model_version,
+            "priv": _latin1(self.priv),
+            "sig": _latin1(self.sig),
+            "timestamp": self.timestamp,
+        }
 
     @classmethod
     def from_json(cls, value: object) -> SignedPreKey:
         """Inverse of `to_json` (other shapes go through x3dh's model). Raises ValueError."""
-        if (isinstance(value, dict) and value.get("version") == _MODEL_VERSION
-                and len(value) == 4 and type(value.get("timestamp")) is int):
-            return cls(_unlatin1(value.get("priv")), _unlatin1(value.get("sig")),
-                       int(value["timestamp"]))
+        if (
+            isinstance(value, dict)
+            and value.get("version") == _MODEL_VERSION
+            and len(value) == 4
+            and type(value.get("timestamp")) is int
+        ):
+            return cls(
+                _unlatin1(value.get("priv")), _unlatin1(value.get("sig")), int(value["timestamp"])
+            )
         return cls.from_model(SignedPreKeyPairModel.model_validate(value))
 
     @classmethod
@@ -220,8 +230,11 @@ class _X3dhState:
     def to_json(self) -> JsonObject:
         return {
             "version": self.model_version,
-            "identity_key": {"version": _MODEL_VERSION, "secret": _latin1(self.identity_secret),
-                             "secret_type": self.identity_secret_type},
+            "identity_key": {
+                "version": _MODEL_VERSION,
+                "secret": _latin1(self.identity_secret),
+                "secret_type": self.identity_secret_type,
+            },
             "signed_pre_key": self.signed.to_json(),
             "old_signed_pre_key": None if self.old_signed is None else self.old_signed.to_json(),
             "pre_keys": [_latin1(priv) for priv in self.pre_keys],
@@ -234,21 +247,31 @@ class _X3dhState:
         identity = value.get("identity_key")
         pre_keys = value.get("pre_keys")
         old = value.get("old_signed_pre_key")
-        if (value.get("version") == _MODEL_VERSION and len(value) == 5
-                and isinstance(identity, dict) and identity.get("version") == _MODEL_VERSION
-                and identity.get("secret_type") in ("SEED", "PRIV") and len(identity) == 3
-                and isinstance(pre_keys, list)):
+        if (
+            value.get("version") == _MODEL_VERSION
+            and len(value) == 5
+            and isinstance(identity, dict)
+            and identity.get("version") == _MODEL_VERSION
+            and identity.get("secret_type") in ("SEED", "PRIV")
+            and len(identity) == 3
+            and isinstance(pre_keys, list)
+        ):
             return cls(
-                _MODEL_VERSION, _unlatin1(identity.get("secret")), str(identity["secret_type"]),
+                _MODEL_VERSION,
+                _unlatin1(identity.get("secret")),
+                str(identity["secret_type"]),
                 SignedPreKey.from_json(value.get("signed_pre_key")),
                 None if old is None else SignedPreKey.from_json(old),
                 {_unlatin1(priv): None for priv in pre_keys},
             )
         model, _ = parse_base_state_model(as_library_json(value))
         return cls(
-            model.version, model.identity_key.secret, model.identity_key.secret_type.value,
+            model.version,
+            model.identity_key.secret,
+            model.identity_key.secret_type.value,
             SignedPreKey.from_model(model.signed_pre_key),
-            None if model.old_signed_pre_key is None
+            None
+            if model.old_signed_pre_key is None
             else SignedPreKey.from_model(model.old_signed_pre_key),
             dict.fromkeys(model.pre_keys),
         )
@@ -283,13 +306,21 @@ class PreKeys:
         self._unnamed: dict[bytes, int] | None = None  # ids of prekeys not in pre_key_ids yet
 
     @classmethod
-    def create(cls, version: Version, identity: Identity, target: int,
-               now: float | None = None) -> PreKeys:
+    def create(
+        cls, version: Version, identity: Identity, target: int, now: float | None = None
+    ) -> PreKeys:
         """Fresh material: a signed prekey (id 1) and `target` prekeys (ids 1 … target)."""
         signed = SignedPreKey.generate(version, identity.seed, time.time() if now is None else now)
         state = _X3dhState(_MODEL_VERSION, identity.seed, "SEED", signed, None, {})
-        pre_keys = cls(version, state, signed_pre_key_ids={signed.pub: 1},
-                       pre_key_ids={}, next_ids=(2, 1), hidden=set(), older_signed_pre_keys=[])
+        pre_keys = cls(
+            version,
+            state,
+            signed_pre_key_ids={signed.pub: 1},
+            pre_key_ids={},
+            next_ids=(2, 1),
+            hidden=set(),
+            older_signed_pre_keys=[],
+        )
         pre_keys.refill(target)
         return pre_keys
 
@@ -326,7 +357,8 @@ class PreKeys:
         except (ValueError, KeyError, TypeError) as error:  # incl. pydantic validation
             raise StateCorrupted("x3dh: bad state") from error
         return cls(
-            version, state,
+            version,
+            state,
             signed_pre_key_ids=_ids(value, "signed_pre_key_ids"),
             pre_key_ids=_ids(value, "pre_key_ids"),
             next_ids=(get_int(value, "next_signed_pre_key_id"), get_int(value, "next_pre_key_id")),
@@ -365,15 +397,17 @@ class PreKeys:
     def bundle(self, identity_key_ed25519: bytes) -> x3dh.Bundle:
         """x3dh's view of our bundle (all prekeys, hidden ones included)."""
         signed = self._state.signed
-        return x3dh.Bundle(identity_key_ed25519, signed.pub, signed.sig,
-                           frozenset(self._pre_keys_by_pub()))
+        return x3dh.Bundle(
+            identity_key_ed25519, signed.pub, signed.sig, frozenset(self._pre_keys_by_pub())
+        )
 
     def wire_bundle(self, identity_key_ed25519: bytes) -> WireBundle:
         """Our bundle as published: hidden prekeys left out."""
         bundle = self.bundle(identity_key_ed25519)
         visible = bundle._replace(pre_keys=bundle.pre_keys - self.hidden)
         return self.version.bundle_to_wire(
-            visible, self.signed_pre_key_ids[bundle.signed_pre_key],
+            visible,
+            self.signed_pre_key_ids[bundle.signed_pre_key],
             {**self.pre_key_ids, **self._unnamed_ids()},
         )
 
@@ -398,7 +432,7 @@ class PreKeys:
             self._name_all()
         randomness = secrets.token_bytes(32 * missing)  # one system call for all of them
         for start in range(0, len(randomness), 32):
-            self._state.pre_keys[randomness[start:start + 32]] = None
+            self._state.pre_keys[randomness[start : start + 32]] = None
         self._by_pub = self._unnamed = None
         return True
 
@@ -481,12 +515,13 @@ class PreKeys:
         if old is not None:
             self.older_signed_pre_keys.insert(0, old)
         state.old_signed = state.signed
-        state.signed = SignedPreKey.generate(self.version, identity_seed,
-                                             time.time() if now is None else now)
+        state.signed = SignedPreKey.generate(
+            self.version, identity_seed, time.time() if now is None else now
+        )
         self.signed_pre_key_ids[state.signed.pub] = self.next_signed_pre_key_id
         self.next_signed_pre_key_id += 1
-        dropped = self.older_signed_pre_keys[max(keep - 1, 0):]
-        del self.older_signed_pre_keys[max(keep - 1, 0):]
+        dropped = self.older_signed_pre_keys[max(keep - 1, 0) :]
+        del self.older_signed_pre_keys[max(keep - 1, 0) :]
         for model in dropped:
             self.signed_pre_key_ids.pop(model.pub, None)
         if keep < 1 and old is not None:

@@ -26,9 +26,7 @@ from typing import Protocol, TypeAlias
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 
-JsonValue: TypeAlias = (
-    dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
-)
+JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
 JsonObject: TypeAlias = dict[str, JsonValue]
 
 

@@ -245,9 +245,17 @@ class RatchetParameters:
     ) -> tuple[PackingDoubleRatchet, doubleratchet.EncryptedMessage]:
         """Start a session actively and encrypt its first message."""
         return await PackingDoubleRatchet.encrypt_initial_message(
-            DiffieHellmanRatchet, self.root_kdf, MessageKDF, MESSAGE_CHAIN_CONSTANT,
-            self.max_skipped, self.max_skipped, self.aead,
-            shared_secret, recipient_ratchet_pub, message, ad,
+            DiffieHellmanRatchet,
+            self.root_kdf,
+            MessageKDF,
+            MESSAGE_CHAIN_CONSTANT,
+            self.max_skipped,
+            self.max_skipped,
+            self.aead,
+            shared_secret,
+            recipient_ratchet_pub,
+            message,
+            ad,
         )
 
     async def decrypt_initial(
@@ -259,14 +267,28 @@ class RatchetParameters:
     ) -> tuple[PackingDoubleRatchet, bytes]:
         """Start a session passively from its first message."""
         return await PackingDoubleRatchet.decrypt_initial_message(
-            DiffieHellmanRatchet, self.root_kdf, MessageKDF, MESSAGE_CHAIN_CONSTANT,
-            self.max_skipped, self.max_skipped, self.aead,
-            shared_secret, own_ratchet_priv, message, ad,
+            DiffieHellmanRatchet,
+            self.root_kdf,
+            MessageKDF,
+            MESSAGE_CHAIN_CONSTANT,
+            self.max_skipped,
+            self.max_skipped,
+            self.aead,
+            shared_secret,
+            own_ratchet_priv,
+            message,
+            ad,
         )
 
     def restore(self, serialized: doubleratchet.JSONObject) -> PackingDoubleRatchet:
         """Load a ratchet from its JSON."""
         return PackingDoubleRatchet.from_json(
-            serialized, DiffieHellmanRatchet, self.root_kdf, MessageKDF, MESSAGE_CHAIN_CONSTANT,
-            self.max_skipped, self.max_skipped, self.aead,
+            serialized,
+            DiffieHellmanRatchet,
+            self.root_kdf,
+            MessageKDF,
+            MESSAGE_CHAIN_CONSTANT,
+            self.max_skipped,
+            self.max_skipped,
+            self.aead,
         )

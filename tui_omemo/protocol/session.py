@@ -98,13 +98,15 @@ class Session(NamedTuple):
     stored: JsonObject | None = None
 
     def __repr__(self) -> str:
-        return (f"Session(namespace={self.namespace!r}, device={self.device!r}, "
-                f"active={self.active!r}, confirmed={self.confirmed!r}, "
-                f"identity_key={self.identity_key!r}, "
-                f"identity_key_curve={self.identity_key_curve!r}, "
-                f"ephemeral_key={self.ephemeral_key!r}, "
-                f"signed_pre_key_id={self.signed_pre_key_id!r}, pre_key_id={self.pre_key_id!r}, "
-                f"skipped_oldest={self.skipped_oldest!r}, skipped_next={self.skipped_next!r})")
+        return (
+            f"Session(namespace={self.namespace!r}, device={self.device!r}, "
+            f"active={self.active!r}, confirmed={self.confirmed!r}, "
+            f"identity_key={self.identity_key!r}, "
+            f"identity_key_curve={self.identity_key_curve!r}, "
+            f"ephemeral_key={self.ephemeral_key!r}, "
+            f"signed_pre_key_id={self.signed_pre_key_id!r}, pre_key_id={self.pre_key_id!r}, "
+            f"skipped_oldest={self.skipped_oldest!r}, skipped_next={self.skipped_next!r})"
+        )
 
     def evolve(
         self,
@@ -116,10 +118,16 @@ class Session(NamedTuple):
         """A copy with a new ratchet, `confirmed` flag and/or skipped-key window (what changes
         per message; `_replace` costs several times more on this hot path)."""
         return Session(
-            self.namespace, self.device, self.active,
+            self.namespace,
+            self.device,
+            self.active,
             self.confirmed if confirmed is None else confirmed,
-            self.identity_key, self.identity_key_curve, self.associated_data,
-            self.ephemeral_key, self.signed_pre_key_id, self.pre_key_id,
+            self.identity_key,
+            self.identity_key_curve,
+            self.associated_data,
+            self.ephemeral_key,
+            self.signed_pre_key_id,
+            self.pre_key_id,
             self.ratchet if ratchet is None else ratchet,
             *((self.skipped_oldest, self.skipped_next) if skipped is None else skipped),
             self.stored,
@@ -128,8 +136,13 @@ class Session(NamedTuple):
     def to_json(self) -> JsonObject:
         """The persisted form."""
         if self.stored is not None:  # only these change after a session is built
-            return {**self.stored, "confirmed": self.confirmed, "ratchet": self.ratchet,
-                    "skipped_oldest": self.skipped_oldest, "skipped_next": self.skipped_next}
+            return {
+                **self.stored,
+                "confirmed": self.confirmed,
+                "ratchet": self.ratchet,
+                "skipped_oldest": self.skipped_oldest,
+                "skipped_next": self.skipped_next,
+            }
         return {
             "version": SESSION_VERSION,
             "namespace": self.namespace.value,
@@ -170,8 +183,12 @@ class Session(NamedTuple):
             raise StateCorrupted("session: unknown namespace")
         device_id, signed_pre_key_id = value.get("device_id"), value.get("signed_pre_key_id")
         skipped_oldest, skipped_next = value.get("skipped_oldest"), value.get("skipped_next")
-        if not (type(device_id) is int and type(signed_pre_key_id) is int  # never bools
-                and type(skipped_oldest) is int and type(skipped_next) is int):
+        if not (
+            type(device_id) is int
+            and type(signed_pre_key_id) is int  # never bools
+            and type(skipped_oldest) is int
+            and type(skipped_next) is int
+        ):
             raise StateCorrupted("session: bad device id, signed prekey id or skipped window")
         return cls(
             parsed_namespace,
@@ -196,8 +213,10 @@ _NAMESPACES = {namespace.value: namespace for namespace in Namespace}
 
 def skipped_key(namespace: Namespace, device: DeviceRef, ratchet_pub: bytes, index: int) -> str:
     """The state key of one skipped message key."""
-    return (f"skipped/{namespace.label}/{device.bare_jid}/{device.device_id}/"
-            f"{ratchet_pub.hex()}/{index}")
+    return (
+        f"skipped/{namespace.label}/{device.bare_jid}/{device.device_id}/"
+        f"{ratchet_pub.hex()}/{index}"
+    )
 
 
 def skipped_order_key(namespace: Namespace, device: DeviceRef, sequence: int) -> str:
@@ -214,8 +233,10 @@ def ratchet_json(ratchet: PackingDoubleRatchet) -> JsonObject:
 
 def new_skipped_keys(ratchet: PackingDoubleRatchet) -> list[tuple[bytes, int, bytes]]:
     """The skipped message keys the ratchet holds: (ratchet pub, counter, message key)."""
-    return [(entry.ratchet_pub, entry.index, entry.message_key)
-            for entry in ratchet.model.skipped_message_keys]
+    return [
+        (entry.ratchet_pub, entry.index, entry.message_key)
+        for entry in ratchet.model.skipped_message_keys
+    ]
 
 
 def restore_ratchet(version: Version, session: Session, max_skipped: int) -> PackingDoubleRatchet:
@@ -239,16 +260,24 @@ def _chain_step(chain: JsonObject) -> tuple[bytes, JsonObject]:
     key = cast(str, chain["key"]).encode("latin-1")
     message_key = hmac.digest(key, b"\x01", "sha256")
     next_key = hmac.digest(key, b"\x02", "sha256")
-    return message_key, {"version": _MODEL_VERSION, "length": cast(int, chain["length"]) + 1,
-                         "key": next_key.decode("latin-1")}
+    return message_key, {
+        "version": _MODEL_VERSION,
+        "length": cast(int, chain["length"]) + 1,
+        "key": next_key.decode("latin-1"),
+    }
 
 
 def _is_chain(value: object) -> bool:
     if not isinstance(value, dict) or len(value) != 3 or value.get("version") != _MODEL_VERSION:
         return False
     key, length = value.get("key"), value.get("length")
-    return (type(length) is int and length >= 0 and isinstance(key, str) and len(key) == 32
-            and _is_latin1(key))
+    return (
+        type(length) is int
+        and length >= 0
+        and isinstance(key, str)
+        and len(key) == 32
+        and _is_latin1(key)
+    )
 
 
 def _is_latin1(text: str) -> bool:
@@ -285,20 +314,34 @@ class RatchetView(NamedTuple):
     def of(cls, value: JsonObject) -> RatchetView | None:
         """The view, or None when `value` is not in the plain current shape."""
         dh = value.get("diffie_hellman_ratchet")
-        if (value.get("version") != _MODEL_VERSION or value.get("skipped_message_keys") != []
-                or len(value) != 3 or not isinstance(dh, dict) or len(dh) != 5
-                or dh.get("version") != _MODEL_VERSION):
+        if (
+            value.get("version") != _MODEL_VERSION
+            or value.get("skipped_message_keys") != []
+            or len(value) != 3
+            or not isinstance(dh, dict)
+            or len(dh) != 5
+            or dh.get("version") != _MODEL_VERSION
+        ):
             return None
-        symmetric, own, other = (dh.get("symmetric_key_ratchet"), dh.get("own_ratchet_priv"),
-                                 dh.get("other_ratchet_pub"))
-        if (not isinstance(symmetric, dict) or len(symmetric) != 4
-                or symmetric.get("version") != _MODEL_VERSION
-                or not _is_chain(symmetric.get("sending_chain"))
-                or not (symmetric.get("receiving_chain") is None
-                        or _is_chain(symmetric.get("receiving_chain")))
-                or type(symmetric.get("previous_sending_chain_length")) not in (int, type(None))
-                or not isinstance(own, str) or not isinstance(other, str)
-                or not _is_chain(dh.get("root_chain"))):
+        symmetric, own, other = (
+            dh.get("symmetric_key_ratchet"),
+            dh.get("own_ratchet_priv"),
+            dh.get("other_ratchet_pub"),
+        )
+        if (
+            not isinstance(symmetric, dict)
+            or len(symmetric) != 4
+            or symmetric.get("version") != _MODEL_VERSION
+            or not _is_chain(symmetric.get("sending_chain"))
+            or not (
+                symmetric.get("receiving_chain") is None
+                or _is_chain(symmetric.get("receiving_chain"))
+            )
+            or type(symmetric.get("previous_sending_chain_length")) not in (int, type(None))
+            or not isinstance(own, str)
+            or not isinstance(other, str)
+            or not _is_chain(dh.get("root_chain"))
+        ):
             return None
         try:
             return cls(value, dh, symmetric, own.encode("latin-1"), other.encode("latin-1"))
@@ -307,8 +350,10 @@ class RatchetView(NamedTuple):
 
     def _with_symmetric(self, **changes: JsonObject) -> JsonObject:
         symmetric = {**self.symmetric, **changes}
-        return {**self.json, "diffie_hellman_ratchet": {**self.dh,
-                                                        "symmetric_key_ratchet": symmetric}}
+        return {
+            **self.json,
+            "diffie_hellman_ratchet": {**self.dh, "symmetric_key_ratchet": symmetric},
+        }
 
     @property
     def sending_chain_length(self) -> int:
@@ -319,8 +364,11 @@ class RatchetView(NamedTuple):
         """The next message key, its header, and the advanced JSON."""
         chain = cast(JsonObject, self.symmetric["sending_chain"])
         previous = self.symmetric["previous_sending_chain_length"]
-        header = doubleratchet.Header(curve_pub(self.own_ratchet_priv),
-                                      cast(int | None, previous) or 0, cast(int, chain["length"]))
+        header = doubleratchet.Header(
+            curve_pub(self.own_ratchet_priv),
+            cast(int | None, previous) or 0,
+            cast(int, chain["length"]),
+        )
         message_key, advanced = _chain_step(chain)
         return message_key, header, self._with_symmetric(sending_chain=advanced)
 
@@ -340,10 +388,14 @@ class RatchetView(NamedTuple):
             if chain is None or header.sending_chain_length != chain["length"]:
                 return None
             message_key, advanced = _chain_step(chain)
-            return (message_key, self._with_symmetric(receiving_chain=advanced),
-                    self.sending_chain_length)
+            return (
+                message_key,
+                self._with_symmetric(receiving_chain=advanced),
+                self.sending_chain_length,
+            )
         if header.sending_chain_length != 0 or (
-                chain is not None and header.previous_sending_chain_length != chain["length"]):
+            chain is not None and header.previous_sending_chain_length != chain["length"]
+        ):
             return None
         return self._dh_step(header.ratchet_pub, root_info)
 
@@ -352,25 +404,33 @@ class RatchetView(NamedTuple):
         then the first key of the new receiving chain."""
         root = cast(JsonObject, self.dh["root_chain"])
         root_key = cast(str, root["key"]).encode("latin-1")
-        root_key, receiving_key = _root_step(root_key, _x25519(self.own_ratchet_priv, other_pub),
-                                             root_info)
+        root_key, receiving_key = _root_step(
+            root_key, _x25519(self.own_ratchet_priv, other_pub), root_info
+        )
         own_priv = _new_ratchet_priv()  # its public key is derived (and memoised) on send
         root_key, sending_key = _root_step(root_key, _x25519(own_priv, other_pub), root_info)
         message_key, receiving = _chain_step(
-            {"version": _MODEL_VERSION, "length": 0, "key": receiving_key.decode("latin-1")})
+            {"version": _MODEL_VERSION, "length": 0, "key": receiving_key.decode("latin-1")}
+        )
         symmetric: JsonObject = {
             **self.symmetric,
             "receiving_chain": receiving,
-            "sending_chain": {"version": _MODEL_VERSION, "length": 0,
-                              "key": sending_key.decode("latin-1")},
+            "sending_chain": {
+                "version": _MODEL_VERSION,
+                "length": 0,
+                "key": sending_key.decode("latin-1"),
+            },
             "previous_sending_chain_length": self.sending_chain_length,
         }
         dh: JsonObject = {
             **self.dh,
             "own_ratchet_priv": own_priv.decode("latin-1"),
             "other_ratchet_pub": other_pub.decode("latin-1"),
-            "root_chain": {"version": _MODEL_VERSION, "length": cast(int, root["length"]) + 2,
-                           "key": root_key.decode("latin-1")},
+            "root_chain": {
+                "version": _MODEL_VERSION,
+                "length": cast(int, root["length"]) + 2,
+                "key": root_key.decode("latin-1"),
+            },
             "symmetric_key_ratchet": symmetric,
         }
         return message_key, {**self.json, "diffie_hellman_ratchet": dh}, 0
@@ -409,8 +469,9 @@ async def encrypt_key_material(
     Returns:
         The advanced session, the `<key>` bytes, and whether they are a key exchange.
     """
-    ad = version.message_associated_data(session.associated_data, active=session.active,
-                                         sending=True)
+    ad = version.message_associated_data(
+        session.associated_data, active=session.active, sending=True
+    )
     view = RatchetView.of(session.ratchet)
     if view is not None:
         message_key, header, advanced_json = view.step_sending()
@@ -421,7 +482,12 @@ async def encrypt_key_material(
         wire = (await ratchet.encrypt_message(key_material, ad)).ciphertext
         advanced = session.evolve(ratchet=ratchet_json(ratchet))
     if session.active and not session.confirmed:
-        exchange = KeyExchange(session.pre_key_id, session.signed_pre_key_id,
-                               own_wire_identity_key, session.ephemeral_key, wire)
+        exchange = KeyExchange(
+            session.pre_key_id,
+            session.signed_pre_key_id,
+            own_wire_identity_key,
+            session.ephemeral_key,
+            wire,
+        )
         return advanced, version.build_key_exchange(exchange, own_device_id), True
     return advanced, wire, False

@@ -399,8 +399,15 @@ class Progress:
     total: int
 
 
-ServiceEvent = (MessageReceived | MessageSent | RosterChanged | SecurityEventRaised
-                | ConnectionChanged | MessageDelivered | Progress)
+ServiceEvent = (
+    MessageReceived
+    | MessageSent
+    | RosterChanged
+    | SecurityEventRaised
+    | ConnectionChanged
+    | MessageDelivered
+    | Progress
+)
 
 
 class ChatService(Protocol):

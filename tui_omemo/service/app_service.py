@@ -147,8 +147,9 @@ class OmemoChatService:
         self._link = LinkWatch()
         self.groups: GroupChats | None = None
         """The group-chat component (None when the transport has no client)."""
-        self.session = Session(transport, engine, runner, directory, lambda: self._settings,
-                               self._emit)
+        self.session = Session(
+            transport, engine, runner, directory, lambda: self._settings, self._emit
+        )
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
         self._worker: asyncio.Task[None] | None = None
         transport.set_handlers(self.session.enqueue, self._on_connection)
@@ -156,9 +157,13 @@ class OmemoChatService:
         presence_handler = getattr(transport, "set_presence_handler", None)
         if callable(presence_handler):
             presence_handler(self._on_presence)
-        self._contacts = Contacts(transport=transport, runner=runner, own_jid=self.own_jid,
-                                  changed=self._roster_changed,
-                                  refresh_devices=self.refresh_device_list)
+        self._contacts = Contacts(
+            transport=transport,
+            runner=runner,
+            own_jid=self.own_jid,
+            changed=self._roster_changed,
+            refresh_devices=self.refresh_device_list,
+        )
         roster_handler = getattr(transport, "set_roster_handler", None)
         if callable(roster_handler):
             roster_handler(lambda: None if self._closed else self._spawn(self._contacts.pushed()))
@@ -166,10 +171,17 @@ class OmemoChatService:
         if isinstance(client, XmppClient):
             archived = getattr(transport, "archived_sent_ids", None)
             self.session.outbox = Outbox(transport, runner, self._emit, client.ping, archived)
-            self.attach_groups(GroupChats(
-                rooms=RoomClient(client), session=self.session, runner=runner,
-                directory=directory, settings=lambda: self._settings, emit=self._emit,
-                lock=self.session.lock))
+            self.attach_groups(
+                GroupChats(
+                    rooms=RoomClient(client),
+                    session=self.session,
+                    runner=runner,
+                    directory=directory,
+                    settings=lambda: self._settings,
+                    emit=self._emit,
+                    lock=self.session.lock,
+                )
+            )
 
     @classmethod
     async def create(
@@ -193,13 +205,19 @@ class OmemoChatService:
         try:
             settings = await runner.write(lambda uow: _load_settings(uow, settings))
             directory = CachingDirectory(transport, runner)
-            engine = await Engine.create(transport.own_bare_jid, RunnerStateStore(runner),
-                                         directory, core_settings(settings))
+            engine = await Engine.create(
+                transport.own_bare_jid, RunnerStateStore(runner), directory, core_settings(settings)
+            )
         except BaseException:
             await runner.close()
             raise
-        return cls(runner=runner, transport=transport, engine=engine, directory=directory,
-                   settings=settings)
+        return cls(
+            runner=runner,
+            transport=transport,
+            engine=engine,
+            directory=directory,
+            settings=settings,
+        )
 
     async def start(self, *, rooms: bool = True) -> None:
         """Drain the inbox left by a crash, publish our keys, catch up from MAM, go live,
@@ -384,8 +402,7 @@ class OmemoChatService:
     async def chats(self) -> Sequence[ChatSummary]:
         """The roster: contacts, then joined rooms, with unread counts and security badges."""
         items = await self._runner.read(lambda uow: uow.roster.all())
-        rows = [await self._summary(item.bare_jid, item.name, item.subscription)
-                for item in items]
+        rows = [await self._summary(item.bare_jid, item.name, item.subscription) for item in items]
         if self.groups is not None:
             rows.extend(await self.groups.summaries())
         return rows
@@ -407,8 +424,9 @@ class OmemoChatService:
         items = await self._runner.read(lambda uow: uow.roster.all())
         return next((item for item in items if item.bare_jid == jid), None)
 
-    async def _summary(self, jid: str, name: str | None, subscription: str = "both", *,
-                       in_roster: bool = True) -> ChatSummary:
+    async def _summary(
+        self, jid: str, name: str | None, subscription: str = "both", *, in_roster: bool = True
+    ) -> ChatSummary:
         mode = TrustMode(self._settings.trust_mode)
 
         def read(uow: UnitOfWork) -> tuple[ChatPrefs, list[Namespace], list[TrustLevel]]:
@@ -416,21 +434,33 @@ class OmemoChatService:
             devices = [record for record in uow.devices.of(jid) if record.active]
             namespaces = sorted({record.namespace for record in devices})
             active_ids = {record.device_id for record in devices}
-            levels = [record.trust for record in latest_identities(uow.trust.identities(jid))
-                      if record.device_id in active_ids]
+            levels = [
+                record.trust
+                for record in latest_identities(uow.trust.identities(jid))
+                if record.device_id in active_ids
+            ]
             return prefs, namespaces, levels
 
         prefs, namespaces, levels = await self._runner.read(read)
-        omemo = prefs.version or (Namespace.V2 if Namespace.V2 in namespaces else
-                                  Namespace.LEGACY if namespaces else None)
+        omemo = prefs.version or (
+            Namespace.V2 if Namespace.V2 in namespaces else Namespace.LEGACY if namespaces else None
+        )
         if not namespaces:
             security = ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext else ChatSecurity.NO_OMEMO
         else:
             security = _security(levels, mode)
         presence = self._presence(jid)
-        return ChatSummary(jid, name or jid, False, presence, self.session.unread.get(jid, 0),
-                           security, omemo, subscription=subscription_of(subscription),
-                           in_roster=in_roster)
+        return ChatSummary(
+            jid,
+            name or jid,
+            False,
+            presence,
+            self.session.unread.get(jid, 0),
+            security,
+            omemo,
+            subscription=subscription_of(subscription),
+            in_roster=in_roster,
+        )
 
     def _presence(self, jid: str) -> Presence:
         presence = getattr(self._transport, "presence", None)
@@ -444,8 +474,9 @@ class OmemoChatService:
         with contextlib.suppress(TransportError):
             items = list(await self._transport.roster())
             own = self.own_jid
-            await self._runner.write(lambda uow: uow.roster.replace_all(
-                [item for item in items if item.bare_jid != own]))
+            await self._runner.write(
+                lambda uow: uow.roster.replace_all([item for item in items if item.bare_jid != own])
+            )
 
     async def history(self, peer: str, before: int | None, limit: int) -> HistoryPage:
         """Messages older than archive id `before` (None: newest), oldest first."""
@@ -550,14 +581,17 @@ class OmemoChatService:
         detail = f"device {device_id} of {jid} is now {level.value.replace('_', ' ')}"
 
         def write(uow: UnitOfWork) -> None:
-            uow.trust.set_trust(jid, device_id, identity.identity_key, level, now=now,
-                                actor="user")
-            uow.security_events.add(SecurityEventKind.TRUST_CHANGED.value, now, jid, device_id,
-                                    {"detail": detail})
+            uow.trust.set_trust(jid, device_id, identity.identity_key, level, now=now, actor="user")
+            uow.security_events.add(
+                SecurityEventKind.TRUST_CHANGED.value, now, jid, device_id, {"detail": detail}
+            )
 
         await self._runner.write(write)
-        self._events.put_nowait(SecurityEventRaised(
-            SecurityEvent(SecurityEventKind.TRUST_CHANGED, jid, device_id, detail)))
+        self._events.put_nowait(
+            SecurityEventRaised(
+                SecurityEvent(SecurityEventKind.TRUST_CHANGED, jid, device_id, detail)
+            )
+        )
         await self._roster_changed(jid)
 
     async def _identity(self, jid: str, device_id: int) -> IdentityRecord:
@@ -577,11 +611,13 @@ class OmemoChatService:
             return
         item = await self._roster_item(jid)
         if item is None:
-            self._events.put_nowait(RosterChanged(await self._summary(jid, None, "none",
-                                                                      in_roster=False)))
+            self._events.put_nowait(
+                RosterChanged(await self._summary(jid, None, "none", in_roster=False))
+            )
             return
-        self._events.put_nowait(RosterChanged(await self._summary(jid, item.name,
-                                                                  item.subscription)))
+        self._events.put_nowait(
+            RosterChanged(await self._summary(jid, item.name, item.subscription))
+        )
 
     async def rebuild_session(self, bare_jid_: str, device_id: int) -> None:
         """Build fresh sessions with one device and send it an empty message."""
@@ -605,9 +641,14 @@ class OmemoChatService:
         records = await self._runner.read(lambda uow: uow.trust.identities(parsed.bare_jid))
         by_key = {record.identity_key.hex(): record for record in records}
         fingerprints = tuple(
-            UriFingerprint(device_id, format_fingerprint(hex64), hex64 in by_key,
-                           by_key[hex64].trust if hex64 in by_key else None)
-            for device_id, hex64 in parsed.fingerprints.items())
+            UriFingerprint(
+                device_id,
+                format_fingerprint(hex64),
+                hex64 in by_key,
+                by_key[hex64].trust if hex64 in by_key else None,
+            )
+            for device_id, hex64 in parsed.fingerprints.items()
+        )
         return UriPreview(parsed.bare_jid, fingerprints)
 
     async def apply_trust_uri(self, uri: str) -> int:
@@ -622,8 +663,14 @@ class OmemoChatService:
             changed = 0
             for record in matches:
                 if record.trust is not TrustLevel.VERIFIED:
-                    uow.trust.set_trust(record.bare_jid, record.device_id, record.identity_key,
-                                        TrustLevel.VERIFIED, now=now, actor="uri")
+                    uow.trust.set_trust(
+                        record.bare_jid,
+                        record.device_id,
+                        record.identity_key,
+                        TrustLevel.VERIFIED,
+                        now=now,
+                        actor="uri",
+                    )
                     changed += 1
             return changed
 
@@ -631,8 +678,9 @@ class OmemoChatService:
 
     async def search(self, text: str, peer: str | None = None) -> Sequence[SearchHit]:
         """Full-text search over the archive (failure rows have no text and never match)."""
-        hits = await self._runner.read(lambda uow: uow.archive.search(
-            text, None if peer is None else bare_jid(peer)))
+        hits = await self._runner.read(
+            lambda uow: uow.archive.search(text, None if peer is None else bare_jid(peer))
+        )
         return [SearchHit(to_chat_message(hit.message), hit.snippet_text) for hit in hits]
 
     async def security_events(self, limit: int = 200) -> Sequence[SecurityEvent]:
@@ -640,10 +688,15 @@ class OmemoChatService:
         rows = await self._runner.read(lambda uow: uow.security_events.recent(limit))
         kinds = {kind.value for kind in SecurityEventKind}
         return [
-            SecurityEvent(SecurityEventKind(row.kind) if row.kind in kinds
-                          else SecurityEventKind.DECRYPTION_FAILED,
-                          row.peer or "", row.device_id, str(row.detail.get("detail", row.kind)),
-                          datetime.fromtimestamp(row.occurred_at / 1000, UTC))
+            SecurityEvent(
+                SecurityEventKind(row.kind)
+                if row.kind in kinds
+                else SecurityEventKind.DECRYPTION_FAILED,
+                row.peer or "",
+                row.device_id,
+                str(row.detail.get("detail", row.kind)),
+                datetime.fromtimestamp(row.occurred_at / 1000, UTC),
+            )
             for row in rows
         ]
 
@@ -665,8 +718,9 @@ class OmemoChatService:
         await self._runner.write(write)
         self._settings = updated
         for event in changed:
-            self._events.put_nowait(SecurityEventRaised(
-                SecurityEvent(event.kind, event.bare_jid, None, event.detail)))
+            self._events.put_nowait(
+                SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid, None, event.detail))
+            )
         return updated
 
     async def account(self) -> AccountInfo:
@@ -692,7 +746,8 @@ class OmemoChatService:
         self.groups = groups
         self.session.groupchat_retry = groups.retry
         self.session.outbox.rooms = RoomPort(
-            groups.send_stanza, lambda room: room in groups.joined_rooms())
+            groups.send_stanza, lambda room: room in groups.joined_rooms()
+        )
         self._transport.set_handlers(groups.route(self.session.enqueue), self._on_connection)
 
     def _groups(self) -> GroupChats:
@@ -724,16 +779,18 @@ class OmemoChatService:
         """A joined room's gate and members (raises KeyError when it is not joined)."""
         return await self._groups().room_info(room)
 
-    async def send_to_room(self, room: str, text: str, *, allow_plaintext: bool = False,
-                           allow_partial: bool = False) -> SendReport:
+    async def send_to_room(
+        self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False
+    ) -> SendReport:
         """Encrypt for every member and send to a joined room (`GroupChats.send_to_room`).
 
         Raises:
             KeyError: the room is not joined.
             SendFailed: nothing was sent; the report lists who was skipped and why.
         """
-        return await self._groups().send_to_room(room, text, allow_plaintext=allow_plaintext,
-                                                 allow_partial=allow_partial)
+        return await self._groups().send_to_room(
+            room, text, allow_plaintext=allow_plaintext, allow_partial=allow_partial
+        )
 
     async def set_partial_choice(self, room: str, allowed: bool) -> None:
         """Remember whether sends to `room` may skip members without a usable device."""
@@ -788,8 +845,10 @@ class OmemoChatService:
 
 def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:
     displays = [effective_decision(level, mode) for level in levels]
-    if not displays or any(not decision.may_receive_keys and level is TrustLevel.UNDECIDED
-                           for decision, level in zip(displays, levels, strict=True)):
+    if not displays or any(
+        not decision.may_receive_keys and level is TrustLevel.UNDECIDED
+        for decision, level in zip(displays, levels, strict=True)
+    ):
         return ChatSecurity.UNDECIDED_DEVICES
     if any(level is TrustLevel.BLINDLY_TRUSTED for level in levels):
         return ChatSecurity.SOME_BLIND

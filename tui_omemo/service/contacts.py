@@ -81,18 +81,22 @@ class Contacts:
         """The server's roster changed: cache it, announce the changed rows, and fetch the
         device lists of contacts we can see now and could not before."""
         with contextlib.suppress(TransportError):
-            fresh = [item for item in await self._transport.roster()
-                     if item.bare_jid != self._own_jid]
-            old = {item.bare_jid: item for item in
-                   await self._runner.read(lambda uow: uow.roster.all())}
+            fresh = [
+                item for item in await self._transport.roster() if item.bare_jid != self._own_jid
+            ]
+            old = {
+                item.bare_jid: item
+                for item in await self._runner.read(lambda uow: uow.roster.all())
+            }
             await self._runner.write(lambda uow: uow.roster.replace_all(fresh))
             for item in fresh:
                 before = old.get(item.bare_jid)
                 if before == item:
                     continue
                 now_sees = subscription_of(item.subscription) in SEES_THEM
-                if now_sees and (before is None
-                                 or subscription_of(before.subscription) not in SEES_THEM):
+                if now_sees and (
+                    before is None or subscription_of(before.subscription) not in SEES_THEM
+                ):
                     with contextlib.suppress(TransportError):
                         await self._refresh_devices(item.bare_jid)
                 await self._changed(item.bare_jid)

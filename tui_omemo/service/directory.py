@@ -68,23 +68,42 @@ class CachingDirectory:
         self._lists[(namespace, jid)] = (time.monotonic(), device_list)
         await self._record(namespace, jid, device_list, None)
 
-    async def _record(self, namespace: Namespace, jid: str, device_list: DeviceList,
-                      labels: Mapping[int, str] | None) -> None:
+    async def _record(
+        self,
+        namespace: Namespace,
+        jid: str,
+        device_list: DeviceList,
+        labels: Mapping[int, str] | None,
+    ) -> None:
         """Store the list; a device that left it is a security event."""
         now = int(time.time() * 1000)
 
         def write(uow: UnitOfWork) -> list[PendingEvent]:
-            removed = uow.devices.apply_device_list(namespace, jid, device_list.device_ids,
-                                                    now=now, labels=labels)
-            return [record_event(uow, PendingEvent(
-                SecurityEventKind.DEVICE_REMOVED, jid, device_id,
-                f"device {device_id} of {jid} is no longer on its OMEMO {namespace.label} "
-                "device list"), now) for device_id in removed]
+            removed = uow.devices.apply_device_list(
+                namespace, jid, device_list.device_ids, now=now, labels=labels
+            )
+            return [
+                record_event(
+                    uow,
+                    PendingEvent(
+                        SecurityEventKind.DEVICE_REMOVED,
+                        jid,
+                        device_id,
+                        f"device {device_id} of {jid} is no longer on its OMEMO {namespace.label} "
+                        "device list",
+                    ),
+                    now,
+                )
+                for device_id in removed
+            ]
 
         for event in await self._runner.write(write):
             if self.on_event is not None:
-                self.on_event(SecurityEventRaised(SecurityEvent(
-                    event.kind, event.bare_jid, event.device_id, event.detail)))
+                self.on_event(
+                    SecurityEventRaised(
+                        SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+                    )
+                )
 
     async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
         """A device's bundle, uncached (raises `BundleUnavailable`)."""

@@ -118,8 +118,9 @@ async def finish_catch_up(session: Session, runner: DbRunner) -> None:
             with contextlib.suppress(TransportError):  # republished on the next connect
                 await session.publish_bundle(namespace)
     pending, session.catch_up_sessions = session.catch_up_sessions, set()
-    for namespace, device in sorted(pending, key=lambda item: (item[0], item[1].bare_jid,
-                                                               item[1].device_id)):
+    for namespace, device in sorted(
+        pending, key=lambda item: (item[0], item[1].bare_jid, item[1].device_id)
+    ):
         try:
             await session.send_empty(namespace, device)
         except (ProtocolError, TransportError):

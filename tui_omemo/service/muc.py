@@ -96,11 +96,15 @@ INBOX_SCAN = 1000
 FIRST_CATCH_UP = 50
 """Messages fetched from a room's archive when we have no position there yet."""
 
-REFUSE_ANONYMOUS = ("OMEMO is off in this room because it is not non-anonymous: members "
-                    "cannot see each other's real JIDs, so there is no way to know whose "
-                    "devices to encrypt for.")
-REFUSE_OPEN = ("OMEMO is off in this room because it is not members-only: anyone may enter, "
-               "so no member list says who may read the messages.")
+REFUSE_ANONYMOUS = (
+    "OMEMO is off in this room because it is not non-anonymous: members "
+    "cannot see each other's real JIDs, so there is no way to know whose "
+    "devices to encrypt for."
+)
+REFUSE_OPEN = (
+    "OMEMO is off in this room because it is not members-only: anyone may enter, "
+    "so no member list says who may read the messages."
+)
 NO_DEVICE = "no usable OMEMO device"
 
 
@@ -125,9 +129,13 @@ class RoomPrefs:
 
     def to_json(self) -> dict[str, object]:
         """The stored form."""
-        return {"nick": self.nick, "plaintext": self.plaintext, "partial": self.partial,
-                "version": None if self.version is None else self.version.value,
-                "archive_after": self.archive_after}
+        return {
+            "nick": self.nick,
+            "plaintext": self.plaintext,
+            "partial": self.partial,
+            "version": None if self.version is None else self.version.value,
+            "archive_after": self.archive_after,
+        }
 
     @classmethod
     def from_json(cls, value: object) -> RoomPrefs:
@@ -136,10 +144,13 @@ class RoomPrefs:
             return cls()
         version = value.get("version")
         nick, after = value.get("nick"), value.get("archive_after")
-        return cls(nick if isinstance(nick, str) else None, bool(value.get("plaintext")),
-                   bool(value.get("partial")),
-                   Namespace(version) if version in {n.value for n in Namespace} else None,
-                   after if isinstance(after, str) else None)
+        return cls(
+            nick if isinstance(nick, str) else None,
+            bool(value.get("plaintext")),
+            bool(value.get("partial")),
+            Namespace(version) if version in {n.value for n in Namespace} else None,
+            after if isinstance(after, str) else None,
+        )
 
 
 def room_key(room: str) -> str:
@@ -236,8 +247,11 @@ class GroupChats:
         joined = []
         for bookmark in await self._autojoin():
             try:
-                joined.append(await self.join_room(bookmark.room, bookmark.nick or
-                                                   self._default_nick(), bookmark=False))
+                joined.append(
+                    await self.join_room(
+                        bookmark.room, bookmark.nick or self._default_nick(), bookmark=False
+                    )
+                )
             except TransportError as error:
                 log.warning("rejoining %s failed: %s", bookmark.room, error)
         await self.drain_inbox()
@@ -251,21 +265,18 @@ class GroupChats:
         Returns:
             How many rows were processed.
         """
-        items: list[InboxItem] = await self._runner.read(
-            lambda uow: uow.inbox.pending(INBOX_SCAN))
+        items: list[InboxItem] = await self._runner.read(lambda uow: uow.inbox.pending(INBOX_SCAN))
         done = 0
         for item in items:
             try:
                 inbound = Inbound.from_bytes(item.stanza)
             except (ValueError, KeyError, TypeError):
                 continue  # Session.drain_inbox deletes unreadable rows
-            if inbound.message_type == "groupchat" and \
-                    bare_jid(inbound.sender) in self._joined:
+            if inbound.message_type == "groupchat" and bare_jid(inbound.sender) in self._joined:
                 try:
                     await self.retry(item, inbound)
                 except Exception as error:  # left in the inbox for the next start
-                    log.warning("a groupchat inbox row stays for later: %s",
-                                type(error).__name__)
+                    log.warning("a groupchat inbox row stays for later: %s", type(error).__name__)
                     continue
                 done += 1
         return done
@@ -291,6 +302,7 @@ class GroupChats:
     def route(self, fallback: InboundHandler) -> InboundHandler:
         """The transport's inbound handler: groupchat stanzas here, the rest to `fallback`
         (`Session.enqueue`)."""
+
         def handler(inbound: Inbound) -> None:
             if self._ours(inbound):
                 return  # `RoomClient` reads our room archive results itself
@@ -298,12 +310,14 @@ class GroupChats:
                 self.enqueue(inbound)
             else:
                 fallback(inbound)
+
         return handler
 
     def _ours(self, inbound: Inbound) -> bool:
         """A result of one of our room archive queries (the transport does not parse those)."""
         return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
-            inbound.mam_query_id or "")
+            inbound.mam_query_id or ""
+        )
 
     def enqueue(self, inbound: Inbound) -> None:
         """Take a groupchat stanza (sync, on the loop); the worker processes it."""
@@ -335,12 +349,16 @@ class GroupChats:
         state = self._joined.get(room)
         if state is None or not self._rooms.joined(room):
             return
-        seen = {occupant.real_jid: occupant.affiliation
-                for occupant in self._rooms.occupants(room).values()
-                if occupant.real_jid and occupant.real_jid != self.own}
-        stale = any(state.members.get(jid) != (affiliation if affiliation in
-                                               AFFILIATIONS_WITH_KEYS else None)
-                    for jid, affiliation in seen.items())
+        seen = {
+            occupant.real_jid: occupant.affiliation
+            for occupant in self._rooms.occupants(room).values()
+            if occupant.real_jid and occupant.real_jid != self.own
+        }
+        stale = any(
+            state.members.get(jid)
+            != (affiliation if affiliation in AFFILIATIONS_WITH_KEYS else None)
+            for jid, affiliation in seen.items()
+        )
         if stale or self._rooms.affiliations_changed(room):
             self._spawn(self._refresh_quietly(room))
 
@@ -362,8 +380,9 @@ class GroupChats:
         own = await self._rooms.join(room, nick, configure_new=OMEMO_ROOM_CONFIG)
         return await self._entered(room, own.nick, bookmark=bookmark)
 
-    async def create_room(self, room: str, nick: str, members: Sequence[str], *,
-                          config: dict[str, str] | None = None) -> RoomInfo:
+    async def create_room(
+        self, room: str, nick: str, members: Sequence[str], *, config: dict[str, str] | None = None
+    ) -> RoomInfo:
         """Create (or enter) `room`, configured for OMEMO unless `config` says otherwise,
         make `members` its members, and continue as `join_room`.
 
@@ -436,13 +455,18 @@ class GroupChats:
         state = self._joined[bare_jid(room)]
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
-            security = (ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext
-                        else ChatSecurity.NO_OMEMO)
+            security = ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext else ChatSecurity.NO_OMEMO
         else:
             security = await self._security(state)
-        return ChatSummary(state.jid, state.features.name or state.jid, True, Presence.ONLINE,
-                           self._session.unread.get(state.jid, 0), security,
-                           None if state.refusal else await self._summary_version(state, prefs))
+        return ChatSummary(
+            state.jid,
+            state.features.name or state.jid,
+            True,
+            Presence.ONLINE,
+            self._session.unread.get(state.jid, 0),
+            security,
+            None if state.refusal else await self._summary_version(state, prefs),
+        )
 
     async def _summary_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
         """The OMEMO version a send would use now (from the cached device lists); OMEMO 2
@@ -503,8 +527,14 @@ class GroupChats:
         """
         state = self._joined[bare_jid(room)]
         members = await self._readiness(state)
-        return RoomInfo(state.jid, state.nick, self._rooms.subject(state.jid),
-                        state.refusal is None, state.refusal, members)
+        return RoomInfo(
+            state.jid,
+            state.nick,
+            self._rooms.subject(state.jid),
+            state.refusal is None,
+            state.refusal,
+            members,
+        )
 
     async def _refresh_members(self, state: _Room) -> None:
         """Fetch the owner/admin/member lists (plus affiliated occupants) and learn every
@@ -518,8 +548,11 @@ class GroupChats:
                     members.setdefault(jid, affiliation)
             except TransportError as error:
                 log.info("%s", error)
-                members |= {jid: known for jid, known in state.members.items()
-                            if known == affiliation and jid not in members}
+                members |= {
+                    jid: known
+                    for jid, known in state.members.items()
+                    if known == affiliation and jid not in members
+                }
         for occupant in self._rooms.occupants(state.jid).values():
             if occupant.real_jid and occupant.affiliation in AFFILIATIONS_WITH_KEYS:
                 members.setdefault(occupant.real_jid, occupant.affiliation)
@@ -538,11 +571,14 @@ class GroupChats:
             except TransportError as failure:
                 error = f"device list unavailable: {failure}"
                 continue
-            known = await self._runner.read(lambda uow: {
-                record.device_id for record in uow.trust.identities(jid)})
+            known = await self._runner.read(
+                lambda uow: {record.device_id for record in uow.trust.identities(jid)}
+            )
             for device_id in sorted(device_list.device_ids - known):
-                error = await self._session.learn_identity(
-                    namespace, DeviceRef(jid, device_id), mode) or error
+                error = (
+                    await self._session.learn_identity(namespace, DeviceRef(jid, device_id), mode)
+                    or error
+                )
         if error is None:
             state.errors.pop(jid, None)
         else:
@@ -550,8 +586,11 @@ class GroupChats:
 
     async def _readiness(self, state: _Room) -> tuple[MemberReadiness, ...]:
         mode = TrustMode(self._settings().trust_mode)
-        nicks = {occupant.real_jid: nick for nick, occupant in
-                 self._rooms.occupants(state.jid).items() if occupant.real_jid}
+        nicks = {
+            occupant.real_jid: nick
+            for nick, occupant in self._rooms.occupants(state.jid).items()
+            if occupant.real_jid
+        }
         rows = []
         for jid in sorted(state.members):
             listed: set[int] = set()
@@ -564,8 +603,7 @@ class GroupChats:
             if not listed and error is None:
                 error = "publishes no OMEMO device"
             has_keys = any(device_id in levels for device_id in listed)
-            rows.append(MemberReadiness(jid, nicks.get(jid), has_keys, *counts,
-                                        last_error=error))
+            rows.append(MemberReadiness(jid, nicks.get(jid), has_keys, *counts, last_error=error))
         return tuple(rows)
 
     # --- choices ----------------------------------------------------------------------------
@@ -573,7 +611,8 @@ class GroupChats:
     async def prefs(self, room: str) -> RoomPrefs:
         """A room's remembered choices."""
         return await self._runner.read(
-            lambda uow: RoomPrefs.from_json(uow.settings.get(room_key(room))))
+            lambda uow: RoomPrefs.from_json(uow.settings.get(room_key(room)))
+        )
 
     async def set_prefs(self, room: str, prefs: RoomPrefs) -> None:
         """Remember a room's choices."""
@@ -591,8 +630,9 @@ class GroupChats:
 
     # --- sending ----------------------------------------------------------------------------
 
-    async def send_to_room(self, room: str, text: str, *, allow_plaintext: bool = False,
-                           allow_partial: bool = False) -> SendReport:
+    async def send_to_room(
+        self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False
+    ) -> SendReport:
         """Send `text` to a joined room (see the module docstring).
 
         Args:
@@ -612,9 +652,11 @@ class GroupChats:
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
             if not (allow_plaintext or prefs.plaintext):
-                raise SendFailed(f"{state.refusal} Nothing was sent; choose to send "
-                                 "unencrypted to this room explicitly if you want to.",
-                                 SendReport(None, None))
+                raise SendFailed(
+                    f"{state.refusal} Nothing was sent; choose to send "
+                    "unencrypted to this room explicitly if you want to.",
+                    SendReport(None, None),
+                )
             if not prefs.plaintext:
                 await self.set_prefs(state.jid, replace(prefs, plaintext=True))
             return await self._send_plain(state, text)
@@ -625,8 +667,10 @@ class GroupChats:
             await self._refresh_members(state)
             namespace = await self._choose_version(state, prefs)
         except TransportError as error:
-            raise SendFailed(f"could not fetch the room's members or their devices: {error}",
-                             SendReport(None, None)) from error
+            raise SendFailed(
+                f"could not fetch the room's members or their devices: {error}",
+                SendReport(None, None),
+            ) from error
         return await self._send_encrypted(state, text, namespace, partial=prefs.partial)
 
     async def _choose_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
@@ -641,49 +685,75 @@ class GroupChats:
                 return Namespace.LEGACY
         return Namespace.V2
 
-    async def _send_encrypted(self, state: _Room, text: str, namespace: Namespace, *,
-                              partial: bool) -> SendReport:
+    async def _send_encrypted(
+        self, state: _Room, text: str, namespace: Namespace, *, partial: bool
+    ) -> SendReport:
         own, room = self.own, state.jid
         members = sorted(state.members)
         if not members:
-            raise SendFailed("the room has no other members to encrypt for; nothing was sent",
-                             SendReport(None, namespace))
-        payload = (text.encode("utf-8") if namespace is Namespace.LEGACY
-                   else sce.build_envelope(text, sender=own, to=room))
+            raise SendFailed(
+                "the room has no other members to encrypt for; nothing was sent",
+                SendReport(None, namespace),
+            )
+        payload = (
+            text.encode("utf-8")
+            if namespace is Namespace.LEGACY
+            else sce.build_envelope(text, sender=own, to=room)
+        )
         message_id = secrets.token_hex(12)
         async with self._lock:
             decider, events, stale = self._session.decider()
             try:
                 result = await self._engine.encrypt(namespace, members, payload, decider)
             except (ProtocolError, TransportError) as error:
-                raise SendFailed(f"encryption failed, nothing was sent: {error}",
-                                 SendReport(None, namespace)) from error
-            every = [_skipped(device, SkipReason.STALE if device in stale else reason)
-                     for device, reason in result.skipped.items()]
+                raise SendFailed(
+                    f"encryption failed, nothing was sent: {error}", SendReport(None, namespace)
+                ) from error
+            every = [
+                _skipped(device, SkipReason.STALE if device in stale else reason)
+                for device, reason in result.skipped.items()
+            ]
             reached = {device.bare_jid for device in result.recipients}
             missing = [jid for jid in members if jid not in reached]
             for jid in missing:
                 state.errors[jid] = _member_error(jid, every)
             # one line per skipped member (device_id None), one per skipped device
             skipped = [device for device in every if device.device_id is not None]
-            skipped += [SkippedDevice(jid, None, f"member skipped, {NO_DEVICE}: "
-                                      f"{state.errors[jid]}") for jid in missing]
+            skipped += [
+                SkippedDevice(jid, None, f"member skipped, {NO_DEVICE}: {state.errors[jid]}")
+                for jid in missing
+            ]
             report = SendReport(None, namespace, tuple(skipped))
             if not reached:
-                raise SendFailed("no member of the room has a trusted device that can receive "
-                                 "the message; nothing was sent", report)
+                raise SendFailed(
+                    "no member of the room has a trusted device that can receive "
+                    "the message; nothing was sent",
+                    report,
+                )
             if missing and not partial:
                 raise SendFailed(
                     f"{len(missing)} member(s) have no {NO_DEVICE}: {', '.join(missing)}; "
                     "nothing was sent. Choose to send to everyone with keys in this room "
-                    "explicitly if you want to.", report, partial_possible=True)
+                    "explicitly if you want to.",
+                    report,
+                    partial_possible=True,
+                )
             now = now_ms()
             message = NewMessage(
-                peer=room, direction=Direction.OUT, sender_bare_jid=own, body=text,
-                timestamp=now, received_at=now, dedupe_keys=(f"oid:{own}:{message_id}",),
-                room=room, nick=state.nick, sender_device=self._engine.device_id,
-                trust=TrustLevel.VERIFIED, omemo_version=namespace.label,
-                origin_id=message_id, message_id=message_id,
+                peer=room,
+                direction=Direction.OUT,
+                sender_bare_jid=own,
+                body=text,
+                timestamp=now,
+                received_at=now,
+                dedupe_keys=(f"oid:{own}:{message_id}",),
+                room=room,
+                nick=state.nick,
+                sender_device=self._engine.device_id,
+                trust=TrustLevel.VERIFIED,
+                omemo_version=namespace.label,
+                origin_id=message_id,
+                message_id=message_id,
                 flags={"recipients": len(result.recipients), "skipped_members": missing},
             )
 
@@ -704,14 +774,21 @@ class GroupChats:
         message_id = secrets.token_hex(12)
         now = now_ms()
         message = NewMessage(
-            peer=state.jid, direction=Direction.OUT, sender_bare_jid=self.own, body=text,
-            timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
-            room=state.jid, nick=state.nick, origin_id=message_id, message_id=message_id,
+            peer=state.jid,
+            direction=Direction.OUT,
+            sender_bare_jid=self.own,
+            body=text,
+            timestamp=now,
+            received_at=now,
+            dedupe_keys=(f"oid:{self.own}:{message_id}",),
+            room=state.jid,
+            nick=state.nick,
+            origin_id=message_id,
+            message_id=message_id,
             flags={"plaintext_chosen": True},
         )
         stanza = RoomOutbound(state.jid, message_id, None, text)
-        archive_id = await self._runner.write(
-            lambda uow: archive_pending(uow, message, stanza))
+        archive_id = await self._runner.write(lambda uow: archive_pending(uow, message, stanza))
         self._emit(sent_message(archive_id, message))
         left = await self._session.outbox.send(archive_id, stanza)
         return SendReport(archive_id, None, queued=not left)
@@ -725,8 +802,9 @@ class GroupChats:
         if stanza.encrypted is None:
             self._rooms.send_plaintext(stanza.room, stanza.body or "", stanza.message_id)
         else:
-            self._rooms.send_encrypted(stanza.room, stanza.encrypted, stanza.message_id,
-                                       stanza.body)
+            self._rooms.send_encrypted(
+                stanza.room, stanza.encrypted, stanza.message_id, stanza.body
+            )
 
     # --- receiving ----------------------------------------------------------------------------
 
@@ -735,9 +813,14 @@ class GroupChats:
         room = bare_jid(inbound.sender)
         if inbound.wrapper is not Wrapper.NONE:
             if inbound.wrapper is Wrapper.MAM:
-                await self._security_event(PendingEvent(
-                    SecurityEventKind.DECRYPTION_FAILED, room, None,
-                    "rejected a room archive result for a query we never opened"))
+                await self._security_event(
+                    PendingEvent(
+                        SecurityEventKind.DECRYPTION_FAILED,
+                        room,
+                        None,
+                        "rejected a room archive result for a query we never opened",
+                    )
+                )
             return  # carbons of groupchat messages are not ours to take
         if room not in self._joined:
             return
@@ -749,7 +832,8 @@ class GroupChats:
             return
         raw = inbound.to_bytes()
         inbox_id = await self._runner.write(
-            lambda uow: uow.inbox.add(raw, inbound.source, now_ms()))
+            lambda uow: uow.inbox.add(raw, inbound.source, now_ms())
+        )
         await self.process(inbox_id, inbound, attempts=0)
 
     async def retry(self, item: InboxItem, inbound: Inbound) -> None:
@@ -793,8 +877,9 @@ class GroupChats:
             key = element.key_for(self._engine.device_id)
             if key is not None:
                 digest = hashlib.sha256(key.data).hexdigest()[:32]
-                keys.append(f"omemo:{element.namespace.label}:{sender}:"
-                            f"{element.sender_device_id}:{digest}")
+                keys.append(
+                    f"omemo:{element.namespace.label}:{sender}:{element.sender_device_id}:{digest}"
+                )
         return tuple(keys)
 
     async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
@@ -804,10 +889,15 @@ class GroupChats:
         sender = await self._sender(room, nick, inbound)
         if sender is None:
             await self._drop(inbox_id)
-            await self._security_event(PendingEvent(
-                SecurityEventKind.DECRYPTION_FAILED, room, None,
-                f"a message from {nick!r} in {room} was dropped: the room did not tell us "
-                "who sent it"))
+            await self._security_event(
+                PendingEvent(
+                    SecurityEventKind.DECRYPTION_FAILED,
+                    room,
+                    None,
+                    f"a message from {nick!r} in {room} was dropped: the room did not tell us "
+                    "who sent it",
+                )
+            )
             return
         keys = self._dedupe_keys(inbound, room, sender)
         async with self._lock:
@@ -825,8 +915,9 @@ class GroupChats:
     async def _drop(self, inbox_id: int) -> None:
         await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
 
-    async def _plain(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
-                     keys: tuple[str, ...]) -> None:
+    async def _plain(
+        self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...]
+    ) -> None:
         room, nick, sender = who
         if inbound.malformed is not None:
             await self._fail(inbox_id, inbound, who, keys, inbound.malformed)
@@ -839,22 +930,33 @@ class GroupChats:
         flags: dict[str, object] = {}
         if state is not None and state.refusal is None and sender != self.own:
             flags["warning"] = "unencrypted message in an encrypted room"
-            events.append(PendingEvent(
-                SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT, room, None,
-                f"{sender} ({nick}) sent an unencrypted message in {room}"))
-        message = self._row(inbound, (room, nick, sender), keys, inbound.body or "", None,
-                            None, None, flags)
+            events.append(
+                PendingEvent(
+                    SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT,
+                    room,
+                    None,
+                    f"{sender} ({nick}) sent an unencrypted message in {room}",
+                )
+            )
+        message = self._row(
+            inbound, (room, nick, sender), keys, inbound.body or "", None, None, None, flags
+        )
         await self._commit(inbox_id, message, events, inbound)
 
-    async def _encrypted(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
-                         keys: tuple[str, ...]) -> None:
+    async def _encrypted(
+        self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...]
+    ) -> None:
         element = inbound.encrypted
         assert element is not None
         sender = DeviceRef(who[2], element.sender_device_id)
         if not await self._directory.is_listed(element.namespace, sender):
-            await self._fail(inbox_id, inbound, who, keys,
-                             f"device {sender.device_id} is not on {sender.bare_jid}'s "
-                             "device list")
+            await self._fail(
+                inbox_id,
+                inbound,
+                who,
+                keys,
+                f"device {sender.device_id} is not on {sender.bare_jid}'s device list",
+            )
             return
         try:
             result = await self._engine.decrypt(element, sender.bare_jid)
@@ -865,17 +967,23 @@ class GroupChats:
             if element.payload is None or inbound.wrapper is Wrapper.MAM:
                 await self._drop(inbox_id)  # not for us, or sent before this device existed
                 return
-            await self._fail(inbox_id, inbound, who, keys,
-                             "the message was not encrypted for this device")
+            await self._fail(
+                inbox_id, inbound, who, keys, "the message was not encrypted for this device"
+            )
             return
         except ProtocolError as error:
-            await self._fail(inbox_id, inbound, who, keys,
-                             f"{type(error).__name__}: {error}"[:200])
+            await self._fail(inbox_id, inbound, who, keys, f"{type(error).__name__}: {error}"[:200])
             return
         await self._decrypted(inbox_id, inbound, who, keys, result)
 
-    async def _decrypted(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
-                         keys: tuple[str, ...], result: DecryptResult) -> None:
+    async def _decrypted(
+        self,
+        inbox_id: int,
+        inbound: Inbound,
+        who: tuple[str, str, str],
+        keys: tuple[str, ...],
+        result: DecryptResult,
+    ) -> None:
         body = None
         if result.plaintext is not None:
             try:
@@ -893,9 +1001,18 @@ class GroupChats:
             archive_id = None
             if body is not None:
                 mark = message_trust(level, mode)
-                archive_id = uow.archive.append(self._row(
-                    inbound, who, keys, body, result.namespace, sender.device_id,
-                    stored_trust_for_mark(mark), {}))
+                archive_id = uow.archive.append(
+                    self._row(
+                        inbound,
+                        who,
+                        keys,
+                        body,
+                        result.namespace,
+                        sender.device_id,
+                        stored_trust_for_mark(mark),
+                        {},
+                    )
+                )
             uow.inbox.delete(inbox_id)
             self._advance_archive_position(uow, inbound)
             return archive_id, events
@@ -923,16 +1040,25 @@ class GroupChats:
             raise ValueError("the encrypted envelope was not addressed to this room")
         return envelope.body or ""
 
-    async def _fail(self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str],
-                    keys: tuple[str, ...], reason: str) -> None:
+    async def _fail(
+        self,
+        inbox_id: int,
+        inbound: Inbound,
+        who: tuple[str, str, str],
+        keys: tuple[str, ...],
+        reason: str,
+    ) -> None:
         """A failure row (no plaintext, no state) and a security event; empty messages only
         raise the event."""
         room, nick, sender = who
         element = inbound.encrypted
         device = None if element is None else element.sender_device_id
-        event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, sender, device,
-                             f"a message from {sender} ({nick}) in {room} could not be "
-                             f"decrypted: {reason}")
+        event = PendingEvent(
+            SecurityEventKind.DECRYPTION_FAILED,
+            sender,
+            device,
+            f"a message from {sender} ({nick}) in {room} could not be decrypted: {reason}",
+        )
         if element is not None and element.payload is None:
             await self._drop(inbox_id)
             await self._security_event(event)
@@ -940,38 +1066,63 @@ class GroupChats:
         keys = failure_keys(keys, "rsid:", sender, element)
         if not keys:
             keys = (f"fail:{room}:{sender}:{inbox_id}:{now_ms()}",)
-        message = self._row(inbound, who, keys, "",
-                            None if element is None else element.namespace, device, None,
-                            {"failure": reason})
+        message = self._row(
+            inbound,
+            who,
+            keys,
+            "",
+            None if element is None else element.namespace,
+            device,
+            None,
+            {"failure": reason},
+        )
         await self._commit(inbox_id, message, [event], inbound)
 
-    def _row(self, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...],  # noqa: PLR0917
-             body: str, namespace: Namespace | None, device: int | None,
-             trust: TrustLevel | None, flags: dict[str, object]) -> NewMessage:
+    def _row(  # noqa: PLR0917
+        self,
+        inbound: Inbound,
+        who: tuple[str, str, str],
+        keys: tuple[str, ...],
+        body: str,
+        namespace: Namespace | None,
+        device: int | None,
+        trust: TrustLevel | None,
+        flags: dict[str, object],
+    ) -> NewMessage:
         room, nick, sender = who
         now = now_ms()
         return NewMessage(
-            peer=room, direction=Direction.OUT if sender == self.own else Direction.IN,
-            sender_bare_jid=sender, body=body, timestamp=inbound.timestamp_ms or now,
-            received_at=now, dedupe_keys=keys, room=room, nick=nick or None,
-            sender_device=device, trust=trust,
+            peer=room,
+            direction=Direction.OUT if sender == self.own else Direction.IN,
+            sender_bare_jid=sender,
+            body=body,
+            timestamp=inbound.timestamp_ms or now,
+            received_at=now,
+            dedupe_keys=keys,
+            room=room,
+            nick=nick or None,
+            sender_device=device,
+            trust=trust,
             omemo_version=None if namespace is None else namespace.label,
-            stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
-            message_id=inbound.message_id, flags=flags,
-            stamped=inbound.timestamp_ms is not None)
+            stanza_id=inbound.stanza_id,
+            origin_id=inbound.origin_id,
+            message_id=inbound.message_id,
+            flags=flags,
+            stamped=inbound.timestamp_ms is not None,
+        )
 
     def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """A live message carries the room's stanza-id: the next catch-up of the room starts
         after it (not while catching up, when `catch_up` moves the position page by page)."""
-        if inbound.wrapper is not Wrapper.NONE or not inbound.stanza_id \
-                or self._engine.catching_up:
+        if inbound.wrapper is not Wrapper.NONE or not inbound.stanza_id or self._engine.catching_up:
             return
         key = room_key(inbound.sender.partition("/")[0])
         prefs = RoomPrefs.from_json(uow.settings.get(key))
         uow.settings.set(key, replace(prefs, archive_after=inbound.stanza_id).to_json())
 
-    async def _commit(self, inbox_id: int, message: NewMessage,
-                      events: list[PendingEvent], inbound: Inbound) -> None:
+    async def _commit(
+        self, inbox_id: int, message: NewMessage, events: list[PendingEvent], inbound: Inbound
+    ) -> None:
         now = now_ms()
 
         def commit(uow: UnitOfWork) -> int:
@@ -998,8 +1149,11 @@ class GroupChats:
 
     def _emit_events(self, events: Sequence[PendingEvent]) -> None:
         for event in events:
-            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
-                                                         event.device_id, event.detail)))
+            self._emit(
+                SecurityEventRaised(
+                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+                )
+            )
 
     async def _security_event(self, event: PendingEvent) -> None:
         await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
@@ -1041,29 +1195,43 @@ class GroupChats:
                 await finish_catch_up(self._session, self._runner)
         return done
 
-    async def _archive_page(self, room: str,
-                            after: str | None) -> tuple[list[Inbound], bool, str | None]:
+    async def _archive_page(
+        self, room: str, after: str | None
+    ) -> tuple[list[Inbound], bool, str | None]:
         page = await self._rooms.query_archive(
-            room, after=after, max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
-            last_page=after is None)
+            room,
+            after=after,
+            max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
+            last_page=after is None,
+        )
         inbounds = [_archived_inbound(archived, room, self.own) for archived in page.messages]
         return inbounds, page.complete, page.last
+
 
 def _archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
     """A room archive result as the inbox keeps it."""
     message = archived.message
     stamp = message.timestamp
     return Inbound(
-        source=InboxSource.MAM, sender=message.sender, recipient=message.recipient or own,
-        message_type=message.message_type, message_id=message.message_id,
-        origin_id=message.origin_id, stanza_id=archived.archive_id, body=message.body,
+        source=InboxSource.MAM,
+        sender=message.sender,
+        recipient=message.recipient or own,
+        message_type=message.message_type,
+        message_id=message.message_id,
+        origin_id=message.origin_id,
+        stanza_id=archived.archive_id,
+        body=message.body,
         encrypted=message.encrypted,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
-        wrapper=Wrapper.MAM, wrapper_from=room, solicited=True)
+        wrapper=Wrapper.MAM,
+        wrapper_from=room,
+        solicited=True,
+    )
 
 
-def _count(levels: dict[int, TrustLevel], listed: set[int],
-           mode: TrustMode) -> tuple[int, int, int]:
+def _count(
+    levels: dict[int, TrustLevel], listed: set[int], mode: TrustMode
+) -> tuple[int, int, int]:
     """(trusted, undecided, distrusted) among the listed devices whose identity we know."""
     trusted = undecided = distrusted = 0
     for device_id in listed:
@@ -1081,16 +1249,19 @@ def _count(levels: dict[int, TrustLevel], listed: set[int],
 
 def _trust_levels(jid: str) -> Callable[[UnitOfWork], dict[int, TrustLevel]]:
     """A read of the newest stored trust level per device id of `jid`."""
+
     def read(uow: UnitOfWork) -> dict[int, TrustLevel]:
         records = sorted(uow.trust.identities(jid), key=lambda record: record.first_seen)
         return {record.device_id: record.trust for record in records}
+
     return read
 
 
 def _skipped(device: DeviceRef, reason: SkipReason) -> SkippedDevice:
     """One skipped device of a room send, in words and with its reason code."""
-    return SkippedDevice(device.bare_jid, device.device_id or None, SKIP_WORDS[reason],
-                         reason.value)
+    return SkippedDevice(
+        device.bare_jid, device.device_id or None, SKIP_WORDS[reason], reason.value
+    )
 
 
 def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:

@@ -102,8 +102,12 @@ def _parsed(data: dict[str, Any] | None) -> EncryptedElement | None:
 
 def encode(message: Stanza) -> bytes:
     """The outbox row of a stanza: versioned JSON, ciphertext base64-encoded."""
-    data: dict[str, Any] = {"format": STANZA_FORMAT, "id": message.message_id,
-                            "body": message.body, "encrypted": _element(message.encrypted)}
+    data: dict[str, Any] = {
+        "format": STANZA_FORMAT,
+        "id": message.message_id,
+        "body": message.body,
+        "encrypted": _element(message.encrypted),
+    }
     if isinstance(message, RoomOutbound):
         data |= {"kind": "room", "to": message.room}
     else:
@@ -157,9 +161,14 @@ class Outbox:
             unconfirmed message after a fresh session.
     """
 
-    def __init__(self, transport: Transport, runner: DbRunner,
-                 emit: Callable[[ServiceEvent], None], ping: Ping | None,
-                 archived: ArchivedIds | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        runner: DbRunner,
+        emit: Callable[[ServiceEvent], None],
+        ping: Ping | None,
+        archived: ArchivedIds | None = None,
+    ) -> None:
         self._transport = transport
         self._runner = runner
         self._emit = emit
@@ -198,8 +207,9 @@ class Outbox:
         async with self._sending:
             if archive_id in self._handed:
                 return True  # a flush since its commit took it
-            if isinstance(message, RoomOutbound) and not (self._rooms_open
-                                                          and self._in_room(message)):
+            if isinstance(message, RoomOutbound) and not (
+                self._rooms_open and self._in_room(message)
+            ):
                 return False  # waits in the store for the rejoin's flush
             left = await self._hand_over(archive_id, message)
         if left:
@@ -241,10 +251,16 @@ class Outbox:
             if new_stream:  # what the old streams took is not confirmed
                 for archive_id in self._stale:
                     self._handed.pop(archive_id, None)
-            items = [item for item in await self._runner.read(lambda uow: uow.outbox.pending())
-                     if item.archive_id not in self._handed]
-            unsure = {item.archive_id for item in items
-                      if self._unsure_all or item.archive_id in self._stale}
+            items = [
+                item
+                for item in await self._runner.read(lambda uow: uow.outbox.pending())
+                if item.archive_id not in self._handed
+            ]
+            unsure = {
+                item.archive_id
+                for item in items
+                if self._unsure_all or item.archive_id in self._stale
+            }
             if unsure:
                 checked = await self._not_archived(items, unsure)
                 if checked is None:
@@ -258,14 +274,18 @@ class Outbox:
             self._confirm_soon()
         return sent
 
-    async def _not_archived(self, items: Sequence[OutboxItem],
-                            unsure: set[int]) -> list[OutboxItem] | None:
+    async def _not_archived(
+        self, items: Sequence[OutboxItem], unsure: set[int]
+    ) -> list[OutboxItem] | None:
         """The chat messages among the `unsure` of `items` that our archive already holds are
         confirmed (`MessageDelivered`); the others are returned (all of them when the archive
         cannot be asked; None when the stream is down: they wait for the next one). Room
         messages are not in our archive: they go again."""
-        chats = {decoded.message_id: (item, decoded) for item, decoded in _decoded(items)
-                 if isinstance(decoded, Outbound) and item.archive_id in unsure}
+        chats = {
+            decoded.message_id: (item, decoded)
+            for item, decoded in _decoded(items)
+            if isinstance(decoded, Outbound) and item.archive_id in unsure
+        }
         if self._archived is None or not chats:
             return list(items)
         since = min(item.queued_at for item, _ in chats.values()) - ARCHIVE_SLACK_MS
@@ -276,8 +296,11 @@ class Outbox:
         except TransportError as error:
             log.info("our archive cannot tell what the server has; resending: %s", error)
             return list(items)
-        found = {chats[message_id][0].archive_id: bare_jid(chats[message_id][1].to)
-                 for message_id in held if message_id in chats}
+        found = {
+            chats[message_id][0].archive_id: bare_jid(chats[message_id][1].to)
+            for message_id in held
+            if message_id in chats
+        }
         if found:
             done = await self._runner.write(lambda uow: uow.outbox.confirmed(list(found)))
             log.info("%d unconfirmed messages are in our archive: not sent again", len(done))
@@ -291,11 +314,13 @@ class Outbox:
             try:
                 message = decode(item.stanza)
             except (ValueError, KeyError, TypeError):
-                log.warning("an outbox row of an unknown format stays (archive id %d)",
-                            item.archive_id)
+                log.warning(
+                    "an outbox row of an unknown format stays (archive id %d)", item.archive_id
+                )
                 continue
-            if isinstance(message, RoomOutbound) and not (self._rooms_open and rooms
-                                                          and self._in_room(message)):
+            if isinstance(message, RoomOutbound) and not (
+                self._rooms_open and rooms and self._in_room(message)
+            ):
                 continue  # waits for the room to be joined
             if not await self._hand_over(item.archive_id, message):
                 return sent
@@ -347,8 +372,11 @@ class Outbox:
         Raises:
             TransportError: no answer within `within` seconds (they stay pending).
         """
-        handed = {archive_id: peer for archive_id, peer in self._handed.items()
-                  if archive_id not in self._stale}  # a ping on a new stream proves nothing
+        handed = {
+            archive_id: peer
+            for archive_id, peer in self._handed.items()
+            if archive_id not in self._stale
+        }  # a ping on a new stream proves nothing
         if not handed:
             return 0
         if self._ping is not None:

@@ -154,8 +154,10 @@ class ChatPrefs:
 
     def to_json(self) -> dict[str, object]:
         """The stored form."""
-        return {"plaintext": self.plaintext,
-                "version": None if self.version is None else self.version.value}
+        return {
+            "plaintext": self.plaintext,
+            "version": None if self.version is None else self.version.value,
+        }
 
     @classmethod
     def from_json(cls, value: object) -> ChatPrefs:
@@ -163,8 +165,10 @@ class ChatPrefs:
         if not isinstance(value, dict):
             return cls()
         version = value.get("version")
-        return cls(bool(value.get("plaintext", False)),
-                   Namespace(version) if version in {n.value for n in Namespace} else None)
+        return cls(
+            bool(value.get("plaintext", False)),
+            Namespace(version) if version in {n.value for n in Namespace} else None,
+        )
 
 
 def prefs_key(peer: str) -> str:
@@ -187,10 +191,17 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
     else:
         trust = MessageTrust.UNTRUSTED
     return ChatMessage(
-        archive_id=row.id, peer=row.peer, outgoing=row.direction is Direction.OUT,
-        sender=row.sender_bare_jid, time=datetime.fromtimestamp(row.timestamp / 1000, UTC),
-        body=row.body, trust=trust, omemo=omemo, sender_device_id=row.sender_device,
-        nick=row.nick, failure=failure if isinstance(failure, str) else None,
+        archive_id=row.id,
+        peer=row.peer,
+        outgoing=row.direction is Direction.OUT,
+        sender=row.sender_bare_jid,
+        time=datetime.fromtimestamp(row.timestamp / 1000, UTC),
+        body=row.body,
+        trust=trust,
+        omemo=omemo,
+        sender_device_id=row.sender_device,
+        nick=row.nick,
+        failure=failure if isinstance(failure, str) else None,
         delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
     )
 
@@ -199,13 +210,23 @@ def sent_message(archive_id: int, message: NewMessage) -> MessageSent:
     """The event for our message just archived as it is sent (pending: the server does not
     have it yet); built from the row written, without reading it back."""
     row = ArchivedMessage(
-        id=archive_id, peer=message.peer, direction=message.direction,
-        sender_bare_jid=message.sender_bare_jid, body=message.body, timestamp=message.timestamp,
-        received_at=message.received_at, room=message.room, nick=message.nick,
-        sender_device=message.sender_device, trust=message.trust,
-        omemo_version=message.omemo_version, stanza_id=message.stanza_id,
-        origin_id=message.origin_id, message_id=message.message_id,
-        flags={**message.flags, PENDING_FLAG: True})
+        id=archive_id,
+        peer=message.peer,
+        direction=message.direction,
+        sender_bare_jid=message.sender_bare_jid,
+        body=message.body,
+        timestamp=message.timestamp,
+        received_at=message.received_at,
+        room=message.room,
+        nick=message.nick,
+        sender_device=message.sender_device,
+        trust=message.trust,
+        omemo_version=message.omemo_version,
+        stanza_id=message.stanza_id,
+        origin_id=message.origin_id,
+        message_id=message.message_id,
+        flags={**message.flags, PENDING_FLAG: True},
+    )
     return MessageSent(to_chat_message(row))
 
 
@@ -215,8 +236,9 @@ def for_device(inbound: Inbound, device_id: int) -> Inbound:
     also, encrypted = inbound.also, inbound.encrypted
     if also is None:
         return inbound
-    if encrypted is None or (encrypted.key_for(device_id) is None
-                             and also.key_for(device_id) is not None):
+    if encrypted is None or (
+        encrypted.key_for(device_id) is None and also.key_for(device_id) is not None
+    ):
         encrypted = also
     return replace(inbound, encrypted=encrypted, also=None)
 
@@ -290,6 +312,7 @@ class _Batch:
 
     def drop(self, inbox_id: int) -> None:
         """Stage the silent deletion of an inbox row (a duplicate, our own echo …)."""
+
         def step(uow: UnitOfWork) -> _Committed:
             uow.inbox.delete(inbox_id)
             return _Committed()
@@ -298,6 +321,7 @@ class _Batch:
 
     def note(self, inbox_id: int, event: PendingEvent, now: int) -> None:
         """Stage an inbox deletion with a security event and no archive row."""
+
         def step(uow: UnitOfWork) -> _Committed:
             uow.inbox.delete(inbox_id)
             return _Committed(None, (record_event(uow, event, now),))
@@ -320,11 +344,17 @@ def _follow_ups(results: Iterable[DecryptResult]) -> list[DecryptResult]:
     merged: dict[tuple[Namespace, DeviceRef], DecryptResult] = {}
     for result in results:
         earlier = merged.get((result.namespace, result.sender))
-        merged[(result.namespace, result.sender)] = result if earlier is None else replace(
-            result, key_exchange=earlier.key_exchange or result.key_exchange,
-            pre_key_consumed=earlier.pre_key_consumed or result.pre_key_consumed,
-            send_empty_message=earlier.send_empty_message or result.send_empty_message,
-            heartbeat_due=earlier.heartbeat_due or result.heartbeat_due)
+        merged[(result.namespace, result.sender)] = (
+            result
+            if earlier is None
+            else replace(
+                result,
+                key_exchange=earlier.key_exchange or result.key_exchange,
+                pre_key_consumed=earlier.pre_key_consumed or result.pre_key_consumed,
+                send_empty_message=earlier.send_empty_message or result.send_empty_message,
+                heartbeat_due=earlier.heartbeat_due or result.heartbeat_due,
+            )
+        )
     published: set[Namespace] = set()
     follow_ups = []
     for result in merged.values():
@@ -375,8 +405,7 @@ class _Encrypted:
 
     def report(self, archive_id: int | None, *, queued: bool) -> SendReport:
         """Its caller's report."""
-        return SendReport(archive_id, self.versions[0], self.skipped, self.versions,
-                          queued=queued)
+        return SendReport(archive_id, self.versions[0], self.skipped, self.versions, queued=queued)
 
 
 def _resolve(request: _SendRequest, report: SendReport) -> None:
@@ -497,50 +526,77 @@ class Session:
         """Check each stanza's path, keep the new ones in the inbox (one write, which also
         drops the already known ones silently), then process them as one unit of work."""
         inbounds = [for_device(inbound, self._engine.device_id) for inbound in inbounds]
-        kept = [inbound for inbound in inbounds if not await self._rejected(inbound)
-                and inbound.message_type != "groupchat"
-                and (inbound.encrypted is not None or inbound.malformed is not None
-                     or bool(inbound.body))]
+        kept = [
+            inbound
+            for inbound in inbounds
+            if not await self._rejected(inbound)
+            and inbound.message_type != "groupchat"
+            and (
+                inbound.encrypted is not None or inbound.malformed is not None or bool(inbound.body)
+            )
+        ]
         if not kept:
             return
         routed = [(inbound, self._routing(inbound)) for inbound in kept]
-        keyed = [(inbound, routing, self._dedupe_keys(inbound, routing))
-                 for inbound, routing in routed]
+        keyed = [
+            (inbound, routing, self._dedupe_keys(inbound, routing)) for inbound, routing in routed
+        ]
         received = now_ms()
-        sessions = [session_key(inbound.encrypted.namespace,
-                                DeviceRef(routing.sender, inbound.encrypted.sender_device_id))
-                    for inbound, routing in routed if inbound.encrypted is not None]
+        sessions = [
+            session_key(
+                inbound.encrypted.namespace,
+                DeviceRef(routing.sender, inbound.encrypted.sender_device_id),
+            )
+            for inbound, routing in routed
+            if inbound.encrypted is not None
+        ]
 
         def keep(uow: UnitOfWork) -> tuple[list[int | None], dict[str, str | None]]:
-            ids = [None if keys and uow.dedupe.seen(keys) is not None  # serialised off the loop
-                   else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
-                   for inbound, _routing, keys in keyed]
+            ids = [
+                None
+                if keys and uow.dedupe.seen(keys) is not None  # serialised off the loop
+                else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
+                for inbound, _routing, keys in keyed
+            ]
             return ids, read_ahead(uow, sessions)  # the senders' sessions, for the decryptions
 
         async with self._lock:
             inbox_ids, ahead = await self._runner.write(keep)
             crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
-            await self._process_locked([
-                _Item(inbox_id, inbound, 0, routing, keys)
-                for inbox_id, (inbound, routing, keys) in zip(inbox_ids, keyed, strict=True)
-                if inbox_id is not None], ahead=ahead)
+            await self._process_locked(
+                [
+                    _Item(inbox_id, inbound, 0, routing, keys)
+                    for inbox_id, (inbound, routing, keys) in zip(inbox_ids, keyed, strict=True)
+                    if inbox_id is not None
+                ],
+                ahead=ahead,
+            )
 
     async def _rejected(self, inbound: Inbound) -> bool:
         """Raise a security event for a stanza whose path is not authentic."""
         rejection = self._path_rejection(inbound)
         if rejection is None:
             return False
-        await self._security_event(PendingEvent(
-            SecurityEventKind.DECRYPTION_FAILED, bare_jid(inbound.wrapper_from or
-                                                          inbound.sender), None, rejection))
+        await self._security_event(
+            PendingEvent(
+                SecurityEventKind.DECRYPTION_FAILED,
+                bare_jid(inbound.wrapper_from or inbound.sender),
+                None,
+                rejection,
+            )
+        )
         return True
 
     def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """Move the MAM catch-up start past a live/offline message (not while catching up,
         when `history.CatchUp` moves it page by page, nor while a lost stream may have left
         a gap before it)."""
-        if inbound.stanza_id and inbound.source is not InboxSource.MAM \
-                and not self._engine.catching_up and not self.archive_gap.open:
+        if (
+            inbound.stanza_id
+            and inbound.source is not InboxSource.MAM
+            and not self._engine.catching_up
+            and not self.archive_gap.open
+        ):
             uow.settings.set(LAST_STANZA_ID, inbound.stanza_id)
 
     def _path_rejection(self, inbound: Inbound) -> str | None:
@@ -549,8 +605,10 @@ class Session:
         match inbound.wrapper:
             case Wrapper.CARBON_RECEIVED | Wrapper.CARBON_SENT:
                 if bare_jid(inbound.wrapper_from or "") != own:
-                    return (f"rejected a carbon copy sent by {bare_jid(inbound.wrapper_from or '')}"
-                            ": carbons are only accepted from our own account")
+                    return (
+                        f"rejected a carbon copy sent by {bare_jid(inbound.wrapper_from or '')}"
+                        ": carbons are only accepted from our own account"
+                    )
             case Wrapper.MAM:
                 if not inbound.solicited:
                     return "rejected an archive result for a query we never opened"
@@ -575,7 +633,8 @@ class Session:
         while True:
             async with self._lock:
                 items: list[InboxItem] = await self._runner.read(
-                    lambda uow: uow.inbox.pending(INBOX_BATCH + len(seen)))
+                    lambda uow: uow.inbox.pending(INBOX_BATCH + len(seen))
+                )
             fresh = [item for item in items if item.id not in seen]
             if not fresh:
                 return handled
@@ -602,8 +661,11 @@ class Session:
                     await self._retry_groupchat(row, inbound)
                 continue
             routing = self._routing(inbound)
-            items.append(_Item(row.id, inbound, row.attempts + 1, routing,
-                               self._dedupe_keys(inbound, routing)))
+            items.append(
+                _Item(
+                    row.id, inbound, row.attempts + 1, routing, self._dedupe_keys(inbound, routing)
+                )
+            )
         await self.process_all(items, unreadable)
 
     async def _retry_groupchat(self, row: InboxItem, inbound: Inbound) -> None:
@@ -634,19 +696,26 @@ class Session:
         if element is not None:
             digest = _key_digest(element, self._engine.device_id)
             if digest is not None:
-                keys.append(f"omemo:{element.namespace.label}:{routing.sender}:"
-                            f"{element.sender_device_id}:{digest}")
+                keys.append(
+                    f"omemo:{element.namespace.label}:{routing.sender}:"
+                    f"{element.sender_device_id}:{digest}"
+                )
         return tuple(keys)
 
     async def process_all(self, items: Sequence[_Item], dropped: Sequence[int] = ()) -> None:
         """Process rows already in the inbox (the known ones and `dropped` are deleted) as
         one unit of work."""
         async with self._lock:
-            known = await self._runner.read(lambda uow: [
-                bool(item.keys) and uow.dedupe.seen(item.keys) is not None for item in items])
+            known = await self._runner.read(
+                lambda uow: [
+                    bool(item.keys) and uow.dedupe.seen(item.keys) is not None for item in items
+                ]
+            )
             fresh = [item for item, seen in zip(items, known, strict=True) if not seen]
-            gone = [*dropped, *(item.inbox_id for item, seen in zip(items, known, strict=True)
-                                if seen)]
+            gone = [
+                *dropped,
+                *(item.inbox_id for item, seen in zip(items, known, strict=True) if seen),
+            ]
             await self._process_locked(fresh, gone)
 
     async def _process_locked(
@@ -744,20 +813,28 @@ class Session:
         events: list[PendingEvent] = []
         if encrypted_chat and routing.direction is Direction.IN:
             flags["warning"] = "unencrypted message in an encrypted chat"
-            events.append(PendingEvent(
-                SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT, routing.peer, None,
-                f"{routing.sender} sent an unencrypted message in an encrypted chat"))
-        message = self._new_message(inbound, routing, keys, inbound.body or "", None, None,
-                                    None, flags)
+            events.append(
+                PendingEvent(
+                    SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT,
+                    routing.peer,
+                    None,
+                    f"{routing.sender} sent an unencrypted message in an encrypted chat",
+                )
+            )
+        message = self._new_message(
+            inbound, routing, keys, inbound.body or "", None, None, None, flags
+        )
         self._archive(item, batch, message, events)
 
     async def _is_encrypted_chat(self, peer: str) -> bool:
         """A chat is encrypted when the peer is known to have OMEMO devices and the user has
         not chosen plaintext for it; plaintext from a contact who never used OMEMO is only
         marked unencrypted, without a security event per message."""
+
         def check(uow: UnitOfWork) -> bool:
             prefs = ChatPrefs.from_json(uow.settings.get(prefs_key(peer)))
             return not prefs.plaintext and bool(uow.devices.of(peer))
+
         return await self._runner.read(check)
 
     async def _encrypted(self, item: _Item, element: EncryptedElement, batch: _Batch) -> None:
@@ -809,8 +886,16 @@ class Session:
             archive_id = None
             if body is not None:
                 mark = message_trust(level, mode)
-                message = self._new_message(inbound, routing, keys, body, result.namespace,
-                                            sender.device_id, stored_trust_for_mark(mark), {})
+                message = self._new_message(
+                    inbound,
+                    routing,
+                    keys,
+                    body,
+                    result.namespace,
+                    sender.device_id,
+                    stored_trust_for_mark(mark),
+                    {},
+                )
                 archive_id = uow.archive.append(message)
             uow.inbox.delete(item.inbox_id)
             self._advance_archive_position(uow, inbound)
@@ -874,8 +959,11 @@ class Session:
         routing = item.routing
         if element is not None and element.payload is None:
             event = PendingEvent(
-                SecurityEventKind.DECRYPTION_FAILED, routing.sender, element.sender_device_id,
-                f"an empty OMEMO message from {routing.sender} could not be decrypted: {reason}")
+                SecurityEventKind.DECRYPTION_FAILED,
+                routing.sender,
+                element.sender_device_id,
+                f"an empty OMEMO message from {routing.sender} could not be decrypted: {reason}",
+            )
             batch.note(item.inbox_id, event, now_ms())
             return
         # Never a key the genuine message carries too (service/failures.py).
@@ -884,10 +972,15 @@ class Session:
             keys = (f"fail:{routing.sender}:{item.inbox_id}:{now_ms()}",)
         device = None if element is None else element.sender_device_id
         namespace = None if element is None else element.namespace
-        message = self._new_message(item.inbound, routing, keys, "", namespace, device, None,
-                                    {"failure": reason})
-        event = PendingEvent(SecurityEventKind.DECRYPTION_FAILED, routing.sender, device,
-                             f"a message from {routing.sender} could not be decrypted: {reason}")
+        message = self._new_message(
+            item.inbound, routing, keys, "", namespace, device, None, {"failure": reason}
+        )
+        event = PendingEvent(
+            SecurityEventKind.DECRYPTION_FAILED,
+            routing.sender,
+            device,
+            f"a message from {routing.sender} could not be decrypted: {reason}",
+        )
         self._archive(item, batch, message, [event])
 
     def _archive(
@@ -912,8 +1005,11 @@ class Session:
     ) -> None:
         """Emit what a committed unit of work produced (the row was read inside it)."""
         for event in events:
-            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
-                                                         event.device_id, event.detail)))
+            self._emit(
+                SecurityEventRaised(
+                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+                )
+            )
         if row is None:
             return
         if row.direction is Direction.IN:
@@ -925,10 +1021,19 @@ class Session:
     ) -> None:
         """A device not on its owner's list: keep the stanza (nothing lost, nothing decrypted)."""
         reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
-        events = () if item.attempts else (PendingEvent(
-            SecurityEventKind.DECRYPTION_FAILED, sender.bare_jid, sender.device_id,
-            f"a {namespace.label} message from {reason}; it is kept unread until the "
-            "device appears on the list"),)
+        events = (
+            ()
+            if item.attempts
+            else (
+                PendingEvent(
+                    SecurityEventKind.DECRYPTION_FAILED,
+                    sender.bare_jid,
+                    sender.device_id,
+                    f"a {namespace.label} message from {reason}; it is kept unread until the "
+                    "device appears on the list",
+                ),
+            )
+        )
         now = now_ms()
 
         def step(uow: UnitOfWork) -> _Committed:
@@ -941,8 +1046,11 @@ class Session:
 
     async def _security_event(self, event: PendingEvent) -> None:
         await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
-        self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
-                                                     event.device_id, event.detail)))
+        self._emit(
+            SecurityEventRaised(
+                SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+            )
+        )
 
     async def _maybe_repair(self, device: DeviceRef, namespace: Namespace) -> None:
         """The optional, rate-limited "repair broken sessions" answer (never during catch-up)."""
@@ -967,12 +1075,20 @@ class Session:
     ) -> NewMessage:
         now = now_ms()
         return NewMessage(
-            peer=routing.peer, direction=routing.direction, sender_bare_jid=routing.sender,
-            body=body, timestamp=inbound.timestamp_ms or now, received_at=now,
-            dedupe_keys=keys, sender_device=device, trust=trust,
+            peer=routing.peer,
+            direction=routing.direction,
+            sender_bare_jid=routing.sender,
+            body=body,
+            timestamp=inbound.timestamp_ms or now,
+            received_at=now,
+            dedupe_keys=keys,
+            sender_device=device,
+            trust=trust,
             omemo_version=None if namespace is None else namespace.label,
-            stanza_id=inbound.stanza_id, origin_id=inbound.origin_id,
-            message_id=inbound.message_id, flags=flags,
+            stanza_id=inbound.stanza_id,
+            origin_id=inbound.origin_id,
+            message_id=inbound.message_id,
+            flags=flags,
             stamped=inbound.timestamp_ms is not None,
         )
 
@@ -984,7 +1100,8 @@ class Session:
         cached = self._prefs.get(peer)
         if cached is None:
             cached = await self._runner.read(
-                lambda uow: ChatPrefs.from_json(uow.settings.get(prefs_key(peer))))
+                lambda uow: ChatPrefs.from_json(uow.settings.get(prefs_key(peer)))
+            )
             self._prefs[peer] = cached
         return cached
 
@@ -1019,24 +1136,29 @@ class Session:
         try:
             namespace = await self.choose_version(peer, prefs)
         except TransportError as error:
-            raise SendFailed(f"could not fetch {peer}'s devices: {error}",
-                             SendReport(None, None)) from error
+            raise SendFailed(
+                f"could not fetch {peer}'s devices: {error}", SendReport(None, None)
+            ) from error
         if namespace is None:
             if prefs.plaintext:
                 return await self._send_plain(peer, text)
             raise SendFailed(
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
                 "unencrypted to this contact explicitly if you want to.",
-                SendReport(None, None, (SkippedDevice(peer, None, SKIP_WORDS[
-                    SkipReason.NO_DEVICES]),)))
+                SendReport(
+                    None, None, (SkippedDevice(peer, None, SKIP_WORDS[SkipReason.NO_DEVICES]),)
+                ),
+            )
         return await self._send_encrypted(peer, text, namespace, prefs.version)
 
-    async def _send_encrypted(self, peer: str, text: str, namespace: Namespace,
-                              forced: Namespace | None) -> SendReport:
+    async def _send_encrypted(
+        self, peer: str, text: str, namespace: Namespace, forced: Namespace | None
+    ) -> SendReport:
         """Queue one message for the next send group and wait for its report: the first
         caller to get the engine lock sends every message waiting then (`_send_group`)."""
-        request = _SendRequest(peer, text, namespace, forced,
-                               asyncio.get_running_loop().create_future())
+        request = _SendRequest(
+            peer, text, namespace, forced, asyncio.get_running_loop().create_future()
+        )
         self._waiting.append(request)
         try:
             async with self._lock:
@@ -1106,8 +1228,9 @@ class Session:
             except Exception as again:  # that message's failure only
                 _reject(one.request, again)
 
-    def _settle(self, group: list[_SendRequest], encrypted: list[_Encrypted],
-                stage: _GroupStage) -> None:
+    def _settle(
+        self, group: list[_SendRequest], encrypted: list[_Encrypted], stage: _GroupStage
+    ) -> None:
         """After a group: requests left without an answer (the group was given up) go back
         to the queue if nothing of them was committed, else are reported queued."""
         unanswered = [request for request in group if not request.reply.done()]
@@ -1124,8 +1247,9 @@ class Session:
         for one in encrypted:
             _resolve(one.request, one.report(None, queued=True))
 
-    async def _encrypt_group(self, group: list[_SendRequest], decider: TrustDecider,
-                             stale: set[DeviceRef]) -> list[_Encrypted]:
+    async def _encrypt_group(
+        self, group: list[_SendRequest], decider: TrustDecider, stale: set[DeviceRef]
+    ) -> list[_Encrypted]:
         """Encrypt each message still wanted, staging its state for the next; a message that
         fails gets its `SendFailed` (or error) and stages nothing."""
         staged = StateChanges()
@@ -1144,8 +1268,9 @@ class Session:
             await asyncio.sleep(0)  # a long group must not be one long loop step
         return encrypted
 
-    async def _encrypt_one(self, request: _SendRequest, decider: TrustDecider,
-                           stale: set[DeviceRef]) -> _Encrypted:
+    async def _encrypt_one(
+        self, request: _SendRequest, decider: TrustDecider, stale: set[DeviceRef]
+    ) -> _Encrypted:
         """Encrypt one message for every trusted device (each in a version it publishes, or
         all in the forced one); nothing is committed.
 
@@ -1154,22 +1279,33 @@ class Session:
         """
         peer, namespace, forced = request.peer, request.namespace, request.forced
         try:
-            result = await encrypt_per_device(self._engine, self._directory, peer,
-                                              self._payload(peer, request.text), decider, forced)
+            result = await encrypt_per_device(
+                self._engine,
+                self._directory,
+                peer,
+                self._payload(peer, request.text),
+                decider,
+                forced,
+            )
         except (ProtocolError, TransportError) as error:
-            raise SendFailed(f"encryption failed, nothing was sent: {error}",
-                             SendReport(None, namespace)) from error
+            raise SendFailed(
+                f"encryption failed, nothing was sent: {error}", SendReport(None, namespace)
+            ) from error
         skipped = self._skipped_devices(result.skipped, stale, forced)
         if not any(device.bare_jid == peer for device in result.recipients):
-            raise SendFailed(f"no trusted device of {peer} can receive the message; "
-                             "nothing was sent", SendReport(None, namespace, skipped))
+            raise SendFailed(
+                f"no trusted device of {peer} can receive the message; nothing was sent",
+                SendReport(None, namespace, skipped),
+            )
         versions = result.namespaces
-        message = self._outgoing(peer, request.text, request.message_id, versions,
-                                 len(result.recipients))
+        message = self._outgoing(
+            peer, request.text, request.message_id, versions, len(result.recipients)
+        )
         hint = BODY_HINT if self._settings().add_body_hint else None
         elements = [each.element for each in result.results]
-        outbound = Outbound(peer, request.message_id, elements[0], hint,
-                            elements[1] if len(elements) > 1 else None)
+        outbound = Outbound(
+            peer, request.message_id, elements[0], hint, elements[1] if len(elements) > 1 else None
+        )
         return _Encrypted(request, message, outbound, skipped, versions, result.changes())
 
     async def _commit_group(self, encrypted: list[_Encrypted]) -> list[int]:
@@ -1187,8 +1323,11 @@ class Session:
 
     def _emit_pending(self, events: Iterable[PendingEvent]) -> None:
         for event in events:
-            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
-                                                         event.device_id, event.detail)))
+            self._emit(
+                SecurityEventRaised(
+                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+                )
+            )
 
     async def _read_ahead(self, group: Sequence[_SendRequest]) -> KnownTrust:
         """Read, in ONE trip to the DB thread, our sessions with the listed devices of the
@@ -1201,8 +1340,10 @@ class Session:
         for request in group:
             for jid in (request.peer, self.own):
                 listed = await self._listed(request.namespace, jid)
-                keys += [session_key(namespace, DeviceRef(jid, device_id))
-                         for namespace, device_id in listed]
+                keys += [
+                    session_key(namespace, DeviceRef(jid, device_id))
+                    for namespace, device_id in listed
+                ]
                 if jid == self.own and listed:
                     jids[jid] = None
         own = self.own if self.own in jids and self._settings().ignore_stale_devices else None
@@ -1219,27 +1360,30 @@ class Session:
         Empty when a list cannot be fetched (the encryption fetches again and reports it)."""
         try:
             first = (await self._directory.fetch_device_list(namespace, jid)).device_ids
-            other = (await self._directory.fetch_device_list(other_version(namespace), jid)
-                     ).device_ids
+            other = (
+                await self._directory.fetch_device_list(other_version(namespace), jid)
+            ).device_ids
         except TransportError:
             return []
         listed = [(namespace, device_id) for device_id in sorted(first)]
         listed += [(other_version(namespace), device_id) for device_id in sorted(other - first)]
         own = self._engine.own_device
-        return [(ns, device_id) for ns, device_id in listed
-                if DeviceRef(jid, device_id) != own]
+        return [(ns, device_id) for ns, device_id in listed if DeviceRef(jid, device_id) != own]
 
     def _payload(self, peer: str, text: str) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope."""
+
         def payload(namespace: Namespace) -> bytes:
             if namespace is Namespace.LEGACY:
                 return text.encode("utf-8")
             return self._transport.build_envelope(text, to=peer, sender=self.own)
+
         return payload
 
     @staticmethod
-    def _skipped_devices(skipped: Mapping[DeviceRef, SkipReason], stale: set[DeviceRef],
-                         forced: Namespace | None) -> tuple[SkippedDevice, ...]:
+    def _skipped_devices(
+        skipped: Mapping[DeviceRef, SkipReason], stale: set[DeviceRef], forced: Namespace | None
+    ) -> tuple[SkippedDevice, ...]:
         """The report's skipped devices: stale own devices under their own reason, devices
         of the other version named with the version the chat is set to."""
         rows = []
@@ -1247,24 +1391,39 @@ class Session:
             code = SkipReason.STALE if device in stale else reason
             words = SKIP_WORDS[code]
             if code is SkipReason.OTHER_VERSION and forced is not None:
-                words = (f"publishes only OMEMO {other_version(forced).label} "
-                         f"(this chat is set to OMEMO {forced.label})")
-            rows.append(SkippedDevice(device.bare_jid, device.device_id or None, words,
-                                      code.value))
+                words = (
+                    f"publishes only OMEMO {other_version(forced).label} "
+                    f"(this chat is set to OMEMO {forced.label})"
+                )
+            rows.append(SkippedDevice(device.bare_jid, device.device_id or None, words, code.value))
         return tuple(rows)
 
-    def _outgoing(self, peer: str, text: str, message_id: str,
-                  versions: tuple[Namespace, ...], recipients: int) -> NewMessage:
+    def _outgoing(
+        self,
+        peer: str,
+        text: str,
+        message_id: str,
+        versions: tuple[Namespace, ...],
+        recipients: int,
+    ) -> NewMessage:
         """Our archive row of a sent message (its version: the one the contact got)."""
         now = now_ms()
         flags: dict[str, object] = {"recipients": recipients}
         if len(versions) > 1:
             flags["versions"] = [namespace.label for namespace in versions]
         return NewMessage(
-            peer=peer, direction=Direction.OUT, sender_bare_jid=self.own, body=text,
-            timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
-            sender_device=self._engine.device_id, trust=TrustLevel.VERIFIED,
-            omemo_version=versions[0].label, origin_id=message_id, message_id=message_id,
+            peer=peer,
+            direction=Direction.OUT,
+            sender_bare_jid=self.own,
+            body=text,
+            timestamp=now,
+            received_at=now,
+            dedupe_keys=(f"oid:{self.own}:{message_id}",),
+            sender_device=self._engine.device_id,
+            trust=TrustLevel.VERIFIED,
+            omemo_version=versions[0].label,
+            origin_id=message_id,
+            message_id=message_id,
             flags=flags,
         )
 
@@ -1289,13 +1448,16 @@ class Session:
         mode = TrustMode(settings.trust_mode)
         check_stale = settings.ignore_stale_devices
 
-        def judge(device: DeviceRef, level: TrustLevel,
-                  own_devices: Iterable[DeviceRecord]) -> TrustLevel:
+        def judge(
+            device: DeviceRef, level: TrustLevel, own_devices: Iterable[DeviceRecord]
+        ) -> TrustLevel:
             if device.bare_jid == own and check_stale:
                 now = now_ms()
-                if any(record.device_id == device.device_id
-                       and now - (record.last_message or record.first_seen) > stale_ms
-                       for record in own_devices):
+                if any(
+                    record.device_id == device.device_id
+                    and now - (record.last_message or record.first_seen) > stale_ms
+                    for record in own_devices
+                ):
                     stale.add(device)
                     return TrustLevel.UNDECIDED
             return effective_level(level, mode)
@@ -1303,8 +1465,7 @@ class Session:
         def own_records(uow: UnitOfWork, device: DeviceRef) -> list[DeviceRecord]:
             return uow.devices.of(own) if device.bare_jid == own and check_stale else []
 
-        def decide(device: DeviceRef, identity_key: bytes
-                   ) -> tuple[TrustLevel, list[DeviceRecord]]:
+        def decide(device: DeviceRef, identity_key: bytes) -> tuple[TrustLevel, list[DeviceRecord]]:
             """On the DB thread: a known identity is only read (no write transaction per
             send); a new or changed one is recorded, with its events, in a unit of work."""
             database = self._runner.database
@@ -1336,13 +1497,19 @@ class Session:
         message_id = new_message_id()
         now = now_ms()
         message = NewMessage(
-            peer=peer, direction=Direction.OUT, sender_bare_jid=self.own, body=text,
-            timestamp=now, received_at=now, dedupe_keys=(f"oid:{self.own}:{message_id}",),
-            origin_id=message_id, message_id=message_id, flags={"plaintext_chosen": True},
+            peer=peer,
+            direction=Direction.OUT,
+            sender_bare_jid=self.own,
+            body=text,
+            timestamp=now,
+            received_at=now,
+            dedupe_keys=(f"oid:{self.own}:{message_id}",),
+            origin_id=message_id,
+            message_id=message_id,
+            flags={"plaintext_chosen": True},
         )
         outbound = Outbound(peer, message_id, None, text)
-        archive_id = await self._runner.write(
-            lambda uow: archive_pending(uow, message, outbound))
+        archive_id = await self._runner.write(lambda uow: archive_pending(uow, message, outbound))
         self._emit(sent_message(archive_id, message))
         left = await self.outbox.send(archive_id, outbound)
         return SendReport(archive_id, None, queued=not left)
@@ -1356,8 +1523,9 @@ class Session:
 
     async def send_empty_locked(self, namespace: Namespace, device: DeviceRef) -> None:
         """`send_empty` for callers already holding the engine lock."""
-        result = await self._engine.encrypt(namespace, [device], None,
-                                            lambda _d, _k: TrustLevel.VERIFIED)
+        result = await self._engine.encrypt(
+            namespace, [device], None, lambda _d, _k: TrustLevel.VERIFIED
+        )
         if not result.recipients:
             return
         await self._runner.write(lambda uow: apply_state_changes(uow, result.changes))
@@ -1370,21 +1538,24 @@ class Session:
 
     async def _rebuild_locked(self, device: DeviceRef, namespaces: tuple[Namespace, ...]) -> None:
         for namespace in namespaces:
-            if not (await self._directory.fetch_device_list(namespace, device.bare_jid)
-                    ).device_ids & {device.device_id}:
+            if not (
+                await self._directory.fetch_device_list(namespace, device.bare_jid)
+            ).device_ids & {device.device_id}:
                 continue
             result = await self._engine.rebuild_session(namespace, device)
             await self._commit_changes(result.changes)  # deletion + new session: one unit
             if result.recipients:
                 await self._transport.send(
-                    Outbound(device.bare_jid, new_message_id(), result.element))
+                    Outbound(device.bare_jid, new_message_id(), result.element)
+                )
 
     async def _commit_changes(self, changes: StateChanges) -> None:
         if changes:
             await self._runner.write(lambda uow: apply_state_changes(uow, changes))
 
-    async def learn_identity(self, namespace: Namespace, device: DeviceRef,
-                             mode: TrustMode) -> str | None:
+    async def learn_identity(
+        self, namespace: Namespace, device: DeviceRef, mode: TrustMode
+    ) -> str | None:
         """Fetch one device's bundle and record its identity key (BTBV applies to a device
         seen for the first time); the security events are emitted.
 
@@ -1392,8 +1563,9 @@ class Session:
             None, or why the identity key could not be learned, in words.
         """
         try:
-            bundle = await self._directory.fetch_bundle(namespace, device.bare_jid,
-                                                        device.device_id)
+            bundle = await self._directory.fetch_bundle(
+                namespace, device.bare_jid, device.device_id
+            )
             identity_key = version_for(namespace).parse_bundle(bundle).identity_key_curve
         except BundleUnavailable:
             return f"no key bundle for device {device.device_id}"
@@ -1401,10 +1573,14 @@ class Session:
             return f"the key bundle of device {device.device_id} is invalid"
         now = now_ms()
         _level, events = await self._runner.write(
-            lambda uow: observe_identity(uow, device, identity_key, mode, now))
+            lambda uow: observe_identity(uow, device, identity_key, mode, now)
+        )
         for event in events:
-            self._emit(SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid,
-                                                         event.device_id, event.detail)))
+            self._emit(
+                SecurityEventRaised(
+                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
+                )
+            )
         return None
 
     async def publish_bundle(self, namespace: Namespace) -> None:
@@ -1436,5 +1612,6 @@ class Session:
     async def own_entry(self, namespace: Namespace, server: DeviceList | None) -> DeviceListEntry:
         """Our entry on our device list of `namespace` (OMEMO 2: with our signed label)."""
         label = await self._runner.read(device_label)
-        return own_entry(namespace, self._engine.device_id, label,
-                         self._engine.sign_device_label, server)
+        return own_entry(
+            namespace, self._engine.device_id, label, self._engine.sign_device_label, server
+        )

@@ -138,8 +138,9 @@ class Inbound:
         data["source"] = InboxSource(data["source"])
         data["wrapper"] = Wrapper(data["wrapper"])
         element = None if encrypted is None else element_from_json(encrypted)
-        return cls(encrypted=element, also=None if also is None else element_from_json(also),
-                   **data)
+        return cls(
+            encrypted=element, also=None if also is None else element_from_json(also), **data
+        )
 
 
 def element_json(element: EncryptedElement) -> dict[str, Any]:
@@ -149,8 +150,12 @@ def element_json(element: EncryptedElement) -> dict[str, Any]:
         "iv": None if element.iv is None else b64(element.iv),
         "payload": None if element.payload is None else b64(element.payload),
         "keys": [
-            {"jid": key.bare_jid, "rid": key.device_id, "data": b64(key.data),
-             "kex": key.key_exchange}
+            {
+                "jid": key.bare_jid,
+                "rid": key.device_id,
+                "data": b64(key.data),
+                "kex": key.key_exchange,
+            }
             for key in element.keys
         ],
     }
@@ -162,7 +167,9 @@ def element_from_json(data: dict[str, Any]) -> EncryptedElement:
         for key in data["keys"]
     )
     return EncryptedElement(
-        Namespace(data["namespace"]), int(data["sid"]), keys,
+        Namespace(data["namespace"]),
+        int(data["sid"]),
+        keys,
         None if data["iv"] is None else unb64(data["iv"]),
         None if data["payload"] is None else unb64(data["payload"]),
     )

@@ -38,8 +38,9 @@ class PendingEvent:
 
 def record_event(uow: UnitOfWork, event: PendingEvent, now: int) -> PendingEvent:
     """Store a security event (detail: one sentence, no secrets) and return it for emitting."""
-    uow.security_events.add(event.kind.value, now, event.bare_jid, event.device_id,
-                            {"detail": event.detail})
+    uow.security_events.add(
+        event.kind.value, now, event.bare_jid, event.device_id, {"detail": event.detail}
+    )
     return event
 
 
@@ -67,20 +68,42 @@ def observe_identity(
     changed = any(record.device_id == device.device_id for record in identities)
     events: list[PendingEvent] = []
     if changed:
-        events.append(PendingEvent(
-            SecurityEventKind.IDENTITY_KEY_CHANGED, device.bare_jid, device.device_id,
-            f"device {device.device_id} of {device.bare_jid} now uses a different identity "
-            f"key; it is {level.value.replace('_', ' ')} until you decide"))
+        events.append(
+            PendingEvent(
+                SecurityEventKind.IDENTITY_KEY_CHANGED,
+                device.bare_jid,
+                device.device_id,
+                f"device {device.device_id} of {device.bare_jid} now uses a different identity "
+                f"key; it is {level.value.replace('_', ' ')} until you decide",
+            )
+        )
     else:
-        events.append(PendingEvent(
-            SecurityEventKind.NEW_DEVICE, device.bare_jid, device.device_id,
-            f"new device {device.device_id} of {device.bare_jid}"))
+        events.append(
+            PendingEvent(
+                SecurityEventKind.NEW_DEVICE,
+                device.bare_jid,
+                device.device_id,
+                f"new device {device.device_id} of {device.bare_jid}",
+            )
+        )
     if level is TrustLevel.BLINDLY_TRUSTED:
-        uow.trust.set_trust(device.bare_jid, device.device_id, identity_key, level, now=now,
-                            actor="btbv", reason="new device, nobody verified yet")
-        events.append(PendingEvent(
-            SecurityEventKind.DEVICE_TRUSTED_BLINDLY, device.bare_jid, device.device_id,
-            f"device {device.device_id} of {device.bare_jid} is trusted blindly (BTBV)"))
+        uow.trust.set_trust(
+            device.bare_jid,
+            device.device_id,
+            identity_key,
+            level,
+            now=now,
+            actor="btbv",
+            reason="new device, nobody verified yet",
+        )
+        events.append(
+            PendingEvent(
+                SecurityEventKind.DEVICE_TRUSTED_BLINDLY,
+                device.bare_jid,
+                device.device_id,
+                f"device {device.device_id} of {device.bare_jid} is trusted blindly (BTBV)",
+            )
+        )
     else:
         uow.trust.record_identity(device.bare_jid, device.device_id, identity_key, now, level)
     for event in events:
@@ -94,8 +117,14 @@ def trust_mode_event(before: Settings, after: Settings, own_jid: str) -> list[Pe
         return []
     words = {"btbv": "blind trust before verification (BTBV)", "manual": "manual trust"}
     mode = str(after.trust_mode)
-    return [PendingEvent(SecurityEventKind.TRUST_MODE_CHANGED, own_jid, None,
-                         f"the trust mode is now {words.get(mode, mode)}")]
+    return [
+        PendingEvent(
+            SecurityEventKind.TRUST_MODE_CHANGED,
+            own_jid,
+            None,
+            f"the trust mode is now {words.get(mode, mode)}",
+        )
+    ]
 
 
 def message_trust(level: TrustLevel, mode: TrustMode) -> MessageTrust:

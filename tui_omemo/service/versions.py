@@ -101,13 +101,22 @@ async def encrypt_per_device(  # noqa: PLR0917 (the parts of one send)
         return await _encrypt_forced(engine, directory, peer, payload, trust, forced)
     lists = _Lists(directory, peer, engine.own_bare_jid)
     v2_peer = await lists.ids(Namespace.V2, peer)
-    first = await engine.encrypt(Namespace.V2, [peer] if v2_peer else [],
-                                 payload(Namespace.V2), trust)
+    first = await engine.encrypt(
+        Namespace.V2, [peer] if v2_peer else [], payload(Namespace.V2), trust
+    )
     done = set(first.recipients) | {d for d, r in first.skipped.items() if r in TRUST_REASONS}
-    rest = [device for device in await lists.devices(Namespace.LEGACY)
-            if device not in done and device != engine.own_device]
-    second = (await engine.encrypt(Namespace.LEGACY, rest, payload(Namespace.LEGACY), trust,
-                                   own_devices=False) if rest else None)
+    rest = [
+        device
+        for device in await lists.devices(Namespace.LEGACY)
+        if device not in done and device != engine.own_device
+    ]
+    second = (
+        await engine.encrypt(
+            Namespace.LEGACY, rest, payload(Namespace.LEGACY), trust, own_devices=False
+        )
+        if rest
+        else None
+    )
     used = [result for result in (first, second) if result is not None and result.recipients]
     used.sort(key=lambda result: not _reaches(result, peer))
     return VersionedResult(tuple(used) or (first,), _skipped((first, second)))
@@ -164,5 +173,8 @@ class _Lists:
 
     async def devices(self, namespace: Namespace) -> list[DeviceRef]:
         """The contact's devices, then our own, on the lists of `namespace`, sorted."""
-        return [DeviceRef(jid, device_id) for jid in dict.fromkeys(self._jids)
-                for device_id in sorted(await self.ids(namespace, jid))]
+        return [
+            DeviceRef(jid, device_id)
+            for jid in dict.fromkeys(self._jids)
+            for device_id in sorted(await self.ids(namespace, jid))
+        ]

@@ -71,10 +71,15 @@ def to_inbound(received: Received) -> Inbound:
     """The service's view of one received message."""
     malformed = received.detail if received.rejection is Rejection.MALFORMED else None
     inbound = Inbound(
-        source=_SOURCES[received.route], sender=received.sender, recipient=received.recipient,
-        message_type=received.message_type, message_id=received.message_id,
-        malformed=malformed, wrapper=_WRAPPERS[received.route],
-        wrapper_from=received.wrapper_from, mam_query_id=received.query_id,
+        source=_SOURCES[received.route],
+        sender=received.sender,
+        recipient=received.recipient,
+        message_type=received.message_type,
+        message_id=received.message_id,
+        malformed=malformed,
+        wrapper=_WRAPPERS[received.route],
+        wrapper_from=received.wrapper_from,
+        mam_query_id=received.query_id,
         solicited=received.solicited,
     )
     message = received.message
@@ -82,8 +87,12 @@ def to_inbound(received: Received) -> Inbound:
         return inbound
     stamp = message.timestamp
     return dataclasses.replace(
-        inbound, origin_id=message.origin_id, stanza_id=message.stanza_id, body=message.body,
-        encrypted=message.encrypted, also=message.also,
+        inbound,
+        origin_id=message.origin_id,
+        stanza_id=message.stanza_id,
+        body=message.body,
+        encrypted=message.encrypted,
+        also=message.also,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
     )
 
@@ -158,9 +167,10 @@ class XmppTransport:
 
     async def roster(self) -> Sequence[RosterItem]:
         """The server roster."""
-        return [RosterItem(entry.bare_jid, entry.name or None, _subscription(entry),
-                           entry.groups)
-                for entry in await self._client.roster()]
+        return [
+            RosterItem(entry.bare_jid, entry.name or None, _subscription(entry), entry.groups)
+            for entry in await self._client.roster()
+        ]
 
     async def add_contact(self, bare_jid: str) -> None:
         """Add to the roster, approve its subscription and ask for one."""
@@ -204,18 +214,24 @@ class XmppTransport:
     async def send(self, message: Outbound) -> None:
         """Send one chat message (encrypted, or a chosen plaintext one)."""
         if message.encrypted is not None:
-            self._client.send_encrypted(message.encrypted, message.to,
-                                        message_id=message.message_id, body_hint=message.body,
-                                        also=message.also)
+            self._client.send_encrypted(
+                message.encrypted,
+                message.to,
+                message_id=message.message_id,
+                body_hint=message.body,
+                also=message.also,
+            )
         else:
-            self._client.send_plaintext(message.to, message.body or "",
-                                        message_id=message.message_id)
+            self._client.send_plaintext(
+                message.to, message.body or "", message_id=message.message_id
+            )
 
     async def mam_page(self, after: str | None, max_items: int) -> MamPage:
         """One page of our archive after `after`, through a query opened here."""
         page = await self._client.archive_page(after=after, max_results=max_items)
-        return MamPage([to_inbound(received) for received in page.messages], page.last,
-                       page.complete)
+        return MamPage(
+            [to_inbound(received) for received in page.messages], page.last, page.complete
+        )
 
     async def archived_sent_ids(self, message_ids: Collection[str], since_ms: int) -> set[str]:
         """Which of our sent messages (by origin-id) our archive holds since `since_ms`.

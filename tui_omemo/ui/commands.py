@@ -37,9 +37,7 @@ ACTIONS: tuple[PaletteAction, ...] = (
     PaletteAction("Search history", "Full-text search across all chats", "app.open_search"),
     PaletteAction("Security events", "New devices, trust changes, failures", "app.open_security"),
     PaletteAction("Settings", "OMEMO options with explanations", "app.open_settings"),
-    PaletteAction(
-        "Account", "This device and its label, password, server", "app.open_account"
-    ),
+    PaletteAction("Account", "This device and its label, password, server", "app.open_account"),
     PaletteAction("Back", "Close the current screen", "app.close_screen"),
     PaletteAction("Quit", "Leave tui-omemo", "app.quit"),
 )

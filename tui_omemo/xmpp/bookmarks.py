@@ -49,8 +49,9 @@ def _truthy(text: str | None) -> bool:
 
 def build_conference(bookmark: Bookmark) -> ET.Element:
     """The XEP-0402 `<conference>` payload of one PEP item (its item id is the room)."""
-    conference = ET.Element(f"{{{BOOKMARKS2}}}conference",
-                            autojoin="true" if bookmark.autojoin else "false")
+    conference = ET.Element(
+        f"{{{BOOKMARKS2}}}conference", autojoin="true" if bookmark.autojoin else "false"
+    )
     if bookmark.name:
         conference.set("name", bookmark.name)
     if bookmark.nick:
@@ -63,8 +64,12 @@ def read_conference(item_id: str, conference: ET.Element) -> Bookmark | None:
     if "@" not in item_id or "/" in item_id:
         return None
     nick = conference.find(f"{{{BOOKMARKS2}}}nick")
-    return Bookmark(bare_jid(item_id), nick.text if nick is not None and nick.text else None,
-                    _truthy(conference.get("autojoin")), conference.get("name") or None)
+    return Bookmark(
+        bare_jid(item_id),
+        nick.text if nick is not None and nick.text else None,
+        _truthy(conference.get("autojoin")),
+        conference.get("name") or None,
+    )
 
 
 def build_legacy_storage(bookmarks: list[Bookmark]) -> ET.Element:
@@ -72,9 +77,12 @@ def build_legacy_storage(bookmarks: list[Bookmark]) -> ET.Element:
     query = ET.Element(f"{{{PRIVATE}}}query")
     storage = ET.SubElement(query, f"{{{BOOKMARKS_LEGACY}}}storage")
     for bookmark in bookmarks:
-        conference = ET.SubElement(storage, f"{{{BOOKMARKS_LEGACY}}}conference",
-                                   jid=bookmark.room,
-                                   autojoin="true" if bookmark.autojoin else "false")
+        conference = ET.SubElement(
+            storage,
+            f"{{{BOOKMARKS_LEGACY}}}conference",
+            jid=bookmark.room,
+            autojoin="true" if bookmark.autojoin else "false",
+        )
         if bookmark.name:
             conference.set("name", bookmark.name)
         if bookmark.nick:
@@ -97,8 +105,12 @@ def read_legacy_storage(element: ET.Element) -> list[Bookmark]:
         if "@" not in room:
             continue
         nick = conference.find(f"{{{BOOKMARKS_LEGACY}}}nick")
-        bookmarks.append(Bookmark(bare_jid(room),
-                                  nick.text if nick is not None and nick.text else None,
-                                  _truthy(conference.get("autojoin")),
-                                  conference.get("name") or None))
+        bookmarks.append(
+            Bookmark(
+                bare_jid(room),
+                nick.text if nick is not None and nick.text else None,
+                _truthy(conference.get("autojoin")),
+                conference.get("name") or None,
+            )
+        )
     return bookmarks

@@ -686,8 +686,7 @@ class XmppClient:
         except (IqTimeout, TimeoutError) as error:
             if self._xmpp is xmpp:
                 dead_stream.drop_silent(xmpp)  # a reconnect follows, as for any broken stream
-            raise TransportError(f"the server did not answer a ping within {within:g} s") \
-                from error
+            raise TransportError(f"the server did not answer a ping within {within:g} s") from error
 
     def _acked(self, xmpp: slixmpp.ClientXMPP) -> asyncio.Future[None]:
         """Resolved once the server acks every stanza handed to the stream so far. The `<r/>`
@@ -708,8 +707,7 @@ class XmppClient:
         key = id(stanza)
         own = self._own_writes.pop(key, None) is stanza
         entry = self._ack_requests.pop(key, None)
-        if entry is not None and entry[0] is stanza \
-                and not self._ack_request_out(stanza, entry[1]):
+        if entry is not None and entry[0] is stanza and not self._ack_request_out(stanza, entry[1]):
             return None
         stream = stanza.stream or self._xmpp  # its own stream, even while we close
         if stream is None:
@@ -780,7 +778,8 @@ class XmppClient:
         """Put our device on our own list, merged with the server's (or with `server`, a list
         just read); returns the new list."""
         return await self._answer(
-            self._omemo().publish_device_list(namespace, own, drop=drop, server=server))
+            self._omemo().publish_device_list(namespace, own, drop=drop, server=server)
+        )
 
     async def publish_exact_device_list(self, device_list: DeviceList) -> None:
         """Publish `device_list` as it is (the caller merged it with the server's list)."""
@@ -821,8 +820,12 @@ class XmppClient:
             NotConnected: without a session.
         """
         element = build_encrypted_message(
-            encrypted, to, message_type=message_type, message_id=message_id,
-            body_hint=body_hint, also=also,
+            encrypted,
+            to,
+            message_type=message_type,
+            message_id=message_id,
+            body_hint=body_hint,
+            also=also,
         )
         self.send_stanza(element)
         return str(element.get("id"))
@@ -878,7 +881,12 @@ class XmppClient:
         message.send()
 
     async def request(
-        self, iq_type: str, payload: ET.Element | None, *, to: str | None, what: str,
+        self,
+        iq_type: str,
+        payload: ET.Element | None,
+        *,
+        to: str | None,
+        what: str,
         within: float = REQUEST_TIMEOUT,
     ) -> ET.Element:
         """Send an IQ `get` or `set` with `payload` and return the result stanza.
@@ -922,8 +930,13 @@ class XmppClient:
             NotConnected: without a session.
         """
         query, complete, last = await self._query(
-            archive, within, with_jid=with_jid, start=start, after=after,
-            max_results=max_results, last_page=last_page,
+            archive,
+            within,
+            with_jid=with_jid,
+            start=start,
+            after=after,
+            max_results=max_results,
+            last_page=last_page,
         )
         if last is None and query.archived:
             last = query.archived[-1].archive_id
@@ -988,10 +1001,15 @@ class XmppClient:
             jid = item.get("jid")
             if jid:
                 groups = tuple(group.text or "" for group in item.iter(f"{{{ROSTER}}}group"))
-                entries.append(RosterEntry(
-                    bare_jid(jid), item.get("name"), item.get("subscription", "none"), groups,
-                    item.get("ask") == "subscribe",
-                ))
+                entries.append(
+                    RosterEntry(
+                        bare_jid(jid),
+                        item.get("name"),
+                        item.get("subscription", "none"),
+                        groups,
+                        item.get("ask") == "subscribe",
+                    )
+                )
         return entries
 
     async def remove_contact(self, jid: str) -> None:
@@ -1130,8 +1148,13 @@ class XmppClient:
         except ForgedCarbon as error:
             self.rejected_carbons += 1
             log.warning("%s", error)
-            return refused(xml, Route.CARBON_RECEIVED, Rejection.FORGED_CARBON, str(error),
-                           wrapper_from=xml.get("from", ""))
+            return refused(
+                xml,
+                Route.CARBON_RECEIVED,
+                Rejection.FORGED_CARBON,
+                str(error),
+                wrapper_from=xml.get("from", ""),
+            )
         inner, direction, wrapper_from = xml, None, None
         if carbon is not None:
             (inner, direction), wrapper_from = carbon, xml.get("from", own)
@@ -1141,14 +1164,16 @@ class XmppClient:
         except MalformedStanza as error:
             self.malformed_stanzas += 1
             log.warning("malformed message from %s: %s", inner.get("from"), error)
-            return refused(inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}",
-                           wrapper_from)
+            return refused(
+                inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}", wrapper_from
+            )
         if incoming.encrypted is None and incoming.body is None:
             return None
         if route is Route.LIVE and incoming.timestamp is not None:
             route = Route.OFFLINE
-        return accepted(dataclasses.replace(incoming, carbon=direction), route,
-                        wrapper_from=wrapper_from)
+        return accepted(
+            dataclasses.replace(incoming, carbon=direction), route, wrapper_from=wrapper_from
+        )
 
     def _archive_result(self, xml: ET.Element) -> Received | None:
         """Collect a result of an open query (None), or refuse it."""
@@ -1161,8 +1186,14 @@ class XmppClient:
         if query is None:
             self.rejected_archive_results += 1
             log.warning("refusing an archive result for a query we did not open")
-            return refused(xml, Route.ARCHIVE, Rejection.UNSOLICITED_ARCHIVE_RESULT,
-                           "archive result for a query we never opened", wrapper_from, query_id)
+            return refused(
+                xml,
+                Route.ARCHIVE,
+                Rejection.UNSOLICITED_ARCHIVE_RESULT,
+                "archive result for a query we never opened",
+                wrapper_from,
+                query_id,
+            )
         try:
             archived = read_result(
                 xml, query_id=query_id, archive_jid=query.archive_jid, own_bare_jid=self.bare_jid
@@ -1170,21 +1201,32 @@ class XmppClient:
         except ForgedArchiveResult as error:
             self.rejected_archive_results += 1
             log.warning("refusing an archive result: %s", error)
-            return refused(xml, Route.ARCHIVE, Rejection.FORGED_ARCHIVE_RESULT, str(error),
-                           wrapper_from, query_id)
+            return refused(
+                xml,
+                Route.ARCHIVE,
+                Rejection.FORGED_ARCHIVE_RESULT,
+                str(error),
+                wrapper_from,
+                query_id,
+            )
         except MalformedStanza as error:
             self.rejected_archive_results += 1
             log.warning("malformed archive result: %s", error)
             inner = xml.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
-            query.received.append(refused(
-                xml if inner is None else inner, Route.ARCHIVE, Rejection.MALFORMED,
-                f"malformed <encrypted>: {error}", wrapper_from, query_id,
-            ))
+            query.received.append(
+                refused(
+                    xml if inner is None else inner,
+                    Route.ARCHIVE,
+                    Rejection.MALFORMED,
+                    f"malformed <encrypted>: {error}",
+                    wrapper_from,
+                    query_id,
+                )
+            )
             return None
         query.archived.append(archived)
         query.received.append(
-            accepted(archived.message, Route.ARCHIVE, wrapper_from=wrapper_from,
-                     query_id=query_id)
+            accepted(archived.message, Route.ARCHIVE, wrapper_from=wrapper_from, query_id=query_id)
         )
         return None
 
@@ -1219,8 +1261,13 @@ class _Gate(MatcherBase):
     every handler's matcher on every incoming stanza; most of them cost 5-30 us each, and
     none but ours and the pubsub one can match a chat message."""
 
-    def __init__(self, inner: MatcherBase, root: str | None, child: str | None,
-                 heard: Callable[[], bool] | None) -> None:
+    def __init__(
+        self,
+        inner: MatcherBase,
+        root: str | None,
+        child: str | None,
+        heard: Callable[[], bool] | None,
+    ) -> None:
         super().__init__(inner._criteria)
         self._inner, self._root, self._child, self._heard = inner, root, child, heard
 
@@ -1246,8 +1293,8 @@ def _root_of(matcher: MatcherBase) -> str | None:
         if not criteria.startswith("{"):
             return None
         close = criteria.find("}")
-        name = criteria[close + 1:].split("/", 1)[0]
-        return criteria[:close + 1] + name if close > 0 and name.isalpha() else None
+        name = criteria[close + 1 :].split("/", 1)[0]
+        return criteria[: close + 1] + name if close > 0 and name.isalpha() else None
     return None
 
 

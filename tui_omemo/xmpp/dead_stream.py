@@ -56,8 +56,9 @@ def _of_session(stanza: Any) -> bool:
     if isinstance(stanza, RequestAck):
         return True
     if isinstance(stanza, slixmpp.Iq):
-        return not any(stanza.get_plugin(name, check=True)
-                       for name in ("bind", "session", "register"))
+        return not any(
+            stanza.get_plugin(name, check=True) for name in ("bind", "session", "register")
+        )
     return isinstance(stanza, slixmpp.Message | slixmpp.Presence)
 
 

@@ -205,9 +205,11 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
     """
     sender = message.get("from", "")
     message_type = message.get("type", "normal")
-    found = [encrypted_from_xml(element)
-             for namespace in (Namespace.V2, Namespace.LEGACY)
-             if (element := message.find(f"{{{namespace}}}encrypted")) is not None]
+    found = [
+        encrypted_from_xml(element)
+        for namespace in (Namespace.V2, Namespace.LEGACY)
+        if (element := message.find(f"{{{namespace}}}encrypted")) is not None
+    ]
     encrypted = found[0] if found else None
     also = found[1] if len(found) > 1 else None
     origin = message.find(f"{{{SID}}}origin-id")

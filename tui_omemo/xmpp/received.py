@@ -69,8 +69,10 @@ class Received:
     def solicited(self) -> bool:
         """For archive results: whether it answers a query we opened, from the archive we
         asked (True for every other route)."""
-        return self.rejection not in (Rejection.FORGED_ARCHIVE_RESULT,
-                                      Rejection.UNSOLICITED_ARCHIVE_RESULT)
+        return self.rejection not in (
+            Rejection.FORGED_ARCHIVE_RESULT,
+            Rejection.UNSOLICITED_ARCHIVE_RESULT,
+        )
 
 
 def accepted(
@@ -81,8 +83,16 @@ def accepted(
     query_id: str | None = None,
 ) -> Received:
     """A message that passed every gate."""
-    return Received(route, message.sender, message.recipient, message.message_type,
-                    message.message_id, message, wrapper_from, query_id)
+    return Received(
+        route,
+        message.sender,
+        message.recipient,
+        message.message_type,
+        message.message_id,
+        message,
+        wrapper_from,
+        query_id,
+    )
 
 
 def refused(  # noqa: PLR0917 (every part of the stanza's path)
@@ -95,9 +105,18 @@ def refused(  # noqa: PLR0917 (every part of the stanza's path)
 ) -> Received:
     """A refused message; `stanza` is the message whose attributes are reported (the inner one
     for a malformed forwarded message, the wrapper for a forged one)."""
-    return Received(route, stanza.get("from", ""), stanza.get("to", ""),
-                    stanza.get("type", "normal" if rejection is Rejection.MALFORMED else "chat"),
-                    stanza.get("id"), None, wrapper_from, query_id, rejection, detail[:200])
+    return Received(
+        route,
+        stanza.get("from", ""),
+        stanza.get("to", ""),
+        stanza.get("type", "normal" if rejection is Rejection.MALFORMED else "chat"),
+        stanza.get("id"),
+        None,
+        wrapper_from,
+        query_id,
+        rejection,
+        detail[:200],
+    )
 
 
 def carbon_route(direction: CarbonDirection | None) -> Route:

@@ -145,8 +145,14 @@ class RoomClient:
         """The rooms we are in."""
         return sorted(self._nicks)
 
-    async def join(self, room: str, nick: str, *, configure_new: dict[str, str] | None = None,
-                   within: float = REQUEST_TIMEOUT) -> Occupant:
+    async def join(
+        self,
+        room: str,
+        nick: str,
+        *,
+        configure_new: dict[str, str] | None = None,
+        within: float = REQUEST_TIMEOUT,
+    ) -> Occupant:
         """Join `room` as `nick` (no discussion history: MUC MAM has ids to de-duplicate on).
 
         Args:
@@ -209,8 +215,9 @@ class RoomClient:
         pending = self._joins.get(room)
         if xml.get("type") == "error":
             if pending is not None and not pending.done():
-                pending.set_exception(TransportError(f"{room} refused to let us join: "
-                                                     f"{_error_condition(xml)}"))
+                pending.set_exception(
+                    TransportError(f"{room} refused to let us join: {_error_condition(xml)}")
+                )
             return
         occupant = read_occupant(xml)
         if occupant is None or occupant.room not in self._occupants:
@@ -233,8 +240,9 @@ class RoomClient:
         if subject is not None and xml.get("type") == "groupchat":
             self._subjects[room] = subject.text or ""
             self._changed(room)
-        elif xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item") is not None and "/" not in \
-                xml.get("from", ""):
+        elif xml.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item") is not None and "/" not in xml.get(
+            "from", ""
+        ):
             self._affiliation_news.add(room)  # someone absent changed (XEP-0045 §9.3)
             self._changed(room)
 
@@ -253,11 +261,17 @@ class RoomClient:
         Raises:
             TransportError: no answer or an error reply.
         """
-        result = await self._client.request("get", ET.Element(f"{{{DISCO_INFO}}}query"),
-                                            to=bare_jid(room), what=f"disco#info of {room}")
+        result = await self._client.request(
+            "get",
+            ET.Element(f"{{{DISCO_INFO}}}query"),
+            to=bare_jid(room),
+            what=f"disco#info of {room}",
+        )
         features = frozenset(
-            var for feature in result.iter(f"{{{DISCO_INFO}}}feature")
-            if (var := feature.get("var")))
+            var
+            for feature in result.iter(f"{{{DISCO_INFO}}}feature")
+            if (var := feature.get("var"))
+        )
         identity = result.find(f"{{{DISCO_INFO}}}query/{{{DISCO_INFO}}}identity")
         return RoomFeatures(features, identity.get("name") if identity is not None else None)
 
@@ -269,10 +283,16 @@ class RoomClient:
         """
         query = ET.Element(f"{{{MUC_ADMIN}}}query")
         ET.SubElement(query, f"{{{MUC_ADMIN}}}item", affiliation=affiliation)
-        result = await self._client.request("get", query, to=bare_jid(room),
-                                            what=f"the {affiliation} list of {room}")
-        return sorted({bare_jid(jid) for item in result.iter(f"{{{MUC_ADMIN}}}item")
-                       if (jid := item.get("jid"))})
+        result = await self._client.request(
+            "get", query, to=bare_jid(room), what=f"the {affiliation} list of {room}"
+        )
+        return sorted(
+            {
+                bare_jid(jid)
+                for item in result.iter(f"{{{MUC_ADMIN}}}item")
+                if (jid := item.get("jid"))
+            }
+        )
 
     async def configure(self, room: str, fields: dict[str, str]) -> None:
         """Submit room configuration fields (owners only).
@@ -280,8 +300,9 @@ class RoomClient:
         Raises:
             TransportError: the room refused.
         """
-        await self._client.request("set", build_room_config(fields), to=bare_jid(room),
-                                   what=f"configuring {room}")
+        await self._client.request(
+            "set", build_room_config(fields), to=bare_jid(room), what=f"configuring {room}"
+        )
 
     async def grant_membership(self, room: str, member: str) -> None:
         """Make `member` a member of `room` (admins and owners only).
@@ -289,8 +310,12 @@ class RoomClient:
         Raises:
             TransportError: the room refused.
         """
-        await self._client.request("set", build_member_grant(member), to=bare_jid(room),
-                                   what=f"adding {bare_jid(member)} to {room}")
+        await self._client.request(
+            "set",
+            build_member_grant(member),
+            to=bare_jid(room),
+            what=f"adding {bare_jid(member)} to {room}",
+        )
 
     def invite(self, room: str, contact: str) -> None:
         """Send `contact` a direct invitation into `room` (XEP-0249)."""
@@ -298,22 +323,28 @@ class RoomClient:
 
     def own_affiliation(self, room: str) -> str:
         """Our affiliation in a joined room (`none` when the room has not told us)."""
-        own = next((o for o in self._occupants.get(bare_jid(room), {}).values() if o.is_self),
-                   None)
+        own = next((o for o in self._occupants.get(bare_jid(room), {}).values() if o.is_self), None)
         return own.affiliation if own is not None else "none"
 
     # --- messages ---------------------------------------------------------------------------
 
-    def send_encrypted(self, room: str, encrypted: EncryptedElement, message_id: str,
-                       body_hint: str | None = None) -> None:
+    def send_encrypted(
+        self, room: str, encrypted: EncryptedElement, message_id: str, body_hint: str | None = None
+    ) -> None:
         """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id)."""
-        self._client.send_encrypted(encrypted, bare_jid(room), message_type="groupchat",
-                                    message_id=message_id, body_hint=body_hint)
+        self._client.send_encrypted(
+            encrypted,
+            bare_jid(room),
+            message_type="groupchat",
+            message_id=message_id,
+            body_hint=body_hint,
+        )
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
         """Send an unencrypted groupchat message (only after the user chose it)."""
-        self._client.send_plaintext(bare_jid(room), body, message_type="groupchat",
-                                    message_id=message_id)
+        self._client.send_plaintext(
+            bare_jid(room), body, message_type="groupchat", message_id=message_id
+        )
 
     def archive_query_open(self, query_id: str) -> bool:
         """True while `query_id` is one of the client's open archive queries."""
@@ -325,9 +356,15 @@ class RoomClient:
         ET.SubElement(element, f"{{{CLIENT}}}subject").text = subject
         self._client.send_stanza(element)
 
-    async def query_archive(self, room: str, *, after: str | None = None,
-                            start: datetime | None = None, max_results: int = 25,
-                            last_page: bool = False) -> ArchivePage:
+    async def query_archive(
+        self,
+        room: str,
+        *,
+        after: str | None = None,
+        start: datetime | None = None,
+        max_results: int = 25,
+        last_page: bool = False,
+    ) -> ArchivePage:
         """One page of the room's MAM archive, through a query opened here: only results
         carrying its random queryid and coming from the room itself are kept
         (`xmpp/mam.read_result`); forged or malformed ones are dropped and counted in
@@ -339,8 +376,13 @@ class RoomClient:
         room = bare_jid(room)
         try:
             return await self._client.query_archive(
-                archive=room, after=after, start=start, max_results=max_results,
-                last_page=last_page, within=60)
+                archive=room,
+                after=after,
+                start=start,
+                max_results=max_results,
+                last_page=last_page,
+                within=60,
+            )
         except ArchiveQueryFailed as error:
             raise TransportError(f"the archive of {room}: {error}") from error
 
@@ -371,8 +413,11 @@ class RoomClient:
 
     async def _legacy_bookmarks(self) -> list[Bookmark]:
         try:
-            return read_legacy_storage(await self._client.request(
-                "get", build_legacy_request(), to=None, what="XEP-0048 bookmarks"))
+            return read_legacy_storage(
+                await self._client.request(
+                    "get", build_legacy_request(), to=None, what="XEP-0048 bookmarks"
+                )
+            )
         except TransportError:
             return []
 
@@ -408,8 +453,9 @@ class RoomClient:
             await self._store_legacy([b for b in legacy if b.room != room])
 
     async def _store_legacy(self, bookmarks: list[Bookmark]) -> None:
-        await self._client.request("set", build_legacy_storage(bookmarks), to=None,
-                                   what="storing XEP-0048 bookmarks")
+        await self._client.request(
+            "set", build_legacy_storage(bookmarks), to=None, what="storing XEP-0048 bookmarks"
+        )
 
 
 def _publish_options(fields: dict[str, str]) -> ET.Element:

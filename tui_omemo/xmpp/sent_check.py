@@ -32,12 +32,19 @@ class ArchiveReader(Protocol):
     @property
     def bare_jid(self) -> str: ...
 
-    async def query_archive(self, *, start: datetime | None = None, after: str | None = None,
-                            max_results: int = 100, within: float = 60) -> ArchivePage: ...
+    async def query_archive(
+        self,
+        *,
+        start: datetime | None = None,
+        after: str | None = None,
+        max_results: int = 100,
+        within: float = 60,
+    ) -> ArchivePage: ...
 
 
-async def archived_origin_ids(client: ArchiveReader, origin_ids: Collection[str],
-                              since: datetime) -> set[str]:
+async def archived_origin_ids(
+    client: ArchiveReader, origin_ids: Collection[str], since: datetime
+) -> set[str]:
     """The origin-ids among `origin_ids` of messages we sent that our archive holds at or
     after `since`.
 
@@ -47,8 +54,9 @@ async def archived_origin_ids(client: ArchiveReader, origin_ids: Collection[str]
     wanted, found = set(origin_ids), set[str]()
     own, after = client.bare_jid, None
     for _ in range(MAX_PAGES):
-        page = await client.query_archive(start=since, after=after, max_results=PAGE_SIZE,
-                                          within=LOOKUP_TIMEOUT)
+        page = await client.query_archive(
+            start=since, after=after, max_results=PAGE_SIZE, within=LOOKUP_TIMEOUT
+        )
         for archived in page.messages:
             message = archived.message
             origin_id = message.origin_id or message.message_id

@@ -56,17 +56,21 @@ class LegacyAEAD(RatchetAEAD):
     def _frame(
         cls, header: doubleratchet.Header, ciphertext: bytes, keys: MessageKeys, ad: bytes
     ) -> bytes:
-        body = wire.encode_whisper_body(header.ratchet_pub, header.sending_chain_length,
-                                        header.previous_sending_chain_length, ciphertext)
+        body = wire.encode_whisper_body(
+            header.ratchet_pub,
+            header.sending_chain_length,
+            header.previous_sending_chain_length,
+            ciphertext,
+        )
         return body + hmac_sha256(keys.authentication_key, ad + body)[: wire.MAC_SIZE]
 
     @classmethod
     def parse(cls, data: bytes) -> RatchetMessage:
         message = wire.parse_whisper(data)
-        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
-                                      message.counter)
-        return RatchetMessage(header, data, message.authenticated, message.mac,
-                              message.ciphertext)
+        header = doubleratchet.Header(
+            message.ratchet_key, message.previous_counter, message.counter
+        )
+        return RatchetMessage(header, data, message.authenticated, message.mac, message.ciphertext)
 
 
 def _unprefix_bundle_key(key: bytes, what: str) -> bytes:
@@ -107,8 +111,10 @@ class LegacyVersion(Version):
         if len(wire_bundle.signed_pre_key_signature) != 64:
             raise InvalidBundle("signed prekey signature is not 64 bytes")
         check_ids(wire_bundle.signed_pre_key_id, wire_bundle.pre_keys, self.min_pre_keys)
-        pre_keys = {_unprefix_bundle_key(key, "prekey"): key_id
-                    for key_id, key in wire_bundle.pre_keys.items()}
+        pre_keys = {
+            _unprefix_bundle_key(key, "prekey"): key_id
+            for key_id, key in wire_bundle.pre_keys.items()
+        }
         signature = bytearray(wire_bundle.signed_pre_key_signature)
         sign_bit = bool(signature[63] & 0x80)
         signature[63] &= 0x7F
@@ -141,14 +147,16 @@ class LegacyVersion(Version):
         return wire.unprefixed(wire_identity_key)
 
     def build_key_exchange(self, exchange: KeyExchange, sender_device_id: int) -> bytes:
-        return wire.encode_pre_key_whisper(wire.PreKeyWhisperMessage(
-            pre_key_id=exchange.pre_key_id,
-            base_key=exchange.ephemeral_key,
-            identity_key=wire.unprefixed(exchange.identity_key),
-            message=exchange.message,
-            registration_id=sender_device_id,
-            signed_pre_key_id=exchange.signed_pre_key_id,
-        ))
+        return wire.encode_pre_key_whisper(
+            wire.PreKeyWhisperMessage(
+                pre_key_id=exchange.pre_key_id,
+                base_key=exchange.ephemeral_key,
+                identity_key=wire.unprefixed(exchange.identity_key),
+                message=exchange.message,
+                registration_id=sender_device_id,
+                signed_pre_key_id=exchange.signed_pre_key_id,
+            )
+        )
 
     def parse_key_exchange(self, data: bytes) -> KeyExchange:
         message = wire.parse_pre_key_whisper(data)

@@ -18,11 +18,20 @@ VERSION_BYTE = 0x33
 MAC_SIZE = 8
 KEY_TYPE = b"\x05"
 
-_WHISPER = {1: protobuf.LENGTH_DELIMITED, 2: protobuf.VARINT, 3: protobuf.VARINT,
-            4: protobuf.LENGTH_DELIMITED}
-_PRE_KEY_WHISPER = {1: protobuf.VARINT, 2: protobuf.LENGTH_DELIMITED,
-                    3: protobuf.LENGTH_DELIMITED, 4: protobuf.LENGTH_DELIMITED,
-                    5: protobuf.VARINT, 6: protobuf.VARINT}
+_WHISPER = {
+    1: protobuf.LENGTH_DELIMITED,
+    2: protobuf.VARINT,
+    3: protobuf.VARINT,
+    4: protobuf.LENGTH_DELIMITED,
+}
+_PRE_KEY_WHISPER = {
+    1: protobuf.VARINT,
+    2: protobuf.LENGTH_DELIMITED,
+    3: protobuf.LENGTH_DELIMITED,
+    4: protobuf.LENGTH_DELIMITED,
+    5: protobuf.VARINT,
+    6: protobuf.VARINT,
+}
 
 
 def prefixed(key: bytes) -> bytes:
@@ -56,8 +65,9 @@ def encode_whisper_body(
     ratchet_key: bytes, counter: int, previous: int, ciphertext: bytes
 ) -> bytes:
     """`0x33 ‖ protobuf` of a WhisperMessage (the MAC is appended by the caller)."""
-    body = protobuf.encode([(1, prefixed(ratchet_key)), (2, counter), (3, previous),
-                            (4, ciphertext)])
+    body = protobuf.encode(
+        [(1, prefixed(ratchet_key)), (2, counter), (3, previous), (4, ciphertext)]
+    )
     return bytes([VERSION_BYTE]) + body
 
 
@@ -98,8 +108,11 @@ def encode_pre_key_whisper(message: PreKeyWhisperMessage) -> bytes:
     fields: list[protobuf.Field] = []
     if message.pre_key_id is not None:
         fields.append((1, message.pre_key_id))
-    fields += [(2, prefixed(message.base_key)), (3, prefixed(message.identity_key)),
-               (4, message.message)]
+    fields += [
+        (2, prefixed(message.base_key)),
+        (3, prefixed(message.identity_key)),
+        (4, message.message),
+    ]
     if message.registration_id is not None:
         fields.append((5, message.registration_id))
     fields.append((6, message.signed_pre_key_id))

@@ -51,9 +51,14 @@ class V2AEAD(RatchetAEAD):
     def _frame(
         cls, header: doubleratchet.Header, ciphertext: bytes, keys: MessageKeys, ad: bytes
     ) -> bytes:
-        message = wire.encode_message(wire.OMEMOMessage(
-            header.sending_chain_length, header.previous_sending_chain_length,
-            header.ratchet_pub, ciphertext))
+        message = wire.encode_message(
+            wire.OMEMOMessage(
+                header.sending_chain_length,
+                header.previous_sending_chain_length,
+                header.ratchet_pub,
+                ciphertext,
+            )
+        )
         mac = hmac_sha256(keys.authentication_key, ad + message)[: wire.MAC_SIZE]
         return wire.encode_authenticated(wire.OMEMOAuthenticatedMessage(mac, message))
 
@@ -61,10 +66,12 @@ class V2AEAD(RatchetAEAD):
     def parse(cls, data: bytes) -> RatchetMessage:
         authenticated = wire.parse_authenticated(data)
         message = wire.parse_message(authenticated.message)
-        header = doubleratchet.Header(message.ratchet_key, message.previous_counter,
-                                      message.counter)
-        return RatchetMessage(header, data, authenticated.message, authenticated.mac,
-                              message.ciphertext)
+        header = doubleratchet.Header(
+            message.ratchet_key, message.previous_counter, message.counter
+        )
+        return RatchetMessage(
+            header, data, authenticated.message, authenticated.mac, message.ciphertext
+        )
 
 
 def _check_length(key: bytes, what: str) -> bytes:
@@ -102,16 +109,21 @@ class V2Version(Version):
         if len(wire_bundle.signed_pre_key_signature) != 64:
             raise InvalidBundle("signed prekey signature is not 64 bytes")
         check_ids(wire_bundle.signed_pre_key_id, wire_bundle.pre_keys, self.min_pre_keys)
-        pre_keys = {_check_length(key, "prekey"): key_id
-                    for key_id, key in wire_bundle.pre_keys.items()}
+        pre_keys = {
+            _check_length(key, "prekey"): key_id for key_id, key in wire_bundle.pre_keys.items()
+        }
         verify_signature(identity_ed, wire_bundle.signed_pre_key_signature, signed_pre_key)
         try:
             identity_curve = xeddsa.ed25519_pub_to_curve25519_pub(identity_ed)
         except Exception as error:  # xeddsa raises for non-points
             raise InvalidBundle("unusable identity key") from error
         return ParsedBundle(
-            bundle=x3dh.Bundle(identity_ed, signed_pre_key,
-                               wire_bundle.signed_pre_key_signature, frozenset(pre_keys)),
+            bundle=x3dh.Bundle(
+                identity_ed,
+                signed_pre_key,
+                wire_bundle.signed_pre_key_signature,
+                frozenset(pre_keys),
+            ),
             identity_key_curve=identity_curve,
             signed_pre_key_id=wire_bundle.signed_pre_key_id,
             pre_key_ids=pre_keys,
@@ -135,18 +147,25 @@ class V2Version(Version):
             raise MalformedMessage("unusable identity key") from error
 
     def build_key_exchange(self, exchange: KeyExchange, sender_device_id: int) -> bytes:
-        return wire.encode_key_exchange(wire.OMEMOKeyExchange(
-            pre_key_id=exchange.pre_key_id or 0,
-            signed_pre_key_id=exchange.signed_pre_key_id,
-            identity_key=exchange.identity_key,
-            ephemeral_key=exchange.ephemeral_key,
-            message=exchange.message,
-        ))
+        return wire.encode_key_exchange(
+            wire.OMEMOKeyExchange(
+                pre_key_id=exchange.pre_key_id or 0,
+                signed_pre_key_id=exchange.signed_pre_key_id,
+                identity_key=exchange.identity_key,
+                ephemeral_key=exchange.ephemeral_key,
+                message=exchange.message,
+            )
+        )
 
     def parse_key_exchange(self, data: bytes) -> KeyExchange:
         exchange = wire.parse_key_exchange(data)
-        return KeyExchange(exchange.pre_key_id, exchange.signed_pre_key_id,
-                           exchange.identity_key, exchange.ephemeral_key, exchange.message)
+        return KeyExchange(
+            exchange.pre_key_id,
+            exchange.signed_pre_key_id,
+            exchange.identity_key,
+            exchange.ephemeral_key,
+            exchange.message,
+        )
 
     def encrypt_payload(self, plaintext: bytes) -> tuple[bytes, bytes | None, bytes]:
         key_material, ciphertext = payload.encrypt(plaintext)

@@ -15,11 +15,20 @@ from tui_omemo.protocol import protobuf
 MAC_SIZE = 16
 KEY_SIZE = 32
 
-_MESSAGE = {1: protobuf.VARINT, 2: protobuf.VARINT, 3: protobuf.LENGTH_DELIMITED,
-            4: protobuf.LENGTH_DELIMITED}
+_MESSAGE = {
+    1: protobuf.VARINT,
+    2: protobuf.VARINT,
+    3: protobuf.LENGTH_DELIMITED,
+    4: protobuf.LENGTH_DELIMITED,
+}
 _AUTHENTICATED = {1: protobuf.LENGTH_DELIMITED, 2: protobuf.LENGTH_DELIMITED}
-_KEY_EXCHANGE = {1: protobuf.VARINT, 2: protobuf.VARINT, 3: protobuf.LENGTH_DELIMITED,
-                 4: protobuf.LENGTH_DELIMITED, 5: protobuf.LENGTH_DELIMITED}
+_KEY_EXCHANGE = {
+    1: protobuf.VARINT,
+    2: protobuf.VARINT,
+    3: protobuf.LENGTH_DELIMITED,
+    4: protobuf.LENGTH_DELIMITED,
+    5: protobuf.LENGTH_DELIMITED,
+}
 
 
 class OMEMOMessage(NamedTuple):
@@ -51,8 +60,14 @@ class OMEMOKeyExchange:
 
 def encode_message(message: OMEMOMessage) -> bytes:
     """Serialize an OMEMOMessage (fields 1–4 in order)."""
-    return protobuf.encode([(1, message.counter), (2, message.previous_counter),
-                            (3, message.ratchet_key), (4, message.ciphertext)])
+    return protobuf.encode(
+        [
+            (1, message.counter),
+            (2, message.previous_counter),
+            (3, message.ratchet_key),
+            (4, message.ciphertext),
+        ]
+    )
 
 
 def parse_message(data: bytes) -> OMEMOMessage:
@@ -82,15 +97,22 @@ def parse_authenticated(data: bytes) -> OMEMOAuthenticatedMessage:
         MalformedMessage: bad protobuf or a MAC that is not 16 bytes.
     """
     fields = protobuf.decode(data, _AUTHENTICATED)
-    return OMEMOAuthenticatedMessage(mac=fields.bytes_(1, length=MAC_SIZE),
-                                     message=fields.bytes_(2))
+    return OMEMOAuthenticatedMessage(
+        mac=fields.bytes_(1, length=MAC_SIZE), message=fields.bytes_(2)
+    )
 
 
 def encode_key_exchange(exchange: OMEMOKeyExchange) -> bytes:
     """Serialize an OMEMOKeyExchange (fields 1–5 in order)."""
-    return protobuf.encode([(1, exchange.pre_key_id), (2, exchange.signed_pre_key_id),
-                            (3, exchange.identity_key), (4, exchange.ephemeral_key),
-                            (5, exchange.message)])
+    return protobuf.encode(
+        [
+            (1, exchange.pre_key_id),
+            (2, exchange.signed_pre_key_id),
+            (3, exchange.identity_key),
+            (4, exchange.ephemeral_key),
+            (5, exchange.message),
+        ]
+    )
 
 
 def parse_key_exchange(data: bytes) -> OMEMOKeyExchange:

@@ -28,8 +28,11 @@ class JoinRoomDialog(ModalScreen[tuple[str, str] | None]):
         with Vertical(classes="dialog"):
             yield Static("Join room", classes="dialog-title")
             yield Input(placeholder="room@conference.example.org", id="room")
-            hint = f"your nickname (empty: {self._default_nick})" if self._default_nick else (
-                "your nickname")
+            hint = (
+                f"your nickname (empty: {self._default_nick})"
+                if self._default_nick
+                else ("your nickname")
+            )
             yield Input(placeholder=hint, id="nick")
             yield Static("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):

@@ -81,8 +81,10 @@ def _saved_words(change: AccountChange) -> str:
     """What saving `change` did, for the toast of the online screen."""
     if change == AccountChange():
         return "Nothing changed."
-    if change.password is None and change.server is None and (
-        change.allow_plaintext_loopback is None
+    if (
+        change.password is None
+        and change.server is None
+        and (change.allow_plaintext_loopback is None)
     ):
         return "Saved; the label is published on your OMEMO 2 device list."
     return "Saved; used to log in from the next start of tui-omemo."

@@ -106,8 +106,12 @@ class ChatScreen(ServiceScreen):
             yield Static(self._title(), id="chat-title")
             yield Static(id="badge", markup=False)
         yield SecurityBanner(id="banner")
-        yield Static(self._add_offer(), id="add-offer", markup=False,
-                     classes="" if self._offers_adding() else "-hidden")
+        yield Static(
+            self._add_offer(),
+            id="add-offer",
+            markup=False,
+            classes="" if self._offers_adding() else "-hidden",
+        )
         yield MessageLog(self._clock, group=self._chat.is_room, id="log")
         yield Composer(id="composer")
         yield KeyFooter()
@@ -132,8 +136,10 @@ class ChatScreen(ServiceScreen):
 
     def _add_offer(self) -> Text:
         name = neutral(self._chat.jid, single_line=True)
-        return Text(f"{name} is not in your contacts: F9 adds them and asks to see their "
-                    "presence. You can write to them either way.")
+        return Text(
+            f"{name} is not in your contacts: F9 adds them and asks to see their "
+            "presence. You can write to them either way."
+        )
 
     def _show_badge(self) -> None:
         badge = self.query_one("#badge", Static)
@@ -254,8 +260,10 @@ class ChatScreen(ServiceScreen):
         self._chat = replace(self._chat, in_roster=True)
         self.query_one("#add-offer", Static).set_class(True, "-hidden")
         self.refresh_bindings()
-        self.notify(f"Added {neutral(self.peer, single_line=True)} and asked to see their "
-                    "presence", markup=False)
+        self.notify(
+            f"Added {neutral(self.peer, single_line=True)} and asked to see their presence",
+            markup=False,
+        )
         self.post_message(self.ContactAdded(self.peer))
 
     def action_review_devices(self) -> None:

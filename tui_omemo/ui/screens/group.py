@@ -87,10 +87,12 @@ class GroupChatScreen(ChatScreen):
         self.query_one("#subject", Static).update(peer_text(room.subject, single_line=True))
         occupants = self.query_one("#occupants", OptionList)
         you = peer_text(room.nick, single_line=True).append("  (you)", "dim")
-        occupants.set_options([
-            Option(you),
-            *(Option(self._occupant(m.nick or m.bare_jid, m.has_keys)) for m in room.members),
-        ])
+        occupants.set_options(
+            [
+                Option(you),
+                *(Option(self._occupant(m.nick or m.bare_jid, m.has_keys)) for m in room.members),
+            ]
+        )
         self.query_one(ReadinessPanel).set_members(room.members)
         banner = self.query_one(SecurityBanner)
         if not room.omemo_allowed:

@@ -90,9 +90,7 @@ def _cell(content: Text | str, width: int) -> Text:
     return text
 
 
-def _line(
-    cells: Sequence[Text | str], columns: Sequence[tuple[str, int]] = COLUMNS
-) -> Text:
+def _line(cells: Sequence[Text | str], columns: Sequence[tuple[str, int]] = COLUMNS) -> Text:
     return Text("").join(
         _cell(cell, width) for cell, (_, width) in zip(cells, columns, strict=True)
     )

@@ -178,8 +178,10 @@ class MessageLog(ScrollView, can_focus=True):
                     self._heights[index] = len(self._lines(self._messages[index]))
                 self._layout()
                 return
-        self._pending = [replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
-                         for m in self._pending]
+        self._pending = [
+            replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
+            for m in self._pending
+        ]
 
     def _flush(self) -> None:
         """Lay out the gathered new messages in one go."""
