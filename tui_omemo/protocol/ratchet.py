@@ -240,11 +240,20 @@ class RatchetParameters:
     aead: type[RatchetAEAD]
     max_skipped: int
 
-    async def encrypt_initial(
-        self, shared_secret: bytes, recipient_ratchet_pub: bytes, message: bytes, ad: bytes
-    ) -> tuple[PackingDoubleRatchet, doubleratchet.EncryptedMessage]:
-        """Start a session actively and encrypt its first message."""
-        return await PackingDoubleRatchet.encrypt_initial_message(
+    def _configuration(
+        self,
+    ) -> tuple[
+        type[DiffieHellmanRatchet],
+        type[RootKDF],
+        type[MessageKDF],
+        bytes,
+        int,
+        int,
+        type[RatchetAEAD],
+    ]:
+        """The leading arguments every doubleratchet constructor takes, in its order: the
+        DH ratchet, root and message KDFs, chain constant, DoS threshold, skipped-key cap, AEAD."""
+        return (
             DiffieHellmanRatchet,
             self.root_kdf,
             MessageKDF,
@@ -252,6 +261,14 @@ class RatchetParameters:
             self.max_skipped,
             self.max_skipped,
             self.aead,
+        )
+
+    async def encrypt_initial(
+        self, shared_secret: bytes, recipient_ratchet_pub: bytes, message: bytes, ad: bytes
+    ) -> tuple[PackingDoubleRatchet, doubleratchet.EncryptedMessage]:
+        """Start a session actively and encrypt its first message."""
+        return await PackingDoubleRatchet.encrypt_initial_message(
+            *self._configuration(),
             shared_secret,
             recipient_ratchet_pub,
             message,
@@ -267,13 +284,7 @@ class RatchetParameters:
     ) -> tuple[PackingDoubleRatchet, bytes]:
         """Start a session passively from its first message."""
         return await PackingDoubleRatchet.decrypt_initial_message(
-            DiffieHellmanRatchet,
-            self.root_kdf,
-            MessageKDF,
-            MESSAGE_CHAIN_CONSTANT,
-            self.max_skipped,
-            self.max_skipped,
-            self.aead,
+            *self._configuration(),
             shared_secret,
             own_ratchet_priv,
             message,
@@ -284,11 +295,5 @@ class RatchetParameters:
         """Load a ratchet from its JSON."""
         return PackingDoubleRatchet.from_json(
             serialized,
-            DiffieHellmanRatchet,
-            self.root_kdf,
-            MessageKDF,
-            MESSAGE_CHAIN_CONSTANT,
-            self.max_skipped,
-            self.max_skipped,
-            self.aead,
+            *self._configuration(),
         )
