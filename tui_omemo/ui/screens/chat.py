@@ -15,6 +15,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Static
 
@@ -200,6 +201,12 @@ class ChatScreen(ServiceScreen):
         ignored."""
         if not self.query(MessageLog):
             return
+        try:
+            self._show_event(event)
+        except NoMatches:
+            return  # a widget already gone: the screen is being taken down
+
+    def _show_event(self, event: ServiceEvent) -> None:
         if isinstance(event, MessageReceived | MessageSent) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
             if self.is_current and not event.message.outgoing and not self._read_pending:
