@@ -16,7 +16,7 @@ async def test_a_roster_change_during_teardown_is_ignored() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         chat = next(c for c in await service.chats() if c.jid == BOB)
-        app.push_screen(ChatScreen(service, chat, app.clock))  # type: ignore[arg-type]
+        app.push_screen(ChatScreen(service, chat, app.clock))
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ChatScreen)
