@@ -252,20 +252,6 @@ def test_label_with_bad_signature_is_dropped_not_fatal() -> None:
     assert parsed.devices == (DeviceListEntry(5), DeviceListEntry(6))
 
 
-def test_merge_keeps_other_devices_and_adds_ours() -> None:
-    """Pitfall 17: publishing merges with the server's ids; never only ours."""
-    server = DeviceList(LEGACY, (DeviceListEntry(1), DeviceListEntry(2)))
-    merged = translate.merge_device_list(LEGACY, server, [DeviceListEntry(3)])
-    assert merged is not None
-    assert merged.device_ids == {1, 2, 3}
-    assert translate.merge_device_list(LEGACY, merged, [DeviceListEntry(3)]) is None
-    created = translate.merge_device_list(V2, None, [DeviceListEntry(3)])
-    assert created == DeviceList(V2, (DeviceListEntry(3),))
-    dropped = translate.merge_device_list(LEGACY, merged, [DeviceListEntry(3)], drop=[2])
-    assert dropped is not None
-    assert dropped.device_ids == {1, 3}
-
-
 def random_bundle(namespace: Namespace, pre_keys: int = 100) -> WireBundle:
     size = 33 if namespace is LEGACY else 32
     return WireBundle(

@@ -37,6 +37,7 @@ from typing import Any
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.elements import DeviceList
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
@@ -90,7 +91,6 @@ from tui_omemo.store import (
 )
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.rooms import RoomClient
-from tui_omemo.xmpp.translate import merge_device_list
 
 SETTINGS_KEY = "omemo_settings"
 GROUPS = "group chats need an XMPP client; this service's transport has none"

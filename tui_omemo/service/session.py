@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement
 from tui_omemo.protocol.engine import DecryptResult, Engine, TrustDecider
 from tui_omemo.protocol.errors import (
@@ -102,7 +103,6 @@ from tui_omemo.store import (
     UnitOfWork,
 )
 from tui_omemo.store.outbox import PENDING_FLAG
-from tui_omemo.xmpp.translate import merge_device_list
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ import base64
 import binascii
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import (
@@ -298,45 +297,6 @@ def _label(element: ET.Element) -> tuple[str | None, bytes | None]:
     except MalformedStanza:
         return None, None
     return label, signature
-
-
-def merge_device_list(
-    namespace: Namespace,
-    server: DeviceList | None,
-    own: Iterable[DeviceListEntry],
-    *,
-    drop: Iterable[int] = (),
-) -> DeviceList | None:
-    """The device list to publish: everything on the server (never drop others' ids, pitfall 17)
-    plus the `own` entries (which replace entries with the same id, e.g. to change our label),
-    minus the ids in `drop` (an explicit, user-confirmed removal).
-
-    Args:
-        namespace: the list's namespace.
-        server: what the server has now; None when the node does not exist yet.
-        own: our entries, at least one.
-        drop: ids to remove.
-
-    Returns:
-        The merged list, or None when the server already has exactly that.
-
-    Raises:
-        ValueError: when `own` is empty or `server` is in another namespace.
-    """
-    own = tuple(own)
-    if not own:
-        raise ValueError("merge_device_list needs at least one own entry")
-    if server is not None and server.namespace is not namespace:
-        raise ValueError("device list namespace mismatch")
-    current = {entry.device_id: entry for entry in (server.devices if server else ())}
-    merged = dict(current)
-    for entry in own:
-        merged[entry.device_id] = entry
-    for device_id in drop:
-        merged.pop(device_id, None)
-    if server is not None and merged == current:
-        return None
-    return DeviceList(namespace, tuple(merged.values()))
 
 
 # --- bundles -----------------------------------------------------------------------------------

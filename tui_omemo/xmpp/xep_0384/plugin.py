@@ -36,6 +36,7 @@ from slixmpp.plugins import BasePlugin
 from slixmpp.stanza import Message
 
 from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, WireBundle
 from tui_omemo.xmpp import translate
 from tui_omemo.xmpp.errors import BundleNotFound, MalformedStanza, PubSubRequestFailed
@@ -167,7 +168,7 @@ class XEP_0384(BasePlugin):
         self._own_entries[namespace] = own
         if server is None:
             server = await self.fetch_device_list(self.own_bare_jid, namespace)
-        merged = translate.merge_device_list(namespace, server, [own], drop=drop)
+        merged = merge_device_list(namespace, server, [own], drop=drop)
         if merged is None:
             return server
         await self._publish(
