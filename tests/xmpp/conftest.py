@@ -1,5 +1,5 @@
 """XMPP test helpers: `online` and `make_client`, factories of connected `XmppClient`s on fresh
-Prosody accounts."""
+Prosody accounts (`QueueClient`s: incoming messages wait for `next_message`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from devtools.queue_client import QueueClient
 from tests.prosody import ProsodyServer
-from tui_omemo.xmpp.client import XmppClient
 
-Online = Callable[..., Awaitable[XmppClient]]
-Make = Callable[..., Awaitable[XmppClient]]
+Online = Callable[..., Awaitable[QueueClient]]
+Make = Callable[..., Awaitable[QueueClient]]
 CONNECT_TIMEOUT = 30.0
 
 
@@ -20,12 +20,12 @@ CONNECT_TIMEOUT = 30.0
 async def online(prosody: ProsodyServer) -> AsyncIterator[Online]:
     """`await online()` → a connected client on a new account; `await online(jid=…, password=…)`
     → a second connection (another resource) of an existing account. All are closed afterwards."""
-    clients: list[XmppClient] = []
+    clients: list[QueueClient] = []
 
-    async def connect(jid: str | None = None, password: str | None = None) -> XmppClient:
+    async def connect(jid: str | None = None, password: str | None = None) -> QueueClient:
         if jid is None or password is None:
             jid, password = prosody.create_account()
-        client = XmppClient(
+        client = QueueClient(
             jid, password, host=prosody.host, port=prosody.port, allow_plaintext_loopback=True
         )
         clients.append(client)
@@ -41,11 +41,11 @@ async def online(prosody: ProsodyServer) -> AsyncIterator[Online]:
 async def make_client(prosody: ProsodyServer) -> AsyncIterator[Make]:
     """Connected clients on fresh accounts (keyword arguments go to `XmppClient`, e.g. a
     `pause` gate or `resume=False`); all are closed afterwards."""
-    clients: list[XmppClient] = []
+    clients: list[QueueClient] = []
 
-    async def make(**options: Any) -> XmppClient:
+    async def make(**options: Any) -> QueueClient:
         jid, password = prosody.create_account()
-        client = XmppClient(
+        client = QueueClient(
             jid,
             password,
             host=prosody.host,

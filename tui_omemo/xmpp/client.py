@@ -23,17 +23,15 @@ and requests still unanswered on the old stream fail at once (`NotConnected`).
 Connection listeners hear `Link.LOST`, then `Link.RESUMED` or `Link.ONLINE`; a deliberate
 `disconnect()` gives `Link.CLOSED` and never reconnects.
 
-Incoming messages go one of two ways:
+Incoming messages go to the stanza sink (`set_stanza_sink`) as `received.Received` values,
+refused ones included with their `Rejection` (the service raises a security event or archives a
+failure row for each): errors and archive results are not live messages; a carbon is unwrapped
+only when its wrapper comes from our own bare JID (else refused and counted in
+`rejected_carbons`); a malformed `<encrypted>` is refused and counted in `malformed_stanzas`;
+messages with neither `<encrypted>` nor `<body>` are dropped. Without a sink they are dropped
+too (tests that want to await messages use `devtools.queue_client`).
 
-* without a stanza sink (`set_stanza_sink`), through gates, as `IncomingMessage` values from
-  `messages()`/`next_message()`: errors and archive results are not live messages; a carbon is
-  unwrapped only when its wrapper comes from our own bare JID (else dropped and counted in
-  `rejected_carbons`); a malformed `<encrypted>` is dropped and counted in `malformed_stanzas`;
-  messages with neither `<encrypted>` nor `<body>` are not queued;
-* with a sink, every message as a `received.Received`, refused ones included with their
-  `Rejection` (the service raises a security event or archives a failure row for each).
-
-Results of an archive query we opened never reach either: the query collects them. Results for
+Results of an archive query we opened never reach the sink: the query collects them. Results for
 no open query, or from another archive, are refused (`rejected_archive_results`).
 
 Presence subscriptions are never granted automatically: `add_contact` approves (or pre-approves)
@@ -53,7 +51,7 @@ import os
 import random
 import socket
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -93,7 +91,6 @@ from tui_omemo.xmpp.messages import (
     MAM,
     SID,
     ForgedCarbon,
-    IncomingMessage,
     build_encrypted_message,
     is_mam_result,
     new_message_id,
@@ -297,7 +294,6 @@ class XmppClient:
         """What the connection listeners heard last."""
         self._stream_gone: asyncio.Future[None] | None = None
         """Set when the stream our pending requests went out on is replaced or closed."""
-        self._incoming: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._sink: Callable[[Received], None] | None = None
         self._device_list_listeners: list[Callable[[DeviceListUpdate], None]] = []
         self._subscription_listeners: list[Callable[[str], None]] = []
@@ -1114,18 +1110,9 @@ class XmppClient:
     # --- incoming messages -------------------------------------------------------------------
 
     def set_stanza_sink(self, sink: Callable[[Received], None] | None) -> None:
-        """Hand every incoming message to `sink` as a `Received`, refused ones included,
-        instead of queueing accepted ones for `messages()`. None restores the queue."""
+        """Hand every incoming message to `sink` as a `Received`, refused ones included;
+        None drops them."""
         self._sink = sink
-
-    async def messages(self) -> AsyncIterator[IncomingMessage]:
-        """Incoming messages (live and carbons), in arrival order, forever."""
-        while True:
-            yield await self._incoming.get()
-
-    async def next_message(self, within: float | None = None) -> IncomingMessage:
-        """The next incoming message. Raises TimeoutError after `within` seconds."""
-        return await asyncio.wait_for(self._incoming.get(), within)
 
     def _on_message(self, stanza: Any) -> None:
         xml: ET.Element = stanza.xml
@@ -1134,12 +1121,8 @@ class XmppClient:
         if xml.get("type") == "error":
             return
         received = self._archive_result(xml) if is_mam_result(xml) else self._receive(xml)
-        if received is None:
-            return
-        if self._sink is not None:
+        if received is not None and self._sink is not None:
             self._sink(received)
-        elif received.rejection is None and received.message is not None:
-            self._incoming.put_nowait(received.message)
 
     def _receive(self, xml: ET.Element) -> Received | None:
         own = self.bare_jid
