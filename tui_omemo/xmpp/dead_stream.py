@@ -1,6 +1,6 @@
 """Writing into a stream whose connection just died (DESIGN.md §3 invariant 10).
 
-slixmpp's send queue hands stanzas to the last outgoing filter (`XmppClient._on_outgoing`)
+slixmpp's send queue hands stanzas to the last outgoing filter (`outgoing.Outgoing.filter`)
 some time after they were queued. The TCP connection may be gone by then (`transport` None,
 or closing after an abort or a failed `send()`), and slixmpp would then raise
 `NotConnectedError` inside its send queue, log "Exception raised in send queue" and drop the

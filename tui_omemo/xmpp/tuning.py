@@ -1,0 +1,119 @@
+"""Keeping slixmpp's cost per stanza and per read down, on a stream `XmppClient` made.
+
+Every registered handler's matcher sits behind a `_Gate` (root element, a needed child, and for
+handlers that only raise an event nobody listens to, that event): slixmpp runs every handler's
+matcher on every incoming stanza. The socket gets TCP_NODELAY and reads of at most `READ_SIZE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+import slixmpp
+from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
+from slixmpp.xmlstream.matcher.base import MatcherBase
+
+from tui_omemo.xmpp.messages import CLIENT
+
+READ_SIZE = 16 * 1024
+"""Bytes per socket read: slixmpp handles a whole read in one loop step, and asyncio's default
+(256 KiB) would let a burst of offline messages or a big MAM page hold the loop for tens of
+milliseconds (DESIGN.md §6)."""
+
+_ONLY_RAISE = {
+    "IM": "message",
+    "IMError": "message_error",
+    "Data Form": "message_xform",
+    "Forwarded Stanza": "forwarded_stanza",
+    "Carbon Received": "carbon_received",
+    "Carbon Sent": "carbon_sent",
+    "Pubsub Event: Purge": "pubsub_purge",
+    "Pubsub Event: Delete": "pubsub_delete",
+    "Pubsub Event: Configuration": "pubsub_config",
+    "Pubsub Event: Subscription": "pubsub_subscription",
+}
+"""slixmpp handlers (by name) that do nothing but raise one event (the pubsub ones also a
+node's own event, mapped only by `register_pep`, which we never call). We read messages
+ourselves (`inbound.Inbound`), so nobody listens to these: they are skipped unless someone does."""
+_NEEDS_CHILD = {"Pubsub Event: Items": "{http://jabber.org/protocol/pubsub#event}event"}
+"""Handlers that can only match a stanza with this child."""
+
+
+class _Gate(MatcherBase):
+    """A handler's matcher behind cheap checks: the stanza's root element (and a child it
+    needs), and whether anyone listens to the only event the handler raises. slixmpp runs
+    every handler's matcher on every incoming stanza; most of them cost 5-30 us each, and
+    none but ours and the pubsub one can match a chat message."""
+
+    def __init__(
+        self,
+        inner: MatcherBase,
+        root: str | None,
+        child: str | None,
+        heard: Callable[[], bool] | None,
+    ) -> None:
+        super().__init__(inner._criteria)
+        self._inner, self._root, self._child, self._heard = inner, root, child, heard
+
+    def match(self, xml: Any) -> bool:
+        element: ET.Element = xml.xml
+        if self._root is not None and element.tag != self._root:
+            return False
+        if self._child is not None and element.find(self._child) is None:
+            return False
+        if self._heard is not None and not self._heard():
+            return False
+        return bool(self._inner.match(xml))
+
+
+def _root_of(matcher: MatcherBase) -> str | None:
+    """The root element a `MatchXPath` or `StanzaPath` can match (`{ns}name`), or None
+    when it cannot be told cheaply."""
+    if isinstance(matcher, StanzaPath):
+        first = matcher._raw_criteria.split("/", 1)[0].split("@", 1)[0]
+        return f"{{{CLIENT}}}{first}" if first.isalpha() else None
+    if isinstance(matcher, MatchXPath):
+        criteria = matcher._criteria
+        if not criteria.startswith("{"):
+            return None
+        close = criteria.find("}")
+        name = criteria[close + 1 :].split("/", 1)[0]
+        return criteria[: close + 1] + name if close > 0 and name.isalpha() else None
+    return None
+
+
+def gate_handlers(xmpp: slixmpp.ClientXMPP) -> None:
+    """Put `_Gate`s in front of the stream's `MatchXPath`/`StanzaPath` handlers (what they
+    match is unchanged; they only stop costing time on stanzas they can never match)."""
+    handlers = getattr(xmpp, "_XMLStream__handlers", None)
+    if not isinstance(handlers, list):
+        return  # another slixmpp layout: leave the handlers as they are
+    for handler in handlers:
+        matcher = handler._matcher
+        root = _root_of(matcher)
+        event = _ONLY_RAISE.get(handler.name)
+        heard = None if event is None else _listened(xmpp, event)
+        if root is not None or heard is not None:
+            handler._matcher = _Gate(matcher, root, _NEEDS_CHILD.get(handler.name), heard)
+
+
+def _listened(xmpp: slixmpp.ClientXMPP, event: str) -> Callable[[], bool]:
+    return lambda: xmpp.event_handled(event) > 0
+
+
+def tune_socket(xmpp: slixmpp.ClientXMPP) -> None:
+    """TCP_NODELAY (an XMPP stanza is one small write; Nagle plus delayed ACKs would hold it
+    back) and reads of at most `READ_SIZE` bytes."""
+    transport: Any = xmpp.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if hasattr(transport, "max_size"):
+        transport.max_size = READ_SIZE
