@@ -102,7 +102,7 @@ class XmppClient:
         pause: Pause = backoff_pause,
         security: StreamSecurity | None = None,
     ) -> None:
-        self._password = password
+        self._password = password  # tests open a second resource of the account with it
         self._connection = Connection(
             jid,
             password,
@@ -159,7 +159,13 @@ class XmppClient:
 
     async def connect(self, within: float = 30, *, announce: bool = True) -> None:
         """Connect, log in, enable carbons and (with `announce`) send presence; see
-        `Connection.connect`."""
+        `Connection.connect`.
+
+        Raises:
+            InsecureConnectionRefused: TLS is required but the server offered none.
+            AuthenticationFailed: the server refused the credentials.
+            ConnectionFailed: nobody answers, or no session within `within` seconds.
+        """
         await self._connection.connect(within, announce=announce)
 
     async def disconnect(self) -> None:
@@ -175,7 +181,12 @@ class XmppClient:
         self._connection.send_presence()
 
     async def ping(self, within: float) -> None:
-        """A round trip to the server; see `Connection.ping`."""
+        """A round trip to the server: everything sent before has reached it (see
+        `Connection.ping`).
+
+        Raises:
+            TransportError: no answer within `within` seconds, or no stream.
+        """
         await self._connection.ping(within)
 
     async def request(
@@ -187,7 +198,11 @@ class XmppClient:
         what: str,
         within: float = REQUEST_TIMEOUT,
     ) -> ET.Element:
-        """An IQ `get` or `set` and its result stanza; see `Connection.request`."""
+        """Send an IQ `get` or `set` with `payload` and return the result stanza.
+
+        Raises:
+            TransportError: for an error reply or a timeout; NotConnected without a stream.
+        """
         return await self._connection.request(iq_type, payload, to=to, what=what, within=within)
 
     # --- OMEMO directory (pep.OmemoDirectory) -------------------------------------------------
@@ -238,7 +253,12 @@ class XmppClient:
         body_hint: str | None = None,
         also: EncryptedElement | None = None,
     ) -> str:
-        """Send `encrypted` (and `also`) to `to`; returns the message id. See `Sender`."""
+        """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
+        stanza) to `to`; returns the message id (also the origin-id).
+
+        Raises:
+            NotConnected: without a session.
+        """
         return self._sender.send_encrypted(
             encrypted,
             to,
@@ -251,7 +271,11 @@ class XmppClient:
     def send_plaintext(
         self, to: str, body: str, *, message_type: str = "chat", message_id: str | None = None
     ) -> str:
-        """Send an unencrypted message; returns the message id (also the origin-id)."""
+        """Send an unencrypted message; returns the message id (also the origin-id).
+
+        Raises:
+            NotConnected: without a session.
+        """
         return self._sender.send_plaintext(
             to, body, message_type=message_type, message_id=message_id
         )
@@ -261,7 +285,12 @@ class XmppClient:
         self._sender.send_invitation(to, room)
 
     def send_stanza(self, element: ET.Element) -> None:
-        """Send a `<message>` or `<presence>` built by `xmpp/`."""
+        """Send a `<message>` or `<presence>` built by `xmpp/`.
+
+        Raises:
+            NotConnected: without a session.
+            ValueError: for any other element.
+        """
         self._sender.send_stanza(element)
 
     # --- archives (archive.Archive) -----------------------------------------------------------
@@ -277,7 +306,13 @@ class XmppClient:
         last_page: bool = False,
         within: float = 60,
     ) -> ArchivePage:
-        """One page of a MAM archive (ours, or a room's when `archive` is given)."""
+        """One page of a MAM archive (ours, or a room's when `archive` is given); results
+        not of this query are refused and counted in `rejected_archive_results`.
+
+        Raises:
+            ArchiveQueryFailed: on an error reply or a timeout.
+            NotConnected: without a session.
+        """
         return await self._archive.query_archive(
             with_jid=with_jid,
             start=start,
@@ -291,7 +326,12 @@ class XmppClient:
     async def archive_page(
         self, *, after: str | None = None, max_results: int = 25, within: float = 60
     ) -> ReceivedPage:
-        """One page of our own archive after `after`, as `Received` values."""
+        """One page of our own archive after `after`, as `Received` values (malformed
+        results included, with their rejection).
+
+        Raises:
+            ArchiveQueryFailed: on an error reply or a timeout.
+        """
         return await self._archive.archive_page(after=after, max_results=max_results, within=within)
 
     def archive_query_open(self, query_id: str) -> bool:
@@ -310,19 +350,35 @@ class XmppClient:
     # --- roster and presence (roster.Roster) --------------------------------------------------
 
     async def roster(self) -> list[RosterEntry]:
-        """Our roster as the server has it."""
+        """Our roster as the server has it.
+
+        Raises:
+            TransportError: on an error reply or a timeout.
+        """
         return await self._roster.roster()
 
     async def add_contact(self, jid: str, name: str | None = None) -> None:
-        """Add `jid` to the roster, approve it and ask to see its presence."""
+        """Add `jid` to the roster, approve it and ask to see its presence.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
         await self._roster.add_contact(jid, name)
 
     async def remove_contact(self, jid: str) -> None:
-        """Remove `jid` from the roster; the server cancels both presence subscriptions."""
+        """Remove `jid` from the roster; the server cancels both presence subscriptions.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
         await self._roster.remove_contact(jid)
 
     async def rename_contact(self, jid: str, name: str, groups: tuple[str, ...] = ()) -> None:
-        """Give `jid` the roster name `name` (empty: none), keeping its `groups`."""
+        """Give `jid` the roster name `name` (empty: none), keeping its `groups`.
+
+        Raises:
+            TransportError: when the roster update fails.
+        """
         await self._roster.rename_contact(jid, name, groups)
 
     def deny_contact(self, jid: str) -> None:
