@@ -44,8 +44,8 @@ from typing import Any, NamedTuple, Protocol
 
 import slixmpp
 
-from tests.prosody import ProsodyServer
-from tests.store.conftest import DictKeyring
+from devtools.keyrings import DictKeyring
+from devtools.prosody import ProsodyServer
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived
 from tui_omemo.service.app_service import OmemoChatService

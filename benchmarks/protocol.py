@@ -3,8 +3,8 @@
 Run on demand from the repository root: ``python -m benchmarks.protocol [--quick]``.
 
 Both sides run on the same machine, in the same process, on the same in-memory storage kind:
-ours on the fakes of `tests/fakes.py` (`FakeDevice`), python-omemo through the interop harness of
-`tests/protocol/peers.py`. Measured, per OMEMO version where it applies:
+ours on the fakes of `devtools/fakes.py` (`FakeDevice`), python-omemo through the interop
+harness of `devtools/peers.py`. Measured, per OMEMO version where it applies:
 
 - device creation (identity, signed prekey, 100 prekeys; both namespaces for both sides);
 - the first message to a new device (active X3DH + first ratchet message), and its first
@@ -21,7 +21,7 @@ ours on the fakes of `tests/fakes.py` (`FakeDevice`), python-omemo through the i
 Every row is the median over several rounds (each round the mean of `repeat` calls), in
 milliseconds, beside python-omemo's and the ratio ours / python-omemo (below 1: we are faster or
 smaller). Both sides keep their state in a dict that copies JSON values both ways with the same
-function, `tests.fakes.json_copy` (our `MemoryStateStore`, python-omemo's `Storage` with caching
+function, `devtools.fakes.json_copy` (our `MemoryStateStore`, python-omemo's `Storage` with caching
 disabled); that copying stands in for a real database and is not protocol work, so it is timed
 separately and a second set of columns ("without store") shows each side with it taken out. A
 real store pays its own cost instead (for us: one SQLCipher row per key, see
@@ -45,8 +45,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tests.fakes import FakeDevice, MemoryDirectory, MemoryStateStore, trust_everyone
-from tests.protocol.peers import MemoryStorage, Peer
+from devtools.fakes import FakeDevice, MemoryDirectory, MemoryStateStore, trust_everyone
+from devtools.peers import MemoryStorage, Peer
 from tui_omemo.model import DeviceRef, Namespace
 from tui_omemo.protocol.ports import JsonObject
 

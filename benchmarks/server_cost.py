@@ -51,7 +51,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from benchmarks.e2e import login_bare, server_cpu_ms
-from tests.prosody import ProsodyServer
+from devtools.prosody import ProsodyServer
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
 from tui_omemo.xmpp.client import XmppClient

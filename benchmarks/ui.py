@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.fakes_ui import NOW, FakeService
+from devtools.fakes_ui import NOW, FakeService
 from tui_omemo.service.api import MessageReceived
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.clock import Clock

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.e2e import Peer, server_cpu_ms, start_peer
-from tests.prosody import ProsodyServer
-from tests.store.conftest import DictKeyring
+from devtools.keyrings import DictKeyring
+from devtools.prosody import ProsodyServer
 from tui_omemo.model import Namespace
 
 _SHORT = {

@@ -1,6 +1,6 @@
 """The demo behind `bash scripts/demo.sh`: two people chatting over OMEMO through a local Prosody.
 
-1. Starts Prosody on 127.0.0.1 with a throwaway config (`tests.prosody.ProsodyServer`).
+1. Starts Prosody on 127.0.0.1 with a throwaway config (`devtools.prosody.ProsodyServer`).
 2. Registers two accounts, the user (alice) and an echo contact (bob), and creates both
    profiles with `tui-omemo account add --allow-plaintext-loopback`: the database key goes to
    the OS keyring when one works, else a random passphrase is passed in the environment.
@@ -39,7 +39,7 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.prosody import ProsodyServer  # noqa: E402 (needs ROOT on sys.path)
+from devtools.prosody import ProsodyServer  # noqa: E402 (needs ROOT on sys.path)
 
 NONINTERACTIVE_ENV = "TUI_OMEMO_DEMO_NONINTERACTIVE"
 ECHO_READY = "listening as"

@@ -10,8 +10,8 @@ cd "$TUI_OMEMO_ROOT"
 echo "== lint-imports (DESIGN.md §2 layers)"
 lint-imports --no-cache
 echo "== ruff"
-ruff check tui_omemo tests benchmarks
-ruff format --check tui_omemo tests benchmarks scripts
+ruff check tui_omemo tests benchmarks devtools
+ruff format --check tui_omemo tests benchmarks scripts devtools
 echo "== mypy --strict"
 mypy
 

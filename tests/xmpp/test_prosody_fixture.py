@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import slixmpp
 
-import tests.prosody as prosody_module
-from tests.prosody import ProsodyServer
+import devtools.prosody as prosody_module
+from devtools.prosody import ProsodyServer
 
 pytestmark = pytest.mark.prosody
 

@@ -5,7 +5,7 @@ The engine talks to the outside through two small ports:
 * `StateStore`: versioned JSON values (each has `"version"`) under string keys: `"identity"`,
   `"x3dh/<0.3|2>"`, `"session/<0.3|2>/<bare_jid>/<device_id>"`, and per skipped message key
   `"skipped/…"` plus its FIFO entry `"skipped-order/…"` (see `session.py`). The SQLCipher store
-  implements it in `store/`, `tests/fakes.py` in memory.
+  implements it in `store/`, `devtools/fakes.py` in memory.
 * `Directory`: the published OMEMO data of other devices (bundles, device lists), fetched by
   `xmpp/` from PEP.
 
