@@ -23,7 +23,7 @@ from tui_omemo.protocol.errors import (
     UnknownPreKey,
 )
 from tui_omemo.protocol.results import SkipReason
-from tui_omemo.protocol.version import version_for
+from tui_omemo.protocol.versions import version_for
 
 NAMESPACES = list(Namespace)
 ALICE, BOB = "alice@example.org", "bob@example.org"

@@ -24,7 +24,7 @@ from tui_omemo.protocol.legacy import payload as legacy_payload
 from tui_omemo.protocol.legacy import wire as legacy_wire
 from tui_omemo.protocol.v2 import payload as v2_payload
 from tui_omemo.protocol.v2 import wire as v2_wire
-from tui_omemo.protocol.version import version_for
+from tui_omemo.protocol.versions import version_for
 
 KEY = bytes(range(32))
 

@@ -9,7 +9,8 @@ versions). Its host provides the ports of `ports.py` (`StateStore`, `Directory`)
 * `identity.py`: our device id, the one identity key, prekey ids, hiding, rotation.
 * `session.py`: one session's persisted form; `ratchet.py` the shared Double Ratchet pieces.
 * `version.py`: what differs between the versions, implemented by `legacy/` (0.3) and `v2/` (2),
-  each with `wire.py` (protobuf framing), `payload.py` (payload crypto) and `version.py`.
+  each with `wire.py` (protobuf framing), `payload.py` (payload crypto) and `version.py`;
+  `versions.py` (`version_for`) picks one by namespace.
 * `protobuf.py`: the one protobuf codec; `codec.py`: JSON helpers for persisted values.
 * `trust.py`, `verification.py`: BTBV rules, fingerprints and trust URIs (separate owner).
 """

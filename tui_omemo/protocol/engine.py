@@ -84,7 +84,8 @@ from tui_omemo.protocol.session import (
     skipped_order_key,
 )
 from tui_omemo.protocol.settings import CoreSettings
-from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version, version_for
+from tui_omemo.protocol.version import KeyExchange, ParsedBundle, Version
+from tui_omemo.protocol.versions import version_for
 
 __all__ = [
     "DELETE",

@@ -2,7 +2,8 @@
 
 The engine and the session logic are written once against `Version`; `legacy.LEGACY` and
 `v2.V2` implement it with each version's constants, key encodings, wire framing and payload
-crypto. `version_for(namespace)` picks one.
+crypto. `versions.version_for(namespace)` picks one (in its own module: the implementations
+import this one, so this one imports neither).
 """
 
 from __future__ import annotations
@@ -173,18 +174,3 @@ class Version(ABC):
         Raises:
             MalformedMessage: of a length no client sends.
         """
-
-
-_BY_NAMESPACE: dict[Namespace, Version] = {}
-
-
-def version_for(namespace: Namespace) -> Version:
-    """The `Version` implementing `namespace`."""
-    version = _BY_NAMESPACE.get(namespace)
-    if version is None:  # imported on first use: the version packages import this module
-        from tui_omemo.protocol.legacy.version import LEGACY
-        from tui_omemo.protocol.v2.version import V2
-
-        _BY_NAMESPACE.update({Namespace.LEGACY: LEGACY, Namespace.V2: V2})
-        version = _BY_NAMESPACE[namespace]
-    return version

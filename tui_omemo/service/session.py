@@ -57,7 +57,7 @@ from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
-from tui_omemo.protocol.version import version_for
+from tui_omemo.protocol.versions import version_for
 from tui_omemo.service import crashpoints
 from tui_omemo.service.account import device_label, own_entry
 from tui_omemo.service.api import (
