@@ -4,7 +4,9 @@ Entry point: `tui_omemo.protocol.engine.Engine` (one per own account and device,
 versions). Its host provides the ports of `ports.py` (`StateStore`, `Directory`) and commits the
 `StateChanges` every operation returns. Layout:
 
-* `engine.py`: sessions across versions, encrypt/decrypt, maintenance; `results.py` its values;
+* `engine.py`: the face (sessions across versions, encrypt/decrypt, maintenance), delegating to
+  `encryption.py`, `decryption.py` and `upkeep.py`, each working inside one `operation.py`
+  `Operation`, with `own_device.py` holding what is derived once; `results.py` its values;
   `errors.py` the `ProtocolError` tree; `settings.py` the options the core acts on.
 * `identity.py`: our device id, the one identity key, prekey ids, hiding, rotation.
 * `session.py`: one session's persisted form; `ratchet.py` the shared Double Ratchet pieces.

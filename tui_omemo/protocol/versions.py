@@ -1,4 +1,4 @@
-"""The two OMEMO versions by namespace: `version_for(namespace)`.
+"""The two OMEMO versions: `version_for(namespace)` and `ALL_VERSIONS`.
 
 Kept apart from `version.py` (the interface), which `legacy/` and `v2/` import: this module sits
 above all three, so the protocol core has no import cycle.
@@ -13,7 +13,12 @@ from tui_omemo.protocol.legacy.version import LEGACY
 from tui_omemo.protocol.v2.version import V2
 from tui_omemo.protocol.version import Version
 
-_BY_NAMESPACE: Mapping[Namespace, Version] = {Namespace.LEGACY: LEGACY, Namespace.V2: V2}
+ALL_VERSIONS: tuple[Version, ...] = (LEGACY, V2)
+"""Both versions, 0.3 first (the order in which our device's state is created and upkept)."""
+
+_BY_NAMESPACE: Mapping[Namespace, Version] = {
+    version.namespace: version for version in ALL_VERSIONS
+}
 
 
 def version_for(namespace: Namespace) -> Version:
