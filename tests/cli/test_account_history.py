@@ -17,9 +17,9 @@ from tests.cli.conftest import (
     run_subprocess,
     subprocess_env,
 )
-from tui_omemo.commands.state import UnitOfWorkStateStore
 from tui_omemo.model import TrustLevel
 from tui_omemo.protocol.engine import Engine
+from tui_omemo.service.account_setup import UnitOfWorkStateStore
 from tui_omemo.store import Direction, KeyringKeys, NewMessage, open_profile
 
 FINGERPRINT = re.compile(r"fingerprint: ([0-9a-f]{8} ){7}[0-9a-f]{8}")

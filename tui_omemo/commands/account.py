@@ -1,14 +1,12 @@
 """`tui-omemo account add`: create a profile, its encrypted database and the OMEMO identity.
 
 Works without the server: the account row and the new device's identity and prekeys are
-written in one store transaction, so an interrupted `account add` leaves either nothing or a
-complete profile. The new device id avoids nothing but itself (the server's device lists are
-not fetched here); the service checks the id against the published lists when it connects.
+written in one store transaction (`service.account_setup`), so an interrupted `account add`
+leaves either nothing or a complete profile.
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import time
 from dataclasses import dataclass
@@ -16,16 +14,11 @@ from dataclasses import dataclass
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid as check_jid  # noqa: PLC0414 (re-exported)
 from tui_omemo.commands.profile import ProfileOptions, open_database
-from tui_omemo.commands.security import set_certificate_pin
-from tui_omemo.commands.state import UnitOfWorkStateStore
-from tui_omemo.model import Namespace
-from tui_omemo.protocol.elements import DeviceList, WireBundle
-from tui_omemo.protocol.engine import Engine
-from tui_omemo.protocol.errors import BundleUnavailable
-from tui_omemo.protocol.verification import format_fingerprint
 from tui_omemo.service import account as service_account
+from tui_omemo.service import account_setup
 from tui_omemo.service.account import Server, is_loopback
-from tui_omemo.store import Account, Database
+from tui_omemo.service.account_setup import CreatedAccount
+from tui_omemo.service.profiles import Account, Database
 from tui_omemo.xmpp.certificates import normalize_pin
 
 
@@ -38,25 +31,6 @@ class AccountAdd:
     password_stdin: bool
     allow_plaintext_loopback: bool
     pin_certificate: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedAccount:
-    """What `account add` made: the JID, the device id and its fingerprint."""
-
-    jid: str
-    device_id: int
-    fingerprint: str
-
-
-class _OfflineDirectory:
-    """A `Directory` for creating an identity without a server: nothing is published."""
-
-    async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
-        raise BundleUnavailable(f"offline: no bundle for {bare_jid}/{device_id}")
-
-    async def fetch_device_list(self, namespace: Namespace, bare_jid: str) -> DeviceList:
-        raise BundleUnavailable("offline: no device list")
 
 
 def parse_server(text: str) -> Server:
@@ -147,26 +121,10 @@ def create_account(
         CommandError: the profile already holds an account (nothing is changed).
         StoreError, ProtocolError: the transaction failed (it is rolled back).
     """
-    with database.unit_of_work() as uow:
-        existing = uow.account.get()
-        if existing is not None:
-            raise CommandError(
-                f"the profile {database.directory} already holds the account {existing.jid}; "
-                "use another --profile for another account"
-            )
-        uow.account.save(account)
-        set_certificate_pin(uow, certificate_pin)
-        engine = asyncio.run(
-            Engine.create(
-                account.jid,
-                UnitOfWorkStateStore(uow),
-                _OfflineDirectory(),
-                taken_device_ids=(),
-            )
-        )
-    return CreatedAccount(
-        account.jid, engine.device_id, format_fingerprint(engine.identity_key.hex())
-    )
+    try:
+        return account_setup.create_account(database, account, certificate_pin=certificate_pin)
+    except account_setup.AccountExists as error:
+        raise CommandError(f"{error}; use another --profile for another account") from None
 
 
 def _read_password(args: AccountAdd, console: Console) -> str | None:

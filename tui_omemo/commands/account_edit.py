@@ -118,19 +118,16 @@ def account_set(options: ProfileOptions, args: AccountSet, console: Console) -> 
             for a non-loopback server (nothing is changed).
         CommandError, StoreError: no profile, or it cannot be opened.
     """
-    from tui_omemo.service.account import account_info, apply_change
+    from tui_omemo.service.account_setup import NoAccount, change_account
 
     change = _change(args, _pin(args.pin_certificate), console)
     with open_database(options, console) as database:
-        with database.unit_of_work() as uow:
-            if uow.account.get() is None:
-                raise CommandError(f"the profile {database.directory} has no account yet")
-            try:
-                apply_change(uow, change)
-            except ValueError as error:
-                raise UsageError(str(error)) from None
-        with database.snapshot() as uow:
-            info = account_info(uow)
+        try:
+            info = change_account(database, change)
+        except NoAccount as error:
+            raise CommandError(str(error)) from None
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     _print_lines(info, console)
     return 0
 
@@ -157,11 +154,11 @@ def account_show(options: ProfileOptions, as_json: bool, console: Console) -> in
     Raises:
         CommandError, StoreError: no profile or no account, or it cannot be opened.
     """
-    from tui_omemo.service.account import account_info
+    from tui_omemo.service.account_setup import account_info_of
 
-    with open_database(options, console) as database, database.snapshot() as uow:
+    with open_database(options, console) as database:
         try:
-            info = account_info(uow)
+            info = account_info_of(database)
         except ValueError as error:
             raise CommandError(f"{error} ({database.directory})") from None
     if as_json:

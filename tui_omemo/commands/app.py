@@ -48,13 +48,14 @@ from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database, profile_dir, read_passphrase
 from tui_omemo.commands.runtime import online
 from tui_omemo.service.account import ProfileAccount, is_loopback
+from tui_omemo.service.account_setup import correct_account, stored_account
 from tui_omemo.service.api import CertificateRefused, RefusedCertificate
-from tui_omemo.store import (
+from tui_omemo.service.profiles import (
     Account,
     Database,
-    KeyringKeys,
-    inspect_profile,
-    needs_passphrase,
+    asks_passphrase,
+    keyring_usable,
+    profile_exists,
 )
 from tui_omemo.xmpp.errors import (
     AuthenticationFailed,
@@ -106,11 +107,9 @@ def first_screen(options: ProfileOptions, console: Console) -> FirstScreen:
         StoreError: the profile's marker file is unreadable.
     """
     directory = profile_dir(options, console)
-    if not inspect_profile(directory).database_exists:
+    if not profile_exists(directory):
         return FirstScreen.SETUP
-    if read_passphrase(options, console) is None and needs_passphrase(
-        directory, KeyringKeys(console.keyring())
-    ):
+    if read_passphrase(options, console) is None and asks_passphrase(directory, console.keyring()):
         return FirstScreen.UNLOCK
     return FirstScreen.CONNECT
 
@@ -144,9 +143,8 @@ class Startup:
 
     def ask_passphrase(self) -> bool:
         """Whether a new profile needs a typed passphrase (none given, no usable keyring)."""
-        return (
-            read_passphrase(self.options, self.console) is None
-            and not KeyringKeys(self.console.keyring()).usable
+        return read_passphrase(self.options, self.console) is None and not keyring_usable(
+            self.console.keyring()
         )
 
     async def unlock(self, passphrase: str) -> None:
@@ -310,10 +308,8 @@ def _no_key(error: CommandError) -> bool:
 def _create_profile(options: ProfileOptions, console: Console, account: Account) -> None:
     """Create (or, after a failed login in this run, correct) the profile's account."""
     with open_database(options, console, create=True) as database:
-        with database.snapshot() as uow:
-            existing = uow.account.get()
+        existing = stored_account(database)
         if existing is None or existing.jid != account.jid:
             create_account(database, account)
             return
-        with database.unit_of_work() as uow:
-            uow.account.save(replace(account, created_at=existing.created_at))
+        correct_account(database, account, existing.created_at)

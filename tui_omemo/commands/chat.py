@@ -31,8 +31,8 @@ from tui_omemo.commands.runtime import Online, online
 from tui_omemo.commands.send_input import Outgoing, resolve
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import SendFailed, SendReport
-from tui_omemo.service.muc import room_key
-from tui_omemo.store import Database
+from tui_omemo.service.offline import joined_rooms
+from tui_omemo.service.profiles import Database
 from tui_omemo.xmpp.errors import TransportError
 
 T = TypeVar("T")
@@ -186,8 +186,7 @@ def _open(
     if all_rooms:
         return database, frozenset(outgoing.recipients)
     try:
-        with database.snapshot() as uow:
-            rooms = [jid for jid in outgoing.recipients if uow.settings.get(room_key(jid))]
+        rooms = joined_rooms(database, outgoing.recipients)
     except BaseException:
         database.close()
         raise

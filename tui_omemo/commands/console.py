@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open a profile
-    from tui_omemo.store import KeyringBackend
+    from tui_omemo.service.profiles import KeyringBackend
 
 
 def default_keyring() -> KeyringBackend | None:

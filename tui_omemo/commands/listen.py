@@ -5,8 +5,8 @@ live ones.
 archive); on stderr it says ``listening as JID (device N)``, and every outage and recovery of
 the connection (``connection lost, reconnecting``, then ``connected`` or ``reconnected, nothing
 missed``: the client reconnects by itself). Then it prints from the
-*archive*, not from the service's events: every row after its cursor (`commands.cursor`), in
-archive order, and then each new row as the service archives it (an event only wakes it up).
+*archive*, not from the service's events: every row after its cursor (`service.listen_cursor`),
+in archive order, and then each new row as the service archives it (an event only wakes it up).
 So a message that another command (`send`, `devices`, `muc …`) caught up and archived
 silently is printed by the next `listen`, and `listen --count 1` twice prints two waiting
 messages one after the other. The cursor moves only after a line was written and flushed: a
@@ -31,7 +31,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tui_omemo.commands import cursor
 from tui_omemo.commands.chat import ECHO_PREFIX, send_with_version
 from tui_omemo.commands.console import Console, OutputClosed, UsageError
 from tui_omemo.commands.jids import check_jid
@@ -39,11 +38,12 @@ from tui_omemo.commands.muc import echo_in_room, groups_of
 from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
+from tui_omemo.service import listen_cursor as cursor
 from tui_omemo.service.api import ChatMessage, ConnectionChanged, SendFailed
 from tui_omemo.service.crashpoints import crash_point
 from tui_omemo.service.muc import GroupChats
+from tui_omemo.service.offline import ArchivedMessage
 from tui_omemo.service.session import to_chat_message
-from tui_omemo.store import ArchivedMessage, UnitOfWork
 
 T = TypeVar("T")
 
@@ -183,7 +183,7 @@ class _Stream:
     async def open(cls, running: Online, args: ListenArgs, console: Console) -> _Stream:
         """Start after `--since`, else after the cursor."""
         name = cursor.name_for(args.name, args.source)
-        saved = await running.service.runner.read(lambda uow: cursor.position(uow, name))
+        saved = await cursor.position(running.service, name)
         start = saved if args.since is None else args.since
         reader = cursor.Reader(args.source, running.service.device_id)
         return cls(running, args, console, groups_of(running), reader, name, start, saved)
@@ -198,7 +198,7 @@ class _Stream:
         deadline = None if self.args.timeout is None else loop.time() + self.args.timeout
         while not self.done:
             wake.clear()
-            rows = await self.running.service.runner.read(self._pending)
+            rows = await self.reader.pending(self.running.service, self.position)
             if rows:
                 await self._print_rows(rows)
                 continue
@@ -207,9 +207,6 @@ class _Stream:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(remaining, POLL_SECONDS))
-
-    def _pending(self, uow: UnitOfWork) -> list[ArchivedMessage]:
-        return self.reader.pending(uow, self.position)
 
     async def _print_rows(self, rows: list[ArchivedMessage]) -> None:
         for row in rows:
@@ -253,7 +250,7 @@ class _Stream:
         if self.position == self.saved:
             return
         position, name = self.position, self.name
-        await self.running.service.runner.write(lambda uow: cursor.advance(uow, name, position))
+        await cursor.advance(self.running.service, name, position)
         self.saved = position
 
     async def _echo(self, message: ChatMessage) -> None:

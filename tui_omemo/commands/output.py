@@ -3,15 +3,55 @@
 Message text comes from peers, so the readable form neutralises control and bidi characters
 (DESIGN.md §3.9): a peer cannot move the cursor, recolour the terminal or reorder the line.
 The JSON form keeps the text exactly (JSON escapes it).
+
+An archived message is read through `ArchivedRow`, the fields these views need (the store's
+`ArchivedMessage` has them), so that printing imports neither the store nor the service.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from tui_omemo.commands import schema
-from tui_omemo.store import ArchivedMessage, Direction
+from tui_omemo.model import TrustLevel
+
+OUTGOING = "out"
+"""The stored direction of a message we sent (`store.Direction.OUT`, a string enum)."""
+
+
+class ArchivedRow(Protocol):
+    """What the views read of an archived message (`store.ArchivedMessage`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def sender_bare_jid(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def room(self) -> str | None: ...
+    @property
+    def nick(self) -> str | None: ...
+    @property
+    def sender_device(self) -> int | None: ...
+    @property
+    def trust(self) -> TrustLevel | None: ...
+    @property
+    def omemo_version(self) -> str | None: ...
+    @property
+    def stanza_id(self) -> str | None: ...
+    @property
+    def flags(self) -> Mapping[str, object]: ...
+
 
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -59,11 +99,11 @@ class MessageView:
     nick: str | None = None
 
     @classmethod
-    def from_archive(cls, message: ArchivedMessage) -> MessageView:
+    def from_archive(cls, message: ArchivedRow) -> MessageView:
         """The view of an archived message."""
         return cls(
             peer=message.peer,
-            outgoing=message.direction is Direction.OUT,
+            outgoing=message.direction == OUTGOING,
             sender=message.sender_bare_jid,
             device=message.sender_device,
             text=message.body,
@@ -108,7 +148,7 @@ class MessageView:
         return f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(self.text)}"
 
 
-def failure_json(message: ArchivedMessage, reason: str) -> str:
+def failure_json(message: ArchivedRow, reason: str) -> str:
     """A message that could not be decrypted: an `error` object of JSON schema 1 with the
     reason and where it came from (never a body: there is none)."""
     return schema.dump(
@@ -118,7 +158,7 @@ def failure_json(message: ArchivedMessage, reason: str) -> str:
             "peer": message.peer,
             "room": message.room,
             "nick": message.nick,
-            "direction": message.direction.value,
+            "direction": str(message.direction),
             "from": message.sender_bare_jid,
             "device": message.sender_device,
             "reason": reason,

@@ -5,6 +5,12 @@ An existing profile opens the way it was created (keyring or passphrase). A new 
 keyed by a passphrase when one is supplied (``$TUI_OMEMO_PASSPHRASE`` or `--passphrase-file`),
 else by a random key in the OS keyring; with neither, the command stops with exit status 2
 and says how to provide a passphrase.
+
+`open_database` is the one named function through which the commands reach the store: this is
+the only module of `tui_omemo.commands` that imports `tui_omemo.store` (the import-linter
+contract in pyproject.toml names this exception), lazily and without the service, so that
+`--help` loads no store and `history` no service. Everything else the commands read or change
+goes through the service (`service.offline`, `service.account_setup` …).
 """
 
 from __future__ import annotations

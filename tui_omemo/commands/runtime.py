@@ -20,8 +20,8 @@ from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.security import remember_mechanism, stream_security
 from tui_omemo.service.app_service import OmemoChatService
+from tui_omemo.service.profiles import Account, Database
 from tui_omemo.service.xmpp_adapter import XmppTransport
-from tui_omemo.store import Account, Database
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import TransportError
 from tui_omemo.xmpp.secure import StreamSecurity

@@ -4,7 +4,8 @@
   (`account add/set --pin-certificate`, or the account screen); with it, exactly that
   certificate is accepted. Read and written by `service.certificate_pin`.
 * `login_mechanism`: the strongest SASL mechanism this account has logged in with; a later
-  login refuses weaker ones (`xmpp.secure.accepted_mechanisms`), as Conversations does.
+  login refuses weaker ones (`xmpp.secure.accepted_mechanisms`), as Conversations does. Kept
+  by `service.login_pins`; the ranking of mechanisms is the XMPP layer's.
 
 Both are read before connecting (`stream_security`) and the mechanism is raised after a login
 (`remember_mechanism`); they are never lowered automatically.
@@ -17,7 +18,8 @@ from tui_omemo.service.certificate_pin import (
     certificate_pin,
     set_certificate_pin,
 )
-from tui_omemo.store import Database, UnitOfWork
+from tui_omemo.service.login_pins import LOGIN_MECHANISM, raise_mechanism, stored_mechanism
+from tui_omemo.service.profiles import Database, UnitOfWork
 from tui_omemo.xmpp.secure import StreamSecurity, mechanism_rank
 
 __all__ = [
@@ -28,16 +30,14 @@ __all__ = [
     "stream_security",
 ]
 
-LOGIN_MECHANISM = "login_mechanism"
-
 
 def stream_security(uow: UnitOfWork) -> StreamSecurity:
     """The pins stored in the profile (unreadable values count as absent)."""
-    mechanism = uow.settings.get(LOGIN_MECHANISM)
+    mechanism = stored_mechanism(uow)
     return StreamSecurity(
         certificate_pin=certificate_pin(uow),
         pinned_mechanism=mechanism
-        if isinstance(mechanism, str) and mechanism_rank(mechanism) > 0
+        if mechanism is not None and mechanism_rank(mechanism) > 0
         else None,
     )
 
@@ -47,8 +47,4 @@ def remember_mechanism(database: Database, mechanism: str | None) -> None:
     only: a PLAIN login pins nothing)."""
     if mechanism is None or mechanism_rank(mechanism) <= 0:
         return
-    with database.unit_of_work() as uow:
-        stored = uow.settings.get(LOGIN_MECHANISM)
-        current = mechanism_rank(stored) if isinstance(stored, str) else -1
-        if mechanism_rank(mechanism) > current:
-            uow.settings.set(LOGIN_MECHANISM, mechanism.removesuffix("-PLUS"))
+    raise_mechanism(database, mechanism, mechanism_rank)

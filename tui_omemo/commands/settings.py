@@ -15,8 +15,7 @@ from tui_omemo.commands import schema
 from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.config import SETTINGS_HELP, Settings
-from tui_omemo.service.app_service import SETTINGS_KEY
-from tui_omemo.store import UnitOfWork
+from tui_omemo.service.offline import change_setting, stored_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,17 +34,13 @@ def settings(options: ProfileOptions, args: SettingsArgs, console: Console) -> i
         UsageError: unknown key, or a value that does not parse or is out of range.
     """
     with open_database(options, console) as database:
-        if args.key is not None and args.value is not None:
-            with database.unit_of_work() as uow:
-                current = _stored(uow)
-                try:
-                    updated = current.with_value(args.key, args.value)
-                except ValueError as error:
-                    raise UsageError(str(error)) from None
-                uow.settings.set(SETTINGS_KEY, updated.to_json())
-        else:
-            with database.snapshot() as uow:
-                updated = _stored(uow)
+        try:
+            if args.key is not None and args.value is not None:
+                updated = change_setting(database, args.key, args.value)
+            else:
+                updated = stored_settings(database)
+        except ValueError as error:  # an unknown key, a bad value, unreadable stored settings
+            raise UsageError(str(error)) from None
     values = updated.to_json()
     if args.key is not None and args.key not in SETTINGS_HELP:
         raise UsageError(f"unknown setting {args.key!r}; known: {', '.join(SETTINGS_HELP)}")
@@ -64,16 +59,6 @@ def setting_json(name: str, value: object) -> str:
     """A `setting` object of JSON schema 1 (the value as stored: true/false, a number, a
     word)."""
     return schema.dump("setting", {"key": name, "value": value, "help": SETTINGS_HELP[name]})
-
-
-def _stored(uow: UnitOfWork) -> Settings:
-    stored = uow.settings.get(SETTINGS_KEY)
-    if not isinstance(stored, dict):
-        return Settings()
-    try:
-        return Settings.from_json(stored)
-    except ValueError as error:
-        raise UsageError(f"the stored settings are unreadable ({error})") from None
 
 
 def _text(value: object) -> str:

@@ -12,13 +12,20 @@ between the write and `advance` prints that one message twice (at least once, ne
 
 Rows this device wrote itself (messages sent from this profile) are not news to it: a
 consumer steps over them (`is_own`) and moves its cursor past them with the next write.
+
+The reads and writes run on the running service's DB thread (`OmemoChatService.runner`), like
+every other access to the profile while the service is up.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
+
+if TYPE_CHECKING:
+    from tui_omemo.service.app_service import OmemoChatService
 
 PREFIX = "listen/cursor/"
 DEFAULT_NAME = "default"
@@ -40,15 +47,19 @@ def name_for(name: str | None, peer: str | None) -> str:
     return DEFAULT_NAME if peer is None else f"from:{peer}"
 
 
-def position(uow: UnitOfWork, name: str) -> int:
+async def position(service: OmemoChatService, name: str) -> int:
     """The archive id of the last message given to `name` (0: nothing yet)."""
+    return await service.runner.read(lambda uow: _position(uow, name))
+
+
+async def advance(service: OmemoChatService, name: str, archive_id: int) -> None:
+    """Record that everything up to `archive_id` has been given to `name`."""
+    await service.runner.write(lambda uow: uow.settings.set(key(name), archive_id))
+
+
+def _position(uow: UnitOfWork, name: str) -> int:
     value = uow.settings.get(key(name))
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def advance(uow: UnitOfWork, name: str, archive_id: int) -> None:
-    """Record that everything up to `archive_id` has been given to `name`."""
-    uow.settings.set(key(name), archive_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +69,11 @@ class Reader:
     peer: str | None
     own_device: int | None
 
-    def pending(self, uow: UnitOfWork, after: int) -> list[ArchivedMessage]:
+    async def pending(self, service: OmemoChatService, after: int) -> list[ArchivedMessage]:
         """The next rows after `after`, oldest first (at most `BATCH`)."""
-        return uow.archive.after(after, peer=self.peer, limit=BATCH)
+        return await service.runner.read(
+            lambda uow: uow.archive.after(after, peer=self.peer, limit=BATCH)
+        )
 
     def is_own(self, message: ArchivedMessage) -> bool:
         """A row this device wrote when it sent a message (not news to its own consumer);
