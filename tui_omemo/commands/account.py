@@ -17,7 +17,6 @@ from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.service import account as service_account
 from tui_omemo.service import account_setup
 from tui_omemo.service.account import Server, is_loopback
-from tui_omemo.service.account_setup import CreatedAccount
 from tui_omemo.service.profiles import Account, Database
 from tui_omemo.xmpp.certificates import normalize_pin
 
@@ -113,7 +112,7 @@ def _check_pin(text: str | None) -> str | None:
 
 def create_account(
     database: Database, account: Account, *, certificate_pin: str | None = None
-) -> CreatedAccount:
+) -> account_setup.CreatedAccount:
     """Save `account` (and the certificate pin) and create the OMEMO identity, in one
     transaction.
 
