@@ -40,7 +40,7 @@ async def all_waiting(alice: Peer, count: int) -> None:
     """Until `count` sends wait for Alice's next send group."""
     session: Any = alice.service.session
     async with asyncio.timeout(TIMEOUT):
-        while len(session._waiting) < count:  # noqa: ASYNC110 (no event for this)
+        while len(session.outbound._waiting) < count:  # noqa: ASYNC110 (no event for this)
             await asyncio.sleep(0.01)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 
@@ -29,8 +28,7 @@ def watch_staged(monkeypatch: pytest.MonkeyPatch) -> Served:
 
     async def load(self: RunnerStateStore, key: str) -> JsonObject | None:
         value = await original(self, key)
-        runner: Any = self._runner
-        if value is not None and runner.staged_state.writes.get(key) is value:
+        if value is not None and self.staging.changes.writes.get(key) is value:
             served.append((key, value, json.dumps(value, sort_keys=True)))
         return value
 

@@ -78,7 +78,7 @@ from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.outbox import Outbox, RoomPort
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
-from tui_omemo.service.state import RunnerStateStore
+from tui_omemo.service.state import RunnerStateStore, Staging
 from tui_omemo.service.transport import LINK_RESUMED, Transport, TransportError
 from tui_omemo.service.trust import record_event, trust_mode_event
 from tui_omemo.store import (
@@ -133,6 +133,7 @@ class OmemoChatService:
         engine: Engine,
         directory: CachingDirectory,
         settings: Settings,
+        staging: Staging,
     ) -> None:
         self._runner = runner
         self._transport = transport
@@ -148,7 +149,7 @@ class OmemoChatService:
         self.groups: GroupChats | None = None
         """The group-chat component (None when the transport has no client)."""
         self.session = Session(
-            transport, engine, runner, directory, lambda: self._settings, self._emit
+            transport, engine, runner, directory, lambda: self._settings, self._emit, staging
         )
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
         self._worker: asyncio.Task[None] | None = None
@@ -205,8 +206,12 @@ class OmemoChatService:
         try:
             settings = await runner.write(lambda uow: _load_settings(uow, settings))
             directory = CachingDirectory(transport, runner)
+            staging = Staging()
             engine = await Engine.create(
-                transport.own_bare_jid, RunnerStateStore(runner), directory, core_settings(settings)
+                transport.own_bare_jid,
+                RunnerStateStore(runner, staging),
+                directory,
+                core_settings(settings),
             )
         except BaseException:
             await runner.close()
@@ -217,6 +222,7 @@ class OmemoChatService:
             engine=engine,
             directory=directory,
             settings=settings,
+            staging=staging,
         )
 
     async def start(self, *, rooms: bool = True) -> None:
@@ -744,11 +750,10 @@ class OmemoChatService:
         a client): groupchat stanzas go to it, the room methods delegate to it and
         `drain_inbox` hands it groupchat rows."""
         self.groups = groups
-        self.session.groupchat_retry = groups.retry
         self.session.outbox.rooms = RoomPort(
             groups.send_stanza, lambda room: room in groups.joined_rooms()
         )
-        self._transport.set_handlers(groups.route(self.session.enqueue), self._on_connection)
+        self.session.attach_rooms(groups)
 
     def _groups(self) -> GroupChats:
         if self.groups is None:

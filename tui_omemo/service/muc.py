@@ -27,67 +27,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui_omemo.config import Settings
-from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.engine import DecryptResult, Engine
-from tui_omemo.protocol.errors import (
-    Duplicate,
-    NotForThisDevice,
-    ProtocolError,
-)
-from tui_omemo.protocol.results import SkipReason
+from tui_omemo.protocol.engine import Engine
+from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.service.api import (
     ChatSecurity,
     ChatSummary,
     MemberReadiness,
-    MessageReceived,
     Presence,
     RoomInfo,
-    SecurityEventRaised,
     SendFailed,
     SendReport,
     ServiceEvent,
-    SkippedDevice,
 )
+from tui_omemo.service.conversation import RoomPolicy
 from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.history import finish_catch_up
-from tui_omemo.service.outbox import RoomOutbound, archive_pending
+from tui_omemo.service.inbound import for_device, has_content
+from tui_omemo.service.outbound import NO_DEVICE, RoomSend
+from tui_omemo.service.outbox import RoomOutbound
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.session import (
-    BODY_HINT,
-    SKIP_WORDS,
-    Session,
-    for_device,
-    now_ms,
-    sent_message,
-    to_chat_message,
-)
-from tui_omemo.service.state import apply_state_changes
-from tui_omemo.service.transport import Inbound, InboundHandler, TransportError, Wrapper
-from tui_omemo.service.trust import (
-    PendingEvent,
-    message_trust,
-    observe_identity,
-    record_event,
-    stored_trust_for_mark,
-)
-from tui_omemo.store import Direction, InboxItem, InboxSource, NewMessage, UnitOfWork
+from tui_omemo.service.session import Session
+from tui_omemo.service.transport import Inbound, TransportError, Wrapper
+from tui_omemo.service.trust import PendingEvent
+from tui_omemo.store import InboxItem, InboxSource, UnitOfWork
 from tui_omemo.xmpp.bookmarks import Bookmark
-from tui_omemo.xmpp.errors import MalformedStanza
 from tui_omemo.xmpp.mam import ArchivedMessage
 from tui_omemo.xmpp.muc import OMEMO_ROOM_CONFIG
 from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient, RoomFeatures
-from tui_omemo.xmpp.xep_0420 import envelope as sce
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +80,6 @@ REFUSE_OPEN = (
     "OMEMO is off in this room because it is not members-only: anyone may enter, "
     "so no member list says who may read the messages."
 )
-NO_DEVICE = "no usable OMEMO device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +193,7 @@ class GroupChats:
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
+        self._policy = RoomPolicy(session.engine, self)
         rooms.add_listener(self._room_changed)
 
     @property
@@ -298,26 +273,6 @@ class GroupChats:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    def route(self, fallback: InboundHandler) -> InboundHandler:
-        """The transport's inbound handler: groupchat stanzas here, the rest to `fallback`
-        (`Session.enqueue`)."""
-
-        def handler(inbound: Inbound) -> None:
-            if self._ours(inbound):
-                return  # `RoomClient` reads our room archive results itself
-            if inbound.message_type == "groupchat":
-                self.enqueue(inbound)
-            else:
-                fallback(inbound)
-
-        return handler
-
-    def _ours(self, inbound: Inbound) -> bool:
-        """A result of one of our room archive queries (the transport does not parse those)."""
-        return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
-            inbound.mam_query_id or ""
-        )
 
     def enqueue(self, inbound: Inbound) -> None:
         """Take a groupchat stanza (sync, on the loop); the worker processes it."""
@@ -659,7 +614,7 @@ class GroupChats:
                 )
             if not prefs.plaintext:
                 await self.set_prefs(state.jid, replace(prefs, plaintext=True))
-            return await self._send_plain(state, text)
+            return await self._session.outbound.send_plain(state.jid, text, room_nick=state.nick)
         if allow_partial and not prefs.partial:
             prefs = replace(prefs, partial=True)
             await self.set_prefs(state.jid, prefs)
@@ -671,7 +626,9 @@ class GroupChats:
                 f"could not fetch the room's members or their devices: {error}",
                 SendReport(None, None),
             ) from error
-        return await self._send_encrypted(state, text, namespace, partial=prefs.partial)
+        members = tuple(sorted(state.members))
+        send = RoomSend(state.jid, namespace, state.nick, members, state.errors, prefs.partial)
+        return await self._session.outbound.send(send, text)
 
     async def _choose_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
         """OMEMO 2 when every member with a device has an OMEMO 2 device, else 0.3; a
@@ -684,114 +641,6 @@ class GroupChats:
             if legacy.device_ids and not v2.device_ids:
                 return Namespace.LEGACY
         return Namespace.V2
-
-    async def _send_encrypted(
-        self, state: _Room, text: str, namespace: Namespace, *, partial: bool
-    ) -> SendReport:
-        own, room = self.own, state.jid
-        members = sorted(state.members)
-        if not members:
-            raise SendFailed(
-                "the room has no other members to encrypt for; nothing was sent",
-                SendReport(None, namespace),
-            )
-        payload = (
-            text.encode("utf-8")
-            if namespace is Namespace.LEGACY
-            else sce.build_envelope(text, sender=own, to=room)
-        )
-        message_id = secrets.token_hex(12)
-        async with self._lock:
-            decider, events, stale = self._session.decider()
-            try:
-                result = await self._engine.encrypt(namespace, members, payload, decider)
-            except (ProtocolError, TransportError) as error:
-                raise SendFailed(
-                    f"encryption failed, nothing was sent: {error}", SendReport(None, namespace)
-                ) from error
-            every = [
-                _skipped(device, SkipReason.STALE if device in stale else reason)
-                for device, reason in result.skipped.items()
-            ]
-            reached = {device.bare_jid for device in result.recipients}
-            missing = [jid for jid in members if jid not in reached]
-            for jid in missing:
-                state.errors[jid] = _member_error(jid, every)
-            # one line per skipped member (device_id None), one per skipped device
-            skipped = [device for device in every if device.device_id is not None]
-            skipped += [
-                SkippedDevice(jid, None, f"member skipped, {NO_DEVICE}: {state.errors[jid]}")
-                for jid in missing
-            ]
-            report = SendReport(None, namespace, tuple(skipped))
-            if not reached:
-                raise SendFailed(
-                    "no member of the room has a trusted device that can receive "
-                    "the message; nothing was sent",
-                    report,
-                )
-            if missing and not partial:
-                raise SendFailed(
-                    f"{len(missing)} member(s) have no {NO_DEVICE}: {', '.join(missing)}; "
-                    "nothing was sent. Choose to send to everyone with keys in this room "
-                    "explicitly if you want to.",
-                    report,
-                    partial_possible=True,
-                )
-            now = now_ms()
-            message = NewMessage(
-                peer=room,
-                direction=Direction.OUT,
-                sender_bare_jid=own,
-                body=text,
-                timestamp=now,
-                received_at=now,
-                dedupe_keys=(f"oid:{own}:{message_id}",),
-                room=room,
-                nick=state.nick,
-                sender_device=self._engine.device_id,
-                trust=TrustLevel.VERIFIED,
-                omemo_version=namespace.label,
-                origin_id=message_id,
-                message_id=message_id,
-                flags={"recipients": len(result.recipients), "skipped_members": missing},
-            )
-
-            hint = BODY_HINT if self._settings().add_body_hint else None
-            stanza = RoomOutbound(room, message_id, result.element, hint)
-
-            def commit(uow: UnitOfWork) -> int:
-                apply_state_changes(uow, result.changes)
-                return archive_pending(uow, message, stanza)
-
-            archive_id = await self._runner.write(commit)
-            self._emit(sent_message(archive_id, message))
-            left = await self._session.outbox.send(archive_id, stanza)
-        self._emit_events(events)
-        return SendReport(archive_id, namespace, tuple(skipped), queued=not left)
-
-    async def _send_plain(self, state: _Room, text: str) -> SendReport:
-        message_id = secrets.token_hex(12)
-        now = now_ms()
-        message = NewMessage(
-            peer=state.jid,
-            direction=Direction.OUT,
-            sender_bare_jid=self.own,
-            body=text,
-            timestamp=now,
-            received_at=now,
-            dedupe_keys=(f"oid:{self.own}:{message_id}",),
-            room=state.jid,
-            nick=state.nick,
-            origin_id=message_id,
-            message_id=message_id,
-            flags={"plaintext_chosen": True},
-        )
-        stanza = RoomOutbound(state.jid, message_id, None, text)
-        archive_id = await self._runner.write(lambda uow: archive_pending(uow, message, stanza))
-        self._emit(sent_message(archive_id, message))
-        left = await self._session.outbox.send(archive_id, stanza)
-        return SendReport(archive_id, None, queued=not left)
 
     def send_stanza(self, stanza: RoomOutbound) -> None:
         """Send a stored room message as it was encrypted (the outbox resends through this).
@@ -806,14 +655,21 @@ class GroupChats:
                 stanza.room, stanza.encrypted, stanza.message_id, stanza.body
             )
 
-    # --- receiving ----------------------------------------------------------------------------
+    # --- receiving (the inbound pipeline, room policy) -----------------------------------------
+
+    def claims(self, inbound: Inbound) -> bool:
+        """A result of one of our room archive queries (`RoomClient` reads those itself; the
+        transport does not parse them)."""
+        return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
+            inbound.mam_query_id or ""
+        )
 
     async def accept(self, inbound: Inbound) -> None:
         """Check the path, keep the stanza in the inbox, then process it."""
         room = bare_jid(inbound.sender)
         if inbound.wrapper is not Wrapper.NONE:
             if inbound.wrapper is Wrapper.MAM:
-                await self._security_event(
+                await self._session.inbound.security_event(
                     PendingEvent(
                         SecurityEventKind.DECRYPTION_FAILED,
                         room,
@@ -828,25 +684,27 @@ class GroupChats:
 
     async def _keep_and_process(self, inbound: Inbound) -> None:
         inbound = for_device(inbound, self._engine.device_id)
-        if inbound.encrypted is None and inbound.malformed is None and not inbound.body:
+        if not has_content(inbound):
             return
-        raw = inbound.to_bytes()
-        inbox_id = await self._runner.write(
-            lambda uow: uow.inbox.add(raw, inbound.source, now_ms())
-        )
+        inbox_id = await self._session.inbound.store(inbound)
         await self.process(inbox_id, inbound, attempts=0)
 
-    async def retry(self, item: InboxItem, inbound: Inbound) -> None:
-        """Process a groupchat row left in the inbox by a crash (`Session.drain_inbox` hands
-        rows whose `message_type` is groupchat here). A row of a room we have not joined
-        (yet) stays: without the room's occupants its sender cannot be named; `start`
-        drains such rows again once the bookmarked rooms are joined."""
-        if bare_jid(inbound.sender) not in self._joined:
+    async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
+        """Name the sender of one groupchat inbox row, then decrypt and commit it through the
+        inbound pipeline (a row whose sender nobody can name is dropped, with an event)."""
+        pipeline = self._session.inbound
+        routing = await self._policy.route(inbound)
+        if isinstance(routing, PendingEvent):
+            await pipeline.unroutable(inbox_id, routing)
             return
-        await self.process(item.id, inbound, attempts=item.attempts + 1)
+        await pipeline.process_all(
+            [pipeline.item(self._policy, inbox_id, inbound, attempts, routing)]
+        )
 
-    async def _sender(self, room: str, nick: str, inbound: Inbound) -> str | None:
-        """The real bare JID behind `room/nick`, or None when nobody can be named."""
+    async def sender(self, room: str, nick: str, inbound: Inbound) -> str | None:
+        """The real bare JID behind `room/nick`, or None when nobody can be named: from the
+        room's presence, else (an archived message whose occupant left) the one member whose
+        device list holds the sending device id."""
         real = self._rooms.real_jid(room, nick)
         if real is not None:
             return real
@@ -864,300 +722,25 @@ class GroupChats:
                     owners.append(jid)
         return owners[0] if len(owners) == 1 else None
 
-    def _dedupe_keys(self, inbound: Inbound, room: str, sender: str) -> tuple[str, ...]:
-        keys: list[str] = []
-        if inbound.stanza_id:  # stamped by the room (live and archived copies alike)
-            keys.append(f"rsid:{room}:{inbound.stanza_id}")
-        if inbound.origin_id:
-            keys.append(f"oid:{sender}:{inbound.origin_id}")
-        elif inbound.message_id:
-            keys.append(f"mid:{room}:{sender}:{inbound.message_id}")
-        element = inbound.encrypted
-        if element is not None:
-            key = element.key_for(self._engine.device_id)
-            if key is not None:
-                digest = hashlib.sha256(key.data).hexdigest()[:32]
-                keys.append(
-                    f"omemo:{element.namespace.label}:{sender}:{element.sender_device_id}:{digest}"
-                )
-        return tuple(keys)
-
-    async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
-        """Decrypt and commit one groupchat inbox row."""
-        room, _, nick = inbound.sender.partition("/")
-        room = bare_jid(room)
-        sender = await self._sender(room, nick, inbound)
-        if sender is None:
-            await self._drop(inbox_id)
-            await self._security_event(
-                PendingEvent(
-                    SecurityEventKind.DECRYPTION_FAILED,
-                    room,
-                    None,
-                    f"a message from {nick!r} in {room} was dropped: the room did not tell us "
-                    "who sent it",
-                )
-            )
-            return
-        keys = self._dedupe_keys(inbound, room, sender)
-        async with self._lock:
-            if keys and await self._runner.read(lambda uow: uow.dedupe.seen(keys)) is not None:
-                await self._drop(inbox_id)  # a duplicate, or our own reflection
-                return
-            element = inbound.encrypted
-            if element is None:
-                await self._plain(inbox_id, inbound, (room, nick, sender), keys)
-            elif sender == self.own and element.sender_device_id == self._engine.device_id:
-                await self._drop(inbox_id)  # our own reflection: its plaintext is archived
-            else:
-                await self._encrypted(inbox_id, inbound, (room, nick, sender), keys)
-
-    async def _drop(self, inbox_id: int) -> None:
-        await self._runner.write(lambda uow: uow.inbox.delete(inbox_id))
-
-    async def _plain(
-        self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...]
-    ) -> None:
-        room, nick, sender = who
-        if inbound.malformed is not None:
-            await self._fail(inbox_id, inbound, who, keys, inbound.malformed)
-            return
-        if not keys:
-            seed = f"{inbound.body or ''}\x00{inbound.timestamp_ms}".encode()
-            keys = (f"plain:{room}:{sender}:{hashlib.sha256(seed).hexdigest()[:32]}",)
+    def encrypted_room(self, room: str) -> bool:
+        """Whether `room` is joined and qualifies for OMEMO."""
         state = self._joined.get(room)
-        events: list[PendingEvent] = []
-        flags: dict[str, object] = {}
-        if state is not None and state.refusal is None and sender != self.own:
-            flags["warning"] = "unencrypted message in an encrypted room"
-            events.append(
-                PendingEvent(
-                    SecurityEventKind.PLAINTEXT_IN_ENCRYPTED_CHAT,
-                    room,
-                    None,
-                    f"{sender} ({nick}) sent an unencrypted message in {room}",
-                )
-            )
-        message = self._row(
-            inbound, (room, nick, sender), keys, inbound.body or "", None, None, None, flags
-        )
-        await self._commit(inbox_id, message, events, inbound)
+        return state is not None and state.refusal is None
 
-    async def _encrypted(
-        self, inbox_id: int, inbound: Inbound, who: tuple[str, str, str], keys: tuple[str, ...]
-    ) -> None:
-        element = inbound.encrypted
-        assert element is not None
-        sender = DeviceRef(who[2], element.sender_device_id)
-        if not await self._directory.is_listed(element.namespace, sender):
-            await self._fail(
-                inbox_id,
-                inbound,
-                who,
-                keys,
-                f"device {sender.device_id} is not on {sender.bare_jid}'s device list",
-            )
-            return
-        try:
-            result = await self._engine.decrypt(element, sender.bare_jid)
-        except Duplicate:
-            await self._drop(inbox_id)
-            return
-        except NotForThisDevice:
-            if element.payload is None or inbound.wrapper is Wrapper.MAM:
-                await self._drop(inbox_id)  # not for us, or sent before this device existed
-                return
-            await self._fail(
-                inbox_id, inbound, who, keys, "the message was not encrypted for this device"
-            )
-            return
-        except ProtocolError as error:
-            await self._fail(inbox_id, inbound, who, keys, f"{type(error).__name__}: {error}"[:200])
-            return
-        await self._decrypted(inbox_id, inbound, who, keys, result)
-
-    async def _decrypted(
-        self,
-        inbox_id: int,
-        inbound: Inbound,
-        who: tuple[str, str, str],
-        keys: tuple[str, ...],
-        result: DecryptResult,
-    ) -> None:
-        body = None
-        if result.plaintext is not None:
-            try:
-                body = self._body(result, who[0], who[2])
-            except ValueError as error:
-                await self._fail(inbox_id, inbound, who, keys, str(error))
-                return
-        mode = TrustMode(self._settings().trust_mode)
-        sender, now = result.sender, now_ms()
-
-        def commit(uow: UnitOfWork) -> tuple[int | None, list[PendingEvent]]:
-            level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
-            apply_state_changes(uow, result.changes)
-            uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
-            archive_id = None
-            if body is not None:
-                mark = message_trust(level, mode)
-                archive_id = uow.archive.append(
-                    self._row(
-                        inbound,
-                        who,
-                        keys,
-                        body,
-                        result.namespace,
-                        sender.device_id,
-                        stored_trust_for_mark(mark),
-                        {},
-                    )
-                )
-            uow.inbox.delete(inbox_id)
-            self._advance_archive_position(uow, inbound)
-            return archive_id, events
-
-        archive_id, events = await self._runner.write(commit)
-        await self._after_commit(archive_id, events)
-        await self._session.after_decrypt(result, tolerant=True)
-
-    def _body(self, result: DecryptResult, room: str, sender: str) -> str:
-        """0.3: the body bytes; OMEMO 2: the SCE envelope's body, whose `from` must be the
-        sender and whose `to` must be the room (OMEMO-WIRE.md §4.3 step 6)."""
-        assert result.plaintext is not None
-        if result.namespace is Namespace.LEGACY:
-            try:
-                return result.plaintext.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError("the decrypted body is not UTF-8") from error
-        try:
-            envelope = sce.parse_envelope(result.plaintext)
-        except MalformedStanza as error:
-            raise ValueError(f"the encrypted envelope is malformed: {error}") from error
-        if envelope.sender is None or bare_jid(envelope.sender) != sender:
-            raise ValueError("the encrypted envelope names another sender")
-        if envelope.to is None or bare_jid(envelope.to) != room:
-            raise ValueError("the encrypted envelope was not addressed to this room")
-        return envelope.body or ""
-
-    async def _fail(
-        self,
-        inbox_id: int,
-        inbound: Inbound,
-        who: tuple[str, str, str],
-        keys: tuple[str, ...],
-        reason: str,
-    ) -> None:
-        """A failure row (no plaintext, no state) and a security event; empty messages only
-        raise the event."""
-        room, nick, sender = who
-        element = inbound.encrypted
-        device = None if element is None else element.sender_device_id
-        event = PendingEvent(
-            SecurityEventKind.DECRYPTION_FAILED,
-            sender,
-            device,
-            f"a message from {sender} ({nick}) in {room} could not be decrypted: {reason}",
-        )
-        if element is not None and element.payload is None:
-            await self._drop(inbox_id)
-            await self._security_event(event)
-            return
-        keys = failure_keys(keys, "rsid:", sender, element)
-        if not keys:
-            keys = (f"fail:{room}:{sender}:{inbox_id}:{now_ms()}",)
-        message = self._row(
-            inbound,
-            who,
-            keys,
-            "",
-            None if element is None else element.namespace,
-            device,
-            None,
-            {"failure": reason},
-        )
-        await self._commit(inbox_id, message, [event], inbound)
-
-    def _row(  # noqa: PLR0917
-        self,
-        inbound: Inbound,
-        who: tuple[str, str, str],
-        keys: tuple[str, ...],
-        body: str,
-        namespace: Namespace | None,
-        device: int | None,
-        trust: TrustLevel | None,
-        flags: dict[str, object],
-    ) -> NewMessage:
-        room, nick, sender = who
-        now = now_ms()
-        return NewMessage(
-            peer=room,
-            direction=Direction.OUT if sender == self.own else Direction.IN,
-            sender_bare_jid=sender,
-            body=body,
-            timestamp=inbound.timestamp_ms or now,
-            received_at=now,
-            dedupe_keys=keys,
-            room=room,
-            nick=nick or None,
-            sender_device=device,
-            trust=trust,
-            omemo_version=None if namespace is None else namespace.label,
-            stanza_id=inbound.stanza_id,
-            origin_id=inbound.origin_id,
-            message_id=inbound.message_id,
-            flags=flags,
-            stamped=inbound.timestamp_ms is not None,
-        )
-
-    def _advance_archive_position(self, uow: UnitOfWork, inbound: Inbound) -> None:
-        """A live message carries the room's stanza-id: the next catch-up of the room starts
-        after it (not while catching up, when `catch_up` moves the position page by page)."""
-        if inbound.wrapper is not Wrapper.NONE or not inbound.stanza_id or self._engine.catching_up:
-            return
-        key = room_key(inbound.sender.partition("/")[0])
+    def advance_room(self, uow: UnitOfWork, room: str, stanza_id: str) -> None:
+        """Store the room archive position after `stanza_id` (inside the unit of work)."""
+        key = room_key(room)
         prefs = RoomPrefs.from_json(uow.settings.get(key))
-        uow.settings.set(key, replace(prefs, archive_after=inbound.stanza_id).to_json())
+        uow.settings.set(key, replace(prefs, archive_after=stanza_id).to_json())
 
-    async def _commit(
-        self, inbox_id: int, message: NewMessage, events: list[PendingEvent], inbound: Inbound
-    ) -> None:
-        now = now_ms()
-
-        def commit(uow: UnitOfWork) -> int:
-            archive_id = uow.archive.append(message)
-            for event in events:
-                record_event(uow, event, now)
-            uow.inbox.delete(inbox_id)
-            self._advance_archive_position(uow, inbound)
-            return archive_id
-
-        archive_id = await self._runner.write(commit)
-        await self._after_commit(archive_id, events)
-
-    async def _after_commit(self, archive_id: int | None, events: list[PendingEvent]) -> None:
-        self._emit_events(events)
-        if archive_id is None:
+    async def retry(self, item: InboxItem, inbound: Inbound) -> None:
+        """Process a groupchat row left in the inbox by a crash (`Session.drain_inbox` hands
+        rows whose `message_type` is groupchat here). A row of a room we have not joined
+        (yet) stays: without the room's occupants its sender cannot be named; `start`
+        drains such rows again once the bookmarked rooms are joined."""
+        if bare_jid(inbound.sender) not in self._joined:
             return
-        row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
-        if row is None:
-            return
-        if row.direction is Direction.IN:
-            self._session.unread[row.peer] = self._session.unread.get(row.peer, 0) + 1
-        self._emit(MessageReceived(to_chat_message(row)))
-
-    def _emit_events(self, events: Sequence[PendingEvent]) -> None:
-        for event in events:
-            self._emit(
-                SecurityEventRaised(
-                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
-                )
-            )
-
-    async def _security_event(self, event: PendingEvent) -> None:
-        await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
-        self._emit_events([event])
+        await self.process(item.id, inbound, attempts=item.attempts + 1)
 
     # --- room archive (MUC MAM) ---------------------------------------------------------------
 
@@ -1257,16 +840,4 @@ def _trust_levels(jid: str) -> Callable[[UnitOfWork], dict[int, TrustLevel]]:
     return read
 
 
-def _skipped(device: DeviceRef, reason: SkipReason) -> SkippedDevice:
-    """One skipped device of a room send, in words and with its reason code."""
-    return SkippedDevice(
-        device.bare_jid, device.device_id or None, SKIP_WORDS[reason], reason.value
-    )
-
-
-def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
-    reasons = sorted({device.reason for device in skipped if device.bare_jid == jid})
-    return "; ".join(reasons) if reasons else NO_DEVICE
-
-
-__all__ = ["GroupChats", "RoomPrefs", "omemo_refusal", "room_key"]
+__all__ = ["NO_DEVICE", "GroupChats", "RoomPrefs", "omemo_refusal", "room_key"]

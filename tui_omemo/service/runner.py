@@ -6,14 +6,8 @@ thread and calls are strictly ordered (a unit of work submitted later sees every
 before it). `await runner.run(fn, *args)` runs any synchronous function there; `write(fn)` and
 `read(fn)` wrap `fn(uow)` in `Database.unit_of_work()` / `snapshot()` on that thread.
 
-`staged_state` carries OMEMO state decided but not committed yet: while the inbound pipeline
-assembles one unit of work for several stanzas, or the outbound one for several sends (under
-the engine lock), each operation's changes are staged here so that the next one reads them
-(`state.RunnerStateStore` looks here before the database); the pipeline empties it when the
-unit of work is committed or abandoned. `prefetched_state` holds committed rows the pipeline
-read ahead in its first trip (the sessions of the stanzas' senders, or of the devices a send
-encrypts for), so that their first load costs no extra trip to this thread; it is emptied at
-the same moment.
+OMEMO state decided but not committed yet does not travel here: the pipelines hand it to
+the state store explicitly (`state.Staging`).
 """
 
 from __future__ import annotations
@@ -24,7 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.store import Database, UnitOfWork
 
 T = TypeVar("T")
@@ -43,10 +36,6 @@ class DbRunner:
         self._database = database
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
         self._closed = False
-        self.staged_state = StateChanges()
-        """OMEMO state of the unit of work being assembled (see the module docstring)."""
-        self.prefetched_state: dict[str, str | None] = {}
-        """Committed OMEMO state rows read ahead, as stored JSON text (None: no row)."""
 
     @property
     def database(self) -> Database:

@@ -1,15 +1,15 @@
 """The protocol core's `StateStore` port over the store's `omemo_state`, through the runner.
 
 Reads go through the DB thread one key at a time (the engine loads what it needs and keeps no
-mutable cache); a key staged by the unit of work being assembled (`DbRunner.staged_state`:
-several stanzas decrypted before one commit, or several sends encrypted before one) is served
-from there as it is, and a row read ahead by it (`DbRunner.prefetched_state`, under the engine
-lock) is decoded from its text. A staged value is not copied (no JSON round trip per reuse): the
-engine treats every value it loads as read-only and builds new objects for each change, as
-`protocol.ports.Overlay` already relies on within one operation. The engine
-never writes during encrypt/decrypt; its `StateChanges` are committed by
-`apply_state_changes(uow, changes)` inside the service's unit of work, together with the
-archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
+mutable cache); a key staged by the unit of work being assembled (`Staging`, handed by the
+pipelines to the store they share with the engine: several stanzas decrypted before one commit,
+or several sends encrypted before one) is served from there as it is, and a row read ahead by
+it (`Staging.prefetched`, under the engine lock) is decoded from its text. A staged value is
+not copied (no JSON round trip per reuse): the engine treats every value it loads as
+read-only and builds new objects for each change, as `protocol.ports.Overlay` already relies
+on within one operation. The engine never writes during encrypt/decrypt; its `StateChanges`
+are committed by `apply_state_changes(uow, changes)` inside the service's unit of work,
+together with the archive row, the dedupe keys and the inbox deletion (DESIGN.md §3.1). The direct
 `store`/`delete` methods exist for `Engine.create` (a new identity), which writes before any
 message exists.
 
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tui_omemo.model import DeviceRef, TrustLevel
@@ -46,8 +47,7 @@ def load_state(uow: UnitOfWork, key: str) -> JsonObject | None:
 
 
 def read_ahead(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, str | None]:
-    """Stored rows under `keys`, as JSON text (None when absent): for
-    `DbRunner.prefetched_state`."""
+    """Stored rows under `keys`, as JSON text (None when absent): for `Staging.prefetched`."""
     rows: dict[str, str | None] = {}
     for key in keys:
         record = uow.state.load(key)
@@ -112,20 +112,54 @@ def state_digest(uow: UnitOfWork) -> str:
     return digest.hexdigest()
 
 
-class RunnerStateStore:
-    """`tui_omemo.protocol.ports.StateStore` over `omemo_state`, run on the DB thread."""
+@dataclass(slots=True)
+class Staging:
+    """The OMEMO state of the unit of work being assembled, handed explicitly by a pipeline
+    (under the engine lock) to the state store the engine reads through.
 
-    def __init__(self, runner: DbRunner) -> None:
+    Attributes:
+        changes: the changes staged so far (each operation reads the previous ones' writes);
+            empty when no unit of work is being assembled.
+        prefetched: committed rows read ahead, as stored JSON text (None: no row).
+    """
+
+    changes: StateChanges = field(default_factory=StateChanges)
+    prefetched: dict[str, str | None] = field(default_factory=dict)
+
+    @contextmanager
+    def hold(
+        self, changes: StateChanges, prefetched: Mapping[str, str | None] | None = None
+    ) -> Iterator[StateChanges]:
+        """Serve `changes` (and `prefetched`) to every load until the block ends, whatever
+        happens in it."""
+        self.changes, self.prefetched = changes, dict(prefetched or {})
+        try:
+            yield changes
+        finally:
+            self.changes, self.prefetched = StateChanges(), {}
+
+
+class RunnerStateStore:
+    """`tui_omemo.protocol.ports.StateStore` over `omemo_state`, run on the DB thread.
+
+    Args:
+        runner: the DB thread.
+        staging: what the pipelines stage for the unit of work they assemble (shared with
+            them by the composition; a store of its own when None).
+    """
+
+    def __init__(self, runner: DbRunner, staging: Staging | None = None) -> None:
         self._runner = runner
+        self.staging = staging or Staging()
 
     async def load(self, key: str) -> JsonObject | None:
         """The value under `key`, or None (a staged, uncommitted value first, not to be
         modified, then a row read ahead)."""
-        staged = self._runner.staged_state.writes
+        staged = self.staging.changes.writes
         if key in staged:
             value = staged[key]
             return None if value is DELETE else value
-        prefetched = self._runner.prefetched_state
+        prefetched = self.staging.prefetched
         if key in prefetched:
             text = prefetched[key]
             return None if text is None else _decode(text)

@@ -5,16 +5,22 @@ Everything here is synchronous and runs inside a unit of work on the DB thread, 
 record made because of a message commits together with that message (and a failed decryption
 records nothing). Identity keys are kept in their 32-byte Curve25519 form for both versions,
 so one device that speaks both versions has one fingerprint and one trust decision.
+
+`decider` builds the engine's `TrustDecider` for a send (1:1 and rooms alike): it records new
+identities (BTBV), answers known ones from trust read ahead without a trip to the DB thread,
+and skips our own stale devices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import assert_never
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, TrustLevel
+from tui_omemo.protocol.engine import TrustDecider
 from tui_omemo.protocol.trust import (
     TrustDisplay,
     TrustMode,
@@ -23,7 +29,10 @@ from tui_omemo.protocol.trust import (
     new_device_level,
 )
 from tui_omemo.service.api import MessageTrust
-from tui_omemo.store import UnitOfWork
+from tui_omemo.service.clock import now_ms
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.state import KnownTrust
+from tui_omemo.store import DeviceRecord, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +165,80 @@ def stored_trust_for_mark(mark: MessageTrust) -> TrustLevel | None:
             assert_never(mark)
 
 
+def _stale(device: DeviceRef, own_devices: Iterable[DeviceRecord], stale_ms: int) -> bool:
+    """Whether `device` is one of our own devices silent for longer than `stale_ms`."""
+    now = now_ms()
+    return any(
+        record.device_id == device.device_id
+        and now - (record.last_message or record.first_seen) > stale_ms
+        for record in own_devices
+    )
+
+
+def decider(
+    runner: DbRunner, settings: Settings, own: str, known: KnownTrust | None = None
+) -> tuple[TrustDecider, list[PendingEvent], set[DeviceRef]]:
+    """A `TrustDecider` that records new identities (BTBV) and skips stale own devices.
+
+    Args:
+        runner: the DB thread (unknown identities are read, and recorded, there).
+        settings: the trust mode and the stale-device rule.
+        own: our bare JID.
+        known: trust read ahead (`read_known_trust`): a known identity is decided from it
+            without a trip to the DB thread. Without it every decision reads the store.
+
+    Returns:
+        The decider, the list it fills with security events to emit after the send, and
+        the set it fills with the own devices it skipped as stale.
+    """
+    events: list[PendingEvent] = []
+    stale: set[DeviceRef] = set()
+    stale_ms = settings.stale_after_hours * 3600 * 1000
+    mode = TrustMode(settings.trust_mode)
+    check_stale = settings.ignore_stale_devices
+
+    def judge(
+        device: DeviceRef, level: TrustLevel, own_devices: Iterable[DeviceRecord]
+    ) -> TrustLevel:
+        if device.bare_jid == own and check_stale and _stale(device, own_devices, stale_ms):
+            stale.add(device)
+            return TrustLevel.UNDECIDED
+        return effective_level(level, mode)
+
+    def own_records(uow: UnitOfWork, device: DeviceRef) -> list[DeviceRecord]:
+        return uow.devices.of(own) if device.bare_jid == own and check_stale else []
+
+    def decide(device: DeviceRef, identity_key: bytes) -> tuple[TrustLevel, list[DeviceRecord]]:
+        """On the DB thread: a known identity is only read (no write transaction per
+        send); a new or changed one is recorded, with its events, in a unit of work."""
+        database = runner.database
+        with database.snapshot() as uow:
+            level = uow.trust.get(device.bare_jid, device.device_id, identity_key)
+            if level is not None:
+                return level, own_records(uow, device)
+        with database.unit_of_work() as uow:
+            level, new_events = observe_identity(uow, device, identity_key, mode, now_ms())
+            events.extend(new_events)
+            return level, own_records(uow, device)
+
+    async def ask(device: DeviceRef, identity_key: bytes) -> TrustLevel:
+        level, records = await runner.run(decide, device, identity_key)
+        if known is not None:
+            known.remember(device, identity_key, level)
+        return judge(device, level, records)
+
+    def decide_trust(device: DeviceRef, identity_key: bytes) -> TrustLevel | Awaitable[TrustLevel]:
+        level = None if known is None else known.level(device, identity_key)
+        if level is not None and known is not None:
+            return judge(device, level, known.own_devices)
+        return ask(device, identity_key)
+
+    return decide_trust, events, stale
+
+
 __all__ = [
     "PendingEvent",
+    "decider",
     "effective_level",
     "message_trust",
     "observe_identity",

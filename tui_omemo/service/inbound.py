@@ -1,0 +1,642 @@
+"""The inbound pipeline, one for every conversation (DESIGN.md §3.1–3.3).
+
+stanza → inbox (still ciphertext) → dedupe → decrypt (the engine works on copies) → ONE unit
+of work → events. A conversation policy (`service/conversation.py`: `direct` or `room`) says
+who wrote a stanza and which chat it belongs to, the scope of its de-duplication keys, whose
+SCE envelope it must be and where the catch-up position moves; everything else is here, once.
+
+Stanzas that arrive together (queued while the worker was busy, a MAM page, inbox rows at
+start-up) go through as one batch: every decryption is staged (`state.Staging`, handed to the
+state store the engine reads through, so the next decryption reads it) and the whole batch is
+ONE unit of work with the engine's state changes, the archive rows with the plaintext, their
+dedupe keys, trust records, the devices' `last_message` and the inbox deletions. A crash
+leaves all of it in the inbox or all of it committed; a batch that fails is retried stanza by
+stanza. A failed decryption commits only a failure row (no plaintext, no state) and a
+security event. Events, empty messages, republishing and repairs follow the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEventKind
+from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.protocol.engine import DecryptResult, Engine
+from tui_omemo.protocol.errors import Duplicate, NotForThisDevice, ProtocolError
+from tui_omemo.protocol.ports import StateChanges
+from tui_omemo.protocol.session import session_key
+from tui_omemo.protocol.trust import TrustMode
+from tui_omemo.service import crashpoints
+from tui_omemo.service.api import MessageReceived, ServiceEvent
+from tui_omemo.service.clock import now_ms
+from tui_omemo.service.conversation import Policy, Routing
+from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.failures import failure_keys
+from tui_omemo.service.messages import to_chat_message
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.state import Staging, apply_state_changes, read_ahead
+from tui_omemo.service.transport import Inbound, Transport, TransportError
+from tui_omemo.service.trust import (
+    PendingEvent,
+    message_trust,
+    observe_identity,
+    record_event,
+    stored_trust_for_mark,
+)
+from tui_omemo.service.upkeep import Upkeep
+from tui_omemo.store import ArchivedMessage, Direction, NewMessage, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def for_device(inbound: Inbound, device_id: int) -> Inbound:
+    """`inbound` with one `<encrypted>` left: of a stanza carrying both versions, the one that
+    holds a key for `device_id` (OMEMO 2 when both or neither do)."""
+    also, encrypted = inbound.also, inbound.encrypted
+    if also is None:
+        return inbound
+    if encrypted is None or (
+        encrypted.key_for(device_id) is None and also.key_for(device_id) is not None
+    ):
+        encrypted = also
+    return replace(inbound, encrypted=encrypted, also=None)
+
+
+def has_content(inbound: Inbound) -> bool:
+    """Whether a stanza carries anything to archive (an `<encrypted>`, even a malformed one,
+    or a body)."""
+    return inbound.encrypted is not None or inbound.malformed is not None or bool(inbound.body)
+
+
+def _key_digest(element: EncryptedElement, device_id: int) -> str | None:
+    key = element.key_for(device_id)
+    if key is None:
+        return None
+    return hashlib.sha256(key.data).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One inbox row on its way through the pipeline, with its conversation's policy."""
+
+    inbox_id: int
+    inbound: Inbound
+    attempts: int
+    routing: Routing
+    keys: tuple[str, ...]  # its dedupe keys
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What one stanza's part of a unit of work produced: its archive row (read inside the
+    transaction) and the security events recorded with it, emitted after the commit."""
+
+    row: ArchivedMessage | None = None
+    events: tuple[PendingEvent, ...] = ()
+
+
+Step = Callable[[UnitOfWork], _Committed]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One unit of work being assembled for several inbox rows (the engine lock is held).
+
+    Attributes:
+        steps: per stanza, what it writes inside the transaction, in arrival order.
+        keys: the dedupe keys of the rows staged so far (a second copy is dropped).
+        decrypted: the staged decryptions (their follow-ups run after the commit).
+        repairs: devices whose message failed to decrypt (the optional repair, after it).
+        state: the OMEMO state changes of every staged decryption, merged in order (what
+            the next decryption reads through `Staging`); written once.
+        tolerant: the follow-ups tolerate network and protocol errors (room batches).
+    """
+
+    steps: list[Step] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    decrypted: list[DecryptResult] = field(default_factory=list)
+    repairs: list[tuple[DeviceRef, Namespace]] = field(default_factory=list)
+    state: StateChanges = field(default_factory=StateChanges)
+    tolerant: bool = False
+
+    def knows(self, keys: Iterable[str]) -> bool:
+        """Whether a row staged in this batch already carries one of `keys`."""
+        return any(key in self.keys for key in keys)
+
+    def add(self, step: Step, keys: Iterable[str] = ()) -> None:
+        """Stage one stanza's writes (and the dedupe keys of the row it archives)."""
+        self.steps.append(step)
+        self.keys.update(keys)
+
+    def drop(self, inbox_id: int) -> None:
+        """Stage the silent deletion of an inbox row (a duplicate, our own echo …)."""
+
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.delete(inbox_id)
+            return _Committed()
+
+        self.add(step)
+
+    def note(self, inbox_id: int, event: PendingEvent, now: int) -> None:
+        """Stage an inbox deletion with a security event and no archive row."""
+
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.delete(inbox_id)
+            return _Committed(None, (record_event(uow, event, now),))
+
+        self.add(step)
+
+    def commit(self, uow: UnitOfWork) -> list[_Committed]:
+        """Run every step inside `uow` (on the DB thread), in order, and write the merged
+        state (a session advanced by several messages is written once)."""
+        outcomes = [step(uow) for step in self.steps]
+        apply_state_changes(uow, self.state)
+        crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
+        return outcomes
+
+
+def _follow_ups(results: Iterable[DecryptResult]) -> list[DecryptResult]:
+    """The decryptions of one batch as follow-up work: one per sender device (its flags
+    OR-ed over the batch, so one empty message answers several), with the bundle of a
+    namespace republished once."""
+    merged: dict[tuple[Namespace, DeviceRef], DecryptResult] = {}
+    for result in results:
+        earlier = merged.get((result.namespace, result.sender))
+        merged[(result.namespace, result.sender)] = (
+            result
+            if earlier is None
+            else replace(
+                result,
+                key_exchange=earlier.key_exchange or result.key_exchange,
+                pre_key_consumed=earlier.pre_key_consumed or result.pre_key_consumed,
+                send_empty_message=earlier.send_empty_message or result.send_empty_message,
+                heartbeat_due=earlier.heartbeat_due or result.heartbeat_due,
+            )
+        )
+    published: set[Namespace] = set()
+    follow_ups = []
+    for result in merged.values():
+        republish = result.pre_key_consumed and result.namespace not in published
+        if republish:
+            published.add(result.namespace)
+        follow_ups.append(replace(result, pre_key_consumed=republish))
+    return follow_ups
+
+
+class InboundPipeline:
+    """Inbox rows → decryptions → one unit of work → events, for every conversation.
+
+    Args:
+        transport: SCE envelopes.
+        engine: our device's engine (its state store reads `staging` first).
+        runner: the DB thread.
+        directory: device lists (a device must be listed to be decrypted from).
+        settings: returns the current settings.
+        emit: where service events go.
+        lock: the engine lock (held around every engine operation and its commit).
+        staging: the unit of work being assembled, shared with the engine's state store.
+        upkeep: the follow-ups (republish, empty messages, repairs).
+    """
+
+    def __init__(  # noqa: PLR0917 (the collaborators, all required)
+        self,
+        transport: Transport,
+        engine: Engine,
+        runner: DbRunner,
+        directory: CachingDirectory,
+        settings: Callable[[], Settings],
+        emit: Callable[[ServiceEvent], None],
+        lock: asyncio.Lock,
+        staging: Staging,
+        upkeep: Upkeep,
+    ) -> None:
+        self._transport = transport
+        self._engine = engine
+        self._runner = runner
+        self._directory = directory
+        self._settings = settings
+        self._emit = emit
+        self._lock = lock
+        self._staging = staging
+        self._upkeep = upkeep
+        self.unread: dict[str, int] = {}
+        """Messages received per chat since it was last read (1:1 and rooms)."""
+
+    @property
+    def own(self) -> str:
+        """Our bare JID."""
+        return self._engine.own_bare_jid
+
+    # --- entry --------------------------------------------------------------------------
+
+    def item(
+        self, policy: Policy, inbox_id: int, inbound: Inbound, attempts: int, routing: Routing
+    ) -> Item:
+        """An inbox row ready for the pipeline (its dedupe keys computed)."""
+        return Item(
+            inbox_id, inbound, attempts, routing, self.dedupe_keys(policy, inbound, routing), policy
+        )
+
+    async def keep(
+        self, policy: Policy, routed: Sequence[tuple[Inbound, Routing]]
+    ) -> tuple[list[Item], dict[str, str | None]]:
+        """Write the new stanzas to the inbox in ONE unit of work (an already known one is
+        not written), reading ahead the senders' sessions for their decryptions. The engine
+        lock is held.
+
+        Returns:
+            The rows written, and the state read ahead (for `process_locked`).
+        """
+        keyed = [
+            (inbound, routing, self.dedupe_keys(policy, inbound, routing))
+            for inbound, routing in routed
+        ]
+        received = now_ms()
+        sessions = [
+            session_key(
+                inbound.encrypted.namespace,
+                DeviceRef(routing.sender, inbound.encrypted.sender_device_id),
+            )
+            for inbound, routing in routed
+            if inbound.encrypted is not None
+        ]
+
+        def keep(uow: UnitOfWork) -> tuple[list[int | None], dict[str, str | None]]:
+            ids = [
+                None
+                if keys and uow.dedupe.seen(keys) is not None  # serialised off the loop
+                else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
+                for inbound, _routing, keys in keyed
+            ]
+            return ids, read_ahead(uow, sessions)
+
+        inbox_ids, ahead = await self._runner.write(keep)
+        items = [
+            Item(inbox_id, inbound, 0, routing, keys, policy)
+            for inbox_id, (inbound, routing, keys) in zip(inbox_ids, keyed, strict=True)
+            if inbox_id is not None
+        ]
+        return items, ahead
+
+    async def store(self, inbound: Inbound) -> int:
+        """Write one stanza to the inbox as it is (no dedupe yet); its row id."""
+        raw = inbound.to_bytes()
+        return await self._runner.write(lambda uow: uow.inbox.add(raw, inbound.source, now_ms()))
+
+    async def process_all(self, items: Sequence[Item], dropped: Sequence[int] = ()) -> None:
+        """Process rows already in the inbox (the known ones and `dropped` are deleted) as
+        one unit of work."""
+        async with self._lock:
+            known = await self._runner.read(
+                lambda uow: [
+                    bool(item.keys) and uow.dedupe.seen(item.keys) is not None for item in items
+                ]
+            )
+            fresh = [item for item, seen in zip(items, known, strict=True) if not seen]
+            gone = [
+                *dropped,
+                *(item.inbox_id for item, seen in zip(items, known, strict=True) if seen),
+            ]
+            await self.process_locked(fresh, gone)
+
+    async def unroutable(self, inbox_id: int, event: PendingEvent) -> None:
+        """Delete an inbox row whose sender nobody can name, with a security event."""
+        now = now_ms()
+
+        def commit(uow: UnitOfWork) -> None:
+            uow.inbox.delete(inbox_id)
+            record_event(uow, event, now)
+
+        await self._runner.write(commit)
+        self._upkeep.emit_events((event,))
+
+    async def security_event(self, event: PendingEvent) -> None:
+        """Record and emit a security event of its own (a rejected path)."""
+        await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
+        self._upkeep.emit_events((event,))
+
+    # --- one unit of work ---------------------------------------------------------------
+
+    async def process_locked(
+        self,
+        items: Sequence[Item],
+        dropped: Sequence[int] = (),
+        *,
+        ahead: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Decrypt `items` and commit them (and the deletion of `dropped`) in ONE unit of work,
+        then emit and follow up; the engine lock is held (`ahead`: state rows read under it).
+        When the batch cannot be assembled or committed, each stanza is tried in a unit of
+        work of its own, so one bad stanza does not hold up the others (nothing of the
+        failed batch was committed)."""
+        if not items and not dropped:
+            return
+        try:
+            batch, committed = await self._commit_batch(items, dropped, ahead or {})
+        except Exception:
+            if len(items) <= 1:
+                raise
+            await self._one_by_one(items, dropped)
+            return
+        crashpoints.crash_point(crashpoints.AFTER_COMMIT)
+        await self._after_batch(batch, committed)
+
+    async def _one_by_one(self, items: Sequence[Item], dropped: Sequence[int]) -> None:
+        if dropped:
+            await self._runner.write(lambda uow: [uow.inbox.delete(row) for row in dropped])
+        for item in items:
+            try:
+                await self.process_locked((item,))  # its rows are read again
+            except Exception as error:  # left in the inbox for the next start
+                log.warning("an incoming stanza stays in the inbox: %s", type(error).__name__)
+
+    async def _commit_batch(
+        self, items: Sequence[Item], dropped: Sequence[int], ahead: Mapping[str, str | None]
+    ) -> tuple[_Batch, list[_Committed]]:
+        """Assemble the unit of work (each decryption reads the state staged by the ones
+        before it) and commit it; the staging is emptied whatever happens. The loop gets a
+        turn after every stanza: a decryption that finds everything staged never suspends,
+        and a MAM page must not become one long loop step (DESIGN.md §6)."""
+        batch = _Batch(tolerant=bool(items) and all(item.policy.tolerant for item in items))
+        for inbox_id in dropped:
+            batch.drop(inbox_id)
+        with self._staging.hold(batch.state, ahead):
+            for item in items:
+                await self._take(item, batch)
+                await asyncio.sleep(0)
+            committed = await self._runner.write(batch.commit)
+        return batch, committed
+
+    async def _take(self, item: Item, batch: _Batch) -> None:
+        """Add one stanza's outcome to the batch (a copy of one already in it is dropped)."""
+        if batch.knows(item.keys):
+            batch.drop(item.inbox_id)
+        elif item.inbound.encrypted is None:
+            await self._plain_or_malformed(item, batch)
+        else:
+            await self._encrypted(item, item.inbound.encrypted, batch)
+
+    async def _after_batch(self, batch: _Batch, committed: Sequence[_Committed]) -> None:
+        """Emit what the committed unit of work produced, then answer key exchanges and
+        heartbeats (one empty message per device), republish a bundle whose prekey was used
+        (once per namespace) and run the optional repairs. Unless the batch is tolerant, the
+        first follow-up failure is raised once every follow-up had its turn."""
+        for outcome in committed:
+            self._after_commit(outcome.row, outcome.events)
+        failure: Exception | None = None
+        for result in _follow_ups(batch.decrypted):
+            try:
+                await self._upkeep.after_decrypt(result, tolerant=batch.tolerant)
+            except (TransportError, ProtocolError) as error:
+                failure = failure or error
+        for device, namespace in batch.repairs:
+            await self._upkeep.maybe_repair(device, namespace)
+        if failure is not None:
+            raise failure
+
+    def _after_commit(self, row: ArchivedMessage | None, events: Iterable[PendingEvent]) -> None:
+        """Emit what a committed unit of work produced (the row was read inside it)."""
+        self._upkeep.emit_events(tuple(events))
+        if row is None:
+            return
+        if row.direction is Direction.IN:
+            self.unread[row.peer] = self.unread.get(row.peer, 0) + 1
+        self._emit(MessageReceived(to_chat_message(row)))
+
+    # --- one stanza ---------------------------------------------------------------------
+
+    async def _plain_or_malformed(self, item: Item, batch: _Batch) -> None:
+        inbound, routing, keys = item.inbound, item.routing, item.keys
+        if inbound.malformed is not None:
+            self._fail(item, batch, None, inbound.malformed)
+            return
+        if not keys:
+            seed = f"{inbound.body or ''}\x00{inbound.timestamp_ms}".encode()
+            scope = item.policy.scope(routing)
+            keys = (f"plain:{scope}{routing.sender}:{hashlib.sha256(seed).hexdigest()[:32]}",)
+        warning = await item.policy.plaintext_warning(routing)
+        flags: dict[str, object] = {} if warning is None else {"warning": warning[0]}
+        events = [] if warning is None else [warning[1]]
+        message = self._new_message(item, keys, inbound.body or "", None, None, None, flags)
+        self._archive(item, batch, message, events)
+
+    async def _encrypted(self, item: Item, element: EncryptedElement, batch: _Batch) -> None:
+        routing, policy = item.routing, item.policy
+        sender = DeviceRef(routing.sender, element.sender_device_id)
+        if routing.sender == self.own and element.sender_device_id == self._engine.device_id:
+            batch.drop(item.inbox_id)  # our own echo or reflection: its plaintext is archived
+            return
+        if not await self._directory.is_listed(element.namespace, sender):
+            if policy.keeps_unlisted:
+                self._unlisted(item, sender, element.namespace, batch)
+            else:
+                reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
+                self._fail(item, batch, element, reason)
+            return
+        try:
+            result = await self._engine.decrypt(element, routing.sender)
+        except Duplicate:
+            batch.drop(item.inbox_id)
+            return
+        except NotForThisDevice:
+            if element.payload is None or policy.drops_unaddressed(item.inbound):
+                batch.drop(item.inbox_id)  # not for us, or sent before this device existed
+                return
+            self._fail(item, batch, element, "the message was not encrypted for this device")
+            return
+        except ProtocolError as error:
+            self._fail(item, batch, element, f"{type(error).__name__}: {error}"[:200])
+            if policy.repairs:
+                batch.repairs.append((sender, element.namespace))
+            return
+        crashpoints.crash_point(crashpoints.AFTER_DECRYPT)
+        self._decrypted(item, result, batch)
+
+    def _decrypted(self, item: Item, result: DecryptResult, batch: _Batch) -> None:
+        """Stage a decryption: its state changes (merged into the batch's), trust records,
+        the device's last message, the archive row and the inbox deletion go into the batch's
+        unit of work."""
+        inbound, keys = item.inbound, item.keys
+        body: str | None = None
+        if result.plaintext is not None:
+            try:
+                body = self._body(item, result)
+            except ValueError as error:
+                self._fail(item, batch, inbound.encrypted, str(error))
+                return
+        mode = TrustMode(self._settings().trust_mode)
+        sender = result.sender
+        now = now_ms()
+
+        def step(uow: UnitOfWork) -> _Committed:
+            level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
+            uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
+            archive_id = None
+            if body is not None:
+                trust = stored_trust_for_mark(message_trust(level, mode))
+                message = self._new_message(
+                    item, keys, body, result.namespace, sender.device_id, trust, {}
+                )
+                archive_id = uow.archive.append(message)
+            uow.inbox.delete(item.inbox_id)
+            item.policy.advance(uow, inbound)
+            row = None if archive_id is None else uow.archive.get(archive_id)
+            return _Committed(row, tuple(events))
+
+        batch.state.merge(result.changes)
+        batch.add(step, keys if body is not None else ())
+        batch.decrypted.append(result)
+
+    def _body(self, item: Item, result: DecryptResult) -> str:
+        """The message text: 0.3 body bytes, or the OMEMO 2 SCE envelope's body (affixes
+        checked: `from` must be the sender, `to` what the conversation expects).
+
+        Raises:
+            ValueError: the reason the text is refused (a failure row).
+        """
+        assert result.plaintext is not None
+        if result.namespace is Namespace.LEGACY:
+            try:
+                return result.plaintext.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError("the decrypted body is not UTF-8") from error
+        try:
+            envelope = self._transport.parse_envelope(result.plaintext)
+        except ValueError as error:
+            raise ValueError(item.policy.malformed_envelope(error)) from error
+        if envelope.sender is None or bare_jid(envelope.sender) != item.routing.sender:
+            raise ValueError("the encrypted envelope names another sender")
+        error_text = item.policy.envelope_error(envelope, item.routing, self.own)
+        if error_text is not None:
+            raise ValueError(error_text)
+        return envelope.body or ""
+
+    def _fail(
+        self, item: Item, batch: _Batch, element: EncryptedElement | None, reason: str
+    ) -> None:
+        """Stage a failure row (no plaintext, no OMEMO state) and a security event.
+
+        An empty (key-transport) message carried no text: only the event is kept, no row.
+        """
+        routing, policy = item.routing, item.policy
+        empty = element is not None and element.payload is None
+        device = None if element is None else element.sender_device_id
+        event = PendingEvent(
+            SecurityEventKind.DECRYPTION_FAILED,
+            routing.sender,
+            device,
+            policy.failure_text(routing, reason, empty=empty),
+        )
+        if empty:
+            batch.note(item.inbox_id, event, now_ms())
+            return
+        # Never a key the genuine message carries too (service/failures.py).
+        keys = failure_keys(item.keys, policy.stamped, routing.sender, element)
+        if not keys:
+            keys = (f"fail:{policy.scope(routing)}{routing.sender}:{item.inbox_id}:{now_ms()}",)
+        namespace = None if element is None else element.namespace
+        message = self._new_message(item, keys, "", namespace, device, None, {"failure": reason})
+        self._archive(item, batch, message, [event])
+
+    def _archive(
+        self, item: Item, batch: _Batch, message: NewMessage, events: list[PendingEvent]
+    ) -> None:
+        """Stage an archive row without OMEMO state (plaintext, failure) with its events."""
+        now = now_ms()
+
+        def step(uow: UnitOfWork) -> _Committed:
+            archive_id = uow.archive.append(message)
+            for event in events:
+                record_event(uow, event, now)
+            uow.inbox.delete(item.inbox_id)
+            item.policy.advance(uow, item.inbound)
+            return _Committed(uow.archive.get(archive_id), tuple(events))
+
+        batch.add(step, message.dedupe_keys)
+
+    def _unlisted(self, item: Item, sender: DeviceRef, namespace: Namespace, batch: _Batch) -> None:
+        """A device not on its owner's list: keep the stanza (nothing lost, nothing decrypted)."""
+        reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
+        events = (
+            ()
+            if item.attempts
+            else (
+                PendingEvent(
+                    SecurityEventKind.DECRYPTION_FAILED,
+                    sender.bare_jid,
+                    sender.device_id,
+                    f"a {namespace.label} message from {reason}; it is kept unread until the "
+                    "device appears on the list",
+                ),
+            )
+        )
+        now = now_ms()
+
+        def step(uow: UnitOfWork) -> _Committed:
+            uow.inbox.record_failure(item.inbox_id, reason)
+            for event in events:
+                record_event(uow, event, now)
+            return _Committed(None, events)
+
+        batch.add(step)
+
+    # --- rows and keys ------------------------------------------------------------------
+
+    def dedupe_keys(self, policy: Policy, inbound: Inbound, routing: Routing) -> tuple[str, ...]:
+        """A stanza's de-duplication keys: the stanza-id stamped for us, the origin-id (else
+        the message id) and the digest of the key for this device."""
+        keys: list[str] = []
+        if inbound.stanza_id:
+            keys.append(policy.stanza_key(routing, inbound.stanza_id))
+        if inbound.origin_id:
+            keys.append(f"oid:{routing.sender}:{inbound.origin_id}")
+        elif inbound.message_id:
+            keys.append(f"mid:{policy.scope(routing)}{routing.sender}:{inbound.message_id}")
+        element = inbound.encrypted
+        if element is not None:
+            digest = _key_digest(element, self._engine.device_id)
+            if digest is not None:
+                keys.append(
+                    f"omemo:{element.namespace.label}:{routing.sender}:"
+                    f"{element.sender_device_id}:{digest}"
+                )
+        return tuple(keys)
+
+    @staticmethod
+    def _new_message(  # noqa: PLR0917 (one archive row from its parts)
+        item: Item,
+        keys: tuple[str, ...],
+        body: str,
+        namespace: Namespace | None,
+        device: int | None,
+        trust: TrustLevel | None,
+        flags: dict[str, object],
+    ) -> NewMessage:
+        inbound, routing = item.inbound, item.routing
+        now = now_ms()
+        return NewMessage(
+            peer=routing.peer,
+            direction=routing.direction,
+            sender_bare_jid=routing.sender,
+            body=body,
+            timestamp=inbound.timestamp_ms or now,
+            received_at=now,
+            dedupe_keys=keys,
+            room=routing.room,
+            nick=routing.nick,
+            sender_device=device,
+            trust=trust,
+            omemo_version=None if namespace is None else namespace.label,
+            stanza_id=inbound.stanza_id,
+            origin_id=inbound.origin_id,
+            message_id=inbound.message_id,
+            flags=flags,
+            stamped=inbound.timestamp_ms is not None,
+        )
