@@ -548,8 +548,9 @@ class OutboundPipeline:
     ) -> tuple[KnownTrust, dict[str, str | None]]:
         """Read, in ONE trip to the DB thread, our sessions with the listed devices of the
         group's 1:1 contacts and our own (a device's headline version, else the other one)
-        and the trust stored for them (ours only when we have other devices). The lists are
-        the ones the encryption uses (cached by the directory)."""
+        and the trust stored for them (our own device records when we have other devices or
+        a room send is in the group: stale-device detection). The lists are the ones the
+        encryption uses (cached by the directory)."""
         keys: list[str] = []
         wanted = [request.send for request in group if request.send.read_ahead()]
         jids = dict.fromkeys(send.peer for send in wanted)
@@ -562,7 +563,12 @@ class OutboundPipeline:
                 ]
                 if jid == self.own and listed:
                     jids[jid] = None
-        own = self.own if self.own in jids and self._settings().ignore_stale_devices else None
+        # a room send decides from the store, but a level it remembered is judged from here
+        rooms = any(not request.send.read_ahead() for request in group)
+        own_read = self.own in jids or rooms
+        own = self.own if own_read and self._settings().ignore_stale_devices else None
+        if not keys and not jids and own is None:
+            return KnownTrust(), {}  # nothing to read: no trip
 
         def read(uow: UnitOfWork) -> tuple[KnownTrust, dict[str, str | None]]:
             return read_known_trust(uow, jids, own), read_ahead(uow, dict.fromkeys(keys))
