@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
@@ -29,18 +29,18 @@ from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.protocol.engine import DecryptResult, Engine
 from tui_omemo.protocol.errors import Duplicate, NotForThisDevice, ProtocolError
-from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageReceived, ServiceEvent
+from tui_omemo.service.batch import Batch, Committed, follow_ups
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.conversation import Policy, Routing
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.state import Staging, apply_state_changes, read_ahead
+from tui_omemo.service.state import Staging, read_ahead
 from tui_omemo.service.transport import Inbound, Transport, TransportError
 from tui_omemo.service.trust import (
     PendingEvent,
@@ -91,103 +91,6 @@ class Item:
     routing: Routing
     keys: tuple[str, ...]  # its dedupe keys
     policy: Policy
-
-
-@dataclass(frozen=True, slots=True)
-class _Committed:
-    """What one stanza's part of a unit of work produced: its archive row (read inside the
-    transaction) and the security events recorded with it, emitted after the commit."""
-
-    row: ArchivedMessage | None = None
-    events: tuple[PendingEvent, ...] = ()
-
-
-Step = Callable[[UnitOfWork], _Committed]
-
-
-@dataclass(slots=True)
-class _Batch:
-    """One unit of work being assembled for several inbox rows (the engine lock is held).
-
-    Attributes:
-        steps: per stanza, what it writes inside the transaction, in arrival order.
-        keys: the dedupe keys of the rows staged so far (a second copy is dropped).
-        decrypted: the staged decryptions (their follow-ups run after the commit).
-        repairs: devices whose message failed to decrypt (the optional repair, after it).
-        state: the OMEMO state changes of every staged decryption, merged in order (what
-            the next decryption reads through `Staging`); written once.
-        tolerant: the follow-ups tolerate network and protocol errors (room batches).
-    """
-
-    steps: list[Step] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)
-    decrypted: list[DecryptResult] = field(default_factory=list)
-    repairs: list[tuple[DeviceRef, Namespace]] = field(default_factory=list)
-    state: StateChanges = field(default_factory=StateChanges)
-    tolerant: bool = False
-
-    def knows(self, keys: Iterable[str]) -> bool:
-        """Whether a row staged in this batch already carries one of `keys`."""
-        return any(key in self.keys for key in keys)
-
-    def add(self, step: Step, keys: Iterable[str] = ()) -> None:
-        """Stage one stanza's writes (and the dedupe keys of the row it archives)."""
-        self.steps.append(step)
-        self.keys.update(keys)
-
-    def drop(self, inbox_id: int) -> None:
-        """Stage the silent deletion of an inbox row (a duplicate, our own echo …)."""
-
-        def step(uow: UnitOfWork) -> _Committed:
-            uow.inbox.delete(inbox_id)
-            return _Committed()
-
-        self.add(step)
-
-    def note(self, inbox_id: int, event: PendingEvent, now: int) -> None:
-        """Stage an inbox deletion with a security event and no archive row."""
-
-        def step(uow: UnitOfWork) -> _Committed:
-            uow.inbox.delete(inbox_id)
-            return _Committed(None, (record_event(uow, event, now),))
-
-        self.add(step)
-
-    def commit(self, uow: UnitOfWork) -> list[_Committed]:
-        """Run every step inside `uow` (on the DB thread), in order, and write the merged
-        state (a session advanced by several messages is written once)."""
-        outcomes = [step(uow) for step in self.steps]
-        apply_state_changes(uow, self.state)
-        crashpoints.crash_point(crashpoints.BEFORE_COMMIT)
-        return outcomes
-
-
-def _follow_ups(results: Iterable[DecryptResult]) -> list[DecryptResult]:
-    """The decryptions of one batch as follow-up work: one per sender device (its flags
-    OR-ed over the batch, so one empty message answers several), with the bundle of a
-    namespace republished once."""
-    merged: dict[tuple[Namespace, DeviceRef], DecryptResult] = {}
-    for result in results:
-        earlier = merged.get((result.namespace, result.sender))
-        merged[(result.namespace, result.sender)] = (
-            result
-            if earlier is None
-            else replace(
-                result,
-                key_exchange=earlier.key_exchange or result.key_exchange,
-                pre_key_consumed=earlier.pre_key_consumed or result.pre_key_consumed,
-                send_empty_message=earlier.send_empty_message or result.send_empty_message,
-                heartbeat_due=earlier.heartbeat_due or result.heartbeat_due,
-            )
-        )
-    published: set[Namespace] = set()
-    follow_ups = []
-    for result in merged.values():
-        republish = result.pre_key_consumed and result.namespace not in published
-        if republish:
-            published.add(result.namespace)
-        follow_ups.append(replace(result, pre_key_consumed=republish))
-    return follow_ups
 
 
 class InboundPipeline:
@@ -359,12 +262,12 @@ class InboundPipeline:
 
     async def _commit_batch(
         self, items: Sequence[Item], dropped: Sequence[int], ahead: Mapping[str, str | None]
-    ) -> tuple[_Batch, list[_Committed]]:
+    ) -> tuple[Batch, list[Committed]]:
         """Assemble the unit of work (each decryption reads the state staged by the ones
         before it) and commit it; the staging is emptied whatever happens. The loop gets a
         turn after every stanza: a decryption that finds everything staged never suspends,
         and a MAM page must not become one long loop step (DESIGN.md §6)."""
-        batch = _Batch(tolerant=bool(items) and all(item.policy.tolerant for item in items))
+        batch = Batch(tolerant=bool(items) and all(item.policy.tolerant for item in items))
         for inbox_id in dropped:
             batch.drop(inbox_id)
         with self._staging.hold(batch.state, ahead):
@@ -374,7 +277,7 @@ class InboundPipeline:
             committed = await self._runner.write(batch.commit)
         return batch, committed
 
-    async def _take(self, item: Item, batch: _Batch) -> None:
+    async def _take(self, item: Item, batch: Batch) -> None:
         """Add one stanza's outcome to the batch (a copy of one already in it is dropped)."""
         if batch.knows(item.keys):
             batch.drop(item.inbox_id)
@@ -383,7 +286,7 @@ class InboundPipeline:
         else:
             await self._encrypted(item, item.inbound.encrypted, batch)
 
-    async def _after_batch(self, batch: _Batch, committed: Sequence[_Committed]) -> None:
+    async def _after_batch(self, batch: Batch, committed: Sequence[Committed]) -> None:
         """Emit what the committed unit of work produced, then answer key exchanges and
         heartbeats (one empty message per device), republish a bundle whose prekey was used
         (once per namespace) and run the optional repairs. Unless the batch is tolerant, the
@@ -391,7 +294,7 @@ class InboundPipeline:
         for outcome in committed:
             self._after_commit(outcome.row, outcome.events)
         failure: Exception | None = None
-        for result in _follow_ups(batch.decrypted):
+        for result in follow_ups(batch.decrypted):
             try:
                 await self._upkeep.after_decrypt(result, tolerant=batch.tolerant)
             except (TransportError, ProtocolError) as error:
@@ -412,7 +315,7 @@ class InboundPipeline:
 
     # --- one stanza ---------------------------------------------------------------------
 
-    async def _plain_or_malformed(self, item: Item, batch: _Batch) -> None:
+    async def _plain_or_malformed(self, item: Item, batch: Batch) -> None:
         inbound, routing, keys = item.inbound, item.routing, item.keys
         if inbound.malformed is not None:
             self._fail(item, batch, None, inbound.malformed)
@@ -427,7 +330,7 @@ class InboundPipeline:
         message = self._new_message(item, keys, inbound.body or "", None, None, None, flags)
         self._archive(item, batch, message, events)
 
-    async def _encrypted(self, item: Item, element: EncryptedElement, batch: _Batch) -> None:
+    async def _encrypted(self, item: Item, element: EncryptedElement, batch: Batch) -> None:
         routing, policy = item.routing, item.policy
         sender = DeviceRef(routing.sender, element.sender_device_id)
         if routing.sender == self.own and element.sender_device_id == self._engine.device_id:
@@ -459,7 +362,7 @@ class InboundPipeline:
         crashpoints.crash_point(crashpoints.AFTER_DECRYPT)
         self._decrypted(item, result, batch)
 
-    def _decrypted(self, item: Item, result: DecryptResult, batch: _Batch) -> None:
+    def _decrypted(self, item: Item, result: DecryptResult, batch: Batch) -> None:
         """Stage a decryption: its state changes (merged into the batch's), trust records,
         the device's last message, the archive row and the inbox deletion go into the batch's
         unit of work."""
@@ -475,7 +378,7 @@ class InboundPipeline:
         sender = result.sender
         now = now_ms()
 
-        def step(uow: UnitOfWork) -> _Committed:
+        def step(uow: UnitOfWork) -> Committed:
             level, events = observe_identity(uow, sender, result.sender_identity_key, mode, now)
             uow.devices.touch_message(result.namespace, sender.bare_jid, sender.device_id, now)
             archive_id = None
@@ -488,7 +391,7 @@ class InboundPipeline:
             uow.inbox.delete(item.inbox_id)
             item.policy.advance(uow, inbound)
             row = None if archive_id is None else uow.archive.get(archive_id)
-            return _Committed(row, tuple(events))
+            return Committed(row, tuple(events))
 
         batch.state.merge(result.changes)
         batch.add(step, keys if body is not None else ())
@@ -519,7 +422,7 @@ class InboundPipeline:
         return envelope.body or ""
 
     def _fail(
-        self, item: Item, batch: _Batch, element: EncryptedElement | None, reason: str
+        self, item: Item, batch: Batch, element: EncryptedElement | None, reason: str
     ) -> None:
         """Stage a failure row (no plaintext, no OMEMO state) and a security event.
 
@@ -546,22 +449,22 @@ class InboundPipeline:
         self._archive(item, batch, message, [event])
 
     def _archive(
-        self, item: Item, batch: _Batch, message: NewMessage, events: list[PendingEvent]
+        self, item: Item, batch: Batch, message: NewMessage, events: list[PendingEvent]
     ) -> None:
         """Stage an archive row without OMEMO state (plaintext, failure) with its events."""
         now = now_ms()
 
-        def step(uow: UnitOfWork) -> _Committed:
+        def step(uow: UnitOfWork) -> Committed:
             archive_id = uow.archive.append(message)
             for event in events:
                 record_event(uow, event, now)
             uow.inbox.delete(item.inbox_id)
             item.policy.advance(uow, item.inbound)
-            return _Committed(uow.archive.get(archive_id), tuple(events))
+            return Committed(uow.archive.get(archive_id), tuple(events))
 
         batch.add(step, message.dedupe_keys)
 
-    def _unlisted(self, item: Item, sender: DeviceRef, namespace: Namespace, batch: _Batch) -> None:
+    def _unlisted(self, item: Item, sender: DeviceRef, namespace: Namespace, batch: Batch) -> None:
         """A device not on its owner's list: keep the stanza (nothing lost, nothing decrypted)."""
         reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
         events = (
@@ -579,11 +482,11 @@ class InboundPipeline:
         )
         now = now_ms()
 
-        def step(uow: UnitOfWork) -> _Committed:
+        def step(uow: UnitOfWork) -> Committed:
             uow.inbox.record_failure(item.inbox_id, reason)
             for event in events:
                 record_event(uow, event, now)
-            return _Committed(None, events)
+            return Committed(None, events)
 
         batch.add(step)
 

@@ -12,12 +12,10 @@ devices. A member left without any key blocks the send (`SendFailed`, nothing le
 user chooses "everyone with keys" for the room; the choice is remembered per room and the
 skipped members are listed in every `SendReport`.
 
-Incoming groupchat messages take the 1:1 path's shape (DESIGN.md §3.1): inbox first, dedupe,
-decrypt on copies under the engine lock shared with `Session`, one unit of work with the state,
-the archive row (room and nick filled in) and the inbox deletion. The sender is the occupant's
-real JID (from the room's presence; for archived messages whose occupant left, the member whose
-device list holds the sending device id). Our own reflection is recognised by its origin-id
-(archived when sending) and never decrypted. For OMEMO 2 the SCE `to` must be the room.
+Incoming groupchat messages go through the shared inbound pipeline with the room policy
+(`service/room_inbound.py`); sends go through the shared outbound pipeline as a `RoomSend`
+(`service/outbound.py`). This module keeps what is room-only: joining and leaving, bookmarks,
+membership and readiness, the per-room choices, and the rejoin after a new stream.
 
 State kept per room in the settings table under `room/<bare_jid>` (`RoomPrefs`): our nick, the
 plaintext and partial choices, a forced version and the room archive's catch-up position.
@@ -29,15 +27,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from tui_omemo.config import Settings
-from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
+from tui_omemo.model import DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
-from tui_omemo.protocol.trust import TrustMode, effective_decision
+from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service.api import (
     ChatSecurity,
     ChatSummary,
@@ -48,112 +45,29 @@ from tui_omemo.service.api import (
     SendReport,
     ServiceEvent,
 )
-from tui_omemo.service.conversation import RoomPolicy
 from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.history import finish_catch_up
-from tui_omemo.service.inbound import for_device, has_content
 from tui_omemo.service.outbound import NO_DEVICE, RoomSend
 from tui_omemo.service.outbox import RoomOutbound
+from tui_omemo.service.room_inbound import RoomInbox
+from tui_omemo.service.rooms import (
+    REFUSE_ANONYMOUS,
+    REFUSE_OPEN,
+    JoinedRoom,
+    RoomPrefs,
+    member_readiness,
+    omemo_refusal,
+    room_key,
+    room_security,
+)
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
-from tui_omemo.service.transport import Inbound, TransportError, Wrapper
-from tui_omemo.service.trust import PendingEvent
-from tui_omemo.store import InboxItem, InboxSource, UnitOfWork
+from tui_omemo.service.transport import Inbound, TransportError
+from tui_omemo.store import InboxItem
 from tui_omemo.xmpp.bookmarks import Bookmark
-from tui_omemo.xmpp.mam import ArchivedMessage
 from tui_omemo.xmpp.muc import OMEMO_ROOM_CONFIG
-from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient, RoomFeatures
+from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient
 
 log = logging.getLogger(__name__)
-
-PAGE_SIZE = 25
-INBOX_SCAN = 1000
-FIRST_CATCH_UP = 50
-"""Messages fetched from a room's archive when we have no position there yet."""
-
-REFUSE_ANONYMOUS = (
-    "OMEMO is off in this room because it is not non-anonymous: members "
-    "cannot see each other's real JIDs, so there is no way to know whose "
-    "devices to encrypt for."
-)
-REFUSE_OPEN = (
-    "OMEMO is off in this room because it is not members-only: anyone may enter, "
-    "so no member list says who may read the messages."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RoomPrefs:
-    """One room's remembered choices and position, stored under `room/<bare_jid>`.
-
-    Attributes:
-        nick: our nickname there.
-        plaintext: the user chose to send unencrypted (only used where OMEMO is refused).
-        partial: the user chose to send to "everyone with keys" (members without a usable
-            device are skipped and listed).
-        version: a forced OMEMO version, or None for automatic.
-        archive_after: the room archive id after which the next catch-up starts.
-    """
-
-    nick: str | None = None
-    plaintext: bool = False
-    partial: bool = False
-    version: Namespace | None = None
-    archive_after: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """The stored form."""
-        return {
-            "nick": self.nick,
-            "plaintext": self.plaintext,
-            "partial": self.partial,
-            "version": None if self.version is None else self.version.value,
-            "archive_after": self.archive_after,
-        }
-
-    @classmethod
-    def from_json(cls, value: object) -> RoomPrefs:
-        """Read the stored form (anything unreadable gives the defaults)."""
-        if not isinstance(value, dict):
-            return cls()
-        version = value.get("version")
-        nick, after = value.get("nick"), value.get("archive_after")
-        return cls(
-            nick if isinstance(nick, str) else None,
-            bool(value.get("plaintext")),
-            bool(value.get("partial")),
-            Namespace(version) if version in {n.value for n in Namespace} else None,
-            after if isinstance(after, str) else None,
-        )
-
-
-def room_key(room: str) -> str:
-    """The settings key of a room's `RoomPrefs`."""
-    return f"room/{bare_jid(room)}"
-
-
-def omemo_refusal(features: RoomFeatures) -> str | None:
-    """Why a room does not qualify for OMEMO, in one sentence; None when it does."""
-    if not features.non_anonymous:
-        return REFUSE_ANONYMOUS
-    if not features.members_only:
-        return REFUSE_OPEN
-    return None
-
-
-@dataclass
-class _Room:
-    """What we know of one joined room."""
-
-    jid: str
-    nick: str
-    features: RoomFeatures
-    members: dict[str, str] = field(default_factory=dict)  # real bare JID → affiliation
-    errors: dict[str, str] = field(default_factory=dict)  # real bare JID → last error
-
-    @property
-    def refusal(self) -> str | None:
-        return omemo_refusal(self.features)
 
 
 class GroupChats:
@@ -188,12 +102,18 @@ class GroupChats:
         self._settings = settings
         self._emit = emit
         self._lock = lock
-        self._joined: dict[str, _Room] = {}
-        self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
+        self._joined: dict[str, JoinedRoom] = {}
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
-        self._policy = RoomPolicy(session.engine, self)
+        self._inbox = RoomInbox(
+            rooms,
+            session,
+            self._joined,
+            directory,
+            runner,
+            lambda row, inbound, attempts: self.process(row, inbound, attempts=attempts),
+        )
         rooms.add_listener(self._room_changed)
 
     @property
@@ -218,7 +138,7 @@ class GroupChats:
             return [await self.room_info(room) for room in self.joined_rooms()]
         self._started = True
         if self._worker is None:
-            self._worker = asyncio.create_task(self._run_worker(), name="tui-omemo-groups")
+            self._worker = asyncio.create_task(self._inbox.run_worker(), name="tui-omemo-groups")
         joined = []
         for bookmark in await self._autojoin():
             try:
@@ -231,30 +151,6 @@ class GroupChats:
                 log.warning("rejoining %s failed: %s", bookmark.room, error)
         await self.drain_inbox()
         return joined
-
-    async def drain_inbox(self) -> int:
-        """Process the groupchat rows a crash left in the inbox (after the rooms are joined,
-        so occupants can be mapped to real JIDs). `Session.drain_inbox` must leave those rows
-        alone. Rows of rooms we are not in stay for a later start.
-
-        Returns:
-            How many rows were processed.
-        """
-        items: list[InboxItem] = await self._runner.read(lambda uow: uow.inbox.pending(INBOX_SCAN))
-        done = 0
-        for item in items:
-            try:
-                inbound = Inbound.from_bytes(item.stanza)
-            except (ValueError, KeyError, TypeError):
-                continue  # Session.drain_inbox deletes unreadable rows
-            if inbound.message_type == "groupchat" and bare_jid(inbound.sender) in self._joined:
-                try:
-                    await self.retry(item, inbound)
-                except Exception as error:  # left in the inbox for the next start
-                    log.warning("a groupchat inbox row stays for later: %s", type(error).__name__)
-                    continue
-                done += 1
-        return done
 
     async def _autojoin(self) -> list[Bookmark]:
         try:
@@ -273,24 +169,6 @@ class GroupChats:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    def enqueue(self, inbound: Inbound) -> None:
-        """Take a groupchat stanza (sync, on the loop); the worker processes it."""
-        self._queue.put_nowait(inbound)
-
-    async def _run_worker(self) -> None:
-        while True:
-            inbound = await self._queue.get()
-            try:
-                await self.accept(inbound)
-            except Exception:  # one bad stanza must not stop the pipeline
-                log.exception("processing a groupchat stanza failed")
-            finally:
-                self._queue.task_done()
-
-    async def wait_idle(self) -> None:
-        """Wait until every queued groupchat stanza is processed (tests, scripts)."""
-        await self._queue.join()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -353,7 +231,7 @@ class GroupChats:
     async def _entered(self, room: str, nick: str, *, bookmark: bool) -> RoomInfo:
         """After joining: the gate, the choices, the bookmark, the members, the catch-up."""
         features = await self._rooms.features(room)
-        state = _Room(room, nick, features)
+        state = JoinedRoom(room, nick, features)
         self._joined[room] = state
         prefs = await self.prefs(room)
         await self.set_prefs(room, replace(prefs, nick=nick))
@@ -423,7 +301,7 @@ class GroupChats:
             None if state.refusal else await self._summary_version(state, prefs),
         )
 
-    async def _summary_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
+    async def _summary_version(self, state: JoinedRoom, prefs: RoomPrefs) -> Namespace:
         """The OMEMO version a send would use now (from the cached device lists); OMEMO 2
         when they cannot be fetched. Never None for a room that allows OMEMO: the chat would
         take it for a room without encryption and ask for a plaintext choice."""
@@ -432,19 +310,9 @@ class GroupChats:
         except TransportError:
             return prefs.version or Namespace.V2
 
-    async def _security(self, state: _Room) -> ChatSecurity:
-        """Nobody else here, then undecided (or keyless) members, then blind trust, else all
-        verified."""
-        readiness = await self._readiness(state)
-        if not readiness:
-            return ChatSecurity.ALONE
-        if any(m.undecided or not m.trusted for m in readiness):
-            return ChatSecurity.UNDECIDED_DEVICES
-        for jid in state.members:
-            levels = await self._runner.read(_trust_levels(jid))
-            if TrustLevel.BLINDLY_TRUSTED in levels.values():
-                return ChatSecurity.SOME_BLIND
-        return ChatSecurity.ALL_VERIFIED
+    async def _security(self, state: JoinedRoom) -> ChatSecurity:
+        """See `rooms.room_security`."""
+        return await room_security(await self._readiness(state), state.members, self._runner)
 
     def members(self, room: str) -> dict[str, str]:
         """A joined room's members (real bare JID → owner/admin/member), ourselves excluded,
@@ -491,7 +359,7 @@ class GroupChats:
             members,
         )
 
-    async def _refresh_members(self, state: _Room) -> None:
+    async def _refresh_members(self, state: JoinedRoom) -> None:
         """Fetch the owner/admin/member lists (plus affiliated occupants) and learn every
         member's devices and identity keys (BTBV applies to devices seen first). A list
         that cannot be read (the stream is down) keeps the members we knew with that
@@ -517,7 +385,7 @@ class GroupChats:
             for jid in sorted(members):
                 await self._learn_devices(state, jid)
 
-    async def _learn_devices(self, state: _Room, jid: str) -> None:
+    async def _learn_devices(self, state: JoinedRoom, jid: str) -> None:
         mode = TrustMode(self._settings().trust_mode)
         error = None
         for namespace in Namespace:
@@ -539,39 +407,16 @@ class GroupChats:
         else:
             state.errors[jid] = error
 
-    async def _readiness(self, state: _Room) -> tuple[MemberReadiness, ...]:
-        mode = TrustMode(self._settings().trust_mode)
+    async def _readiness(self, state: JoinedRoom) -> tuple[MemberReadiness, ...]:
         nicks = {
             occupant.real_jid: nick
             for nick, occupant in self._rooms.occupants(state.jid).items()
             if occupant.real_jid
         }
-        rows = []
-        for jid in sorted(state.members):
-            listed: set[int] = set()
-            for namespace in Namespace:
-                with contextlib.suppress(TransportError):
-                    listed |= (await self._directory.fetch_device_list(namespace, jid)).device_ids
-            levels = await self._runner.read(_trust_levels(jid))
-            counts = _count(levels, listed, mode)
-            error = state.errors.get(jid)
-            if not listed and error is None:
-                error = "publishes no OMEMO device"
-            has_keys = any(device_id in levels for device_id in listed)
-            rows.append(MemberReadiness(jid, nicks.get(jid), has_keys, *counts, last_error=error))
-        return tuple(rows)
+        mode = TrustMode(self._settings().trust_mode)
+        return await member_readiness(state, nicks, self._directory, self._runner, mode)
 
     # --- choices ----------------------------------------------------------------------------
-
-    async def prefs(self, room: str) -> RoomPrefs:
-        """A room's remembered choices."""
-        return await self._runner.read(
-            lambda uow: RoomPrefs.from_json(uow.settings.get(room_key(room)))
-        )
-
-    async def set_prefs(self, room: str, prefs: RoomPrefs) -> None:
-        """Remember a room's choices."""
-        await self._runner.write(lambda uow: uow.settings.set(room_key(room), prefs.to_json()))
 
     async def set_partial_choice(self, room: str, allowed: bool) -> None:
         """Remember whether sends to `room` may skip members without a usable device."""
@@ -630,7 +475,7 @@ class GroupChats:
         send = RoomSend(state.jid, namespace, state.nick, members, state.errors, prefs.partial)
         return await self._session.outbound.send(send, text)
 
-    async def _choose_version(self, state: _Room, prefs: RoomPrefs) -> Namespace:
+    async def _choose_version(self, state: JoinedRoom, prefs: RoomPrefs) -> Namespace:
         """OMEMO 2 when every member with a device has an OMEMO 2 device, else 0.3; a
         per-room choice wins."""
         if prefs.version is not None:
@@ -655,189 +500,55 @@ class GroupChats:
                 stanza.room, stanza.encrypted, stanza.message_id, stanza.body
             )
 
-    # --- receiving (the inbound pipeline, room policy) -----------------------------------------
+    # --- receiving (`service/room_inbound.py`) ---------------------------------------------
+
+    async def drain_inbox(self) -> int:
+        """Process the groupchat rows a crash left in the inbox (`RoomInbox.drain_inbox`)."""
+        return await self._inbox.drain_inbox()
 
     def claims(self, inbound: Inbound) -> bool:
-        """A result of one of our room archive queries (`RoomClient` reads those itself; the
-        transport does not parse them)."""
-        return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
-            inbound.mam_query_id or ""
-        )
+        """A result of one of our room archive queries (read by the room client)."""
+        return self._inbox.claims(inbound)
+
+    def enqueue(self, inbound: Inbound) -> None:
+        """Take a groupchat stanza (sync, on the loop); the worker processes it."""
+        self._inbox.enqueue(inbound)
+
+    async def wait_idle(self) -> None:
+        """Wait until every queued groupchat stanza is processed (tests, scripts)."""
+        await self._inbox.wait_idle()
 
     async def accept(self, inbound: Inbound) -> None:
         """Check the path, keep the stanza in the inbox, then process it."""
-        room = bare_jid(inbound.sender)
-        if inbound.wrapper is not Wrapper.NONE:
-            if inbound.wrapper is Wrapper.MAM:
-                await self._session.inbound.security_event(
-                    PendingEvent(
-                        SecurityEventKind.DECRYPTION_FAILED,
-                        room,
-                        None,
-                        "rejected a room archive result for a query we never opened",
-                    )
-                )
-            return  # carbons of groupchat messages are not ours to take
-        if room not in self._joined:
-            return
-        await self._keep_and_process(inbound)
-
-    async def _keep_and_process(self, inbound: Inbound) -> None:
-        inbound = for_device(inbound, self._engine.device_id)
-        if not has_content(inbound):
-            return
-        inbox_id = await self._session.inbound.store(inbound)
-        await self.process(inbox_id, inbound, attempts=0)
+        await self._inbox.accept(inbound)
 
     async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
-        """Name the sender of one groupchat inbox row, then decrypt and commit it through the
-        inbound pipeline (a row whose sender nobody can name is dropped, with an event)."""
-        pipeline = self._session.inbound
-        routing = await self._policy.route(inbound)
-        if isinstance(routing, PendingEvent):
-            await pipeline.unroutable(inbox_id, routing)
-            return
-        await pipeline.process_all(
-            [pipeline.item(self._policy, inbox_id, inbound, attempts, routing)]
-        )
-
-    async def sender(self, room: str, nick: str, inbound: Inbound) -> str | None:
-        """The real bare JID behind `room/nick`, or None when nobody can be named: from the
-        room's presence, else (an archived message whose occupant left) the one member whose
-        device list holds the sending device id."""
-        real = self._rooms.real_jid(room, nick)
-        if real is not None:
-            return real
-        state = self._joined.get(room)
-        if state is not None and nick == state.nick:
-            return self.own
-        element = inbound.encrypted
-        if element is None or state is None:
-            return None
-        owners = []
-        for jid in sorted({*state.members, self.own}):
-            with contextlib.suppress(TransportError):
-                listed = await self._directory.fetch_device_list(element.namespace, jid)
-                if element.sender_device_id in listed.device_ids:
-                    owners.append(jid)
-        return owners[0] if len(owners) == 1 else None
-
-    def encrypted_room(self, room: str) -> bool:
-        """Whether `room` is joined and qualifies for OMEMO."""
-        state = self._joined.get(room)
-        return state is not None and state.refusal is None
-
-    def advance_room(self, uow: UnitOfWork, room: str, stanza_id: str) -> None:
-        """Store the room archive position after `stanza_id` (inside the unit of work)."""
-        key = room_key(room)
-        prefs = RoomPrefs.from_json(uow.settings.get(key))
-        uow.settings.set(key, replace(prefs, archive_after=stanza_id).to_json())
+        """Decrypt and commit one groupchat inbox row."""
+        await self._inbox.process(inbox_id, inbound, attempts=attempts)
 
     async def retry(self, item: InboxItem, inbound: Inbound) -> None:
-        """Process a groupchat row left in the inbox by a crash (`Session.drain_inbox` hands
-        rows whose `message_type` is groupchat here). A row of a room we have not joined
-        (yet) stays: without the room's occupants its sender cannot be named; `start`
-        drains such rows again once the bookmarked rooms are joined."""
-        if bare_jid(inbound.sender) not in self._joined:
-            return
-        await self.process(item.id, inbound, attempts=item.attempts + 1)
-
-    # --- room archive (MUC MAM) ---------------------------------------------------------------
+        """Process a groupchat row left in the inbox (`Session.drain_inbox` hands them here)."""
+        await self._inbox.retry(item, inbound)
 
     async def catch_up(self, room: str) -> int:
-        """Fetch what the room archived since our position (the newest `FIRST_CATCH_UP`
-        messages the first time) through the ordinary inbound path.
+        """Catch up from the room's archive (`RoomInbox.catch_up`)."""
+        return await self._inbox.catch_up(room)
 
-        Returns:
-            How many archived messages were processed.
+    async def prefs(self, room: str) -> RoomPrefs:
+        """A room's remembered choices."""
+        return await self._inbox.prefs(room)
 
-        Raises:
-            TransportError: the archive could not be queried.
-        """
-        room = bare_jid(room)
-        prefs = await self.prefs(room)
-        after, done = prefs.archive_after, 0
-        engine = self._engine
-        own_mode = not engine.catching_up
-        if own_mode:
-            engine.begin_catch_up()
-        try:
-            while True:
-                page, complete, last = await self._archive_page(room, after)
-                for inbound in page:
-                    await self._keep_and_process(inbound)
-                    done += 1
-                if last is not None and last != after:
-                    after = last
-                    current = await self.prefs(room)
-                    await self.set_prefs(room, replace(current, archive_after=after))
-                if complete or not page or prefs.archive_after is None:
-                    break
-        finally:
-            if own_mode:
-                await finish_catch_up(self._session, self._runner)
-        return done
-
-    async def _archive_page(
-        self, room: str, after: str | None
-    ) -> tuple[list[Inbound], bool, str | None]:
-        page = await self._rooms.query_archive(
-            room,
-            after=after,
-            max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
-            last_page=after is None,
-        )
-        inbounds = [_archived_inbound(archived, room, self.own) for archived in page.messages]
-        return inbounds, page.complete, page.last
+    async def set_prefs(self, room: str, prefs: RoomPrefs) -> None:
+        """Remember a room's choices."""
+        await self._inbox.set_prefs(room, prefs)
 
 
-def _archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
-    """A room archive result as the inbox keeps it."""
-    message = archived.message
-    stamp = message.timestamp
-    return Inbound(
-        source=InboxSource.MAM,
-        sender=message.sender,
-        recipient=message.recipient or own,
-        message_type=message.message_type,
-        message_id=message.message_id,
-        origin_id=message.origin_id,
-        stanza_id=archived.archive_id,
-        body=message.body,
-        encrypted=message.encrypted,
-        timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
-        wrapper=Wrapper.MAM,
-        wrapper_from=room,
-        solicited=True,
-    )
-
-
-def _count(
-    levels: dict[int, TrustLevel], listed: set[int], mode: TrustMode
-) -> tuple[int, int, int]:
-    """(trusted, undecided, distrusted) among the listed devices whose identity we know."""
-    trusted = undecided = distrusted = 0
-    for device_id in listed:
-        level = levels.get(device_id)
-        if level is None:
-            continue
-        if effective_decision(level, mode).may_receive_keys:
-            trusted += 1
-        elif level is TrustLevel.DISTRUSTED:
-            distrusted += 1
-        else:
-            undecided += 1
-    return trusted, undecided, distrusted
-
-
-def _trust_levels(jid: str) -> Callable[[UnitOfWork], dict[int, TrustLevel]]:
-    """A read of the newest stored trust level per device id of `jid`."""
-
-    def read(uow: UnitOfWork) -> dict[int, TrustLevel]:
-        records = sorted(uow.trust.identities(jid), key=lambda record: record.first_seen)
-        return {record.device_id: record.trust for record in records}
-
-    return read
-
-
-__all__ = ["NO_DEVICE", "GroupChats", "RoomPrefs", "omemo_refusal", "room_key"]
+__all__ = [
+    "NO_DEVICE",
+    "REFUSE_ANONYMOUS",
+    "REFUSE_OPEN",
+    "GroupChats",
+    "RoomPrefs",
+    "omemo_refusal",
+    "room_key",
+]
