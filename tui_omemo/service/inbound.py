@@ -190,8 +190,18 @@ class InboundPipeline:
 
     async def store(self, inbound: Inbound) -> int:
         """Write one stanza to the inbox as it is (no dedupe yet); its row id."""
-        raw = inbound.to_bytes()
-        return await self._runner.write(lambda uow: uow.inbox.add(raw, inbound.source, now_ms()))
+        return (await self.store_all([inbound]))[0]
+
+    async def store_all(self, inbounds: Sequence[Inbound]) -> list[int]:
+        """Write stanzas to the inbox as they are (no dedupe yet), in ONE unit of work; their
+        row ids, in order."""
+        rows = [(inbound.to_bytes(), inbound.source) for inbound in inbounds]
+        if not rows:
+            return []
+        received = now_ms()
+        return await self._runner.write(
+            lambda uow: [uow.inbox.add(raw, source, received) for raw, source in rows]
+        )
 
     async def process_all(self, items: Sequence[Item], dropped: Sequence[int] = ()) -> None:
         """Process rows already in the inbox (the known ones and `dropped` are deleted) as

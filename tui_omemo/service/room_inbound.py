@@ -8,6 +8,8 @@ no carbons), the sender lookup (the occupant's real JID from the room's presence
 archived message whose occupant left, the member whose device list holds the sending device
 id), the room archive position, retries of rows a crash left, and the catch-up per room. Our
 own reflection is recognised by its origin-id (archived when sending) and never decrypted.
+A page of a room's archive goes through as one batch (one inbox write, one unit of work);
+live groupchat stanzas go one at a time, in arrival order.
 """
 
 from __future__ import annotations
@@ -131,6 +133,21 @@ class RoomInbox:
         inbox_id = await self._session.inbound.store(inbound)
         await self._process(inbox_id, inbound, 0)
 
+    async def _keep_and_process_page(self, inbounds: list[Inbound]) -> None:
+        """A page of the room's archive as one batch: one inbox write, each sender named,
+        then ONE unit of work for the page (`InboundPipeline.process_all`)."""
+        pipeline, device_id = self._session.inbound, self._session.engine.device_id
+        chosen = [for_device(inbound, device_id) for inbound in inbounds]
+        kept = [inbound for inbound in chosen if has_content(inbound)]
+        items = []
+        for inbox_id, inbound in zip(await pipeline.store_all(kept), kept, strict=True):
+            routing = await self._policy.route(inbound)
+            if isinstance(routing, PendingEvent):
+                await pipeline.unroutable(inbox_id, routing)
+            else:
+                items.append(pipeline.item(self._policy, inbox_id, inbound, 0, routing))
+        await pipeline.process_all(items)
+
     async def process(self, inbox_id: int, inbound: Inbound, *, attempts: int) -> None:
         """Name the sender of one groupchat inbox row, then decrypt and commit it through the
         inbound pipeline (a row whose sender nobody can name is dropped, with an event)."""
@@ -238,9 +255,8 @@ class RoomInbox:
         try:
             while True:
                 page, complete, last = await self._archive_page(room, after)
-                for inbound in page:
-                    await self.keep_and_process(inbound)
-                    done += 1
+                await self._keep_and_process_page(page)
+                done += len(page)
                 if last is not None and last != after:
                     after = last
                     current = await self.prefs(room)
