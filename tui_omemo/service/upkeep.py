@@ -25,7 +25,7 @@ from tui_omemo.protocol.engine import DecryptResult, Engine
 from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.trust import TrustMode
-from tui_omemo.protocol.version import version_for
+from tui_omemo.protocol.versions import version_for
 from tui_omemo.service.account import device_label, own_entry
 from tui_omemo.service.api import SecurityEventRaised, ServiceEvent
 from tui_omemo.service.clock import new_message_id, now_ms
