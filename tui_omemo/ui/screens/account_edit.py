@@ -248,11 +248,13 @@ class AccountEditScreen(Screen[bool]):
             self.query_one("#error", Static).update(str(error))
             return
         self._info = info
+        # Focus moves to Save now, before the button pressed is hidden: a deferred focus() would
+        # leave a moment where the hidden button's focus has passed to its neighbour.
+        self.set_focus(self.query_one("#save", Button))
         self.query_one(CertificatePanel).show_pin(info.certificate_pin)
         self.query_one("#error", Static).update("")
         words = _pinned_words(info.certificate_pin, self._failure is not None)
         self.notify(words, title="Account", markup=False)
-        self.query_one("#save", Button).focus()  # the button pressed is hidden now
 
     def action_leave(self) -> None:
         """Back: to the failed login (nothing tried again), or to the screen before."""
