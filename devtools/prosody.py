@@ -39,6 +39,10 @@ MUC_DOMAIN = f"conference.{DOMAIN}"
 #: A second VirtualHost that offers PLAIN without TLS (the log-redaction test needs a PLAIN
 #: exchange; tui-omemo itself never sends PLAIN in clear).
 PLAIN_DOMAIN = f"plain.{DOMAIN}"
+#: XEP-0363 upload service (mod_http_file_share), served over HTTP on the fixture's own
+#: loopback `http_port`; its disco announces `max-file-size` = `upload_limit`.
+UPLOAD_DOMAIN = f"upload.{DOMAIN}"
+UPLOAD_LIMIT = 8 * 1024 * 1024
 STARTUP_TIMEOUT = 20.0
 START_ATTEMPTS = 5
 
@@ -54,6 +58,8 @@ c2s_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ {http_port} }}
 http_interfaces = {{ "127.0.0.1" }}
 https_ports = {{ }}
+-- requests to 127.0.0.1 (no Host name) go to the upload service's HTTP routes
+http_default_host = "{upload_domain}"
 c2s_direct_tls_ports = {{ {direct_tls_ports} }}
 legacy_ssl_ports = {{ }}
 log = {{
@@ -96,6 +102,11 @@ Component "{muc_domain}" "muc"
     muc_log_all_rooms = true
     muc_log_expires_after = "never"
     max_history_messages = 1000
+
+Component "{upload_domain}" "http_file_share"
+    http_file_share_size_limit = {upload_limit}
+    http_file_share_daily_quota = {upload_limit} * 1000
+    http_external_url = "http://127.0.0.1:{http_port}/"
 """
 
 
@@ -145,6 +156,8 @@ class ProsodyServer:
     workdir: Path
     process: subprocess.Popen[bytes]
     direct_tls_port: int | None = None
+    http_port: int | None = None
+    upload_limit: int = UPLOAD_LIMIT
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -154,7 +167,12 @@ class ProsodyServer:
 
     @classmethod
     def start(
-        cls, workdir: Path, *, log_level: str = "info", tls_hosts: dict[str, Pem] | None = None
+        cls,
+        workdir: Path,
+        *,
+        log_level: str = "info",
+        tls_hosts: dict[str, Pem] | None = None,
+        upload_limit: int = UPLOAD_LIMIT,
     ) -> ProsodyServer:
         """Write a config under `workdir`, start Prosody and wait until c2s accepts connections.
 
@@ -170,7 +188,9 @@ class ProsodyServer:
         if binary is None:
             raise ProsodyError("prosody is not installed (apt-get install prosody)")
         for attempt in range(START_ATTEMPTS):
-            server = cls._launch(binary, workdir / f"run{attempt}", log_level, tls_hosts)
+            server = cls._launch(
+                binary, workdir / f"run{attempt}", log_level, tls_hosts, upload_limit
+            )
             try:
                 server._wait_ready()
             except _PortTaken:
@@ -181,7 +201,12 @@ class ProsodyServer:
 
     @classmethod
     def _launch(
-        cls, binary: str, workdir: Path, log_level: str, tls_hosts: dict[str, Pem] | None
+        cls,
+        binary: str,
+        workdir: Path,
+        log_level: str,
+        tls_hosts: dict[str, Pem] | None,
+        upload_limit: int = UPLOAD_LIMIT,
     ) -> ProsodyServer:
         workdir.mkdir(parents=True, exist_ok=True)
         data_path = workdir / "data"
@@ -193,13 +218,16 @@ class ProsodyServer:
             shutil.copy(pem.key, certs / f"{domain}.key")
         port = free_port()
         direct_tls_port = free_port() if tls_hosts else None
+        http_port = free_port()
         config = workdir / "prosody.cfg.lua"
         config.write_text(
             _CONFIG_TEMPLATE.format(
                 pidfile=workdir / "prosody.pid",
                 data_path=data_path,
                 c2s_port=port,
-                http_port=free_port(),
+                http_port=http_port,
+                upload_domain=UPLOAD_DOMAIN,
+                upload_limit=upload_limit,
                 log_level=log_level,
                 log_file=workdir / "prosody.log",
                 domain=DOMAIN,
@@ -212,7 +240,17 @@ class ProsodyServer:
             )
         )
         process = cls._spawn(binary, workdir)
-        return cls("127.0.0.1", port, DOMAIN, MUC_DOMAIN, workdir, process, direct_tls_port)
+        return cls(
+            "127.0.0.1",
+            port,
+            DOMAIN,
+            MUC_DOMAIN,
+            workdir,
+            process,
+            direct_tls_port,
+            http_port,
+            upload_limit,
+        )
 
     @staticmethod
     def _spawn(binary: str, workdir: Path) -> subprocess.Popen[bytes]:
