@@ -25,6 +25,7 @@ from tui_omemo.commands import exits
 from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.chat_args import add_listen_parser, add_send_parser
 from tui_omemo.commands.console import CommandError, Console, OutputClosed
+from tui_omemo.commands.file_args import add_file_parsers
 from tui_omemo.commands.hardening import forbid_core_dumps
 from tui_omemo.commands.helptext import examples
 from tui_omemo.commands.muc_args import add_muc_parser
@@ -135,6 +136,8 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     _add_trust_parsers(commands, common)
     _add_settings_parser(commands, common)
     _add_open_parser(commands, common)
+    # encrypted file sharing (issue 18): send-file, download
+    add_file_parsers(commands, common)
     return parser
 
 

@@ -48,10 +48,21 @@ def _row(**changes: Any) -> ArchivedMessage:
     return ArchivedMessage(**{**fields, **changes})
 
 
+FILE_LINK = "aesgcm://up.x/s/a%20b.pdf#" + "ab" * 44
+"""A file message's body: the JSON never shows it (its fragment is the file's key)."""
+
 GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
     "history/listen": (MessageView.from_archive(_row()).to_json(), {
         "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
         "nick": "bob", "direction": "in", "from": "bob@x", "device": 7, "text": "hi",
+        "file": None,
+        "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
+    }),
+    "history/listen (file)": (MessageView.from_archive(_row(body=FILE_LINK)).to_json(), {
+        "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
+        "nick": "bob", "direction": "in", "from": "bob@x", "device": 7,
+        "text": "[file] a b.pdf",
+        "file": {"name": "a b.pdf", "size": None, "type": "application/pdf"},
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
     }),
     "listen (decryption failure)": (

@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_omemo.service.downloads import (
-    NAME_LIMIT,
-    TEMP_PREFIX,
-    AtomicFile,
-    numbered,
-    remove_leftovers,
-    safe_name,
-)
+from tui_omemo.protocol.media_link import NAME_LIMIT, numbered, safe_name
+from tui_omemo.service.downloads import TEMP_PREFIX, AtomicFile, remove_leftovers
 
 
 @pytest.mark.parametrize(

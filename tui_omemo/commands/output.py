@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tui_omemo.commands import schema
+from tui_omemo.commands.file_view import file_fields, shown_text
 from tui_omemo.model import TrustLevel
 
 OUTGOING = "out"
@@ -128,7 +129,8 @@ class MessageView:
                 "direction": "out" if self.outgoing else "in",
                 "from": self.sender,
                 "device": self.device,
-                "text": self.text,
+                "text": shown_text(self.text),
+                "file": file_fields(self.text),
                 "encrypted": self.omemo is not None,
                 "omemo": self.omemo,
                 "trust": schema.trust_word(self.trust),
@@ -145,7 +147,9 @@ class MessageView:
             security += f", {self.trust}"
         when = iso_time(self.time_ms)[:19].replace("T", " ")
         sender = self.sender if self.room is None else f"{self.room}/{self.nick or self.sender}"
-        return f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(self.text)}"
+        return (
+            f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(shown_text(self.text))}"
+        )
 
 
 def failure_json(message: ArchivedRow, reason: str) -> str:

@@ -10,191 +10,65 @@ Both directions stream: `EncryptingReader` is a file object over the plaintext t
 the blob chunk by chunk (so an HTTP client can upload it without the file in memory), and
 `Decryptor` takes the blob in chunks of any size, holds back the last 16 bytes (the tag) and
 only vouches for the plaintext once `finish()` has checked the tag. Nothing here does I/O
-beyond the file object it is given.
+beyond the file object it is given. The link itself is `protocol.media_link` (re-exported
+here).
 """
 
 from __future__ import annotations
 
 import io
-import re
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tui_omemo.protocol.errors import ProtocolError
+from tui_omemo.protocol.media_link import (
+    FRAGMENT_LENGTH,
+    IV_SIZE,
+    KEY_SIZE,
+    SCHEME,
+    TAG_SIZE,
+    BadMediaLink,
+    MediaError,
+    MediaKey,
+    MediaLink,
+    MediaTagMismatch,
+    carries_key,
+    encrypted_size,
+    file_link,
+    parse_link,
+    plain_size,
+)
 
-SCHEME = "aesgcm"
-IV_SIZE = 12
-KEY_SIZE = 32
-TAG_SIZE = 16
-FRAGMENT_LENGTH = 2 * (IV_SIZE + KEY_SIZE)
+__all__ = [
+    "CHUNK_SIZE",
+    "FRAGMENT_LENGTH",
+    "IV_SIZE",
+    "KEY_SIZE",
+    "SCHEME",
+    "TAG_SIZE",
+    "BadMediaLink",
+    "Decryptor",
+    "EncryptingReader",
+    "MediaError",
+    "MediaKey",
+    "MediaLink",
+    "MediaTagMismatch",
+    "Progress",
+    "carries_key",
+    "encrypted_size",
+    "file_link",
+    "parse_link",
+    "plain_size",
+]
+
 CHUNK_SIZE = 256 * 1024
 """Bytes of plaintext encrypted per read: big enough that per-call overhead does not matter,
 small enough that a 50 MiB file never sits in memory."""
 
-_FRAGMENT = re.compile(r"[0-9a-fA-F]+")
-
 Progress = Callable[[int], None]
 """Hears a running byte count (for a progress bar)."""
-
-
-class MediaError(ProtocolError):
-    """A shared file or its link is not usable."""
-
-
-class BadMediaLink(MediaError):
-    """A text is not a well-formed `aesgcm://` link (wrong scheme, no host or path, or a
-    fragment that is not 88 hex digits)."""
-
-
-class MediaTagMismatch(MediaError):
-    """The downloaded file's tag does not match: it was altered, truncated, or the key is
-    not its key. None of its plaintext may be kept."""
-
-
-@dataclass(frozen=True, slots=True)
-class MediaKey:
-    """The IV and key of one shared file. `repr` never shows them."""
-
-    iv: bytes
-    key: bytes
-
-    def __post_init__(self) -> None:
-        if len(self.iv) != IV_SIZE or len(self.key) != KEY_SIZE:
-            raise BadMediaLink("a media key is a 12-byte IV and a 32-byte key")
-
-    @classmethod
-    def generate(cls) -> MediaKey:
-        """A fresh random IV and key (one per file, never reused)."""
-        return cls(secrets.token_bytes(IV_SIZE), secrets.token_bytes(KEY_SIZE))
-
-    @classmethod
-    def from_fragment(cls, fragment: str) -> MediaKey:
-        """Read the 88 hex digits of a link's fragment.
-
-        Raises:
-            BadMediaLink: any other length, or a character that is not a hex digit.
-        """
-        if len(fragment) != FRAGMENT_LENGTH or not _FRAGMENT.fullmatch(fragment):
-            raise BadMediaLink(
-                f"the link's key is not {FRAGMENT_LENGTH} hex digits (it has {len(fragment)})"
-            )
-        raw = bytes.fromhex(fragment)
-        return cls(raw[:IV_SIZE], raw[IV_SIZE:])
-
-    @property
-    def fragment(self) -> str:
-        """The 88 lowercase hex digits: IV then key."""
-        return (self.iv + self.key).hex()
-
-    def __repr__(self) -> str:
-        return "MediaKey(<secret>)"
-
-
-@dataclass(frozen=True, slots=True)
-class MediaLink:
-    """A parsed `aesgcm://host[:port]/path#fragment` link. `repr` hides the key.
-
-    Attributes:
-        location: `host[:port]/path` (with any query), as in the link, without the scheme.
-        key: the file's IV and key.
-    """
-
-    location: str
-    key: MediaKey
-
-    def __repr__(self) -> str:
-        return f"MediaLink({self.location!r}, <key>)"
-
-    @property
-    def host(self) -> str:
-        """The host name (lowercase, without port or brackets)."""
-        return urlsplit(f"//{self.location}").hostname or ""
-
-    @property
-    def file_name(self) -> str:
-        """The last path segment, percent-decoded (a hint only: sanitise before using it)."""
-        path = urlsplit(f"//{self.location}").path
-        return unquote(path.rsplit("/", 1)[-1])
-
-    def text(self) -> str:
-        """The link as sent in a message body."""
-        return f"{SCHEME}://{self.location}#{self.key.fragment}"
-
-    def http_url(self, *, plain: bool = False) -> str:
-        """Where to fetch the blob: `https://` (or `http://` when `plain`, which the caller
-        allows only for a loopback host)."""
-        return f"{'http' if plain else 'https'}://{self.location}"
-
-    @classmethod
-    def for_upload(cls, get_url: str, key: MediaKey) -> MediaLink:
-        """The link for a file uploaded to `get_url` (the slot's `https://` or, on loopback,
-        `http://` address).
-
-        Raises:
-            BadMediaLink: `get_url` is not http(s), has no host, or already has a fragment.
-        """
-        scheme, _, rest = get_url.partition("://")
-        if scheme.lower() not in {"https", "http"} or "#" in rest:
-            raise BadMediaLink("the upload service returned an address that is not a web link")
-        link = cls(rest, key)
-        if not link.host:
-            raise BadMediaLink("the upload service returned an address without a host")
-        return link
-
-
-def parse_link(text: str) -> MediaLink:
-    """Read a message body that should be exactly one `aesgcm://` link (surrounding white
-    space ignored).
-
-    Raises:
-        BadMediaLink: anything else, with the reason.
-    """
-    stripped = text.strip()
-    scheme, separator, rest = stripped.partition("://")
-    if not separator or scheme.lower() != SCHEME:
-        raise BadMediaLink("not an aesgcm:// link")
-    if any(character.isspace() for character in rest):
-        raise BadMediaLink("an aesgcm:// link has no white space")
-    location, hash_mark, fragment = rest.partition("#")
-    if not hash_mark:
-        raise BadMediaLink("the aesgcm:// link carries no key")
-    link = MediaLink(location, MediaKey.from_fragment(fragment))
-    if not link.host or "/" not in location:
-        raise BadMediaLink("the aesgcm:// link has no host or no path")
-    return link
-
-
-def file_link(body: str | None) -> MediaLink | None:
-    """The link when a decrypted body is exactly one well-formed `aesgcm://` link, else
-    None (an ordinary text message, which may mention such a link among other words)."""
-    if not body:
-        return None
-    try:
-        return parse_link(body)
-    except BadMediaLink:
-        return None
-
-
-def encrypted_size(plain_size: int) -> int:
-    """Bytes uploaded for a file of `plain_size` bytes (ciphertext plus tag)."""
-    return plain_size + TAG_SIZE
-
-
-def plain_size(blob_size: int) -> int:
-    """Bytes of plaintext in a blob of `blob_size` bytes.
-
-    Raises:
-        MediaTagMismatch: the blob is shorter than a tag.
-    """
-    if blob_size < TAG_SIZE:
-        raise MediaTagMismatch("the file is shorter than its tag")
-    return blob_size - TAG_SIZE
 
 
 class EncryptingReader(io.RawIOBase):

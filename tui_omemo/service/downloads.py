@@ -1,14 +1,12 @@
 """Where a received file lands: a safe name in the downloads directory, written atomically.
 
-A file name that arrives with a file message is a stranger's text. `safe_name` makes it a
-plain name that cannot leave the directory it is saved in (no path separators, no `.`/`..`,
-no leading dot, no control or format characters such as a right-to-left override, at most
-`NAME_LIMIT` bytes with the extension kept). `AtomicFile` writes the content to a hidden
-temporary file in the target directory and, only once the caller commits (after the tag
-check), links it under the first free name among `name.ext`, `name (1).ext`, `name (2).ext`
-…: an existing file is never overwritten, and a failure, an exception or a `kill -9` leaves
-nothing under the final name (at worst a hidden `.tui-omemo-*.part` file, which
-`remove_leftovers` clears).
+A file name that arrives with a file message is a stranger's text: `safe_name`
+(`protocol.media_link`) makes it a plain name that cannot leave the directory. `AtomicFile`
+writes the content to a hidden temporary file in the target directory and, only once the
+caller commits (after the tag check), links it under the first free name among `name.ext`,
+`name (1).ext`, `name (2).ext` …: an existing file is never overwritten, and a failure, an
+exception or a `kill -9` leaves nothing under the final name (at worst a hidden
+`.tui-omemo-*.part` file, which `remove_leftovers` clears).
 """
 
 from __future__ import annotations
@@ -18,57 +16,17 @@ import errno
 import os
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 from types import TracebackType
 
-NAME_LIMIT = 200
-"""Bytes (UTF-8) of a saved file name; common file systems allow 255."""
-EXTENSION_LIMIT = 16
-FALLBACK_NAME = "file"
+from tui_omemo.protocol.media_link import numbered, safe_name
+
+__all__ = ["AtomicFile", "numbered", "remove_leftovers", "safe_name"]
+
 TEMP_PREFIX = ".tui-omemo-"
 TEMP_SUFFIX = ".part"
 MAX_COPIES = 10_000
 LEFTOVER_AGE = 3600.0
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def safe_name(hint: str) -> str:
-    """A file name derived from `hint` that is safe to create inside a directory.
-
-    Path separators become `_`; control, format and unassigned characters are dropped; leading
-    dots and white space (hidden files, `..`) and trailing dots and white space go; an empty
-    result becomes `file`; the name is cut to `NAME_LIMIT` bytes, keeping a short extension.
-    """
-    text = unicodedata.normalize("NFC", hint)
-    text = text.replace("/", "_").replace("\\", "_")
-    text = "".join(c for c in text if unicodedata.category(c) not in _DROPPED_CATEGORIES)
-    text = " ".join(text.split())
-    text = text.lstrip(". ").rstrip(". ")
-    return _shorten(text) or FALLBACK_NAME
-
-
-def _shorten(name: str) -> str:
-    """Cut `name` to NAME_LIMIT UTF-8 bytes, keeping its extension when that is short."""
-    if len(name.encode()) <= NAME_LIMIT:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension) > EXTENSION_LIMIT:
-        stem, extension = name, ""
-    suffix = f".{extension}" if extension else ""
-    budget = NAME_LIMIT - len(suffix.encode())
-    cut = stem.encode()[:budget].decode(errors="ignore").rstrip(". ")
-    return f"{cut}{suffix}" if cut else FALLBACK_NAME
-
-
-def numbered(name: str, number: int) -> str:
-    """`name` with ` (number)` before its extension (`a.txt` → `a (1).txt`); 0 is `name`."""
-    if number == 0:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem:
-        return f"{name} ({number})"
-    return f"{stem} ({number}).{extension}"
 
 
 class AtomicFile:

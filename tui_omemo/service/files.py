@@ -57,7 +57,13 @@ class FileSlot(Protocol):
     """An upload slot (`xmpp.http_files.UploadSlot`)."""
 
     @property
+    def put_url(self) -> str: ...
+
+    @property
     def get_url(self) -> str: ...
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
 
 
 class IncomingBlob(Protocol):

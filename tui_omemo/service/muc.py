@@ -34,6 +34,7 @@ from tui_omemo.config import Settings
 from tui_omemo.model import DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
+from tui_omemo.protocol.media import carries_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service.api import (
     ChatSecurity,
@@ -451,7 +452,7 @@ class GroupChats:
         state = self._joined[bare_jid(room)]
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
-            if not (allow_plaintext or prefs.plaintext):
+            if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
                 raise SendFailed(
                     f"{state.refusal} Nothing was sent; choose to send "
                     "unencrypted to this room explicitly if you want to.",

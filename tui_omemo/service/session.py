@@ -32,6 +32,7 @@ from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.engine import DecryptResult, Engine
+from tui_omemo.protocol.media import carries_key
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service import crashpoints
@@ -399,7 +400,7 @@ class Session:
         """
         peer = bare_jid(peer)
         prefs = await self.prefs(peer)
-        if allow_plaintext:
+        if allow_plaintext and not carries_key(text):  # issue 18: a file link never in clear
             if not prefs.plaintext:
                 await self.set_prefs(peer, replace(prefs, plaintext=True))
             return await self.outbound.send_plain(peer, text)
@@ -410,7 +411,7 @@ class Session:
                 f"could not fetch {peer}'s devices: {error}", SendReport(None, None)
             ) from error
         if namespace is None:
-            if prefs.plaintext:
+            if prefs.plaintext and not carries_key(text):
                 return await self.outbound.send_plain(peer, text)
             raise SendFailed(
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "

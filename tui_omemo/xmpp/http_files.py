@@ -19,7 +19,7 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -56,6 +56,16 @@ class UploadSlot:
     headers: tuple[tuple[str, str], ...]
 
 
+class PutTarget(Protocol):
+    """What a PUT needs of a slot (an `UploadSlot`, or the service's view of one)."""
+
+    @property
+    def put_url(self) -> str: ...
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class UploadService:
     """The upload service's JID and its size limit in bytes (None: none announced)."""
@@ -79,7 +89,10 @@ def is_loopback_host(host: str | None) -> bool:
 class HttpFiles:
     """File transfers for one logged-in account."""
 
-    def __init__(self, client: XmppClient, *, allow_plaintext_loopback: bool = False) -> None:
+    def __init__(
+        self, client: XmppClient | None, *, allow_plaintext_loopback: bool = False
+    ) -> None:
+        """`client`: the logged-in account (uploads need it; a download does not)."""
         self._client = client
         self._plain_loopback = allow_plaintext_loopback
         self._service: UploadService | None = None
@@ -146,7 +159,7 @@ class HttpFiles:
         get_url = self.check_url(str(slot["get"]["url"]))
         return UploadSlot(put_url, get_url, headers)
 
-    async def put(self, slot: UploadSlot, body: AsyncIterator[bytes], size: int) -> None:
+    async def put(self, slot: PutTarget, body: AsyncIterator[bytes], size: int) -> None:
         """Upload exactly `size` bytes from `body` to the slot.
 
         Raises:
@@ -183,6 +196,8 @@ class HttpFiles:
                 raise FileTransferError(f"the download failed: {_reason(error)}") from error
 
     def _plugin(self) -> Any:
+        if self._client is None:
+            raise FileTransferError("uploading needs a connection to the server")
         xmpp: Any = self._client.stream
         if "xep_0363" not in xmpp.plugin:
             xmpp.register_plugin("xep_0363")

@@ -1,0 +1,235 @@
+"""`tui-omemo send-file JID PATH` and `tui-omemo download JID MESSAGE_ID`: encrypted file
+sharing on the command line (XEP-0454 over HTTP File Upload).
+
+`send-file` logs in, refuses a file over the upload service's limit before anything leaves,
+uploads it encrypted with a fresh key, and sends the `aesgcm://` link as an ordinary OMEMO
+message (never in plaintext: the service refuses that for a link) to the contact or joined
+room; it prints what `send` prints. `download` needs no XMPP login: it reads the file message
+from the encrypted archive, fetches and decrypts it, checks the tag and saves it in `--dir`
+(default: the platform's downloads directory) under a safe name that never overwrites, then
+prints the saved path. Both show a progress line on stderr when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_omemo.commands import exits, schema
+from tui_omemo.commands.chat import (
+    QUEUED,
+    _Sent,
+    _to_room,
+    parse_version,
+    send_with_version,
+    sent_json,
+)
+from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.jids import check_jid
+from tui_omemo.commands.muc import groups_of
+from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.runtime import online, read_account
+from tui_omemo.model import Namespace
+from tui_omemo.protocol.media import file_link
+from tui_omemo.service.api import SendFailed
+from tui_omemo.service.files import (
+    FileShareError,
+    SavedFile,
+    describe_name,
+    download_file,
+    human_size,
+    upload_file,
+)
+from tui_omemo.service.muc import room_key
+from tui_omemo.store import Database
+from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.http_files import HttpFiles
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendFileArgs:
+    """The arguments of `send-file`."""
+
+    jid: str
+    path: str
+    omemo: str = "auto"
+    room: bool = False
+    json: bool = False
+    quiet: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadArgs:
+    """The arguments of `download`."""
+
+    jid: str
+    message_id: int
+    directory: str | None = None
+    json: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+class _ProgressLine:
+    """`uploading name: 42% (2.1 MiB of 5.0 MiB)` rewritten in place on a terminal."""
+
+    def __init__(self, console: Console, verb: str, name: str) -> None:
+        self._console = console
+        self._label = f"{verb} {name}"
+        self._shown = -1
+        isatty = getattr(console.stderr, "isatty", None)
+        self._live = bool(isatty and isatty())
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self._live:
+            return
+        percent = 100 * done // total if total else 0
+        if percent == self._shown:
+            return
+        self._shown = percent
+        of = f" of {human_size(total)}" if total else ""
+        with contextlib.suppress(OSError, ValueError):
+            self._console.stderr.write(f"\r{self._label}: {percent}% ({human_size(done)}{of})")
+            self._console.stderr.flush()
+
+    def end(self) -> None:
+        if self._live and self._shown >= 0:
+            with contextlib.suppress(OSError, ValueError):
+                self._console.stderr.write("\n")
+
+
+def send_file(options: ProfileOptions, args: SendFileArgs, console: Console) -> int:
+    """Upload `args.path` encrypted and send its link to `args.jid`.
+
+    Raises:
+        UsageError: bad JID, version or timeout.
+        CommandError: the file cannot be sent (missing, too large, no upload service,
+            no trusted device), with its exit status.
+    """
+    check_jid(args.jid)
+    version = parse_version(args.omemo)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    path = Path(args.path).expanduser()
+    try:
+        outcome = asyncio.run(asyncio.wait_for(_send(options, args, path, version, console),
+                                               args.timeout))  # fmt: skip
+    except TimeoutError:
+        raise CommandError(f"sending the file timed out after {args.timeout:g} s") from None
+    except FileShareError as error:
+        raise CommandError(str(error)) from None
+    if outcome.error is not None:
+        raise outcome.error
+    if not args.quiet and outcome.report is not None:
+        if args.json:
+            console.out(sent_json(args.jid, outcome.report, room=outcome.room))
+        else:
+            console.out(f"sent {path.name} to {args.jid}")
+    return exits.OK
+
+
+async def _send(
+    options: ProfileOptions,
+    args: SendFileArgs,
+    path: Path,
+    version: Namespace | None,
+    console: Console,
+) -> _Sent:
+    database = await asyncio.to_thread(open_database, options, console)
+    is_room = args.room or _is_room(database, args.jid)
+    async with online(options, console, rooms=is_room, database=database) as running:
+        if is_room:
+            groups = groups_of(running)
+            if groups is None or args.jid not in groups.joined_rooms():
+                raise CommandError(f"not in the room {args.jid}: join it first; nothing was sent")
+        transport = HttpFiles(
+            running.client, allow_plaintext_loopback=running.account.allow_plaintext_loopback
+        )
+        progress = _ProgressLine(console, "uploading", path.name)
+        try:
+            link = await upload_file(transport, path, progress)
+        finally:
+            progress.end()
+        try:
+            if is_room:
+                report = await _to_room(running, args.jid, link.text(), version, False)
+            else:
+                report = await send_with_version(running, args.jid, link.text(), version)
+        except SendFailed as failure:
+            return _Sent(args.jid, None, CommandError(str(failure), exits.NO_DEVICE), is_room)
+        if report.queued:
+            error = CommandError(f"not connected to the server; {QUEUED}", exits.QUEUED)
+            return _Sent(args.jid, report, error, is_room)
+        try:
+            await running.service.confirm_sent(30.0)
+        except TransportError:
+            error = CommandError(f"the server did not confirm the message; {QUEUED}", exits.QUEUED)
+            return _Sent(args.jid, report, error, is_room)
+        return _Sent(args.jid, report, None, is_room)
+
+
+def _is_room(database: Database, jid: str) -> bool:
+    with database.snapshot() as uow:
+        return bool(uow.settings.get(room_key(jid)))
+
+
+def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> int:
+    """Save the file of message `args.message_id` in the chat with `args.jid`.
+
+    Raises:
+        UsageError: bad JID or timeout.
+        CommandError: no such file message; the download or the tag check failed
+            (nothing is kept then).
+    """
+    peer = check_jid(args.jid)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    database = open_database(options, console)
+    try:
+        account = read_account(database)
+        with database.snapshot() as uow:
+            message = uow.archive.get(args.message_id)
+    finally:
+        database.close()
+    link = None if message is None or message.peer != peer else file_link(message.body)
+    if link is None:
+        raise CommandError(f"message {args.message_id} with {peer} is not a file message")
+    directory = Path(args.directory).expanduser() if args.directory else default_directory()
+    transport = HttpFiles(None, allow_plaintext_loopback=account.allow_plaintext_loopback)
+    progress = _ProgressLine(console, "downloading", describe_name(link))
+    try:
+        saved = asyncio.run(
+            asyncio.wait_for(download_file(transport, link, directory, progress), args.timeout)
+        )
+    except TimeoutError:
+        raise CommandError(f"the download timed out after {args.timeout:g} s") from None
+    except FileShareError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        progress.end()
+    console.out(_saved_json(peer, args.message_id, saved) if args.json else str(saved.path))
+    return exits.OK
+
+
+def default_directory() -> Path:
+    """The platform's downloads directory (platformdirs)."""
+    import platformdirs
+
+    return platformdirs.user_downloads_path()
+
+
+def _saved_json(peer: str, message_id: int, saved: SavedFile) -> str:
+    return schema.dump(
+        "saved",
+        {
+            "id": message_id,
+            "peer": peer,
+            "path": str(saved.path),
+            "size": saved.size,
+            "sha256": saved.sha256,
+        },
+    )
