@@ -32,3 +32,8 @@ async def files(prosody: ProsodyServer) -> AsyncIterator[MakeFiles]:
     yield make
     for client in clients:
         await client.disconnect()
+
+
+from tests.cli.conftest import cli_env, new_account, runner  # noqa: E402  (CLI fixtures, shared)
+
+__all__ = ["MakeFiles", "cli_env", "files", "new_account", "runner"]

@@ -17,7 +17,7 @@ import pytest
 from tests.files.conftest import MakeFiles
 from tests.prosody import UPLOAD_LIMIT, ProsodyServer
 from tui_omemo.protocol.media import MediaKey, MediaLink, MediaTagMismatch
-from tui_omemo.service.files import FileTooLarge, download_file, upload_file
+from tui_omemo.service.files import FileShareError, FileTooLarge, download_file, upload_file
 from tui_omemo.xmpp.http_files import FileTransferError
 
 pytestmark = pytest.mark.prosody
@@ -92,3 +92,11 @@ async def test_plain_http_needs_the_loopback_switch(files: MakeFiles, tmp_path: 
     source.write_bytes(b"x")
     with pytest.raises(FileTransferError, match="refusing to transfer a file over http"):
         await upload_file(alice, source)
+
+
+async def test_a_missing_file_or_a_directory_is_refused_in_words(tmp_path: Path) -> None:
+    """Before anything is asked of the server: the path is not there, or is not a file."""
+    with pytest.raises(FileShareError, match="no such file"):
+        await upload_file(None, tmp_path / "none.pdf")  # type: ignore[arg-type]
+    with pytest.raises(FileShareError, match="not a regular file"):
+        await upload_file(None, tmp_path)  # type: ignore[arg-type]

@@ -1,0 +1,68 @@
+"""`send-file`, `listen --json`, `history --json` and `download` between two tui-omemo
+profiles over Prosody with mod_http_file_share."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Account, CliRunner, subscribe_both
+from tests.prosody import ProsodyServer
+
+pytestmark = [pytest.mark.prosody, pytest.mark.slow]
+
+NewAccount = Callable[[str], Awaitable[Account]]
+
+
+@pytest.mark.parametrize("version", ["2", "0.3"])
+async def test_a_file_goes_from_one_profile_to_another(
+    prosody: ProsodyServer,
+    runner: CliRunner,
+    new_account: NewAccount,
+    tmp_path: Path,
+    version: str,
+) -> None:
+    """Alice's `send-file` reaches Bob's `listen --json` as a file message (name, type, no
+    key anywhere); `download` saves the same bytes and prints the path; a second download
+    does not overwrite the first; `history --json` shows the file the same way."""
+    alice, bob = await new_account("alice"), await new_account("bob")
+    await subscribe_both(prosody, alice, bob)
+    content = os.urandom(70_000)
+    source = tmp_path / "notes.txt"
+    source.write_bytes(content)
+    listener = await runner.start(bob, "listen", "--count", "1", "--timeout", "60", "--json")
+    try:
+        await listener.wait_ready()
+        sent = await runner.run(alice, "send-file", bob.jid, str(source), "--omemo", version)
+        assert sent.code == 0, sent.err
+        assert sent.out == f"sent notes.txt to {bob.jid}\n"
+        message = await listener.next_json()
+        assert await listener.wait() == 0
+    finally:
+        await listener.stop()
+    assert message["omemo"] == version
+    assert message["file"]["type"] == "text/plain"
+    assert message["file"]["name"].endswith(".txt")
+    assert message["text"] == f"[file] {message['file']['name']}"
+    assert "aesgcm" not in json.dumps(message)
+
+    downloads = tmp_path / "downloads"
+    first = await runner.run(
+        bob, "download", alice.jid, str(message["id"]), "--dir", str(downloads)
+    )
+    assert first.code == 0, first.err
+    saved = Path(first.out.strip())
+    assert saved.parent == downloads
+    assert saved.read_bytes() == content
+    again = await runner.run(
+        bob, "download", alice.jid, str(message["id"]), "--dir", str(downloads)
+    )
+    assert Path(again.out.strip()).name == saved.stem + " (1).txt"
+
+    history = await runner.run(bob, "history", alice.jid, "--json")
+    (row,) = [json.loads(line) for line in history.out.splitlines()]
+    assert row["file"] == message["file"]
