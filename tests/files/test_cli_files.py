@@ -18,6 +18,10 @@ pytestmark = [pytest.mark.prosody, pytest.mark.slow]
 NewAccount = Callable[[str], Awaitable[Account]]
 
 
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
 @pytest.mark.parametrize("version", ["2", "0.3"])
 async def test_a_file_goes_from_one_profile_to_another(
     prosody: ProsodyServer,
@@ -57,7 +61,7 @@ async def test_a_file_goes_from_one_profile_to_another(
     assert first.code == 0, first.err
     saved = Path(first.out.strip())
     assert saved.parent == downloads
-    assert saved.read_bytes() == content
+    assert _read(saved) == content
     again = await runner.run(
         bob, "download", alice.jid, str(message["id"]), "--dir", str(downloads)
     )
