@@ -36,12 +36,12 @@ from tui_omemo.protocol.media import file_link
 from tui_omemo.service.api import SendFailed
 from tui_omemo.service.files import (
     FileShareError,
-    SavedFile,
     describe_name,
     download_file,
     human_size,
     upload_file,
 )
+from tui_omemo.service.files_api import SavedFile
 from tui_omemo.service.muc import room_key
 from tui_omemo.store import Database
 from tui_omemo.xmpp.errors import TransportError

@@ -20,6 +20,7 @@ from typing import Protocol
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.files_api import FileInfo  # issue 18: a message may offer a file
 
 
 class Presence(enum.StrEnum):
@@ -107,6 +108,9 @@ class ChatMessage:
     nick: str | None = None
     failure: str | None = None
     delivery: Delivery = Delivery.SENT
+    file: FileInfo | None = None
+    """The file the message offers (its body is exactly one aesgcm:// link: show this, never
+    the body, whose fragment is the file's key)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -39,6 +38,7 @@ from tui_omemo.protocol.media import (
     plain_size,
 )
 from tui_omemo.service.downloads import AtomicFile, safe_name
+from tui_omemo.service.files_api import FileInfo, SavedFile
 
 Progress = Callable[[int, int | None], None]
 """Hears (bytes done, bytes in all or None when unknown)."""
@@ -93,26 +93,6 @@ class FileTransport(Protocol):
     async def put(self, slot: FileSlot, body: AsyncIterator[bytes], size: int) -> None: ...
 
     def get(self, url: str) -> AbstractAsyncContextManager[IncomingBlob]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """What a file message shows before download: a name and a guessed type (no key).
-    `size` is None until downloaded: the link does not carry it, and a link from a contact
-    is never fetched without the user asking."""
-
-    name: str
-    type: str
-    size: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SavedFile:
-    """A downloaded, verified file."""
-
-    path: Path
-    size: int
-    sha256: str
 
 
 def describe(body: str | None) -> FileInfo | None:

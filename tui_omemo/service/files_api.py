@@ -1,0 +1,67 @@
+"""What the UI sees of encrypted file sharing (re-exported by `service.api`): a file message's
+`FileInfo`, a downloaded `SavedFile`, and the `FileShare` port the app sends and downloads
+through (`service.file_sharing.FileSharing`). Values only: the UI may import this module
+(it imports nothing of the protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tui_omemo.service.api import ChatMessage, SendReport
+
+TransferProgress = Callable[[int, int | None], None]
+"""Hears (bytes done, bytes in all or None when unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What a file message shows before download: a name and a guessed type (no key).
+    `size` is None until downloaded: the link does not carry it, and a link from a contact
+    is never fetched without the user asking."""
+
+    name: str
+    type: str
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    """A downloaded, verified file."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+class FileShare(Protocol):
+    """Sending and saving files in chats (implemented by `FileSharing`)."""
+
+    @property
+    def directory(self) -> Path:
+        """Where downloads are saved."""
+        ...
+
+    async def send_file(
+        self, peer: str, path: Path, progress: TransferProgress | None = None, *, room: bool
+    ) -> SendReport:
+        """Upload `path` encrypted and send its link to `peer` (a contact or joined room).
+
+        Raises:
+            FileShareError, TransportError: before anything was sent; SendFailed: uploaded
+                but the message could not be encrypted for anyone.
+        """
+        ...
+
+    async def download(
+        self, message: ChatMessage, progress: TransferProgress | None = None
+    ) -> SavedFile:
+        """Fetch, decrypt, verify and save the file of `message`.
+
+        Raises:
+            FileShareError, MediaError, TransportError: nothing is kept then.
+        """
+        ...
