@@ -67,6 +67,7 @@ from tui_omemo.xmpp.errors import (
 
 if TYPE_CHECKING:
     from tui_omemo.service.api import ChatService
+    from tui_omemo.service.files_api import FileShare
     from tui_omemo.ui.app import TuiOmemoApp
     from tui_omemo.ui.screens.account import NewAccount
 
@@ -140,6 +141,8 @@ class Startup:
     peer: str | None = None
     stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     database: Database | None = None
+    files: FileShare | None = None
+    """Encrypted file sharing, once `connect` is online (issue 18)."""
 
     def ask_passphrase(self) -> bool:
         """Whether a new profile needs a typed passphrase (none given, no usable keyring)."""
@@ -208,6 +211,9 @@ class Startup:
         # Everything alive now (modules, service, store) stays alive: gc.freeze() takes it
         # out of the collector's sight, since full collections walking it blocked the event
         # loop for 100-180 ms in the UI benchmark.
+        from tui_omemo.commands.file_sharing import file_sharing  # loads aiohttp: only now
+
+        self.files = file_sharing(running)  # issue 18
         gc.freeze()
         return running.service
 
@@ -262,6 +268,7 @@ def build_app(startup: Startup) -> TuiOmemoApp:
         account_form=form,
         on_ready=gc.freeze,
         welcome=welcome_text(startup.console.environ),
+        files=lambda: startup.files,
     )
 
 

@@ -27,6 +27,7 @@ from tui_omemo.commands.chat import (
     sent_json,
 )
 from tui_omemo.commands.console import CommandError, Console, UsageError
+from tui_omemo.commands.file_sharing import downloads_directory
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
@@ -198,7 +199,7 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
     link = None if message is None or message.peer != peer else file_link(message.body)
     if link is None:
         raise CommandError(f"message {args.message_id} with {peer} is not a file message")
-    directory = Path(args.directory).expanduser() if args.directory else default_directory()
+    directory = Path(args.directory).expanduser() if args.directory else downloads_directory()
     transport = HttpFiles(None, allow_plaintext_loopback=account.allow_plaintext_loopback)
     progress = _ProgressLine(console, "downloading", describe_name(link))
     try:
@@ -213,13 +214,6 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
         progress.end()
     console.out(_saved_json(peer, args.message_id, saved) if args.json else str(saved.path))
     return exits.OK
-
-
-def default_directory() -> Path:
-    """The platform's downloads directory (platformdirs)."""
-    import platformdirs
-
-    return platformdirs.user_downloads_path()
 
 
 def _saved_json(peer: str, message_id: int, saved: SavedFile) -> str:

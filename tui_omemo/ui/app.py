@@ -59,6 +59,7 @@ from tui_omemo.service.api import (
     SecurityEventRaised,
     ServiceEvent,
 )
+from tui_omemo.service.files_api import FileShare
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
@@ -184,8 +185,10 @@ class TuiOmemoApp(TabFirst):
         clock: Clock | None = None,
         on_ready: Callable[[], None] | None = None,
         welcome: str | None = None,
+        files: Callable[[], FileShare | None] | None = None,
     ) -> None:
         super().__init__()
+        self._files = files
         if service is None and connect is None:
             raise ValueError("TuiOmemoApp needs a service or a connect callback")
         self._service = service
@@ -204,6 +207,11 @@ class TuiOmemoApp(TabFirst):
         """Textual's driver, reading pastes with escape sequences in order (`ui.paste`)."""
         use_paste_safe_parser()
         return super().get_driver_class()
+
+    @property
+    def files(self) -> FileShare | None:
+        """Encrypted file sharing, once connected (None without an upload path)."""
+        return None if self._files is None else self._files()
 
     @property
     def service(self) -> ChatService:

@@ -36,6 +36,7 @@ COMMANDS: dict[str, Spec] = {
     "leave": Spec("/leave", "leave this group chat", 0, 0),
     "plaintext": Spec("/plaintext MESSAGE", "send one message unencrypted (asks first)", 1, 999),
     "invite": Spec("/invite JID", "invite a contact into this group chat", 1, 1),
+    "file": Spec("/file PATH", "send a file, encrypted (Tab completes the path)", 1, 999),
 }
 """Every command by name."""
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import DeviceInfo
+from tui_omemo.ui import file_actions
 from tui_omemo.ui.dialogs.devices_confirm import DevicesConfirmDialog
 from tui_omemo.ui.dialogs.verify_device import VerifyDeviceDialog
 from tui_omemo.ui.screens.trust import BULK_WORDS, TrustScreen
@@ -42,6 +43,8 @@ async def run(app: TuiOmemoApp, peer: str, command: SlashCommand) -> None:
         case "join":
             nick = args[1] if len(args) > 1 else app.service.own_jid.split("@")[0]
             app.join_room_now(args[0], nick)
+        case "file":
+            await file_actions.send_file(app, peer, command.rest)
         case "remove" | "nick" | "invite" | "plaintext":
             await run_contact_command(app, peer, command)
         case "leave":

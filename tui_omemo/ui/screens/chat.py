@@ -8,7 +8,7 @@ a contact without OMEMO gets plaintext only after an explicit choice in `Plainte
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import events, on, work
@@ -32,6 +32,7 @@ from tui_omemo.service.api import (
     SendReport,
     ServiceEvent,
 )
+from tui_omemo.ui import file_actions
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
@@ -42,6 +43,9 @@ from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.roster_list import BADGES
+
+if TYPE_CHECKING:
+    from tui_omemo.ui.app import TuiOmemoApp
 
 FIRST_PAGE = 50
 """Messages loaded when a chat opens: more than a screenful, few enough to open at once."""
@@ -114,6 +118,7 @@ class ChatScreen(ServiceScreen):
             classes="" if self._offers_adding() else "-hidden",
         )
         yield MessageLog(self._clock, group=self._chat.is_room, id="log")
+        yield Static(id="transfer", markup=False, classes="-hidden")
         yield Composer(id="composer")
         yield KeyFooter()
 
@@ -352,6 +357,18 @@ class ChatScreen(ServiceScreen):
             )
 
     # --- message details ------------------------------------------------------------------
+
+    @on(MessageLog.FileWanted)
+    def _file_wanted(self, event: MessageLog.FileWanted) -> None:
+        """Download the file of a message (issue 18), in a worker."""
+        app = cast("TuiOmemoApp", self.app)
+        log = self.query_one(MessageLog)
+        self.run_worker(
+            file_actions.download(app, log, event.message),
+            group="files",
+            description="download a file",
+            exit_on_error=False,
+        )
 
     @on(MessageLog.MessageChosen)
     def _chosen(self, event: MessageLog.MessageChosen) -> None:

@@ -63,6 +63,7 @@ class GroupChatScreen(ChatScreen):
                 yield SecurityBanner(id="banner")
                 yield MessageLog(self._clock, group=True, id="log")
                 yield Static(id="send-problem", classes="-hidden", markup=False)
+                yield Static(id="transfer", markup=False, classes="-hidden")
                 yield Composer(id="composer")
             yield OptionList(id="occupants")
         yield KeyFooter()

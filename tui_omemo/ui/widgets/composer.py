@@ -15,7 +15,10 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
+from tui_omemo.ui.file_actions import complete_path
 from tui_omemo.ui.slash import complete, is_command
+
+FILE_COMMAND = "/file "
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 
@@ -51,8 +54,11 @@ class Composer(TextArea):
 
     @property
     def wants_tab(self) -> bool:
-        """Tab completes a command name being typed (`ui.focus` leaves Tab to us then)."""
-        return is_command(self.text) and " " not in self.text and "\n" not in self.text
+        """Tab completes a command name being typed, or the path after `/file ` (`ui.focus`
+        leaves Tab to us then)."""
+        if "\n" in self.text or not is_command(self.text):
+            return False
+        return " " not in self.text or self.text.startswith(FILE_COMMAND)
 
     def remember(self, text: str) -> None:
         """Put a sent text at the end of the input history and reset the walk."""
@@ -74,7 +80,9 @@ class Composer(TextArea):
         if event.key == "tab" and self.wants_tab:
             event.stop()
             event.prevent_default()
-            self.load_text(complete(self.text))
+            typed = self.text
+            done = complete_path(typed) if typed.startswith(FILE_COMMAND) else complete(typed)
+            self.load_text(done)
             self.move_cursor(self.document.end)
             return
         if event.key in NEWLINE_KEYS:

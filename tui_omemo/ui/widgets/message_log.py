@@ -76,11 +76,18 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("down", "cursor(1)", "Next message", show=False),
         Binding("enter", "choose", "Message details"),
         Binding("end", "follow", "Newest", show=False),
+        Binding("d", "download", "Download file"),
     ]
 
     @dataclass
     class MessageChosen(Message):
         """The user asked for the details of `message`."""
+
+        message: ChatMessage
+
+    @dataclass
+    class FileWanted(Message):
+        """The user asked to download the file `message` offers (issue 18)."""
 
         message: ChatMessage
 
@@ -113,6 +120,8 @@ class MessageLog(ScrollView, can_focus=True):
         self._width = 0
         self._wrapped: LRUCache[int, list[Text]] = LRUCache(WRAP_CACHE)
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
+        self._notes: dict[int, str] = {}
+        """Per archive id: a file transfer's progress or outcome, shown after the file."""
 
     # --- what the screen calls -------------------------------------------------------------
 
@@ -182,6 +191,17 @@ class MessageLog(ScrollView, can_focus=True):
             replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
             for m in self._pending
         ]
+
+    def set_note(self, archive_id: int, note: str) -> None:
+        """Show `note` (a download's bar, then where it was saved) after a file message."""
+        self._notes[archive_id] = note
+        for index, message in enumerate(self._messages):
+            if message.archive_id == archive_id:
+                self._wrapped.discard(archive_id)
+                if self._width:
+                    self._heights[index] = len(self._lines(message))
+                self._layout()
+                return
 
     def _flush(self) -> None:
         """Lay out the gathered new messages in one go."""
@@ -291,6 +311,8 @@ class MessageLog(ScrollView, can_focus=True):
         if message.trust is MessageTrust.FAILED and not message.body:
             failure = "could not be decrypted — press Enter for the reason and a fix"
             text.append(failure, self._style("message-log--failure"))
+        elif message.file is not None:
+            self._file_line(text, message)
         else:
             text.append(neutral(message.body))
         width = max(10, self._width - indent)
@@ -298,6 +320,15 @@ class MessageLog(ScrollView, can_focus=True):
             return [text]  # one line as it is: what wrapping would return, at a fraction
         lines = list(text.wrap(_CONSOLE, width))
         return [lines[0], *(Text(" " * indent, end="") + line for line in lines[1:])]
+
+    def _file_line(self, text: Text, message: ChatMessage) -> None:
+        """A file message: its name and type (never the link: it holds the key), then the
+        transfer's note or the key that downloads it."""
+        assert message.file is not None
+        text.append(f"📎 {neutral(message.file.name, single_line=True)}")
+        text.append(f" ({message.file.type})", self._style("message-log--time"))
+        note = self._notes.get(message.archive_id, "d: download")
+        text.append(f" — {note}", self._style("message-log--time"))
 
     def _sender(self, message: ChatMessage) -> str:
         if message.outgoing:
@@ -374,6 +405,13 @@ class MessageLog(ScrollView, can_focus=True):
         if self._messages:
             index = len(self._messages) - 1 if self.cursor is None else self.cursor
             self.post_message(self.MessageChosen(self._messages[index]))
+
+    def action_download(self) -> None:
+        """Post `FileWanted` for the highlighted (else the newest) message offering a file."""
+        if self._messages:
+            index = len(self._messages) - 1 if self.cursor is None else self.cursor
+            if self._messages[index].file is not None:
+                self.post_message(self.FileWanted(self._messages[index]))
 
     def on_click(self, event: events.Click) -> None:
         row = event.y + round(self.scroll_y)

@@ -1,0 +1,131 @@
+"""Sending and saving files from a chat (issue 18): `/file PATH` and the download key.
+
+Both run on the app's `FileShare` (none when the app runs without a server, e.g. in UI tests
+with a fake service: then they say files are not available). Progress goes to the chat's
+transfer line (`#transfer`: a bar while a file uploads) and, for a download, to the file
+message's own line in the log; the outcome is a notification. Every text shown that came
+from a peer or the file system goes through `neutral`, never as markup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.widgets import Static
+
+from tui_omemo.service.api import ChatMessage, SendFailed
+from tui_omemo.service.files_api import FileShare
+from tui_omemo.ui.slash import SlashError
+from tui_omemo.ui.text import neutral
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from tui_omemo.ui.app import TuiOmemoApp
+    from tui_omemo.ui.widgets.message_log import MessageLog
+
+BAR_WIDTH = 20
+
+
+def bar(done: int, total: int | None) -> str:
+    """`▓▓▓▓░░░░ 45%` for a transfer (`…` while the total is unknown)."""
+    if not total:
+        return "…"
+    share = min(1.0, done / total)
+    filled = round(share * BAR_WIDTH)
+    return "▓" * filled + "░" * (BAR_WIDTH - filled) + f" {int(share * 100)}%"
+
+
+def _files(app: TuiOmemoApp) -> FileShare:
+    files = app.files
+    if files is None:
+        raise SlashError("Files cannot be sent or saved here: no upload service is connected.")
+    return files
+
+
+def _transfer_line(screen: Screen[object]) -> Static | None:
+    found = screen.query("#transfer")
+    return found.first(Static) if found else None
+
+
+def typed_path(typed: str) -> Path:
+    """The path typed after `/file` (`~` expanded; the service says if it is no file)."""
+    return Path(os.path.expanduser(typed.strip()))
+
+
+async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
+    """Upload the file at `typed` (a path; `~` expanded) encrypted and send it to `peer`.
+
+    Raises:
+        SlashError: no file sharing here (a missing file is a notification, nothing sent).
+    """
+    files = _files(app)
+    path = typed_path(typed)
+    room = any(chat.jid == peer and chat.is_room for chat in await app.service.chats())
+    line = _transfer_line(app.screen)
+    name = neutral(path.name, single_line=True)
+
+    def progress(done: int, total: int | None) -> None:
+        if line is not None:
+            line.update(f"uploading {name} {bar(done, total)}")
+
+    if line is not None:
+        line.set_class(False, "-hidden")
+        progress(0, None)
+    try:
+        await files.send_file(peer, path, progress, room=room)
+    except SendFailed as failure:
+        app.notify(str(failure), title="File not sent", severity="error", markup=False)
+    except Exception as error:  # a refusal in words: too large, no service, HTTP failure
+        app.notify(str(error), title="File not sent", severity="error", markup=False)
+    else:
+        app.notify(f"Sent {name}.", markup=False)
+    finally:
+        if line is not None:
+            line.set_class(True, "-hidden")
+
+
+async def download(app: TuiOmemoApp, log: MessageLog, message: ChatMessage) -> None:
+    """Save the file `message` offers; its line shows the progress, then where it went."""
+    if message.file is None:
+        return
+    try:
+        files = _files(app)
+    except SlashError as error:
+        app.notify(str(error), severity="error", markup=False)
+        return
+
+    def progress(done: int, total: int | None) -> None:
+        log.set_note(message.archive_id, f"downloading {bar(done, total)}")
+
+    progress(0, None)
+    try:
+        saved = await files.download(message, progress)
+    except Exception as error:  # the tag check, HTTP, disk: nothing was kept
+        log.set_note(message.archive_id, "not saved")
+        app.notify(str(error), title="Download failed", severity="error", markup=False)
+        return
+    shown = neutral(str(saved.path), single_line=True)
+    log.set_note(message.archive_id, f"saved to {shown}")
+    app.notify(f"Saved to {shown}", markup=False)
+
+
+def complete_path(text: str) -> str:
+    """`/file PARTIAL` completed to the longest unambiguous path (a `/` after a directory)."""
+    prefix, _, partial = text.partition(" ")
+    typed = partial.lstrip()
+    expanded = os.path.expanduser(typed) or "."
+    directory, start = os.path.split(expanded)
+    try:
+        names = sorted(n for n in os.listdir(directory or ".") if n.startswith(start))
+    except OSError:
+        return text
+    if not names:
+        return text
+    common = os.path.commonprefix(names)  # noqa: RUF071 (names, not paths: by character)
+    completed = typed[: len(typed) - len(start)] + common
+    if len(names) == 1 and os.path.isdir(os.path.join(directory or ".", common)):
+        completed += "/"
+    return f"{prefix} {completed}"
