@@ -76,7 +76,7 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("down", "cursor(1)", "Next message", show=False),
         Binding("enter", "choose", "Message details"),
         Binding("end", "follow", "Newest", show=False),
-        Binding("d", "download", "Download file"),
+        Binding("d", "download", "Download file", show=False),  # the file line says "d"
     ]
 
     @dataclass
