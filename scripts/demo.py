@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -311,6 +312,25 @@ def scripted_exchange(demo: Demo, alice: Person, bob: Person) -> None:
             raise DemoFailed(f"the echo came back with OMEMO {echo['omemo']}, not {version}")
 
 
+def file_round_trip(demo: Demo, alice: Person, bob: Person) -> None:
+    """Send bob a file, encrypted (XEP-0454 over Prosody's HTTP upload); bob's echo names the
+    SHA-256 of what he downloaded and decrypted, which must be the file's."""
+    sample = demo.workdir / "demo-note.txt"
+    sample.write_text("a file for bob, encrypted before it left alice's machine\n" * 100)
+    digest = hashlib.sha256(sample.read_bytes()).hexdigest()
+    say(f"alice → bob: {sample.name}, encrypted and uploaded (send-file); SHA-256 {digest}")
+    demo.run(alice, "send-file", bob.jid, str(sample), "--timeout", "60")
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        demo.run(alice, "listen", "--timeout", "2")
+        for line in demo.run(alice, "history", bob.jid, "--json", "--limit", "3").splitlines():
+            row: dict[str, object] = json.loads(line)
+            if row["direction"] == "in" and digest in str(row["text"]):
+                say(f"bob → alice: {row['text']}")
+                return
+    raise DemoFailed(f"no file echo from bob within {STEP_TIMEOUT:g} s")
+
+
 def wait_for_echo(demo: Demo, alice: Person, bob: Person, expected: str) -> dict[str, object]:
     """Bob's echo as alice archived it; alice catches up while looking (`listen`)."""
     deadline = time.monotonic() + STEP_TIMEOUT
@@ -393,7 +413,8 @@ def run(demo: Demo) -> int:
     if interactive() and app_available():
         return open_app(demo, alice, bob, welcome_note(alice, bob, prints))
     scripted_exchange(demo, alice, bob)
-    say("done: both messages and both echoes were end-to-end encrypted")
+    file_round_trip(demo, alice, bob)  # issue 18
+    say("done: both messages, the file and the echoes were end-to-end encrypted")
     return 0
 
 

@@ -4,6 +4,7 @@ one encrypted exchange per OMEMO version, and nothing left running afterwards.""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
     assert "fingerprint" in result.stdout
     for version in ("2", "0.3"):
         assert f"echo: hello over OMEMO {version} from the demo" in result.stdout
+    # issue 18: bob's echo names the SHA-256 of the file he downloaded, the one alice sent
+    sent, echoed = re.findall(r"SHA-256 ([0-9a-f]{64})", result.stdout)
+    assert sent == echoed
     workdir = next(
         line.split("workdir ", 1)[1] for line in result.stdout.splitlines() if "workdir " in line
     )

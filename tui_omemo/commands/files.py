@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,10 @@ from tui_omemo.commands.file_sharing import downloads_directory
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
-from tui_omemo.commands.runtime import online, read_account
+from tui_omemo.commands.runtime import Online, online, read_account
 from tui_omemo.model import Namespace
-from tui_omemo.protocol.media import file_link
-from tui_omemo.service.api import SendFailed
+from tui_omemo.protocol.media import MediaError, file_link
+from tui_omemo.service.api import ChatMessage, SendFailed
 from tui_omemo.service.files import (
     FileShareError,
     describe_name,
@@ -227,3 +228,21 @@ def _saved_json(peer: str, message_id: int, saved: SavedFile) -> str:
             "sha256": saved.sha256,
         },
     )
+
+
+async def file_digest(running: Online, message: ChatMessage) -> str:
+    """What the echo contact answers to a file (the demo shows the round trip with it):
+    `file NAME, SIZE bytes, SHA-256 HEX` once downloaded and verified (into a temporary
+    directory, removed at once), or why it could not be."""
+    link = file_link(message.body)
+    if link is None:
+        return message.body
+    transport = HttpFiles(
+        running.client, allow_plaintext_loopback=running.account.allow_plaintext_loopback
+    )
+    with tempfile.TemporaryDirectory(prefix="tui-omemo-echo-") as scratch:
+        try:
+            saved = await download_file(transport, link, Path(scratch))
+        except (FileShareError, MediaError, TransportError) as error:
+            return f"file {describe_name(link)} not received: {error}"
+    return f"file {describe_name(link)}, {saved.size} bytes, SHA-256 {saved.sha256}"

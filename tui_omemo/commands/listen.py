@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from tui_omemo.commands.chat import ECHO_PREFIX, send_with_version
 from tui_omemo.commands.console import Console, OutputClosed, UsageError
+from tui_omemo.commands.files import file_digest  # issue 18: a file is echoed as its SHA-256
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import echo_in_room, groups_of
 from tui_omemo.commands.output import MessageView, failure_json
@@ -273,7 +274,8 @@ def _echoable(message: ChatMessage) -> bool:
 
 async def _echo(running: Online, message: ChatMessage, console: Console) -> None:
     """Answer `echo: <text>` in the message's OMEMO version; a failure is reported, not fatal."""
+    text = message.body if message.file is None else await file_digest(running, message)
     try:
-        await send_with_version(running, message.peer, ECHO_PREFIX + message.body, message.omemo)
+        await send_with_version(running, message.peer, ECHO_PREFIX + text, message.omemo)
     except SendFailed as failure:
         console.err(f"tui-omemo: echo to {message.peer} not sent: {failure.reason}")
