@@ -1,0 +1,84 @@
+"""Files in group chats and the never-in-plaintext rule, over Prosody: a file sent to a room
+reaches the other member as a file message that downloads and verifies; an `aesgcm://` link
+is refused, not sent, where only plaintext could go (a contact without OMEMO, a room that
+refuses OMEMO), even with plaintext chosen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.muc.conftest import MemberFactory, make_member, room_jid  # noqa: F401 (fixtures)
+from tests.prosody import ProsodyServer
+from tests.service.conftest import PeerFactory, make_peer  # noqa: F401 (fixture)
+from tui_omemo.service.api import SendFailed
+from tui_omemo.service.file_sharing import FileSharing
+from tui_omemo.xmpp.http_files import HttpFiles
+
+pytestmark = pytest.mark.prosody
+
+LINK = "aesgcm://127.0.0.1/x/a.txt#" + "0" * 88
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+async def test_a_file_in_a_room_reaches_the_other_member(
+    make_member: MemberFactory,  # noqa: F811
+    room_jid: Callable[[], str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Alice's file in the room: Bob's message offers it (name, type) and it saves intact."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await bob.groups.join_room(room, "bob")
+    content = os.urandom(20_000)
+    source = _write(tmp_path / "minutes.pdf", content)
+    sharing = FileSharing(
+        HttpFiles(alice.peer.xmpp, allow_plaintext_loopback=True), alice.peer.service, tmp_path
+    )
+    report = await sharing.send_file(room, source, room=True)
+    assert report.omemo is not None
+    got = (await bob.next_room_message(room)).message
+    assert got.file is not None
+    assert got.file.type == "application/pdf"
+    theirs = FileSharing(
+        HttpFiles(bob.peer.xmpp, allow_plaintext_loopback=True), bob.peer.service, tmp_path / "b"
+    )
+    saved = await theirs.download(got)
+    assert saved.path.read_bytes() == content
+
+
+async def test_a_link_never_goes_out_in_plaintext(
+    make_member: MemberFactory,  # noqa: F811
+    room_jid: Callable[[], str],  # noqa: F811
+    prosody: ProsodyServer,
+) -> None:
+    """To a contact without OMEMO and in a semi-anonymous room, plaintext chosen: ordinary
+    text goes, a file link is refused and never written to the stream."""
+    alice = await make_member()
+    nobody, _password = prosody.create_account()
+    with pytest.raises(SendFailed):
+        await alice.peer.service.send(nobody, LINK, allow_plaintext=True)
+    await alice.peer.service.send(nobody, "plain words", allow_plaintext=True)
+    room = room_jid()
+    await alice.groups.create_room(
+        room,
+        "alice",
+        [],
+        config={"muc#roomconfig_whois": "moderators", "muc#roomconfig_membersonly": "1"},
+    )
+    with pytest.raises(SendFailed):
+        await alice.groups.send_to_room(room, LINK, allow_plaintext=True)
+    await alice.groups.send_to_room(room, "in the clear", allow_plaintext=True)
+    await asyncio.sleep(0.3)  # slixmpp's send queue runs the outgoing filters
+    assert any("in the clear" in stanza for stanza in alice.peer.sent)
+    assert any("plain words" in stanza for stanza in alice.peer.sent)
+    assert not any("aesgcm" in stanza for stanza in alice.peer.sent)
