@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.prosody import ProsodyServer
+from devtools.prosody import ProsodyServer
 from tui_omemo.service.files import download_file, upload_file
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.http_files import READ_CHUNK, HttpFiles

@@ -67,7 +67,7 @@ from tui_omemo.xmpp.errors import (
 
 if TYPE_CHECKING:
     from tui_omemo.service.api import ChatService
-    from tui_omemo.service.files_api import FileShare
+    from tui_omemo.service.api_files import FileShare
     from tui_omemo.ui.app import TuiOmemoApp
     from tui_omemo.ui.screens.account import NewAccount
 

@@ -36,6 +36,8 @@ from tui_omemo.commands.runtime import Online, online, read_account
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.media import MediaError, file_link
 from tui_omemo.service.api import ChatMessage, SendFailed
+from tui_omemo.service.api_files import SavedFile
+from tui_omemo.service.file_messages import stored_file_link
 from tui_omemo.service.files import (
     FileShareError,
     describe_name,
@@ -43,9 +45,7 @@ from tui_omemo.service.files import (
     human_size,
     upload_file,
 )
-from tui_omemo.service.files_api import SavedFile
-from tui_omemo.service.muc import room_key
-from tui_omemo.store import Database
+from tui_omemo.service.offline import joined_rooms
 from tui_omemo.xmpp.errors import TransportError
 from tui_omemo.xmpp.http_files import HttpFiles
 
@@ -142,7 +142,7 @@ async def _send(
     console: Console,
 ) -> _Sent:
     database = await asyncio.to_thread(open_database, options, console)
-    is_room = args.room or _is_room(database, args.jid)
+    is_room = args.room or bool(joined_rooms(database, [args.jid]))
     async with online(options, console, rooms=is_room, database=database) as running:
         if is_room:
             groups = groups_of(running)
@@ -174,11 +174,6 @@ async def _send(
         return _Sent(args.jid, report, None, is_room)
 
 
-def _is_room(database: Database, jid: str) -> bool:
-    with database.snapshot() as uow:
-        return bool(uow.settings.get(room_key(jid)))
-
-
 def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> int:
     """Save the file of message `args.message_id` in the chat with `args.jid`.
 
@@ -193,11 +188,9 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
     database = open_database(options, console)
     try:
         account = read_account(database)
-        with database.snapshot() as uow:
-            message = uow.archive.get(args.message_id)
+        link = stored_file_link(database, peer, args.message_id)
     finally:
         database.close()
-    link = None if message is None or message.peer != peer else file_link(message.body)
     if link is None:
         raise CommandError(f"message {args.message_id} with {peer} is not a file message")
     directory = Path(args.directory).expanduser() if args.directory else downloads_directory()

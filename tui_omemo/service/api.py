@@ -20,7 +20,7 @@ from typing import Protocol
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
-from tui_omemo.service.files_api import FileInfo  # issue 18: a message may offer a file
+from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
 
 
 class Presence(enum.StrEnum):
@@ -109,8 +109,7 @@ class ChatMessage:
     failure: str | None = None
     delivery: Delivery = Delivery.SENT
     file: FileInfo | None = None
-    """The file the message offers (its body is exactly one aesgcm:// link: show this, never
-    the body, whose fragment is the file's key)."""
+    """The file offered when the body is one aesgcm:// link (show it, never the body)."""
 
 
 @dataclass(frozen=True, slots=True)

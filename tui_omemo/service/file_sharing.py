@@ -1,4 +1,4 @@
-"""`FileSharing`: the app's face of encrypted file sharing (`files_api.FileShare`).
+"""`FileSharing`: the app's face of encrypted file sharing (`api.FileShare`).
 
 It joins the file transfer (`service.files` over a `FileTransport`) to the chat service: a
 file is uploaded encrypted and its `aesgcm://` link sent as an OMEMO message to a contact or a
@@ -14,8 +14,8 @@ from typing import Protocol
 
 from tui_omemo.protocol.media_link import file_link
 from tui_omemo.service.api import ChatMessage, SendReport
+from tui_omemo.service.api_files import SavedFile, TransferProgress
 from tui_omemo.service.files import FileShareError, FileTransport, download_file, upload_file
-from tui_omemo.service.files_api import SavedFile, TransferProgress
 
 
 class _Chats(Protocol):
@@ -48,7 +48,7 @@ class FileSharing:
     async def send_file(
         self, peer: str, path: Path, progress: TransferProgress | None = None, *, room: bool
     ) -> SendReport:
-        """See `files_api.FileShare.send_file`."""
+        """See `api.FileShare.send_file`."""
         link = await upload_file(self._transport, path, progress)
         if room:
             return await self._chats.send_to_room(peer, link.text())
@@ -57,7 +57,7 @@ class FileSharing:
     async def download(
         self, message: ChatMessage, progress: TransferProgress | None = None
     ) -> SavedFile:
-        """See `files_api.FileShare.download`."""
+        """See `api.FileShare.download`."""
         link = file_link(message.body)
         if link is None:
             raise FileShareError("this message is not a file")

@@ -37,8 +37,8 @@ from tui_omemo.protocol.media import (
     file_link,
     plain_size,
 )
+from tui_omemo.service.api_files import FileInfo, SavedFile
 from tui_omemo.service.downloads import AtomicFile, safe_name
-from tui_omemo.service.files_api import FileInfo, SavedFile
 
 Progress = Callable[[int, int | None], None]
 """Hears (bytes done, bytes in all or None when unknown)."""

@@ -59,7 +59,7 @@ from tui_omemo.service.api import (
     SecurityEventRaised,
     ServiceEvent,
 )
-from tui_omemo.service.files_api import FileShare
+from tui_omemo.service.api_files import FileShare
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 from tui_omemo.service.api import ChatMessage, SendFailed
-from tui_omemo.service.files_api import FileShare
+from tui_omemo.service.api_files import FileShare
 from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral
 

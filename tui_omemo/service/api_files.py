@@ -1,7 +1,8 @@
-"""What the UI sees of encrypted file sharing (re-exported by `service.api`): a file message's
-`FileInfo`, a downloaded `SavedFile`, and the `FileShare` port the app sends and downloads
-through (`service.file_sharing.FileSharing`). Values only: the UI may import this module
-(it imports nothing of the protocol)."""
+"""The part of the service API about encrypted file sharing (issue 18), beside `service.api`
+(which is at its size limit): what the UI sees of it — a file message's `FileInfo`, a
+downloaded `SavedFile`, and the `FileShare` port the app sends and saves files through
+(`service.file_sharing.FileSharing`). Values and protocols only; it imports nothing below the
+service API."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from tui_omemo.service.api import ChatMessage, SendReport
 
-TransferProgress = Callable[[int, int | None], None]
-"""Hears (bytes done, bytes in all or None when unknown)."""
-
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
@@ -26,6 +24,10 @@ class FileInfo:
     name: str
     type: str
     size: int | None = None
+
+
+TransferProgress = Callable[[int, int | None], None]
+"""Hears (bytes done, bytes in all or None when unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
