@@ -97,3 +97,38 @@ def test_hints_inside_content_are_ignored_and_opt_out_is_reported() -> None:
     assert envelope.body is None
     assert envelope.opt_out_reason == "no thanks"
     assert envelope.other_content == ("{urn:example}x",)
+
+
+def _tree_envelope(body: str, sender: str, to: str | None, when: datetime, rpad: str) -> bytes:
+    """The envelope built as an ElementTree and serialized by `ET.tostring` (the construction
+    `build_envelope` used before its string template)."""
+    envelope = ET.Element(f"{{{NS}}}envelope")
+    content = ET.SubElement(envelope, f"{{{NS}}}content")
+    ET.SubElement(content, "{jabber:client}body").text = body
+    ET.SubElement(envelope, f"{{{NS}}}rpad").text = rpad
+    ET.SubElement(envelope, f"{{{NS}}}time", stamp=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if to is not None:
+        ET.SubElement(envelope, f"{{{NS}}}to", jid=to)
+    ET.SubElement(envelope, f"{{{NS}}}from", jid=sender)
+    return ET.tostring(envelope, encoding="unicode").encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "to"),
+    [
+        ("plain", "room@c.lit"),
+        ("", None),
+        ("a<b>c & d &amp; &lt; ]]> \"q\" 'a'", 'we&ird"<>@c.lit'),
+        ("line\nbreak\r\ttab 🙂 Ünïcödé 中文 \u200b\u2028", "x@y/res\tline\nend\r"),
+        ("&&<<>>", None),
+    ],
+)
+def test_envelope_bytes_equal_the_element_tree_serialization(body: str, to: str | None) -> None:
+    """The string template writes exactly the bytes `ET.tostring` wrote for the same tree, over
+    text that needs escaping (markup characters, quotes, line ends in attributes, emoji and
+    other non-ASCII), the empty body (`<body />`) and the missing `<to>`, so the wire format
+    peers decrypt is unchanged."""
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    data = build_envelope(body, sender="a&<\"'@b.lit", to=to, timestamp=when)
+    rpad = ET.fromstring(data).findtext(f"{{{NS}}}rpad") or ""
+    assert data == _tree_envelope(body, "a&<\"'@b.lit", to, when, rpad)
