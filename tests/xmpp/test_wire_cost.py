@@ -18,10 +18,12 @@ from tests.relay import Gate
 from tests.xmpp.conftest import Make
 from tui_omemo.xmpp.client import Link, XmppClient
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.muc import build_join, build_leave
 
 TIMEOUT = 30.0
 PING = "urn:xmpp:ping"
 SM = "urn:xmpp:sm:3"
+CAPS = "http://jabber.org/protocol/caps"
 
 pytestmark = pytest.mark.prosody
 
@@ -138,3 +140,31 @@ async def test_a_message_written_by_our_serializer_arrives_intact(make_client: M
     assert (got.body, got.message_id, got.origin_id) == (text, message_id, message_id)
     assert written.count("<message ") == 1
     assert written.count("ns0:") == 0
+
+
+async def test_our_presences_carry_caps_and_no_stanza_waits_on_a_coroutine_filter(
+    make_client: Make,
+) -> None:
+    """slixmpp's XEP-0115 `out` filter is a coroutine, run as a task under `asyncio.wait` for
+    every outgoing stanza; ours stamps caps synchronously. Our presence and a room-join
+    presence still carry `<c node hash ver>` (the `+notify` the server's PEP pushes rely on),
+    an unavailable presence and a message do not, and no coroutine filter is left on `out`."""
+    alice, bob = await make_client(), await make_client()
+    stream: Any = alice.stream
+    out_filters = stream._XMLStream__filters["out"]
+    assert [f for f in out_filters if asyncio.iscoroutinefunction(f)] == []
+    written = Written(alice)
+    alice.send_presence()
+    alice.send_stanza(build_join("room@conference.example", "alice"))
+    alice.send_stanza(build_leave("room@conference.example", "alice"))
+    alice.send_plaintext(bob.bare_jid, "no caps here")
+    await alice.ping(TIMEOUT)
+    presences = [data for data in written.data if data.startswith("<presence")]
+    messages = [data for data in written.data if data.startswith("<message")]
+    assert len(presences) == 3
+    assert len(messages) == 1
+    caps = f'<c xmlns="{CAPS}"'
+    assert [caps in data for data in presences] == [True, True, False]
+    assert 'hash="sha-1"' in presences[0]
+    assert 'ver="' in presences[0]
+    assert caps not in messages[0]

@@ -48,7 +48,7 @@ from tui_omemo.xmpp.errors import (
 from tui_omemo.xmpp.link import ConnectionListener, Link, Pause, is_loopback
 from tui_omemo.xmpp.outgoing import SM, Outgoing, covers, restart_counts
 from tui_omemo.xmpp.secure import REFUSED, SecureStream, StreamSecurity
-from tui_omemo.xmpp.tuning import gate_handlers, tune_socket
+from tui_omemo.xmpp.tuning import gate_handlers, stamp_caps_in_sync, tune_socket
 from tui_omemo.xmpp.xep_0384 import XEP_0384
 
 log = logging.getLogger(__name__)
@@ -312,6 +312,7 @@ class Connection:
         xmpp.add_event_handler("session_bind", lambda _: restart_counts(xmpp))
         xmpp.add_filter("out_sync", self.outgoing.filter)
         xmpp.add_event_handler("disconnected", self._on_disconnected)
+        stamp_caps_in_sync(xmpp)
         gate_handlers(xmpp)
         return xmpp
 

@@ -2,22 +2,28 @@
 
 Every registered handler's matcher sits behind a `_Gate` (root element, a needed child, and for
 handlers that only raise an event nobody listens to, that event): slixmpp runs every handler's
-matcher on every incoming stanza. The socket gets TCP_NODELAY and reads of at most `READ_SIZE`.
+matcher on every incoming stanza. XEP-0115 caps are stamped on our presences by a plain
+function instead of slixmpp's coroutine filter, which cost every outgoing stanza a task and an
+`asyncio.wait`. The socket gets TCP_NODELAY and reads of at most `READ_SIZE`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
 import slixmpp
+from slixmpp.stanza import Presence
 from slixmpp.xmlstream.matcher import MatchXPath, StanzaPath
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from tui_omemo.xmpp.messages import CLIENT
+
+log = logging.getLogger(__name__)
 
 READ_SIZE = 16 * 1024
 """Bytes per socket read: slixmpp handles a whole read in one loop step, and asyncio's default
@@ -103,6 +109,49 @@ def gate_handlers(xmpp: slixmpp.ClientXMPP) -> None:
 
 def _listened(xmpp: slixmpp.ClientXMPP, event: str) -> Callable[[], bool]:
     return lambda: xmpp.event_handled(event) > 0
+
+
+_AVAILABLE = frozenset({"available", "chat", "away", "dnd", "xa"})
+"""Presence types slixmpp's caps filter stamps (an available presence, whatever its show)."""
+
+
+def stamp_caps_in_sync(xmpp: slixmpp.ClientXMPP) -> None:
+    """Replace slixmpp's `out` filter `_filter_add_caps` (a coroutine, so slixmpp runs it as a
+    task under `asyncio.wait` for every outgoing stanza, message or not) by `_CapsStamp`, which
+    does the same to presences without leaving the send loop's step."""
+    caps: Any = xmpp.plugin["xep_0115"]
+    xmpp.del_filter("out", caps._filter_add_caps)
+    xmpp.add_filter("out", _CapsStamp(caps))
+
+
+class _CapsStamp:
+    """Puts our `<c node hash ver/>` on an available presence, as `_filter_add_caps` does.
+
+    The verification string comes from the plugin's `get_verstring`, whose handler slixmpp
+    registers as a plain function (`StaticCaps`): its future is already resolved. Should a
+    coroutine handler ever be registered instead, the presence leaves without caps rather than
+    holding the send loop (and a warning says so)."""
+
+    def __init__(self, caps: Any) -> None:
+        self._caps = caps
+
+    def __call__(self, stanza: Any) -> Any:
+        caps = self._caps
+        if not isinstance(stanza, Presence) or not caps.broadcast:
+            return stanza
+        if stanza["type"] not in _AVAILABLE:
+            return stanza
+        found = caps.get_verstring(stanza["from"])
+        if not found.done():
+            found.cancel()
+            log.warning("caps verification string not at hand; presence sent without caps")
+            return stanza
+        ver = found.result()
+        if ver:
+            stanza["caps"]["node"] = caps.caps_node
+            stanza["caps"]["hash"] = caps.hash
+            stanza["caps"]["ver"] = ver
+        return stanza
 
 
 def tune_socket(xmpp: slixmpp.ClientXMPP) -> None:
