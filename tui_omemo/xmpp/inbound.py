@@ -12,7 +12,6 @@ are collected by it and never reach the sink.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -93,7 +92,7 @@ class Inbound:
             (inner, direction), wrapper_from = carbon, xml.get("from", own)
         route = carbon_route(direction)
         try:
-            incoming = read_message(inner, own)
+            incoming = read_message(inner, own, direction)
         except MalformedStanza as error:
             self.malformed_stanzas += 1
             log.warning("malformed message from %s: %s", inner.get("from"), error)
@@ -104,6 +103,4 @@ class Inbound:
             return None
         if route is Route.LIVE and incoming.timestamp is not None:
             route = Route.OFFLINE
-        return accepted(
-            dataclasses.replace(incoming, carbon=direction), route, wrapper_from=wrapper_from
-        )
+        return accepted(incoming, route, wrapper_from=wrapper_from)

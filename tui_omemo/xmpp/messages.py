@@ -193,12 +193,15 @@ def _write(element: ET.Element, namespace: str, parts: list[str]) -> bool:
     return True
 
 
-def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
+def read_message(
+    message: ET.Element, own_bare_jid: str, carbon: CarbonDirection | None = None
+) -> IncomingMessage:
     """Read one incoming `<message>` (already unwrapped from carbons/MAM if it was).
 
     Args:
         message: the `<message>` element.
         own_bare_jid: our account's bare JID, to decide which `<stanza-id>` to believe.
+        carbon: the direction of the carbon it came out of, or None.
 
     Raises:
         MalformedStanza: when an `<encrypted>` (of either namespace) is present but malformed.
@@ -225,6 +228,7 @@ def read_message(message: ET.Element, own_bare_jid: str) -> IncomingMessage:
         timestamp=parse_delay(message),
         encrypted=encrypted,
         body=body.text if body is not None else None,
+        carbon=carbon,
         also=also,
     )
 
