@@ -24,6 +24,8 @@ from typing import ClassVar, NamedTuple
 
 import doubleratchet
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from doubleratchet.recommended import HashFunction, kdf_hkdf, kdf_separate_hmacs
 from doubleratchet.recommended.diffie_hellman_ratchet_curve25519 import DiffieHellmanRatchet
 
@@ -34,23 +36,19 @@ _HEADER_SUFFIX = struct.Struct(">32sII")
 
 
 _HASH_LENGTH = 32
+_SHA256 = SHA256()
 
 
 def hkdf_sha256(ikm: bytes, info: bytes, length: int, salt: bytes = b"\x00" * 32) -> bytes:
     """HKDF-SHA-256 (RFC 5869) with a 32-zero-byte salt unless given.
 
-    Written out with one-shot HMACs: for the few blocks OMEMO asks for this is several times
-    cheaper than building cryptography's `HKDF` object, and gives the same bytes.
+    cryptography's `HKDF` does extract and expand in one native call: with cryptography 48 and
+    OpenSSL 3 that is half the time of the same HMACs as one-shot `hmac.digest` calls (which
+    this function made before), for the same bytes.
     """
     if not 0 < length <= 255 * _HASH_LENGTH:
         raise ValueError(f"HKDF length out of range: {length}")
-    prk = hmac.digest(salt or bytes(_HASH_LENGTH), ikm, "sha256")
-    output, block, counter = b"", b"", 1
-    while len(output) < length:
-        block = hmac.digest(prk, block + info + bytes((counter,)), "sha256")
-        output += block
-        counter += 1
-    return output[:length]
+    return HKDF(_SHA256, length, salt or None, info).derive(ikm)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -96,11 +94,21 @@ def unpack_associated_data(packed: bytes) -> tuple[bytes, doubleratchet.Header]:
 
 
 class MessageKDF(kdf_separate_hmacs.KDF):
-    """The message chain KDF: HMAC-SHA-256 with the chain key, data 0x02 / 0x01."""
+    """The message chain KDF: HMAC-SHA-256 with the chain key, data 0x02 / 0x01.
+
+    `derive` gives doubleratchet's bytes (one HMAC per byte of data, concatenated) with
+    one-shot `hmac.digest` calls instead of an awaited `cryptography` HMAC object per byte:
+    it runs for every message sent and received."""
 
     @staticmethod
     def _get_hash_function() -> HashFunction:
         return HashFunction.SHA_256
+
+    @classmethod
+    async def derive(cls, key: bytes, data: bytes, length: int) -> bytes:
+        if length != len(data) * _HASH_LENGTH:
+            raise ValueError(f"message KDF: {length} bytes asked, {len(data)} x 32 derivable")
+        return b"".join(hmac.digest(key, data[i : i + 1], "sha256") for i in range(len(data)))
 
 
 class MessageKeys(NamedTuple):
