@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tui_omemo.model import bare_jid
@@ -131,9 +131,10 @@ def read_result(
     inner = forwarded.find(f"{{{CLIENT}}}message") if forwarded is not None else None
     if not archive_id or forwarded is None or inner is None:
         raise ForgedArchiveResult("MAM result without id or forwarded message")
-    read = read_message(inner, own_bare_jid)
-    timestamp = parse_delay(forwarded) or read.timestamp
-    return ArchivedMessage(archive_id, replace(read, stanza_id=archive_id, timestamp=timestamp))
+    read = read_message(
+        inner, own_bare_jid, archive_id=archive_id, forwarded_delay=parse_delay(forwarded)
+    )
+    return ArchivedMessage(archive_id, read)
 
 
 def read_fin(iq_result: ET.Element) -> tuple[bool, str | None]:

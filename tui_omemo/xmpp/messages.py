@@ -194,7 +194,12 @@ def _write(element: ET.Element, namespace: str, parts: list[str]) -> bool:
 
 
 def read_message(
-    message: ET.Element, own_bare_jid: str, carbon: CarbonDirection | None = None
+    message: ET.Element,
+    own_bare_jid: str,
+    carbon: CarbonDirection | None = None,
+    *,
+    archive_id: str | None = None,
+    forwarded_delay: datetime | None = None,
 ) -> IncomingMessage:
     """Read one incoming `<message>` (already unwrapped from carbons/MAM if it was).
 
@@ -202,6 +207,9 @@ def read_message(
         message: the `<message>` element.
         own_bare_jid: our account's bare JID, to decide which `<stanza-id>` to believe.
         carbon: the direction of the carbon it came out of, or None.
+        archive_id: for an archive result, its id: it is the stanza id.
+        forwarded_delay: for an archive result, the `<delay>` of its `<forwarded>`, which
+            wins over the message's own.
 
     Raises:
         MalformedStanza: when an `<encrypted>` (of either namespace) is present but malformed.
@@ -217,15 +225,17 @@ def read_message(
     also = found[1] if len(found) > 1 else None
     origin = message.find(f"{{{SID}}}origin-id")
     body = message.find(f"{{{CLIENT}}}body")
-    stamper = bare_jid(sender) if message_type == "groupchat" else bare_jid(own_bare_jid)
+    if archive_id is None:
+        stamper = bare_jid(sender) if message_type == "groupchat" else bare_jid(own_bare_jid)
+        archive_id = _stanza_id(message, stamper)
     return IncomingMessage(
         sender=sender,
         recipient=message.get("to", ""),
         message_type=message_type,
         message_id=message.get("id"),
         origin_id=origin.get("id") if origin is not None else None,
-        stanza_id=_stanza_id(message, stamper),
-        timestamp=parse_delay(message),
+        stanza_id=archive_id,
+        timestamp=forwarded_delay or parse_delay(message),
         encrypted=encrypted,
         body=body.text if body is not None else None,
         carbon=carbon,
