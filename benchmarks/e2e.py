@@ -51,9 +51,9 @@ from devtools.prosody import ProsodyServer
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived
 from tui_omemo.service.app_service import OmemoChatService
-from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.store import Database, KeyringKeys, open_profile
 from tui_omemo.xmpp.client import XmppClient
+from tui_omemo.xmpp.transport import XmppTransport
 
 
 class Address(Protocol):

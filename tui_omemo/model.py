@@ -1,4 +1,5 @@
-"""Plain values shared by every layer: namespaces, trust levels, devices, messages.
+"""Plain values shared by every layer: namespaces, trust levels, devices, messages, the form
+of a certificate pin.
 
 Nothing here does I/O. Values are frozen so that they can cross threads (the store's
 runner thread, the event loop) without copies.
@@ -7,7 +8,10 @@ runner thread, the event loop) without copies.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+_HEX_PIN = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 class Namespace(enum.StrEnum):
@@ -58,3 +62,23 @@ class DeviceRef:
 
     bare_jid: str
     device_id: int
+
+
+def normalize_pin(text: str) -> str:
+    """A certificate pin in the form `fingerprint` prints (`AA:BB:…`, 32 pairs).
+
+    Accepts 64 hex digits with or without colons, spaces, and an optional `SHA256:` prefix.
+
+    Raises:
+        ValueError: anything else (the reason in words).
+    """
+    raw = text.strip()
+    if raw.upper().startswith(("SHA256:", "SHA-256:")):
+        raw = raw.split(":", 1)[1]
+    compact = raw.replace(":", "").replace(" ", "")
+    if not _HEX_PIN.fullmatch(compact):
+        raise ValueError(
+            f"{text!r} is not a SHA-256 certificate fingerprint (64 hex digits, colons allowed)"
+        )
+    upper = compact.upper()
+    return ":".join(upper[i : i + 2] for i in range(0, len(upper), 2))

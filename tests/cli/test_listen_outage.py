@@ -14,7 +14,7 @@ from tests.cli.conftest import Account, CliRunner, Listener, subscribe_both
 from tests.cli.test_send_unconfirmed import behind
 from tests.prosody import ProsodyServer
 from tests.relay import Relay
-from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED
+from tui_omemo.service.ports import LINK_LOST, LINK_ONLINE, LINK_RESUMED
 
 pytestmark = pytest.mark.prosody
 

@@ -12,7 +12,7 @@ from tests.muc.conftest import MemberFactory
 from tests.relay import Gate
 from tests.service.conftest import all_delivered, connection_change, cut, pending_count
 from tui_omemo.model import Namespace
-from tui_omemo.service.transport import LINK_LOST
+from tui_omemo.service.ports import LINK_LOST
 
 pytestmark = pytest.mark.prosody
 

@@ -2,9 +2,9 @@
 
 `make_peer` opens a fresh SQLCipher profile (key in an in-memory keyring), logs an `XmppClient`
 in over loopback (no presence: the service sends it), builds `OmemoChatService` over an
-`XmppTransport` on top and starts it. Every outgoing stanza
-is recorded as XML text in `Peer.sent`, so tests can assert on what actually left the process.
-`Peer.stop()` ends exactly what was started (service, client, database).
+`XmppTransport` and a `RoomClient` on top (as `commands/runtime.py` does) and starts it. Every
+outgoing stanza is recorded as XML text in `Peer.sent`, so tests can assert on what actually
+left the process. `Peer.stop()` ends exactly what was started (service, client, database).
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.service.state import state_digest
-from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.store import Database, KeyringKeys, open_profile
 from tui_omemo.xmpp.client import Pause, XmppClient, backoff_pause
+from tui_omemo.xmpp.rooms import RoomClient
+from tui_omemo.xmpp.transport import XmppTransport
 
 TIMEOUT = 15.0
 _E = TypeVar("_E", bound=ServiceEvent)
@@ -157,7 +158,7 @@ async def start_peer(
     await xmpp.connect(TIMEOUT, announce=False)
     client = xmpp.stream
     transport = XmppTransport(xmpp)
-    service = await OmemoChatService.create(database, transport, settings)
+    service = await OmemoChatService.create(database, transport, settings, rooms=RoomClient(xmpp))
     peer = Peer(jid, password, directory, keys, database, client, xmpp, transport, service)
 
     def record(stanza: Any) -> Any:

@@ -11,8 +11,8 @@ import pytest
 from tests.service.conftest import Peer, PeerFactory
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
+from tui_omemo.service.ports import Inbound, Wrapper
 from tui_omemo.service.session import LAST_STANZA_ID
-from tui_omemo.service.transport import Inbound, Wrapper
 from tui_omemo.store import InboxSource
 
 pytestmark = pytest.mark.prosody

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 from tests.xmpp.test_translate import legacy_encrypted, v2_encrypted
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
+from tui_omemo.service.ports import Inbound
 from tui_omemo.service.session import for_device
-from tui_omemo.service.transport import Inbound
 from tui_omemo.store import InboxSource
 from tui_omemo.xmpp import messages
 

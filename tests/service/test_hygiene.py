@@ -11,7 +11,7 @@ from tests.service.conftest import PeerFactory
 from tui_omemo.config import Settings
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import KeyElement
-from tui_omemo.service.transport import Inbound
+from tui_omemo.service.ports import Inbound
 
 pytestmark = pytest.mark.prosody
 

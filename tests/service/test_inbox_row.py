@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
-from tui_omemo.service.transport import Inbound, Wrapper
+from tui_omemo.service.ports import Inbound, Wrapper
 from tui_omemo.store import InboxSource
 
 # Written by the `dataclasses.asdict` version of `Inbound.to_bytes` (before the `also` field).

@@ -21,7 +21,7 @@ from tests.service.conftest import (
     cut,
     exchange,
 )
-from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED
+from tui_omemo.service.ports import LINK_LOST, LINK_ONLINE, LINK_RESUMED
 from tui_omemo.xmpp.errors import NotConnected
 
 pytestmark = pytest.mark.prosody

@@ -24,7 +24,7 @@ from tests.service.conftest import (
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery
 from tui_omemo.service.outbox import Outbox
-from tui_omemo.service.transport import LINK_LOST
+from tui_omemo.service.ports import LINK_LOST
 from tui_omemo.xmpp.errors import TransportError
 
 pytestmark = pytest.mark.prosody

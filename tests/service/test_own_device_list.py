@@ -13,7 +13,7 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.identity import verify_device_label
 from tui_omemo.service.api import AccountChange
-from tui_omemo.service.transport import Transport
+from tui_omemo.service.ports import Transport
 from tui_omemo.store import Account
 
 pytestmark = pytest.mark.prosody

@@ -22,7 +22,7 @@ from tests.service.conftest import (
     use_version,
 )
 from tui_omemo.model import Namespace
-from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE, LINK_RESUMED
+from tui_omemo.service.ports import LINK_LOST, LINK_ONLINE, LINK_RESUMED
 
 pytestmark = pytest.mark.prosody
 

@@ -32,7 +32,7 @@ from tests.service.conftest import (
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery, MessageDelivered, MessageReceived
 from tui_omemo.service.muc import GroupChats
-from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE
+from tui_omemo.service.ports import LINK_LOST, LINK_ONLINE
 
 pytestmark = pytest.mark.prosody
 

@@ -17,7 +17,7 @@ from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.protocol.elements import KeyElement
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.api import MessageTrust, SecurityEventRaised, SendFailed
-from tui_omemo.service.transport import Inbound, Wrapper
+from tui_omemo.service.ports import Inbound, Wrapper
 from tui_omemo.store import InboxSource
 from tui_omemo.xmpp.errors import TransportError
 

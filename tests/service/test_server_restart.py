@@ -35,7 +35,7 @@ from tests.service.conftest import (
 )
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import Delivery, MessageReceived
-from tui_omemo.service.transport import LINK_LOST, LINK_ONLINE
+from tui_omemo.service.ports import LINK_LOST, LINK_ONLINE
 from tui_omemo.xmpp.client import Link, XmppClient
 from tui_omemo.xmpp.errors import NotConnected
 from tui_omemo.xmpp.rooms import DISCO_INFO

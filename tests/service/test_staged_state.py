@@ -13,8 +13,8 @@ from tests.service.conftest import Peer, PeerFactory
 from tests.service.test_send_group import grouped, received
 from tui_omemo.protocol.ports import JsonObject
 from tui_omemo.service.api import SendReport
+from tui_omemo.service.ports import Inbound
 from tui_omemo.service.state import RunnerStateStore
-from tui_omemo.service.transport import Inbound
 
 pytestmark = pytest.mark.prosody
 

@@ -20,7 +20,7 @@ from tests.service.tampering import FALLBACK, TAMPERINGS, copies, encrypt_for, s
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
-from tui_omemo.service.transport import Inbound
+from tui_omemo.service.ports import Inbound
 from tui_omemo.xmpp.messages import new_message_id
 
 pytestmark = pytest.mark.prosody

@@ -11,9 +11,9 @@ import pytest
 from tests.service.conftest import PeerFactory
 from tests.service.test_version_per_device import legacy_only_device, sent_message
 from tui_omemo.model import Namespace
-from tui_omemo.service.xmpp_adapter import to_inbound
 from tui_omemo.xmpp.messages import read_message
 from tui_omemo.xmpp.received import Route, accepted
+from tui_omemo.xmpp.transport import to_inbound
 
 pytestmark = pytest.mark.prosody
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid as check_jid  # noqa: PLC0414 (re-exported)
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.model import normalize_pin
 from tui_omemo.service import account as service_account
 from tui_omemo.service import account_setup
 from tui_omemo.service.account import Server, is_loopback
 from tui_omemo.service.profiles import Account, Database
-from tui_omemo.xmpp.certificates import normalize_pin
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ def _pin(text: str | None) -> str | None:
     """
     if not text:
         return text
-    from tui_omemo.xmpp.certificates import normalize_pin
+    from tui_omemo.model import normalize_pin
 
     try:
         return normalize_pin(text)

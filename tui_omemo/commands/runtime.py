@@ -2,11 +2,13 @@
 
 `online(options, console)` is the composition root's async half: it opens the profile, reads
 the account and its pins (`commands.security`), logs in (TLS unless the account allows plaintext
-to loopback; the strongest login mechanism used is remembered), builds
-the service, starts it (inbox left by a crash, own keys published, MAM catch-up, live) and, on
-the way out, stops the service, logs out and closes the database — also when the command is
-cancelled. `server_has_everything` waits for a ping round trip: the server handles a stream's
-stanzas in order, so its answer means everything sent before it has arrived.
+to loopback; the strongest login mechanism used is remembered), builds the XMPP side of the
+service's ports (`xmpp.transport.XmppTransport` and `xmpp.rooms.RoomClient` on the one client)
+and hands them with the store to the service (`OmemoChatService.create`), starts it (inbox
+left by a crash, own keys published, MAM catch-up, live) and, on the way out, stops the
+service, logs out and closes the database — also when the command is cancelled.
+`server_has_everything` waits for a ping round trip: the server handles a stream's stanzas in
+order, so its answer means everything sent before it has arrived.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.security import remember_mechanism, stream_security
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.service.profiles import Account, Database
-from tui_omemo.service.xmpp_adapter import XmppTransport
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.rooms import RoomClient
 from tui_omemo.xmpp.secure import StreamSecurity
+from tui_omemo.xmpp.transport import XmppTransport
 
 DEFAULT_PORT = 5222
 CONNECT_TIMEOUT = 20.0
@@ -94,7 +97,9 @@ async def online(
         client = await _connect(account, security)
         remember_mechanism(database, client.login_mechanism)
         try:
-            service = await OmemoChatService.create(database, XmppTransport(client))
+            service = await OmemoChatService.create(
+                database, XmppTransport(client), rooms=RoomClient(client)
+            )
             try:
                 await service.start(rooms=rooms)
                 yield Online(service, client, account)

@@ -1,28 +1,31 @@
-"""`OmemoChatService`: the `ChatService` the UI and the command line use, for 1:1 chats.
+"""`OmemoChatService`: the `ChatService` the UI and the command line use.
 
-Construction and lifetime (the composition root does this; see `commands/runtime.py`)::
+Construction and lifetime (the composition root, `commands/runtime.py`, does this)::
 
     client = XmppClient(jid, password, host=host, port=port)
     await client.connect(announce=False)                      # logged in, no presence yet
-    service = await OmemoChatService.create(database, XmppTransport(client), settings)
+    service = await OmemoChatService.create(
+        database, XmppTransport(client), settings, rooms=RoomClient(client)
+    )
     await service.start()   # drain the inbox, presence, publish keys, MAM catch-up, go live
     async for event in service.events(): ...
     await service.close()   # background work and the DB thread stop; the caller closes
                             # the database and disconnects the client
 
 `create` takes the opened `Database`, a `Transport` and optionally `Settings` (given ones are
-stored; None: the stored ones, else defaults). Nothing here is a module global. Beyond the
-`ChatService` Protocol (which has `stale_own_devices`/`remove_own_devices`, delete_stale_devices
-with a preview) it offers `set_chat_version` (per-chat OMEMO version override),
-`set_room_version`, `confirm_sent` (wait for the server's confirmation of the outbox),
-`attach_groups`, `device_id`, `runner` and `wait_idle`.
+stored; None: the stored ones, else defaults) and a `RoomTransport` (both ports are in
+`service/ports.py`; the service never imports `xmpp/`). Nothing here is a module global. Beyond
+the `ChatService` Protocol (which has `stale_own_devices`/`remove_own_devices`,
+delete_stale_devices with a preview) it offers `set_chat_version` (per-chat OMEMO version
+override), `set_room_version`, `confirm_sent` (wait for the server's confirmation of the outbox),
+`device_id`, `runner` and `wait_idle`.
 
-Group chats: when the transport has an `XmppClient` (`XmppTransport.client`), the service
-builds the group-chat component (`service.muc.GroupChats`, kept as `groups`) over a
-`RoomClient` on that client, sharing the session's engine lock; groupchat stanzas are routed to
-it, `start` rejoins the bookmarked rooms once live, `close` stops it first, a reconnect rejoins
-the rooms, and the room methods delegate to it. Without a client the room methods raise
-`NotImplementedError`.
+The constructor wires the parts through constructor arguments and callbacks only: the outbox
+(the transport's ping and archive check; the rooms through the group-chat component) goes into
+the `Session`, and with a `RoomTransport` the group-chat component (`service.muc.GroupChats`,
+kept as `groups`) shares the session's engine lock; groupchat stanzas are routed to it, `start`
+rejoins the bookmarked rooms once live, `close` stops it first, a reconnect rejoins the rooms,
+and the room methods delegate to it. Without one the room methods raise `NotImplementedError`.
 """
 
 from __future__ import annotations
@@ -75,11 +78,11 @@ from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import CatchUp
 from tui_omemo.service.link import LinkWatch
 from tui_omemo.service.muc import GroupChats
-from tui_omemo.service.outbox import Outbox, RoomPort
+from tui_omemo.service.outbox import Outbox, RoomOutbound, RoomPort
+from tui_omemo.service.ports import LINK_RESUMED, RoomTransport, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import ChatPrefs, Session, now_ms, prefs_key, to_chat_message
 from tui_omemo.service.state import RunnerStateStore, Staging
-from tui_omemo.service.transport import LINK_RESUMED, Transport, TransportError
 from tui_omemo.service.trust import record_event, trust_mode_event
 from tui_omemo.store import (
     Database,
@@ -89,11 +92,9 @@ from tui_omemo.store import (
     StoreError,
     UnitOfWork,
 )
-from tui_omemo.xmpp.client import XmppClient
-from tui_omemo.xmpp.rooms import RoomClient
 
 SETTINGS_KEY = "omemo_settings"
-GROUPS = "group chats need an XMPP client; this service's transport has none"
+GROUPS = "group chats need a room transport; none was handed to this service"
 log = logging.getLogger(__name__)
 
 ROSTER_COALESCE_S = 0.25
@@ -134,6 +135,7 @@ class OmemoChatService:
         directory: CachingDirectory,
         settings: Settings,
         staging: Staging,
+        rooms: RoomTransport | None = None,
     ) -> None:
         self._runner = runner
         self._transport = transport
@@ -147,17 +149,41 @@ class OmemoChatService:
         self._closed = False
         self._link = LinkWatch()
         self.groups: GroupChats | None = None
-        """The group-chat component (None when the transport has no client)."""
+        """The group-chat component (None when no `RoomTransport` was handed in)."""
+        outbox = Outbox(
+            transport,
+            runner,
+            self._emit,
+            transport.ping,
+            transport.archived_sent_ids,
+            rooms=None if rooms is None else RoomPort(self._send_room_stanza, self._in_room),
+        )
         self.session = Session(
-            transport, engine, runner, directory, lambda: self._settings, self._emit, staging
+            transport,
+            engine,
+            runner,
+            directory,
+            lambda: self._settings,
+            self._emit,
+            staging,
+            outbox=outbox,
         )
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
         self._worker: asyncio.Task[None] | None = None
+        if rooms is not None:
+            self.groups = GroupChats(
+                rooms=rooms,
+                session=self.session,
+                runner=runner,
+                directory=directory,
+                settings=lambda: self._settings,
+                emit=self._emit,
+                lock=self.session.lock,
+            )
+            self.session.attach_rooms(self.groups)
         transport.set_handlers(self.session.enqueue, self._on_connection)
         transport.set_device_list_handler(self._on_device_list)
-        presence_handler = getattr(transport, "set_presence_handler", None)
-        if callable(presence_handler):
-            presence_handler(self._on_presence)
+        transport.set_presence_handler(self._on_presence)
         self._contacts = Contacts(
             transport=transport,
             runner=runner,
@@ -165,24 +191,17 @@ class OmemoChatService:
             changed=self._roster_changed,
             refresh_devices=self.refresh_device_list,
         )
-        roster_handler = getattr(transport, "set_roster_handler", None)
-        if callable(roster_handler):
-            roster_handler(lambda: None if self._closed else self._spawn(self._contacts.pushed()))
-        client = getattr(transport, "client", None)
-        if isinstance(client, XmppClient):
-            archived = getattr(transport, "archived_sent_ids", None)
-            self.session.outbox = Outbox(transport, runner, self._emit, client.ping, archived)
-            self.attach_groups(
-                GroupChats(
-                    rooms=RoomClient(client),
-                    session=self.session,
-                    runner=runner,
-                    directory=directory,
-                    settings=lambda: self._settings,
-                    emit=self._emit,
-                    lock=self.session.lock,
-                )
-            )
+        transport.set_roster_handler(
+            lambda: None if self._closed else self._spawn(self._contacts.pushed())
+        )
+
+    def _send_room_stanza(self, stanza: RoomOutbound) -> None:
+        """The outbox's way into a room (raises TransportError when the stream is down)."""
+        self._groups().send_stanza(stanza)
+
+    def _in_room(self, room: str) -> bool:
+        """Whether the group-chat component is in `room` on the current stream."""
+        return self.groups is not None and room in self.groups.joined_rooms()
 
     @classmethod
     async def create(
@@ -190,6 +209,8 @@ class OmemoChatService:
         database: Database,
         transport: Transport,
         settings: Settings | None = None,
+        *,
+        rooms: RoomTransport | None = None,
     ) -> OmemoChatService:
         """Load (or create, on first use) our OMEMO device and build the service.
 
@@ -197,6 +218,8 @@ class OmemoChatService:
             database: the opened profile; from now on only the service's DB thread uses it.
             transport: the connected XMPP side.
             settings: settings to use and store; None: the stored ones (or defaults).
+            rooms: the group-chat side on the same stream; None: no group chats (the room
+                methods raise NotImplementedError).
 
         Raises:
             StoreError, StateCorrupted, TransportError: the profile or network failed; nothing
@@ -223,6 +246,7 @@ class OmemoChatService:
             directory=directory,
             settings=settings,
             staging=staging,
+            rooms=rooms,
         )
 
     async def start(self, *, rooms: bool = True) -> None:
@@ -469,12 +493,7 @@ class OmemoChatService:
         )
 
     def _presence(self, jid: str) -> Presence:
-        presence = getattr(self._transport, "presence", None)
-        if callable(presence):
-            value = presence(jid)
-            if isinstance(value, Presence):
-                return value
-        return Presence.OFFLINE
+        return self._transport.presence(jid)
 
     async def _refresh_roster(self) -> None:
         with contextlib.suppress(TransportError):
@@ -744,16 +763,6 @@ class OmemoChatService:
             with contextlib.suppress(TransportError):  # published again at the next login
                 await self.session.publish_device_list(Namespace.V2)
         return await self._runner.read(account_info)
-
-    def attach_groups(self, groups: GroupChats) -> None:
-        """Plug in a group-chat component (the constructor does this when the transport has
-        a client): groupchat stanzas go to it, the room methods delegate to it and
-        `drain_inbox` hands it groupchat rows."""
-        self.groups = groups
-        self.session.outbox.rooms = RoomPort(
-            groups.send_stanza, lambda room: room in groups.joined_rooms()
-        )
-        self.session.attach_rooms(groups)
 
     def _groups(self) -> GroupChats:
         if self.groups is None:

@@ -1,6 +1,6 @@
 """The account's certificate pin: the SHA-256 of the one server certificate the user chose to
 trust, kept in the settings table as `certificate_pin` (`AA:BB:…`, see
-`xmpp.certificates.normalize_pin`).
+`model.normalize_pin`).
 
 It is written only by an explicit act of the user: `account add/set --pin-certificate`, or
 "Pin this certificate" on the account screen after comparing the fingerprint (both go through
@@ -10,8 +10,8 @@ is shown, never accepted. The pin is read before each login (`commands.security`
 
 from __future__ import annotations
 
+from tui_omemo.model import normalize_pin
 from tui_omemo.store import UnitOfWork
-from tui_omemo.xmpp.certificates import normalize_pin
 
 CERTIFICATE_PIN = "certificate_pin"
 

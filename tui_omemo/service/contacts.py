@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from tui_omemo.model import bare_jid
 from tui_omemo.service.api import Subscription
+from tui_omemo.service.ports import Transport, TransportError
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.transport import Transport, TransportError
 from tui_omemo.store import RosterItem, UnitOfWork
 
 SEES_THEM = frozenset({Subscription.TO, Subscription.BOTH})

@@ -30,8 +30,8 @@ from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.service.link import CatchUpGap
+from tui_omemo.service.ports import Envelope, Inbound, Wrapper
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.transport import Envelope, Inbound, Wrapper
 from tui_omemo.service.trust import PendingEvent
 from tui_omemo.store import Direction, InboxSource, UnitOfWork
 

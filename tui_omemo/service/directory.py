@@ -19,8 +19,8 @@ from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.service.api import SecurityEventRaised, ServiceEvent
+from tui_omemo.service.ports import Transport
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.transport import Transport
 from tui_omemo.service.trust import PendingEvent, record_event
 from tui_omemo.store import UnitOfWork
 

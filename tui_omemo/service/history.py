@@ -20,10 +20,10 @@ from collections.abc import Callable
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.service.api import Progress, ServiceEvent
+from tui_omemo.service.ports import Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import LAST_STANZA_ID, Session
 from tui_omemo.service.state import apply_state_changes
-from tui_omemo.service.transport import Transport, TransportError
 
 PAGE_SIZE = 100
 """Messages per MAM page. Each page costs the server a query (Prosody's internal archive

@@ -39,9 +39,9 @@ from tui_omemo.service.conversation import Policy, Routing
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
+from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging, read_ahead
-from tui_omemo.service.transport import Inbound, Transport, TransportError
 from tui_omemo.service.trust import (
     PendingEvent,
     message_trust,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tui_omemo.service.transport import LINK_OFFLINE
+from tui_omemo.service.ports import LINK_OFFLINE
 
 OUTAGE_GRACE = 2.0
 """Seconds a failed request's link may take to be reported lost (the request may fail first,

@@ -49,6 +49,14 @@ from tui_omemo.service.api import (
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.outbound import NO_DEVICE, RoomSend
 from tui_omemo.service.outbox import RoomOutbound
+from tui_omemo.service.ports import (
+    AFFILIATIONS_WITH_KEYS,
+    OMEMO_ROOM_CONFIG,
+    Bookmark,
+    Inbound,
+    RoomTransport,
+    TransportError,
+)
 from tui_omemo.service.room_inbound import RoomInbox
 from tui_omemo.service.rooms import (
     REFUSE_ANONYMOUS,
@@ -62,11 +70,7 @@ from tui_omemo.service.rooms import (
 )
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
-from tui_omemo.service.transport import Inbound, TransportError
 from tui_omemo.store import InboxItem
-from tui_omemo.xmpp.bookmarks import Bookmark
-from tui_omemo.xmpp.muc import OMEMO_ROOM_CONFIG
-from tui_omemo.xmpp.rooms import AFFILIATIONS_WITH_KEYS, RoomClient
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +92,7 @@ class GroupChats:
     def __init__(
         self,
         *,
-        rooms: RoomClient,
+        rooms: RoomTransport,
         session: Session,
         runner: DbRunner,
         directory: CachingDirectory,

@@ -36,6 +36,7 @@ from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
+from tui_omemo.service.ports import Outbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import (
     KnownTrust,
@@ -44,7 +45,6 @@ from tui_omemo.service.state import (
     read_ahead,
     read_known_trust,
 )
-from tui_omemo.service.transport import Outbound, Transport, TransportError
 from tui_omemo.service.trust import PendingEvent, decider
 from tui_omemo.service.upkeep import Upkeep
 from tui_omemo.service.versions import encrypt_per_device, other_version

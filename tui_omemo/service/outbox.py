@@ -39,8 +39,7 @@ from tui_omemo.model import bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
-from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.transport import (
+from tui_omemo.service.ports import (
     NotConnected,
     Outbound,
     Transport,
@@ -48,6 +47,7 @@ from tui_omemo.service.transport import (
     element_from_json,  # the inbox's element format, reused
     element_json,
 )
+from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -159,15 +159,18 @@ class Outbox:
             (transports without one).
         archived: asks our archive which messages the server has; None resends every
             unconfirmed message after a fresh session.
+        rooms: how room messages go out (the group-chat component's); None: no group
+            chats, room messages wait.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (the collaborators)
         self,
         transport: Transport,
         runner: DbRunner,
         emit: Callable[[ServiceEvent], None],
         ping: Ping | None,
         archived: ArchivedIds | None = None,
+        rooms: RoomPort | None = None,
     ) -> None:
         self._transport = transport
         self._runner = runner
@@ -190,8 +193,8 @@ class Outbox:
         self._rooms_open = True
         """Room messages may be handed over: the rooms we know as joined are joined on this
         stream (False from `stream_lost` until `flush(rooms=True)`)."""
-        self.rooms: RoomPort | None = None
-        """Set by the group-chat component; without it room messages wait."""
+        self._room_port = rooms
+        """How room messages go out; without it (no group chats) they wait."""
 
     async def send(self, archive_id: int, message: Stanza) -> bool:
         """Hand a just-archived message (already in the store's outbox) to the stream, after
@@ -332,14 +335,14 @@ class Outbox:
         return sent
 
     def _in_room(self, message: RoomOutbound) -> bool:
-        return self.rooms is not None and self.rooms.joined(message.room)
+        return self._room_port is not None and self._room_port.joined(message.room)
 
     async def _hand_over(self, archive_id: int, message: Stanza) -> bool:
         try:
             if isinstance(message, RoomOutbound):
-                if self.rooms is None:
+                if self._room_port is None:
                     return False
-                self.rooms.send(message)
+                self._room_port.send(message)
                 peer = message.room
             else:
                 await self._transport.send(message)

@@ -26,13 +26,12 @@ from tui_omemo.service.conversation import RoomPolicy
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import finish_catch_up
 from tui_omemo.service.inbound import for_device, has_content
-from tui_omemo.service.rooms import JoinedRoom, RoomPrefs, archived_inbound, room_key
+from tui_omemo.service.ports import Inbound, RoomTransport, TransportError, Wrapper
+from tui_omemo.service.rooms import JoinedRoom, RoomPrefs, room_key
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
-from tui_omemo.service.transport import Inbound, TransportError, Wrapper
 from tui_omemo.service.trust import PendingEvent
 from tui_omemo.store import InboxItem, UnitOfWork
-from tui_omemo.xmpp.rooms import RoomClient
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class RoomInbox:
 
     def __init__(  # noqa: PLR0917 (the collaborators, all required)
         self,
-        rooms: RoomClient,
+        rooms: RoomTransport,
         session: Session,
         joined: dict[str, JoinedRoom],
         directory: CachingDirectory,
@@ -277,5 +276,4 @@ class RoomInbox:
             max_results=PAGE_SIZE if after is not None else FIRST_CATCH_UP,
             last_page=after is None,
         )
-        inbounds = [archived_inbound(archived, room, self.own) for archived in page.messages]
-        return inbounds, page.complete, page.last
+        return list(page.messages), page.complete, page.last_id

@@ -17,11 +17,9 @@ from tui_omemo.model import Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.service.api import ChatSecurity, MemberReadiness
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.ports import RoomFeatures, TransportError
 from tui_omemo.service.runner import DbRunner
-from tui_omemo.service.transport import Inbound, TransportError, Wrapper
-from tui_omemo.store import InboxSource, UnitOfWork
-from tui_omemo.xmpp.mam import ArchivedMessage
-from tui_omemo.xmpp.rooms import RoomFeatures
+from tui_omemo.store import UnitOfWork
 
 REFUSE_ANONYMOUS = (
     "OMEMO is off in this room because it is not non-anonymous: members "
@@ -106,27 +104,6 @@ class JoinedRoom:
     @property
     def refusal(self) -> str | None:
         return omemo_refusal(self.features)
-
-
-def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
-    """A room archive result as the inbox keeps it."""
-    message = archived.message
-    stamp = message.timestamp
-    return Inbound(
-        source=InboxSource.MAM,
-        sender=message.sender,
-        recipient=message.recipient or own,
-        message_type=message.message_type,
-        message_id=message.message_id,
-        origin_id=message.origin_id,
-        stanza_id=archived.archive_id,
-        body=message.body,
-        encrypted=message.encrypted,
-        timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
-        wrapper=Wrapper.MAM,
-        wrapper_from=room,
-        solicited=True,
-    )
 
 
 def count_devices(

@@ -52,9 +52,9 @@ from tui_omemo.service.messages import (
 )
 from tui_omemo.service.outbound import SEND_GROUP, DirectSend, OutboundPipeline
 from tui_omemo.service.outbox import Outbox
+from tui_omemo.service.ports import Inbound, Transport, TransportError, Wrapper
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging
-from tui_omemo.service.transport import Inbound, Transport, TransportError, Wrapper
 from tui_omemo.service.trust import PendingEvent
 from tui_omemo.service.upkeep import Upkeep
 from tui_omemo.store import InboxItem, UnitOfWork
@@ -118,6 +118,8 @@ class Session:
         settings: returns the current settings (they can change at run time).
         emit: where service events go (the service's event queue).
         staging: the unit of work being assembled, shared with the engine's state store.
+        outbox: our messages the server has not confirmed (built by the service with the
+            transport's ping and archive check and the rooms' way out).
     """
 
     def __init__(  # noqa: PLR0917 (the collaborators, all required)
@@ -129,6 +131,8 @@ class Session:
         settings: Callable[[], Settings],
         emit: Callable[[ServiceEvent], None],
         staging: Staging,
+        *,
+        outbox: Outbox,
     ) -> None:
         self._transport = transport
         self._engine = engine
@@ -148,9 +152,7 @@ class Session:
         parts = (transport, engine, runner, directory, settings, emit, self._lock)
         self.upkeep = Upkeep(*parts)
         self.inbound = InboundPipeline(*parts, staging, self.upkeep)
-        self.outbound = OutboundPipeline(
-            *parts, staging, self.upkeep, Outbox(transport, runner, emit, None)
-        )
+        self.outbound = OutboundPipeline(*parts, staging, self.upkeep, outbox)
 
     @property
     def engine(self) -> Engine:

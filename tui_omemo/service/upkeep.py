@@ -30,9 +30,9 @@ from tui_omemo.service.account import device_label, own_entry
 from tui_omemo.service.api import SecurityEventRaised, ServiceEvent
 from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.ports import Outbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import apply_state_changes
-from tui_omemo.service.transport import Outbound, Transport, TransportError
 from tui_omemo.service.trust import PendingEvent, observe_identity
 
 REPAIR_INTERVAL_S = 3600.0

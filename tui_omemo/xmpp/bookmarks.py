@@ -10,9 +10,11 @@ it. Servers without it still offer XEP-0048 inside XEP-0049 private XML storage:
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 from tui_omemo.model import bare_jid
+from tui_omemo.service.ports import Bookmark
+
+__all__ = ["Bookmark"]  # the port's value, where it used to be
 
 BOOKMARKS2 = "urn:xmpp:bookmarks:1"
 BOOKMARKS_LEGACY = "storage:bookmarks"
@@ -24,23 +26,6 @@ BOOKMARKS2_OPTIONS = {
     "pubsub#access_model": "whitelist",
 }
 """The publish-options XEP-0402 §3.2 requires."""
-
-
-@dataclass(frozen=True, slots=True)
-class Bookmark:
-    """One bookmarked room.
-
-    Attributes:
-        room: the room's bare JID.
-        nick: our nickname there, or None for the client's default.
-        autojoin: join on connect.
-        name: a display name, or None.
-    """
-
-    room: str
-    nick: str | None
-    autojoin: bool
-    name: str | None = None
 
 
 def _truthy(text: str | None) -> bool:

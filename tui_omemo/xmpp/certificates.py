@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import ssl
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -24,7 +23,6 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 PROBE_TIMEOUT = 5.0
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
-_HEX_PIN = re.compile(r"[0-9A-Fa-f]{64}")
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 _SELF_SIGNED = (18, 19)  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, _SELF_SIGNED_CERT_IN_CHAIN
 _UNKNOWN_ISSUER = (2, 20, 21)  # unable to get (local) issuer certificate, leaf signature
@@ -36,25 +34,6 @@ def fingerprint(der: bytes) -> str:
     """The SHA-256 of a DER certificate as upper-case hex pairs joined by colons."""
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
-def normalize_pin(text: str) -> str:
-    """A certificate pin in the form `fingerprint` prints (`AA:BB:…`, 32 pairs).
-
-    Accepts 64 hex digits with or without colons, spaces, and an optional `SHA256:` prefix.
-
-    Raises:
-        ValueError: anything else (the reason in words).
-    """
-    raw = text.strip()
-    if raw.upper().startswith(("SHA256:", "SHA-256:")):
-        raw = raw.split(":", 1)[1]
-    compact = raw.replace(":", "").replace(" ", "")
-    if not _HEX_PIN.fullmatch(compact):
-        raise ValueError(
-            f"{text!r} is not a SHA-256 certificate fingerprint (64 hex digits, colons allowed)"
-        )
-    return fingerprint_from_hex(compact)
 
 
 def fingerprint_from_hex(compact: str) -> str:

@@ -1,19 +1,28 @@
 """What can go wrong in the XMPP adapter: one root, `TransportError`, leaves named for the failure.
 
+The root and the leaves the service catches (`MalformedStanza`, `NotConnected`) are the port's
+(`service/ports.py`), so that the service never imports this package.
+
 The service turns these into events a person can read (STYLE.md, "one exception root per layer").
 Messages never contain key material or message text.
 """
 
 from __future__ import annotations
 
+from tui_omemo.service.ports import MalformedStanza, NotConnected, TransportError
 
-class TransportError(Exception):
-    """Root of every error raised by `tui_omemo.xmpp`."""
-
-
-class MalformedStanza(TransportError):
-    """A peer sent XML we refuse to interpret: bad base64, missing or wrongly typed parts, or
-    more than our size limits allow."""
+__all__ = [
+    "ArchiveQueryFailed",
+    "AuthenticationFailed",
+    "BundleNotFound",
+    "CertificateNotTrusted",
+    "ConnectionFailed",
+    "InsecureConnectionRefused",
+    "MalformedStanza",
+    "NotConnected",
+    "PubSubRequestFailed",
+    "TransportError",
+]
 
 
 class InsecureConnectionRefused(TransportError):
@@ -53,10 +62,6 @@ class ConnectionFailed(TransportError):
 
 class AuthenticationFailed(TransportError):
     """The server refused our credentials (or we offered no mechanism it accepts)."""
-
-
-class NotConnected(TransportError):
-    """A request was made while the client has no session."""
 
 
 class PubSubRequestFailed(TransportError):

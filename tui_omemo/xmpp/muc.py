@@ -9,9 +9,11 @@ which only a non-anonymous room reveals (`muc#roomconfig_whois = anyone`).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 from tui_omemo.model import bare_jid
+from tui_omemo.service.ports import OMEMO_ROOM_CONFIG, Occupant
+
+__all__ = ["OMEMO_ROOM_CONFIG", "Occupant"]  # the port's values, where they used to be
 from tui_omemo.xmpp.messages import CLIENT
 
 MUC = "http://jabber.org/protocol/muc"
@@ -22,39 +24,6 @@ DATA_FORMS = "jabber:x:data"
 STATUS_SELF = "110"
 STATUS_CREATED = "201"
 STATUS_NON_ANONYMOUS = "100"
-
-OMEMO_ROOM_CONFIG = {
-    "muc#roomconfig_whois": "anyone",
-    "muc#roomconfig_membersonly": "1",
-    "muc#roomconfig_persistentroom": "1",
-    "muc#roomconfig_publicroom": "0",
-}
-"""What a room must be for OMEMO: members know each other's real JIDs, only members join."""
-
-
-@dataclass(frozen=True, slots=True)
-class Occupant:
-    """One occupant as told by the room's presence.
-
-    Attributes:
-        room: the room's bare JID.
-        nick: the occupant's nickname (resource of the occupant JID).
-        real_jid: the occupant's real bare JID, when the room reveals it.
-        affiliation: `owner`, `admin`, `member`, `outcast` or `none`.
-        role: `moderator`, `participant`, `visitor` or `none`.
-        available: False when the occupant left.
-        is_self: True for our own presence in the room (status 110).
-        status_codes: all status codes of the presence.
-    """
-
-    room: str
-    nick: str
-    real_jid: str | None
-    affiliation: str
-    role: str
-    available: bool
-    is_self: bool
-    status_codes: frozenset[str]
 
 
 def build_join(room: str, nick: str, *, history_stanzas: int = 0) -> ET.Element:

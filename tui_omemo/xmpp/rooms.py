@@ -1,6 +1,7 @@
-"""`RoomClient`: the group-chat (XEP-0045) side of an `XmppClient`.
+"""`RoomClient`: the group-chat (XEP-0045) side of an `XmppClient`, the service's
+`RoomTransport` port (`service/ports.py`), implemented directly with the port's values.
 
-The service's transport (`service.xmpp_adapter.XmppTransport`) hands every `<message>` of the
+The service's transport (`xmpp.transport.XmppTransport`) hands every `<message>` of the
 client to the service as an `Inbound`, groupchat ones included. This class sits beside it on the
 same `XmppClient` (its raw presence and message listeners, `send_stanza`, `request` and
 `query_archive`) and adds what rooms need and messages alone do not carry:
@@ -23,12 +24,18 @@ import asyncio
 import contextlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from tui_omemo.model import bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.service.ports import (
+    AFFILIATIONS_WITH_KEYS,
+    Envelope,
+    MamPage,
+    Occupant,
+    RoomFeatures,
+    RoomListener,
+)
 from tui_omemo.xmpp.bookmarks import (
     BOOKMARKS2,
     BOOKMARKS2_OPTIONS,
@@ -41,19 +48,18 @@ from tui_omemo.xmpp.bookmarks import (
 )
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import ArchiveQueryFailed, TransportError
-from tui_omemo.xmpp.mam import ArchivePage
 from tui_omemo.xmpp.messages import CLIENT
 from tui_omemo.xmpp.muc import (
     MUC_ADMIN,
     MUC_USER,
     STATUS_CREATED,
-    Occupant,
     build_join,
     build_leave,
     build_member_grant,
     build_room_config,
     read_occupant,
 )
+from tui_omemo.xmpp.transport import archived_inbound, build_envelope, parse_envelope
 
 log = logging.getLogger(__name__)
 
@@ -62,35 +68,7 @@ PUBSUB = "http://jabber.org/protocol/pubsub"
 DATA_FORMS = "jabber:x:data"
 PUBLISH_OPTIONS = f"{PUBSUB}#publish-options"
 REQUEST_TIMEOUT = 20.0
-AFFILIATIONS_WITH_KEYS = ("owner", "admin", "member")
-"""The affiliations whose real JIDs get message keys (OMEMO-WIRE.md §6, MUC row)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RoomFeatures:
-    """What a room's disco#info says about it.
-
-    Attributes:
-        features: every `<feature var>`.
-        name: the room's name from its identity, or None.
-    """
-
-    features: frozenset[str]
-    name: str | None = None
-
-    @property
-    def non_anonymous(self) -> bool:
-        """Every occupant sees every other occupant's real JID."""
-        return "muc_nonanonymous" in self.features
-
-    @property
-    def members_only(self) -> bool:
-        """Only members may enter."""
-        return "muc_membersonly" in self.features
-
-
-RoomListener = Callable[[str], None]
-"""Called with a room's bare JID when its occupants, affiliations or subject changed."""
+__all__ = ["AFFILIATIONS_WITH_KEYS", "RoomClient", "RoomFeatures", "RoomListener"]
 
 
 class RoomClient:
@@ -364,18 +342,18 @@ class RoomClient:
         start: datetime | None = None,
         max_results: int = 25,
         last_page: bool = False,
-    ) -> ArchivePage:
+    ) -> MamPage:
         """One page of the room's MAM archive, through a query opened here: only results
         carrying its random queryid and coming from the room itself are kept
         (`xmpp/mam.read_result`); forged or malformed ones are dropped and counted in
-        `rejected_archive_results`.
+        `rejected_archive_results`. Each result is an `Inbound` as the inbox keeps it.
 
         Raises:
             TransportError: an error reply or no answer.
         """
         room = bare_jid(room)
         try:
-            return await self._client.query_archive(
+            page = await self._client.query_archive(
                 archive=room,
                 after=after,
                 start=start,
@@ -385,6 +363,19 @@ class RoomClient:
             )
         except ArchiveQueryFailed as error:
             raise TransportError(f"the archive of {room}: {error}") from error
+        own = self.own_bare_jid
+        inbounds = [archived_inbound(archived, room, own) for archived in page.messages]
+        return MamPage(inbounds, page.last, page.complete)
+
+    # --- SCE ------------------------------------------------------------------------------
+
+    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+        """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
+        return build_envelope(body, to, sender)
+
+    def parse_envelope(self, data: bytes) -> Envelope:
+        """Read an SCE envelope (raises ValueError when it is not one)."""
+        return parse_envelope(data)
 
     # --- bookmarks --------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""`XmppTransport`: the service's `Transport` port over `xmpp.client.XmppClient`.
+"""`XmppTransport`: the service's `Transport` port (`service/ports.py`) over `XmppClient`.
 
 Only a mapping: every slixmpp detail (PEP with publish-options, carbons, MAM queries and their
-queryid checks, reconnects) lives in `xmpp/`; this class turns the client's values into the
-service's (`Received` → `Inbound`, `Link` → connection handler calls, `RosterEntry` →
-`RosterItem`, `BundleNotFound` → `BundleUnavailable`). It stays in `service/` because it speaks
-the service's types, and `xmpp/` may not import `service/` (DESIGN.md §2).
+queryid checks, reconnects) lives in the client; this class turns the client's values into the
+port's (`Received` → `Inbound`, `Link` → connection handler calls, `RosterEntry` →
+`RosterItem`, `BundleNotFound` → `BundleUnavailable`). The composition root
+(`commands/runtime.py`) builds it, and `rooms.RoomClient` (the `RoomTransport` port) beside it
+on the same client, and hands both to the service; `xmpp/` imports only the port module of the
+service, the service never imports `xmpp/`.
 
 Every incoming `<message>` becomes one `Inbound`, with carbons and MAM results unwrapped and
 their wrapper (and the wrapper's `from`) kept for the service's checks (DESIGN.md §3.6): what the
@@ -22,8 +24,7 @@ from datetime import UTC, datetime
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
-from tui_omemo.service.api import Presence
-from tui_omemo.service.transport import (
+from tui_omemo.service.ports import (
     LINK_LOST,
     LINK_OFFLINE,
     LINK_ONLINE,
@@ -35,11 +36,13 @@ from tui_omemo.service.transport import (
     InboundHandler,
     MamPage,
     Outbound,
+    Presence,
     Wrapper,
 )
 from tui_omemo.store import InboxSource, RosterItem
 from tui_omemo.xmpp.client import Link, RosterEntry, XmppClient
 from tui_omemo.xmpp.errors import MalformedStanza, TransportError
+from tui_omemo.xmpp.mam import ArchivedMessage
 from tui_omemo.xmpp.received import Received, Rejection, Route
 from tui_omemo.xmpp.sent_check import archived_origin_ids
 from tui_omemo.xmpp.xep_0384 import DeviceListUpdate
@@ -97,6 +100,45 @@ def to_inbound(received: Received) -> Inbound:
     )
 
 
+def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
+    """A room archive result as the inbox keeps it (`own`: the recipient when none is given)."""
+    message = archived.message
+    stamp = message.timestamp
+    return Inbound(
+        source=InboxSource.MAM,
+        sender=message.sender,
+        recipient=message.recipient or own,
+        message_type=message.message_type,
+        message_id=message.message_id,
+        origin_id=message.origin_id,
+        stanza_id=archived.archive_id,
+        body=message.body,
+        encrypted=message.encrypted,
+        timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
+        wrapper=Wrapper.MAM,
+        wrapper_from=room,
+        solicited=True,
+    )
+
+
+def build_envelope(body: str, to: str, sender: str) -> bytes:
+    """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
+    return sce.build_envelope(body, sender=sender, to=to)
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Read an SCE envelope.
+
+    Raises:
+        ValueError: not an SCE envelope.
+    """
+    try:
+        parsed = sce.parse_envelope(data)
+    except MalformedStanza as error:
+        raise ValueError(str(error)) from error
+    return Envelope(parsed.body, parsed.to, parsed.sender)
+
+
 class XmppTransport:
     """`Transport` over a connected `XmppClient`.
 
@@ -112,11 +154,6 @@ class XmppTransport:
         client.set_stanza_sink(self._on_received)
         client.add_connection_listener(self._on_link)
         client.add_device_list_listener(self._on_device_list)
-
-    @property
-    def client(self) -> XmppClient:
-        """The client (the group-chat component's `RoomClient` runs on it too)."""
-        return self._client
 
     @property
     def own_bare_jid(self) -> str:
@@ -242,6 +279,10 @@ class XmppTransport:
         since = datetime.fromtimestamp(since_ms / 1000, UTC)
         return await archived_origin_ids(self._client, message_ids, since)
 
+    async def ping(self, within: float) -> None:
+        """A round trip to the server within `within` seconds (raises TransportError)."""
+        await self._client.ping(within)
+
     async def mam_last_id(self) -> str | None:
         """The newest stanza-id of our archive (its messages are dropped unprocessed)."""
         return await self._client.last_archive_id()
@@ -250,19 +291,11 @@ class XmppTransport:
 
     def build_envelope(self, body: str, to: str, sender: str) -> bytes:
         """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-        return sce.build_envelope(body, sender=sender, to=to)
+        return build_envelope(body, to, sender)
 
     def parse_envelope(self, data: bytes) -> Envelope:
-        """Read an SCE envelope.
-
-        Raises:
-            ValueError: not an SCE envelope.
-        """
-        try:
-            parsed = sce.parse_envelope(data)
-        except MalformedStanza as error:
-            raise ValueError(str(error)) from error
-        return Envelope(parsed.body, parsed.to, parsed.sender)
+        """Read an SCE envelope (raises ValueError when it is not one)."""
+        return parse_envelope(data)
 
 
 def _subscription(entry: RosterEntry) -> str:

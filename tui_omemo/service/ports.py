@@ -1,11 +1,19 @@
-"""What the service needs from the XMPP layer, as plain values and one Protocol.
+"""The service's ports: what it needs from the network, as Protocols and their own values.
 
-`Transport` is the service's view of the network: OMEMO device lists and bundles in PEP (it
-also serves as the engine's `Directory` port), sending a message, incoming messages as
-`Inbound` values, MAM pages of queries we opened, SCE envelopes and the roster. The real
-implementation is `service.xmpp_adapter.XmppTransport`, a mapping onto `xmpp.client.XmppClient`
-(all XML and slixmpp live in `xmpp/`). Tests use the same adapter against the real Prosody
-fixture.
+This is the one module where the service and `xmpp/` meet (DESIGN.md §2, issue #14): the service
+imports port types only from here and never imports `tui_omemo.xmpp`; `xmpp/` implements the
+ports directly (`xmpp.transport.XmppTransport`, `xmpp.transport.XmppRooms`) with these values
+and raises these errors. The composition root (`commands/runtime.py`) builds the XMPP side and
+hands it to the service's constructor.
+
+* `Transport`: OMEMO device lists and bundles in PEP (it also serves as the engine's
+  `Directory` port), sending a message, incoming messages as `Inbound` values, MAM pages of
+  queries we opened, SCE envelopes, the roster, presence, the archive check of our own sent
+  messages and the ping that confirms them.
+* `RoomTransport`: what group chats need (`service/muc.py`): joins, occupants, affiliations,
+  the room's features, groupchat sends, the room's archive, bookmarks.
+* `TransportError` and the leaves the service catches (`NotConnected`, `MalformedStanza`);
+  every other XMPP error (`xmpp/errors.py`) derives from `TransportError`.
 
 `Inbound` is what the inbox keeps: a parsed stanza whose `<encrypted>` element is still
 ciphertext. `to_bytes`/`from_bytes` give the inbox its row format (versioned JSON), so the
@@ -16,35 +24,58 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
+from tui_omemo.service.api import Presence
 from tui_omemo.store import InboxSource, RosterItem
-from tui_omemo.xmpp.errors import NotConnected, TransportError
 
 INBOUND_FORMAT = 1
 
 __all__ = [
+    "AFFILIATIONS_WITH_KEYS",
     "LINK_LOST",
     "LINK_OFFLINE",
     "LINK_ONLINE",
     "LINK_RESUMED",
+    "OMEMO_ROOM_CONFIG",
+    "Bookmark",
     "ConnectionHandler",
     "DeviceListHandler",
     "Envelope",
     "Inbound",
     "InboundHandler",
+    "MalformedStanza",
     "MamPage",
     "NotConnected",
+    "Occupant",
     "Outbound",
+    "Presence",
+    "RoomFeatures",
+    "RoomListener",
+    "RoomTransport",
     "Transport",
     "TransportError",
     "Wrapper",
 ]
+
+
+class TransportError(Exception):
+    """Root of every error raised by the XMPP side (`tui_omemo.xmpp`, `xmpp/errors.py`)."""
+
+
+class MalformedStanza(TransportError):
+    """A peer sent XML we refuse to interpret: bad base64, missing or wrongly typed parts, or
+    more than our size limits allow."""
+
+
+class NotConnected(TransportError):
+    """A request was made while the client has no session."""
 
 
 class Wrapper(enum.StrEnum):
@@ -303,4 +334,228 @@ class Transport(Protocol):
 
     async def rename_contact(self, bare_jid: str, name: str, groups: tuple[str, ...]) -> None:
         """Set the roster name (empty: none), keeping the groups."""
+        ...
+
+    def set_roster_handler(self, handler: Callable[[], None]) -> None:
+        """Called when the server pushes a roster change."""
+        ...
+
+    def presence(self, jid: str) -> Presence:
+        """A contact's availability from the presences received so far."""
+        ...
+
+    def set_presence_handler(self, handler: Callable[[str], None]) -> None:
+        """Called with a contact's bare JID whenever its presence changes."""
+        ...
+
+    async def archived_sent_ids(self, message_ids: Collection[str], since_ms: int) -> set[str]:
+        """Which of our sent messages (by origin-id) our archive holds since `since_ms`.
+
+        Raises:
+            TransportError: the archive could not be asked.
+        """
+        ...
+
+    async def ping(self, within: float) -> None:
+        """A round trip to the server: everything sent before has arrived.
+
+        Raises:
+            TransportError: no answer within `within` seconds, or no stream.
+        """
+        ...
+
+
+# --- group chats ---------------------------------------------------------------------------
+
+AFFILIATIONS_WITH_KEYS = ("owner", "admin", "member")
+"""The affiliations whose real JIDs get message keys (OMEMO-WIRE.md §6, MUC row)."""
+OMEMO_ROOM_CONFIG = {
+    "muc#roomconfig_whois": "anyone",
+    "muc#roomconfig_membersonly": "1",
+    "muc#roomconfig_persistentroom": "1",
+    "muc#roomconfig_publicroom": "0",
+}
+"""What a room must be for OMEMO: members know each other's real JIDs, only members join."""
+
+
+@dataclass(frozen=True, slots=True)
+class Occupant:
+    """One occupant as told by the room's presence.
+
+    Attributes:
+        room: the room's bare JID.
+        nick: the occupant's nickname (resource of the occupant JID).
+        real_jid: the occupant's real bare JID, when the room reveals it.
+        affiliation: `owner`, `admin`, `member`, `outcast` or `none`.
+        role: `moderator`, `participant`, `visitor` or `none`.
+        available: False when the occupant left.
+        is_self: True for our own presence in the room (status 110).
+        status_codes: all status codes of the presence.
+    """
+
+    room: str
+    nick: str
+    real_jid: str | None
+    affiliation: str
+    role: str
+    available: bool
+    is_self: bool
+    status_codes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFeatures:
+    """What a room's disco#info says about it.
+
+    Attributes:
+        features: every `<feature var>`.
+        name: the room's name from its identity, or None.
+    """
+
+    features: frozenset[str]
+    name: str | None = None
+
+    @property
+    def non_anonymous(self) -> bool:
+        """Every occupant sees every other occupant's real JID."""
+        return "muc_nonanonymous" in self.features
+
+    @property
+    def members_only(self) -> bool:
+        """Only members may enter."""
+        return "muc_membersonly" in self.features
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    """One bookmarked room.
+
+    Attributes:
+        room: the room's bare JID.
+        nick: our nickname there, or None for the client's default.
+        autojoin: join on connect.
+        name: a display name, or None.
+    """
+
+    room: str
+    nick: str | None
+    autojoin: bool
+    name: str | None = None
+
+
+RoomListener = Callable[[str], None]
+"""Called with a room's bare JID when its occupants, affiliations or subject changed."""
+
+
+class RoomTransport(Protocol):
+    """The group-chat side of the network (XEP-0045 rooms, their archives, bookmarks), as
+    `service/muc.py` uses it. Every method takes the room's bare JID."""
+
+    def add_listener(self, listener: RoomListener) -> None:
+        """Call `listener(room)` whenever a joined room's occupants, affiliations or subject
+        change."""
+        ...
+
+    def joined(self, room: str) -> bool:
+        """Whether we are in the room."""
+        ...
+
+    async def join(
+        self, room: str, nick: str, *, configure_new: dict[str, str] | None = None
+    ) -> Occupant:
+        """Join as `nick`; a room created by this join gets `configure_new`. Our occupant.
+
+        Raises:
+            TransportError: the room refused us or was silent.
+        """
+        ...
+
+    def leave(self, room: str) -> None:
+        """Leave the room (nothing happens when we are not in it)."""
+        ...
+
+    def occupants(self, room: str) -> Mapping[str, Occupant]:
+        """The present occupants by nickname."""
+        ...
+
+    def real_jid(self, room: str, nick: str) -> str | None:
+        """The real bare JID behind a nickname, when the room told us."""
+        ...
+
+    def subject(self, room: str) -> str:
+        """The room's subject ("" when none)."""
+        ...
+
+    def set_subject(self, room: str, subject: str) -> None:
+        """Ask the room to change its subject."""
+        ...
+
+    def affiliations_changed(self, room: str) -> bool:
+        """True once after the room told us an absent user's affiliation changed."""
+        ...
+
+    def own_affiliation(self, room: str) -> str:
+        """Our affiliation (`none` when the room has not told us)."""
+        ...
+
+    async def features(self, room: str) -> RoomFeatures:
+        """The room's disco#info (raises TransportError)."""
+        ...
+
+    async def affiliated(self, room: str, affiliation: str) -> list[str]:
+        """The real bare JIDs with `affiliation` (raises TransportError)."""
+        ...
+
+    async def grant_membership(self, room: str, member: str) -> None:
+        """Make `member` a member (raises TransportError)."""
+        ...
+
+    def invite(self, room: str, contact: str) -> None:
+        """Send `contact` a direct invitation."""
+        ...
+
+    def send_encrypted(
+        self, room: str, encrypted: EncryptedElement, message_id: str, body_hint: str | None = None
+    ) -> None:
+        """Send one `<encrypted>` groupchat message (raises NotConnected)."""
+        ...
+
+    def send_plaintext(self, room: str, body: str, message_id: str) -> None:
+        """Send a chosen plaintext groupchat message (raises NotConnected)."""
+        ...
+
+    def archive_query_open(self, query_id: str) -> bool:
+        """True while `query_id` is one of our open archive queries."""
+        ...
+
+    async def query_archive(
+        self,
+        room: str,
+        *,
+        after: str | None = None,
+        start: datetime | None = None,
+        max_results: int = 25,
+        last_page: bool = False,
+    ) -> MamPage:
+        """One page of the room's archive, as inbox items (raises TransportError)."""
+        ...
+
+    async def bookmarks(self) -> list[Bookmark]:
+        """Our bookmarks (raises TransportError)."""
+        ...
+
+    async def add_bookmark(self, bookmark: Bookmark) -> None:
+        """Store a bookmark (raises TransportError)."""
+        ...
+
+    async def remove_bookmark(self, room: str) -> None:
+        """Forget a room's bookmark."""
+        ...
+
+    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+        """An SCE envelope with the body, `rpad`, `to`, `from` and `time` affixes."""
+        ...
+
+    def parse_envelope(self, data: bytes) -> Envelope:
+        """Read an SCE envelope (raises ValueError when it is not one)."""
         ...
