@@ -38,11 +38,10 @@ from pathlib import Path
 
 import sqlcipher3
 
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.store import (
     Database,
     Direction,
-    InboxSource,
     KeyringKeys,
     NewMessage,
     PageCursor,
@@ -152,7 +151,7 @@ def per_message(dbs: tuple[Database, Database], count: int, start: int) -> Pair:
     inbox_ids = []
     for db in dbs:
         with db.unit_of_work() as uow:
-            inbox_ids.append([uow.inbox.add(b"x" * 600, InboxSource.LIVE, 0) for _ in range(count)])
+            inbox_ids.append([uow.inbox.add(b"x" * 600, Arrival.LIVE, 0) for _ in range(count)])
     session_blob = '{"ratchet": "' + "a" * 1500 + '"}'
     work = iter(zip(inbox_ids[0], inbox_ids[1], messages(count, start, seed=2), strict=True))
     current: list[tuple[int, int, NewMessage]] = []
@@ -216,7 +215,7 @@ def received(dbs: tuple[Database, Database], count: int, start: int) -> Pair:
 
     def unit(side: int) -> Callable[[], None]:
         with dbs[side].unit_of_work() as uow:
-            inbox_ids[side] = uow.inbox.add(b"x" * 600, InboxSource.LIVE, 0)
+            inbox_ids[side] = uow.inbox.add(b"x" * 600, Arrival.LIVE, 0)
         if side == 0:
             current[:] = [(next(work), session_blob(rng))]
         message, session = current[0]
@@ -294,7 +293,7 @@ def pages_per_commit(root: Path, history: int, count: int) -> tuple[float, float
         rng = random.Random(6)
         for message in messages(count, history, seed=3):
             with db.unit_of_work() as uow:
-                inbox_id = uow.inbox.add(b"x" * 600, InboxSource.LIVE, 0)
+                inbox_id = uow.inbox.add(b"x" * 600, Arrival.LIVE, 0)
             with db.unit_of_work() as uow:
                 receive_unit(uow, message, inbox_id, session_blob(rng))
         commits = wal_commits(path.with_name(path.name + "-wal"))

@@ -38,6 +38,26 @@ class Namespace(enum.StrEnum):
         raise ValueError(f"unknown OMEMO version {label!r}: use 0.3 or 2")
 
 
+class Arrival(enum.StrEnum):
+    """How an incoming message reached us: the one answer the XMPP layer gives (`Received`),
+    the inbox keeps (`Inbound`, the inbox table) and the service checks (DESIGN.md §3.6)."""
+
+    LIVE = "live"
+    OFFLINE = "offline"
+    """Live, but with a delay stamp: the server stored it while we were away."""
+    CARBON_RECEIVED = "carbon_received"
+    """A carbon copy of a message another client of ours received."""
+    CARBON_SENT = "carbon_sent"
+    """A carbon copy of a message another client of ours sent."""
+    MAM = "mam"
+    """A result of a MAM query we opened (our archive or a room's)."""
+
+    @property
+    def wrapped(self) -> bool:
+        """Forwarded inside a carbon or a MAM result, whose wrapper must be authenticated."""
+        return self not in (Arrival.LIVE, Arrival.OFFLINE)
+
+
 class TrustLevel(enum.StrEnum):
     """The closed set of trust states of one device (identity key) of one bare JID."""
 

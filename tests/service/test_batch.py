@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from tests.service.conftest import Peer, PeerFactory
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
-from tui_omemo.service.ports import Inbound, Wrapper
-from tui_omemo.store import InboxSource
+from tui_omemo.service.ports import Inbound
 
 pytestmark = pytest.mark.prosody
 
@@ -120,15 +119,13 @@ async def test_copies_inside_one_batch_are_silent(make_peer: PeerFactory) -> Non
         live,
         dataclasses.replace(
             live,
-            source=InboxSource.CARBON,
-            wrapper=Wrapper.CARBON_RECEIVED,
+            arrival=Arrival.CARBON_RECEIVED,
             wrapper_from=bob.jid,
             stanza_id=None,
         ),
         dataclasses.replace(
             live,
-            source=InboxSource.MAM,
-            wrapper=Wrapper.MAM,
+            arrival=Arrival.MAM,
             wrapper_from=bob.jid,
             mam_query_id="q",
             solicited=True,

@@ -9,11 +9,10 @@ import dataclasses
 import pytest
 
 from tests.service.conftest import Peer, PeerFactory
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
-from tui_omemo.service.ports import Inbound, Wrapper
+from tui_omemo.service.ports import Inbound
 from tui_omemo.service.session import LAST_STANZA_ID
-from tui_omemo.store import InboxSource
 
 pytestmark = pytest.mark.prosody
 
@@ -98,7 +97,7 @@ async def test_inbox_rows_left_by_a_crash_are_processed_at_start(make_peer: Peer
     bob.transport.set_handlers(kept.put_nowait, lambda _c, _d: None)  # receive, don't process
     await alice.service.send(bob.jid, "survives a crash")
     raw = (await asyncio.wait_for(kept.get(), 10)).to_bytes()
-    await bob.service.runner.write(lambda uow: uow.inbox.add(raw, InboxSource.LIVE, 0))
+    await bob.service.runner.write(lambda uow: uow.inbox.add(raw, Arrival.LIVE, 0))
     await bob.stop()
     bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory)
     got = (await bob2.next_message()).message
@@ -120,21 +119,19 @@ async def test_duplicate_storm_is_silent(make_peer: PeerFactory) -> None:
     copies = [
         dataclasses.replace(
             live,
-            source=InboxSource.CARBON,
-            wrapper=Wrapper.CARBON_RECEIVED,
+            arrival=Arrival.CARBON_RECEIVED,
             wrapper_from=bob.jid,
             stanza_id=None,
         ),
         dataclasses.replace(
             live,
-            source=InboxSource.MAM,
-            wrapper=Wrapper.MAM,
+            arrival=Arrival.MAM,
             wrapper_from=bob.jid,
             mam_query_id="q",
             solicited=True,
         ),
         live,
-        dataclasses.replace(live, source=InboxSource.OFFLINE, origin_id=None, message_id=None),
+        dataclasses.replace(live, arrival=Arrival.OFFLINE, origin_id=None, message_id=None),
     ]
     bob.drain_events()
     for copy in copies:

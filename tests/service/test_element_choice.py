@@ -8,11 +8,10 @@ import dataclasses
 import xml.etree.ElementTree as ET
 
 from tests.xmpp.test_translate import legacy_encrypted, v2_encrypted
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
 from tui_omemo.service.ports import Inbound
 from tui_omemo.service.session import for_device
-from tui_omemo.store import InboxSource
 from tui_omemo.xmpp import messages
 
 OWN = "alice@localhost"
@@ -35,7 +34,7 @@ def both_versions() -> ET.Element:
 def inbound_of(stanza: ET.Element) -> Inbound:
     parsed = messages.read_message(stanza, OWN)
     return Inbound(
-        InboxSource.LIVE,
+        Arrival.LIVE,
         parsed.sender,
         parsed.recipient,
         encrypted=parsed.encrypted,
@@ -77,7 +76,7 @@ def test_key_in_neither_keeps_omemo2() -> None:
 
 
 def test_single_element_is_left_alone() -> None:
-    inbound = Inbound(InboxSource.LIVE, "bob@localhost/phone", OWN, encrypted=legacy_encrypted())
+    inbound = Inbound(Arrival.LIVE, "bob@localhost/phone", OWN, encrypted=legacy_encrypted())
     assert for_device(inbound, IN_BOTH) is inbound
 
 

@@ -3,10 +3,9 @@ rows written now are byte for byte what earlier versions wrote for the same stan
 
 from __future__ import annotations
 
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.elements import EncryptedElement, KeyElement
-from tui_omemo.service.ports import Inbound, Wrapper
-from tui_omemo.store import InboxSource
+from tui_omemo.service.ports import Inbound
 
 # Written by the `dataclasses.asdict` version of `Inbound.to_bytes` (before the `also` field).
 OLD_MAM_ROW = (
@@ -26,7 +25,7 @@ OLD_MALFORMED_ROW = (
 )
 
 MAM_INBOUND = Inbound(
-    InboxSource.MAM,
+    Arrival.MAM,
     "bob@localhost/phone",
     "me@localhost",
     message_id="m1",
@@ -44,11 +43,10 @@ MAM_INBOUND = Inbound(
         b"payload\x00",
     ),
     timestamp_ms=1_700_000_000_000,
-    wrapper=Wrapper.MAM,
     wrapper_from="me@localhost",
     mam_query_id="q1",
 )
-MALFORMED_INBOUND = Inbound(InboxSource.LIVE, "a@b/c", "me@localhost", malformed="bad")
+MALFORMED_INBOUND = Inbound(Arrival.LIVE, "a@b/c", "me@localhost", malformed="bad")
 
 
 def test_old_rows_are_read() -> None:
@@ -66,7 +64,7 @@ def test_row_with_both_versions_round_trips() -> None:
         Namespace.LEGACY, 99, (KeyElement("me@localhost", 42, b"zz", False),), b"iv" * 6, b"pl"
     )
     inbound = Inbound(
-        InboxSource.LIVE,
+        Arrival.LIVE,
         "bob@localhost/phone",
         "me@localhost",
         encrypted=MAM_INBOUND.encrypted,

@@ -13,12 +13,11 @@ import pytest
 from tests.service.conftest import Peer, PeerFactory
 from tests.service.test_delivery import count, record_inbound
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.model import Arrival, Namespace, TrustLevel
 from tui_omemo.protocol.elements import KeyElement
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.api import MessageTrust, SecurityEventRaised, SendFailed
-from tui_omemo.service.ports import Inbound, Wrapper
-from tui_omemo.store import InboxSource
+from tui_omemo.service.ports import Inbound
 from tui_omemo.xmpp.errors import TransportError
 
 pytestmark = pytest.mark.prosody
@@ -268,12 +267,11 @@ async def test_plaintext_in_an_encrypted_chat_is_marked(make_peer: PeerFactory) 
     await bob.service.refresh_device_list(alice.jid)
     bob.drain_events()
     plain = Inbound(
-        source=InboxSource.LIVE,
+        arrival=Arrival.LIVE,
         sender=f"{alice.jid}/r",
         recipient=bob.jid,
         message_id="p1",
         body="hello in clear",
-        wrapper=Wrapper.NONE,
     )
     await bob.service.session.accept(plain)
     message = (await bob.service.history(alice.jid, None, 1)).messages[-1]

@@ -10,9 +10,9 @@ import pytest
 
 from tests.service.conftest import PeerFactory
 from tests.service.test_version_per_device import legacy_only_device, sent_message
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.xmpp.messages import read_message
-from tui_omemo.xmpp.received import Route, accepted
+from tui_omemo.xmpp.received import accepted
 from tui_omemo.xmpp.transport import to_inbound
 
 pytestmark = pytest.mark.prosody
@@ -32,7 +32,7 @@ async def test_device_keyed_only_in_the_legacy_element_reads_it(make_peer: PeerF
     assert incoming.encrypted is not None
     assert incoming.encrypted.namespace is Namespace.V2
     assert incoming.encrypted.key_for(legacy.service.device_id) is None
-    await legacy.service.session.accept(to_inbound(accepted(incoming, Route.LIVE)))
+    await legacy.service.session.accept(to_inbound(accepted(incoming, Arrival.LIVE)))
 
     got = await legacy.next_message()
     assert (got.message.body, got.message.omemo, got.message.failure) == (

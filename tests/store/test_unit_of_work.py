@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.store.conftest import PASSPHRASE, fingerprint
-from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.model import Arrival, Namespace, TrustLevel
 from tui_omemo.store import (
     Account,
     ConstraintViolation,
     Database,
     Direction,
-    InboxSource,
     KeyringKeys,
     NestedUnitOfWork,
     NewMessage,
@@ -48,7 +47,7 @@ def _message(index: int) -> NewMessage:
 def _seed(db: Database) -> int:
     """The committed state the failure tests must find again."""
     with db.unit_of_work() as uow:
-        inbox_id = uow.inbox.add(b"<encrypted/>", InboxSource.LIVE, 1)
+        inbox_id = uow.inbox.add(b"<encrypted/>", Arrival.LIVE, 1)
         uow.state.store(SESSION, 1, '{"chain": "old"}')
         uow.archive.append(_message(1))
     return inbox_id
@@ -174,14 +173,14 @@ def test_omemo_state_load_store_delete_and_prefix(db: Database) -> None:
 def test_inbox_keeps_failures_and_order(db: Database) -> None:
     """Pending stanzas come back in arrival order with their failed attempts counted."""
     with db.unit_of_work() as uow:
-        first = uow.inbox.add(b"one", InboxSource.MAM, 10)
-        uow.inbox.add(b"two", InboxSource.CARBON, 11)
+        first = uow.inbox.add(b"one", Arrival.MAM, 10)
+        uow.inbox.add(b"two", Arrival.CARBON_RECEIVED, 11)
         uow.inbox.record_failure(first, "bad tag")
     with db.snapshot() as uow:
         pending = uow.inbox.pending()
     assert [(item.stanza, item.source, item.attempts) for item in pending] == [
-        (b"one", InboxSource.MAM, 1),
-        (b"two", InboxSource.CARBON, 0),
+        (b"one", Arrival.MAM, 1),
+        (b"two", Arrival.CARBON_RECEIVED, 0),
     ]
     assert pending[0].last_error == "bad tag"
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import bare_jid
+from tui_omemo.model import Arrival, bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.service.link import CatchUpGap
-from tui_omemo.service.ports import Envelope, Inbound, Wrapper
+from tui_omemo.service.ports import Envelope, Inbound
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.trust import PendingEvent
-from tui_omemo.store import Direction, InboxSource, UnitOfWork
+from tui_omemo.store import Direction, UnitOfWork
 
 LAST_STANZA_ID = "mam/last_stanza_id"
 """Settings key: the stanza-id of our archive where the next MAM catch-up starts."""
@@ -195,7 +195,7 @@ class DirectPolicy:
         a gap before it)."""
         if (
             inbound.stanza_id
-            and inbound.source is not InboxSource.MAM
+            and inbound.arrival is not Arrival.MAM
             and not self._engine.catching_up
             and not self.archive_gap.open
         ):
@@ -290,12 +290,12 @@ class RoomPolicy:
 
     def drops_unaddressed(self, inbound: Inbound) -> bool:
         """An archived room message sent before this device existed."""
-        return inbound.wrapper is Wrapper.MAM
+        return inbound.arrival is Arrival.MAM
 
     def advance(self, uow: UnitOfWork, inbound: Inbound) -> None:
         """A live message carries the room's stanza-id: the next catch-up of the room starts
         after it (not while catching up, when the rooms module moves it page by page)."""
-        if inbound.wrapper is not Wrapper.NONE or not inbound.stanza_id or self._engine.catching_up:
+        if inbound.arrival.wrapped or not inbound.stanza_id or self._engine.catching_up:
             return
         self._members.advance_room(
             uow, bare_jid(inbound.sender.partition("/")[0]), inbound.stanza_id

@@ -175,7 +175,7 @@ class InboundPipeline:
             ids = [
                 None
                 if keys and uow.dedupe.seen(keys) is not None  # serialised off the loop
-                else uow.inbox.add(inbound.to_bytes(), inbound.source, received)
+                else uow.inbox.add(inbound.to_bytes(), inbound.arrival, received)
                 for inbound, _routing, keys in keyed
             ]
             return ids, read_ahead(uow, sessions)
@@ -195,7 +195,7 @@ class InboundPipeline:
     async def store_all(self, inbounds: Sequence[Inbound]) -> list[int]:
         """Write stanzas to the inbox as they are (no dedupe yet), in ONE unit of work; their
         row ids, in order."""
-        rows = [(inbound.to_bytes(), inbound.source) for inbound in inbounds]
+        rows = [(inbound.to_bytes(), inbound.arrival) for inbound in inbounds]
         if not rows:
             return []
         received = now_ms()

@@ -22,18 +22,17 @@ inbound pipeline never needs XML (DESIGN.md §2: XML lives only in the XMPP adap
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.service.api import Presence
-from tui_omemo.store import InboxSource, RosterItem
+from tui_omemo.store import RosterItem
 
 INBOUND_FORMAT = 1
 
@@ -61,7 +60,6 @@ __all__ = [
     "RoomTransport",
     "Transport",
     "TransportError",
-    "Wrapper",
 ]
 
 
@@ -78,21 +76,12 @@ class NotConnected(TransportError):
     """A request was made while the client has no session."""
 
 
-class Wrapper(enum.StrEnum):
-    """How a forwarded message reached us (what must be authenticated)."""
-
-    NONE = "none"
-    CARBON_RECEIVED = "carbon_received"
-    CARBON_SENT = "carbon_sent"
-    MAM = "mam"
-
-
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """One incoming message stanza, parsed, with any `<encrypted>` element still encrypted.
 
     Attributes:
-        source: live, carbon, MAM or offline storage.
+        arrival: live, offline storage, carbon (which direction) or MAM result.
         sender: the author's full JID (the forwarded message's `from` for carbons and MAM).
         recipient: the `to` of the (inner) message.
         message_type: chat, normal, groupchat …
@@ -105,13 +94,12 @@ class Inbound:
             picks the one holding a key for our device).
         malformed: why an `<encrypted>` element did not parse (then `encrypted` is None).
         timestamp_ms: XEP-0203 delay stamp, or None (then "now").
-        wrapper: carbon / MAM wrapping, checked by the service.
         wrapper_from: the wrapping stanza's `from` (must be our own bare JID).
         mam_query_id: the `queryid` of a MAM result.
         solicited: for MAM results: whether it answers a query we opened.
     """
 
-    source: InboxSource
+    arrival: Arrival
     sender: str
     recipient: str
     message_type: str = "chat"
@@ -122,7 +110,6 @@ class Inbound:
     encrypted: EncryptedElement | None = field(default=None, repr=False)
     malformed: str | None = None
     timestamp_ms: int | None = None
-    wrapper: Wrapper = Wrapper.NONE
     wrapper_from: str | None = None
     mam_query_id: str | None = None
     solicited: bool = True
@@ -144,10 +131,10 @@ class Inbound:
             "recipient": self.recipient,
             "sender": self.sender,
             "solicited": self.solicited,
-            "source": self.source.value,
+            "source": _ROW_SOURCE[self.arrival],
             "stanza_id": self.stanza_id,
             "timestamp_ms": self.timestamp_ms,
-            "wrapper": self.wrapper.value,
+            "wrapper": _ROW_WRAPPER[self.arrival],
             "wrapper_from": self.wrapper_from,
         }
         if self.also is not None:
@@ -166,12 +153,38 @@ class Inbound:
             raise ValueError("unknown inbox row format")
         encrypted = data.pop("encrypted")
         also = data.pop("also", None)
-        data["source"] = InboxSource(data["source"])
-        data["wrapper"] = Wrapper(data["wrapper"])
+        data["arrival"] = _row_arrival(data.pop("source"), data.pop("wrapper"))
         element = None if encrypted is None else element_from_json(encrypted)
         return cls(
             encrypted=element, also=None if also is None else element_from_json(also), **data
         )
+
+
+_ROW_SOURCE = {
+    Arrival.LIVE: "live",
+    Arrival.OFFLINE: "offline",
+    Arrival.CARBON_RECEIVED: "carbon",
+    Arrival.CARBON_SENT: "carbon",
+    Arrival.MAM: "mam",
+}
+"""The inbox row's `source` word for an arrival (the words of format 1)."""
+_ROW_WRAPPER = {
+    Arrival.LIVE: "none",
+    Arrival.OFFLINE: "none",
+    Arrival.CARBON_RECEIVED: "carbon_received",
+    Arrival.CARBON_SENT: "carbon_sent",
+    Arrival.MAM: "mam",
+}
+"""The inbox row's `wrapper` word for an arrival (format 1)."""
+
+
+def _row_arrival(source: str, wrapper: str) -> Arrival:
+    """The arrival of a format-1 row: its wrapper word, else its source word (live, offline).
+
+    Raises:
+        ValueError: words no row of format 1 has.
+    """
+    return Arrival(source if wrapper == "none" else wrapper)
 
 
 def element_json(element: EncryptedElement) -> dict[str, Any]:

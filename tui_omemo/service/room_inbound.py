@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import bare_jid
+from tui_omemo.model import Arrival, bare_jid
 from tui_omemo.service.conversation import RoomPolicy
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.history import finish_catch_up
 from tui_omemo.service.inbound import for_device, has_content
-from tui_omemo.service.ports import Inbound, RoomTransport, TransportError, Wrapper
+from tui_omemo.service.ports import Inbound, RoomTransport, TransportError
 from tui_omemo.service.rooms import JoinedRoom, RoomPrefs, room_key
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
@@ -102,15 +102,15 @@ class RoomInbox:
     def claims(self, inbound: Inbound) -> bool:
         """A result of one of our room archive queries (`RoomClient` reads those itself; the
         transport does not parse them)."""
-        return inbound.wrapper is Wrapper.MAM and self._rooms.archive_query_open(
+        return inbound.arrival is Arrival.MAM and self._rooms.archive_query_open(
             inbound.mam_query_id or ""
         )
 
     async def accept(self, inbound: Inbound) -> None:
         """Check the path, keep the stanza in the inbox, then process it."""
         room = bare_jid(inbound.sender)
-        if inbound.wrapper is not Wrapper.NONE:
-            if inbound.wrapper is Wrapper.MAM:
+        if inbound.arrival.wrapped:
+            if inbound.arrival is Arrival.MAM:
                 await self._session.inbound.security_event(
                     PendingEvent(
                         SecurityEventKind.DECRYPTION_FAILED,

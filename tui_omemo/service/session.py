@@ -29,7 +29,7 @@ from typing import Protocol
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import DeviceRef, Namespace, bare_jid
+from tui_omemo.model import Arrival, DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.engine import DecryptResult, Engine
 from tui_omemo.protocol.media import carries_key
@@ -52,7 +52,7 @@ from tui_omemo.service.messages import (
 )
 from tui_omemo.service.outbound import SEND_GROUP, DirectSend, OutboundPipeline
 from tui_omemo.service.outbox import Outbox
-from tui_omemo.service.ports import Inbound, Transport, TransportError, Wrapper
+from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging
 from tui_omemo.service.trust import PendingEvent
@@ -295,19 +295,19 @@ class Session:
     def _path_rejection(self, inbound: Inbound) -> str | None:
         """Why a stanza's path is not authentic (DESIGN.md §3.6), or None."""
         own = self.own
-        match inbound.wrapper:
-            case Wrapper.CARBON_RECEIVED | Wrapper.CARBON_SENT:
+        match inbound.arrival:
+            case Arrival.CARBON_RECEIVED | Arrival.CARBON_SENT:
                 if bare_jid(inbound.wrapper_from or "") != own:
                     return (
                         f"rejected a carbon copy sent by {bare_jid(inbound.wrapper_from or '')}"
                         ": carbons are only accepted from our own account"
                     )
-            case Wrapper.MAM:
+            case Arrival.MAM:
                 if not inbound.solicited:
                     return "rejected an archive result for a query we never opened"
                 if bare_jid(inbound.wrapper_from or own) != own:
                     return "rejected an archive result from another account's archive"
-            case Wrapper.NONE:
+            case Arrival.LIVE | Arrival.OFFLINE:
                 pass
         return None
 

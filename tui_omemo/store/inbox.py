@@ -6,10 +6,27 @@ archives its plaintext, so a crash in between leaves it here to be retried at st
 
 from __future__ import annotations
 
-from tui_omemo.store.records import InboxItem, InboxSource
+from tui_omemo.model import Arrival
+from tui_omemo.store.records import InboxItem
 from tui_omemo.store.sql import Connection
 
 _MAX_ERROR_LENGTH = 500
+_COLUMN = {
+    Arrival.LIVE: "live",
+    Arrival.OFFLINE: "offline",
+    Arrival.CARBON_RECEIVED: "carbon",
+    Arrival.CARBON_SENT: "carbon",
+    Arrival.MAM: "mam",
+}
+"""The `source` column's words (schema 1 checks them: live, carbon, mam, offline)."""
+_ARRIVAL = {
+    "live": Arrival.LIVE,
+    "offline": Arrival.OFFLINE,
+    "carbon": Arrival.CARBON_RECEIVED,
+    "mam": Arrival.MAM,
+}
+"""Read back: the column does not tell a sent carbon from a received one (the stanza does,
+`service.ports.Inbound.from_bytes`); `carbon` reads as CARBON_RECEIVED."""
 
 
 class Inbox:
@@ -18,15 +35,16 @@ class Inbox:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add(self, stanza: bytes, source: InboxSource, received_at: int) -> int:
-        """Keep a raw stanza for processing.
+    def add(self, stanza: bytes, source: Arrival, received_at: int) -> int:
+        """Keep a raw stanza for processing (`source`: how it arrived; the column keeps the
+        words of schema 1, `carbon` for both directions).
 
         Returns:
             The inbox id to delete once the stanza has been handled.
         """
         cursor = self._connection.execute(
             "INSERT INTO inbox (received_at, source, stanza) VALUES (?, ?, ?)",
-            (received_at, source.value, stanza),
+            (received_at, _COLUMN[source], stanza),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -39,7 +57,7 @@ class Inbox:
             (limit,),
         ).fetchall()
         return [
-            InboxItem(row[0], row[1], InboxSource(row[2]), bytes(row[3]), row[4], row[5])
+            InboxItem(row[0], row[1], _ARRIVAL[row[2]], bytes(row[3]), row[4], row[5])
             for row in rows
         ]
 

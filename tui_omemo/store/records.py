@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.model import Arrival, Namespace, TrustLevel
 
 
 class Direction(enum.StrEnum):
@@ -18,15 +18,6 @@ class Direction(enum.StrEnum):
 
     IN = "in"
     OUT = "out"
-
-
-class InboxSource(enum.StrEnum):
-    """How an incoming stanza reached us."""
-
-    LIVE = "live"
-    CARBON = "carbon"
-    MAM = "mam"
-    OFFLINE = "offline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +116,7 @@ class InboxItem:
 
     id: int
     received_at: int
-    source: InboxSource
+    source: Arrival
     stanza: bytes
     attempts: int
     last_error: str | None

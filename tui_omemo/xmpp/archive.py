@@ -17,7 +17,7 @@ from typing import Any
 
 from slixmpp.exceptions import IqError, IqTimeout
 
-from tui_omemo.model import bare_jid
+from tui_omemo.model import Arrival, bare_jid
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.errors import ArchiveQueryFailed, MalformedStanza
 from tui_omemo.xmpp.mam import (
@@ -30,7 +30,7 @@ from tui_omemo.xmpp.mam import (
     read_result,
 )
 from tui_omemo.xmpp.messages import CLIENT, FORWARD, MAM
-from tui_omemo.xmpp.received import Received, Rejection, Route, accepted, refused
+from tui_omemo.xmpp.received import Received, Rejection, accepted, refused
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Archive:
             log.warning("refusing an archive result for a query we did not open")
             return refused(
                 xml,
-                Route.ARCHIVE,
+                Arrival.MAM,
                 Rejection.UNSOLICITED_ARCHIVE_RESULT,
                 "archive result for a query we never opened",
                 wrapper_from,
@@ -176,7 +176,7 @@ class Archive:
             log.warning("refusing an archive result: %s", error)
             return refused(
                 xml,
-                Route.ARCHIVE,
+                Arrival.MAM,
                 Rejection.FORGED_ARCHIVE_RESULT,
                 str(error),
                 wrapper_from,
@@ -189,7 +189,7 @@ class Archive:
             query.received.append(
                 refused(
                     xml if inner is None else inner,
-                    Route.ARCHIVE,
+                    Arrival.MAM,
                     Rejection.MALFORMED,
                     f"malformed <encrypted>: {error}",
                     wrapper_from,
@@ -199,6 +199,6 @@ class Archive:
             return None
         query.archived.append(archived)
         query.received.append(
-            accepted(archived.message, Route.ARCHIVE, wrapper_from=wrapper_from, query_id=query_id)
+            accepted(archived.message, Arrival.MAM, wrapper_from=wrapper_from, query_id=query_id)
         )
         return None

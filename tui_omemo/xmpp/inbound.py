@@ -20,6 +20,7 @@ from typing import Any
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from tui_omemo.model import Arrival
 from tui_omemo.xmpp.archive import Archive
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.errors import MalformedStanza
@@ -30,7 +31,7 @@ from tui_omemo.xmpp.messages import (
     read_message,
     unwrap_carbon,
 )
-from tui_omemo.xmpp.received import Received, Rejection, Route, accepted, carbon_route, refused
+from tui_omemo.xmpp.received import Received, Rejection, accepted, carbon_route, refused
 from tui_omemo.xmpp.secure import SecureStream
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Inbound:
             log.warning("%s", error)
             return refused(
                 xml,
-                Route.CARBON_RECEIVED,
+                Arrival.CARBON_RECEIVED,
                 Rejection.FORGED_CARBON,
                 str(error),
                 wrapper_from=xml.get("from", ""),
@@ -101,6 +102,6 @@ class Inbound:
             )
         if incoming.encrypted is None and incoming.body is None:
             return None
-        if route is Route.LIVE and incoming.timestamp is not None:
-            route = Route.OFFLINE
+        if route is Arrival.LIVE and incoming.timestamp is not None:
+            route = Arrival.OFFLINE
         return accepted(incoming, route, wrapper_from=wrapper_from)

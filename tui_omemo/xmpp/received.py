@@ -13,18 +13,8 @@ import enum
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from tui_omemo.model import Arrival
 from tui_omemo.xmpp.messages import CarbonDirection, IncomingMessage
-
-
-class Route(enum.StrEnum):
-    """How a message reached us."""
-
-    LIVE = "live"
-    OFFLINE = "offline"
-    """Live, but with a delay stamp: the server stored it while we were away."""
-    CARBON_RECEIVED = "carbon_received"
-    CARBON_SENT = "carbon_sent"
-    ARCHIVE = "archive"
 
 
 class Rejection(enum.StrEnum):
@@ -41,7 +31,7 @@ class Received:
     """One incoming message, unwrapped.
 
     Attributes:
-        route: live, offline, carbon (which direction) or archive result.
+        route: live, offline, carbon (which direction) or archive result (`model.Arrival`).
         sender: the author's JID (the forwarded message's `from` for carbons and archive
             results); for a forged wrapper, the wrapper's `from`.
         recipient: the (inner) message's `to`.
@@ -54,7 +44,7 @@ class Received:
         detail: a one-line reason for a rejection ("" otherwise).
     """
 
-    route: Route
+    route: Arrival
     sender: str
     recipient: str
     message_type: str = "chat"
@@ -77,7 +67,7 @@ class Received:
 
 def accepted(
     message: IncomingMessage,
-    route: Route,
+    route: Arrival,
     *,
     wrapper_from: str | None = None,
     query_id: str | None = None,
@@ -97,7 +87,7 @@ def accepted(
 
 def refused(  # noqa: PLR0917 (every part of the stanza's path)
     stanza: ET.Element,
-    route: Route,
+    route: Arrival,
     rejection: Rejection,
     detail: str,
     wrapper_from: str | None = None,
@@ -119,8 +109,8 @@ def refused(  # noqa: PLR0917 (every part of the stanza's path)
     )
 
 
-def carbon_route(direction: CarbonDirection | None) -> Route:
+def carbon_route(direction: CarbonDirection | None) -> Arrival:
     """The route of a (possibly) carbon-copied message."""
     if direction is None:
-        return Route.LIVE
-    return Route.CARBON_SENT if direction is CarbonDirection.SENT else Route.CARBON_RECEIVED
+        return Arrival.LIVE
+    return Arrival.CARBON_SENT if direction is CarbonDirection.SENT else Arrival.CARBON_RECEIVED

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from tui_omemo.model import Namespace
+from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -37,31 +37,16 @@ from tui_omemo.service.ports import (
     MamPage,
     Outbound,
     Presence,
-    Wrapper,
 )
-from tui_omemo.store import InboxSource, RosterItem
+from tui_omemo.store import RosterItem
 from tui_omemo.xmpp.client import Link, RosterEntry, XmppClient
 from tui_omemo.xmpp.errors import MalformedStanza, TransportError
 from tui_omemo.xmpp.mam import ArchivedMessage
-from tui_omemo.xmpp.received import Received, Rejection, Route
+from tui_omemo.xmpp.received import Received, Rejection
 from tui_omemo.xmpp.sent_check import archived_origin_ids
 from tui_omemo.xmpp.xep_0384 import DeviceListUpdate
 from tui_omemo.xmpp.xep_0420 import envelope as sce
 
-_SOURCES = {
-    Route.LIVE: InboxSource.LIVE,
-    Route.OFFLINE: InboxSource.OFFLINE,
-    Route.CARBON_RECEIVED: InboxSource.CARBON,
-    Route.CARBON_SENT: InboxSource.CARBON,
-    Route.ARCHIVE: InboxSource.MAM,
-}
-_WRAPPERS = {
-    Route.LIVE: Wrapper.NONE,
-    Route.OFFLINE: Wrapper.NONE,
-    Route.CARBON_RECEIVED: Wrapper.CARBON_RECEIVED,
-    Route.CARBON_SENT: Wrapper.CARBON_SENT,
-    Route.ARCHIVE: Wrapper.MAM,
-}
 _LINKS = {
     Link.ONLINE: (True, LINK_ONLINE),
     Link.RESUMED: (True, LINK_RESUMED),
@@ -74,13 +59,12 @@ def to_inbound(received: Received) -> Inbound:
     """The service's view of one received message."""
     malformed = received.detail if received.rejection is Rejection.MALFORMED else None
     inbound = Inbound(
-        source=_SOURCES[received.route],
+        arrival=received.route,
         sender=received.sender,
         recipient=received.recipient,
         message_type=received.message_type,
         message_id=received.message_id,
         malformed=malformed,
-        wrapper=_WRAPPERS[received.route],
         wrapper_from=received.wrapper_from,
         mam_query_id=received.query_id,
         solicited=received.solicited,
@@ -105,7 +89,7 @@ def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
     message = archived.message
     stamp = message.timestamp
     return Inbound(
-        source=InboxSource.MAM,
+        arrival=Arrival.MAM,
         sender=message.sender,
         recipient=message.recipient or own,
         message_type=message.message_type,
@@ -115,7 +99,6 @@ def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
         body=message.body,
         encrypted=message.encrypted,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
-        wrapper=Wrapper.MAM,
         wrapper_from=room,
         solicited=True,
     )
