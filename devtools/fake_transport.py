@@ -273,6 +273,10 @@ class FakeTransport:
         """Our bare JID."""
         return self._jid
 
+    def disconnect(self) -> None:
+        """Leave the network (the service was stopped)."""
+        self._network.drop(self)
+
     def set_handlers(self, inbound: InboundHandler, connection: ConnectionHandler) -> None:
         """Where incoming messages and connection changes go."""
         self._inbound = inbound

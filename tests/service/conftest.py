@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devtools.fake_transport import FakeNetwork, FakeTransport
 from tests.prosody import ProsodyServer
 from tests.store.conftest import DictKeyring
 from tui_omemo.config import Settings
@@ -30,6 +31,7 @@ from tui_omemo.service.api import (
     ServiceEvent,
 )
 from tui_omemo.service.app_service import OmemoChatService
+from tui_omemo.service.ports import Transport
 from tui_omemo.service.state import state_digest
 from tui_omemo.store import Database, KeyringKeys, open_profile
 from tui_omemo.xmpp.client import Pause, XmppClient, backoff_pause
@@ -40,23 +42,18 @@ TIMEOUT = 15.0
 _E = TypeVar("_E", bound=ServiceEvent)
 
 
-@dataclass
-class Peer:
-    """One running account: service, transport, client, database and what it sent.
-
-    `client` is the slixmpp stream under `xmpp` (tests send raw XML and cut the socket there).
-    """
+@dataclass(kw_only=True)
+class ServicePeer:
+    """One running account: service, transport and database (over Prosody: `Peer`; over the
+    fake transport: this class, from `make_fake_peer`)."""
 
     jid: str
     password: str
     directory: Path
     keys: KeyringKeys
     database: Database
-    client: Any
-    xmpp: XmppClient
-    transport: XmppTransport
+    transport: Transport
     service: OmemoChatService
-    sent: list[str] = field(default_factory=list)
     events: asyncio.Queue[ServiceEvent] = field(default_factory=asyncio.Queue)
     _pump: asyncio.Task[None] | None = None
 
@@ -101,14 +98,36 @@ class Peer:
         return await self.service.runner.read(state_digest)
 
     async def stop(self) -> None:
+        """Stop the service, leave the network, close the database."""
         if self._pump is not None:
             self._pump.cancel()
         await self.service.close()
-        await self.xmpp.disconnect()
+        await self._disconnect()
         self.database.close()
+
+    async def _disconnect(self) -> None:
+        if isinstance(self.transport, FakeTransport):
+            self.transport.disconnect()
+
+
+@dataclass(kw_only=True)
+class Peer(ServicePeer):
+    """One running account over Prosody: also its client and what it sent.
+
+    `client` is the slixmpp stream under `xmpp` (tests send raw XML and cut the socket there).
+    """
+
+    client: Any
+    xmpp: XmppClient
+    transport: XmppTransport
+    sent: list[str] = field(default_factory=list)
+
+    async def _disconnect(self) -> None:
+        await self.xmpp.disconnect()
 
 
 PeerFactory = Callable[..., Awaitable[Peer]]
+ServicePeerFactory = Callable[..., Awaitable[ServicePeer]]
 
 
 async def use_version(namespace: Namespace, *peers: Peer) -> None:
@@ -159,7 +178,17 @@ async def start_peer(
     client = xmpp.stream
     transport = XmppTransport(xmpp)
     service = await OmemoChatService.create(database, transport, settings, rooms=RoomClient(xmpp))
-    peer = Peer(jid, password, directory, keys, database, client, xmpp, transport, service)
+    peer = Peer(
+        jid=jid,
+        password=password,
+        directory=directory,
+        keys=keys,
+        database=database,
+        client=client,
+        xmpp=xmpp,
+        transport=transport,
+        service=service,
+    )
 
     def record(stanza: Any) -> Any:
         peer.sent.append(str(stanza))
@@ -205,6 +234,48 @@ async def make_peer(prosody: ProsodyServer, tmp_path: Path) -> AsyncIterator[Pee
         peers.append(peer)
         if start:
             await peer.service.start()
+        return peer
+
+    yield factory
+    for peer in reversed(peers):
+        await peer.stop()
+
+
+@pytest.fixture
+async def make_fake_peer(tmp_path: Path) -> AsyncIterator[ServicePeerFactory]:
+    """Start peers over the fake transport (`devtools/fake_transport.py`, pinned to the real
+    one by tests/contract/test_transport.py), all on one in-memory network: for the service
+    tests that do not need the real XMPP wiring. All are stopped at the end of the test."""
+    network = FakeNetwork()
+    keyring = DictKeyring()
+    peers: list[ServicePeer] = []
+
+    async def factory(
+        account: tuple[str, str] | None = None,
+        *,
+        settings: Settings | None = None,
+        directory: Path | None = None,
+        start: bool = True,
+    ) -> ServicePeer:
+        jid, password = account or (network.new_jid(), "fake")
+        directory = directory or tmp_path / f"profile-{uuid.uuid4().hex[:8]}"
+        keys = KeyringKeys(keyring, service=f"tui-omemo-test-{directory.name}")
+        database = await asyncio.to_thread(open_profile, directory, keys)
+        transport = network.transport(jid)
+        service = await OmemoChatService.create(database, transport, settings)
+        peer = ServicePeer(
+            jid=jid,
+            password=password,
+            directory=directory,
+            keys=keys,
+            database=database,
+            transport=transport,
+            service=service,
+        )
+        peers.append(peer)
+        peer.start_pump()
+        if start:
+            await service.start()
         return peer
 
     yield factory

@@ -11,16 +11,21 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import ServicePeer, ServicePeerFactory
 from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
 from tui_omemo.service.ports import Inbound
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
 
 
-async def held_back(alice: Peer, bob: Peer, texts: list[str]) -> list[Inbound]:
+async def held_back(alice: ServicePeer, bob: ServicePeer, texts: list[str]) -> list[Inbound]:
     """Alice sends `texts`; Bob's transport hands them over but nothing processes them."""
     kept: asyncio.Queue[Inbound] = asyncio.Queue()
     bob.transport.set_handlers(kept.put_nowait, lambda _c, _d: None)
@@ -29,7 +34,7 @@ async def held_back(alice: Peer, bob: Peer, texts: list[str]) -> list[Inbound]:
     return [await asyncio.wait_for(kept.get(), 10) for _ in texts]
 
 
-async def warm(alice: Peer, bob: Peer) -> None:
+async def warm(alice: ServicePeer, bob: ServicePeer) -> None:
     """A session both ways, its key exchange answered: later messages are plain ratchet
     steps (no follow-up writes of their own)."""
     await alice.service.set_chat_version(bob.jid, Namespace.V2)
@@ -41,7 +46,7 @@ async def warm(alice: Peer, bob: Peer) -> None:
     await alice.service.wait_idle()
 
 
-def count_trips(peer: Peer) -> dict[str, int]:
+def count_trips(peer: ServicePeer) -> dict[str, int]:
     """Count the units of work (`write`) and read snapshots (`read`) the peer's DB thread
     runs from now on."""
     runner: Any = peer.service.runner
@@ -60,14 +65,14 @@ def count_trips(peer: Peer) -> dict[str, int]:
     return calls
 
 
-async def archived(peer: Peer, jid: str) -> list[str]:
+async def archived(peer: ServicePeer, jid: str) -> list[str]:
     """The bodies of the incoming messages archived in the chat with `jid`, oldest first."""
     page = await peer.service.history(jid, None, 100)
     return [message.body for message in page.messages if not message.outgoing]
 
 
 async def test_messages_arriving_together_are_one_inbox_write_and_one_unit_of_work(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
 ) -> None:
     """Five messages taken together: every one archived once, in order, each emitted; the
     store sees two units of work (the inbox write, which also reads the sender's session
@@ -88,7 +93,7 @@ async def test_messages_arriving_together_are_one_inbox_write_and_one_unit_of_wo
 
 
 async def test_out_of_order_messages_in_one_batch_use_keys_staged_before_the_commit(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
 ) -> None:
     """Newest first: the first decryption skips ahead and stages the skipped message keys,
     the later ones in the same batch consume them before anything is committed; afterwards
@@ -108,7 +113,7 @@ async def test_out_of_order_messages_in_one_batch_use_keys_staged_before_the_com
     assert (await alice.next_message()).message.body == "still fine"
 
 
-async def test_copies_inside_one_batch_are_silent(make_peer: PeerFactory) -> None:
+async def test_copies_inside_one_batch_are_silent(make_peer: ServicePeerFactory) -> None:
     """The same message live, as a carbon and as a MAM result in one batch: one row, one
     MessageReceived, no security event."""
     alice = await make_peer()
@@ -140,7 +145,7 @@ async def test_copies_inside_one_batch_are_silent(make_peer: PeerFactory) -> Non
     assert await bob.service.runner.read(lambda uow: uow.inbox.count()) == 0
 
 
-async def test_a_tampered_message_in_a_batch_fails_alone(make_peer: PeerFactory) -> None:
+async def test_a_tampered_message_in_a_batch_fails_alone(make_peer: ServicePeerFactory) -> None:
     """One tampered payload among good messages: the good ones are archived and decrypted,
     the bad one becomes a failure row with a security event, and the session state left
     behind is the one the good messages produced (the next message decrypts)."""

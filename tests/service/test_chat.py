@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.conftest import PeerFactory
+from tests.service.conftest import ServicePeerFactory
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import MessageTrust, SendFailed
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
 
 
 @pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
-async def test_two_services_chat_both_ways(make_peer: PeerFactory, namespace: Namespace) -> None:
+async def test_two_services_chat_both_ways(
+    make_peer: ServicePeerFactory, namespace: Namespace
+) -> None:
     """Alice and Bob exchange messages in the chosen version; both archive both messages,
     blindly trusted (BTBV), with the version recorded."""
     alice = await make_peer()
@@ -41,7 +48,7 @@ async def test_two_services_chat_both_ways(make_peer: PeerFactory, namespace: Na
     ]
 
 
-async def test_version_is_chosen_per_contact(make_peer: PeerFactory) -> None:
+async def test_version_is_chosen_per_contact(make_peer: ServicePeerFactory) -> None:
     """OMEMO 2 while the contact publishes OMEMO 2 devices; 0.3 for a contact with only a 0.3
     device list; a per-chat override wins."""
     alice = await make_peer()

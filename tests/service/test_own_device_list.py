@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.service.conftest import PeerFactory
+from tests.service.conftest import ServicePeerFactory
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.identity import verify_device_label
@@ -16,7 +16,13 @@ from tui_omemo.service.api import AccountChange
 from tui_omemo.service.ports import Transport
 from tui_omemo.store import Account
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
+
 
 WAIT = 15.0
 OTHER_ID = 424242
@@ -47,7 +53,7 @@ async def overwrite_until_readded(
 
 @pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
 async def test_own_device_comes_back_after_another_client_drops_it(
-    make_peer: PeerFactory, namespace: Namespace
+    make_peer: ServicePeerFactory, namespace: Namespace
 ) -> None:
     """A second connection of alice's account publishes a list holding only another id;
     the PEP notification makes alice's running service publish the merged list: its own id
@@ -65,7 +71,7 @@ async def test_own_device_comes_back_after_another_client_drops_it(
 
 
 async def test_the_label_is_signed_on_the_omemo2_list_kept_and_removed(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
 ) -> None:
     """`update_account(label=…)` publishes this device's label on the OMEMO 2 list with a
     `labelsig` that verifies with our identity key (0.3 lists carry none); removing another

@@ -9,19 +9,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.service.conftest import PeerFactory
+from tests.service.conftest import ServicePeerFactory
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.service.api import SecurityEventRaised
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
+
 
 OTHER_ID = 434343
 
 
 async def test_a_device_leaving_a_contacts_list_and_a_trust_mode_change_are_events(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
 ) -> None:
     """Bob's list holds OTHER_ID, then not: alice's next fetch raises one DEVICE_REMOVED for
     it (a fetch of the same list raises none); switching to manual trust raises

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
+from tests.service.conftest import TIMEOUT, Peer, PeerFactory, ServicePeer
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import SecurityEventRaised, SendFailed, SendReport
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.prosody
 Trips = list[str]
 
 
-def count_trips(peer: Peer, tasks: set[asyncio.Task[Any]], trips: Trips) -> None:
+def count_trips(peer: ServicePeer, tasks: set[asyncio.Task[Any]], trips: Trips) -> None:
     """Append to `trips` the name of each function `tasks` run on the peer's DB thread from
     now on."""
     runner: Any = peer.service.runner
@@ -36,7 +36,7 @@ def count_trips(peer: Peer, tasks: set[asyncio.Task[Any]], trips: Trips) -> None
     runner.run = counted
 
 
-async def all_waiting(alice: Peer, count: int) -> None:
+async def all_waiting(alice: ServicePeer, count: int) -> None:
     """Until `count` sends wait for Alice's next send group."""
     session: Any = alice.service.session
     async with asyncio.timeout(TIMEOUT):
@@ -45,7 +45,7 @@ async def all_waiting(alice: Peer, count: int) -> None:
 
 
 async def grouped(
-    alice: Peer, sends: Sequence[tuple[str, str]], trips: Trips | None = None
+    alice: ServicePeer, sends: Sequence[tuple[str, str]], trips: Trips | None = None
 ) -> list[SendReport | BaseException]:
     """Start every send while Alice's engine lock is held, wait until all of them wait for
     it, then let them go; each one's report (or failure)."""
@@ -70,7 +70,7 @@ async def archived(peer: Peer, jid: str, direction: Direction) -> list[str]:
     return await peer.service.runner.read(read)
 
 
-async def received(peer: Peer, count: int) -> list[str]:
+async def received(peer: ServicePeer, count: int) -> list[str]:
     """The texts of the next `count` messages the peer's service emits."""
     return [(await peer.next_message()).message.body for _ in range(count)]
 

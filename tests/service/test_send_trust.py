@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import ServicePeer, ServicePeerFactory
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import SecurityEventRaised
 from tui_omemo.store import UnitOfWork
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
 
 
-async def stored_about(peer: Peer, jid: str) -> tuple[list[tuple[str, int | None]], list[object]]:
+async def stored_about(
+    peer: ServicePeer, jid: str
+) -> tuple[list[tuple[str, int | None]], list[object]]:
     """The stored security events about `jid` (kind, device) and its trust history."""
 
     def read(uow: UnitOfWork) -> tuple[list[tuple[str, int | None]], list[object]]:
@@ -25,7 +32,7 @@ async def stored_about(peer: Peer, jid: str) -> tuple[list[tuple[str, int | None
 
 
 async def test_first_send_records_the_new_device_later_sends_change_nothing(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
 ) -> None:
     alice = await make_peer()
     bob = await make_peer()

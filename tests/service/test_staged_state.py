@@ -9,14 +9,20 @@ import json
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import ServicePeer, ServicePeerFactory
 from tests.service.test_send_group import grouped, received
 from tui_omemo.protocol.ports import JsonObject
 from tui_omemo.service.api import SendReport
 from tui_omemo.service.ports import Inbound
 from tui_omemo.service.state import RunnerStateStore
 
-pytestmark = pytest.mark.prosody
+
+@pytest.fixture
+def make_peer(make_fake_peer: ServicePeerFactory) -> ServicePeerFactory:
+    """This module's peers talk over the fake transport (`devtools/fake_transport.py`, pinned to
+    the real one by tests/contract/test_transport.py): nothing here needs the XMPP wiring."""
+    return make_fake_peer
+
 
 Served = list[tuple[str, JsonObject, str]]
 
@@ -42,7 +48,7 @@ def changed(served: Served) -> list[str]:
 
 
 async def test_staged_values_are_never_modified_by_their_next_reader(
-    make_peer: PeerFactory,
+    make_peer: ServicePeerFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     alice = await make_peer()
@@ -63,7 +69,9 @@ async def test_staged_values_are_never_modified_by_their_next_reader(
     assert changed(served) == []
 
 
-async def held_back_then_batched(sender: Peer, receiver: Peer, texts: list[str]) -> None:
+async def held_back_then_batched(
+    sender: ServicePeer, receiver: ServicePeer, texts: list[str]
+) -> None:
     """`sender` sends `texts` while the receiver's transport keeps them; the receiver then
     takes all of them as one batch (one unit of work)."""
     kept: asyncio.Queue[Inbound] = asyncio.Queue()
