@@ -9,10 +9,12 @@ testing the real behaviour of the port.
 
 What it does, as the real server and client do:
 
-* a message to a bare JID goes to the first available resource (`LIVE`, stamped with a
-  stanza-id of the recipient's archive), as a carbon (`CARBON_RECEIVED`) to the recipient's
-  other available resources and (`CARBON_SENT`) to the sender's; without an available resource
-  it waits in offline storage and comes (`OFFLINE`, with a delay stamp) after `go_online`;
+* a message to a bare JID goes to every available resource of the recipient (`LIVE`, stamped
+  with a stanza-id of the recipient's archive; Prosody gives a bare-JID message to all
+  resources of equal priority) and as a carbon (`CARBON_SENT`) to the sender's other available
+  resources; without an available resource it waits in offline storage and comes (`OFFLINE`,
+  with a delay stamp) after `go_online`. Messages are only ever sent to bare JIDs, so no
+  `CARBON_RECEIVED` copy is made;
 * both archives keep it: `mam_page` pages through ours (`MAM` results of a query we opened),
   `archived_sent_ids` finds our sent messages by origin-id;
 * PEP: an unknown device list reads as empty, an unknown bundle raises `BundleUnavailable`; a
@@ -142,13 +144,8 @@ class FakeNetwork:
         if not available:
             target.offline.append(dataclasses.replace(stamped, timestamp_ms=now))
             return
-        available[0].receive(stamped)
-        for other in available[1:]:
-            other.receive(
-                dataclasses.replace(
-                    stamped, arrival=Arrival.CARBON_RECEIVED, wrapper_from=target.jid
-                )
-            )
+        for resource in available:
+            resource.receive(stamped)
 
     def came_online(self, transport: FakeTransport) -> None:
         """Hand the offline messages to a resource that just sent its presence."""

@@ -49,13 +49,21 @@ class Account:
         return await asyncio.wait_for(self.inbox.get(), TIMEOUT)
 
 
-Login = Callable[[], Awaitable[Account]]
+Login = Callable[..., Awaitable[Account]]
+"""`login()`: a fresh account; `login(jid)`: another resource of an account logged in before."""
 
 
 def _account(transport: Transport, drop: Callable[[], Awaitable[None]]) -> Account:
     inbox: asyncio.Queue[Inbound] = asyncio.Queue()
     transport.set_handlers(inbox.put_nowait, lambda _connected, _detail: None)
     return Account(transport, inbox, drop)
+
+
+async def online(*accounts: Account) -> None:
+    """Presence for each, and the server has it (a ping round trip on each stream)."""
+    for account in accounts:
+        await account.transport.go_online()
+        await account.transport.ping(TIMEOUT)
 
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.prosody)])
@@ -65,8 +73,8 @@ async def login(request: pytest.FixtureRequest) -> AsyncIterator[Login]:
     if request.param == "fake":
         network = FakeNetwork()
 
-        async def fake() -> Account:
-            transport: FakeTransport = network.transport(network.new_jid())
+        async def fake(jid: str | None = None) -> Account:
+            transport: FakeTransport = network.transport(jid or network.new_jid())
 
             async def drop() -> None:
                 network.drop(transport)
@@ -76,9 +84,13 @@ async def login(request: pytest.FixtureRequest) -> AsyncIterator[Login]:
         yield fake
         return
     prosody: ProsodyServer = request.getfixturevalue("prosody")
+    passwords: dict[str, str] = {}
 
-    async def real() -> Account:
-        jid, password = prosody.create_account()
+    async def real(jid: str | None = None) -> Account:
+        if jid is None:
+            jid, password = prosody.create_account()
+            passwords[jid] = password
+        password = passwords[jid]
         client = XmppClient(
             jid, password, host=prosody.host, port=prosody.port, allow_plaintext_loopback=True
         )
@@ -212,3 +224,44 @@ async def test_ping_answers_and_a_resource_without_stream_refuses_to_send(
     await alice.drop()
     with pytest.raises(NotConnected):
         await alice.transport.send(_message(bob.jid, "no stream"))
+
+
+async def test_copies_reach_our_other_resource(login: Login) -> None:
+    """A message to our bare JID reaches each of our available resources live (not as a
+    carbon); what one of them sends reaches the other as a sent carbon from our own account."""
+    alice, bob = await login(), await login()
+    phone = await login(alice.jid)
+    await online(alice, phone, bob)
+    await bob.transport.send(_message(alice.jid, "to every resource"))
+    got = [await alice.next(), await phone.next()]
+    assert [(m.body, bare_jid(m.sender)) for m in got] == [("to every resource", bob.jid)] * 2
+    assert [m.arrival for m in got] == [Arrival.LIVE, Arrival.LIVE]
+    assert got[0].stanza_id is not None
+    sent = _message(bob.jid, "from the laptop")
+    await alice.transport.send(sent)
+    copy = await phone.next()
+    assert (copy.arrival, copy.body, copy.origin_id) == (
+        Arrival.CARBON_SENT,
+        "from the laptop",
+        sent.message_id,
+    )
+    assert bare_jid(copy.wrapper_from or "") == alice.jid
+    assert bare_jid(copy.sender) == alice.jid
+    assert (await bob.next()).body == "from the laptop"
+
+
+async def test_our_published_device_list_is_announced_to_us(login: Login) -> None:
+    """A device list we publish comes back as a notification (the service puts this device
+    back when another client dropped it)."""
+    alice = await login()
+    heard: asyncio.Queue[tuple[str, DeviceList]] = asyncio.Queue()
+    alice.transport.set_device_list_handler(lambda jid, found: heard.put_nowait((jid, found)))
+    await online(alice)
+    listed = DeviceList(Namespace.V2, (DeviceListEntry(4321),))
+    await alice.transport.publish_device_list(listed)
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            jid, found = await heard.get()
+            if found.namespace is Namespace.V2 and found.device_ids == {4321}:
+                break
+    assert bare_jid(jid) == alice.jid
