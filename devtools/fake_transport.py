@@ -18,7 +18,8 @@ What it does, as the real server and client do:
 * both archives keep it: `mam_page` pages through ours (`MAM` results of a query we opened),
   `archived_sent_ids` finds our sent messages by origin-id;
 * PEP: an unknown device list reads as empty, an unknown bundle raises `BundleUnavailable`; a
-  published device list is announced to our own resources and to contacts subscribed to us;
+  published device list is announced to the available resources (presence sent) of our own
+  account and of contacts subscribed to us;
 * SCE envelopes are the real ones (`xmpp.transport.build_envelope`/`parse_envelope`);
 * a resource taken off the network (`drop`) refuses to send (`NotConnected`), as a client
   without a stream does.
@@ -204,7 +205,8 @@ class FakeNetwork:
         for account in self._accounts.values():
             if account.jid == jid or _subscribed_to(account, jid):
                 for resource in account.resources:
-                    resource.device_list_changed(jid, device_list)
+                    if resource.available:  # notifications follow presence
+                        resource.device_list_changed(jid, device_list)
 
     def bundle(self, namespace: Namespace, jid: str, device_id: int) -> WireBundle:
         """A published bundle (raises BundleUnavailable)."""

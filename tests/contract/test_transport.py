@@ -252,10 +252,13 @@ async def test_copies_reach_our_other_resource(login: Login) -> None:
 
 async def test_our_published_device_list_is_announced_to_us(login: Login) -> None:
     """A device list we publish comes back as a notification (the service puts this device
-    back when another client dropped it)."""
+    back when another client dropped it), to our resources with presence only."""
     alice = await login()
+    silent = await login(alice.jid)  # logged in, no presence sent
     heard: asyncio.Queue[tuple[str, DeviceList]] = asyncio.Queue()
+    unheard: list[DeviceList] = []
     alice.transport.set_device_list_handler(lambda jid, found: heard.put_nowait((jid, found)))
+    silent.transport.set_device_list_handler(lambda _jid, found: unheard.append(found))
     await online(alice)
     listed = DeviceList(Namespace.V2, (DeviceListEntry(4321),))
     await alice.transport.publish_device_list(listed)
@@ -265,3 +268,5 @@ async def test_our_published_device_list_is_announced_to_us(login: Login) -> Non
             if found.namespace is Namespace.V2 and found.device_ids == {4321}:
                 break
     assert bare_jid(jid) == alice.jid
+    await silent.transport.ping(TIMEOUT)
+    assert unheard == []
