@@ -9,19 +9,17 @@ import sys
 
 import pytest
 
-from tests.service.conftest import PeerFactory
+from tests.service.conftest import PeerFactory, ServicePeerFactory
 from tui_omemo.model import TrustLevel
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import ChatSecurity
 
-pytestmark = pytest.mark.prosody
 
-
-async def test_history_paging_search_and_settings(make_peer: PeerFactory) -> None:
+async def test_history_paging_search_and_settings(make_fake_peer: ServicePeerFactory) -> None:
     """Pages come oldest first with a cursor to older ones; search finds archived words;
     settings change from text and persist."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     for n in range(5):
         await alice.service.send(bob.jid, f"note {n} zebra" if n == 3 else f"note {n}")
     newest = await alice.service.history(bob.jid, None, 2)
@@ -37,11 +35,11 @@ async def test_history_paging_search_and_settings(make_peer: PeerFactory) -> Non
         await alice.service.update_setting("nope", "1")
 
 
-async def test_trust_uri_round_trip_and_security_events(make_peer: PeerFactory) -> None:
+async def test_trust_uri_round_trip_and_security_events(make_fake_peer: ServicePeerFactory) -> None:
     """Bob's own URI, pasted at Alice, previews his device and verifies it; the change is in
     the security events and the chat badge turns to all-verified."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.add_contact(bob.jid)
     uri = await bob.service.own_trust_uri()
     assert uri.startswith(f"xmpp:{bob.jid}?omemo-sid-{bob.service.device_id}=")
@@ -63,6 +61,7 @@ async def test_trust_uri_round_trip_and_security_events(make_peer: PeerFactory) 
     assert own[0].this_device
 
 
+@pytest.mark.prosody
 async def test_manual_rebuild_session_sends_a_fresh_key_exchange(make_peer: PeerFactory) -> None:
     """rebuild_session forgets the session and sends the device an empty key exchange, after
     which the chat still works both ways."""
@@ -101,10 +100,10 @@ def test_crash_point_exits_137_only_at_its_name() -> None:
     assert b"survived" in lived.stdout
 
 
-async def test_roster_rows_count_unread_messages(make_peer: PeerFactory) -> None:
+async def test_roster_rows_count_unread_messages(make_fake_peer: ServicePeerFactory) -> None:
     """An incoming message raises the contact's unread count; mark_read sets it to zero."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.add_contact(bob.jid)
     await bob.service.add_contact(alice.jid)
     await bob.service.send(alice.jid, "are you there?")

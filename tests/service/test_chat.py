@@ -1,4 +1,5 @@
-"""Encrypted 1:1 chat between two of our services over the real Prosody, both versions."""
+"""Encrypted 1:1 chat between two of our services over the fake transport (pinned to
+the real one by tests/contract/test_transport.py), both versions."""
 
 from __future__ import annotations
 

@@ -8,16 +8,14 @@ import dataclasses
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import PeerFactory, ServicePeer, ServicePeerFactory
 from tui_omemo.model import Arrival, Namespace
 from tui_omemo.service.api import MessageReceived, MessageTrust, SecurityEventRaised
 from tui_omemo.service.ports import Inbound
 from tui_omemo.service.session import LAST_STANZA_ID
 
-pytestmark = pytest.mark.prosody
 
-
-def record_inbound(peer: Peer) -> list[Inbound]:
+def record_inbound(peer: ServicePeer) -> list[Inbound]:
     """Every Inbound the peer's transport hands to the service, recorded on the way."""
     seen: list[Inbound] = []
     enqueue = peer.service.session.enqueue
@@ -30,16 +28,16 @@ def record_inbound(peer: Peer) -> list[Inbound]:
     return seen
 
 
-async def count(peer: Peer, jid: str) -> int:
+async def count(peer: ServicePeer, jid: str) -> int:
     return await peer.service.runner.read(lambda uow: uow.archive.count(jid))
 
 
-async def test_carbons_reach_our_second_device(make_peer: PeerFactory) -> None:
+async def test_carbons_reach_our_second_device(make_fake_peer: ServicePeerFactory) -> None:
     """A message Alice sends from one device shows up, decrypted and outgoing, on her other
     device (carbon); Bob's answer reaches both of Alice's devices."""
-    alice1 = await make_peer()
-    alice2 = await make_peer((alice1.jid, alice1.password))
-    bob = await make_peer()
+    alice1 = await make_fake_peer()
+    alice2 = await make_fake_peer((alice1.jid, alice1.password))
+    bob = await make_fake_peer()
     await asyncio.sleep(0.5)  # the PEP notification of alice2's device reaches alice1
     await alice1.service.send(bob.jid, "from my laptop")
     assert (await bob.next_message()).message.body == "from my laptop"
@@ -53,11 +51,11 @@ async def test_carbons_reach_our_second_device(make_peer: PeerFactory) -> None:
         assert (got.body, got.outgoing, got.failure) == ("to all of you", False, None)
 
 
-async def test_mam_catch_up_after_being_offline(make_peer: PeerFactory) -> None:
+async def test_mam_catch_up_after_being_offline(make_fake_peer: ServicePeerFactory) -> None:
     """Messages sent while Bob was offline arrive once each on restart (MAM + offline storage
     both deliver them; duplicates are silent)."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "while you are here")
     await bob.next_message()
     await bob.stop()
@@ -65,7 +63,7 @@ async def test_mam_catch_up_after_being_offline(make_peer: PeerFactory) -> None:
     for text in texts:
         await alice.service.send(bob.jid, text)
     await asyncio.sleep(0.3)
-    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory)
+    bob2 = await make_fake_peer((bob.jid, bob.password), directory=bob.directory)
     bodies = [(await bob2.next_message()).message.body for _ in texts]
     assert bodies == texts
     await bob2.service.wait_idle()
@@ -74,42 +72,44 @@ async def test_mam_catch_up_after_being_offline(make_peer: PeerFactory) -> None:
     assert not [e for e in bob2.drain_events() if isinstance(e, SecurityEventRaised)]
 
 
-async def test_offline_delivery_without_catch_up(make_peer: PeerFactory) -> None:
+async def test_offline_delivery_without_catch_up(make_fake_peer: ServicePeerFactory) -> None:
     """With no MAM position (catch-up skipped), offline storage alone delivers the messages."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "hello")
     await bob.next_message()
     await bob.service.runner.write(lambda uow: uow.settings.delete(LAST_STANZA_ID))
     await bob.stop()
     await alice.service.send(bob.jid, "stored offline")
     await asyncio.sleep(0.3)
-    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory)
+    bob2 = await make_fake_peer((bob.jid, bob.password), directory=bob.directory)
     got = (await bob2.next_message()).message
     assert got.body == "stored offline"
 
 
-async def test_inbox_rows_left_by_a_crash_are_processed_at_start(make_peer: PeerFactory) -> None:
+async def test_inbox_rows_left_by_a_crash_are_processed_at_start(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
     """A stanza written to the inbox but never processed (crash) is decrypted at start-up."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     kept: asyncio.Queue[Inbound] = asyncio.Queue()
     bob.transport.set_handlers(kept.put_nowait, lambda _c, _d: None)  # receive, don't process
     await alice.service.send(bob.jid, "survives a crash")
     raw = (await asyncio.wait_for(kept.get(), 10)).to_bytes()
     await bob.service.runner.write(lambda uow: uow.inbox.add(raw, Arrival.LIVE, 0))
     await bob.stop()
-    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory)
+    bob2 = await make_fake_peer((bob.jid, bob.password), directory=bob.directory)
     got = (await bob2.next_message()).message
     assert got.body == "survives a crash"
     assert await bob2.service.runner.read(lambda uow: uow.inbox.count()) == 0
 
 
-async def test_duplicate_storm_is_silent(make_peer: PeerFactory) -> None:
+async def test_duplicate_storm_is_silent(make_fake_peer: ServicePeerFactory) -> None:
     """The same message via live delivery, a carbon, a MAM result and a stream-management
     resend is archived once, raises no event and leaves the OMEMO state unchanged."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     seen = record_inbound(bob)
     await alice.service.send(bob.jid, "only once")
     await bob.next_message()
@@ -143,6 +143,7 @@ async def test_duplicate_storm_is_silent(make_peer: PeerFactory) -> None:
     assert not any(isinstance(e, MessageReceived) for e in bob.drain_events())
 
 
+@pytest.mark.prosody
 async def test_catch_up_hides_used_prekeys_then_deletes_them_and_sends_empty_messages(
     make_peer: PeerFactory,
 ) -> None:
@@ -168,16 +169,16 @@ async def test_catch_up_hides_used_prekeys_then_deletes_them_and_sends_empty_mes
 
 
 async def test_first_start_on_an_empty_archive_catches_up_from_its_start(
-    make_peer: PeerFactory,
+    make_fake_peer: ServicePeerFactory,
 ) -> None:
     """A fresh account (empty archive) remembers "from the start", and the next start reads
     what arrived meanwhile from MAM instead of skipping to the newest message."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     assert await bob.service.runner.read(lambda uow: uow.settings.get(LAST_STANZA_ID)) == ""
     await bob.stop()
     await alice.service.send(bob.jid, "while you were away")
-    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory, start=False)
+    bob2 = await make_fake_peer((bob.jid, bob.password), directory=bob.directory, start=False)
     processed = await bob2.service._catch_up.run()
     assert processed == 1
     assert (await bob2.next_message()).message.body == "while you were away"

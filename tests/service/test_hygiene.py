@@ -7,19 +7,18 @@ import dataclasses
 
 import pytest
 
-from tests.service.conftest import PeerFactory
+from tests.service.conftest import PeerFactory, ServicePeerFactory
 from tui_omemo.config import Settings
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import KeyElement
 from tui_omemo.service.ports import Inbound
-
-pytestmark = pytest.mark.prosody
 
 
 def empty_messages_to(sent: list[str], jid: str) -> int:
     return sum(1 for s in sent if "<encrypted" in s and "<payload>" not in s and jid in s)
 
 
+@pytest.mark.prosody
 async def test_heartbeat_after_53_unanswered_messages(make_peer: PeerFactory) -> None:
     """Bob, who never answers, sends Alice one empty message once her chain reaches 53."""
     alice = await make_peer()
@@ -38,11 +37,11 @@ async def test_heartbeat_after_53_unanswered_messages(make_peer: PeerFactory) ->
     assert empty_messages_to(bob.sent, alice.jid) == before + 1
 
 
-async def test_stale_own_devices_get_no_key(make_peer: PeerFactory) -> None:
+async def test_stale_own_devices_get_no_key(make_fake_peer: ServicePeerFactory) -> None:
     """An own device silent for longer than stale_after_hours is skipped, and said so."""
-    alice1 = await make_peer(settings=Settings(stale_after_hours=1))
-    alice2 = await make_peer((alice1.jid, alice1.password))
-    bob = await make_peer()
+    alice1 = await make_fake_peer(settings=Settings(stale_after_hours=1))
+    alice2 = await make_fake_peer((alice1.jid, alice1.password))
+    bob = await make_fake_peer()
     await alice1.service.refresh_device_list(alice1.jid)
     long_ago = 1
     await alice1.service.runner.write(
@@ -56,6 +55,7 @@ async def test_stale_own_devices_get_no_key(make_peer: PeerFactory) -> None:
     assert reasons[alice2.service.device_id] == "stale own device"
 
 
+@pytest.mark.prosody
 async def test_repair_is_opt_in_and_rate_limited(make_peer: PeerFactory) -> None:
     """With repair on, an undecryptable message is answered by one fresh key exchange; a
     second failure within the hour is not. Off (the default): never."""
@@ -92,12 +92,12 @@ async def test_repair_is_opt_in_and_rate_limited(make_peer: PeerFactory) -> None
         assert after - before == (1 if receiver is bob else 0)
 
 
-async def test_stale_own_devices_preview_then_removal(make_peer: PeerFactory) -> None:
+async def test_stale_own_devices_preview_then_removal(make_fake_peer: ServicePeerFactory) -> None:
     """An own device silent past delete_stale_after_hours is previewed, and only removed from
     our device lists when asked; this device is never removed."""
-    alice1 = await make_peer(settings=Settings(delete_stale_after_hours=1))
+    alice1 = await make_fake_peer(settings=Settings(delete_stale_after_hours=1))
     # a stale device is one that is not running: a running one puts itself back on the list
-    alice2 = await make_peer((alice1.jid, alice1.password), start=False)
+    alice2 = await make_fake_peer((alice1.jid, alice1.password), start=False)
     for namespace in Namespace:
         await alice2.service.session.publish_device_list(namespace)
     await alice1.service.refresh_device_list(alice1.jid)

@@ -1,6 +1,6 @@
-"""Our own device list over the real Prosody: when another client of the same account
-publishes a list without this device (the XEP-0384 race), the running service puts itself
-back on the list at once (not only at the next connect), keeping every other id."""
+"""Our own device list over the contract-pinned fake transport: when another client of the same
+account publishes a list without this device (the XEP-0384 race), the running service puts
+itself back on the list at once (not only at the next connect), keeping every other id."""
 
 from __future__ import annotations
 

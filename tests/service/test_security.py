@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import Peer, PeerFactory, ServicePeer, ServicePeerFactory
 from tests.service.test_delivery import count, record_inbound
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import Arrival, Namespace, TrustLevel
@@ -19,8 +19,6 @@ from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.api import MessageTrust, SecurityEventRaised, SendFailed
 from tui_omemo.service.ports import Inbound
 from tui_omemo.xmpp.errors import TransportError
-
-pytestmark = pytest.mark.prosody
 
 SECRET = "the launch code is 0000"
 
@@ -37,10 +35,11 @@ async def assert_never_sent(peer: Peer, text: str) -> None:
     assert not [stanza for stanza in peer.sent if text in stanza]
 
 
-def security_events(peer: Peer) -> list[SecurityEventRaised]:
+def security_events(peer: ServicePeer) -> list[SecurityEventRaised]:
     return [e for e in peer.drain_events() if isinstance(e, SecurityEventRaised)]
 
 
+@pytest.mark.prosody
 async def test_no_plaintext_to_a_contact_without_omemo(make_peer: PeerFactory, prosody) -> None:
     """A contact with no OMEMO device: SendFailed, nothing sent, until plaintext is chosen."""
     alice = await make_peer()
@@ -58,6 +57,7 @@ async def test_no_plaintext_to_a_contact_without_omemo(make_peer: PeerFactory, p
     assert any("<body>remembered</body>" in stanza for stanza in alice.sent)
 
 
+@pytest.mark.prosody
 async def test_no_plaintext_when_every_device_is_distrusted(make_peer: PeerFactory) -> None:
     """All of the contact's devices distrusted: SendFailed naming the device, nothing sent."""
     alice = await make_peer()
@@ -70,6 +70,7 @@ async def test_no_plaintext_when_every_device_is_distrusted(make_peer: PeerFacto
     await assert_never_sent(alice, SECRET)
 
 
+@pytest.mark.prosody
 async def test_no_plaintext_when_bundles_cannot_be_fetched(
     make_peer: PeerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,6 +88,7 @@ async def test_no_plaintext_when_bundles_cannot_be_fetched(
     await assert_never_sent(alice, SECRET)
 
 
+@pytest.mark.prosody
 async def test_no_plaintext_on_a_server_error(
     make_peer: PeerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,6 +114,7 @@ async def recipients(peer: Peer) -> set[int]:
     return {int(rid) for rid in re.findall(r'rid="(\d+)"', stanza)}
 
 
+@pytest.mark.prosody
 async def test_btbv_then_undecided_and_distrusted_never_a_recipient(
     make_peer: PeerFactory,
 ) -> None:
@@ -155,6 +158,7 @@ async def _hostile(alice: Peer, bob: Peer, xml: str) -> list[SecurityEventRaised
     return events
 
 
+@pytest.mark.prosody
 async def test_hostile_stanzas_raise_events_and_change_nothing(make_peer: PeerFactory) -> None:
     """A malformed <encrypted>, a spoofed carbon and an unsolicited MAM result each raise a
     clear event; no OMEMO state changes and nothing is archived for the forged wrappers."""
@@ -191,12 +195,12 @@ async def test_hostile_stanzas_raise_events_and_change_nothing(make_peer: PeerFa
 
 
 async def test_message_from_an_unlisted_device_is_kept_not_decrypted(
-    make_peer: PeerFactory,
+    make_fake_peer: ServicePeerFactory,
 ) -> None:
     """A message whose sender device is not on the sender's list: an event, the stanza kept
     in the inbox (nothing lost), no decryption and no state change."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     seen = record_inbound(bob)
     await alice.service.send(bob.jid, "genuine")
     await bob.next_message()
@@ -219,11 +223,13 @@ async def test_message_from_an_unlisted_device_is_kept_not_decrypted(
     assert await bob.service.runner.read(lambda uow: uow.inbox.count()) == 1
 
 
-async def test_failed_decryption_leaves_state_byte_identical(make_peer: PeerFactory) -> None:
+async def test_failed_decryption_leaves_state_byte_identical(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
     """A tampered copy of a message fails: failure row + event, the OMEMO state is unchanged,
     and the genuine message still decrypts afterwards."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "first")
     await bob.next_message()
     await bob.service.wait_idle()
@@ -259,11 +265,11 @@ async def test_failed_decryption_leaves_state_byte_identical(make_peer: PeerFact
     assert sum(1 for m in messages if m.trust is MessageTrust.FAILED) == 1
 
 
-async def test_plaintext_in_an_encrypted_chat_is_marked(make_peer: PeerFactory) -> None:
+async def test_plaintext_in_an_encrypted_chat_is_marked(make_fake_peer: ServicePeerFactory) -> None:
     """A plaintext message from a contact with OMEMO devices: archived with a warning and a
     security event."""
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await bob.service.refresh_device_list(alice.jid)
     bob.drain_events()
     plain = Inbound(

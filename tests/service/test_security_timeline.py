@@ -1,6 +1,6 @@
-"""New kinds of the security timeline over the real Prosody: a device that leaves a contact's
-device list raises DEVICE_REMOVED (once), a trust-mode change raises TRUST_MODE_CHANGED, and
-stored events come back with the time they happened."""
+"""New kinds of the security timeline over the contract-pinned fake transport: a device that leaves
+a contact's device list raises DEVICE_REMOVED (once), a trust-mode change raises
+TRUST_MODE_CHANGED, and stored events come back with the time they happened."""
 
 from __future__ import annotations
 

@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory, ServicePeer
+from tests.service.conftest import TIMEOUT, PeerFactory, ServicePeer, ServicePeerFactory
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import SecurityEventRaised, SendFailed, SendReport
 from tui_omemo.service.session import SEND_GROUP
 from tui_omemo.store import Direction, UnitOfWork
-
-pytestmark = pytest.mark.prosody
 
 Trips = list[str]
 
@@ -60,7 +58,7 @@ async def grouped(
     return list(await asyncio.gather(*ordered, return_exceptions=True))
 
 
-async def archived(peer: Peer, jid: str, direction: Direction) -> list[str]:
+async def archived(peer: ServicePeer, jid: str, direction: Direction) -> list[str]:
     """The archived texts of one direction of a chat, in archive order."""
 
     def read(uow: UnitOfWork) -> list[str]:
@@ -76,10 +74,10 @@ async def received(peer: ServicePeer, count: int) -> list[str]:
 
 
 async def test_concurrent_sends_arrive_once_in_order_one_read_and_one_write(
-    make_peer: PeerFactory,
+    make_fake_peer: ServicePeerFactory,
 ) -> None:
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "hello")
     assert await received(bob, 1) == ["hello"]
     texts = [f"line {n}" for n in range(12)]
@@ -102,6 +100,7 @@ async def test_concurrent_sends_arrive_once_in_order_one_read_and_one_write(
     assert await received(alice, 1) == ["and back"]
 
 
+@pytest.mark.prosody
 async def test_a_failing_message_does_not_fail_the_others_of_its_group(
     make_peer: PeerFactory,
 ) -> None:
@@ -128,6 +127,7 @@ async def test_a_failing_message_does_not_fail_the_others_of_its_group(
     assert await archived(alice, carol.jid, Direction.OUT) == ["hello"]
 
 
+@pytest.mark.prosody
 async def test_a_new_device_met_in_a_group_raises_its_events_once(
     make_peer: PeerFactory,
 ) -> None:
@@ -156,9 +156,11 @@ async def test_a_new_device_met_in_a_group_raises_its_events_once(
     assert await received(bob, len(texts)) == texts
 
 
-async def test_a_send_given_up_while_waiting_is_never_sent(make_peer: PeerFactory) -> None:
-    alice = await make_peer()
-    bob = await make_peer()
+async def test_a_send_given_up_while_waiting_is_never_sent(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "hello")
     assert await received(bob, 1) == ["hello"]
     session: Any = alice.service.session
@@ -175,10 +177,10 @@ async def test_a_send_given_up_while_waiting_is_never_sent(make_peer: PeerFactor
 
 
 async def test_more_sends_than_one_group_holds_go_in_several_groups_in_order(
-    make_peer: PeerFactory,
+    make_fake_peer: ServicePeerFactory,
 ) -> None:
-    alice = await make_peer()
-    bob = await make_peer()
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
     await alice.service.send(bob.jid, "hello")
     assert await received(bob, 1) == ["hello"]
     texts = [f"paste {n}" for n in range(SEND_GROUP + 3)]

@@ -1,6 +1,7 @@
-"""Staged OMEMO state is served to the next encryption/decryption as it is (no copy): that is
-only sound while the engine never modifies a value it loaded. A send group and a receive batch
-over Prosody, with every staged value served checked against its text when it was served."""
+"""Staged OMEMO state is served to the next encryption/decryption as it is (no copy): that is only
+sound while the engine never modifies a value it loaded. A send group and a receive batch over
+the contract-pinned fake transport, with every staged value served checked against its text when
+it was served."""
 
 from __future__ import annotations
 

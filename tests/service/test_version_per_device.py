@@ -1,4 +1,5 @@
-"""The OMEMO version per device, over the real Prosody: with `auto` every trusted device gets
+"""The OMEMO version per device (over the real Prosody where the stanza is read, else over
+the contract-pinned fake transport): with `auto` every trusted device gets
 the message in a version it publishes, in ONE stanza (an OMEMO 2 element for the devices on
 OMEMO 2 lists, a 0.3 element for the devices only on 0.3 lists); a chat forced to one
 version reports the devices that publish only the other; skipped stale own devices carry
@@ -7,10 +8,12 @@ their own reason code."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
-from tests.service.conftest import Peer, PeerFactory
+from tests.service.conftest import Peer, PeerFactory, ServicePeer, ServicePeerFactory
 from tui_omemo.config import Settings
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import EncryptedElement
@@ -18,7 +21,7 @@ from tui_omemo.service.api import SendFailed
 from tui_omemo.store import UnitOfWork
 from tui_omemo.xmpp.translate import encrypted_from_xml
 
-pytestmark = pytest.mark.prosody
+_P = TypeVar("_P", bound=ServicePeer)
 
 
 def has_body(message: ET.Element) -> bool:
@@ -27,7 +30,9 @@ def has_body(message: ET.Element) -> bool:
     return message.find("body") is not None or message.find("{jabber:client}body") is not None
 
 
-async def legacy_only_device(make_peer: PeerFactory, account: tuple[str, str]) -> Peer:
+async def legacy_only_device(
+    make_peer: Callable[..., Awaitable[_P]], account: tuple[str, str]
+) -> _P:
     """A device of `account` that publishes only OMEMO 0.3 (bundle and device list), like
     Conversations or Gajim; it is not started, so it never publishes OMEMO 2."""
     device = await make_peer(account, start=False)
@@ -57,6 +62,7 @@ def elements(message: ET.Element) -> dict[Namespace, EncryptedElement]:
     return found
 
 
+@pytest.mark.prosody
 async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
     make_peer: PeerFactory,
 ) -> None:
@@ -95,6 +101,7 @@ async def test_auto_gives_each_device_a_version_it_publishes_in_one_stanza(
     ]
 
 
+@pytest.mark.prosody
 async def test_one_version_when_it_reaches_every_device(make_peer: PeerFactory) -> None:
     """Every device publishes OMEMO 2: one OMEMO 2 element, no 0.3 element; the fallback body
     with its XEP-0428 marker all the same (issue 13: slixmpp-based clients need the body)."""
@@ -111,6 +118,7 @@ async def test_one_version_when_it_reaches_every_device(make_peer: PeerFactory) 
     assert marker.get("for") == Namespace.V2.value
 
 
+@pytest.mark.prosody
 async def test_forced_version_reports_devices_of_the_other_version(
     make_peer: PeerFactory,
 ) -> None:
@@ -138,12 +146,14 @@ async def test_forced_version_reports_devices_of_the_other_version(
     assert (got.body, got.omemo) == ("forced 0.3", Namespace.LEGACY)
 
 
-async def test_forced_version_the_contact_lacks_sends_nothing(make_peer: PeerFactory) -> None:
+async def test_forced_version_the_contact_lacks_sends_nothing(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
     """A contact with only a 0.3 device: `auto` sends 0.3; forced to OMEMO 2 nothing leaves
     and the device is reported as publishing only 0.3."""
-    alice = await make_peer()
-    carol_account = await make_peer(start=False)
-    carol = await legacy_only_device(make_peer, (carol_account.jid, carol_account.password))
+    alice = await make_fake_peer()
+    carol_account = await make_fake_peer(start=False)
+    carol = await legacy_only_device(make_fake_peer, (carol_account.jid, carol_account.password))
     report = await alice.service.send(carol.jid, "legacy only")
     assert report.versions == (Namespace.LEGACY,)
     await alice.service.set_chat_version(carol.jid, Namespace.V2)
@@ -154,12 +164,12 @@ async def test_forced_version_the_contact_lacks_sends_nothing(make_peer: PeerFac
     ]
 
 
-async def test_stale_own_device_has_its_own_reason(make_peer: PeerFactory) -> None:
+async def test_stale_own_device_has_its_own_reason(make_fake_peer: ServicePeerFactory) -> None:
     """An own device silent past the stale limit is reported with code `stale`, not as an
     undecided device."""
-    alice1 = await make_peer(settings=Settings(stale_after_hours=1))
-    alice2 = await make_peer((alice1.jid, alice1.password))
-    bob = await make_peer()
+    alice1 = await make_fake_peer(settings=Settings(stale_after_hours=1))
+    alice2 = await make_fake_peer((alice1.jid, alice1.password))
+    bob = await make_fake_peer()
     await alice1.service.refresh_device_list(alice1.jid)
 
     def silent_since_1970(uow: UnitOfWork) -> None:
