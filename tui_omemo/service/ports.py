@@ -2,7 +2,7 @@
 
 This is the one module where the service and `xmpp/` meet (DESIGN.md §2, issue #14): the service
 imports port types only from here and never imports `tui_omemo.xmpp`; `xmpp/` implements the
-ports directly (`xmpp.transport.XmppTransport`, `xmpp.transport.XmppRooms`) with these values
+ports directly (`xmpp.transport.XmppTransport`, `xmpp.rooms.RoomClient`) with these values
 and raises these errors. The composition root (`commands/runtime.py`) builds the XMPP side and
 hands it to the service's constructor.
 
