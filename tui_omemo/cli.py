@@ -15,13 +15,14 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from tui_omemo import __version__
-from tui_omemo.commands import exits
+from tui_omemo.commands import exits, frontends
 from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.chat_args import add_listen_parser, add_send_parser
 from tui_omemo.commands.console import CommandError, Console, OutputClosed
@@ -385,6 +386,9 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         except SystemExit as exit_:  # --help, or a usage error already reported
             return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
         options = ProfileOptions(args.profile, args.passphrase_file)
+        served = _served(args, sys.argv[1:] if argv is None else argv, options, console)
+        if served is not None:
+            return served
         handler: Handler = getattr(args, "handler", _run_app)
         return _run(handler, options, args, console)
     except KeyboardInterrupt:  # Ctrl-C while starting up: no traceback
@@ -433,6 +437,26 @@ def _expected(error: Exception) -> int | None:
     if isinstance(error, (StoreError, ProtocolError, TransportError)):
         return EXIT_FAILURE
     return None
+
+
+# --- one profile, several front ends (issue 17) -------------------------------------------
+
+
+def _served(
+    args: argparse.Namespace, argv: Sequence[str], options: ProfileOptions, console: Console
+) -> int | None:
+    """The exit status of the command as the instance holding the profile ran it, or None
+    when no instance serves it (`commands.frontends`); `main` is what that instance runs."""
+    frontends.DISPATCH.set(main)
+    if not frontends.is_served(args):
+        return None
+    from tui_omemo.commands.profile import profile_dir
+
+    try:
+        directory = profile_dir(options, console)
+    except Exception:  # an unusable profile option: the command itself says what is wrong
+        return None
+    return frontends.forward(directory, frontends.with_absolute_paths(argv, Path.cwd()), console)
 
 
 def _reserve_standard_fds() -> None:

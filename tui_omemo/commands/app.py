@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_omemo.commands import frontends
 from tui_omemo.commands.account import (
     AccountAdd,
     account_from,
@@ -202,6 +203,7 @@ class Startup:
         running = await self.stack.enter_async_context(
             online(self.options, self.console, database=database)
         )
+        await self.stack.enter_async_context(frontends.serving(running))
         if self.peer is not None:  # the chat opens with the contact's current devices
             report(f"Fetching the devices of {self.peer}")
             # Best effort: the chat opens anyway and sending says what is wrong. Nothing may

@@ -23,7 +23,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from tui_omemo.commands import exits, schema
+from tui_omemo.commands import exits, frontends, schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
@@ -99,7 +99,7 @@ def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
     outgoing = resolve(args.targets, args.message_file, console)
     progress = _Progress()
     sending = _send(options, console, progress, outgoing, args, version)
-    outcomes = asyncio.run(_limited(sending, args.timeout, progress))
+    outcomes = frontends.run(_limited(sending, args.timeout, progress))
     return _finish(outcomes, args, console)
 
 

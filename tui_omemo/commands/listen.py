@@ -31,6 +31,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tui_omemo.commands import frontends
 from tui_omemo.commands.chat import ECHO_PREFIX, send_with_version
 from tui_omemo.commands.console import Console, OutputClosed, UsageError
 from tui_omemo.commands.files import file_digest  # issue 18: a file is echoed as its SHA-256
@@ -138,7 +139,7 @@ async def _until_terminated(coroutine: Coroutine[Any, Any, T]) -> T | None:
 
 
 async def _listen(options: ProfileOptions, args: ListenArgs, console: Console) -> _Stream:
-    async with online(options, console) as running:
+    async with online(options, console) as running, frontends.serving(running):
         console.err(
             f"tui-omemo: listening as {running.account.jid} (device {running.service.device_id})"
         )

@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from tui_omemo.commands import schema
+from tui_omemo.commands import frontends, schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc_args import DEFAULT_TIMEOUT, MucArgs
@@ -65,7 +65,7 @@ def run_muc(options: ProfileOptions, args: argparse.Namespace, console: Console)
     )
     if request.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    return asyncio.run(_limited(_muc(options, request, console), request.timeout))
+    return frontends.run(_limited(_muc(options, request, console), request.timeout))
 
 
 async def _limited(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:  # noqa: ASYNC109

@@ -85,6 +85,10 @@ def open_database(options: ProfileOptions, console: Console, *, create: bool = F
             for the profile (exit 2, with the hint how to supply a passphrase).
         StoreError: as `open_profile` raises it (wrong passphrase, locked, corrupt …).
     """
+    from tui_omemo.commands.frontends import borrowed_database
+
+    if (borrowed := borrowed_database()) is not None:
+        return borrowed  # served by the running instance (commands.frontends)
     from tui_omemo.store import (
         KeyringKeys,
         KeySource,

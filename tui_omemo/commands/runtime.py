@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from tui_omemo.commands import frontends
 from tui_omemo.commands.console import CommandError, Console
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.security import remember_mechanism, stream_security
@@ -88,6 +89,9 @@ async def online(
         CommandError, StoreError: the profile cannot be opened or has no usable account.
         TransportError: the server cannot be reached or refuses the login.
     """
+    if (served := frontends.borrowed_online()) is not None:
+        yield served  # the running instance's service (commands.frontends)
+        return
     if database is None:
         database = await asyncio.to_thread(open_database, options, console)
     try:

@@ -7,11 +7,10 @@ if the device later shows up with another key, it starts undecided again.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from tui_omemo.commands import schema
+from tui_omemo.commands import frontends, schema
 from tui_omemo.commands.console import CommandError, Console, UsageError
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.profile import ProfileOptions
@@ -39,7 +38,7 @@ class DevicesArgs:
 def devices(options: ProfileOptions, args: DevicesArgs, console: Console) -> int:
     """Print the devices of one contact (fetched again), or ours and every contact's."""
     jid = None if args.jid is None else check_jid(args.jid)
-    found = asyncio.run(_devices(options, jid, console))
+    found = frontends.run(_devices(options, jid, console))
     for device in found:
         console.out(device_json(device) if args.json else _device_line(device))
     if not found and not args.json:
@@ -110,7 +109,7 @@ def set_trust(
     peer = check_jid(jid)
     if device_id < 1:
         raise UsageError("DEVICE_ID is a positive number")
-    asyncio.run(_set_trust(options, peer, device_id, level, console))
+    frontends.run(_set_trust(options, peer, device_id, level, console))
     if as_json:
         console.out(trust_json(peer, device_id, level))
     else:
@@ -137,7 +136,7 @@ def verify_uri(options: ProfileOptions, uri: str, console: Console) -> int:
     Raises:
         UsageError: the text is not a trust URI.
     """
-    preview, changed = asyncio.run(_verify_uri(options, uri, console))
+    preview, changed = frontends.run(_verify_uri(options, uri, console))
     for entry in preview.fingerprints:
         if not entry.known:
             state = "unknown device (not published): not verified"

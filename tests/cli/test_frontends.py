@@ -1,0 +1,71 @@
+"""One profile, several front ends (issue 17): while `listen` holds a profile, the other
+commands on that profile are served by it over the Unix socket in the profile directory, with
+the output and exit status they have alone; a socket left by a killed process is removed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Account, Cli, CliRunner, subscribe_both
+from tests.prosody import ProsodyServer
+from tests.service.conftest import Peer, PeerFactory, make_peer  # noqa: F401 (fixture)
+from tui_omemo.commands.frontends import SOCKET_NAME
+from tui_omemo.service.api import MessageReceived
+
+NewAccount = Callable[[str], Awaitable[Account]]
+
+
+def test_a_stale_socket_is_removed_and_the_command_runs_alone(cli: Cli) -> None:
+    """A socket nobody listens on (its process was killed) does not stop a command: it is
+    removed and the command opens the profile itself."""
+    assert cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n").code == 0
+    path = cli.profile / SOCKET_NAME
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(path))  # bound, never listening, closed: what a killed process leaves
+    result = cli("history", "bob@localhost")
+    assert result.code == 0, result.err
+    assert not path.exists()
+
+
+@pytest.mark.prosody
+@pytest.mark.slow
+async def test_listen_serves_send_history_and_settings(
+    prosody: ProsodyServer,
+    runner: CliRunner,
+    new_account: NewAccount,
+    make_peer: PeerFactory,  # noqa: F811 (the fixture imported above)
+) -> None:
+    """`listen --echo` holds profile b; `send a hi` on b is served by it (instead of "profile
+    in use"), says where it went, and a gets exactly one message; `history`, and a refused
+    `settings` value with its usage status 2, come through the same way; the socket is the
+    owner's only and goes when listen ends."""
+    b = await new_account("b")
+    a_jid, a_password = prosody.create_account()
+    await subscribe_both(prosody, b, Account(a_jid, a_password, b.profile.parent / "a"))
+    a: Peer = await make_peer((a_jid, a_password))
+    a.start_pump()
+    listener = await runner.start(b, "listen", "--echo")
+    try:
+        await listener.wait_ready()
+        path = b.profile / SOCKET_NAME
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        sent = await runner.run(b, "send", a.jid, "hi")
+        assert (sent.code, sent.out) == (0, f"sent to {a.jid} with OMEMO 2\n"), sent.err
+        assert (await a.next_message()).message.body == "hi"
+        history = await runner.run(b, "history", a.jid)
+        assert history.code == 0, history.err
+        assert history.out.count("hi") == 1
+        refused = await runner.run(b, "settings", "trust_mode", "sometimes")
+        assert refused.code == 2
+        assert "trust_mode" in refused.err
+        await asyncio.sleep(1)  # an echo or a second copy would have arrived by now
+        assert not [e for e in a.drain_events() if isinstance(e, MessageReceived)]
+    finally:
+        await listener.stop()
+    assert not Path(b.profile / SOCKET_NAME).exists()
