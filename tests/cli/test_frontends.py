@@ -8,7 +8,6 @@ import asyncio
 import socket
 import stat
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 
@@ -66,6 +65,7 @@ async def test_listen_serves_send_history_and_settings(
         assert "trust_mode" in refused.err
         await asyncio.sleep(1)  # an echo or a second copy would have arrived by now
         assert not [e for e in a.drain_events() if isinstance(e, MessageReceived)]
+        assert path.is_socket()
     finally:
         await listener.stop()
-    assert not Path(b.profile / SOCKET_NAME).exists()
+    assert not path.is_socket()
