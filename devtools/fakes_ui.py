@@ -705,6 +705,33 @@ class FakeService:
                 dataclasses.replace(summary, in_roster=True, subscription=Subscription.PENDING)
             )
 
+    def ask_subscription(self, bare_jid: str, status_text: str = "") -> ChatSummary:
+        """`bare_jid` asks to see our presence (issue 17): its row (a new one when it is not
+        in the roster) carries the request, as the real service's does."""
+        found = [c for c in self._chats if c.jid == bare_jid]
+        base = found[0] if found else ChatSummary(
+            bare_jid, bare_jid, False, Presence.OFFLINE, 0, ChatSecurity.NO_OMEMO, None,
+            subscription=Subscription.NONE, in_roster=False,
+        )  # fmt: skip
+        row = dataclasses.replace(base, asks_subscription=True, status_text=status_text)
+        self._chats = [c for c in self._chats if c.jid != bare_jid] + [row]
+        self._events.put_nowait(RosterChanged(row))
+        return row
+
+    async def answer_subscription(self, bare_jid: str, allow: bool, add: bool) -> None:
+        """The request is answered: the row loses its mark (and joins the roster with `add`)."""
+        self._record("answer_subscription", bare_jid, allow, add)
+        rows = [
+            dataclasses.replace(c, asks_subscription=False) if c.jid == bare_jid else c
+            for c in self._chats
+        ]
+        self._chats = [c for c in rows if c.jid != bare_jid or c.in_roster]  # as the real one
+        if add:
+            await self.add_contact(bare_jid)
+        for row in self._chats:
+            if row.jid == bare_jid:
+                self._events.put_nowait(RosterChanged(row))
+
     async def invite(self, room: str, bare_jid: str) -> bool:
         self._record("invite", room, bare_jid)
         if all(chat.jid != room or not chat.is_room for chat in self._chats):

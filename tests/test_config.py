@@ -28,6 +28,9 @@ def test_defaults_are_those_of_design_section_4() -> None:
         "repair_broken_sessions": False,
         "complete_session_with_empty_message": True,
         "trust_mode": "btbv",
+        "show": "online",
+        "status_message": "",
+        "notify_message_text": False,
     }
     assert TrustMode(Settings().trust_mode) is TrustMode.BTBV
 

@@ -139,6 +139,7 @@ def build_parser(console: Console) -> argparse.ArgumentParser:
     _add_open_parser(commands, common)
     # encrypted file sharing (issue 18): send-file, download
     add_file_parsers(commands, common)
+    _add_status_parser(commands, common)
     return parser
 
 
@@ -439,7 +440,28 @@ def _expected(error: Exception) -> int | None:
     return None
 
 
-# --- one profile, several front ends (issue 17) -------------------------------------------
+# --- issue 17: `status`, and one profile served to several front ends ----------------------
+
+
+def _add_status_parser(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    parser = commands.add_parser(
+        "status",
+        parents=[common],
+        help="show or set your availability and status message",
+        description="Without arguments print your availability (and status message); with "
+        "SHOW set it, with TEXT also the message (none: no message). While the app or listen "
+        "runs, contacts see it at once; otherwise at the next login.",
+        epilog=examples("tui-omemo status away back at 3", "tui-omemo status online"),
+    )
+    parser.add_argument("show", metavar="SHOW", nargs="?", help="online, away, dnd or xa")
+    parser.add_argument("text", metavar="TEXT", nargs="*", help="the status message")
+    parser.set_defaults(handler=_run_status)
+
+
+def _run_status(options: ProfileOptions, args: argparse.Namespace, console: Console) -> int:
+    from tui_omemo.commands.status import StatusArgs, status
+
+    return status(options, StatusArgs(args.show, tuple(args.text)), console)
 
 
 def _served(

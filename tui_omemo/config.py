@@ -20,6 +20,13 @@ pulls in nothing of the protocol layer; `TrustMode(settings.trust_mode)` convert
 
 TRUST_MODES: tuple[str, ...] = get_args(TrustModeName)
 
+ShowName = Literal["online", "away", "dnd", "xa"]
+"""Our availability as contacts see it (XMPP `<show>`; online sends none)."""
+
+SHOWS: tuple[str, ...] = get_args(ShowName)
+STATUS_MESSAGE_MAX = 200
+"""Characters of our own status message (one line)."""
+
 SETTINGS_VERSION = 1
 _VERSION_KEY = "version"
 _TRUE_WORDS = frozenset({"true", "on", "yes", "1"})
@@ -90,6 +97,18 @@ class Settings:
         ),
     )
 
+    show: ShowName = field(
+        default="online",
+        metadata=_help("Your availability for contacts: online, away, dnd (busy), xa (long away)."),
+    )
+    status_message: str = field(
+        default="", metadata=_help("Your status message for contacts (empty: none).")
+    )
+    notify_message_text: bool = field(
+        default=False,
+        metadata=_help("Desktop notifications show the message text (off: only who wrote)."),
+    )
+
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             _check_value(spec.name, getattr(self, spec.name))
@@ -154,7 +173,13 @@ def _kind(name: str) -> type:
     return _KINDS[_ANNOTATIONS[name]]
 
 
-_KINDS: Mapping[str, type] = MappingProxyType({"bool": bool, "int": int, "TrustModeName": str})
+_KINDS: Mapping[str, type] = MappingProxyType(
+    {"bool": bool, "int": int, "TrustModeName": str, "ShowName": str, "str": str}
+)
+_CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"trust_mode": TRUST_MODES, "show": SHOWS}
+)
+"""The options that are one of a few words, with their words."""
 _ANNOTATIONS: Mapping[str, str] = MappingProxyType(
     {spec.name: str(spec.type) for spec in dataclasses.fields(Settings)}
 )
@@ -170,24 +195,36 @@ def _check_value(name: str, value: object) -> None:
             raise ValueError(f"{name} must be a whole number, not {value!r}")
         if value < 1:
             raise ValueError(f"{name} must be at least 1, not {value}")
-    if kind is str and value not in TRUST_MODES:
-        raise ValueError(f"{name} must be btbv or manual, not {value!r}")
+    if kind is str and name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"{name} must be {' or '.join(_CHOICES[name])}, not {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ValueError(f"{name} must be text, not {value!r}")
+    if isinstance(value, str) and name not in _CHOICES:
+        _check_line(name, value)
+
+
+def _check_line(name: str, value: str) -> None:
+    """A free text option is one line of at most STATUS_MESSAGE_MAX characters."""
+    if len(value) > STATUS_MESSAGE_MAX:
+        raise ValueError(f"{name} is longer than {STATUS_MESSAGE_MAX} characters")
+    if any(not character.isprintable() for character in value):
+        raise ValueError(f"{name} must be one line of printable text")
 
 
 def _from_json_value(name: str, value: object) -> object:
     """A JSON value checked and normalised (only trust_mode needs it; the rest is checked later)."""
-    if name == "trust_mode":
+    if name in _CHOICES:
         if not isinstance(value, str):
-            raise ValueError(f"trust_mode must be a string, not {value!r}")
-        return _trust_mode(value)
+            raise ValueError(f"{name} must be a string, not {value!r}")
+        return _choice(name, value)
     return value
 
 
-def _trust_mode(text: str) -> str:
-    """Check and normalise a trust mode name."""
+def _choice(name: str, text: str) -> str:
+    """Check and normalise a trust mode name or another option of a few words."""
     word = text.strip().lower()
-    if word not in TRUST_MODES:
-        raise ValueError(f"trust_mode must be one of {', '.join(TRUST_MODES)}, not {text!r}")
+    if word not in _CHOICES[name]:
+        raise ValueError(f"{name} must be one of {', '.join(_CHOICES[name])}, not {text!r}")
     return word
 
 
@@ -196,7 +233,7 @@ def _parse_text(name: str, text: str) -> object:
     kind = _kind(name)
     word = text.strip().lower()
     if kind is str:
-        return _trust_mode(word)
+        return _choice(name, word) if name in _CHOICES else text.strip()
     if kind is bool:
         if word in _TRUE_WORDS:
             return True
@@ -207,3 +244,16 @@ def _parse_text(name: str, text: str) -> object:
         return int(word, 10)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def parse_status(show: str, text: str) -> tuple[str, str]:
+    """`/status SHOW [TEXT]` and `tui-omemo status SHOW [TEXT]`: the checked show word and
+    status message (the message as typed, without outer white space).
+
+    Raises:
+        ValueError: an unknown show word, or a message that is not one short line.
+    """
+    word = _choice("show", show)
+    message = text.strip()
+    _check_line("status_message", message)
+    return word, message

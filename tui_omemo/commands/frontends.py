@@ -41,6 +41,7 @@ from tui_omemo.commands.console import Console
 
 if TYPE_CHECKING:
     from tui_omemo.commands.runtime import Online
+    from tui_omemo.config import Settings
     from tui_omemo.store import Database, UnitOfWork
 
 T = TypeVar("T")
@@ -95,6 +96,19 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     if borrowed is None:
         return asyncio.run(coroutine)
     return asyncio.run_coroutine_threadsafe(_inside(borrowed, coroutine), borrowed.loop).result()
+
+
+def update_setting(key: str, value: str) -> Settings | None:
+    """Served: change one setting through the running service, so its settings stay those
+    of the database and a change of presence is announced at once; None when not served.
+
+    Raises:
+        ValueError: unknown key or bad value (as `Settings.with_value`).
+    """
+    borrowed = _BORROWED.get()
+    if borrowed is None:
+        return None
+    return run(borrowed.running.service.update_setting(key, value))
 
 
 async def _inside(borrowed: _Borrowed, coroutine: Coroutine[Any, Any, T]) -> T:

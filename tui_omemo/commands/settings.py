@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from tui_omemo.commands import schema
+from tui_omemo.commands import frontends, schema
 from tui_omemo.commands.console import Console, UsageError
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.config import SETTINGS_HELP, Settings
@@ -36,7 +36,10 @@ def settings(options: ProfileOptions, args: SettingsArgs, console: Console) -> i
     with open_database(options, console) as database:
         try:
             if args.key is not None and args.value is not None:
-                updated = change_setting(database, args.key, args.value)
+                # served by the running instance: through its service (issue 17)
+                updated = frontends.update_setting(args.key, args.value) or change_setting(
+                    database, args.key, args.value
+                )
             else:
                 updated = stored_settings(database)
         except ValueError as error:  # an unknown key, a bad value, unreadable stored settings

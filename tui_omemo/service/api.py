@@ -21,15 +21,8 @@ from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
-
-
-class Presence(enum.StrEnum):
-    """A contact's availability as shown in the roster."""
-
-    ONLINE = "online"
-    AWAY = "away"
-    BUSY = "busy"
-    OFFLINE = "offline"
+from tui_omemo.service.api_social import Presence as Presence  # noqa: PLC0414 (re-export)
+from tui_omemo.service.api_social import SocialService  # issue 17: presence, subscriptions
 
 
 class ChatSecurity(enum.StrEnum):
@@ -90,6 +83,7 @@ class ChatSummary:
     in_roster: bool = True
     """False for a chat with someone not in the roster (opened by JID): the chat works as any
     other and offers adding the contact."""
+    asks_subscription: bool = False  # they asked to see our presence: no answer yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,7 +407,7 @@ ServiceEvent = (
 )
 
 
-class ChatService(Protocol):
+class ChatService(SocialService, Protocol):
     """The application as the UI sees it. All methods are safe to call from the event loop."""
 
     @property

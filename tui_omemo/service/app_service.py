@@ -62,6 +62,7 @@ from tui_omemo.service.outbox import Outbox, RoomOutbound, RoomPort
 from tui_omemo.service.ports import LINK_RESUMED, RoomTransport, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
+from tui_omemo.service.social import Social
 from tui_omemo.service.state import RunnerStateStore, Staging
 from tui_omemo.store import Database, StoreError, UnitOfWork
 
@@ -162,6 +163,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
             changed=self._roster_changed,
             refresh_devices=self.refresh_device_list,
         )
+        self.social = Social(transport, lambda: self._settings, self._roster_soon)  # issue 17
         transport.set_roster_handler(
             lambda: None if self._closed else self._spawn(self._contacts.pushed())
         )
@@ -248,6 +250,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
         our keys, the catch-up (its failure ends the start only when the stream broke), the
         roster."""
         await self._transport.go_online()
+        self.social.announce(changed=False)
         await self.session.outbox.flush()
         await self.session.publish_own()
         try:
@@ -376,6 +379,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
         stream is gone again, and a room that does not answer would be dropped)."""
         try:
             await self._transport.go_online()
+            self.social.announce(changed=False)
             await self.session.outbox.flush()
             await self.session.drain_inbox(rooms=False)  # what the outage left in the inbox
             await self.session.publish_own()

@@ -15,6 +15,7 @@ from tui_omemo.service.api import AccountChange, AccountInfo, SecurityEventRaise
 from tui_omemo.service.facade_base import FacadeParts
 from tui_omemo.service.ports import TransportError
 from tui_omemo.service.session import now_ms
+from tui_omemo.service.social import PRESENCE_SETTINGS
 from tui_omemo.service.trust import record_event, trust_mode_event
 from tui_omemo.store import UnitOfWork
 
@@ -59,6 +60,8 @@ class AccountFacade(FacadeParts):
 
         await self._runner.write(write)
         self._settings = updated
+        if key in PRESENCE_SETTINGS:
+            self.social.announce()
         for event in changed:
             self._events.put_nowait(
                 SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid, None, event.detail))

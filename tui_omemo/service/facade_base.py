@@ -21,6 +21,7 @@ from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.ports import Transport
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
+from tui_omemo.service.social import Social
 
 
 class FacadeParts:
@@ -35,6 +36,7 @@ class FacadeParts:
     _contacts: Contacts
     groups: GroupChats | None
     session: Session
+    social: Social
 
     @property
     def own_jid(self) -> str:

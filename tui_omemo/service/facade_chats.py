@@ -32,6 +32,9 @@ class ChatsFacade(FacadeParts):
         """The roster: contacts, then joined rooms, with unread counts and security badges."""
         items = await self._runner.read(lambda uow: uow.roster.all())
         rows = [await self._summary(item.bare_jid, item.name, item.subscription) for item in items]
+        known = {item.bare_jid for item in items}
+        for jid in sorted(self.social.requesters() - known):  # asking to see our presence
+            rows.append(await self._summary(jid, None, "none", in_roster=False))
         if self.groups is not None:
             rows.extend(await self.groups.summaries())
         return rows
@@ -89,6 +92,8 @@ class ChatsFacade(FacadeParts):
             omemo,
             subscription=subscription_of(subscription),
             in_roster=in_roster,
+            status_text=self.social.status_text(jid),
+            asks_subscription=self.social.asks(jid),
         )
 
     def _presence(self, jid: str) -> Presence:
@@ -166,6 +171,17 @@ class ChatsFacade(FacadeParts):
         await self._runner.write(lambda uow: uow.roster.upsert(RosterItem(jid, None, "pending")))
         with contextlib.suppress(TransportError):
             await self.refresh_device_list(jid)
+        await self._roster_changed(jid)
+
+    async def answer_subscription(self, bare_jid_: str, allow: bool, add: bool) -> None:
+        """Answer a request to see our presence (see `service.social`); `add` also adds the
+        contact back (which allows it)."""
+        jid = bare_jid(bare_jid_)
+        if add:
+            self.social.forget(jid)
+            await self.add_contact(jid)
+            return
+        self.social.answer(jid, allow)
         await self._roster_changed(jid)
 
     async def remove_contact(self, bare_jid_: str) -> None:

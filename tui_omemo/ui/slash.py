@@ -37,6 +37,7 @@ COMMANDS: dict[str, Spec] = {
     "plaintext": Spec("/plaintext MESSAGE", "send one message unencrypted (asks first)", 1, 999),
     "invite": Spec("/invite JID", "invite a contact into this group chat", 1, 1),
     "file": Spec("/file PATH", "send a file, encrypted (Tab completes the path)", 1, 999),
+    "status": Spec("/status SHOW [TEXT]", "online, away, dnd or xa, and a status message", 1, 99),
 }
 """Every command by name."""
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from tui_omemo.config import parse_status
 from tui_omemo.model import TrustLevel
 from tui_omemo.service.api import DeviceInfo
 from tui_omemo.ui import file_actions
@@ -47,6 +48,8 @@ async def run(app: TuiOmemoApp, peer: str, command: SlashCommand) -> None:
             await file_actions.send_file(app, peer, command.rest)
         case "remove" | "nick" | "invite" | "plaintext":
             await run_contact_command(app, peer, command)
+        case "status":
+            await _set_status(app, command)
         case "leave":
             if not any(chat.jid == peer and chat.is_room for chat in await app.service.chats()):
                 raise SlashError("/leave works in a group chat.")
@@ -104,3 +107,15 @@ async def _set_trust(app: TuiOmemoApp, device: DeviceInfo, level: TrustLevel) ->
     await app.service.set_trust(device.bare_jid, device.device_id, level)
     who = neutral(device.bare_jid, single_line=True)
     app.notify(f"{who} device {device.device_id}: {TRUST_WORDS[level]}", markup=False)
+
+
+async def _set_status(app: TuiOmemoApp, command: SlashCommand) -> None:
+    """`/status away back soon`: our availability and status message (both settings)."""
+    try:
+        show, text = parse_status(command.args[0], command.rest.partition(" ")[2])
+    except ValueError as error:
+        raise SlashError(f"{error}.") from None
+    await app.service.update_setting("show", show)
+    await app.service.update_setting("status_message", text)
+    shown = f"{show}: {neutral(text, single_line=True)}" if text else show
+    app.notify(f"Your status: {shown}", markup=False)

@@ -176,9 +176,10 @@ class XmppClient:
         """Call `listener(link)` when the stream is lost, resumed, fresh again or closed."""
         self._connection.add_connection_listener(listener)
 
-    def send_presence(self) -> None:
-        """Announce our availability; the server then pushes what it stored meanwhile."""
-        self._connection.send_presence()
+    def send_presence(self, show: str = "", status: str = "") -> None:
+        """Announce our availability (and a `show`, a `status` text when given); the server
+        then pushes what it stored meanwhile."""
+        self._connection.send_presence(show, status)
 
     async def ping(self, within: float) -> None:
         """A round trip to the server: everything sent before has reached it (see
@@ -381,6 +382,10 @@ class XmppClient:
         """
         await self._roster.rename_contact(jid, name, groups)
 
+    def approve_contact(self, jid: str) -> None:
+        """Allow `jid` to see our presence (answering its request), asking nothing back."""
+        self._roster.approve_contact(jid)
+
     def deny_contact(self, jid: str) -> None:
         """Refuse (or revoke) `jid`'s permission to see our presence."""
         self._roster.deny_contact(jid)
@@ -388,6 +393,10 @@ class XmppClient:
     def presence_shows(self, jid: str) -> list[str]:
         """The `<show>` of each available resource of `jid` ("" for plain available)."""
         return self._roster.presence_shows(jid)
+
+    def presence_status(self, jid: str) -> str:
+        """The `<status>` text of `jid`'s most available resource ("" when none)."""
+        return self._roster.presence_status(jid)
 
     def add_roster_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener()` when the server pushes a roster change."""

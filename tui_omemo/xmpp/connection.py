@@ -463,10 +463,10 @@ class Connection:
             raise NotConnected(f"not connected to the server ({state})")
         return self.current()
 
-    def send_presence(self) -> None:
-        """Announce our availability (with `+notify` caps); the server then pushes the
-        messages it stored while we were offline."""
-        self.live().send_presence()
+    def send_presence(self, show: str = "", status: str = "") -> None:
+        """Announce our availability (with `+notify` caps; `show` away/dnd/xa and a `status`
+        text when given); the server then pushes the messages it stored while offline."""
+        self.live().send_presence(pshow=show or None, pstatus=status or None)
 
     async def ping(self, within: float) -> None:
         """A round trip to the server: everything sent before has reached it.

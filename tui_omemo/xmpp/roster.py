@@ -138,6 +138,10 @@ class Roster:
         xmpp.send_presence(pto=contact, ptype="subscribed")
         xmpp.send_presence(pto=contact, ptype="subscribe")
 
+    def approve_contact(self, jid: str) -> None:
+        """Allow `jid` to see our presence (answering its request), asking nothing back."""
+        self._connection.live().send_presence(pto=bare_jid(jid), ptype="subscribed")
+
     def deny_contact(self, jid: str) -> None:
         """Refuse (or revoke) `jid`'s permission to see our presence."""
         self._connection.live().send_presence(pto=bare_jid(jid), ptype="unsubscribed")
@@ -161,6 +165,16 @@ class Roster:
         roster: Any = xmpp.client_roster
         resources: dict[str, Any] = roster.presence(bare_jid(jid)) or {}
         return [str(info.get("show") or "") for info in resources.values()]
+
+    def presence_status(self, jid: str) -> str:
+        """The `<status>` text of `jid`'s most available resource ("" when none)."""
+        xmpp = self._connection.current_or_none()
+        if xmpp is None:
+            return ""
+        roster: Any = xmpp.client_roster
+        resources: dict[str, Any] = roster.presence(bare_jid(jid)) or {}
+        ranked = sorted(resources.values(), key=lambda info: -int(info.get("priority") or 0))
+        return next((str(info["status"]) for info in ranked if info.get("status")), "")
 
     def add_status_listener(self, listener: Callable[[str], None]) -> None:
         """Call `listener(bare_jid)` whenever a contact's availability changes."""

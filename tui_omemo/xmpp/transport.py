@@ -179,7 +179,23 @@ class XmppTransport:
             return Presence.ONLINE
         if "dnd" in shows:
             return Presence.BUSY
-        return Presence.AWAY
+        return Presence.AWAY if "away" in shows else Presence.XA
+
+    def announce(self, show: str, status: str) -> None:
+        """Our own availability and status message, as contacts see it (issue 17)."""
+        self._client.send_presence(show, status)
+
+    def status_text(self, jid: str) -> str:
+        """A contact's status message (its most available resource's)."""
+        return self._client.presence_status(jid)
+
+    def answer_subscription(self, jid: str, allow: bool) -> None:
+        """Allow or refuse `jid`'s request to see our presence."""
+        (self._client.approve_contact if allow else self._client.deny_contact)(jid)
+
+    def set_subscription_request_handler(self, handler: Callable[[str], None]) -> None:
+        """Called with the bare JID of someone asking to see our presence."""
+        self._client.add_subscription_request_listener(handler)
 
     def set_presence_handler(self, handler: Callable[[str], None]) -> None:
         """Called with a contact's bare JID whenever its presence changes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from textual import events, on, work
@@ -12,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tui_omemo.service.api import ChatService, ConnectionChanged, RosterChanged, ServiceEvent
+from tui_omemo.ui.dialogs.subscription import SubscriptionAnswer, SubscriptionDialog
 from tui_omemo.ui.screens.base import ServiceScreen
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.roster_list import RosterList
@@ -84,11 +86,31 @@ class RosterScreen(ServiceScreen):
     def _open_first(self) -> None:
         roster = self.query_one(RosterList)
         if roster.highlighted_option is not None and roster.highlighted_option.id:
-            self.post_message(self.ChatOpened(roster.highlighted_option.id))
+            self._open(roster.highlighted_option.id)
 
     @on(RosterList.ChatChosen)
     def _chosen(self, event: RosterList.ChatChosen) -> None:
-        self.post_message(self.ChatOpened(event.jid))
+        self._open(event.jid)
+
+    def _open(self, jid: str) -> None:
+        """Open the chat; a row asking to see our presence asks for the answer first."""
+        if any(c.jid == jid and c.asks_subscription for c in self.query_one(RosterList).chats):
+            self.app.push_screen(SubscriptionDialog(jid), partial(self._answer, jid))
+            return
+        self.post_message(self.ChatOpened(jid))
+
+    def _answer(self, jid: str, answer: SubscriptionAnswer | None) -> None:
+        if answer is not None:
+            self._send_answer(jid, answer)
+
+    @work(exit_on_error=False, group="subscription", description="answer subscription")
+    async def _send_answer(self, jid: str, answer: SubscriptionAnswer) -> None:
+        allow = answer is not SubscriptionAnswer.DENY
+        await self._service.answer_subscription(
+            jid, allow, answer is SubscriptionAnswer.ALLOW_AND_ADD
+        )
+        word = {"allow": "may see", "deny": "may not see", "add": "added; may see"}[answer.value]
+        self.notify(f"{jid} {word} your presence", markup=False)
 
     def on_key(self, event: events.Key) -> None:
         """Typing while the list has focus goes on in the filter box (not / or ?, keys)."""

@@ -39,6 +39,9 @@ SUBSCRIPTION_WORDS: dict[Subscription, str] = {
 }
 """A contact's subscription state in words (a mutual one, the usual case, shows nothing)."""
 
+ASKS_WORDS = "asks to see your presence (Enter answers)"
+"""The mark of a contact waiting for an answer to its subscription request (issue 17)."""
+
 
 class RosterList(OptionList):
     """The roster as a keyboard-driven list."""
@@ -47,7 +50,9 @@ class RosterList(OptionList):
         "roster-list--online",
         "roster-list--away",
         "roster-list--busy",
+        "roster-list--xa",
         "roster-list--offline",
+        "roster-list--asks",
         "roster-list--room",
         "roster-list--jid",
         "roster-list--status",
@@ -108,6 +113,8 @@ class RosterList(OptionList):
         if chat.subscription is not Subscription.BOTH:
             words = SUBSCRIPTION_WORDS[chat.subscription]
             row.append(f"  {words}", style("roster-list--subscription"))
+        if chat.asks_subscription:
+            row.append(f"  {ASKS_WORDS}", style("roster-list--asks"))
         if chat.unread:
             row.append(f"  {chat.unread} new", style("roster-list--unread"))
         row.append(f"  [{BADGES[chat.security]}]", style(f"roster-list--{chat.security.value}"))
