@@ -15,7 +15,7 @@ from tests.cli.conftest import Account, Cli, CliRunner, subscribe_both
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer  # noqa: F401 (fixture)
 from tui_omemo.commands.frontends import SOCKET_NAME
-from tui_omemo.service.api import MessageReceived
+from tui_omemo.service.api import MessageReceived, Presence, RosterChanged
 
 NewAccount = Callable[[str], Awaitable[Account]]
 
@@ -41,9 +41,9 @@ async def test_listen_serves_send_history_and_settings(
     make_peer: PeerFactory,  # noqa: F811 (the fixture imported above)
 ) -> None:
     """`listen --echo` holds profile b; `send a hi` on b is served by it (instead of "profile
-    in use"), says where it went, and a gets exactly one message; `history`, and a refused
-    `settings` value with its usage status 2, come through the same way; the socket is the
-    owner's only and goes when listen ends."""
+    in use"), says where it went, and a gets exactly one message; `history`, `status` (a sees
+    b away at once), and a refused `settings` value with its usage status 2, come through the
+    same way; the socket is the owner's only and goes when listen ends."""
     b = await new_account("b")
     a_jid, a_password = prosody.create_account()
     await subscribe_both(prosody, b, Account(a_jid, a_password, b.profile.parent / "a"))
@@ -60,6 +60,12 @@ async def test_listen_serves_send_history_and_settings(
         history = await runner.run(b, "history", a.jid)
         assert history.code == 0, history.err
         assert history.out.count("hi") == 1
+        away = await runner.run(b, "status", "away", "back", "soon")
+        assert (away.code, away.out) == (0, "away: back soon\n"), away.err
+        async with asyncio.timeout(30):  # listen told the contacts at once
+            while (row := (await a.next_event(RosterChanged)).chat).status_text != "back soon":
+                pass
+        assert row.presence is Presence.AWAY
         refused = await runner.run(b, "settings", "trust_mode", "sometimes")
         assert refused.code == 2
         assert "trust_mode" in refused.err

@@ -52,11 +52,10 @@ async def test_a_denied_request_leaves_the_requester_without_our_presence(
 ) -> None:
     """Deny: the mark goes, and the requester's roster says our answer was no (`none`)."""
     alice, bob = await make_peer(), await make_peer()
+    alice.start_pump()
     bob.start_pump()
     await alice.service.add_contact(bob.jid)
     await _row_event(bob, alice.jid, lambda row: row.asks_subscription)
     await bob.service.answer_subscription(alice.jid, False, False)
     assert not [c for c in await bob.service.chats() if c.asks_subscription]
-    async with asyncio.timeout(TIMEOUT):
-        while [i.subscription for i in await alice.transport.roster()] != ["none"]:
-            await asyncio.sleep(0.05)
+    await _row_event(alice, bob.jid, lambda row: row.subscription is Subscription.NONE)
