@@ -13,8 +13,8 @@ from textual.widgets import Input
 
 from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, _device, fingerprint
 from tests.ui.helpers import settle
-from tui_omemo.model import TrustLevel
-from tui_omemo.service.api import RefusedCertificate
+from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence, RefusedCertificate
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
@@ -208,6 +208,23 @@ async def _paste_different_key(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+ASKING = "zoe@example.org"
+"""Someone not in the roster who asks to see our presence (issue 17)."""
+
+
+def _asking() -> FakeService:
+    """Zoe asks to see our presence; Frank is away for long (xa) with a status message."""
+    service = FakeService()
+    service.add_chat(
+        ChatSummary(
+            "frank@example.org", "Frank", False, Presence.XA, 0, ChatSecurity.SOME_BLIND,
+            Namespace.V2, "on holiday until Monday",
+        )
+    )  # fmt: skip
+    service.ask_subscription(ASKING)
+    return service
+
+
 @dataclass(frozen=True)
 class Shot:
     """One picture: `name`, app options, service factory and the steps before it."""
@@ -221,6 +238,8 @@ class Shot:
 SHOTS: tuple[Shot, ...] = (
     Shot("roster"),
     Shot("roster_empty", service=lambda: FakeService(empty=True)),
+    Shot("roster_presence_and_request", service=_asking),
+    Shot("subscription_dialog", _keys(*"zoe", "enter"), service=_asking),
     Shot("chat_undecided_banner", _open(BOB)),
     Shot("chat_failure_detail", _open(BOB, "ctrl+l", "up", "up", "enter")),
     Shot("chat_untrusted_message", _open(BOB, "ctrl+l", "up", "up", "up")),
@@ -282,6 +301,7 @@ LARGE_SHOTS: tuple[Shot, ...] = tuple(
     if shot.name
     in {
         "roster",
+        "roster_presence_and_request",
         "chat_undecided_banner",
         "group_readiness",
         "trust_manager",

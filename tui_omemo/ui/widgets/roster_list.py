@@ -39,7 +39,7 @@ SUBSCRIPTION_WORDS: dict[Subscription, str] = {
 }
 """A contact's subscription state in words (a mutual one, the usual case, shows nothing)."""
 
-ASKS_WORDS = "asks to see your presence (Enter answers)"
+ASKS_WORDS = "asks to see your presence (Enter)"
 """The mark of a contact waiting for an answer to its subscription request (issue 17)."""
 
 
