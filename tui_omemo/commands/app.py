@@ -256,6 +256,7 @@ class Startup:
 
 def build_app(startup: Startup) -> TuiOmemoApp:
     """The app for this profile, with the first screen its state calls for."""
+    from tui_omemo.ui.alerts import Desktop
     from tui_omemo.ui.app import TuiOmemoApp
     from tui_omemo.ui.screens.account import AccountForm
 
@@ -271,6 +272,7 @@ def build_app(startup: Startup) -> TuiOmemoApp:
         on_ready=gc.freeze,
         welcome=welcome_text(startup.console.environ),
         files=lambda: startup.files,
+        desktop=Desktop.from_environment(startup.console.environ),  # issue 17
     )
 
 

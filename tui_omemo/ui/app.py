@@ -60,6 +60,7 @@ from tui_omemo.service.api import (
     ServiceEvent,
 )
 from tui_omemo.service.api_files import FileShare
+from tui_omemo.ui.alerts import Alerts, Desktop
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
 from tui_omemo.ui.dialogs.add_contact import AddContactDialog
@@ -186,6 +187,7 @@ class TuiOmemoApp(TabFirst):
         on_ready: Callable[[], None] | None = None,
         welcome: str | None = None,
         files: Callable[[], FileShare | None] | None = None,
+        desktop: Desktop | None = None,
     ) -> None:
         super().__init__()
         self._files = files
@@ -202,6 +204,7 @@ class TuiOmemoApp(TabFirst):
         self._account_editor = account_editor
         self._started = False
         self._welcome = welcome
+        self._alerts = Alerts(desktop, self)  # issue 17: desktop notifications, window title
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's driver, reading pastes with escape sequences in order (`ui.paste`)."""
@@ -401,6 +404,7 @@ class TuiOmemoApp(TabFirst):
             if callable(handler):
                 handler(event.event)
         self._announce(event.event)
+        self._alerts.seen(event.event, self.screen)
 
     def _announce(self, event: ServiceEvent) -> None:
         """Toast and bell for what happens outside the chat on screen."""
