@@ -42,6 +42,10 @@ CHOICE_WORDS = {
     "auto": "Automatic",
     "0.3": "OMEMO 0.3",
     "2": "OMEMO 2",
+    "online": "Online",
+    "away": "Away",
+    "dnd": "Do not disturb",
+    "xa": "Away for long",
 }
 """How a choice is shown in its select; a value not listed is shown as itself."""
 
