@@ -5,15 +5,22 @@ the output and exit status they have alone; a socket left by a killed process is
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
 import stat
-from collections.abc import Awaitable, Callable
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.cli.conftest import Account, Cli, CliRunner, subscribe_both
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer  # noqa: F401 (fixture)
+from tui_omemo.commands import frontends
 from tui_omemo.commands.frontends import SOCKET_NAME
 from tui_omemo.service.api import MessageReceived, Presence, RosterChanged
 
@@ -75,3 +82,44 @@ async def test_listen_serves_send_history_and_settings(
     finally:
         await listener.stop()
     assert not path.is_socket()
+
+
+CHILD = """
+import os, socket, struct, sys
+os.setuid(65534)
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect(sys.argv[1])
+request = b'{"argv": ["history", "x@localhost"]}'
+try:
+    socket.send_fds(client, [struct.pack("!I", len(request))], [0, 1, 2])
+    client.sendall(request)
+    print("answered" if client.recv(4) else "closed")
+except (BrokenPipeError, ConnectionResetError):
+    print("closed")
+"""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
+async def test_another_user_is_refused_by_its_peer_credentials() -> None:
+    """Even where another user could reach the socket (modes opened up for this test), a
+    connection from another uid is closed unanswered and runs nothing."""
+    ran: list[Sequence[str]] = []
+    runner = SimpleNamespace(database=SimpleNamespace(directory=None))
+    directory = Path(tempfile.mkdtemp(prefix="h-social-"))
+    runner.database.directory = directory
+    running = SimpleNamespace(service=SimpleNamespace(runner=runner))
+    token = frontends.DISPATCH.set(lambda argv, _console: ran.append(argv) or 0)
+    try:
+        async with frontends.serving(running):  # type: ignore[arg-type]
+            os.chmod(directory, 0o755)
+            os.chmod(directory / SOCKET_NAME, 0o777)
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CHILD, str(directory / SOCKET_NAME),
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await asyncio.wait_for(child.communicate(), 30)
+    finally:
+        frontends.DISPATCH.reset(token)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert out.decode().strip() == "closed"  # without an exit status
+    assert ran == []

@@ -167,7 +167,10 @@ class BorrowedDatabase:
             done.wait()
 
         job = asyncio.run_coroutine_threadsafe(self._runner.run(park), self._loop)
-        granted.wait()
+        while not granted.wait(0.1):
+            if job.done():  # the runner is closed: the instance is shutting down
+                job.result()
+                raise RuntimeError("the running instance closed its database")
         try:
             yield
         finally:
