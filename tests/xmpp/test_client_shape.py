@@ -25,7 +25,7 @@ PUBLIC = {
     "rejected_archive_results",
     "roster", "add_contact", "remove_contact", "rename_contact", "deny_contact", "presence_shows",
     "add_roster_listener", "add_subscription_request_listener", "add_status_listener",
-    "add_presence_listener",
+    "add_presence_listener", "approve_contact", "presence_status",  # issue 17
     "set_stanza_sink", "add_message_listener", "rejected_carbons", "malformed_stanzas",
 }  # fmt: skip
 
