@@ -42,7 +42,7 @@ from tui_omemo.commands.console import Console
 if TYPE_CHECKING:
     from tui_omemo.commands.runtime import Online
     from tui_omemo.config import Settings
-    from tui_omemo.store import Database, UnitOfWork
+    from tui_omemo.service.profiles import Database, UnitOfWork
 
 T = TypeVar("T")
 
