@@ -242,6 +242,13 @@ class FakeNetwork:
         online = any(resource.available for resource in self._account(contact).resources)
         return Presence.ONLINE if online else Presence.OFFLINE
 
+    def status_text(self, jid: str, contact: str) -> str:
+        """`contact`'s status message as `jid` sees it (only with a subscription to it)."""
+        if not _subscribed_to(self._account(jid), bare_jid(contact)):
+            return ""
+        texts = [r.status for r in self._account(contact).resources if r.available and r.status]
+        return texts[0] if texts else ""
+
 
 def _subscribed_to(account: _Account, jid: str) -> bool:
     item = account.roster.get(jid)
@@ -266,6 +273,10 @@ class FakeTransport:
         self._device_lists: DeviceListHandler | None = None
         self._presence: Callable[[str], None] | None = None
         self._roster: Callable[[], None] | None = None
+        self.status = ""
+        """The status message this resource announced last."""
+        self.answers: dict[str, bool] = {}
+        """Subscription answers given, by bare JID (this fake has no subscription requests)."""
 
     @property
     def own_bare_jid(self) -> str:
@@ -406,3 +417,20 @@ class FakeTransport:
     def presence(self, jid: str) -> Presence:
         """A contact's availability (OFFLINE without a subscription to it)."""
         return self._network.presence(self._jid, jid)
+
+    def status_text(self, jid: str) -> str:
+        """A contact's status message ("" without a subscription to it)."""
+        return self._network.status_text(self._jid, jid)
+
+    def announce(self, show: str, status: str) -> None:
+        """Our availability and status message (the fake keeps only the text)."""
+        self._check()
+        self.status = status
+
+    def answer_subscription(self, jid: str, allow: bool) -> None:
+        """Record the answer (this fake network has no subscription handshake)."""
+        self._check()
+        self.answers[bare_jid(jid)] = allow
+
+    def set_subscription_request_handler(self, handler: Callable[[str], None]) -> None:
+        """No requests ever come on this fake network."""

@@ -361,6 +361,22 @@ class Transport(Protocol):
         """Called with a contact's bare JID whenever its presence changes."""
         ...
 
+    def status_text(self, jid: str) -> str:
+        """A contact's status message (peer text), "" when it sent none."""
+        ...
+
+    def announce(self, show: str, status: str) -> None:
+        """Send our availability ("" online, away, dnd, xa) and status message."""
+        ...
+
+    def answer_subscription(self, jid: str, allow: bool) -> None:
+        """Allow or refuse `jid`'s request to see our presence."""
+        ...
+
+    def set_subscription_request_handler(self, handler: Callable[[str], None]) -> None:
+        """Called with the bare JID of someone asking to see our presence."""
+        ...
+
     async def archived_sent_ids(self, message_ids: Collection[str], since_ms: int) -> set[str]:
         """Which of our sent messages (by origin-id) our archive holds since `since_ms`.
 

@@ -10,8 +10,7 @@ Requests to see our presence are kept in memory only: the server delivers every 
 again at the next login (RFC 6121 §3.1.3). A request is answered only by the user (allow, deny,
 or allow and add the contact back); nothing is granted automatically.
 
-The transport's presence features are optional (`getattr`), as for the contacts' availability:
-a transport without them (a fake) simply has no requests and announces nothing.
+The presence features are part of the `Transport` port (`service/ports.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import contextlib
 from collections.abc import Callable
 
 from tui_omemo.config import Settings
-from tui_omemo.service.transport import TransportError
+from tui_omemo.service.ports import Transport, TransportError
 
 PRESENCE_SETTINGS = frozenset({"show", "status_message"})
 """The settings whose change is announced at once."""
@@ -30,21 +29,19 @@ class Social:
     """Our presence and the subscription requests of one account, over its transport.
 
     Args:
-        transport: the service's transport (its optional presence methods are used).
+        transport: the service's transport.
         settings: the current settings (where `show` and `status_message` live).
         changed: called with a bare JID whose roster row must be shown again.
     """
 
     def __init__(
-        self, transport: object, settings: Callable[[], Settings], changed: Callable[[str], None]
+        self, transport: Transport, settings: Callable[[], Settings], changed: Callable[[str], None]
     ) -> None:
         self._transport = transport
         self._settings = settings
         self._changed = changed
         self._requests: set[str] = set()
-        handler = getattr(transport, "set_subscription_request_handler", None)
-        if callable(handler):
-            handler(self._requested)
+        transport.set_subscription_request_handler(self._requested)
 
     def _requested(self, jid: str) -> None:
         self._requests.add(jid)
@@ -60,9 +57,7 @@ class Social:
 
     def status_text(self, jid: str) -> str:
         """A contact's status message as it sent it (peer text: the UI shows it as data)."""
-        status = getattr(self._transport, "status_text", None)
-        value = status(jid) if callable(status) else ""
-        return value if isinstance(value, str) else ""
+        return self._transport.status_text(jid)
 
     def announce(self, *, changed: bool = True) -> None:
         """Tell contacts our availability and status message (after a login only when they
@@ -71,11 +66,9 @@ class Social:
         settings = self._settings()
         if not changed and settings.show == "online" and not settings.status_message:
             return
-        announce = getattr(self._transport, "announce", None)
-        if callable(announce):
-            show = "" if settings.show == "online" else settings.show
-            with contextlib.suppress(TransportError):
-                announce(show, settings.status_message)
+        show = "" if settings.show == "online" else settings.show
+        with contextlib.suppress(TransportError):
+            self._transport.announce(show, settings.status_message)
 
     def answer(self, jid: str, allow: bool) -> None:
         """Allow or refuse `jid`'s request.
@@ -83,9 +76,7 @@ class Social:
         Raises:
             TransportError: not connected (the request stays open).
         """
-        answer = getattr(self._transport, "answer_subscription", None)
-        if callable(answer):
-            answer(jid, allow)
+        self._transport.answer_subscription(jid, allow)
         self._requests.discard(jid)
 
     def forget(self, jid: str) -> None:
