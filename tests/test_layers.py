@@ -96,3 +96,16 @@ def test_nothing_outside_the_tests_imports_them() -> None:
 def test_the_product_never_imports_devtools() -> None:
     """`tui_omemo` ships without `devtools/` (fakes, the Prosody runner, interop peers)."""
     assert _offenders([PACKAGE], "devtools") == []
+
+
+MAX_LINES = 600
+"""Issue 14: no production module grows past this; a new concern goes into a module of its own."""
+
+
+def test_no_production_module_is_over_600_lines() -> None:
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "tui_omemo").rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert too_long == {}
