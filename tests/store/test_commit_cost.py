@@ -78,7 +78,7 @@ def test_a_version_2_profile_is_upgraded_and_still_searched(tmp_path: Path) -> N
     assert [row[0] for row in fts] == [1, 3]
 
     db = Database.attach(connection, tmp_path)
-    assert db.schema_version == LATEST_VERSION == 5
+    assert db.schema_version == LATEST_VERSION == 6
     assert {text: _search_view(db, text) for text in ("cafe", "caf*", "meet tomorrow")} == {
         "cafe": [(3, "cafe again, later"), (1, "let us meet at the café tomorrow")],
         "caf*": [(3, "cafe again, later"), (1, "let us meet at the café tomorrow")],

@@ -173,6 +173,21 @@ def carries_key(text: str) -> bool:
     return f"{SCHEME}://" in text.lower()
 
 
+_KEYED_LINK = re.compile(r"(aesgcm://[^\s#]*)#\S*", re.IGNORECASE)
+
+
+def search_text(body: str) -> str | None:
+    """What full-text search indexes and shows for `body` instead of the body itself, None
+    when that is the body: a file message's name (as shown, `safe_name`; the link is a key),
+    or a text with each `aesgcm://` link's fragment cut off."""
+    link = file_link(body)
+    if link is not None:
+        return safe_name(link.file_name)
+    if carries_key(body):
+        return _KEYED_LINK.sub(r"\1", body)
+    return None
+
+
 def encrypted_size(plain_size: int) -> int:
     """Bytes uploaded for a file of `plain_size` bytes (ciphertext plus tag)."""
     return plain_size + TAG_SIZE

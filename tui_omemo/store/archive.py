@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable
 
 from tui_omemo.model import TrustLevel
+from tui_omemo.protocol.media_link import search_text
 from tui_omemo.store.records import (
     ArchivedMessage,
     Direction,
@@ -39,7 +40,7 @@ _COLUMNS = (
 _INSERT = (
     "INSERT INTO archive (peer, direction, sender_bare_jid, body, timestamp, received_at, "
     "room, nick, sender_device, trust, omemo_version, stanza_id, origin_id, message_id, flags, "
-    "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "search_text, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "COALESCE(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM archive)))"
 )
 _SECOND = 1000
@@ -319,6 +320,7 @@ def _insert_params(message: NewMessage) -> tuple[object, ...]:
         message.origin_id,
         message.message_id,
         json.dumps(dict(message.flags), sort_keys=True, separators=(",", ":")),
+        search_text(message.body),
     )
 
 

@@ -215,6 +215,55 @@ _V5 = (
     "CREATE INDEX archive_search_order ON archive (id, seq, timestamp, peer)",
 )
 
+# File messages (issue 18). Search never indexes or shows a file's key: ``search_text``
+# (NULL: the body) holds what search sees instead of the body (a file message's name, a text
+# with its ``aesgcm://`` fragments cut off), set by `Archive.append`; the FTS index reads the
+# ``archive_search`` view. Rows archived before this step get the last path segment of a
+# body that starts with a link (not percent-decoded). ``saved_files``: where a file message
+# was downloaded to and the SHA-256 of what was saved.
+_V6 = (
+    "ALTER TABLE archive ADD COLUMN search_text TEXT",
+    """WITH RECURSIVE cut (id, rest) AS (
+        SELECT id, substr(body, 10, instr(body, '#') - 10) FROM archive
+        WHERE body LIKE 'aesgcm://%' AND instr(body, '#') > 10
+        UNION ALL SELECT id, substr(rest, instr(rest, '/') + 1) FROM cut WHERE instr(rest, '/')
+    )
+    UPDATE archive SET search_text = (
+        SELECT rest FROM cut WHERE cut.id = archive.id AND instr(rest, '/') = 0
+    ) WHERE id IN (SELECT id FROM cut)""",
+    "UPDATE archive SET search_text = '' WHERE search_text IS NULL AND body LIKE '%aesgcm://%'",
+    "DROP TRIGGER archive_fts_insert",
+    "DROP TRIGGER archive_fts_delete",
+    "DROP TRIGGER archive_fts_update",
+    "DROP TABLE archive_fts",
+    "CREATE VIEW archive_search AS SELECT id, COALESCE(search_text, body) AS body FROM archive",
+    """CREATE VIRTUAL TABLE archive_fts USING fts5(
+        body, content='archive_search', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', columnsize=0
+    )""",
+    """CREATE TRIGGER archive_fts_insert AFTER INSERT ON archive BEGIN
+        INSERT INTO archive_fts (rowid, body)
+        VALUES (new.id, COALESCE(new.search_text, new.body));
+    END""",
+    """CREATE TRIGGER archive_fts_delete AFTER DELETE ON archive BEGIN
+        INSERT INTO archive_fts (archive_fts, rowid, body)
+        VALUES ('delete', old.id, COALESCE(old.search_text, old.body));
+    END""",
+    """CREATE TRIGGER archive_fts_update AFTER UPDATE OF body, search_text ON archive BEGIN
+        INSERT INTO archive_fts (archive_fts, rowid, body)
+        VALUES ('delete', old.id, COALESCE(old.search_text, old.body));
+        INSERT INTO archive_fts (rowid, body)
+        VALUES (new.id, COALESCE(new.search_text, new.body));
+    END""",
+    "INSERT INTO archive_fts (archive_fts) VALUES ('rebuild')",
+    """CREATE TABLE saved_files (
+        archive_id INTEGER PRIMARY KEY REFERENCES archive (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        saved_at INTEGER NOT NULL
+    )""",
+)
+
 #: Every step, in order. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "account, settings, roster, OMEMO state, devices, trust, inbox, archive", _V1),
@@ -222,6 +271,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "fewer pages per commit: OMEMO state as a rowid table, FTS without docsize", _V3),
     Migration(4, "fewer pages per commit: dedupe keys without the cascade's index", _V4),
     Migration(5, "arrival order: archive.seq, stamped catch-up placed by its stamp", _V5),
+    Migration(6, "file messages: searched by name, never by key; where each was saved", _V6),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
