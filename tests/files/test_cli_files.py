@@ -3,6 +3,7 @@ profiles over Prosody with mod_http_file_share."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -32,7 +33,8 @@ async def test_a_file_goes_from_one_profile_to_another(
 ) -> None:
     """Alice's `send-file` reaches Bob's `listen --json` as a file message (name, type, no
     key anywhere); `download` saves the same bytes and prints the path; a second download
-    does not overwrite the first; `history --json` shows the file the same way."""
+    does not overwrite the first; `history --json` shows the file the same way, with the
+    latest saved path, the size and the SHA-256."""
     alice, bob = await new_account("alice"), await new_account("bob")
     await subscribe_both(prosody, alice, bob)
     content = os.urandom(70_000)
@@ -69,4 +71,9 @@ async def test_a_file_goes_from_one_profile_to_another(
 
     history = await runner.run(bob, "history", alice.jid, "--json")
     (row,) = [json.loads(line) for line in history.out.splitlines()]
-    assert row["file"] == message["file"]
+    assert row["file"] == {
+        **message["file"],
+        "size": len(content),
+        "saved": again.out.strip(),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }

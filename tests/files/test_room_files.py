@@ -6,6 +6,7 @@ refuses OMEMO), even with plaintext chosen."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,8 @@ async def test_a_file_in_a_room_reaches_the_other_member(
     room_jid: Callable[[], str],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Alice's file in the room: Bob's message offers it (name, type) and it saves intact."""
+    """Alice's file in the room: Bob's message offers it (name, type) and it saves intact;
+    Bob's archive then remembers where it was saved and its SHA-256."""
     alice, bob = await make_member(), await make_member()
     room = room_jid()
     await alice.groups.create_room(room, "alice", [bob.jid])
@@ -50,10 +52,16 @@ async def test_a_file_in_a_room_reaches_the_other_member(
     assert got.file is not None
     assert got.file.type == "application/pdf"
     theirs = FileSharing(
-        HttpFiles(bob.peer.xmpp, allow_plaintext_loopback=True), bob.peer.service, tmp_path / "b"
+        HttpFiles(bob.peer.xmpp, allow_plaintext_loopback=True),
+        bob.peer.service,
+        tmp_path / "b",
+        bob.peer.service.runner,
     )
+    assert await theirs.saved(got) is None
     saved = await theirs.download(got)
     assert saved.path.read_bytes() == content
+    assert await theirs.saved(got) == saved
+    assert saved.sha256 == hashlib.sha256(content).hexdigest()
 
 
 async def test_a_link_never_goes_out_in_plaintext(

@@ -30,4 +30,4 @@ def file_sharing(running: Online) -> FileSharing:
     transport = HttpFiles(
         running.client, allow_plaintext_loopback=running.account.allow_plaintext_loopback
     )
-    return FileSharing(transport, running.service, downloads_directory())
+    return FileSharing(transport, running.service, downloads_directory(), running.service.runner)

@@ -6,22 +6,35 @@ no cryptography library."""
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import dataclass
 
 from tui_omemo.protocol.media_link import file_link, safe_name
 
 FILE_TAG = "[file]"
 
 
-def file_fields(text: str) -> dict[str, object] | None:
-    """The `file` object of a message's JSON (`name`, `size`, `type`), None when the message
-    is not a file. `size` is null: the link does not carry it and it is only known once
-    downloaded."""
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """Where a file message was downloaded to: `path`, `size` and hex `sha256`."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def file_fields(text: str, saved: Saved | None = None) -> dict[str, object] | None:
+    """The `file` object of a message's JSON (`name`, `size`, `type`; once downloaded also
+    `saved`, the path, and `sha256`), None when the message is not a file. `size` is null
+    until downloaded: the link does not carry it."""
     link = file_link(text)
     if link is None:
         return None
     name = safe_name(link.file_name)
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return {"name": name, "size": None, "type": kind}
+    if saved is None:
+        return {"name": name, "size": None, "type": kind}
+    return {"name": name, "size": saved.size, "type": kind, "saved": saved.path,
+            "sha256": saved.sha256}  # fmt: skip
 
 
 def shown_text(text: str) -> str:

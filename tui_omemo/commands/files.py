@@ -37,7 +37,7 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.media import MediaError, file_link
 from tui_omemo.service.api import ChatMessage, SendFailed
 from tui_omemo.service.api_files import SavedFile
-from tui_omemo.service.file_messages import stored_file_link
+from tui_omemo.service.file_messages import record_saved, stored_file_link
 from tui_omemo.service.files import (
     FileShareError,
     describe_name,
@@ -206,8 +206,18 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
         raise CommandError(str(error)) from None
     finally:
         progress.end()
+    _remember(options, console, args.message_id, saved)
     console.out(_saved_json(peer, args.message_id, saved) if args.json else str(saved.path))
     return exits.OK
+
+
+def _remember(options: ProfileOptions, console: Console, archive_id: int, saved: SavedFile) -> None:
+    """Keep the saved path and digest with the message (`history --json` shows them)."""
+    database = open_database(options, console)
+    try:
+        record_saved(database, archive_id, saved)
+    finally:
+        database.close()
 
 
 def _saved_json(peer: str, message_id: int, saved: SavedFile) -> str:

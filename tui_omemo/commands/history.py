@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui_omemo.commands.console import Console, UsageError
+from tui_omemo.commands.file_view import Saved
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions, open_database
@@ -47,12 +48,16 @@ def history(options: ProfileOptions, args: HistoryArgs, console: Console) -> int
         else:
             assert peer is not None
             messages = list(reversed(uow.archive.page(peer, limit=args.limit).messages))
+        saved = {
+            archive_id: Saved(record.path, record.size, record.sha256)
+            for archive_id, record in uow.saved_files.for_ids(m.id for m in messages).items()
+        }
     for message in messages:
         failure = message.flags.get("failure")
         if args.json and isinstance(failure, str):
             console.out(failure_json(message, failure))
             continue
-        view = MessageView.from_archive(message)
+        view = MessageView.from_archive(message, saved.get(message.id))
         console.out(view.to_json() if args.json else view.to_line())
     if not messages and not args.json:
         console.err(_nothing(peer, args))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tui_omemo.commands import schema
-from tui_omemo.commands.file_view import file_fields, shown_text
+from tui_omemo.commands.file_view import Saved, file_fields, shown_text
 from tui_omemo.model import TrustLevel
 
 OUTGOING = "out"
@@ -98,10 +98,11 @@ class MessageView:
     archive_id: int | None = None
     room: str | None = None
     nick: str | None = None
+    saved: Saved | None = None
 
     @classmethod
-    def from_archive(cls, message: ArchivedRow) -> MessageView:
-        """The view of an archived message."""
+    def from_archive(cls, message: ArchivedRow, saved: Saved | None = None) -> MessageView:
+        """The view of an archived message (`saved`: where its file was downloaded to)."""
         return cls(
             peer=message.peer,
             outgoing=message.direction == OUTGOING,
@@ -115,6 +116,7 @@ class MessageView:
             archive_id=message.id,
             room=message.room,
             nick=message.nick,
+            saved=saved,
         )
 
     def to_json(self) -> str:
@@ -130,7 +132,7 @@ class MessageView:
                 "from": self.sender,
                 "device": self.device,
                 "text": shown_text(self.text),
-                "file": file_fields(self.text),
+                "file": file_fields(self.text, self.saved),
                 "encrypted": self.omemo is not None,
                 "omemo": self.omemo,
                 "trust": schema.trust_word(self.trust),

@@ -67,3 +67,7 @@ class FileShare(Protocol):
             FileShareError, MediaError, TransportError: nothing is kept then.
         """
         ...
+
+    async def saved(self, message: ChatMessage) -> SavedFile | None:
+        """Where the file of `message` was last saved (path, size, SHA-256), if it was."""
+        ...

@@ -15,7 +15,9 @@ from typing import Protocol
 from tui_omemo.protocol.media_link import file_link
 from tui_omemo.service.api import ChatMessage, SendReport
 from tui_omemo.service.api_files import SavedFile, TransferProgress
+from tui_omemo.service.file_messages import as_saved, saved_record
 from tui_omemo.service.files import FileShareError, FileTransport, download_file, upload_file
+from tui_omemo.service.runner import DbRunner
 
 
 class _Chats(Protocol):
@@ -35,10 +37,19 @@ class _Chats(Protocol):
 class FileSharing:
     """Send and save files for one online account."""
 
-    def __init__(self, transport: FileTransport, chats: _Chats, directory: Path) -> None:
+    def __init__(
+        self,
+        transport: FileTransport,
+        chats: _Chats,
+        directory: Path,
+        runner: DbRunner | None = None,
+    ) -> None:
+        """`runner`: the profile's database, where each download is remembered (none: not
+        remembered)."""
         self._transport = transport
         self._chats = chats
         self._directory = directory
+        self._runner = runner
 
     @property
     def directory(self) -> Path:
@@ -61,4 +72,15 @@ class FileSharing:
         link = file_link(message.body)
         if link is None:
             raise FileShareError("this message is not a file")
-        return await download_file(self._transport, link, self._directory, progress)
+        saved = await download_file(self._transport, link, self._directory, progress)
+        if self._runner is not None:
+            record = saved_record(message.archive_id, saved)
+            await self._runner.write(lambda uow: uow.saved_files.record(record))
+        return saved
+
+    async def saved(self, message: ChatMessage) -> SavedFile | None:
+        """See `api.FileShare.saved`."""
+        if self._runner is None or message.file is None:
+            return None
+        record = await self._runner.read(lambda uow: uow.saved_files.get(message.archive_id))
+        return None if record is None else as_saved(record)

@@ -47,6 +47,7 @@ from tui_omemo.store.migrations import LATEST_VERSION, migrate, user_version
 from tui_omemo.store.omemo_state import OmemoState
 from tui_omemo.store.outbox import Outbox
 from tui_omemo.store.roster import Roster
+from tui_omemo.store.saved_files import SavedFiles
 from tui_omemo.store.sql import DRIVER_ERRORS, Connection, translate
 from tui_omemo.store.trust import Devices, Trust
 
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.account = AccountRepository(connection)
         self.settings = Settings(connection)
         self.security_events = SecurityEvents(connection)
+        self.saved_files = SavedFiles(connection)
 
 
 class Database:

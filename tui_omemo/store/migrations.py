@@ -220,7 +220,7 @@ _V5 = (
 # with its ``aesgcm://`` fragments cut off), set by `Archive.append`; the FTS index reads the
 # ``archive_search`` view. Rows archived before this step get the last path segment of a
 # body that starts with a link (not percent-decoded). ``saved_files``: where a file message
-# was downloaded to and the SHA-256 of what was saved.
+# was downloaded to, with the size and SHA-256 of what was saved (`store.saved_files`).
 _V6 = (
     "ALTER TABLE archive ADD COLUMN search_text TEXT",
     """WITH RECURSIVE cut (id, rest) AS (
@@ -259,6 +259,7 @@ _V6 = (
     """CREATE TABLE saved_files (
         archive_id INTEGER PRIMARY KEY REFERENCES archive (id) ON DELETE CASCADE,
         path TEXT NOT NULL,
+        size INTEGER NOT NULL,
         sha256 TEXT NOT NULL,
         saved_at INTEGER NOT NULL
     )""",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 from tui_omemo.service.api import ChatMessage, SendFailed
-from tui_omemo.service.api_files import FileShare
+from tui_omemo.service.api_files import FileShare, SavedFile
 from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral
 
@@ -110,6 +110,14 @@ async def download(app: TuiOmemoApp, log: MessageLog, message: ChatMessage) -> N
     shown = neutral(str(saved.path), single_line=True)
     log.set_note(message.archive_id, f"saved to {shown}")
     app.notify(f"Saved to {shown}", markup=False)
+
+
+async def saved(app: TuiOmemoApp, message: ChatMessage) -> SavedFile | None:
+    """Where the file of `message` was saved, if it was (None without file sharing)."""
+    files = app.files
+    if message.file is None or files is None:
+        return None
+    return await files.saved(message)
 
 
 def complete_path(text: str) -> str:

@@ -21,6 +21,7 @@ from textual.widgets import Button, Static
 
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import ChatMessage, DeviceInfo, MessageTrust
+from tui_omemo.service.api_files import SavedFile
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.text import neutral
 from tui_omemo.ui.widgets.device_table import TRUST_WORDS
@@ -62,9 +63,12 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
         clock: Clock,
         *,
         versions: tuple[Namespace, ...] = (),
+        saved: SavedFile | None = None,
     ) -> None:
-        """`versions`: every OMEMO version the send used (`SendReport.versions`), if known."""
+        """`versions`: every OMEMO version the send used (`SendReport.versions`), if known;
+        `saved`: where the message's file was downloaded to, if it was."""
         super().__init__()
+        self._saved = saved
         self._message = message
         self._device = device
         self._clock = clock
@@ -105,11 +109,28 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
             rows.append(("Fingerprint", " ".join(parts[:4])))
             rows.append(("", " ".join(parts[4:])))
             rows.append(("Device trust", TRUST_WORDS[self._device.trust]))
+        rows.extend(self._file_rows())
         for label, value in rows:
             facts.append(f"{label:>13}  ", "bold")
             facts.append(f"{value}\n")
         facts.rstrip()
         return facts
+
+    def _file_rows(self) -> list[tuple[str, str]]:
+        """File, size, saved path and SHA-256 (in two halves) of a file message."""
+        file, saved = self._message.file, self._saved
+        if file is None:
+            return []
+        rows = [("File", f"{neutral(file.name, single_line=True)} ({file.type})")]
+        if saved is None:
+            return [*rows, ("Saved", "not downloaded")]
+        return [
+            *rows,
+            ("Size", f"{saved.size} bytes"),
+            ("Saved to", neutral(str(saved.path), single_line=True)),
+            ("SHA-256", saved.sha256[:32]),
+            ("", saved.sha256[32:]),
+        ]
 
     @on(Button.Pressed, "#refresh")
     def _refresh(self) -> None:

@@ -380,7 +380,8 @@ class ChatScreen(ServiceScreen):
         devices = await self._service.devices(sender)
         device = next((d for d in devices if d.device_id == message.sender_device_id), None)
         versions = self._versions.get(message.archive_id, ())
-        dialog = MessageDetailDialog(message, device, self._clock, versions=versions)
+        saved = await file_actions.saved(cast("TuiOmemoApp", self.app), message)
+        dialog = MessageDetailDialog(message, device, self._clock, versions=versions, saved=saved)
         choice = await self.app.push_screen_wait(dialog)
         if choice is DetailChoice.REBUILD_SESSION and message.sender_device_id is not None:
             await self._service.rebuild_session(sender, message.sender_device_id)

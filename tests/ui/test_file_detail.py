@@ -1,0 +1,62 @@
+"""The message details of a file message (issue 18): its name and type, and once downloaded
+where it was saved with its size and SHA-256 (read from the app's `FileShare`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from tests.fakes_ui import BOB, FakeService
+from tests.ui.helpers import SIZE, make_app, settle
+from tests.ui.test_app import open_chat
+from tui_omemo.service.api import ChatMessage, MessageReceived
+from tui_omemo.service.api_files import FileInfo, SavedFile
+from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
+
+DIGEST = "0123456789abcdef" * 4
+
+
+class SavedOnly:
+    """The one `FileShare` call the details need: the saved report.pdf, nothing else."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    async def saved(self, message: ChatMessage) -> SavedFile | None:
+        self.asked.append(message.archive_id)
+        return SavedFile(Path("/home/me/Downloads/report (1).pdf"), 5000, DIGEST)
+
+
+async def _facts(service: FakeService, body: str) -> str:
+    share = SavedOnly()
+    app = make_app(service, files=lambda: share)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        info = FileInfo("report.pdf", "application/pdf") if body.startswith("aesgcm") else None
+        service.emit(MessageReceived(service.next_message(BOB, body, file=info)))
+        await settle(pilot)
+        await pilot.press("ctrl+l", "end", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDetailDialog)
+        return str(app.screen.query_one("#facts", Static).render())
+
+
+async def test_a_saved_file_shows_its_path_and_digest(service: FakeService) -> None:
+    """The details of a downloaded file message name the file, the saved path, the size and
+    the whole SHA-256 (in two halves); never the link."""
+    facts = await _facts(service, "aesgcm://h.example/s/report.pdf#" + "0" * 88)
+    assert "report.pdf (application/pdf)" in facts
+    assert "Saved to  /home/me/Downloads/report (1).pdf" in facts
+    assert "5000 bytes" in facts
+    assert DIGEST[:32] in facts
+    assert DIGEST[32:] in facts
+    assert "aesgcm" not in facts
+
+
+async def test_a_text_message_has_no_file_rows(service: FakeService) -> None:
+    """An ordinary message's details have no file rows."""
+    facts = await _facts(service, "just words")
+    assert "Saved" not in facts
+    assert "File" not in facts
