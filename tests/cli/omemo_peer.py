@@ -189,6 +189,8 @@ class OmemoPeer:
         self.legacy_only = legacy_only
         self.received: asyncio.Queue[PeerMessage] = asyncio.Queue()
         self.errors: list[str] = []
+        self.envelopes: list[bytes] = []
+        """Every OMEMO 2 plaintext (SCE envelope) decrypted, in order."""
         client.add_event_handler("message", self._on_message)
 
     @property
@@ -307,8 +309,9 @@ class OmemoPeer:
         except NotImplementedError as error:  # OMEMO 2: decrypted, but SCE is not unpacked
             header = stanza.xml.find(f"{{{V2}}}encrypted/{{{V2}}}header")
             assert header is not None
+            self.envelopes.append(sce_plaintext(error))
             return PeerMessage(
-                sender, int(header.get("sid", "0")), sce_body(sce_plaintext(error)), V2
+                sender, int(header.get("sid", "0")), sce_body(self.envelopes[-1]), V2
             )
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")

@@ -132,3 +132,21 @@ def test_envelope_bytes_equal_the_element_tree_serialization(body: str, to: str 
     data = build_envelope(body, sender="a&<\"'@b.lit", to=to, timestamp=when)
     rpad = ET.fromstring(data).findtext(f"{{{NS}}}rpad") or ""
     assert data == _tree_envelope(body, "a&<\"'@b.lit", to, when, rpad)
+
+
+def test_a_file_link_also_travels_as_oob_inside_the_content() -> None:
+    """A body that is exactly one aesgcm:// link gets an XEP-0066 `<x><url>` with that link
+    inside `<content>` (so only inside the encryption); the body stays the link, and other
+    bodies, even ones mentioning a link, get no OOB element."""
+    link = "aesgcm://upload.example/s/a.jpg#" + "0a" * 44
+    root = ET.fromstring(build_envelope(link, sender="a@b", to="c@d"))
+    assert root.findtext(f"{{{NS}}}content/{{jabber:x:oob}}x/{{jabber:x:oob}}url") == link
+    assert root.findall(f"{{{NS}}}*/{{jabber:x:oob}}x") == root.findall(
+        f"{{{NS}}}content/{{jabber:x:oob}}x"
+    )
+    envelope = parse_envelope(ET.tostring(root))
+    assert envelope.body == link
+    assert envelope.other_content == ("{jabber:x:oob}x",)
+    for text in ("hello", f"look: {link}"):
+        data = build_envelope(text, sender="a@b", to=None)
+        assert ET.fromstring(data).find(".//{jabber:x:oob}x") is None

@@ -1,7 +1,8 @@
 """Build and parse the SCE envelope (`urn:xmpp:sce:1`) that OMEMO 2 encrypts as its payload.
 
-`build_envelope` writes, in this order, `<content>` (the body as `<body xmlns='jabber:client'>`),
-`<rpad>` (0–200 random characters so that ciphertext lengths do not reveal message lengths),
+`build_envelope` writes, in this order, `<content>` (the body as `<body xmlns='jabber:client'>`,
+and for a file message, a body that is exactly one `aesgcm://` link, also that link as an OOB
+`<x xmlns='jabber:x:oob'><url>` (XEP-0066), so it travels only inside the encryption), `<rpad>` (0–200 random characters so that ciphertext lengths do not reveal message lengths),
 `<time stamp>`, `<to jid>` and `<from jid>`; `parse_envelope` returns the body and the affixes
 and refuses anything that is not a well-formed envelope. Checking the affixes against the outer
 stanza (e.g. `<to>` must be the room for a groupchat message) is the caller's decision.
@@ -18,10 +19,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tui_omemo.protocol.media_link import file_link
 from tui_omemo.xmpp.errors import MalformedStanza
 
 SCE_NAMESPACE = "urn:xmpp:sce:1"
 CLIENT_NAMESPACE = "jabber:client"
+OOB_NAMESPACE = "jabber:x:oob"
 OMEMO2_NAMESPACE = "urn:xmpp:omemo:2"
 MAX_ENVELOPE_BYTES = 1024 * 1024
 MAX_RPAD_CHARS = 200
@@ -86,7 +89,8 @@ def build_envelope(
         timestamp: `<time stamp>`; now when None.
 
     Returns:
-        The serialized envelope, ready for the OMEMO 2 payload encryption.
+        The serialized envelope, ready for the OMEMO 2 payload encryption (with the OOB
+        element of a file message).
     """
     when = (timestamp or datetime.now(UTC)).astimezone(UTC)
     padding = random_padding()
@@ -94,6 +98,7 @@ def build_envelope(
         (
             _HEAD,
             f"<ns1:body>{_text(body)}</ns1:body>" if body else "<ns1:body />",
+            _oob(body),
             "</ns0:content>",
             f"<ns0:rpad>{padding}</ns0:rpad>" if padding else "<ns0:rpad />",
             f'<ns0:time stamp="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}" />',
@@ -114,6 +119,15 @@ _ATTRIBUTE_ESCAPES = (
     ("\n", "&#10;"),
     ("\t", "&#09;"),
 )
+
+
+def _oob(body: str) -> str:
+    """A file message's link again as an XEP-0066 `<x><url>` (inside the content, so only
+    inside the encryption); nothing for any other body."""
+    if file_link(body) is None:
+        return ""
+    url = _text(body.strip())
+    return f'<ns2:x xmlns:ns2="{OOB_NAMESPACE}"><ns2:url>{url}</ns2:url></ns2:x>'
 
 
 def _text(value: str) -> str:
