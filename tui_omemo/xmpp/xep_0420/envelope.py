@@ -2,7 +2,8 @@
 
 `build_envelope` writes, in this order, `<content>` (the body as `<body xmlns='jabber:client'>`,
 and for a file message, a body that is exactly one `aesgcm://` link, also that link as an OOB
-`<x xmlns='jabber:x:oob'><url>` (XEP-0066), so it travels only inside the encryption), `<rpad>` (0–200 random characters so that ciphertext lengths do not reveal message lengths),
+`<x xmlns='jabber:x:oob'><url>` (XEP-0066), so it travels only inside the encryption),
+`<rpad>` (0–200 random characters so that ciphertext lengths do not reveal message lengths),
 `<time stamp>`, `<to jid>` and `<from jid>`; `parse_envelope` returns the body and the affixes
 and refuses anything that is not a well-formed envelope. Checking the affixes against the outer
 stanza (e.g. `<to>` must be the room for a groupchat message) is the caller's decision.
