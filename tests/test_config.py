@@ -27,6 +27,8 @@ def test_defaults_are_those_of_design_section_4() -> None:
         "add_body_hint": True,
         "repair_broken_sessions": False,
         "complete_session_with_empty_message": True,
+        "auto_download_files": False,
+        "auto_download_max_mib": 10,
         "trust_mode": "btbv",
         "show": "online",
         "status_message": "",

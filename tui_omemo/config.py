@@ -90,6 +90,16 @@ class Settings:
             "Answer a key exchange with an empty message so the sender stops repeating it."
         ),
     )
+    auto_download_files: bool = field(
+        default=False,
+        metadata=_help(
+            "Save encrypted files from contacts and rooms as they arrive (up to a cap)."
+        ),
+    )
+    auto_download_max_mib: int = field(
+        default=10,
+        metadata=_help("Largest file, in MiB, saved automatically; larger ones wait for you."),
+    )
     trust_mode: TrustModeName = field(
         default="btbv",
         metadata=_help(

@@ -85,6 +85,21 @@ async def test_a_tampered_file_keeps_nothing(files: MakeFiles, tmp_path: Path) -
     assert list(downloads.iterdir()) == []
 
 
+async def test_a_download_over_its_limit_keeps_nothing(files: MakeFiles, tmp_path: Path) -> None:
+    """An automatic download's cap: a file larger than the limit is refused in words and
+    nothing is left; one at the limit is saved."""
+    alice, bob = await files(), await files()
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3000))
+    link = await upload_file(alice, source)
+    downloads = tmp_path / "downloads"
+    with pytest.raises(FileTooLarge, match="larger than 2.9 KiB, the limit"):
+        await download_file(bob, link, downloads, limit=2999)
+    assert list(downloads.iterdir()) == []
+    saved = await download_file(bob, link, downloads, limit=3000)
+    assert saved.path.read_bytes() == source.read_bytes()
+
+
 async def test_plain_http_needs_the_loopback_switch(files: MakeFiles, tmp_path: Path) -> None:
     """Without the account's loopback-plaintext switch the http:// slot is refused."""
     alice = await files(plain=False)

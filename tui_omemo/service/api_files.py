@@ -59,9 +59,14 @@ class FileShare(Protocol):
         ...
 
     async def download(
-        self, message: ChatMessage, progress: TransferProgress | None = None
+        self,
+        message: ChatMessage,
+        progress: TransferProgress | None = None,
+        *,
+        limit: int | None = None,
     ) -> SavedFile:
-        """Fetch, decrypt, verify and save the file of `message`.
+        """Fetch, decrypt, verify and save the file of `message` (refused when larger than
+        `limit` bytes, if given).
 
         Raises:
             FileShareError, MediaError, TransportError: nothing is kept then.

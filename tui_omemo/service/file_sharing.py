@@ -66,13 +66,17 @@ class FileSharing:
         return await self._chats.send(peer, link.text())
 
     async def download(
-        self, message: ChatMessage, progress: TransferProgress | None = None
+        self,
+        message: ChatMessage,
+        progress: TransferProgress | None = None,
+        *,
+        limit: int | None = None,
     ) -> SavedFile:
         """See `api.FileShare.download`."""
         link = file_link(message.body)
         if link is None:
             raise FileShareError("this message is not a file")
-        saved = await download_file(self._transport, link, self._directory, progress)
+        saved = await download_file(self._transport, link, self._directory, progress, limit)
         if self._runner is not None:
             record = saved_record(message.archive_id, saved)
             await self._runner.write(lambda uow: uow.saved_files.record(record))

@@ -181,13 +181,20 @@ async def download_file(
     link: MediaLink,
     directory: Path,
     progress: Progress | None = None,
+    limit: int | None = None,
 ) -> SavedFile:
     """Fetch, decrypt and verify `link`'s file and save it in `directory`.
+
+    Args:
+        limit: the most bytes of plaintext to accept (automatic downloads); a larger file
+            is refused by its announced size before anything is written, or as soon as it
+            grows past the limit.
 
     Returns:
         Where it was saved (a new name, never an existing file), its size and SHA-256.
 
     Raises:
+        FileTooLarge: larger than `limit`; nothing is kept.
         MediaTagMismatch: the file was altered or incomplete; nothing is kept.
         TransportError: the address is refused, an HTTP error, a broken connection.
         FileShareError: the directory cannot be written.
@@ -202,13 +209,23 @@ async def download_file(
     with target:
         async with transport.get(url) as incoming:
             total = None if incoming.size is None else plain_size(incoming.size)
+            _check_download(link, total, limit)
             async for chunk in incoming.chunks():
                 _keep(target, digest, decryptor.update(chunk))
+                _check_download(link, decryptor.size, limit)
                 if progress is not None:
                     progress(decryptor.size, total)
         _keep(target, digest, decryptor.finish())
         path = target.commit()
     return SavedFile(path, decryptor.size, digest.hexdigest())
+
+
+def _check_download(link: MediaLink, size: int | None, limit: int | None) -> None:
+    if limit is not None and size is not None and size > limit:
+        raise FileTooLarge(
+            f"{describe_name(link)} is larger than {human_size(limit)}, the limit for automatic "
+            "downloads; nothing was saved"
+        )
 
 
 def describe_name(link: MediaLink) -> str:

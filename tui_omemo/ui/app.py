@@ -22,9 +22,8 @@ How the composition root (`commands/app.py`) wires it:
   that certificate's fingerprint and offers to pin it (only on the user's confirmed act). Once
   connected, the account screen (F4, palette) uses the service.
 
-Background events reach the UI through exactly one worker draining `service.events()`; it posts
-`ServiceEventArrived`, and the app hands each event down to the screens that show it. New messages
-in other chats and security events raise a toast and ring the terminal bell.
+One worker drains `service.events()` into `ServiceEventArrived`; each event goes to the screens
+that show it, other chats' messages and security events toast and ring, and a file may download.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ from tui_omemo.service.api import (
     ServiceEvent,
 )
 from tui_omemo.service.api_files import FileShare
+from tui_omemo.ui import file_actions
 from tui_omemo.ui.alerts import Alerts, Desktop
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.commands import ActionsProvider
@@ -405,6 +405,7 @@ class TuiOmemoApp(TabFirst):
                 handler(event.event)
         self._announce(event.event)
         self._alerts.seen(event.event, self.screen)
+        file_actions.auto_download(self, event.event)  # issue 18: when the settings say so
 
     def _announce(self, event: ServiceEvent) -> None:
         """Toast and bell for what happens outside the chat on screen."""

@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Static
 
-from tui_omemo.service.api import ChatMessage, SendFailed
+from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed
 from tui_omemo.service.api_files import FileShare, SavedFile
 from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral
+from tui_omemo.ui.widgets.message_log import MessageLog
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
     from tui_omemo.ui.app import TuiOmemoApp
-    from tui_omemo.ui.widgets.message_log import MessageLog
 
 BAR_WIDTH = 20
+MIB = 1024 * 1024
 
 
 def bar(done: int, total: int | None) -> str:
@@ -87,8 +88,15 @@ async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
             line.set_class(True, "-hidden")
 
 
-async def download(app: TuiOmemoApp, log: MessageLog, message: ChatMessage) -> None:
-    """Save the file `message` offers; its line shows the progress, then where it went."""
+async def download(
+    app: TuiOmemoApp,
+    log: MessageLog | None,
+    message: ChatMessage,
+    *,
+    limit: int | None = None,
+) -> None:
+    """Save the file `message` offers; its line (in `log`, if shown) has the progress, then
+    where it went. `limit`: the most bytes to accept (automatic downloads)."""
     if message.file is None:
         return
     try:
@@ -97,19 +105,48 @@ async def download(app: TuiOmemoApp, log: MessageLog, message: ChatMessage) -> N
         app.notify(str(error), severity="error", markup=False)
         return
 
+    def note(text: str) -> None:
+        if log is not None:
+            log.set_note(message.archive_id, text)
+
     def progress(done: int, total: int | None) -> None:
-        log.set_note(message.archive_id, f"downloading {bar(done, total)}")
+        note(f"downloading {bar(done, total)}")
 
     progress(0, None)
     try:
-        saved = await files.download(message, progress)
-    except Exception as error:  # the tag check, HTTP, disk: nothing was kept
-        log.set_note(message.archive_id, "not saved")
+        saved = await files.download(message, progress, limit=limit)
+    except Exception as error:  # the tag check, HTTP, disk, the cap: nothing was kept
+        note("not saved")
         app.notify(str(error), title="Download failed", severity="error", markup=False)
         return
     shown = neutral(str(saved.path), single_line=True)
-    log.set_note(message.archive_id, f"saved to {shown}")
+    note(f"saved to {shown}")
     app.notify(f"Saved to {shown}", markup=False)
+
+
+def auto_download(app: TuiOmemoApp, event: object) -> None:
+    """Start saving the file of a message just received from a contact or a room, when the
+    settings ask for automatic downloads (off by default; only encrypted aesgcm:// files, which
+    are the only ones a message offers: a https:// link is never fetched by itself)."""
+    if not isinstance(event, MessageReceived):
+        return
+    message = event.message
+    if message.file is None or message.outgoing or app.files is None:
+        return
+    app.run_worker(
+        _auto_download(app, message), group="files", description="automatic download",
+        exit_on_error=False,
+    )  # fmt: skip
+
+
+async def _auto_download(app: TuiOmemoApp, message: ChatMessage) -> None:
+    settings = await app.service.settings()
+    if not settings.auto_download_files:
+        return
+    screen = app.screen
+    shown = getattr(screen, "peer", None) == message.peer and screen.query(MessageLog)
+    log = screen.query_one(MessageLog) if shown else None
+    await download(app, log, message, limit=settings.auto_download_max_mib * MIB)
 
 
 async def saved(app: TuiOmemoApp, message: ChatMessage) -> SavedFile | None:

@@ -60,3 +60,50 @@ async def test_a_text_message_has_no_file_rows(service: FakeService) -> None:
     facts = await _facts(service, "just words")
     assert "Saved" not in facts
     assert "File" not in facts
+
+
+class Recorder(SavedOnly):
+    """Records each download asked for, with its limit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downloads: list[tuple[int, int | None]] = []
+
+    async def download(
+        self, message: ChatMessage, progress: object = None, *, limit: int | None = None
+    ) -> SavedFile:
+        self.downloads.append((message.archive_id, limit))
+        return SavedFile(Path("/tmp/x.pdf"), 1, DIGEST)
+
+
+async def _arrivals(service: FakeService, share: Recorder) -> list[int]:
+    """Emit a file from Bob, a text from Bob and a file we sent; the ids of the two files."""
+    app = make_app(service, files=lambda: share)
+    info = FileInfo("report.pdf", "application/pdf")
+    link = "aesgcm://h.example/s/report.pdf#" + "0" * 88
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        theirs = service.next_message(BOB, link, file=info)
+        ours = service.next_message(BOB, link, file=info, outgoing=True)
+        for message in (theirs, service.next_message(BOB, "words"), ours):
+            service.emit(MessageReceived(message))
+        await settle(pilot, 8)
+    return [theirs.archive_id, ours.archive_id]
+
+
+async def test_files_are_not_saved_automatically_by_default(service: FakeService) -> None:
+    """With the default settings a received file waits for the user."""
+    share = Recorder()
+    await _arrivals(service, share)
+    assert share.downloads == []
+
+
+async def test_automatic_download_saves_received_files_under_the_cap(
+    service: FakeService,
+) -> None:
+    """Switched on, a received file (not a text, not our own) is saved with the cap in bytes."""
+    await service.update_setting("auto_download_files", "on")
+    await service.update_setting("auto_download_max_mib", "3")
+    share = Recorder()
+    theirs, _ours = await _arrivals(service, share)
+    assert share.downloads == [(theirs, 3 * 1024 * 1024)]
