@@ -90,23 +90,12 @@ class Settings:
             "Answer a key exchange with an empty message so the sender stops repeating it."
         ),
     )
-    auto_download_files: bool = field(
-        default=False,
-        metadata=_help(
-            "Save encrypted files from contacts and rooms as they arrive (up to a cap)."
-        ),
-    )
-    auto_download_max_mib: int = field(
-        default=10,
-        metadata=_help("Largest file, in MiB, saved automatically; larger ones wait for you."),
-    )
     trust_mode: TrustModeName = field(
         default="btbv",
         metadata=_help(
             "btbv: new devices are trusted until you decide on one; manual: only verified ones."
         ),
     )
-
     show: ShowName = field(
         default="online",
         metadata=_help("Your availability for contacts: online, away, dnd (busy), xa (long away)."),
@@ -117,6 +106,16 @@ class Settings:
     notify_message_text: bool = field(
         default=False,
         metadata=_help("Desktop notifications show the message text (off: only who wrote)."),
+    )
+    auto_download_files: bool = field(
+        default=False,
+        metadata=_help(
+            "Save encrypted files from contacts and rooms as they arrive (up to a cap)."
+        ),
+    )
+    auto_download_max_mib: int = field(
+        default=10,
+        metadata=_help("Largest file, in MiB, saved automatically; larger ones wait for you."),
     )
 
     def __post_init__(self) -> None:
