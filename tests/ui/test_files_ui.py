@@ -1,10 +1,13 @@
-"""The message details of a file message (issue 18): its name and type, and once downloaded
-where it was saved with its size and SHA-256 (read from the app's `FileShare`)."""
+"""Files in the app (issue 18) on a fake service and a stand-in `FileShare` (the real one is
+pinned over Prosody in tests/files): the message details of a file message (name, type, and
+once downloaded the saved path, size and SHA-256), automatic download (off by default, with
+its cap), and the Ctrl+G file picker."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Static
 
 from tests.fakes_ui import BOB, FakeService
@@ -12,6 +15,7 @@ from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_app import open_chat
 from tui_omemo.service.api import ChatMessage, MessageReceived
 from tui_omemo.service.api_files import FileInfo, SavedFile
+from tui_omemo.ui.dialogs.file_picker import FilePickerDialog, VisibleFiles
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
 
 DIGEST = "0123456789abcdef" * 4
@@ -107,3 +111,46 @@ async def test_automatic_download_saves_received_files_under_the_cap(
     share = Recorder()
     theirs, _ours = await _arrivals(service, share)
     assert share.downloads == [(theirs, 3 * 1024 * 1024)]
+
+
+class Sender(SavedOnly):
+    """Records each file sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, Path, bool]] = []
+
+    async def send_file(
+        self, peer: str, path: Path, progress: object = None, *, room: bool
+    ) -> object:
+        self.sent.append((peer, path, room))
+        return None
+
+
+async def test_ctrl_g_picks_a_file_in_a_tree_and_sends_it(
+    service: FakeService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+G in a chat opens a directory tree of the home directory without hidden files;
+    Enter on a file sends it to the chat's contact; Escape sends nothing."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".hidden").write_text("x")
+    (tmp_path / "plan.txt").write_text("the plan")
+    share = Sender()
+    app = make_app(service, files=lambda: share)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        await pilot.press("ctrl+g")
+        await settle(pilot, 8)
+        assert isinstance(app.screen, FilePickerDialog)
+        tree = app.screen.query_one(VisibleFiles)
+        assert [str(child.label) for child in tree.root.children] == ["plan.txt"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, FilePickerDialog)
+        await pilot.press("ctrl+g")
+        await settle(pilot, 8)
+        await pilot.press("down", "enter")
+        await settle(pilot, 8)
+        assert not isinstance(app.screen, FilePickerDialog)
+    assert share.sent == [(BOB, tmp_path / "plan.txt", False)]

@@ -34,9 +34,11 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.ui import file_actions
 from tui_omemo.ui.clock import Clock
+from tui_omemo.ui.dialogs.file_picker import FilePickerDialog
 from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
@@ -67,6 +69,7 @@ class ChatScreen(ServiceScreen):
         Binding("ctrl+l", "focus_log", "Messages"),
         Binding("ctrl+n", "focus_composer", "Write", show=False),
         Binding("ctrl+t", "review_devices", "Devices"),
+        Binding("ctrl+g", "pick_file", "Send a file", show=False),
         Binding("f9", "add_contact", "Add contact", key_display="F9"),
     ]
 
@@ -355,6 +358,17 @@ class ChatScreen(ServiceScreen):
                 severity="warning",
                 markup=False,
             )
+
+    @work(exit_on_error=False, group="files", description="pick a file to send")
+    async def action_pick_file(self) -> None:
+        """Choose a file in a directory tree and send it encrypted, as `/file PATH` does."""
+        path = await self.app.push_screen_wait(FilePickerDialog())
+        if path is None:
+            return
+        try:
+            await file_actions.send_file(cast("TuiOmemoApp", self.app), self.peer, str(path))
+        except SlashError as error:
+            self.notify(str(error), severity="error", markup=False)
 
     # --- message details ------------------------------------------------------------------
 
