@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import Account, CliRunner
 from tests.muc.conftest import MemberFactory, make_member, room_jid  # noqa: F401 (fixtures)
 from tests.prosody import ProsodyServer
 from tests.service.conftest import PeerFactory, make_peer  # noqa: F401 (fixture)
@@ -90,3 +92,36 @@ async def test_a_link_never_goes_out_in_plaintext(
     assert any("in the clear" in stanza for stanza in alice.peer.sent)
     assert any("plain words" in stanza for stanza in alice.peer.sent)
     assert not any("aesgcm" in stanza for stanza in alice.peer.sent)
+
+
+@pytest.mark.slow
+async def test_listen_echo_answers_a_file_in_a_room_with_its_digest(
+    prosody: ProsodyServer,
+    runner: CliRunner,
+    new_account: Callable[[str], Awaitable[Account]],
+    tmp_path: Path,
+) -> None:
+    """Alice's `send-file` to a room: Bob's `listen --echo` downloads it and answers in the
+    room with the file's name, size and SHA-256 (never the link)."""
+    alice, bob = await new_account("alice"), await new_account("bob")
+    room = f"file-echo@{prosody.muc_domain}"
+    created = await runner.run(alice, "muc", "join", room, "--nick", "alice", "--member", bob.jid)
+    assert created.code == 0, created.err
+    joined = await runner.run(bob, "muc", "join", room, "--nick", "bob")
+    assert joined.code == 0, joined.err
+    content = os.urandom(4_000)
+    source = _write(tmp_path / "minutes.txt", content)
+    listener = await runner.start(bob, "listen", "--count", "1", "--timeout", "60", "--echo")
+    try:
+        await listener.wait_ready()
+        sent = await runner.run(alice, "send-file", room, str(source))
+        assert sent.code == 0, sent.err
+        assert await listener.wait() == 0, "".join(listener.stderr)
+    finally:
+        await listener.stop()
+    await runner.run(alice, "muc", "members", room)  # catches the room up
+    history = await runner.run(alice, "history", room)
+    digest = hashlib.sha256(content).hexdigest()
+    # the link names the random upload name with the file's extension
+    assert re.search(rf"echo: file [0-9a-f]{{32}}\.txt, 4000 bytes, SHA-256 {digest}", history.out)
+    assert "aesgcm" not in history.out

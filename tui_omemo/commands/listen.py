@@ -19,7 +19,8 @@ message that could not be decrypted is one line on stderr and, with `--json`, al
 of the cursor; `--from JID` prints only one chat (with its own cursor); `--name NAME` keeps a
 separate cursor for each of several consumers of one profile. `--echo` answers each decrypted
 1:1 message with ``echo: <text>`` in the same OMEMO version and group messages in their room
-(echoes themselves are not answered). SIGTERM and SIGHUP end it cleanly.
+(echoes themselves are not answered); a file, in a chat or a room, is answered with its name,
+size and SHA-256 once downloaded. SIGTERM and SIGHUP end it cleanly.
 """
 
 from __future__ import annotations
@@ -257,7 +258,10 @@ class _Stream:
 
     async def _echo(self, message: ChatMessage) -> None:
         if message.nick is not None and self.groups is not None:
-            await echo_in_room(self.groups, message, self.console)
+            text = message.body
+            if message.file is not None and not message.outgoing and message.omemo is not None:
+                text = await file_digest(self.running, message)  # a file: its digest, no key
+            await echo_in_room(self.groups, message, self.console, text)
         elif _echoable(message):
             await _echo(self.running, message, self.console)
 

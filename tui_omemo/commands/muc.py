@@ -217,12 +217,14 @@ def _print_room(
     _print_members(info.members, affiliations, False, console)
 
 
-async def echo_in_room(groups: GroupChats, message: ChatMessage, console: Console) -> None:
+async def echo_in_room(
+    groups: GroupChats, message: ChatMessage, console: Console, text: str | None = None
+) -> None:
     """`listen --echo` for a group message: answer `echo: <text>` in the room, encrypted (a
-    failure is reported, not fatal)."""
+    failure is reported, not fatal); `text` replaces the body (a file's digest)."""
     if message.outgoing or message.omemo is None or message.body.startswith(ECHO_PREFIX):
         return  # never answer our own messages, plaintext, or an echo (two echoers would loop)
     try:
-        await groups.send_to_room(message.peer, ECHO_PREFIX + message.body)
+        await groups.send_to_room(message.peer, ECHO_PREFIX + (text or message.body))
     except (SendFailed, KeyError) as failure:
         console.err(f"tui-omemo: echo to {message.peer} not sent: {failure}")
