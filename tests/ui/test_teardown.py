@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tests.fakes_ui import BOB, FakeService
 from tests.ui.helpers import make_app, settle
-from tui_omemo.service.api import RosterChanged
+from tui_omemo.service.api import MessageReceived, RosterChanged
+from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.chat import ChatScreen
 
 
@@ -25,3 +26,13 @@ async def test_a_roster_change_during_teardown_is_ignored() -> None:
         await settle(pilot)
         assert app.return_code is None
         assert app.is_running
+
+
+def test_an_event_after_the_last_screen_closed_is_dropped() -> None:
+    """As the app exits its screens go first; an event still queued then must not raise
+    `ScreenStackError` from the alerts (seen in CI: three journeys failed at exit)."""
+    service = FakeService()
+    app = make_app(service)
+    assert not app.screen_stack
+    message = service.next_message(BOB, "late")
+    app._service_event(TuiOmemoApp.ServiceEventArrived(MessageReceived(message)))

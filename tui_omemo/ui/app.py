@@ -22,8 +22,7 @@ How the composition root (`commands/app.py`) wires it:
   that certificate's fingerprint and offers to pin it (only on the user's confirmed act). Once
   connected, the account screen (F4, palette) uses the service.
 
-One worker drains `service.events()` into `ServiceEventArrived`; each event goes to the screens
-that show it, other chats' messages and security events toast and ring, and a file may download.
+One worker drains `service.events()` into `ServiceEventArrived` for the screens, toasts, alerts.
 """
 
 from __future__ import annotations
@@ -230,8 +229,7 @@ class TuiOmemoApp(TabFirst):
     def _fatal_error(self) -> None:
         """Textual's report of an unhandled exception, but without local variables.
 
-        Textual renders the traceback with ``show_locals=True``; a frame holding a key, the
-        password or message text would be printed on the terminal (DESIGN.md §3.9).
+        Textual shows locals: a key, password or message text would reach the terminal (§3.9).
         """
         self.bell()
         report = Traceback(show_locals=False, width=None, suppress=[rich])
@@ -399,6 +397,8 @@ class TuiOmemoApp(TabFirst):
 
     @on(ServiceEventArrived)
     def _service_event(self, event: ServiceEventArrived) -> None:
+        if not self.screen_stack:
+            return  # the app is shutting down: no screen shows it, no alert is due
         for screen in self.screen_stack:
             handler = getattr(screen, "service_event", None)
             if callable(handler):
