@@ -40,6 +40,8 @@ from tui_omemo.model import Arrival, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
+    ChatStateArrival,
+    ChatStateHandler,
     ConnectionHandler,
     DeviceListHandler,
     Envelope,
@@ -242,6 +244,10 @@ class FakeNetwork:
         online = any(resource.available for resource in self._account(contact).resources)
         return Presence.ONLINE if online else Presence.OFFLINE
 
+    def available_resources(self, jid: str) -> list[FakeTransport]:
+        """The resources of `jid` that sent their presence."""
+        return [r for r in self._account(jid).resources if r.available]
+
     def status_text(self, jid: str, contact: str) -> str:
         """`contact`'s status message as `jid` sees it (only with a subscription to it)."""
         if not _subscribed_to(self._account(jid), bare_jid(contact)):
@@ -276,6 +282,7 @@ class FakeTransport:
         self.status = ""
         """The status message this resource announced last."""
         self.answers: dict[str, bool] = {}
+        self._chat_states: ChatStateHandler | None = None
         """Subscription answers given, by bare JID (this fake has no subscription requests)."""
 
     @property
@@ -431,6 +438,24 @@ class FakeTransport:
         """Record the answer (this fake network has no subscription handshake)."""
         self._check()
         self.answers[bare_jid(jid)] = allow
+
+    def send_chat_state(self, to: str, state: str, *, groupchat: bool) -> None:
+        """A chat state on its own: to the available resources of `to`, stored nowhere
+        (this fake has no rooms: `groupchat` states go nowhere)."""
+        self._check()
+        if groupchat:
+            return
+        for resource in self._network.available_resources(to):
+            resource.chat_state_arrived(ChatStateArrival(self.full_jid, "chat", state))
+
+    def set_chat_state_handler(self, handler: ChatStateHandler) -> None:
+        """Where chat states go."""
+        self._chat_states = handler
+
+    def chat_state_arrived(self, arrival: ChatStateArrival) -> None:
+        """A chat state, handed over on the next loop step."""
+        if self._chat_states is not None:
+            asyncio.get_running_loop().call_soon(self._chat_states, arrival)
 
     def set_subscription_request_handler(self, handler: Callable[[str], None]) -> None:
         """No requests ever come on this fake network."""

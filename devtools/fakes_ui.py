@@ -263,6 +263,8 @@ class FakeService:
 
     def __init__(self, *, empty: bool = False) -> None:
         self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self.chat_states: list[tuple[str, str]] = []
+        """What the composer told the service: (chat, state)."""
         self._events: asyncio.Queue[ServiceEvent] = asyncio.Queue()
         self._chats = [] if empty else _chats()
         self._devices = _devices()[:3] if empty else _devices()
@@ -717,6 +719,18 @@ class FakeService:
         self._chats = [c for c in self._chats if c.jid != bare_jid] + [row]
         self._events.put_nowait(RosterChanged(row))
         return row
+
+    async def composing(self, chat: str) -> None:
+        """Kept in `chat_states` (apart from `calls`: the composer makes many)."""
+        self.chat_states.append((chat, "composing"))
+
+    async def chat_active(self, chat: str) -> None:
+        """Kept in `chat_states`."""
+        self.chat_states.append((chat, "active"))
+
+    async def chat_inactive(self, chat: str) -> None:
+        """Kept in `chat_states`."""
+        self.chat_states.append((chat, "inactive"))
 
     async def answer_subscription(self, bare_jid: str, allow: bool, add: bool) -> None:
         """The request is answered: the row loses its mark (and joins the roster with `add`)."""

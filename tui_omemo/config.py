@@ -117,6 +117,10 @@ class Settings:
         default=10,
         metadata=_help("Largest file, in MiB, saved automatically; larger ones wait for you."),
     )
+    chat_states: bool = field(
+        default=True,
+        metadata=_help('Typing notifications: send and show "typing…" (off: none either way).'),
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -20,6 +20,8 @@ from typing import Protocol
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.service.api_chat_states import ChatStateChanged as ChatStateChanged  # noqa: PLC0414
+from tui_omemo.service.api_chat_states import ChatStatesService  # XEP-0085 chat states
 from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
 from tui_omemo.service.api_social import Presence as Presence  # noqa: PLC0414 (re-export)
 from tui_omemo.service.api_social import SocialService  # issue 17: presence, subscriptions
@@ -404,10 +406,11 @@ ServiceEvent = (
     | ConnectionChanged
     | MessageDelivered
     | Progress
+    | ChatStateChanged
 )
 
 
-class ChatService(SocialService, Protocol):
+class ChatService(SocialService, ChatStatesService, Protocol):
     """The application as the UI sees it. All methods are safe to call from the event loop."""
 
     @property

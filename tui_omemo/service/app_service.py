@@ -49,6 +49,7 @@ from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.settings import CoreSettings
 from tui_omemo.service.api import ConnectionChanged, MessageReceived, ServiceEvent
+from tui_omemo.service.chat_states import ChatStates
 from tui_omemo.service.contacts import Contacts
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.facade_account import SETTINGS_KEY, AccountFacade
@@ -164,9 +165,31 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
             refresh_devices=self.refresh_device_list,
         )
         self.social = Social(transport, lambda: self._settings, self._roster_soon)  # issue 17
+        self.chat_states = ChatStates(  # XEP-0085
+            transport, lambda: self._settings, self._emit, self._subscription, self._own_nick
+        )
         transport.set_roster_handler(
             lambda: None if self._closed else self._spawn(self._contacts.pushed())
         )
+
+    async def _subscription(self, jid: str) -> str | None:
+        item = await self._roster_item(jid)
+        return None if item is None else item.subscription
+
+    def _own_nick(self, room: str) -> str | None:
+        return None if self.groups is None else self.groups.own_nick(room)
+
+    async def composing(self, chat: str) -> None:
+        """The user typed in `chat`'s composer (`service.chat_states`)."""
+        await self.chat_states.composing(chat)
+
+    async def chat_active(self, chat: str) -> None:
+        """`chat` is on screen or a message was sent in it (`service.chat_states`)."""
+        await self.chat_states.active(chat)
+
+    async def chat_inactive(self, chat: str) -> None:
+        """The user left `chat` (`service.chat_states`)."""
+        await self.chat_states.inactive(chat)
 
     def _send_room_stanza(self, stanza: RoomOutbound) -> None:
         """The outbox's way into a room (raises TransportError when the stream is down)."""
@@ -273,6 +296,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
         """Stop the group-chat component, the inbound worker and the DB thread (the caller
         closes the database)."""
         self._closed = True
+        self.chat_states.close()
         await self.session.outbox.close()
         if self.groups is not None:
             await self.groups.close()

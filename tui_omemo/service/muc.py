@@ -275,6 +275,11 @@ class GroupChats:
         self._rooms.invite(state.jid, contact)
         return granted
 
+    def own_nick(self, room: str) -> str | None:
+        """Our nick in `room`; None when we are not in it."""
+        state = self._joined.get(room)
+        return None if state is None else state.nick
+
     def joined_rooms(self) -> list[str]:
         """The rooms we are in."""
         return sorted(self._joined)

@@ -32,6 +32,9 @@ from tui_omemo.model import Arrival, Namespace
 from tui_omemo.protocol.codec import b64, unb64
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
 from tui_omemo.service.api import Presence
+from tui_omemo.service.ports_chat_states import ChatStateArrival as ChatStateArrival  # noqa: PLC0414
+from tui_omemo.service.ports_chat_states import ChatStateHandler as ChatStateHandler  # noqa: PLC0414
+from tui_omemo.service.ports_chat_states import ChatStatePort
 from tui_omemo.store import RosterItem
 
 INBOUND_FORMAT = 1
@@ -273,7 +276,7 @@ DeviceListHandler = Callable[[str, DeviceList], None]
 """(bare JID, its new device list): a PEP notification."""
 
 
-class Transport(Protocol):
+class Transport(ChatStatePort, Protocol):
     """The XMPP side as the service uses it (also the engine's `Directory`)."""
 
     @property

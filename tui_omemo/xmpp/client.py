@@ -30,6 +30,7 @@ import slixmpp
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
 from tui_omemo.xmpp.archive import Archive, ReceivedPage
+from tui_omemo.xmpp.chatstates import ChatStateNotice, ChatStates
 from tui_omemo.xmpp.connection import REQUEST_TIMEOUT, Connection
 from tui_omemo.xmpp.inbound import Inbound
 from tui_omemo.xmpp.link import (
@@ -120,11 +121,13 @@ class XmppClient:
         self._roster = Roster(self._connection)
         self._sender = Sender(self._connection)
         self._inbound = Inbound(self._connection, self._archive)
+        self._chat_states = ChatStates(self._connection)
 
     def _setup(self, xmpp: SecureStream) -> None:
         self._inbound.setup(xmpp)
         self._roster.setup(xmpp)
         self._directory.setup(xmpp)
+        self._chat_states.setup(xmpp)
 
     # --- connection (connection.Connection) ---------------------------------------------------
 
@@ -424,6 +427,20 @@ class XmppClient:
     def add_message_listener(self, listener: Callable[[ET.Element], None]) -> None:
         """Call `listener(xml)` with every incoming `<message>` as it arrived."""
         self._inbound.add_message_listener(listener)
+
+    # --- chat states (chatstates.ChatStates) --------------------------------------------------
+
+    def add_chat_state_listener(self, listener: Callable[[ChatStateNotice], None]) -> None:
+        """Call `listener` with every chat state (XEP-0085) that arrives."""
+        self._chat_states.add_listener(listener)
+
+    def send_chat_state(self, to: str, state: str, *, groupchat: bool = False) -> None:
+        """Send a chat state alone, unencrypted and never archived by us.
+
+        Raises:
+            NotConnected: without a session.
+        """
+        self._chat_states.send(to, state, groupchat=groupchat)
 
     @property
     def rejected_carbons(self) -> int:

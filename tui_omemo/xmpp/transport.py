@@ -29,6 +29,8 @@ from tui_omemo.service.ports import (
     LINK_OFFLINE,
     LINK_ONLINE,
     LINK_RESUMED,
+    ChatStateArrival,
+    ChatStateHandler,
     ConnectionHandler,
     DeviceListHandler,
     Envelope,
@@ -200,6 +202,18 @@ class XmppTransport:
     def set_presence_handler(self, handler: Callable[[str], None]) -> None:
         """Called with a contact's bare JID whenever its presence changes."""
         self._client.add_status_listener(handler)
+
+    def send_chat_state(self, to: str, state: str, *, groupchat: bool) -> None:
+        """Send a chat state on its own (XEP-0085, issue 17)."""
+        self._client.send_chat_state(to, state, groupchat=groupchat)
+
+    def set_chat_state_handler(self, handler: ChatStateHandler) -> None:
+        """Called with every chat state that arrives (never stored)."""
+        self._client.add_chat_state_listener(
+            lambda notice: handler(
+                ChatStateArrival(notice.sender, notice.message_type, notice.state)
+            )
+        )
 
     async def roster(self) -> Sequence[RosterItem]:
         """The server roster."""

@@ -7,6 +7,7 @@ a contact without OMEMO gets plaintext only after an explicit choice in `Plainte
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -24,6 +25,7 @@ from tui_omemo.service.api import (
     ChatMessage,
     ChatSecurity,
     ChatService,
+    ChatStateChanged,
     ChatSummary,
     MessageDelivered,
     MessageReceived,
@@ -38,13 +40,14 @@ from tui_omemo.ui.dialogs.file_picker import FilePickerDialog
 from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
 from tui_omemo.ui.screens.base import ServiceScreen
-from tui_omemo.ui.slash import SlashError
+from tui_omemo.ui.slash import SlashError, is_command
 from tui_omemo.ui.text import neutral, peer_text
 from tui_omemo.ui.widgets.banner import SecurityBanner
 from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.roster_list import BADGES
+from tui_omemo.ui.widgets.typing_line import TypingLine
 
 if TYPE_CHECKING:
     from tui_omemo.ui.app import TuiOmemoApp
@@ -113,6 +116,7 @@ class ChatScreen(ServiceScreen):
         with Horizontal(id="chat-header", classes="title"):
             yield Static(self._title(), id="chat-title")
             yield Static(id="badge", markup=False)
+        yield TypingLine(id="typing")
         yield SecurityBanner(id="banner")
         yield Static(
             self._add_offer(),
@@ -163,6 +167,24 @@ class ChatScreen(ServiceScreen):
         self.query_one(Composer).focus()
         self._load_newest()
         self.check_devices()
+        self._tell_state(self._service.chat_active)
+
+    def on_unmount(self) -> None:
+        """The chat was left: inactive (the app's worker: this screen's are gone)."""
+        self.app.run_worker(
+            self._service.chat_inactive(self.peer), group="chat-state", exit_on_error=False
+        )
+
+    @on(Composer.Changed)
+    def _typed(self, event: Composer.Changed) -> None:
+        """A keystroke in a message (not a command): composing, paused later by itself."""
+        text = event.text_area.text
+        if text.strip() and not is_command(text.strip()):
+            self._tell_state(self._service.composing)
+
+    def _tell_state(self, call: Callable[[str], Awaitable[None]]) -> None:
+        """Our chat state to the service (which decides whether a stanza goes)."""
+        self.run_worker(call(self.peer), group="chat-state", exit_on_error=False)
 
     def on_screen_resume(self) -> None:
         self.check_devices()
@@ -215,8 +237,12 @@ class ChatScreen(ServiceScreen):
             return  # a widget already gone: the screen is being taken down
 
     def _show_event(self, event: ServiceEvent) -> None:
-        if isinstance(event, MessageReceived | MessageSent) and event.message.peer == self.peer:
+        if isinstance(event, ChatStateChanged) and event.chat == self.peer:
+            self.query_one(TypingLine).show_state(event.state, event.nick)
+        elif isinstance(event, MessageReceived | MessageSent) and event.message.peer == self.peer:
             self.query_one(MessageLog).append(event.message)
+            if not event.message.outgoing:
+                self.query_one(TypingLine).spoke(event.message.nick or "")
             if self.is_current and not event.message.outgoing and not self._read_pending:
                 self._read_pending = True
                 self.set_timer(READ_DELAY, self._mark_read)
@@ -341,6 +367,7 @@ class ChatScreen(ServiceScreen):
         composer = self.query_one(Composer)
         composer.remember(text)
         composer.clear()
+        self._tell_state(self._service.chat_active)
         if report.archive_id is not None and report.versions:
             self._versions[report.archive_id] = report.versions
         self._report_skipped(report)

@@ -32,6 +32,7 @@ from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.readiness_panel import ReadinessPanel
+from tui_omemo.ui.widgets.typing_line import TypingLine
 
 NOBODY_HAS_KEYS = "Not sent: nobody here has OMEMO keys; skipping members cannot help."
 """The one line shown when a room send failed and no member could receive it."""
@@ -56,6 +57,7 @@ class GroupChatScreen(ChatScreen):
         with Horizontal(id="chat-header", classes="title"):
             yield Static(self._title(), id="chat-title")
             yield Static(id="badge", markup=False)
+        yield TypingLine(id="typing")
         yield Static(id="subject", markup=False)
         with Horizontal(id="room-body"):
             with Vertical(id="room-main"):
