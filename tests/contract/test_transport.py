@@ -26,7 +26,14 @@ from tests.prosody import ProsodyServer
 from tui_omemo.model import Arrival, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
-from tui_omemo.service.ports import Inbound, NotConnected, Outbound, Presence, Transport
+from tui_omemo.service.ports import (
+    ChatStateArrival,
+    Inbound,
+    NotConnected,
+    Outbound,
+    Presence,
+    Transport,
+)
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.transport import XmppTransport
 
@@ -270,3 +277,21 @@ async def test_our_published_device_list_is_announced_to_us(login: Login) -> Non
     assert bare_jid(jid) == alice.jid
     await silent.transport.ping(TIMEOUT)
     assert unheard == []
+
+
+async def test_a_chat_state_reaches_the_contact_alone_and_is_not_archived(login: Login) -> None:
+    """XEP-0085 (issue 17): a chat state goes to the contact's chat-state handler, as a `chat`
+    from our full JID, never to its message handler, and neither archive keeps it (the next
+    message is the first thing in both)."""
+    alice, bob = await login(), await login()
+    await online(alice, bob)
+    states: asyncio.Queue[ChatStateArrival] = asyncio.Queue()
+    bob.transport.set_chat_state_handler(states.put_nowait)
+    alice.transport.send_chat_state(bob.jid, "composing", groupchat=False)
+    got = await asyncio.wait_for(states.get(), TIMEOUT)
+    assert (bare_jid(got.sender), got.message_type, got.state) == (alice.jid, "chat", "composing")
+    await alice.transport.send(_message(bob.jid, "after the state"))
+    assert (await bob.next()).body == "after the state"
+    for account in (alice, bob):
+        page = await account.transport.mam_page(None, 10)
+        assert [m.body for m in page.messages] == ["after the state"]
