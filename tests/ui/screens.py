@@ -14,7 +14,13 @@ from textual.widgets import Input
 from tests.fakes_ui import BOB, CAROL, DAVE, ROOM, FakeService, _device, fingerprint
 from tests.ui.helpers import settle
 from tui_omemo.model import Namespace, TrustLevel
-from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence, RefusedCertificate
+from tui_omemo.service.api import (
+    ChatSecurity,
+    ChatStateChanged,
+    ChatSummary,
+    Presence,
+    RefusedCertificate,
+)
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.screens.account import AccountForm
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
@@ -105,6 +111,15 @@ async def _answered(pilot: Pilot[None]) -> None:
         omemo=service.next_message(CAROL, "").omemo,
         sender_device_id=3001,
     )
+    await settle(pilot)
+
+
+async def _typing(pilot: Pilot[None]) -> None:
+    """Carol's chat, Carol typing (XEP-0085)."""
+    await _open(CAROL)(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    service.emit(ChatStateChanged(CAROL, "composing"))
     await settle(pilot)
 
 
@@ -250,6 +265,7 @@ SHOTS: tuple[Shot, ...] = (
         service=_holding_delivery,
     ),
     Shot("chat_own_message_answered", _answered),
+    Shot("chat_typing", _typing),
     Shot(
         "chat_not_in_roster",
         _open(STRANGER, *"Hello Frank, Bob gave me your address.", "enter"),
