@@ -42,7 +42,7 @@ from tui_omemo.commands.output import MessageView, failure_json
 from tui_omemo.commands.profile import ProfileOptions
 from tui_omemo.commands.runtime import Online, online, server_has_everything
 from tui_omemo.service import listen_cursor as cursor
-from tui_omemo.service.api import ChatMessage, ConnectionChanged, SendFailed
+from tui_omemo.service.api import ChatMessage, ChatStateChanged, ConnectionChanged, SendFailed
 from tui_omemo.service.crashpoints import crash_point
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.offline import ArchivedMessage
@@ -162,6 +162,8 @@ async def _watch(running: Online, wake: asyncio.Event, console: Console) -> None
     """Every service event (a message archived, a failure recorded …) wakes the printer; an
     outage of the connection and the recovery are said on stderr."""
     async for event in running.service.events():
+        if isinstance(event, ChatStateChanged):
+            continue  # typing is never stored: nothing new to print
         if isinstance(event, ConnectionChanged):
             console.err(f"tui-omemo: {event.detail}")
         wake.set()
