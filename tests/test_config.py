@@ -33,6 +33,7 @@ def test_defaults_are_those_of_design_section_4() -> None:
         "show": "online",
         "status_message": "",
         "notify_message_text": False,
+        "chat_states": True,
     }
     assert TrustMode(Settings().trust_mode) is TrustMode.BTBV
 
