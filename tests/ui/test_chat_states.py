@@ -5,11 +5,13 @@ it stops or writes; in a room "NICK is typing…", the nick as text, never marku
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
 from tests.fakes_ui import BOB, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.service.api import ChatStateChanged
+from tui_omemo.ui.widgets import typing_line
 from tui_omemo.ui.widgets.typing_line import TypingLine
 
 
@@ -52,6 +54,24 @@ async def test_our_states_follow_the_composer_and_theirs_show_under_the_title(
         await pilot.press("escape")
         await settle(pilot)
         assert service.chat_states[-1] == (BOB, "inactive")
+
+
+async def test_a_typing_state_not_renewed_is_forgotten(
+    service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contact whose client went away mid-word does not stay "typing…": without a new
+    state the line clears by itself."""
+    monkeypatch.setattr(typing_line, "FORGET_AFTER_S", 0.2)
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_chat(BOB)
+        await settle(pilot)
+        service.emit(ChatStateChanged(BOB, "composing"))
+        await settle(pilot)
+        assert _typing(app) == (True, "typing…")
+        await pilot.pause(0.4)
+        assert _typing(app) == (False, "")
 
 
 async def test_in_a_room_the_typing_nick_shows_as_text(service: FakeService) -> None:
