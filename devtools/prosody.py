@@ -10,6 +10,10 @@ account through in-band registration (XEP-0077) on a raw socket, which is much f
 `restart()` stops it and starts Prosody again on the same port, config and data directory
 (accounts, PEP nodes and archives survive; live stream-management sessions do not).
 
+`start(workdir, https_certificate=pem)` serves the upload service over HTTPS instead, on
+`https_port` with that certificate, its links `https://localhost:PORT/…` (the certificate
+should name `localhost`; the upload tests' HTTPS fixture passes one from the test CA).
+
 `start(workdir, tls_hosts={domain: certificate})` is the TLS variant (the `prosody_tls`
 fixture): STARTTLS on `port` and direct TLS (XEP-0368) on `direct_tls_port`, one VirtualHost
 per given domain with its own certificate (chosen by the stream's `to` and by SNI).
@@ -57,7 +61,8 @@ c2s_ports = {{ {c2s_port} }}
 c2s_interfaces = {{ "127.0.0.1" }}
 http_ports = {{ {http_port} }}
 http_interfaces = {{ "127.0.0.1" }}
-https_ports = {{ }}
+https_ports = {{ {https_ports} }}
+https_interfaces = {{ "127.0.0.1" }}{https_ssl}
 -- requests to 127.0.0.1 (no Host name) go to the upload service's HTTP routes
 http_default_host = "{upload_domain}"
 c2s_direct_tls_ports = {{ {direct_tls_ports} }}
@@ -106,9 +111,12 @@ Component "{muc_domain}" "muc"
 Component "{upload_domain}" "http_file_share"
     http_file_share_size_limit = {upload_limit}
     http_file_share_daily_quota = {upload_limit} * 1000
-    http_external_url = "http://127.0.0.1:{http_port}/"
+    http_external_url = "{upload_url}"
 """
 
+
+_HTTPS_SSL = """
+https_ssl = {{ certificate = "{certificate}"; key = "{key}" }}"""
 
 _TLS_HOST = """
 VirtualHost "{domain}"
@@ -158,6 +166,7 @@ class ProsodyServer:
     direct_tls_port: int | None = None
     http_port: int | None = None
     upload_limit: int = UPLOAD_LIMIT
+    https_port: int | None = None
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
     @property
@@ -173,6 +182,7 @@ class ProsodyServer:
         log_level: str = "info",
         tls_hosts: dict[str, Pem] | None = None,
         upload_limit: int = UPLOAD_LIMIT,
+        https_certificate: Pem | None = None,
     ) -> ProsodyServer:
         """Write a config under `workdir`, start Prosody and wait until c2s accepts connections.
 
@@ -189,7 +199,12 @@ class ProsodyServer:
             raise ProsodyError("prosody is not installed (apt-get install prosody)")
         for attempt in range(START_ATTEMPTS):
             server = cls._launch(
-                binary, workdir / f"run{attempt}", log_level, tls_hosts, upload_limit
+                binary,
+                workdir / f"run{attempt}",
+                log_level,
+                tls_hosts,
+                upload_limit,
+                https_certificate,
             )
             try:
                 server._wait_ready()
@@ -207,6 +222,7 @@ class ProsodyServer:
         log_level: str,
         tls_hosts: dict[str, Pem] | None,
         upload_limit: int = UPLOAD_LIMIT,
+        https_certificate: Pem | None = None,
     ) -> ProsodyServer:
         workdir.mkdir(parents=True, exist_ok=True)
         data_path = workdir / "data"
@@ -219,6 +235,14 @@ class ProsodyServer:
         port = free_port()
         direct_tls_port = free_port() if tls_hosts else None
         http_port = free_port()
+        https_port = free_port() if https_certificate else None
+        upload_url = f"http://127.0.0.1:{http_port}/"
+        https_ssl = ""
+        if https_certificate is not None:
+            upload_url = f"https://{DOMAIN}:{https_port}/"
+            https_ssl = _HTTPS_SSL.format(
+                certificate=https_certificate.certificate, key=https_certificate.key
+            )
         config = workdir / "prosody.cfg.lua"
         config.write_text(
             _CONFIG_TEMPLATE.format(
@@ -226,6 +250,9 @@ class ProsodyServer:
                 data_path=data_path,
                 c2s_port=port,
                 http_port=http_port,
+                https_ports=https_port or "",
+                https_ssl=https_ssl,
+                upload_url=upload_url,
                 upload_domain=UPLOAD_DOMAIN,
                 upload_limit=upload_limit,
                 log_level=log_level,
@@ -250,6 +277,7 @@ class ProsodyServer:
             direct_tls_port,
             http_port,
             upload_limit,
+            https_port,
         )
 
     @staticmethod

@@ -6,8 +6,9 @@ here instead of by the plugin's `upload_file`, for three reasons: the slot's add
 checked before any byte leaves (`https://`, or `http://` only to a loopback host when the
 account allows plaintext on loopback, as for the XMPP stream); the body is streamed from an
 encrypting reader with progress; and the plugin's helper would pick its own content type
-and file name. Downloads stream in chunks, certificates verified by aiohttp's default TLS
-context (the system's trust store, or `SSL_CERT_FILE`).
+and file name. Downloads stream in chunks. Certificates are verified against the system's
+trust store (or `SSL_CERT_FILE`), read when a transfer starts as slixmpp does for the XMPP
+stream: aiohttp's own default context is made once, when aiohttp is imported.
 
 `HttpFiles` implements `service.files.FileTransport` (structurally: the service does not
 import this module).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -228,7 +230,8 @@ def _session() -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT
     )
-    return aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
+    connector = aiohttp.TCPConnector(ssl=ssl.create_default_context())
+    return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, connector=connector)
 
 
 def _max_file_size(info: Any) -> int | None:

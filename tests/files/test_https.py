@@ -1,0 +1,139 @@
+"""File transfers over HTTPS verify the file server's certificate.
+
+Prosody serves its upload service over HTTPS on `https://localhost:PORT/` with a certificate
+for `localhost` from the session's test CA (`ProsodyServer.start(https_certificate=…)`). The
+CA is trusted the way the XMPP TLS tests trust it, through `SSL_CERT_FILE`, set in the test:
+the transfer must read it when it starts, as slixmpp's stream does.
+
+Pins: with the CA trusted a file goes up and comes down over HTTPS and decrypts; a certificate
+from an unknown authority, a self-signed one, and one that does not name the link's host are
+refused in one line, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.certs import CertificateAuthority, Pem, self_signed
+from tests.prosody import ProsodyServer
+from tui_omemo.protocol.media_link import parse_link
+from tui_omemo.service.files import download_file, upload_file
+from tui_omemo.xmpp.client import XmppClient
+from tui_omemo.xmpp.http_files import FileTransferError, HttpFiles
+
+pytestmark = pytest.mark.prosody
+NOT_VALID = "the server's certificate is not valid"
+
+
+class HttpsProsody:
+    """A Prosody whose upload service is on HTTPS, and the test CA."""
+
+    def __init__(self, server: ProsodyServer, ca: Pem) -> None:
+        self.server, self.ca = server, ca
+
+    async def files(self, clients: list[XmppClient]) -> HttpFiles:
+        """`HttpFiles` of a new account (plain HTTP to loopback NOT allowed)."""
+        jid, password = self.server.create_account()
+        client = XmppClient(
+            jid, password, host=self.server.host, port=self.server.port,
+            allow_plaintext_loopback=True,
+        )  # fmt: skip
+        clients.append(client)
+        await client.connect(within=15, announce=False)
+        return HttpFiles(client, allow_plaintext_loopback=False)
+
+
+def _start(workdir: Path, certificate: Callable[[CertificateAuthority, Path], Pem]) -> HttpsProsody:
+    ca = CertificateAuthority.create(workdir / "ca")
+    pem = certificate(ca, workdir / "certs")
+    return HttpsProsody(ProsodyServer.start(workdir, https_certificate=pem), ca.pem)
+
+
+@pytest.fixture(scope="module")
+def https_prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsProsody]:
+    """Upload service on HTTPS with a test-CA certificate for `localhost`."""
+    running = _start(
+        tmp_path_factory.mktemp("prosody-https"),
+        lambda ca, where: ca.issue(where, "https", "localhost"),
+    )
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[XmppClient]]:
+    made: list[XmppClient] = []
+    yield made
+    for client in made:
+        await client.disconnect()
+
+
+@pytest.fixture
+def trust_test_ca(https_prosody: HttpsProsody, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(https_prosody.ca.certificate))
+
+
+def _source(tmp_path: Path) -> tuple[Path, bytes]:
+    source = tmp_path / "out" / "photo.jpg"
+    source.parent.mkdir()
+    content = os.urandom(70_000)
+    source.write_bytes(content)
+    return source, content
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+async def test_a_file_round_trips_over_https_with_the_ca_trusted(
+    https_prosody: HttpsProsody, clients: list[XmppClient], tmp_path: Path
+) -> None:
+    """The slot is https, the upload and the download go over TLS, the file decrypts."""
+    alice = await https_prosody.files(clients)
+    bob = await https_prosody.files(clients)
+    source, content = _source(tmp_path)
+    link = await upload_file(alice, source)
+    assert link.http_url().startswith(f"https://localhost:{https_prosody.server.https_port}/")
+    saved = await download_file(bob, link, tmp_path / "in")
+    assert saved.path.read_bytes() == content
+
+
+async def test_an_unknown_authority_is_refused_both_ways(
+    https_prosody: HttpsProsody,
+    clients: list[XmppClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the test CA trusted neither the upload nor the download goes through, in one
+    line, and no file is kept."""
+    alice = await https_prosody.files(clients)
+    source, _ = _source(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(https_prosody.ca.certificate))
+    link = await upload_file(alice, source)
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    with pytest.raises(FileTransferError) as upload:
+        await upload_file(alice, source)
+    assert str(upload.value) == f"the upload failed: {NOT_VALID}"
+    inbox = tmp_path / "in"
+    with pytest.raises(FileTransferError) as download:
+        await download_file(HttpFiles(None), link, inbox)
+    assert str(download.value) == f"the download failed: {NOT_VALID}"
+    assert not inbox.exists() or not any(inbox.iterdir())
+
+
+@pytest.mark.usefixtures("trust_test_ca")
+async def test_a_certificate_not_naming_the_host_is_refused(
+    https_prosody: HttpsProsody, clients: list[XmppClient], tmp_path: Path
+) -> None:
+    """The same trusted certificate names `localhost`: a link to 127.0.0.1 is refused."""
+    alice = await https_prosody.files(clients)
+    source, _ = _source(tmp_path)
+    link = await upload_file(alice, source)
+    port = https_prosody.server.https_port
+    by_address = parse_link(link.text().replace(f"//localhost:{port}/", f"//127.0.0.1:{port}/"))
+    inbox = tmp_path / "in"
+    with pytest.raises(FileTransferError) as raised:
+        await download_file(HttpFiles(None), by_address, inbox)
+    assert str(raised.value) == f"the download failed: {NOT_VALID}"
+    assert not inbox.exists() or not any(inbox.iterdir())
