@@ -7,26 +7,28 @@ the transfer must read it when it starts, as slixmpp's stream does.
 
 Pins: with the CA trusted a file goes up and comes down over HTTPS and decrypts; a certificate
 from an unknown authority, a self-signed one, and one that does not name the link's host are
-refused in one line, and nothing is saved.
+refused in one line, and nothing is saved (each Prosody here starts in about a second).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from devtools.certs import CertificateAuthority, Pem, self_signed
+from tests.certs import CertificateAuthority, Pem, self_signed
 from tests.prosody import ProsodyServer
-from tui_omemo.protocol.media_link import parse_link
+from tui_omemo.protocol.media_link import MediaKey, parse_link
 from tui_omemo.service.files import download_file, upload_file
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.http_files import FileTransferError, HttpFiles
 
 pytestmark = pytest.mark.prosody
-NOT_VALID = "the server's certificate is not valid"
+UNKNOWN_CA = "the certificate of localhost is not trusted: issued by an unknown authority"
+SELF_SIGNED = "the certificate of localhost is not trusted: self-signed"
+MISMATCH = "the certificate of 127.0.0.1 does not name 127.0.0.1"
 
 
 class HttpsProsody:
@@ -59,6 +61,17 @@ def https_prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsPro
     running = _start(
         tmp_path_factory.mktemp("prosody-https"),
         lambda ca, where: ca.issue(where, "https", "localhost"),
+    )
+    yield running
+    running.server.stop()
+
+
+@pytest.fixture(scope="module")
+def self_signed_prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsProsody]:
+    """Upload service on HTTPS with a self-signed certificate for `localhost`."""
+    running = _start(
+        tmp_path_factory.mktemp("prosody-https-self-signed"),
+        lambda _, where: self_signed(where, "https", "localhost"),
     )
     yield running
     running.server.stop()
@@ -114,11 +127,11 @@ async def test_an_unknown_authority_is_refused_both_ways(
     monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
     with pytest.raises(FileTransferError) as upload:
         await upload_file(alice, source)
-    assert str(upload.value) == f"the upload failed: {NOT_VALID}"
+    assert str(upload.value) == f"the upload failed: {UNKNOWN_CA}"
     inbox = tmp_path / "in"
     with pytest.raises(FileTransferError) as download:
         await download_file(HttpFiles(None), link, inbox)
-    assert str(download.value) == f"the download failed: {NOT_VALID}"
+    assert str(download.value) == f"the download failed: {UNKNOWN_CA}"
     assert not inbox.exists() or not any(inbox.iterdir())
 
 
@@ -135,5 +148,30 @@ async def test_a_certificate_not_naming_the_host_is_refused(
     inbox = tmp_path / "in"
     with pytest.raises(FileTransferError) as raised:
         await download_file(HttpFiles(None), by_address, inbox)
-    assert str(raised.value) == f"the download failed: {NOT_VALID}"
+    assert str(raised.value) == f"the download failed: {MISMATCH}"
+    assert not inbox.exists() or not any(inbox.iterdir())
+
+
+async def test_a_self_signed_certificate_is_refused_both_ways(
+    self_signed_prosody: HttpsProsody,
+    clients: list[XmppClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the test CA trusted, a server showing its own self-signed certificate gets
+    neither the upload (the slot is granted, the PUT refused) nor the download."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(self_signed_prosody.ca.certificate))
+    alice = await self_signed_prosody.files(clients)
+    source, _ = _source(tmp_path)
+    with pytest.raises(FileTransferError) as upload:
+        await upload_file(alice, source)
+    assert str(upload.value) == f"the upload failed: {SELF_SIGNED}"
+    port = self_signed_prosody.server.https_port
+    link = parse_link(
+        f"aesgcm://localhost:{port}/upload/a/photo.jpg#{MediaKey.generate().fragment}"
+    )
+    inbox = tmp_path / "in"
+    with pytest.raises(FileTransferError) as download:
+        await download_file(HttpFiles(None), link, inbox)
+    assert str(download.value) == f"the download failed: {SELF_SIGNED}"
     assert not inbox.exists() or not any(inbox.iterdir())

@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 PROBE_TIMEOUT = 5.0
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
-_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 _SELF_SIGNED = (18, 19)  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, _SELF_SIGNED_CERT_IN_CHAIN
 _UNKNOWN_ISSUER = (2, 20, 21)  # unable to get (local) issuer certificate, leaf signature
 _EXPIRED = 10
@@ -73,7 +73,7 @@ def describe_refusal(error: ssl.SSLCertVerificationError, der: bytes | None, dom
 def refusal_problem(error: ssl.SSLCertVerificationError, der: bytes | None, domain: str) -> str:
     """What is wrong with a refused certificate, without its fingerprint ("the certificate of
     D is not trusted: self-signed", "… does not name D (it is for …)")."""
-    if getattr(error, "verify_code", None) == _HOSTNAME_MISMATCH:
+    if getattr(error, "verify_code", None) in _NAME_MISMATCH:
         names = _names(der)
         for_whom = f" (it is for {', '.join(names)})" if names else ""
         return f"the certificate of {domain} does not name {domain}{for_whom}"

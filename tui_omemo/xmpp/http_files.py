@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from slixmpp.exceptions import IqError, IqTimeout
 
+from tui_omemo.xmpp.certificates import refusal_problem
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.errors import TransportError
 
@@ -245,8 +246,12 @@ def _max_file_size(info: Any) -> int | None:
 
 
 def _reason(error: Exception) -> str:
-    """One line for an aiohttp error, without URLs (a link's path is private)."""
+    """One line for an aiohttp error, without URLs (a link's path is private); a refused
+    certificate in the words the XMPP stream uses (the host is named, not the path)."""
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        refused = error.certificate_error
+        if isinstance(refused, ssl.SSLCertVerificationError):
+            return refusal_problem(refused, None, error.host)
         return "the server's certificate is not valid"
     if isinstance(error, aiohttp.ClientConnectorError):
         return "cannot connect to the file server"
