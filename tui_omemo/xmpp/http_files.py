@@ -16,6 +16,7 @@ import this module).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import ssl
@@ -173,7 +174,7 @@ class HttpFiles:
             "Content-Type": "application/octet-stream",
             **dict(slot.headers),
         }
-        async with _session() as session:
+        async with await _session() as session:
             try:
                 async with session.put(slot.put_url, data=body, headers=headers) as response:
                     if response.status >= 400:
@@ -189,7 +190,7 @@ class HttpFiles:
             FileTransferError: refused address, an HTTP error or a broken connection.
         """
         self.check_url(url)
-        async with _session() as session:
+        async with await _session() as session:
             try:
                 async with session.get(url) as response:
                     if response.status >= 400:
@@ -227,11 +228,14 @@ class Incoming:
             raise FileTransferError(f"the download broke off: {_reason(error)}") from error
 
 
-def _session() -> aiohttp.ClientSession:
+async def _session() -> aiohttp.ClientSession:
+    """A session whose TLS context is made now (the trust store read now, off the event
+    loop: loading it takes tens of milliseconds)."""
+    context = await asyncio.to_thread(ssl.create_default_context)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT
     )
-    connector = aiohttp.TCPConnector(ssl=ssl.create_default_context())
+    connector = aiohttp.TCPConnector(ssl=context)
     return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, connector=connector)
 
 
