@@ -127,6 +127,7 @@ class FakeNetwork:
             body=message.body,
             encrypted=message.encrypted,
             also=message.also,
+            replaces=message.replaces,
         )
         own = self._account(sender.own_bare_jid)
         kept = dataclasses.replace(inbound, stanza_id=self._stanza_id())
@@ -387,9 +388,9 @@ class FakeTransport:
         """A round trip to the server (raises NotConnected without a stream)."""
         self._check()
 
-    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
         """An SCE envelope (the real one)."""
-        return build_envelope(body, to, sender)
+        return build_envelope(body, to, sender, replaces)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

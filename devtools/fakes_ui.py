@@ -269,6 +269,8 @@ class FakeService:
         self._chats = [] if empty else _chats()
         self._devices = _devices()[:3] if empty else _devices()
         self._log: dict[str, list[ChatMessage]] = {} if empty else _messages()
+        self._versions: dict[int, list[str]] = {}
+        """Per archive id: the texts of a corrected message, oldest first."""
         self._generated: dict[str, int] = {}
         self._security = [] if empty else _security_events()
         self._settings = Settings()
@@ -444,6 +446,34 @@ class FakeService:
         message = self._sent(peer, text, chat.omemo)
         versions = self.send_versions.get(peer, (chat.omemo,))
         return SendReport(message.archive_id, chat.omemo, skipped, versions)
+
+    async def correct_last(self, peer: str, text: str) -> SendReport:
+        """As the real service: our last encrypted message of the chat gets the new text,
+        marked edited, announced as a correction (`MessageSent` with `corrects`)."""
+        self._record("correct_last", peer, text)
+        log = self._log.get(peer, [])
+        index = next(
+            (i for i in range(len(log) - 1, -1, -1) if log[i].outgoing and log[i].omemo), None
+        )
+        if index is None:
+            raise SendFailed(
+                "you have sent no encrypted message in this chat to correct",
+                SendReport(None, None),
+            )
+        original = log[index]
+        self._versions.setdefault(original.archive_id, [original.body]).append(text)
+        log[index] = dataclasses.replace(original, body=text, edited=True)
+        self._next_id += 1
+        correction = dataclasses.replace(
+            original, archive_id=self._next_id, body=text, corrects=original.archive_id
+        )
+        self.emit(MessageSent(correction))
+        return SendReport(correction.archive_id, original.omemo)
+
+    async def message_versions(self, archive_id: int) -> list[str]:
+        """Every text of a message, oldest first (as the real service)."""
+        shown = [m for log in self._log.values() for m in log if m.archive_id == archive_id]
+        return self._versions.get(archive_id, [m.body for m in shown])
 
     def _remember(self, chat: ChatSummary) -> None:
         """Replace (or add) the roster row of `chat.jid`."""

@@ -22,6 +22,8 @@ class SecurityEventKind(enum.StrEnum):
     DECRYPTION_FAILED = "decryption_failed"
     TRUST_MODE_CHANGED = "trust_mode_changed"
     DEVICE_REMOVED = "device_removed"
+    FORGED_CORRECTION = "forged_correction"
+    """A XEP-0308 correction of a message that does not exist or that someone else wrote."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api_chat_states import ChatStateChanged as ChatStateChanged  # noqa: PLC0414
 from tui_omemo.service.api_chat_states import ChatStatesService  # XEP-0085 chat states
+from tui_omemo.service.api_editing import EditingService  # issue 17: corrections
 from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
 from tui_omemo.service.api_social import Presence as Presence  # noqa: PLC0414 (re-export)
 from tui_omemo.service.api_social import SocialService  # issue 17: presence, subscriptions
@@ -106,6 +107,9 @@ class ChatMessage:
     delivery: Delivery = Delivery.SENT
     file: FileInfo | None = None
     """The file offered when the body is one aesgcm:// link (show it, never the body)."""
+    edited: bool = False  # the body is a correction's (XEP-0308): see `message_versions`
+    corrects: int | None = None
+    """A correction: the archive id of the message it corrects (show there, not as new)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +414,7 @@ ServiceEvent = (
 )
 
 
-class ChatService(SocialService, ChatStatesService, Protocol):
+class ChatService(SocialService, ChatStatesService, EditingService, Protocol):
     """The application as the UI sees it. All methods are safe to call from the event loop."""
 
     @property

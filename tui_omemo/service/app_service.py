@@ -55,6 +55,7 @@ from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.facade_account import SETTINGS_KEY, AccountFacade
 from tui_omemo.service.facade_chats import ChatsFacade
 from tui_omemo.service.facade_devices import DevicesFacade
+from tui_omemo.service.facade_editing import EditingFacade
 from tui_omemo.service.facade_rooms import RoomsFacade
 from tui_omemo.service.history import CatchUp
 from tui_omemo.service.link import LinkWatch
@@ -93,7 +94,7 @@ def _load_settings(uow: UnitOfWork, given: Settings | None) -> Settings:
     return Settings()
 
 
-class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade):
+class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, EditingFacade):
     """The application for 1:1 OMEMO chat (implements `service.api.ChatService`).
 
     Use `create`; the constructor only wires parts together.

@@ -36,6 +36,7 @@ from tui_omemo.service.api import MessageReceived, ServiceEvent
 from tui_omemo.service.batch import Batch, Committed, follow_ups
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.conversation import Policy, Routing
+from tui_omemo.service.corrections import archive_correction
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
@@ -378,9 +379,10 @@ class InboundPipeline:
         unit of work."""
         inbound, keys = item.inbound, item.keys
         body: str | None = None
+        replaces: str | None = None
         if result.plaintext is not None:
             try:
-                body = self._body(item, result)
+                body, replaces = self._body(item, result)
             except ValueError as error:
                 self._fail(item, batch, inbound.encrypted, str(error))
                 return
@@ -397,7 +399,11 @@ class InboundPipeline:
                 message = self._new_message(
                     item, keys, body, result.namespace, sender.device_id, trust, {}
                 )
-                archive_id = uow.archive.append(message)
+                if replaces is None:
+                    archive_id = uow.archive.append(message)
+                else:  # XEP-0308: the same sender's earlier message shows the new text
+                    archive_id, refused = archive_correction(uow, message, replaces)
+                    events.extend(record_event(uow, event, now) for event in refused)
             uow.inbox.delete(item.inbox_id)
             item.policy.advance(uow, inbound)
             row = None if archive_id is None else uow.archive.get(archive_id)
@@ -407,9 +413,11 @@ class InboundPipeline:
         batch.add(step, keys if body is not None else ())
         batch.decrypted.append(result)
 
-    def _body(self, item: Item, result: DecryptResult) -> str:
+    def _body(self, item: Item, result: DecryptResult) -> tuple[str, str | None]:
         """The message text: 0.3 body bytes, or the OMEMO 2 SCE envelope's body (affixes
-        checked: `from` must be the sender, `to` what the conversation expects).
+        checked: `from` must be the sender, `to` what the conversation expects); with the
+        id a correction replaces (0.3: the `<replace>` outside the encryption, where 0.3
+        clients put it; OMEMO 2: only the one inside the envelope).
 
         Raises:
             ValueError: the reason the text is refused (a failure row).
@@ -417,7 +425,7 @@ class InboundPipeline:
         assert result.plaintext is not None
         if result.namespace is Namespace.LEGACY:
             try:
-                return result.plaintext.decode("utf-8")
+                return result.plaintext.decode("utf-8"), item.inbound.replaces
             except UnicodeDecodeError as error:
                 raise ValueError("the decrypted body is not UTF-8") from error
         try:
@@ -429,7 +437,7 @@ class InboundPipeline:
         error_text = item.policy.envelope_error(envelope, item.routing, self.own)
         if error_text is not None:
             raise ValueError(error_text)
-        return envelope.body or ""
+        return envelope.body or "", envelope.replaces
 
     def _fail(
         self, item: Item, batch: Batch, element: EncryptedElement | None, reason: str

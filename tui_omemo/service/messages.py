@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.service.api import ChatMessage, Delivery, MessageSent, MessageTrust
+from tui_omemo.service.corrections import corrected_id, is_edited
 from tui_omemo.service.files import describe as describe_file
 from tui_omemo.store import ArchivedMessage, Direction, NewMessage
 from tui_omemo.store.outbox import PENDING_FLAG
@@ -94,6 +95,8 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         failure=failure if isinstance(failure, str) else None,
         delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
         file=describe_file(row.body),  # issue 18: a file message shows its file, not the link
+        edited=is_edited(row.flags),
+        corrects=corrected_id(row.flags),
     )
 
 

@@ -46,6 +46,7 @@ from tui_omemo.service.api import (
     SendReport,
     ServiceEvent,
 )
+from tui_omemo.service.corrections import Correction
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.outbound import NO_DEVICE, RoomSend
 from tui_omemo.service.outbox import RoomOutbound
@@ -441,7 +442,13 @@ class GroupChats:
     # --- sending ----------------------------------------------------------------------------
 
     async def send_to_room(
-        self, room: str, text: str, *, allow_plaintext: bool = False, allow_partial: bool = False
+        self,
+        room: str,
+        text: str,
+        *,
+        allow_plaintext: bool = False,
+        allow_partial: bool = False,
+        correction: Correction | None = None,
     ) -> SendReport:
         """Send `text` to a joined room (see the module docstring).
 
@@ -459,6 +466,8 @@ class GroupChats:
                 was skipped and why.
         """
         state = self._joined[bare_jid(room)]
+        if correction is not None and state.refusal is not None:
+            raise SendFailed("a correction is only sent encrypted", SendReport(None, None))
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
             if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
@@ -482,7 +491,9 @@ class GroupChats:
                 SendReport(None, None),
             ) from error
         members = tuple(sorted(state.members))
-        send = RoomSend(state.jid, namespace, state.nick, members, state.errors, prefs.partial)
+        send = RoomSend(
+            state.jid, namespace, state.nick, members, state.errors, prefs.partial, correction
+        )
         return await self._session.outbound.send(send, text)
 
     async def _choose_version(self, state: JoinedRoom, prefs: RoomPrefs) -> Namespace:
@@ -507,7 +518,7 @@ class GroupChats:
             self._rooms.send_plaintext(stanza.room, stanza.body or "", stanza.message_id)
         else:
             self._rooms.send_encrypted(
-                stanza.room, stanza.encrypted, stanza.message_id, stanza.body
+                stanza.room, stanza.encrypted, stanza.message_id, stanza.body, stanza.replaces
             )
 
     # --- receiving (`service/room_inbound.py`) ---------------------------------------------

@@ -33,6 +33,7 @@ from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.session import session_key
 from tui_omemo.service.api import SendFailed, SendReport, ServiceEvent, SkippedDevice
 from tui_omemo.service.clock import new_message_id, now_ms
+from tui_omemo.service.corrections import Correction
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
@@ -168,6 +169,7 @@ class DirectSend:
     peer: str
     namespace: Namespace
     forced: Namespace | None = None
+    correction: Correction | None = None
 
     def read_ahead(self) -> bool:
         """1:1 sends read their sessions and trust ahead."""
@@ -180,7 +182,12 @@ class DirectSend:
         peer, namespace, forced = self.peer, self.namespace, self.forced
         try:
             result = await encrypt_per_device(
-                out.engine, out.directory, peer, out.payload(peer, text), trust.decide, forced
+                out.engine,
+                out.directory,
+                peer,
+                out.payload(peer, text, self.correction),
+                trust.decide,
+                forced,
             )
         except (ProtocolError, TransportError) as error:
             raise SendFailed(
@@ -194,6 +201,8 @@ class DirectSend:
             )
         versions = result.namespaces
         flags: dict[str, object] = {"recipients": len(result.recipients)}
+        if self.correction is not None:
+            flags |= self.correction.flags()
         if len(versions) > 1:
             flags["versions"] = [each.label for each in versions]
         message = replace(
@@ -204,9 +213,9 @@ class DirectSend:
             flags=flags,
         )
         elements = [each.element for each in result.results]
-        stanza = Outbound(
-            peer, message_id, elements[0], out.hint(), elements[1] if len(elements) > 1 else None
-        )
+        also = elements[1] if len(elements) > 1 else None
+        replaces = None if self.correction is None else self.correction.replaces
+        stanza = Outbound(peer, message_id, elements[0], out.hint(), also, replaces)
         report = SendReport(None, versions[0], skipped, versions)
         return Encrypted(message, stanza, report, result.changes())
 
@@ -245,6 +254,7 @@ class RoomSend:
     members: tuple[str, ...]
     errors: dict[str, str]
     partial: bool
+    correction: Correction | None = None
 
     def read_ahead(self) -> bool:
         """Room sends decide trust from the store."""
@@ -260,7 +270,7 @@ class RoomSend:
                 "the room has no other members to encrypt for; nothing was sent",
                 SendReport(None, namespace),
             )
-        payload = out.payload(room, text)(namespace)
+        payload = out.payload(room, text, self.correction)(namespace)
         try:
             result = await out.engine.encrypt(namespace, members, payload, trust.decide)
         except (ProtocolError, TransportError) as error:
@@ -290,9 +300,14 @@ class RoomSend:
             sender_device=out.engine.device_id,
             trust=TrustLevel.VERIFIED,
             omemo_version=namespace.label,
-            flags={"recipients": len(result.recipients), "skipped_members": missing},
+            flags={
+                "recipients": len(result.recipients),
+                "skipped_members": missing,
+                **({} if self.correction is None else self.correction.flags()),
+            },
         )
-        stanza = RoomOutbound(room, message_id, result.element, out.hint())
+        replaces = None if self.correction is None else self.correction.replaces
+        stanza = RoomOutbound(room, message_id, result.element, out.hint(), replaces)
         return Encrypted(message, stanza, report, result.changes)
 
     def _gate(self, report: SendReport, reached: set[str], missing: list[str]) -> None:
@@ -377,13 +392,17 @@ class OutboundPipeline:
         """The body for clients without OMEMO, when the settings want one."""
         return BODY_HINT if self._settings().add_body_hint else None
 
-    def payload(self, to: str, text: str) -> Callable[[Namespace], bytes]:
-        """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope addressed `to`."""
+    def payload(
+        self, to: str, text: str, correction: Correction | None = None
+    ) -> Callable[[Namespace], bytes]:
+        """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope addressed `to`
+        (with a correction's `<replace>` inside; 0.3 carries it outside the encryption)."""
+        replaces = None if correction is None else correction.replaces
 
         def payload(namespace: Namespace) -> bytes:
             if namespace is Namespace.LEGACY:
                 return text.encode("utf-8")
-            return self._transport.build_envelope(text, to=to, sender=self.own)
+            return self._transport.build_envelope(text, to, self.own, replaces)
 
         return payload
 

@@ -39,6 +39,7 @@ from tui_omemo.model import bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
+from tui_omemo.service.corrections import archive_correction
 from tui_omemo.service.ports import (
     NotConnected,
     Outbound,
@@ -72,12 +73,14 @@ ARCHIVE_SLACK_MS = 5 * 60 * 1000
 @dataclass(frozen=True, slots=True)
 class RoomOutbound:
     """One groupchat message to send (`encrypted` None only for a chosen plaintext send;
-    `body` is then the text, else the hint for clients without OMEMO)."""
+    `body` is then the text, else the hint for clients without OMEMO; `replaces`: the id of
+    the message it corrects, XEP-0308)."""
 
     room: str
     message_id: str
     encrypted: EncryptedElement | None
     body: str | None = field(default=None, repr=False)
+    replaces: str | None = None
 
 
 Stanza = Outbound | RoomOutbound
@@ -112,6 +115,8 @@ def encode(message: Stanza) -> bytes:
         data |= {"kind": "room", "to": message.room}
     else:
         data |= {"kind": "chat", "to": message.to, "also": _element(message.also)}
+    if message.replaces is not None:
+        data["replaces"] = message.replaces
     return json.dumps(data, sort_keys=True).encode()
 
 
@@ -125,10 +130,12 @@ def decode(raw: bytes) -> Stanza:
     if not isinstance(data, dict) or data.get("format") != STANZA_FORMAT:
         raise ValueError("unknown outbox row format")
     to, message_id, body = str(data["to"]), str(data["id"]), data["body"]
+    replaces = data.get("replaces")
     if data.get("kind") == "room":
-        return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body)
+        return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body, replaces)
     if data.get("kind") == "chat":
-        return Outbound(to, message_id, _parsed(data["encrypted"]), body, _parsed(data["also"]))
+        encrypted, also = _parsed(data["encrypted"]), _parsed(data["also"])
+        return Outbound(to, message_id, encrypted, body, also, replaces)
     raise ValueError("unknown outbox row kind")
 
 
@@ -142,8 +149,12 @@ def _decoded(items: Sequence[OutboxItem]) -> list[tuple[OutboxItem, Stanza]]:
 
 
 def archive_pending(uow: UnitOfWork, message: NewMessage, stanza: Stanza) -> int:
-    """Archive our message with its stanza in the outbox (pending until the server has it)."""
-    archive_id = uow.archive.append(message)
+    """Archive our message with its stanza in the outbox (pending until the server has it);
+    a correction rewrites the message it corrects (`service/corrections.py`)."""
+    if stanza.replaces is None:
+        archive_id = uow.archive.append(message)
+    else:
+        archive_id, _refused = archive_correction(uow, message, stanza.replaces)
     uow.outbox.add(archive_id, encode(stanza), message.timestamp)
     return archive_id
 

@@ -100,6 +100,8 @@ class Inbound:
         wrapper_from: the wrapping stanza's `from` (must be our own bare JID).
         mam_query_id: the `queryid` of a MAM result.
         solicited: for MAM results: whether it answers a query we opened.
+        replaces: the id of a XEP-0308 `<replace>` outside the encryption (believed only
+            next to OMEMO 0.3, whose clients put it there), or None.
     """
 
     arrival: Arrival
@@ -117,6 +119,7 @@ class Inbound:
     mam_query_id: str | None = None
     solicited: bool = True
     also: EncryptedElement | None = field(default=None, repr=False)
+    replaces: str | None = None
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
@@ -142,6 +145,8 @@ class Inbound:
         }
         if self.also is not None:
             data["also"] = element_json(self.also)
+        if self.replaces is not None:
+            data["replaces"] = self.replaces
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -234,6 +239,7 @@ class Outbound:
             clients without OMEMO (never the user's text when `encrypted` is set).
         also: a second `<encrypted>` element of the other OMEMO version in the same stanza,
             for the devices that publish only that version (`service/versions.py`).
+        replaces: the id of the message this one corrects (XEP-0308), or None.
     """
 
     to: str
@@ -241,15 +247,18 @@ class Outbound:
     encrypted: EncryptedElement | None
     body: str | None = field(default=None, repr=False)
     also: EncryptedElement | None = field(default=None, repr=False)
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """The parts of an SCE envelope (XEP-0420) the service reads."""
+    """The parts of an SCE envelope (XEP-0420) the service reads (`replaces`: the id in a
+    XEP-0308 `<replace>` of the content, a correction)."""
 
     body: str | None = field(repr=False)
     to: str | None
     sender: str | None
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +337,9 @@ class Transport(ChatStatePort, Protocol):
         """The stanza-id of the newest message in our archive (None when it is empty)."""
         ...
 
-    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
-        """An SCE envelope with the body, `rpad`, `to`, `from` and `time` affixes."""
+    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+        """An SCE envelope with the body (and a correction's `<replace>`), `rpad`, `to`,
+        `from` and `time` affixes."""
         ...
 
     def parse_envelope(self, data: bytes) -> Envelope:
@@ -547,9 +557,15 @@ class RoomTransport(Protocol):
         ...
 
     def send_encrypted(
-        self, room: str, encrypted: EncryptedElement, message_id: str, body_hint: str | None = None
+        self,
+        room: str,
+        encrypted: EncryptedElement,
+        message_id: str,
+        body_hint: str | None = None,
+        replaces: str | None = None,
     ) -> None:
-        """Send one `<encrypted>` groupchat message (raises NotConnected)."""
+        """Send one `<encrypted>` groupchat message, a correction of `replaces` when given
+        (raises NotConnected)."""
         ...
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
@@ -584,8 +600,9 @@ class RoomTransport(Protocol):
         """Forget a room's bookmark."""
         ...
 
-    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
-        """An SCE envelope with the body, `rpad`, `to`, `from` and `time` affixes."""
+    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+        """An SCE envelope with the body (and a correction's `<replace>`), `rpad`, `to`,
+        `from` and `time` affixes."""
         ...
 
     def parse_envelope(self, data: bytes) -> Envelope:

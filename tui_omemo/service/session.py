@@ -39,6 +39,7 @@ from tui_omemo.service import crashpoints
 from tui_omemo.service.api import SendFailed, SendReport, ServiceEvent, SkippedDevice
 from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.conversation import LAST_STANZA_ID, DirectPolicy
+from tui_omemo.service.corrections import Correction
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.inbound import InboundPipeline, Item, for_device, has_content
 from tui_omemo.service.link import CatchUpGap
@@ -394,14 +395,19 @@ class Session:
                 return namespace
         return None
 
-    async def send_text(self, peer: str, text: str, *, allow_plaintext: bool) -> SendReport:
-        """Send `text` to `peer` (see the module docstring).
+    async def send_text(
+        self, peer: str, text: str, *, allow_plaintext: bool, correction: Correction | None = None
+    ) -> SendReport:
+        """Send `text` to `peer` (see the module docstring); `correction`: it corrects our
+        earlier message (XEP-0308, encrypted only).
 
         Raises:
             SendFailed: nothing was sent; the report says who was skipped and why.
         """
         peer = bare_jid(peer)
         prefs = await self.prefs(peer)
+        if correction is not None:
+            allow_plaintext = False  # a correction is only ever sent encrypted
         if allow_plaintext and not carries_key(text):  # issue 18: a file link never in clear
             if not prefs.plaintext:
                 await self.set_prefs(peer, replace(prefs, plaintext=True))
@@ -413,7 +419,7 @@ class Session:
                 f"could not fetch {peer}'s devices: {error}", SendReport(None, None)
             ) from error
         if namespace is None:
-            if prefs.plaintext and not carries_key(text):
+            if prefs.plaintext and not carries_key(text) and correction is None:
                 return await self.outbound.send_plain(peer, text)
             raise SendFailed(
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
@@ -422,7 +428,8 @@ class Session:
                     None, None, (SkippedDevice(peer, None, SKIP_WORDS[SkipReason.NO_DEVICES]),)
                 ),
             )
-        return await self.outbound.send(DirectSend(peer, namespace, prefs.version), text)
+        send = DirectSend(peer, namespace, prefs.version, correction)
+        return await self.outbound.send(send, text)
 
     # --- own-device upkeep (`service/upkeep.py`) --------------------------------------
 

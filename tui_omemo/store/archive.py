@@ -43,6 +43,9 @@ _INSERT = (
     "search_text, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "COALESCE(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM archive)))"
 )
+CORRECTS_FLAG = "corrects"
+"""The flag of a correction's row: the archive id of the message it corrected."""
+_NOT_CORRECTION = f"AND json_extract(flags, '$.{CORRECTS_FLAG}') IS NULL "
 _SECOND = 1000
 """A stamp without milliseconds stands for its whole second (XEP-0082 stamps often have no
 fraction): a local time inside that second is a tie, settled by arrival."""
@@ -135,6 +138,26 @@ class Archive:
         ).fetchone()
         return None if row is None else _message(row)
 
+    def original(self, peer: str, message_id: str) -> ArchivedMessage | None:
+        """The newest message of a conversation sent with `message_id` (its stanza `id` or
+        origin-id) that is not itself a correction: what a XEP-0308 correction replaces."""
+        row = self._connection.execute(
+            f"SELECT {_COLUMNS} FROM archive "  # noqa: S608 (constant columns)
+            "WHERE peer = ? AND (message_id = ? OR origin_id = ?) "
+            f"AND json_extract(flags, '$.{CORRECTS_FLAG}') IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (peer, message_id, message_id),
+        ).fetchone()
+        return None if row is None else _message(row)
+
+    def rewrite(self, archive_id: int, body: str, flags: dict[str, object]) -> None:
+        """Replace a message's shown text and flags (a correction; the search index follows
+        by trigger)."""
+        self._connection.execute(
+            "UPDATE archive SET body = ?, flags = ? WHERE id = ?",
+            (body, json.dumps(flags, sort_keys=True, separators=(",", ":")), archive_id),
+        )
+
     def count(self, peer: str | None = None) -> int:
         """How many messages are archived in one conversation (or in all)."""
         if peer is None:
@@ -149,6 +172,9 @@ class Archive:
     def page(self, peer: str, before: PageCursor | None = None, limit: int = 100) -> Page:
         """Newest-first messages of one conversation, strictly older than `before`.
 
+        A correction (XEP-0308) is no message of its own here: its text is the one the
+        corrected message shows.
+
         Args:
             peer: the conversation (contact or room bare JID).
             before: the cursor of the previous page, None for the newest messages.
@@ -160,14 +186,14 @@ class Archive:
         limit = max(1, limit)
         if before is None:
             rows = self._connection.execute(
-                f"SELECT {_COLUMNS} FROM archive WHERE peer = ? "  # noqa: S608 (constant columns)
+                f"SELECT {_COLUMNS} FROM archive WHERE peer = ? {_NOT_CORRECTION}"  # noqa: S608 (constant columns)
                 "ORDER BY seq DESC, id DESC LIMIT ?",
                 (peer, limit + 1),
             ).fetchall()
         else:
             rows = self._connection.execute(
                 f"SELECT {_COLUMNS} FROM archive "  # noqa: S608 (constant columns)
-                "WHERE peer = ? AND (seq, id) < (?, ?) "
+                f"WHERE peer = ? AND (seq, id) < (?, ?) {_NOT_CORRECTION}"
                 "ORDER BY seq DESC, id DESC LIMIT ?",
                 (peer, before.seq, before.id, limit + 1),
             ).fetchall()

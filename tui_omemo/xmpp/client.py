@@ -256,9 +256,11 @@ class XmppClient:
         message_id: str | None = None,
         body_hint: str | None = None,
         also: EncryptedElement | None = None,
+        replaces: str | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
-        stanza) to `to`; returns the message id (also the origin-id).
+        stanza) to `to`, a correction of the message `replaces` when given; returns the
+        message id (also the origin-id).
 
         Raises:
             NotConnected: without a session.
@@ -270,6 +272,7 @@ class XmppClient:
             message_id=message_id,
             body_hint=body_hint,
             also=also,
+            replaces=replaces,
         )
 
     def send_plaintext(

@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 
 from tui_omemo.model import Namespace, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.xmpp.correction import replace_element, replaced_id
 from tui_omemo.xmpp.errors import TransportError
 from tui_omemo.xmpp.translate import encrypted_from_xml, encrypted_to_xml
 
@@ -81,6 +82,7 @@ class IncomingMessage:
             as the message in that case).
         carbon: set when the message came out of a carbon copy.
         also: the 0.3 `<encrypted>` of a stanza that carries both versions, or None.
+        replaces: the id of a XEP-0308 `<replace>` outside the encryption, or None.
     """
 
     sender: str
@@ -94,6 +96,7 @@ class IncomingMessage:
     body: str | None
     carbon: CarbonDirection | None = None
     also: EncryptedElement | None = None
+    replaces: str | None = None
 
     @property
     def sender_bare_jid(self) -> str:
@@ -114,6 +117,7 @@ def build_encrypted_message(
     message_id: str | None = None,
     body_hint: str | None = None,
     also: EncryptedElement | None = None,
+    replaces: str | None = None,
 ) -> ET.Element:
     """An outgoing `<message>` carrying `encrypted`.
 
@@ -127,6 +131,9 @@ def build_encrypted_message(
             XEP-0428 `<fallback>` marker says the body is only that.
         also: an element of the other OMEMO version for the devices that publish only that
             one, in the same stanza (each client reads its version's element).
+        replaces: the id of the message this one corrects (XEP-0308): a `<replace>` outside
+            the encryption, where OMEMO 0.3 clients read it (OMEMO 2 ones read the one in
+            the SCE envelope).
 
     Returns:
         The `<message xmlns='jabber:client'>` element.
@@ -147,6 +154,8 @@ def build_encrypted_message(
         ET.SubElement(message, f"{{{CLIENT}}}body").text = body_hint
         if any(e.namespace is Namespace.V2 for e in elements):
             ET.SubElement(message, f"{{{FALLBACK}}}fallback", {"for": str(Namespace.V2)})
+    if replaces is not None:
+        message.append(replace_element(replaces))
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     return message
@@ -240,6 +249,7 @@ def read_message(
         body=body.text if body is not None else None,
         carbon=carbon,
         also=also,
+        replaces=replaced_id(message),
     )
 
 

@@ -307,7 +307,12 @@ class RoomClient:
     # --- messages ---------------------------------------------------------------------------
 
     def send_encrypted(
-        self, room: str, encrypted: EncryptedElement, message_id: str, body_hint: str | None = None
+        self,
+        room: str,
+        encrypted: EncryptedElement,
+        message_id: str,
+        body_hint: str | None = None,
+        replaces: str | None = None,
     ) -> None:
         """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id)."""
         self._client.send_encrypted(
@@ -316,6 +321,7 @@ class RoomClient:
             message_type="groupchat",
             message_id=message_id,
             body_hint=body_hint,
+            replaces=replaces,
         )
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
@@ -369,9 +375,9 @@ class RoomClient:
 
     # --- SCE ------------------------------------------------------------------------------
 
-    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
         """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-        return build_envelope(body, to, sender)
+        return build_envelope(body, to, sender, replaces)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

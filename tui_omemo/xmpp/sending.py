@@ -34,9 +34,11 @@ class Sender:
         message_id: str | None = None,
         body_hint: str | None = None,
         also: EncryptedElement | None = None,
+        replaces: str | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
-        stanza) to `to`; returns the message id (also the origin-id).
+        stanza) to `to`, a correction of the message `replaces` when given; returns the
+        message id (also the origin-id).
 
         Raises:
             NotConnected: without a session.
@@ -48,6 +50,7 @@ class Sender:
             message_id=message_id,
             body_hint=body_hint,
             also=also,
+            replaces=replaces,
         )
         self.send_stanza(element)
         return str(element.get("id"))

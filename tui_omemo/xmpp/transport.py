@@ -83,6 +83,7 @@ def to_inbound(received: Received) -> Inbound:
         encrypted=message.encrypted,
         also=message.also,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
+        replaces=message.replaces,
     )
 
 
@@ -103,12 +104,14 @@ def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
         wrapper_from=room,
         solicited=True,
+        replaces=message.replaces,
     )
 
 
-def build_envelope(body: str, to: str, sender: str) -> bytes:
-    """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-    return sce.build_envelope(body, sender=sender, to=to)
+def build_envelope(body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from` (and the
+    `<replace>` of a correction in its content)."""
+    return sce.build_envelope(body, sender=sender, to=to, replaces=replaces)
 
 
 def parse_envelope(data: bytes) -> Envelope:
@@ -121,7 +124,7 @@ def parse_envelope(data: bytes) -> Envelope:
         parsed = sce.parse_envelope(data)
     except MalformedStanza as error:
         raise ValueError(str(error)) from error
-    return Envelope(parsed.body, parsed.to, parsed.sender)
+    return Envelope(parsed.body, parsed.to, parsed.sender, parsed.replaces)
 
 
 class XmppTransport:
@@ -270,6 +273,7 @@ class XmppTransport:
                 message_id=message.message_id,
                 body_hint=message.body,
                 also=message.also,
+                replaces=message.replaces,
             )
         else:
             self._client.send_plaintext(
@@ -302,9 +306,9 @@ class XmppTransport:
 
     # --- SCE --------------------------------------------------------------------------
 
-    def build_envelope(self, body: str, to: str, sender: str) -> bytes:
+    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
         """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-        return build_envelope(body, to, sender)
+        return build_envelope(body, to, sender, replaces)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

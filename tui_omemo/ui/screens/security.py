@@ -32,12 +32,14 @@ KIND_WORDS = {
     "decryption_failed": "not decrypted",
     "trust_mode_changed": "trust mode",
     "device_removed": "device removed",
+    "forged_correction": "forged edit",
 }
 
 KIND_STYLES = {
     "identity_key_changed": "bold red",
     "plaintext_in_encrypted_chat": "bold red",
     "decryption_failed": "red",
+    "forged_correction": "bold red",
     "new_device": "bold yellow",
     "device_removed": "yellow",
 }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tui_omemo.protocol.media_link import file_link
+from tui_omemo.xmpp.correction import REPLACE_TAG, replace_element, replaced_id
 from tui_omemo.xmpp.errors import MalformedStanza
 
 SCE_NAMESPACE = "urn:xmpp:sce:1"
@@ -64,6 +65,7 @@ class Envelope:
         sender: `<from jid>`, or None.
         opt_out_reason: the reason text of an OMEMO 2 `<opt-out>` in the content, or None.
         other_content: qualified tags of further `<content>` children we do not interpret.
+        replaces: the id of a XEP-0308 `<replace>` in the content (a correction), or None.
     """
 
     body: str | None
@@ -72,6 +74,7 @@ class Envelope:
     sender: str | None
     opt_out_reason: str | None = None
     other_content: tuple[str, ...] = ()
+    replaces: str | None = None
 
 
 def build_envelope(
@@ -80,6 +83,7 @@ def build_envelope(
     sender: str,
     to: str | None,
     timestamp: datetime | None = None,
+    replaces: str | None = None,
 ) -> bytes:
     """The UTF-8 bytes of an envelope holding `body`.
 
@@ -88,6 +92,8 @@ def build_envelope(
         sender: our bare JID (`<from jid>`).
         to: the recipient's bare JID, or the room's bare JID for a groupchat message (MUST).
         timestamp: `<time stamp>`; now when None.
+        replaces: the id of the message this one corrects (XEP-0308 `<replace>` in the
+            content, encrypted with it), or None.
 
     Returns:
         The serialized envelope, ready for the OMEMO 2 payload encryption (with the OOB
@@ -100,6 +106,7 @@ def build_envelope(
             _HEAD,
             f"<ns1:body>{_text(body)}</ns1:body>" if body else "<ns1:body />",
             _oob(body),
+            "" if replaces is None else _replace(replaces),
             "</ns0:content>",
             f"<ns0:rpad>{padding}</ns0:rpad>" if padding else "<ns0:rpad />",
             f'<ns0:time stamp="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}" />',
@@ -129,6 +136,14 @@ def _oob(body: str) -> str:
         return ""
     url = _text(body.strip())
     return f'<ns2:x xmlns:ns2="{OOB_NAMESPACE}"><ns2:url>{url}</ns2:url></ns2:x>'
+
+
+def _replace(message_id: str) -> str:
+    """The `<replace>` of a correction inside `<content>` (the shape of slixmpp's stanza
+    class, with its namespace as the default one)."""
+    element = replace_element(message_id)
+    namespace, _, name = element.tag[1:].partition("}")
+    return f'<{name} xmlns="{_attribute(namespace)}" id="{_attribute(message_id)}" />'
 
 
 def _text(value: str) -> str:
@@ -180,6 +195,7 @@ def parse_envelope(data: bytes) -> Envelope:
     if len(contents) != 1:
         raise MalformedStanza(f"SCE: {len(contents)} <content> elements, expected exactly one")
     body, opt_out, others = _content(contents[0])
+    replaces = replaced_id(contents[0])
     return Envelope(
         body=body,
         timestamp=_timestamp(_single(root, "time")),
@@ -187,6 +203,7 @@ def parse_envelope(data: bytes) -> Envelope:
         sender=_jid(_single(root, "from")),
         opt_out_reason=opt_out,
         other_content=others,
+        replaces=replaces,
     )
 
 
@@ -202,7 +219,7 @@ def _content(content: ET.Element) -> tuple[str | None, str | None, tuple[str, ..
         elif child.tag == f"{{{OMEMO2_NAMESPACE}}}opt-out":
             reason = child.find(f"{{{OMEMO2_NAMESPACE}}}reason")
             opt_out = (reason.text or "") if reason is not None else ""
-        elif child.tag not in _NOT_ENCRYPTABLE:
+        elif child.tag not in _NOT_ENCRYPTABLE and child.tag != REPLACE_TAG:
             others.append(child.tag)
     return body, opt_out, tuple(others)
 

@@ -1,0 +1,59 @@
+"""The corrections part of `OmemoChatService` (issue #17, XEP-0308): correcting our last
+message of a chat (1:1 or room) and the versions of a corrected message. The rules of a
+correction in the archive are in `service/corrections.py`."""
+
+from __future__ import annotations
+
+from tui_omemo.model import bare_jid
+from tui_omemo.service.api import SendFailed, SendReport
+from tui_omemo.service.corrections import Correction, corrected_id, versions
+from tui_omemo.service.facade_base import FacadeParts
+from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
+
+LOOK_BACK = 200
+"""How many of a chat's newest messages are searched for our last one."""
+NOTHING_TO_CORRECT = "you have sent no encrypted message in this chat to correct"
+
+
+def last_own(uow: UnitOfWork, peer: str) -> ArchivedMessage | None:
+    """Our newest encrypted message of a chat that is not a correction (what a correction
+    names: XEP-0308 corrections always name the first message), or None."""
+    for row in uow.archive.page(peer, None, LOOK_BACK).messages:
+        if row.direction is Direction.OUT and row.omemo_version and row.message_id:
+            return row
+    return None
+
+
+class EditingFacade(FacadeParts):
+    """Corrections: send one, list a message's versions."""
+
+    async def correct_last(self, peer: str, text: str) -> SendReport:
+        """Send `text` as a correction of our last encrypted message to `peer` (a contact or
+        a joined room), encrypted like any message.
+
+        Raises:
+            SendFailed: nothing was sent (no message to correct, or the send failed).
+        """
+        peer = bare_jid(peer)
+        last = await self._runner.read(lambda uow: last_own(uow, peer))
+        if last is None or last.message_id is None:
+            raise SendFailed(NOTHING_TO_CORRECT, SendReport(None, None))
+        correction = Correction(last.message_id, last.id)
+        if self.groups is not None and peer in self.groups.joined_rooms():
+            return await self.groups.send_to_room(peer, text, correction=correction)
+        return await self.session.send_text(
+            peer, text, allow_plaintext=False, correction=correction
+        )
+
+    async def message_versions(self, archive_id: int) -> list[str]:
+        """Every text a message had, oldest first (one entry when it was never corrected;
+        empty when there is no such message). A correction's id gives its message's."""
+
+        def read(uow: UnitOfWork) -> list[str]:
+            row = uow.archive.get(archive_id)
+            original = None if row is None else corrected_id(row.flags)
+            if original is not None:
+                row = uow.archive.get(original)
+            return [] if row is None else versions(uow, row)
+
+        return await self._runner.read(read)
