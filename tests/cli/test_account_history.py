@@ -229,6 +229,8 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
         "stanza_id": "sid-0",
         "time": "2025-11-24T16:00:00.000+00:00",
         "file": None,  # issue 18: a key added within schema 1 (null for a text message)
+        "replaces": None,  # issue 17: keys added within schema 1 (a correction's original id)
+        "edited": False,
     }
     assert rows[1]["omemo"] == "0.3"
     assert rows[1]["direction"] == "out"

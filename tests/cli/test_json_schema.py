@@ -57,6 +57,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "nick": "bob", "direction": "in", "from": "bob@x", "device": 7, "text": "hi",
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
+        "replaces": None, "edited": False,  # issue 17: keys added within schema 1
     }),
     "history/listen (file)": (MessageView.from_archive(_row(body=FILE_LINK)).to_json(), {
         "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
@@ -64,6 +65,15 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "text": "[file] a b.pdf",
         "file": {"name": "a b.pdf", "size": None, "type": "application/pdf"},
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
+        "replaces": None, "edited": False,  # issue 17: keys added within schema 1
+    }),
+    "listen (correction)": (MessageView.from_archive(_row(
+        flags={"replaces": "m-1", "corrects": 40})).to_json(), {
+        "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
+        "nick": "bob", "direction": "in", "from": "bob@x", "device": 7, "text": "hi",
+        "file": None,
+        "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
+        "replaces": "m-1", "edited": False,
     }),
     "listen (decryption failure)": (
         failure_json(_row(peer="bob@x", room=None, nick=None, body="", trust=None,

@@ -55,6 +55,7 @@ class SendArgs:
     allow_plaintext: bool = False
     quiet: bool = False
     json: bool = False
+    correct_last: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,9 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
 ) -> _Sent:
     """Send to one recipient; a failure is its outcome, not an exception."""
     try:
-        if is_room:
+        if args.correct_last:  # XEP-0308: a correction of our last message there
+            report = await running.service.correct_last(jid, text)
+        elif is_room:
             report = await _to_room(running, jid, text, version, args.allow_plaintext)
         else:
             if args.allow_plaintext:

@@ -31,6 +31,7 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "echo 'backup done' | tui-omemo send -q bob@example.org",
             "tui-omemo send bob@example.org carol@example.org -m report.txt",
             "uptime | tui-omemo send ops@rooms.example.org -",
+            "tui-omemo send bob@example.org 'see you at 7' --correct-last",
         ),
     )
     parser.add_argument(
@@ -46,6 +47,12 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "--allow-plaintext",
         action="store_true",
         help="allow (and remember) unencrypted messages to a contact without OMEMO",
+    )
+    parser.add_argument(
+        "--correct-last",
+        action="store_true",
+        help="send TEXT as a correction of our last encrypted message in each chat "
+        "(XEP-0308: the chat shows it in place of that message, marked edited)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--json", action="store_true", help="one JSON object per recipient reached")
@@ -119,6 +126,7 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
         args.allow_plaintext,
         args.quiet,
         args.json,
+        args.correct_last,
     )
     return send(options, request, console)
 

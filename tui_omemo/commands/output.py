@@ -99,6 +99,9 @@ class MessageView:
     room: str | None = None
     nick: str | None = None
     saved: Saved | None = None
+    replaces: str | None = None
+    """A correction (XEP-0308): the wire id of the message it replaces."""
+    edited: bool = False
 
     @classmethod
     def from_archive(cls, message: ArchivedRow, saved: Saved | None = None) -> MessageView:
@@ -117,6 +120,8 @@ class MessageView:
             room=message.room,
             nick=message.nick,
             saved=saved,
+            replaces=_replaced(message.flags),
+            edited=bool(message.flags.get("edited")),
         )
 
     def to_json(self) -> str:
@@ -138,6 +143,8 @@ class MessageView:
                 "trust": schema.trust_word(self.trust),
                 "stanza_id": self.stanza_id,
                 "time": iso_time(self.time_ms),
+                "replaces": self.replaces,
+                "edited": self.edited,
             },
         )
 
@@ -149,9 +156,15 @@ class MessageView:
             security += f", {self.trust}"
         when = iso_time(self.time_ms)[:19].replace("T", " ")
         sender = self.sender if self.room is None else f"{self.room}/{self.nick or self.sender}"
-        return (
-            f"{when} {arrow} {clean_text(sender)} [{security}] {clean_text(shown_text(self.text))}"
-        )
+        edit = " (correction)" if self.replaces else " (edited)" if self.edited else ""
+        text = clean_text(shown_text(self.text))
+        return f"{when} {arrow} {clean_text(sender)} [{security}]{edit} {text}"
+
+
+def _replaced(flags: Mapping[str, object]) -> str | None:
+    """The id an accepted correction replaces (a refused one is shown as a message)."""
+    replaces = flags.get("replaces")
+    return replaces if isinstance(replaces, str) and "corrects" in flags else None
 
 
 def failure_json(message: ArchivedRow, reason: str) -> str:
