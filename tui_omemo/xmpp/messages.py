@@ -131,9 +131,9 @@ def build_encrypted_message(
             XEP-0428 `<fallback>` marker says the body is only that.
         also: an element of the other OMEMO version for the devices that publish only that
             one, in the same stanza (each client reads its version's element).
-        replaces: the id of the message this one corrects (XEP-0308): a `<replace>` outside
-            the encryption, where OMEMO 0.3 clients read it (OMEMO 2 ones read the one in
-            the SCE envelope).
+        replaces: the id of the message this one corrects (XEP-0308): next to a 0.3
+            element a `<replace>` outside the encryption, where OMEMO 0.3 clients read it;
+            OMEMO 2 carries it only inside the SCE envelope.
 
     Returns:
         The `<message xmlns='jabber:client'>` element.
@@ -154,7 +154,7 @@ def build_encrypted_message(
         ET.SubElement(message, f"{{{CLIENT}}}body").text = body_hint
         if any(e.namespace is Namespace.V2 for e in elements):
             ET.SubElement(message, f"{{{FALLBACK}}}fallback", {"for": str(Namespace.V2)})
-    if replaces is not None:
+    if replaces is not None and any(e.namespace is Namespace.LEGACY for e in elements):
         message.append(replace_element(replaces))
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
