@@ -520,7 +520,16 @@ class FakeService:
         """A message from `peer` (a room: from a member, give `nick` and `sender`) arrives:
         archived, announced, and its roster row counts it unread (as the real service)."""
         message = self.next_message(peer, body, **changes)
-        self._log.setdefault(peer, []).append(message)
+        log = self._log.setdefault(peer, [])
+        if message.corrects is None:
+            log.append(message)
+        else:  # a correction (XEP-0308): its message shows the new text, marked edited
+            log[:] = [
+                dataclasses.replace(m, body=body, edited=True)
+                if m.archive_id == message.corrects
+                else m
+                for m in log
+            ]
         self.emit(MessageReceived(message))
         chat = next((c for c in self._chats if c.jid == peer), None)
         if chat is not None:

@@ -250,6 +250,20 @@ class Shot:
     options: dict[str, object] = field(default_factory=dict)
 
 
+async def _edited(pilot: Pilot[None]) -> None:
+    """Carol's chat: our last message corrected with Up, and hers corrected by her (XEP-0308):
+    both show the new text, marked edited."""
+    await _open(CAROL, *"Running late, there by ten.", "enter")(pilot)
+    await pilot.press("up", "backspace", *" past.", "enter")
+    await settle(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    omemo = service.next_message(CAROL, "").omemo
+    seat = service.receive(CAROL, "I saved you a seet.", omemo=omemo, sender_device_id=3001)
+    service.receive(CAROL, "I saved you a seat.", omemo=omemo, corrects=seat.archive_id)
+    await settle(pilot)
+
+
 SHOTS: tuple[Shot, ...] = (
     Shot("roster"),
     Shot("roster_empty", service=lambda: FakeService(empty=True)),
@@ -266,6 +280,7 @@ SHOTS: tuple[Shot, ...] = (
     ),
     Shot("chat_own_message_answered", _answered),
     Shot("chat_typing", _typing),
+    Shot("chat_edited_messages", _edited),
     Shot(
         "chat_not_in_roster",
         _open(STRANGER, *"Hello Frank, Bob gave me your address.", "enter"),

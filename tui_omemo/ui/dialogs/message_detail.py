@@ -2,8 +2,9 @@
 
 Shows the trust mark in words, the sender device and its fingerprint (when known), the OMEMO
 version (both, when a message of ours went to devices of each version and the chat screen
-still holds that send's report), and for a failed decryption the reason in plain words with
-two fixes: fetch the sender's device list again, or rebuild the session with that device.
+still holds that send's report), the earlier texts of a corrected message (XEP-0308), and for
+a failed decryption the reason in plain words with two fixes: fetch the sender's device list
+again, or rebuild the session with that device.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def omemo_words(omemo: Namespace | None, versions: tuple[Namespace, ...]) -> str
     return f"version {omemo.label}" if omemo is not None else "none"
 
 
+def edit_history(texts: tuple[str, ...]) -> Text:
+    """The earlier texts of a corrected message, oldest first (peer text: never markup)."""
+    lines = Text("Edited; earlier versions:\n", "bold")
+    for number, text in enumerate(texts[:-1], 1):
+        lines.append(f"{number:>3}. ")
+        lines.append(neutral(text, single_line=True) + "\n")
+    lines.rstrip()
+    return lines
+
+
 class DetailChoice(enum.StrEnum):
     """What the user chose in the dialog."""
 
@@ -64,21 +75,26 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
         *,
         versions: tuple[Namespace, ...] = (),
         saved: SavedFile | None = None,
+        texts: tuple[str, ...] = (),
     ) -> None:
         """`versions`: every OMEMO version the send used (`SendReport.versions`), if known;
-        `saved`: where the message's file was downloaded to, if it was."""
+        `saved`: where the message's file was downloaded to, if it was; `texts`: every text
+        of a corrected message, oldest first (XEP-0308)."""
         super().__init__()
         self._saved = saved
         self._message = message
         self._device = device
         self._clock = clock
         self._versions = versions
+        self._texts = texts
 
     def compose(self) -> ComposeResult:
         message = self._message
         with Vertical(classes="dialog"):
             yield Static("Message details", classes="dialog-title")
             yield Static(self._facts(), id="facts")
+            if len(self._texts) > 1:
+                yield Static(edit_history(self._texts), id="versions")
             if message.trust is MessageTrust.FAILED:
                 reason = neutral(message.failure or "The reason was not recorded.")
                 yield Static(Text(f"Why: {reason}"), id="failure")

@@ -126,7 +126,7 @@ class ChatScreen(ServiceScreen):
         )
         yield MessageLog(self._clock, group=self._chat.is_room, id="log")
         yield Static(id="transfer", markup=False, classes="-hidden")
-        yield Composer(id="composer")
+        yield Composer(id="composer", last_own=self._last_own_text)
         yield KeyFooter()
 
     def post_message(self, message: Message) -> bool:
@@ -315,6 +315,9 @@ class ChatScreen(ServiceScreen):
 
     @on(Composer.Submitted)
     def _submitted(self, event: Composer.Submitted) -> None:
+        if event.correction:
+            self._correct(event.text)
+            return
         if self._needs_plaintext_choice():
             self.app.push_screen(
                 PlaintextDialog(self._chat.name or self.peer),
@@ -353,6 +356,26 @@ class ChatScreen(ServiceScreen):
             self._send_failed(text, error)
             return
         self._sent(text, report)
+
+    @work(exit_on_error=False, group="send", description="correct the last message")
+    async def _correct(self, text: str) -> None:
+        """Send `text` as a correction of our last message (XEP-0308); the log shows it in
+        place of that message when the service announces it."""
+        try:
+            report = await self._service.correct_last(self.peer, text)
+        except Exception as error:  # the service's reason is meant for the user
+            self.notify(f"Not corrected: {error}", severity="error", markup=False)
+            return
+        self.query_one(Composer).end_edit()
+        self._sent(text, report)
+
+    def _last_own_text(self) -> str | None:
+        """The text of our last encrypted message shown (what Up in an empty composer
+        edits), or None."""
+        for message in reversed(self.query_one(MessageLog).messages):
+            if message.outgoing and message.omemo is not None and message.file is None:
+                return message.body
+        return None
 
     async def _deliver(self, text: str, *, allow_plaintext: bool) -> SendReport:
         """Hand `text` to the service (a room screen sends to the room instead)."""
@@ -422,7 +445,10 @@ class ChatScreen(ServiceScreen):
         device = next((d for d in devices if d.device_id == message.sender_device_id), None)
         versions = self._versions.get(message.archive_id, ())
         saved = await file_actions.saved(cast("TuiOmemoApp", self.app), message)
-        dialog = MessageDetailDialog(message, device, self._clock, versions=versions, saved=saved)
+        texts = await self._service.message_versions(message.archive_id) if message.edited else []
+        dialog = MessageDetailDialog(
+            message, device, self._clock, versions=versions, saved=saved, texts=tuple(texts)
+        )
         choice = await self.app.push_screen_wait(dialog)
         if choice is DetailChoice.REBUILD_SESSION and message.sender_device_id is not None:
             await self._service.rebuild_session(sender, message.sender_device_id)

@@ -66,7 +66,7 @@ class GroupChatScreen(ChatScreen):
                 yield MessageLog(self._clock, group=True, id="log")
                 yield Static(id="send-problem", classes="-hidden", markup=False)
                 yield Static(id="transfer", markup=False, classes="-hidden")
-                yield Composer(id="composer")
+                yield Composer(id="composer", last_own=self._last_own_text)
             yield OptionList(id="occupants")
         yield KeyFooter()
 

@@ -2,13 +2,16 @@
 
 Keys, chosen to work in every terminal: Enter sends; Ctrl+J (the line-feed key, which terminals
 deliver distinctly from Enter) inserts a new line, and so do Alt+Enter (Escape, Enter) and
-Shift+Enter in terminals that report it (kitty keyboard protocol). Up on the first line and
-Down on the last line walk through what was sent before, like a shell. A line starting with "/"
+Shift+Enter in terminals that report it (kitty keyboard protocol). Up in an empty composer
+edits our last message (XEP-0308 correction, as Gajim and Profanity do: Enter sends the
+correction, Escape gives up); otherwise Up on the first line and Down on the last line walk
+through what was sent before, like a shell. A line starting with "/"
 is a command (`CommandEntered`, never sent; Tab completes its name); "//" sends a "/".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import events
@@ -19,6 +22,8 @@ from tui_omemo.ui.file_actions import complete_path
 from tui_omemo.ui.slash import complete, is_command
 
 FILE_COMMAND = "/file "
+
+PLACEHOLDER = "Message · Enter sends · Ctrl+J new line · ↑ history"
 
 NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 
@@ -32,6 +37,8 @@ class Composer(TextArea):
 
         composer: Composer
         text: str
+        correction: bool = False
+        """The text corrects our last message (the composer was editing it)."""
 
     @dataclass
     class CommandEntered(Message):
@@ -40,17 +47,39 @@ class Composer(TextArea):
         composer: Composer
         text: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, last_own: Callable[[], str | None] | None = None
+    ) -> None:
+        """`last_own`: the text of our last message in the chat, which Up in an empty
+        composer edits (None, or it returning None: Up walks the history)."""
         super().__init__(
             id=id,
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
-            placeholder="Message · Enter sends · Ctrl+J new line · ↑ history",
+            placeholder=PLACEHOLDER,
         )
         self._history: list[str] = []
         self._position = 0
         self._draft = ""
+        self._last_own = last_own
+        self.editing = False
+        """Enter sends a correction of our last message (Escape gives up)."""
+
+    def begin_edit(self, text: str) -> None:
+        """Edit our last message: its text in the composer, Enter sends a correction."""
+        self.editing = True
+        self.add_class("-editing")
+        self.border_title = "editing your last message · Enter corrects · Esc cancels"
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    def end_edit(self) -> None:
+        """Back to composing new messages (the text is cleared)."""
+        self.editing = False
+        self.remove_class("-editing")
+        self.border_title = None
+        self.clear()
 
     @property
     def wants_tab(self) -> bool:
@@ -73,9 +102,16 @@ class Composer(TextArea):
             event.prevent_default()
             if is_command(self.text.strip()):
                 self.post_message(self.CommandEntered(self, self.text.strip()))
+            elif self.editing and self.text.strip():
+                self.post_message(self.Submitted(self, self.text, correction=True))
             elif self.text.strip():
                 text = self.text[1:] if self.text.startswith("//") else self.text
                 self.post_message(self.Submitted(self, text))
+            return
+        if event.key == "escape" and self.editing:
+            event.stop()
+            event.prevent_default()
+            self.end_edit()
             return
         if event.key == "tab" and self.wants_tab:
             event.stop()
@@ -93,7 +129,13 @@ class Composer(TextArea):
         await super()._on_key(event)
 
     def action_cursor_up(self, select: bool = False) -> None:
-        """On the first line, Up shows the previous sent text; elsewhere it moves the cursor."""
+        """In an empty composer, Up edits our last message; on the first line it shows the
+        previous sent text; elsewhere it moves the cursor."""
+        if not select and not self.text and not self.editing and self._last_own is not None:
+            last = self._last_own()
+            if last is not None:
+                self.begin_edit(last)
+                return
         if select or self.cursor_location[0] != 0 or not self._walk(-1):
             super().action_cursor_up(select)
 

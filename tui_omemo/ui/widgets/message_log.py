@@ -45,6 +45,8 @@ TRUST_MARKS: dict[MessageTrust, str] = {
 
 PENDING_MARK = "◷"
 """After the time of our messages the server has not confirmed yet (they wait in the outbox)."""
+EDITED_MARK = "(edited)"
+"""After the text of a corrected message (XEP-0308; the detail lists the earlier texts)."""
 
 WRAP_CACHE = 2048
 """Messages whose wrapped lines are kept; only their heights are kept for all of them."""
@@ -168,6 +170,9 @@ class MessageLog(ScrollView, can_focus=True):
         A burst of messages is gathered and laid out once, on the next idle moment, so that a
         thousand arrivals cost a few repaints rather than a thousand.
         """
+        if message.corrects is not None:
+            self._correct(message)
+            return
         recent = self._messages[-RECENT:] + self._pending
         if any(m.archive_id == message.archive_id for m in recent):
             return
@@ -189,6 +194,25 @@ class MessageLog(ScrollView, can_focus=True):
                 return
         self._pending = [
             replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
+            for m in self._pending
+        ]
+
+    def _correct(self, correction: ChatMessage) -> None:
+        """A correction (XEP-0308): the message it corrects shows its text, marked edited
+        (not loaded: nothing to do, its page will show it corrected)."""
+        for index, message in enumerate(self._messages):
+            if message.archive_id == correction.corrects:
+                fixed = replace(message, body=correction.body, file=correction.file, edited=True)
+                self._messages[index] = fixed
+                self._wrapped.discard(message.archive_id)
+                if self._width:
+                    self._heights[index] = len(self._lines(fixed))
+                self._layout()
+                return
+        self._pending = [
+            replace(m, body=correction.body, file=correction.file, edited=True)
+            if m.archive_id == correction.corrects
+            else m
             for m in self._pending
         ]
 
@@ -315,6 +339,8 @@ class MessageLog(ScrollView, can_focus=True):
             self._file_line(text, message)
         else:
             text.append(neutral(message.body))
+        if message.edited:
+            text.append(f" {EDITED_MARK}", self._style("message-log--time"))
         width = max(10, self._width - indent)
         if text.cell_len <= width and "\n" not in text.plain and "\t" not in text.plain:
             return [text]  # one line as it is: what wrapping would return, at a fraction
