@@ -41,9 +41,17 @@ class Correction:
     replaces: str
     original: int
 
-    def flags(self) -> dict[str, object]:
-        """The flags of the correction's row."""
-        return {REPLACES_FLAG: self.replaces, CORRECTS_FLAG: self.original}
+
+def correction_flags(correction: Correction | None) -> dict[str, object]:
+    """The flags of a correction's row (none for an ordinary message)."""
+    if correction is None:
+        return {}
+    return {REPLACES_FLAG: correction.replaces, CORRECTS_FLAG: correction.original}
+
+
+def replaced(correction: Correction | None) -> str | None:
+    """The wire id a send corrects, or None for an ordinary message."""
+    return None if correction is None else correction.replaces
 
 
 def correcting(

@@ -33,7 +33,7 @@ from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.session import session_key
 from tui_omemo.service.api import SendFailed, SendReport, ServiceEvent, SkippedDevice
 from tui_omemo.service.clock import new_message_id, now_ms
-from tui_omemo.service.corrections import Correction
+from tui_omemo.service.corrections import Correction, correction_flags, replaced
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
@@ -181,13 +181,9 @@ class DirectSend:
         """See `Send.encrypt`."""
         peer, namespace, forced = self.peer, self.namespace, self.forced
         try:
+            payload = out.payload(peer, text, replaced(self.correction))
             result = await encrypt_per_device(
-                out.engine,
-                out.directory,
-                peer,
-                out.payload(peer, text, self.correction),
-                trust.decide,
-                forced,
+                out.engine, out.directory, peer, payload, trust.decide, forced
             )
         except (ProtocolError, TransportError) as error:
             raise SendFailed(
@@ -200,9 +196,7 @@ class DirectSend:
                 SendReport(None, namespace, skipped),
             )
         versions = result.namespaces
-        flags: dict[str, object] = {"recipients": len(result.recipients)}
-        if self.correction is not None:
-            flags |= self.correction.flags()
+        flags = {"recipients": len(result.recipients), **correction_flags(self.correction)}
         if len(versions) > 1:
             flags["versions"] = [each.label for each in versions]
         message = replace(
@@ -213,8 +207,7 @@ class DirectSend:
             flags=flags,
         )
         elements = [each.element for each in result.results]
-        also = elements[1] if len(elements) > 1 else None
-        replaces = None if self.correction is None else self.correction.replaces
+        also, replaces = elements[1] if len(elements) > 1 else None, replaced(self.correction)
         stanza = Outbound(peer, message_id, elements[0], out.hint(), also, replaces)
         report = SendReport(None, versions[0], skipped, versions)
         return Encrypted(message, stanza, report, result.changes())
@@ -270,7 +263,7 @@ class RoomSend:
                 "the room has no other members to encrypt for; nothing was sent",
                 SendReport(None, namespace),
             )
-        payload = out.payload(room, text, self.correction)(namespace)
+        payload = out.payload(room, text, replaced(self.correction))(namespace)
         try:
             result = await out.engine.encrypt(namespace, members, payload, trust.decide)
         except (ProtocolError, TransportError) as error:
@@ -300,13 +293,10 @@ class RoomSend:
             sender_device=out.engine.device_id,
             trust=TrustLevel.VERIFIED,
             omemo_version=namespace.label,
-            flags={
-                "recipients": len(result.recipients),
-                "skipped_members": missing,
-                **({} if self.correction is None else self.correction.flags()),
-            },
+            flags={"recipients": len(result.recipients), "skipped_members": missing}
+            | correction_flags(self.correction),
         )
-        replaces = None if self.correction is None else self.correction.replaces
+        replaces = replaced(self.correction)
         stanza = RoomOutbound(room, message_id, result.element, out.hint(), replaces)
         return Encrypted(message, stanza, report, result.changes)
 
@@ -392,12 +382,9 @@ class OutboundPipeline:
         """The body for clients without OMEMO, when the settings want one."""
         return BODY_HINT if self._settings().add_body_hint else None
 
-    def payload(
-        self, to: str, text: str, correction: Correction | None = None
-    ) -> Callable[[Namespace], bytes]:
+    def payload(self, to: str, text: str, replaces: str | None) -> Callable[[Namespace], bytes]:
         """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope addressed `to`
         (with a correction's `<replace>` inside; 0.3 carries it outside the encryption)."""
-        replaces = None if correction is None else correction.replaces
 
         def payload(namespace: Namespace) -> bytes:
             if namespace is Namespace.LEGACY:

@@ -100,8 +100,7 @@ class Inbound:
         wrapper_from: the wrapping stanza's `from` (must be our own bare JID).
         mam_query_id: the `queryid` of a MAM result.
         solicited: for MAM results: whether it answers a query we opened.
-        replaces: the id of a XEP-0308 `<replace>` outside the encryption (believed only
-            next to OMEMO 0.3, whose clients put it there), or None.
+        replaces: a XEP-0308 `<replace id>` outside the encryption (read for 0.3 only).
     """
 
     arrival: Arrival
@@ -145,8 +144,7 @@ class Inbound:
         }
         if self.also is not None:
             data["also"] = element_json(self.also)
-        if self.replaces is not None:
-            data["replaces"] = self.replaces
+        data |= {} if self.replaces is None else {"replaces": self.replaces}
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -229,7 +227,7 @@ def element_from_json(data: dict[str, Any]) -> EncryptedElement:
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """One message to send.
+    """One message to send (`replaces`: the id of the message it corrects, XEP-0308).
 
     Attributes:
         to: the recipient's bare JID.
@@ -239,7 +237,6 @@ class Outbound:
             clients without OMEMO (never the user's text when `encrypted` is set).
         also: a second `<encrypted>` element of the other OMEMO version in the same stanza,
             for the devices that publish only that version (`service/versions.py`).
-        replaces: the id of the message this one corrects (XEP-0308), or None.
     """
 
     to: str
@@ -252,8 +249,7 @@ class Outbound:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """The parts of an SCE envelope (XEP-0420) the service reads (`replaces`: the id in a
-    XEP-0308 `<replace>` of the content, a correction)."""
+    """The parts of an SCE envelope (XEP-0420) the service reads."""
 
     body: str | None = field(repr=False)
     to: str | None
@@ -338,8 +334,7 @@ class Transport(ChatStatePort, Protocol):
         ...
 
     def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
-        """An SCE envelope with the body (and a correction's `<replace>`), `rpad`, `to`,
-        `from` and `time` affixes."""
+        """An SCE envelope with the body (and `<replace>`), `rpad`, `to`, `from`, `time`."""
         ...
 
     def parse_envelope(self, data: bytes) -> Envelope:
@@ -564,8 +559,7 @@ class RoomTransport(Protocol):
         body_hint: str | None = None,
         replaces: str | None = None,
     ) -> None:
-        """Send one `<encrypted>` groupchat message, a correction of `replaces` when given
-        (raises NotConnected)."""
+        """Send one `<encrypted>` groupchat message (raises NotConnected)."""
         ...
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
@@ -601,8 +595,7 @@ class RoomTransport(Protocol):
         ...
 
     def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
-        """An SCE envelope with the body (and a correction's `<replace>`), `rpad`, `to`,
-        `from` and `time` affixes."""
+        """An SCE envelope with the body (and `<replace>`), `rpad`, `to`, `from`, `time`."""
         ...
 
     def parse_envelope(self, data: bytes) -> Envelope:
