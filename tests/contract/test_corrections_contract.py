@@ -1,0 +1,54 @@
+"""The corrections part of the `ChatService` contract (issue #17, XEP-0308), alike on the fake
+the UI tests use and on the real service over Prosody with a real contact: our correction comes
+as a `MessageSent` whose `corrects` names the message it corrects (the log updates that
+message, it appends nothing), the contact's as a `MessageReceived` the same way; history then
+shows the corrected message once, with the new text, `edited`; `message_versions` lists the
+texts oldest first; with nothing of ours to correct, `SendFailed`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.conftest import Side
+from tui_omemo.service.api import MessageReceived, MessageSent, SendFailed
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def test_our_correction_and_the_contacts_update_the_message_in_place(side: Side) -> None:
+    first, fixed = f"contract typo ({side.name})", f"contract fixed ({side.name})"
+    side.drain()
+    report = await side.service.send(side.contact, first)
+    assert report.archive_id is not None
+    await side.contact_got(first)
+    correction = await side.service.correct_last(side.contact, fixed)
+    sent = await side.next_event(
+        MessageSent, lambda e: e.message.archive_id == correction.archive_id
+    )
+    assert (sent.message.corrects, sent.message.body) == (report.archive_id, fixed)
+    await side.contact_got(fixed)
+    page = await side.service.history(side.contact, None, 50)
+    shown = [(m.body, m.edited) for m in page.messages if m.archive_id == report.archive_id]
+    assert shown == [(fixed, True)]
+    assert not [m for m in page.messages if m.archive_id == correction.archive_id]
+    assert await side.service.message_versions(report.archive_id) == [first, fixed]
+
+    theirs, corrected = f"contract their typo ({side.name})", f"contract theirs ({side.name})"
+    await side.contact_sends(theirs)
+    got = (await side.next_event(MessageReceived, lambda e: e.message.body == theirs)).message
+    if side.peer is not None:
+        await side.peer.service.correct_last(side.service.own_jid, corrected)
+    else:
+        assert side.fake is not None
+        side.fake.receive(side.contact, corrected, corrects=got.archive_id)
+    fix = await side.next_event(MessageReceived, lambda e: e.message.body == corrected)
+    assert fix.message.corrects == got.archive_id
+    page = await side.service.history(side.contact, None, 50)
+    assert [(m.body, m.edited) for m in page.messages if m.archive_id == got.archive_id] == [
+        (corrected, True)
+    ]
+
+
+async def test_nothing_to_correct_fails(side: Side) -> None:
+    with pytest.raises(SendFailed):
+        await side.service.correct_last(side.stranger, "no earlier message")
