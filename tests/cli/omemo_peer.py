@@ -49,6 +49,7 @@ V2 = "urn:xmpp:omemo:2"
 SCE = "urn:xmpp:sce:1"
 TIMEOUT = 30.0
 FALLBACK_MARKER = "{urn:xmpp:fallback:0}fallback"
+REPLACE = "{urn:xmpp:message-correct:0}replace"
 
 
 class MemoryStorage(Storage):
@@ -161,6 +162,12 @@ def sce_body(envelope: bytes) -> str:
     return ET.fromstring(envelope).findtext(f"{{{SCE}}}content/{{jabber:client}}body") or ""
 
 
+def sce_replaces(envelope: bytes) -> str | None:
+    """The id of a XEP-0308 `<replace>` in a decrypted SCE envelope's content, or None."""
+    found = ET.fromstring(envelope).find(f"{{{SCE}}}content/{REPLACE}")
+    return None if found is None else found.get("id")
+
+
 def sce_plaintext(error: NotImplementedError) -> bytes:
     """The OMEMO 2 plaintext slixmpp-omemo 2.2's `decrypt_message` decrypted and then gave up
     on: its message ends with "Plaintext: " and the bytes' repr."""
@@ -179,6 +186,9 @@ class PeerMessage:
     device_id: int
     text: str
     namespace: str
+    replaces: str | None = None
+    """A correction (XEP-0308): the id of the message it replaces."""
+    message_id: str | None = None
 
 
 class OmemoPeer:
@@ -209,7 +219,7 @@ class OmemoPeer:
         client.plugin["feature_mechanisms"].unencrypted_scram = True
         client.auto_authorize = True
         client.auto_subscribe = True
-        for plugin in ("xep_0030", "xep_0060", "xep_0199", "xep_0280", "xep_0384"):
+        for plugin in ("xep_0030", "xep_0060", "xep_0199", "xep_0280", "xep_0308", "xep_0384"):
             client.register_plugin(plugin)
         if legacy_only:
             plugins: Any = client.plugin
@@ -268,14 +278,20 @@ class OmemoPeer:
             stanza.append(twomemo.etree.serialize_message(message))
         stanza.send()
 
-    async def send(self, to: str, text: str) -> None:
-        """Encrypt `text` for every device of `to` (slixmpp-omemo picks 0.3) and send it."""
+    async def send(self, to: str, text: str, replaces: str | None = None) -> str:
+        """Encrypt `text` for every device of `to` (slixmpp-omemo picks 0.3) and send it; a
+        correction of the message `replaces` when given: slixmpp-omemo encrypts only the
+        body, so its users add slixmpp's XEP-0308 `<replace>` to the encrypted stanza (where
+        Conversations puts it). Returns the stanza id."""
         message = self.client.make_message(mto=to, mbody=text, mtype="chat")
         encrypted, errors = await self.plugin.encrypt_message(message, slixmpp.JID(to))
         if errors:
             self.errors.extend(repr(error) for error in errors)
         assert encrypted is not None, "slixmpp-omemo produced nothing to send"
+        if replaces is not None:
+            encrypted["replace"]["id"] = replaces
         encrypted.send()
+        return str(encrypted["id"])
 
     async def next_message(self, wait: float = TIMEOUT) -> PeerMessage:
         """The next decrypted message."""
@@ -309,15 +325,20 @@ class OmemoPeer:
         except NotImplementedError as error:  # OMEMO 2: decrypted, but SCE is not unpacked
             header = stanza.xml.find(f"{{{V2}}}encrypted/{{{V2}}}header")
             assert header is not None
-            self.envelopes.append(sce_plaintext(error))
-            return PeerMessage(
-                sender, int(header.get("sid", "0")), sce_body(self.envelopes[-1]), V2
-            )
+            envelope = sce_plaintext(error)
+            self.envelopes.append(envelope)
+            sid = int(header.get("sid", "0"))
+            text, replaces = sce_body(envelope), sce_replaces(envelope)
+            return PeerMessage(sender, sid, text, V2, replaces, stanza["id"] or None)
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")
             return None
         namespace = V2 if V2 in namespaces else LEGACY
-        return PeerMessage(sender, int(device.device_id), str(decrypted["body"] or ""), namespace)
+        text = str(decrypted["body"] or "")
+        replace = decrypted.xml.find(REPLACE)  # 0.3: outside the encryption, kept as it came
+        replaces = None if replace is None else replace.get("id")
+        device_id, message_id = int(device.device_id), stanza["id"] or None
+        return PeerMessage(sender, device_id, text, namespace, replaces, message_id)
 
 
 class PlainClient:

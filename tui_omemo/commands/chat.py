@@ -205,7 +205,9 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
 ) -> _Sent:
     """Send to one recipient; a failure is its outcome, not an exception."""
     try:
-        if args.correct_last:  # XEP-0308: a correction of our last message there
+        if args.correct_last and not is_room:  # XEP-0308: corrects our last message there
+            report = await send_with_version(running, jid, text, version, correct=True)
+        elif args.correct_last:
             report = await running.service.correct_last(jid, text)
         elif is_room:
             report = await _to_room(running, jid, text, version, args.allow_plaintext)
@@ -267,19 +269,21 @@ def _hinted(failure: SendFailed) -> str:
 
 
 async def send_with_version(
-    running: Online, peer: str, text: str, version: Namespace | None
+    running: Online, peer: str, text: str, version: Namespace | None, *, correct: bool = False
 ) -> SendReport:
-    """Send `text`, in `version` for this message only when one is given.
+    """Send `text` (`correct`: as a correction of our last message), in `version` for this
+    message only when one is given.
 
     Raises:
         SendFailed: nothing was sent.
     """
+    send = running.service.correct_last if correct else running.service.send
     if version is None:
-        return await running.service.send(peer, text)
+        return await send(peer, text)
     before = (await running.service.session.prefs(peer)).version
     await running.service.set_chat_version(peer, version)
     try:
-        return await running.service.send(peer, text)
+        return await send(peer, text)
     finally:
         await running.service.set_chat_version(peer, before)
 

@@ -246,7 +246,7 @@ class _Stream:
                 f"tui-omemo: a message from {row.sender_bare_jid} could not be decrypted: {failure}"
             )
             return 0
-        view = MessageView.from_archive(row)
+        view = MessageView.from_archive(row, as_sent=True)  # its corrections follow it
         self.console.out(view.to_json() if self.args.json else view.to_line())
         return 1
 

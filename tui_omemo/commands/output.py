@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tui_omemo.commands import schema
@@ -104,8 +104,15 @@ class MessageView:
     edited: bool = False
 
     @classmethod
-    def from_archive(cls, message: ArchivedRow, saved: Saved | None = None) -> MessageView:
-        """The view of an archived message (`saved`: where its file was downloaded to)."""
+    def from_archive(
+        cls, message: ArchivedRow, saved: Saved | None = None, *, as_sent: bool = False
+    ) -> MessageView:
+        """The view of an archived message (`saved`: where its file was downloaded to;
+        `as_sent`: a corrected message with the text it came with, not edited: `listen`
+        prints its corrections after it)."""
+        original = message.flags.get("original") if as_sent else None
+        if isinstance(original, str):
+            return replace(cls.from_archive(message, saved), text=original, edited=False)
         return cls(
             peer=message.peer,
             outgoing=message.direction == OUTGOING,
