@@ -45,7 +45,8 @@ async def test_send_correct_last_and_listen_json(
     )
     assert correction["text"] == "meet at 7"
     assert correction["encrypted"] is True
-    assert isinstance(correction["replaces"], str) and correction["replaces"]
+    assert isinstance(correction["replaces"], str)
+    assert correction["replaces"]
 
     for account, peer in ((alice, bob), (bob, alice)):
         history = await runner.run(account, "history", peer.jid, "--json")
