@@ -75,6 +75,26 @@ async def test_correction_replaces_the_text_and_keeps_the_versions(
     assert all("see you at" not in xml for xml in alice.sent)
 
 
+async def test_a_correction_naming_the_previous_correction_corrects_the_message(
+    make_peer: PeerFactory,
+) -> None:
+    """Clients that name the previous version instead of the first: still the same message,
+    all three versions kept."""
+    alice, bob = await make_peer(), await make_peer()
+    await alice.service.send(bob.jid, "v1")
+    original = (await bob.next_message()).message
+    await alice.service.correct_last(bob.jid, "v2")
+    first = (await bob.next_message()).message
+    wire_id = await bob.service.runner.read(
+        lambda uow: uow.archive.get(first.archive_id).message_id  # type: ignore[union-attr]
+    )
+    assert wire_id
+    chained = Correction(wire_id, 0)
+    await alice.service.session.send_text(bob.jid, "v3", allow_plaintext=False, correction=chained)
+    assert (await bob.next_message()).message.corrects == original.archive_id
+    assert await bob.service.message_versions(original.archive_id) == ["v1", "v2", "v3"]
+
+
 async def test_forged_corrections_are_refused_with_a_security_event(
     make_peer: PeerFactory,
 ) -> None:

@@ -140,15 +140,21 @@ class Archive:
 
     def original(self, peer: str, message_id: str) -> ArchivedMessage | None:
         """The newest message of a conversation sent with `message_id` (its stanza `id` or
-        origin-id) that is not itself a correction: what a XEP-0308 correction replaces."""
+        origin-id): what a XEP-0308 correction replaces. A correction's own id (clients that
+        name the previous version) gives the message it corrected."""
         row = self._connection.execute(
             f"SELECT {_COLUMNS} FROM archive "  # noqa: S608 (constant columns)
-            "WHERE peer = ? AND (message_id = ? OR origin_id = ?) "
-            f"AND json_extract(flags, '$.{CORRECTS_FLAG}') IS NULL "
-            "ORDER BY id DESC LIMIT 1",
+            "WHERE peer = ? AND (message_id = ? OR origin_id = ?) ORDER BY id DESC LIMIT 1",
             (peer, message_id, message_id),
         ).fetchone()
-        return None if row is None else _message(row)
+        if row is None:
+            return None
+        found = _message(row)
+        corrected = found.flags.get(CORRECTS_FLAG)
+        if isinstance(corrected, int) and corrected != found.id:
+            earlier = self.get(corrected)
+            return None if earlier is None or earlier.peer != peer else earlier
+        return found
 
     def rewrite(self, archive_id: int, body: str, flags: dict[str, object]) -> None:
         """Replace a message's shown text and flags (a correction; the search index follows
