@@ -63,6 +63,7 @@ async def test_correction_replaces_the_text_and_keeps_the_versions(
         "see you at 6",
         "see you at 7",
     ]
+    assert (await bob.service.chat_summary(alice.jid)).unread == 1  # an edit is no new message
     mine = (await alice.service.history(bob.jid, None, 10)).messages
     assert [(m.body, m.edited) for m in mine] == [("see you at 7", True)]
 

@@ -36,7 +36,7 @@ from tui_omemo.service.api import MessageReceived, ServiceEvent
 from tui_omemo.service.batch import Batch, Committed, follow_ups
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.conversation import Policy, Routing
-from tui_omemo.service.corrections import archive_correction
+from tui_omemo.service.corrections import archive_correction, corrected_id
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
@@ -320,7 +320,7 @@ class InboundPipeline:
         self._upkeep.emit_events(tuple(events))
         if row is None:
             return
-        if row.direction is Direction.IN:
+        if row.direction is Direction.IN and corrected_id(row.flags) is None:  # not an edit
             self.unread[row.peer] = self.unread.get(row.peer, 0) + 1
         self._emit(MessageReceived(to_chat_message(row)))
 

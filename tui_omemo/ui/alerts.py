@@ -170,7 +170,7 @@ class Alerts:
         """An event reached the app with `screen` on top: a message from someone else in a
         chat not on screen notifies, a roster change updates the title."""
         if isinstance(event, MessageReceived) and not event.message.outgoing:
-            if getattr(screen, "peer", None) != event.message.peer:
+            if getattr(screen, "peer", None) != event.message.peer and not event.message.corrects:
                 self.message(event.message, event.message.nick or event.message.sender)
         elif isinstance(event, RosterChanged):
             self.roster_changed(event.chat)

@@ -410,7 +410,7 @@ class TuiOmemoApp(TabFirst):
     def _announce(self, event: ServiceEvent) -> None:
         """Toast and bell for what happens outside the chat on screen."""
         match event:
-            case MessageReceived(message=message) if not message.outgoing:
+            case MessageReceived(message=message) if not message.outgoing and not message.corrects:
                 top = self.screen
                 if not (isinstance(top, ChatScreen) and top.peer == message.peer):
                     who = neutral(message.nick or message.sender, single_line=True)
