@@ -40,14 +40,8 @@ from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
 from tui_omemo.service.corrections import archive_correction
-from tui_omemo.service.ports import (
-    NotConnected,
-    Outbound,
-    Transport,
-    TransportError,
-    element_from_json,  # the inbox's element format, reused
-    element_json,
-)
+from tui_omemo.service.element_rows import element_from_json, element_json  # the inbox's
+from tui_omemo.service.ports import NotConnected, Outbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 

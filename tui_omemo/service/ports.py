@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tui_omemo.model import Arrival, Namespace
-from tui_omemo.protocol.codec import b64, unb64
-from tui_omemo.protocol.elements import DeviceList, EncryptedElement, KeyElement, WireBundle
+from tui_omemo.protocol.elements import DeviceList, EncryptedElement, WireBundle
 from tui_omemo.service.api import Presence
+from tui_omemo.service.element_rows import element_from_json, element_json
 from tui_omemo.service.ports_chat_states import ChatStateArrival as ChatStateArrival  # noqa: PLC0414
 from tui_omemo.service.ports_chat_states import ChatStateHandler as ChatStateHandler  # noqa: PLC0414
 from tui_omemo.service.ports_chat_states import ChatStatePort
@@ -191,38 +191,6 @@ def _row_arrival(source: str, wrapper: str) -> Arrival:
         ValueError: words no row of format 1 has.
     """
     return Arrival(source if wrapper == "none" else wrapper)
-
-
-def element_json(element: EncryptedElement) -> dict[str, Any]:
-    return {
-        "namespace": element.namespace.value,
-        "sid": element.sender_device_id,
-        "iv": None if element.iv is None else b64(element.iv),
-        "payload": None if element.payload is None else b64(element.payload),
-        "keys": [
-            {
-                "jid": key.bare_jid,
-                "rid": key.device_id,
-                "data": b64(key.data),
-                "kex": key.key_exchange,
-            }
-            for key in element.keys
-        ],
-    }
-
-
-def element_from_json(data: dict[str, Any]) -> EncryptedElement:
-    keys = tuple(
-        KeyElement(key["jid"], int(key["rid"]), unb64(key["data"]), bool(key["kex"]))
-        for key in data["keys"]
-    )
-    return EncryptedElement(
-        Namespace(data["namespace"]),
-        int(data["sid"]),
-        keys,
-        None if data["iv"] is None else unb64(data["iv"]),
-        None if data["payload"] is None else unb64(data["payload"]),
-    )
 
 
 @dataclass(frozen=True, slots=True)
