@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from tui_omemo.model import Arrival, Namespace, bare_jid
+from tui_omemo.model import Arrival, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -128,6 +128,7 @@ class FakeNetwork:
             encrypted=message.encrypted,
             also=message.also,
             replaces=message.replaces,
+            reply=message.reply,
         )
         own = self._account(sender.own_bare_jid)
         kept = dataclasses.replace(inbound, stanza_id=self._stanza_id())
@@ -388,9 +389,16 @@ class FakeTransport:
         """A round trip to the server (raises NotConnected without a stream)."""
         self._check()
 
-    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    def build_envelope(
+        self,
+        body: str,
+        to: str,
+        sender: str,
+        replaces: str | None = None,
+        reply: ReplyRef | None = None,
+    ) -> bytes:
         """An SCE envelope (the real one)."""
-        return build_envelope(body, to, sender, replaces)
+        return build_envelope(body, to, sender, replaces, reply)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

@@ -102,3 +102,15 @@ def normalize_pin(text: str) -> str:
         )
     upper = compact.upper()
     return ":".join(upper[i : i + 2] for i in range(0, len(upper), 2))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRef:
+    """A XEP-0461 reply: the id of the message answered, its author's JID (`to`, may be None)
+    and the XEP-0428 fallback range of the body that quotes it (code points, None when the
+    message has no fallback for replies)."""
+
+    id: str
+    to: str | None = None
+    start: int | None = None
+    end: int | None = None

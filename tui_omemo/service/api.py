@@ -83,9 +83,7 @@ class ChatSummary:
     omemo: Namespace | None
     status_text: str = ""
     subscription: Subscription = Subscription.BOTH
-    in_roster: bool = True
-    """False for a chat with someone not in the roster (opened by JID): the chat works as any
-    other and offers adding the contact."""
+    in_roster: bool = True  # False: a chat opened by JID (it works as any, offers adding)
     asks_subscription: bool = False  # they asked to see our presence: no answer yet
 
 
@@ -108,8 +106,9 @@ class ChatMessage:
     file: FileInfo | None = None
     """The file offered when the body is one aesgcm:// link (show it, never the body)."""
     edited: bool = False  # the body is a correction's (XEP-0308): see `message_versions`
-    corrects: int | None = None
-    """A correction: the archive id of the message it corrects (show there, not as new)."""
+    corrects: int | None = None  # a correction: the archive id it corrects (shown there)
+    reply_to: str | None = None  # a reply (XEP-0461): the wire id of the message answered
+    message_id: str | None = None  # the stanza id (what replies and corrections name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,15 @@ class EditingService(Protocol):
         """
         ...
 
+    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
+        """Send `text` to the contact `peer` as a reply (XEP-0461) to its message
+        `archive_id`, encrypted; it arrives as a `MessageSent` whose `reply_to` names it.
+
+        Raises:
+            SendFailed: nothing was sent.
+        """
+        ...
+
     async def message_versions(self, archive_id: int) -> list[str]:
         """Every text of a message, oldest first (one entry when it was never corrected,
         none when there is no such message)."""

@@ -1,5 +1,6 @@
 """The corrections part of `OmemoChatService` (issue #17, XEP-0308): correcting our last
-message of a chat (1:1 or room) and the versions of a corrected message. The rules of a
+message of a chat (1:1 or room) and the versions of a corrected message; replies (XEP-0461,
+1:1 chats). The rules of a
 correction in the archive are in `service/corrections.py`."""
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from tui_omemo.model import bare_jid
 from tui_omemo.service.api import SendFailed, SendReport
 from tui_omemo.service.corrections import Correction, corrected_id, versions
 from tui_omemo.service.facade_base import FacadeParts
+from tui_omemo.service.replies import quoting
 from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
 
 LOOK_BACK = 200
 """How many of a chat's newest messages are searched for our last one."""
+NOTHING_TO_ANSWER = "that message cannot be answered (it has no id)"
 NOTHING_TO_CORRECT = "you have sent no encrypted message in this chat to correct"
 
 
@@ -44,6 +47,21 @@ class EditingFacade(FacadeParts):
         return await self.session.send_text(
             peer, text, allow_plaintext=False, correction=correction
         )
+
+    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
+        """Send `text` to the contact `peer` as a reply (XEP-0461) to the message
+        `archive_id`: the body quotes its first line as a fallback, encrypted like any message.
+
+        Raises:
+            SendFailed: nothing was sent (no such message, or the send failed).
+        """
+        peer = bare_jid(peer)
+        row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
+        wire_id = None if row is None else row.message_id or row.origin_id
+        if row is None or wire_id is None or row.peer != peer:
+            raise SendFailed(NOTHING_TO_ANSWER, SendReport(None, None))
+        body, ref = quoting(text, row.body, wire_id, row.sender_bare_jid)
+        return await self.session.send_text(peer, body, allow_plaintext=False, reply=ref)
 
     async def message_versions(self, archive_id: int) -> list[str]:
         """Every text a message had, oldest first (one entry when it was never corrected;

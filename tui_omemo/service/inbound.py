@@ -41,6 +41,7 @@ from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
 from tui_omemo.service.ports import Inbound, Transport, TransportError
+from tui_omemo.service.replies import received
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging, read_ahead
 from tui_omemo.service.trust import (
@@ -380,9 +381,10 @@ class InboundPipeline:
         inbound, keys = item.inbound, item.keys
         body: str | None = None
         replaces: str | None = None
+        flags: dict[str, object] = {}
         if result.plaintext is not None:
             try:
-                body, replaces = self._body(item, result)
+                body, replaces, flags = self._body(item, result)
             except ValueError as error:
                 self._fail(item, batch, inbound.encrypted, str(error))
                 return
@@ -397,7 +399,7 @@ class InboundPipeline:
             if body is not None:
                 trust = stored_trust_for_mark(message_trust(level, mode))
                 message = self._new_message(
-                    item, keys, body, result.namespace, sender.device_id, trust, {}
+                    item, keys, body, result.namespace, sender.device_id, trust, flags
                 )
                 if replaces is None:
                     archive_id = uow.archive.append(message)
@@ -413,11 +415,12 @@ class InboundPipeline:
         batch.add(step, keys if body is not None else ())
         batch.decrypted.append(result)
 
-    def _body(self, item: Item, result: DecryptResult) -> tuple[str, str | None]:
+    def _body(self, item: Item, result: DecryptResult) -> tuple[str, str | None, dict[str, object]]:
         """The message text: 0.3 body bytes, or the OMEMO 2 SCE envelope's body (affixes
         checked: `from` must be the sender, `to` what the conversation expects); with the
         id a correction replaces (0.3: the `<replace>` outside the encryption, where 0.3
-        clients put it; OMEMO 2: only the one inside the envelope).
+        clients put it; OMEMO 2: only the one inside the envelope), and the flags of a reply
+        (XEP-0461, believed where a correction is; its quoted fallback left out of the text).
 
         Raises:
             ValueError: the reason the text is refused (a failure row).
@@ -425,9 +428,11 @@ class InboundPipeline:
         assert result.plaintext is not None
         if result.namespace is Namespace.LEGACY:
             try:
-                return result.plaintext.decode("utf-8"), item.inbound.replaces
+                text = result.plaintext.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise ValueError("the decrypted body is not UTF-8") from error
+            shown, flags = received(text, item.inbound.reply)
+            return shown, item.inbound.replaces, flags
         try:
             envelope = self._transport.parse_envelope(result.plaintext)
         except ValueError as error:
@@ -437,7 +442,8 @@ class InboundPipeline:
         error_text = item.policy.envelope_error(envelope, item.routing, self.own)
         if error_text is not None:
             raise ValueError(error_text)
-        return envelope.body or "", envelope.replaces
+        shown, flags = received(envelope.body or "", envelope.reply)
+        return shown, envelope.replaces, flags
 
     def _fail(
         self, item: Item, batch: Batch, element: EncryptedElement | None, reason: str

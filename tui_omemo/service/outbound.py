@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tui_omemo.config import Settings
-from tui_omemo.model import DeviceRef, Namespace, TrustLevel
+from tui_omemo.model import DeviceRef, Namespace, ReplyRef, TrustLevel
 from tui_omemo.protocol.engine import Engine, TrustDecider
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.ports import StateChanges
@@ -38,6 +38,7 @@ from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
 from tui_omemo.service.ports import Outbound, Transport, TransportError
+from tui_omemo.service.replies import received
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import (
     KnownTrust,
@@ -170,6 +171,7 @@ class DirectSend:
     namespace: Namespace
     forced: Namespace | None = None
     correction: Correction | None = None
+    reply: ReplyRef | None = None  # XEP-0461: `text` starts with its quoted fallback
 
     def read_ahead(self) -> bool:
         """1:1 sends read their sessions and trust ahead."""
@@ -181,7 +183,7 @@ class DirectSend:
         """See `Send.encrypt`."""
         peer, namespace, forced = self.peer, self.namespace, self.forced
         try:
-            payload = out.payload(peer, text, replaced(self.correction))
+            payload = out.payload(peer, text, replaced(self.correction), self.reply)
             result = await encrypt_per_device(
                 out.engine, out.directory, peer, payload, trust.decide, forced
             )
@@ -196,11 +198,12 @@ class DirectSend:
                 SendReport(None, namespace, skipped),
             )
         versions = result.namespaces
-        flags = {"recipients": len(result.recipients), **correction_flags(self.correction)}
+        shown, flags = received(text, self.reply)  # our copy shows the text without the quote
+        flags |= {"recipients": len(result.recipients), **correction_flags(self.correction)}
         if len(versions) > 1:
             flags["versions"] = [each.label for each in versions]
         message = replace(
-            _our_message(out, peer, text, message_id),
+            _our_message(out, peer, shown, message_id),
             sender_device=out.engine.device_id,
             trust=TrustLevel.VERIFIED,
             omemo_version=versions[0].label,
@@ -208,15 +211,14 @@ class DirectSend:
         )
         elements = [each.element for each in result.results]
         also, replaces = elements[1] if len(elements) > 1 else None, replaced(self.correction)
-        stanza = Outbound(peer, message_id, elements[0], out.hint(), also, replaces)
+        stanza = Outbound(peer, message_id, elements[0], out.hint(), also, replaces, self.reply)
         report = SendReport(None, versions[0], skipped, versions)
         return Encrypted(message, stanza, report, result.changes())
 
     def _skipped(
         self, skipped: Mapping[DeviceRef, SkipReason], stale: set[DeviceRef]
     ) -> tuple[SkippedDevice, ...]:
-        """The report's skipped devices: stale own devices under their own reason, devices
-        of the other version named with the version the chat is set to."""
+        """The report's skipped devices (stale own ones apart, the other version's named)."""
         rows = []
         for device, reason in skipped.items():
             code = SkipReason.STALE if device in stale else reason
@@ -301,8 +303,7 @@ class RoomSend:
         return Encrypted(message, stanza, report, result.changes)
 
     def _gate(self, report: SendReport, reached: set[str], missing: list[str]) -> None:
-        """Nobody reached, or members left without keys and no partial choice: nothing
-        leaves."""
+        """Nobody reached, or members left without keys and no partial choice: none leaves."""
         if not reached:
             raise SendFailed(
                 "no member of the room has a trusted device that can receive "
@@ -382,14 +383,15 @@ class OutboundPipeline:
         """The body for clients without OMEMO, when the settings want one."""
         return BODY_HINT if self._settings().add_body_hint else None
 
-    def payload(self, to: str, text: str, replaces: str | None) -> Callable[[Namespace], bytes]:
-        """The plaintext per version: 0.3 the body, OMEMO 2 an SCE envelope addressed `to`
-        (with a correction's `<replace>` inside; 0.3 carries it outside the encryption)."""
+    def payload(
+        self, to: str, text: str, replaces: str | None, reply: ReplyRef | None = None
+    ) -> Callable[[Namespace], bytes]:
+        """Plaintext per version: 0.3 the body (`<replace>`, `<reply>` outside), 2 an envelope."""
 
         def payload(namespace: Namespace) -> bytes:
             if namespace is Namespace.LEGACY:
                 return text.encode("utf-8")
-            return self._transport.build_envelope(text, to, self.own, replaces)
+            return self._transport.build_envelope(text, to, self.own, replaces, reply)
 
         return payload
 

@@ -41,7 +41,14 @@ from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
 from tui_omemo.service.corrections import archive_correction
 from tui_omemo.service.element_rows import element_from_json, element_json  # the inbox's
-from tui_omemo.service.ports import NotConnected, Outbound, Transport, TransportError
+from tui_omemo.service.ports import (
+    NotConnected,
+    Outbound,
+    Transport,
+    TransportError,
+    reply_from_json,
+    reply_json,
+)
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 
@@ -111,6 +118,8 @@ def encode(message: Stanza) -> bytes:
         data |= {"kind": "chat", "to": message.to, "also": _element(message.also)}
     if message.replaces is not None:
         data["replaces"] = message.replaces
+    if isinstance(message, Outbound) and message.reply is not None:
+        data["reply"] = reply_json(message.reply)
     return json.dumps(data, sort_keys=True).encode()
 
 
@@ -129,7 +138,8 @@ def decode(raw: bytes) -> Stanza:
         return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body, replaces)
     if data.get("kind") == "chat":
         encrypted, also = _parsed(data["encrypted"]), _parsed(data["also"])
-        return Outbound(to, message_id, encrypted, body, also, replaces)
+        reply = reply_from_json(data.get("reply"))
+        return Outbound(to, message_id, encrypted, body, also, replaces, reply)
     raise ValueError("unknown outbox row kind")
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tui_omemo.model import Arrival, Namespace
+from tui_omemo.model import Arrival, Namespace, ReplyRef
 from tui_omemo.protocol.elements import DeviceList, EncryptedElement, WireBundle
 from tui_omemo.service.api import Presence
 from tui_omemo.service.element_rows import element_from_json, element_json
@@ -119,6 +119,7 @@ class Inbound:
     solicited: bool = True
     also: EncryptedElement | None = field(default=None, repr=False)
     replaces: str | None = None
+    reply: ReplyRef | None = None  # XEP-0461 (outside the encryption: believed for 0.3 only)
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
@@ -145,6 +146,7 @@ class Inbound:
         if self.also is not None:
             data["also"] = element_json(self.also)
         data |= {} if self.replaces is None else {"replaces": self.replaces}
+        data |= {} if self.reply is None else {"reply": reply_json(self.reply)}
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -159,11 +161,22 @@ class Inbound:
             raise ValueError("unknown inbox row format")
         encrypted = data.pop("encrypted")
         also = data.pop("also", None)
+        data["reply"] = reply_from_json(data.pop("reply", None))
         data["arrival"] = _row_arrival(data.pop("source"), data.pop("wrapper"))
         element = None if encrypted is None else element_from_json(encrypted)
         return cls(
             encrypted=element, also=None if also is None else element_from_json(also), **data
         )
+
+
+def reply_json(reply: ReplyRef) -> list[object]:
+    """A reply in an inbox or outbox row."""
+    return [reply.id, reply.to, reply.start, reply.end]
+
+
+def reply_from_json(value: object) -> ReplyRef | None:
+    """A reply written by `reply_json` (None for none)."""
+    return None if not isinstance(value, list) else ReplyRef(*value)
 
 
 _ROW_SOURCE = {
@@ -213,6 +226,7 @@ class Outbound:
     body: str | None = field(default=None, repr=False)
     also: EncryptedElement | None = field(default=None, repr=False)
     replaces: str | None = None
+    reply: ReplyRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +237,7 @@ class Envelope:
     to: str | None
     sender: str | None
     replaces: str | None = None
+    reply: ReplyRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +316,14 @@ class Transport(ChatStatePort, Protocol):
         """The stanza-id of the newest message in our archive (None when it is empty)."""
         ...
 
-    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    def build_envelope(
+        self,
+        body: str,
+        to: str,
+        sender: str,
+        replaces: str | None = None,
+        reply: ReplyRef | None = None,
+    ) -> bytes:
         """An SCE envelope with the body (and `<replace>`), `rpad`, `to`, `from`, `time`."""
         ...
 
@@ -562,7 +584,14 @@ class RoomTransport(Protocol):
         """Forget a room's bookmark."""
         ...
 
-    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    def build_envelope(
+        self,
+        body: str,
+        to: str,
+        sender: str,
+        replaces: str | None = None,
+        reply: ReplyRef | None = None,
+    ) -> bytes:
         """An SCE envelope with the body (and `<replace>`), `rpad`, `to`, `from`, `time`."""
         ...
 

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import Arrival, DeviceRef, Namespace, bare_jid
+from tui_omemo.model import Arrival, DeviceRef, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
 from tui_omemo.protocol.engine import DecryptResult, Engine
 from tui_omemo.protocol.media import carries_key
@@ -396,17 +396,24 @@ class Session:
         return None
 
     async def send_text(
-        self, peer: str, text: str, *, allow_plaintext: bool, correction: Correction | None = None
+        self,
+        peer: str,
+        text: str,
+        *,
+        allow_plaintext: bool,
+        correction: Correction | None = None,
+        reply: ReplyRef | None = None,
     ) -> SendReport:
         """Send `text` to `peer` (see the module docstring); `correction`: it corrects our
-        earlier message (XEP-0308, encrypted only).
+        earlier message (XEP-0308); `reply`: `text` answers a message (XEP-0461). Both
+        are only sent encrypted.
 
         Raises:
             SendFailed: nothing was sent; the report says who was skipped and why.
         """
         peer = bare_jid(peer)
         prefs = await self.prefs(peer)
-        if correction is not None:
+        if correction is not None or reply is not None:
             allow_plaintext = False  # a correction is only ever sent encrypted
         if allow_plaintext and not carries_key(text):  # issue 18: a file link never in clear
             if not prefs.plaintext:
@@ -419,7 +426,7 @@ class Session:
                 f"could not fetch {peer}'s devices: {error}", SendReport(None, None)
             ) from error
         if namespace is None:
-            if prefs.plaintext and not carries_key(text) and correction is None:
+            if prefs.plaintext and not carries_key(text) and (correction, reply) == (None, None):
                 return await self.outbound.send_plain(peer, text)
             raise SendFailed(
                 f"{peer} publishes no OMEMO device; nothing was sent. Choose to send "
@@ -428,7 +435,7 @@ class Session:
                     None, None, (SkippedDevice(peer, None, SKIP_WORDS[SkipReason.NO_DEVICES]),)
                 ),
             )
-        send = DirectSend(peer, namespace, prefs.version, correction)
+        send = DirectSend(peer, namespace, prefs.version, correction, reply)
         return await self.outbound.send(send, text)
 
     # --- own-device upkeep (`service/upkeep.py`) --------------------------------------

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import slixmpp
 
-from tui_omemo.model import Namespace
+from tui_omemo.model import Namespace, ReplyRef
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
 from tui_omemo.xmpp.archive import Archive, ReceivedPage
 from tui_omemo.xmpp.chatstates import ChatStateNotice, ChatStates
@@ -257,6 +257,7 @@ class XmppClient:
         body_hint: str | None = None,
         also: EncryptedElement | None = None,
         replaces: str | None = None,
+        reply: ReplyRef | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
         stanza) to `to`, a correction of the message `replaces` when given; returns the
@@ -273,6 +274,7 @@ class XmppClient:
             body_hint=body_hint,
             also=also,
             replaces=replaces,
+            reply=reply,
         )
 
     def send_plaintext(

@@ -30,10 +30,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from xml.sax.saxutils import escape
 
-from tui_omemo.model import Namespace, bare_jid
+from tui_omemo.model import Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp.correction import replace_element, replaced_id
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.reply import read_reply, reply_elements
 from tui_omemo.xmpp.translate import encrypted_from_xml, encrypted_to_xml
 
 CLIENT = "jabber:client"
@@ -83,6 +84,7 @@ class IncomingMessage:
         carbon: set when the message came out of a carbon copy.
         also: the 0.3 `<encrypted>` of a stanza that carries both versions, or None.
         replaces: the id of a XEP-0308 `<replace>` outside the encryption, or None.
+        reply: a XEP-0461 `<reply>` (and its fallback range) outside the encryption, or None.
     """
 
     sender: str
@@ -97,6 +99,7 @@ class IncomingMessage:
     carbon: CarbonDirection | None = None
     also: EncryptedElement | None = None
     replaces: str | None = None
+    reply: ReplyRef | None = None
 
     @property
     def sender_bare_jid(self) -> str:
@@ -118,6 +121,7 @@ def build_encrypted_message(
     body_hint: str | None = None,
     also: EncryptedElement | None = None,
     replaces: str | None = None,
+    reply: ReplyRef | None = None,
 ) -> ET.Element:
     """An outgoing `<message>` carrying `encrypted`.
 
@@ -156,6 +160,8 @@ def build_encrypted_message(
             ET.SubElement(message, f"{{{FALLBACK}}}fallback", {"for": str(Namespace.V2)})
     if replaces is not None and any(e.namespace is Namespace.LEGACY for e in elements):
         message.append(replace_element(replaces))
+    if reply is not None and any(e.namespace is Namespace.LEGACY for e in elements):
+        message.extend(reply_elements(reply))
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     return message
@@ -250,6 +256,7 @@ def read_message(
         carbon=carbon,
         also=also,
         replaces=replaced_id(message),
+        reply=read_reply(message),
     )
 
 

@@ -26,7 +26,7 @@ import logging
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from tui_omemo.model import bare_jid
+from tui_omemo.model import ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service.ports import (
     AFFILIATIONS_WITH_KEYS,
@@ -375,9 +375,16 @@ class RoomClient:
 
     # --- SCE ------------------------------------------------------------------------------
 
-    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    def build_envelope(
+        self,
+        body: str,
+        to: str,
+        sender: str,
+        replaces: str | None = None,
+        reply: ReplyRef | None = None,
+    ) -> bytes:
         """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-        return build_envelope(body, to, sender, replaces)
+        return build_envelope(body, to, sender, replaces, reply)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

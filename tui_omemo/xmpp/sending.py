@@ -13,7 +13,7 @@ from typing import Any
 
 import slixmpp
 
-from tui_omemo.model import bare_jid
+from tui_omemo.model import ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message, new_message_id
@@ -35,6 +35,7 @@ class Sender:
         body_hint: str | None = None,
         also: EncryptedElement | None = None,
         replaces: str | None = None,
+        reply: ReplyRef | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
         stanza) to `to`, a correction of the message `replaces` when given; returns the
@@ -51,6 +52,7 @@ class Sender:
             body_hint=body_hint,
             also=also,
             replaces=replaces,
+            reply=reply,
         )
         self.send_stanza(element)
         return str(element.get("id"))

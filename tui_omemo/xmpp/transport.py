@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from tui_omemo.model import Arrival, Namespace
+from tui_omemo.model import Arrival, Namespace, ReplyRef
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -84,6 +84,7 @@ def to_inbound(received: Received) -> Inbound:
         also=message.also,
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
         replaces=message.replaces,
+        reply=message.reply,
     )
 
 
@@ -105,13 +106,16 @@ def archived_inbound(archived: ArchivedMessage, room: str, own: str) -> Inbound:
         wrapper_from=room,
         solicited=True,
         replaces=message.replaces,
+        reply=message.reply,
     )
 
 
-def build_envelope(body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+def build_envelope(
+    body: str, to: str, sender: str, replaces: str | None = None, reply: ReplyRef | None = None
+) -> bytes:
     """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from` (and the
     `<replace>` of a correction in its content)."""
-    return sce.build_envelope(body, sender=sender, to=to, replaces=replaces)
+    return sce.build_envelope(body, sender=sender, to=to, replaces=replaces, reply=reply)
 
 
 def parse_envelope(data: bytes) -> Envelope:
@@ -124,7 +128,7 @@ def parse_envelope(data: bytes) -> Envelope:
         parsed = sce.parse_envelope(data)
     except MalformedStanza as error:
         raise ValueError(str(error)) from error
-    return Envelope(parsed.body, parsed.to, parsed.sender, parsed.replaces)
+    return Envelope(parsed.body, parsed.to, parsed.sender, parsed.replaces, parsed.reply)
 
 
 class XmppTransport:
@@ -274,6 +278,7 @@ class XmppTransport:
                 body_hint=message.body,
                 also=message.also,
                 replaces=message.replaces,
+                reply=message.reply,
             )
         else:
             self._client.send_plaintext(
@@ -306,9 +311,16 @@ class XmppTransport:
 
     # --- SCE --------------------------------------------------------------------------
 
-    def build_envelope(self, body: str, to: str, sender: str, replaces: str | None = None) -> bytes:
+    def build_envelope(
+        self,
+        body: str,
+        to: str,
+        sender: str,
+        replaces: str | None = None,
+        reply: ReplyRef | None = None,
+    ) -> bytes:
         """An SCE envelope (xmpp/xep_0420) with `rpad`, `time`, `to` and `from`."""
-        return build_envelope(body, to, sender, replaces)
+        return build_envelope(body, to, sender, replaces, reply)
 
     def parse_envelope(self, data: bytes) -> Envelope:
         """Read an SCE envelope (raises ValueError when it is not one)."""

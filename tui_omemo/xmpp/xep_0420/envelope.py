@@ -20,9 +20,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tui_omemo.model import ReplyRef
 from tui_omemo.protocol.media_link import file_link
 from tui_omemo.xmpp.correction import REPLACE_TAG, replace_element, replaced_id
 from tui_omemo.xmpp.errors import MalformedStanza
+from tui_omemo.xmpp.reply import FALLBACK_TAG, REPLY_TAG, read_reply, reply_elements
 
 SCE_NAMESPACE = "urn:xmpp:sce:1"
 CLIENT_NAMESPACE = "jabber:client"
@@ -66,6 +68,7 @@ class Envelope:
         opt_out_reason: the reason text of an OMEMO 2 `<opt-out>` in the content, or None.
         other_content: qualified tags of further `<content>` children we do not interpret.
         replaces: the id of a XEP-0308 `<replace>` in the content (a correction), or None.
+        reply: a XEP-0461 `<reply>` in the content (with its fallback range), or None.
     """
 
     body: str | None
@@ -75,6 +78,7 @@ class Envelope:
     opt_out_reason: str | None = None
     other_content: tuple[str, ...] = ()
     replaces: str | None = None
+    reply: ReplyRef | None = None
 
 
 def build_envelope(
@@ -84,6 +88,7 @@ def build_envelope(
     to: str | None,
     timestamp: datetime | None = None,
     replaces: str | None = None,
+    reply: ReplyRef | None = None,
 ) -> bytes:
     """The UTF-8 bytes of an envelope holding `body`.
 
@@ -94,6 +99,7 @@ def build_envelope(
         timestamp: `<time stamp>`; now when None.
         replaces: the id of the message this one corrects (XEP-0308 `<replace>` in the
             content, encrypted with it), or None.
+        reply: a XEP-0461 reply (`<reply>` and its `<fallback>` in the content), or None.
 
     Returns:
         The serialized envelope, ready for the OMEMO 2 payload encryption (with the OOB
@@ -107,6 +113,7 @@ def build_envelope(
             f"<ns1:body>{_text(body)}</ns1:body>" if body else "<ns1:body />",
             _oob(body),
             "" if replaces is None else _replace(replaces),
+            "" if reply is None else _reply(reply),
             "</ns0:content>",
             f"<ns0:rpad>{padding}</ns0:rpad>" if padding else "<ns0:rpad />",
             f'<ns0:time stamp="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}" />',
@@ -144,6 +151,11 @@ def _replace(message_id: str) -> str:
     element = replace_element(message_id)
     namespace, _, name = element.tag[1:].partition("}")
     return f'<{name} xmlns="{_attribute(namespace)}" id="{_attribute(message_id)}" />'
+
+
+def _reply(reply: ReplyRef) -> str:
+    """The `<reply>` and `<fallback>` of a reply inside `<content>`."""
+    return "".join(ET.tostring(element, encoding="unicode") for element in reply_elements(reply))
 
 
 def _text(value: str) -> str:
@@ -204,7 +216,11 @@ def parse_envelope(data: bytes) -> Envelope:
         opt_out_reason=opt_out,
         other_content=others,
         replaces=replaces,
+        reply=read_reply(contents[0]),
     )
+
+
+_KNOWN = (REPLACE_TAG, REPLY_TAG, FALLBACK_TAG)
 
 
 def _content(content: ET.Element) -> tuple[str | None, str | None, tuple[str, ...]]:
@@ -219,7 +235,7 @@ def _content(content: ET.Element) -> tuple[str | None, str | None, tuple[str, ..
         elif child.tag == f"{{{OMEMO2_NAMESPACE}}}opt-out":
             reason = child.find(f"{{{OMEMO2_NAMESPACE}}}reason")
             opt_out = (reason.text or "") if reason is not None else ""
-        elif child.tag not in _NOT_ENCRYPTABLE and child.tag != REPLACE_TAG:
+        elif child.tag not in _NOT_ENCRYPTABLE and child.tag not in _KNOWN:
             others.append(child.tag)
     return body, opt_out, tuple(others)
 
