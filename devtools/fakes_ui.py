@@ -333,6 +333,7 @@ class FakeService:
         message = ChatMessage(
             self._next_id, peer, False, peer, NOW, body, MessageTrust.VERIFIED, Namespace.V2, 2001
         )
+        message = dataclasses.replace(message, message_id=f"fake-{self._next_id}")
         return dataclasses.replace(message, **changes)  # type: ignore[arg-type]
 
     def add_chat(self, chat: ChatSummary, messages: Sequence[ChatMessage] = ()) -> None:
@@ -470,6 +471,14 @@ class FakeService:
         self.emit(MessageSent(correction))
         return SendReport(correction.archive_id, original.omemo)
 
+    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
+        """As the real service: our message, shown without its quote, names the one answered."""
+        self._record("reply", peer, archive_id, text)
+        original = next(m for m in self._log.get(peer, []) if m.archive_id == archive_id)
+        omemo = next(c.omemo for c in self._chats if c.jid == peer)
+        message = self._sent(peer, text, omemo, reply_to=original.message_id)
+        return SendReport(message.archive_id, omemo)
+
     async def message_versions(self, archive_id: int) -> list[str]:
         """Every text of a message, oldest first (as the real service)."""
         shown = [m for log in self._log.values() for m in log if m.archive_id == archive_id]
@@ -492,7 +501,12 @@ class FakeService:
         )
 
     def _sent(
-        self, peer: str, text: str, omemo: Namespace | None, nick: str | None = None
+        self,
+        peer: str,
+        text: str,
+        omemo: Namespace | None,
+        nick: str | None = None,
+        reply_to: str | None = None,
     ) -> ChatMessage:
         """Archive our message and announce it: `MessageSent` (pending), then, unless
         `hold_delivery`, `MessageDelivered`."""
@@ -509,6 +523,8 @@ class FakeService:
             1001 if omemo else None,
             nick=nick,
             delivery=Delivery.PENDING,
+            reply_to=reply_to,
+            message_id=f"fake-{self._next_id}",
         )
         self._log.setdefault(peer, []).append(message)
         self.emit(MessageSent(message))

@@ -56,6 +56,8 @@ class EditingFacade(FacadeParts):
             SendFailed: nothing was sent (no such message, or the send failed).
         """
         peer = bare_jid(peer)
+        if self.groups is not None and peer in self.groups.joined_rooms():
+            raise SendFailed("replies in rooms are not supported yet", SendReport(None, None))
         row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
         wire_id = None if row is None else row.message_id or row.origin_id
         if row is None or wire_id is None or row.peer != peer:

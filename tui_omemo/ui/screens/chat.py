@@ -318,6 +318,9 @@ class ChatScreen(ServiceScreen):
         if event.correction:
             self._correct(event.text)
             return
+        if event.reply_to is not None:
+            self._reply(event.text, event.reply_to)
+            return
         if self._needs_plaintext_choice():
             self.app.push_screen(
                 PlaintextDialog(self._chat.name or self.peer),
@@ -367,6 +370,23 @@ class ChatScreen(ServiceScreen):
             self.notify(f"Not corrected: {error}", severity="error", markup=False)
             return
         self.query_one(Composer).end_edit()
+        self._sent(text, report)
+
+    @on(MessageLog.ReplyWanted)
+    def _reply_wanted(self, event: MessageLog.ReplyWanted) -> None:
+        """`r` on a message: the composer answers it (XEP-0461)."""
+        label = self.query_one(MessageLog).quote(event.message)
+        self.query_one(Composer).begin_reply(event.message.archive_id, label)
+
+    @work(exit_on_error=False, group="send", description="reply to a message")
+    async def _reply(self, text: str, archive_id: int) -> None:
+        """Send `text` as a reply to the message `archive_id`."""
+        try:
+            report = await self._service.reply(self.peer, archive_id, text)
+        except Exception as error:  # the service's reason is meant for the user
+            self.notify(f"Not sent: {error}", severity="error", markup=False)
+            return
+        self.query_one(Composer).end_reply()
         self._sent(text, report)
 
     def _last_own_text(self) -> str | None:

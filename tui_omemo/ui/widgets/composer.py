@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
@@ -39,6 +40,8 @@ class Composer(TextArea):
         text: str
         correction: bool = False
         """The text corrects our last message (the composer was editing it)."""
+        reply_to: int | None = None
+        """The archive id of the message the text answers (XEP-0461), or None."""
 
     @dataclass
     class CommandEntered(Message):
@@ -65,6 +68,22 @@ class Composer(TextArea):
         self._last_own = last_own
         self.editing = False
         """Enter sends a correction of our last message (Escape gives up)."""
+        self.replying: int | None = None
+        """The archive id of the message Enter answers (Escape gives up), or None."""
+
+    def begin_reply(self, archive_id: int, label: str) -> None:
+        """Answer the message `archive_id` (`label`, plain text, says which): Enter sends
+        the text as a reply."""
+        self.replying = archive_id
+        self.add_class("-editing")
+        self.border_title = Text(f"replying to {label} · Enter sends · Esc cancels")
+        self.focus()
+
+    def end_reply(self) -> None:
+        """Back to composing new messages (the text stays)."""
+        self.replying = None
+        self.remove_class("-editing")
+        self.border_title = None
 
     def begin_edit(self, text: str) -> None:
         """Edit our last message: its text in the composer, Enter sends a correction."""
@@ -104,6 +123,8 @@ class Composer(TextArea):
                 self.post_message(self.CommandEntered(self, self.text.strip()))
             elif self.editing and self.text.strip():
                 self.post_message(self.Submitted(self, self.text, correction=True))
+            elif self.replying is not None and self.text.strip():
+                self.post_message(self.Submitted(self, self.text, reply_to=self.replying))
             elif self.text.strip():
                 text = self.text[1:] if self.text.startswith("//") else self.text
                 self.post_message(self.Submitted(self, text))
@@ -112,6 +133,11 @@ class Composer(TextArea):
             event.stop()
             event.prevent_default()
             self.end_edit()
+            return
+        if event.key == "escape" and self.replying is not None:
+            event.stop()
+            event.prevent_default()
+            self.end_reply()
             return
         if event.key == "tab" and self.wants_tab:
             event.stop()

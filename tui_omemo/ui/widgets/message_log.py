@@ -57,6 +57,9 @@ FLUSH_DELAY = 1 / 60
 RECENT = 200
 """How many of the newest messages an appended one is checked against for duplicates."""
 
+QUOTE_CHARS = 40
+"""How much of the answered message a reply's line above it shows."""
+
 OLDER_THRESHOLD = 3
 """Lines from the top at which the next older page is asked for."""
 
@@ -79,11 +82,18 @@ class MessageLog(ScrollView, can_focus=True):
         Binding("enter", "choose", "Message details"),
         Binding("end", "follow", "Newest", show=False),
         Binding("d", "download", "Download file", show=False),  # the file line says "d"
+        Binding("r", "reply", "Reply", show=False),
     ]
 
     @dataclass
     class MessageChosen(Message):
         """The user asked for the details of `message`."""
+
+        message: ChatMessage
+
+    @dataclass
+    class ReplyWanted(Message):
+        """The user asked to answer `message` (XEP-0461 reply)."""
 
         message: ChatMessage
 
@@ -343,9 +353,12 @@ class MessageLog(ScrollView, can_focus=True):
             text.append(f" {EDITED_MARK}", self._style("message-log--time"))
         width = max(10, self._width - indent)
         if text.cell_len <= width and "\n" not in text.plain and "\t" not in text.plain:
-            return [text]  # one line as it is: what wrapping would return, at a fraction
+            if message.reply_to is None:
+                return [text]  # one line as it is: what wrapping would return, at a fraction
+            return [self._reply_line(message), text]
         lines = list(text.wrap(_CONSOLE, width))
-        return [lines[0], *(Text(" " * indent, end="") + line for line in lines[1:])]
+        lines = [lines[0], *(Text(" " * indent, end="") + line for line in lines[1:])]
+        return lines if message.reply_to is None else [self._reply_line(message), *lines]
 
     def _file_line(self, text: Text, message: ChatMessage) -> None:
         """A file message: its name and type (never the link: it holds the key), then the
@@ -431,6 +444,27 @@ class MessageLog(ScrollView, can_focus=True):
         if self._messages:
             index = len(self._messages) - 1 if self.cursor is None else self.cursor
             self.post_message(self.MessageChosen(self._messages[index]))
+
+    def action_reply(self) -> None:
+        """Post `ReplyWanted` for the highlighted (else the newest) message."""
+        if self._messages:
+            index = len(self._messages) - 1 if self.cursor is None else self.cursor
+            self.post_message(self.ReplyWanted(self._messages[index]))
+
+    def quote(self, message: ChatMessage) -> str:
+        """`NAME: first words` of a message (plain text, one line), as a reply names it."""
+        words = neutral(message.body, single_line=True)
+        if len(words) > QUOTE_CHARS:
+            words = words[: QUOTE_CHARS - 1] + "…"
+        return f"{self._sender(message)}: {words}"
+
+    def _reply_line(self, message: ChatMessage) -> Text:
+        """The `↪ reply to NAME: first words` line above a reply."""
+        shown = next(
+            (m for m in reversed(self._messages) if m.message_id == message.reply_to), None
+        )
+        what = "an earlier message" if shown is None else self.quote(shown)
+        return Text(f"  ↪ reply to {what}", self._style("message-log--time"), end="", no_wrap=True)
 
     def action_download(self) -> None:
         """Post `FileWanted` for the highlighted (else the newest) message offering a file."""
