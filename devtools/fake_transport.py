@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from tui_omemo.model import Arrival, Namespace, ReplyRef, bare_jid
+from tui_omemo.model import AckKind, Acknowledgement, Arrival, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -129,6 +129,8 @@ class FakeNetwork:
             also=message.also,
             replaces=message.replaces,
             reply=message.reply,
+            receipt=message.encrypted is None or message.encrypted.payload is not None,
+            markable=message.encrypted is None or message.encrypted.payload is not None,
         )
         own = self._account(sender.own_bare_jid)
         kept = dataclasses.replace(inbound, stanza_id=self._stanza_id())
@@ -151,6 +153,12 @@ class FakeNetwork:
             return
         for resource in available:
             resource.receive(stamped)
+
+    def acknowledge(self, sender: FakeTransport, to: str, ack: Acknowledgement) -> None:
+        """Route a receipt or marker to every available resource of `to`'s account."""
+        for resource in self._account(bare_jid(to)).resources:
+            if resource is not sender and resource.available:
+                resource.acknowledged(ack)
 
     def came_online(self, transport: FakeTransport) -> None:
         """Hand the offline messages to a resource that just sent its presence."""
@@ -281,6 +289,7 @@ class FakeTransport:
         self._device_lists: DeviceListHandler | None = None
         self._presence: Callable[[str], None] | None = None
         self._roster: Callable[[], None] | None = None
+        self._acknowledgements: Callable[[Acknowledgement], None] | None = None
         self.status = ""
         """The status message this resource announced last."""
         self.answers: dict[str, bool] = {}
@@ -313,7 +322,21 @@ class FakeTransport:
         """Called when the server pushes a roster change."""
         self._roster = handler
 
+    def set_acknowledgement_handler(self, handler: Callable[[Acknowledgement], None]) -> None:
+        """Where incoming receipts and displayed markers go."""
+        self._acknowledgements = handler
+
+    def send_acknowledgement(self, to: str, kind: AckKind, message_id: str) -> None:
+        """Send a receipt or displayed marker."""
+        self._check()
+        self._network.acknowledge(self, to, Acknowledgement(kind, self.full_jid, message_id))
+
     # --- called by the network -----------------------------------------------------------
+
+    def acknowledged(self, ack: Acknowledgement) -> None:
+        """A receipt or marker, handed over on the next loop step."""
+        if self._acknowledgements is not None:
+            asyncio.get_running_loop().call_soon(self._acknowledgements, ack)
 
     def receive(self, inbound: Inbound) -> None:
         """One incoming message, handed to the inbound handler on the next loop step (a

@@ -34,6 +34,7 @@ def test_defaults_are_those_of_design_section_4() -> None:
         "status_message": "",
         "notify_message_text": False,
         "chat_states": True,
+        "send_displayed_markers": True,  # issue 17: on by default
     }
     assert TrustMode(Settings().trust_mode) is TrustMode.BTBV
 

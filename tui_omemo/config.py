@@ -121,6 +121,10 @@ class Settings:
         default=True,
         metadata=_help('Typing notifications: send and show "typing…" (off: none either way).'),
     )
+    send_displayed_markers: bool = field(
+        default=True,
+        metadata=_help("Tell contacts when you have seen their messages (off: never sent)."),
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -24,6 +24,8 @@ class SecurityEventKind(enum.StrEnum):
     DEVICE_REMOVED = "device_removed"
     FORGED_CORRECTION = "forged_correction"
     """A XEP-0308 correction of a message that does not exist or that someone else wrote."""
+    FORGED_ACKNOWLEDGEMENT = "forged_acknowledgement"
+    """A receipt or displayed marker for no message we sent to its sender (issue 17)."""
 
 
 @dataclass(frozen=True, slots=True)

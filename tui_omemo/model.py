@@ -114,3 +114,22 @@ class ReplyRef:
     to: str | None = None
     start: int | None = None
     end: int | None = None
+
+
+class AckKind(enum.StrEnum):
+    """What a contact's device says about one of our messages."""
+
+    RECEIVED = "received"
+    """A delivery receipt (XEP-0184): a device of the contact has it."""
+    DISPLAYED = "displayed"
+    """A displayed marker (XEP-0333): the contact has seen it (read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A receipt or displayed marker as it arrived: who sent it (full JID, as claimed by the
+    stanza's `from`) and the id of the message it acknowledges."""
+
+    kind: AckKind
+    sender: str
+    message_id: str

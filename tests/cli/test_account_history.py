@@ -231,9 +231,11 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
         "file": None,  # issue 18: a key added within schema 1 (null for a text message)
         "replaces": None,  # issue 17: keys added within schema 1 (a correction's original id)
         "edited": False,
+        "delivery": None,  # issue 17: a key added within schema 1 (null for incoming)
     }
     assert rows[1]["omemo"] == "0.3"
     assert rows[1]["direction"] == "out"
+    assert rows[1]["delivery"] == "sent"  # issue 17: archived, not in the outbox
 
 
 def test_history_limit_keeps_the_newest(cli: Cli) -> None:

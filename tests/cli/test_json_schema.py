@@ -58,6 +58,17 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": None, "edited": False,  # issue 17: keys added within schema 1
+        "delivery": None,  # issue 17: a key added within schema 1 (null for incoming)
+    }),
+    "history/listen (ours, read)": (MessageView.from_archive(_row(
+        direction=Direction.OUT, sender_bare_jid="alice@x", room=None, nick=None, peer="bob@x",
+        flags={"delivery": "read"})).to_json(), {
+        "schema": 1, "type": "message", "id": 41, "peer": "bob@x", "room": None,
+        "nick": None, "direction": "out", "from": "alice@x", "device": 7, "text": "hi",
+        "file": None,
+        "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
+        "delivery": "read",  # issue 17: pending, sent, received or read for ours
+        "replaces": None, "edited": False,
     }),
     "history/listen (file)": (MessageView.from_archive(_row(body=FILE_LINK)).to_json(), {
         "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
@@ -66,6 +77,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": {"name": "a b.pdf", "size": None, "type": "application/pdf"},
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": None, "edited": False,  # issue 17: keys added within schema 1
+        "delivery": None,
     }),
     "listen (correction)": (MessageView.from_archive(_row(
         flags={"replaces": "m-1", "corrects": 40})).to_json(), {
@@ -74,6 +86,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": "m-1", "edited": False,
+        "delivery": None,
     }),
     "listen (decryption failure)": (
         failure_json(_row(peer="bob@x", room=None, nick=None, body="", trust=None,

@@ -26,6 +26,7 @@ PUBLIC = {
     "roster", "add_contact", "remove_contact", "rename_contact", "deny_contact", "presence_shows",
     "add_roster_listener", "add_subscription_request_listener", "add_status_listener",
     "add_presence_listener", "approve_contact", "presence_status",  # issue 17
+    "set_acknowledgement_sink", "send_acknowledgement",  # issue 17: receipts, markers
     "set_stanza_sink", "add_message_listener", "rejected_carbons", "malformed_stanzas",
     "add_chat_state_listener", "send_chat_state",  # issue 17: XEP-0085
 }  # fmt: skip

@@ -102,6 +102,8 @@ class MessageView:
     replaces: str | None = None
     """A correction (XEP-0308): the wire id of the message it replaces."""
     edited: bool = False
+    delivery: str | None = None
+    """Our messages: pending, sent, received or read (issue 17); None for incoming ones."""
 
     @classmethod
     def from_archive(
@@ -129,6 +131,7 @@ class MessageView:
             saved=saved,
             replaces=_replaced(message.flags),
             edited=bool(message.flags.get("edited")),
+            delivery=delivery_word(message),
         )
 
     def to_json(self) -> str:
@@ -152,6 +155,7 @@ class MessageView:
                 "time": iso_time(self.time_ms),
                 "replaces": self.replaces,
                 "edited": self.edited,
+                "delivery": self.delivery,
             },
         )
 
@@ -172,6 +176,17 @@ def _replaced(flags: Mapping[str, object]) -> str | None:
     """The id an accepted correction replaces (a refused one is shown as a message)."""
     replaces = flags.get("replaces")
     return replaces if isinstance(replaces, str) and "corrects" in flags else None
+
+
+def delivery_word(message: ArchivedRow) -> str | None:
+    """How far one of our messages got, from its archive flags: pending (in the outbox),
+    sent, received (a receipt), read (a displayed marker); None for an incoming message."""
+    if message.direction != OUTGOING:
+        return None
+    mark = message.flags.get("delivery")
+    if isinstance(mark, str) and mark in {"received", "read"}:
+        return mark  # a receipt proves the server had it, even before the outbox heard so
+    return "pending" if message.flags.get("pending") else "sent"
 
 
 def failure_json(message: ArchivedRow, reason: str) -> str:

@@ -52,12 +52,14 @@ class Subscription(enum.StrEnum):
 
 
 class Delivery(enum.StrEnum):
-    """Whether the server has confirmed one of our messages."""
+    """How far one of our messages got (issue 17: receipts and displayed markers)."""
 
     PENDING = "pending"
     """Archived, kept in the outbox; sent (again) as soon as the server is reachable."""
     SENT = "sent"
     """The server confirmed it (or it is not ours)."""
+    RECEIVED = "received"  # a device of the contact has it (a delivery receipt)
+    READ = "read"  # the contact displayed it (a displayed marker)
 
 
 class MessageTrust(enum.StrEnum):
@@ -386,10 +388,12 @@ class ConnectionChanged:
 
 @dataclass(frozen=True, slots=True)
 class MessageDelivered:
-    """The server confirmed one of our pending messages (it left the outbox)."""
+    """One of our messages got further: the server confirmed it (it left the outbox), or a
+    receipt or displayed marker of the contact raised it to `delivery`."""
 
     archive_id: int
     peer: str
+    delivery: Delivery = Delivery.SENT
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from tui_omemo.service.contacts import Contacts
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.ports import Transport
+from tui_omemo.service.receipts import Receipts
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
 from tui_omemo.service.social import Social
@@ -37,6 +38,7 @@ class FacadeParts:
     groups: GroupChats | None
     session: Session
     social: Social
+    receipts: Receipts
 
     @property
     def own_jid(self) -> str:

@@ -193,10 +193,11 @@ class ChatsFacade(FacadeParts):
         await self._contacts.rename(bare_jid_, name)
 
     async def mark_read(self, peer: str) -> None:
-        """Set a chat's unread count to zero."""
+        """Set a chat's unread count to zero (the chat is on screen: a displayed marker)."""
         jid = bare_jid(peer)
         self.session.unread[jid] = 0
         await self._roster_changed(jid)
+        await self.receipts.displayed(jid)  # issue 17: the chat is on screen
 
 
 def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:

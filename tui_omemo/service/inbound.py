@@ -41,6 +41,7 @@ from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.messages import to_chat_message
 from tui_omemo.service.ports import Inbound, Transport, TransportError
+from tui_omemo.service.receipts import answer, request_flags
 from tui_omemo.service.replies import received
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging, read_ahead
@@ -324,6 +325,7 @@ class InboundPipeline:
         if row.direction is Direction.IN and corrected_id(row.flags) is None:  # not an edit
             self.unread[row.peer] = self.unread.get(row.peer, 0) + 1
         self._emit(MessageReceived(to_chat_message(row)))
+        answer(self._transport, row)  # a receipt only now: the message is archived
 
     # --- one stanza ---------------------------------------------------------------------
 
@@ -398,6 +400,7 @@ class InboundPipeline:
             archive_id = None
             if body is not None:
                 trust = stored_trust_for_mark(message_trust(level, mode))
+                flags = request_flags(inbound, item.routing.room)  # issue 17
                 message = self._new_message(
                     item, keys, body, result.namespace, sender.device_id, trust, flags
                 )

@@ -14,6 +14,7 @@ from tui_omemo.service.corrections import corrected_id, is_edited
 from tui_omemo.service.files import describe as describe_file
 from tui_omemo.service.replies import reply_to
 from tui_omemo.store import ArchivedMessage, Direction, NewMessage
+from tui_omemo.store.delivery import DELIVERY_FLAG
 from tui_omemo.store.outbox import PENDING_FLAG
 
 BODY_HINT = "I sent you an OMEMO encrypted message but your client doesn't support it."
@@ -94,13 +95,22 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         sender_device_id=row.sender_device,
         nick=row.nick,
         failure=failure if isinstance(failure, str) else None,
-        delivery=Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT,
+        delivery=_delivery(row),
         file=describe_file(row.body),  # issue 18: a file message shows its file, not the link
         edited=is_edited(row.flags),
         corrects=corrected_id(row.flags),
         reply_to=reply_to(row.flags),
         message_id=row.message_id or row.origin_id,
     )
+
+
+def _delivery(row: ArchivedMessage) -> Delivery:
+    """pending (in the outbox) → sent → received → read (issue 17; incoming rows: sent). A
+    receipt proves the server had it, even before the outbox heard so."""
+    mark = row.flags.get(DELIVERY_FLAG)
+    if mark in {"received", "read"}:
+        return Delivery(mark)
+    return Delivery.PENDING if row.flags.get(PENDING_FLAG) else Delivery.SENT
 
 
 def sent_message(archive_id: int, message: NewMessage) -> MessageSent:

@@ -35,6 +35,7 @@ from tui_omemo.service.element_rows import element_from_json, element_json
 from tui_omemo.service.ports_chat_states import ChatStateArrival as ChatStateArrival  # noqa: PLC0414
 from tui_omemo.service.ports_chat_states import ChatStateHandler as ChatStateHandler  # noqa: PLC0414
 from tui_omemo.service.ports_chat_states import ChatStatePort
+from tui_omemo.service.receipt_port import Acknowledging
 from tui_omemo.store import RosterItem
 
 INBOUND_FORMAT = 1
@@ -101,6 +102,7 @@ class Inbound:
         mam_query_id: the `queryid` of a MAM result.
         solicited: for MAM results: whether it answers a query we opened.
         replaces: a XEP-0308 `<replace id>` outside the encryption (read for 0.3 only).
+        receipt, markable: it asks for a delivery receipt / a displayed marker (issue 17).
     """
 
     arrival: Arrival
@@ -120,6 +122,8 @@ class Inbound:
     also: EncryptedElement | None = field(default=None, repr=False)
     replaces: str | None = None
     reply: ReplyRef | None = None  # XEP-0461 (outside the encryption: believed for 0.3 only)
+    receipt: bool = False
+    markable: bool = False
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
@@ -147,6 +151,7 @@ class Inbound:
             data["also"] = element_json(self.also)
         data |= {} if self.replaces is None else {"replaces": self.replaces}
         data |= {} if self.reply is None else {"reply": reply_json(self.reply)}
+        data.update({key: True for key in ("receipt", "markable") if getattr(self, key)})
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
@@ -264,7 +269,7 @@ DeviceListHandler = Callable[[str, DeviceList], None]
 """(bare JID, its new device list): a PEP notification."""
 
 
-class Transport(ChatStatePort, Protocol):
+class Transport(ChatStatePort, Acknowledging, Protocol):
     """The XMPP side as the service uses it (also the engine's `Directory`)."""
 
     @property

@@ -40,6 +40,7 @@ from typing import NoReturn, Protocol
 
 from tui_omemo.store.account import AccountRepository, Settings
 from tui_omemo.store.archive import Archive, DedupeKeys
+from tui_omemo.store.delivery import Deliveries
 from tui_omemo.store.errors import CorruptDatabase, NestedUnitOfWork, StoreError
 from tui_omemo.store.events import SecurityEvents
 from tui_omemo.store.inbox import Inbox
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.dedupe = DedupeKeys(connection)
         self.inbox = Inbox(connection)
         self.outbox = Outbox(connection)
+        self.deliveries = Deliveries(connection)
         self.state = OmemoState(connection)
         self.devices = Devices(connection)
         self.trust = Trust(connection)

@@ -27,7 +27,7 @@ from datetime import datetime
 
 import slixmpp
 
-from tui_omemo.model import Namespace, ReplyRef
+from tui_omemo.model import AckKind, Acknowledgement, Namespace, ReplyRef
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, EncryptedElement, WireBundle
 from tui_omemo.xmpp.archive import Archive, ReceivedPage
 from tui_omemo.xmpp.chatstates import ChatStateNotice, ChatStates
@@ -45,6 +45,7 @@ from tui_omemo.xmpp.link import (
 )
 from tui_omemo.xmpp.mam import ArchivePage
 from tui_omemo.xmpp.pep import OmemoDirectory
+from tui_omemo.xmpp.receipts import build_acknowledgement
 from tui_omemo.xmpp.received import Received
 from tui_omemo.xmpp.roster import Roster, RosterEntry
 from tui_omemo.xmpp.secure import SecureStream, StreamSecurity
@@ -428,6 +429,18 @@ class XmppClient:
         """Hand every incoming message to `sink` as a `Received`, refused ones included;
         None drops them."""
         self._inbound.set_stanza_sink(sink)
+
+    def set_acknowledgement_sink(self, sink: Callable[[Acknowledgement], None] | None) -> None:
+        """Hand every incoming receipt and displayed marker to `sink` (issue 17)."""
+        self._inbound.set_acknowledgement_sink(sink)
+
+    def send_acknowledgement(self, to: str, kind: AckKind, message_id: str) -> None:
+        """Send a receipt or displayed marker for `message_id` to `to`, unencrypted.
+
+        Raises:
+            NotConnected: without a stream.
+        """
+        self._sender.send_stanza(build_acknowledgement(to, kind, message_id))
 
     def add_message_listener(self, listener: Callable[[ET.Element], None]) -> None:
         """Call `listener(xml)` with every incoming `<message>` as it arrived."""

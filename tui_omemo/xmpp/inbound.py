@@ -20,17 +20,19 @@ from typing import Any
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from tui_omemo.model import Arrival
+from tui_omemo.model import Acknowledgement, Arrival
 from tui_omemo.xmpp.archive import Archive
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.errors import MalformedStanza
 from tui_omemo.xmpp.messages import (
     CLIENT,
+    CarbonDirection,
     ForgedCarbon,
     is_mam_result,
     read_message,
     unwrap_carbon,
 )
+from tui_omemo.xmpp.receipts import read_acknowledgement
 from tui_omemo.xmpp.received import Received, Rejection, accepted, carbon_route, refused
 from tui_omemo.xmpp.secure import SecureStream
 
@@ -44,6 +46,7 @@ class Inbound:
         self._connection = connection
         self._archive = archive
         self._sink: Callable[[Received], None] | None = None
+        self._acknowledgements: Callable[[Acknowledgement], None] | None = None
         self._message_listeners: list[Callable[[ET.Element], None]] = []
         self.rejected_carbons = 0
         self.malformed_stanzas = 0
@@ -63,6 +66,11 @@ class Inbound:
         """Hand every incoming message to `sink` as a `Received`, refused ones included;
         None drops them."""
         self._sink = sink
+
+    def set_acknowledgement_sink(self, sink: Callable[[Acknowledgement], None] | None) -> None:
+        """Hand every receipt and displayed marker without content (issue 17) to `sink`,
+        unchecked (the service checks who may acknowledge what); None drops them."""
+        self._acknowledgements = sink
 
     def _on_message(self, stanza: Any) -> None:
         xml: ET.Element = stanza.xml
@@ -101,7 +109,14 @@ class Inbound:
                 inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}", wrapper_from
             )
         if incoming.encrypted is None and incoming.body is None:
+            if direction is not CarbonDirection.SENT:  # a copy of our own marker: nothing to do
+                self._acknowledge(inner)
             return None
         if route is Arrival.LIVE and incoming.timestamp is not None:
             route = Arrival.OFFLINE
         return accepted(incoming, route, wrapper_from=wrapper_from)
+
+    def _acknowledge(self, message: ET.Element) -> None:
+        acknowledgement = read_acknowledgement(message)
+        if acknowledgement is not None and self._acknowledgements is not None:
+            self._acknowledgements(acknowledgement)

@@ -34,6 +34,7 @@ from tui_omemo.model import Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp.correction import replace_element, replaced_id
 from tui_omemo.xmpp.errors import TransportError
+from tui_omemo.xmpp.receipts import add_requests, requests
 from tui_omemo.xmpp.reply import read_reply, reply_elements
 from tui_omemo.xmpp.translate import encrypted_from_xml, encrypted_to_xml
 
@@ -85,6 +86,8 @@ class IncomingMessage:
         also: the 0.3 `<encrypted>` of a stanza that carries both versions, or None.
         replaces: the id of a XEP-0308 `<replace>` outside the encryption, or None.
         reply: a XEP-0461 `<reply>` (and its fallback range) outside the encryption, or None.
+        receipt: it asks for a delivery receipt (XEP-0184).
+        markable: it may be acknowledged with a displayed marker (XEP-0333).
     """
 
     sender: str
@@ -100,6 +103,8 @@ class IncomingMessage:
     also: EncryptedElement | None = None
     replaces: str | None = None
     reply: ReplyRef | None = None
+    receipt: bool = False
+    markable: bool = False
 
     @property
     def sender_bare_jid(self) -> str:
@@ -164,6 +169,8 @@ def build_encrypted_message(
         message.extend(reply_elements(reply))
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
+    if any(e.payload is not None for e in elements):
+        add_requests(message)  # issue 17: not for empty (key-transport) messages
     return message
 
 
@@ -243,6 +250,7 @@ def read_message(
     if archive_id is None:
         stamper = bare_jid(sender) if message_type == "groupchat" else bare_jid(own_bare_jid)
         archive_id = _stanza_id(message, stamper)
+    receipt, markable = requests(message)
     return IncomingMessage(
         sender=sender,
         recipient=message.get("to", ""),
@@ -257,6 +265,8 @@ def read_message(
         also=also,
         replaces=replaced_id(message),
         reply=read_reply(message),
+        receipt=receipt,
+        markable=markable,
     )
 
 

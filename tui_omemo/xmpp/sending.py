@@ -17,6 +17,7 @@ from tui_omemo.model import ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message, new_message_id
+from tui_omemo.xmpp.receipts import add_requests
 
 
 class Sender:
@@ -70,6 +71,7 @@ class Sender:
         element = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
         ET.SubElement(element, f"{{{CLIENT}}}body").text = body
         ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
+        add_requests(element)
         self.send_stanza(element)
         return message_id
 

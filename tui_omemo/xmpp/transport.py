@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from tui_omemo.model import Arrival, Namespace, ReplyRef
+from tui_omemo.model import AckKind, Acknowledgement, Arrival, Namespace, ReplyRef
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -85,6 +85,8 @@ def to_inbound(received: Received) -> Inbound:
         timestamp_ms=None if stamp is None else int(stamp.timestamp() * 1000),
         replaces=message.replaces,
         reply=message.reply,
+        receipt=message.receipt,
+        markable=message.markable,
     )
 
 
@@ -160,6 +162,14 @@ class XmppTransport:
     def set_device_list_handler(self, handler: DeviceListHandler) -> None:
         """Where PEP notifications of device lists go (ours and our contacts')."""
         self._device_lists = handler
+
+    def set_acknowledgement_handler(self, handler: Callable[[Acknowledgement], None]) -> None:
+        """Where incoming receipts and displayed markers go (issue 17)."""
+        self._client.set_acknowledgement_sink(handler)
+
+    def send_acknowledgement(self, to: str, kind: AckKind, message_id: str) -> None:
+        """Send a receipt or displayed marker, unencrypted (it carries no content)."""
+        self._client.send_acknowledgement(to, kind, message_id)
 
     def _on_received(self, received: Received) -> None:
         if self._inbound is not None:

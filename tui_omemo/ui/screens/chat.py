@@ -247,7 +247,7 @@ class ChatScreen(ServiceScreen):
                 self._read_pending = True
                 self.set_timer(READ_DELAY, self._mark_read)
         elif isinstance(event, MessageDelivered) and event.peer == self.peer:
-            self.query_one(MessageLog).mark_delivered(event.archive_id)
+            self.query_one(MessageLog).mark_delivered(event.archive_id, event.delivery)
         elif isinstance(event, RosterChanged) and event.chat.jid == self.peer:
             self._chat = replace(event.chat, in_roster=event.chat.in_roster or self._chat.in_roster)
             self.query_one("#chat-title", Static).update(self._title())

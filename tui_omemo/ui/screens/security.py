@@ -33,6 +33,7 @@ KIND_WORDS = {
     "trust_mode_changed": "trust mode",
     "device_removed": "device removed",
     "forged_correction": "forged edit",
+    "forged_acknowledgement": "forged receipt",
 }
 
 KIND_STYLES = {
@@ -42,6 +43,7 @@ KIND_STYLES = {
     "forged_correction": "bold red",
     "new_device": "bold yellow",
     "device_removed": "yellow",
+    "forged_acknowledgement": "red",
 }
 """Kinds that want attention, in colour (the words say the same without it)."""
 

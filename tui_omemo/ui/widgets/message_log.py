@@ -47,6 +47,10 @@ PENDING_MARK = "◷"
 """After the time of our messages the server has not confirmed yet (they wait in the outbox)."""
 EDITED_MARK = "(edited)"
 """After the text of a corrected message (XEP-0308; the detail lists the earlier texts)."""
+DELIVERY_MARKS = {Delivery.PENDING: PENDING_MARK, Delivery.RECEIVED: "✓✓", Delivery.READ: "✓✓ read"}
+"""Our messages' marks before the trust mark (issue 17): pending, then none once the server
+has it, ✓✓ when a device of the contact has it, "✓✓ read" once displayed."""
+_RANK = {Delivery.PENDING: 0, Delivery.SENT: 1, Delivery.RECEIVED: 2, Delivery.READ: 3}
 
 WRAP_CACHE = 2048
 """Messages whose wrapped lines are kept; only their heights are kept for all of them."""
@@ -191,19 +195,24 @@ class MessageLog(ScrollView, can_focus=True):
             self.set_timer(FLUSH_DELAY, self._flush)
         self._pending.append(message)
 
-    def mark_delivered(self, archive_id: int) -> None:
-        """One of our pending messages reached the server: drop its clock mark."""
+    def mark_delivered(self, archive_id: int, delivery: Delivery = Delivery.SENT) -> None:
+        """One of our messages got further (the server has it: its clock mark goes; a
+        receipt or marker: ✓✓, read); never back."""
         for index in range(len(self._messages) - 1, -1, -1):
             message = self._messages[index]
             if message.archive_id == archive_id:
-                self._messages[index] = replace(message, delivery=Delivery.SENT)
+                if _RANK[message.delivery] >= _RANK[delivery]:
+                    return
+                self._messages[index] = replace(message, delivery=delivery)
                 self._wrapped.discard(archive_id)
                 if self._width:
                     self._heights[index] = len(self._lines(self._messages[index]))
                 self._layout()
                 return
         self._pending = [
-            replace(m, delivery=Delivery.SENT) if m.archive_id == archive_id else m
+            replace(m, delivery=delivery)
+            if m.archive_id == archive_id and _RANK[m.delivery] < _RANK[delivery]
+            else m
             for m in self._pending
         ]
 
@@ -334,8 +343,9 @@ class MessageLog(ScrollView, can_focus=True):
         text = Text(no_wrap=False, end="")
         text.append(time, self._style("message-log--time"))
         text.append(" ")
-        if message.delivery is Delivery.PENDING:
-            text.append(PENDING_MARK + " ", self._style("message-log--time"))
+        mark = DELIVERY_MARKS.get(message.delivery) if message.outgoing else None
+        if mark is not None:
+            text.append(mark + " ", self._style("message-log--time"))
         mark_style = self._style(f"message-log--{message.trust.value}")
         text.append(TRUST_MARKS[message.trust], mark_style)
         text.append(" ")

@@ -1,0 +1,151 @@
+"""Delivery receipts (XEP-0184) and displayed markers (XEP-0333): issue 17.
+
+Out: every 1:1 message we send asks for a receipt and is markable (`xmpp/receipts.py`; room
+messages ask for neither). A receipt is answered only for a message we decrypted AND archived,
+after its unit of work committed (`answer`, called by the inbound pipeline once the row is
+read back): a crash before the commit leaves the stanza in the inbox and sends nothing; the
+receipt follows when it is processed again. Receipts are not sent for archive (MAM) results or
+carbons: the device that received the message live answers. A displayed marker for the newest
+markable message of a chat goes out when the chat is on screen (`displayed`, from `mark_read`)
+and the `send_displayed_markers` setting is on; each message is marked once.
+
+In: a receipt or marker is accepted only from the bare JID of the contact a message of ours
+with that id went to (1:1); it raises the row's delivery (received, then read; never back) and
+emits `MessageDelivered` with the new state. Anything else is ignored with a security event.
+Receipts and markers travel outside the encryption (they carry no content), as every OMEMO 0.3
+client sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from tui_omemo.config import Settings
+from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.model import AckKind, Acknowledgement, Arrival, bare_jid
+from tui_omemo.service.api import Delivery, MessageDelivered, SecurityEventRaised, ServiceEvent
+from tui_omemo.service.clock import now_ms
+from tui_omemo.service.ports import Inbound, Transport, TransportError
+from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.trust import PendingEvent, record_event
+from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
+from tui_omemo.store.delivery import MARKABLE_FLAG, RECEIPT_FLAG
+
+log = logging.getLogger(__name__)
+
+_LEVELS = {AckKind.RECEIVED: Delivery.RECEIVED, AckKind.DISPLAYED: Delivery.READ}
+_ANSWERED = (Arrival.LIVE, Arrival.OFFLINE)
+"""Arrivals whose receipt requests we answer (not archive results, not carbons)."""
+
+
+def request_flags(inbound: Inbound, room: str | None) -> dict[str, object]:
+    """The archive flags of an incoming 1:1 message that asks for a receipt / is markable."""
+    if room is not None or inbound.message_type == "groupchat":
+        return {}
+    flags: dict[str, object] = {}
+    if inbound.receipt and inbound.arrival in _ANSWERED and inbound.message_id:
+        flags[RECEIPT_FLAG] = True
+    if inbound.markable and inbound.arrival is not Arrival.CARBON_SENT:
+        flags[MARKABLE_FLAG] = True
+    return flags
+
+
+def answer(transport: Transport, row: ArchivedMessage) -> None:
+    """Send the receipt a committed incoming row asked for (a lost receipt, never a false one:
+    when the stream is down it is not sent)."""
+    if row.direction is not Direction.IN or row.room is not None or not row.message_id:
+        return
+    if not row.flags.get(RECEIPT_FLAG) or row.flags.get("failure"):
+        return
+    try:
+        transport.send_acknowledgement(row.sender_bare_jid, AckKind.RECEIVED, row.message_id)
+    except TransportError as error:
+        log.info("a delivery receipt was not sent: %s", type(error).__name__)
+
+
+class Receipts:
+    """Incoming receipts and markers checked and recorded; our displayed markers sent.
+
+    Args:
+        transport: the XMPP side (its acknowledgement handler is set here).
+        runner: the DB thread.
+        settings: the current settings.
+        emit: where `MessageDelivered` and security events go.
+        spawn: runs a coroutine in the background (the service's task set).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        runner: DbRunner,
+        settings: Callable[[], Settings],
+        emit: Callable[[ServiceEvent], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._transport = transport
+        self._runner = runner
+        self._settings = settings
+        self._emit = emit
+        self._spawn = spawn
+        self._order = asyncio.Lock()
+        transport.set_acknowledgement_handler(self.on_acknowledgement)
+
+    def on_acknowledgement(self, ack: Acknowledgement) -> None:
+        """A receipt or marker arrived (on the event loop): checked in the background."""
+        self._spawn(self._accept_safely(ack))
+
+    async def _accept_safely(self, ack: Acknowledgement) -> None:
+        try:
+            await self.accept(ack)
+        except Exception as error:  # a closing service, a store error: the mark is lost
+            log.info("a receipt was not recorded: %s", type(error).__name__)
+
+    async def accept(self, ack: Acknowledgement) -> None:
+        """Raise our message's delivery, or record a security event for a forged one."""
+        peer = bare_jid(ack.sender)
+        if peer == bare_jid(self._transport.own_bare_jid):
+            return  # our own devices' markers (read elsewhere): nothing to show here
+        level = _LEVELS[ack.kind]
+        now = now_ms()
+
+        def commit(uow: UnitOfWork) -> tuple[int | None, PendingEvent | None]:
+            archive_id = uow.deliveries.ours(peer, ack.message_id)
+            if archive_id is None:
+                event = PendingEvent(
+                    SecurityEventKind.FORGED_ACKNOWLEDGEMENT,
+                    peer,
+                    None,
+                    f"a {'receipt' if ack.kind is AckKind.RECEIVED else 'displayed marker'} "
+                    f"from {peer} for a message we never sent to {peer}; ignored",
+                )
+                record_event(uow, event, now)
+                return None, event
+            return (archive_id if uow.deliveries.raise_to(archive_id, level.value) else None), None
+
+        async with self._order:  # a receipt and a marker in a row: the marker wins
+            archive_id, event = await self._runner.write(commit)
+        if event is not None:
+            self._emit(
+                SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid, None, event.detail))
+            )
+        elif archive_id is not None:
+            self._emit(MessageDelivered(archive_id, peer, level))
+
+    async def displayed(self, peer: str) -> None:
+        """The chat with `peer` is on screen: mark its newest markable message displayed
+        (once), when the setting is on."""
+        if not self._settings().send_displayed_markers:
+            return
+        jid = bare_jid(peer)
+        found = await self._runner.read(lambda uow: uow.deliveries.undisplayed(jid))
+        if found is None:
+            return
+        archive_id, message_id = found
+        try:
+            self._transport.send_acknowledgement(jid, AckKind.DISPLAYED, message_id)
+        except TransportError:
+            return  # offline: the next time the chat is on screen
+        await self._runner.write(lambda uow: uow.deliveries.displayed(archive_id))

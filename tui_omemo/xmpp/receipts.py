@@ -1,0 +1,69 @@
+"""Delivery receipts (XEP-0184) and displayed markers (XEP-0333) on the wire.
+
+The element shapes come from slixmpp's stanza plugins (`xep_0184`, `xep_0333`); these functions
+only put them on, or read them off, `xml.etree` `<message>` elements. Receipts and markers
+travel outside the encryption, as every OMEMO 0.3 client sends them: they carry no content,
+only the id of the message they acknowledge. A 1:1 message of ours asks for both (`request`
+and `markable`); groupchat messages ask for neither (a receipt request in a room would be
+answered by every occupant's every device).
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.plugins.xep_0184 import stanza as receipts
+from slixmpp.plugins.xep_0333 import stanza as markers
+from slixmpp.xmlstream import register_stanza_plugin
+
+from tui_omemo.model import AckKind, Acknowledgement
+
+for _plugin in (receipts.Request, receipts.Received, markers.Markable, markers.Displayed):
+    register_stanza_plugin(slixmpp.Message, _plugin)
+
+_REQUEST = f"{{{receipts.Request.namespace}}}{receipts.Request.name}"
+_RECEIVED = f"{{{receipts.Received.namespace}}}{receipts.Received.name}"
+_MARKABLE = f"{{{markers.Markable.namespace}}}{markers.Markable.name}"
+_DISPLAYED = f"{{{markers.Displayed.namespace}}}{markers.Displayed.name}"
+_HINTS_STORE = "{urn:xmpp:hints}store"
+
+
+def add_requests(message: ET.Element) -> None:
+    """Ask for a delivery receipt and mark `message` markable (1:1 `chat` messages only)."""
+    if message.get("type", "normal") == "groupchat":
+        return
+    stanza = slixmpp.Message()  # type: ignore[no-untyped-call]
+    stanza["request_receipt"] = True
+    stanza.enable("markable")
+    message.extend(list(stanza.xml))
+
+
+def requests(message: ET.Element) -> tuple[bool, bool]:
+    """(asks for a receipt, is markable) of an incoming `<message>`."""
+    return message.find(_REQUEST) is not None, message.find(_MARKABLE) is not None
+
+
+def read_acknowledgement(message: ET.Element) -> Acknowledgement | None:
+    """The receipt or displayed marker an incoming `<message>` carries (None: neither, or one
+    without an id)."""
+    for tag, kind in ((_RECEIVED, AckKind.RECEIVED), (_DISPLAYED, AckKind.DISPLAYED)):
+        element = message.find(tag)
+        if element is not None and element.get("id"):
+            return Acknowledgement(kind, message.get("from", ""), str(element.get("id")))
+    return None
+
+
+def build_acknowledgement(to: str, kind: AckKind, message_id: str) -> ET.Element:
+    """A `<message type='chat'>` with a receipt or a displayed marker for `message_id`."""
+    stanza = slixmpp.Message()  # type: ignore[no-untyped-call]
+    if kind is AckKind.RECEIVED:
+        stanza["receipt"] = message_id
+    else:
+        stanza["displayed"]["id"] = message_id
+    element = ET.Element("{jabber:client}message", to=to, type="chat", id=secrets.token_urlsafe(12))
+    element.extend(list(stanza.xml))
+    if kind is AckKind.DISPLAYED:
+        ET.SubElement(element, _HINTS_STORE)  # markers are archived, so other clients see them
+    return element
