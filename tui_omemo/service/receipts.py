@@ -4,8 +4,8 @@ Out: every 1:1 message we send asks for a receipt and is markable (`xmpp/receipt
 messages ask for neither). A receipt is answered only for a message we decrypted AND archived,
 after its unit of work committed (`answer`, called by the inbound pipeline once the row is
 read back): a crash before the commit leaves the stanza in the inbox and sends nothing; the
-receipt follows when it is processed again. Receipts are not sent for archive (MAM) results or
-carbons: the device that received the message live answers. A displayed marker for the newest
+receipt follows when it is processed again. Receipts are not sent for carbons (the device that
+received the message answers) nor in rooms. A displayed marker for the newest
 markable message of a chat goes out when the chat is on screen (`displayed`, from `mark_read`)
 and the `send_displayed_markers` setting is on; each message is marked once.
 
@@ -37,8 +37,10 @@ from tui_omemo.store.delivery import MARKABLE_FLAG, RECEIPT_FLAG
 log = logging.getLogger(__name__)
 
 _LEVELS = {AckKind.RECEIVED: Delivery.RECEIVED, AckKind.DISPLAYED: Delivery.READ}
-_ANSWERED = (Arrival.LIVE, Arrival.OFFLINE)
-"""Arrivals whose receipt requests we answer (not archive results, not carbons)."""
+_ANSWERED = (Arrival.LIVE, Arrival.OFFLINE, Arrival.MAM)
+"""Arrivals whose receipt requests we answer: not carbons (the device that got the message
+answers). Our own archive's results are answered: a message fetched by catch-up may be the
+only copy this device processes (the offline copy is then a duplicate)."""
 
 
 def request_flags(inbound: Inbound, room: str | None) -> dict[str, object]:
