@@ -287,8 +287,12 @@ async def make_fake_peer(tmp_path: Path) -> AsyncIterator[ServicePeerFactory]:
 
 
 async def delivered(peer: Peer) -> MessageDelivered:
-    """The next MessageDelivered of `peer` (other events stay queued)."""
-    return await peer.next_event(MessageDelivered)
+    """The next server confirmation (MessageDelivered, sent) of `peer`; other events stay
+    queued, the contact's receipts and markers (issue 17) are skipped."""
+    while True:
+        event = await peer.next_event(MessageDelivered)
+        if event.delivery is Delivery.SENT:
+            return event
 
 
 async def all_delivered(peer: Peer, archive_ids: set[int]) -> None:

@@ -64,7 +64,10 @@ async def test_a_message_written_offline_is_queued_then_sent_once_on_reconnect(
     got = [(await alice.next_message()).message.body for _ in offline]
     assert got == offline
     await all_delivered(bob, {i for i in ids if i is not None})
-    assert [await delivery(bob, alice.jid, i) for i in ids if i] == [Delivery.SENT] * 2
+    # issue 17: Alice has them, so her receipts may have raised them already
+    states = [await delivery(bob, alice.jid, i) for i in ids if i]
+    assert set(states) <= {Delivery.SENT, Delivery.RECEIVED}
+    assert len(states) == 2
     assert await pending_count(bob) == 0
 
     await bob.service.send(alice.jid, "after")
