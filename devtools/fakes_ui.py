@@ -564,6 +564,16 @@ class FakeService:
                     self.emit(MessageDelivered(archive_id, peer))
                     return
 
+    def acknowledge(self, archive_id: int, delivery: Delivery) -> None:
+        """The contact's receipt (received) or displayed marker (read) for our message
+        `archive_id` (issue 17): its state rises, `MessageDelivered` follows."""
+        for peer, messages in self._log.items():
+            for index, message in enumerate(messages):
+                if message.archive_id == archive_id and message.outgoing:
+                    messages[index] = dataclasses.replace(message, delivery=delivery)
+                    self.emit(MessageDelivered(archive_id, peer, delivery))
+                    return
+
     async def devices(self, bare_jid: str | None = None) -> Sequence[DeviceInfo]:
         if bare_jid is None:
             return sorted(self._devices, key=lambda d: not d.own)

@@ -18,6 +18,7 @@ from tui_omemo.service.api import (
     ChatSecurity,
     ChatStateChanged,
     ChatSummary,
+    Delivery,
     Presence,
     RefusedCertificate,
 )
@@ -120,6 +121,19 @@ async def _typing(pilot: Pilot[None]) -> None:
     service = pilot.app.service
     assert isinstance(service, FakeService)
     service.emit(ChatStateChanged(CAROL, "composing"))
+    await settle(pilot)
+
+
+async def _acknowledged(pilot: Pilot[None]) -> None:
+    """Carol's chat (issue 17): our first message was read, the second reached her device,
+    the third only the server."""
+    texts = ("Dinner at eight?", "I'll book the table.", "See you there.")
+    await _open(CAROL, *texts[0], "enter", *texts[1], "enter", *texts[2], "enter")(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    ours = [m for m in (await service.history(CAROL, None, 50)).messages if m.body in texts]
+    service.acknowledge(ours[0].archive_id, Delivery.READ)
+    service.acknowledge(ours[1].archive_id, Delivery.RECEIVED)
     await settle(pilot)
 
 
@@ -281,6 +295,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("chat_own_message_answered", _answered),
     Shot("chat_typing", _typing),
     Shot("chat_edited_messages", _edited),
+    Shot("chat_delivery_marks", _acknowledged),
     Shot(
         "chat_not_in_roster",
         _open(STRANGER, *"Hello Frank, Bob gave me your address.", "enter"),

@@ -47,9 +47,14 @@ PENDING_MARK = "◷"
 """After the time of our messages the server has not confirmed yet (they wait in the outbox)."""
 EDITED_MARK = "(edited)"
 """After the text of a corrected message (XEP-0308; the detail lists the earlier texts)."""
-DELIVERY_MARKS = {Delivery.PENDING: PENDING_MARK, Delivery.RECEIVED: "✓✓", Delivery.READ: "✓✓ read"}
-"""Our messages' marks before the trust mark (issue 17): pending, then none once the server
-has it, ✓✓ when a device of the contact has it, "✓✓ read" once displayed."""
+DELIVERY_MARKS = {
+    Delivery.PENDING: PENDING_MARK,
+    Delivery.RECEIVED: "delivered",
+    Delivery.READ: "read",
+}
+"""Our messages' marks after the time (issue 17): the clock while pending, none once the
+server has it, "delivered" when a device of the contact has it (a receipt), "read" once
+displayed (a marker). Words, not checks: ✓ is the trust mark of a verified device."""
 _RANK = {Delivery.PENDING: 0, Delivery.SENT: 1, Delivery.RECEIVED: 2, Delivery.READ: 3}
 
 WRAP_CACHE = 2048
