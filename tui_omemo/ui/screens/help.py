@@ -95,6 +95,8 @@ def marks_legend() -> Group:
     """The marks in front of messages, and the pending clock, in words."""
     rows = [(TRUST_MARKS[trust], MEANINGS[trust]) for trust in MessageTrust]
     rows.append((PENDING_MARK, "after the time: the server has not confirmed it yet"))
+    rows.append(("delivered", "a device of the contact has it (a delivery receipt)"))
+    rows.append(("read", "the contact had the chat on screen (a displayed marker)"))
     return _table("Message marks", rows)
 
 
