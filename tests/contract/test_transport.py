@@ -23,7 +23,7 @@ import pytest
 
 from devtools.fake_transport import FakeNetwork, FakeTransport
 from tests.prosody import ProsodyServer
-from tui_omemo.model import Arrival, Namespace, bare_jid
+from tui_omemo.model import AckKind, Acknowledgement, Arrival, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -295,3 +295,25 @@ async def test_a_chat_state_reaches_the_contact_alone_and_is_not_archived(login:
     for account in (alice, bob):
         page = await account.transport.mam_page(None, 10)
         assert [m.body for m in page.messages] == ["after the state"]
+
+
+async def test_messages_ask_for_receipts_and_acknowledgements_arrive(login: Login) -> None:
+    """Issue 17: a 1:1 message asks for a receipt and is markable; a receipt and a displayed
+    marker reach the other side's acknowledgement handler with the sender's JID and the id."""
+    alice, bob = await login(), await login()
+    await online(alice, bob)
+    acks: asyncio.Queue[Acknowledgement] = asyncio.Queue()
+    alice.transport.set_acknowledgement_handler(acks.put_nowait)
+    message = _message(bob.jid, "ask me")
+    await alice.transport.send(message)
+    got = await bob.next()
+    assert (got.receipt, got.markable) == (True, True)
+    assert Inbound.from_bytes(got.to_bytes()) == got  # the inbox keeps both
+    for kind in (AckKind.RECEIVED, AckKind.DISPLAYED):
+        bob.transport.send_acknowledgement(alice.jid, kind, message.message_id)
+        ack = await asyncio.wait_for(acks.get(), TIMEOUT)
+        assert (ack.kind, bare_jid(ack.sender), ack.message_id) == (
+            kind,
+            bob.jid,
+            message.message_id,
+        )
