@@ -112,9 +112,12 @@ class Receipts:
             return  # our own devices' markers (read elsewhere): nothing to show here
         level = _LEVELS[ack.kind]
         now = now_ms()
+        own = bare_jid(self._transport.own_bare_jid)
+        # the dedupe keys our sent messages (and copies of our other devices') are kept by
+        keys = (f"oid:{own}:{ack.message_id}", f"mid:{own}:{ack.message_id}")
 
         def commit(uow: UnitOfWork) -> tuple[int | None, PendingEvent | None]:
-            archive_id = uow.deliveries.ours(peer, ack.message_id)
+            archive_id = uow.deliveries.ours(peer, keys)
             if archive_id is None:
                 event = PendingEvent(
                     SecurityEventKind.FORGED_ACKNOWLEDGEMENT,

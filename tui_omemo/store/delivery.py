@@ -8,6 +8,8 @@ our displayed marker for it (so a chat opened again does not send it twice).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tui_omemo.store.sql import Connection
 
 DELIVERY_FLAG = "delivery"
@@ -27,12 +29,15 @@ class Deliveries:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def ours(self, peer: str, message_id: str) -> int | None:
-        """The archive id of our 1:1 message to `peer` with this message id (or origin-id)."""
+    def ours(self, peer: str, keys: Sequence[str]) -> int | None:
+        """The archive id of our 1:1 message to `peer` known by one of these dedupe keys
+        (its origin-id or message id: a key lookup, however long the conversation)."""
+        marks = ", ".join("?" for _ in keys)
         row = self._connection.execute(
-            "SELECT id FROM archive WHERE peer = ? AND room IS NULL AND direction = 'out' "
-            "AND (message_id = ? OR origin_id = ?) ORDER BY id DESC LIMIT 1",
-            (peer, message_id, message_id),
+            "SELECT archive.id FROM dedupe JOIN archive ON archive.id = dedupe.archive_id "  # noqa: S608 (placeholders only)
+            f"WHERE dedupe.key IN ({marks}) AND archive.peer = ? AND archive.room IS NULL "
+            "AND archive.direction = 'out' LIMIT 1",
+            (*keys, peer),
         ).fetchone()
         return None if row is None else int(row[0])
 
