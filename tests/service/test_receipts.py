@@ -4,15 +4,22 @@ Our 1:1 messages ask for a receipt and are markable; the contact's service answe
 only for a message it decrypted and archived, and a displayed marker once the chat is on
 screen (`mark_read`; never twice, never with the setting off). Both travel unencrypted. Our
 message then goes sent → received → read; a receipt or marker from anyone else, or for a
-message we never sent to its sender, changes nothing and raises a security event."""
+message we never sent to its sender, changes nothing and raises a security event. Receipts
+interoperate with slixmpp-omemo peers running slixmpp's own XEP-0184 plugin."""
 
 from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.cli.conftest import Account as CliAccount
+from tests.cli.conftest import subscribe_both
+from tests.cli.omemo_peer import OmemoPeer
+from tests.prosody import ProsodyServer
 from tests.service.conftest import TIMEOUT, Peer, PeerFactory, delivery, use_version
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
@@ -114,3 +121,38 @@ async def test_forged_receipts_and_markers_are_ignored_with_a_security_event(
         lambda uow: [e.kind for e in uow.security_events.recent(10)]
     )
     assert stored.count(SecurityEventKind.FORGED_ACKNOWLEDGEMENT) == len(forged)
+
+
+async def test_receipts_interoperate_with_slixmpp_omemo(
+    prosody: ProsodyServer, make_peer: PeerFactory
+) -> None:
+    """python-omemo (slixmpp-omemo, 0.3) with slixmpp's own XEP-0184 plugin: its automatic
+    receipt marks our message received; our receipt for its message reaches its plugin."""
+    a_jid, a_password = prosody.create_account()
+    b_jid, b_password = prosody.create_account()
+    unused = Path("unused")
+    await subscribe_both(
+        prosody, CliAccount(a_jid, a_password, unused), CliAccount(b_jid, b_password, unused)
+    )
+    alice = await make_peer((a_jid, a_password))
+    bob = await OmemoPeer.start(prosody, b_jid, b_password)
+    try:
+        bob.client.register_plugin("xep_0184")
+        bob.client.plugin["xep_0184"].auto_request = True  # auto_ack is on by default
+        receipts: asyncio.Queue[Any] = asyncio.Queue()
+        bob.client.add_event_handler("receipt_received", receipts.put_nowait)
+        await alice.service.set_chat_version(b_jid, Namespace.LEGACY)
+        await bob.refresh(a_jid)
+        report = await alice.service.send(b_jid, "to python-omemo")
+        assert report.archive_id is not None
+        assert (await bob.next_message()).text == "to python-omemo"
+        await reached(alice, report.archive_id, Delivery.RECEIVED)
+
+        await bob.send(a_jid, "from python-omemo")
+        assert (await alice.next_message()).message.body == "from python-omemo"
+        receipt = await asyncio.wait_for(receipts.get(), TIMEOUT)
+        assert receipt["from"].bare == a_jid
+        assert receipt["receipt"]
+        assert not bob.errors, bob.errors
+    finally:
+        await bob.stop()
