@@ -1,12 +1,16 @@
 """Issue 17, a pilot journey of the delivery marks in a chat: our line is pending (clock) until
 the server has it (no mark), then "delivered" once a device of the contact has it (receipt),
-then "read" (displayed marker); a late server confirmation never lowers the mark."""
+then "read" (displayed marker); a late server confirmation never lowers the mark; the message
+detail says how far it got in words."""
 
 from __future__ import annotations
+
+from textual.widgets import Static
 
 from tests.fakes_ui import CAROL, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tui_omemo.service.api import Delivery, MessageDelivered
+from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
 from tui_omemo.ui.screens.chat import ChatScreen
 from tui_omemo.ui.widgets.message_log import PENDING_MARK, MessageLog
 
@@ -50,3 +54,9 @@ async def test_our_line_goes_pending_sent_received_read(service: FakeService) ->
         await settle(pilot)
         assert "12:00 read " in line_of(log, TEXT)
         assert log.messages[-1].delivery is Delivery.READ
+
+        await pilot.press("ctrl+l", "end", "enter")  # the message detail says it in words
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDetailDialog)
+        facts = str(app.screen.query_one("#facts", Static).render())
+        assert "Delivery  read: the contact had the chat on screen" in facts

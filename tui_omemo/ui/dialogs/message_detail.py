@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import ChatMessage, DeviceInfo, MessageTrust
+from tui_omemo.service.api import ChatMessage, Delivery, DeviceInfo, MessageTrust
 from tui_omemo.service.api_files import SavedFile
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.text import neutral
@@ -35,6 +35,14 @@ MEANINGS: dict[MessageTrust, str] = {
     MessageTrust.UNTRUSTED: "encrypted by a device you have not trusted: it may not be theirs",
     MessageTrust.UNENCRYPTED: "sent without encryption: the server could read it",
     MessageTrust.FAILED: "could not be decrypted",
+}
+
+
+DELIVERY_WORDS = {
+    Delivery.PENDING: "waiting to be sent (the server does not have it yet)",
+    Delivery.SENT: "the server has it",
+    Delivery.RECEIVED: "a device of the contact has it",
+    Delivery.READ: "read: the contact had the chat on screen",
 }
 
 
@@ -120,6 +128,8 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
             ("OMEMO", omemo_words(message.omemo, self._versions)),
             ("Device", str(device) if device is not None else "unknown"),
         ]
+        if message.outgoing and message.nick is None:  # issue 17: how far it got (1:1)
+            rows.append(("Delivery", DELIVERY_WORDS[message.delivery]))
         if self._device is not None:
             parts = groups(self._device.fingerprint)
             rows.append(("Fingerprint", " ".join(parts[:4])))
