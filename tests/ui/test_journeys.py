@@ -31,7 +31,7 @@ from tests.ui.test_pilot_prosody import (
     until,
 )
 from tui_omemo.model import TrustLevel
-from tui_omemo.service import outbox
+from tui_omemo.service import inbound, outbox
 from tui_omemo.service.api import ChatMessage
 from tui_omemo.service.app_service import OmemoChatService
 from tui_omemo.ui.dialogs.plaintext import PlaintextDialog
@@ -83,6 +83,9 @@ async def test_own_line_shows_at_once_pending_then_delivered_then_the_answer(
     not confirmed it (held two seconds here), the mark goes when it is confirmed, and the
     contact's answer follows below it — without leaving and reopening the chat."""
     monkeypatch.setattr(outbox, "CONFIRM_DELAY", 2.0)
+    # issue 17: the contact's receipt would show "delivered" before the server's confirmation
+    # (test_delivery_marks has that journey); here it is the server's confirmation alone
+    monkeypatch.setattr(inbound, "answer", lambda _transport, _row: None)
     ours, peer = contact
     async with real_app(tmp_path / "ours", keyring_console()) as (app, pilot):
         await first_run(pilot, prosody, ours)
