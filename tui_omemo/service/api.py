@@ -22,6 +22,7 @@ from tui_omemo.events import SecurityEvent
 from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.service.api_chat_states import ChatStateChanged as ChatStateChanged  # noqa: PLC0414
 from tui_omemo.service.api_chat_states import ChatStatesService  # XEP-0085 chat states
+from tui_omemo.service.api_delivery import Delivery as Delivery  # noqa: PLC0414
 from tui_omemo.service.api_editing import EditingService  # issue 17: corrections
 from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
 from tui_omemo.service.api_social import Presence as Presence  # noqa: PLC0414 (re-export)
@@ -49,17 +50,6 @@ class Subscription(enum.StrEnum):
     TO = "to"
     FROM = "from"
     NONE = "none"
-
-
-class Delivery(enum.StrEnum):
-    """How far one of our messages got (issue 17: receipts and displayed markers)."""
-
-    PENDING = "pending"
-    """Archived, kept in the outbox; sent (again) as soon as the server is reachable."""
-    SENT = "sent"
-    """The server confirmed it (or it is not ours)."""
-    RECEIVED = "received"  # a device of the contact has it (a delivery receipt)
-    READ = "read"  # the contact displayed it (a displayed marker)
 
 
 class MessageTrust(enum.StrEnum):
