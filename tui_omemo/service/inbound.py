@@ -400,9 +400,9 @@ class InboundPipeline:
             archive_id = None
             if body is not None:
                 trust = stored_trust_for_mark(message_trust(level, mode))
-                flags = request_flags(inbound, item.routing.room)  # issue 17
+                asks = request_flags(inbound, item.routing.room)  # issue 17: receipt, marker
                 message = self._new_message(
-                    item, keys, body, result.namespace, sender.device_id, trust, flags
+                    item, keys, body, result.namespace, sender.device_id, trust, flags | asks
                 )
                 if replaces is None:
                     archive_id = uow.archive.append(message)

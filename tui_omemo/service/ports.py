@@ -102,7 +102,6 @@ class Inbound:
         mam_query_id: the `queryid` of a MAM result.
         solicited: for MAM results: whether it answers a query we opened.
         replaces: a XEP-0308 `<replace id>` outside the encryption (read for 0.3 only).
-        receipt, markable: it asks for a delivery receipt / a displayed marker (issue 17).
     """
 
     arrival: Arrival
@@ -122,13 +121,12 @@ class Inbound:
     also: EncryptedElement | None = field(default=None, repr=False)
     replaces: str | None = None
     reply: ReplyRef | None = None  # XEP-0461 (outside the encryption: believed for 0.3 only)
-    receipt: bool = False
-    markable: bool = False
+    receipt: bool = False  # asks for a delivery receipt (XEP-0184, issue 17)
+    markable: bool = False  # may be acknowledged with a displayed marker (XEP-0333)
 
     def to_bytes(self) -> bytes:
         """The inbox row: versioned JSON, ciphertext base64-encoded."""
-        # Field by field, not `asdict` (which deep-copies the ciphertext elements only for
-        # them to be replaced): the same keys and values as rows written before.
+        # Field by field, not `asdict` (no deep copies of the ciphertext): the keys of before.
         data: dict[str, Any] = {
             "body": self.body,
             "encrypted": None if self.encrypted is None else element_json(self.encrypted),
@@ -164,14 +162,11 @@ class Inbound:
         data = json.loads(raw)
         if not isinstance(data, dict) or data.pop("format", None) != INBOUND_FORMAT:
             raise ValueError("unknown inbox row format")
-        encrypted = data.pop("encrypted")
-        also = data.pop("also", None)
+        for key in ("encrypted", "also"):
+            data[key] = None if data.get(key) is None else element_from_json(data[key])
         data["reply"] = reply_from_json(data.pop("reply", None))
         data["arrival"] = _row_arrival(data.pop("source"), data.pop("wrapper"))
-        element = None if encrypted is None else element_from_json(encrypted)
-        return cls(
-            encrypted=element, also=None if also is None else element_from_json(also), **data
-        )
+        return cls(**data)
 
 
 def reply_json(reply: ReplyRef) -> list[object]:
