@@ -203,8 +203,8 @@ class ProsodyServer:
                 workdir / f"run{attempt}",
                 log_level,
                 tls_hosts,
-                upload_limit,
-                https_certificate,
+                upload_limit=upload_limit,
+                https_certificate=https_certificate,
             )
             try:
                 server._wait_ready()
@@ -221,6 +221,7 @@ class ProsodyServer:
         workdir: Path,
         log_level: str,
         tls_hosts: dict[str, Pem] | None,
+        *,
         upload_limit: int = UPLOAD_LIMIT,
         https_certificate: Pem | None = None,
     ) -> ProsodyServer:
