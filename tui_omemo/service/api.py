@@ -2,7 +2,7 @@
 
 This is the one door between `ui/` and the application (DESIGN.md §2): the UI imports this
 module, `model`, `events` and `config`, nothing else. The real implementation lives in
-`service/`; UI tests drive the app with `tests.fakes.FakeService`, which implements the same
+`service/`; UI tests drive the app with `devtools.fakes_ui.FakeService`, which implements the same
 Protocol.
 
 Every value here is a frozen dataclass with no secrets in it: fingerprints are public data,
