@@ -61,7 +61,7 @@ async def test_a_typing_state_not_renewed_is_forgotten(
 ) -> None:
     """A contact whose client went away mid-word does not stay "typing…": without a new
     state the line clears by itself."""
-    monkeypatch.setattr(typing_line, "FORGET_AFTER_S", 0.2)
+    monkeypatch.setattr(typing_line, "FORGET_AFTER_S", 2.0)  # seen first, even under load
     app = make_app(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -70,7 +70,10 @@ async def test_a_typing_state_not_renewed_is_forgotten(
         service.emit(ChatStateChanged(BOB, "composing"))
         await settle(pilot)
         assert _typing(app) == (True, "typing…")
-        await pilot.pause(0.4)
+        for _ in range(100):  # up to 10 s: the timer fires after 2 s
+            if _typing(app) == (False, ""):
+                break
+            await pilot.pause(0.1)
         assert _typing(app) == (False, "")
 
 
