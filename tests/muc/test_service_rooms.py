@@ -10,7 +10,8 @@ import pytest
 
 from tests.muc.conftest import TIMEOUT, Member, MemberFactory
 from tests.service.conftest import PeerFactory
-from tui_omemo.service.api import RosterChanged, SendFailed
+from tui_omemo.service.api import RosterChanged, SendFailed, ServiceEvent
+from tui_omemo.service.app_service import ROSTER_COALESCE_S
 
 pytestmark = [pytest.mark.prosody]
 
@@ -93,3 +94,31 @@ async def test_start_rejoins_bookmarked_rooms_and_catches_up(
     assert again.service.groups.joined_rooms() == [room]
     got = (await again.next_message()).message
     assert (got.peer, got.body, got.sender) == (room, "while you were away", alice.jid)
+
+
+async def test_a_left_room_gets_no_late_roster_row(
+    make_member: MemberFactory,
+    room_jid: RoomJid,
+) -> None:
+    """A room message schedules its roster row's update a moment later; leaving the room in
+    that moment must not bring the room back as a row (it came back as a stranger's contact
+    row, and the roster showed a room the user had just left)."""
+    alice, bob = await make_member(), await make_member()
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid])
+    await bob.peer.service.join_room(room, "bob")
+    await alice.peer.service.send_to_room(room, "the last word")
+    await bob.next_room_message(room)
+    await bob.peer.service.leave_room(room)  # the row's update is still on its way
+    _drain(bob)  # what came before the leave returned may show the room
+    await asyncio.sleep(ROSTER_COALESCE_S * 4)
+    late = [e for e in _drain(bob) if isinstance(e, RosterChanged) and e.chat.jid == room]
+    assert late == []
+
+
+def _drain(member: Member) -> list[ServiceEvent]:
+    """The events waiting in `member`'s queue, taken out."""
+    events = []
+    while not member.peer.events.empty():
+        events.append(member.peer.events.get_nowait())
+    return events

@@ -145,8 +145,12 @@ class ChatsFacade(FacadeParts):
 
     async def _roster_changed(self, jid: str) -> None:
         if self.groups is not None and jid in self.groups.joined_rooms():
-            self._events.put_nowait(RosterChanged(await self.groups.summary(jid)))
+            summary = await self.groups.summary(jid)
+            if not self.groups.has_left(jid):  # left while the summary was read
+                self._events.put_nowait(RosterChanged(summary))
             return
+        if self.groups is not None and self.groups.has_left(jid):
+            return  # a room's late update (e.g. its last message's unread count) after leaving
         item = await self._roster_item(jid)
         if item is None:
             self._events.put_nowait(

@@ -109,6 +109,7 @@ class GroupChats:
         self._emit = emit
         self._lock = lock
         self._joined: dict[str, JoinedRoom] = {}
+        self._left: set[str] = set()  # rooms left since start: late updates are dropped
         self._worker: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
@@ -239,6 +240,7 @@ class GroupChats:
         features = await self._rooms.features(room)
         state = JoinedRoom(room, nick, features)
         self._joined[room] = state
+        self._left.discard(room)
         prefs = await self.prefs(room)
         await self.set_prefs(room, replace(prefs, nick=nick))
         if bookmark:
@@ -255,6 +257,7 @@ class GroupChats:
         room = bare_jid(room)
         self._rooms.leave(room)
         self._joined.pop(room, None)
+        self._left.add(room)
         with contextlib.suppress(TransportError):
             await self._rooms.remove_bookmark(room)
 
@@ -284,6 +287,11 @@ class GroupChats:
     def joined_rooms(self) -> list[str]:
         """The rooms we are in."""
         return sorted(self._joined)
+
+    def has_left(self, jid: str) -> bool:
+        """Whether `jid` is a room we left since start (and did not join again): an update
+        of it that was already on its way must not bring its roster row back."""
+        return jid in self._left
 
     async def summaries(self) -> list[ChatSummary]:
         """One roster row per joined room (for `ChatService.chats`): unread count and a
