@@ -232,6 +232,7 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
         "replaces": None,  # issue 17: keys added within schema 1 (a correction's original id)
         "edited": False,
         "delivery": None,  # issue 17: a key added within schema 1 (null for incoming)
+        "reply_to": None,  # issue 17: a key added within schema 1 (null but for a reply)
     }
     assert rows[1]["omemo"] == "0.3"
     assert rows[1]["direction"] == "out"

@@ -14,6 +14,9 @@ is encrypted and in the outbox but not confirmed, the status is `exits.QUEUED`: 
 start of any command resends it (`service/outbox.py`), so a script must not send it again.
 `--omemo 0.3|2` forces a version for this one message; `auto` keeps the chat's choice (OMEMO 2
 when the contact publishes it, else 0.3).
+`--reply-to ID` answers the message whose archive id is ID (the `id` of `history --json` and
+`listen --json`: what a script sees) with a XEP-0461 reply; a message that is not in that chat
+(or has no id to name) is refused in one line, status `exits.FAILURE`, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tui_omemo.commands.runtime import Online, online
 from tui_omemo.commands.send_input import Outgoing, resolve
 from tui_omemo.model import Namespace
 from tui_omemo.service.api import SendFailed, SendReport
+from tui_omemo.service.facade_editing import NOTHING_TO_ANSWER, NOTHING_TO_CORRECT
 from tui_omemo.service.offline import joined_rooms
 from tui_omemo.service.profiles import Database
 from tui_omemo.xmpp.errors import TransportError
@@ -56,6 +60,8 @@ class SendArgs:
     quiet: bool = False
     json: bool = False
     correct_last: bool = False
+    reply_to: int | None = None
+    """`--reply-to`: the archive id of the message answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +104,25 @@ def send(options: ProfileOptions, args: SendArgs, console: Console) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
     outgoing = resolve(args.targets, args.message_file, console)
+    _check_reply(args, outgoing)
     progress = _Progress()
     sending = _send(options, console, progress, outgoing, args, version)
     outcomes = frontends.run(_limited(sending, args.timeout, progress))
     return _finish(outcomes, args, console)
+
+
+def _check_reply(args: SendArgs, outgoing: Outgoing) -> None:
+    """`--reply-to` answers one message of one chat, and is not a correction.
+
+    Raises:
+        UsageError: combined with --correct-last, or several recipients.
+    """
+    if args.reply_to is None:
+        return
+    if args.correct_last:
+        raise UsageError("--reply-to and --correct-last cannot be combined")
+    if len(outgoing.recipients) != 1:
+        raise UsageError("--reply-to answers a message of one chat: name one recipient")
 
 
 def _finish(outcomes: list[_Sent], args: SendArgs, console: Console) -> int:
@@ -205,7 +226,11 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
 ) -> _Sent:
     """Send to one recipient; a failure is its outcome, not an exception."""
     try:
-        if args.correct_last and not is_room:  # XEP-0308: corrects our last message there
+        if args.reply_to is not None and not is_room:
+            report = await send_with_version(running, jid, text, version, reply_to=args.reply_to)
+        elif args.reply_to is not None:
+            report = await running.service.reply(jid, args.reply_to, text)
+        elif args.correct_last and not is_room:  # XEP-0308: corrects our last message there
             report = await send_with_version(running, jid, text, version, correct=True)
         elif args.correct_last:
             report = await running.service.correct_last(jid, text)
@@ -217,7 +242,7 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
             report = await send_with_version(running, jid, text, version)
     except SendFailed as failure:
         _print_skipped(failure.report, console)
-        return _Sent(jid, None, CommandError(_hinted(failure), _failure_code(failure)))
+        return _Sent(jid, None, CommandError(_hinted(failure, jid, args), _failure_code(failure)))
     except CommandError as error:
         return _Sent(jid, None, error)
     _print_skipped(report, console)
@@ -258,32 +283,54 @@ async def _allow_plaintext(running: Online, peer: str) -> None:
 
 def _failure_code(failure: SendFailed) -> int:
     """No device could receive it (none, untrusted, distrusted) → `NO_DEVICE`; a failed fetch
-    or encryption (raised from an error) → `FAILURE`."""
-    return exits.FAILURE if failure.__cause__ is not None else exits.NO_DEVICE
+    or encryption (raised from an error), or no message to reply to or correct → `FAILURE`."""
+    if failure.__cause__ is not None or failure.reason in {NOTHING_TO_ANSWER, NOTHING_TO_CORRECT}:
+        return exits.FAILURE
+    return exits.NO_DEVICE
 
 
-def _hinted(failure: SendFailed) -> str:
+def _hinted(failure: SendFailed, jid: str, args: SendArgs) -> str:
+    if failure.reason == NOTHING_TO_ANSWER:
+        return (
+            f"--reply-to {args.reply_to}: the chat with {jid} has no message with that id that "
+            f"can be answered (use an id of `history {jid} --json`); nothing was sent"
+        )
     if "explicitly" in failure.reason and "unencrypted" in failure.reason:
         return f"{failure.reason} (send --allow-plaintext)"
     return failure.reason
 
 
 async def send_with_version(
-    running: Online, peer: str, text: str, version: Namespace | None, *, correct: bool = False
+    running: Online,
+    peer: str,
+    text: str,
+    version: Namespace | None,
+    *,
+    correct: bool = False,
+    reply_to: int | None = None,
 ) -> SendReport:
-    """Send `text` (`correct`: as a correction of our last message), in `version` for this
-    message only when one is given.
+    """Send `text` (`correct`: as a correction of our last message; `reply_to`: as a reply
+    to the message with that archive id), in `version` for this message only when one is
+    given.
 
     Raises:
         SendFailed: nothing was sent.
     """
-    send = running.service.correct_last if correct else running.service.send
+    service = running.service
+
+    async def send() -> SendReport:
+        if reply_to is not None:
+            return await service.reply(peer, reply_to, text)
+        if correct:
+            return await service.correct_last(peer, text)
+        return await service.send(peer, text)
+
     if version is None:
-        return await send(peer, text)
-    before = (await running.service.session.prefs(peer)).version
-    await running.service.set_chat_version(peer, version)
+        return await send()
+    before = (await service.session.prefs(peer)).version
+    await service.set_chat_version(peer, version)
     try:
-        return await send(peer, text)
+        return await send()
     finally:
         await running.service.set_chat_version(peer, before)
 

@@ -32,6 +32,7 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "tui-omemo send bob@example.org carol@example.org -m report.txt",
             "uptime | tui-omemo send ops@rooms.example.org -",
             "tui-omemo send bob@example.org 'see you at 7' --correct-last",
+            "tui-omemo send bob@example.org 'yes, at 7' --reply-to 41",
         ),
     )
     parser.add_argument(
@@ -53,6 +54,14 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send TEXT as a correction of our last encrypted message in each chat "
         "(XEP-0308: the chat shows it in place of that message, marked edited)",
+    )
+    parser.add_argument(
+        "--reply-to",
+        metavar="ID",
+        type=int,
+        help='send TEXT as a reply (XEP-0461) to the message ID of this chat: the "id" that '
+        "`history JID --json` and `listen --json` print (its archive id). The text goes with a "
+        "one-line quote of that message, which clients with replies leave out; one recipient",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--json", action="store_true", help="one JSON object per recipient reached")
@@ -127,6 +136,7 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
         args.quiet,
         args.json,
         args.correct_last,
+        args.reply_to,
     )
     return send(options, request, console)
 

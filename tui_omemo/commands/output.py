@@ -104,6 +104,9 @@ class MessageView:
     edited: bool = False
     delivery: str | None = None
     """Our messages: pending, sent, received or read (issue 17); None for incoming ones."""
+    reply_to: str | None = None
+    """A reply (XEP-0461): the message id (the XMPP `id` it was sent with) of the message
+    it answers; its quoted fallback is not part of `text`."""
 
     @classmethod
     def from_archive(
@@ -132,6 +135,7 @@ class MessageView:
             replaces=_replaced(message.flags),
             edited=bool(message.flags.get("edited")),
             delivery=delivery_word(message),
+            reply_to=_answered(message.flags),
         )
 
     def to_json(self) -> str:
@@ -156,6 +160,7 @@ class MessageView:
                 "replaces": self.replaces,
                 "edited": self.edited,
                 "delivery": self.delivery,
+                "reply_to": self.reply_to,
             },
         )
 
@@ -168,6 +173,7 @@ class MessageView:
         when = iso_time(self.time_ms)[:19].replace("T", " ")
         sender = self.sender if self.room is None else f"{self.room}/{self.nick or self.sender}"
         edit = " (correction)" if self.replaces else " (edited)" if self.edited else ""
+        edit += " (reply)" if self.reply_to else ""
         text = clean_text(shown_text(self.text))
         return f"{when} {arrow} {clean_text(sender)} [{security}]{edit} {text}"
 
@@ -176,6 +182,12 @@ def _replaced(flags: Mapping[str, object]) -> str | None:
     """The id an accepted correction replaces (a refused one is shown as a message)."""
     replaces = flags.get("replaces")
     return replaces if isinstance(replaces, str) and "corrects" in flags else None
+
+
+def _answered(flags: Mapping[str, object]) -> str | None:
+    """The id of the message a reply answers (`service.replies.REPLY_TO_FLAG`), or None."""
+    answered = flags.get("reply_to")
+    return answered if isinstance(answered, str) else None
 
 
 def delivery_word(message: ArchivedRow) -> str | None:
