@@ -11,6 +11,11 @@ first, whether or not it loaded that backend). `send(to, text)` encrypts with wh
 slixmpp-omemo picks (its `encrypt_message` can only produce OMEMO 0.3: it has no SCE);
 `send_v2(to, text)` encrypts an SCE envelope written here with python-omemo's session manager
 and sends it in the stanza shape slixmpp-omemo builds (fallback body, store hint).
+Replies (XEP-0461) are shaped by slixmpp's `xep_0461` plugin (`<reply>`, and the quoted
+fallback with its `<fallback>` range); `encrypt_message` keeps only the body (it clears every
+other child), so `send(..., reply=...)` puts `<reply>`/`<fallback>` back on the encrypted
+stanza, outside, where Conversations has them; slixmpp-omemo 2.2 has no SCE, so it cannot put
+them inside an OMEMO 2 envelope: `send_v2(..., reply=...)` writes them into its own envelope.
 `received` is a queue of decrypted messages, filled by a handler on slixmpp's `message` event
 (which slixmpp raises only for a stanza with a `<body>`), calling the plugin's
 `decrypt_message`, as slixmpp-omemo's users write it. For OMEMO 2 that call decrypts the key
@@ -50,6 +55,8 @@ SCE = "urn:xmpp:sce:1"
 TIMEOUT = 30.0
 FALLBACK_MARKER = "{urn:xmpp:fallback:0}fallback"
 REPLACE = "{urn:xmpp:message-correct:0}replace"
+REPLY = "{urn:xmpp:reply:0}reply"
+REPLY_NS = "urn:xmpp:reply:0"
 
 
 class MemoryStorage(Storage):
@@ -143,12 +150,13 @@ def without_omemo_2(stanza: slixmpp.Message) -> slixmpp.Message:
     return copied
 
 
-def sce_envelope(text: str, sender: str, to: str) -> bytes:
-    """An XEP-0420 envelope of `text` with the affixes the OMEMO 2 profile asks for (written
-    here, independent of tui_omemo's)."""
+def sce_envelope(text: str, sender: str, to: str, extra: tuple[ET.Element, ...] = ()) -> bytes:
+    """An XEP-0420 envelope of `text` (and the `extra` elements) with the affixes the OMEMO 2
+    profile asks for (written here, independent of tui_omemo's)."""
     root = ET.Element(f"{{{SCE}}}envelope")
     content = ET.SubElement(root, f"{{{SCE}}}content")
     ET.SubElement(content, "{jabber:client}body").text = text
+    content.extend(extra)
     ET.SubElement(root, f"{{{SCE}}}rpad").text = secrets.token_urlsafe(secrets.randbelow(20) + 1)
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     ET.SubElement(root, f"{{{SCE}}}time", stamp=stamp)
@@ -166,6 +174,21 @@ def sce_replaces(envelope: bytes) -> str | None:
     """The id of a XEP-0308 `<replace>` in a decrypted SCE envelope's content, or None."""
     found = ET.fromstring(envelope).find(f"{{{SCE}}}content/{REPLACE}")
     return None if found is None else found.get("id")
+
+
+def reply_parts(parent: ET.Element, body: str) -> tuple[str | None, str]:
+    """The id a `<reply>` child of `parent` names (None without one), and `body` without the
+    reply's `<fallback>` range (as it came when the range is missing or does not fit)."""
+    reply = parent.find(REPLY)
+    if reply is None:
+        return None, body
+    for fallback in parent.findall(FALLBACK_MARKER):
+        found = fallback.find("{urn:xmpp:fallback:0}body")
+        if fallback.get("for") == REPLY_NS and found is not None:
+            start, end = int(found.get("start", "0")), int(found.get("end", "0"))
+            if 0 <= start < end <= len(body):
+                body = body[:start] + body[end:]
+    return reply.get("id"), body
 
 
 def sce_plaintext(error: NotImplementedError) -> bytes:
@@ -189,6 +212,10 @@ class PeerMessage:
     replaces: str | None = None
     """A correction (XEP-0308): the id of the message it replaces."""
     message_id: str | None = None
+    reply_to: str | None = None
+    """A reply (XEP-0461): the id of the message it answers."""
+    shown: str = ""
+    """The text without a reply's quoted fallback (the text itself for any other message)."""
 
 
 class OmemoPeer:
@@ -219,7 +246,8 @@ class OmemoPeer:
         client.plugin["feature_mechanisms"].unencrypted_scram = True
         client.auto_authorize = True
         client.auto_subscribe = True
-        for plugin in ("xep_0030", "xep_0060", "xep_0199", "xep_0280", "xep_0308", "xep_0384"):
+        names = ("xep_0030", "xep_0060", "xep_0199", "xep_0280", "xep_0308", "xep_0461")
+        for plugin in (*names, "xep_0384"):
             client.register_plugin(plugin)
         if legacy_only:
             plugins: Any = client.plugin
@@ -260,13 +288,34 @@ class OmemoPeer:
         """Download `jid`'s device lists again (after it published new ones)."""
         await self.plugin.refresh_device_lists({slixmpp.JID(jid)}, force_download=True)
 
-    async def send_v2(self, to: str, text: str, members: set[str] | None = None) -> None:
+    def quoting(self, to: str, text: str, reply: tuple[str, str]) -> slixmpp.Message:
+        """A message answering `reply` (its id and the text to quote) as slixmpp's XEP-0461
+        plugin builds it: `<reply>`, the "> quote" lines before `text`, their `<fallback>`."""
+        plugin: Any = self.client.plugin["xep_0461"]
+        message: slixmpp.Message = plugin.make_reply(
+            to, reply[0], reply[1], mto=to, mbody=text, mtype="chat"
+        )
+        return message
+
+    async def send_v2(
+        self,
+        to: str,
+        text: str,
+        members: set[str] | None = None,
+        reply: tuple[str, str] | None = None,
+    ) -> None:
         """Encrypt `text` in OMEMO 2 for `to` (or, for a room `to`, for its `members`) with
-        python-omemo's session manager and send it as slixmpp-omemo shapes its stanzas."""
+        python-omemo's session manager and send it as slixmpp-omemo shapes its stanzas; a
+        reply to `reply` (id, quoted text) carries `<reply>` and `<fallback>` in the
+        envelope."""
         recipients = {slixmpp.JID(jid) for jid in (members or {to})}
         await self.plugin.refresh_device_lists(recipients)
         manager = await self.plugin.get_session_manager()
-        envelope = sce_envelope(text, self.client.boundjid.bare, slixmpp.JID(to).bare)
+        extra: tuple[ET.Element, ...] = ()
+        if reply is not None:
+            quoted = self.quoting(to, text, reply)
+            text, extra = quoted["body"], reply_elements(quoted)
+        envelope = sce_envelope(text, self.client.boundjid.bare, slixmpp.JID(to).bare, extra)
         messages, errors = await manager.encrypt(
             frozenset(jid.bare for jid in recipients), {V2: envelope}, backend_priority_order=[V2]
         )
@@ -278,18 +327,28 @@ class OmemoPeer:
             stanza.append(twomemo.etree.serialize_message(message))
         stanza.send()
 
-    async def send(self, to: str, text: str, replaces: str | None = None) -> str:
+    async def send(
+        self,
+        to: str,
+        text: str,
+        replaces: str | None = None,
+        reply: tuple[str, str] | None = None,
+    ) -> str:
         """Encrypt `text` for every device of `to` (slixmpp-omemo picks 0.3) and send it; a
         correction of the message `replaces` when given: slixmpp-omemo encrypts only the
         body, so its users add slixmpp's XEP-0308 `<replace>` to the encrypted stanza (where
-        Conversations puts it). Returns the stanza id."""
+        Conversations puts it); a reply to `reply` (id, quoted text) likewise gets its
+        `<reply>` and `<fallback>` back on the encrypted stanza. Returns the stanza id."""
         message = self.client.make_message(mto=to, mbody=text, mtype="chat")
+        if reply is not None:
+            message = self.quoting(to, text, reply)
         encrypted, errors = await self.plugin.encrypt_message(message, slixmpp.JID(to))
         if errors:
             self.errors.extend(repr(error) for error in errors)
         assert encrypted is not None, "slixmpp-omemo produced nothing to send"
         if replaces is not None:
             encrypted["replace"]["id"] = replaces
+        encrypted.xml.extend(reply_elements(message))
         encrypted.send()
         return str(encrypted["id"])
 
@@ -329,7 +388,11 @@ class OmemoPeer:
             self.envelopes.append(envelope)
             sid = int(header.get("sid", "0"))
             text, replaces = sce_body(envelope), sce_replaces(envelope)
-            return PeerMessage(sender, sid, text, V2, replaces, stanza["id"] or None)
+            content = ET.fromstring(envelope).find(f"{{{SCE}}}content")
+            assert content is not None
+            reply_to, shown = reply_parts(content, text)
+            message_id = stanza["id"] or None
+            return PeerMessage(sender, sid, text, V2, replaces, message_id, reply_to, shown)
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")
             return None
@@ -338,7 +401,17 @@ class OmemoPeer:
         replace = decrypted.xml.find(REPLACE)  # 0.3: outside the encryption, kept as it came
         replaces = None if replace is None else replace.get("id")
         device_id, message_id = int(device.device_id), stanza["id"] or None
-        return PeerMessage(sender, device_id, text, namespace, replaces, message_id)
+        reply_to, shown = reply_parts(decrypted.xml, text)  # 0.3: outside, as it came
+        return PeerMessage(
+            sender, device_id, text, namespace, replaces, message_id, reply_to, shown
+        )
+
+
+def reply_elements(message: slixmpp.Message) -> tuple[ET.Element, ...]:
+    """Copies of the `<reply>` and the reply's `<fallback>` of `message` (none without)."""
+    found = [message.xml.find(REPLY)]
+    found += [f for f in message.xml.findall(FALLBACK_MARKER) if f.get("for") == REPLY_NS]
+    return tuple(copy.deepcopy(element) for element in found if element is not None)
 
 
 class PlainClient:
