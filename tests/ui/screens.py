@@ -27,6 +27,7 @@ from tui_omemo.ui.screens.account import AccountForm
 from tui_omemo.ui.screens.account_edit import AccountEditScreen
 from tui_omemo.ui.screens.progress import ProgressScreen
 from tui_omemo.ui.widgets.device_table import DeviceTable
+from tui_omemo.ui.widgets.message_log import MessageLog
 
 
 async def _nothing(pilot: Pilot[None]) -> None:
@@ -278,6 +279,24 @@ async def _edited(pilot: Pilot[None]) -> None:
     await settle(pilot)
 
 
+async def _replied(pilot: Pilot[None]) -> None:
+    """Carol's chat: her question answered with `r` (a XEP-0461 reply), and her reply to that
+    answer: each shows "↪ reply to" the message it answers, without the quote."""
+    await _open(CAROL)(pilot)
+    service = pilot.app.service
+    assert isinstance(service, FakeService)
+    omemo = service.next_message(CAROL, "").omemo
+    service.receive(CAROL, "Lunch on Friday? The usual place or the new one?", omemo=omemo)
+    await settle(pilot)
+    log = pilot.app.screen.query_one(MessageLog)
+    log.focus()
+    await pilot.press("r", *"The new one, at noon.", "enter")
+    await settle(pilot)
+    answer = log.messages[-1].message_id
+    service.receive(CAROL, "Noon it is, I'll book a table.", omemo=omemo, reply_to=answer)
+    await settle(pilot)
+
+
 SHOTS: tuple[Shot, ...] = (
     Shot("roster"),
     Shot("roster_empty", service=lambda: FakeService(empty=True)),
@@ -295,6 +314,7 @@ SHOTS: tuple[Shot, ...] = (
     Shot("chat_own_message_answered", _answered),
     Shot("chat_typing", _typing),
     Shot("chat_edited_messages", _edited),
+    Shot("chat_replies", _replied),
     Shot("chat_delivery_marks", _acknowledged),
     Shot(
         "chat_not_in_roster",
