@@ -91,3 +91,13 @@ def test_message_view_has_room_and_nick_only_for_group_messages() -> None:
     shown = json.loads(group.to_json())
     assert (shown["room"], shown["nick"]) == ("r@muc.x", "bo\x1b[31mb")
     assert " r@muc.x/bo\ufffd[31mb [OMEMO 2] hi" in group.to_line()
+
+
+def test_a_reply_is_marked_in_the_readable_line() -> None:
+    """`history`/`listen` without --json say "(reply)" before a reply's text (issue 17);
+    other messages carry no mark."""
+    reply = MessageView("bob@x", False, "bob@x", 7, "noon", None, "2", None, 0, reply_to="m-1")
+    assert reply.to_line().endswith("[OMEMO 2] (reply) noon")
+    assert (
+        "(reply)" not in MessageView("bob@x", False, "bob@x", 7, "hi", None, "2", None, 0).to_line()
+    )
