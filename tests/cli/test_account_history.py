@@ -233,6 +233,7 @@ def test_history_json_shape_oldest_first(cli: Cli) -> None:
         "edited": False,
         "delivery": None,  # issue 17: a key added within schema 1 (null for incoming)
         "reply_to": None,  # issue 17: a key added within schema 1 (null but for a reply)
+        "message_id": None,  # issue 17: the XMPP id it came with (what a reply_to names)
     }
     assert rows[1]["omemo"] == "0.3"
     assert rows[1]["direction"] == "out"

@@ -60,6 +60,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "replaces": None, "edited": False,  # issue 17: keys added within schema 1
         "delivery": None,  # issue 17: a key added within schema 1 (null for incoming)
         "reply_to": None,  # issue 17: a key added within schema 1 (null but for a reply)
+        "message_id": None,  # issue 17: the XMPP id it came with (what a reply_to names)
     }),
     "history/listen (ours, read)": (MessageView.from_archive(_row(
         direction=Direction.OUT, sender_bare_jid="alice@x", room=None, nick=None, peer="bob@x",
@@ -69,7 +70,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "delivery": "read",  # issue 17: pending, sent, received or read for ours
-        "replaces": None, "edited": False, "reply_to": None,
+        "replaces": None, "edited": False, "reply_to": None, "message_id": None,
     }),
     "history/listen (file)": (MessageView.from_archive(_row(body=FILE_LINK)).to_json(), {
         "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
@@ -78,7 +79,7 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": {"name": "a b.pdf", "size": None, "type": "application/pdf"},
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": None, "edited": False,  # issue 17: keys added within schema 1
-        "delivery": None, "reply_to": None,
+        "delivery": None, "reply_to": None, "message_id": None,
     }),
     "listen (correction)": (MessageView.from_archive(_row(
         flags={"replaces": "m-1", "corrects": 40})).to_json(), {
@@ -87,16 +88,17 @@ GOLDEN: dict[str, tuple[str, dict[str, Any]]] = {
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": "m-1", "edited": False,
-        "delivery": None, "reply_to": None,
+        "delivery": None, "reply_to": None, "message_id": None,
     }),
     "history/listen (reply)": (MessageView.from_archive(_row(
-        body="yes, noon", flags={"reply_to": "m-1"})).to_json(), {
+        body="yes, noon", message_id="m-2", flags={"reply_to": "m-1"})).to_json(), {
         "schema": 1, "type": "message", "id": 41, "peer": "room@muc.x", "room": "room@muc.x",
         "nick": "bob", "direction": "in", "from": "bob@x", "device": 7, "text": "yes, noon",
         "file": None,
         "encrypted": True, "omemo": "2", "trust": "blind", "stanza_id": "s1", "time": TIME,
         "replaces": None, "edited": False, "delivery": None,
         "reply_to": "m-1",  # issue 17: the message id of the message it answers
+        "message_id": "m-2",  # issue 17: its own message id (what a reply_to names)
     }),
     "listen (decryption failure)": (
         failure_json(_row(peer="bob@x", room=None, nick=None, body="", trust=None,

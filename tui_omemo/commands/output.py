@@ -49,6 +49,8 @@ class ArchivedRow(Protocol):
     @property
     def omemo_version(self) -> str | None: ...
     @property
+    def message_id(self) -> str | None: ...
+    @property
     def stanza_id(self) -> str | None: ...
     @property
     def flags(self) -> Mapping[str, object]: ...
@@ -104,6 +106,8 @@ class MessageView:
     edited: bool = False
     delivery: str | None = None
     """Our messages: pending, sent, received or read (issue 17); None for incoming ones."""
+    message_id: str | None = None
+    """The XMPP `id` the message was sent with (what a reply's `reply_to` names)."""
     reply_to: str | None = None
     """A reply (XEP-0461): the message id (the XMPP `id` it was sent with) of the message
     it answers; its quoted fallback is not part of `text`."""
@@ -135,6 +139,7 @@ class MessageView:
             replaces=_replaced(message.flags),
             edited=bool(message.flags.get("edited")),
             delivery=delivery_word(message),
+            message_id=message.message_id,
             reply_to=_answered(message.flags),
         )
 
@@ -161,6 +166,7 @@ class MessageView:
                 "edited": self.edited,
                 "delivery": self.delivery,
                 "reply_to": self.reply_to,
+                "message_id": self.message_id,
             },
         )
 
