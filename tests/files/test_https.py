@@ -8,6 +8,8 @@ the transfer must read it when it starts, as slixmpp's stream does.
 Pins: with the CA trusted a file goes up and comes down over HTTPS and decrypts; a certificate
 from an unknown authority, a self-signed one, and one that does not name the link's host are
 refused in one line, and nothing is saved (each Prosody here starts in about a second).
+The account's certificate pin: the pinned self-signed certificate of the file server is
+accepted both ways; a pin of another certificate changes nothing (normal verification).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tui_omemo.protocol.media_link import MediaKey, parse_link
 from tui_omemo.service.files import download_file, upload_file
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.http_files import FileTransferError, HttpFiles
+from tui_omemo.xmpp.secure import StreamSecurity
 
 pytestmark = pytest.mark.prosody
 UNKNOWN_CA = "the certificate of localhost is not trusted: issued by an unknown authority"
@@ -32,17 +35,18 @@ MISMATCH = "the certificate of 127.0.0.1 does not name 127.0.0.1"
 
 
 class HttpsProsody:
-    """A Prosody whose upload service is on HTTPS, and the test CA."""
+    """A Prosody whose upload service is on HTTPS, the test CA and the HTTPS certificate."""
 
-    def __init__(self, server: ProsodyServer, ca: Pem) -> None:
-        self.server, self.ca = server, ca
+    def __init__(self, server: ProsodyServer, ca: Pem, https: Pem) -> None:
+        self.server, self.ca, self.https = server, ca, https
 
-    async def files(self, clients: list[XmppClient]) -> HttpFiles:
-        """`HttpFiles` of a new account (plain HTTP to loopback NOT allowed)."""
+    async def files(self, clients: list[XmppClient], pin: str | None = None) -> HttpFiles:
+        """`HttpFiles` of a new account (plain HTTP to loopback NOT allowed) whose
+        certificate pin is `pin`."""
         jid, password = self.server.create_account()
         client = XmppClient(
             jid, password, host=self.server.host, port=self.server.port,
-            allow_plaintext_loopback=True,
+            allow_plaintext_loopback=True, security=StreamSecurity(certificate_pin=pin),
         )  # fmt: skip
         clients.append(client)
         await client.connect(within=15, announce=False)
@@ -52,7 +56,7 @@ class HttpsProsody:
 def _start(workdir: Path, certificate: Callable[[CertificateAuthority, Path], Pem]) -> HttpsProsody:
     ca = CertificateAuthority.create(workdir / "ca")
     pem = certificate(ca, workdir / "certs")
-    return HttpsProsody(ProsodyServer.start(workdir, https_certificate=pem), ca.pem)
+    return HttpsProsody(ProsodyServer.start(workdir, https_certificate=pem), ca.pem, pem)
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +179,45 @@ async def test_a_self_signed_certificate_is_refused_both_ways(
         await download_file(HttpFiles(None), link, inbox)
     assert str(download.value) == f"the download failed: {SELF_SIGNED}"
     assert not inbox.exists() or not any(inbox.iterdir())
+
+
+async def test_the_pinned_self_signed_certificate_is_accepted_both_ways(
+    self_signed_prosody: HttpsProsody,
+    clients: list[XmppClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The account pinned the server's self-signed certificate: the upload (the pin comes
+    from the client's security) and the download (the pin given, no client) go through and
+    the file decrypts; no CA is trusted for it."""
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    pin = self_signed_prosody.https.sha256
+    alice = await self_signed_prosody.files(clients, pin=pin)
+    source, content = _source(tmp_path)
+    link = await upload_file(alice, source)
+    saved = await download_file(HttpFiles(None, certificate_pin=pin), link, tmp_path / "in")
+    assert saved.path.read_bytes() == content
+
+
+async def test_a_pin_of_another_certificate_means_normal_verification(
+    https_prosody: HttpsProsody,
+    self_signed_prosody: HttpsProsody,
+    clients: list[XmppClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file server showing another certificate than the pinned one is verified as usual:
+    a CA-issued one for its name is accepted (an upload service elsewhere keeps working), a
+    self-signed one is refused as without a pin."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(https_prosody.ca.certificate))
+    other_pin = self_signed_prosody.https.sha256
+    alice = await https_prosody.files(clients, pin=other_pin)
+    source, content = _source(tmp_path)
+    link = await upload_file(alice, source)
+    inbox = tmp_path / "in"
+    saved = await download_file(HttpFiles(None, certificate_pin=other_pin), link, inbox)
+    assert saved.path.read_bytes() == content
+    mallory = await self_signed_prosody.files(clients, pin=https_prosody.https.sha256)
+    with pytest.raises(FileTransferError) as upload:
+        await upload_file(mallory, source)
+    assert str(upload.value) == f"the upload failed: {SELF_SIGNED}"

@@ -105,6 +105,7 @@ class XmppClient:
         security: StreamSecurity | None = None,
     ) -> None:
         self._password = password  # tests open a second resource of the account with it
+        self._certificate_pin = None if security is None else security.certificate_pin
         self._connection = Connection(
             jid,
             password,
@@ -151,6 +152,12 @@ class XmppClient:
     def login_mechanism(self) -> str | None:
         """The SASL mechanism of the last successful login (None before one)."""
         return self._connection.login_mechanism
+
+    @property
+    def certificate_pin(self) -> str | None:
+        """The account's pinned server certificate (`AA:BB:…`), None: CA trust only (file
+        transfers to the same server accept it too, `http_files`)."""
+        return self._certificate_pin
 
     @property
     def stream(self) -> slixmpp.ClientXMPP:

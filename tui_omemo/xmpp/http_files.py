@@ -10,6 +10,16 @@ and file name. Downloads stream in chunks. Certificates are verified against the
 trust store (or `SSL_CERT_FILE`), read when a transfer starts as slixmpp does for the XMPP
 stream: aiohttp's own default context is made once, when aiohttp is imported.
 
+The account's certificate pin (`secure.StreamSecurity.certificate_pin`, the one server
+certificate the user chose to trust, usually a self-signed one) applies to the file server
+too, which is usually the same server: a file server showing exactly the pinned certificate
+is accepted (as the XMPP stream accepts it, whatever its issuer and names). Any other
+certificate goes through the normal verification (CA chain and the link's host name), so an
+upload service on another host with a CA-issued certificate still works. The pinned
+certificate is tried first (aiohttp's `Fingerprint`); when the server shows another one,
+that connection is dropped before any request byte is sent and the transfer connects again
+with the normal verification.
+
 `HttpFiles` implements `service.files.FileTransport` (structurally: the service does not
 import this module).
 """
@@ -94,11 +104,19 @@ class HttpFiles:
     """File transfers for one logged-in account."""
 
     def __init__(
-        self, client: XmppClient | None, *, allow_plaintext_loopback: bool = False
+        self,
+        client: XmppClient | None,
+        *,
+        allow_plaintext_loopback: bool = False,
+        certificate_pin: str | None = None,
     ) -> None:
-        """`client`: the logged-in account (uploads need it; a download does not)."""
+        """`client`: the logged-in account (uploads need it; a download does not).
+        `certificate_pin`: the account's pin (`AA:BB:…`); by default the client's."""
         self._client = client
         self._plain_loopback = allow_plaintext_loopback
+        self._pin = certificate_pin
+        if certificate_pin is None and client is not None:
+            self._pin = client.certificate_pin
         self._service: UploadService | None = None
 
     def plain_allowed(self, host: str) -> bool:
@@ -174,13 +192,12 @@ class HttpFiles:
             "Content-Type": "application/octet-stream",
             **dict(slot.headers),
         }
-        async with await _session() as session:
-            try:
-                async with session.put(slot.put_url, data=body, headers=headers) as response:
-                    if response.status >= 400:
-                        raise FileTransferError(f"the upload failed: HTTP {response.status}")
-            except aiohttp.ClientError as error:
-                raise FileTransferError(f"the upload failed: {_reason(error)}") from error
+        try:
+            async with self._request("PUT", slot.put_url, data=body, headers=headers) as response:
+                if response.status >= 400:
+                    raise FileTransferError(f"the upload failed: HTTP {response.status}")
+        except aiohttp.ClientError as error:
+            raise FileTransferError(f"the upload failed: {_reason(error)}") from error
 
     @contextlib.asynccontextmanager
     async def get(self, url: str) -> AsyncIterator[Incoming]:
@@ -190,14 +207,45 @@ class HttpFiles:
             FileTransferError: refused address, an HTTP error or a broken connection.
         """
         self.check_url(url)
-        async with await _session() as session:
-            try:
-                async with session.get(url) as response:
-                    if response.status >= 400:
-                        raise FileTransferError(f"the download failed: HTTP {response.status}")
-                    yield Incoming(response)
-            except aiohttp.ClientError as error:
-                raise FileTransferError(f"the download failed: {_reason(error)}") from error
+        try:
+            async with self._request("GET", url) as response:
+                if response.status >= 400:
+                    raise FileTransferError(f"the download failed: HTTP {response.status}")
+                yield Incoming(response)
+        except aiohttp.ClientError as error:
+            raise FileTransferError(f"the download failed: {_reason(error)}") from error
+
+    @contextlib.asynccontextmanager
+    async def _request(
+        self, method: str, url: str, **options: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The response to one request: over the pinned certificate when the server shows
+        it, else with the normal verification (see the module docstring)."""
+        pinned = self._pinned(url)
+        if pinned is not None:
+            async with _session(pinned) as session:
+                try:
+                    response = await session.request(method, url, **options)
+                except (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnectorError):
+                    # another certificate (aiohttp tries the host's other addresses then, and
+                    # may report their failure instead): nothing was sent; verify as usual
+                    response = None
+                if response is not None:
+                    async with response:
+                        yield response
+                    return
+        context = await asyncio.to_thread(ssl.create_default_context)
+        async with (
+            _session(context) as session,
+            session.request(method, url, **options) as response,
+        ):
+            yield response
+
+    def _pinned(self, url: str) -> aiohttp.Fingerprint | None:
+        """The pin as aiohttp checks it, for an https `url` when the account has a pin."""
+        if self._pin is None or urlsplit(url).scheme != "https":
+            return None
+        return aiohttp.Fingerprint(bytes.fromhex(self._pin.replace(":", "")))
 
     def _plugin(self) -> Any:
         if self._client is None:
@@ -228,14 +276,14 @@ class Incoming:
             raise FileTransferError(f"the download broke off: {_reason(error)}") from error
 
 
-async def _session() -> aiohttp.ClientSession:
-    """A session whose TLS context is made now (the trust store read now, off the event
-    loop: loading it takes tens of milliseconds)."""
-    context = await asyncio.to_thread(ssl.create_default_context)
+def _session(trust: ssl.SSLContext | aiohttp.Fingerprint) -> aiohttp.ClientSession:
+    """A session that checks the server's certificate with `trust`: a context made when the
+    transfer starts (the trust store read then, off the event loop: loading it takes tens of
+    milliseconds), or the pinned certificate's fingerprint."""
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=CONNECT_TIMEOUT, sock_read=READ_TIMEOUT
     )
-    connector = aiohttp.TCPConnector(ssl=context)
+    connector = aiohttp.TCPConnector(ssl=trust)
     return aiohttp.ClientSession(timeout=timeout, auto_decompress=False, connector=connector)
 
 
