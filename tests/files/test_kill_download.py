@@ -1,5 +1,6 @@
 """A download killed with SIGKILL half-way leaves nothing under the file's final name (only a
-hidden temporary file, which `remove_leftovers` clears later)."""
+hidden temporary file), and the next download into that directory clears the leftover once it
+is old enough (an hour: no download still running), never a finished file."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import ROOT, subprocess_env
 from tests.files.conftest import MakeFiles
-from tui_omemo.service.downloads import TEMP_PREFIX
-from tui_omemo.service.files import upload_file
+from tui_omemo.service.downloads import LEFTOVER_AGE, TEMP_PREFIX
+from tui_omemo.service.files import download_file, upload_file
 
 pytestmark = pytest.mark.prosody
 
@@ -47,7 +49,9 @@ def _names(directory: Path) -> list[str]:
 
 
 async def test_kill_9_during_download_leaves_no_file(files: MakeFiles, tmp_path: Path) -> None:
-    """SIGKILL after the first chunk: the directory holds no file under a visible name."""
+    """SIGKILL after the first chunk: the directory holds no file under a visible name. A
+    later download keeps the young leftover (it could be a download still running), and the
+    one after it, an hour on, removes it but not an as old finished file."""
     alice = await files()
     link = await upload_file(alice, _write(tmp_path / "big.bin", os.urandom(3 * 1024 * 1024)))
     downloads = tmp_path / "downloads"
@@ -62,6 +66,15 @@ async def test_kill_9_during_download_leaves_no_file(files: MakeFiles, tmp_path:
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    names = _names(downloads)
-    assert names
-    assert all(name.startswith(TEMP_PREFIX) for name in names)
+    (leftover,) = _names(downloads)
+    assert leftover.startswith(TEMP_PREFIX)
+
+    finished = _write(downloads / "old.bin", b"kept")
+    fresh = await download_file(alice, link, downloads)
+    assert _names(downloads) == sorted([leftover, "old.bin", fresh.path.name])  # still young
+    old = time.time() - LEFTOVER_AGE - 60
+    for path in (downloads / leftover, finished):
+        os.utime(path, (old, old))
+    again = await download_file(alice, link, downloads)
+    assert _names(downloads) == sorted(["old.bin", fresh.path.name, again.path.name])
+    assert finished.read_bytes() == b"kept"

@@ -6,8 +6,10 @@ streams to the slot, and returns the `aesgcm://` link; the caller sends that lin
 ordinary OMEMO message body (never in plaintext). `download_file` fetches a link's blob,
 decrypts it while it streams into a hidden temporary file in the downloads directory, checks
 the tag and only then gives the file its (safe, never overwriting) name; a failed tag check
-keeps nothing. `describe` tells whether a decrypted body is a file message and what to show
-for it (name, type) without the key.
+keeps nothing. Each download first clears what downloads killed earlier left in that
+directory (`downloads.remove_leftovers`: hidden `.part` files an hour old). `describe` tells
+whether a decrypted body is a file message and what to show for it (name, type) without the
+key.
 
 The slot is requested under a random name with the file's extension only: the server
 operator learns neither the file's name nor its type (the content type is always
@@ -38,7 +40,7 @@ from tui_omemo.protocol.media import (
     plain_size,
 )
 from tui_omemo.service.api_files import FileInfo, SavedFile
-from tui_omemo.service.downloads import AtomicFile, safe_name
+from tui_omemo.service.downloads import AtomicFile, remove_leftovers, safe_name
 
 Progress = Callable[[int, int | None], None]
 """Hears (bytes done, bytes in all or None when unknown)."""
@@ -202,6 +204,7 @@ async def download_file(
     url = link.http_url(plain=transport.plain_allowed(link.host))
     digest = hashlib.sha256()
     decryptor = Decryptor(link.key)
+    remove_leftovers(directory)  # of downloads killed before (an hour old: not running)
     try:
         target = AtomicFile(directory, describe_name(link))
     except OSError as error:
