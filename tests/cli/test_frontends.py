@@ -39,6 +39,19 @@ def test_a_stale_socket_is_removed_and_the_command_runs_alone(cli: Cli) -> None:
     assert not path.exists()
 
 
+def test_file_paths_handed_to_the_running_instance_are_absolute() -> None:
+    """The instance has another working directory: `-m FILE` and `download --dir DIR` reach
+    it as absolute paths (`~` expanded for `--dir`, as `download` does); other words stay."""
+    home = Path.home()
+    argv = ["download", "a@localhost", "7", "--dir", "in", "--dir=~/x", "--json"]
+    assert frontends.with_absolute_paths(argv, Path("/work")) == [
+        "download", "a@localhost", "7", "--dir", "/work/in", f"--dir={home / 'x'}", "--json",
+    ]  # fmt: skip
+    assert frontends.with_absolute_paths(["send", "-m", "t.txt", "b@localhost"], Path("/w")) == [
+        "send", "-m", "/w/t.txt", "b@localhost",
+    ]  # fmt: skip
+
+
 @pytest.mark.prosody
 @pytest.mark.slow
 async def test_listen_serves_send_history_and_settings(

@@ -1,19 +1,43 @@
 """The `send-file` and `download` command lines (encrypted file sharing, issue 18): their
 parsers, apart from `commands.files` so that building the parser loads nothing of the service
-or XMPP; each handler imports its command when it runs."""
+or XMPP; each handler imports its command when it runs. The downloads directory is chosen
+here too: a `download` handed to a running instance (`commands.frontends`) takes the
+directory of the process it was typed in."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_omemo.commands.helptext import examples
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tui_omemo.commands.console import Console
     from tui_omemo.commands.profile import ProfileOptions
 
 DEFAULT_FILE_TIMEOUT = 600.0
+DOWNLOADS_ENV = "TUI_OMEMO_DOWNLOADS"
+"""Overrides the downloads directory (tests, the demo)."""
+
+
+def downloads_directory(environ: dict[str, str] | None = None) -> Path:
+    """`$TUI_OMEMO_DOWNLOADS`, else the platform's downloads directory (platformdirs)."""
+    import platformdirs
+
+    chosen = (environ if environ is not None else os.environ).get(DOWNLOADS_ENV)
+    return Path(chosen).expanduser() if chosen else platformdirs.user_downloads_path()
+
+
+def with_download_directory(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
+    """`argv` of a command handed to a running instance: a `download` without `--dir` gets
+    this process's downloads directory (the instance may have another environment)."""
+    if getattr(args, "command", None) != "download" or args.dir is not None:
+        return list(argv)
+    return [*argv, "--dir", str(downloads_directory())]
 
 
 def add_file_parsers(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -5,24 +5,12 @@ directory."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from tui_omemo.commands.file_args import DOWNLOADS_ENV, downloads_directory
 from tui_omemo.commands.runtime import Online
 from tui_omemo.service.file_sharing import FileSharing
 from tui_omemo.xmpp.http_files import HttpFiles
 
-DOWNLOADS_ENV = "TUI_OMEMO_DOWNLOADS"
-"""Overrides the downloads directory (tests, the demo)."""
-
-
-def downloads_directory(environ: dict[str, str] | None = None) -> Path:
-    """`$TUI_OMEMO_DOWNLOADS`, else the platform's downloads directory (platformdirs)."""
-    import os
-
-    import platformdirs
-
-    chosen = (environ if environ is not None else os.environ).get(DOWNLOADS_ENV)
-    return Path(chosen).expanduser() if chosen else platformdirs.user_downloads_path()
+__all__ = ["DOWNLOADS_ENV", "downloads_directory", "file_sharing"]
 
 
 def file_sharing(running: Online) -> FileSharing:

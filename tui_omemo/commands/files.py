@@ -5,9 +5,12 @@ sharing on the command line (XEP-0454 over HTTP File Upload).
 uploads it encrypted with a fresh key, and sends the `aesgcm://` link as an ordinary OMEMO
 message (never in plaintext: the service refuses that for a link) to the contact or joined
 room; it prints what `send` prints. `download` needs no XMPP login: it reads the file message
-from the encrypted archive, fetches and decrypts it, checks the tag and saves it in `--dir`
-(default: the platform's downloads directory) under a safe name that never overwrites, then
-prints the saved path. Both show a progress line on stderr when stderr is a terminal.
+from the encrypted archive, fetches and decrypts it (the account's certificate pin applies to
+the file server, `http_files`), checks the tag and saves it in `--dir` (default: the
+platform's downloads directory) under a safe name that never overwrites, then prints the saved
+path. While the app or `listen` holds the profile, `download` is served by it
+(`commands.frontends`), with the same output and exit status. Both show a progress line on
+stderr when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_omemo.commands import exits, schema
+from tui_omemo.commands import exits, frontends, schema
 from tui_omemo.commands.chat import (
     QUEUED,
     _Sent,
@@ -37,6 +40,7 @@ from tui_omemo.model import Namespace
 from tui_omemo.protocol.media import MediaError, file_link
 from tui_omemo.service.api import ChatMessage, SendFailed
 from tui_omemo.service.api_files import SavedFile
+from tui_omemo.service.certificate_pin import certificate_pin
 from tui_omemo.service.file_messages import record_saved, stored_file_link
 from tui_omemo.service.files import (
     FileShareError,
@@ -188,16 +192,20 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
     database = open_database(options, console)
     try:
         account = read_account(database)
+        with database.snapshot() as uow:
+            pin = certificate_pin(uow)
         link = stored_file_link(database, peer, args.message_id)
     finally:
         database.close()
     if link is None:
         raise CommandError(f"message {args.message_id} with {peer} is not a file message")
     directory = Path(args.directory).expanduser() if args.directory else downloads_directory()
-    transport = HttpFiles(None, allow_plaintext_loopback=account.allow_plaintext_loopback)
+    transport = HttpFiles(
+        None, allow_plaintext_loopback=account.allow_plaintext_loopback, certificate_pin=pin
+    )
     progress = _ProgressLine(console, "downloading", describe_name(link))
     try:
-        saved = asyncio.run(
+        saved = frontends.run(
             asyncio.wait_for(download_file(transport, link, directory, progress), args.timeout)
         )
     except TimeoutError:

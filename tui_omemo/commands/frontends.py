@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SOCKET_NAME = "commands.sock"
-SERVED_COMMANDS = frozenset({"send", "history", "devices", "trust", "settings", "status"})
+SERVED_COMMANDS = frozenset(
+    {"send", "history", "devices", "trust", "settings", "status", "download"}
+)
 """Commands a running instance serves (and `muc send`)."""
 FAILED = 1
 _HEADER = struct.Struct("!I")
@@ -237,15 +239,21 @@ def _connected(path: Path) -> socket.socket | None:
 
 
 def with_absolute_paths(argv: Sequence[str], cwd: Path) -> list[str]:
-    """`argv` with the value of `-m`/`--message-file` made absolute (the running instance has
-    another working directory)."""
+    """`argv` with the value of `-m`/`--message-file` and of `--dir` (`download`, after `~`
+    is expanded as the command does) made absolute (the running instance has another working
+    directory)."""
     result = list(argv)
     for index, word in enumerate(result):
-        if word in {"-m", "--message-file"} and index + 1 < len(result):
-            result[index + 1] = str(cwd / result[index + 1])
-        elif word.startswith("--message-file="):
-            result[index] = "--message-file=" + str(cwd / word.partition("=")[2])
+        name, equals, value = word.partition("=")
+        if word in {"-m", "--message-file", "--dir"} and index + 1 < len(result):
+            result[index + 1] = str(cwd / _expanded(word, result[index + 1]))
+        elif name in {"--message-file", "--dir"} and equals:
+            result[index] = f"{name}={cwd / _expanded(name, value)}"
     return result
+
+
+def _expanded(option: str, value: str) -> str:
+    return os.path.expanduser(value) if option == "--dir" else value
 
 
 def _descriptors(console: Console) -> list[int] | None:
