@@ -34,6 +34,6 @@ async def files(prosody: ProsodyServer) -> AsyncIterator[MakeFiles]:
         await client.disconnect()
 
 
-from tests.cli.conftest import cli_env, new_account, runner  # noqa: E402  (CLI fixtures, shared)
+from tests.cli.conftest import cli, cli_env, new_account, runner  # noqa: E402  (CLI fixtures, shared)
 
-__all__ = ["MakeFiles", "cli_env", "files", "new_account", "runner"]
+__all__ = ["MakeFiles", "cli", "cli_env", "files", "new_account", "runner"]

@@ -9,7 +9,8 @@ Pins: with the CA trusted a file goes up and comes down over HTTPS and decrypts;
 from an unknown authority, a self-signed one, and one that does not name the link's host are
 refused in one line, and nothing is saved (each Prosody here starts in about a second).
 The account's certificate pin: the pinned self-signed certificate of the file server is
-accepted both ways; a pin of another certificate changes nothing (normal verification).
+accepted both ways, also by `tui-omemo download`; a pin of another certificate changes
+nothing (normal verification).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from pathlib import Path
 import pytest
 
 from tests.certs import CertificateAuthority, Pem, self_signed
+from tests.cli.conftest import PASSPHRASE, Cli
 from tests.prosody import ProsodyServer
+from tui_omemo.model import TrustLevel
 from tui_omemo.protocol.media_link import MediaKey, parse_link
 from tui_omemo.service.files import download_file, upload_file
+from tui_omemo.store import Direction, KeyringKeys, NewMessage, open_profile
 from tui_omemo.xmpp.client import XmppClient
 from tui_omemo.xmpp.http_files import FileTransferError, HttpFiles
 from tui_omemo.xmpp.secure import StreamSecurity
@@ -221,3 +225,35 @@ async def test_a_pin_of_another_certificate_means_normal_verification(
     with pytest.raises(FileTransferError) as upload:
         await upload_file(mallory, source)
     assert str(upload.value) == f"the upload failed: {SELF_SIGNED}"
+
+
+def _seed_file_message(cli: Cli, body: str) -> int:
+    """Archive a file message from bob in the profile; its id."""
+    with open_profile(cli.profile, KeyringKeys(None), PASSPHRASE) as db, db.unit_of_work() as uow:
+        return uow.archive.append(NewMessage(
+            peer="bob@localhost", direction=Direction.IN, sender_bare_jid="bob@localhost",
+            body=body, timestamp=1_764_000_000_000, received_at=1_764_000_000_000,
+            dedupe_keys=("k",), sender_device=4242, trust=TrustLevel.BLINDLY_TRUSTED,
+            omemo_version="2",
+        ))  # fmt: skip
+
+
+def test_the_download_command_uses_the_accounts_pin(
+    self_signed_prosody: HttpsProsody, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tui-omemo download` (no login) reads the profile's pin: without it the self-signed
+    file server is refused; once that certificate is pinned the TLS handshake passes and the
+    server's answer is what stops it (the blob does not exist: HTTP 404)."""
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    added = cli("account", "add", "alice@localhost", "--password-stdin", stdin="pw\n")
+    assert added.code == 0, added.err
+    port = self_signed_prosody.server.https_port
+    fragment = MediaKey.generate().fragment
+    message = _seed_file_message(cli, f"aesgcm://localhost:{port}/upload/a/photo.jpg#{fragment}")
+    command = ("download", "bob@localhost", str(message), "--dir", str(tmp_path / "in"))
+    refused = cli(*command)
+    assert (refused.code, refused.err) == (1, f"tui-omemo: the download failed: {SELF_SIGNED}\n")
+    pin = self_signed_prosody.https.sha256
+    assert cli("account", "set", "--pin-certificate", pin).code == 0
+    pinned = cli(*command)
+    assert (pinned.code, pinned.err) == (1, "tui-omemo: the download failed: HTTP 404\n")
