@@ -100,7 +100,7 @@ class ChatMessage:
     edited: bool = False  # the body is a correction's (XEP-0308): see `message_versions`
     corrects: int | None = None  # a correction: the archive id it corrects (shown there)
     reply_to: str | None = None  # a reply (XEP-0461): the wire id of the message answered
-    message_id: str | None = None  # the stanza id (what replies and corrections name)
+    message_id: str | None = None  # what a reply names (in a room: the room's stanza-id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The corrections part of `OmemoChatService` (issue #17, XEP-0308): correcting our last
 message of a chat (1:1 or room) and the versions of a corrected message; replies (XEP-0461,
-1:1 chats). The rules of a
-correction in the archive are in `service/corrections.py`."""
+1:1 chats and rooms). The rules of a correction in the archive are in
+`service/corrections.py`, what a reply names in `service/replies.py`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from tui_omemo.model import bare_jid
 from tui_omemo.service.api import SendFailed, SendReport
 from tui_omemo.service.corrections import Correction, corrected_id, versions
 from tui_omemo.service.facade_base import FacadeParts
-from tui_omemo.service.replies import quoting
+from tui_omemo.service.replies import answered_id, author, quoting
 from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
 
 LOOK_BACK = 200
 """How many of a chat's newest messages are searched for our last one."""
 NOTHING_TO_ANSWER = "that message cannot be answered (it has no id)"
+NO_ROOM_ID = (
+    "that message cannot be answered: the room gave it no stanza-id (XEP-0359), which a "
+    "reply in a room names; nothing was sent"
+)
+NOT_IN_ROOM = "that message is in a room you are not in; join it to answer"
 NOTHING_TO_CORRECT = "you have sent no encrypted message in this chat to correct"
 
 
@@ -49,20 +54,29 @@ class EditingFacade(FacadeParts):
         )
 
     async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
-        """Send `text` to the contact `peer` as a reply (XEP-0461) to the message
-        `archive_id`: the body quotes its first line as a fallback, encrypted like any message.
+        """Send `text` to `peer` (a contact or a joined room) as a reply (XEP-0461) to the
+        message `archive_id` of that chat: the body quotes its first line as a fallback,
+        encrypted like any message. In a room the reply names the room's stanza-id of the
+        message (`service/replies.py`).
 
         Raises:
-            SendFailed: nothing was sent (no such message, or the send failed).
+            SendFailed: nothing was sent (no such message, one the room gave no stanza-id,
+                a room we are not in, or the send failed).
         """
         peer = bare_jid(peer)
-        if self.groups is not None and peer in self.groups.joined_rooms():
-            raise SendFailed("replies in rooms are not supported yet", SendReport(None, None))
         row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
-        wire_id = None if row is None else row.message_id or row.origin_id
-        if row is None or wire_id is None or row.peer != peer:
+        if row is None or row.peer != peer:
             raise SendFailed(NOTHING_TO_ANSWER, SendReport(None, None))
-        body, ref = quoting(text, row.body, wire_id, row.sender_bare_jid)
+        in_room = self.groups is not None and peer in self.groups.joined_rooms()
+        if row.room is not None and not in_room:
+            raise SendFailed(NOT_IN_ROOM, SendReport(None, None))
+        answered = answered_id(row)
+        if answered is None:
+            words = NO_ROOM_ID if row.room is not None else NOTHING_TO_ANSWER
+            raise SendFailed(words, SendReport(None, None))
+        body, ref = quoting(text, row.body, answered, author(row))
+        if self.groups is not None and in_room:
+            return await self.groups.send_to_room(peer, body, reply=ref)
         return await self.session.send_text(peer, body, allow_plaintext=False, reply=ref)
 
     async def message_versions(self, archive_id: int) -> list[str]:

@@ -211,16 +211,34 @@ class InboundPipeline:
         one unit of work."""
         async with self._lock:
             known = await self._runner.read(
-                lambda uow: [
-                    bool(item.keys) and uow.dedupe.seen(item.keys) is not None for item in items
-                ]
+                lambda uow: [uow.dedupe.seen(item.keys) if item.keys else None for item in items]
             )
-            fresh = [item for item, seen in zip(items, known, strict=True) if not seen]
+            fresh = [item for item, seen in zip(items, known, strict=True) if seen is None]
             gone = [
                 *dropped,
                 *(item.inbox_id for item, seen in zip(items, known, strict=True) if seen),
             ]
+            await self._learn_stanza_ids(items, known)
             await self.process_locked(fresh, gone)
+
+    async def _learn_stanza_ids(self, items: Sequence[Item], known: Sequence[int | None]) -> None:
+        """Our own room messages come back (the room's reflection, its archive's copy): their
+        rows, archived before they left, keep the room's stanza-id (what replies name there)."""
+        learnt = [
+            (archive_id, stanza_id)
+            for item, archive_id in zip(items, known, strict=True)
+            if archive_id is not None
+            and (stanza_id := item.inbound.stanza_id)
+            and item.routing.room is not None
+            and item.routing.sender == self.own
+        ]
+
+        def learn(uow: UnitOfWork) -> None:
+            for archive_id, stanza_id in learnt:
+                uow.archive.learn_stanza_id(archive_id, stanza_id)
+
+        if learnt:
+            await self._runner.write(learn)
 
     async def unroutable(self, inbox_id: int, event: PendingEvent) -> None:
         """Delete an inbox row whose sender nobody can name, with a security event."""

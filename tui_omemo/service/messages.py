@@ -12,7 +12,7 @@ from tui_omemo.protocol.results import SkipReason
 from tui_omemo.service.api import ChatMessage, Delivery, MessageSent, MessageTrust
 from tui_omemo.service.corrections import corrected_id, is_edited
 from tui_omemo.service.files import describe as describe_file
-from tui_omemo.service.replies import reply_to
+from tui_omemo.service.replies import answered_id, reply_to
 from tui_omemo.store import ArchivedMessage, Direction, NewMessage
 from tui_omemo.store.delivery import DELIVERY_FLAG
 from tui_omemo.store.outbox import PENDING_FLAG
@@ -100,7 +100,7 @@ def to_chat_message(row: ArchivedMessage) -> ChatMessage:
         edited=is_edited(row.flags),
         corrects=corrected_id(row.flags),
         reply_to=reply_to(row.flags),
-        message_id=row.message_id or row.origin_id,
+        message_id=answered_id(row),
     )
 
 

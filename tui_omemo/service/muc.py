@@ -14,7 +14,7 @@ skipped members are listed in every `SendReport`.
 
 Incoming groupchat messages go through the shared inbound pipeline with the room policy
 (`service/room_inbound.py`); sends go through the shared outbound pipeline as a `RoomSend`
-(`service/outbound.py`). This module keeps what is room-only: joining and leaving, bookmarks,
+(`service/room_send.py`). This module keeps what is room-only: joining and leaving, bookmarks,
 membership and readiness, the per-room choices, and the rejoin after a new stream.
 
 State kept per room in the settings table under `room/<bare_jid>` (`RoomPrefs`): our nick, the
@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from tui_omemo.config import Settings
-from tui_omemo.model import DeviceRef, Namespace, bare_jid
+from tui_omemo.model import DeviceRef, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.media import carries_key
@@ -48,7 +48,6 @@ from tui_omemo.service.api import (
 )
 from tui_omemo.service.corrections import Correction
 from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.outbound import NO_DEVICE, RoomSend
 from tui_omemo.service.outbox import RoomOutbound
 from tui_omemo.service.ports import (
     AFFILIATIONS_WITH_KEYS,
@@ -59,6 +58,7 @@ from tui_omemo.service.ports import (
     TransportError,
 )
 from tui_omemo.service.room_inbound import RoomInbox
+from tui_omemo.service.room_send import NO_DEVICE, RoomSend
 from tui_omemo.service.rooms import (
     REFUSE_ANONYMOUS,
     REFUSE_OPEN,
@@ -457,6 +457,7 @@ class GroupChats:
         allow_plaintext: bool = False,
         allow_partial: bool = False,
         correction: Correction | None = None,
+        reply: ReplyRef | None = None,
     ) -> SendReport:
         """Send `text` to a joined room (see the module docstring).
 
@@ -467,6 +468,8 @@ class GroupChats:
                 only in a room that does not qualify for OMEMO.
             allow_partial: the user chose to skip members without a usable device (and it is
                 remembered for the room).
+            correction: `text` corrects our earlier message (XEP-0308), encrypted only.
+            reply: `text` answers a message (XEP-0461), encrypted only.
 
         Raises:
             KeyError: the room is not joined.
@@ -474,8 +477,10 @@ class GroupChats:
                 was skipped and why.
         """
         state = self._joined[bare_jid(room)]
-        if correction is not None and state.refusal is not None:
-            raise SendFailed("a correction is only sent encrypted", SendReport(None, None))
+        if (correction is not None or reply is not None) and state.refusal is not None:
+            raise SendFailed(
+                "corrections and replies are only sent encrypted", SendReport(None, None)
+            )
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
             if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
@@ -500,7 +505,14 @@ class GroupChats:
             ) from error
         members = tuple(sorted(state.members))
         send = RoomSend(
-            state.jid, namespace, state.nick, members, state.errors, prefs.partial, correction
+            state.jid,
+            namespace,
+            state.nick,
+            members,
+            state.errors,
+            prefs.partial,
+            correction,
+            reply,
         )
         return await self._session.outbound.send(send, text)
 
@@ -526,7 +538,12 @@ class GroupChats:
             self._rooms.send_plaintext(stanza.room, stanza.body or "", stanza.message_id)
         else:
             self._rooms.send_encrypted(
-                stanza.room, stanza.encrypted, stanza.message_id, stanza.body, stanza.replaces
+                stanza.room,
+                stanza.encrypted,
+                stanza.message_id,
+                stanza.body,
+                replaces=stanza.replaces,
+                reply=stanza.reply,
             )
 
     # --- receiving (`service/room_inbound.py`) ---------------------------------------------

@@ -3,11 +3,11 @@
 text → choose devices → encrypt (nothing written) → ONE unit of work (the advanced sending
 chains, our archived plaintext, the outbox row) → outbox → transport. What differs between a
 1:1 chat and a room is a small send policy: `DirectSend` (the contact's and our own other
-devices, each in a version it publishes; the SCE `to` is the contact) and `RoomSend` (every
-member of the member list; the SCE `to` is the room; a member left without any key blocks the
-send unless the user chose "everyone with keys", the partial send). With no usable recipient
-nothing leaves (`SendFailed`); plaintext goes out only by an explicit, remembered choice
-(`send_plain`).
+devices, each in a version it publishes; the SCE `to` is the contact) and `RoomSend`
+(`service/room_send.py`: every member of the member list; the SCE `to` is the room; a member
+left without any key blocks the send unless the user chose "everyone with keys"). With no
+usable recipient nothing leaves (`SendFailed`); plaintext goes out only by an explicit,
+remembered choice (`send_plain`).
 
 Sends that wait for the engine lock together go as one group: one read trip (sessions and
 stored trust of the listed devices of 1:1 sends), each message encrypted on the state the
@@ -54,7 +54,6 @@ from tui_omemo.store import Direction, NewMessage, UnitOfWork
 
 SEND_GROUP = 32
 """At most this many waiting sends are encrypted in turn and committed as one unit of work."""
-NO_DEVICE = "no usable OMEMO device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +145,7 @@ def _reject(request: _SendRequest, error: BaseException) -> None:
         request.reply.set_exception(error)
 
 
-def _our_message(out: OutboundPipeline, peer: str, text: str, message_id: str) -> NewMessage:
+def our_message(out: OutboundPipeline, peer: str, text: str, message_id: str) -> NewMessage:
     """Our archive row of a sent message, before its encryption details."""
     now = now_ms()
     return NewMessage(
@@ -203,7 +202,7 @@ class DirectSend:
         if len(versions) > 1:
             flags["versions"] = [each.label for each in versions]
         message = replace(
-            _our_message(out, peer, shown, message_id),
+            our_message(out, peer, shown, message_id),
             sender_device=out.engine.device_id,
             trust=TrustLevel.VERIFIED,
             omemo_version=versions[0].label,
@@ -230,106 +229,6 @@ class DirectSend:
                 )
             rows.append(SkippedDevice(device.bare_jid, device.device_id or None, words, code.value))
         return tuple(rows)
-
-
-@dataclass(frozen=True, slots=True)
-class RoomSend:
-    """A room send: one `<encrypted>` with keys for every trusted device of every member
-    (the member list, offline members included) and our own other devices.
-
-    Attributes:
-        members: the real bare JIDs to encrypt for (ourselves excluded).
-        errors: the room's last error per member (updated for members left without keys).
-        partial: the user chose "everyone with keys" for this room.
-    """
-
-    peer: str
-    namespace: Namespace
-    nick: str
-    members: tuple[str, ...]
-    errors: dict[str, str]
-    partial: bool
-    correction: Correction | None = None
-
-    def read_ahead(self) -> bool:
-        """Room sends decide trust from the store."""
-        return False
-
-    async def encrypt(
-        self, out: OutboundPipeline, text: str, message_id: str, trust: Trust
-    ) -> Encrypted:
-        """See `Send.encrypt`."""
-        room, namespace, members = self.peer, self.namespace, list(self.members)
-        if not members:
-            raise SendFailed(
-                "the room has no other members to encrypt for; nothing was sent",
-                SendReport(None, namespace),
-            )
-        payload = out.payload(room, text, replaced(self.correction))(namespace)
-        try:
-            result = await out.engine.encrypt(namespace, members, payload, trust.decide)
-        except (ProtocolError, TransportError) as error:
-            raise SendFailed(
-                f"encryption failed, nothing was sent: {error}", SendReport(None, namespace)
-            ) from error
-        every = [
-            _skipped(device, SkipReason.STALE if device in trust.stale else reason)
-            for device, reason in result.skipped.items()
-        ]
-        reached = {device.bare_jid for device in result.recipients}
-        missing = [jid for jid in members if jid not in reached]
-        for jid in missing:
-            self.errors[jid] = _member_error(jid, every)
-        # one line per skipped member (device_id None), one per skipped device
-        skipped = [device for device in every if device.device_id is not None]
-        skipped += [
-            SkippedDevice(jid, None, f"member skipped, {NO_DEVICE}: {self.errors[jid]}")
-            for jid in missing
-        ]
-        report = SendReport(None, namespace, tuple(skipped))
-        self._gate(report, reached, missing)
-        message = replace(
-            _our_message(out, room, text, message_id),
-            room=room,
-            nick=self.nick,
-            sender_device=out.engine.device_id,
-            trust=TrustLevel.VERIFIED,
-            omemo_version=namespace.label,
-            flags={"recipients": len(result.recipients), "skipped_members": missing}
-            | correction_flags(self.correction),
-        )
-        replaces = replaced(self.correction)
-        stanza = RoomOutbound(room, message_id, result.element, out.hint(), replaces)
-        return Encrypted(message, stanza, report, result.changes)
-
-    def _gate(self, report: SendReport, reached: set[str], missing: list[str]) -> None:
-        """Nobody reached, or members left without keys and no partial choice: none leaves."""
-        if not reached:
-            raise SendFailed(
-                "no member of the room has a trusted device that can receive "
-                "the message; nothing was sent",
-                report,
-            )
-        if missing and not self.partial:
-            raise SendFailed(
-                f"{len(missing)} member(s) have no {NO_DEVICE}: {', '.join(missing)}; "
-                "nothing was sent. Choose to send to everyone with keys in this room "
-                "explicitly if you want to.",
-                report,
-                partial_possible=True,
-            )
-
-
-def _skipped(device: DeviceRef, reason: SkipReason) -> SkippedDevice:
-    """One skipped device of a room send, in words and with its reason code."""
-    return SkippedDevice(
-        device.bare_jid, device.device_id or None, SKIP_WORDS[reason], reason.value
-    )
-
-
-def _member_error(jid: str, skipped: Sequence[SkippedDevice]) -> str:
-    reasons = sorted({device.reason for device in skipped if device.bare_jid == jid})
-    return "; ".join(reasons) if reasons else NO_DEVICE
 
 
 class OutboundPipeline:
@@ -401,7 +300,7 @@ class OutboundPipeline:
         """The explicitly chosen unencrypted send (to a room when `room_nick` is given)."""
         message_id = new_message_id()
         message = replace(
-            _our_message(self, peer, text, message_id), flags={"plaintext_chosen": True}
+            our_message(self, peer, text, message_id), flags={"plaintext_chosen": True}
         )
         stanza: Stanza
         if room_nick is None:

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_omemo.model import bare_jid
+from tui_omemo.model import ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.service import crashpoints
 from tui_omemo.service.api import MessageDelivered, ServiceEvent
@@ -46,9 +46,8 @@ from tui_omemo.service.ports import (
     Outbound,
     Transport,
     TransportError,
-    reply_from_json,
-    reply_json,
 )
+from tui_omemo.service.replies import reply_from_json, reply_json
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import NewMessage, OutboxItem, UnitOfWork
 
@@ -75,13 +74,14 @@ ARCHIVE_SLACK_MS = 5 * 60 * 1000
 class RoomOutbound:
     """One groupchat message to send (`encrypted` None only for a chosen plaintext send;
     `body` is then the text, else the hint for clients without OMEMO; `replaces`: the id of
-    the message it corrects, XEP-0308)."""
+    the message it corrects, XEP-0308; `reply`: the message it answers, XEP-0461)."""
 
     room: str
     message_id: str
     encrypted: EncryptedElement | None
     body: str | None = field(default=None, repr=False)
     replaces: str | None = None
+    reply: ReplyRef | None = None
 
 
 Stanza = Outbound | RoomOutbound
@@ -118,7 +118,7 @@ def encode(message: Stanza) -> bytes:
         data |= {"kind": "chat", "to": message.to, "also": _element(message.also)}
     if message.replaces is not None:
         data["replaces"] = message.replaces
-    if isinstance(message, Outbound) and message.reply is not None:
+    if message.reply is not None:
         data["reply"] = reply_json(message.reply)
     return json.dumps(data, sort_keys=True).encode()
 
@@ -133,12 +133,11 @@ def decode(raw: bytes) -> Stanza:
     if not isinstance(data, dict) or data.get("format") != STANZA_FORMAT:
         raise ValueError("unknown outbox row format")
     to, message_id, body = str(data["to"]), str(data["id"]), data["body"]
-    replaces = data.get("replaces")
+    replaces, reply = data.get("replaces"), reply_from_json(data.get("reply"))
     if data.get("kind") == "room":
-        return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body, replaces)
+        return RoomOutbound(to, message_id, _parsed(data["encrypted"]), body, replaces, reply)
     if data.get("kind") == "chat":
         encrypted, also = _parsed(data["encrypted"]), _parsed(data["also"])
-        reply = reply_from_json(data.get("reply"))
         return Outbound(to, message_id, encrypted, body, also, replaces, reply)
     raise ValueError("unknown outbox row kind")
 

@@ -36,6 +36,7 @@ from tui_omemo.service.ports_chat_states import ChatStateArrival as ChatStateArr
 from tui_omemo.service.ports_chat_states import ChatStateHandler as ChatStateHandler  # noqa: PLC0414
 from tui_omemo.service.ports_chat_states import ChatStatePort
 from tui_omemo.service.receipt_port import Acknowledging
+from tui_omemo.service.replies import reply_from_json, reply_json
 from tui_omemo.store import RosterItem
 
 INBOUND_FORMAT = 1
@@ -167,16 +168,6 @@ class Inbound:
         data["reply"] = reply_from_json(data.pop("reply", None))
         data["arrival"] = _row_arrival(data.pop("source"), data.pop("wrapper"))
         return cls(**data)
-
-
-def reply_json(reply: ReplyRef) -> list[object]:
-    """A reply in an inbox or outbox row."""
-    return [reply.id, reply.to, reply.start, reply.end]
-
-
-def reply_from_json(value: object) -> ReplyRef | None:
-    """A reply written by `reply_json` (None for none)."""
-    return None if not isinstance(value, list) else ReplyRef(*value)
 
 
 _ROW_SOURCE = {
@@ -547,9 +538,12 @@ class RoomTransport(Protocol):
         encrypted: EncryptedElement,
         message_id: str,
         body_hint: str | None = None,
+        *,
         replaces: str | None = None,
+        reply: ReplyRef | None = None,
     ) -> None:
-        """Send one `<encrypted>` groupchat message (raises NotConnected)."""
+        """Send one `<encrypted>` groupchat message (`<replace>`, `<reply>` outside it only
+        next to 0.3; raises NotConnected)."""
         ...
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:

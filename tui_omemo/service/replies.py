@@ -6,6 +6,12 @@ without replies; the fallback is left out of the shown text only when its range 
 (0 ≤ start < end ≤ the body's length, in code points); otherwise the body is shown as it came.
 Where the `<reply>` is believed: next to OMEMO 0.3 outside the encryption (as corrections),
 with OMEMO 2 only inside the SCE envelope.
+
+What a reply names (XEP-0461): in a 1:1 chat the message's id (its origin-id when it has no
+id), addressed to the author's bare JID; in a room the stanza-id the room stamped on it
+(XEP-0359, `by` the room), addressed to the author's occupant JID (room/nick). Our own room
+message learns that stanza-id from the room's reflection (`InboundPipeline.process_all`);
+a room message without one cannot be answered.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tui_omemo.model import ReplyRef
+from tui_omemo.store import ArchivedMessage
 
 REPLY_TO_FLAG = "reply_to"
 QUOTE_CHARS = 80
@@ -39,7 +46,31 @@ def quoting(text: str, original: str, message_id: str, author: str) -> tuple[str
     return fallback + text, ReplyRef(message_id, author, 0, len(fallback))
 
 
+def answered_id(row: ArchivedMessage) -> str | None:
+    """The id a reply to `row` names (see the module docstring), or None when it has none."""
+    if row.room is not None:
+        return row.stanza_id
+    return row.message_id or row.origin_id
+
+
+def author(row: ArchivedMessage) -> str:
+    """Who a reply to `row` is addressed to (`to`): the occupant JID in a room."""
+    if row.room is not None:
+        return f"{row.room}/{row.nick}" if row.nick else row.room
+    return row.sender_bare_jid
+
+
 def reply_to(flags: Mapping[str, object]) -> str | None:
     """The wire id a message answers, or None."""
     value = flags.get(REPLY_TO_FLAG)
     return value if isinstance(value, str) else None
+
+
+def reply_json(reply: ReplyRef) -> list[object]:
+    """A reply in an inbox or outbox row."""
+    return [reply.id, reply.to, reply.start, reply.end]
+
+
+def reply_from_json(value: object) -> ReplyRef | None:
+    """A reply written by `reply_json` (None for none)."""
+    return None if not isinstance(value, list) else ReplyRef(*value)

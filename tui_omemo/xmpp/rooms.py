@@ -312,9 +312,12 @@ class RoomClient:
         encrypted: EncryptedElement,
         message_id: str,
         body_hint: str | None = None,
+        *,
         replaces: str | None = None,
+        reply: ReplyRef | None = None,
     ) -> None:
-        """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id)."""
+        """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id;
+        `<replace>` and `<reply>` go outside only next to a 0.3 `<encrypted>`)."""
         self._client.send_encrypted(
             encrypted,
             bare_jid(room),
@@ -322,6 +325,7 @@ class RoomClient:
             message_id=message_id,
             body_hint=body_hint,
             replaces=replaces,
+            reply=reply,
         )
 
     def send_plaintext(self, room: str, body: str, message_id: str) -> None:
