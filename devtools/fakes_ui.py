@@ -47,6 +47,7 @@ from tui_omemo.service.api import (
     UriPreview,
 )
 from tui_omemo.service.certificate_pin import check_pin
+from tui_omemo.service.replies import NO_ROOM_ID
 from tui_omemo.store import Account
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -475,9 +476,12 @@ class FakeService:
         """As the real service: our message, shown without its quote, names the one answered."""
         self._record("reply", peer, archive_id, text)
         original = next(m for m in self._log.get(peer, []) if m.archive_id == archive_id)
-        omemo = next(c.omemo for c in self._chats if c.jid == peer)
-        message = self._sent(peer, text, omemo, reply_to=original.message_id)
-        return SendReport(message.archive_id, omemo)
+        chat = next(c for c in self._chats if c.jid == peer)
+        if original.message_id is None:  # in a room: the room gave it no stanza-id
+            raise SendFailed(NO_ROOM_ID, SendReport(None, None))
+        nick = self._nicks.get(peer, "alice") if chat.is_room else None
+        message = self._sent(peer, text, chat.omemo, nick, reply_to=original.message_id)
+        return SendReport(message.archive_id, chat.omemo)
 
     async def message_versions(self, archive_id: int) -> list[str]:
         """Every text of a message, oldest first (as the real service)."""

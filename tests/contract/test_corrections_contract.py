@@ -3,7 +3,9 @@ the UI tests use and on the real service over Prosody with a real contact: our c
 as a `MessageSent` whose `corrects` names the message it corrects (the log updates that
 message, it appends nothing), the contact's as a `MessageReceived` the same way; history then
 shows the corrected message once, with the new text, `edited`; `message_versions` lists the
-texts oldest first; with nothing of ours to correct, `SendFailed`."""
+texts oldest first; with nothing of ours to correct, `SendFailed`. Replies in a room
+(XEP-0461): ours comes as a `MessageSent` whose `reply_to` is the `message_id` of the
+member's message it answers (the room's stanza-id on the real side), with our nick."""
 
 from __future__ import annotations
 
@@ -52,3 +54,22 @@ async def test_our_correction_and_the_contacts_update_the_message_in_place(side:
 async def test_nothing_to_correct_fails(side: Side) -> None:
     with pytest.raises(SendFailed):
         await side.service.correct_last(side.stranger, "no earlier message")
+
+
+async def test_our_reply_in_a_room_names_the_members_message(side: Side) -> None:
+    room = await side.make_room()
+    await side.service.join_room(room, "alice")
+    await side.contact_learns_room(room)
+    asked, answer = f"contract lunch? ({side.name})", f"contract noon ({side.name})"
+    await side.contact_says_in_room(room, asked)
+    got = (await side.next_event(MessageReceived, lambda e: e.message.body == asked)).message
+    assert got.message_id is not None
+    report = await side.service.reply(room, got.archive_id, answer)
+    sent = await side.next_event(MessageSent, lambda e: e.message.archive_id == report.archive_id)
+    assert (sent.message.body, sent.message.reply_to, sent.message.nick) == (
+        answer,
+        got.message_id,
+        "alice",
+    )
+    await side.contact_got_in_room(room, answer)
+    await side.service.leave_room(room)

@@ -5,7 +5,7 @@ and our queued one is resent with its `<replace>`; rows without one keep their f
 from __future__ import annotations
 
 from tests.xmpp.test_translate import legacy_encrypted
-from tui_omemo.model import Arrival
+from tui_omemo.model import Arrival, ReplyRef
 from tui_omemo.service.outbox import RoomOutbound, decode, encode
 from tui_omemo.service.ports import Inbound, Outbound
 
@@ -23,3 +23,10 @@ def test_outbox_rows_keep_the_replaced_id() -> None:
     assert decode(encode(chat)) == chat
     assert decode(encode(room)) == room
     assert b"replaces" not in encode(Outbound("b@x", "m4", legacy_encrypted()))
+
+
+def test_a_queued_room_reply_is_resent_with_its_reply() -> None:
+    """A room reply written while offline names the message it answers when it is resent."""
+    reply = ReplyRef("room-stanza-id", "r@muc.x/bob", 0, 8)
+    room = RoomOutbound("r@muc.x", "m5", legacy_encrypted(), "hint", None, reply)
+    assert decode(encode(room)).reply == reply

@@ -1,13 +1,14 @@
 """Replies in the app (issue #17, XEP-0461), over the contract-pinned fake service: `r` on a
 message in the chat log starts a reply (the composer says which message), Enter sends it to the
 contact as a reply to that message, and the log shows a "↪ reply to" line above it; Escape
-gives up the reply."""
+gives up the reply. The same in a room."""
 
 from __future__ import annotations
 
-from tests.fakes_ui import CAROL, FakeService
+from tests.fakes_ui import BOB, CAROL, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_app import open_chat
+from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import MessageLog
 
@@ -44,3 +45,28 @@ async def test_r_replies_to_the_selected_message(service: FakeService) -> None:
         above = lines.index(next(line for line in lines if "noon is fine" in line)) - 1
         assert "↪ reply to" in lines[above]
         assert "[b]lunch[/b] at noon?" in lines[above]  # peer text as plain text
+
+
+async def test_r_replies_in_a_room(service: FakeService) -> None:
+    """In a room's log `r` answers a member's message as in a 1:1 chat: the reply goes to
+    the room naming that message, and the line above it names the member by nick."""
+    app = make_app(service, open_chat=ROOM)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 6)
+        screen = app.screen
+        assert isinstance(screen, GroupChatScreen)
+        log, composer = screen.query_one(MessageLog), screen.query_one(Composer)
+        asked = service.receive(ROOM, "[i]tea[/i] at five?", nick="bob", sender=BOB)
+        await settle(pilot)
+        log.focus()
+        await pilot.press("r", *"five is fine", "enter")
+        await settle(pilot)
+        assert [a for n, a in service.calls if n == "reply"] == [
+            (ROOM, asked.archive_id, "five is fine")
+        ]
+        assert (composer.text, composer.replying) == ("", None)
+        mine = log.messages[-1]
+        assert (mine.body, mine.reply_to, mine.nick) == ("five is fine", asked.message_id, "alice")
+        lines = [log.render_line(y).text for y in range(log.size.height)]
+        above = lines.index(next(line for line in lines if "five is fine" in line)) - 1
+        assert "↪ reply to bob: [i]tea[/i] at five?" in lines[above]

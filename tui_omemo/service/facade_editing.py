@@ -9,16 +9,12 @@ from tui_omemo.model import bare_jid
 from tui_omemo.service.api import SendFailed, SendReport
 from tui_omemo.service.corrections import Correction, corrected_id, versions
 from tui_omemo.service.facade_base import FacadeParts
-from tui_omemo.service.replies import answered_id, author, quoting
+from tui_omemo.service.replies import NO_ROOM_ID, answered_id, author, quoting
 from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
 
 LOOK_BACK = 200
 """How many of a chat's newest messages are searched for our last one."""
 NOTHING_TO_ANSWER = "that message cannot be answered (it has no id)"
-NO_ROOM_ID = (
-    "that message cannot be answered: the room gave it no stanza-id (XEP-0359), which a "
-    "reply in a room names; nothing was sent"
-)
 NOT_IN_ROOM = "that message is in a room you are not in; join it to answer"
 NOTHING_TO_CORRECT = "you have sent no encrypted message in this chat to correct"
 

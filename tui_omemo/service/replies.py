@@ -24,6 +24,10 @@ from tui_omemo.store import ArchivedMessage
 REPLY_TO_FLAG = "reply_to"
 QUOTE_CHARS = 80
 """How much of the answered message the fallback quotes (its first line, shortened)."""
+NO_ROOM_ID = (
+    "that message cannot be answered: the room gave it no stanza-id (XEP-0359), which a "
+    "reply in a room names; nothing was sent"
+)
 
 
 def received(body: str, reply: ReplyRef | None) -> tuple[str, dict[str, object]]:
