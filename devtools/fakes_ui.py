@@ -513,7 +513,8 @@ class FakeService:
         reply_to: str | None = None,
     ) -> ChatMessage:
         """Archive our message and announce it: `MessageSent` (pending), then, unless
-        `hold_delivery`, `MessageDelivered`."""
+        `hold_delivery`, `MessageDelivered`; in a room (`nick`) it has no id until the
+        room's reflection stamps one: `MessageSent` again (as the real service)."""
         self._next_id += 1
         message = ChatMessage(
             self._next_id,
@@ -528,13 +529,21 @@ class FakeService:
             nick=nick,
             delivery=Delivery.PENDING,
             reply_to=reply_to,
-            message_id=f"fake-{self._next_id}",
+            message_id=None if nick else f"fake-{self._next_id}",
         )
         self._log.setdefault(peer, []).append(message)
         self.emit(MessageSent(message))
         if not self.hold_delivery:
             self.deliver(message.archive_id)
-        return message
+        return message if nick is None else self._stamp(peer, message.archive_id)
+
+    def _stamp(self, room: str, archive_id: int) -> ChatMessage:
+        """The room reflected our message `archive_id`: it has the room's stanza-id now."""
+        log = self._log[room]
+        index = next(i for i, m in enumerate(log) if m.archive_id == archive_id)
+        log[index] = dataclasses.replace(log[index], message_id=f"room-{archive_id}")
+        self.emit(MessageSent(log[index]))
+        return log[index]
 
     def receive(self, peer: str, body: str, **changes: object) -> ChatMessage:
         """A message from `peer` (a room: from a member, give `nick` and `sender`) arrives:

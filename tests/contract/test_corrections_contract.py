@@ -5,7 +5,8 @@ message, it appends nothing), the contact's as a `MessageReceived` the same way;
 shows the corrected message once, with the new text, `edited`; `message_versions` lists the
 texts oldest first; with nothing of ours to correct, `SendFailed`. Replies in a room
 (XEP-0461): ours comes as a `MessageSent` whose `reply_to` is the `message_id` of the
-member's message it answers (the room's stanza-id on the real side), with our nick."""
+member's message it answers (the room's stanza-id on the real side), with our nick, and
+again once the room stamped its own stanza-id on it (`message_id`)."""
 
 from __future__ import annotations
 
@@ -71,5 +72,10 @@ async def test_our_reply_in_a_room_names_the_members_message(side: Side) -> None
         got.message_id,
         "alice",
     )
+    assert sent.message.message_id is None  # archived before it left: the room stamps it
+    stamped = await side.next_event(
+        MessageSent, lambda e: e.message.archive_id == report.archive_id
+    )
+    assert stamped.message.message_id is not None
     await side.contact_got_in_room(room, answer)
     await side.service.leave_room(room)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.muc.conftest import Member, MemberFactory
 from tui_omemo.model import Namespace
-from tui_omemo.service.api import SendFailed
+from tui_omemo.service.api import MessageSent, SendFailed
 from tui_omemo.store import Direction, NewMessage
 
 pytestmark = pytest.mark.prosody
@@ -24,15 +24,19 @@ REPLY = "{urn:xmpp:reply:0}reply"
 FALLBACK = "{urn:xmpp:fallback:0}fallback"
 
 
-async def own_stanza_id(member: Member, room: str, body: str) -> str:
-    """The room's stanza-id our archived message `body` learnt from its reflection."""
-    async with asyncio.timeout(10):
-        while True:
-            page = await member.peer.service.history(room, None, 20)
-            found = [m.message_id for m in page.messages if m.outgoing and m.body == body]
-            if found and found[0]:
-                return found[0]
-            await asyncio.sleep(0.05)
+async def own_stanza_id(member: Member) -> str:
+    """The room's stanza-id our message learnt from its reflection: its `MessageSent` comes
+    again, now with that id (the archive has it too)."""
+    first = (await member.peer.next_event(MessageSent)).message
+    assert first.message_id is None  # archived before it left
+    again = (await member.peer.next_event(MessageSent)).message
+    assert again.archive_id == first.archive_id
+    assert again.message_id is not None
+    page = await member.peer.service.history(again.peer, None, 20)
+    assert [m.message_id for m in page.messages if m.archive_id == first.archive_id] == [
+        again.message_id
+    ]
+    return again.message_id
 
 
 @pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2], ids=["0.3", "2"])
@@ -47,7 +51,7 @@ async def test_a_room_reply_names_the_rooms_stanza_id_and_arrives_without_its_qu
         await member.groups.set_room_version(room, namespace)
     await bob.groups.send_to_room(room, "lunch at noon?\nor later")
     original = (await alice.next_room_message(room)).message
-    stanza_id = await own_stanza_id(bob, room, "lunch at noon?\nor later")
+    stanza_id = await own_stanza_id(bob)
     assert original.message_id == stanza_id  # the room's id, the same on both sides
     sent_before = len(alice.peer.sent)
 

@@ -49,7 +49,8 @@ async def test_r_replies_to_the_selected_message(service: FakeService) -> None:
 
 async def test_r_replies_in_a_room(service: FakeService) -> None:
     """In a room's log `r` answers a member's message as in a 1:1 chat: the reply goes to
-    the room naming that message, and the line above it names the member by nick."""
+    the room naming that message, and the line above it names the member by nick; a
+    member's reply to ours names it by the id the room stamped on it after it was shown."""
     app = make_app(service, open_chat=ROOM)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, 6)
@@ -70,3 +71,11 @@ async def test_r_replies_in_a_room(service: FakeService) -> None:
         lines = [log.render_line(y).text for y in range(log.size.height)]
         above = lines.index(next(line for line in lines if "five is fine" in line)) - 1
         assert "↪ reply to bob: [i]tea[/i] at five?" in lines[above]
+
+        # ours got its id from the room after it was shown: a reply to it names it
+        assert mine.message_id is not None
+        service.receive(ROOM, "see you", nick="bob", sender=BOB, reply_to=mine.message_id)
+        await settle(pilot)
+        lines = [log.render_line(y).text for y in range(log.size.height)]
+        above = lines.index(next(line for line in lines if "see you" in line)) - 1
+        assert "↪ reply to me: five is fine" in lines[above]

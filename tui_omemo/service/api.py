@@ -349,7 +349,8 @@ class MessageSent:
     """One of our messages, sent from this device, was archived: the chat shows it at once,
     pending (`Delivery.PENDING`) until a `MessageDelivered` for its archive id follows. Emitted
     for every send that archived a message (1:1 and room, encrypted or chosen plaintext,
-    queued or handed over), never for a send that raised `SendFailed`."""
+    queued or handed over), never for a send that raised `SendFailed`. In a room, once more
+    when the room stamped its stanza-id on it (`message_id`, what replies there name)."""
 
     message: ChatMessage
 

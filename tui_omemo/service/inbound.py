@@ -32,7 +32,7 @@ from tui_omemo.protocol.errors import Duplicate, NotForThisDevice, ProtocolError
 from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service import crashpoints
-from tui_omemo.service.api import MessageReceived, ServiceEvent
+from tui_omemo.service.api import MessageReceived, MessageSent, ServiceEvent
 from tui_omemo.service.batch import Batch, Committed, follow_ups
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.conversation import Policy, Routing
@@ -43,6 +43,7 @@ from tui_omemo.service.messages import to_chat_message
 from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.receipts import answer, request_flags
 from tui_omemo.service.replies import received
+from tui_omemo.service.room_ids import learn, own_copies
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging, read_ahead
 from tui_omemo.service.trust import (
@@ -222,23 +223,12 @@ class InboundPipeline:
             await self.process_locked(fresh, gone)
 
     async def _learn_stanza_ids(self, items: Sequence[Item], known: Sequence[int | None]) -> None:
-        """Our own room messages come back (the room's reflection, its archive's copy): their
-        rows, archived before they left, keep the room's stanza-id (what replies name there)."""
-        learnt = [
-            (archive_id, stanza_id)
-            for item, archive_id in zip(items, known, strict=True)
-            if archive_id is not None
-            and (stanza_id := item.inbound.stanza_id)
-            and item.routing.room is not None
-            and item.routing.sender == self.own
-        ]
-
-        def learn(uow: UnitOfWork) -> None:
-            for archive_id, stanza_id in learnt:
-                uow.archive.learn_stanza_id(archive_id, stanza_id)
-
-        if learnt:
-            await self._runner.write(learn)
+        """Known copies of our own room messages teach their rows the room's stanza-id
+        (`service/room_ids.py`)."""
+        copies = zip(known, (i.inbound for i in items), (i.routing for i in items), strict=True)
+        learnt = own_copies(copies, self.own)
+        for row in await self._runner.write(lambda uow: learn(uow, learnt)) if learnt else ():
+            self._emit(MessageSent(to_chat_message(row)))
 
     async def unroutable(self, inbox_id: int, event: PendingEvent) -> None:
         """Delete an inbox row whose sender nobody can name, with a security event."""

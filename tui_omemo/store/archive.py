@@ -164,13 +164,15 @@ class Archive:
             (body, json.dumps(flags, sort_keys=True, separators=(",", ":")), archive_id),
         )
 
-    def learn_stanza_id(self, archive_id: int, stanza_id: str) -> None:
+    def learn_stanza_id(self, archive_id: int, stanza_id: str) -> bool:
         """Give a message the stanza-id it was stamped with when it has none yet (our own
-        room message, archived before it left: the room stamps it on the reflection)."""
-        self._connection.execute(
+        room message, archived before it left: the room stamps it on the reflection);
+        whether it had none."""
+        cursor = self._connection.execute(
             "UPDATE archive SET stanza_id = ? WHERE id = ? AND stanza_id IS NULL",
             (stanza_id, archive_id),
         )
+        return cursor.rowcount == 1
 
     def count(self, peer: str | None = None) -> int:
         """How many messages are archived in one conversation (or in all)."""

@@ -194,11 +194,30 @@ class MessageLog(ScrollView, can_focus=True):
             return
         recent = self._messages[-RECENT:] + self._pending
         if any(m.archive_id == message.archive_id for m in recent):
+            self._learn_id(message)
             return
         if not self._pending:
             self._following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
             self.set_timer(FLUSH_DELAY, self._flush)
         self._pending.append(message)
+
+    def _learn_id(self, message: ChatMessage) -> None:
+        """A shown message again, with the id a room stamped on it later (what replies there
+        name): the shown one keeps it, and replies naming it say what they answer."""
+        new_id = message.message_id
+        changed = False
+        for shown in (self._messages, self._pending):
+            for index, old in enumerate(shown):
+                if old.archive_id == message.archive_id and new_id and old.message_id != new_id:
+                    shown[index] = replace(old, message_id=new_id)
+                    changed = True
+        answers = [i for i, m in enumerate(self._messages) if changed and m.reply_to == new_id]
+        for index in answers:
+            self._wrapped.discard(self._messages[index].archive_id)
+            if self._width:
+                self._heights[index] = len(self._lines(self._messages[index]))
+        if answers:
+            self._layout()
 
     def mark_delivered(self, archive_id: int, delivery: Delivery = Delivery.SENT) -> None:
         """One of our messages got further (the server has it: its clock mark goes; a
