@@ -8,6 +8,7 @@ from __future__ import annotations
 from tests.fakes_ui import BOB, CAROL, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_app import open_chat
+from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
 from tui_omemo.ui.screens.group import GroupChatScreen
 from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import MessageLog
@@ -79,3 +80,25 @@ async def test_r_replies_in_a_room(service: FakeService) -> None:
         lines = [log.render_line(y).text for y in range(log.size.height)]
         above = lines.index(next(line for line in lines if "see you" in line)) - 1
         assert "↪ reply to me: five is fine" in lines[above]
+
+
+async def test_r_in_the_message_detail_replies_to_that_message(service: FakeService) -> None:
+    """`r` in a message's detail (Enter on it) closes the detail and the composer answers
+    that message, as `r` in the log does."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, CAROL)
+        log, composer = screen.query_one(MessageLog), screen.query_one(Composer)
+        asked = service.receive(CAROL, "lunch at noon?")
+        service.receive(CAROL, "or later")
+        await settle(pilot)
+        log.focus()
+        await pilot.press("up", "up", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MessageDetailDialog)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen is screen
+        assert composer.replying == asked.archive_id
+        assert "lunch at noon?" in str(composer.border_title)

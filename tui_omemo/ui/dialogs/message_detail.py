@@ -4,7 +4,8 @@ Shows the trust mark in words, the sender device and its fingerprint (when known
 version (both, when a message of ours went to devices of each version and the chat screen
 still holds that send's report), the earlier texts of a corrected message (XEP-0308), and for
 a failed decryption the reason in plain words with two fixes: fetch the sender's device list
-again, or rebuild the session with that device.
+again, or rebuild the session with that device. `r` answers the message (XEP-0461), as `r` in
+the chat log does.
 """
 
 from __future__ import annotations
@@ -68,12 +69,16 @@ class DetailChoice(enum.StrEnum):
 
     REFRESH_DEVICES = "refresh_devices"
     REBUILD_SESSION = "rebuild_session"
+    REPLY = "reply"
 
 
 class MessageDetailDialog(ModalScreen[DetailChoice | None]):
     """Details of one message."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss(None)", "Close"),
+        Binding("r", "reply", "Reply", show=False),
+    ]
 
     def __init__(
         self,
@@ -157,6 +162,11 @@ class MessageDetailDialog(ModalScreen[DetailChoice | None]):
             ("SHA-256", saved.sha256[:32]),
             ("", saved.sha256[32:]),
         ]
+
+    def action_reply(self) -> None:
+        """Answer the message in the composer (not a failed decryption: nothing to quote)."""
+        if self._message.trust is not MessageTrust.FAILED:
+            self.dismiss(DetailChoice.REPLY)
 
     @on(Button.Pressed, "#refresh")
     def _refresh(self) -> None:

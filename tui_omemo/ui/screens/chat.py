@@ -375,8 +375,12 @@ class ChatScreen(ServiceScreen):
     @on(MessageLog.ReplyWanted)
     def _reply_wanted(self, event: MessageLog.ReplyWanted) -> None:
         """`r` on a message: the composer answers it (XEP-0461)."""
-        label = self.query_one(MessageLog).quote(event.message)
-        self.query_one(Composer).begin_reply(event.message.archive_id, label)
+        self._begin_reply(event.message)
+
+    def _begin_reply(self, message: ChatMessage) -> None:
+        """The composer answers `message` (`r` in the log or in the message detail)."""
+        label = self.query_one(MessageLog).quote(message)
+        self.query_one(Composer).begin_reply(message.archive_id, label)
 
     @work(exit_on_error=False, group="send", description="reply to a message")
     async def _reply(self, text: str, archive_id: int) -> None:
@@ -477,6 +481,8 @@ class ChatScreen(ServiceScreen):
             await self._service.refresh_device_list(sender)
             self.notify("The device list was fetched again.")
             self.check_devices()
+        elif choice is DetailChoice.REPLY:
+            self._begin_reply(message)
 
     def action_focus_log(self) -> None:
         """Move to the message log (↑/↓ choose a message, Enter shows its details)."""
