@@ -10,8 +10,8 @@ with OMEMO 2 only inside the SCE envelope.
 What a reply names (XEP-0461): in a 1:1 chat the message's id (its origin-id when it has no
 id), addressed to the author's bare JID; in a room the stanza-id the room stamped on it
 (XEP-0359, `by` the room), addressed to the author's occupant JID (room/nick). Our own room
-message learns that stanza-id from the room's reflection (`InboundPipeline.process_all`);
-a room message without one cannot be answered.
+message learns that stanza-id from the room's reflection (`service/room_ids.py`); a room
+message without one cannot be answered.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ members included) and our own other devices, the SCE `to` being the room; a memb
 without any key blocks the send unless the user chose "everyone with keys" (the partial
 send). A correction (XEP-0308) and a reply (XEP-0461) travel as in 1:1 chats: inside the
 SCE envelope for OMEMO 2, next to the 0.3 `<encrypted>` outside it. A reply names the room's
-stanza-id of the message it answers (`service/room_replies.py`).
+stanza-id of the message it answers (`service/replies.py`).
 """
 
 from __future__ import annotations
