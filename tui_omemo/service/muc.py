@@ -478,9 +478,7 @@ class GroupChats:
         """
         state = self._joined[bare_jid(room)]
         if (correction is not None or reply is not None) and state.refusal is not None:
-            raise SendFailed(
-                "corrections and replies are only sent encrypted", SendReport(None, None)
-            )
+            raise SendFailed("a correction or reply is only sent encrypted", SendReport(None, None))
         prefs = await self.prefs(state.jid)
         if state.refusal is not None:
             if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
