@@ -107,7 +107,8 @@ class MessageView:
     delivery: str | None = None
     """Our messages: pending, sent, received or read (issue 17); None for incoming ones."""
     message_id: str | None = None
-    """The XMPP `id` the message was sent with (what a reply's `reply_to` names)."""
+    """The XMPP `id` the message was sent with: what a one-to-one reply's `reply_to` names
+    (a room reply names the room's `stanza_id`, XEP-0461)."""
     reply_to: str | None = None
     """A reply (XEP-0461): the message id (the XMPP `id` it was sent with) of the message
     it answers; its quoted fallback is not part of `text`."""
