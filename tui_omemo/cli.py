@@ -26,7 +26,7 @@ from tui_omemo.commands import exits, frontends
 from tui_omemo.commands.account_edit import add_account_edit_parsers
 from tui_omemo.commands.chat_args import add_listen_parser, add_send_parser
 from tui_omemo.commands.console import CommandError, Console, OutputClosed
-from tui_omemo.commands.file_args import add_file_parsers, with_download_directory
+from tui_omemo.commands.file_args import add_file_parsers, handed_over
 from tui_omemo.commands.hardening import forbid_core_dumps
 from tui_omemo.commands.helptext import examples
 from tui_omemo.commands.muc_args import add_muc_parser
@@ -478,8 +478,8 @@ def _served(
         directory = profile_dir(options, console)
     except Exception:  # an unusable profile option: the command itself says what is wrong
         return None
-    forwarded = with_download_directory(args, frontends.with_absolute_paths(argv, Path.cwd()))
-    return frontends.forward(directory, forwarded, console)
+    forwarded = handed_over(args, frontends.with_absolute_paths(argv, Path.cwd()), Path.cwd())
+    return None if forwarded is None else frontends.forward(directory, forwarded, console)
 
 
 def _reserve_standard_fds() -> None:

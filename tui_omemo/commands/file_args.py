@@ -1,13 +1,16 @@
 """The `send-file` and `download` command lines (encrypted file sharing, issue 18): their
 parsers, apart from `commands.files` so that building the parser loads nothing of the service
-or XMPP; each handler imports its command when it runs. The downloads directory is chosen
-here too: a `download` handed to a running instance (`commands.frontends`) takes the
-directory of the process it was typed in."""
+or XMPP; each handler imports its command when it runs. What a running instance
+(`commands.frontends`) is handed is settled here too, in the terms of the process the command
+was typed in: a `download` takes its downloads directory, a `send-file` its PATH as that
+process names it (absolute, `~` expanded, its own `/dev/stdin` or `/dev/fd/N` as
+`/proc/PID/...`, never the instance's own descriptors)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 DEFAULT_FILE_TIMEOUT = 600.0
 DOWNLOADS_ENV = "TUI_OMEMO_DOWNLOADS"
 """Overrides the downloads directory (tests, the demo)."""
+_VALUE_OPTIONS = ("--profile", "--passphrase-file", "--omemo", "--timeout")
+"""The options before `send-file`'s positionals that take the next word as their value."""
+_NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")  # a positional to argparse, not an option
 
 
 def downloads_directory(environ: dict[str, str] | None = None) -> Path:
@@ -32,12 +38,58 @@ def downloads_directory(environ: dict[str, str] | None = None) -> Path:
     return Path(chosen).expanduser() if chosen else platformdirs.user_downloads_path()
 
 
-def with_download_directory(args: argparse.Namespace, argv: Sequence[str]) -> list[str]:
-    """`argv` of a command handed to a running instance: a `download` without `--dir` gets
-    this process's downloads directory (the instance may have another environment)."""
-    if getattr(args, "command", None) != "download" or args.dir is not None:
+def handed_over(args: argparse.Namespace, argv: Sequence[str], cwd: Path) -> list[str] | None:
+    """`argv` of a command handed to a running instance, in this process's terms (the
+    instance may have another environment and working directory): a `download` without
+    `--dir` gets this process's downloads directory; `send-file`'s PATH is made absolute from
+    `cwd`, `~` expanded, as this process sees it (`_as_seen_here`). None when PATH cannot be
+    told apart in `argv` (the command then runs alone)."""
+    command = getattr(args, "command", None)
+    if command == "download" and args.dir is None:
+        return [*argv, "--dir", str(downloads_directory())]
+    if command != "send-file":
         return list(argv)
-    return [*argv, "--dir", str(downloads_directory())]
+    positionals = _positionals(argv)  # the command's name, JID, PATH
+    if len(positionals) != 3 or argv[positionals[2]] != args.path:
+        return None
+    result = list(argv)
+    result[positionals[2]] = _as_seen_here(args.path, cwd)
+    return result
+
+
+def _positionals(argv: Sequence[str]) -> list[int]:
+    """The indices of the words argparse takes as positionals (the words of `send-file`'s
+    command line: its options are flags but for `_VALUE_OPTIONS`, maybe abbreviated)."""
+    found: list[int] = []
+    after_dashes = takes_value = False
+    for index, word in enumerate(argv):
+        if takes_value:
+            takes_value = False
+        elif after_dashes or not _is_option(word):
+            found.append(index)
+        elif word == "--":
+            after_dashes = True
+        else:
+            takes_value = "=" not in word and any(o.startswith(word) for o in _VALUE_OPTIONS)
+    return found
+
+
+def _is_option(word: str) -> bool:
+    return (word.startswith("-") and word != "-" and " " not in word
+            and not _NEGATIVE_NUMBER.fullmatch(word))  # fmt: skip
+
+
+def _as_seen_here(word: str, cwd: Path) -> str:
+    """`word` as a path that names, in another process, the file it names in this one:
+    absolute, `~` expanded, and what goes through `/proc/self` (`/dev/stdin`, `/dev/fd/N`)
+    through this process's `/proc/PID` (the instance must not read its own descriptors)."""
+    path = cwd / os.path.expanduser(word)
+    try:
+        if path.is_symlink() and (target := os.readlink(path)).startswith("/proc/self/"):
+            path = Path(target)
+    except OSError:
+        pass
+    return str(Path(os.path.realpath(path.parent)) / path.name)
 
 
 def add_file_parsers(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -8,9 +8,11 @@ room; it prints what `send` prints. `download` needs no XMPP login: it reads the
 from the encrypted archive, fetches and decrypts it (the account's certificate pin applies to
 the file server, `http_files`), checks the tag and saves it in `--dir` (default: the
 platform's downloads directory) under a safe name that never overwrites, then prints the saved
-path. While the app or `listen` holds the profile, `download` is served by it
-(`commands.frontends`), with the same output and exit status. Both show a progress line on
-stderr when stderr is a terminal.
+path. While the app or `listen` holds the profile, both are served by it
+(`commands.frontends`), with the same output and exit status; `send-file`'s PATH reaches it
+absolute (`file_args.with_file_path`), and the running instance reads the file. Both show a
+progress line on stderr when stderr is a terminal: served, that is the caller's own stderr
+(its descriptor is handed over), so the line shows where the command was typed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from tui_omemo.commands import exits, frontends, schema
 from tui_omemo.commands.chat import (
     QUEUED,
+    _open,
     _Sent,
     _to_room,
     parse_version,
@@ -36,6 +39,7 @@ from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
 from tui_omemo.commands.runtime import Online, online, read_account
+from tui_omemo.commands.send_input import Outgoing
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.media import MediaError, file_link
 from tui_omemo.service.api import ChatMessage, SendFailed
@@ -49,7 +53,6 @@ from tui_omemo.service.files import (
     human_size,
     upload_file,
 )
-from tui_omemo.service.offline import joined_rooms
 from tui_omemo.xmpp.errors import TransportError
 from tui_omemo.xmpp.http_files import HttpFiles
 
@@ -122,8 +125,8 @@ def send_file(options: ProfileOptions, args: SendFileArgs, console: Console) -> 
         raise UsageError("--timeout must be more than 0 seconds")
     path = Path(args.path).expanduser()
     try:
-        outcome = asyncio.run(asyncio.wait_for(_send(options, args, path, version, console),
-                                               args.timeout))  # fmt: skip
+        outcome = frontends.run(asyncio.wait_for(_send(options, args, path, version, console),
+                                                 args.timeout))  # fmt: skip
     except TimeoutError:
         raise CommandError(f"sending the file timed out after {args.timeout:g} s") from None
     except FileShareError as error:
@@ -145,8 +148,9 @@ async def _send(
     version: Namespace | None,
     console: Console,
 ) -> _Sent:
-    database = await asyncio.to_thread(open_database, options, console)
-    is_room = args.room or bool(joined_rooms(database, [args.jid]))
+    outgoing = Outgoing((args.jid,), "")
+    database, rooms = await asyncio.to_thread(_open, options, console, outgoing, args.room)
+    is_room = bool(rooms)
     async with online(options, console, rooms=is_room, database=database) as running:
         if is_room:
             groups = groups_of(running)

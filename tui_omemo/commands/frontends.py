@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 SOCKET_NAME = "commands.sock"
 SERVED_COMMANDS = frozenset(
-    {"send", "history", "devices", "trust", "settings", "status", "download"}
+    {"send", "history", "devices", "trust", "settings", "status", "download", "send-file"}
 )
 """Commands a running instance serves (and `muc send`)."""
 FAILED = 1
