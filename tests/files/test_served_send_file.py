@@ -7,9 +7,11 @@ instance's), and a path the instance cannot read fails in one line with nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import os
+import pty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -67,6 +69,26 @@ def test_home_and_the_callers_own_descriptors_are_resolved_by_the_caller() -> No
         assert handed == ["send-file", "b@localhost", f"/proc/{pid}/fd/{fd}"], word
 
 
+async def _on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run `argv` with its stderr on a terminal (a pty): status, stdout, what the pty got."""
+    master, slave = pty.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=slave, env=env, cwd=ROOT,
+        )  # fmt: skip
+        os.close(slave)
+        out, _ = await asyncio.wait_for(process.communicate(), 90)
+        written = b""
+        with contextlib.suppress(OSError):  # EIO: the writer is gone and all was read
+            while chunk := os.read(master, 4096):
+                written += chunk
+    finally:
+        os.close(master)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), written.decode()
+
+
 @pytest.mark.prosody
 @pytest.mark.slow
 async def test_listen_serves_send_file(
@@ -77,9 +99,9 @@ async def test_listen_serves_send_file(
     tmp_path: Path,
 ) -> None:
     """`listen` holds Bob's profile; `send-file --omemo 0.3 alice ~/notes.txt` typed with
-    another HOME is served by it, prints what it prints alone, and Alice gets exactly one file
-    message (OMEMO 0.3) whose download has the file's SHA-256; a missing file is one line,
-    status 1, and nothing reaches Alice."""
+    another HOME is served by it, prints what it prints alone, draws its progress line on the
+    caller's terminal (its stderr), and Alice gets exactly one file message (OMEMO 0.3) whose
+    download has the file's SHA-256; a missing file is one line, status 1, nothing sent."""
     bob = await new_account("bob")
     a_jid, a_password = prosody.create_account()
     await subscribe_both(prosody, bob, Account(a_jid, a_password, tmp_path / "a"))
@@ -92,10 +114,11 @@ async def test_listen_serves_send_file(
     listener = await runner.start(bob, "listen")
     try:
         await listener.wait_ready()
-        sent = await runner.run(
-            bob, "send-file", "--omemo", "0.3", alice.jid, "~/notes.txt", HOME=str(home)
-        )
-        assert (sent.code, sent.out, sent.err) == (0, f"sent notes.txt to {alice.jid}\n", "")
+        argv = runner.argv(bob, "send-file", "--omemo", "0.3", alice.jid, "~/notes.txt")
+        code, out, terminal = await _on_a_terminal(argv, {**runner.env, "HOME": str(home)})
+        assert (code, out) == (0, f"sent notes.txt to {alice.jid}\n"), terminal
+        assert terminal.startswith("\ruploading notes.txt: "), terminal
+        assert terminal.endswith("uploading notes.txt: 100% (68.4 KiB of 68.4 KiB)\r\n")
         missing = await runner.run(bob, "send-file", alice.jid, "gone.txt")
         assert (missing.code, missing.out) == (1, ""), missing.err
         assert missing.err == f"tui-omemo: no such file: {ROOT / 'gone.txt'}\n"
