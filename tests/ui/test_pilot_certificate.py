@@ -50,9 +50,10 @@ async def test_refused_certificate_is_pinned_only_by_the_confirmed_act(
         server = f"{prosody_tls.server.host}:{prosody_tls.server.port}"
         await pilot.press(*jid, "tab", *password, "tab", *server)
         await pilot.click("#add")
-        progress = app.screen
-        await until(pilot, lambda: getattr(progress, "failed", False), "the login refused")
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen), "logging in")
+        progress = app.screen  # not before: under load the form was still on top here
         assert isinstance(progress, ProgressScreen)
+        await until(pilot, lambda: progress.failed, "the login refused")
         words = str(progress.query_one("#error", Static).render())
         assert f"the certificate of {TLS_SELF_SIGNED} is not trusted: self-signed" in words
         assert sha256 in words

@@ -402,7 +402,8 @@ async def test_first_run_with_a_wrong_password_is_corrected_in_the_app(
     async with real_app(profile, keyring_console(keys)) as (app, pilot):
         await until(pilot, lambda: isinstance(app.screen, AccountScreen), "the first-run form")
         await fill_first_run(pilot, jid, "not the password", f"{prosody.host}:{prosody.port}")
-        progress = app.screen
+        await until(pilot, lambda: isinstance(app.screen, ProgressScreen), "logging in")
+        progress = app.screen  # not before: under load the form may still be on top
 
         def refused() -> bool:
             return isinstance(progress, ProgressScreen) and progress.failed
