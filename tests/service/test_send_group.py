@@ -12,7 +12,8 @@ import pytest
 
 from tests.service.conftest import TIMEOUT, PeerFactory, ServicePeer, ServicePeerFactory
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import TrustLevel
+from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.protocol.elements import DeviceList
 from tui_omemo.service.api import SecurityEventRaised, SendFailed, SendReport
 from tui_omemo.service.session import SEND_GROUP
 from tui_omemo.store import Direction, UnitOfWork
@@ -154,6 +155,51 @@ async def test_a_new_device_met_in_a_group_raises_its_events_once(
     events = await alice.service.runner.read(stored)
     assert events.count((SecurityEventKind.NEW_DEVICE.value, device)) == 1
     assert await received(bob, len(texts)) == texts
+
+
+async def test_a_send_waiting_for_the_device_list_is_not_overtaken_by_the_next_ones(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
+    """The race behind the first contact's reordered messages, made on purpose: Alice's first
+    message waits for Bob's device list from the network, the list comes in a notification
+    meanwhile and her next messages find it cached. They still wait for the first one: all
+    of them go out, are archived and reach Bob in the order she wrote them."""
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
+    await alice.service.send(bob.jid, "hello")
+    assert await received(bob, 1) == ["hello"]
+    session: Any = alice.service.session
+    transport: Any = alice.transport
+    fetch = transport.fetch_device_list
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_once(namespace: Namespace, jid: str) -> DeviceList:
+        if jid == bob.jid and not asked.is_set():
+            asked.set()
+            await answer.wait()
+        device_list: DeviceList = await fetch(namespace, jid)
+        return device_list
+
+    transport.fetch_device_list = slow_once
+    session._directory.invalidate(bob.jid)
+    texts = [f"in order {n}" for n in range(5)]
+    async with session.lock:
+        first = asyncio.create_task(alice.service.send(bob.jid, texts[0]))
+        await asked.wait()
+        for namespace in Namespace:  # a PEP notification: the list is cached now
+            await session._directory.notified(bob.jid, await fetch(namespace, bob.jid))
+        later = [asyncio.create_task(alice.service.send(bob.jid, text)) for text in texts[1:]]
+        for _ in range(10):
+            await asyncio.sleep(0)  # the later sends get as far as they can
+        answer.set()
+        await all_waiting(alice, len(texts))
+
+    reports = await asyncio.gather(first, *later)
+
+    ids = [report.archive_id or 0 for report in reports]
+    assert ids == sorted(ids)
+    assert await received(bob, len(texts)) == texts
+    assert await archived(alice, bob.jid, Direction.OUT) == ["hello", *texts]
 
 
 async def test_a_send_given_up_while_waiting_is_never_sent(

@@ -55,6 +55,7 @@ from tui_omemo.service.outbound import SEND_GROUP, DirectSend, OutboundPipeline
 from tui_omemo.service.outbox import Outbox
 from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.send_order import ChatTurns
 from tui_omemo.service.state import Staging
 from tui_omemo.service.trust import PendingEvent
 from tui_omemo.service.upkeep import Upkeep
@@ -154,6 +155,8 @@ class Session:
         self.upkeep = Upkeep(*parts)
         self.inbound = InboundPipeline(*parts, staging, self.upkeep)
         self.outbound = OutboundPipeline(*parts, staging, self.upkeep, outbox)
+        self.turns = ChatTurns()
+        """Sends of one chat (1:1 or room) get ready in turn (`service/send_order.py`)."""
 
     @property
     def engine(self) -> Engine:
@@ -406,12 +409,33 @@ class Session:
     ) -> SendReport:
         """Send `text` to `peer` (see the module docstring); `correction`: it corrects our
         earlier message (XEP-0308); `reply`: `text` answers a message (XEP-0461). Both
-        are only sent encrypted.
+        are only sent encrypted. The sends of one chat are queued in the order they were made
+        (`service/send_order.py`), however long each one waits for its device list.
 
         Raises:
             SendFailed: nothing was sent; the report says who was skipped and why.
         """
         peer = bare_jid(peer)
+        async with self.turns.turn(peer):
+            ready = await self._ready(peer, text, allow_plaintext, correction, reply)
+            if isinstance(ready, SendReport):
+                return ready  # sent unencrypted, in its turn
+        return await self.outbound.send(ready, text)  # queued before the next turn begins
+
+    async def _ready(
+        self,
+        peer: str,
+        text: str,
+        allow_plaintext: bool,
+        correction: Correction | None,
+        reply: ReplyRef | None,
+    ) -> DirectSend | SendReport:
+        """The encrypted send of `text` to get in line, or the report of the unencrypted
+        one the user chose (sent already).
+
+        Raises:
+            SendFailed: nothing was sent; the report says who was skipped and why.
+        """
         prefs = await self.prefs(peer)
         if correction is not None or reply is not None:
             allow_plaintext = False  # a correction is only ever sent encrypted
@@ -435,8 +459,7 @@ class Session:
                     None, None, (SkippedDevice(peer, None, SKIP_WORDS[SkipReason.NO_DEVICES]),)
                 ),
             )
-        send = DirectSend(peer, namespace, prefs.version, correction, reply)
-        return await self.outbound.send(send, text)
+        return DirectSend(peer, namespace, prefs.version, correction, reply)
 
     # --- own-device upkeep (`service/upkeep.py`) --------------------------------------
 
