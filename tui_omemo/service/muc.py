@@ -479,40 +479,42 @@ class GroupChats:
         state = self._joined[bare_jid(room)]
         if (correction is not None or reply is not None) and state.refusal is not None:
             raise SendFailed("a correction or reply is only sent encrypted", SendReport(None, None))
-        prefs = await self.prefs(state.jid)
-        if state.refusal is not None:
-            if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
-                raise SendFailed(
-                    f"{state.refusal} Nothing was sent; choose to send "
-                    "unencrypted to this room explicitly if you want to.",
-                    SendReport(None, None),
+        async with self._session.turns.turn(state.jid):  # `service/send_order.py`
+            prefs = await self.prefs(state.jid)
+            if state.refusal is not None:
+                if not (allow_plaintext or prefs.plaintext) or carries_key(text):  # issue 18
+                    raise SendFailed(
+                        f"{state.refusal} Nothing was sent; choose to send "
+                        "unencrypted to this room explicitly if you want to.",
+                        SendReport(None, None),
+                    )
+                if not prefs.plaintext:
+                    await self.set_prefs(state.jid, replace(prefs, plaintext=True))
+                return await self._session.outbound.send_plain(
+                    state.jid, text, room_nick=state.nick
                 )
-            if not prefs.plaintext:
-                await self.set_prefs(state.jid, replace(prefs, plaintext=True))
-            return await self._session.outbound.send_plain(state.jid, text, room_nick=state.nick)
-        if allow_partial and not prefs.partial:
-            prefs = replace(prefs, partial=True)
-            await self.set_prefs(state.jid, prefs)
-        try:
-            await self._refresh_members(state)
-            namespace = await self._choose_version(state, prefs)
-        except TransportError as error:
-            raise SendFailed(
-                f"could not fetch the room's members or their devices: {error}",
-                SendReport(None, None),
-            ) from error
-        members = tuple(sorted(state.members))
-        send = RoomSend(
-            state.jid,
-            namespace,
-            state.nick,
-            members,
-            state.errors,
-            prefs.partial,
-            correction,
-            reply,
-        )
-        return await self._session.outbound.send(send, text)
+            if allow_partial and not prefs.partial:
+                prefs = replace(prefs, partial=True)
+                await self.set_prefs(state.jid, prefs)
+            try:
+                await self._refresh_members(state)
+                namespace = await self._choose_version(state, prefs)
+            except TransportError as error:
+                raise SendFailed(
+                    f"could not fetch the room's members or their devices: {error}",
+                    SendReport(None, None),
+                ) from error
+            send = RoomSend(
+                state.jid,
+                namespace,
+                state.nick,
+                tuple(sorted(state.members)),
+                state.errors,
+                prefs.partial,
+                correction,
+                reply,
+            )
+        return await self._session.outbound.send(send, text)  # queued before the next turn
 
     async def _choose_version(self, state: JoinedRoom, prefs: RoomPrefs) -> Namespace:
         """OMEMO 2 when every member with a device has an OMEMO 2 device, else 0.3; a
