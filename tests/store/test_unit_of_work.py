@@ -183,6 +183,8 @@ def test_inbox_keeps_failures_and_order(db: Database) -> None:
         (b"two", Arrival.CARBON_RECEIVED, 0),
     ]
     assert pending[0].last_error == "bad tag"
+    with db.snapshot() as uow:
+        assert [item.stanza for item in uow.inbox.held()] == [b"one"]  # a failed attempt
 
 
 def test_trust_decisions_are_per_identity_key_with_history(db: Database) -> None:

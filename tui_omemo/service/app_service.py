@@ -357,6 +357,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
         """A PEP notification: record the list; when it is our own list and another client
         dropped this device from it, put it back (merged: no other id is dropped)."""
         await self._directory.notified(jid, device_list)
+        await self.session.retry_held(jid, device_list)  # stanzas its devices' lists held
         if bare_jid(jid) != self.own_jid or self._engine.device_id in device_list.device_ids:
             return
         try:

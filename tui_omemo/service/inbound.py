@@ -39,6 +39,7 @@ from tui_omemo.service.conversation import Policy, Routing
 from tui_omemo.service.corrections import archive_correction, corrected_id
 from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
+from tui_omemo.service.held import HeldStanzas
 from tui_omemo.service.messages import to_chat_message
 from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.receipts import answer, request_flags
@@ -135,6 +136,8 @@ class InboundPipeline:
         self._upkeep = upkeep
         self.unread: dict[str, int] = {}
         """Messages received per chat since it was last read (1:1 and rooms)."""
+        self.held = HeldStanzas()
+        """The devices whose 1:1 stanzas wait in the inbox for their list (`service/held.py`)."""
 
     @property
     def own(self) -> str:
@@ -502,6 +505,7 @@ class InboundPipeline:
     def _unlisted(self, item: Item, sender: DeviceRef, namespace: Namespace, batch: Batch) -> None:
         """A device not on its owner's list: keep the stanza (nothing lost, nothing decrypted)."""
         reason = f"device {sender.device_id} is not on {sender.bare_jid}'s device list"
+        self.held.hold(namespace, sender)
         events = (
             ()
             if item.attempts

@@ -41,6 +41,7 @@ from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.conversation import LAST_STANZA_ID, DirectPolicy
 from tui_omemo.service.corrections import Correction
 from tui_omemo.service.directory import CachingDirectory
+from tui_omemo.service.held import HeldDevice, sender_device
 from tui_omemo.service.inbound import InboundPipeline, Item, for_device, has_content
 from tui_omemo.service.link import CatchUpGap
 from tui_omemo.service.messages import (
@@ -269,7 +270,38 @@ class Session:
         async with self._lock:
             items, ahead = await self.inbound.keep(self.direct, routed)
             crashpoints.crash_point(crashpoints.AFTER_INBOX_WRITE)
-            await self._process_locked(items, ahead=ahead)
+            devices = self.inbound.held.due(sender_device(*each) for each in routed)
+            held = await self._held_items(devices)  # their device's earlier stanzas first
+            await self._process_locked([*held, *items], ahead=ahead)
+
+    async def retry_held(self, jid: str, device_list: DeviceList) -> None:
+        """Process the stanzas held for devices of `jid` that `device_list` (just notified)
+        lists (`service/held.py`); a failure is logged, what failed stays in the inbox."""
+        try:
+            async with self._lock:
+                devices = self.inbound.held.listed(bare_jid(jid), device_list)
+                if devices:
+                    await self._process_locked(await self._held_items(devices))
+        except Exception as error:  # the next start (or stanza of the device) tries again
+            log.warning("held stanzas stay in the inbox: %s", type(error).__name__)
+
+    async def _held_items(self, devices: set[HeldDevice]) -> list[Item]:
+        """The inbox rows held for `devices` (their list did not have them), oldest first."""
+        if not devices:
+            return []
+        rows: list[InboxItem] = await self._runner.read(lambda uow: uow.inbox.held())
+        items: list[Item] = []
+        for row in rows:
+            try:
+                inbound = Inbound.from_bytes(row.stanza)
+            except (ValueError, KeyError, TypeError):
+                continue  # `drain_inbox` deletes it
+            routing = self.direct.routing(inbound)
+            if inbound.message_type != "groupchat" and sender_device(inbound, routing) in devices:
+                items.append(
+                    self.inbound.item(self.direct, row.id, inbound, row.attempts + 1, routing)
+                )
+        return items
 
     async def _process_locked(
         self,

@@ -28,6 +28,8 @@ _ARRIVAL = {
 """Read back: the column does not tell a sent carbon from a received one (the stanza does,
 `service.ports.Inbound.from_bytes`); `carbon` reads as CARBON_RECEIVED."""
 
+_SELECT = "SELECT id, received_at, source, stanza, attempts, last_error FROM inbox "
+
 
 class Inbox:
     """Repository over the ``inbox`` table."""
@@ -51,11 +53,15 @@ class Inbox:
 
     def pending(self, limit: int = 100) -> list[InboxItem]:
         """The oldest stanzas still waiting, in arrival order."""
-        rows = self._connection.execute(
-            "SELECT id, received_at, source, stanza, attempts, last_error FROM inbox "
-            "ORDER BY id LIMIT ?",
-            (limit,),
-        ).fetchall()
+        return self._items(_SELECT + "ORDER BY id LIMIT ?", limit)
+
+    def held(self, limit: int = 1000) -> list[InboxItem]:
+        """The oldest stanzas kept after a failed attempt (`record_failure`), in arrival
+        order."""
+        return self._items(_SELECT + "WHERE last_error IS NOT NULL ORDER BY id LIMIT ?", limit)
+
+    def _items(self, query: str, limit: int) -> list[InboxItem]:
+        rows = self._connection.execute(query, (limit,)).fetchall()
         return [
             InboxItem(row[0], row[1], _ARRIVAL[row[2]], bytes(row[3]), row[4], row[5])
             for row in rows
