@@ -402,13 +402,13 @@ async def test_first_run_with_a_wrong_password_is_corrected_in_the_app(
     async with real_app(profile, keyring_console(keys)) as (app, pilot):
         await until(pilot, lambda: isinstance(app.screen, AccountScreen), "the first-run form")
         await fill_first_run(pilot, jid, "not the password", f"{prosody.host}:{prosody.port}")
-        await until(pilot, lambda: isinstance(app.screen, ProgressScreen), "logging in")
-        progress = app.screen  # not before: under load the form may still be on top
 
-        def refused() -> bool:
-            return isinstance(progress, ProgressScreen) and progress.failed
+        def refused() -> bool:  # the screen on top each time: it may still be the form
+            return isinstance(app.screen, ProgressScreen) and app.screen.failed
 
         await until(pilot, refused, "the login refused")
+        progress = app.screen
+        assert isinstance(progress, ProgressScreen)
         words = str(progress.query_one("#error", Static).render())
         assert words.startswith(f"Login failed: the server refused the login for {jid}")
         assert "a: fix the account" in str(progress.query_one("#retry", Static).render())
