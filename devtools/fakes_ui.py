@@ -374,6 +374,8 @@ class FakeService:
             security = ChatSecurity.NO_OMEMO
         elif any(d.trust is TrustLevel.UNDECIDED for d in known):
             security = ChatSecurity.UNDECIDED_DEVICES
+        elif all(d.trust is TrustLevel.DISTRUSTED for d in known):
+            security = ChatSecurity.NO_TRUSTED_DEVICE
         elif any(d.trust is TrustLevel.BLINDLY_TRUSTED for d in known):
             security = ChatSecurity.SOME_BLIND
         else:

@@ -122,8 +122,9 @@ async def test_history_keeps_the_order_of_sending_and_arrival(side: Side) -> Non
 
 async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> None:
     """Distrusting every trusted device of the contact emits TRUST_CHANGED events (also in
-    `security_events`, newest first) and stops a send with `SendFailed` naming them; verifying
-    them lets the next send through."""
+    `security_events`, newest first), turns the badge to NO_TRUSTED_DEVICE (never "verified";
+    undecided devices, if any, come first) and stops a send with `SendFailed` naming them;
+    verifying them turns it to ALL_VERIFIED and lets the next send through."""
     devices = await side.service.devices(side.contact)
     trusted = [d for d in devices if d.active and d.trust in TRUSTED]
     assert trusted
@@ -147,6 +148,11 @@ async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> N
     )
     now = {d.device_id: d.trust for d in await side.service.devices(side.contact)}
     assert all(now[d.device_id] is TrustLevel.DISTRUSTED for d in trusted)
+    undecided = any(d.active and d.trust is TrustLevel.UNDECIDED for d in devices)
+    badge = (await side.service.chat_summary(side.contact)).security
+    assert badge is (
+        ChatSecurity.UNDECIDED_DEVICES if undecided else ChatSecurity.NO_TRUSTED_DEVICE
+    )
     with pytest.raises(SendFailed) as failed:
         await side.service.send(side.contact, "to nobody")
     assert failed.value.report.archive_id is None
@@ -155,6 +161,8 @@ async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> N
     assert "to nobody" not in await bodies(side, side.contact)
     for device in trusted:
         await side.service.set_trust(side.contact, device.device_id, TrustLevel.VERIFIED)
+    badge = (await side.service.chat_summary(side.contact)).security
+    assert badge is (ChatSecurity.UNDECIDED_DEVICES if undecided else ChatSecurity.ALL_VERIFIED)
     text = f"contract verified again ({side.name})"
     report = await side.service.send(side.contact, text)
     assert report.archive_id is not None

@@ -344,7 +344,8 @@ async def test_room_rows_for_the_roster(
     make_member: MemberFactory,
     room_jid: RoomJid,
 ) -> None:
-    """Joined rooms appear as roster rows with a badge: blind trust is not "verified"."""
+    """Joined rooms appear as roster rows with a badge: blind trust is not "verified", and a
+    member whose only device is distrusted (it cannot read the room) is not "verified" either."""
     alice, bob = await make_member(), await make_member()
     room = room_jid()
     await alice.groups.create_room(room, "alice", [bob.jid])
@@ -353,3 +354,6 @@ async def test_room_rows_for_the_roster(
     await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id, TrustLevel.VERIFIED)
     (row,) = await alice.groups.summaries()
     assert row.security is ChatSecurity.ALL_VERIFIED
+    await alice.peer.service.set_trust(bob.jid, bob.peer.service.device_id, TrustLevel.DISTRUSTED)
+    (row,) = await alice.groups.summaries()
+    assert row.security is ChatSecurity.NO_TRUSTED_DEVICE

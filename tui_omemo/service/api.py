@@ -25,20 +25,9 @@ from tui_omemo.service.api_chat_states import ChatStatesService  # XEP-0085 chat
 from tui_omemo.service.api_delivery import Delivery as Delivery  # noqa: PLC0414
 from tui_omemo.service.api_editing import EditingService  # issue 17: corrections
 from tui_omemo.service.api_files import FileInfo  # issue 18: a message may offer a file
+from tui_omemo.service.api_security import ChatSecurity as ChatSecurity  # noqa: PLC0414
 from tui_omemo.service.api_social import Presence as Presence  # noqa: PLC0414 (re-export)
 from tui_omemo.service.api_social import SocialService  # issue 17: presence, subscriptions
-
-
-class ChatSecurity(enum.StrEnum):
-    """The encryption badge of a chat (roster and chat header)."""
-
-    ALL_VERIFIED = "all_verified"
-    SOME_BLIND = "some_blind"
-    UNDECIDED_DEVICES = "undecided_devices"
-    NO_OMEMO = "no_omemo"
-    PLAINTEXT_CHOSEN = "plaintext_chosen"
-    ALONE = "alone"
-    """A room with nobody in it but us: nothing to encrypt for yet."""
 
 
 class Subscription(enum.StrEnum):

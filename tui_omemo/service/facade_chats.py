@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Sequence
 
 from tui_omemo.model import Namespace, TrustLevel, bare_jid
-from tui_omemo.protocol.trust import TrustMode, effective_decision
+from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service.api import (
     ChatSecurity,
     ChatSummary,
@@ -17,6 +17,7 @@ from tui_omemo.service.api import (
     SearchHit,
     SendReport,
 )
+from tui_omemo.service.chat_badge import contact_security
 from tui_omemo.service.contacts import subscription_of
 from tui_omemo.service.devices import latest_identities
 from tui_omemo.service.facade_base import FacadeParts
@@ -80,7 +81,7 @@ class ChatsFacade(FacadeParts):
         if not namespaces:
             security = ChatSecurity.PLAINTEXT_CHOSEN if prefs.plaintext else ChatSecurity.NO_OMEMO
         else:
-            security = _security(levels, mode)
+            security = contact_security(levels, mode)
         presence = self._presence(jid)
         return ChatSummary(
             jid,
@@ -202,15 +203,3 @@ class ChatsFacade(FacadeParts):
         self.session.unread[jid] = 0
         await self._roster_changed(jid)
         await self.receipts.displayed(jid)  # issue 17: the chat is on screen
-
-
-def _security(levels: Sequence[TrustLevel], mode: TrustMode) -> ChatSecurity:
-    displays = [effective_decision(level, mode) for level in levels]
-    if not displays or any(
-        not decision.may_receive_keys and level is TrustLevel.UNDECIDED
-        for decision, level in zip(displays, levels, strict=True)
-    ):
-        return ChatSecurity.UNDECIDED_DEVICES
-    if any(level is TrustLevel.BLINDLY_TRUSTED for level in levels):
-        return ChatSecurity.SOME_BLIND
-    return ChatSecurity.ALL_VERIFIED

@@ -162,12 +162,15 @@ async def member_readiness(
 async def room_security(
     readiness: tuple[MemberReadiness, ...], members: Iterable[str], runner: DbRunner
 ) -> ChatSecurity:
-    """Nobody else here, then undecided (or keyless) members, then blind trust, else all
-    verified."""
+    """Nobody else here, then undecided (or keyless) members, then a member whose known
+    devices are all distrusted (NO_TRUSTED_DEVICE: it cannot read the room), then blind trust,
+    else all verified (every device that receives is verified)."""
     if not readiness:
         return ChatSecurity.ALONE
-    if any(m.undecided or not m.trusted for m in readiness):
+    if any(m.undecided or not m.has_keys for m in readiness):
         return ChatSecurity.UNDECIDED_DEVICES
+    if any(not m.trusted for m in readiness):  # has keys, none undecided: all distrusted
+        return ChatSecurity.NO_TRUSTED_DEVICE
     for jid in members:
         levels = await runner.read(trust_levels(jid))
         if TrustLevel.BLINDLY_TRUSTED in levels.values():

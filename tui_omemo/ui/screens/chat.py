@@ -279,6 +279,8 @@ class ChatScreen(ServiceScreen):
         self._undecided = len(undecided)
         if undecided:
             banner.show_undecided(len(undecided), self._chat.name or self.peer)
+        elif self._chat.security is ChatSecurity.NO_TRUSTED_DEVICE:
+            banner.show_no_trusted_device(name)
         else:
             banner.clear()
 

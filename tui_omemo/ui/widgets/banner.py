@@ -1,8 +1,9 @@
 """`SecurityBanner`: the line above the composer that stops a send from surprising anyone.
 
-It says when devices are undecided ("2 new devices of Bob: review with Ctrl+T") or when the
-contact has no OMEMO. The parent sets its state with `show_undecided`/`show_no_omemo`/`clear`;
-a click posts `ReviewRequested`. Colours come from the `-undecided`/`-no-omemo` classes in tcss.
+It says when devices are undecided ("2 new devices of Bob: review with Ctrl+T"), when every
+device of the contact is distrusted, or when the contact has no OMEMO. The parent sets its state
+with the `show_…` methods or `clear`; a click posts `ReviewRequested`. Colours come from the
+`-undecided`/`-no-omemo` classes in tcss.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ class SecurityBanner(Static):
         self._show(
             f"⊘ {neutral(name, single_line=True)} has no OMEMO device: messages can only "
             "go unencrypted, and you will be asked first",
+            "-no-omemo",
+        )
+
+    def show_no_trusted_device(self, name: str) -> None:
+        """Every known device of `name` is distrusted: nothing we send can reach them."""
+        self._show(
+            f"⊘ No device of {neutral(name, single_line=True)} is trusted: your messages "
+            "cannot reach them. Review with Ctrl+T",
             "-no-omemo",
         )
 

@@ -24,6 +24,7 @@ BADGES: dict[ChatSecurity, str] = {
     ChatSecurity.ALL_VERIFIED: "verified",
     ChatSecurity.SOME_BLIND: "blind trust",
     ChatSecurity.UNDECIDED_DEVICES: "new devices",
+    ChatSecurity.NO_TRUSTED_DEVICE: "no trusted device",
     ChatSecurity.NO_OMEMO: "no OMEMO",
     ChatSecurity.PLAINTEXT_CHOSEN: "plaintext",
     ChatSecurity.ALONE: "only you here",
