@@ -607,7 +607,7 @@ class FakeService:
             for d in self._devices
         ]
         detail = f"device {device_id} of {bare_jid} is now {level.value.replace('_', ' ')}"
-        event = SecurityEvent(SecurityEventKind.TRUST_CHANGED, bare_jid, device_id, detail)
+        event = SecurityEvent(SecurityEventKind.TRUST_CHANGED, bare_jid, device_id, detail, NOW)
         self._security.insert(0, event)
         self.emit(SecurityEventRaised(event))
         chat = next((c for c in self._chats if c.jid == bare_jid), None)

@@ -122,9 +122,10 @@ async def test_history_keeps_the_order_of_sending_and_arrival(side: Side) -> Non
 
 async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> None:
     """Distrusting every trusted device of the contact emits TRUST_CHANGED events (also in
-    `security_events`, newest first), turns the badge to NO_TRUSTED_DEVICE (never "verified";
-    undecided devices, if any, come first) and stops a send with `SendFailed` naming them;
-    verifying them turns it to ALL_VERIFIED and lets the next send through."""
+    `security_events`, newest first, with the same time), turns the badge to NO_TRUSTED_DEVICE
+    (never "verified"; undecided devices, if any, come first) and stops a send with
+    `SendFailed` naming them; verifying them turns it to ALL_VERIFIED and lets the next send
+    through."""
     devices = await side.service.devices(side.contact)
     trusted = [d for d in devices if d.active and d.trust in TRUSTED]
     assert trusted
@@ -146,6 +147,8 @@ async def test_trust_changes_raise_events_and_decide_recipients(side: Side) -> N
         raised.event.device_id,
         raised.event.detail,
     )
+    assert raised.event.occurred_at is not None  # the time it was stored, as read back
+    assert raised.event.occurred_at == newest.occurred_at
     now = {d.device_id: d.trust for d in await side.service.devices(side.contact)}
     assert all(now[d.device_id] is TrustLevel.DISTRUSTED for d in trusted)
     undecided = any(d.active and d.trust is TrustLevel.UNDECIDED for d in devices)

@@ -1,6 +1,7 @@
 """New kinds of the security timeline over the contract-pinned fake transport: a device that leaves
 a contact's device list raises DEVICE_REMOVED (once), a trust-mode change raises
-TRUST_MODE_CHANGED, and stored events come back with the time they happened."""
+TRUST_MODE_CHANGED, stored events come back with the time they happened, and raised events carry
+the same time."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 
 from tests.service.conftest import ServicePeerFactory
 from tui_omemo.events import SecurityEventKind
-from tui_omemo.model import Namespace
+from tui_omemo.model import Namespace, TrustLevel
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
-from tui_omemo.service.api import SecurityEventRaised
+from tui_omemo.service.api import MessageReceived, SecurityEventRaised, ServiceEvent
 
 
 @pytest.fixture
@@ -59,3 +60,32 @@ async def test_a_device_leaving_a_contacts_list_and_a_trust_mode_change_are_even
     moment = stored[0].occurred_at
     assert moment is not None
     assert abs(datetime.now(UTC) - moment) < timedelta(minutes=1)
+
+
+async def test_raised_events_carry_the_time_they_were_stored(make_peer: ServicePeerFactory) -> None:
+    """Alice first writes while Bob is offline: Bob's catch-up raises NEW_DEVICE and
+    DEVICE_TRUSTED_BLINDLY for her device, each with the time stored for it (not None, which
+    the timeline would fill with the time it is shown); a trust change by hand too."""
+    alice = await make_peer()
+    bob = await make_peer()
+    await bob.stop()
+    await alice.service.send(bob.jid, "while you were away")
+    await asyncio.sleep(0.3)
+    bob2 = await make_peer((bob.jid, bob.password), directory=bob.directory)
+    events: list[ServiceEvent] = []
+    async with asyncio.timeout(10):
+        while not any(isinstance(e, MessageReceived) for e in events):
+            events.append(await bob2.events.get())  # next_message would skip the others
+    await bob2.service.set_trust(alice.jid, alice.service.device_id, TrustLevel.VERIFIED)
+    await asyncio.sleep(0.1)  # the events pump passes them on
+    events += bob2.drain_events()
+    raised = [e.event for e in events if isinstance(e, SecurityEventRaised)]
+    assert {e.kind for e in raised} >= {
+        SecurityEventKind.NEW_DEVICE,
+        SecurityEventKind.DEVICE_TRUSTED_BLINDLY,
+        SecurityEventKind.TRUST_CHANGED,
+    }
+    stored = {(e.kind, e.detail): e.occurred_at for e in await bob2.service.security_events()}
+    for event in raised:
+        assert event.occurred_at is not None
+        assert stored[(event.kind, event.detail)] == event.occurred_at

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.service.api import SecurityEventRaised, ServiceEvent
@@ -99,11 +99,7 @@ class CachingDirectory:
 
         for event in await self._runner.write(write):
             if self.on_event is not None:
-                self.on_event(
-                    SecurityEventRaised(
-                        SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
-                    )
-                )
+                self.on_event(SecurityEventRaised(event.public()))
 
     async def fetch_bundle(self, namespace: Namespace, bare_jid: str, device_id: int) -> WireBundle:
         """A device's bundle, uncached (raises `BundleUnavailable`)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
@@ -16,7 +15,7 @@ from tui_omemo.service.facade_base import FacadeParts
 from tui_omemo.service.ports import TransportError
 from tui_omemo.service.session import now_ms
 from tui_omemo.service.social import PRESENCE_SETTINGS
-from tui_omemo.service.trust import record_event, trust_mode_event
+from tui_omemo.service.trust import PendingEvent, from_ms, record_event, trust_mode_event
 from tui_omemo.store import UnitOfWork
 
 SETTINGS_KEY = "omemo_settings"
@@ -38,7 +37,7 @@ class AccountFacade(FacadeParts):
                 row.peer or "",
                 row.device_id,
                 str(row.detail.get("detail", row.kind)),
-                datetime.fromtimestamp(row.occurred_at / 1000, UTC),
+                from_ms(row.occurred_at),
             )
             for row in rows
         ]
@@ -53,19 +52,16 @@ class AccountFacade(FacadeParts):
         changed = trust_mode_event(self._settings, updated, self.own_jid)
         now = now_ms()
 
-        def write(uow: UnitOfWork) -> None:
+        def write(uow: UnitOfWork) -> list[PendingEvent]:
             uow.settings.set(SETTINGS_KEY, updated.to_json())
-            for event in changed:
-                record_event(uow, event, now)
+            return [record_event(uow, event, now) for event in changed]
 
-        await self._runner.write(write)
+        changed = await self._runner.write(write)
         self._settings = updated
         if key in PRESENCE_SETTINGS:
             self.social.announce()
         for event in changed:
-            self._events.put_nowait(
-                SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid, None, event.detail))
-            )
+            self._events.put_nowait(SecurityEventRaised(event.public()))
         return updated
 
     async def account(self) -> AccountInfo:

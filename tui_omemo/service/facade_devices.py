@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.trust import TrustMode
@@ -20,6 +20,7 @@ from tui_omemo.service.devices import ThisDevice, device_infos, latest_identitie
 from tui_omemo.service.facade_base import FacadeParts
 from tui_omemo.service.ports import TransportError
 from tui_omemo.service.session import now_ms
+from tui_omemo.service.trust import PendingEvent, record_event
 from tui_omemo.store import IdentityRecord, UnitOfWork
 
 
@@ -91,19 +92,14 @@ class DevicesFacade(FacadeParts):
         identity = await self._identity(jid, device_id)
         now = now_ms()
         detail = f"device {device_id} of {jid} is now {level.value.replace('_', ' ')}"
+        event = PendingEvent(SecurityEventKind.TRUST_CHANGED, jid, device_id, detail)
 
-        def write(uow: UnitOfWork) -> None:
+        def write(uow: UnitOfWork) -> PendingEvent:
             uow.trust.set_trust(jid, device_id, identity.identity_key, level, now=now, actor="user")
-            uow.security_events.add(
-                SecurityEventKind.TRUST_CHANGED.value, now, jid, device_id, {"detail": detail}
-            )
+            return record_event(uow, event, now)
 
-        await self._runner.write(write)
-        self._events.put_nowait(
-            SecurityEventRaised(
-                SecurityEvent(SecurityEventKind.TRUST_CHANGED, jid, device_id, detail)
-            )
-        )
+        recorded = await self._runner.write(write)
+        self._events.put_nowait(SecurityEventRaised(recorded.public()))
         await self._roster_changed(jid)
 
     async def _identity(self, jid: str, device_id: int) -> IdentityRecord:

@@ -237,17 +237,16 @@ class InboundPipeline:
         """Delete an inbox row whose sender nobody can name, with a security event."""
         now = now_ms()
 
-        def commit(uow: UnitOfWork) -> None:
+        def commit(uow: UnitOfWork) -> PendingEvent:
             uow.inbox.delete(inbox_id)
-            record_event(uow, event, now)
+            return record_event(uow, event, now)
 
-        await self._runner.write(commit)
-        self._upkeep.emit_events((event,))
+        self._upkeep.emit_events((await self._runner.write(commit),))
 
     async def security_event(self, event: PendingEvent) -> None:
         """Record and emit a security event of its own (a rejected path)."""
-        await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
-        self._upkeep.emit_events((event,))
+        recorded = await self._runner.write(lambda uow: record_event(uow, event, now_ms()))
+        self._upkeep.emit_events((recorded,))
 
     # --- one unit of work ---------------------------------------------------------------
 
@@ -494,11 +493,10 @@ class InboundPipeline:
 
         def step(uow: UnitOfWork) -> Committed:
             archive_id = uow.archive.append(message)
-            for event in events:
-                record_event(uow, event, now)
+            recorded = tuple(record_event(uow, event, now) for event in events)
             uow.inbox.delete(item.inbox_id)
             item.policy.advance(uow, item.inbound)
-            return Committed(uow.archive.get(archive_id), tuple(events))
+            return Committed(uow.archive.get(archive_id), recorded)
 
         batch.add(step, message.dedupe_keys)
 
@@ -523,9 +521,7 @@ class InboundPipeline:
 
         def step(uow: UnitOfWork) -> Committed:
             uow.inbox.record_failure(item.inbox_id, reason)
-            for event in events:
-                record_event(uow, event, now)
-            return Committed(None, events)
+            return Committed(None, tuple(record_event(uow, event, now) for event in events))
 
         batch.add(step)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from tui_omemo.config import Settings
-from tui_omemo.events import SecurityEvent, SecurityEventKind
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import AckKind, Acknowledgement, Arrival, bare_jid
 from tui_omemo.service.api import Delivery, MessageDelivered, SecurityEventRaised, ServiceEvent
 from tui_omemo.service.clock import now_ms
@@ -126,16 +126,13 @@ class Receipts:
                     f"a {'receipt' if ack.kind is AckKind.RECEIVED else 'displayed marker'} "
                     f"from {peer} for a message we never sent to {peer}; ignored",
                 )
-                record_event(uow, event, now)
-                return None, event
+                return None, record_event(uow, event, now)
             return (archive_id if uow.deliveries.raise_to(archive_id, level.value) else None), None
 
         async with self._order:  # a receipt and a marker in a row: the marker wins
             archive_id, event = await self._runner.write(commit)
         if event is not None:
-            self._emit(
-                SecurityEventRaised(SecurityEvent(event.kind, event.bare_jid, None, event.detail))
-            )
+            self._emit(SecurityEventRaised(event.public()))
         elif archive_id is not None:
             self._emit(MessageDelivered(archive_id, peer, level))
 

@@ -14,11 +14,12 @@ and skips our own stale devices.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import assert_never
 
 from tui_omemo.config import Settings
-from tui_omemo.events import SecurityEventKind
+from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import DeviceRef, TrustLevel
 from tui_omemo.protocol.engine import TrustDecider
 from tui_omemo.protocol.trust import (
@@ -37,20 +38,35 @@ from tui_omemo.store import DeviceRecord, UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """A security event recorded in a unit of work, to be emitted after it commits."""
+    """A security event recorded in a unit of work, to be emitted after it commits.
+
+    `occurred_at` (ms since the epoch) is set by `record_event`: the time stored with it, so
+    that the emitted event shows the same time as the timeline read back later."""
 
     kind: SecurityEventKind
     bare_jid: str
     device_id: int | None
     detail: str
+    occurred_at: int | None = None
+
+    def public(self) -> SecurityEvent:
+        """The event as the UI gets it, with its time when it was recorded."""
+        when = None if self.occurred_at is None else from_ms(self.occurred_at)
+        return SecurityEvent(self.kind, self.bare_jid, self.device_id, self.detail, when)
+
+
+def from_ms(stamp: int) -> datetime:
+    """A stored time stamp (ms since the epoch) as an aware UTC datetime."""
+    return datetime.fromtimestamp(stamp / 1000, UTC)
 
 
 def record_event(uow: UnitOfWork, event: PendingEvent, now: int) -> PendingEvent:
-    """Store a security event (detail: one sentence, no secrets) and return it for emitting."""
+    """Store a security event (detail: one sentence, no secrets) and return it for emitting,
+    stamped with `now` (emit the returned event, not the one passed in)."""
     uow.security_events.add(
         event.kind.value, now, event.bare_jid, event.device_id, {"detail": event.detail}
     )
-    return event
+    return replace(event, occurred_at=now)
 
 
 def observe_identity(
@@ -115,9 +131,7 @@ def observe_identity(
         )
     else:
         uow.trust.record_identity(device.bare_jid, device.device_id, identity_key, now, level)
-    for event in events:
-        record_event(uow, event, now)
-    return level, events
+    return level, [record_event(uow, event, now) for event in events]
 
 
 def trust_mode_event(before: Settings, after: Settings, own_jid: str) -> list[PendingEvent]:
@@ -240,6 +254,7 @@ __all__ = [
     "PendingEvent",
     "decider",
     "effective_level",
+    "from_ms",
     "message_trust",
     "observe_identity",
     "record_event",

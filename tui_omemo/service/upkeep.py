@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 
 from tui_omemo.config import Settings
-from tui_omemo.events import SecurityEvent
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel
 from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
@@ -80,11 +79,7 @@ class Upkeep:
     def emit_events(self, events: list[PendingEvent] | tuple[PendingEvent, ...]) -> None:
         """Emit security events recorded in a committed unit of work."""
         for event in events:
-            self._emit(
-                SecurityEventRaised(
-                    SecurityEvent(event.kind, event.bare_jid, event.device_id, event.detail)
-                )
-            )
+            self._emit(SecurityEventRaised(event.public()))
 
     # --- after a decryption -----------------------------------------------------------------
 
