@@ -3,7 +3,9 @@
 A cursor lives in the profile's settings table under ``listen/cursor/<name>`` (one per
 profile, one per `--name` when several consumers read the same profile). It holds an archive
 row id: ids only grow, in the order messages were archived, so "every row after the cursor"
-is exactly what a consumer has not seen, whatever timestamps the messages carry.
+is exactly what a consumer has not seen, whatever timestamps the messages carry. (They only
+grow because no archive row is ever deleted: the table has no AUTOINCREMENT, see
+tests/store/test_archive_ids.py.)
 
 The rule that makes `listen` lose nothing: a consumer moves its cursor only *after* a
 message was written and flushed (`advance`). A crash between reading a message and writing

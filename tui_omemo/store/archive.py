@@ -275,6 +275,10 @@ class Archive:
         The keys go first, in one pass over ``dedupe`` (it has no index by archive id: that
         index would cost a page write per archived message).
 
+        Not used by the application: archive ids have no AUTOINCREMENT, so deleting the newest
+        rows lets their ids be handed out again, which `listen` cursors cannot tell apart
+        (tests/store/test_archive_ids.py). A history deletion needs monotonic ids first.
+
         Returns:
             How many messages were deleted.
         """
