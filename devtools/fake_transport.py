@@ -389,9 +389,12 @@ class FakeTransport:
         self._network.publish_bundle(self._jid, device_id, bundle)
 
     async def send(self, message: Outbound) -> None:
-        """Send one chat message (raises NotConnected without a stream)."""
+        """Send one chat message (raises NotConnected without a stream); the chat state it
+        carries reaches the contact's available resources as one sent alone does."""
         self._check()
         self._network.deliver(self, message)
+        if message.chat_state is not None:
+            self.send_chat_state(message.to, message.chat_state, groupchat=False)
 
     async def mam_page(self, after: str | None, max_items: int) -> MamPage:
         """One page of our archive after `after`."""

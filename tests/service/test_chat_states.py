@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory
+from tests.service.conftest import TIMEOUT, Peer, PeerFactory, use_version
 from tui_omemo.config import Settings
+from tui_omemo.model import Namespace
 from tui_omemo.service import chat_states
 from tui_omemo.service.api import ChatStateChanged, RosterChanged, Subscription
 
@@ -94,3 +95,26 @@ async def test_with_the_setting_off_none_is_sent_or_shown_and_strangers_hear_non
     assert states_sent(bob) == ["composing"]
     shown = [e for e in alice.drain_events() if isinstance(e, ChatStateChanged)]
     assert shown == []
+
+
+@pytest.mark.parametrize("namespace", [Namespace.V2, Namespace.LEGACY])
+async def test_a_message_we_send_carries_active_in_its_own_stanza(
+    make_peer: PeerFactory, namespace: Namespace
+) -> None:
+    """XEP-0085 §5: after typing, the message itself carries <active/> at its top level next
+    to the <encrypted> of either OMEMO version (outside the encryption); no stanza of its own
+    says active, neither then nor when the chat screen reports active after the send. Bob
+    sees composing, then active, and the message."""
+    alice, bob = await make_peer(), await make_peer()
+    await befriend(alice, bob)
+    await use_version(namespace, alice, bob)
+    await alice.service.composing(bob.jid)
+    assert await bob.next_event(ChatStateChanged) == ChatStateChanged(alice.jid, "composing")
+    await alice.service.send(bob.jid, "typed and sent")
+    await alice.service.chat_active(bob.jid)  # what the chat screen does after a send
+    assert await bob.next_event(ChatStateChanged) == ChatStateChanged(alice.jid, "active")
+    assert (await bob.next_message()).message.body == "typed and sent"
+    assert states_sent(alice) == ["composing", "active"]
+    stanzas = [ET.fromstring(text) for text in alice.sent]
+    (carrier,) = [x for x in stanzas if x.find(f"{{{CHATSTATES}}}active") is not None]
+    assert carrier.find(f"{{{namespace.value}}}encrypted") is not None  # one stanza, both

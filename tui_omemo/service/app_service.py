@@ -132,6 +132,8 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
             transport.ping,
             transport.archived_sent_ids,
             rooms=None if rooms is None else RoomPort(self._send_room_stanza, self._in_room),
+            # XEP-0085 §5; a lambda because `chat_states` is built below
+            chat_state=lambda chat: self.chat_states.for_message(chat),  # noqa: PLW0108
         )
         self.session = Session(
             transport,

@@ -1,14 +1,15 @@
 """Chat states (XEP-0085, issue 17): "typing…" from the contact, and ours from the composer.
 
 Nothing here is stored: a chat state never reaches the inbox, the archive or the outbox; it
-goes out alone, unencrypted as with every OMEMO client (it carries no content), and is dropped
-when the stream is down.
+goes out alone (or inside a message we send, never in the store's copy), unencrypted as with
+every OMEMO client (it carries no content), and is dropped when the stream is down.
 
 Outgoing, with the `chat_states` setting on (off: nothing is sent and nothing shown):
 composing on the first keystroke, paused `PAUSE_AFTER_S` after the last one, active when the
-chat opens or a message was sent in it, inactive when the user leaves a chat that was told
-anything. A state is sent only when it differs from the last one sent to that chat, so typing
-costs one stanza, not one per keystroke.
+chat opens, inactive when the user leaves a chat that was told anything. A message we send in a
+chat that was told a state carries active inside its own stanza (`for_message`, asked by the
+outbox as it leaves), so sending costs no stanza of its own. A state is sent only when it
+differs from the last one sent to that chat, so typing costs one stanza, not one per keystroke.
 
 Who hears ours (XEP-0085 §5.1, conservatively): a contact in the roster with a presence
 subscription either way (to, from, both), or one that sent us a chat state on this run; a room
@@ -100,6 +101,16 @@ class ChatStates:
         """`chat` opened, or a message was sent in it."""
         self._cancel_pause(chat)
         await self._send(chat, "active")
+
+    def for_message(self, chat: str) -> str | None:
+        """The state a message we send in `chat` carries, as it leaves: active (XEP-0085 §5:
+        a content message says so itself, no stanza of its own), when the setting is on and
+        `chat` was told a state on this run (it may hear them); else None. Composing ends."""
+        if not self._settings().chat_states or chat not in self._sent:
+            return None
+        self._cancel_pause(chat)
+        self._sent[chat] = "active"
+        return "active"
 
     async def inactive(self, chat: str) -> None:
         """The user left `chat` (only a chat that was told something hears it)."""

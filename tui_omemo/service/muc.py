@@ -68,6 +68,7 @@ from tui_omemo.service.rooms import (
     omemo_refusal,
     room_key,
     room_security,
+    send_room_stanza,
 )
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
@@ -529,22 +530,13 @@ class GroupChats:
         return Namespace.V2
 
     def send_stanza(self, stanza: RoomOutbound) -> None:
-        """Send a stored room message as it was encrypted (the outbox resends through this).
+        """Send a stored room message as it was encrypted (the outbox resends through this;
+        see `rooms.send_room_stanza`).
 
         Raises:
             TransportError: the stream is down.
         """
-        if stanza.encrypted is None:
-            self._rooms.send_plaintext(stanza.room, stanza.body or "", stanza.message_id)
-        else:
-            self._rooms.send_encrypted(
-                stanza.room,
-                stanza.encrypted,
-                stanza.message_id,
-                stanza.body,
-                replaces=stanza.replaces,
-                reply=stanza.reply,
-            )
+        send_room_stanza(self._rooms, stanza)
 
     # --- receiving (`service/room_inbound.py`) ---------------------------------------------
 

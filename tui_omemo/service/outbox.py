@@ -32,7 +32,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui_omemo.model import ReplyRef, bare_jid
@@ -82,6 +82,7 @@ class RoomOutbound:
     body: str | None = field(default=None, repr=False)
     replaces: str | None = None
     reply: ReplyRef | None = None
+    chat_state: str | None = None  # XEP-0085 (active), set as it leaves (`Outbox`)
 
 
 Stanza = Outbound | RoomOutbound
@@ -175,6 +176,8 @@ class Outbox:
             unconfirmed message after a fresh session.
         rooms: how room messages go out (the group-chat component's); None: no group
             chats, room messages wait.
+        chat_state: the chat state a message to a chat carries as it leaves (XEP-0085: a
+            content message says active; None: none), asked at each hand-over.
     """
 
     def __init__(  # noqa: PLR0917 (the collaborators)
@@ -185,8 +188,10 @@ class Outbox:
         ping: Ping | None,
         archived: ArchivedIds | None = None,
         rooms: RoomPort | None = None,
+        chat_state: Callable[[str], str | None] | None = None,
     ) -> None:
         self._transport = transport
+        self._chat_state = chat_state
         self._runner = runner
         self._emit = emit
         self._ping = ping
@@ -348,10 +353,19 @@ class Outbox:
             await self._runner.write(lambda uow: uow.outbox.attempted(handed))
         return sent
 
+    def _with_chat_state(self, message: Stanza) -> Stanza:
+        """`message` carrying the chat state its chat is in now (not kept in the store: a
+        message sent again after a restart says what is true then)."""
+        if self._chat_state is None:
+            return message
+        chat = message.room if isinstance(message, RoomOutbound) else message.to
+        return replace(message, chat_state=self._chat_state(bare_jid(chat)))
+
     def _in_room(self, message: RoomOutbound) -> bool:
         return self._room_port is not None and self._room_port.joined(message.room)
 
     async def _hand_over(self, archive_id: int, message: Stanza) -> bool:
+        message = self._with_chat_state(message)
         try:
             if isinstance(message, RoomOutbound):
                 if self._room_port is None:

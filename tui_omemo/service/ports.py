@@ -209,6 +209,7 @@ class Outbound:
             clients without OMEMO (never the user's text when `encrypted` is set).
         also: a second `<encrypted>` element of the other OMEMO version in the same stanza,
             for the devices that publish only that version (`service/versions.py`).
+        chat_state: the XEP-0085 state the message carries (active), outside the encryption.
     """
 
     to: str
@@ -218,6 +219,7 @@ class Outbound:
     also: EncryptedElement | None = field(default=None, repr=False)
     replaces: str | None = None
     reply: ReplyRef | None = None
+    chat_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,12 +543,13 @@ class RoomTransport(Protocol):
         *,
         replaces: str | None = None,
         reply: ReplyRef | None = None,
+        chat_state: str | None = None,
     ) -> None:
         """Send one `<encrypted>` groupchat message (`<replace>`, `<reply>` outside it only
-        next to 0.3; raises NotConnected)."""
+        next to 0.3; a chat state outside it in both; raises NotConnected)."""
         ...
 
-    def send_plaintext(self, room: str, body: str, message_id: str) -> None:
+    def send_plaintext(self, room: str, body: str, message_id: str, chat_state: str | None) -> None:
         """Send a chosen plaintext groupchat message (raises NotConnected)."""
         ...
 

@@ -2,8 +2,9 @@
 that `ports.py` stays under 600 lines; `ports.Transport` inherits `ChatStatePort`.
 
 A chat state is ephemeral: it goes out alone, unencrypted (it carries no content, as with every
-OMEMO client) and never through the outbox; one that arrives goes to the handler and nowhere
-else (never to the inbox or the archive).
+OMEMO client) and never through the outbox, or inside a message of ours (`Outbound.chat_state`,
+set as the outbox hands it over, never stored); one that arrives goes to the handler and
+nowhere else (never to the inbox or the archive).
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from tui_omemo.model import Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.trust import TrustMode, effective_decision
 from tui_omemo.service.api import ChatSecurity, MemberReadiness
 from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.ports import RoomFeatures, TransportError
+from tui_omemo.service.outbox import RoomOutbound
+from tui_omemo.service.ports import RoomFeatures, RoomTransport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.store import UnitOfWork
 
@@ -176,3 +177,24 @@ async def room_security(
         if TrustLevel.BLINDLY_TRUSTED in levels.values():
             return ChatSecurity.SOME_BLIND
     return ChatSecurity.ALL_VERIFIED
+
+
+def send_room_stanza(rooms: RoomTransport, stanza: RoomOutbound) -> None:
+    """Send a stored room message as it was encrypted, with the chat state it carries now.
+
+    Raises:
+        TransportError: the stream is down.
+    """
+    room, message_id, state = stanza.room, stanza.message_id, stanza.chat_state
+    if stanza.encrypted is None:
+        rooms.send_plaintext(room, stanza.body or "", message_id, state)
+        return
+    rooms.send_encrypted(
+        room,
+        stanza.encrypted,
+        message_id,
+        stanza.body,
+        replaces=stanza.replaces,
+        reply=stanza.reply,
+        chat_state=state,
+    )

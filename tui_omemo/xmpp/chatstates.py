@@ -5,7 +5,8 @@ Only a state at the top level of a `<message>` counts (the plugin's handler matc
 `message/chat_state`): a state inside a carbon or an archive result is another device's or an
 old one, never shown. Error messages are dropped. Outgoing states go as a `<message>` of their
 own with nothing but the state (no body, no id to archive), outside any encryption as every
-OMEMO client sends them: they carry no content. Nothing here is stored.
+OMEMO client sends them: they carry no content. The `<active/>` a message of ours carries is
+put into that message by `chat_state_element.add_chat_state`. Nothing here is stored.
 """
 
 from __future__ import annotations

@@ -266,10 +266,11 @@ class XmppClient:
         also: EncryptedElement | None = None,
         replaces: str | None = None,
         reply: ReplyRef | None = None,
+        chat_state: str | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
-        stanza) to `to`, a correction of the message `replaces` when given; returns the
-        message id (also the origin-id).
+        stanza) to `to`, a correction of the message `replaces` when given, carrying the
+        XEP-0085 `chat_state` when given; returns the message id (also the origin-id).
 
         Raises:
             NotConnected: without a session.
@@ -283,18 +284,26 @@ class XmppClient:
             also=also,
             replaces=replaces,
             reply=reply,
+            chat_state=chat_state,
         )
 
     def send_plaintext(
-        self, to: str, body: str, *, message_type: str = "chat", message_id: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        message_type: str = "chat",
+        message_id: str | None = None,
+        chat_state: str | None = None,
     ) -> str:
-        """Send an unencrypted message; returns the message id (also the origin-id).
+        """Send an unencrypted message (with a chat state when given); returns the message
+        id (also the origin-id).
 
         Raises:
             NotConnected: without a session.
         """
         return self._sender.send_plaintext(
-            to, body, message_type=message_type, message_id=message_id
+            to, body, message_type=message_type, message_id=message_id, chat_state=chat_state
         )
 
     def send_invitation(self, to: str, room: str) -> None:

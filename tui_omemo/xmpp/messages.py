@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 
 from tui_omemo.model import Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.xmpp.chat_state_element import add_chat_state
 from tui_omemo.xmpp.correction import replace_element, replaced_id
 from tui_omemo.xmpp.errors import TransportError
 from tui_omemo.xmpp.receipts import add_requests, requests
@@ -127,6 +128,7 @@ def build_encrypted_message(
     also: EncryptedElement | None = None,
     replaces: str | None = None,
     reply: ReplyRef | None = None,
+    chat_state: str | None = None,
 ) -> ET.Element:
     """An outgoing `<message>` carrying `encrypted`.
 
@@ -143,6 +145,10 @@ def build_encrypted_message(
         replaces: the id of the message this one corrects (XEP-0308): next to a 0.3
             element a `<replace>` outside the encryption, where OMEMO 0.3 clients read it;
             OMEMO 2 carries it only inside the SCE envelope.
+        reply: the message this one answers (XEP-0461), outside for 0.3 as `replaces`.
+        chat_state: an XEP-0085 state (active) the message carries, outside the encryption
+            in both versions (no content; receivers read it at the top level); left out of
+            an empty (key-transport) message.
 
     Returns:
         The `<message xmlns='jabber:client'>` element.
@@ -170,6 +176,7 @@ def build_encrypted_message(
     ET.SubElement(message, f"{{{HINTS}}}store")
     ET.SubElement(message, f"{{{SID}}}origin-id", id=message_id)
     if any(e.payload is not None for e in elements):
+        add_chat_state(message, chat_state)
         add_requests(message)  # issue 17: not for empty (key-transport) messages
     return message
 

@@ -315,9 +315,11 @@ class RoomClient:
         *,
         replaces: str | None = None,
         reply: ReplyRef | None = None,
+        chat_state: str | None = None,
     ) -> None:
         """Send one `<encrypted>` to the room (type groupchat; the id is also the origin-id;
-        `<replace>` and `<reply>` go outside only next to a 0.3 `<encrypted>`)."""
+        `<replace>` and `<reply>` go outside only next to a 0.3 `<encrypted>`, the chat state
+        `chat_state` outside it in both versions)."""
         self._client.send_encrypted(
             encrypted,
             bare_jid(room),
@@ -326,12 +328,19 @@ class RoomClient:
             body_hint=body_hint,
             replaces=replaces,
             reply=reply,
+            chat_state=chat_state,
         )
 
-    def send_plaintext(self, room: str, body: str, message_id: str) -> None:
+    def send_plaintext(
+        self, room: str, body: str, message_id: str, chat_state: str | None = None
+    ) -> None:
         """Send an unencrypted groupchat message (only after the user chose it)."""
         self._client.send_plaintext(
-            bare_jid(room), body, message_type="groupchat", message_id=message_id
+            bare_jid(room),
+            body,
+            message_type="groupchat",
+            message_id=message_id,
+            chat_state=chat_state,
         )
 
     def archive_query_open(self, query_id: str) -> bool:

@@ -15,6 +15,7 @@ import slixmpp
 
 from tui_omemo.model import ReplyRef, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
+from tui_omemo.xmpp.chat_state_element import add_chat_state
 from tui_omemo.xmpp.connection import Connection
 from tui_omemo.xmpp.messages import CLIENT, SID, build_encrypted_message, new_message_id
 from tui_omemo.xmpp.receipts import add_requests
@@ -37,10 +38,12 @@ class Sender:
         also: EncryptedElement | None = None,
         replaces: str | None = None,
         reply: ReplyRef | None = None,
+        chat_state: str | None = None,
     ) -> str:
         """Send `encrypted` (and `also`, an element of the other OMEMO version, in the same
-        stanza) to `to`, a correction of the message `replaces` when given; returns the
-        message id (also the origin-id).
+        stanza) to `to`, a correction of the message `replaces` when given, with the chat
+        state `chat_state` (`messages.build_encrypted_message`); returns the message id
+        (also the origin-id).
 
         Raises:
             NotConnected: without a session.
@@ -54,15 +57,23 @@ class Sender:
             also=also,
             replaces=replaces,
             reply=reply,
+            chat_state=chat_state,
         )
         self.send_stanza(element)
         return str(element.get("id"))
 
     def send_plaintext(
-        self, to: str, body: str, *, message_type: str = "chat", message_id: str | None = None
+        self,
+        to: str,
+        body: str,
+        *,
+        message_type: str = "chat",
+        message_id: str | None = None,
+        chat_state: str | None = None,
     ) -> str:
-        """Send an unencrypted message (only for chats the user chose not to encrypt); returns
-        the message id, also sent as origin-id.
+        """Send an unencrypted message (only for chats the user chose not to encrypt), with
+        the chat state `chat_state` when given; returns the message id, also sent as
+        origin-id.
 
         Raises:
             NotConnected: without a session.
@@ -71,6 +82,7 @@ class Sender:
         element = ET.Element(f"{{{CLIENT}}}message", to=to, type=message_type, id=message_id)
         ET.SubElement(element, f"{{{CLIENT}}}body").text = body
         ET.SubElement(element, f"{{{SID}}}origin-id", id=message_id)
+        add_chat_state(element, chat_state)
         add_requests(element)
         self.send_stanza(element)
         return message_id

@@ -289,10 +289,14 @@ class XmppTransport:
                 also=message.also,
                 replaces=message.replaces,
                 reply=message.reply,
+                chat_state=message.chat_state,
             )
         else:
             self._client.send_plaintext(
-                message.to, message.body or "", message_id=message.message_id
+                message.to,
+                message.body or "",
+                message_id=message.message_id,
+                chat_state=message.chat_state,
             )
 
     async def mam_page(self, after: str | None, max_items: int) -> MamPage:
