@@ -59,6 +59,7 @@ CAROL = "carol@example.org"
 DAVE = "dave@example.net"
 ERIN = "erin@example.org"
 ROOM = "tea@rooms.example.org"
+NO_LIST = "No device list published."
 
 TRUSTED = (TrustLevel.VERIFIED, TrustLevel.BLINDLY_TRUSTED)
 """The trust levels that get message keys (BTBV on)."""
@@ -253,9 +254,7 @@ def _members() -> tuple[MemberReadiness, ...]:
         MemberReadiness(BOB, "bob", True, 1, 2, 0),
         MemberReadiness(CAROL, "carol", True, 1, 0, 0),
         MemberReadiness(ERIN, "erin", True, 1, 0, 1),
-        MemberReadiness(
-            "mallory@evil.example", "mallory", False, 0, 0, 0, "No device list published."
-        ),
+        MemberReadiness("mallory@evil.example", "mallory", False, 0, 0, 0, NO_LIST),
     )
 
 
@@ -451,9 +450,12 @@ class FakeService:
         versions = self.send_versions.get(peer, (chat.omemo,))
         return SendReport(message.archive_id, chat.omemo, skipped, versions)
 
-    async def correct_last(self, peer: str, text: str) -> SendReport:
+    async def correct_last(
+        self, peer: str, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
         """As the real service: our last encrypted message of the chat gets the new text,
-        marked edited, announced as a correction (`MessageSent` with `corrects`)."""
+        marked edited, announced as a correction (`MessageSent` with `corrects`); in a room
+        it passes the room's gate of members without keys (`send_to_room`)."""
         self._record("correct_last", peer, text)
         log = self._log.get(peer, [])
         index = next(
@@ -464,6 +466,7 @@ class FakeService:
                 "you have sent no encrypted message in this chat to correct",
                 SendReport(None, None),
             )
+        skipped = self._room_gate(peer, allow_partial) if self._is_room(peer) else ()
         original = log[index]
         self._versions.setdefault(original.archive_id, [original.body]).append(text)
         log[index] = dataclasses.replace(original, body=text, edited=True)
@@ -472,18 +475,25 @@ class FakeService:
             original, archive_id=self._next_id, body=text, corrects=original.archive_id
         )
         self.emit(MessageSent(correction))
-        return SendReport(correction.archive_id, original.omemo)
+        return SendReport(correction.archive_id, original.omemo, skipped)
 
-    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
-        """As the real service: our message, shown without its quote, names the one answered."""
+    async def reply(
+        self, peer: str, archive_id: int, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
+        """As the real service: our message, shown without its quote, names the one answered;
+        in a room it passes the room's gate of members without keys (`send_to_room`)."""
         self._record("reply", peer, archive_id, text)
         original = next(m for m in self._log.get(peer, []) if m.archive_id == archive_id)
         chat = next(c for c in self._chats if c.jid == peer)
         if original.message_id is None:  # in a room: the room gave it no stanza-id
             raise SendFailed(NO_ROOM_ID, SendReport(None, None))
+        skipped = self._room_gate(peer, allow_partial) if chat.is_room else ()
         nick = self._nicks.get(peer, "alice") if chat.is_room else None
         message = self._sent(peer, text, chat.omemo, nick, reply_to=original.message_id)
-        return SendReport(message.archive_id, chat.omemo)
+        return SendReport(message.archive_id, chat.omemo, skipped)
+
+    def _is_room(self, peer: str) -> bool:
+        return any(c.jid == peer and c.is_room for c in self._chats)
 
     async def message_versions(self, archive_id: int) -> list[str]:
         """Every text of a message, oldest first (as the real service)."""
@@ -690,10 +700,16 @@ class FakeService:
         self._settings = self._settings.with_value(key, value)
         return self._settings
 
-    def add_room(self, room: str, members: Sequence[str]) -> None:
-        """`room` exists, configured for OMEMO, with `members` (each with a trusted device)."""
+    def add_room(
+        self, room: str, members: Sequence[str], *, without_keys: Sequence[str] = ()
+    ) -> None:
+        """`room` exists, configured for OMEMO, with `members` (each with a trusted device)
+        and the members `without_keys` (no device list published)."""
         self._rooms[room] = tuple(
             MemberReadiness(jid, jid.split("@", maxsplit=1)[0], True, 1, 0, 0) for jid in members
+        ) + tuple(
+            MemberReadiness(jid, jid.split("@", maxsplit=1)[0], False, 0, 0, 0, NO_LIST)
+            for jid in without_keys
         )
 
     async def join_room(self, room: str, nick: str) -> RoomInfo:
@@ -728,6 +744,31 @@ class FakeService:
     ) -> SendReport:
         """Like `send`; in ROOM, members without keys stop it unless partial is allowed."""
         self._record("send_to_room", room, text, allow_plaintext, allow_partial)
+        missing = self._room_gate(room, allow_partial)
+        chat = next((c for c in self._chats if c.jid == room), None)
+        if chat is None:
+            raise KeyError(room)
+        plaintext = chat.omemo is None
+        if plaintext and not (allow_plaintext or chat.security is ChatSecurity.PLAINTEXT_CHOSEN):
+            raise SendFailed(
+                "The room is not members-only and non-anonymous. Nothing was "
+                "sent; choose to send unencrypted to this room explicitly if you "
+                "want to.",
+                SendReport(None, None),
+            )
+        if plaintext:
+            self._remember(dataclasses.replace(chat, security=ChatSecurity.PLAINTEXT_CHOSEN))
+        omemo = None if plaintext else chat.omemo
+        message = self._sent(room, text, omemo, nick=self._nicks.get(room, "alice"))
+        return SendReport(message.archive_id, omemo, missing)
+
+    def _room_gate(self, room: str, allow_partial: bool) -> tuple[SkippedDevice, ...]:
+        """As the real room send: members without keys stop it unless "everyone with keys"
+        was chosen (now: remembered); nobody with keys stops it anyway. The skipped members.
+
+        Raises:
+            SendFailed: nothing may be sent (`partial_possible` when skipping would help).
+        """
         members = self._members if room == ROOM else self._rooms.get(room, ())
         if room in self._rooms and not members and room in {c.jid for c in self._chats}:
             raise SendFailed(
@@ -754,22 +795,7 @@ class FakeService:
                 SendReport(None, Namespace.V2, missing),
                 partial_possible=True,
             )
-        chat = next((c for c in self._chats if c.jid == room), None)
-        if chat is None:
-            raise KeyError(room)
-        plaintext = chat.omemo is None
-        if plaintext and not (allow_plaintext or chat.security is ChatSecurity.PLAINTEXT_CHOSEN):
-            raise SendFailed(
-                "The room is not members-only and non-anonymous. Nothing was "
-                "sent; choose to send unencrypted to this room explicitly if you "
-                "want to.",
-                SendReport(None, None),
-            )
-        if plaintext:
-            self._remember(dataclasses.replace(chat, security=ChatSecurity.PLAINTEXT_CHOSEN))
-        omemo = None if plaintext else chat.omemo
-        message = self._sent(room, text, omemo, nick=self._nicks.get(room, "alice"))
-        return SendReport(message.archive_id, omemo, missing)
+        return missing
 
     async def set_partial_choice(self, room: str, allowed: bool) -> None:
         self._record("set_partial_choice", room, allowed)

@@ -61,17 +61,20 @@ class Side:
         if self.peer is not None:
             assert (await self.peer.next_message()).message.body == text
 
-    async def make_room(self) -> str:
+    async def make_room(self, *, stranger: bool = False) -> str:
         """A room configured for OMEMO by the contact, who is in it (as "bob") and made us a
-        member; we have not joined it yet."""
+        member (and, with `stranger`, the stranger, who has no OMEMO device: the contact
+        chose "everyone with keys" for it); we have not joined it yet."""
         room = self.room_jid()
+        keyless = [self.stranger] if stranger else []
         if self.peer is not None:
             groups = self.peer.service.groups
             assert groups is not None
-            await groups.create_room(room, "bob", [self.service.own_jid])
+            await groups.create_room(room, "bob", [self.service.own_jid, *keyless])
+            await groups.set_partial_choice(room, stranger)
         else:
             assert self.fake is not None
-            self.fake.add_room(room, [self.contact])
+            self.fake.add_room(room, [self.contact], without_keys=keyless)
         return room
 
     async def contact_learns_room(self, room: str) -> None:

@@ -6,7 +6,9 @@ shows the corrected message once, with the new text, `edited`; `message_versions
 texts oldest first; with nothing of ours to correct, `SendFailed`. Replies in a room
 (XEP-0461): ours comes as a `MessageSent` whose `reply_to` is the `message_id` of the
 member's message it answers (the room's stanza-id on the real side), with our nick, and
-again once the room stamped its own stanza-id on it (`message_id`)."""
+again once the room stamped its own stanza-id on it (`message_id`). A reply or a correction in
+a room with a member without keys is refused as a message is (`partial_possible`) until the
+user chooses "everyone with keys" (`allow_partial`), which the room then remembers."""
 
 from __future__ import annotations
 
@@ -78,4 +80,37 @@ async def test_our_reply_in_a_room_names_the_members_message(side: Side) -> None
     )
     assert stamped.message.message_id is not None
     await side.contact_got_in_room(room, answer)
+    await side.service.leave_room(room)
+
+
+async def test_a_room_reply_and_correction_take_the_partial_choice(side: Side) -> None:
+    room = await side.make_room(stranger=True)
+    await side.service.join_room(room, "alice")
+    await side.contact_learns_room(room)
+    asked, answer = f"contract tea? ({side.name})", f"contract at five ({side.name})"
+    await side.contact_says_in_room(room, asked)
+    got = (await side.next_event(MessageReceived, lambda e: e.message.body == asked)).message
+    with pytest.raises(SendFailed) as refused:
+        await side.service.reply(room, got.archive_id, answer)
+    assert refused.value.partial_possible
+    assert [d.bare_jid for d in refused.value.report.skipped if d.device_id is None] == [
+        side.stranger
+    ]
+    report = await side.service.reply(room, got.archive_id, answer, allow_partial=True)
+    sent = await side.next_event(MessageSent, lambda e: e.message.archive_id == report.archive_id)
+    assert (sent.message.body, sent.message.reply_to) == (answer, got.message_id)
+    await side.contact_got_in_room(room, answer)
+
+    await side.service.set_partial_choice(room, False)
+    fixed = f"contract at six ({side.name})"
+    with pytest.raises(SendFailed) as again:
+        await side.service.correct_last(room, fixed)
+    assert again.value.partial_possible
+    correction = await side.service.correct_last(room, fixed, allow_partial=True)
+    edit = await side.next_event(
+        MessageSent, lambda e: e.message.archive_id == correction.archive_id
+    )
+    assert (edit.message.corrects, edit.message.body) == (report.archive_id, fixed)
+    await side.contact_got_in_room(room, fixed)
+    await side.service.send_to_room(room, f"contract remembered ({side.name})")
     await side.service.leave_room(room)

@@ -52,6 +52,7 @@ async def test_r_replies_in_a_room(service: FakeService) -> None:
     """In a room's log `r` answers a member's message as in a 1:1 chat: the reply goes to
     the room naming that message, and the line above it names the member by nick; a
     member's reply to ours names it by the id the room stamped on it after it was shown."""
+    await service.set_partial_choice(ROOM, True)  # the choice itself: tests/ui/test_group_send
     app = make_app(service, open_chat=ROOM)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, 6)

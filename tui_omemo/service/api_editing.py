@@ -13,23 +13,32 @@ if TYPE_CHECKING:
 class EditingService(Protocol):
     """Correcting our last message, and what a corrected message said before."""
 
-    async def correct_last(self, peer: str, text: str) -> SendReport:
+    async def correct_last(
+        self, peer: str, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
         """Send `text` as a correction of our last encrypted message in the chat with `peer`
         (a contact or a joined room), encrypted like any message. The chat then shows the
         corrected message with the new text, marked edited (the correction arrives as a
-        `MessageSent` whose `ChatMessage.corrects` names it).
+        `MessageSent` whose `ChatMessage.corrects` names it). In a room, `allow_partial` is
+        the user's choice of "everyone with keys", as for `send_to_room`.
 
         Raises:
-            SendFailed: nothing was sent (nothing to correct, or the send failed).
+            SendFailed: nothing was sent (nothing to correct, or the send failed; in a room,
+                `partial_possible` as for `send_to_room`).
         """
         ...
 
-    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
-        """Send `text` to the contact `peer` as a reply (XEP-0461) to its message
-        `archive_id`, encrypted; it arrives as a `MessageSent` whose `reply_to` names it.
+    async def reply(
+        self, peer: str, archive_id: int, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
+        """Send `text` to `peer` (a contact or a joined room) as a reply (XEP-0461) to the
+        message `archive_id` of that chat, encrypted; it arrives as a `MessageSent` whose
+        `reply_to` names it. In a room, `allow_partial` is the user's choice of "everyone
+        with keys", as for `send_to_room`.
 
         Raises:
-            SendFailed: nothing was sent.
+            SendFailed: nothing was sent (in a room, `partial_possible` as for
+                `send_to_room`).
         """
         ...
 

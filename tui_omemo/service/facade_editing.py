@@ -31,9 +31,12 @@ def last_own(uow: UnitOfWork, peer: str) -> ArchivedMessage | None:
 class EditingFacade(FacadeParts):
     """Corrections: send one, list a message's versions."""
 
-    async def correct_last(self, peer: str, text: str) -> SendReport:
+    async def correct_last(
+        self, peer: str, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
         """Send `text` as a correction of our last encrypted message to `peer` (a contact or
-        a joined room), encrypted like any message.
+        a joined room), encrypted like any message. `allow_partial`: in a room, the user
+        chose "everyone with keys" (as `send_to_room`, remembered for the room).
 
         Raises:
             SendFailed: nothing was sent (no message to correct, or the send failed).
@@ -44,20 +47,26 @@ class EditingFacade(FacadeParts):
             raise SendFailed(NOTHING_TO_CORRECT, SendReport(None, None))
         correction = Correction(last.message_id, last.id)
         if self.groups is not None and peer in self.groups.joined_rooms():
-            return await self.groups.send_to_room(peer, text, correction=correction)
+            return await self.groups.send_to_room(
+                peer, text, allow_partial=allow_partial, correction=correction
+            )
         return await self.session.send_text(
             peer, text, allow_plaintext=False, correction=correction
         )
 
-    async def reply(self, peer: str, archive_id: int, text: str) -> SendReport:
+    async def reply(
+        self, peer: str, archive_id: int, text: str, *, allow_partial: bool = False
+    ) -> SendReport:
         """Send `text` to `peer` (a contact or a joined room) as a reply (XEP-0461) to the
         message `archive_id` of that chat: the body quotes its first line as a fallback,
         encrypted like any message. In a room the reply names the room's stanza-id of the
-        message (`service/replies.py`).
+        message (`service/replies.py`); `allow_partial` is the user's choice of "everyone
+        with keys" (as `send_to_room`, remembered for the room).
 
         Raises:
             SendFailed: nothing was sent (no such message, one the room gave no stanza-id,
-                a room we are not in, or the send failed).
+                a room we are not in, or the send failed; `partial_possible` as for
+                `send_to_room`).
         """
         peer = bare_jid(peer)
         row = await self._runner.read(lambda uow: uow.archive.get(archive_id))
@@ -72,7 +81,9 @@ class EditingFacade(FacadeParts):
             raise SendFailed(words, SendReport(None, None))
         body, ref = quoting(text, row.body, answered, author(row))
         if self.groups is not None and in_room:
-            return await self.groups.send_to_room(peer, body, reply=ref)
+            return await self.groups.send_to_room(
+                peer, body, allow_partial=allow_partial, reply=ref
+            )
         return await self.session.send_text(peer, body, allow_plaintext=False, reply=ref)
 
     async def message_versions(self, archive_id: int) -> list[str]:

@@ -369,8 +369,15 @@ class ChatScreen(ServiceScreen):
         try:
             report = await self._service.correct_last(self.peer, text)
         except Exception as error:  # the service's reason is meant for the user
-            self.notify(f"Not corrected: {error}", severity="error", markup=False)
+            self._correct_failed(text, error)
             return
+        self._corrected(text, report)
+
+    def _correct_failed(self, _text: str, error: Exception) -> None:
+        """The correction was not sent: say why (the composer keeps editing)."""
+        self.notify(f"Not corrected: {error}", severity="error", markup=False)
+
+    def _corrected(self, text: str, report: SendReport) -> None:
         self.query_one(Composer).end_edit()
         self._sent(text, report)
 
@@ -390,8 +397,15 @@ class ChatScreen(ServiceScreen):
         try:
             report = await self._service.reply(self.peer, archive_id, text)
         except Exception as error:  # the service's reason is meant for the user
-            self.notify(f"Not sent: {error}", severity="error", markup=False)
+            self._reply_failed(text, archive_id, error)
             return
+        self._replied(text, report)
+
+    def _reply_failed(self, _text: str, _archive_id: int, error: Exception) -> None:
+        """The reply was not sent: say why (the composer keeps the reply)."""
+        self.notify(f"Not sent: {error}", severity="error", markup=False)
+
+    def _replied(self, text: str, report: SendReport) -> None:
         self.query_one(Composer).end_reply()
         self._sent(text, report)
 

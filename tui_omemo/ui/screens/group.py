@@ -5,11 +5,15 @@ It is a `ChatScreen` with a side column (occupants) and a readiness panel above 
 `send_to_room`; when members have no usable keys the service sends nothing. If others have keys
 (`SendFailed.partial_possible`), `PartialSendDialog` offers to send to everyone with keys
 (remembered for the room); if nobody has, skipping cannot help and one line above the composer
-says so instead.
+says so instead. A reply or a correction refused for the same reason gets the same choice, and
+goes out as that reply or correction once the user accepts (`_Resend`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -36,6 +40,17 @@ from tui_omemo.ui.widgets.typing_line import TypingLine
 
 NOBODY_HAS_KEYS = "Not sent: nobody here has OMEMO keys; skipping members cannot help."
 """The one line shown when a room send failed and no member could receive it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Resend:
+    """A room send the service refused for members without keys, and how to send it again
+    to everyone with keys: `again` sends it (`allow_partial`), `done` shows it sent, `failed`
+    says why not."""
+
+    again: Callable[[], Awaitable[SendReport]]
+    done: Callable[[SendReport], None]
+    failed: Callable[[Exception], None]
 
 
 class GroupChatScreen(ChatScreen):
@@ -119,15 +134,39 @@ class GroupChatScreen(ChatScreen):
         return await self._service.send_to_room(self.peer, text, allow_plaintext=allow_plaintext)
 
     def _send_failed(self, text: str, error: Exception) -> None:
+        resend = _Resend(
+            lambda: self._service.send_to_room(self.peer, text, allow_partial=True),
+            partial(self._sent, text),
+            partial(super()._send_failed, text),
+        )
+        self._refused(error, resend)
+
+    def _reply_failed(self, text: str, archive_id: int, error: Exception) -> None:
+        resend = _Resend(
+            lambda: self._service.reply(self.peer, archive_id, text, allow_partial=True),
+            partial(self._replied, text),
+            partial(super()._reply_failed, text, archive_id),
+        )
+        self._refused(error, resend)
+
+    def _correct_failed(self, text: str, error: Exception) -> None:
+        resend = _Resend(
+            lambda: self._service.correct_last(self.peer, text, allow_partial=True),
+            partial(self._corrected, text),
+            partial(super()._correct_failed, text),
+        )
+        self._refused(error, resend)
+
+    def _refused(self, error: Exception, resend: _Resend) -> None:
         """Members without usable keys stopped the send: offer to skip them when others have
         keys; when nobody has, say in one line that skipping cannot help; else say why."""
         members = _skipped_members(error)
         if not members:
-            super()._send_failed(text, error)
+            resend.failed(error)
         elif isinstance(error, SendFailed) and error.partial_possible:
             self.app.push_screen(
                 PartialSendDialog(self.peer, members),
-                lambda chosen: self._partial_answer(text, chosen),
+                lambda chosen: self._partial_answer(resend, chosen),
             )
         else:
             self._show_send_problem(NOBODY_HAS_KEYS)
@@ -142,20 +181,20 @@ class GroupChatScreen(ChatScreen):
         self._show_send_problem(None)
         super()._sent(text, report)
 
-    def _partial_answer(self, text: str, chosen: bool | None) -> None:
+    def _partial_answer(self, resend: _Resend, chosen: bool | None) -> None:
         if chosen:
-            self._send_partial(text)
+            self._send_partial(resend)
 
     @work(exit_on_error=False, group="send", description="send to everyone with keys")
-    async def _send_partial(self, text: str) -> None:
+    async def _send_partial(self, resend: _Resend) -> None:
         """The user chose "everyone with keys": remember it for the room and send again."""
         try:
             await self._service.set_partial_choice(self.peer, True)
-            report = await self._service.send_to_room(self.peer, text, allow_partial=True)
+            report = await resend.again()
         except Exception as error:  # the service's reason is meant for the user
-            super()._send_failed(text, error)
+            resend.failed(error)
             return
-        self._sent(text, report)
+        resend.done(report)
         self._load_room()
 
     def action_leave_room(self) -> None:
