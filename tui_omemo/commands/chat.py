@@ -17,6 +17,9 @@ when the contact publishes it, else 0.3).
 `--reply-to ID` answers the message whose archive id is ID (the `id` of `history --json` and
 `listen --json`: what a script sees) with a XEP-0461 reply; a message that is not in that chat
 (or has no id to name) is refused in one line, status `exits.FAILURE`, and nothing is sent.
+`--partial` is `muc send --partial` for every room recipient: a room message, reply or
+correction goes to everyone with keys, skipping (and listing) members without a usable device,
+and the room remembers the choice; without it such a member stops the send (`exits.NO_DEVICE`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class SendArgs:
     correct_last: bool = False
     reply_to: int | None = None
     """`--reply-to`: the archive id of the message answered."""
+    partial: bool = False
+    """`--partial`: in a room, everyone with keys (the choice `muc send --partial` makes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,13 +234,15 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
         if args.reply_to is not None and not is_room:
             report = await send_with_version(running, jid, text, version, reply_to=args.reply_to)
         elif args.reply_to is not None:
-            report = await running.service.reply(jid, args.reply_to, text)
+            report = await running.service.reply(
+                jid, args.reply_to, text, allow_partial=args.partial
+            )
         elif args.correct_last and not is_room:  # XEP-0308: corrects our last message there
             report = await send_with_version(running, jid, text, version, correct=True)
         elif args.correct_last:
-            report = await running.service.correct_last(jid, text)
+            report = await running.service.correct_last(jid, text, allow_partial=args.partial)
         elif is_room:
-            report = await _to_room(running, jid, text, version, args.allow_plaintext)
+            report = await _to_room(running, jid, text, version, args.allow_plaintext, args.partial)
         else:
             if args.allow_plaintext:
                 await _allow_plaintext(running, jid)
@@ -253,8 +260,13 @@ async def _one(  # noqa: PLR0917 (one recipient's send)
     return _Sent(jid, report)
 
 
-async def _to_room(
-    running: Online, room: str, text: str, version: Namespace | None, allow_plaintext: bool
+async def _to_room(  # noqa: PLR0917 (one room send's choices)
+    running: Online,
+    room: str,
+    text: str,
+    version: Namespace | None,
+    allow_plaintext: bool,
+    allow_partial: bool = False,
 ) -> SendReport:
     """Send in a joined room (a room we are not in is refused: nothing is joined, created or
     bookmarked on the way).
@@ -271,7 +283,9 @@ async def _to_room(
         )
     if version is not None:
         await groups.set_room_version(room, version)
-    return await groups.send_to_room(room, text, allow_plaintext=allow_plaintext)
+    return await groups.send_to_room(
+        room, text, allow_plaintext=allow_plaintext, allow_partial=allow_partial
+    )
 
 
 async def _allow_plaintext(running: Online, peer: str) -> None:
@@ -297,6 +311,8 @@ def _hinted(failure: SendFailed, jid: str, args: SendArgs) -> str:
         )
     if "explicitly" in failure.reason and "unencrypted" in failure.reason:
         return f"{failure.reason} (send --allow-plaintext)"
+    if failure.partial_possible:
+        return f"{failure.reason} (send --partial)"
     return failure.reason
 
 

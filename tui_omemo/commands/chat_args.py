@@ -63,6 +63,12 @@ def add_send_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "`history JID --json` and `listen --json` print (its archive id). The text goes with a "
         "one-line quote of that message, which clients with replies leave out; one recipient",
     )
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="in a room: send to everyone with keys, skipping (and listing) members without "
+        "a usable device; remembered for the room (as muc send --partial)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--json", action="store_true", help="one JSON object per recipient reached")
     parser.add_argument(
@@ -137,6 +143,7 @@ def _run_send(options: ProfileOptions, args: argparse.Namespace, console: Consol
         args.json,
         args.correct_last,
         args.reply_to,
+        args.partial,
     )
     return send(options, request, console)
 
