@@ -191,6 +191,12 @@ def reply_parts(parent: ET.Element, body: str) -> tuple[str | None, str]:
     return reply.get("id"), body
 
 
+def replied_jid(parent: ET.Element) -> str | None:
+    """The `to` of a `<reply>` child of `parent` (None without one)."""
+    reply = parent.find(REPLY)
+    return None if reply is None else reply.get("to")
+
+
 def sce_plaintext(error: NotImplementedError) -> bytes:
     """The OMEMO 2 plaintext slixmpp-omemo 2.2's `decrypt_message` decrypted and then gave up
     on: its message ends with "Plaintext: " and the bytes' repr."""
@@ -216,6 +222,10 @@ class PeerMessage:
     """A reply (XEP-0461): the id of the message it answers."""
     shown: str = ""
     """The text without a reply's quoted fallback (the text itself for any other message)."""
+    stanza_id: str | None = None
+    """In a room: the stanza-id the room stamped on it (XEP-0359), what a reply names."""
+    reply_for: str | None = None
+    """A reply: whom its `<reply>` addresses (`to`: in a room, the author's occupant JID)."""
 
 
 class OmemoPeer:
@@ -391,8 +401,10 @@ class OmemoPeer:
             content = ET.fromstring(envelope).find(f"{{{SCE}}}content")
             assert content is not None
             reply_to, shown = reply_parts(content, text)
-            message_id = stanza["id"] or None
-            return PeerMessage(sender, sid, text, V2, replaces, message_id, reply_to, shown)
+            message_id, reply_for = stanza["id"] or None, replied_jid(content)
+            return PeerMessage(
+                sender, sid, text, V2, replaces, message_id, reply_to, shown, reply_for=reply_for
+            )
         except Exception as error:  # keep the reason for the test's assertion message
             self.errors.append(f"{type(error).__name__}: {error}")
             return None
@@ -402,8 +414,17 @@ class OmemoPeer:
         replaces = None if replace is None else replace.get("id")
         device_id, message_id = int(device.device_id), stanza["id"] or None
         reply_to, shown = reply_parts(decrypted.xml, text)  # 0.3: outside, as it came
+        reply_for = replied_jid(decrypted.xml)
         return PeerMessage(
-            sender, device_id, text, namespace, replaces, message_id, reply_to, shown
+            sender,
+            device_id,
+            text,
+            namespace,
+            replaces,
+            message_id,
+            reply_to,
+            shown,
+            reply_for=reply_for,
         )
 
 

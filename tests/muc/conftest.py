@@ -4,13 +4,17 @@ peer that can sit in a room.
 `make_member()` starts one of our accounts (through `tests/service/conftest.py`'s `make_peer`);
 `OmemoChatService` builds and starts the group component itself. `MucPeer` extends the
 interop peer of `tests/cli/omemo_peer.py` with XEP-0045: it joins a room through slixmpp's own
-plugin (which maps occupants to real JIDs for slixmpp-omemo) and decrypts groupchat messages.
+plugin (which maps occupants to real JIDs for slixmpp-omemo) and decrypts groupchat messages;
+it reads the stanza-id the room stamped on each (XEP-0359), its own messages' from their
+reflections (`reflected`), which is what a reply in a room names (XEP-0461).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +23,7 @@ import pytest
 import slixmpp
 
 from tests.cli.conftest import cli_env, new_account, runner
-from tests.cli.omemo_peer import OmemoPeer, PeerMessage
+from tests.cli.omemo_peer import OmemoPeer, PeerMessage, reply_elements
 from tests.prosody import ProsodyServer
 from tests.service.conftest import Peer, PeerFactory, make_peer
 from tui_omemo.service.api import MessageReceived
@@ -28,6 +32,7 @@ from tui_omemo.service.muc import GroupChats
 __all__ = ["cli_env", "make_peer", "new_account", "runner"]
 
 TIMEOUT = 20.0
+STANZA_ID = "{urn:xmpp:sid:0}stanza-id"
 
 
 @dataclass
@@ -78,6 +83,8 @@ class MucPeer(OmemoPeer):
     def __init__(self, client: slixmpp.ClientXMPP, *, legacy_only: bool = False) -> None:
         super().__init__(client, legacy_only=legacy_only)
         self.room_messages: asyncio.Queue[PeerMessage] = asyncio.Queue()
+        self.reflected: asyncio.Queue[str | None] = asyncio.Queue()
+        """The room's stanza-id of each of our messages, from its reflection."""
         self.nicks: dict[str, str] = {}
         client.register_plugin("xep_0045")
         client.add_event_handler("groupchat_message", self._on_groupchat)
@@ -89,15 +96,24 @@ class MucPeer(OmemoPeer):
             slixmpp.JID(room), nick, maxstanzas=0, timeout=TIMEOUT
         )
 
-    async def send_to_room(self, room: str, members: list[str], text: str) -> None:
-        """Encrypt `text` for `members` (slixmpp-omemo picks 0.3) and send it to `room`."""
+    async def send_to_room(
+        self, room: str, members: list[str], text: str, reply: tuple[str, str] | None = None
+    ) -> None:
+        """Encrypt `text` for `members` (slixmpp-omemo picks 0.3) and send it to `room`; a
+        reply to `reply` (the room's stanza-id, quoted text) gets slixmpp's `<reply>` and
+        `<fallback>` back on the encrypted stanza, outside, as `OmemoPeer.send` does."""
         message = self.client.make_message(mto=room, mbody=text, mtype="groupchat")
+        extra: tuple[ET.Element, ...] = ()
+        if reply is not None:
+            quoted = self.quoting(room, text, reply)
+            message["body"], extra = quoted["body"], reply_elements(quoted)
         encrypted, errors = await self.plugin.encrypt_message(
             message, {slixmpp.JID(jid) for jid in members}
         )
         if errors:
             self.errors.extend(repr(error) for error in errors)
         assert encrypted is not None, "slixmpp-omemo produced nothing to send"
+        encrypted.xml.extend(extra)
         encrypted.send()
 
     async def next_room_message(self, wait: float = TIMEOUT) -> PeerMessage:
@@ -106,11 +122,20 @@ class MucPeer(OmemoPeer):
 
     async def _on_groupchat(self, stanza: slixmpp.Message) -> None:
         namespaces = self.plugin.is_encrypted(stanza)
-        if not namespaces or self.nicks.get(stanza["from"].bare) == stanza["from"].resource:
-            return  # not encrypted, or our own reflection
+        stamped = [
+            found.get("id")
+            for found in stanza.xml.findall(STANZA_ID)
+            if found.get("by") == stanza["from"].bare
+        ]
+        stanza_id = stamped[0] if stamped else None
+        if self.nicks.get(stanza["from"].bare) == stanza["from"].resource:
+            await self.reflected.put(stanza_id)  # our own message, as the room stamped it
+            return
+        if not namespaces:
+            return
         decrypted = await self.decrypt(stanza, namespaces)
         if decrypted is not None and decrypted.text:
-            await self.room_messages.put(decrypted)
+            await self.room_messages.put(dataclasses.replace(decrypted, stanza_id=stanza_id))
 
 
 @pytest.fixture
