@@ -74,3 +74,40 @@ async def test_reply_to_an_id_that_listen_printed(
             ("lunch at noon?", None),
             ("yes, noon", answer["reply_to"]),
         ]
+
+
+@pytest.mark.prosody
+@pytest.mark.slow
+async def test_a_room_reply_takes_send_partial(
+    prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
+) -> None:
+    """In a room where dave has no keys, `send ROOM TEXT --reply-to ID` is refused (status 3)
+    in one line that names `--partial`, and sends nothing; with `--partial` the reply goes to
+    everyone with keys, as a reply to bob's message (its delivery to a member is pinned in
+    tests/contract and tests/muc)."""
+    alice, bob = await new_account("alice"), await new_account("bob")
+    dave, _ = prosody.create_account()  # never logs in: no OMEMO device
+    room = f"partial-replies@{prosody.muc_domain}"
+    members = ("--member", bob.jid, "--member", dave)
+    created = await runner.run(alice, "muc", "join", room, "--nick", "alice", *members)
+    assert created.code == 0, created.err
+    assert (await runner.run(bob, "muc", "join", room, "--nick", "bob")).code == 0
+    asked = await runner.run(bob, "muc", "send", room, "tea at five?", "--partial")
+    assert asked.code == 0, asked.err
+    heard = await runner.run(alice, "listen", "--from", room, "--count", "1", "--json",
+                             "--timeout", "20")  # fmt: skip
+    question = json.loads(heard.out)
+
+    reply = ("send", room, "five is fine", "--reply-to", str(question["id"]))
+    refused = await runner.run(alice, *reply)
+    assert refused.code == exits.NO_DEVICE, refused.err
+    assert "--partial" in refused.err_lines[-1]
+    assert dave in refused.err
+    replied = await runner.run(alice, *reply, "--partial")
+    assert replied.code == 0, replied.err
+    history = await runner.run(alice, "history", room, "--json")
+    assert history.code == 0, history.err
+    rows = [json.loads(line) for line in history.out.splitlines()]
+    assert [(row["text"], row["reply_to"]) for row in rows if row["direction"] == "out"] == [
+        ("five is fine", question["stanza_id"])  # a room reply names the room's stanza-id
+    ]
