@@ -29,6 +29,7 @@ PUBLIC = {
     "set_acknowledgement_sink", "send_acknowledgement",  # issue 17: receipts, markers
     "set_stanza_sink", "add_message_listener", "rejected_carbons", "malformed_stanzas",
     "add_chat_state_listener", "send_chat_state",  # issue 17: XEP-0085
+    "certificate_pin",  # issue 18: the account pin, for the HTTPS file transfers too
 }  # fmt: skip
 
 
