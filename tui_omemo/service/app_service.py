@@ -148,15 +148,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
         self._catch_up = CatchUp(self.session, transport, runner, self._emit)
         self._worker: asyncio.Task[None] | None = None
         if rooms is not None:
-            self.groups = GroupChats(
-                rooms=rooms,
-                session=self.session,
-                runner=runner,
-                directory=directory,
-                settings=lambda: self._settings,
-                emit=self._emit,
-                lock=self.session.lock,
-            )
+            self.groups = GroupChats(rooms=rooms, session=self.session)
             self.session.attach_rooms(self.groups)
         transport.set_handlers(self.session.enqueue, self._on_connection)
         transport.set_device_list_handler(self._on_device_list)

@@ -20,32 +20,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel, bare_jid
 from tui_omemo.protocol.elements import EncryptedElement
-from tui_omemo.protocol.engine import DecryptResult, Engine
+from tui_omemo.protocol.engine import DecryptResult
 from tui_omemo.protocol.errors import Duplicate, NotForThisDevice, ProtocolError
 from tui_omemo.protocol.session import session_key
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.service import crashpoints
-from tui_omemo.service.api import MessageReceived, MessageSent, ServiceEvent
+from tui_omemo.service.api import MessageReceived, MessageSent
 from tui_omemo.service.batch import Batch, Committed, follow_ups
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.conversation import Policy, Routing
 from tui_omemo.service.corrections import archive_correction, corrected_id
-from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.held import HeldStanzas
 from tui_omemo.service.messages import to_chat_message
-from tui_omemo.service.ports import Inbound, Transport, TransportError
+from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.ports import Inbound, TransportError
 from tui_omemo.service.receipts import answer, request_flags
 from tui_omemo.service.replies import received
 from tui_omemo.service.room_ids import learn, own_copies
-from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import Staging, read_ahead
 from tui_omemo.service.trust import (
     PendingEvent,
@@ -102,36 +100,23 @@ class InboundPipeline:
     """Inbox rows → decryptions → one unit of work → events, for every conversation.
 
     Args:
-        transport: SCE envelopes.
-        engine: our device's engine (its state store reads `staging` first).
-        runner: the DB thread.
-        directory: device lists (a device must be listed to be decrypted from).
-        settings: returns the current settings.
-        emit: where service events go.
-        lock: the engine lock (held around every engine operation and its commit).
+        parts: what the pipeline's components share (`service/parts.py`): the transport for
+            SCE envelopes, the engine (its state store reads `staging` first), the DB thread,
+            the device lists (a device must be listed to be decrypted from), the settings,
+            the event sink, and the engine lock (held around every engine operation and its
+            commit).
         staging: the unit of work being assembled, shared with the engine's state store.
         upkeep: the follow-ups (republish, empty messages, repairs).
     """
 
-    def __init__(  # noqa: PLR0917 (the collaborators, all required)
-        self,
-        transport: Transport,
-        engine: Engine,
-        runner: DbRunner,
-        directory: CachingDirectory,
-        settings: Callable[[], Settings],
-        emit: Callable[[ServiceEvent], None],
-        lock: asyncio.Lock,
-        staging: Staging,
-        upkeep: Upkeep,
-    ) -> None:
-        self._transport = transport
-        self._engine = engine
-        self._runner = runner
-        self._directory = directory
-        self._settings = settings
-        self._emit = emit
-        self._lock = lock
+    def __init__(self, parts: PipelineParts, staging: Staging, upkeep: Upkeep) -> None:
+        self._transport = parts.transport
+        self._engine = parts.engine
+        self._runner = parts.runner
+        self._directory = parts.directory
+        self._settings = parts.settings
+        self._emit = parts.emit
+        self._lock = parts.lock
         self._staging = staging
         self._upkeep = upkeep
         self.unread: dict[str, int] = {}

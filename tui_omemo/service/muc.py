@@ -26,11 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
-from tui_omemo.config import Settings
 from tui_omemo.model import DeviceRef, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.engine import Engine
 from tui_omemo.protocol.errors import ProtocolError
@@ -44,10 +43,8 @@ from tui_omemo.service.api import (
     RoomInfo,
     SendFailed,
     SendReport,
-    ServiceEvent,
 )
 from tui_omemo.service.corrections import Correction
-from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.outbox import RoomOutbound
 from tui_omemo.service.ports import (
     AFFILIATIONS_WITH_KEYS,
@@ -70,7 +67,6 @@ from tui_omemo.service.rooms import (
     room_security,
     send_room_stanza,
 )
-from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
 from tui_omemo.store import InboxItem
 
@@ -82,33 +78,21 @@ class GroupChats:
 
     Args:
         rooms: the XEP-0045 side of the same slixmpp client the transport uses.
-        session: the 1:1 pipelines (engine, bundle publishing, empty messages, unread counts).
-        runner: the DB thread.
-        directory: the engine's caching directory (device lists, bundles).
-        settings: returns the current settings.
-        emit: where service events go.
-        lock: the engine lock `Session` holds around every engine operation (`Session.lock`):
-            one operation's state is committed before the next one reads it.
+        session: the 1:1 pipelines (engine, bundle publishing, empty messages, unread counts)
+            and the parts they share (`Session.parts`: the DB thread, the caching directory,
+            the settings, the event sink, and the engine lock held around every engine
+            operation, so that one operation's state is committed before the next one reads
+            it).
     """
 
-    def __init__(
-        self,
-        *,
-        rooms: RoomTransport,
-        session: Session,
-        runner: DbRunner,
-        directory: CachingDirectory,
-        settings: Callable[[], Settings],
-        emit: Callable[[ServiceEvent], None],
-        lock: asyncio.Lock,
-    ) -> None:
+    def __init__(self, *, rooms: RoomTransport, session: Session) -> None:
         self._rooms = rooms
         self._session = session
-        self._runner = runner
-        self._directory = directory
-        self._settings = settings
-        self._emit = emit
-        self._lock = lock
+        self._runner = session.parts.runner
+        self._directory = session.parts.directory
+        self._settings = session.parts.settings
+        self._emit = session.parts.emit
+        self._lock = session.parts.lock
         self._joined: dict[str, JoinedRoom] = {}
         self._left: set[str] = set()  # rooms left since start: late updates are dropped
         self._worker: asyncio.Task[None] | None = None
@@ -118,8 +102,8 @@ class GroupChats:
             rooms,
             session,
             self._joined,
-            directory,
-            runner,
+            self._directory,
+            self._runner,
             lambda row, inbound, attempts: self.process(row, inbound, attempts=attempts),
         )
         rooms.add_listener(self._room_changed)

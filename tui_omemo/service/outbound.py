@@ -24,22 +24,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from tui_omemo.config import Settings
 from tui_omemo.model import DeviceRef, Namespace, ReplyRef, TrustLevel
-from tui_omemo.protocol.engine import Engine, TrustDecider
+from tui_omemo.protocol.engine import TrustDecider
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.results import SkipReason
 from tui_omemo.protocol.session import session_key
-from tui_omemo.service.api import SendFailed, SendReport, ServiceEvent, SkippedDevice
+from tui_omemo.service.api import SendFailed, SendReport, SkippedDevice
 from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.corrections import Correction, correction_flags, replaced
-from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
-from tui_omemo.service.ports import Outbound, Transport, TransportError
+from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.ports import Outbound, TransportError
 from tui_omemo.service.replies import received
-from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.state import (
     KnownTrust,
     Staging,
@@ -235,38 +233,23 @@ class OutboundPipeline:
     """Sends → encryptions → one unit of work → outbox, for every conversation.
 
     Args:
-        transport: SCE envelopes.
-        engine: our device's engine (its state store reads `staging` first).
-        runner: the DB thread.
-        directory: device lists.
-        settings: returns the current settings.
-        emit: where service events go.
-        lock: the engine lock.
+        parts: what the pipeline's components share (`service/parts.py`; the engine's state
+            store reads `staging` first).
         staging: the unit of work being assembled, shared with the engine's state store.
         upkeep: emits the security events a send recorded.
         outbox: our messages the server has not confirmed.
     """
 
-    def __init__(  # noqa: PLR0917 (the collaborators, all required)
-        self,
-        transport: Transport,
-        engine: Engine,
-        runner: DbRunner,
-        directory: CachingDirectory,
-        settings: Callable[[], Settings],
-        emit: Callable[[ServiceEvent], None],
-        lock: asyncio.Lock,
-        staging: Staging,
-        upkeep: Upkeep,
-        outbox: Outbox,
+    def __init__(
+        self, parts: PipelineParts, staging: Staging, upkeep: Upkeep, outbox: Outbox
     ) -> None:
-        self._transport = transport
-        self.engine = engine
-        self._runner = runner
-        self.directory = directory
-        self._settings = settings
-        self._emit = emit
-        self._lock = lock
+        self._transport = parts.transport
+        self.engine = parts.engine
+        self._runner = parts.runner
+        self.directory = parts.directory
+        self._settings = parts.settings
+        self._emit = parts.emit
+        self._lock = parts.lock
         self._staging = staging
         self._upkeep = upkeep
         self.outbox = outbox

@@ -54,6 +54,7 @@ from tui_omemo.service.messages import (
 )
 from tui_omemo.service.outbound import SEND_GROUP, DirectSend, OutboundPipeline
 from tui_omemo.service.outbox import Outbox
+from tui_omemo.service.parts import PipelineParts
 from tui_omemo.service.ports import Inbound, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.send_order import ChatTurns
@@ -152,10 +153,11 @@ class Session:
         """While open, live messages must not move the catch-up start past messages a lost
         stream may have left in the archive only (set by the service's connection reports)."""
         self.direct = DirectPolicy(engine, runner, self.archive_gap, _encrypted_chat)
-        parts = (transport, engine, runner, directory, settings, emit, self._lock)
-        self.upkeep = Upkeep(*parts)
-        self.inbound = InboundPipeline(*parts, staging, self.upkeep)
-        self.outbound = OutboundPipeline(*parts, staging, self.upkeep, outbox)
+        self.parts = PipelineParts(transport, engine, runner, directory, settings, emit, self._lock)
+        """What the pipeline's components (and the group chats) share."""
+        self.upkeep = Upkeep(self.parts)
+        self.inbound = InboundPipeline(self.parts, staging, self.upkeep)
+        self.outbound = OutboundPipeline(self.parts, staging, self.upkeep, outbox)
         self.turns = ChatTurns()
         """Sends of one chat (1:1 or room) get ready in turn (`service/send_order.py`)."""
 

@@ -11,26 +11,22 @@ pipelines share.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 
-from tui_omemo.config import Settings
 from tui_omemo.model import DeviceRef, Namespace, TrustLevel
 from tui_omemo.protocol.device_list import merge_device_list
 from tui_omemo.protocol.elements import DeviceList, DeviceListEntry
-from tui_omemo.protocol.engine import DecryptResult, Engine
+from tui_omemo.protocol.engine import DecryptResult
 from tui_omemo.protocol.errors import BundleUnavailable, ProtocolError
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.trust import TrustMode
 from tui_omemo.protocol.versions import version_for
 from tui_omemo.service.account import device_label, own_entry
-from tui_omemo.service.api import SecurityEventRaised, ServiceEvent
+from tui_omemo.service.api import SecurityEventRaised
 from tui_omemo.service.clock import new_message_id, now_ms
-from tui_omemo.service.directory import CachingDirectory
-from tui_omemo.service.ports import Outbound, Transport, TransportError
-from tui_omemo.service.runner import DbRunner
+from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.ports import Outbound, TransportError
 from tui_omemo.service.state import apply_state_changes
 from tui_omemo.service.trust import PendingEvent, observe_identity
 
@@ -41,32 +37,18 @@ class Upkeep:
     """Our device's publishing, maintenance and session repair.
 
     Args:
-        transport: the XMPP side.
-        engine: our device's engine.
-        runner: the DB thread.
-        directory: the engine's caching directory (invalidated when our list changes).
-        settings: returns the current settings.
-        emit: where security events go.
-        lock: the engine lock.
+        parts: what the pipeline's components share (`service/parts.py`; the directory is
+            invalidated when our own device list changes).
     """
 
-    def __init__(  # noqa: PLR0917 (the collaborators, all required)
-        self,
-        transport: Transport,
-        engine: Engine,
-        runner: DbRunner,
-        directory: CachingDirectory,
-        settings: Callable[[], Settings],
-        emit: Callable[[ServiceEvent], None],
-        lock: asyncio.Lock,
-    ) -> None:
-        self._transport = transport
-        self._engine = engine
-        self._runner = runner
-        self._directory = directory
-        self._settings = settings
-        self._emit = emit
-        self._lock = lock
+    def __init__(self, parts: PipelineParts) -> None:
+        self._transport = parts.transport
+        self._engine = parts.engine
+        self._runner = parts.runner
+        self._directory = parts.directory
+        self._settings = parts.settings
+        self._emit = parts.emit
+        self._lock = parts.lock
         self._repaired: dict[DeviceRef, float] = {}
         self.catch_up_sessions: set[tuple[Namespace, DeviceRef]] = set()
         """Devices that built a session with us while catching up (answered at its end)."""
