@@ -15,10 +15,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keyring.backends.fail
 import pytest
@@ -27,6 +27,9 @@ from tests.prosody import ProsodyServer
 from tui_omemo.cli import main
 from tui_omemo.commands.console import Console
 from tui_omemo.store import KeyringBackend
+
+if TYPE_CHECKING:
+    from tests.cli.omemo_peer import OmemoPeer
 
 PASSPHRASE = "correct horse battery staple"
 ROOT = Path(__file__).resolve().parents[2]
@@ -280,3 +283,25 @@ async def subscribe_both(server: ProsodyServer, first: Account, second: Account)
     for client in clients:
         client.disconnect()
         await client.disconnected
+
+
+@contextlib.asynccontextmanager
+async def omemo_peer_of(
+    server: ProsodyServer, runner: CliRunner, account: Account
+) -> AsyncIterator[OmemoPeer]:
+    """A python-omemo peer (slixmpp-omemo) in a new account, a contact of `account` both ways,
+    started once `account` has published its device (one short `listen`) and knowing its
+    device list; stopped at the end."""
+    from tests.cli.omemo_peer import OmemoPeer
+
+    jid, password = server.create_account()
+    await subscribe_both(server, account, Account(jid, password, account.profile))
+    first = await runner.run(account, "listen", "--timeout", "3")
+    assert first.code == 0, first.err
+    peer = await OmemoPeer.start(server, jid, password)
+    try:
+        await peer.refresh(account.jid)
+        yield peer
+        assert not peer.errors, peer.errors
+    finally:
+        await peer.stop()

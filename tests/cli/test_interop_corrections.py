@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.cli.conftest import Account, CliRunner, subscribe_both
-from tests.cli.omemo_peer import LEGACY, V2, OmemoPeer
+from tests.cli.conftest import Account, CliRunner, omemo_peer_of
+from tests.cli.omemo_peer import LEGACY, V2
 from tests.prosody import ProsodyServer
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
@@ -25,13 +25,8 @@ async def test_corrections_both_ways_with_slixmpp_omemo(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
 ) -> None:
     alice = await new_account("alice")
-    peer_jid, peer_password = prosody.create_account()
-    await subscribe_both(prosody, alice, Account(peer_jid, peer_password, alice.profile))
-    first = await runner.run(alice, "listen", "--timeout", "3")
-    assert first.code == 0, first.err
-    peer = await OmemoPeer.start(prosody, peer_jid, peer_password)
-    try:
-        await peer.refresh(alice.jid)
+    async with omemo_peer_of(prosody, runner, alice) as peer:
+        peer_jid = peer.client.boundjid.bare
         typo = await peer.send(alice.jid, "teh plan")
         await peer.send(alice.jid, "the plan", replaces=typo)
         heard = await runner.run(alice, "listen", "--count", "2", "--json", "--timeout", "30")
@@ -59,6 +54,3 @@ async def test_corrections_both_ways_with_slixmpp_omemo(
             assert (correction.text, correction.namespace) == (f"at 7 ({version})", namespace)
             assert original.message_id is not None
             assert correction.replaces == original.message_id
-        assert not peer.errors, peer.errors
-    finally:
-        await peer.stop()

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.cli.conftest import Account, CliRunner, subscribe_both
-from tests.cli.omemo_peer import LEGACY, V2, OmemoPeer
+from tests.cli.conftest import Account, CliRunner, omemo_peer_of
+from tests.cli.omemo_peer import LEGACY, V2
 from tests.prosody import ProsodyServer
 
 pytestmark = [pytest.mark.prosody, pytest.mark.slow]
@@ -29,13 +29,8 @@ async def test_replies_both_ways_with_slixmpp_omemo(
     prosody: ProsodyServer, runner: CliRunner, new_account: NewAccount
 ) -> None:
     alice = await new_account("alice")
-    peer_jid, peer_password = prosody.create_account()
-    await subscribe_both(prosody, alice, Account(peer_jid, peer_password, alice.profile))
-    first = await runner.run(alice, "listen", "--timeout", "3")
-    assert first.code == 0, first.err
-    peer = await OmemoPeer.start(prosody, peer_jid, peer_password)
-    try:
-        await peer.refresh(alice.jid)
+    async with omemo_peer_of(prosody, runner, alice) as peer:
+        peer_jid = peer.client.boundjid.bare
         asked = await peer.send(alice.jid, "lunch at noon?")
         heard = await runner.run(alice, "listen", "--count", "1", "--json", "--timeout", "30")
         assert heard.code == 0, heard.err
@@ -68,6 +63,3 @@ async def test_replies_both_ways_with_slixmpp_omemo(
             ("great", ours["0.3"], "0.3"),
             ("great (2)", ours["2"], "2"),
         ]
-        assert not peer.errors, peer.errors
-    finally:
-        await peer.stop()
