@@ -58,6 +58,10 @@ async def test_correction_replaces_the_text_and_keeps_the_versions(
     assert correction.body == "see you at 7"
     shown = (await bob.service.history(alice.jid, None, 10)).messages
     assert [(m.body, m.edited) for m in shown] == [("see you at 7", True)]
+    for peer in (alice, bob):  # search finds the message once, by its new text only
+        hits = await peer.service.search("see you")
+        assert [(h.message.body, h.message.edited) for h in hits] == [("see you at 7", True)]
+        assert list(await peer.service.search("6")) == []
     assert shown[0].archive_id == original.archive_id
     assert await bob.service.message_versions(original.archive_id) == [
         "see you at 6",

@@ -108,6 +108,7 @@ def archive_correction(
     archive_id = uow.archive.append(row)
     if original is not None:
         apply(uow, original, archive_id, row.body)
+        uow.archive.hide_from_search(archive_id)  # found once: as the message it corrects
     return archive_id, () if event is None else (event,)
 
 

@@ -160,9 +160,19 @@ class Archive:
         """Replace a message's shown text and flags (a correction; the search index follows
         by trigger)."""
         self._connection.execute(
-            "UPDATE archive SET body = ?, flags = ? WHERE id = ?",
-            (body, json.dumps(flags, sort_keys=True, separators=(",", ":")), archive_id),
+            "UPDATE archive SET body = ?, search_text = ?, flags = ? WHERE id = ?",
+            (
+                body,
+                search_text(body),
+                json.dumps(flags, sort_keys=True, separators=(",", ":")),
+                archive_id,
+            ),
         )
+
+    def hide_from_search(self, archive_id: int) -> None:
+        """Leave a message out of full-text search (an applied correction: its text is found
+        in the message it corrected, which shows it; the trigger drops it from the index)."""
+        self._connection.execute("UPDATE archive SET search_text = '' WHERE id = ?", (archive_id,))
 
     def learn_stanza_id(self, archive_id: int, stanza_id: str) -> bool:
         """Give a message the stanza-id it was stamped with when it has none yet (our own
