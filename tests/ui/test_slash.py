@@ -29,6 +29,14 @@ def test_parse_names_the_command_and_checks_its_arguments() -> None:
     assert not is_command("//not a command")
 
 
+@pytest.mark.parametrize("line", ["/", "/   ", "/ status away"])
+def test_a_slash_without_a_command_name_says_so_in_words(line: str) -> None:
+    """A lone "/" (or one followed by a space) is refused with a sentence, not with Python's
+    "not enough values to unpack" (the journey: "/" Enter in a chat)."""
+    with pytest.raises(SlashError, match=r"^A command follows the / at once \(/help lists"):
+        parse(line)
+
+
 def test_tab_completes_the_command_name() -> None:
     assert complete("/ver") == "/verify "
     assert complete("/d") == "/d"  # devices, distrust

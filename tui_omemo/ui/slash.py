@@ -67,10 +67,13 @@ def parse(text: str) -> SlashCommand:
     Raises:
         SlashError: unknown command, or too few or too many arguments.
     """
-    name, *args = text[1:].split()
-    spec = COMMANDS.get(name.lower()) if name else None
+    words = text[1:].split()
+    if not words or text[1:2].isspace():
+        raise SlashError("A command follows the / at once (/help lists them); // sends a /.")
+    name, *args = words
+    spec = COMMANDS.get(name.lower())
     if spec is None:
-        shown = neutral(text.split(maxsplit=1)[0] if text.split() else text, single_line=True)
+        shown = neutral(text.split(maxsplit=1)[0], single_line=True)
         raise SlashError(f"Unknown command {shown}: /help lists the commands.")
     if not spec.least <= len(args) <= spec.most:
         raise SlashError(f"Usage: {spec.usage} — {spec.help}.")
