@@ -135,6 +135,9 @@ class MessageLog(ScrollView, can_focus=True):
         self._styles_stale = False
         self._base: Style | None = None
         self._following = True
+        self._at_end = True
+        """Whether the newest line was in view after the last scroll (kept across a resize,
+        which changes the size before `on_resize` could look)."""
         self._heights: list[int] = []
         self._first_row: list[int] = []
         self._total_rows = 0
@@ -197,7 +200,7 @@ class MessageLog(ScrollView, can_focus=True):
             self._learn_id(message)
             return
         if not self._pending:
-            self._following = self.cursor is None and self.scroll_y >= self.max_scroll_y - 1
+            self._following = self.cursor is None and (self._end_pending or self._at_end)
             self.set_timer(FLUSH_DELAY, self._flush)
         self._pending.append(message)
 
@@ -283,6 +286,8 @@ class MessageLog(ScrollView, can_focus=True):
             self.refresh()
         if self._following:
             self._to_end()
+        else:
+            self._at_end = self.scroll_y >= self.max_scroll_y - 1
 
     def _to_end(self) -> None:
         """Scroll to the newest line, now and again once the layout has caught up."""
@@ -294,6 +299,7 @@ class MessageLog(ScrollView, can_focus=True):
     def _scroll_end_now(self) -> None:
         self._end_pending = False
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self._at_end = True
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -318,13 +324,13 @@ class MessageLog(ScrollView, can_focus=True):
         return index, row - self._first_row[index]
 
     def on_resize(self, event: events.Resize) -> None:
+        at_end = self._end_pending or self._at_end
         width = self.scrollable_content_region.width
         if width != self._width:
-            at_end = self.scroll_y >= self.max_scroll_y - 1
             self._width = width
             self._invalidate()
-            if at_end:
-                self._to_end()
+        if at_end:
+            self._to_end()
 
     def notify_style_update(self) -> None:
         """Styles may have changed: checked before the next line is painted (when the
@@ -438,6 +444,7 @@ class MessageLog(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        self._at_end = new_value >= self.max_scroll_y - 1
         if new_value <= OLDER_THRESHOLD and self._before is not None and not self._waiting:
             self._waiting = True
             self.post_message(self.OlderWanted(self._before))
