@@ -1,7 +1,7 @@
 """Files in the app (issue 18) on a fake service and a stand-in `FileShare` (the real one is
 pinned over Prosody in tests/files): the message details of a file message (name, type, and
-once downloaded the saved path, size and SHA-256), automatic download (off by default, with
-its cap), and the Ctrl+G file picker."""
+once downloaded the saved path, size and SHA-256), a saved file's line when its chat is
+opened again, automatic download (off by default, with its cap), and the Ctrl+G file picker."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tui_omemo.service.api import ChatMessage, MessageReceived
 from tui_omemo.service.api_files import FileInfo, SavedFile
 from tui_omemo.ui.dialogs.file_picker import FilePickerDialog, VisibleFiles
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
+from tui_omemo.ui.widgets.message_log import MessageLog
 
 DIGEST = "0123456789abcdef" * 4
 
@@ -154,3 +155,24 @@ async def test_ctrl_g_picks_a_file_in_a_tree_and_sends_it(
         await settle(pilot, 8)
         assert not isinstance(app.screen, FilePickerDialog)
     assert share.sent == [(BOB, tmp_path / "plan.txt", False)]
+
+
+async def test_a_chat_opened_again_shows_files_saved_earlier_as_saved(
+    service: FakeService,
+) -> None:
+    """A file saved before (the record is in the store) shows "saved to PATH" on its line when
+    its chat is opened again, instead of offering "d: download" as a new file (pressing it
+    saved a second copy, `name (1).ext`)."""
+    link = "aesgcm://h.example/s/report.pdf#" + "0" * 88
+    service.receive(BOB, link, file=FileInfo("report.pdf", "application/pdf"))
+    share = SavedOnly()
+    app = make_app(service, files=lambda: share)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        await settle(pilot)
+        log = app.screen.query_one(MessageLog)
+        painted = "\n".join(log.render_line(y).text for y in range(log.size.height))
+        assert "report.pdf" in painted
+        assert "saved to /home/me/Downloads/report (1).pdf" in painted
+        assert "d: download" not in painted

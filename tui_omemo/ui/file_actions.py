@@ -10,6 +10,7 @@ from a peer or the file system goes through `neutral`, never as markup.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,6 +156,17 @@ async def saved(app: TuiOmemoApp, message: ChatMessage) -> SavedFile | None:
     if message.file is None or files is None:
         return None
     return await files.saved(message)
+
+
+async def show_saved(app: TuiOmemoApp, log: MessageLog, messages: Iterable[ChatMessage]) -> None:
+    """Mark the file messages among `messages` that were saved earlier with where they went
+    (as after a download), so that a chat opened again does not offer them as new."""
+    for message in messages:
+        found = await saved(app, message)
+        if found is not None:
+            log.set_note(
+                message.archive_id, f"saved to {neutral(str(found.path), single_line=True)}"
+            )
 
 
 def complete_path(text: str) -> str:

@@ -196,6 +196,7 @@ class ChatScreen(ServiceScreen):
         log = self.query_one(MessageLog)
         page = await self._service.history(self.peer, None, FIRST_PAGE)
         log.set_history(page)
+        await file_actions.show_saved(cast("TuiOmemoApp", self.app), log, page.messages)
         await self._service.mark_read(self.peer)
         target = self._focus_archive_id
         pages = 0
@@ -206,6 +207,7 @@ class ChatScreen(ServiceScreen):
                 break
             page = await self._service.history(self.peer, page.before, PAGE)
             log.prepend(page)
+            await file_actions.show_saved(cast("TuiOmemoApp", self.app), log, page.messages)
             pages += 1
         if target is not None:
             log.focus()
@@ -221,7 +223,10 @@ class ChatScreen(ServiceScreen):
         description="load older messages",
     )
     async def _load_older(self, before: int) -> None:
-        self.query_one(MessageLog).prepend(await self._service.history(self.peer, before, PAGE))
+        log = self.query_one(MessageLog)
+        page = await self._service.history(self.peer, before, PAGE)
+        log.prepend(page)
+        await file_actions.show_saved(cast("TuiOmemoApp", self.app), log, page.messages)
 
     def service_event(self, event: ServiceEvent) -> None:
         """New messages of this chat, ours as soon as they are archived (`MessageSent`,
