@@ -34,7 +34,7 @@ from tui_omemo.service.api import (
     SendReport,
     ServiceEvent,
 )
-from tui_omemo.ui import file_actions
+from tui_omemo.ui import drafts, file_actions
 from tui_omemo.ui.clock import Clock
 from tui_omemo.ui.dialogs.file_picker import FilePickerDialog
 from tui_omemo.ui.dialogs.message_detail import DetailChoice, MessageDetailDialog
@@ -106,6 +106,8 @@ class ChatScreen(ServiceScreen):
         self._versions: dict[int, tuple[Namespace, ...]] = {}
         """Per archive id of a message sent from this screen: the OMEMO versions it used."""
         self._resumed = False
+        self._restored = ""
+        """The draft put back into the composer on opening (not a keystroke: no "composing")."""
 
     @property
     def peer(self) -> str:
@@ -164,7 +166,12 @@ class ChatScreen(ServiceScreen):
         log = self.query_one(MessageLog)
         log.set_peer_name(self._chat.name)
         self._show_badge()
-        self.query_one(Composer).focus()
+        composer = self.query_one(Composer)
+        composer.focus()
+        self._restored = drafts.draft(self.app, self.peer)
+        if self._restored:
+            composer.load_text(self._restored)
+            composer.move_cursor(composer.document.end)
         self._load_newest()
         self.check_devices()
         self._tell_state(self._service.chat_active)
@@ -177,8 +184,15 @@ class ChatScreen(ServiceScreen):
 
     @on(Composer.Changed)
     def _typed(self, event: Composer.Changed) -> None:
-        """A keystroke in a message (not a command): composing, paused later by itself."""
+        """A keystroke in a message (not a command): composing, paused later by itself. The
+        text is kept as the chat's draft (not a correction being edited)."""
         text = event.text_area.text
+        composer = self.query_one(Composer)
+        if not composer.editing:
+            drafts.keep(self.app, self.peer, text)
+        if text == self._restored:
+            self._restored = ""
+            return
         if text.strip() and not is_command(text.strip()):
             self._tell_state(self._service.composing)
 
