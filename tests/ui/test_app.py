@@ -748,3 +748,25 @@ async def test_an_event_for_a_chat_being_taken_down_is_ignored(service: FakeServ
         screen.service_event(RosterChanged(screen._chat))
         await settle(pilot)
         assert app.screen is screen
+
+
+async def test_typing_after_a_jump_from_search_writes_in_the_composer(
+    service: FakeService,
+) -> None:
+    """After Enter on a search hit the found message is highlighted in the log; the words
+    typed next land in the composer (which takes the focus), not lost on the log."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press(*"shortbread", "enter")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot, 6)
+        assert isinstance(app.focused, MessageLog)
+        await pilot.press(*"yes, with tea")
+        await settle(pilot)
+        composer = app.screen.query_one(Composer)
+        assert app.focused is composer
+        assert composer.text == "yes, with tea"

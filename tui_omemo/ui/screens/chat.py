@@ -519,6 +519,21 @@ class ChatScreen(ServiceScreen):
         elif choice is DetailChoice.REPLY:
             self._begin_reply(message)
 
+    def on_key(self, event: events.Key) -> None:
+        """A character typed while the messages have the focus (as after a jump from search)
+        goes to the composer, with the focus, instead of being lost; the log's own letter
+        keys (`r` reply, `d` download) keep their meaning."""
+        log = self.query_one(MessageLog)
+        if self.focused is not log or not event.is_printable or event.character is None:
+            return
+        if event.key in {binding.key for binding in log.BINDINGS if isinstance(binding, Binding)}:
+            return
+        event.stop()
+        event.prevent_default()
+        composer = self.query_one(Composer)
+        composer.focus()
+        composer.insert(event.character)
+
     def action_focus_log(self) -> None:
         """Move to the message log (↑/↓ choose a message, Enter shows its details)."""
         self.query_one(MessageLog).focus()
