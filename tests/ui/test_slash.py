@@ -3,7 +3,10 @@ sent), completed on Tab, and carried out like the keys they stand for."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from textual import events
 from textual.widgets import Static
 
 from tests.fakes_ui import BOB, ROOM, FakeService
@@ -127,3 +130,26 @@ async def test_leave_leaves_a_room_and_is_refused_in_a_one_to_one_chat(
         await settle(pilot)
         assert ("leave_room", (ROOM,)) in service.calls
         assert isinstance(app.screen, RosterScreen)
+
+
+async def test_tab_right_after_fast_typing_completes_instead_of_leaving(
+    service: FakeService, tmp_path: Path
+) -> None:
+    """ "/fi", Tab, then a path and Tab arriving together (a fast typist, a paste, a slow link):
+    each Tab completes what was typed before it, and the composer keeps the focus; a Tab after
+    a plain message still moves the focus on."""
+    (tmp_path / "holiday-photos").mkdir()
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        composer = await type_in_chat(app, pilot)
+        for character in f"/fi\t{tmp_path}/hol\t":
+            key = "tab" if character == "\t" else character
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert composer.text == f"/file {tmp_path}/holiday-photos/"
+        assert app.focused is composer
+        composer.load_text("hello")
+        app.post_message(events.Key("tab", "\t"))
+        await settle(pilot)
+        assert app.focused is not composer

@@ -103,7 +103,7 @@ class Composer(TextArea):
     @property
     def wants_tab(self) -> bool:
         """Tab completes a command name being typed, or the path after `/file ` (`ui.focus`
-        leaves Tab to us then)."""
+        leaves every Tab to us, read after the keys before it; false: the focus moves on)."""
         if "\n" in self.text or not is_command(self.text):
             return False
         return " " not in self.text or self.text.startswith(FILE_COMMAND)
