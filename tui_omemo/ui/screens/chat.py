@@ -143,7 +143,8 @@ class ChatScreen(ServiceScreen):
 
     def _title(self) -> Text:
         title = peer_text(self._chat.name or self._chat.jid, "bold", single_line=True)
-        title.append(f"  {self._chat.jid}")
+        if self._chat.name and self._chat.name != self._chat.jid:  # not the address twice
+            title.append(f"  {self._chat.jid}")
         return title
 
     def _offers_adding(self) -> bool:

@@ -110,7 +110,7 @@ class RosterList(OptionList):
         row = Text(no_wrap=True, overflow="ellipsis")
         row.append("# " if chat.is_room else "● ", style(f"roster-list--{kind}"))
         row.append_text(peer_text(chat.name or chat.jid, single_line=True))
-        if chat.name and chat.name != chat.jid:  # a contact without a name: its JID once
+        if chat.name and chat.name != chat.jid:  # a name that is the address is not repeated
             row.append(f"  {chat.jid}", style("roster-list--jid"))
         if chat.subscription is not Subscription.BOTH:
             words = SUBSCRIPTION_WORDS[chat.subscription]
