@@ -48,7 +48,7 @@ class Settings:
 
     ignore_stale_devices: bool = field(
         default=True,
-        metadata=_help("Stop encrypting for own devices that sent nothing for stale_after_hours."),
+        metadata=_help("Stop encrypting for own devices silent for longer than Stale after hours."),
     )
     stale_after_hours: int = field(
         default=24 * 7,

@@ -140,3 +140,13 @@ async def test_opening_and_leaving_settings_writes_nothing(service: FakeService)
             await settle(pilot)
     assert updates(service) == []
     assert await service.settings() == stored
+
+
+def test_option_titles_are_words_without_setting_keys() -> None:
+    """Titles and explanations read as words: a unit keeps its spelling ("MiB", not "mib") and
+    no explanation names another option by its key (`stale_after_hours`)."""
+    titles = {spec.name: spec.title for spec in option_specs()}
+    assert titles["auto_download_max_mib"] == "Auto download max MiB"
+    assert titles["stale_after_hours"] == "Stale after hours"
+    keys = [name for name in SETTINGS_HELP if "_" in name]  # "show" is also a word
+    assert not any(key in text for text in SETTINGS_HELP.values() for key in keys)

@@ -61,8 +61,9 @@ class OptionSpec:
 
     @property
     def title(self) -> str:
-        """The name in words: `stale_after_hours` → "Stale after hours"."""
-        return self.name.replace("_", " ").capitalize()
+        """The name in words: `stale_after_hours` → "Stale after hours" (`mib` → MiB)."""
+        words = self.name.replace("_", " ").capitalize().split(" ")
+        return " ".join("MiB" if word == "mib" else word for word in words)
 
 
 def option_specs() -> tuple[OptionSpec, ...]:
