@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes_ui import BOB, CAROL, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
-from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence
+from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence, Progress
 from tui_omemo.ui.alerts import QUIET_SECONDS, Alerts, Channel, Desktop, choose_channel
 
 HOSTILE = "Eve\x1b]2;pwned\x07\n<b>x</b>"
@@ -115,3 +115,20 @@ def test_the_window_title_shows_the_unread_total() -> None:
         "\x1b]2;tui-omemo (1)\x07",
         "\x1b]2;tui-omemo\x07",
     ]
+
+
+async def test_a_catch_up_says_how_many_it_fetched_and_nothing_when_empty(
+    service: FakeService,
+) -> None:
+    """Every start used to toast "catch-up: started" although an empty catch-up was already
+    over; now an empty one is silent and one that fetched messages says how many."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        service.emit(Progress("catch-up", 0, 0))
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == []
+        service.emit(Progress("catch-up", 100, 200))
+        service.emit(Progress("catch-up", 120, 120))
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == ["catch-up: 120 fetched"]

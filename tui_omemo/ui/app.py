@@ -428,9 +428,8 @@ class TuiOmemoApp(TabFirst):
                 )
             case Progress(task=task, done=done, total=total):
                 self.sub_title = f"{neutral(task, single_line=True)} {done}/{total}"
-                if done in (0, total):
-                    state = "started" if done == 0 else "done"
-                    self.notify(f"{neutral(task, single_line=True)}: {state}", markup=False)
+                if done == total and done:  # a run's end; one that found nothing says nothing
+                    self.notify(f"{neutral(task, single_line=True)}: {done} fetched", markup=False)
             case _:
                 pass
 
