@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 
+from textual import events
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 
 from tests.fakes_ui import BOB, CAROL, DAVE, NOW, ROOM, FakeService, fingerprint
@@ -764,9 +765,17 @@ async def test_typing_after_a_jump_from_search_writes_in_the_composer(
         await settle(pilot)
         await pilot.press("down", "enter")
         await settle(pilot, 6)
-        assert isinstance(app.focused, MessageLog)
+        assert isinstance(app.screen.focused, MessageLog)
         await pilot.press(*"yes, with tea")
         await settle(pilot)
         composer = app.screen.query_one(Composer)
         assert app.focused is composer
         assert composer.text == "yes, with tea"
+        app.screen.query_one(MessageLog).focus()
+        composer.clear()
+        await settle(pilot)
+        for character in "tea and bread":  # arriving together: r and d too go to the composer
+            app.post_message(events.Key(character if character != " " else "space", character))
+        await settle(pilot)
+        assert app.focused is composer
+        assert composer.text == "tea and bread"

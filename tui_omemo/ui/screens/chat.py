@@ -108,6 +108,8 @@ class ChatScreen(ServiceScreen):
         self._resumed = False
         self._restored = ""
         """The draft put back into the composer on opening (not a keystroke: no "composing")."""
+        self._typing_away = False
+        """Characters reaching the screen go to the composer (see `on_key`)."""
 
     @property
     def peer(self) -> str:
@@ -523,17 +525,26 @@ class ChatScreen(ServiceScreen):
     def on_key(self, event: events.Key) -> None:
         """A character typed while the messages have the focus (as after a jump from search)
         goes to the composer, with the focus, instead of being lost; the log's own letter
-        keys (`r` reply, `d` download) keep their meaning."""
-        log = self.query_one(MessageLog)
-        if self.focused is not log or not event.is_printable or event.character is None:
+        keys (`r` reply, `d` download) keep their meaning — but not in the middle of words:
+        once typing went to the composer, every character still on its way to the log (typed
+        fast, before the focus moved) follows, until the log is focused again."""
+        log, composer = self.query_one(MessageLog), self.query_one(Composer)
+        if not event.is_printable or event.character is None:
             return
-        if event.key in {binding.key for binding in log.BINDINGS if isinstance(binding, Binding)}:
+        letters = {binding.key for binding in log.BINDINGS if isinstance(binding, Binding)}
+        if not (self._typing_away or (self.focused is log and event.key not in letters)):
             return
+        self._typing_away = True
         event.stop()
         event.prevent_default()
-        composer = self.query_one(Composer)
         composer.focus()
         composer.insert(event.character)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The log (Ctrl+L, a click, a jump) or anything but the composer focused: letter
+        keys are the focused widget's own again."""
+        if not isinstance(event.widget, Composer):
+            self._typing_away = False
 
     def action_focus_log(self) -> None:
         """Move to the message log (↑/↓ choose a message, Enter shows its details)."""
