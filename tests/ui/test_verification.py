@@ -212,3 +212,27 @@ async def test_security_events_show_time_whole_detail_and_new_kinds(
         assert long in top
         assert "trust mode" in second
         assert "END" in app.export_screenshot()  # wrapped onto the screen, not cut
+
+
+async def test_the_uri_preview_starts_on_its_box_so_the_keys_of_the_compare_step_verify(
+    service: FakeService,
+) -> None:
+    """The preview of a pasted URI has its "trusted channel" box focused, as the compare step
+    has its box: Space, Tab, Tab, Enter verifies in both (the preview's scroll area had the
+    focus, so the same keys ended on Cancel and nothing was verified, silently)."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        app.screen.query_one(
+            "#paste", Input
+        ).value = f"xmpp:{BOB}?omemo-sid-2002={fingerprint(BOB, 2002)}"
+        app.screen.query_one("#paste", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrustUriDialog)
+        assert app.focused is app.screen.query_one("#confirm", Checkbox)
+        await pilot.press("space", "tab", "tab", "enter")
+        await settle(pilot)
+        assert trust_calls(service) == [(BOB, 2002, TrustLevel.VERIFIED)]

@@ -127,6 +127,11 @@ class TrustUriDialog(ModalScreen[bool]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Verify", id="verify", variant="success", disabled=True)
 
+    def on_mount(self) -> None:
+        """The box to tick first, as in the compare step (`VerifyDeviceDialog`): Space ticks
+        it, Tab reaches Verify. With nothing to verify, Cancel (Enter leaves)."""
+        self.query_one("#confirm" if self.changes else "#cancel").focus()
+
     def _warning(self, check: UriCheck) -> str:
         who = neutral(self._preview.bare_jid, single_line=True)
         numbers = ", ".join(str(n) for n in check.differing)
