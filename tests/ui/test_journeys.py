@@ -411,3 +411,37 @@ async def next_in_room(peer: Peer, room: str) -> ChatMessage:
         message = (await peer.next_message()).message
         if message.peer == room and message.body:
             return message
+
+
+async def test_quit_right_after_enter_then_up_after_the_restart_corrects_it(
+    prosody: ProsodyServer,
+    contact: Contact,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """Enter then Ctrl+Q at once: the contact gets the message once (before the quit or on the
+    next start), the next start shows it once, and Up in the empty composer edits it (a
+    message from before the restart): the contact's next message is the correction, not a
+    second copy, and our chat shows the new text once, marked edited."""
+    ours, peer = contact
+    keys = DictKeyring()
+    profile = tmp_path / "ours"
+    async with real_app(profile, keyring_console(keys)) as (app, pilot):
+        await first_run(pilot, prosody, ours)
+        await open_chat_by_filter(pilot, peer.jid)
+        await pilot.press(*"said before quitting", "enter", "ctrl+q")
+    async with real_app(profile, keyring_console(keys)) as (app, pilot):
+        await until(pilot, lambda: isinstance(app.screen, RosterScreen), "the roster again")
+        await open_chat_by_filter(pilot, peer.jid)
+        log = chat_log(pilot)
+        await until(pilot, lambda: "said before quitting" in painted(log), "the message")
+        assert (await peer.next_message()).message.body == "said before quitting"
+        await pilot.press("up")
+        composer = app.screen.query_one(Composer)
+        await until(pilot, lambda: composer.editing, "editing the last message")
+        assert composer.text == "said before quitting"
+        await pilot.press(*", corrected", "enter")
+        correction = (await peer.next_message()).message
+        assert correction.body == "said before quitting, corrected"
+        assert correction.corrects is not None
+        await until(pilot, lambda: "(edited)" in painted(log), "the correction shown")
+        assert [m.body for m in log.messages if m.outgoing] == ["said before quitting, corrected"]
