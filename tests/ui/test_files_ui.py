@@ -15,8 +15,10 @@ from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_app import open_chat
 from tui_omemo.service.api import ChatMessage, MessageReceived
 from tui_omemo.service.api_files import FileInfo, SavedFile
+from tui_omemo.service.files import FileShareError
 from tui_omemo.ui.dialogs.file_picker import FilePickerDialog, VisibleFiles
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
+from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import MessageLog
 
 DIGEST = "0123456789abcdef" * 4
@@ -176,3 +178,27 @@ async def test_a_chat_opened_again_shows_files_saved_earlier_as_saved(
         assert "report.pdf" in painted
         assert "saved to /home/me/Downloads/report (1).pdf" in painted
         assert "d: download" not in painted
+
+
+class Refusing(SavedOnly):
+    """Refuses every file as the real one refuses a missing path, before any byte leaves."""
+
+    async def send_file(
+        self, peer: str, path: Path, progress: object = None, *, room: bool
+    ) -> object:
+        raise FileShareError(f"no such file: {path}")
+
+
+async def test_a_file_not_sent_keeps_its_line_to_correct(service: FakeService) -> None:
+    """A mistyped path: the reason is shown and "/file PATH" stays in the composer to be
+    corrected (it was cleared as if the file had gone)."""
+    share = Refusing()
+    app = make_app(service, files=lambda: share)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_chat(pilot, BOB)
+        await pilot.press(*"/file /tmp/nowhere/plan.txt", "enter")
+        await settle(pilot, 8)
+        assert app.screen.query_one(Composer).text == "/file /tmp/nowhere/plan.txt"
+        notes = [str(n.message) for n in app._notifications]
+        assert any("File not sent: no such file: /tmp/nowhere/plan.txt" in n for n in notes)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Static
 
-from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed
+from tui_omemo.service.api import ChatMessage, MessageReceived
 from tui_omemo.service.api_files import FileShare, SavedFile
 from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral
@@ -61,7 +61,8 @@ async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
     """Upload the file at `typed` (a path; `~` expanded) encrypted and send it to `peer`.
 
     Raises:
-        SlashError: no file sharing here (a missing file is a notification, nothing sent).
+        SlashError: no file sharing here, or the file was not sent (no such file, too large,
+            a refusal of the server): the reason, and the typed line stays to be corrected.
     """
     files = _files(app)
     path = typed_path(typed)
@@ -78,10 +79,8 @@ async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
         progress(0, None)
     try:
         await files.send_file(peer, path, progress, room=room)
-    except SendFailed as failure:
-        app.notify(str(failure), title="File not sent", severity="error", markup=False)
-    except Exception as error:  # a refusal in words: too large, no service, HTTP failure
-        app.notify(str(error), title="File not sent", severity="error", markup=False)
+    except Exception as error:  # a refusal in words: no such file, too large, no service, HTTP
+        raise SlashError(f"File not sent: {error}") from error
     else:
         app.notify(f"Sent {name}.", markup=False)
     finally:
