@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from textual.widgets import OptionList, Static
 
-from tests.fakes_ui import ROOM, FakeService
+from tests.fakes_ui import BOB, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_slash import type_in_chat
 from tui_omemo.service.api import ChatSecurity, ChatSummary, Presence
@@ -22,15 +22,19 @@ NEW_ROOM = "new@rooms.example.org"
 
 
 async def test_join_with_an_empty_nick_uses_the_localpart(service: FakeService) -> None:
-    """Ctrl+G, the room, Enter, Enter: joined as "alice" (of alice@example.org)."""
+    """Ctrl+G, the room, Enter, Enter: joined as "alice" (of alice@example.org), and the
+    room's chat opens (it was the roster, where a filter typed before could hide the room)."""
     app = make_app(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await pilot.press(*"bob")  # the roster filter, left from looking for Bob
         await pilot.press("ctrl+g")
         await settle(pilot)
         await pilot.press(*"open@rooms.example.org", "enter", "enter")
-        await settle(pilot)
+        await settle(pilot, 8)
         assert ("join_room", ("open@rooms.example.org", "alice")) in service.calls
+        assert isinstance(app.screen, GroupChatScreen)
+        assert app.screen.peer == "open@rooms.example.org"
 
 
 async def test_a_room_with_only_us_says_so_and_lists_us(service: FakeService) -> None:
@@ -94,3 +98,17 @@ async def test_f8_leaves_the_room_after_asking(service: FakeService) -> None:
         assert isinstance(app.screen, RosterScreen)
         rows = app.screen.query_one(RosterList)
         assert all(chat.jid != ROOM for chat in rows.chats)
+
+
+async def test_join_typed_in_a_chat_opens_the_room(service: FakeService) -> None:
+    """ "/join ROOM" in Bob's chat joins as "alice" and the room's chat takes its place."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_chat(BOB)
+        await settle(pilot)
+        await pilot.press(*f"/join {NEW_ROOM}", "enter")
+        await settle(pilot, 8)
+        assert ("join_room", (NEW_ROOM, "alice")) in service.calls
+        assert isinstance(app.screen, GroupChatScreen)
+        assert app.screen.peer == NEW_ROOM

@@ -568,10 +568,9 @@ class TuiOmemoApp(TabFirst):
             )
 
     async def _adding(self, jid: str) -> None:
-        if jid:
-            await self.service.add_contact(jid)
-            self.notify(f"Asked {jid} for a presence subscription", markup=False)
-            await self.refresh_roster()
+        await self.service.add_contact(jid)
+        self.notify(f"Asked {jid} for a presence subscription", markup=False)
+        await self.refresh_roster()
 
     def _join_room(self, choice: tuple[str, str] | None) -> None:
         if choice is not None:
@@ -591,6 +590,8 @@ class TuiOmemoApp(TabFirst):
                 f"OMEMO is not possible in this room: {reason}", severity="warning", markup=False
             )
         await self.refresh_roster()
+        if isinstance(self.screen, RosterScreen | ChatScreen):  # not while a dialog is up
+            self.open_chat(room.jid)  # the room, not the roster (where a filter could hide it)
 
     async def refresh_roster(self) -> None:
         """Reload the roster screen (after a contact or room was added or removed)."""
