@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from tests.service.conftest import PeerFactory, ServicePeerFactory
+from tui_omemo.events import SecurityEventKind
 from tui_omemo.model import TrustLevel
 from tui_omemo.service import crashpoints
-from tui_omemo.service.api import ChatSecurity
+from tui_omemo.service.api import ChatSecurity, RosterChanged, SecurityEventRaised
 
 
 async def test_history_paging_search_and_settings(make_fake_peer: ServicePeerFactory) -> None:
@@ -59,6 +60,29 @@ async def test_trust_uri_round_trip_and_security_events(make_fake_peer: ServiceP
         await alice.service.preview_trust_uri("https://example.org")
     own = await alice.service.devices()
     assert own[0].this_device
+
+
+async def test_a_uri_verification_reaches_the_badge_and_the_timeline_at_once(
+    make_fake_peer: ServicePeerFactory,
+) -> None:
+    """Verifying by URI tells the screens as a verification in the trust manager does: the
+    chat's fresh summary (all verified: the open chat's badge and the roster row change at
+    once, they kept "blind trust") and a trust change in the security events."""
+    alice = await make_fake_peer()
+    bob = await make_fake_peer()
+    await alice.service.add_contact(bob.jid)
+    assert await alice.service.apply_trust_uri(await bob.service.own_trust_uri()) == 1
+    changed = await alice.next_event(RosterChanged)
+    while changed.chat.security is not ChatSecurity.ALL_VERIFIED:  # earlier ones first
+        changed = await alice.next_event(RosterChanged)
+    assert changed.chat.jid == bob.jid
+    raised = await alice.next_event(SecurityEventRaised)
+    while raised.event.kind is not SecurityEventKind.TRUST_CHANGED:
+        raised = await alice.next_event(SecurityEventRaised)
+    assert raised.event.device_id == bob.service.device_id
+    kinds = [event.kind for event in await alice.service.security_events()]
+    assert SecurityEventKind.TRUST_CHANGED in kinds
+    assert await alice.service.apply_trust_uri(await bob.service.own_trust_uri()) == 0
 
 
 @pytest.mark.prosody

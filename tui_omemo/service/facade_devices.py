@@ -151,24 +151,36 @@ class DevicesFacade(FacadeParts):
         records = await self._runner.read(lambda uow: uow.trust.identities(preview.bare_jid))
         wanted = {entry.fingerprint.replace(" ", "") for entry in preview.fingerprints}
         matches = [record for record in records if record.identity_key.hex() in wanted]
+        changes = [record for record in matches if record.trust is not TrustLevel.VERIFIED]
         now = now_ms()
+        jid = preview.bare_jid
+        events = [
+            PendingEvent(
+                SecurityEventKind.TRUST_CHANGED,
+                jid,
+                record.device_id,
+                f"device {record.device_id} of {jid} is now verified",
+            )
+            for record in changes
+        ]
 
-        def write(uow: UnitOfWork) -> int:
-            changed = 0
-            for record in matches:
-                if record.trust is not TrustLevel.VERIFIED:
-                    uow.trust.set_trust(
-                        record.bare_jid,
-                        record.device_id,
-                        record.identity_key,
-                        TrustLevel.VERIFIED,
-                        now=now,
-                        actor="uri",
-                    )
-                    changed += 1
-            return changed
+        def write(uow: UnitOfWork) -> list[PendingEvent]:
+            for record in changes:
+                uow.trust.set_trust(
+                    record.bare_jid,
+                    record.device_id,
+                    record.identity_key,
+                    TrustLevel.VERIFIED,
+                    now=now,
+                    actor="uri",
+                )
+            return [record_event(uow, event, now) for event in events]
 
-        return await self._runner.write(write)
+        for recorded in await self._runner.write(write):  # as the trust manager's decisions
+            self._events.put_nowait(SecurityEventRaised(recorded.public()))
+        if changes:
+            await self._roster_changed(jid)  # the chat's badge and the roster's show it
+        return len(changes)
 
     async def refresh_device_list(self, bare_jid_: str) -> None:
         """Fetch both device lists again and learn each listed device's identity key (BTBV
