@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from textual import events
 from textual.widgets import Button, Checkbox, Input, OptionList, Static
 
 from tests.fakes_ui import BOB, NOW, FakeService, fingerprint
@@ -236,3 +237,30 @@ async def test_the_uri_preview_starts_on_its_box_so_the_keys_of_the_compare_step
         await pilot.press("space", "tab", "tab", "enter")
         await settle(pilot)
         assert trust_calls(service) == [(BOB, 2002, TrustLevel.VERIFIED)]
+
+
+async def test_c_copies_our_uri_and_a_paste_lands_in_the_box(service: FakeService) -> None:
+    """Ctrl+O then c copies our URI (the box had the focus, so c was typed into it and the
+    hint "(c)" did nothing); a URI pasted right away still lands in the paste box, and
+    Enter previews it."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        await pilot.press("c")
+        await settle(pilot)
+        box = app.screen.query_one("#paste", Input)
+        assert box.value == ""
+        assert len(copied) == 1
+        assert copied[0].startswith("xmpp:")
+        uri = f"xmpp:{BOB}?omemo-sid-2002={fingerprint(BOB, 2002)}"
+        app.screen.post_message(events.Paste(uri))
+        await settle(pilot)
+        assert box.value == uri
+        assert app.focused is box
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrustUriDialog)

@@ -1,11 +1,12 @@
 """`VerifyScreen`: verification by QR code or by a pasted trust URI.
 
 Left, our `xmpp:` trust URI as a QR code for the contact's phone to scan; right, the same URI as
-text (c copies it), and a box to paste the contact's URI. A terminal too small for the whole
-code (80×24 is) shows, instead of a cut code, the size to enlarge it to. A pasted URI is
-previewed by the service, checked against the keys the server gave us (a different key is a red
-warning), and applied only after `TrustUriDialog` has the user confirm the channel it came
-through.
+text (c copies it), and a box to paste the contact's URI (p moves there; a paste lands there
+from anywhere on the screen). Nothing has the focus at first, so that c and p are keys, not
+letters typed into the box. A terminal too small for the whole code (80×24 is) shows, instead
+of a cut code, the size to enlarge it to. A pasted URI is previewed by the service, checked
+against the keys the server gave us (a different key is a red warning), and applied only after
+`TrustUriDialog` has the user confirm the channel it came through.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -36,6 +37,7 @@ class VerifyScreen(ServiceScreen):
         Binding("c", "copy_uri", "Copy our URI"),
         Binding("p", "focus_paste", "Paste a URI"),
     ]
+    AUTO_FOCUS = ""
 
     def __init__(self, service: ChatService) -> None:
         super().__init__()
@@ -98,6 +100,14 @@ class VerifyScreen(ServiceScreen):
     def action_focus_paste(self) -> None:
         """Move to the paste box."""
         self.query_one("#paste", Input).focus()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A URI pasted while the box does not have the focus goes into it."""
+        box = self.query_one("#paste", Input)
+        if self.focused is not box and event.text:
+            event.stop()
+            box.focus()
+            box.insert_text_at_cursor(event.text.splitlines()[0])
 
     @on(Input.Submitted, "#paste")
     def _pasted(self, event: Input.Submitted) -> None:
