@@ -331,6 +331,10 @@ class FakeTransport:
         self._check()
         self._network.acknowledge(self, to, Acknowledgement(kind, self.full_jid, message_id))
 
+    def sent_since_online(self, sender: str, message_id: str | None) -> bool:
+        """Never: this server archives no acknowledgements, so none comes back."""
+        return False
+
     # --- called by the network -----------------------------------------------------------
 
     def acknowledged(self, ack: Acknowledgement) -> None:

@@ -10,6 +10,13 @@ message, moving it off a possibly double-used prekey. A profile that
 never caught up starts at the archive's newest message (older ones were encrypted before
 this device existed); when its archive was empty then, the next catch-up reads it from the
 start.
+
+A catch-up ends at the first page holding an acknowledgement we sent since coming online
+(`Transport.sent_since_online`): the server archives our receipts after everything that was
+waiting, and whatever others sent after them reached us live (presence went out before the
+catch-up). Without that stop, a catch-up paged on through the receipts it was itself sending,
+one for each message it processed: twice the results and the server queries for 1,000
+messages (`benchmarks/e2e.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Callable
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.service.api import Progress, ServiceEvent
-from tui_omemo.service.ports import Transport, TransportError
+from tui_omemo.service.ports import MamPage, Transport, TransportError
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import LAST_STANZA_ID, Session
 from tui_omemo.service.state import apply_state_changes
@@ -92,13 +99,18 @@ class CatchUp:
                 if page.last_id is not None and page.last_id != after:
                     after = page.last_id
                     await self._remember(after)
-                total = done if page.complete else done + self._page_size
-                self._emit(Progress(TASK, done, total))
-                if page.complete or not page.messages:
+                complete = page.complete or self._reached_online(page)
+                self._emit(Progress(TASK, done, done if complete else done + self._page_size))
+                if complete or not page.messages:
                     break
         finally:
             await finish_catch_up(self._session, self._runner)
         return done
+
+    def _reached_online(self, page: MamPage) -> bool:
+        """The page holds one of our acknowledgements sent since we came online."""
+        sent = self._transport.sent_since_online
+        return any(sent(item.sender, item.message_id) for item in page.messages)
 
 
 async def finish_catch_up(session: Session, runner: DbRunner) -> None:

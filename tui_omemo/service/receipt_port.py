@@ -25,3 +25,9 @@ class Acknowledging(Protocol):
             TransportError: not connected.
         """
         ...
+
+    def sent_since_online(self, sender: str, message_id: str | None) -> bool:
+        """Whether an archived stanza (its `from` and `id`) is an acknowledgement this
+        transport sent since its last `go_online`: our own archive keeps the receipts we send,
+        and a catch-up that meets one has reached the moment we came online."""
+        ...

@@ -450,13 +450,16 @@ class XmppClient:
         """Hand every incoming receipt and displayed marker to `sink` (issue 17)."""
         self._inbound.set_acknowledgement_sink(sink)
 
-    def send_acknowledgement(self, to: str, kind: AckKind, message_id: str) -> None:
-        """Send a receipt or displayed marker for `message_id` to `to`, unencrypted.
+    def send_acknowledgement(
+        self, to: str, kind: AckKind, message_id: str, *, id_prefix: str = ""
+    ) -> None:
+        """Send a receipt or displayed marker for `message_id` to `to`, unencrypted (its own
+        stanza id starts with `id_prefix`).
 
         Raises:
             NotConnected: without a stream.
         """
-        self._sender.send_stanza(build_acknowledgement(to, kind, message_id))
+        self._sender.send_stanza(build_acknowledgement(to, kind, message_id, id_prefix=id_prefix))
 
     def add_message_listener(self, listener: Callable[[ET.Element], None]) -> None:
         """Call `listener(xml)` with every incoming `<message>` as it arrived."""

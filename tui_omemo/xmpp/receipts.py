@@ -55,14 +55,25 @@ def read_acknowledgement(message: ET.Element) -> Acknowledgement | None:
     return None
 
 
-def build_acknowledgement(to: str, kind: AckKind, message_id: str) -> ET.Element:
-    """A `<message type='chat'>` with a receipt or a displayed marker for `message_id`."""
+def new_online_mark() -> str:
+    """A random start for the ids of the acknowledgements one online session sends (8 hex
+    digits and a dash): they can be told apart when our archive returns them."""
+    return f"{secrets.token_hex(4)}-"
+
+
+def build_acknowledgement(
+    to: str, kind: AckKind, message_id: str, *, id_prefix: str = ""
+) -> ET.Element:
+    """A `<message type='chat'>` with a receipt or a displayed marker for `message_id`; its own
+    id is random, after `id_prefix`."""
     stanza = slixmpp.Message()  # type: ignore[no-untyped-call]
     if kind is AckKind.RECEIVED:
         stanza["receipt"] = message_id
     else:
         stanza["displayed"]["id"] = message_id
-    element = ET.Element("{jabber:client}message", to=to, type="chat", id=secrets.token_urlsafe(12))
+    element = ET.Element(
+        "{jabber:client}message", to=to, type="chat", id=id_prefix + secrets.token_urlsafe(12)
+    )
     element.extend(list(stanza.xml))
     if kind is AckKind.DISPLAYED:
         ET.SubElement(element, _HINTS_STORE)  # markers are archived, so other clients see them

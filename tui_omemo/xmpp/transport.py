@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from tui_omemo.model import AckKind, Acknowledgement, Arrival, Namespace, ReplyRef
+from tui_omemo.model import AckKind, Acknowledgement, Arrival, Namespace, ReplyRef, bare_jid
 from tui_omemo.protocol.elements import DeviceList, WireBundle
 from tui_omemo.protocol.errors import BundleUnavailable
 from tui_omemo.service.ports import (
@@ -44,6 +44,7 @@ from tui_omemo.store import RosterItem
 from tui_omemo.xmpp.client import Link, RosterEntry, XmppClient
 from tui_omemo.xmpp.errors import MalformedStanza, TransportError
 from tui_omemo.xmpp.mam import ArchivedMessage
+from tui_omemo.xmpp.receipts import new_online_mark
 from tui_omemo.xmpp.received import Received, Rejection
 from tui_omemo.xmpp.sent_check import archived_origin_ids
 from tui_omemo.xmpp.xep_0384 import DeviceListUpdate
@@ -145,6 +146,7 @@ class XmppTransport:
         self._inbound: InboundHandler | None = None
         self._connection: ConnectionHandler | None = None
         self._device_lists: DeviceListHandler | None = None
+        self._online_mark = new_online_mark()
         client.set_stanza_sink(self._on_received)
         client.add_connection_listener(self._on_link)
         client.add_device_list_listener(self._on_device_list)
@@ -168,8 +170,18 @@ class XmppTransport:
         self._client.set_acknowledgement_sink(handler)
 
     def send_acknowledgement(self, to: str, kind: AckKind, message_id: str) -> None:
-        """Send a receipt or displayed marker, unencrypted (it carries no content)."""
-        self._client.send_acknowledgement(to, kind, message_id)
+        """Send a receipt or displayed marker, unencrypted (it carries no content); its
+        stanza id starts with this session's mark (`sent_since_online`)."""
+        self._client.send_acknowledgement(to, kind, message_id, id_prefix=self._online_mark)
+
+    def sent_since_online(self, sender: str, message_id: str | None) -> bool:
+        """An archived acknowledgement of ours, sent since the last `go_online` (its id
+        carries the mark drawn then)."""
+        return (
+            message_id is not None
+            and message_id.startswith(self._online_mark)
+            and bare_jid(sender) == self._client.bare_jid
+        )
 
     def _on_received(self, received: Received) -> None:
         if self._inbound is not None:
@@ -186,7 +198,9 @@ class XmppTransport:
     # --- presence and roster ----------------------------------------------------------
 
     async def go_online(self) -> None:
-        """Send our presence (the server then delivers stored offline messages)."""
+        """Send our presence (the server then delivers stored offline messages); from now
+        on our acknowledgements carry a new mark (`sent_since_online`)."""
+        self._online_mark = new_online_mark()
         self._client.send_presence()
 
     def presence(self, jid: str) -> Presence:
