@@ -93,48 +93,48 @@ class Receipts:
         self._emit = emit
         self._spawn = spawn
         self._order = asyncio.Lock()
+        self._waiting: list[Acknowledgement] = []
+        """Acknowledgements arrived and not yet handed to a check (`_accept_waiting`)."""
         transport.set_acknowledgement_handler(self.on_acknowledgement)
 
     def on_acknowledgement(self, ack: Acknowledgement) -> None:
-        """A receipt or marker arrived (on the event loop): checked in the background."""
-        self._spawn(self._accept_safely(ack))
+        """A receipt or marker arrived (on the event loop): checked in the background, with
+        the others that arrive before that check starts (one unit of work for them all)."""
+        self._waiting.append(ack)
+        if len(self._waiting) == 1:
+            self._spawn(self._accept_waiting())
 
-    async def _accept_safely(self, ack: Acknowledgement) -> None:
-        try:
-            await self.accept(ack)
-        except Exception as error:  # a closing service, a store error: the mark is lost
-            log.info("a receipt was not recorded: %s", type(error).__name__)
-
-    async def accept(self, ack: Acknowledgement) -> None:
-        """Raise our message's delivery, or record a security event for a forged one."""
-        peer = bare_jid(ack.sender)
-        if peer == bare_jid(self._transport.own_bare_jid):
-            return  # our own devices' markers (read elsewhere): nothing to show here
-        level = _LEVELS[ack.kind]
-        now = now_ms()
-        own = bare_jid(self._transport.own_bare_jid)
-        # the dedupe keys our sent messages (and copies of our other devices') are kept by
-        keys = (f"oid:{own}:{ack.message_id}", f"mid:{own}:{ack.message_id}")
-
-        def commit(uow: UnitOfWork) -> tuple[int | None, PendingEvent | None]:
-            archive_id = uow.deliveries.ours(peer, keys)
-            if archive_id is None:
-                event = PendingEvent(
-                    SecurityEventKind.FORGED_ACKNOWLEDGEMENT,
-                    peer,
-                    None,
-                    f"a {'receipt' if ack.kind is AckKind.RECEIVED else 'displayed marker'} "
-                    f"from {peer} for a message we never sent to {peer}; ignored",
-                )
-                return None, record_event(uow, event, now)
-            return (archive_id if uow.deliveries.raise_to(archive_id, level.value) else None), None
-
+    async def _accept_waiting(self) -> None:
         async with self._order:  # a receipt and a marker in a row: the marker wins
-            archive_id, event = await self._runner.write(commit)
-        if event is not None:
-            self._emit(SecurityEventRaised(event.public()))
-        elif archive_id is not None:
-            self._emit(MessageDelivered(archive_id, peer, level))
+            batch, self._waiting = self._waiting, []
+            if len(batch) > 1 and await self._accepted(batch):
+                return
+            for ack in batch:  # one at a time, so that one bad mark loses only itself
+                await self._accepted([ack])
+
+    async def _accepted(self, acks: list[Acknowledgement]) -> bool:
+        try:
+            await self.accept_all(acks)
+        except Exception as error:  # a closing service, a store error: the marks are lost
+            log.info("a receipt was not recorded: %s", type(error).__name__)
+            return False
+        return True
+
+    async def accept_all(self, acks: list[Acknowledgement]) -> None:
+        """Raise our messages' delivery, or record a security event for each forged one:
+        one unit of work for them all, then what each changed is emitted in order."""
+        own = bare_jid(self._transport.own_bare_jid)
+        # our own devices' markers (read elsewhere): nothing to show here
+        checks = [_Check(ack, own) for ack in acks if bare_jid(ack.sender) != own]
+        if not checks:
+            return
+        now = now_ms()
+
+        def commit(uow: UnitOfWork) -> list[ServiceEvent]:
+            return [event for check in checks if (event := check.record(uow, now)) is not None]
+
+        for event in await self._runner.write(commit):
+            self._emit(event)
 
     async def displayed(self, peer: str) -> None:
         """The chat with `peer` is on screen: mark its newest markable message displayed
@@ -151,3 +151,35 @@ class Receipts:
         except TransportError:
             return  # offline: the next time the chat is on screen
         await self._runner.write(lambda uow: uow.deliveries.displayed(archive_id))
+
+
+class _Check:
+    """One incoming acknowledgement of `peer`, checked against the messages we sent them.
+
+    Args:
+        ack: the receipt or marker.
+        own: our bare JID (the dedupe keys of our sent messages are kept under it).
+    """
+
+    def __init__(self, ack: Acknowledgement, own: str) -> None:
+        self.peer = bare_jid(ack.sender)
+        self.kind = ack.kind
+        self.level = _LEVELS[ack.kind]
+        self.keys = (f"oid:{own}:{ack.message_id}", f"mid:{own}:{ack.message_id}")
+
+    def record(self, uow: UnitOfWork, now: int) -> ServiceEvent | None:
+        """Raise the delivery (the event when it rose), or record a forged acknowledgement
+        (its security event)."""
+        archive_id = uow.deliveries.ours(self.peer, self.keys)
+        if archive_id is None:
+            what = "receipt" if self.kind is AckKind.RECEIVED else "displayed marker"
+            event = PendingEvent(
+                SecurityEventKind.FORGED_ACKNOWLEDGEMENT,
+                self.peer,
+                None,
+                f"a {what} from {self.peer} for a message we never sent to {self.peer}; ignored",
+            )
+            return SecurityEventRaised(record_event(uow, event, now).public())
+        if uow.deliveries.raise_to(archive_id, self.level.value):
+            return MessageDelivered(archive_id, self.peer, self.level)
+        return None
