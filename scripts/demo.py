@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.prosody import ProsodyServer  # noqa: E402 (needs ROOT on sys.path)
+from tui_omemo.commands.file_args import DOWNLOADS_ENV  # noqa: E402 (needs ROOT on sys.path)
 
 NONINTERACTIVE_ENV = "TUI_OMEMO_DEMO_NONINTERACTIVE"
 ECHO_READY = "listening as"
@@ -388,6 +389,7 @@ def open_app(demo: Demo, alice: Person, bob: Person, note: str = "") -> int:
 def run(demo: Demo) -> int:
     """The demo's steps; raises DemoFailed with the reason when one fails."""
     say(f"workdir {demo.workdir}")
+    say(f"downloads go to {demo.env[DOWNLOADS_ENV]} (removed with the rest when the demo ends)")
     say("starting Prosody on 127.0.0.1 (throwaway config)")
     demo.server = ProsodyServer.start(demo.workdir / "prosody")
     say(f"Prosody is listening on {demo.server.host}:{demo.server.port}")
@@ -428,6 +430,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tui-omemo-demo-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUI_OMEMO_")}
     env["PYTHONPATH"] = str(ROOT)
+    env[DOWNLOADS_ENV] = str(workdir / "downloads")  # never the user's own Downloads
     demo = Demo(workdir, env, use_keyring=_keyring_works())
     if not demo.use_keyring:
         env["TUI_OMEMO_PASSPHRASE"] = secrets.token_urlsafe(24)

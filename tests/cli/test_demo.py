@@ -45,6 +45,12 @@ def test_demo_runs_the_scripted_exchange_and_cleans_up() -> None:
         line.split("workdir ", 1)[1] for line in result.stdout.splitlines() if "workdir " in line
     )
     assert not os.path.exists(workdir)
+    downloads = next(
+        line.split("downloads go to ", 1)[1].split(" (", 1)[0]
+        for line in result.stdout.splitlines()
+        if "downloads go to " in line
+    )
+    assert downloads.startswith(workdir)  # bob's echo saved the file there, not in ~/Downloads
 
 
 def test_ctrl_c_stops_everything_the_demo_started() -> None:
