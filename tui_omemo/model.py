@@ -128,8 +128,11 @@ class AckKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Acknowledgement:
     """A receipt or displayed marker as it arrived: who sent it (full JID, as claimed by the
-    stanza's `from`) and the id of the message it acknowledges."""
+    stanza's `from`) and the id of the message it acknowledges. `chat` is set only for our own
+    displayed marker carbon-copied to us (XEP-0280 sent carbon, its wrapper from our own bare
+    JID): the chat another device of ours read ("read elsewhere")."""
 
     kind: AckKind
     sender: str
     message_id: str
+    chat: str | None = None

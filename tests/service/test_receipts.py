@@ -156,3 +156,26 @@ async def test_receipts_interoperate_with_slixmpp_omemo(
         assert not bob.errors, bob.errors
     finally:
         await bob.stop()
+
+
+@pytest.mark.parametrize("namespace", [Namespace.LEGACY, Namespace.V2])
+async def test_a_correction_is_answered_like_any_message(
+    make_peer: PeerFactory, namespace: Namespace
+) -> None:
+    """A correction asks for a receipt; the contact answers it once the correction is
+    archived, and the receipt names the correction (its own id, not the corrected one's)."""
+    alice, bob = await make_peer(), await make_peer()
+    await use_version(namespace, alice, bob)
+    await alice.service.send(bob.jid, "see you at 6")
+    await bob.next_message()
+    report = await alice.service.correct_last(bob.jid, "see you at 7")
+    assert report.archive_id is not None
+    correction = next(s for s in reversed(alice.sent) if "<payload" in s)
+    assert '<request xmlns="urn:xmpp:receipts"' in correction
+    await reached(alice, report.archive_id, Delivery.RECEIVED)
+    wire_id = ET.fromstring(correction).get("id")
+    assert wire_id is not None
+    assert [r for r in acks(bob, RECEIPT) if f'id="{wire_id}"' in r]
+    stored = await bob.service.runner.read(lambda uow: uow.archive.original(alice.jid, wire_id))
+    assert stored is not None
+    assert stored.body == "see you at 7"

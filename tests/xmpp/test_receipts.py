@@ -11,7 +11,12 @@ from tests.xmpp.test_translate import legacy_encrypted, v2_encrypted
 from tui_omemo.model import AckKind, Acknowledgement
 from tui_omemo.protocol.elements import EncryptedElement
 from tui_omemo.xmpp import messages
-from tui_omemo.xmpp.receipts import build_acknowledgement, read_acknowledgement, requests
+from tui_omemo.xmpp.receipts import (
+    build_acknowledgement,
+    read_acknowledgement,
+    read_own_marker,
+    requests,
+)
 
 ELEMENTS = [legacy_encrypted(), v2_encrypted()]
 
@@ -49,3 +54,23 @@ def test_an_acknowledgement_without_an_id_is_none() -> None:
         "</message>"
     )
     assert read_acknowledgement(bare) is None
+
+
+def test_our_other_devices_marker_names_the_chat_and_a_rooms_marker_is_none() -> None:
+    """A sent carbon's displayed marker is ours, read elsewhere: its chat is its recipient;
+    a receipt our other device sent says nothing about reading; an occupant's marker in a
+    room (it names the room's stanza-ids) is no acknowledgement of a 1:1 message of ours."""
+    own_marker = ET.fromstring(
+        '<message xmlns="jabber:client" from="alice@x/phone" to="bob@x" type="chat">'
+        '<displayed xmlns="urn:xmpp:chat-markers:0" id="m-2"/></message>'
+    )
+    assert read_own_marker(own_marker) == Acknowledgement(
+        AckKind.DISPLAYED, "alice@x/phone", "m-2", chat="bob@x"
+    )
+    own_receipt = build_acknowledgement("bob@x", AckKind.RECEIVED, "m-2")
+    assert read_own_marker(own_receipt) is None
+    in_room = build_acknowledgement("alice@x", AckKind.DISPLAYED, "s-1")
+    in_room.set("type", "groupchat")
+    in_room.set("from", "room@muc.x/bob")
+    assert read_acknowledgement(in_room) is None
+    assert read_own_marker(in_room) is None

@@ -62,6 +62,7 @@ from tui_omemo.service.link import LinkWatch
 from tui_omemo.service.muc import GroupChats
 from tui_omemo.service.outbox import Outbox, RoomOutbound, RoomPort
 from tui_omemo.service.ports import LINK_RESUMED, RoomTransport, Transport, TransportError
+from tui_omemo.service.read_elsewhere import ReadElsewhere
 from tui_omemo.service.receipts import Receipts
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.session import Session
@@ -164,7 +165,10 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
         self.chat_states = ChatStates(  # XEP-0085
             transport, lambda: self._settings, self._emit, self._subscription, self._own_nick
         )
-        self.receipts = Receipts(transport, runner, lambda: self._settings, self._emit, self._spawn)
+        elsewhere = ReadElsewhere(runner, lambda: self.session.unread, self._roster_soon)
+        self.receipts = Receipts(
+            transport, runner, lambda: self._settings, self._emit, self._spawn, elsewhere=elsewhere
+        )
         transport.set_roster_handler(
             lambda: None if self._closed else self._spawn(self._contacts.pushed())
         )

@@ -12,6 +12,8 @@ and the `send_displayed_markers` setting is on; each message is marked once.
 In: a receipt or marker is accepted only from the bare JID of the contact a message of ours
 with that id went to (1:1); it raises the row's delivery (received, then read; never back) and
 emits `MessageDelivered` with the new state. Anything else is ignored with a security event.
+Our own displayed markers, sent by another device of ours and carbon-copied to us, lower the
+chat's unread count instead (`service/read_elsewhere.py`), never a delivery state.
 Receipts and markers travel outside the encryption (they carry no content), as every OMEMO 0.3
 client sends them.
 """
@@ -29,6 +31,7 @@ from tui_omemo.model import AckKind, Acknowledgement, Arrival, bare_jid
 from tui_omemo.service.api import Delivery, MessageDelivered, SecurityEventRaised, ServiceEvent
 from tui_omemo.service.clock import now_ms
 from tui_omemo.service.ports import Inbound, Transport, TransportError
+from tui_omemo.service.read_elsewhere import ReadElsewhere
 from tui_omemo.service.runner import DbRunner
 from tui_omemo.service.trust import PendingEvent, record_event
 from tui_omemo.store import ArchivedMessage, Direction, UnitOfWork
@@ -77,6 +80,7 @@ class Receipts:
         settings: the current settings.
         emit: where `MessageDelivered` and security events go.
         spawn: runs a coroutine in the background (the service's task set).
+        elsewhere: where our other devices' displayed markers go (`service/read_elsewhere.py`).
     """
 
     def __init__(
@@ -86,8 +90,11 @@ class Receipts:
         settings: Callable[[], Settings],
         emit: Callable[[ServiceEvent], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        *,
+        elsewhere: ReadElsewhere | None = None,
     ) -> None:
         self._transport = transport
+        self._elsewhere = elsewhere
         self._runner = runner
         self._settings = settings
         self._emit = emit
@@ -124,7 +131,9 @@ class Receipts:
         """Raise our messages' delivery, or record a security event for each forged one:
         one unit of work for them all, then what each changed is emitted in order."""
         own = bare_jid(self._transport.own_bare_jid)
-        # our own devices' markers (read elsewhere): nothing to show here
+        for ack in acks:  # our own devices': read elsewhere, never the contact's delivery
+            if bare_jid(ack.sender) == own and self._elsewhere is not None:
+                await self._elsewhere.apply(ack)
         checks = [_Check(ack, own) for ack in acks if bare_jid(ack.sender) != own]
         if not checks:
             return

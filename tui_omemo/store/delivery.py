@@ -3,13 +3,15 @@
 No schema change: an outgoing 1:1 row gains ``delivery`` (``received`` or ``read``, only ever
 raised) when a receipt or displayed marker for it is accepted; an incoming row that asked for
 a receipt or is markable carries ``receipt`` / ``markable``, and ``displayed`` once we sent
-our displayed marker for it (so a chat opened again does not send it twice).
+our displayed marker for it (so a chat opened again does not send it twice) or another device
+of ours sent one ("read elsewhere": this device need not send it again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tui_omemo.store.archive import CORRECTS_FLAG
 from tui_omemo.store.sql import Connection
 
 DELIVERY_FLAG = "delivery"
@@ -76,3 +78,29 @@ class Deliveries:
             "WHERE id = ?",
             (archive_id,),
         )
+
+    def read_elsewhere(self, peer: str, message_id: str) -> int | None:
+        """Another device of ours displayed `peer`'s 1:1 message `message_id` (its stanza id
+        or origin-id): note it as displayed and count the incoming messages of the chat that
+        came after it (corrections are not counted, as they are not unread messages).
+
+        Returns:
+            How many of the chat's incoming messages are newer; None when no incoming message
+            of `peer` has that id.
+        """
+        row = self._connection.execute(
+            "SELECT id FROM archive WHERE peer = ? AND room IS NULL AND direction = 'in' "
+            "AND (message_id = ? OR origin_id = ?) ORDER BY id DESC LIMIT 1",
+            (peer, message_id, message_id),
+        ).fetchone()
+        if row is None:
+            return None
+        archive_id = int(row[0])
+        self.displayed(archive_id)
+        later = self._connection.execute(
+            "SELECT count(*) FROM archive WHERE peer = ? AND room IS NULL AND direction = 'in' "
+            "AND id > ? AND json_extract(flags, ?) IS NULL",
+            (peer, archive_id, f"$.{CORRECTS_FLAG}"),
+        ).fetchone()
+        assert later is not None
+        return int(later[0])

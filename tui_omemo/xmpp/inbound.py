@@ -32,7 +32,7 @@ from tui_omemo.xmpp.messages import (
     read_message,
     unwrap_carbon,
 )
-from tui_omemo.xmpp.receipts import read_acknowledgement
+from tui_omemo.xmpp.receipts import read_acknowledgement, read_own_marker
 from tui_omemo.xmpp.received import Received, Rejection, accepted, carbon_route, refused
 from tui_omemo.xmpp.secure import SecureStream
 
@@ -109,14 +109,13 @@ class Inbound:
                 inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}", wrapper_from
             )
         if incoming.encrypted is None and incoming.body is None:
-            if direction is not CarbonDirection.SENT:  # a copy of our own marker: nothing to do
-                self._acknowledge(inner)
+            own_copy = direction is CarbonDirection.SENT  # our other device's marker
+            self._acknowledge(read_own_marker(inner) if own_copy else read_acknowledgement(inner))
             return None
         if route is Arrival.LIVE and incoming.timestamp is not None:
             route = Arrival.OFFLINE
         return accepted(incoming, route, wrapper_from=wrapper_from)
 
-    def _acknowledge(self, message: ET.Element) -> None:
-        acknowledgement = read_acknowledgement(message)
+    def _acknowledge(self, acknowledgement: Acknowledgement | None) -> None:
         if acknowledgement is not None and self._acknowledgements is not None:
             self._acknowledgements(acknowledgement)

@@ -46,13 +46,30 @@ def requests(message: ET.Element) -> tuple[bool, bool]:
 
 
 def read_acknowledgement(message: ET.Element) -> Acknowledgement | None:
-    """The receipt or displayed marker an incoming `<message>` carries (None: neither, or one
-    without an id)."""
+    """The receipt or displayed marker an incoming `<message>` carries (None: neither, one
+    without an id, or one in a room: XEP-0333 markers of occupants name the room's stanza-ids
+    and are not about a 1:1 message of ours)."""
+    if message.get("type") == "groupchat":
+        return None
     for tag, kind in ((_RECEIVED, AckKind.RECEIVED), (_DISPLAYED, AckKind.DISPLAYED)):
         element = message.find(tag)
         if element is not None and element.get("id"):
             return Acknowledgement(kind, message.get("from", ""), str(element.get("id")))
     return None
+
+
+def read_own_marker(inner: ET.Element) -> Acknowledgement | None:
+    """Our own displayed marker, sent by another device of ours, from the `<message>` of a
+    XEP-0280 sent carbon (the caller checked the wrapper came from our own bare JID): the
+    chat it was sent to is the chat read elsewhere. None: no marker (a receipt our other
+    device sent says nothing about reading), no id, no recipient, or a room."""
+    element = inner.find(_DISPLAYED)
+    chat = inner.get("to", "")
+    if element is None or not element.get("id") or not chat or inner.get("type") == "groupchat":
+        return None
+    return Acknowledgement(
+        AckKind.DISPLAYED, inner.get("from", ""), str(element.get("id")), chat=chat
+    )
 
 
 def new_online_mark() -> str:

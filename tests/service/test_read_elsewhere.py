@@ -1,0 +1,98 @@
+"""Issue 17 over Prosody: a chat read on another device of ours is read here too.
+
+Another client of Alice's account (plain slixmpp, through our `XmppClient`) sends Bob a
+XEP-0333 displayed marker; Prosody carbon-copies it to Alice's service (XEP-0280 sent carbon).
+Alice's unread count for Bob drops to the messages after the marked one and her roster row
+follows; the delivery state of Alice's own messages to Bob never moves (it is her reading, not
+Bob's); the marked message counts as displayed, so Alice does not send Bob the marker again. A
+forged carbon or someone else's marker changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.prosody import ProsodyServer
+from tests.service.conftest import TIMEOUT, Peer, PeerFactory, delivery, use_version
+from tests.service.test_receipts import DISPLAYED, acks, forged_event, reached
+from tui_omemo.model import AckKind, Namespace
+from tui_omemo.service.api import Delivery, RosterChanged, SecurityEventRaised
+from tui_omemo.xmpp.client import XmppClient
+from tui_omemo.xmpp.receipts import build_acknowledgement
+
+pytestmark = pytest.mark.prosody
+
+
+async def unread_becomes(peer: Peer, chat: str, count: int) -> None:
+    """Wait for the roster row of `chat` showing `count` unread messages."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            row = (await peer.next_event(RosterChanged)).chat
+            if row.jid == chat and row.unread == count:
+                return
+
+
+async def wire_id(peer: Peer, archive_id: int) -> str:
+    """The message id an archived message arrived with."""
+    row = await peer.service.runner.read(lambda uow: uow.archive.get(archive_id))
+    assert row is not None
+    assert row.message_id is not None
+    return row.message_id
+
+
+def forged_carbon(by: str, to: str, inner_from: str, chat: str, message_id: str) -> ET.Element:
+    """A XEP-0280 sent carbon of a displayed marker, wrapped by `by` (not the account)."""
+    return ET.fromstring(
+        f'<message xmlns="jabber:client" to="{to}" type="chat">'
+        '<sent xmlns="urn:xmpp:carbons:2"><forwarded xmlns="urn:xmpp:forward:0">'
+        f'<message xmlns="jabber:client" from="{inner_from}/phone" to="{chat}" type="chat">'
+        f'<displayed xmlns="urn:xmpp:chat-markers:0" id="{message_id}"/></message>'
+        "</forwarded></sent></message>"
+    )
+
+
+async def test_a_chat_read_on_another_device_of_ours_is_read_here(
+    prosody: ProsodyServer, make_peer: PeerFactory
+) -> None:
+    alice, bob, mallory = await make_peer(), await make_peer(), await make_peer()
+    await use_version(Namespace.V2, alice, bob)
+    ours = await alice.service.send(bob.jid, "ours")
+    assert ours.archive_id is not None
+    await bob.next_message()
+    await reached(alice, ours.archive_id, Delivery.RECEIVED)
+    our_id = await wire_id(alice, ours.archive_id)
+    for text in ("one", "two", "three"):
+        await bob.service.send(alice.jid, text)
+    ids = [await wire_id(alice, (await alice.next_message()).message.archive_id) for _ in "123"]
+    await unread_becomes(alice, bob.jid, 3)
+
+    # forged: a carbon Mallory wrapped, a marker of Mallory's own: nothing is read
+    mallory.xmpp.send_stanza(forged_carbon(mallory.jid, alice.jid, alice.jid, bob.jid, ids[2]))
+    mallory.xmpp.send_stanza(build_acknowledgement(alice.jid, AckKind.DISPLAYED, ids[2]))
+    assert (await forged_event(alice)).bare_jid == mallory.jid
+    assert (await alice.service.chat_summary(bob.jid)).unread == 3
+
+    other = XmppClient(
+        alice.jid,
+        alice.password,
+        host=prosody.host,
+        port=prosody.port,
+        allow_plaintext_loopback=True,
+    )
+    await other.connect(TIMEOUT, announce=False)
+    try:
+        other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[1]))
+        await unread_becomes(alice, bob.jid, 1)  # "three" came after the one read
+        # a marker naming Alice's own message: not Bob's reading, not an unread message
+        other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, our_id))
+        other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[2]))
+        await unread_becomes(alice, bob.jid, 0)
+    finally:
+        await other.disconnect()
+    assert await delivery(alice, bob.jid, ours.archive_id) is Delivery.RECEIVED
+    await alice.service.mark_read(bob.jid)  # on screen here too: already displayed elsewhere
+    assert acks(alice, DISPLAYED) == []
+    raised = [e for e in alice.drain_events() if isinstance(e, SecurityEventRaised)]
+    assert raised == []  # our own markers are no forgery

@@ -1,0 +1,60 @@
+"""Read elsewhere (issue 17): a chat read on another device of ours is read here too.
+
+When the user reads a chat on another of their devices (Conversations, Gajim), that device
+sends the contact a XEP-0333 displayed marker, which reaches us as a XEP-0280 sent carbon
+(`xmpp/receipts.read_own_marker`: only a carbon whose wrapper comes from our own bare JID is
+read). The chat's unread count then drops to the incoming messages that came after the marked
+one, the roster row follows, and the marked message counts as displayed (this device does not
+send the contact a marker for it again). It is our own reading, never the contact's: nothing
+of the delivery state of our messages changes. A marker for a message this device does not
+have (not yet processed, or never received) changes nothing.
+
+1:1 chats only: our devices' markers in a room come back as the room's messages, not carbons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tui_omemo.model import AckKind, Acknowledgement, bare_jid
+from tui_omemo.service.runner import DbRunner
+
+
+class ReadElsewhere:
+    """Our other devices' displayed markers applied to the unread counts.
+
+    Args:
+        runner: the DB thread.
+        unread: the unread counts per chat (the inbound pipeline's, read each time).
+        changed: asks for the chat's roster row to be sent again.
+    """
+
+    def __init__(
+        self,
+        runner: DbRunner,
+        unread: Callable[[], dict[str, int]],
+        changed: Callable[[str], None],
+    ) -> None:
+        self._runner = runner
+        self._unread = unread
+        self._changed = changed
+
+    async def apply(self, ack: Acknowledgement) -> None:
+        """Lower the unread count of the chat our other device marked displayed (`ack.chat`
+        set by the XMPP side only for a sent carbon from our own account)."""
+        if ack.chat is None or ack.kind is not AckKind.DISPLAYED:
+            return
+        chat, message_id = bare_jid(ack.chat), ack.message_id
+        before = self._unread().get(chat, 0)
+        later = await self._runner.write(
+            lambda uow: uow.deliveries.read_elsewhere(chat, message_id)
+        )
+        if later is None:
+            return
+        unread = self._unread()
+        now = unread.get(chat, 0)
+        # messages counted while the archive was read may be newer than it: they stay unread
+        left = min(now, later + max(0, now - before))
+        if left < now:
+            unread[chat] = left
+            self._changed(chat)
