@@ -10,6 +10,10 @@ chat opens, inactive when the user leaves a chat that was told anything. A messa
 chat that was told a state carries active inside its own stanza (`for_message`, asked by the
 outbox as it leaves), so sending costs no stanza of its own. A state is sent only when it
 differs from the last one sent to that chat, so typing costs one stanza, not one per keystroke.
+Never `gone`, neither on leaving a chat nor on quitting: the contact's client shows a chat
+state for our whole account, while another device of ours may still be in the chat (Gajim
+likewise ends with active rather than gone); leaving already sends inactive, and quitting
+sends unavailable presence.
 
 Who hears ours (XEP-0085 §5.1, conservatively): a contact in the roster with a presence
 subscription either way (to, from, both), or one that sent us a chat state on this run; a room
