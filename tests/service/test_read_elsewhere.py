@@ -5,7 +5,8 @@ XEP-0333 displayed marker; Prosody carbon-copies it to Alice's service (XEP-0280
 Alice's unread count for Bob drops to the messages after the marked one and her roster row
 follows; the delivery state of Alice's own messages to Bob never moves (it is her reading, not
 Bob's); the marked message counts as displayed, so Alice does not send Bob the marker again. A
-forged carbon or someone else's marker changes nothing."""
+forged carbon or someone else's marker changes nothing. Read while this device was off, the
+marker comes back from Alice's archive when she catches up."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.prosody import ProsodyServer
-from tests.service.conftest import TIMEOUT, Peer, PeerFactory, delivery, use_version
+from tests.service.conftest import TIMEOUT, Peer, PeerFactory, delivery, exchange, use_version
 from tests.service.test_receipts import DISPLAYED, acks, forged_event, reached
 from tui_omemo.model import AckKind, Namespace
 from tui_omemo.service.api import Delivery, RosterChanged, SecurityEventRaised
@@ -96,3 +97,35 @@ async def test_a_chat_read_on_another_device_of_ours_is_read_here(
     assert acks(alice, DISPLAYED) == []
     raised = [e for e in alice.drain_events() if isinstance(e, SecurityEventRaised)]
     assert raised == []  # our own markers are no forgery
+
+
+async def test_a_chat_read_elsewhere_while_this_device_was_off_is_read_after_catch_up(
+    prosody: ProsodyServer, make_peer: PeerFactory
+) -> None:
+    """Alice's phone reads Bob's messages while this device is off: the phone's marker is
+    only in Alice's archive (no carbon reaches a device that is off); the catch-up brings it
+    back after the messages it marks, and the chat is read up to it."""
+    alice, bob = await make_peer(), await make_peer()
+    await use_version(Namespace.V2, alice, bob)
+    await exchange(alice, bob, "before the break")
+    await alice.stop()
+    sent = [await bob.service.send(alice.jid, text) for text in ("one", "two", "three")]
+    ids = [await wire_id(bob, report.archive_id or 0) for report in sent]
+    phone = XmppClient(
+        alice.jid,
+        alice.password,
+        host=prosody.host,
+        port=prosody.port,
+        allow_plaintext_loopback=True,
+    )
+    await phone.connect(TIMEOUT, announce=False)
+    try:
+        phone.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[1]))
+        await reached(bob, sent[1].archive_id or 0, Delivery.READ)  # Bob sees it read
+    finally:
+        await phone.disconnect()
+
+    back = await make_peer((alice.jid, alice.password), directory=alice.directory)
+    await back.service.wait_idle()  # the catch-up is over, every message counted
+    await unread_becomes(back, bob.jid, 1)  # "three" is unread
+    assert (await back.service.chat_summary(bob.jid)).unread == 1

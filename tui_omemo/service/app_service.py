@@ -146,7 +146,10 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
             staging,
             outbox=outbox,
         )
-        self._catch_up = CatchUp(self.session, transport, runner, self._emit)
+        elsewhere = ReadElsewhere(runner, lambda: self.session.unread, self._roster_soon)
+        self._catch_up = CatchUp(
+            self.session, transport, runner, self._emit, after_page=elsewhere.retry
+        )
         self._worker: asyncio.Task[None] | None = None
         if rooms is not None:
             self.groups = GroupChats(rooms=rooms, session=self.session)
@@ -165,7 +168,6 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
         self.chat_states = ChatStates(  # XEP-0085
             transport, lambda: self._settings, self._emit, self._subscription, self._own_nick
         )
-        elsewhere = ReadElsewhere(runner, lambda: self.session.unread, self._roster_soon)
         self.receipts = Receipts(
             transport, runner, lambda: self._settings, self._emit, self._spawn, elsewhere=elsewhere
         )

@@ -22,7 +22,7 @@ messages (`benchmarks/e2e.py`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tui_omemo.model import Namespace
 from tui_omemo.protocol.errors import ProtocolError
@@ -49,6 +49,8 @@ class CatchUp:
         runner: the DB thread (the last stanza-id is kept in the settings table).
         emit: progress events.
         page_size: messages per MAM page.
+        after_page: called once each page was processed (read-elsewhere markers whose
+            message came in that page, `service/read_elsewhere.py`).
     """
 
     def __init__(
@@ -57,9 +59,12 @@ class CatchUp:
         transport: Transport,
         runner: DbRunner,
         emit: Callable[[ServiceEvent], None],
+        *,
         page_size: int = PAGE_SIZE,
+        after_page: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._session = session
+        self._after_page = after_page
         self._transport = transport
         self._runner = runner
         self._emit = emit
@@ -95,6 +100,8 @@ class CatchUp:
             while True:
                 page = await self._transport.mam_page(after, self._page_size)
                 await self._session.accept_all_safely(page.messages)
+                if self._after_page is not None:
+                    await self._after_page()
                 done += len(page.messages)
                 if page.last_id is not None and page.last_id != after:
                     after = page.last_id

@@ -7,7 +7,9 @@ read). The chat's unread count then drops to the incoming messages that came aft
 one, the roster row follows, and the marked message counts as displayed (this device does not
 send the contact a marker for it again). It is our own reading, never the contact's: nothing
 of the delivery state of our messages changes. A marker for a message this device does not
-have (not yet processed, or never received) changes nothing.
+have yet is kept (a few, the newest) and tried again after each page of a catch-up: read on the
+phone while this device was off, the marker comes back from our archive (`xmpp/archive.py`
+hands it over as the live carbon is) in the same page as, or a page after, what it marks.
 
 1:1 chats only: our devices' markers in a room come back as the room's messages, not carbons.
 """
@@ -18,6 +20,9 @@ from collections.abc import Callable
 
 from tui_omemo.model import AckKind, Acknowledgement, bare_jid
 from tui_omemo.service.runner import DbRunner
+
+KEPT = 64
+"""Markers kept for messages not archived yet."""
 
 
 class ReadElsewhere:
@@ -38,6 +43,8 @@ class ReadElsewhere:
         self._runner = runner
         self._unread = unread
         self._changed = changed
+        self._pending: dict[tuple[str, str], Acknowledgement] = {}
+        """Markers for messages not archived yet (oldest first, at most `KEPT`)."""
 
     async def apply(self, ack: Acknowledgement) -> None:
         """Lower the unread count of the chat our other device marked displayed (`ack.chat`
@@ -50,7 +57,11 @@ class ReadElsewhere:
             lambda uow: uow.deliveries.read_elsewhere(chat, message_id)
         )
         if later is None:
+            self._pending[chat, message_id] = ack
+            while len(self._pending) > KEPT:
+                del self._pending[next(iter(self._pending))]
             return
+        self._pending.pop((chat, message_id), None)
         unread = self._unread()
         now = unread.get(chat, 0)
         # messages counted while the archive was read may be newer than it: they stay unread
@@ -58,3 +69,9 @@ class ReadElsewhere:
         if left < now:
             unread[chat] = left
             self._changed(chat)
+
+    async def retry(self) -> None:
+        """Apply again the markers whose message was not archived yet (a catch-up page was
+        just committed)."""
+        for ack in list(self._pending.values()):
+            await self.apply(ack)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,9 @@ class Archive:
         """Queries we opened and stopped waiting for: results the server still sends for
         them (after a resumption, say) are ours, dropped without a security warning."""
         self.rejected_archive_results = 0
+        self.own_messages: Callable[[ET.Element], None] | None = None
+        """Called with every `<message>` our own devices sent that a query of our own
+        archive returns (read-elsewhere markers, issue 17), after the result was checked."""
 
     async def query_archive(
         self,
@@ -145,6 +149,16 @@ class Archive:
         page = await self.query_archive(max_results=1, archive=archive, last_page=True)
         return page.messages[-1].archive_id if page.messages else page.last
 
+    def _own_message(self, xml: ET.Element, archive_jid: str) -> None:
+        """Hand a checked result of our own archive that one of our devices sent to
+        `own_messages` (a room's archive: never)."""
+        own = bare_jid(self._connection.bare_jid)
+        inner = xml.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+        if self.own_messages is None or inner is None or bare_jid(archive_jid) != own:
+            return
+        if bare_jid(inner.get("from", "")) == own:
+            self.own_messages(inner)
+
     def result(self, xml: ET.Element) -> Received | None:
         """Collect a result of an open query (None), or refuse it."""
         result = xml.find(f"{{{MAM}}}result")
@@ -198,6 +212,7 @@ class Archive:
             )
             return None
         query.archived.append(archived)
+        self._own_message(xml, query.archive_jid)
         query.received.append(
             accepted(archived.message, Arrival.MAM, wrapper_from=wrapper_from, query_id=query_id)
         )

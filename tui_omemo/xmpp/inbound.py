@@ -45,6 +45,7 @@ class Inbound:
     def __init__(self, connection: Connection, archive: Archive) -> None:
         self._connection = connection
         self._archive = archive
+        archive.own_messages = lambda inner: self._acknowledge(read_own_marker(inner))
         self._sink: Callable[[Received], None] | None = None
         self._acknowledgements: Callable[[Acknowledgement], None] | None = None
         self._message_listeners: list[Callable[[ET.Element], None]] = []
