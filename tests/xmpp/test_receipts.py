@@ -15,6 +15,7 @@ from tui_omemo.xmpp.receipts import (
     build_acknowledgement,
     read_acknowledgement,
     read_own_marker,
+    read_room_marker,
     requests,
 )
 
@@ -58,8 +59,9 @@ def test_an_acknowledgement_without_an_id_is_none() -> None:
 
 def test_our_other_devices_marker_names_the_chat_and_a_rooms_marker_is_none() -> None:
     """A sent carbon's displayed marker is ours, read elsewhere: its chat is its recipient;
-    a receipt our other device sent says nothing about reading; an occupant's marker in a
-    room (it names the room's stanza-ids) is no acknowledgement of a 1:1 message of ours."""
+        a receipt our other device sent says nothing about reading; an occupant's marker in a
+        room (it names the room's stanza-ids) is no acknowledgement of a 1:1 message of ours, but
+    a room marker, whose chat is the room (the service counts only our own nick's)."""
     own_marker = ET.fromstring(
         '<message xmlns="jabber:client" from="alice@x/phone" to="bob@x" type="chat">'
         '<displayed xmlns="urn:xmpp:chat-markers:0" id="m-2"/></message>'
@@ -74,3 +76,9 @@ def test_our_other_devices_marker_names_the_chat_and_a_rooms_marker_is_none() ->
     in_room.set("from", "room@muc.x/bob")
     assert read_acknowledgement(in_room) is None
     assert read_own_marker(in_room) is None
+    assert read_room_marker(in_room) == Acknowledgement(
+        AckKind.DISPLAYED, "room@muc.x/bob", "s-1", chat="room@muc.x"
+    )
+    in_room.set("from", "room@muc.x")  # the room itself is no occupant
+    assert read_room_marker(in_room) is None
+    assert read_room_marker(own_marker) is None  # a 1:1 marker

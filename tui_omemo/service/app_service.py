@@ -146,7 +146,9 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
             staging,
             outbox=outbox,
         )
-        elsewhere = ReadElsewhere(runner, lambda: self.session.unread, self._roster_soon)
+        elsewhere = ReadElsewhere(  # issue 17: read on another device of ours
+            runner, self.own_jid, lambda: self.session.unread, self._roster_soon, self._own_nick
+        )
         self._catch_up = CatchUp(
             self.session, transport, runner, self._emit, after_page=elsewhere.retry
         )

@@ -11,7 +11,9 @@ have yet is kept (a few, the newest) and tried again after each page of a catch-
 phone while this device was off, the marker comes back from our archive (`xmpp/archive.py`
 hands it over as the live carbon is) in the same page as, or a page after, what it marks.
 
-1:1 chats only: our devices' markers in a room come back as the room's messages, not carbons.
+In a room, another device of ours marks the room's stanza-id in a groupchat marker, which the
+room reflects from our nick: only that nick's marker counts (another occupant's reading is
+theirs). A room's archive is not searched for markers.
 """
 
 from __future__ import annotations
@@ -30,17 +32,23 @@ class ReadElsewhere:
 
     Args:
         runner: the DB thread.
+        own: our bare JID.
         unread: the unread counts per chat (the inbound pipeline's, read each time).
         changed: asks for the chat's roster row to be sent again.
+        own_nick: our nick in a room we are in (None: not in it).
     """
 
     def __init__(
         self,
         runner: DbRunner,
+        own: str,
         unread: Callable[[], dict[str, int]],
         changed: Callable[[str], None],
+        own_nick: Callable[[str], str | None],
     ) -> None:
         self._runner = runner
+        self._own = bare_jid(own)
+        self._own_nick = own_nick
         self._unread = unread
         self._changed = changed
         self._pending: dict[tuple[str, str], Acknowledgement] = {}
@@ -48,13 +56,19 @@ class ReadElsewhere:
 
     async def apply(self, ack: Acknowledgement) -> None:
         """Lower the unread count of the chat our other device marked displayed (`ack.chat`
-        set by the XMPP side only for a sent carbon from our own account)."""
+        set by the XMPP side only for a sent carbon or archived message of our own account,
+        and for a room's groupchat marker); anyone else's marker changes nothing."""
         if ack.chat is None or ack.kind is not AckKind.DISPLAYED:
             return
         chat, message_id = bare_jid(ack.chat), ack.message_id
+        room = bare_jid(ack.sender) == chat
+        if room and ack.sender.partition("/")[2] != (self._own_nick(chat) or "/"):
+            return  # another occupant's reading, or a room we are not in
+        if not room and bare_jid(ack.sender) != self._own:
+            return
         before = self._unread().get(chat, 0)
         later = await self._runner.write(
-            lambda uow: uow.deliveries.read_elsewhere(chat, message_id)
+            lambda uow: uow.deliveries.read_elsewhere(chat, message_id, room=room)
         )
         if later is None:
             self._pending[chat, message_id] = ack

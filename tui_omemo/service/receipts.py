@@ -12,8 +12,9 @@ and the `send_displayed_markers` setting is on; each message is marked once.
 In: a receipt or marker is accepted only from the bare JID of the contact a message of ours
 with that id went to (1:1); it raises the row's delivery (received, then read; never back) and
 emits `MessageDelivered` with the new state. Anything else is ignored with a security event.
-Our own displayed markers, sent by another device of ours and carbon-copied to us, lower the
-chat's unread count instead (`service/read_elsewhere.py`), never a delivery state.
+Our own displayed markers, sent by another device of ours and carbon-copied to us (or, in a
+room, reflected from our nick), lower the chat's unread count instead
+(`service/read_elsewhere.py`), never a delivery state.
 Receipts and markers travel outside the encryption (they carry no content), as every OMEMO 0.3
 client sends them.
 """
@@ -131,10 +132,12 @@ class Receipts:
         """Raise our messages' delivery, or record a security event for each forged one:
         one unit of work for them all, then what each changed is emitted in order."""
         own = bare_jid(self._transport.own_bare_jid)
-        for ack in acks:  # our own devices': read elsewhere, never the contact's delivery
-            if bare_jid(ack.sender) == own and self._elsewhere is not None:
+        # our own devices' markers (and a room's): read elsewhere, never a delivery state
+        ours = [ack.chat is not None or bare_jid(ack.sender) == own for ack in acks]
+        for ack, mine in zip(acks, ours, strict=True):
+            if mine and self._elsewhere is not None:
                 await self._elsewhere.apply(ack)
-        checks = [_Check(ack, own) for ack in acks if bare_jid(ack.sender) != own]
+        checks = [_Check(ack, own) for ack, mine in zip(acks, ours, strict=True) if not mine]
         if not checks:
             return
         now = now_ms()

@@ -79,26 +79,29 @@ class Deliveries:
             (archive_id,),
         )
 
-    def read_elsewhere(self, peer: str, message_id: str) -> int | None:
-        """Another device of ours displayed `peer`'s 1:1 message `message_id` (its stanza id
-        or origin-id): note it as displayed and count the incoming messages of the chat that
-        came after it (corrections are not counted, as they are not unread messages).
+    def read_elsewhere(self, peer: str, message_id: str, *, room: bool = False) -> int | None:
+        """Another device of ours displayed the incoming message `message_id` of the chat
+        `peer` (1:1: its stanza id or origin-id; a room: the room's stanza-id): note it as
+        displayed and count the chat's incoming messages that came after it (corrections are
+        not counted, as they are not unread messages).
 
         Returns:
             How many of the chat's incoming messages are newer; None when no incoming message
-            of `peer` has that id.
+            of the chat has that id.
         """
+        chat = "room = peer" if room else "room IS NULL"
+        named = "stanza_id = ?2" if room else "(message_id = ?2 OR origin_id = ?2)"
         row = self._connection.execute(
-            "SELECT id FROM archive WHERE peer = ? AND room IS NULL AND direction = 'in' "
-            "AND (message_id = ? OR origin_id = ?) ORDER BY id DESC LIMIT 1",
-            (peer, message_id, message_id),
+            f"SELECT id FROM archive WHERE peer = ?1 AND {chat} AND direction = 'in' "  # noqa: S608 (constants)
+            f"AND {named} ORDER BY id DESC LIMIT 1",
+            (peer, message_id),
         ).fetchone()
         if row is None:
             return None
         archive_id = int(row[0])
         self.displayed(archive_id)
         later = self._connection.execute(
-            "SELECT count(*) FROM archive WHERE peer = ? AND room IS NULL AND direction = 'in' "
+            f"SELECT count(*) FROM archive WHERE peer = ? AND {chat} AND direction = 'in' "  # noqa: S608 (constants)
             "AND id > ? AND json_extract(flags, ?) IS NULL",
             (peer, archive_id, f"$.{CORRECTS_FLAG}"),
         ).fetchone()

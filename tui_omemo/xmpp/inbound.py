@@ -32,7 +32,7 @@ from tui_omemo.xmpp.messages import (
     read_message,
     unwrap_carbon,
 )
-from tui_omemo.xmpp.receipts import read_acknowledgement, read_own_marker
+from tui_omemo.xmpp.receipts import read_acknowledgement, read_own_marker, read_room_marker
 from tui_omemo.xmpp.received import Received, Rejection, accepted, carbon_route, refused
 from tui_omemo.xmpp.secure import SecureStream
 
@@ -110,8 +110,10 @@ class Inbound:
                 inner, route, Rejection.MALFORMED, f"malformed <encrypted>: {error}", wrapper_from
             )
         if incoming.encrypted is None and incoming.body is None:
-            own_copy = direction is CarbonDirection.SENT  # our other device's marker
-            self._acknowledge(read_own_marker(inner) if own_copy else read_acknowledgement(inner))
+            if direction is CarbonDirection.SENT:  # our other device's marker
+                self._acknowledge(read_own_marker(inner))
+            else:
+                self._acknowledge(read_acknowledgement(inner) or read_room_marker(inner))
             return None
         if route is Arrival.LIVE and incoming.timestamp is not None:
             route = Arrival.OFFLINE

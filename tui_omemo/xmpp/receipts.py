@@ -72,6 +72,21 @@ def read_own_marker(inner: ET.Element) -> Acknowledgement | None:
     )
 
 
+def read_room_marker(message: ET.Element) -> Acknowledgement | None:
+    """A displayed marker of a room's occupant (a groupchat `<message>` from `room/nick`): the
+    service counts only our own nick's, reflected from another device of ours. None: no
+    marker, no id, or not from an occupant."""
+    element = message.find(_DISPLAYED)
+    sender = message.get("from", "")
+    if message.get("type") != "groupchat" or element is None or not element.get("id"):
+        return None
+    if "/" not in sender:
+        return None
+    return Acknowledgement(
+        AckKind.DISPLAYED, sender, str(element.get("id")), chat=sender.partition("/")[0]
+    )
+
+
 def new_online_mark() -> str:
     """A random start for the ids of the acknowledgements one online session sends (8 hex
     digits and a dash): they can be told apart when our archive returns them."""
