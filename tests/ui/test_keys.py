@@ -91,6 +91,17 @@ async def test_the_palette_finds_help_and_shows_each_actions_key(service: FakeSe
         assert on_trust["Verify device"].endswith("(v)")  # type: ignore[union-attr]
 
 
+async def test_the_palette_shows_the_roster_keys_of_app_actions(service: FakeService) -> None:
+    """On the roster, "Join room" and "Add contact" show the roster's keys (^g, ^n) that run
+    those app actions, as the app's own bindings show theirs."""
+    app = make_app(service)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        found = {str(hit.text): hit.help async for hit in ActionsProvider(app.screen).discover()}
+        assert found["Join room"] == "Join a group chat  (^g)"
+        assert found["Add contact"] == "Add a JID to the roster  (^n)"
+
+
 async def test_the_footer_wraps_instead_of_cutting_keys(service: FakeService) -> None:
     """At 80×24 the trust manager's footer shows every key's whole description (Rebuild,
     Settings, Events, Our QR), on more than one line."""

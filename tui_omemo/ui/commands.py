@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.dom import DOMNode
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +50,16 @@ class ActionsProvider(Provider):
         return [*own, *ACTIONS]
 
     def _key(self, action: str) -> str:
-        """The key that runs `action` (from the screen's or the app's bindings), or ""."""
-        node: DOMNode = self.app if action.startswith("app.") else self.screen
-        name = action.removeprefix("app.")
-        for _key, binding in node._bindings:
-            if binding.action.removeprefix("app.") == name:
+        """The key that runs `action`, or "": the screen's binding of it first (the roster
+        binds "app.join_room"), then for an "app." action the app's."""
+        for _key, binding in self.screen._bindings:
+            if binding.action == action:
                 return self.app.get_key_display(binding)
+        if action.startswith("app."):
+            name = action.removeprefix("app.")
+            for _key, binding in self.app._bindings:
+                if binding.action.removeprefix("app.") == name:
+                    return self.app.get_key_display(binding)
         return ""
 
     def _help(self, entry: PaletteAction) -> str:
