@@ -7,6 +7,7 @@ from __future__ import annotations
 from tests.fakes_ui import FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_slash import type_in_chat
+from tui_omemo.service.api import ConnectionChanged
 from tui_omemo.ui.app import TuiOmemoApp
 from tui_omemo.ui.dialogs.subscription import SubscriptionDialog
 from tui_omemo.ui.screens.roster import RosterScreen
@@ -77,3 +78,48 @@ async def test_slash_status_sets_show_and_message(service: FakeService) -> None:
         assert ("update_setting", ("show", "away")) in service.calls
         assert ("update_setting", ("status_message", "back  soon")) in service.calls
         assert any("Your status: away: back  soon" in n.message for n in app._notifications)
+
+
+def _title(app: TuiOmemoApp) -> str:
+    return str(app.screen.query_one("#roster-title").render())
+
+
+async def test_our_status_shows_in_the_roster_title(service: FakeService) -> None:
+    """After /status away with a text, back on the roster its title says "away: TEXT" (as
+    plain text: brackets stay brackets); /status online without text shows the title as
+    before any status was set."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        composer = await type_in_chat(app, pilot, *"/status away back [b]soon", "enter")
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert isinstance(app.screen, RosterScreen)
+        assert _title(app).endswith(f"{service.own_jid} · away: back [b]soon")
+        composer = await type_in_chat(app, pilot, *"/status online", "enter")
+        assert composer.text == ""
+        await pilot.press("f5")
+        await settle(pilot)
+        assert _title(app) == f"tui-omemo · {service.own_jid}"  # as before any /status
+
+
+async def test_the_roster_title_says_online_offline_and_our_status(service: FakeService) -> None:
+    """Connected without a status: "online"; with "away" and a text set: "away: TEXT";
+    disconnected: "offline", whatever our status."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        service.emit(ConnectionChanged(True, "connected"))
+        await settle(pilot)
+        assert _title(app) == f"tui-omemo · {service.own_jid} · online"
+        await service.update_setting("show", "dnd")
+        await service.update_setting("status_message", "in a meeting")
+        service.emit(ConnectionChanged(False, "lost"))
+        await settle(pilot)
+        assert _title(app).endswith(" · offline")
+        assert isinstance(app.screen, RosterScreen)
+        app.screen.read_presence()
+        service.emit(ConnectionChanged(True, "back"))
+        await settle(pilot)
+        assert _title(app) == f"tui-omemo · {service.own_jid} · dnd: in a meeting"

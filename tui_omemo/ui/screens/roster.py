@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 from tui_omemo.service.api import ChatService, ConnectionChanged, RosterChanged, ServiceEvent
 from tui_omemo.ui.dialogs.subscription import SubscriptionAnswer, SubscriptionDialog
 from tui_omemo.ui.screens.base import ServiceScreen
+from tui_omemo.ui.text import peer_text
 from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.roster_list import RosterList
 
@@ -38,6 +39,10 @@ class RosterScreen(ServiceScreen):
     def __init__(self, service: ChatService) -> None:
         super().__init__()
         self._service = service
+        self._connected: bool | None = None
+        """Connected (ConnectionChanged), or None before the first word of it."""
+        self._presence = ("online", "")
+        """Our show and status message as last read from the settings."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -56,6 +61,35 @@ class RosterScreen(ServiceScreen):
 
     def on_mount(self) -> None:
         self.reload()
+        self.read_presence()
+
+    def on_screen_resume(self) -> None:
+        """Back on the roster (from a chat's `/status`, say): our status may have changed."""
+        self.read_presence()
+
+    @work(exit_on_error=False, group="presence", exclusive=True, description="read status")
+    async def read_presence(self) -> None:
+        """Read our show and status message from the settings into the title."""
+        settings = await self._service.settings()
+        self._presence = (settings.show, settings.status_message)
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """ "tui-omemo · JID · STATE": offline, or our show and status message ("online"
+        alone only once connected, as before any status was set); plain text, never markup."""
+        show, text = self._presence
+        if self._connected is False:
+            state = "offline"
+        elif text:
+            state = f"{show}: {text}"
+        elif self._connected or show != "online":
+            state = show
+        else:
+            state = ""
+        words = f"tui-omemo · {self._service.own_jid}" + (f" · {state}" if state else "")
+        title = self.query_one("#roster-title", Static)
+        title.update(peer_text(words, single_line=True))
+        title.set_class(self._connected is False, "-offline")
 
     @work(exit_on_error=False, group="roster", exclusive=True, description="load roster")
     async def reload(self) -> None:
@@ -73,10 +107,8 @@ class RosterScreen(ServiceScreen):
             self.query_one(RosterList).update_chat(event.chat)
             self.query_one("#empty").set_class(True, "-hidden")
         elif isinstance(event, ConnectionChanged):
-            state = "online" if event.connected else "offline"
-            title = self.query_one("#roster-title", Static)
-            title.update(f"tui-omemo · {self._service.own_jid} · {state}")
-            title.set_class(not event.connected, "-offline")
+            self._connected = event.connected
+            self._show_title()
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
