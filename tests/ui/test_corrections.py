@@ -8,6 +8,8 @@ from __future__ import annotations
 from tests.fakes_ui import CAROL, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
 from tests.ui.test_app import open_chat
+from tui_omemo.service.api import MessageSent
+from tui_omemo.service.api_files import FileInfo
 from tui_omemo.ui.dialogs.message_detail import MessageDetailDialog
 from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.message_log import EDITED_MARK, MessageLog
@@ -71,5 +73,30 @@ async def test_escape_gives_up_the_edit(service: FakeService) -> None:
         await pilot.press("up", "escape")
         assert (composer.text, composer.editing) == ("", False)
         await pilot.press(*"second", "enter")
+        await settle(pilot)
+        assert corrections(service) == []
+
+
+async def test_up_does_not_edit_an_earlier_text_when_our_last_message_is_a_file(
+    service: FakeService,
+) -> None:
+    """Our last message is a file sent after a text: Up in an empty composer does not offer
+    the text as "your last message" (the correction would replace the file); it walks the
+    input history instead, and Enter then sends a new message, not a correction."""
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_chat(pilot, CAROL)
+        composer = screen.query_one(Composer)
+        await pilot.press(*"see you at 6", "enter")
+        await settle(pilot)
+        info = FileInfo("plan.pdf", "application/pdf")
+        sent = service.next_message(CAROL, "aesgcm://x/plan.pdf", outgoing=True, file=info)
+        service.emit(MessageSent(sent))
+        await settle(pilot)
+        await pilot.press("up")
+        assert (composer.text, composer.editing) == ("see you at 6", False)
+        assert composer.border_title is None
+        await pilot.press("enter")
         await settle(pilot)
         assert corrections(service) == []

@@ -432,11 +432,12 @@ class ChatScreen(ServiceScreen):
         self._sent(text, report)
 
     def _last_own_text(self) -> str | None:
-        """The text of our last encrypted message shown (what Up in an empty composer
-        edits), or None."""
+        """The text of our last encrypted message shown, which Up in an empty composer edits
+        (the message the service's `correct_last` corrects); None when there is none or it
+        is a file (a text would then be sent as its correction)."""
         for message in reversed(self.query_one(MessageLog).messages):
-            if message.outgoing and message.omemo is not None and message.file is None:
-                return message.body
+            if message.outgoing and message.omemo is not None:
+                return message.body if message.file is None else None
         return None
 
     async def _deliver(self, text: str, *, allow_plaintext: bool) -> SendReport:
