@@ -4,7 +4,10 @@ wraps instead of cutting keys, Escape closes the keys panel, F5 returns to the r
 
 from __future__ import annotations
 
-from textual.widgets import Input
+import io
+
+from rich.console import Console
+from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
 from tests.fakes_ui import BOB, FakeService
@@ -156,3 +159,32 @@ async def test_question_mark_on_the_roster_list_opens_help(service: FakeService)
         await pilot.press("question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
+
+
+def _plain(part: Static) -> str:
+    """What a Static of Rich renderables shows, as plain text."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(part.content)
+    return console.export_text()
+
+
+async def test_chat_help_says_where_the_message_keys_act(service: FakeService) -> None:
+    """F1 in a chat lists ↑ ↓ ⏎ r d under the message list (with Ctrl+L, which goes there),
+    not among the screen's keys, and lists Up in an empty message box (edit the last
+    message) under the message box."""
+    app = make_app(service)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.open_chat(BOB)
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        screen_keys = _plain(app.screen.query_one("#help-screen-keys", Static))
+        log_keys, box_keys = map(_plain, app.screen.query(".help-widget-keys").results(Static))
+        assert "Reply" not in screen_keys
+        assert log_keys.startswith("In the message list (Ctrl+L")
+        for words in ("Previous message", "Next message", "Message details", "Reply", "Download"):
+            assert words in log_keys
+        assert box_keys.startswith("In the message box")
+        assert "In an empty box: edit your last message" in box_keys

@@ -40,6 +40,13 @@ SCREEN_WORDS: dict[str, str] = {
 }
 """One line on what each screen is for (by class name, so screens need not know of help)."""
 
+WIDGET_WORDS: dict[str, str] = {
+    "MessageLog": "In the message list (Ctrl+L goes there, Ctrl+N back to writing)",
+    "Composer": "In the message box",
+}
+"""Widgets whose keys act only while they have the focus get a section of their own, titled
+where those keys act (by class name)."""
+
 
 def key_rows(
     app: App[object], bindings: Iterable[Binding], more: Mapping[str, str]
@@ -74,11 +81,25 @@ def _own_bindings(node: DOMNode) -> list[Binding]:
 
 
 def screen_bindings(screen: Screen[object]) -> list[Binding]:
-    """The screen's bindings and those of its widgets."""
+    """The screen's bindings and those of its widgets that have no section of their own
+    (`WIDGET_WORDS`)."""
     found = _own_bindings(screen)
     for widget in screen.walk_children():
-        found.extend(_own_bindings(widget))
+        if type(widget).__name__ not in WIDGET_WORDS:
+            found.extend(_own_bindings(widget))
     return found
+
+
+def widget_sections(
+    app: App[object], screen: Screen[object], more: Mapping[str, str]
+) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """(title, rows) for each widget of `screen` named in `WIDGET_WORDS`: its bindings, then
+    the keys it handles itself (its `HELP_KEYS`)."""
+    for widget in screen.walk_children():
+        title = WIDGET_WORDS.get(type(widget).__name__)
+        if title is not None:
+            extra: tuple[tuple[str, str], ...] = getattr(widget, "HELP_KEYS", ())
+            yield title, [*key_rows(app, _own_bindings(widget), more), *extra]
 
 
 def _table(title: str, rows: Iterable[tuple[str, str]]) -> Group:
@@ -117,14 +138,17 @@ class HelpScreen(ModalScreen[None]):
         name = type(self._for).__name__
         more = palette_help(self._for)
         own = list(key_rows(app, screen_bindings(self._for), more))
+        sections = list(widget_sections(app, self._for, more))
         everywhere = [row for row in key_rows(app, _own_bindings(app), more) if row not in own]
-        self.rows = [*own, *everywhere]
+        self.rows = [*own, *(row for _title, rows in sections for row in rows), *everywhere]
         """Every (key, words) shown, for whoever reads the screen without rendering it."""
         with Vertical(classes="dialog", id="help"):
             yield Static(f"Keys — {SCREEN_WORDS.get(name, name)}", classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 if own:
                     yield Static(_table("On this screen", own), id="help-screen-keys")
+                for title, rows in sections:
+                    yield Static(_table(title, rows), classes="help-widget-keys")
                 yield Static(_table("Everywhere", everywhere), id="help-app-keys")
                 if hasattr(self._for, "peer"):  # a chat: its composer takes commands
                     commands = _table("Commands (type them in the message box)", listing())

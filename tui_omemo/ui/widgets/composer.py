@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events
@@ -31,6 +32,14 @@ NEWLINE_KEYS = frozenset({"ctrl+j", "shift+enter", "alt+enter"})
 
 class Composer(TextArea):
     """A text area where Enter posts `Submitted` instead of inserting a line break."""
+
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("⏎", "Send"),
+        ("^j", "New line (also Alt+Enter)"),
+        ("↑", "In an empty box: edit your last message, when it is a text (⏎ corrects)"),
+        ("↑ ↓", "On the first / last line: what you sent before"),
+    )
+    """The keys the composer handles itself, for the help screen (they are not bindings)."""
 
     @dataclass
     class Submitted(Message):
