@@ -5,6 +5,7 @@ wraps instead of cutting keys, Escape closes the keys panel, F5 returns to the r
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from rich.console import Console
 from textual.widgets import Input, Static
@@ -17,6 +18,7 @@ from tui_omemo.ui.screens.help import HelpScreen
 from tui_omemo.ui.screens.roster import RosterScreen
 from tui_omemo.ui.screens.trust import TrustScreen
 from tui_omemo.ui.screens.verify import VerifyScreen
+from tui_omemo.ui.widgets.composer import Composer
 from tui_omemo.ui.widgets.roster_list import RosterList
 
 SMALL = (80, 24)
@@ -188,3 +190,27 @@ async def test_chat_help_says_where_the_message_keys_act(service: FakeService) -
             assert words in log_keys
         assert box_keys.startswith("In the message box")
         assert "In an empty box: edit your last message" in box_keys
+
+
+async def test_question_mark_is_typed_in_the_message_box_and_the_help_says_so(
+    service: FakeService,
+) -> None:
+    """In a chat's message box ? is typed (it is text); F1 opens the help, whose last line
+    says ? opens it except in a text box, and the README says the same."""
+    app = make_app(service)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        app.open_chat(BOB)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert app.screen.query_one(Composer).text == "?"
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        hints = [str(hint.render()) for hint in app.screen.query(".hint").results(Static)]
+        assert "? opens it too, except in a text box. Escape closes it." in hints
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "F1 or `?`" not in readme
+    assert "F1, `?`" not in readme
+    assert "`?` too, outside a text box" in readme

@@ -1,4 +1,5 @@
-"""`HelpScreen`: the keys of the screen it was opened on (F1 or ?), and the marks' legend.
+"""`HelpScreen`: the keys of the screen it was opened on (F1; or ? outside a text box, where
+? is typed), and the marks' legend.
 
 It lists every binding of that screen and of its tui-omemo widgets (the device table's, the
 message log's), then the keys that work everywhere, then what the marks in front of messages
@@ -39,6 +40,9 @@ SCREEN_WORDS: dict[str, str] = {
     "AccountEditScreen": "Account: this device, its label, password and server.",
 }
 """One line on what each screen is for (by class name, so screens need not know of help)."""
+
+HINT = "? opens it too, except in a text box. Escape closes it."
+"""The help's last line: what else opens it, and how it closes."""
 
 WIDGET_WORDS: dict[str, str] = {
     "MessageLog": "In the message list (Ctrl+L goes there, Ctrl+N back to writing)",
@@ -158,4 +162,4 @@ class HelpScreen(ModalScreen[None]):
                     "Ctrl+P opens the command palette: every action, found by typing.",
                     classes="hint",
                 )
-            yield Static("? also opens this help. Escape closes it.", classes="hint")
+            yield Static(HINT, classes="hint")
