@@ -24,7 +24,11 @@ MIN_MEMBER = 12
 """The member column is never narrower than this, unless its longest text is shorter."""
 
 MIN_ERROR = 10
-"""The last error column is never narrower than this."""
+"""The last error column is not made narrower than this to widen the member column..."""
+
+ERROR_FLOOR = 5
+"""...but it gives way down to this to the member's minimum (its title then cut), rather
+than make the panel scroll sideways."""
 
 SPARE = 2
 """Columns kept free for the vertical scrollbar."""
@@ -37,7 +41,7 @@ def column_widths(available: int, member: int, error: int) -> tuple[int, int]:
         return member, available - member
     share = available * member // max(member + error, 1)
     width = max(min(member, MIN_MEMBER), min(member, share, available - MIN_ERROR))
-    return width, max(MIN_ERROR, available - width)
+    return width, max(ERROR_FLOOR, available - width)
 
 
 class ReadinessPanel(DataTable[Text]):
