@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from tui_omemo.config import Settings
 from tui_omemo.events import SecurityEvent, SecurityEventKind
 from tui_omemo.model import Namespace, TrustLevel
+from tui_omemo.protocol.media_link import file_link
 from tui_omemo.service.account import changed_account, check_label
 from tui_omemo.service.api import (
     AccountChange,
@@ -47,6 +48,7 @@ from tui_omemo.service.api import (
     UriPreview,
 )
 from tui_omemo.service.certificate_pin import check_pin
+from tui_omemo.service.facade_editing import LAST_IS_A_FILE
 from tui_omemo.service.replies import NO_ROOM_ID
 from tui_omemo.store import Account
 
@@ -466,6 +468,8 @@ class FakeService:
                 "you have sent no encrypted message in this chat to correct",
                 SendReport(None, None),
             )
+        if file_link(log[index].body) is not None:
+            raise SendFailed(LAST_IS_A_FILE, SendReport(None, None))
         skipped = self._room_gate(peer, allow_partial) if self._is_room(peer) else ()
         original = log[index]
         self._versions.setdefault(original.archive_id, [original.body]).append(text)

@@ -59,6 +59,21 @@ async def test_nothing_to_correct_fails(side: Side) -> None:
         await side.service.correct_last(side.stranger, "no earlier message")
 
 
+async def test_a_file_as_our_last_message_is_not_corrected(side: Side) -> None:
+    """Our last message is a file (its body the `aesgcm://` link): a correction would replace
+    the file with text, so none is sent, and the message the user sent before it is not
+    corrected instead (XEP-0308 corrects the last message only)."""
+    before = f"contract before the file ({side.name})"
+    await side.service.send(side.contact, before)
+    link = "aesgcm://upload.example/s/photo.jpg#" + "ab" * 44
+    await side.service.send(side.contact, link)
+    with pytest.raises(SendFailed, match="is a file"):
+        await side.service.correct_last(side.contact, "not a file")
+    page = await side.service.history(side.contact, None, 50)
+    assert [m.body for m in page.messages if m.body == before]  # left as it was
+    assert not [m for m in page.messages if m.edited and m.body == "not a file"]
+
+
 async def test_our_reply_in_a_room_names_the_members_message(side: Side) -> None:
     room = await side.make_room()
     await side.service.join_room(room, "alice")

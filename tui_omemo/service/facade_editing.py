@@ -6,6 +6,7 @@ message of a chat (1:1 or room) and the versions of a corrected message; replies
 from __future__ import annotations
 
 from tui_omemo.model import bare_jid
+from tui_omemo.protocol.media_link import file_link
 from tui_omemo.service.api import SendFailed, SendReport
 from tui_omemo.service.corrections import Correction, corrected_id, versions
 from tui_omemo.service.facade_base import FacadeParts
@@ -17,6 +18,7 @@ LOOK_BACK = 200
 NOTHING_TO_ANSWER = "that message cannot be answered (it has no id)"
 NOT_IN_ROOM = "that message is in a room you are not in; join it to answer"
 NOTHING_TO_CORRECT = "you have sent no encrypted message in this chat to correct"
+LAST_IS_A_FILE = "your last message in this chat is a file, which cannot be corrected"
 
 
 def last_own(uow: UnitOfWork, peer: str) -> ArchivedMessage | None:
@@ -45,6 +47,8 @@ class EditingFacade(FacadeParts):
         last = await self._runner.read(lambda uow: last_own(uow, peer))
         if last is None or last.message_id is None:
             raise SendFailed(NOTHING_TO_CORRECT, SendReport(None, None))
+        if file_link(last.body) is not None:  # a text would replace the file (XEP-0308: the
+            raise SendFailed(LAST_IS_A_FILE, SendReport(None, None))  # last message only)
         correction = Correction(last.message_id, last.id)
         if self.groups is not None and peer in self.groups.joined_rooms():
             return await self.groups.send_to_room(
