@@ -66,6 +66,34 @@ async def test_a_file_in_a_room_reaches_the_other_member(
     assert saved.sha256 == hashlib.sha256(content).hexdigest()
 
 
+async def test_a_file_to_a_room_with_a_member_without_keys_takes_the_partial_choice(
+    make_member: MemberFactory,  # noqa: F811
+    room_jid: Callable[[], str],  # noqa: F811
+    prosody: ProsodyServer,
+    tmp_path: Path,
+) -> None:
+    """Dave (a member) has no keys: the file is refused with "everyone with keys" offered
+    (`partial_possible`), as a message is; sent again with `allow_partial`, Bob gets it and
+    the report names Dave as skipped."""
+    alice, bob = await make_member(), await make_member()
+    dave_jid, _ = prosody.create_account()  # never logs in: no device list
+    room = room_jid()
+    await alice.groups.create_room(room, "alice", [bob.jid, dave_jid])
+    await bob.groups.join_room(room, "bob")
+    source = _write(tmp_path / "plan.txt", b"the plan")
+    sharing = FileSharing(
+        HttpFiles(alice.peer.xmpp, allow_plaintext_loopback=True), alice.groups, tmp_path
+    )
+    with pytest.raises(SendFailed) as refused:
+        await sharing.send_file(room, source, room=True)
+    assert refused.value.partial_possible
+    report = await sharing.send_file(room, source, room=True, allow_partial=True)
+    assert [d.bare_jid for d in report.skipped if d.device_id is None] == [dave_jid]
+    got = (await bob.next_room_message(room)).message
+    assert got.file is not None
+    assert got.file.name.endswith(".txt")
+
+
 async def test_a_link_never_goes_out_in_plaintext(
     make_member: MemberFactory,  # noqa: F811
     room_jid: Callable[[], str],  # noqa: F811

@@ -124,7 +124,13 @@ class Sender(SavedOnly):
         self.sent: list[tuple[str, Path, bool]] = []
 
     async def send_file(
-        self, peer: str, path: Path, progress: object = None, *, room: bool
+        self,
+        peer: str,
+        path: Path,
+        progress: object = None,
+        *,
+        room: bool,
+        allow_partial: bool = False,
     ) -> object:
         self.sent.append((peer, path, room))
         return None
@@ -184,7 +190,13 @@ class Refusing(SavedOnly):
     """Refuses every file as the real one refuses a missing path, before any byte leaves."""
 
     async def send_file(
-        self, peer: str, path: Path, progress: object = None, *, room: bool
+        self,
+        peer: str,
+        path: Path,
+        progress: object = None,
+        *,
+        room: bool,
+        allow_partial: bool = False,
     ) -> object:
         raise FileShareError(f"no such file: {path}")
 

@@ -4,10 +4,13 @@ A reply or a correction refused so gets the same dialog and stays a reply or cor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Static
 
 from tests.fakes_ui import BOB, ROOM, FakeService
 from tests.ui.helpers import SIZE, make_app, settle
+from tui_omemo.service.api import SendReport
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
 from tui_omemo.ui.screens.group import NOBODY_HAS_KEYS, GroupChatScreen
 from tui_omemo.ui.widgets.composer import Composer
@@ -122,3 +125,46 @@ async def test_a_refused_correction_gets_the_same_choice(service: FakeService) -
         assert (composer.text, composer.editing) == ("", False)
         assert len(log.messages) == count
         assert (log.messages[-1].body, log.messages[-1].edited) == ("see you at 7", True)
+
+
+class RoomFiles:
+    """Sends each file's link through the fake service's room send (which refuses while a
+    member has no keys unless "everyone with keys" is chosen), recording each try."""
+
+    def __init__(self, service: FakeService) -> None:
+        self.service = service
+        self.tries: list[tuple[Path, bool]] = []
+
+    async def send_file(
+        self,
+        peer: str,
+        path: Path,
+        progress: object = None,
+        *,
+        room: bool,
+        allow_partial: bool = False,
+    ) -> SendReport:
+        self.tries.append((path, allow_partial))
+        link = f"aesgcm://h.example/s/{path.name}#" + "0" * 88
+        return await self.service.send_to_room(peer, link, allow_partial=allow_partial)
+
+
+async def test_a_refused_file_gets_the_same_choice(service: FakeService, tmp_path: Path) -> None:
+    """`/file PATH` in a room with a member without keys offers the partial-send dialog (it
+    only said "File not sent"); accepting remembers the choice and sends the file again to
+    everyone with keys."""
+    share = RoomFiles(service)
+    app = make_app(service, open_chat=ROOM, files=lambda: share)
+    plan = tmp_path / "plan.txt"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 6)
+        screen = app.screen
+        await pilot.press(*f"/file {plan}", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PartialSendDialog)
+        await pilot.click("#partial")
+        await settle(pilot, 8)
+        assert app.screen is screen
+        assert ("set_partial_choice", (ROOM, True)) in service.calls
+        assert screen.query_one(MessageLog).messages[-1].body.endswith("plan.txt#" + "0" * 88)
+    assert share.tries == [(plan, False), (plan, True)]

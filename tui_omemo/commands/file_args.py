@@ -111,6 +111,12 @@ def add_file_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     send.add_argument("path", metavar="PATH", help="the file to send")
     send.add_argument("--room", action="store_true", help="JID is a joined room")
     send.add_argument(
+        "--partial",
+        action="store_true",
+        help="in a room, send to everyone with keys, skipping members without a usable "
+        "device; remembered for the room (as muc send --partial)",
+    )
+    send.add_argument(
         "--omemo",
         choices=["auto", "0.3", "2"],
         default="auto",
@@ -158,7 +164,14 @@ def _run_send_file(options: ProfileOptions, args: argparse.Namespace, console: C
     from tui_omemo.commands.files import SendFileArgs, send_file
 
     request = SendFileArgs(
-        args.jid, args.path, args.omemo, args.room, args.json, args.quiet, args.timeout
+        args.jid,
+        args.path,
+        args.omemo,
+        args.room,
+        args.json,
+        args.quiet,
+        args.timeout,
+        partial=args.partial,
     )
     return send_file(options, request, console)
 

@@ -27,6 +27,7 @@ from tui_omemo.commands import exits, frontends, schema
 from tui_omemo.commands.chat import (
     QUEUED,
     _open,
+    _print_skipped,
     _Sent,
     _to_room,
     parse_version,
@@ -70,6 +71,8 @@ class SendFileArgs:
     json: bool = False
     quiet: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    partial: bool = False
+    """`--partial`: in a room, everyone with keys (as `muc send --partial`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,8 @@ def send_file(options: ProfileOptions, args: SendFileArgs, console: Console) -> 
         raise CommandError(str(error)) from None
     if outcome.error is not None:
         raise outcome.error
+    if args.partial and outcome.report is not None:
+        _print_skipped(outcome.report, console)  # who "everyone with keys" left out
     if not args.quiet and outcome.report is not None:
         if args.json:
             console.out(sent_json(args.jid, outcome.report, room=outcome.room))
@@ -166,11 +171,15 @@ async def _send(
             progress.end()
         try:
             if is_room:
-                report = await _to_room(running, args.jid, link.text(), version, False)
+                report = await _to_room(
+                    running, args.jid, link.text(), version, False, args.partial
+                )
             else:
                 report = await send_with_version(running, args.jid, link.text(), version)
         except SendFailed as failure:
-            return _Sent(args.jid, None, CommandError(str(failure), exits.NO_DEVICE), is_room)
+            hint = " (send-file --partial)" if failure.partial_possible else ""
+            error = CommandError(f"{failure}{hint}", exits.NO_DEVICE)
+            return _Sent(args.jid, None, error, is_room)
         if report.queued:
             error = CommandError(f"not connected to the server; {QUEUED}", exits.QUEUED)
             return _Sent(args.jid, report, error, is_room)

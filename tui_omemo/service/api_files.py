@@ -48,13 +48,24 @@ class FileShare(Protocol):
         ...
 
     async def send_file(
-        self, peer: str, path: Path, progress: TransferProgress | None = None, *, room: bool
+        self,
+        peer: str,
+        path: Path,
+        progress: TransferProgress | None = None,
+        *,
+        room: bool,
+        allow_partial: bool = False,
     ) -> SendReport:
         """Upload `path` encrypted and send its link to `peer` (a contact or joined room).
 
+        `allow_partial`: in a room, the user's choice of "everyone with keys" (as for
+        `send_to_room`; remembered for the room).
+
         Raises:
             FileShareError, TransportError: before anything was sent; SendFailed: uploaded
-                but the message could not be encrypted for anyone.
+                but the message could not be encrypted for anyone (in a room,
+                `partial_possible` as for `send_to_room`: sending again with `allow_partial`
+                uploads it again and skips the members without keys).
         """
         ...
 

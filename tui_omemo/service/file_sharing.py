@@ -57,12 +57,18 @@ class FileSharing:
         return self._directory
 
     async def send_file(
-        self, peer: str, path: Path, progress: TransferProgress | None = None, *, room: bool
+        self,
+        peer: str,
+        path: Path,
+        progress: TransferProgress | None = None,
+        *,
+        room: bool,
+        allow_partial: bool = False,
     ) -> SendReport:
         """See `api.FileShare.send_file`."""
         link = await upload_file(self._transport, path, progress)
         if room:
-            return await self._chats.send_to_room(peer, link.text())
+            return await self._chats.send_to_room(peer, link.text(), allow_partial=allow_partial)
         return await self._chats.send(peer, link.text())
 
     async def download(

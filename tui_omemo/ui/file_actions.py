@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from textual.widgets import Static
 
-from tui_omemo.service.api import ChatMessage, MessageReceived
+from tui_omemo.service.api import ChatMessage, MessageReceived, SendFailed
 from tui_omemo.service.api_files import FileShare, SavedFile
 from tui_omemo.ui.slash import SlashError
 from tui_omemo.ui.text import neutral
@@ -40,6 +40,16 @@ def bar(done: int, total: int | None) -> str:
     return "▓" * filled + "░" * (BAR_WIDTH - filled) + f" {int(share * 100)}%"
 
 
+@runtime_checkable
+class PartialFileOffer(Protocol):
+    """A screen that offers "send to everyone with keys" for a file a room refused
+    (`GroupChatScreen`)."""
+
+    def offer_partial_file(self, typed: str, error: SendFailed) -> None:
+        """Ask, and send the file at `typed` again skipping members without keys if chosen."""
+        ...
+
+
 def _files(app: TuiOmemoApp) -> FileShare:
     files = app.files
     if files is None:
@@ -57,8 +67,14 @@ def typed_path(typed: str) -> Path:
     return Path(os.path.expanduser(typed.strip()))
 
 
-async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
+async def send_file(
+    app: TuiOmemoApp, peer: str, typed: str, *, allow_partial: bool = False
+) -> None:
     """Upload the file at `typed` (a path; `~` expanded) encrypted and send it to `peer`.
+
+    A room that refused it for members without keys while others have keys: the screen it
+    was sent from offers "everyone with keys" (`PartialFileOffer`), which sends it again with
+    `allow_partial` (uploaded again: the refused upload's link was never sent).
 
     Raises:
         SlashError: no file sharing here, or the file was not sent (no such file, too large,
@@ -67,7 +83,8 @@ async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
     files = _files(app)
     path = typed_path(typed)
     room = any(chat.jid == peer and chat.is_room for chat in await app.service.chats())
-    line = _transfer_line(app.screen)
+    screen = app.screen
+    line = _transfer_line(screen)
     name = neutral(path.name, single_line=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -78,7 +95,12 @@ async def send_file(app: TuiOmemoApp, peer: str, typed: str) -> None:
         line.set_class(False, "-hidden")
         progress(0, None)
     try:
-        await files.send_file(peer, path, progress, room=room)
+        await files.send_file(peer, path, progress, room=room, allow_partial=allow_partial)
+    except SendFailed as error:
+        if room and error.partial_possible and isinstance(screen, PartialFileOffer):
+            screen.offer_partial_file(typed, error)
+            return
+        raise SlashError(f"File not sent: {error}") from error
     except Exception as error:  # a refusal in words: no such file, too large, no service, HTTP
         raise SlashError(f"File not sent: {error}") from error
     else:

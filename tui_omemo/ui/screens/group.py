@@ -6,7 +6,8 @@ It is a `ChatScreen` with a side column (occupants) and a readiness panel above 
 (`SendFailed.partial_possible`), `PartialSendDialog` offers to send to everyone with keys
 (remembered for the room); if nobody has, skipping cannot help and one line above the composer
 says so instead. A reply or a correction refused for the same reason gets the same choice, and
-goes out as that reply or correction once the user accepts (`_Resend`).
+goes out as that reply or correction once the user accepts (`_Resend`), and so does a file
+(`/file PATH`, Ctrl+G: `offer_partial_file`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -25,6 +26,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_omemo.service.api import ChatSecurity, RoomInfo, SendFailed, SendReport, SkippedDevice
+from tui_omemo.ui import file_actions
 from tui_omemo.ui.commands import PaletteAction
 from tui_omemo.ui.dialogs.confirm import ConfirmDialog
 from tui_omemo.ui.dialogs.partial_send import PartialSendDialog
@@ -37,6 +39,9 @@ from tui_omemo.ui.widgets.key_footer import KeyFooter
 from tui_omemo.ui.widgets.message_log import MessageLog
 from tui_omemo.ui.widgets.readiness_panel import ReadinessPanel
 from tui_omemo.ui.widgets.typing_line import TypingLine
+
+if TYPE_CHECKING:
+    from tui_omemo.ui.app import TuiOmemoApp
 
 NOBODY_HAS_KEYS = "Not sent: nobody here has OMEMO keys; skipping members cannot help."
 """The one line shown when a room send failed and no member could receive it."""
@@ -156,6 +161,21 @@ class GroupChatScreen(ChatScreen):
             partial(super()._correct_failed, text),
         )
         self._refused(error, resend)
+
+    def offer_partial_file(self, typed: str, error: SendFailed) -> None:
+        """A file the room refused for members without keys: the same choice as a message;
+        accepted, it is uploaded and sent again to everyone with keys."""
+        app = cast("TuiOmemoApp", self.app)
+
+        async def again() -> SendReport:
+            await file_actions.send_file(app, self.peer, typed, allow_partial=True)
+            return SendReport(None, None)
+
+        resend = _Resend(again, lambda _report: self._show_send_problem(None), self._file_failed)
+        self._refused(error, resend)
+
+    def _file_failed(self, error: Exception) -> None:
+        self.notify(str(error), severity="error", markup=False)
 
     def _refused(self, error: Exception, resend: _Resend) -> None:
         """Members without usable keys stopped the send: offer to skip them when others have
