@@ -129,3 +129,36 @@ async def test_a_chat_read_elsewhere_while_this_device_was_off_is_read_after_cat
     await back.service.wait_idle()  # the catch-up is over, every message counted
     await unread_becomes(back, bob.jid, 1)  # "three" is unread
     assert (await back.service.chat_summary(bob.jid)).unread == 1
+
+
+async def test_a_marker_that_overtakes_its_message_still_reads_the_chat(
+    prosody: ProsodyServer, make_peer: PeerFactory
+) -> None:
+    """The phone's marker for "one" reaches Alice while "one" is still being decrypted (held
+    here behind the engine lock): kept, it is applied once the live batch with "one" is
+    committed, so only "two" stays unread (it used to wait for a catch-up page: 2 unread)."""
+    alice, bob = await make_peer(), await make_peer()
+    await use_version(Namespace.V2, alice, bob)
+    await exchange(alice, bob, "hello")
+    await alice.service.mark_read(bob.jid)
+    phone = XmppClient(
+        alice.jid,
+        alice.password,
+        host=prosody.host,
+        port=prosody.port,
+        allow_plaintext_loopback=True,
+    )
+    await phone.connect(TIMEOUT, announce=False)
+    try:
+        async with alice.service.session.lock:  # Alice's pipeline waits: nothing is committed
+            sent = [await bob.service.send(alice.jid, text) for text in ("one", "two")]
+            first = await wire_id(bob, sent[0].archive_id or 0)
+            phone.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, first))
+            await reached(bob, sent[0].archive_id or 0, Delivery.READ)
+            await asyncio.sleep(0.3)  # the carbon of the marker reaches Alice too
+            assert (await alice.service.chat_summary(bob.jid)).unread == 0
+        await alice.service.wait_idle()
+        await unread_becomes(alice, bob.jid, 1)
+    finally:
+        await phone.disconnect()
+    assert (await alice.service.chat_summary(bob.jid)).unread == 1

@@ -152,6 +152,7 @@ class OmemoChatService(ChatsFacade, DevicesFacade, RoomsFacade, AccountFacade, E
         self._catch_up = CatchUp(
             self.session, transport, runner, self._emit, after_page=elsewhere.retry
         )
+        self.session.inbound.after_commit = elsewhere.retry  # a marker before its message
         self._worker: asyncio.Task[None] | None = None
         if rooms is not None:
             self.groups = GroupChats(rooms=rooms, session=self.session)

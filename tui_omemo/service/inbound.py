@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tui_omemo.events import SecurityEventKind
@@ -123,6 +123,8 @@ class InboundPipeline:
         """Messages received per chat since it was last read (1:1 and rooms)."""
         self.held = HeldStanzas()
         """The devices whose 1:1 stanzas wait in the inbox for their list (`service/held.py`)."""
+        self.after_commit: Callable[[set[str]], Awaitable[None]] | None = None
+        """Awaited with the chats of each committed batch (`ReadElsewhere.retry`)."""
 
     @property
     def own(self) -> str:
@@ -309,6 +311,9 @@ class InboundPipeline:
                 failure = failure or error
         for device, namespace in batch.repairs:
             await self._upkeep.maybe_repair(device, namespace)
+        chats = {outcome.row.peer for outcome in committed if outcome.row is not None}
+        if self.after_commit is not None and chats:
+            await self.after_commit(chats)
         if failure is not None:
             raise failure
 

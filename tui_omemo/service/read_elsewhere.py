@@ -9,7 +9,9 @@ send the contact a marker for it again). It is our own reading, never the contac
 of the delivery state of our messages changes. A marker for a message this device does not
 have yet is kept (a few, the newest) and tried again after each page of a catch-up: read on the
 phone while this device was off, the marker comes back from our archive (`xmpp/archive.py`
-hands it over as the live carbon is) in the same page as, or a page after, what it marks.
+hands it over as the live carbon is) in the same page as, or a page after, what it marks. It is
+also tried again once a live batch with a message of its chat is committed (the marker's
+carbon can overtake the message it marks, which is still being decrypted).
 
 In a room, another device of ours marks the room's stanza-id in a groupchat marker, which the
 room reflects from our nick: only that nick's marker counts (another occupant's reading is
@@ -18,7 +20,7 @@ theirs). A room's archive is not searched for markers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from tui_omemo.model import AckKind, Acknowledgement, bare_jid
 from tui_omemo.service.runner import DbRunner
@@ -84,8 +86,10 @@ class ReadElsewhere:
             unread[chat] = left
             self._changed(chat)
 
-    async def retry(self) -> None:
-        """Apply again the markers whose message was not archived yet (a catch-up page was
-        just committed)."""
-        for ack in list(self._pending.values()):
-            await self.apply(ack)
+    async def retry(self, chats: Collection[str] | None = None) -> None:
+        """Apply again the markers whose message was not archived yet: all of them (a
+        catch-up page was just committed), or those of `chats` (a live batch with messages
+        of these chats was)."""
+        for (chat, _id), ack in list(self._pending.items()):
+            if chats is None or chat in chats:
+                await self.apply(ack)
