@@ -14,7 +14,7 @@ import pytest
 
 from tests.files.conftest import MakeFiles
 from tui_omemo.commands.console import Console
-from tui_omemo.commands.files import _ProgressLine
+from tui_omemo.commands.progress_line import ProgressLine
 from tui_omemo.service.files import download_file, upload_file
 
 pytestmark = pytest.mark.prosody
@@ -52,10 +52,10 @@ async def test_upload_and_download_show_a_progress_line_on_a_terminal_only(
     source.write_bytes(os.urandom(SIZE))
     terminal, pipe = Terminal(), io.StringIO()
 
-    line = _ProgressLine(_console(terminal), "uploading", source.name)
+    line = ProgressLine(_console(terminal), "uploading", source.name)
     link = await upload_file(alice, source, line)
     line.end()
-    silent = _ProgressLine(_console(pipe), "downloading", "notes.txt")
+    silent = ProgressLine(_console(pipe), "downloading", "notes.txt")
     await download_file(alice, link, tmp_path / "first", silent)
     silent.end()
     assert pipe.getvalue() == ""
@@ -63,7 +63,7 @@ async def test_upload_and_download_show_a_progress_line_on_a_terminal_only(
     up = _percents(terminal.getvalue(), "uploading notes.txt")
     terminal.seek(0)
     terminal.truncate()
-    line = _ProgressLine(_console(terminal), "downloading", "notes.txt")
+    line = ProgressLine(_console(terminal), "downloading", "notes.txt")
     await download_file(alice, link, tmp_path / "second", line)
     line.end()
     down = _percents(terminal.getvalue(), "downloading notes.txt")

@@ -11,14 +11,14 @@ platform's downloads directory) under a safe name that never overwrites, then pr
 path. While the app or `listen` holds the profile, both are served by it
 (`commands.frontends`), with the same output and exit status; `send-file`'s PATH reaches it
 absolute (`file_args.with_file_path`), and the running instance reads the file. Both show a
-progress line on stderr when stderr is a terminal: served, that is the caller's own stderr
-(its descriptor is handed over), so the line shows where the command was typed.
+progress line on stderr when stderr is a terminal (`commands/progress_line.py`): served, that
+is the caller's own stderr (its descriptor is handed over), so the line shows where the command
+was typed, and an update that would wait for that terminal is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from tui_omemo.commands.file_sharing import downloads_directory
 from tui_omemo.commands.jids import check_jid
 from tui_omemo.commands.muc import groups_of
 from tui_omemo.commands.profile import ProfileOptions, open_database
+from tui_omemo.commands.progress_line import ProgressLine
 from tui_omemo.commands.runtime import Online, online, read_account
 from tui_omemo.commands.send_input import Outgoing
 from tui_omemo.model import Namespace
@@ -51,7 +52,6 @@ from tui_omemo.service.files import (
     FileShareError,
     describe_name,
     download_file,
-    human_size,
     upload_file,
 )
 from tui_omemo.xmpp.errors import TransportError
@@ -84,34 +84,6 @@ class DownloadArgs:
     directory: str | None = None
     json: bool = False
     timeout: float = DEFAULT_TIMEOUT
-
-
-class _ProgressLine:
-    """`uploading name: 42% (2.1 MiB of 5.0 MiB)` rewritten in place on a terminal."""
-
-    def __init__(self, console: Console, verb: str, name: str) -> None:
-        self._console = console
-        self._label = f"{verb} {name}"
-        self._shown = -1
-        isatty = getattr(console.stderr, "isatty", None)
-        self._live = bool(isatty and isatty())
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if not self._live:
-            return
-        percent = 100 * done // total if total else 0
-        if percent == self._shown:
-            return
-        self._shown = percent
-        of = f" of {human_size(total)}" if total else ""
-        with contextlib.suppress(OSError, ValueError):
-            self._console.stderr.write(f"\r{self._label}: {percent}% ({human_size(done)}{of})")
-            self._console.stderr.flush()
-
-    def end(self) -> None:
-        if self._live and self._shown >= 0:
-            with contextlib.suppress(OSError, ValueError):
-                self._console.stderr.write("\n")
 
 
 def send_file(options: ProfileOptions, args: SendFileArgs, console: Console) -> int:
@@ -164,7 +136,7 @@ async def _send(
         transport = HttpFiles(
             running.client, allow_plaintext_loopback=running.account.allow_plaintext_loopback
         )
-        progress = _ProgressLine(console, "uploading", path.name)
+        progress = ProgressLine(console, "uploading", path.name)
         try:
             link = await upload_file(transport, path, progress)
         finally:
@@ -216,7 +188,7 @@ def download(options: ProfileOptions, args: DownloadArgs, console: Console) -> i
     transport = HttpFiles(
         None, allow_plaintext_loopback=account.allow_plaintext_loopback, certificate_pin=pin
     )
-    progress = _ProgressLine(console, "downloading", describe_name(link))
+    progress = ProgressLine(console, "downloading", describe_name(link))
     try:
         saved = frontends.run(
             asyncio.wait_for(download_file(transport, link, directory, progress), args.timeout)
