@@ -39,7 +39,7 @@ from tui_omemo.service.corrections import archive_correction, corrected_id
 from tui_omemo.service.failures import failure_keys
 from tui_omemo.service.held import HeldStanzas
 from tui_omemo.service.messages import to_chat_message
-from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.parts import PipelineComponent, PipelineParts
 from tui_omemo.service.ports import Inbound, TransportError
 from tui_omemo.service.receipts import answer, request_flags
 from tui_omemo.service.replies import received
@@ -96,7 +96,7 @@ class Item:
     policy: Policy
 
 
-class InboundPipeline:
+class InboundPipeline(PipelineComponent):
     """Inbox rows → decryptions → one unit of work → events, for every conversation.
 
     Args:
@@ -110,13 +110,7 @@ class InboundPipeline:
     """
 
     def __init__(self, parts: PipelineParts, staging: Staging, upkeep: Upkeep) -> None:
-        self._transport = parts.transport
-        self._engine = parts.engine
-        self._runner = parts.runner
-        self._directory = parts.directory
-        self._settings = parts.settings
-        self._emit = parts.emit
-        self._lock = parts.lock
+        super().__init__(parts)
         self._staging = staging
         self._upkeep = upkeep
         self.unread: dict[str, int] = {}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tui_omemo.model import DeviceRef, Namespace, ReplyRef, TrustLevel
-from tui_omemo.protocol.engine import TrustDecider
+from tui_omemo.protocol.engine import Engine, TrustDecider
 from tui_omemo.protocol.errors import ProtocolError
 from tui_omemo.protocol.ports import StateChanges
 from tui_omemo.protocol.results import SkipReason
@@ -33,9 +33,10 @@ from tui_omemo.protocol.session import session_key
 from tui_omemo.service.api import SendFailed, SendReport, SkippedDevice
 from tui_omemo.service.clock import new_message_id, now_ms
 from tui_omemo.service.corrections import Correction, correction_flags, replaced
+from tui_omemo.service.directory import CachingDirectory
 from tui_omemo.service.messages import BODY_HINT, SKIP_WORDS, sent_message
 from tui_omemo.service.outbox import Outbox, RoomOutbound, Stanza, archive_pending
-from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.parts import PipelineComponent, PipelineParts
 from tui_omemo.service.ports import Outbound, TransportError
 from tui_omemo.service.replies import received
 from tui_omemo.service.state import (
@@ -229,7 +230,7 @@ class DirectSend:
         return tuple(rows)
 
 
-class OutboundPipeline:
+class OutboundPipeline(PipelineComponent):
     """Sends → encryptions → one unit of work → outbox, for every conversation.
 
     Args:
@@ -243,18 +244,22 @@ class OutboundPipeline:
     def __init__(
         self, parts: PipelineParts, staging: Staging, upkeep: Upkeep, outbox: Outbox
     ) -> None:
-        self._transport = parts.transport
-        self.engine = parts.engine
-        self._runner = parts.runner
-        self.directory = parts.directory
-        self._settings = parts.settings
-        self._emit = parts.emit
-        self._lock = parts.lock
+        super().__init__(parts)
         self._staging = staging
         self._upkeep = upkeep
         self.outbox = outbox
         self._waiting: list[_SendRequest] = []
         """Sends waiting for the next send group, oldest first."""
+
+    @property
+    def engine(self) -> Engine:
+        """Our device's engine (what a `Send` encrypts with)."""
+        return self._engine
+
+    @property
+    def directory(self) -> CachingDirectory:
+        """Device lists and bundles (what a `Send` fetches through)."""
+        return self._directory
 
     @property
     def own(self) -> str:

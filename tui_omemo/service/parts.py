@@ -1,6 +1,7 @@
 """What the conversation pipeline's components share (issue #14): one value handed to
 `Upkeep`, `InboundPipeline`, `OutboundPipeline` and `GroupChats` instead of the same seven
-collaborators in each constructor. `Session` builds it; nothing in it changes after that."""
+collaborators in each constructor. `Session` builds it; nothing in it changes after that.
+`PipelineComponent` is the base of the first three: the parts as their private attributes."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ class PipelineParts:
     settings: Callable[[], Settings]
     emit: Callable[[ServiceEvent], None]
     lock: asyncio.Lock
+
+
+class PipelineComponent:
+    """A component of the pipeline built from its `PipelineParts` (kept as `_transport`,
+    `_engine`, `_runner`, `_directory`, `_settings`, `_emit` and `_lock`)."""
+
+    def __init__(self, parts: PipelineParts) -> None:
+        self._transport = parts.transport
+        self._engine = parts.engine
+        self._runner = parts.runner
+        self._directory = parts.directory
+        self._settings = parts.settings
+        self._emit = parts.emit
+        self._lock = parts.lock

@@ -25,7 +25,7 @@ from tui_omemo.protocol.versions import version_for
 from tui_omemo.service.account import device_label, own_entry
 from tui_omemo.service.api import SecurityEventRaised
 from tui_omemo.service.clock import new_message_id, now_ms
-from tui_omemo.service.parts import PipelineParts
+from tui_omemo.service.parts import PipelineComponent, PipelineParts
 from tui_omemo.service.ports import Outbound, TransportError
 from tui_omemo.service.state import apply_state_changes
 from tui_omemo.service.trust import PendingEvent, observe_identity
@@ -33,7 +33,7 @@ from tui_omemo.service.trust import PendingEvent, observe_identity
 REPAIR_INTERVAL_S = 3600.0
 
 
-class Upkeep:
+class Upkeep(PipelineComponent):
     """Our device's publishing, maintenance and session repair.
 
     Args:
@@ -42,13 +42,7 @@ class Upkeep:
     """
 
     def __init__(self, parts: PipelineParts) -> None:
-        self._transport = parts.transport
-        self._engine = parts.engine
-        self._runner = parts.runner
-        self._directory = parts.directory
-        self._settings = parts.settings
-        self._emit = parts.emit
-        self._lock = parts.lock
+        super().__init__(parts)
         self._repaired: dict[DeviceRef, float] = {}
         self.catch_up_sessions: set[tuple[Namespace, DeviceRef]] = set()
         """Devices that built a session with us while catching up (answered at its end)."""
