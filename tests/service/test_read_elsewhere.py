@@ -11,7 +11,9 @@ marker comes back from Alice's archive when she catches up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -54,6 +56,24 @@ def forged_carbon(by: str, to: str, inner_from: str, chat: str, message_id: str)
     )
 
 
+@contextlib.asynccontextmanager
+async def other_device(server: ProsodyServer, peer: Peer) -> AsyncIterator[XmppClient]:
+    """Another client of `peer`'s account (its "phone"): plain XMPP, no presence sent, so it
+    only sends what the test makes it send; disconnected at the end."""
+    client = XmppClient(
+        peer.jid,
+        peer.password,
+        host=server.host,
+        port=server.port,
+        allow_plaintext_loopback=True,
+    )
+    await client.connect(TIMEOUT, announce=False)
+    try:
+        yield client
+    finally:
+        await client.disconnect()
+
+
 async def test_a_chat_read_on_another_device_of_ours_is_read_here(
     prosody: ProsodyServer, make_peer: PeerFactory
 ) -> None:
@@ -75,23 +95,13 @@ async def test_a_chat_read_on_another_device_of_ours_is_read_here(
     assert (await forged_event(alice)).bare_jid == mallory.jid
     assert (await alice.service.chat_summary(bob.jid)).unread == 3
 
-    other = XmppClient(
-        alice.jid,
-        alice.password,
-        host=prosody.host,
-        port=prosody.port,
-        allow_plaintext_loopback=True,
-    )
-    await other.connect(TIMEOUT, announce=False)
-    try:
+    async with other_device(prosody, alice) as other:
         other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[1]))
         await unread_becomes(alice, bob.jid, 1)  # "three" came after the one read
         # a marker naming Alice's own message: not Bob's reading, not an unread message
         other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, our_id))
         other.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[2]))
         await unread_becomes(alice, bob.jid, 0)
-    finally:
-        await other.disconnect()
     assert await delivery(alice, bob.jid, ours.archive_id) is Delivery.RECEIVED
     await alice.service.mark_read(bob.jid)  # on screen here too: already displayed elsewhere
     assert acks(alice, DISPLAYED) == []
@@ -111,19 +121,9 @@ async def test_a_chat_read_elsewhere_while_this_device_was_off_is_read_after_cat
     await alice.stop()
     sent = [await bob.service.send(alice.jid, text) for text in ("one", "two", "three")]
     ids = [await wire_id(bob, report.archive_id or 0) for report in sent]
-    phone = XmppClient(
-        alice.jid,
-        alice.password,
-        host=prosody.host,
-        port=prosody.port,
-        allow_plaintext_loopback=True,
-    )
-    await phone.connect(TIMEOUT, announce=False)
-    try:
+    async with other_device(prosody, alice) as phone:
         phone.send_stanza(build_acknowledgement(bob.jid, AckKind.DISPLAYED, ids[1]))
         await reached(bob, sent[1].archive_id or 0, Delivery.READ)  # Bob sees it read
-    finally:
-        await phone.disconnect()
 
     back = await make_peer((alice.jid, alice.password), directory=alice.directory)
     await back.service.wait_idle()  # the catch-up is over, every message counted
@@ -141,15 +141,7 @@ async def test_a_marker_that_overtakes_its_message_still_reads_the_chat(
     await use_version(Namespace.V2, alice, bob)
     await exchange(alice, bob, "hello")
     await alice.service.mark_read(bob.jid)
-    phone = XmppClient(
-        alice.jid,
-        alice.password,
-        host=prosody.host,
-        port=prosody.port,
-        allow_plaintext_loopback=True,
-    )
-    await phone.connect(TIMEOUT, announce=False)
-    try:
+    async with other_device(prosody, alice) as phone:
         async with alice.service.session.lock:  # Alice's pipeline waits: nothing is committed
             sent = [await bob.service.send(alice.jid, text) for text in ("one", "two")]
             first = await wire_id(bob, sent[0].archive_id or 0)
@@ -159,6 +151,4 @@ async def test_a_marker_that_overtakes_its_message_still_reads_the_chat(
             assert (await alice.service.chat_summary(bob.jid)).unread == 0
         await alice.service.wait_idle()
         await unread_becomes(alice, bob.jid, 1)
-    finally:
-        await phone.disconnect()
     assert (await alice.service.chat_summary(bob.jid)).unread == 1
